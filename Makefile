@@ -1,0 +1,68 @@
+# shelf: `make` builds ./shelf; `make test` runs every test (release and sanitizer builds);
+# `make demo` runs the main job on the bundled sample catalog; `make bench` runs the peers.
+
+CC      ?= cc
+PKGS    := openblas libutf8proc libcjson
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
+                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+OPT     := -O3 -march=native -fno-math-errno
+SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC := $(sort $(wildcard src/*/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TESTS   := $(TEST_SRC:tests/%.c=%)
+
+.PHONY: all deps test test-unit test-e2e demo bench clean valgrind
+
+all: deps shelf
+
+# Installs the Debian packages when a library is missing (scripts/install-deps.sh).
+deps:
+	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] || bash scripts/install-deps.sh
+
+build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(OPT) -c $< -o $@
+
+build/san/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(SAN) -c $< -o $@
+
+build/rel/libshelf.a: $(LIB_SRC:%.c=build/rel/%.o)
+	ar rcs $@ $^
+build/san/libshelf.a: $(LIB_SRC:%.c=build/san/%.o)
+	ar rcs $@ $^
+
+shelf: $(CLI_SRC:%.c=build/rel/%.o) build/rel/libshelf.a
+	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
+build/san/shelf: $(CLI_SRC:%.c=build/san/%.o) build/san/libshelf.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+build/rel/tests/%: build/rel/tests/%.o build/rel/libshelf.a
+	$(CC) $(OPT) -o $@ $^ $(LDLIBS) -lcmocka
+build/san/tests/%: build/san/tests/%.o build/san/libshelf.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+
+test: deps shelf build/san/shelf $(TESTS:%=build/rel/tests/%) $(TESTS:%=build/san/tests/%)
+	@set -e; for t in $(TESTS); do echo "== $$t (release)"; build/rel/tests/$$t; \
+	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
+	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
+	@echo "== end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/e2e.sh build/san/shelf
+	@echo "all tests passed"
+
+demo: deps shelf
+	bash examples/demo.sh ./shelf
+
+bench: deps shelf
+	bash scripts/install-deps.sh --bench
+	bash bench/text.sh
+
+valgrind: shelf
+	bash tests/valgrind.sh ./shelf
+
+clean:
+	rm -rf build shelf
+
+.SECONDARY:

@@ -1,0 +1,54 @@
+/* shelf eval: metrics of a model on a labelled catalog. */
+#include <stdio.h>
+
+#include "options.h"
+#include "report.h"
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *data = NULL;
+    int json = 0, per_class = 0, confusions = 10, threads = 0;
+    read_flags rf = {0};
+    const opt opts[] = {
+        {"model", OPT_STR, &model, "model file (required)"},
+        {"data", OPT_STR, &data, "labelled catalog, or - for standard input (required)"},
+        {"json", OPT_FLAG, &json, "print one JSON object instead of a report"},
+        {"per-class", OPT_FLAG, &per_class, "add precision, recall and F1 of every label"},
+        {"confusions", OPT_INT, &confusions, "how many frequent confusions to list (10)"},
+        {"threads", OPT_INT, &threads, "threads (default: all cores)"},
+        READ_FLAG_OPTS(rf),
+        {NULL, 0, NULL, NULL}};
+    int r = opt_parse("eval", argc, argv, opts);
+    if (r)
+        return r > 0 ? (opt_usage("eval", "--model MODEL --data FILE [options]", opts), 0) : 2;
+    if (!model || !data) {
+        fprintf(stderr, "shelf eval: --model and --data are required (see shelf eval --help)\n");
+        return 2;
+    }
+    shelf_error err = {0};
+    shelf_model *m = NULL;
+    if (shelf_model_load(model, &m, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf eval: %s\n", err.message);
+        return 1;
+    }
+    shelf_read_options ro;
+    shelf_catalog *c = NULL;
+    int status = 1;
+    if (read_flags_apply(&rf, shelf_model_read_options(m), &ro)) {
+        status = 2;
+        goto done;
+    }
+    ro.require_label = 1;
+    if (shelf_catalog_load(data, &ro, &c, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf eval: %s\n", err.message);
+        goto done;
+    }
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    report_read_stats(data, &st);
+    status = report_catalog(m, c, data, json, per_class, confusions, threads, stdout) ? 1 : 0;
+done:
+    shelf_catalog_free(c);
+    shelf_model_free(m);
+    return status;
+}

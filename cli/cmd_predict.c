@@ -1,0 +1,142 @@
+/* shelf predict: one line per product with its top-k labels, streaming, so a catalog of
+ * millions of rows is read in batches and never held whole. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/writer.h"
+#include "options.h"
+
+enum { BATCH = 8192 };
+
+typedef struct batch {
+    char *ids[BATCH];
+    const char *texts[BATCH];
+    size_t n;
+} batch;
+
+static void batch_clear(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->ids[i]);
+        free((char *)b->texts[i]);
+    }
+    b->n = 0;
+}
+
+/* Reads up to BATCH products. Returns 0 (more may follow), 1 at the end, -1 on error. */
+static int batch_fill(batch *b, shelf_reader *r, const char *cmd)
+{
+    shelf_error err = {0};
+    while (b->n < BATCH) {
+        shelf_product p;
+        shelf_status st = shelf_reader_next(r, &p, &err);
+        if (st == SHELF_END)
+            return 1;
+        if (st != SHELF_OK) {
+            fprintf(stderr, "shelf %s: %s\n", cmd, err.message);
+            return -1;
+        }
+        b->ids[b->n] = strdup(p.id);
+        b->texts[b->n] = strdup(p.text);
+        if (!b->ids[b->n] || !b->texts[b->n]) {
+            b->n++;
+            fprintf(stderr, "shelf %s: out of memory\n", cmd);
+            return -1;
+        }
+        b->n++;
+    }
+    return 0;
+}
+
+static int write_batch(const shelf_model *m, const batch *b, int k, float threshold, int threads,
+                       pred_format fmt, int *labels, float *probs, int *counts)
+{
+    shelf_error err = {0};
+    if (shelf_predict_batch(m, b->texts, b->n, k, threads, labels, probs, counts, &err)) {
+        fprintf(stderr, "shelf predict: %s\n", err.message);
+        return -1;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const char *names[256];
+        int n = 0;
+        for (int j = 0; j < counts[i] && j < 256; j++)
+            if (probs[i * (size_t)k + (size_t)j] >= threshold)
+                names[n++] = shelf_model_label(m, labels[i * (size_t)k + (size_t)j]);
+        pred_write_row(stdout, fmt, k, b->ids[i], n, names, probs + i * (size_t)k);
+    }
+    return ferror(stdout) ? -1 : 0;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *model = NULL, *data = "-", *outfmt = "jsonl";
+    int k = 1, threads = 0;
+    float threshold = 0;
+    read_flags rf = {0};
+    const opt opts[] = {
+        {"model", OPT_STR, &model, "model file (required)"},
+        {"data", OPT_STR, &data, "catalog to categorize, or - for standard input (default)"},
+        {"k", OPT_INT, &k, "how many labels per product (1)"},
+        {"threshold", OPT_FLOAT, &threshold, "leave out labels less probable than this (0)"},
+        {"output-format", OPT_STR, &outfmt, "jsonl (default), csv or tsv"},
+        {"threads", OPT_INT, &threads, "threads (default: all cores)"},
+        READ_FLAG_OPTS(rf),
+        {NULL, 0, NULL, NULL}};
+    int r = opt_parse("predict", argc, argv, opts);
+    if (r)
+        return r > 0 ? (opt_usage("predict", "--model MODEL [--data FILE | -] [options]", opts), 0)
+                     : 2;
+    pred_format fmt;
+    if (!model || k < 1 || k > 256 || pred_format_parse(outfmt, &fmt)) {
+        fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256 and "
+                        "--output-format jsonl, csv or tsv\n");
+        return 2;
+    }
+    shelf_error err = {0};
+    shelf_model *m = NULL;
+    if (shelf_model_load(model, &m, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf predict: %s\n", err.message);
+        return 1;
+    }
+    int status = 1;
+    shelf_reader *rd = NULL;
+    shelf_read_options ro;
+    batch *b = calloc(1, sizeof *b);
+    int *labels = malloc(sizeof(int) * BATCH * (size_t)k), *counts = malloc(sizeof(int) * BATCH);
+    float *probs = malloc(sizeof(float) * BATCH * (size_t)k);
+    if (!b || !labels || !counts || !probs) {
+        fprintf(stderr, "shelf predict: out of memory\n");
+        goto done;
+    }
+    if (read_flags_apply(&rf, shelf_model_read_options(m), &ro)) {
+        status = 2;
+        goto done;
+    }
+    ro.require_label = 0;
+    if (shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf predict: %s\n", err.message);
+        goto done;
+    }
+    pred_write_header(stdout, fmt, k);
+    for (int end = 0; !end;) {
+        end = batch_fill(b, rd, "predict");
+        if (end < 0 || write_batch(m, b, k, threshold, threads, fmt, labels, probs, counts))
+            goto done;
+        batch_clear(b);
+    }
+    shelf_read_stats st;
+    shelf_reader_stats(rd, &st);
+    report_read_stats(data, &st);
+    status = fflush(stdout) == 0 ? 0 : 1;
+done:
+    if (b)
+        batch_clear(b);
+    free(b);
+    free(labels);
+    free(counts);
+    free(probs);
+    shelf_reader_close(rd);
+    shelf_model_free(m);
+    return status;
+}

@@ -1,0 +1,109 @@
+/* shelf train: catalog in, model file out, validation metrics at the end. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "report.h"
+
+static void show_progress(const shelf_progress *p, void *user)
+{
+    (void)user;
+    int eta = (int)(p->eta_sec + 0.5);
+    fprintf(stderr, "\repoch %d/%d  %3.0f%%  %8.0f products/s  loss %.4f  ETA %dm%02ds",
+            p->epoch, p->epochs, 100 * p->fraction, p->products_per_sec, p->loss, eta / 60,
+            eta % 60);
+    if (p->valid_accuracy >= 0)
+        fprintf(stderr, "  valid accuracy %.4f\n", p->valid_accuracy);
+    fflush(stderr);
+}
+
+static shelf_catalog *load(const char *path, const shelf_read_options *ro)
+{
+    shelf_catalog *c = NULL;
+    shelf_error err = {0};
+    if (shelf_catalog_load(path, ro, &c, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf train: %s\n", err.message);
+        return NULL;
+    }
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    report_read_stats(path, &st);
+    return c;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *train = NULL, *valid = NULL, *out = NULL, *modality = "text";
+    int quiet = 0;
+    read_flags rf = {0};
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    const opt opts[] = {
+        {"train", OPT_STR, &train, "training catalog (required)"},
+        {"valid", OPT_STR, &valid, "validation catalog: early stopping and final metrics"},
+        {"out", OPT_STR, &out, "model file to write (required)"},
+        {"modality", OPT_STR, &modality, "text (image and both come later)"},
+        {"epochs", OPT_INT, &o.epochs, "passes over the data (default: from the catalog size)"},
+        {"lr", OPT_FLOAT, &o.lr, "learning rate (default 0.5)"},
+        {"dim", OPT_INT, &o.dim, "0: sparse linear model (default); D: embeddings of size D"},
+        {"ngrams", OPT_INT, &o.ngrams, "word n-grams up to N (default 2)"},
+        {"minn", OPT_INT, &o.minn, "shortest character n-gram (default 2)"},
+        {"maxn", OPT_INT, &o.maxn, "longest character n-gram (default 5; 0: none)"},
+        {"buckets", OPT_INT, &o.buckets, "hash buckets (default 2000000)"},
+        {"threads", OPT_INT, &o.threads, "threads (default: all cores)"},
+        {"seed", OPT_U64, &o.seed, "random seed (default 1)"},
+        {"quiet", OPT_FLAG, &quiet, "no progress line"},
+        READ_FLAG_OPTS(rf),
+        {NULL, 0, NULL, NULL}};
+    const char *synopsis = "--train FILE [--valid FILE] --out MODEL [options]";
+    int r = opt_parse("train", argc, argv, opts);
+    if (r)
+        return r > 0 ? (opt_usage("train", synopsis, opts), 0) : 2;
+    if (!train || !out) {
+        fprintf(stderr, "shelf train: --train and --out are required (see shelf train --help)\n");
+        return 2;
+    }
+    if (strcmp(modality, "text") != 0) {
+        fprintf(stderr, "shelf train: --modality %s is not supported yet; use text\n", modality);
+        return 2;
+    }
+    if (read_flags_apply(&rf, NULL, &o.read))
+        return 2;
+    o.read.require_label = 1;
+    o.train_path = train;
+    if (!quiet && isatty(2))
+        o.progress = show_progress;
+
+    int status = 1;
+    shelf_model *m = NULL;
+    shelf_catalog *tc = load(train, &o.read), *vc = NULL;
+    if (!tc || (valid && !(vc = load(valid, &o.read))))
+        goto done;
+    shelf_error err = {0};
+    if (shelf_train(tc, vc, &o, &m, &err) != SHELF_OK ||
+        shelf_model_save(m, out, &err) != SHELF_OK) {
+        if (o.progress)
+            fputc('\n', stderr);
+        fprintf(stderr, "shelf train: %s\n", err.message);
+        goto done;
+    }
+    if (o.progress)
+        fputc('\r', stderr);
+    struct stat st;
+    stat(out, &st);
+    fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
+            shelf_catalog_size(tc), shelf_model_num_labels(m), out, (double)st.st_size / 1e6);
+    status = 0;
+    if (vc) {
+        fprintf(stderr, "\nvalidation (%s):\n", valid);
+        status = report_catalog(m, vc, valid, 0, 0, 5, 0, stderr) ? 1 : 0;
+    }
+done:
+    shelf_model_free(m);
+    shelf_catalog_free(tc);
+    shelf_catalog_free(vc);
+    return status;
+}

@@ -1,0 +1,41 @@
+/* shelf: the command-line interface. Parses, calls the library, prints. */
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *what;
+} commands[] = {
+    {"train", cmd_train, "train a model on a labelled catalog"},
+    {"eval", cmd_eval, "measure a model on a labelled catalog"},
+    {"predict", cmd_predict, "categorize products"},
+    {"info", cmd_info, "describe a model file"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: shelf COMMAND [options]   (shelf COMMAND --help for its options)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "shelf: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

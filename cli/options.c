@@ -1,0 +1,134 @@
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const opt *find(const opt *opts, const char *name, size_t n)
+{
+    for (const opt *o = opts; o->name; o++)
+        if (strlen(o->name) == n && strncmp(o->name, name, n) == 0)
+            return o;
+    return NULL;
+}
+
+static int set_value(const char *cmd, const opt *o, const char *v)
+{
+    char *end;
+    errno = 0;
+    switch (o->type) {
+    case OPT_STR:
+        *(const char **)o->dst = v;
+        return 0;
+    case OPT_INT: {
+        long x = strtol(v, &end, 10);
+        if (*v && !*end && !errno && x >= -2147483647L && x <= 2147483647L) {
+            *(int *)o->dst = (int)x;
+            return 0;
+        }
+        break;
+    }
+    case OPT_U64: {
+        unsigned long long x = strtoull(v, &end, 10);
+        if (*v && !*end && !errno && v[0] != '-') {
+            *(uint64_t *)o->dst = x;
+            return 0;
+        }
+        break;
+    }
+    case OPT_FLOAT: {
+        float x = strtof(v, &end);
+        if (*v && !*end && !errno) {
+            *(float *)o->dst = x;
+            return 0;
+        }
+        break;
+    }
+    case OPT_FLAG:
+        break;
+    }
+    fprintf(stderr, "shelf %s: --%s: '%s' is not a valid value\n", cmd, o->name, v);
+    return -1;
+}
+
+int opt_parse(const char *cmd, int argc, char **argv, const opt *opts)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0') {
+            fprintf(stderr, "shelf %s: unexpected argument '%s' (see shelf %s --help)\n", cmd, a,
+                    cmd);
+            return -1;
+        }
+        a += a[1] == '-' ? 2 : 1;
+        if (strcmp(a, "help") == 0 || strcmp(a, "h") == 0)
+            return 1;
+        const char *eq = strchr(a, '=');
+        const opt *o = find(opts, a, eq ? (size_t)(eq - a) : strlen(a));
+        if (!o) {
+            fprintf(stderr, "shelf %s: unknown option '%s' (see shelf %s --help)\n", cmd, argv[i],
+                    cmd);
+            return -1;
+        }
+        if (o->type == OPT_FLAG) {
+            *(int *)o->dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            fprintf(stderr, "shelf %s: --%s needs a value\n", cmd, o->name);
+            return -1;
+        }
+        if (set_value(cmd, o, v))
+            return -1;
+    }
+    return 0;
+}
+
+void opt_usage(const char *cmd, const char *synopsis, const opt *opts)
+{
+    printf("usage: shelf %s %s\n\noptions:\n", cmd, synopsis);
+    for (const opt *o = opts; o->name; o++) {
+        const char *arg = o->type == OPT_FLAG ? "" : o->type == OPT_STR ? " S" : " N";
+        printf("  --%s%s%*s%s\n", o->name, arg, (int)(24 - strlen(o->name) - strlen(arg)), "",
+               o->help);
+    }
+}
+
+int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf_read_options *o)
+{
+    if (base)
+        *o = *base;
+    else
+        memset(o, 0, sizeof *o);
+    if (rf->format && shelf_format_parse(rf->format, &o->format) != SHELF_OK) {
+        fprintf(stderr, "shelf: --format must be csv, tsv, jsonl or fasttext, not '%s'\n",
+                rf->format);
+        return -1;
+    }
+    if (!rf->format && base)
+        o->format = SHELF_FORMAT_AUTO; /* a new file's extension says more than the model's */
+    if (rf->text)
+        o->text_columns = rf->text;
+    if (rf->label)
+        o->label_column = rf->label;
+    if (rf->id)
+        o->id_column = rf->id;
+    if (rf->label_sep)
+        o->label_sep = rf->label_sep;
+    o->skip_bad = rf->skip_bad;
+    o->fix_utf8 = rf->fix_utf8;
+    return 0;
+}
+
+void report_read_stats(const char *path, const shelf_read_stats *s)
+{
+    if (s->skipped)
+        fprintf(stderr, "%s: skipped %ld bad rows (first: %s)\n", path, s->skipped,
+                s->first_skip);
+    if (s->utf8_replaced)
+        fprintf(stderr, "%s: replaced invalid UTF-8 in %ld fields\n", path, s->utf8_replaced);
+    if (s->empty_text)
+        fprintf(stderr, "%s: %ld products have no text\n", path, s->empty_text);
+}

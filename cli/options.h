@@ -1,0 +1,50 @@
+/* Command-line options: a table per subcommand, parsed in one place so that every command
+ * accepts --name value, --name=value and -name value (fastText's style) alike. */
+#ifndef SHELF_CLI_OPTIONS_H
+#define SHELF_CLI_OPTIONS_H
+
+#include <stdint.h>
+
+#include "shelf.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_FLOAT, OPT_U64, OPT_FLAG } opt_type;
+
+typedef struct opt {
+    const char *name; /* without dashes */
+    opt_type type;
+    void *dst;        /* const char **, int *, float *, uint64_t *, int * */
+    const char *help;
+} opt;
+
+/* Parses argv[1..argc) against opts (terminated by a {NULL}). Prints the error and returns
+ * -1 on an unknown option or a bad value; returns 1 when --help was asked. */
+int opt_parse(const char *cmd, int argc, char **argv, const opt *opts);
+void opt_usage(const char *cmd, const char *synopsis, const opt *opts);
+
+/* The catalog options shared by train, eval and predict. */
+typedef struct read_flags {
+    const char *format, *text, *label, *id, *label_sep;
+    int skip_bad, fix_utf8;
+} read_flags;
+#define READ_FLAG_OPTS(rf)                                                                  \
+    {"format", OPT_STR, &(rf).format, "csv|tsv|jsonl|fasttext (default: from the extension)"}, \
+    {"text", OPT_STR, &(rf).text, "text columns, e.g. title,description"},                   \
+    {"label", OPT_STR, &(rf).label, "label column (default: category)"},                      \
+    {"id", OPT_STR, &(rf).id, "id column (default: id)"},                                     \
+    {"label-sep", OPT_STR, &(rf).label_sep, "separator of label path levels (default ' > ')"}, \
+    {"skip-bad", OPT_FLAG, &(rf).skip_bad, "skip and count bad rows instead of stopping"},    \
+    {"fix-utf8", OPT_FLAG, &(rf).fix_utf8, "replace invalid UTF-8 instead of stopping"}
+
+/* Fills o from the flags, starting from base (a model's settings) when not NULL. Prints an
+ * error and returns -1 on a bad --format. */
+int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf_read_options *o);
+
+/* Prints the reader's skip and repair counts of a catalog to stderr. */
+void report_read_stats(const char *path, const shelf_read_stats *s);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+
+#endif

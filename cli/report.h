@@ -1,0 +1,14 @@
+/* Evaluation of a model on a labelled catalog, shared by shelf eval and shelf train. */
+#ifndef SHELF_CLI_REPORT_H
+#define SHELF_CLI_REPORT_H
+
+#include <stdio.h>
+
+#include "shelf.h"
+
+/* Predicts every product, prints the report (JSON or text) to out and notes on duplicates
+ * with the training data to stderr. Returns 0, or -1 after printing an error. */
+int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path, int json,
+                   int per_class, int confusions, int threads, FILE *out);
+
+#endif

@@ -1,0 +1,208 @@
+/* shelf: product categorization for e-commerce catalogs.
+ *
+ * The only header a library user includes. Handles are opaque; every call that can fail
+ * returns a shelf_status and, when given a shelf_error, fills it with a message that names
+ * the file, line and field involved. The library never exits, aborts or prints. */
+#ifndef SHELF_H
+#define SHELF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status ------------------------------------------------------------------------- */
+
+/* X(name, text): one list generates the enum and shelf_strerror(). */
+#define SHELF_STATUS_MAP(X)                                                   \
+    X(OK, "success")                                                          \
+    X(END, "end of input")                                                    \
+    X(ENOMEM, "out of memory")                                                \
+    X(EIO, "input/output error")                                              \
+    X(EINVAL, "invalid argument")                                             \
+    X(EDATA, "bad input data")                                                \
+    X(EMODEL, "bad model file")                                               \
+    X(EVERSION, "model file from a newer version of shelf")
+
+typedef enum shelf_status {
+#define SHELF_STATUS_ENUM(name, text) SHELF_##name,
+    SHELF_STATUS_MAP(SHELF_STATUS_ENUM)
+#undef SHELF_STATUS_ENUM
+} shelf_status;
+
+#define SHELF_ERROR_MAX 1024
+
+/* Filled by a failing call: the status and a message ready to print. */
+typedef struct shelf_error {
+    shelf_status code;
+    char message[SHELF_ERROR_MAX];
+} shelf_error;
+
+const char *shelf_strerror(shelf_status status);
+
+/* ---- catalogs ------------------------------------------------------------------------ */
+
+typedef enum shelf_format {
+    SHELF_FORMAT_AUTO = 0, /* from the extension: .csv, .tsv, .jsonl/.ndjson; "-" is CSV */
+    SHELF_FORMAT_CSV,
+    SHELF_FORMAT_TSV,
+    SHELF_FORMAT_JSONL,
+    SHELF_FORMAT_FASTTEXT /* __label__X text; a label's '_' stands for a space */
+} shelf_format;
+
+/* Parses "csv", "tsv", "jsonl", "ndjson" or "fasttext"; SHELF_EINVAL otherwise. */
+shelf_status shelf_format_parse(const char *name, shelf_format *out);
+
+typedef struct shelf_read_options {
+    shelf_format format;
+    const char *text_columns; /* "title,description"; NULL: whichever of title, name,
+                                 description exist, joined */
+    const char *label_column; /* NULL: "category" */
+    const char *id_column;    /* NULL: "id" when present, else the line number */
+    const char *label_sep;    /* NULL: " > " */
+    int require_label;        /* 1 for training and evaluation, 0 for prediction */
+    int skip_bad;             /* skip and count bad rows instead of failing */
+    int fix_utf8;             /* replace invalid UTF-8 with U+FFFD and count, not fail */
+} shelf_read_options;
+
+/* One product. Strings are NUL-terminated UTF-8 owned by the reader or catalog. A missing
+ * label is "". line is the line its record starts on (the header is line 1). */
+typedef struct shelf_product {
+    const char *id;
+    const char *text;
+    const char *label;
+    long line;
+} shelf_product;
+
+typedef struct shelf_read_stats {
+    long rows;            /* products delivered */
+    long skipped;         /* bad rows skipped under skip_bad */
+    long utf8_replaced;   /* fields whose invalid UTF-8 was replaced under fix_utf8 */
+    long empty_text;      /* products whose text is empty */
+    char first_skip[SHELF_ERROR_MAX]; /* why the first skipped row was skipped */
+} shelf_read_stats;
+
+typedef struct shelf_reader shelf_reader;
+
+/* Opens a catalog for streaming. path "-" reads standard input. */
+shelf_status shelf_reader_open(const char *path, const shelf_read_options *opts,
+                               shelf_reader **out, shelf_error *err);
+/* Reads the next product into *out; SHELF_END after the last one. The strings in *out stay
+ * valid until the next call. */
+shelf_status shelf_reader_next(shelf_reader *r, shelf_product *out, shelf_error *err);
+void shelf_reader_stats(const shelf_reader *r, shelf_read_stats *out);
+void shelf_reader_close(shelf_reader *r);
+
+typedef struct shelf_catalog shelf_catalog;
+
+/* Reads a whole catalog into memory. An empty catalog (no products) is an error. */
+shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts,
+                                shelf_catalog **out, shelf_error *err);
+size_t shelf_catalog_size(const shelf_catalog *c);
+const shelf_product *shelf_catalog_get(const shelf_catalog *c, size_t i);
+const char *shelf_catalog_path(const shelf_catalog *c);
+void shelf_catalog_stats(const shelf_catalog *c, shelf_read_stats *out);
+void shelf_catalog_free(shelf_catalog *c);
+
+/* ---- models -------------------------------------------------------------------------- */
+
+typedef struct shelf_model shelf_model;
+
+/* Called from the training thread about once a second, and once at the end of each epoch. */
+typedef struct shelf_progress {
+    int epoch, epochs;
+    double fraction;          /* of the whole run, 0..1 */
+    double products_per_sec;
+    double loss;              /* running mean cross-entropy of this epoch */
+    double eta_sec;
+    double valid_accuracy;    /* after an epoch with a validation set, else -1 */
+} shelf_progress;
+typedef void (*shelf_progress_fn)(const shelf_progress *p, void *user);
+
+typedef struct shelf_train_options {
+    int epochs;       /* 0: chosen from the catalog size */
+    float lr;         /* 0: default */
+    int dim;          /* 0: a sparse linear layer straight to the labels; D > 0: embeddings
+                         of size D, then a linear layer */
+    int ngrams;       /* word n-grams up to this length; 0: default 2 */
+    int minn, maxn;   /* character n-grams of words; -1: default 2..5; maxn 0 turns them off */
+    int buckets;      /* hash buckets; 0: default */
+    int threads;      /* 0: all cores */
+    uint64_t seed;
+    shelf_progress_fn progress;
+    void *progress_user;
+    const char *train_path; /* recorded in the model, for shelf info */
+    shelf_read_options read; /* recorded in the model: prediction reads the same columns */
+} shelf_train_options;
+
+void shelf_train_options_default(shelf_train_options *o);
+
+/* Trains a text model on train; valid (may be NULL) drives early stopping. */
+shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
+                         const shelf_train_options *opts, shelf_model **out, shelf_error *err);
+
+/* Writes atomically: a temporary file beside path, fsync, rename. */
+shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err);
+shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err);
+void shelf_model_free(shelf_model *m);
+
+int shelf_model_num_labels(const shelf_model *m);
+const char *shelf_model_label(const shelf_model *m, int i);
+/* The options the model was trained with, for reading new data the same way. */
+const shelf_read_options *shelf_model_read_options(const shelf_model *m);
+/* A human-readable description: training data, options, sizes, labels (up to max_labels). */
+char *shelf_model_describe(const shelf_model *m, int max_labels);
+
+/* Per-thread scratch space for prediction; a model is read-only and shared by threads. */
+typedef struct shelf_scratch shelf_scratch;
+shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_error *err);
+void shelf_scratch_free(shelf_scratch *s);
+
+/* The k most probable labels of a text, best first: label indexes and probabilities.
+ * Returns how many were written (min(k, labels)). */
+int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int k,
+                  int *labels, float *probs);
+
+/* Predicts n texts on `threads` threads (0: all cores): text i's labels and probabilities
+ * go to labels[i*k ..] and probs[i*k ..], their number to counts[i]. */
+shelf_status shelf_predict_batch(const shelf_model *m, const char *const *texts, size_t n,
+                                 int k, int threads, int *labels, float *probs, int *counts,
+                                 shelf_error *err);
+
+/* How many of the catalog's products have a text that also occurs in the model's training
+ * data (after normalization). */
+size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c);
+
+/* ---- evaluation ---------------------------------------------------------------------- */
+
+typedef struct shelf_eval shelf_eval;
+
+/* Accumulates (true path, ranked predicted paths). label_sep splits paths into levels. */
+shelf_status shelf_eval_new(const char *label_sep, shelf_eval **out, shelf_error *err);
+shelf_status shelf_eval_add(shelf_eval *e, const char *truth, const char *const *ranked,
+                            int k);
+void shelf_eval_free(shelf_eval *e);
+
+typedef struct shelf_eval_summary {
+    long n;
+    double accuracy, top5_accuracy;
+    double macro_precision, macro_recall, macro_f1;
+    double micro_precision, micro_recall, micro_f1;
+    double weighted_precision, weighted_recall, weighted_f1;
+    int levels;
+} shelf_eval_summary;
+void shelf_eval_summarize(const shelf_eval *e, shelf_eval_summary *out);
+/* Level L from 1: accuracy and macro-F1 over rows whose true path has at least L parts. */
+void shelf_eval_level(const shelf_eval *e, int level, long *n, double *accuracy,
+                      double *macro_f1);
+/* Report as JSON (one object) or as text; caller frees. per_class adds a row per label,
+ * confusions lists the most frequent (true, predicted) pairs. */
+char *shelf_eval_json(const shelf_eval *e, int per_class, int confusions);
+char *shelf_eval_text(const shelf_eval *e, int per_class, int confusions);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,23 @@
+/* A growable byte buffer, for building strings and file images. */
+#ifndef SHELF_CORE_BUF_H
+#define SHELF_CORE_BUF_H
+
+#include <stddef.h>
+
+typedef struct buf {
+    char *data;
+    size_t len, cap;
+    int oom; /* set once an allocation failed; later appends do nothing */
+} buf;
+
+void buf_init(buf *b);
+int buf_reserve(buf *b, size_t extra);
+void buf_append(buf *b, const void *p, size_t n);
+void buf_puts(buf *b, const char *s);
+void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the NUL-terminated contents, which the caller frees; NULL after an allocation
+ * failure. The buffer is left empty. */
+char *buf_detach(buf *b);
+void buf_free(buf *b);
+
+#endif

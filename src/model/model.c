@@ -1,0 +1,205 @@
+#include "model/model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "nn/linear.h"
+#include "nn/softmax.h"
+#include "nn/sparse_linear.h"
+#include "text/hash.h"
+
+shelf_model *model_new(void)
+{
+    shelf_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    strmap_init(&m->labels);
+    m->info.valid_accuracy = -1;
+    return m;
+}
+
+void shelf_model_free(shelf_model *m)
+{
+    if (!m)
+        return;
+    strmap_free(&m->labels);
+    free(m->row_of_bucket);
+    free(m->idf);
+    free(m->params);
+    for (int i = 0; i < 4; i++)
+        free(m->read_strings[i]);
+    free(m->info.train_path);
+    free(m->seen);
+    free(m);
+}
+
+int model_alloc_params(shelf_model *m)
+{
+    size_t K = (size_t)model_num_labels(m), R = m->nrows, D = (size_t)m->dim;
+    m->nparams = D ? R * D + D * K + K : R * K + K;
+    free(m->params);
+    m->params = calloc(m->nparams, sizeof *m->params);
+    if (!m->params)
+        return -1;
+    m->W = m->params;                      /* W[R][K], or E[R][D] */
+    m->O = D ? m->params + R * D : NULL;   /* O[D][K] */
+    m->b = m->params + m->nparams - K;
+    return 0;
+}
+
+static int dup_opt(shelf_model *m, int i, const char *s, const char **dst)
+{
+    free(m->read_strings[i]);
+    m->read_strings[i] = NULL;
+    *dst = NULL;
+    if (!s)
+        return 0;
+    m->read_strings[i] = strdup(s);
+    *dst = m->read_strings[i];
+    return *dst ? 0 : -1;
+}
+
+int model_set_read_options(shelf_model *m, const shelf_read_options *r)
+{
+    m->read = *r;
+    m->read.skip_bad = 0;
+    m->read.fix_utf8 = 0;
+    m->read.require_label = 0;
+    return dup_opt(m, 0, r->text_columns, &m->read.text_columns) ||
+           dup_opt(m, 1, r->label_column, &m->read.label_column) ||
+           dup_opt(m, 2, r->id_column, &m->read.id_column) ||
+           dup_opt(m, 3, r->label_sep, &m->read.label_sep) ? -1 : 0;
+}
+
+void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *logits)
+{
+    int K = model_num_labels(m);
+    if (!m->dim) {
+        sparse_linear_forward(logits, x->rows, x->vals, x->n, m->W, m->b, K);
+        return;
+    }
+    sparse_linear_forward(hidden, x->rows, x->vals, x->n, m->W, NULL, m->dim);
+    linear_forward(logits, hidden, m->O, m->b, m->dim, K);
+}
+
+shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_error *err)
+{
+    shelf_scratch *s = calloc(1, sizeof *s);
+    if (!s || vec_scratch_init(&s->vs, m->nrows) ||
+        !(s->logits = malloc((size_t)model_num_labels(m) * sizeof(float))) ||
+        !(s->hidden = malloc((size_t)(m->dim ? m->dim : 1) * sizeof(float)))) {
+        shelf_scratch_free(s);
+        return err_set(err, SHELF_ENOMEM, "out of memory allocating prediction scratch");
+    }
+    *out = s;
+    return SHELF_OK;
+}
+
+void shelf_scratch_free(shelf_scratch *s)
+{
+    if (!s)
+        return;
+    vec_scratch_free(&s->vs);
+    sparse_vec_free(&s->x);
+    free(s->hidden);
+    free(s->logits);
+    free(s);
+}
+
+/* Selection of the k largest probabilities, by insertion: k is small. */
+static int top_k(const float *p, int K, int k, int *labels, float *probs)
+{
+    int n = 0;
+    for (int c = 0; c < K; c++) {
+        if (n == k && p[c] <= probs[n - 1])
+            continue;
+        int i = n < k ? n++ : k - 1;
+        while (i > 0 && probs[i - 1] < p[c]) {
+            probs[i] = probs[i - 1];
+            labels[i] = labels[i - 1];
+            i--;
+        }
+        probs[i] = p[c];
+        labels[i] = c;
+    }
+    return n;
+}
+
+int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int k, int *labels,
+                  float *probs)
+{
+    int K = model_num_labels(m);
+    if (k <= 0 || K == 0)
+        return 0;
+    if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
+        s->x.n = 0; /* out of memory: predict from the bias alone rather than fail */
+    model_logits(m, &s->x, s->hidden, s->logits);
+    softmax_forward(s->logits, s->logits, K);
+    return top_k(s->logits, K, k < K ? k : K, labels, probs);
+}
+
+int shelf_model_num_labels(const shelf_model *m) { return model_num_labels(m); }
+
+const char *shelf_model_label(const shelf_model *m, int i)
+{
+    return i >= 0 && (size_t)i < m->labels.n ? m->labels.keys[i] : NULL;
+}
+
+const shelf_read_options *shelf_model_read_options(const shelf_model *m) { return &m->read; }
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c)
+{
+    feat_list f = {0};
+    size_t hits = 0, n = shelf_catalog_size(c);
+    for (size_t i = 0; i < n && m->nseen; i++) {
+        const char *t = shelf_catalog_get(c, i)->text;
+        uint64_t h = feat_text_hash(&f, t, strlen(t));
+        hits += bsearch(&h, m->seen, m->nseen, sizeof h, cmp_u64) != NULL;
+    }
+    feat_list_free(&f);
+    return hits;
+}
+
+char *shelf_model_describe(const shelf_model *m, int max_labels)
+{
+    buf b;
+    buf_init(&b);
+    const model_info *in = &m->info;
+    buf_printf(&b, "trained on        %s (%ld products", in->train_path ? in->train_path : "?",
+               in->train_rows);
+    if (in->valid_rows)
+        buf_printf(&b, ", %ld validation products, validation accuracy %.4f", in->valid_rows,
+                   in->valid_accuracy);
+    buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu, %.1f s\n",
+               in->epochs, in->epochs_planned, (double)in->lr, in->threads,
+               (unsigned long long)in->seed, in->train_seconds);
+    buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, %u buckets\n",
+               m->feat.ngrams, m->feat.minn, m->feat.maxn, m->feat.buckets);
+    if (m->dim)
+        buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", m->nrows, m->dim,
+                   m->dim, m->labels.n);
+    else
+        buf_printf(&b, "model             sparse linear %u features x %zu labels\n", m->nrows,
+                   m->labels.n);
+    buf_printf(&b, "parameters        %zu (%.1f MB)\n", m->nparams,
+               (double)m->nparams * 4 / 1e6);
+    const shelf_read_options *r = &m->read;
+    buf_printf(&b, "columns           text %s, label %s, id %s, label separator '%s'\n",
+               r->text_columns ? r->text_columns : "(title,name,description)",
+               r->label_column ? r->label_column : "category", r->id_column ? r->id_column : "id",
+               r->label_sep ? r->label_sep : " > ");
+    buf_printf(&b, "labels            %zu\n", m->labels.n);
+    for (size_t i = 0; i < m->labels.n && (int)i < max_labels; i++)
+        buf_printf(&b, "  %s\n", m->labels.keys[i]);
+    if ((int)m->labels.n > max_labels)
+        buf_printf(&b, "  ... (%zu more)\n", m->labels.n - (size_t)max_labels);
+    return buf_detach(&b);
+}

@@ -1,0 +1,89 @@
+/* The text model: hashed n-gram features, TF-IDF weighted and L2-normalized per group (word
+ * n-grams, character n-grams), feeding either a sparse linear layer straight to the label
+ * logits (dim 0) or an embedding bag of size dim and a linear layer (dim > 0); softmax over
+ * the label paths seen in training. Read-only once trained. */
+#ifndef SHELF_MODEL_MODEL_H
+#define SHELF_MODEL_MODEL_H
+
+#include <stdint.h>
+
+#include "core/strmap.h"
+#include "shelf.h"
+#include "text/features.h"
+
+/* A sparse input vector: model rows and their weights. */
+typedef struct sparse_vec {
+    uint32_t *rows;
+    float *vals;
+    size_t n, cap;
+} sparse_vec;
+
+/* Scratch for turning a text into a sparse_vec without allocating per call. */
+typedef struct vec_scratch {
+    feat_list feats;
+    uint32_t *stamp; /* per model row: the call that last saw it */
+    uint32_t *slot;  /* per model row: its index in the vector being built */
+    uint32_t *count;
+    uint32_t call;
+    size_t nrows;
+} vec_scratch;
+
+typedef struct model_info {
+    char *train_path;
+    long train_rows, valid_rows;
+    int epochs;         /* run */
+    int epochs_planned;
+    float lr;
+    int threads;
+    uint64_t seed;
+    double train_seconds;
+    double valid_accuracy; /* -1 without a validation set */
+} model_info;
+
+struct shelf_model {
+    feat_config feat;
+    int dim;             /* 0: linear; else embedding size */
+    strmap labels;       /* label path -> id */
+    int32_t *row_of_bucket; /* feat.buckets entries; -1: feature not in the model */
+    uint32_t nrows;
+    float *idf;          /* nrows */
+    /* parameters, one block: linear: W[nrows][K], b[K]; embedding: E[nrows][dim],
+     * O[dim][K], b[K] */
+    float *params;
+    size_t nparams;
+    float *W, *O, *b;
+    shelf_read_options read;
+    char *read_strings[4]; /* owned copies behind read's strings */
+    model_info info;
+    uint64_t *seen;      /* sorted hashes of the training texts */
+    size_t nseen;
+};
+
+struct shelf_scratch {
+    vec_scratch vs;
+    sparse_vec x;
+    float *hidden; /* dim */
+    float *logits; /* K */
+};
+
+static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
+
+/* Allocates the parameter block for nrows, dim and the model's labels; zeroed. */
+int model_alloc_params(shelf_model *m);
+
+/* Text -> TF-IDF weighted sparse vector over the model's rows. 0, or -1 out of memory. */
+int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const char *text,
+                    size_t n);
+int vec_scratch_init(vec_scratch *s, size_t nrows);
+void vec_scratch_free(vec_scratch *s);
+int sparse_vec_reserve(sparse_vec *x, size_t n);
+void sparse_vec_free(sparse_vec *x);
+
+/* Logits of x into logits[K]; hidden[dim] receives the embedding bag (dim > 0). */
+void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *logits);
+
+/* Copies read options' strings into the model. 0, or -1 out of memory. */
+int model_set_read_options(shelf_model *m, const shelf_read_options *r);
+shelf_model *model_new(void);
+
+#endif

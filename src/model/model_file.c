@@ -1,0 +1,388 @@
+/* The model file: everything needed to featurize and predict, in one checksummed file.
+ *
+ *   "SHELFMDL"  u32 version  u32 reserved  u64 total file size
+ *   sections, in a fixed order (see put_model / get_model)
+ *   u64 checksum of every byte before it
+ *
+ * Numbers are little-endian. Written to a temporary file beside the target, fsynced and
+ * renamed over it, so a crash leaves either the old file or the new one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "model/model.h"
+
+#define MODEL_MAGIC "SHELFMDL"
+enum { MODEL_VERSION = 1, HEADER_SIZE = 24 };
+
+/* A 64-bit checksum over 8-byte words, fast enough for models of hundreds of MB. */
+typedef struct sum64 { uint64_t h; unsigned char tail[8]; size_t ntail; } sum64;
+
+static void sum_word(sum64 *s, uint64_t w)
+{
+    s->h = (s->h ^ w) * 0x100000001b3ULL;
+    s->h ^= s->h >> 29;
+}
+
+static void sum_update(sum64 *s, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n && s->ntail) {
+        s->tail[s->ntail++] = *p++, n--;
+        if (s->ntail == 8) {
+            uint64_t w;
+            memcpy(&w, s->tail, 8);
+            sum_word(s, w);
+            s->ntail = 0;
+        }
+    }
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        sum_word(s, w);
+    }
+    while (n--)
+        s->tail[s->ntail++] = *p++;
+}
+
+static uint64_t sum_final(const sum64 *s)
+{
+    sum64 t = *s;
+    for (size_t i = 0; i < t.ntail; i++)
+        sum_word(&t, t.tail[i] + ((uint64_t)(i + 1) << 56));
+    return t.h ^ 0x9e3779b97f4a7c15ULL;
+}
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+typedef struct writer { FILE *f; sum64 sum; uint64_t size; int failed; } writer;
+
+static void put(writer *w, const void *p, size_t n)
+{
+    if (w->failed || n == 0)
+        return;
+    if (fwrite(p, 1, n, w->f) != n)
+        w->failed = 1;
+    sum_update(&w->sum, p, n);
+    w->size += n;
+}
+static void put_u32(writer *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(writer *w, uint64_t v) { put(w, &v, 8); }
+static void put_f64(writer *w, double v) { put(w, &v, 8); }
+static void put_str(writer *w, const char *s)
+{
+    put_u32(w, s ? (uint32_t)strlen(s) + 1 : 0); /* 0: absent, else length + 1 */
+    if (s)
+        put(w, s, strlen(s));
+}
+
+static uint64_t file_size(const shelf_model *m)
+{
+    uint64_t n = HEADER_SIZE + 8, strs = 0;
+    const char *s[] = {m->info.train_path, m->read.text_columns, m->read.label_column,
+                       m->read.id_column, m->read.label_sep};
+    for (size_t i = 0; i < 5; i++)
+        strs += 4 + (s[i] ? strlen(s[i]) : 0);
+    for (size_t i = 0; i < m->labels.n; i++)
+        strs += 4 + strlen(m->labels.keys[i]);
+    n += strs + 5 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 + 4 /* nlabels */;
+    n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
+    return n;
+}
+
+static void put_model(writer *w, const shelf_model *m)
+{
+    put(w, MODEL_MAGIC, 8);
+    put_u32(w, MODEL_VERSION);
+    put_u32(w, 0);
+    put_u64(w, file_size(m));
+    const uint32_t feat[5] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
+                              (uint32_t)m->feat.maxn, m->feat.buckets, (uint32_t)m->dim};
+    put(w, feat, sizeof feat);
+    put_str(w, m->info.train_path);
+    put_str(w, m->read.text_columns);
+    put_str(w, m->read.label_column);
+    put_str(w, m->read.id_column);
+    put_str(w, m->read.label_sep);
+    put_u32(w, (uint32_t)m->read.format);
+    const model_info *in = &m->info;
+    put_u64(w, (uint64_t)in->train_rows);
+    put_u64(w, (uint64_t)in->valid_rows);
+    put_u32(w, (uint32_t)in->epochs);
+    put_u32(w, (uint32_t)in->epochs_planned);
+    put_u32(w, (uint32_t)in->threads);
+    put(w, &in->lr, 4);
+    put_u64(w, in->seed);
+    put_f64(w, in->train_seconds);
+    put_f64(w, in->valid_accuracy);
+    put_u32(w, (uint32_t)m->labels.n);
+    for (size_t i = 0; i < m->labels.n; i++)
+        put_str(w, m->labels.keys[i]);
+    put_u32(w, m->nrows);
+    for (uint32_t b = 0; b < m->feat.buckets; b++) /* the bucket of each row, in row order */
+        if (m->row_of_bucket[b] >= 0)
+            put_u32(w, b);
+    put(w, m->idf, (size_t)m->nrows * 4);
+    put_u64(w, m->nparams);
+    put(w, m->params, m->nparams * 4);
+    put_u64(w, m->nseen);
+    put(w, m->seen, m->nseen * 8);
+    put_u64(w, sum_final(&w->sum));
+}
+
+/* fsync the folder holding path, so that the rename itself survives a crash. */
+static void sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err)
+{
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 16);
+    if (!tmp)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        shelf_status st = err_set(err, SHELF_EIO, "%s: cannot create a temporary file: %s",
+                                  path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    fchmod(fd, 0644);
+    writer w = {fdopen(fd, "wb"), {0, {0}, 0}, 0, 0};
+    if (!w.f) {
+        close(fd);
+        w.failed = 1;
+    } else {
+        put_model(&w, m);
+        w.failed |= fflush(w.f) != 0 || fsync(fileno(w.f)) != 0;
+        w.failed |= fclose(w.f) != 0;
+    }
+    int e = errno;
+    if (w.failed || rename(tmp, path) != 0) {
+        if (!w.failed)
+            e = errno;
+        unlink(tmp);
+        free(tmp);
+        return err_set(err, SHELF_EIO, "%s: cannot write the model: %s", path, strerror(e));
+    }
+    free(tmp);
+    sync_dir(path);
+    return SHELF_OK;
+}
+
+/* ---- reading --------------------------------------------------------------------------- */
+
+typedef struct reader {
+    FILE *f;
+    sum64 sum;
+    uint64_t left; /* bytes of the file not read yet, checksum excluded */
+    int failed;
+} reader;
+
+static int get(reader *r, void *p, size_t n)
+{
+    if (r->failed || n > r->left || fread(p, 1, n, r->f) != n) {
+        r->failed = 1;
+        memset(p, 0, n);
+        return -1;
+    }
+    sum_update(&r->sum, p, n);
+    r->left -= n;
+    return 0;
+}
+static uint32_t get_u32(reader *r) { uint32_t v = 0; get(r, &v, 4); return v; }
+static uint64_t get_u64(reader *r) { uint64_t v = 0; get(r, &v, 8); return v; }
+static double get_f64(reader *r) { double v = 0; get(r, &v, 8); return v; }
+
+/* A string of at most the bytes left; NULL when absent (or on failure, with r->failed). */
+static char *get_str(reader *r)
+{
+    uint32_t n = get_u32(r);
+    if (n == 0 || r->failed)
+        return NULL;
+    if (n - 1 > r->left) {
+        r->failed = 1;
+        return NULL;
+    }
+    char *s = malloc(n);
+    if (!s || get(r, s, n - 1)) {
+        free(s);
+        r->failed = 1;
+        return NULL;
+    }
+    s[n - 1] = '\0';
+    return s;
+}
+
+/* malloc(count * size) after checking that the file holds that many bytes. */
+static void *get_array(reader *r, uint64_t count, size_t size)
+{
+    if (count > r->left / size) {
+        r->failed = 1;
+        return NULL;
+    }
+    void *p = malloc(count ? count * size : 1);
+    if (p && get(r, p, count * size)) {
+        free(p);
+        p = NULL;
+    }
+    if (!p)
+        r->failed = 1;
+    return p;
+}
+
+static int get_labels(reader *r, shelf_model *m)
+{
+    uint32_t n = get_u32(r);
+    for (uint32_t i = 0; i < n && !r->failed; i++) {
+        char *s = get_str(r);
+        if (!s || strmap_intern(&m->labels, s) != (long)i)
+            r->failed = 1;
+        free(s);
+    }
+    return r->failed ? -1 : 0;
+}
+
+static int get_rows(reader *r, shelf_model *m)
+{
+    m->nrows = get_u32(r);
+    uint32_t *buckets = get_array(r, m->nrows, 4);
+    if (!buckets || m->feat.buckets == 0 || m->feat.buckets > (1u << 30))
+        goto fail;
+    m->row_of_bucket = malloc((size_t)m->feat.buckets * sizeof *m->row_of_bucket);
+    if (!m->row_of_bucket)
+        goto fail;
+    memset(m->row_of_bucket, 0xff, (size_t)m->feat.buckets * sizeof *m->row_of_bucket);
+    for (uint32_t i = 0; i < m->nrows; i++) {
+        if (buckets[i] >= m->feat.buckets)
+            goto fail;
+        m->row_of_bucket[buckets[i]] = (int32_t)i;
+    }
+    free(buckets);
+    m->idf = get_array(r, m->nrows, 4);
+    return m->idf ? 0 : -1;
+fail:
+    free(buckets);
+    r->failed = 1;
+    return -1;
+}
+
+static int get_params(reader *r, shelf_model *m)
+{
+    uint64_t n = get_u64(r), K = m->labels.n, R = m->nrows, D = (uint64_t)m->dim;
+    if (r->failed || n != (D ? R * D + D * K + K : R * K + K)) {
+        r->failed = 1;
+        return -1;
+    }
+    if (model_alloc_params(m) || get(r, m->params, m->nparams * 4)) {
+        r->failed = 1;
+        return -1;
+    }
+    m->nseen = get_u64(r);
+    m->seen = get_array(r, m->nseen, 8);
+    return m->seen ? 0 : -1;
+}
+
+static void get_settings(reader *r, shelf_model *m)
+{
+    uint32_t feat[5];
+    get(r, feat, sizeof feat);
+    m->feat = (feat_config){(int)feat[0], (int)feat[1], (int)feat[2], feat[3]};
+    m->dim = (int)feat[4];
+    m->info.train_path = get_str(r);
+    for (int i = 0; i < 4; i++)
+        m->read_strings[i] = get_str(r);
+    m->read.text_columns = m->read_strings[0];
+    m->read.label_column = m->read_strings[1];
+    m->read.id_column = m->read_strings[2];
+    m->read.label_sep = m->read_strings[3];
+    m->read.format = (shelf_format)get_u32(r);
+    model_info *in = &m->info;
+    in->train_rows = (long)get_u64(r);
+    in->valid_rows = (long)get_u64(r);
+    in->epochs = (int)get_u32(r);
+    in->epochs_planned = (int)get_u32(r);
+    in->threads = (int)get_u32(r);
+    get(r, &in->lr, 4);
+    in->seed = get_u64(r);
+    in->train_seconds = get_f64(r);
+    in->valid_accuracy = get_f64(r);
+    if (m->feat.ngrams > 8 || m->feat.maxn > 32 || m->dim > 4096 || m->feat.minn < 0 ||
+        m->read.format > SHELF_FORMAT_FASTTEXT)
+        r->failed = 1;
+}
+
+static shelf_status check_header(reader *r, const char *path, uint64_t actual, shelf_error *err)
+{
+    char magic[8];
+    if (actual < HEADER_SIZE + 8 || get(r, magic, 8) || memcmp(magic, MODEL_MAGIC, 8) != 0)
+        return err_set(err, SHELF_EMODEL, "%s: not a shelf model file", path);
+    uint32_t version = get_u32(r);
+    get_u32(r);
+    uint64_t size = get_u64(r);
+    if (version > MODEL_VERSION)
+        return err_set(err, SHELF_EVERSION,
+                       "%s: model file format version %u is newer than this shelf reads "
+                       "(version %d); upgrade shelf to use it", path, version, MODEL_VERSION);
+    if (version == 0)
+        return err_set(err, SHELF_EMODEL, "%s: bad model file format version 0", path);
+    if (size != actual)
+        return err_set(err, SHELF_EMODEL,
+                       "%s: model file is %s: it should be %llu bytes, it is %llu", path,
+                       actual < size ? "truncated" : "damaged (extra bytes)",
+                       (unsigned long long)size, (unsigned long long)actual);
+    return SHELF_OK;
+}
+
+shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(err, SHELF_EIO, "%s: cannot open model: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return err_set(err, SHELF_EMODEL, "%s: not a regular file", path);
+    }
+    reader r = {f, {0, {0}, 0}, (uint64_t)st.st_size - 8, 0};
+    if (st.st_size < HEADER_SIZE + 8)
+        r.left = 0;
+    shelf_status s = check_header(&r, path, (uint64_t)st.st_size, err);
+    shelf_model *m = s == SHELF_OK ? model_new() : NULL;
+    if (s == SHELF_OK && !m)
+        s = err_set(err, SHELF_ENOMEM, "out of memory");
+    if (s == SHELF_OK) {
+        get_settings(&r, m);
+        if (!r.failed && !get_labels(&r, m) && !get_rows(&r, m))
+            get_params(&r, m);
+        uint64_t want = sum_final(&r.sum), have = 0;
+        r.left += 8;
+        if (r.failed || r.left != 8 || get(&r, &have, 8) || have != want)
+            s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
+                        r.failed ? "inconsistent contents" : "checksum mismatch");
+    }
+    fclose(f);
+    if (s != SHELF_OK) {
+        shelf_model_free(m);
+        return s;
+    }
+    *out = m;
+    return SHELF_OK;
+}

@@ -1,0 +1,106 @@
+/* Text -> the model's sparse input: features mapped to model rows, counted, weighted by
+ * sublinear TF-IDF, and L2-normalized per group (word n-grams, character n-grams), so that
+ * neither group drowns the other and long texts don't outweigh short ones. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+
+int sparse_vec_reserve(sparse_vec *x, size_t n)
+{
+    if (n <= x->cap)
+        return 0;
+    size_t cap = x->cap ? x->cap : 256;
+    while (cap < n)
+        cap *= 2;
+    uint32_t *r = realloc(x->rows, cap * sizeof *r);
+    if (!r)
+        return -1;
+    x->rows = r;
+    float *v = realloc(x->vals, cap * sizeof *v);
+    if (!v)
+        return -1;
+    x->vals = v;
+    x->cap = cap;
+    return 0;
+}
+
+void sparse_vec_free(sparse_vec *x)
+{
+    free(x->rows);
+    free(x->vals);
+    memset(x, 0, sizeof *x);
+}
+
+int vec_scratch_init(vec_scratch *s, size_t nrows)
+{
+    memset(s, 0, sizeof *s);
+    s->nrows = nrows;
+    s->stamp = calloc(nrows ? nrows : 1, sizeof *s->stamp);
+    s->slot = calloc(nrows ? nrows : 1, sizeof *s->slot);
+    return s->stamp && s->slot ? 0 : -1;
+}
+
+void vec_scratch_free(vec_scratch *s)
+{
+    feat_list_free(&s->feats);
+    free(s->stamp);
+    free(s->slot);
+    free(s->count);
+    memset(s, 0, sizeof *s);
+}
+
+/* Appends the distinct rows of ids[0..n) to x with their counts in s->count. */
+static void count_rows(const shelf_model *m, vec_scratch *s, sparse_vec *x, const uint32_t *ids,
+                       size_t n)
+{
+    if (++s->call == 0) { /* the stamp wrapped: forget every row seen */
+        memset(s->stamp, 0, s->nrows * sizeof *s->stamp);
+        s->call = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int32_t r = m->row_of_bucket[ids[i]];
+        if (r < 0)
+            continue;
+        if (s->stamp[r] != s->call) {
+            s->stamp[r] = s->call;
+            s->slot[r] = (uint32_t)x->n;
+            x->rows[x->n] = (uint32_t)r;
+            s->count[x->n++] = 0;
+        }
+        s->count[s->slot[r]]++;
+    }
+}
+
+static void weigh_group(const shelf_model *m, const vec_scratch *s, sparse_vec *x, size_t from)
+{
+    double norm = 0;
+    for (size_t j = from; j < x->n; j++) {
+        float v = (1.0f + logf((float)s->count[j])) * m->idf[x->rows[j]];
+        x->vals[j] = v;
+        norm += (double)v * v;
+    }
+    float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0;
+    for (size_t j = from; j < x->n; j++)
+        x->vals[j] *= inv;
+}
+
+int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const char *text,
+                    size_t n)
+{
+    feat_list *f = &s->feats;
+    x->n = 0;
+    if (feat_extract(&m->feat, f, text, n) || sparse_vec_reserve(x, f->n + 1))
+        return -1;
+    uint32_t *c = realloc(s->count, x->cap * sizeof *c);
+    if (!c)
+        return -1;
+    s->count = c;
+    count_rows(m, s, x, f->ids, f->nword);
+    weigh_group(m, s, x, 0);
+    size_t nword = x->n;
+    count_rows(m, s, x, f->ids + f->nword, f->n - f->nword);
+    weigh_group(m, s, x, nword);
+    return 0;
+}

@@ -1,0 +1,55 @@
+#include "nn/sparse_linear.h"
+
+#include <string.h>
+
+void sparse_linear_forward(float *out, const uint32_t *rows, const float *vals, size_t n,
+                           const float *W, const float *b, int K)
+{
+    if (b)
+        memcpy(out, b, (size_t)K * sizeof *out);
+    else
+        memset(out, 0, (size_t)K * sizeof *out);
+    for (size_t j = 0; j < n; j++) {
+        const float *w = W + (size_t)rows[j] * (size_t)K;
+        float v = vals[j];
+        for (int k = 0; k < K; k++)
+            out[k] += v * w[k];
+    }
+}
+
+void sparse_linear_backward(float *dW, float *db, const float *dout, const uint32_t *rows,
+                            const float *vals, size_t n, int K)
+{
+    for (size_t j = 0; j < n; j++) {
+        float *dw = dW + (size_t)rows[j] * (size_t)K;
+        for (int k = 0; k < K; k++)
+            dw[k] += vals[j] * dout[k];
+    }
+    if (db)
+        for (int k = 0; k < K; k++)
+            db[k] += dout[k];
+}
+
+void sparse_linear_sgd(float *W, float *b, const float *dout, const int *active, int nactive,
+                       const uint32_t *rows, const float *vals, size_t n, int K, float lr)
+{
+    if (!active) {
+        for (size_t j = 0; j < n; j++) {
+            float *w = W + (size_t)rows[j] * (size_t)K, s = lr * vals[j];
+            for (int k = 0; k < K; k++)
+                w[k] -= s * dout[k];
+        }
+        if (b)
+            for (int k = 0; k < K; k++)
+                b[k] -= lr * dout[k];
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        float *w = W + (size_t)rows[j] * (size_t)K, s = lr * vals[j];
+        for (int a = 0; a < nactive; a++)
+            w[active[a]] -= s * dout[active[a]];
+    }
+    if (b)
+        for (int a = 0; a < nactive; a++)
+            b[active[a]] -= lr * dout[active[a]];
+}

@@ -1,0 +1,115 @@
+#include "text/features.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "text/hash.h"
+
+/* Namespaces, so that the word "ab" and the character bigram "ab" differ. */
+static const unsigned char WORD_NS = 0x01, CHAR_NS = 0x02;
+
+static int reserve(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 256;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static void add_word_ngrams(const feat_config *c, feat_list *f, size_t ntok)
+{
+    for (size_t i = 0; i < ntok; i++) {
+        uint64_t h = f->word_hash[i];
+        f->ids[f->n++] = (uint32_t)(hash_finish(h) % c->buckets);
+        for (int k = 1; k < c->ngrams && i + (size_t)k < ntok; k++) {
+            h = hash_combine(h, f->word_hash[i + (size_t)k]);
+            f->ids[f->n++] = (uint32_t)(hash_finish(h) % c->buckets);
+        }
+    }
+}
+
+/* Character n-grams of "<word>", counted in code points, hashed over their bytes. */
+static void add_char_ngrams(const feat_config *c, feat_list *f, const char *w, size_t len)
+{
+    unsigned char padded[4096 + 2];
+    uint32_t pos[4096 + 3]; /* byte offset of each code point in padded */
+    if (len > 4096)
+        len = 4096; /* a "word" this long is noise; its first 4 KiB say enough */
+    padded[0] = '<';
+    memcpy(padded + 1, w, len);
+    padded[len + 1] = '>';
+    size_t total = len + 2, nch = 0;
+    for (size_t i = 0; i < total; i++)
+        if ((padded[i] & 0xC0) != 0x80)
+            pos[nch++] = (uint32_t)i;
+    pos[nch] = (uint32_t)total;
+    for (size_t i = 0; i < nch; i++) {
+        for (int n = c->minn; n <= c->maxn && i + (size_t)n <= nch; n++) {
+            uint64_t h = hash_fnv1a(HASH_FNV_BASIS, &CHAR_NS, 1);
+            h = hash_fnv1a(h, padded + pos[i], pos[i + (size_t)n] - pos[i]);
+            f->ids[f->n++] = (uint32_t)(hash_finish(h) % c->buckets);
+        }
+    }
+}
+
+int feat_extract(const feat_config *c, feat_list *f, const char *text, size_t n)
+{
+    f->n = f->nword = 0;
+    long ntok = tok_tokenize(&f->tok, text, n);
+    if (ntok < 0)
+        return -1;
+    size_t nt = (size_t)ntok, need = nt * (size_t)(c->ngrams > 0 ? c->ngrams : 1);
+    int span = c->maxn >= c->minn && c->maxn > 0 ? c->maxn - c->minn + 1 : 0;
+    for (size_t i = 0; i < nt; i++)
+        if (!f->tok.tokens[i].cjk)
+            need += (size_t)span * (f->tok.tokens[i].nchars + 2);
+    if (reserve((void **)&f->word_hash, &f->word_hash_cap, nt + 1, sizeof(uint64_t)) ||
+        reserve((void **)&f->ids, &f->cap, need + 1, sizeof(uint32_t)))
+        return -1;
+    for (size_t i = 0; i < nt; i++) {
+        const tok_span *t = &f->tok.tokens[i];
+        uint64_t h = hash_fnv1a(HASH_FNV_BASIS, &WORD_NS, 1);
+        f->word_hash[i] = hash_fnv1a(h, f->tok.text + t->start, t->len);
+    }
+    if (c->ngrams > 0)
+        add_word_ngrams(c, f, nt);
+    f->nword = f->n;
+    for (size_t i = 0; span && i < nt; i++) {
+        const tok_span *t = &f->tok.tokens[i];
+        if (!t->cjk)
+            add_char_ngrams(c, f, f->tok.text + t->start, t->len);
+    }
+    return 0;
+}
+
+uint64_t feat_text_hash(feat_list *f, const char *text, size_t n)
+{
+    tok_tokenize(&f->tok, text, n);
+    return feat_tokens_hash(f);
+}
+
+uint64_t feat_tokens_hash(const feat_list *f)
+{
+    uint64_t h = HASH_FNV_BASIS;
+    for (size_t i = 0; i < f->tok.ntokens; i++) {
+        const tok_span *t = &f->tok.tokens[i];
+        h = hash_fnv1a(h, f->tok.text + t->start, t->len);
+        h = hash_fnv1a(h, " ", 1);
+    }
+    return hash_finish(h);
+}
+
+void feat_list_free(feat_list *f)
+{
+    free(f->ids);
+    free(f->word_hash);
+    tok_scratch_free(&f->tok);
+    memset(f, 0, sizeof *f);
+}

@@ -1,0 +1,411 @@
+/* The training loop: Hogwild SGD over shuffled products on all threads, softmax
+ * cross-entropy, learning rate decaying linearly to zero, validation after each epoch with
+ * early stopping that keeps the best epoch's weights. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "model/model.h"
+#include "nn/softmax.h"
+#include "nn/sparse_linear.h"
+#include "train/vcache.h"
+#include "train/vocab.h"
+
+enum { MAX_THREADS = 64, PATIENCE = 2 };
+static const size_t VCACHE_BUDGET = (size_t)384 << 20;
+/* Classes whose gradient is below this are left alone in a step: with hundreds of labels
+ * nearly all probabilities are tiny, and skipping them makes a step cost O(active). */
+static const float GRAD_EPS = 1e-5f;
+
+typedef struct trainer {
+    shelf_model *m;
+    const shelf_catalog *train;
+    const uint32_t *y;
+    uint32_t *order;
+    vcache cache;
+    int cached, threads, epochs;
+    float lr;
+    long total_steps;
+    atomic_long done_steps;
+} trainer;
+
+typedef struct worker {
+    trainer *tr;
+    size_t from, to; /* slice of tr->order */
+    int epoch;
+    vec_scratch vs;
+    sparse_vec x;
+    float *probs, *hidden, *dhidden;
+    int *active;
+    _Atomic double loss;
+    atomic_long count;
+    int failed;
+} worker;
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Embedding mode: the output layer's SGD step fused with its backward pass; dhidden gets
+ * the gradient for the embeddings. */
+static void output_sgd(shelf_model *m, const float *h, const float *g, const int *active,
+                       int nact, float *dh, float lr)
+{
+    int K = model_num_labels(m);
+    for (int d = 0; d < m->dim; d++) {
+        float *o = m->O + (size_t)d * (size_t)K, s = 0, hd = lr * h[d];
+        for (int a = 0; a < nact; a++) {
+            int k = active ? active[a] : a;
+            s += o[k] * g[k];
+            o[k] -= hd * g[k];
+        }
+        dh[d] = s;
+    }
+    for (int a = 0; a < nact; a++) {
+        int k = active ? active[a] : a;
+        m->b[k] -= lr * g[k];
+    }
+}
+
+static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
+{
+    shelf_model *m = w->tr->m;
+    int K = model_num_labels(m), nact = K;
+    model_logits(m, x, w->hidden, w->probs);
+    softmax_forward(w->probs, w->probs, K);
+    float loss = softmax_xent_backward(w->probs, w->probs, y, K);
+    int *active = NULL;
+    if (K > 32) {
+        active = w->active;
+        nact = 0;
+        for (int k = 0; k < K; k++)
+            if (fabsf(w->probs[k]) > GRAD_EPS)
+                active[nact++] = k;
+    }
+    if (!m->dim) {
+        sparse_linear_sgd(m->W, m->b, w->probs, active, nact, x->rows, x->vals, x->n, K, lr);
+        return loss;
+    }
+    output_sgd(m, w->hidden, w->probs, active, nact, w->dhidden, lr);
+    sparse_linear_sgd(m->W, NULL, w->dhidden, NULL, 0, x->rows, x->vals, x->n, m->dim, lr);
+    return loss;
+}
+
+static void *worker_run(void *arg)
+{
+    worker *w = arg;
+    trainer *tr = w->tr;
+    double loss = 0;
+    long count = 0;
+    for (size_t i = w->from; i < w->to; i++) {
+        uint32_t p = tr->order[i];
+        sparse_vec *x = &w->x, cached;
+        if (tr->cached) {
+            vcache_get(&tr->cache, p, &cached);
+            x = &cached;
+        } else {
+            const char *t = shelf_catalog_get(tr->train, p)->text;
+            if (model_vectorize(tr->m, &w->vs, x, t, strlen(t))) {
+                w->failed = 1;
+                break;
+            }
+        }
+        long step = atomic_fetch_add_explicit(&tr->done_steps, 1, memory_order_relaxed);
+        float lr = tr->lr * (1.0f - (float)step / (float)tr->total_steps);
+        loss += sgd_step(w, x, (int)tr->y[p], lr > 0 ? lr : 0);
+        if (++count % 256 == 0) {
+            atomic_store_explicit(&w->loss, loss, memory_order_relaxed);
+            atomic_store_explicit(&w->count, count, memory_order_relaxed);
+        }
+    }
+    atomic_store(&w->loss, loss);
+    atomic_store(&w->count, count);
+    return NULL;
+}
+
+static int worker_init(worker *w, trainer *tr)
+{
+    memset(w, 0, sizeof *w);
+    w->tr = tr;
+    size_t K = (size_t)model_num_labels(tr->m), D = (size_t)(tr->m->dim ? tr->m->dim : 1);
+    w->probs = malloc(K * sizeof *w->probs);
+    w->active = malloc(K * sizeof *w->active);
+    w->hidden = malloc(D * sizeof *w->hidden);
+    w->dhidden = malloc(D * sizeof *w->dhidden);
+    int ok = w->probs && w->active && w->hidden && w->dhidden;
+    return ok && vec_scratch_init(&w->vs, tr->m->nrows) == 0 ? 0 : -1;
+}
+
+static void worker_free(worker *w)
+{
+    vec_scratch_free(&w->vs);
+    sparse_vec_free(&w->x);
+    free(w->probs);
+    free(w->active);
+    free(w->hidden);
+    free(w->dhidden);
+}
+
+/* Reports progress about once a second until every worker has finished the epoch. */
+static void watch_epoch(trainer *tr, worker *ws, pthread_t *tid, const int *started,
+                        const shelf_train_options *o, int epoch, double t0)
+{
+    double last = now_sec();
+    for (int t = 0; t < tr->threads; t++) {
+        while (started[t] && o->progress && pthread_tryjoin_np(tid[t], NULL) != 0) {
+            usleep(20000);
+            if (now_sec() - last < 1.0)
+                continue;
+            last = now_sec();
+            double loss = 0, count = 0;
+            for (int u = 0; u < tr->threads; u++) {
+                loss += atomic_load(&ws[u].loss);
+                count += (double)atomic_load(&ws[u].count);
+            }
+            double done = (double)atomic_load(&tr->done_steps), el = last - t0;
+            shelf_progress p = {epoch + 1, tr->epochs, done / (double)tr->total_steps,
+                                done / el, count ? loss / count : 0,
+                                el * ((double)tr->total_steps - done) / (done > 0 ? done : 1),
+                                -1};
+            o->progress(&p, o->progress_user);
+        }
+        if (started[t] && !o->progress)
+            pthread_join(tid[t], NULL);
+    }
+}
+
+/* One epoch over a fresh shuffle. Returns the mean loss, or -1 when out of memory. */
+static double run_epoch(trainer *tr, worker *ws, rng *r, const shelf_train_options *o,
+                        int epoch, double t0)
+{
+    size_t n = shelf_catalog_size(tr->train);
+    rng_shuffle_u32(r, tr->order, n);
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int t = 0; t < tr->threads; t++) {
+        worker *w = &ws[t];
+        w->from = n * (size_t)t / (size_t)tr->threads;
+        w->to = n * (size_t)(t + 1) / (size_t)tr->threads;
+        w->epoch = epoch;
+        atomic_store(&w->loss, 0);
+        atomic_store(&w->count, 0);
+        if (tr->threads == 1 || pthread_create(&tid[t], NULL, worker_run, w) != 0)
+            worker_run(w); /* one thread, or no thread to be had: run it here */
+        else
+            started[t] = 1;
+    }
+    watch_epoch(tr, ws, tid, started, o, epoch, t0);
+    double loss = 0, count = 0;
+    for (int t = 0; t < tr->threads; t++) {
+        if (ws[t].failed)
+            return -1;
+        loss += atomic_load(&ws[t].loss);
+        count += (double)atomic_load(&ws[t].count);
+    }
+    return count ? loss / count : 0;
+}
+
+/* Top-1 accuracy on a catalog, on `threads` threads; -1 when out of memory. */
+static double accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
+{
+    size_t n = shelf_catalog_size(cat), correct = 0;
+    const char **texts = malloc(n * sizeof *texts);
+    int *labels = malloc(n * sizeof *labels), *counts = malloc(n * sizeof *counts);
+    float *probs = malloc(n * sizeof *probs);
+    double acc = -1;
+    if (texts && labels && counts && probs) {
+        for (size_t i = 0; i < n; i++)
+            texts[i] = shelf_catalog_get(cat, i)->text;
+        if (shelf_predict_batch(m, texts, n, 1, threads, labels, probs, counts, NULL) == 0) {
+            for (size_t i = 0; i < n; i++)
+                correct += counts[i] == 1 && strcmp(shelf_model_label(m, labels[i]),
+                                                    shelf_catalog_get(cat, i)->label) == 0;
+            acc = n ? (double)correct / (double)n : 0;
+        }
+    }
+    free(texts);
+    free(labels);
+    free(counts);
+    free(probs);
+    return acc;
+}
+
+/* Epochs when the user gave none: small catalogs need many passes, large ones few, so
+ * that training sees about the same number of products whatever the catalog's size. */
+static int default_epochs(size_t n)
+{
+    double e = 600000.0 / (double)(n ? n : 1);
+    return e < 5 ? 5 : e > 30 ? 30 : (int)ceil(e);
+}
+
+static shelf_status prepare(trainer *tr, const shelf_train_options *o, shelf_error *err)
+{
+    shelf_model *m = tr->m;
+    size_t n = shelf_catalog_size(tr->train);
+    tr->order = malloc(n * sizeof *tr->order);
+    if (!tr->order || model_alloc_params(m))
+        return err_set(err, SHELF_ENOMEM, "out of memory for %zu parameters", m->nparams);
+    for (size_t i = 0; i < n; i++)
+        tr->order[i] = (uint32_t)i;
+    if (m->dim) { /* embeddings start small and random, the output layer at zero */
+        rng r;
+        rng_seed(&r, o->seed ^ 0x5eed);
+        float a = 1.0f / (float)m->dim;
+        for (size_t i = 0; i < (size_t)m->nrows * (size_t)m->dim; i++)
+            m->W[i] = (2 * rng_float(&r) - 1) * a;
+    }
+    tr->cached = vcache_build(&tr->cache, m, tr->train, tr->threads, VCACHE_BUDGET);
+    if (tr->cached < 0)
+        return err_set(err, SHELF_ENOMEM, "out of memory caching training vectors");
+    return SHELF_OK;
+}
+
+static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
+                               const shelf_train_options *o, shelf_error *err)
+{
+    shelf_model *m = tr->m;
+    worker ws[MAX_THREADS];
+    float *best = NULL;
+    double best_acc = -1, t0 = now_sec();
+    int bad_epochs = 0, epoch = 0, nworkers = 0;
+    rng r;
+    rng_seed(&r, o->seed);
+    shelf_status st = SHELF_OK;
+    for (; nworkers < tr->threads; nworkers++)
+        if (worker_init(&ws[nworkers], tr)) {
+            worker_free(&ws[nworkers]);
+            st = err_set(err, SHELF_ENOMEM, "out of memory for training threads");
+            goto done;
+        }
+    for (epoch = 0; epoch < tr->epochs; epoch++) {
+        double loss = run_epoch(tr, ws, &r, o, epoch, t0);
+        if (loss < 0) {
+            st = err_set(err, SHELF_ENOMEM, "out of memory during training");
+            goto done;
+        }
+        double acc = valid ? accuracy(m, valid, tr->threads) : -1;
+        if (o->progress) {
+            double el = now_sec() - t0, done = (double)atomic_load(&tr->done_steps);
+            shelf_progress p = {epoch + 1, tr->epochs, done / (double)tr->total_steps,
+                                done / el, loss,
+                                el * ((double)tr->total_steps - done) / done, acc};
+            o->progress(&p, o->progress_user);
+        }
+        if (!valid)
+            continue;
+        if (acc > best_acc) {
+            best_acc = acc;
+            bad_epochs = 0;
+            if (!best && !(best = malloc(m->nparams * sizeof *best))) {
+                st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
+                goto done;
+            }
+            memcpy(best, m->params, m->nparams * sizeof *best);
+            m->info.epochs = epoch + 1;
+        } else if (++bad_epochs >= PATIENCE) {
+            break;
+        }
+    }
+    if (best)
+        memcpy(m->params, best, m->nparams * sizeof *best);
+    else
+        m->info.epochs = epoch;
+    m->info.valid_accuracy = best_acc;
+done:
+    for (int t = 0; t < nworkers; t++)
+        worker_free(&ws[t]);
+    free(best);
+    m->info.train_seconds = now_sec() - t0;
+    return st;
+}
+
+void shelf_train_options_default(shelf_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->minn = o->maxn = -1;
+    o->seed = 1;
+}
+
+static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error *err)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (o->threads <= 0)
+        o->threads = cores > 0 ? (int)cores : 1;
+    if (o->threads > MAX_THREADS)
+        o->threads = MAX_THREADS;
+    if (o->epochs <= 0)
+        o->epochs = default_epochs(n);
+    if (o->lr <= 0)
+        o->lr = 0.5f;
+    if (o->ngrams <= 0)
+        o->ngrams = 2;
+    if (o->minn < 0)
+        o->minn = 2;
+    if (o->maxn < 0)
+        o->maxn = 5;
+    if (o->buckets <= 0)
+        o->buckets = 2000000;
+    if (o->dim < 0 || o->dim > 4096)
+        return err_set(err, SHELF_EINVAL, "--dim must be between 0 and 4096, not %d", o->dim);
+    if (o->maxn > 0 && (o->minn < 1 || o->minn > o->maxn || o->maxn > 32))
+        return err_set(err, SHELF_EINVAL, "character n-grams need 1 <= minn <= maxn <= 32");
+    if (o->ngrams > 8)
+        return err_set(err, SHELF_EINVAL, "--ngrams must be at most 8, not %d", o->ngrams);
+    if (n > UINT32_MAX - 1)
+        return err_set(err, SHELF_EINVAL, "at most %u products can be trained on", UINT32_MAX - 1);
+    return SHELF_OK;
+}
+
+shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
+                         const shelf_train_options *opts, shelf_model **out, shelf_error *err)
+{
+    shelf_train_options o = *opts;
+    size_t n = shelf_catalog_size(train);
+    shelf_status st = check_options(&o, n, err);
+    if (st != SHELF_OK)
+        return st;
+    if (n == 0)
+        return err_set(err, SHELF_EDATA, "no products to train on");
+    shelf_model *m = model_new();
+    uint32_t *y = malloc(n * sizeof *y);
+    trainer tr = {.m = m, .train = train, .y = y, .threads = o.threads, .epochs = o.epochs,
+                  .lr = o.lr, .total_steps = (long)n * o.epochs};
+    if (!m || !y) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+        goto fail;
+    }
+    m->feat = (feat_config){o.ngrams, o.minn, o.maxn, (uint32_t)o.buckets};
+    m->dim = o.dim;
+    if ((st = vocab_build(m, train, o.threads, y, err)) != SHELF_OK ||
+        (st = prepare(&tr, &o, err)) != SHELF_OK ||
+        (st = train_loop(&tr, valid, &o, err)) != SHELF_OK)
+        goto fail;
+    if (model_set_read_options(m, &o.read) ||
+        (o.train_path && !(m->info.train_path = strdup(o.train_path)))) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+        goto fail;
+    }
+    m->info.train_rows = (long)n;
+    m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
+    m->info.epochs_planned = o.epochs;
+    m->info.lr = o.lr;
+    m->info.threads = o.threads;
+    m->info.seed = o.seed;
+    *out = m;
+    m = NULL;
+fail:
+    vcache_free(&tr.cache);
+    free(tr.order);
+    free(y);
+    shelf_model_free(m);
+    return st;
+}

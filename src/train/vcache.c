@@ -1,0 +1,126 @@
+#include "train/vcache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct vc_job {
+    const shelf_model *m;
+    const shelf_catalog *cat;
+    size_t from, to;
+    uint64_t *off; /* shared; this job writes off[from+1 .. to] relative to its block */
+    sparse_vec block; /* this job's vectors back to back */
+    int failed;
+} vc_job;
+
+static void *vc_run(void *arg)
+{
+    vc_job *j = arg;
+    vec_scratch vs;
+    sparse_vec x = {0};
+    if (vec_scratch_init(&vs, j->m->nrows)) {
+        j->failed = 1;
+        vec_scratch_free(&vs);
+        return NULL;
+    }
+    size_t used = 0;
+    for (size_t i = j->from; i < j->to && !j->failed; i++) {
+        const char *t = shelf_catalog_get(j->cat, i)->text;
+        if (model_vectorize(j->m, &vs, &x, t, strlen(t)) ||
+            sparse_vec_reserve(&j->block, used + x.n + 1)) {
+            j->failed = 1;
+            break;
+        }
+        memcpy(j->block.rows + used, x.rows, x.n * sizeof *x.rows);
+        memcpy(j->block.vals + used, x.vals, x.n * sizeof *x.vals);
+        used += x.n;
+        j->off[i + 1] = used;
+    }
+    j->block.n = used;
+    sparse_vec_free(&x);
+    vec_scratch_free(&vs);
+    return NULL;
+}
+
+/* Average nonzeros of the first products, to predict the cache's size. */
+static double sample_nnz(const shelf_model *m, const shelf_catalog *cat)
+{
+    vec_scratch vs;
+    sparse_vec x = {0};
+    size_t n = shelf_catalog_size(cat), k = n < 2000 ? n : 2000, total = 0;
+    if (vec_scratch_init(&vs, m->nrows) == 0)
+        for (size_t i = 0; i < k; i++) {
+            const char *t = shelf_catalog_get(cat, i)->text;
+            if (model_vectorize(m, &vs, &x, t, strlen(t)) == 0)
+                total += x.n;
+        }
+    sparse_vec_free(&x);
+    vec_scratch_free(&vs);
+    return k ? (double)total / (double)k : 0;
+}
+
+static int vc_concat(vcache *c, vc_job *jobs, int threads, size_t n)
+{
+    size_t total = 0;
+    for (int t = 0; t < threads; t++)
+        total += jobs[t].block.n;
+    c->rows = malloc((total + 1) * sizeof *c->rows);
+    c->vals = malloc((total + 1) * sizeof *c->vals);
+    if (!c->rows || !c->vals)
+        return -1;
+    size_t base = 0;
+    for (int t = 0; t < threads; t++) {
+        vc_job *j = &jobs[t];
+        memcpy(c->rows + base, j->block.rows, j->block.n * sizeof *c->rows);
+        memcpy(c->vals + base, j->block.vals, j->block.n * sizeof *c->vals);
+        for (size_t i = j->from + 1; i <= j->to; i++)
+            c->off[i] += base;
+        base += j->block.n;
+        sparse_vec_free(&j->block);
+    }
+    c->off[0] = 0;
+    (void)n;
+    return 0;
+}
+
+int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int threads,
+                 size_t budget)
+{
+    memset(c, 0, sizeof *c);
+    size_t n = shelf_catalog_size(cat);
+    if (sample_nnz(m, cat) * (double)n * 8.0 > (double)budget)
+        return 0;
+    if (threads > 64)
+        threads = 64;
+    c->off = calloc(n + 1, sizeof *c->off);
+    if (!c->off)
+        return -1;
+    vc_job jobs[64];
+    pthread_t tid[64];
+    int failed = 0;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (vc_job){m, cat, n * (size_t)t / (size_t)threads,
+                           n * (size_t)(t + 1) / (size_t)threads, c->off, {0}, 0};
+        if (pthread_create(&tid[t], NULL, vc_run, &jobs[t]))
+            tid[t] = 0, vc_run(&jobs[t]);
+    }
+    for (int t = 0; t < threads; t++) {
+        if (tid[t])
+            pthread_join(tid[t], NULL);
+        failed |= jobs[t].failed;
+    }
+    if (!failed && vc_concat(c, jobs, threads, n) == 0)
+        return 1;
+    for (int t = 0; t < threads; t++)
+        sparse_vec_free(&jobs[t].block);
+    vcache_free(c);
+    return -1;
+}
+
+void vcache_free(vcache *c)
+{
+    free(c->off);
+    free(c->rows);
+    free(c->vals);
+    memset(c, 0, sizeof *c);
+}

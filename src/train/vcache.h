@@ -1,0 +1,26 @@
+/* The training catalog's input vectors, computed once when they fit a memory budget, so
+ * that epochs after the first skip tokenizing and hashing. */
+#ifndef SHELF_TRAIN_VCACHE_H
+#define SHELF_TRAIN_VCACHE_H
+
+#include "model/model.h"
+
+typedef struct vcache {
+    uint64_t *off; /* n + 1 */
+    uint32_t *rows;
+    float *vals;
+} vcache;
+
+/* Builds the cache with `threads` threads when its estimated size is under budget bytes.
+ * Returns 1 when built, 0 when it would not fit (nothing allocated), -1 out of memory. */
+int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int threads,
+                 size_t budget);
+static inline void vcache_get(const vcache *c, size_t i, sparse_vec *x)
+{
+    x->rows = c->rows + c->off[i];
+    x->vals = c->vals + c->off[i];
+    x->n = (size_t)(c->off[i + 1] - c->off[i]);
+}
+void vcache_free(vcache *c);
+
+#endif

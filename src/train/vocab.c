@@ -1,0 +1,169 @@
+#include "train/vocab.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* Character n-grams seen in a single product are mostly noise (misspellings, codes) and
+ * cost a row of weights each; word n-grams are kept from their first occurrence. */
+enum { MIN_CHAR_DF = 2 };
+
+typedef struct df_job {
+    const shelf_model *m;
+    const shelf_catalog *cat;
+    size_t from, to;
+    uint32_t *df;      /* per bucket: products containing it */
+    uint8_t *is_word;  /* per bucket: 1 when some word n-gram hashed there */
+    uint32_t *stamp;   /* per bucket: last product that counted it */
+    uint64_t *seen;    /* per product: hash of its normalized text */
+    int failed;
+} df_job;
+
+static void *df_count(void *arg)
+{
+    df_job *j = arg;
+    feat_list f = {0};
+    for (size_t i = j->from; i < j->to; i++) {
+        const char *t = shelf_catalog_get(j->cat, i)->text;
+        if (feat_extract(&j->m->feat, &f, t, strlen(t))) {
+            j->failed = 1;
+            break;
+        }
+        j->seen[i] = feat_tokens_hash(&f);
+        uint32_t stamp = (uint32_t)i + 1;
+        for (size_t k = 0; k < f.n; k++) {
+            uint32_t b = f.ids[k];
+            if (k < f.nword)
+                j->is_word[b] = 1;
+            if (j->stamp[b] != stamp) {
+                j->stamp[b] = stamp;
+                j->df[b]++;
+            }
+        }
+    }
+    feat_list_free(&f);
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorted, without repeats, into m->seen (takes ownership of seen). */
+static void keep_seen(shelf_model *m, uint64_t *seen, size_t n)
+{
+    qsort(seen, n, sizeof *seen, cmp_u64);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || seen[i] != seen[u - 1])
+            seen[u++] = seen[i];
+    m->seen = seen;
+    m->nseen = u;
+}
+
+static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int threads,
+                                   df_job *jobs, uint64_t *seen, shelf_error *err)
+{
+    size_t n = shelf_catalog_size(cat), B = m->feat.buckets;
+    pthread_t tid[64];
+    int started = 0, failed = 0;
+    for (int t = 0; t < threads; t++) {
+        df_job *j = &jobs[t];
+        *j = (df_job){m, cat, n * (size_t)t / (size_t)threads,
+                      n * (size_t)(t + 1) / (size_t)threads, calloc(B, 4), calloc(B, 1),
+                      calloc(B, 4), seen, 0};
+        if (!j->df || !j->is_word || !j->stamp) {
+            failed = 1;
+            break;
+        }
+        if (pthread_create(&tid[t], NULL, df_count, j)) {
+            df_count(j);
+            continue;
+        }
+        started |= 1 << t;
+    }
+    for (int t = 0; t < threads; t++) {
+        if (started & (1 << t))
+            pthread_join(tid[t], NULL);
+        failed |= jobs[t].failed;
+        free(jobs[t].stamp);
+        jobs[t].stamp = NULL;
+    }
+    return failed ? err_set(err, SHELF_ENOMEM, "out of memory counting features") : SHELF_OK;
+}
+
+/* Merges the per-thread counts and gives each kept bucket a row and an IDF. */
+static shelf_status assign_rows(shelf_model *m, df_job *jobs, int threads, size_t n,
+                                shelf_error *err)
+{
+    size_t B = m->feat.buckets;
+    uint32_t *df = jobs[0].df;
+    uint8_t *word = jobs[0].is_word;
+    for (int t = 1; t < threads; t++)
+        for (size_t b = 0; b < B; b++) {
+            df[b] += jobs[t].df[b];
+            word[b] |= jobs[t].is_word[b];
+        }
+    m->row_of_bucket = malloc(B * sizeof *m->row_of_bucket);
+    if (!m->row_of_bucket)
+        return err_set(err, SHELF_ENOMEM, "out of memory for %zu buckets", B);
+    uint32_t rows = 0;
+    for (size_t b = 0; b < B; b++) {
+        int keep = df[b] >= MIN_CHAR_DF || (df[b] && word[b]);
+        m->row_of_bucket[b] = keep ? (int32_t)rows++ : -1;
+    }
+    m->nrows = rows;
+    m->idf = malloc((rows ? rows : 1) * sizeof *m->idf);
+    if (!m->idf)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    for (size_t b = 0; b < B; b++) /* smoothed, as scikit-learn's TfidfVectorizer */
+        if (m->row_of_bucket[b] >= 0)
+            m->idf[m->row_of_bucket[b]] = (float)(log((1.0 + (double)n) / (1.0 + df[b])) + 1.0);
+    return SHELF_OK;
+}
+
+static shelf_status intern_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
+                                  shelf_error *err)
+{
+    size_t n = shelf_catalog_size(cat);
+    for (size_t i = 0; i < n; i++) {
+        long id = strmap_intern(&m->labels, shelf_catalog_get(cat, i)->label);
+        if (id < 0)
+            return err_set(err, SHELF_ENOMEM, "out of memory storing labels");
+        y[i] = (uint32_t)id;
+    }
+    return SHELF_OK;
+}
+
+shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads, uint32_t *y,
+                         shelf_error *err)
+{
+    size_t n = shelf_catalog_size(train);
+    if (threads > 64)
+        threads = 64;
+    if ((size_t)threads > n)
+        threads = n ? (int)n : 1;
+    df_job jobs[64];
+    memset(jobs, 0, sizeof jobs);
+    uint64_t *seen = malloc((n ? n : 1) * sizeof *seen);
+    shelf_status st = seen ? intern_labels(m, train, y, err)
+                           : err_set(err, SHELF_ENOMEM, "out of memory");
+    if (st == SHELF_OK)
+        st = count_features(m, train, threads, jobs, seen, err);
+    if (st == SHELF_OK)
+        st = assign_rows(m, jobs, threads, n, err);
+    for (int t = 0; t < threads; t++) {
+        free(jobs[t].df);
+        free(jobs[t].is_word);
+    }
+    if (st == SHELF_OK)
+        keep_seen(m, seen, n);
+    else
+        free(seen);
+    return st;
+}

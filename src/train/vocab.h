@@ -1,0 +1,14 @@
+/* The first pass over the training catalog: which hashed features the model keeps (a row
+ * each), their inverse document frequencies, the label ids, and the hashes of the training
+ * texts (for reporting duplicates between training and test data). */
+#ifndef SHELF_TRAIN_VOCAB_H
+#define SHELF_TRAIN_VOCAB_H
+
+#include "model/model.h"
+
+/* Fills m->labels, m->row_of_bucket, m->nrows, m->idf, m->seen; y[i] gets product i's label
+ * id. m->feat must be set. Uses `threads` threads. */
+shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads, uint32_t *y,
+                         shelf_error *err);
+
+#endif
