@@ -32,3 +32,21 @@ void linear_backward(float *dinp, float *dW, float *db, const float *dout, const
         for (int k = 0; k < K; k++)
             db[k] += dout[k];
 }
+
+void linear_sgd(float *W, float *b, float *dinp, const float *dout, const int *active,
+                int nactive, const float *inp, int C, int K, float lr)
+{
+    for (int c = 0; c < C; c++) {
+        float *w = W + (size_t)c * (size_t)K, s = 0, step = lr * inp[c];
+        for (int a = 0; a < nactive; a++) {
+            int k = active ? active[a] : a;
+            s += w[k] * dout[k];
+            w[k] -= step * dout[k];
+        }
+        dinp[c] = s;
+    }
+    for (int a = 0; a < nactive; a++) {
+        int k = active ? active[a] : a;
+        b[k] -= lr * dout[k];
+    }
+}

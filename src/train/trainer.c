@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "model/model.h"
+#include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
 #include "train/vcache.h"
@@ -55,27 +56,6 @@ static double now_sec(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Embedding mode: the output layer's SGD step fused with its backward pass; dhidden gets
- * the gradient for the embeddings. */
-static void output_sgd(shelf_model *m, const float *h, const float *g, const int *active,
-                       int nact, float *dh, float lr)
-{
-    int K = model_num_labels(m);
-    for (int d = 0; d < m->dim; d++) {
-        float *o = m->O + (size_t)d * (size_t)K, s = 0, hd = lr * h[d];
-        for (int a = 0; a < nact; a++) {
-            int k = active ? active[a] : a;
-            s += o[k] * g[k];
-            o[k] -= hd * g[k];
-        }
-        dh[d] = s;
-    }
-    for (int a = 0; a < nact; a++) {
-        int k = active ? active[a] : a;
-        m->b[k] -= lr * g[k];
-    }
-}
-
 static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
 {
     shelf_model *m = w->tr->m;
@@ -95,7 +75,7 @@ static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
         sparse_linear_sgd(m->W, m->b, w->probs, active, nact, x->rows, x->vals, x->n, K, lr);
         return loss;
     }
-    output_sgd(m, w->hidden, w->probs, active, nact, w->dhidden, lr);
+    linear_sgd(m->O, m->b, w->dhidden, w->probs, active, nact, w->hidden, m->dim, K, lr);
     sparse_linear_sgd(m->W, NULL, w->dhidden, NULL, 0, x->rows, x->vals, x->n, m->dim, lr);
     return loss;
 }
