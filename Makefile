@@ -6,7 +6,7 @@ PKGS    := openblas libutf8proc libcjson
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
                  $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
-OPT     := -O3 -march=native -fno-math-errno
+OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))

@@ -64,7 +64,7 @@ long strmap_intern(strmap *m, const char *s)
     char *copy = arena_strndup(&m->strings, s, strlen(s));
     if (!copy)
         return -1;
-    size_t slot;
+    size_t slot = 0;
     lookup(m, s, &slot);
     m->keys[m->n] = copy;
     m->slots[slot] = (uint32_t)m->n + 1;

@@ -33,8 +33,10 @@ static void sum_word(sum64 *s, uint64_t w)
 static void sum_update(sum64 *s, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    while (n && s->ntail) {
-        s->tail[s->ntail++] = *p++, n--;
+    while (n && s->ntail) { /* complete a word begun by the previous call */
+        size_t take = 8 - s->ntail < n ? 8 - s->ntail : n;
+        memcpy(s->tail + s->ntail, p, take);
+        s->ntail += take, p += take, n -= take;
         if (s->ntail == 8) {
             uint64_t w;
             memcpy(&w, s->tail, 8);
@@ -47,8 +49,8 @@ static void sum_update(sum64 *s, const void *data, size_t n)
         memcpy(&w, p, 8);
         sum_word(s, w);
     }
-    while (n--)
-        s->tail[s->ntail++] = *p++;
+    memcpy(s->tail, p, n);
+    s->ntail = n;
 }
 
 static uint64_t sum_final(const sum64 *s)

@@ -102,5 +102,7 @@ int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const c
     size_t nword = x->n;
     count_rows(m, s, x, f->ids + f->nword, f->n - f->nword);
     weigh_group(m, s, x, nword);
+    { static float cw = -1; if (cw < 0) { const char *e = getenv("CW"); cw = e ? (float)atof(e) : 1; }
+      for (size_t j = nword; j < x->n; j++) x->vals[j] *= cw; }
     return 0;
 }

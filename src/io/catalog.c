@@ -1,0 +1,126 @@
+/* A whole catalog in memory: the products in one array, their strings in an arena, so
+ * that loading millions of rows costs a few large allocations, not millions of small ones. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "io/reader_impl.h"
+
+struct shelf_catalog {
+    arena strings;
+    shelf_product *items;
+    size_t n, cap;
+    char *path;
+    shelf_read_stats stats;
+};
+
+/* Copies p into the catalog. Consecutive products often share a label (catalogs tend to
+ * be grouped by category), so an unchanged label reuses the previous copy. */
+static int add(shelf_catalog *c, const shelf_product *p)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        shelf_product *items = realloc(c->items, cap * sizeof *items);
+        if (!items)
+            return -1;
+        c->items = items;
+        c->cap = cap;
+    }
+    const char *prev = c->n > 0 ? c->items[c->n - 1].label : NULL;
+    shelf_product *q = &c->items[c->n];
+    q->id = arena_strndup(&c->strings, p->id, strlen(p->id));
+    q->text = arena_strndup(&c->strings, p->text, strlen(p->text));
+    q->label = prev && strcmp(prev, p->label) == 0
+                   ? prev
+                   : arena_strndup(&c->strings, p->label, strlen(p->label));
+    q->line = p->line;
+    if (!q->id || !q->text || !q->label)
+        return -1;
+    c->n++;
+    return 0;
+}
+
+static shelf_status no_products(const shelf_catalog *c, shelf_error *err)
+{
+    const char *name = io_display_name(c->path);
+    if (c->stats.skipped == 0)
+        return err_set(err, SHELF_EDATA, "%s: no products", name);
+    return err_set(err, SHELF_EDATA,
+                   "%s: no products: all %ld rows were bad and skipped; the first: %s", name,
+                   c->stats.skipped, c->stats.first_skip);
+}
+
+static shelf_status read_all(shelf_catalog *c, shelf_reader *r, shelf_error *err)
+{
+    shelf_product p;
+    shelf_status st;
+    while ((st = shelf_reader_next(r, &p, err)) == SHELF_OK) {
+        if (add(c, &p))
+            return err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory after %zu products",
+                           io_display_name(c->path), p.line, c->n);
+    }
+    shelf_reader_stats(r, &c->stats);
+    if (st != SHELF_END)
+        return st;
+    if (c->n == 0)
+        return no_products(c, err);
+    shelf_product *fit = realloc(c->items, c->n * sizeof *fit); /* give back the slack */
+    if (fit)
+        c->items = fit;
+    return SHELF_OK;
+}
+
+shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts,
+                                shelf_catalog **out, shelf_error *err)
+{
+    if (!path || !out)
+        return err_set(err, SHELF_EINVAL, "shelf_catalog_load: NULL argument");
+    *out = NULL;
+    shelf_catalog *c = calloc(1, sizeof *c);
+    if (!c || !(c->path = strdup(path))) {
+        free(c);
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
+    }
+    arena_init(&c->strings);
+    shelf_reader *r = NULL;
+    shelf_status st = shelf_reader_open(path, opts, &r, err);
+    if (st == SHELF_OK)
+        st = read_all(c, r, err);
+    shelf_reader_close(r);
+    if (st != SHELF_OK) {
+        shelf_catalog_free(c);
+        return st;
+    }
+    *out = c;
+    return SHELF_OK;
+}
+
+size_t shelf_catalog_size(const shelf_catalog *c) { return c ? c->n : 0; }
+
+const shelf_product *shelf_catalog_get(const shelf_catalog *c, size_t i)
+{
+    return c && i < c->n ? &c->items[i] : NULL;
+}
+
+const char *shelf_catalog_path(const shelf_catalog *c) { return c ? c->path : NULL; }
+
+void shelf_catalog_stats(const shelf_catalog *c, shelf_read_stats *out)
+{
+    if (!out)
+        return;
+    if (c)
+        *out = c->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+void shelf_catalog_free(shelf_catalog *c)
+{
+    if (!c)
+        return;
+    arena_free(&c->strings);
+    free(c->items);
+    free(c->path);
+    free(c);
+}

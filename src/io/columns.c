@@ -1,0 +1,192 @@
+#include "io/columns.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+/* Used when text_columns is NULL: the usual names of a product's text, joined. */
+static const char *const default_text[] = {"title", "name", "description"};
+enum { NDEFAULT = sizeof default_text / sizeof default_text[0] };
+
+/* Index of the column named name[0..len), or -1. */
+static int find(const char *const *names, int n, const char *name, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strncmp(names[i], name, len) == 0 && names[i][len] == '\0')
+            return i;
+    return -1;
+}
+
+/* "a, b, c" into out, cut short with "..." when the header is too wide for a message. */
+static void list_columns(const char *const *names, int n, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        size_t need = strlen(names[i]) + 2;
+        if (len + need + 4 >= size) {
+            snprintf(out + len, size - len, "%s...", i ? ", " : "");
+            return;
+        }
+        len += (size_t)snprintf(out + len, size - len, "%s%s", i ? ", " : "", names[i]);
+    }
+}
+
+static shelf_status missing(const char *const *names, int n, const char *where,
+                            const char *what, shelf_error *err)
+{
+    char list[512];
+    list_columns(names, n, list, sizeof list);
+    return err_set(err, SHELF_EDATA, "%s: %s (columns: %s)", where, what, list);
+}
+
+static int add_text(columns *c, int index, const char *name, size_t len)
+{
+    char *copy = strndup(name, len);
+    if (!copy)
+        return -1;
+    c->text[c->ntext] = index;
+    c->text_name[c->ntext++] = copy;
+    return 0;
+}
+
+static int is_space(char ch) { return ch == ' ' || ch == '\t'; }
+
+/* Resolves "title, description". Every named column must exist. */
+static shelf_status resolve_list(columns *c, const char *const *names, int n,
+                                 const char *list, const char *where, shelf_error *err)
+{
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *e = end;
+        while (p < e && is_space(*p))
+            p++;
+        while (e > p && is_space(e[-1]))
+            e--;
+        if (e > p) {
+            int i = find(names, n, p, (size_t)(e - p));
+            char what[160];
+            snprintf(what, sizeof what, "no text column '%.*s'", (int)(e - p), p);
+            if (i < 0)
+                return missing(names, n, where, what, err);
+            if (add_text(c, i, p, (size_t)(e - p)))
+                return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
+        }
+        p = *end ? end + 1 : end;
+    }
+    return SHELF_OK;
+}
+
+static shelf_status resolve_default(columns *c, const char *const *names, int n,
+                                    const char *where, shelf_error *err)
+{
+    for (int k = 0; k < NDEFAULT; k++) {
+        int i = find(names, n, default_text[k], strlen(default_text[k]));
+        if (i >= 0 && add_text(c, i, default_text[k], strlen(default_text[k])))
+            return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
+    }
+    if (c->ntext > 0)
+        return SHELF_OK;
+    return missing(names, n, where,
+                   "no text column: none of title, name, description exists; choose the "
+                   "text columns with --text",
+                   err);
+}
+
+/* Room for the text columns: one per comma-separated entry, or the defaults. */
+static int alloc_text(columns *c, const char *list)
+{
+    size_t cap = NDEFAULT;
+    if (list) {
+        cap = 1;
+        for (const char *p = list; *p; p++)
+            cap += *p == ',';
+    }
+    c->text = calloc(cap, sizeof *c->text);
+    c->text_name = calloc(cap, sizeof *c->text_name);
+    return c->text && c->text_name ? 0 : -1;
+}
+
+static int blank(const char *s)
+{
+    while (*s && (is_space(*s) || *s == ','))
+        s++;
+    return *s == '\0';
+}
+
+static shelf_status resolve_label_id(columns *c, const char *const *names, int n,
+                                     const shelf_read_options *o, const char *where,
+                                     shelf_error *err)
+{
+    const char *label = o->label_column ? o->label_column : "category";
+    c->label = find(names, n, label, strlen(label));
+    c->label_name = strdup(label);
+    if (c->label < 0 && o->require_label) {
+        char what[160];
+        snprintf(what, sizeof what, "no label column '%s'", label);
+        return missing(names, n, where, what, err);
+    }
+    const char *id = o->id_column ? o->id_column : "id";
+    c->id = find(names, n, id, strlen(id));
+    if (c->id < 0 && o->id_column) {
+        char what[160];
+        snprintf(what, sizeof what, "no id column '%s'", id);
+        return missing(names, n, where, what, err);
+    }
+    c->id_name = c->id >= 0 ? strdup(id) : NULL;
+    if (!c->label_name || (c->id >= 0 && !c->id_name))
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
+    return SHELF_OK;
+}
+
+shelf_status columns_resolve(columns *c, const char *const *names, int n,
+                             const shelf_read_options *opts, const char *where,
+                             shelf_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->label = c->id = -1;
+    const char *list = opts->text_columns && !blank(opts->text_columns) ? opts->text_columns
+                                                                          : NULL;
+    shelf_status st = alloc_text(c, list)
+                          ? err_set(err, SHELF_ENOMEM, "%s: out of memory", where)
+                          : SHELF_OK;
+    if (st == SHELF_OK)
+        st = list ? resolve_list(c, names, n, list, where, err)
+                  : resolve_default(c, names, n, where, err);
+    if (st == SHELF_OK)
+        st = resolve_label_id(c, names, n, opts, where, err);
+    if (st != SHELF_OK)
+        columns_free(c);
+    return st;
+}
+
+void columns_free(columns *c)
+{
+    for (int i = 0; i < c->ntext; i++)
+        free(c->text_name[i]);
+    free(c->text);
+    free(c->text_name);
+    free(c->label_name);
+    free(c->id_name);
+    memset(c, 0, sizeof *c);
+    c->label = c->id = -1;
+}
+
+int columns_take_all_defaults(columns *c, const shelf_read_options *opts)
+{
+    if (!opts->text_columns || blank(opts->text_columns)) {
+        for (int i = 0; i < c->ntext; i++)
+            free(c->text_name[i]);
+        c->ntext = 0;
+        for (int k = 0; k < NDEFAULT; k++)
+            if (add_text(c, -1, default_text[k], strlen(default_text[k])))
+                return -1;
+    }
+    if (!opts->id_column && !c->id_name && !(c->id_name = strdup("id")))
+        return -1;
+    return 0;
+}

@@ -1,0 +1,306 @@
+/* JSONL catalogs: one JSON object per line, its keys the column names. The first object's
+ * keys stand for the header: the columns are resolved against them, except that the
+ * default text and id columns are looked up in every object, since JSON writers often
+ * leave out keys whose value is null. Values that are not
+ * strings become text: numbers as written in the file (so a 19-digit id keeps its digits),
+ * true/false, arrays and objects as compact JSON; null counts as absent. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/reader_impl.h"
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+/* p is at a '"'; returns the position after the closing one, or NULL. */
+static const char *skip_string(const char *p, const char *e)
+{
+    for (p++; p < e; p++) {
+        if (*p == '\\')
+            p++;
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* Skips one value of JSON that cJSON has already accepted. */
+static const char *skip_value(const char *p, const char *e)
+{
+    if (p < e && *p == '"')
+        return skip_string(p, e);
+    int depth = 0;
+    while (p < e) {
+        if (*p == '"') {
+            p = skip_string(p, e);
+            if (!p)
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']')
+            depth--;
+        if (depth < 0 || (depth == 0 && (*p == ',' || *p == ' ' || *p == '\t' ||
+                                          *p == '\r' || *p == '\n')))
+            return p;
+        p++;
+        if (depth == 0 && (p[-1] == '}' || p[-1] == ']'))
+            return p;
+    }
+    return depth == 0 ? p : NULL;
+}
+
+/* The text of top-level member key as written in line s[0..n), for numbers, whose digits
+ * cJSON keeps only as a double. Keys written with escapes are not matched. */
+static int raw_member(const char *s, size_t n, const char *key, span *out)
+{
+    const char *p = skip_ws(s, s + n), *e = s + n;
+    size_t klen = strlen(key);
+    if (p == e || *p++ != '{')
+        return -1;
+    for (;;) {
+        p = skip_ws(p, e);
+        if (p == e || *p != '"')
+            return -1;
+        const char *k = p + 1;
+        p = skip_string(p, e);
+        if (!p)
+            return -1;
+        int match = (size_t)(p - 1 - k) == klen && memcmp(k, key, klen) == 0;
+        p = skip_ws(p, e);
+        if (p == e || *p != ':')
+            return -1;
+        const char *v = skip_ws(p + 1, e);
+        p = skip_value(v, e);
+        if (!p)
+            return -1;
+        if (match) {
+            *out = (span){v, (size_t)(p - v)};
+            return 0;
+        }
+        p = skip_ws(p, e);
+        if (p == e || *p++ != ',')
+            return -1;
+    }
+}
+
+static void free_owned(shelf_reader *r)
+{
+    for (int i = 0; i < r->nowned; i++)
+        free(r->owned[i]);
+    r->nowned = 0;
+}
+
+/* Keeps a copy of a value's text until the next row. */
+static int own(shelf_reader *r, char *s, span *out)
+{
+    if (!s)
+        return -1;
+    r->owned[r->nowned++] = s;
+    *out = (span){s, strlen(s)};
+    return 0;
+}
+
+/* The text of member key of obj; absent when missing or null. */
+static int value_text(shelf_reader *r, const cJSON *obj, const char *key, const char *s,
+                      size_t n, span *out)
+{
+    const cJSON *v = key ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    span raw;
+    *out = (span){NULL, 0};
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (cJSON_IsString(v)) {
+        *out = (span){v->valuestring, strlen(v->valuestring)};
+        return 0;
+    }
+    if (cJSON_IsBool(v)) {
+        *out = cJSON_IsTrue(v) ? (span){"true", 4} : (span){"false", 5};
+        return 0;
+    }
+    if (cJSON_IsNumber(v) && raw_member(s, n, key, &raw) == 0)
+        return own(r, strndup(raw.p, raw.n), out);
+    return own(r, cJSON_PrintUnformatted(v), out);
+}
+
+/* Fills out from obj, parsed from line s[0..n). Returns -1 when out of memory. */
+static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, row *out)
+{
+    free_owned(r);
+    const columns *c = &r->cols;
+    int bad = value_text(r, obj, c->id_name, s, n, &out->id) ||
+              value_text(r, obj, c->label_name, s, n, &out->label);
+    for (int i = 0; i < c->ntext && !bad; i++)
+        bad = value_text(r, obj, c->text_name[i], s, n, &out->text[i]);
+    return bad ? -1 : 0;
+}
+
+static const char *type_name(const cJSON *v)
+{
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    return "null";
+}
+
+/* Parses line s[0..n) into an object; NULL with why set when it is not one. */
+static cJSON *parse_object(const char *s, size_t n, char *why, size_t whysz)
+{
+    if (memchr(s, '\0', n)) {
+        snprintf(why, whysz, "binary data (NUL byte)");
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    size_t at = end ? (size_t)(end - s) : n;
+    if (!v) {
+        if (at >= n)
+            snprintf(why, whysz, "invalid JSON: the line ends inside a value (truncated?)");
+        else
+            snprintf(why, whysz, "invalid JSON at byte %zu", at);
+        return NULL;
+    }
+    if (skip_ws(s + at, s + n) != s + n) {
+        snprintf(why, whysz, "invalid JSON: unexpected text after the object at byte %zu",
+                 at);
+    } else if (!cJSON_IsObject(v)) {
+        snprintf(why, whysz, "expected a JSON object, found %s", type_name(v));
+    } else {
+        return v;
+    }
+    cJSON_Delete(v);
+    return NULL;
+}
+
+static int blank(const char *s, size_t n) { return skip_ws(s, s + n) == s + n; }
+
+/* Reads lines up to the next object into r->json. ROW_BAD and ROW_FAIL as for a row. */
+static row_status next_object(shelf_reader *r, const char **s, size_t *n, long *line,
+                              char *why, size_t whysz, shelf_error *err)
+{
+    cJSON_Delete(r->json);
+    r->json = NULL;
+    line_status ls;
+    while ((ls = lines_next(&r->in, s, n)) == LINE_OK && blank(*s, *n))
+        ;
+    *line = r->in.lineno;
+    if (ls == LINE_EOF)
+        return ROW_END;
+    if (ls == LINE_TOOLONG) {
+        snprintf(why, whysz, "line longer than 16 MiB");
+        return ROW_BAD;
+    }
+    if (ls != LINE_OK) {
+        reader_read_error(r, ls, err);
+        return ROW_FAIL;
+    }
+    r->json = parse_object(*s, *n, why, whysz);
+    return r->json ? ROW_OK : ROW_BAD;
+}
+
+/* Object keys as column names. names must have room for all of them. */
+static int object_keys(const cJSON *obj, const char **names)
+{
+    int n = 0;
+    for (const cJSON *it = obj->child; it; it = it->next)
+        names[n++] = it->string;
+    return n;
+}
+
+static shelf_status resolve(shelf_reader *r, const shelf_read_options *o, long line,
+                            shelf_error *err)
+{
+    const char **names = calloc((size_t)cJSON_GetArraySize(r->json) + 1, sizeof *names);
+    if (!names)
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+    char where[600];
+    snprintf(where, sizeof where, "%.500s:%ld", r->name, line);
+    int n = object_keys(r->json, names);
+    shelf_status st = columns_resolve(&r->cols, names, n, o, where, err);
+    free(names);
+    if (st == SHELF_OK && columns_take_all_defaults(&r->cols, o))
+        st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+    if (st == SHELF_OK) {
+        r->owned = calloc((size_t)r->cols.ntext + 2, sizeof *r->owned);
+        r->first.text = calloc((size_t)r->cols.ntext, sizeof *r->first.text);
+        if (!r->owned || !r->first.text)
+            st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+    }
+    return st;
+}
+
+/* Reads up to the first object, whose keys decide the columns, and keeps it as the first
+ * row. Bad lines before it are bad rows like any other. */
+shelf_status jsonl_open(shelf_reader *r, const shelf_read_options *o, shelf_error *err)
+{
+    if (lines_at_eof(&r->in))
+        return err_set(err, SHELF_EDATA, "%s: empty file", r->name);
+    const char *s;
+    size_t n;
+    char why[512];
+    row_status st;
+    while ((st = next_object(r, &s, &n, &r->first.line, why, sizeof why, err)) == ROW_BAD) {
+        shelf_status bad = reader_bad(r, r->first.line, why, err);
+        if (bad != SHELF_OK)
+            return bad;
+    }
+    if (st == ROW_FAIL)
+        return err ? err->code : SHELF_EIO;
+    if (st == ROW_END) {
+        r->done = 1; /* blank lines only, or every line bad: no products */
+        return SHELF_OK;
+    }
+    shelf_status rs = resolve(r, o, r->first.line, err);
+    if (rs != SHELF_OK)
+        return rs;
+    if (extract(r, r->json, s, n, &r->first))
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+    r->pending = 1;
+    return SHELF_OK;
+}
+
+row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_error *err)
+{
+    if (r->pending) {
+        r->pending = 0;
+        out->line = r->first.line;
+        out->id = r->first.id;
+        out->label = r->first.label;
+        memcpy(out->text, r->first.text, (size_t)r->cols.ntext * sizeof *out->text);
+        return ROW_OK;
+    }
+    const char *s;
+    size_t n;
+    row_status st = next_object(r, &s, &n, &out->line, why, whysz, err);
+    if (st != ROW_OK)
+        return st;
+    if (extract(r, r->json, s, n, out)) {
+        err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+        return ROW_FAIL;
+    }
+    return ROW_OK;
+}
+
+void jsonl_free(shelf_reader *r)
+{
+    cJSON_Delete(r->json);
+    r->json = NULL;
+    if (r->owned)
+        free_owned(r);
+    free(r->owned);
+    free(r->first.text);
+    r->owned = NULL;
+    r->first.text = NULL;
+}

@@ -1,0 +1,41 @@
+/* A buffered reader of physical lines from a FILE*, the bottom layer of every catalog
+ * format. Lines longer than LINES_MAX are skipped without being held in memory, so a
+ * corrupt multi-gigabyte "line" costs no more than a short one. */
+#ifndef SHELF_IO_LINES_H
+#define SHELF_IO_LINES_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/buf.h"
+
+/* The longest line (and CSV record) accepted: 16 MiB, not counting the line ending. */
+#define LINES_MAX ((size_t)16 << 20)
+
+typedef struct lines {
+    FILE *f;
+    char *chunk;      /* read buffer; unread bytes are chunk[pos..end) */
+    size_t pos, end;
+    buf line;         /* assembles the lines that straddle two reads */
+    long lineno;      /* number of the line last returned, from 1 */
+    int eof;          /* the FILE reported end of input: never read again */
+    int error;        /* errno of a failed read, else 0 */
+} lines;
+
+typedef enum { LINE_OK, LINE_EOF, LINE_TOOLONG, LINE_EIO, LINE_ENOMEM } line_status;
+
+/* Starts reading f, which stays owned by the caller. Returns -1 when out of memory. */
+int lines_init(lines *l, FILE *f);
+void lines_free(lines *l);
+
+/* Reads the next line into *s, *n: without its '\n' but with any '\r' before it, and
+ * without a UTF-8 byte order mark on line 1. The bytes stay valid until the next call.
+ * LINE_TOOLONG: the line (numbered l->lineno) was longer than LINES_MAX and has been
+ * skipped. LINE_EIO: l->error holds the errno. */
+line_status lines_next(lines *l, const char **s, size_t *n);
+
+/* 1 when no byte is left to read (it may read ahead to find out), so an empty file can be
+ * told apart before any line is parsed. */
+int lines_at_eof(lines *l);
+
+#endif

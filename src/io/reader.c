@@ -1,0 +1,318 @@
+/* The streaming catalog reader: opens the input, dispatches to the format, and turns each
+ * raw row into a product (UTF-8 checked or repaired, fields trimmed, text columns joined),
+ * counting or reporting bad rows. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "io/reader_impl.h"
+#include "text/utf8.h"
+
+shelf_status reader_bad(shelf_reader *r, long line, const char *why, shelf_error *err)
+{
+    shelf_error e;
+    err_set(&e, SHELF_EDATA, "%s:%ld: %s", r->name, line, why);
+    if (!r->skip_bad) {
+        if (err)
+            *err = e;
+        return SHELF_EDATA;
+    }
+    if (r->stats.skipped++ == 0)
+        memcpy(r->stats.first_skip, e.message, sizeof e.message);
+    return SHELF_OK;
+}
+
+shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err)
+{
+    if (ls == LINE_EIO)
+        return err_set(err, SHELF_EIO, "%s:%ld: read error: %s", r->name, r->in.lineno + 1,
+                       strerror(r->in.error));
+    return err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory", r->name, r->in.lineno + 1);
+}
+
+/* ---- products from rows ------------------------------------------------------------ */
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static span trim(span s)
+{
+    while (s.n > 0 && is_space(s.p[0]))
+        s.p++, s.n--;
+    while (s.n > 0 && is_space(s.p[s.n - 1]))
+        s.n--;
+    return s;
+}
+
+/* Appends field s, trimmed, to out after checking its UTF-8: invalid bytes make the row
+ * bad, or under fix_utf8 become U+FFFD and count in *fixed. Returns 0, or 1 with why set. */
+static int append_field(shelf_reader *r, buf *out, span s, const char *col, long *fixed,
+                        char *why, size_t whysz)
+{
+    size_t ok = utf8_valid_prefix(s.p, s.n);
+    if (ok < s.n) {
+        if (!r->fix_utf8) {
+            snprintf(why, whysz, "invalid UTF-8 in column '%s' at byte %zu", col, ok);
+            return 1;
+        }
+        if (buf_reserve(&r->fixed, UTF8_FIX_MAX(s.n)))
+            return 0; /* reported by the caller through the buffer's oom mark */
+        r->fixed.len = utf8_fix(r->fixed.data, s.p, s.n, NULL);
+        s = (span){r->fixed.data, r->fixed.len};
+        (*fixed)++;
+    }
+    s = trim(s);
+    buf_append(out, s.p, s.n);
+    return 0;
+}
+
+/* Rewrites "A  >  B" as "A > B" for label_sep " > ": each part of a path is trimmed. */
+static void normalize_path(shelf_reader *r)
+{
+    const char *sep = r->label_sep;
+    size_t seplen = strlen(sep);
+    if (seplen == 0 || !strstr(r->label.data, sep))
+        return;
+    r->tmp.len = 0;
+    for (const char *p = r->label.data;;) {
+        const char *q = strstr(p, sep);
+        span part = trim((span){p, q ? (size_t)(q - p) : strlen(p)});
+        buf_append(&r->tmp, part.p, part.n);
+        if (!q)
+            break;
+        buf_append(&r->tmp, sep, seplen);
+        p = q + seplen;
+    }
+    buf t = r->label;
+    r->label = r->tmp;
+    r->tmp = t;
+}
+
+static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
+{
+    r->label.len = 0;
+    if (rw->label.p &&
+        append_field(r, &r->label, rw->label, r->cols.label_name, fixed, why, whysz))
+        return 1;
+    if (buf_reserve(&r->label, 0))
+        return 0;
+    r->label.data[r->label.len] = '\0';
+    if (r->label.len > 0) {
+        normalize_path(r);
+        return 0;
+    }
+    if (!r->require_label)
+        return 0;
+    if (r->format == SHELF_FORMAT_FASTTEXT && !rw->label.p)
+        snprintf(why, whysz, "no __label__ token");
+    else
+        snprintf(why, whysz, "empty label in column '%s'", r->cols.label_name);
+    return 1;
+}
+
+/* Joins the text columns with single spaces, leaving out empty ones. */
+static int take_text(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
+{
+    r->text.len = 0;
+    for (int i = 0; i < r->cols.ntext; i++) {
+        size_t mark = r->text.len;
+        if (!rw->text[i].p)
+            continue;
+        if (mark > 0)
+            buf_append(&r->text, " ", 1);
+        if (append_field(r, &r->text, rw->text[i], r->cols.text_name[i], fixed, why, whysz))
+            return 1;
+        if (r->text.len == mark + (mark > 0))
+            r->text.len = mark; /* empty field: take back the space */
+    }
+    if (buf_reserve(&r->text, 0) == 0)
+        r->text.data[r->text.len] = '\0';
+    return 0;
+}
+
+static int take_id(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
+{
+    r->id.len = 0;
+    if (!rw->id.p) {
+        buf_printf(&r->id, "%ld", rw->line);
+        return 0;
+    }
+    if (append_field(r, &r->id, rw->id, r->cols.id_name, fixed, why, whysz))
+        return 1;
+    if (buf_reserve(&r->id, 0) == 0)
+        r->id.data[r->id.len] = '\0';
+    return 0;
+}
+
+/* Makes the product of a row. Returns 0, 1 for a bad row (why says why), -1 when out of
+ * memory. */
+static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *why,
+                      size_t whysz)
+{
+    long fixed = 0;
+    if (take_label(r, rw, &fixed, why, whysz) || take_id(r, rw, &fixed, why, whysz) ||
+        take_text(r, rw, &fixed, why, whysz))
+        return 1;
+    if (r->label.oom || r->id.oom || r->text.oom || r->fixed.oom || r->tmp.oom)
+        return -1;
+    *out = (shelf_product){r->id.data, r->text.data, r->label.data, rw->line};
+    r->stats.rows++;
+    r->stats.utf8_replaced += fixed;
+    r->stats.empty_text += r->text.len == 0;
+    return 0;
+}
+
+/* ---- the public API ---------------------------------------------------------------- */
+
+static row_status next_row(shelf_reader *r, row *rw, char *why, size_t whysz,
+                           shelf_error *err)
+{
+    switch (r->format) {
+    case SHELF_FORMAT_JSONL:
+        return jsonl_row(r, rw, why, whysz, err);
+    case SHELF_FORMAT_FASTTEXT:
+        return fasttext_row(r, rw, why, whysz, err);
+    default:
+        return dsv_row(r, rw, why, whysz, err);
+    }
+}
+
+shelf_status shelf_reader_next(shelf_reader *r, shelf_product *out, shelf_error *err)
+{
+    shelf_error local;
+    if (!err)
+        err = &local;
+    if (!r || !out)
+        return err_set(err, SHELF_EINVAL, "shelf_reader_next: NULL argument");
+    char why[768];
+    for (;;) {
+        row rw = {.text = r->parts};
+        row_status st = r->done ? ROW_END : next_row(r, &rw, why, sizeof why, err);
+        if (st == ROW_END) {
+            r->done = 1;
+            return SHELF_END;
+        }
+        if (st == ROW_FAIL)
+            return err->code;
+        int bad = st == ROW_OK ? finish_row(r, &rw, out, why, sizeof why) : 1;
+        if (bad == 0)
+            return SHELF_OK;
+        if (bad < 0)
+            return err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory", r->name, rw.line);
+        shelf_status s = reader_bad(r, rw.line, why, err);
+        if (s != SHELF_OK)
+            return s;
+    }
+}
+
+static shelf_status open_file(shelf_reader *r, const char *path, shelf_error *err)
+{
+    if (strcmp(path, "-") == 0) {
+        r->f = stdin;
+        return SHELF_OK;
+    }
+    r->f = fopen(path, "rb");
+    if (!r->f)
+        return err_set(err, SHELF_EIO, "%s: cannot open: %s", path, strerror(errno));
+    r->own_f = 1;
+    struct stat st;
+    if (fstat(fileno(r->f), &st) == 0 && S_ISDIR(st.st_mode))
+        return err_set(err, SHELF_EIO, "%s: cannot open: %s", path, strerror(EISDIR));
+    return SHELF_OK;
+}
+
+static shelf_status open_format(shelf_reader *r, const shelf_read_options *o,
+                                shelf_error *err)
+{
+    shelf_status st;
+    if (r->format == SHELF_FORMAT_JSONL)
+        st = jsonl_open(r, o, err);
+    else if (r->format == SHELF_FORMAT_FASTTEXT)
+        st = fasttext_open(r, o, err);
+    else
+        st = dsv_open(r, o, err);
+    if (st != SHELF_OK || r->done)
+        return st;
+    r->parts = calloc((size_t)r->cols.ntext, sizeof *r->parts);
+    return r->parts ? SHELF_OK : err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+}
+
+static shelf_status reader_init(shelf_reader *r, const char *path,
+                                const shelf_read_options *o, shelf_error *err)
+{
+    r->require_label = o->require_label;
+    r->skip_bad = o->skip_bad;
+    r->fix_utf8 = o->fix_utf8;
+    r->cols.label = r->cols.id = -1;
+    r->name = strdup(io_display_name(path));
+    r->label_sep = strdup(o->label_sep ? o->label_sep : " > ");
+    if (!r->name || !r->label_sep || lines_init(&r->in, NULL))
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
+    return io_detect_format(path, o->format, &r->format, err);
+}
+
+shelf_status shelf_reader_open(const char *path, const shelf_read_options *opts,
+                               shelf_reader **out, shelf_error *err)
+{
+    shelf_error local;
+    if (!err)
+        err = &local;
+    if (!path || !out)
+        return err_set(err, SHELF_EINVAL, "shelf_reader_open: NULL argument");
+    *out = NULL;
+    shelf_read_options o = {0};
+    if (opts)
+        o = *opts;
+    shelf_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
+    shelf_status st = reader_init(r, path, &o, err);
+    if (st == SHELF_OK)
+        st = open_file(r, path, err);
+    r->in.f = r->f;
+    if (st == SHELF_OK)
+        st = open_format(r, &o, err);
+    if (st != SHELF_OK) {
+        shelf_reader_close(r);
+        return st;
+    }
+    *out = r;
+    return SHELF_OK;
+}
+
+void shelf_reader_stats(const shelf_reader *r, shelf_read_stats *out)
+{
+    if (!out)
+        return;
+    if (r)
+        *out = r->stats;
+    else
+        memset(out, 0, sizeof *out);
+}
+
+void shelf_reader_close(shelf_reader *r)
+{
+    if (!r)
+        return;
+    dsv_free(r);
+    jsonl_free(r);
+    fasttext_free(r);
+    columns_free(&r->cols);
+    if (r->own_f && r->f)
+        fclose(r->f);
+    lines_free(&r->in);
+    free(r->parts);
+    free(r->name);
+    free(r->label_sep);
+    buf_free(&r->text);
+    buf_free(&r->label);
+    buf_free(&r->id);
+    buf_free(&r->fixed);
+    buf_free(&r->tmp);
+    free(r);
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# End-to-end: train, eval, predict and info on a small catalog generated here, then every
+# kind of bad input, which must give a clear error (FILE:LINE: ...) or a counted skip, never
+# a crash. usage: tests/e2e.sh SHELF_BINARY
+set -uo pipefail
+SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+fails=0
+pass() { printf '  ok   %s\n' "$1"; }
+fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
+
+# expect_error NAME PATTERN CMD...: the command must exit with status 1 (not crash) and
+# print PATTERN on stderr.
+expect_error() {
+  local name=$1 pattern=$2; shift 2
+  "$@" >out.txt 2>err.txt; local rc=$?
+  if [ $rc -eq 1 ] && grep -qE -- "$pattern" err.txt; then pass "$name"; else
+    fail "$name (exit $rc, stderr: $(head -c 300 err.txt))"; fi
+}
+expect_ok() {
+  local name=$1; shift
+  if "$@" >out.txt 2>err.txt; then pass "$name"; else
+    fail "$name (exit $?, stderr: $(head -c 300 err.txt))"; fi
+}
+
+# A catalog of 3 top-level categories, 6 leaves, English and Chinese titles.
+awk 'BEGIN {
+  srand(7);
+  split("Apparel > Topwear > Tshirts|Apparel > Bottomwear > Jeans|Footwear > Shoes > Sneakers|Footwear > Sandals|Home > Kitchen > Cookware|Home > Kitchen > Knives", cat, "|");
+  split("cotton tee crew neck|denim slim jeans stretch|running sneaker mesh sole|strap sandal summer open|nonstick pan frying pot|chef knife steel blade", words, "|");
+  split("纯棉短袖T恤|修身牛仔裤|透气跑步鞋|夏季凉鞋|不粘锅炒锅|不锈钢菜刀", zh, "|");
+  print "id,title,description,category" > "train.csv"; print "id,title,description,category" > "test.csv";
+  for (i = 1; i <= 600; i++) {
+    c = 1 + int(rand() * 6); split(words[c], w, " ");
+    t = (rand() < 0.25) ? zh[c] "" int(rand()*100) : "Brand" int(rand() * 9) " " w[1 + int(rand()*4)] " " w[1 + int(rand()*4)] " size " int(rand()*5);
+    line = "p" i "," t ",\"a \"\"quoted\"\", comma, description\"," cat[c];
+    print line > (i <= 500 ? "train.csv" : "test.csv");
+  } }'
+cp test.csv valid.csv
+
+echo "end-to-end: train, eval, predict, info"
+expect_ok "train with validation" "$SHELF" train --train train.csv --valid valid.csv --out m.shelf --seed 3 --threads 2
+grep -q "accuracy" err.txt && pass "train prints validation metrics" || fail "train prints validation metrics"
+expect_ok "eval --json" "$SHELF" eval --model m.shelf --data test.csv --json
+python_free_json_check() { grep -q '"accuracy"' out.txt && grep -q '"levels"' out.txt && grep -q '"macro_f1"' out.txt && [ "$(grep -c . out.txt)" -ge 1 ]; }
+python_free_json_check && pass "eval --json has the metrics" || fail "eval --json has the metrics"
+acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "accuracy $acc >= 0.9 on an easy catalog" || fail "accuracy $acc >= 0.9"
+expect_ok "eval report with --per-class" "$SHELF" eval --model m.shelf --data test.csv --per-class
+grep -q "Footwear > Sandals" out.txt && pass "per-class report lists labels" || fail "per-class report lists labels"
+grep -q "level 2" out.txt && pass "report has per-level metrics" || fail "report has per-level metrics"
+expect_ok "predict jsonl" "$SHELF" predict --model m.shelf --data test.csv --k 3
+[ "$(wc -l < out.txt)" -eq 100 ] && grep -q '"id":"p501"' out.txt && pass "one JSON line per product, with ids" || fail "one JSON line per product ($(head -2 out.txt))"
+expect_ok "predict csv from stdin" sh -c "cut -d, -f1,2 test.csv | '$SHELF' predict --model m.shelf --output-format csv --k 2"
+[ "$(wc -l < out.txt)" -eq 101 ] && pass "csv output has a header and 100 rows" || fail "csv output rows"
+expect_ok "predict tsv with threshold" "$SHELF" predict --model m.shelf --data test.csv --output-format tsv --threshold 0.99
+expect_ok "info" "$SHELF" info --model m.shelf
+grep -q "train.csv" out.txt && grep -q "Home > Kitchen > Knives" out.txt && pass "info names data and labels" || fail "info names data and labels"
+
+echo "reproducibility"
+"$SHELF" train --train train.csv --out a.shelf --seed 5 --threads 1 2>/dev/null
+"$SHELF" train --train train.csv --out b.shelf --seed 5 --threads 1 2>/dev/null
+"$SHELF" predict --model a.shelf --data test.csv --k 3 > pa.txt
+"$SHELF" predict --model b.shelf --data test.csv --k 3 > pb.txt
+cmp -s pa.txt pb.txt && pass "same seed, one thread: same predictions" || fail "same seed gives same predictions"
+
+echo "other formats"
+printf '{"id": 1, "title": "cotton tee crew", "category": "Apparel > Topwear > Tshirts"}\n\n{"id": "x2", "title": "chef knife", "category": "Home > Kitchen > Knives"}\n' > t.jsonl
+expect_ok "eval on jsonl" "$SHELF" eval --model m.shelf --data t.jsonl
+printf 'id\ttitle\tcategory\n1\tdenim jeans\tApparel > Bottomwear > Jeans\n' > t.tsv
+expect_ok "eval on tsv" "$SHELF" eval --model m.shelf --data t.tsv
+printf '__label__Footwear_>_Sandals strap sandal summer\n' > t.txt
+expect_ok "eval on fastText format" "$SHELF" eval --model m.shelf --data t.txt --format fasttext
+grep -qE '"?accuracy"?[: ]+ *1' out.txt && pass "fastText labels map underscores to spaces" || fail "fastText labels ($(head -3 out.txt))"
+
+echo "bad input: clear errors"
+printf 'id,title,category\n1,"unterminated,Apparel\n' > bad_quote.csv
+expect_error "unterminated quote" 'bad_quote.csv:2:.*quote' "$SHELF" train --train bad_quote.csv --out x.shelf
+printf 'id,title,category\n1,a,b,c\n' > bad_count.csv
+expect_error "wrong field count" 'bad_count.csv:2:.*field' "$SHELF" train --train bad_count.csv --out x.shelf
+printf 'id,title,category\n1,ok,A\n2,bad \xff\xfe text,A\n' > bad_utf8.csv
+expect_error "invalid UTF-8" "bad_utf8.csv:3:.*UTF-8.*title" "$SHELF" train --train bad_utf8.csv --out x.shelf
+printf 'id,title,category\n1,ok,A\n2,no label,\n' > bad_label.csv
+expect_error "empty label" 'bad_label.csv:3:.*label' "$SHELF" train --train bad_label.csv --out x.shelf
+printf '{"id": 1, "title": "a", "category": "A"}\n{"id": 2, "title": "tr' > bad.jsonl
+expect_error "truncated JSONL line" 'bad.jsonl:2:' "$SHELF" train --train bad.jsonl --out x.shelf
+: > empty.csv
+expect_error "empty file" 'empty.csv.*empty' "$SHELF" train --train empty.csv --out x.shelf
+printf 'id,title,kind\n1,a,b\n' > nolabel.csv
+expect_error "no label column" "nolabel.csv:1:.*category" "$SHELF" train --train nolabel.csv --out x.shelf
+awk 'BEGIN { srand(11); for (i = 0; i < 4096; i++) printf "%c", int(rand() * 256) }' > binary.csv
+expect_error "random binary bytes" 'binary.csv' "$SHELF" train --train binary.csv --out x.shelf
+expect_error "unknown extension" 'format' "$SHELF" train --train data.xyz --out x.shelf
+expect_error "missing file" 'nope.csv' "$SHELF" train --train nope.csv --out x.shelf
+
+echo "bad input: counted skips"
+cat train.csv > mixed.csv
+printf '900,"unterminated\n' >> mixed.csv
+expect_ok "skip-bad with an unterminated quote at the end" "$SHELF" train --train mixed.csv --out s.shelf --skip-bad --epochs 1
+grep -q "skipped 1" err.txt && pass "the skip is counted" || fail "the skip is counted ($(cat err.txt | head -3))"
+{ head -50 train.csv; printf '901,a,b,c,d,e\n902,x \xff,,Home\n903,empty label,,\n'; tail -n +51 train.csv; } > mixed2.csv
+expect_ok "skip-bad with bad rows in the middle" "$SHELF" train --train mixed2.csv --out s.shelf --skip-bad --epochs 1
+grep -q "skipped 3" err.txt && pass "three skips counted" || fail "three skips counted ($(head -3 err.txt))"
+expect_ok "fix-utf8 replaces and counts" "$SHELF" train --train bad_utf8.csv --out s.shelf --fix-utf8 --epochs 1
+grep -qi "replaced" err.txt && pass "replacement counted" || fail "replacement counted"
+
+echo "bad model files"
+size=$(wc -c < m.shelf)
+head -c $((size / 2)) m.shelf > trunc.shelf
+expect_error "truncated model" 'trunc.shelf.*truncated' "$SHELF" info --model trunc.shelf
+cp m.shelf corrupt.shelf
+printf '\x55\x66\x77' | dd of=corrupt.shelf bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+expect_error "corrupted model" 'corrupt.shelf.*corrupt' "$SHELF" info --model corrupt.shelf
+cp m.shelf newer.shelf
+printf '\x63' | dd of=newer.shelf bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_error "model from a newer version" 'newer.shelf.*newer' "$SHELF" info --model newer.shelf
+expect_error "not a model" 'not a shelf model' "$SHELF" info --model train.csv
+
+echo "bad options"
+"$SHELF" train --train train.csv --out x.shelf --epochs abc >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "epochs" err.txt && pass "bad option value: exit 2 with a message" || fail "bad option value (exit $rc)"
+"$SHELF" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && pass "unknown command: exit 2" || fail "unknown command"
+
+echo "atomic save: a failed write leaves the old model"
+cp m.shelf keep.shelf
+mkdir ro && cp m.shelf ro/m.shelf && chmod 555 ro
+if [ "$(id -u)" -ne 0 ]; then
+  expect_error "write into a read-only folder fails cleanly" 'cannot' "$SHELF" train --train train.csv --out ro/m.shelf --epochs 1
+  cmp -s ro/m.shelf keep.shelf && pass "old model intact" || fail "old model intact"
+else
+  pass "skipped (running as root)"
+fi
+chmod 755 ro
+ls ro | grep -q tmp && fail "temporary file left behind" || pass "no temporary file left behind"
+
+if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
+echo "e2e: all passed"

@@ -1,0 +1,467 @@
+/* Tests of src/eval: metrics against scikit-learn, levels, reports.
+ *
+ * Reference numbers were computed once with scikit-learn 1.2.1 (/usr/bin/python3):
+ *   labels = sorted(set(y_true) | set(y_pred) - {NONE})
+ *   precision_recall_fscore_support(y_true, y_pred, labels=labels, average=...,
+ *                                   zero_division=0)
+ * where a row without a prediction has y_pred = NONE, a placeholder left out of labels, and
+ * level L keeps the rows whose true path has at least L parts, mapping both paths to their
+ * first L parts (NONE when the predicted path is shorter). Fractions like 0.625 are exact;
+ * the others are printed with 17 digits and compared to 1e-12. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shelf.h"
+
+#define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-12)
+
+/* One row: the true path and the top prediction, NULL for none (k = 0). */
+typedef struct row {
+    const char *truth, *pred;
+} row;
+
+static shelf_eval *eval_of(const char *sep, const row *rows, size_t n)
+{
+    shelf_eval *e = NULL;
+    assert_int_equal(shelf_eval_new(sep, &e, NULL), SHELF_OK);
+    for (size_t i = 0; i < n; i++) {
+        const char *ranked[1] = {rows[i].pred};
+        assert_int_equal(shelf_eval_add(e, rows[i].truth, ranked, rows[i].pred ? 1 : 0),
+                         SHELF_OK);
+    }
+    return e;
+}
+
+/* y_true = AAAABBCD, y_pred = AAABBCCE: D is true but never predicted, E predicted but
+ * never true, so both are classes of the macro average with scores 0. */
+static const row letters[] = {{"A", "A"}, {"A", "A"}, {"A", "A"}, {"A", "B"},
+                              {"B", "B"}, {"B", "C"}, {"C", "C"}, {"D", "E"}};
+#define NLETTERS (sizeof letters / sizeof letters[0])
+
+/* Paths of depths 1 to 3; predictions deeper and shallower than the truth; a row with no
+ * prediction. */
+static const row paths[] = {
+    {"A > B > C", "A > B > C"}, {"A > B > D", "A > B > C"}, {"A > E", "A > E > F"},
+    {"G", "A > B"},             {"A > B > C", "A"},         {"G > H", "G"},
+    {"A > B > D", NULL},
+};
+#define NPATHS (sizeof paths / sizeof paths[0])
+
+static cJSON *find_class(const cJSON *classes, const char *label)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, classes)
+    {
+        if (strcmp(cJSON_GetObjectItem(c, "label")->valuestring, label) == 0)
+            return (cJSON *)c;
+    }
+    return NULL;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, key);
+    assert_non_null(v);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static void macro_averages_over_union_of_true_and_predicted_labels(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(NULL, letters, NLETTERS);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.n, 8);
+    assert_near(s.accuracy, 0.625);
+    /* scikit-learn, labels A..E: per-class P = 1, .5, .5, 0, 0 */
+    assert_near(s.macro_precision, 0.40000000000000002);
+    assert_near(s.macro_recall, 0.45000000000000001);
+    assert_near(s.macro_f1, 0.40476190476190477);
+    assert_near(s.micro_precision, 0.625);
+    assert_near(s.micro_recall, 0.625);
+    assert_near(s.micro_f1, 0.625);
+    assert_int_equal(s.levels, 1);
+    shelf_eval_free(e);
+}
+
+static void undefined_precision_or_recall_counts_as_zero(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(NULL, letters, NLETTERS);
+    char *json = shelf_eval_json(e, 1, 0);
+    cJSON *o = cJSON_Parse(json);
+    assert_non_null(o);
+    const cJSON *classes = cJSON_GetObjectItem(o, "classes");
+    assert_int_equal(cJSON_GetArraySize(classes), 5);
+    /* D: never predicted, precision 0/0; E: never true, recall 0/0 (scikit-learn: 0). */
+    const cJSON *d = find_class(classes, "D"), *x = find_class(classes, "E");
+    assert_non_null(d);
+    assert_non_null(x);
+    assert_near(num(d, "precision"), 0);
+    assert_near(num(d, "recall"), 0);
+    assert_near(num(d, "f1"), 0);
+    assert_near(num(x, "support"), 0);
+    assert_near(num(x, "predicted"), 1);
+    assert_near(num(x, "recall"), 0);
+    assert_near(num(x, "f1"), 0);
+    /* C: P = 1/2, R = 1/1, F1 = 2/3 (scikit-learn 0.66666666666666663). */
+    const cJSON *c = find_class(classes, "C");
+    assert_near(num(c, "precision"), 0.5);
+    assert_near(num(c, "recall"), 1);
+    assert_near(num(c, "f1"), 0.66666666666666663);
+    cJSON_Delete(o);
+    free(json);
+    shelf_eval_free(e);
+}
+
+static void weighted_average_weights_classes_by_support(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(NULL, letters, NLETTERS);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    /* scikit-learn average='weighted': (4*1 + 2*.5 + 1*.5 + 1*0) / 8 = 0.6875 */
+    assert_near(s.weighted_precision, 0.6875);
+    assert_near(s.weighted_recall, 0.625);
+    assert_near(s.weighted_f1, 0.63690476190476197);
+    shelf_eval_free(e);
+}
+
+static void top5_counts_truth_among_first_five_predictions(void **state)
+{
+    (void)state;
+    shelf_eval *e = NULL;
+    assert_int_equal(shelf_eval_new(NULL, &e, NULL), SHELF_OK);
+    const char *ranked[] = {"a", "b", "c", "d", "e", "f"};
+    assert_int_equal(shelf_eval_add(e, "a", ranked, 6), SHELF_OK); /* first: top-1 and top-5 */
+    assert_int_equal(shelf_eval_add(e, "e", ranked, 6), SHELF_OK); /* fifth: top-5 */
+    assert_int_equal(shelf_eval_add(e, "f", ranked, 6), SHELF_OK); /* sixth: neither */
+    assert_int_equal(shelf_eval_add(e, "d", ranked, 3), SHELF_OK); /* beyond k: neither */
+    assert_int_equal(shelf_eval_add(e, "a", NULL, 0), SHELF_OK);   /* no prediction */
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.n, 5);
+    assert_near(s.accuracy, 1.0 / 5);
+    assert_near(s.top5_accuracy, 2.0 / 5);
+    shelf_eval_free(e);
+}
+
+static void levels_compare_prefixes_of_rows_at_least_that_deep(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(" > ", paths, NPATHS);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.levels, 3);
+    long n;
+    double acc, f1;
+    /* scikit-learn level 1: y_true AAAAGGA, y_pred A A A A A G NONE; labels A, G */
+    shelf_eval_level(e, 1, &n, &acc, &f1);
+    assert_int_equal(n, 7);
+    assert_near(acc, 0.7142857142857143);
+    assert_near(f1, 0.73333333333333339);
+    /* level 2: "G" has no level 2; "A" predicted for "A > B > C" is NONE there */
+    shelf_eval_level(e, 2, &n, &acc, &f1);
+    assert_int_equal(n, 6);
+    assert_near(acc, 0.5);
+    assert_near(f1, 0.55555555555555547);
+    shelf_eval_level(e, 3, &n, &acc, &f1);
+    assert_int_equal(n, 4);
+    assert_near(acc, 0.25);
+    assert_near(f1, 0.25);
+    /* Outside 1..levels there are no rows. */
+    shelf_eval_level(e, 4, &n, &acc, &f1);
+    assert_int_equal(n, 0);
+    assert_near(acc + f1, 0);
+    shelf_eval_level(e, 0, &n, &acc, &f1);
+    assert_int_equal(n, 0);
+    shelf_eval_free(e);
+}
+
+static void whole_paths_are_classes_distinct_from_their_prefixes(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(" > ", paths, NPATHS);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    /* scikit-learn over whole paths: 8 labels (A, A > B, A > E > F only predicted) */
+    assert_near(s.accuracy, 0.14285714285714285);
+    assert_near(s.macro_precision, 0.0625);
+    assert_near(s.macro_recall, 0.0625);
+    assert_near(s.macro_f1, 0.0625);
+    assert_near(s.micro_precision, 0.16666666666666666);
+    assert_near(s.micro_recall, 0.14285714285714285);
+    assert_near(s.micro_f1, 0.15384615384615383);
+    assert_near(s.weighted_f1, 0.14285714285714285);
+    shelf_eval_free(e);
+}
+
+static void label_sep_splits_levels(void **state)
+{
+    (void)state;
+    static const row slashes[] = {{"a/b", "a/c"}, {"a/b > c", "a/b > c"}};
+    shelf_eval *e = eval_of("/", slashes, 2);
+    long n;
+    double acc, f1;
+    shelf_eval_level(e, 1, &n, &acc, &f1);
+    assert_int_equal(n, 2);
+    assert_near(acc, 1);
+    shelf_eval_level(e, 2, &n, &acc, &f1);
+    assert_near(acc, 0.5); /* "a/b" vs "a/c"; "a/b > c" whole */
+    shelf_eval_free(e);
+    /* An empty separator never splits: one level. */
+    e = eval_of("", slashes, 2);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.levels, 1);
+    shelf_eval_free(e);
+}
+
+static void rows_without_prediction_are_errors_not_classes(void **state)
+{
+    (void)state;
+    static const row rows[] = {{"x", "x"}, {"x", NULL}, {"y", "y"}, {"y", NULL}};
+    shelf_eval *e = eval_of(NULL, rows, 4);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    /* scikit-learn with labels = [x, y]: no false positive anywhere */
+    assert_int_equal(s.n, 4);
+    assert_near(s.accuracy, 0.5);
+    assert_near(s.macro_precision, 1);
+    assert_near(s.macro_recall, 0.5);
+    assert_near(s.macro_f1, 0.66666666666666663);
+    assert_near(s.micro_precision, 1);
+    assert_near(s.micro_recall, 0.5);
+    assert_near(s.weighted_f1, 0.66666666666666663);
+    char *json = shelf_eval_json(e, 1, 5);
+    cJSON *o = cJSON_Parse(json);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "classes")), 2);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "confusions")), 0);
+    cJSON_Delete(o);
+    free(json);
+    char *text = shelf_eval_text(e, 0, 0);
+    assert_non_null(strstr(text, "no prediction     2\n"));
+    free(text);
+    shelf_eval_free(e);
+}
+
+static void json_parses_and_has_every_key(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(" > ", paths, NPATHS);
+    char *json = shelf_eval_json(e, 1, 3);
+    assert_non_null(json);
+    cJSON *o = cJSON_Parse(json);
+    assert_non_null(o);
+    static const char *keys[] = {
+        "n", "accuracy", "top5_accuracy", "macro_precision", "macro_recall", "macro_f1",
+        "micro_precision", "micro_recall", "micro_f1", "weighted_precision",
+        "weighted_recall", "weighted_f1"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        num(o, keys[i]);
+    assert_near(num(o, "n"), 7);
+    const cJSON *levels = cJSON_GetObjectItem(o, "levels");
+    assert_int_equal(cJSON_GetArraySize(levels), 3);
+    const cJSON *l2 = cJSON_GetArrayItem(levels, 1);
+    assert_near(num(l2, "level"), 2);
+    assert_near(num(l2, "n"), 6);
+    assert_near(num(l2, "accuracy"), 0.5);
+    assert_near(num(l2, "macro_f1"), 0.55555555555555547);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "confusions")), 3);
+    const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "classes"), 0);
+    assert_string_equal(cJSON_GetObjectItem(c0, "label")->valuestring, "A > B > C");
+    assert_non_null(cJSON_GetObjectItem(c0, "support"));
+    assert_non_null(cJSON_GetObjectItem(c0, "predicted"));
+    cJSON_Delete(o);
+    free(json);
+    /* Without per_class or confusions those arrays are left out. */
+    json = shelf_eval_json(e, 0, 0);
+    o = cJSON_Parse(json);
+    assert_null(cJSON_GetObjectItem(o, "classes"));
+    assert_null(cJSON_GetObjectItem(o, "confusions"));
+    cJSON_Delete(o);
+    free(json);
+    shelf_eval_free(e);
+}
+
+static void confusions_sorted_by_count_then_names(void **state)
+{
+    (void)state;
+    static const row rows[] = {{"z", "y"}, {"x", "y"}, {"y", "x"}, {"z", "y"},
+                               {"x", "y"}, {"x", "x"}, {"w", "x"}};
+    shelf_eval *e = eval_of(NULL, rows, 7);
+    char *json = shelf_eval_json(e, 0, 3);
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *conf = cJSON_GetObjectItem(o, "confusions");
+    assert_int_equal(cJSON_GetArraySize(conf), 3);
+    static const char *expect[3][2] = {{"x", "y"}, {"z", "y"}, {"w", "x"}};
+    static const double counts[3] = {2, 2, 1};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *c = cJSON_GetArrayItem(conf, i);
+        assert_string_equal(cJSON_GetObjectItem(c, "true")->valuestring, expect[i][0]);
+        assert_string_equal(cJSON_GetObjectItem(c, "predicted")->valuestring, expect[i][1]);
+        assert_near(num(c, "count"), counts[i]);
+    }
+    cJSON_Delete(o);
+    free(json);
+    shelf_eval_free(e);
+}
+
+static void classes_sorted_by_support_then_label(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(NULL, letters, NLETTERS);
+    char *json = shelf_eval_json(e, 1, 0);
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *classes = cJSON_GetObjectItem(o, "classes");
+    static const char *order[] = {"A", "B", "C", "D", "E"}; /* supports 4 2 1 1 0 */
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(classes, i), "label")->valuestring,
+            order[i]);
+    cJSON_Delete(o);
+    free(json);
+    shelf_eval_free(e);
+}
+
+static void empty_eval_reports_zeros_not_nan(void **state)
+{
+    (void)state;
+    shelf_eval *e = NULL;
+    assert_int_equal(shelf_eval_new(NULL, &e, NULL), SHELF_OK);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(s.levels, 0);
+    double all = s.accuracy + s.top5_accuracy + s.macro_precision + s.macro_recall +
+                 s.macro_f1 + s.micro_precision + s.micro_recall + s.micro_f1 +
+                 s.weighted_precision + s.weighted_recall + s.weighted_f1;
+    assert_true(all == 0.0); /* NaN would fail this too */
+    char *json = shelf_eval_json(e, 1, 10);
+    assert_non_null(json);
+    assert_null(strstr(json, "null"));
+    assert_null(strstr(json, "nan"));
+    cJSON *o = cJSON_Parse(json);
+    assert_non_null(o);
+    assert_near(num(o, "macro_f1"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "levels")), 0);
+    cJSON_Delete(o);
+    free(json);
+    char *text = shelf_eval_text(e, 1, 10);
+    assert_non_null(text);
+    assert_null(strstr(text, "nan"));
+    free(text);
+    shelf_eval_free(e);
+}
+
+static void text_report_aligns_columns_and_keeps_long_labels(void **state)
+{
+    (void)state;
+    static const char *long_label =
+        "Home & Kitchen > Kitchen & Dining > Cookware > Pots & Pans > Stockpots & Soup Pots";
+    row rows[NLETTERS + 2];
+    memcpy(rows, letters, sizeof letters);
+    rows[NLETTERS] = (row){long_label, long_label};
+    rows[NLETTERS + 1] = (row){long_label, "A"};
+    shelf_eval *e = eval_of(" > ", rows, NLETTERS + 2);
+    char *text = shelf_eval_text(e, 1, 2);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "products          10\n"));
+    assert_non_null(strstr(text, "accuracy          0.6000   top-5 0.6000\n"));
+    assert_non_null(strstr(text, "                  precision  recall  f1\n"));
+    assert_non_null(strstr(text, "level 1 (n=10)    accuracy "));
+    assert_non_null(strstr(text, "most frequent confusions:\n  1  A  ->  B\n"));
+    /* Per-class rows: numbers in fixed columns, the label last and whole. */
+    assert_non_null(strstr(text, "    support  predicted  precision  recall  f1      label\n"));
+    assert_non_null(strstr(text, "          4          4  0.7500     0.7500  0.7500  A\n"));
+    char line[256];
+    snprintf(line, sizeof line, "          2          1  1.0000     0.5000  0.6667  %s\n",
+             long_label);
+    assert_non_null(strstr(text, line));
+    free(text);
+    shelf_eval_free(e);
+}
+
+static void bad_arguments_are_refused(void **state)
+{
+    (void)state;
+    shelf_eval *e = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_eval_new(NULL, NULL, &err), SHELF_EINVAL);
+    assert_int_equal(err.code, SHELF_EINVAL);
+    assert_int_equal(shelf_eval_new(NULL, &e, NULL), SHELF_OK);
+    const char *ranked[] = {"a"};
+    assert_int_equal(shelf_eval_add(e, NULL, ranked, 1), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add(NULL, "a", ranked, 1), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add(e, "a", ranked, -1), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add(e, "a", NULL, 1), SHELF_EINVAL);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.n, 0); /* refused rows count nothing */
+    shelf_eval_free(e);
+    shelf_eval_free(NULL);
+}
+
+/* Enough labels and pairs to make both hash tables grow many times. */
+static void many_labels_and_rows_are_counted_exactly(void **state)
+{
+    (void)state;
+    enum { LABELS = 3000, ROWS = 60000 };
+    shelf_eval *e = NULL;
+    assert_int_equal(shelf_eval_new(NULL, &e, NULL), SHELF_OK);
+    long correct = 0;
+    for (int i = 0; i < ROWS; i++) {
+        char truth[32], pred[32];
+        snprintf(truth, sizeof truth, "group %d > item %d", i % LABELS % 10, i % LABELS);
+        int wrong = i % 7 == 0;
+        snprintf(pred, sizeof pred, "group %d > item %d", (i + wrong) % LABELS % 10,
+                 (i + wrong) % LABELS);
+        const char *ranked[] = {pred};
+        assert_int_equal(shelf_eval_add(e, truth, ranked, 1), SHELF_OK);
+        correct += !wrong;
+    }
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.n, ROWS);
+    assert_near(s.accuracy, (double)correct / ROWS);
+    assert_near(s.micro_f1, s.accuracy);
+    assert_int_equal(s.levels, 2);
+    char *json = shelf_eval_json(e, 1, 5);
+    cJSON *o = cJSON_Parse(json);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "classes")), LABELS);
+    cJSON_Delete(o);
+    free(json);
+    shelf_eval_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(macro_averages_over_union_of_true_and_predicted_labels),
+        cmocka_unit_test(undefined_precision_or_recall_counts_as_zero),
+        cmocka_unit_test(weighted_average_weights_classes_by_support),
+        cmocka_unit_test(top5_counts_truth_among_first_five_predictions),
+        cmocka_unit_test(levels_compare_prefixes_of_rows_at_least_that_deep),
+        cmocka_unit_test(whole_paths_are_classes_distinct_from_their_prefixes),
+        cmocka_unit_test(label_sep_splits_levels),
+        cmocka_unit_test(rows_without_prediction_are_errors_not_classes),
+        cmocka_unit_test(json_parses_and_has_every_key),
+        cmocka_unit_test(confusions_sorted_by_count_then_names),
+        cmocka_unit_test(classes_sorted_by_support_then_label),
+        cmocka_unit_test(empty_eval_reports_zeros_not_nan),
+        cmocka_unit_test(text_report_aligns_columns_and_keeps_long_labels),
+        cmocka_unit_test(bad_arguments_are_refused),
+        cmocka_unit_test(many_labels_and_rows_are_counted_exactly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

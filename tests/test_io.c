@@ -1,0 +1,942 @@
+/* Catalog readers, the prediction writer and the UTF-8 helpers. Each test writes small
+ * files into a fresh directory under /tmp. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/writer.h"
+#include "shelf.h"
+#include "text/utf8.h"
+
+static char tmpdir[64];
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+/* A path in the test directory; valid until the 8th next call. */
+static const char *path_of(const char *name)
+{
+    static char paths[8][256];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 256, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static const char *write_bytes(const char *name, const void *data, size_t n)
+{
+    const char *path = path_of(name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static const char *write_text(const char *name, const char *text)
+{
+    return write_bytes(name, text, strlen(text));
+}
+
+static shelf_read_options opts_default(void)
+{
+    shelf_read_options o = {0};
+    o.require_label = 1;
+    return o;
+}
+
+/* Loads path, expecting success. */
+static shelf_catalog *load_ok(const char *path, const shelf_read_options *o)
+{
+    shelf_catalog *c = NULL;
+    shelf_error err = {0};
+    shelf_status st = shelf_catalog_load(path, o, &c, &err);
+    if (st != SHELF_OK)
+        print_error("unexpected failure: %s\n", err.message);
+    assert_int_equal(st, SHELF_OK);
+    assert_non_null(c);
+    return c;
+}
+
+/* Loads path, expecting status want; returns the message (static). */
+static const char *load_fail(const char *path, const shelf_read_options *o, shelf_status want)
+{
+    static shelf_error err;
+    shelf_catalog *c = NULL;
+    memset(&err, 0, sizeof err);
+    shelf_status st = shelf_catalog_load(path, o, &c, &err);
+    if (st == SHELF_OK)
+        shelf_catalog_free(c);
+    assert_int_equal(st, want);
+    assert_null(st == SHELF_OK ? (void *)1 : (void *)c);
+    assert_int_equal(err.code, want);
+    return err.message;
+}
+
+static void assert_product(const shelf_catalog *c, size_t i, const char *id, const char *text,
+                           const char *label, long line)
+{
+    const shelf_product *p = shelf_catalog_get(c, i);
+    assert_non_null(p);
+    assert_string_equal(p->id, id);
+    assert_string_equal(p->text, text);
+    assert_string_equal(p->label, label);
+    assert_int_equal(p->line, line);
+}
+
+#define assert_contains(hay, needle)                                                       \
+    do {                                                                                   \
+        if (!strstr((hay), (needle)))                                                      \
+            fail_msg("'%s' does not contain '%s'", (hay), (needle));                       \
+    } while (0)
+
+/* Checks that msg starts with "PATH:LINE: ". */
+static void assert_at(const char *msg, const char *path, long line)
+{
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s:%ld: ", path, line);
+    if (strncmp(msg, prefix, strlen(prefix)) != 0)
+        fail_msg("'%s' does not start with '%s'", msg, prefix);
+}
+
+/* ---- CSV ----------------------------------------------------------------------------- */
+
+static void test_csv_quoted_fields_hold_commas_quotes_and_newlines(void **state)
+{
+    (void)state;
+    const char *path = write_text("q.csv", "id,title,category\n"
+                                           "1,\"Shirt, blue\",Apparel\n"
+                                           "2,\"The \"\"best\"\" mug\",Kitchen\n"
+                                           "3,\"two\nlines\",Home\n"
+                                           "4,5\" screen,Electronics\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 4);
+    assert_product(c, 0, "1", "Shirt, blue", "Apparel", 2);
+    assert_product(c, 1, "2", "The \"best\" mug", "Kitchen", 3);
+    assert_product(c, 2, "3", "two\nlines", "Home", 4);
+    assert_product(c, 3, "4", "5\" screen", "Electronics", 6); /* a bare quote is literal */
+    assert_string_equal(shelf_catalog_path(c), path);
+    shelf_catalog_free(c);
+}
+
+static void test_csv_skips_bom_and_accepts_crlf(void **state)
+{
+    (void)state;
+    const char *path = write_text("bom.csv", "\xEF\xBB\xBFtitle,category\r\n"
+                                             "Mug,Kitchen\r\n"
+                                             "\"Quoted\r\nmug\",\"Kitchen\"\r\n"
+                                             "Cup,Kitchen");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    assert_product(c, 0, "2", "Mug", "Kitchen", 2);
+    assert_product(c, 1, "3", "Quoted\r\nmug", "Kitchen", 3);
+    assert_product(c, 2, "5", "Cup", "Kitchen", 5);
+    shelf_catalog_free(c);
+}
+
+static void test_csv_line_numbers_follow_multiline_records(void **state)
+{
+    (void)state;
+    const char *path = write_text("lines.csv", "title,category\n"
+                                               "\"a\n\nb\nc\",X\n"
+                                               "\n"
+                                               "d,Y\n"
+                                               "\"e\nf\",\n"
+                                               "g,Z\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 8);
+    assert_contains(msg, "empty label in column 'category'");
+
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    assert_product(c, 0, "2", "a\n\nb\nc", "X", 2);
+    assert_product(c, 1, "7", "d", "Y", 7);
+    assert_product(c, 2, "10", "g", "Z", 10);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.rows, 3);
+    assert_int_equal(st.skipped, 1);
+    assert_at(st.first_skip, path, 8);
+    shelf_catalog_free(c);
+}
+
+static void test_csv_garbage_after_closing_quote_is_a_bad_row(void **state)
+{
+    (void)state;
+    const char *path = write_text("garbage.csv", "title,category\n"
+                                                 "\"Mug\"x,Kitchen\n"
+                                                 "Cup,Kitchen\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 2);
+    assert_contains(msg, "after the closing quote in column 'title'");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 1);
+    assert_product(c, 0, "3", "Cup", "Kitchen", 3);
+    shelf_catalog_free(c);
+}
+
+static void test_csv_unterminated_quote_is_one_bad_record(void **state)
+{
+    (void)state;
+    const char *path = write_text("unterminated.csv", "title,category\n"
+                                                      "Mug,Kitchen\n"
+                                                      "\"Cup,Kitchen\n"
+                                                      "Plate,Kitchen\n"
+                                                      "Bowl,Kitchen\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "unterminated quote in column 'title'");
+
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 1);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 1);
+    assert_at(st.first_skip, path, 3);
+    shelf_catalog_free(c);
+}
+
+static void test_csv_wrong_field_count_is_a_bad_row(void **state)
+{
+    (void)state;
+    const char *path = write_text("count.csv", "id,title,brand,price,category\n"
+                                               "1,Mug,Acme,3,Kitchen\n"
+                                               "2,Cup,Acme,Kitchen\n"
+                                               "3,Bowl,Acme,4,Kitchen,extra\n"
+                                               "4,Plate,Acme,5,Kitchen\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "expected 5 fields, found 4");
+
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 1, "4", "Plate", "Kitchen", 5);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 2);
+    assert_contains(st.first_skip, "expected 5 fields, found 4");
+    shelf_catalog_free(c);
+}
+
+/* ---- TSV, JSONL, fastText --------------------------------------------------------------- */
+
+static void test_tsv_splits_on_tabs_without_quoting(void **state)
+{
+    (void)state;
+    const char *path = write_text("t.tsv", "sku\ttitle\tcategory\r\n"
+                                           "A1\t\"Quoted\" mug, big\tKitchen\r\n"
+                                           "A2\tCup\tKitchen\n");
+    shelf_read_options o = opts_default();
+    o.id_column = "sku";
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 0, "A1", "\"Quoted\" mug, big", "Kitchen", 2);
+    assert_product(c, 1, "A2", "Cup", "Kitchen", 3);
+    shelf_catalog_free(c);
+}
+
+static void test_jsonl_values_become_text_and_blank_lines_are_skipped(void **state)
+{
+    (void)state;
+    const char *path = write_text(
+        "p.jsonl",
+        "{\"id\": 12345678901234567890, \"title\": \"Caf\\u00e9 \\\"mug\\\"\\n\", "
+        "\"category\": \"Kitchen\"}\n"
+        "\n"
+        "   \n"
+        "{\"id\": 7, \"title\": \"Cup\", \"description\": null, \"category\": \"Kitchen\", "
+        "\"x\": {\"a\": [1, 2]}}\r\n"
+        "{\"title\": true, \"description\": 1.50, \"category\": \" Home \"}\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    assert_product(c, 0, "12345678901234567890", "Caf\xC3\xA9 \"mug\"", "Kitchen", 1);
+    assert_product(c, 1, "7", "Cup", "Kitchen", 4);
+    assert_product(c, 2, "5", "true 1.50", "Home", 5);
+    shelf_catalog_free(c);
+
+    o.text_columns = "x";
+    c = load_ok(write_text("nested.jsonl", "{\"x\": {\"a\": [1, 2]}, \"category\": \"K\"}\n"), &o);
+    assert_product(c, 0, "1", "{\"a\":[1,2]}", "K", 1);
+    shelf_catalog_free(c);
+}
+
+static void test_jsonl_truncated_or_non_object_lines_are_bad_rows(void **state)
+{
+    (void)state;
+    const char *path = write_text("bad.jsonl", "{\"title\": \"Mug\", \"category\": \"K\"}\n"
+                                               "{\"title\": \"Cup\", \"categ\n"
+                                               "[1, 2]\n"
+                                               "{\"title\": \"Bowl\", \"category\": \"K\"} x\n"
+                                               "{\"title\": \"Plate\", \"category\": \"K\"}\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 2);
+    assert_contains(msg, "invalid JSON");
+
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 1, "5", "Plate", "K", 5);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 3);
+    assert_at(st.first_skip, path, 2);
+    shelf_catalog_free(c);
+
+    path = write_text("array.jsonl", "[1, 2]\n");
+    o.skip_bad = 0;
+    msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 1);
+    assert_contains(msg, "expected a JSON object, found an array");
+}
+
+static void test_jsonl_first_object_decides_the_columns(void **state)
+{
+    (void)state;
+    const char *path = write_text("cols.jsonl", "{\"name\": \"Mug\", \"price\": 3}\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 1);
+    assert_contains(msg, "no label column 'category' (columns: name, price)");
+}
+
+static void test_fasttext_label_underscores_become_spaces(void **state)
+{
+    (void)state;
+    const char *path = write_text("train.txt",
+                                  "__label__Apparel_>_Topwear __label__Other  Blue cotton shirt\n"
+                                  "\n"
+                                  "__label__Kitchen\tMug\r\n"
+                                  "no label here\n");
+    shelf_read_options o = opts_default();
+    o.format = SHELF_FORMAT_FASTTEXT;
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 4);
+    assert_contains(msg, "no __label__");
+
+    o.require_label = 0;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    assert_product(c, 0, "1", "Blue cotton shirt", "Apparel > Topwear", 1);
+    assert_product(c, 1, "3", "Mug", "Kitchen", 3);
+    assert_product(c, 2, "4", "no label here", "", 4);
+    shelf_catalog_free(c);
+}
+
+/* ---- columns ------------------------------------------------------------------------- */
+
+static void test_default_text_columns_are_joined_without_empty_parts(void **state)
+{
+    (void)state;
+    const char *path = write_text("join.csv", "description,id,name,title,category\n"
+                                              "soft cotton,1,Shirt,Blue shirt,Apparel\n"
+                                              ",2,,Mug,Kitchen\n"
+                                              "  ,3,  Cup ,,Kitchen\n"
+                                              ",4,,,Kitchen\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "1", "Blue shirt Shirt soft cotton", "Apparel", 2);
+    assert_product(c, 1, "2", "Mug", "Kitchen", 3);
+    assert_product(c, 2, "3", "Cup", "Kitchen", 4);
+    assert_product(c, 3, "4", "", "Kitchen", 5);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.empty_text, 1);
+    shelf_catalog_free(c);
+}
+
+static void test_text_columns_option_selects_and_orders_columns(void **state)
+{
+    (void)state;
+    const char *path = write_text("subset.csv", "title,brand,description,category\n"
+                                                "Mug,Acme,big,Kitchen\n");
+    shelf_read_options o = opts_default();
+    o.text_columns = " brand , title";
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Acme Mug", "Kitchen", 2);
+    shelf_catalog_free(c);
+
+    o.text_columns = "title,colour";
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 1);
+    assert_contains(msg, "no text column 'colour' (columns: title, brand, description, category)");
+}
+
+static void test_no_default_text_column_is_an_error_listing_columns(void **state)
+{
+    (void)state;
+    const char *path = write_text("notext.csv", "sku,category\nA,K\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 1);
+    assert_contains(msg, "title, name, description");
+    assert_contains(msg, "(columns: sku, category)");
+}
+
+static void test_label_column_missing_is_an_error_only_when_required(void **state)
+{
+    (void)state;
+    const char *path = write_text("nolabel.csv", "id,title,brand\n1,Mug,Acme\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    char want[512];
+    snprintf(want, sizeof want, "%s:1: no label column 'category' (columns: id, title, brand)",
+             path);
+    assert_string_equal(msg, want);
+
+    o.require_label = 0;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "1", "Mug", "", 2);
+    shelf_catalog_free(c);
+
+    o.label_column = "brand";
+    o.require_label = 1;
+    c = load_ok(path, &o);
+    assert_product(c, 0, "1", "Mug", "Acme", 2);
+    shelf_catalog_free(c);
+}
+
+static void test_id_column_defaults_to_the_line_number(void **state)
+{
+    (void)state;
+    const char *path = write_text("ids.csv", "title,category,sku\nMug,K,X9\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    o.id_column = "sku";
+    c = load_ok(path, &o);
+    assert_product(c, 0, "X9", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    o.id_column = "code";
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_contains(msg, "no id column 'code'");
+}
+
+static void test_label_paths_are_trimmed(void **state)
+{
+    (void)state;
+    const char *path = write_text("paths.csv", "title,category\n"
+                                               "Shirt,\"  Apparel  >  Topwear \"\n"
+                                               "Mug,Kitchen>Mugs\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Shirt", "Apparel > Topwear", 2);
+    assert_product(c, 1, "3", "Mug", "Kitchen>Mugs", 3);
+    shelf_catalog_free(c);
+}
+
+static void test_empty_label_is_a_bad_row(void **state)
+{
+    (void)state;
+    const char *path = write_text("emptylabel.csv", "title,category\nMug,Kitchen\nCup,  \n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "empty label in column 'category'");
+    o.require_label = 0;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 1, "3", "Cup", "", 3);
+    shelf_catalog_free(c);
+}
+
+/* ---- file-level errors ------------------------------------------------------------------ */
+
+static void test_empty_file_is_an_error_in_every_format(void **state)
+{
+    (void)state;
+    shelf_read_options o = opts_default();
+    const char *path = write_text("empty.csv", "");
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 1);
+    assert_contains(msg, "empty file");
+    path = write_text("empty.jsonl", "");
+    assert_contains(load_fail(path, &o, SHELF_EDATA), "empty file");
+    o.format = SHELF_FORMAT_FASTTEXT;
+    path = write_text("empty.txt", "");
+    assert_contains(load_fail(path, &o, SHELF_EDATA), "empty file");
+}
+
+static void test_header_only_catalog_has_no_products(void **state)
+{
+    (void)state;
+    const char *path = write_text("header.csv", "title,category\n");
+    shelf_read_options o = opts_default();
+    char want[512];
+    snprintf(want, sizeof want, "%s: no products", path);
+    assert_string_equal(load_fail(path, &o, SHELF_EDATA), want);
+
+    /* a reader, unlike a catalog, simply ends */
+    shelf_reader *r = NULL;
+    shelf_product p;
+    assert_int_equal(shelf_reader_open(path, &o, &r, NULL), SHELF_OK);
+    assert_int_equal(shelf_reader_next(r, &p, NULL), SHELF_END);
+    assert_int_equal(shelf_reader_next(r, &p, NULL), SHELF_END);
+    shelf_reader_close(r);
+}
+
+static void test_all_rows_skipped_says_why(void **state)
+{
+    (void)state;
+    const char *path = write_text("allbad.csv", "title,category\nMug,\nCup,\n");
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_contains(msg, "no products");
+    assert_contains(msg, "all 2 rows were bad");
+    assert_contains(msg, "empty label");
+}
+
+static void test_unknown_extension_asks_for_format(void **state)
+{
+    (void)state;
+    const char *path = write_text("catalog.xlsx", "title,category\nMug,K\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EINVAL);
+    assert_contains(msg, path);
+    assert_contains(msg, "--format csv|tsv|jsonl|fasttext");
+    o.format = SHELF_FORMAT_CSV;
+    shelf_catalog_free(load_ok(path, &o));
+
+    shelf_format f;
+    assert_int_equal(shelf_format_parse("ndjson", &f), SHELF_OK);
+    assert_int_equal(f, SHELF_FORMAT_JSONL);
+    assert_int_equal(shelf_format_parse("fasttext", &f), SHELF_OK);
+    assert_int_equal(f, SHELF_FORMAT_FASTTEXT);
+    assert_int_equal(shelf_format_parse("xml", &f), SHELF_EINVAL);
+    assert_int_equal(shelf_format_parse(NULL, &f), SHELF_EINVAL);
+}
+
+static void test_missing_file_names_the_file_and_reason(void **state)
+{
+    (void)state;
+    const char *path = path_of("missing.csv");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EIO);
+    assert_contains(msg, path);
+    assert_contains(msg, "No such file or directory");
+    assert_contains(load_fail(tmpdir, &(shelf_read_options){.format = SHELF_FORMAT_CSV},
+                              SHELF_EIO),
+                    "directory");
+}
+
+static void test_stdin_is_csv_named_stdin_in_messages(void **state)
+{
+    (void)state;
+    const char *path = write_text("stdin.csv", "title,category\nMug,K\nCup,\n");
+    assert_non_null(freopen(path, "rb", stdin));
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail("-", &o, SHELF_EDATA);
+    assert_at(msg, "<stdin>", 3);
+    assert_non_null(freopen("/dev/null", "rb", stdin));
+}
+
+static void test_header_with_binary_or_bad_utf8_is_a_file_error(void **state)
+{
+    (void)state;
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    o.fix_utf8 = 1;
+    const char *path = write_bytes("nulhead.csv", "tit\0le,category\nMug,K\n", 22);
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 1);
+    assert_contains(msg, "binary data (NUL byte)");
+    path = write_text("badhead.csv", "tit\xFFle,category\nMug,K\n");
+    msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 1);
+    assert_contains(msg, "invalid UTF-8 in the header");
+}
+
+/* ---- bad data ---------------------------------------------------------------------------- */
+
+static void test_invalid_utf8_is_an_error_naming_column_and_byte(void **state)
+{
+    (void)state;
+    const char *path = write_text("utf8.csv", "id,title,category\n"
+                                              "1,Caf\xC3\xA9,K\n"
+                                              "2,Mug \xE9t\xE9,K\n"
+                                              "3,Cup,K\xC0\xAF\n"
+                                              "4,Bowl,K\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "invalid UTF-8 in column 'title' at byte 4");
+}
+
+static void test_invalid_utf8_rows_are_skipped_under_skip_bad(void **state)
+{
+    (void)state;
+    const char *path = write_text("utf8skip.csv", "id,title,category\n"
+                                                  "1,Caf\xC3\xA9,K\n"
+                                                  "2,Mug \xE9t\xE9,K\n"
+                                                  "3,Cup,K\xC0\xAF\n"
+                                                  "4,Bowl,K\n");
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 1, "4", "Bowl", "K", 5);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 2);
+    assert_int_equal(st.utf8_replaced, 0);
+    assert_at(st.first_skip, path, 3);
+    assert_contains(st.first_skip, "column 'title'");
+    shelf_catalog_free(c);
+}
+
+static void test_invalid_utf8_is_replaced_under_fix_utf8(void **state)
+{
+    (void)state;
+    const char *path = write_text("utf8fix.csv", "id,title,category\n"
+                                                 "1,Caf\xC3\xA9,K\n"
+                                                 "2,Mug \xE9t\xE9,K\n"
+                                                 "3,Cup,K\xC0\xAF\n");
+    shelf_read_options o = opts_default();
+    o.fix_utf8 = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    assert_product(c, 1, "2", "Mug \xEF\xBF\xBDt\xEF\xBF\xBD", "K", 3);
+    assert_product(c, 2, "3", "Cup", "K\xEF\xBF\xBD\xEF\xBF\xBD", 4);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.utf8_replaced, 2);
+    assert_int_equal(st.skipped, 0);
+    shelf_catalog_free(c);
+}
+
+static void test_nul_byte_in_a_row_is_binary_data(void **state)
+{
+    (void)state;
+    static const char data[] = "title,category\nMug,K\nC\0p,K\nBowl,K\n";
+    const char *path = write_bytes("nul.csv", data, sizeof data - 1);
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "binary data (NUL byte)");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    shelf_catalog_free(c);
+}
+
+/* A fixed LCG, so that a failure can be reproduced. */
+static void random_bytes(unsigned char *out, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        out[i] = (unsigned char)(seed >> 24);
+    }
+}
+
+/* Loads random bytes with every format and option combination: an error or some skipped
+ * rows, never a crash (the sanitizer build and valgrind check the memory side). */
+static void test_random_binary_bytes_give_errors_not_crashes(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"r.csv", "r.tsv", "r.jsonl", "r.txt"};
+    static const shelf_format formats[] = {SHELF_FORMAT_CSV, SHELF_FORMAT_TSV,
+                                           SHELF_FORMAT_JSONL, SHELF_FORMAT_FASTTEXT};
+    unsigned char data[4096];
+    for (uint32_t seed = 1; seed <= 8; seed++) {
+        random_bytes(data, sizeof data, seed);
+        for (int f = 0; f < 4; f++) {
+            const char *path = write_bytes(names[f], data, sizeof data);
+            for (int flags = 0; flags < 8; flags++) {
+                shelf_read_options o = {.format = formats[f],
+                                        .require_label = flags & 1,
+                                        .skip_bad = (flags >> 1) & 1,
+                                        .fix_utf8 = (flags >> 2) & 1};
+                shelf_catalog *c = NULL;
+                shelf_error err = {0};
+                shelf_status st = shelf_catalog_load(path, &o, &c, &err);
+                if (st == SHELF_OK) {
+                    shelf_read_stats rs;
+                    shelf_catalog_stats(c, &rs);
+                    assert_true(rs.skipped > 0 || rs.utf8_replaced > 0);
+                    shelf_catalog_free(c);
+                } else {
+                    assert_int_equal(st, SHELF_EDATA);
+                    assert_true(strncmp(err.message, path, strlen(path)) == 0);
+                }
+            }
+        }
+    }
+}
+
+/* A line of n bytes of 'a' as the title, then a short row. */
+static const char *write_long_line(const char *name, size_t n)
+{
+    const char *path = path_of(name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("title,category\n", f);
+    char block[65536];
+    memset(block, 'a', sizeof block);
+    for (size_t left = n; left > 0;) {
+        size_t k = left < sizeof block ? left : sizeof block;
+        assert_int_equal(fwrite(block, 1, k, f), k);
+        left -= k;
+    }
+    fputs(",K\nMug,K\n", f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static void test_ten_mib_field_is_accepted(void **state)
+{
+    (void)state;
+    const char *path = write_long_line("long.csv", (size_t)10 << 20);
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_int_equal(strlen(shelf_catalog_get(c, 0)->text), (size_t)10 << 20);
+    assert_product(c, 1, "3", "Mug", "K", 3);
+    shelf_catalog_free(c);
+    unlink(path);
+}
+
+static void test_line_over_16_mib_is_rejected_and_reading_goes_on(void **state)
+{
+    (void)state;
+    const char *path = write_long_line("huge.csv", (size_t)17 << 20);
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 2);
+    assert_contains(msg, "line longer than 16 MiB");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 1);
+    assert_product(c, 0, "3", "Mug", "K", 3);
+    shelf_catalog_free(c);
+    unlink(path);
+}
+
+static void test_reader_streams_and_reports_stats(void **state)
+{
+    (void)state;
+    const char *path = write_text("stream.csv", "title,category\nMug,K\n,K\nCup,\nBowl,K\n");
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    shelf_reader *r = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_reader_open(path, &o, &r, &err), SHELF_OK);
+    shelf_product p;
+    assert_int_equal(shelf_reader_next(r, &p, &err), SHELF_OK);
+    assert_string_equal(p.text, "Mug");
+    assert_int_equal(shelf_reader_next(r, &p, &err), SHELF_OK);
+    assert_string_equal(p.text, "");
+    assert_int_equal(shelf_reader_next(r, &p, &err), SHELF_OK);
+    assert_string_equal(p.text, "Bowl");
+    assert_int_equal(p.line, 5);
+    assert_int_equal(shelf_reader_next(r, &p, &err), SHELF_END);
+    shelf_read_stats st;
+    shelf_reader_stats(r, &st);
+    assert_int_equal(st.rows, 3);
+    assert_int_equal(st.skipped, 1);
+    assert_int_equal(st.empty_text, 1);
+    assert_at(st.first_skip, path, 4);
+    shelf_reader_close(r);
+    shelf_reader_close(NULL);
+    shelf_catalog_free(NULL);
+}
+
+/* ---- UTF-8 ----------------------------------------------------------------------------- */
+
+static void test_utf8_valid_prefix_rejects_malformed_sequences(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t valid;
+    } cases[] = {
+        {"plain ascii", 11},
+        {"caf\xC3\xA9", 5},
+        {"\xE2\x82\xAC\xF0\x9F\x98\x80", 7},  /* euro sign, emoji */
+        {"a\xC0\xAF", 1},                     /* overlong '/' */
+        {"a\xE0\x80\xAF", 1},                 /* overlong, 3 bytes */
+        {"a\xF0\x80\x80\xAF", 1},             /* overlong, 4 bytes */
+        {"a\xED\xA0\x80", 1},                 /* surrogate U+D800 */
+        {"a\xF4\x90\x80\x80", 1},             /* U+110000 */
+        {"a\xF5\x80\x80\x80", 1},
+        {"ab\xE2\x82", 2},                    /* truncated */
+        {"\x80", 0},                          /* stray continuation byte */
+        {"\xF4\x8F\xBF\xBF", 4},              /* U+10FFFF */
+        {"\xEF\xBF\xBD", 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(utf8_valid_prefix(cases[i].s, strlen(cases[i].s)), cases[i].valid);
+}
+
+static void test_utf8_fix_replaces_each_maximal_invalid_subpart(void **state)
+{
+    (void)state;
+    /* truncated 3-byte sequence: one U+FFFD; overlong C0 AF: two; a lone 0xFF: one */
+    const char *src = "a\xE2\x82" "b\xC0\xAF" "c\xFF";
+    size_t n = strlen(src), replaced = 0;
+    char dst[UTF8_FIX_MAX(16)];
+    size_t out = utf8_fix(dst, src, n, &replaced);
+    const char *want = "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "c\xEF\xBF\xBD";
+    assert_int_equal(out, strlen(want));
+    assert_memory_equal(dst, want, out);
+    assert_int_equal(replaced, 4);
+    assert_int_equal(utf8_valid_prefix(dst, out), out);
+    assert_int_equal(utf8_invalid_len("\xE2\x82" "b", 3), 2);
+    assert_int_equal(utf8_invalid_len("ok", 2), 0);
+}
+
+/* ---- writer ---------------------------------------------------------------------------- */
+
+/* Runs write() into a memory stream and returns what it wrote (static). */
+static const char *capture(void (*write)(FILE *))
+{
+    static char out[4096];
+    FILE *f = fmemopen(out, sizeof out, "w");
+    assert_non_null(f);
+    write(f);
+    assert_int_equal(ferror(f), 0);
+    fclose(f);
+    return out;
+}
+
+static const char *const labels[] = {"Home > \"Deco\"", "A,B\\C\n\t\x01", "caf\xC3\xA9\xFF"};
+static const float probs[] = {0.91f, 0.05f, 0.000012345f};
+
+static void write_jsonl(FILE *f)
+{
+    pred_write_header(f, PRED_JSONL, 3);
+    pred_write_row(f, PRED_JSONL, 3, "id\"1", 3, labels, probs);
+    pred_write_row(f, PRED_JSONL, 3, NULL, 0, labels, probs);
+}
+
+static void write_csv(FILE *f)
+{
+    pred_write_header(f, PRED_CSV, 3);
+    pred_write_row(f, PRED_CSV, 3, "id,1", 2, labels, probs);
+    pred_write_row(f, PRED_CSV, 3, "plain", 1, labels + 2, probs);
+}
+
+static void write_tsv(FILE *f)
+{
+    pred_write_header(f, PRED_TSV, 2);
+    pred_write_row(f, PRED_TSV, 2, "id\t1", 2, labels, probs);
+}
+
+static void test_writer_jsonl_escapes_strings(void **state)
+{
+    (void)state;
+    assert_string_equal(capture(write_jsonl),
+                        "{\"id\":\"id\\\"1\",\"labels\":[\"Home > \\\"Deco\\\"\","
+                        "\"A,B\\\\C\\n\\t\\u0001\",\"caf\xC3\xA9\\ufffd\"],"
+                        "\"probs\":[0.91,0.05,1.2345e-05]}\n"
+                        "{\"id\":\"\",\"labels\":[],\"probs\":[]}\n");
+}
+
+static void test_writer_csv_quotes_when_needed(void **state)
+{
+    (void)state;
+    assert_string_equal(capture(write_csv),
+                        "id,label1,prob1,label2,prob2,label3,prob3\n"
+                        "\"id,1\",\"Home > \"\"Deco\"\"\",0.91,\"A,B\\C\n\t\x01\",0.05,,\n"
+                        "plain,caf\xC3\xA9\xFF,0.91,,,,\n");
+}
+
+static void test_writer_tsv_replaces_tabs_and_newlines(void **state)
+{
+    (void)state;
+    assert_string_equal(capture(write_tsv), "id\tlabel1\tprob1\tlabel2\tprob2\n"
+                                            "id 1\tHome > \"Deco\"\t0.91\tA,B\\C  \x01\t0.05\n");
+    pred_format f;
+    assert_int_equal(pred_format_parse("jsonl", &f), 0);
+    assert_int_equal(f, PRED_JSONL);
+    assert_int_equal(pred_format_parse("tsv", &f), 0);
+    assert_int_equal(f, PRED_TSV);
+    assert_int_equal(pred_format_parse("parquet", &f), -1);
+}
+
+/* ---- setup ----------------------------------------------------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/shelf_test_io_XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_csv_quoted_fields_hold_commas_quotes_and_newlines),
+        cmocka_unit_test(test_csv_skips_bom_and_accepts_crlf),
+        cmocka_unit_test(test_csv_line_numbers_follow_multiline_records),
+        cmocka_unit_test(test_csv_garbage_after_closing_quote_is_a_bad_row),
+        cmocka_unit_test(test_csv_unterminated_quote_is_one_bad_record),
+        cmocka_unit_test(test_csv_wrong_field_count_is_a_bad_row),
+        cmocka_unit_test(test_tsv_splits_on_tabs_without_quoting),
+        cmocka_unit_test(test_jsonl_values_become_text_and_blank_lines_are_skipped),
+        cmocka_unit_test(test_jsonl_truncated_or_non_object_lines_are_bad_rows),
+        cmocka_unit_test(test_jsonl_first_object_decides_the_columns),
+        cmocka_unit_test(test_fasttext_label_underscores_become_spaces),
+        cmocka_unit_test(test_default_text_columns_are_joined_without_empty_parts),
+        cmocka_unit_test(test_text_columns_option_selects_and_orders_columns),
+        cmocka_unit_test(test_no_default_text_column_is_an_error_listing_columns),
+        cmocka_unit_test(test_label_column_missing_is_an_error_only_when_required),
+        cmocka_unit_test(test_id_column_defaults_to_the_line_number),
+        cmocka_unit_test(test_label_paths_are_trimmed),
+        cmocka_unit_test(test_empty_label_is_a_bad_row),
+        cmocka_unit_test(test_empty_file_is_an_error_in_every_format),
+        cmocka_unit_test(test_header_only_catalog_has_no_products),
+        cmocka_unit_test(test_all_rows_skipped_says_why),
+        cmocka_unit_test(test_unknown_extension_asks_for_format),
+        cmocka_unit_test(test_missing_file_names_the_file_and_reason),
+        cmocka_unit_test(test_stdin_is_csv_named_stdin_in_messages),
+        cmocka_unit_test(test_header_with_binary_or_bad_utf8_is_a_file_error),
+        cmocka_unit_test(test_invalid_utf8_is_an_error_naming_column_and_byte),
+        cmocka_unit_test(test_invalid_utf8_rows_are_skipped_under_skip_bad),
+        cmocka_unit_test(test_invalid_utf8_is_replaced_under_fix_utf8),
+        cmocka_unit_test(test_nul_byte_in_a_row_is_binary_data),
+        cmocka_unit_test(test_random_binary_bytes_give_errors_not_crashes),
+        cmocka_unit_test(test_ten_mib_field_is_accepted),
+        cmocka_unit_test(test_line_over_16_mib_is_rejected_and_reading_goes_on),
+        cmocka_unit_test(test_reader_streams_and_reports_stats),
+        cmocka_unit_test(test_utf8_valid_prefix_rejects_malformed_sequences),
+        cmocka_unit_test(test_utf8_fix_replaces_each_maximal_invalid_subpart),
+        cmocka_unit_test(test_writer_jsonl_escapes_strings),
+        cmocka_unit_test(test_writer_csv_quotes_when_needed),
+        cmocka_unit_test(test_writer_tsv_replaces_tabs_and_newlines),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
