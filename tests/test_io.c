@@ -289,7 +289,7 @@ static void test_jsonl_truncated_or_non_object_lines_are_bad_rows(void **state)
     shelf_read_options o = opts_default();
     const char *msg = load_fail(path, &o, SHELF_EDATA);
     assert_at(msg, path, 2);
-    assert_contains(msg, "invalid JSON");
+    assert_contains(msg, "invalid JSON: the line ends before the object does (truncated?)");
 
     o.skip_bad = 1;
     shelf_catalog *c = load_ok(path, &o);
@@ -299,6 +299,14 @@ static void test_jsonl_truncated_or_non_object_lines_are_bad_rows(void **state)
     shelf_catalog_stats(c, &st);
     assert_int_equal(st.skipped, 3);
     assert_at(st.first_skip, path, 2);
+    shelf_catalog_free(c);
+
+    /* the first object decides the columns, so bad lines before it are skipped too */
+    path = write_text("badfirst.jsonl", "{\"title\": \n{\"title\": \"Cup\", \"category\": \"K\"}\n");
+    c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Cup", "K", 2);
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 1);
     shelf_catalog_free(c);
 
     path = write_text("array.jsonl", "[1, 2]\n");
@@ -357,6 +365,8 @@ static void test_default_text_columns_are_joined_without_empty_parts(void **stat
     assert_product(c, 1, "2", "Mug", "Kitchen", 3);
     assert_product(c, 2, "3", "Cup", "Kitchen", 4);
     assert_product(c, 3, "4", "", "Kitchen", 5);
+    /* a catalog stores each distinct label once */
+    assert_ptr_equal(shelf_catalog_get(c, 1)->label, shelf_catalog_get(c, 3)->label);
     shelf_read_stats st;
     shelf_catalog_stats(c, &st);
     assert_int_equal(st.empty_text, 1);

@@ -1,5 +1,6 @@
 /* A whole catalog in memory: the products in one array, their strings in an arena, so
- * that loading millions of rows costs a few large allocations, not millions of small ones. */
+ * that loading millions of rows costs a few large allocations, not millions of small ones.
+ * Products with the same label share one copy of it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +16,61 @@ struct shelf_catalog {
     shelf_read_stats stats;
 };
 
-/* Copies p into the catalog. Consecutive products often share a label (catalogs tend to
- * be grouped by category), so an unchanged label reuses the previous copy. */
-static int add(shelf_catalog *c, const shelf_product *p)
+/* The distinct labels seen while loading, so that each is stored once: a catalog has
+ * millions of rows but usually a few hundred or thousand labels. Open addressing over a
+ * power-of-two table kept at most half full. */
+typedef struct label_set {
+    const char **slots;
+    size_t cap, n;
+} label_set;
+
+static size_t hash_label(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a; only needs to spread, not to be pinned */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static int labels_grow(label_set *set)
+{
+    size_t cap = set->cap ? set->cap * 2 : 256;
+    const char **slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < set->cap; i++) {
+        if (!set->slots[i])
+            continue;
+        size_t j = hash_label(set->slots[i]) & (cap - 1);
+        while (slots[j])
+            j = (j + 1) & (cap - 1);
+        slots[j] = set->slots[i];
+    }
+    free(set->slots);
+    set->slots = slots;
+    set->cap = cap;
+    return 0;
+}
+
+/* The catalog's copy of label, made on first sight. NULL when out of memory. */
+static const char *labels_intern(label_set *set, arena *a, const char *label)
+{
+    if (2 * (set->n + 1) > set->cap && labels_grow(set))
+        return NULL;
+    size_t i = hash_label(label) & (set->cap - 1);
+    for (; set->slots[i]; i = (i + 1) & (set->cap - 1))
+        if (strcmp(set->slots[i], label) == 0)
+            return set->slots[i];
+    const char *copy = arena_strndup(a, label, strlen(label));
+    if (copy) {
+        set->slots[i] = copy;
+        set->n++;
+    }
+    return copy;
+}
+
+/* Copies p into the catalog: id and text in one arena allocation, the label interned. */
+static int add(shelf_catalog *c, label_set *labels, const shelf_product *p)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 1024;
@@ -27,17 +80,14 @@ static int add(shelf_catalog *c, const shelf_product *p)
         c->items = items;
         c->cap = cap;
     }
-    const char *prev = c->n > 0 ? c->items[c->n - 1].label : NULL;
-    shelf_product *q = &c->items[c->n];
-    q->id = arena_strndup(&c->strings, p->id, strlen(p->id));
-    q->text = arena_strndup(&c->strings, p->text, strlen(p->text));
-    q->label = prev && strcmp(prev, p->label) == 0
-                   ? prev
-                   : arena_strndup(&c->strings, p->label, strlen(p->label));
-    q->line = p->line;
-    if (!q->id || !q->text || !q->label)
+    size_t idlen = strlen(p->id) + 1, textlen = strlen(p->text) + 1;
+    char *mem = arena_alloc(&c->strings, idlen + textlen);
+    const char *label = labels_intern(labels, &c->strings, p->label);
+    if (!mem || !label)
         return -1;
-    c->n++;
+    memcpy(mem, p->id, idlen);
+    memcpy(mem + idlen, p->text, textlen);
+    c->items[c->n++] = (shelf_product){mem, mem + idlen, label, p->line};
     return 0;
 }
 
@@ -55,11 +105,15 @@ static shelf_status read_all(shelf_catalog *c, shelf_reader *r, shelf_error *err
 {
     shelf_product p;
     shelf_status st;
+    label_set labels = {0};
     while ((st = shelf_reader_next(r, &p, err)) == SHELF_OK) {
-        if (add(c, &p))
-            return err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory after %zu products",
-                           io_display_name(c->path), p.line, c->n);
+        if (add(c, &labels, &p)) {
+            st = err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory after %zu products",
+                         io_display_name(c->path), p.line, c->n);
+            break;
+        }
     }
+    free(labels.slots);
     shelf_reader_stats(r, &c->stats);
     if (st != SHELF_END)
         return st;

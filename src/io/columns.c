@@ -34,12 +34,13 @@ static void list_columns(const char *const *names, int n, char *out, size_t size
     }
 }
 
+/* "where: what (columns: a, b)" and a hint, when not "". */
 static shelf_status missing(const char *const *names, int n, const char *where,
-                            const char *what, shelf_error *err)
+                            const char *what, const char *hint, shelf_error *err)
 {
     char list[512];
     list_columns(names, n, list, sizeof list);
-    return err_set(err, SHELF_EDATA, "%s: %s (columns: %s)", where, what, list);
+    return err_set(err, SHELF_EDATA, "%s: %s (columns: %s)%s", where, what, list, hint);
 }
 
 static int add_text(columns *c, int index, const char *name, size_t len)
@@ -72,7 +73,7 @@ static shelf_status resolve_list(columns *c, const char *const *names, int n,
             char what[160];
             snprintf(what, sizeof what, "no text column '%.*s'", (int)(e - p), p);
             if (i < 0)
-                return missing(names, n, where, what, err);
+                return missing(names, n, where, what, "", err);
             if (add_text(c, i, p, (size_t)(e - p)))
                 return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
         }
@@ -91,10 +92,8 @@ static shelf_status resolve_default(columns *c, const char *const *names, int n,
     }
     if (c->ntext > 0)
         return SHELF_OK;
-    return missing(names, n, where,
-                   "no text column: none of title, name, description exists; choose the "
-                   "text columns with --text",
-                   err);
+    return missing(names, n, where, "no text column: none of title, name, description",
+                   "; choose the text columns with --text", err);
 }
 
 /* Room for the text columns: one per comma-separated entry, or the defaults. */
@@ -128,14 +127,14 @@ static shelf_status resolve_label_id(columns *c, const char *const *names, int n
     if (c->label < 0 && o->require_label) {
         char what[160];
         snprintf(what, sizeof what, "no label column '%s'", label);
-        return missing(names, n, where, what, err);
+        return missing(names, n, where, what, "", err);
     }
     const char *id = o->id_column ? o->id_column : "id";
     c->id = find(names, n, id, strlen(id));
     if (c->id < 0 && o->id_column) {
         char what[160];
         snprintf(what, sizeof what, "no id column '%s'", id);
-        return missing(names, n, where, what, err);
+        return missing(names, n, where, what, "", err);
     }
     c->id_name = c->id >= 0 ? strdup(id) : NULL;
     if (!c->label_name || (c->id >= 0 && !c->id_name))

@@ -155,6 +155,28 @@ static const char *type_name(const cJSON *v)
     return "null";
 }
 
+/* 1 when s[0..n) ends inside a string or an open bracket: a line cut short, which cJSON
+ * reports no differently from a wrong byte near the end. */
+static int unfinished(const char *s, size_t n)
+{
+    int depth = 0, in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (in_string) {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                in_string = 0;
+        } else if (s[i] == '"') {
+            in_string = 1;
+        } else if (s[i] == '{' || s[i] == '[') {
+            depth++;
+        } else if (s[i] == '}' || s[i] == ']') {
+            depth--;
+        }
+    }
+    return in_string || depth > 0;
+}
+
 /* Parses line s[0..n) into an object; NULL with why set when it is not one. */
 static cJSON *parse_object(const char *s, size_t n, char *why, size_t whysz)
 {
@@ -166,8 +188,9 @@ static cJSON *parse_object(const char *s, size_t n, char *why, size_t whysz)
     cJSON *v = cJSON_ParseWithLengthOpts(s, n, &end, 0);
     size_t at = end ? (size_t)(end - s) : n;
     if (!v) {
-        if (at >= n)
-            snprintf(why, whysz, "invalid JSON: the line ends inside a value (truncated?)");
+        if (unfinished(s, n))
+            snprintf(why, whysz,
+                     "invalid JSON: the line ends before the object does (truncated?)");
         else
             snprintf(why, whysz, "invalid JSON at byte %zu", at);
         return NULL;

@@ -135,11 +135,24 @@ static int take_text(shelf_reader *r, const row *rw, long *fixed, char *why, siz
     return 0;
 }
 
+/* The decimal digits of a line number, without printf: it runs for every row of a
+ * catalog without an id column. */
+static void append_line_number(buf *out, long line)
+{
+    char digits[24];
+    size_t n = 0;
+    unsigned long v = line < 0 ? 0 : (unsigned long)line;
+    do
+        digits[sizeof digits - ++n] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    buf_append(out, digits + sizeof digits - n, n);
+}
+
 static int take_id(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
 {
     r->id.len = 0;
     if (!rw->id.p) {
-        buf_printf(&r->id, "%ld", rw->line);
+        append_line_number(&r->id, rw->line);
         return 0;
     }
     if (append_field(r, &r->id, rw->id, r->cols.id_name, fixed, why, whysz))

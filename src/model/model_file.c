@@ -44,6 +44,8 @@ static void sum_update(sum64 *s, const void *data, size_t n)
             s->ntail = 0;
         }
     }
+    if (s->ntail) /* still not a whole word: all of data went into the tail */
+        return;
     for (; n >= 8; p += 8, n -= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
