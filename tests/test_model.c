@@ -1,0 +1,232 @@
+/* The model end to end through the library: training on a small generated catalog, the
+ * model file (round trip, truncation, corruption, newer versions), reproducibility with a
+ * seed, and the embedding variant. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shelf.h"
+
+static char dir[64], csv[128], path[128];
+
+/* Labels of odd lengths, so that the file's strings end at every offset modulo 8. */
+static const char *labels[] = {"A > B", "A > Cc", "Dee > Eeee > F", "短袖 > T恤", "G"};
+static const char *words[][3] = {{"cotton", "tee", "crew"}, {"denim", "jeans", "slim"},
+                                 {"steel", "knife", "chef"}, {"纯棉", "短袖", "夏季"},
+                                 {"garden", "hose", "spray"}};
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/shelf-test-model-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(csv, sizeof csv, "%s/train.csv", dir);
+    snprintf(path, sizeof path, "%s/m.shelf", dir);
+    FILE *f = fopen(csv, "w");
+    fprintf(f, "id,title,category\n");
+    for (int i = 0; i < 300; i++) {
+        int c = i % 5;
+        fprintf(f, "%d,%s %s brand%d,%s\n", i, words[c][i % 3], words[c][(i / 3) % 3], i % 7,
+                labels[c]);
+    }
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static shelf_model *train(int dim, uint64_t seed)
+{
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    shelf_catalog *c = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    o.dim = dim;
+    o.seed = seed;
+    o.threads = 1;
+    o.epochs = 5;
+    o.read = ro;
+    shelf_model *m = NULL;
+    assert_int_equal(shelf_train(c, NULL, &o, &m, &err), SHELF_OK);
+    shelf_catalog_free(c);
+    return m;
+}
+
+static void top(const shelf_model *m, const char *text, int *label, float *prob)
+{
+    shelf_scratch *s = NULL;
+    assert_int_equal(shelf_scratch_new(m, &s, NULL), SHELF_OK);
+    assert_int_equal(shelf_predict(m, s, text, 1, label, prob), 1);
+    shelf_scratch_free(s);
+}
+
+static void learns_the_catalog(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1);
+    assert_int_equal(shelf_model_num_labels(m), 5);
+    int label;
+    float prob;
+    top(m, "slim denim jeans", &label, &prob);
+    assert_string_equal(shelf_model_label(m, label), "A > Cc");
+    top(m, "夏季纯棉短袖", &label, &prob);
+    assert_string_equal(shelf_model_label(m, label), "短袖 > T恤");
+    assert_true(prob > 0.5f);
+    shelf_model_free(m);
+}
+
+static void embedding_variant_learns_too(void **state)
+{
+    (void)state;
+    shelf_model *m = train(16, 1);
+    int label;
+    float prob;
+    top(m, "chef knife steel", &label, &prob);
+    assert_string_equal(shelf_model_label(m, label), "Dee > Eeee > F");
+    shelf_model_free(m);
+}
+
+static void file_round_trip_predicts_the_same(void **state)
+{
+    (void)state;
+    for (int dim = 0; dim <= 8; dim += 8) {
+        shelf_model *m = train(dim, 1), *back = NULL;
+        shelf_error err;
+        assert_int_equal(shelf_model_save(m, path, &err), SHELF_OK);
+        assert_int_equal(shelf_model_load(path, &back, &err), SHELF_OK);
+        int a, b;
+        float pa, pb;
+        top(m, "garden hose brand3", &a, &pa);
+        top(back, "garden hose brand3", &b, &pb);
+        assert_int_equal(a, b);
+        assert_true(pa == pb);
+        for (int i = 0; i < 5; i++)
+            assert_string_equal(shelf_model_label(m, i), shelf_model_label(back, i));
+        shelf_model_free(m);
+        shelf_model_free(back);
+    }
+}
+
+static void same_seed_one_thread_same_model(void **state)
+{
+    (void)state;
+    shelf_model *a = train(0, 9), *b = train(0, 9);
+    int la, lb;
+    float pa, pb;
+    top(a, "cotton brand1", &la, &pa);
+    top(b, "cotton brand1", &lb, &pb);
+    assert_int_equal(la, lb);
+    assert_true(pa == pb);
+    shelf_model_free(a);
+    shelf_model_free(b);
+}
+
+/* Saves a model, lets edit change the file, and expects loading to fail with want. */
+static void expect_refused(void (*edit)(FILE *, long), shelf_status want, const char *words_)
+{
+    shelf_model *m = train(0, 1), *back = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_model_save(m, path, &err), SHELF_OK);
+    shelf_model_free(m);
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    edit(f, size);
+    fclose(f);
+    assert_int_equal(shelf_model_load(path, &back, &err), want);
+    assert_null(back);
+    assert_non_null(strstr(err.message, words_));
+    assert_non_null(strstr(err.message, path));
+}
+
+static void cut_in_half(FILE *f, long size) { assert_int_equal(ftruncate(fileno(f), size / 2), 0); }
+static void flip_middle(FILE *f, long size)
+{
+    fseek(f, size / 2, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, size / 2, SEEK_SET);
+    fputc(c ^ 0x10, f);
+}
+static void bump_version(FILE *f, long size)
+{
+    (void)size;
+    fseek(f, 8, SEEK_SET);
+    fputc(2, f);
+}
+static void wrong_magic(FILE *f, long size)
+{
+    (void)size;
+    fseek(f, 0, SEEK_SET);
+    fputs("NOTSHELF", f);
+}
+
+static void truncated_file_is_refused(void **s) { (void)s; expect_refused(cut_in_half, SHELF_EMODEL, "truncated"); }
+static void corrupted_file_is_refused(void **s) { (void)s; expect_refused(flip_middle, SHELF_EMODEL, "corrupted"); }
+static void newer_version_is_refused(void **s) { (void)s; expect_refused(bump_version, SHELF_EVERSION, "newer"); }
+static void other_file_is_refused(void **s) { (void)s; expect_refused(wrong_magic, SHELF_EMODEL, "not a shelf model"); }
+
+static void save_replaces_atomically(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1);
+    shelf_error err;
+    assert_int_equal(shelf_model_save(m, path, &err), SHELF_OK);
+    assert_int_equal(shelf_model_save(m, path, &err), SHELF_OK); /* over an existing file */
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/m.shelf", dir);
+    assert_int_equal(shelf_model_save(m, bad, &err), SHELF_EIO);
+    assert_non_null(strstr(err.message, bad));
+    shelf_model_free(m);
+}
+
+static void bad_options_are_errors(void **state)
+{
+    (void)state;
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    shelf_catalog *c = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    shelf_model *m = NULL;
+    o.minn = 4, o.maxn = 2;
+    assert_int_equal(shelf_train(c, NULL, &o, &m, &err), SHELF_EINVAL);
+    shelf_train_options_default(&o);
+    o.dim = -3;
+    assert_int_equal(shelf_train(c, NULL, &o, &m, &err), SHELF_EINVAL);
+    assert_null(m);
+    shelf_catalog_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(learns_the_catalog),
+        cmocka_unit_test(embedding_variant_learns_too),
+        cmocka_unit_test(file_round_trip_predicts_the_same),
+        cmocka_unit_test(same_seed_one_thread_same_model),
+        cmocka_unit_test(truncated_file_is_refused),
+        cmocka_unit_test(corrupted_file_is_refused),
+        cmocka_unit_test(newer_version_is_refused),
+        cmocka_unit_test(other_file_is_refused),
+        cmocka_unit_test(save_replaces_atomically),
+        cmocka_unit_test(bad_options_are_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
