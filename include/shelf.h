@@ -130,6 +130,8 @@ typedef struct shelf_train_options {
     int minn, maxn;   /* character n-grams of words; -1: default 2..5; maxn 0 turns them off */
     int buckets;      /* hash buckets; 0: default */
     int threads;      /* 0: all cores */
+    int hierarchy;    /* 1: a label's score is the sum of scores of its path's prefixes, so
+                         rare leaves share their parents' weights */
     uint64_t seed;
     shelf_progress_fn progress;
     void *progress_user;

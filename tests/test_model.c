@@ -14,6 +14,7 @@
 #include "shelf.h"
 
 static char dir[64], csv[128], path[128];
+static int hierarchy; /* for train() */
 
 /* Labels of odd lengths, so that the file's strings end at every offset modulo 8. */
 static const char *labels[] = {"A > B", "A > Cc", "Dee > Eeee > F", "短袖 > T恤", "G"};
@@ -61,6 +62,7 @@ static shelf_model *train(int dim, uint64_t seed)
     o.threads = 1;
     o.epochs = 5;
     o.read = ro;
+    o.hierarchy = hierarchy;
     shelf_model *m = NULL;
     assert_int_equal(shelf_train(c, NULL, &o, &m, &err), SHELF_OK);
     shelf_catalog_free(c);
@@ -120,6 +122,24 @@ static void file_round_trip_predicts_the_same(void **state)
         shelf_model_free(m);
         shelf_model_free(back);
     }
+}
+
+static void hierarchy_variant_learns_and_round_trips(void **state)
+{
+    (void)state;
+    hierarchy = 1;
+    file_round_trip_predicts_the_same(state);
+    shelf_model *m = train(0, 1);
+    hierarchy = 0;
+    int label;
+    float prob;
+    top(m, "夏季纯棉短袖", &label, &prob);
+    assert_string_equal(shelf_model_label(m, label), "短袖 > T恤");
+    char *d = shelf_model_describe(m, 0);
+    assert_non_null(strstr(d, "path nodes")); /* A, A > B, A > Cc, Dee, ... : 9 nodes */
+    assert_non_null(strstr(d, "5 labels scored through 9 path nodes"));
+    free(d);
+    shelf_model_free(m);
 }
 
 static void same_seed_one_thread_same_model(void **state)
@@ -220,6 +240,7 @@ int main(void)
         cmocka_unit_test(learns_the_catalog),
         cmocka_unit_test(embedding_variant_learns_too),
         cmocka_unit_test(file_round_trip_predicts_the_same),
+        cmocka_unit_test(hierarchy_variant_learns_and_round_trips),
         cmocka_unit_test(same_seed_one_thread_same_model),
         cmocka_unit_test(truncated_file_is_refused),
         cmocka_unit_test(corrupted_file_is_refused),

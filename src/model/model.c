@@ -25,6 +25,7 @@ void shelf_model_free(shelf_model *m)
     if (!m)
         return;
     strmap_free(&m->labels);
+    taxonomy_free(&m->tax);
     free(m->row_of_bucket);
     free(m->idf);
     free(m->params);
@@ -37,7 +38,7 @@ void shelf_model_free(shelf_model *m)
 
 int model_alloc_params(shelf_model *m)
 {
-    size_t K = (size_t)model_num_labels(m), R = m->nrows, D = (size_t)m->dim;
+    size_t K = (size_t)model_num_nodes(m), R = m->nrows, D = (size_t)m->dim;
     m->nparams = D ? R * D + D * K + K : R * K + K;
     free(m->params);
     m->params = calloc(m->nparams, sizeof *m->params);
@@ -73,15 +74,26 @@ int model_set_read_options(shelf_model *m, const shelf_read_options *r)
            dup_opt(m, 3, r->label_sep, &m->read.label_sep) ? -1 : 0;
 }
 
-void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *logits)
+int model_build_taxonomy(shelf_model *m)
 {
-    int K = model_num_labels(m);
+    taxonomy_free(&m->tax);
+    const char *sep = m->read.label_sep ? m->read.label_sep : " > ";
+    return taxonomy_build(&m->tax, &m->labels, sep, m->hierarchical);
+}
+
+void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *z,
+                  float *logits)
+{
+    int N = model_num_nodes(m);
+    float *out = m->hierarchical ? z : logits; /* flat: nodes are the labels */
     if (!m->dim) {
-        sparse_linear_forward(logits, x->rows, x->vals, x->n, m->W, m->b, K);
-        return;
+        sparse_linear_forward(out, x->rows, x->vals, x->n, m->W, m->b, N);
+    } else {
+        sparse_linear_forward(hidden, x->rows, x->vals, x->n, m->W, NULL, m->dim);
+        linear_forward(out, hidden, m->O, m->b, m->dim, N);
     }
-    sparse_linear_forward(hidden, x->rows, x->vals, x->n, m->W, NULL, m->dim);
-    linear_forward(logits, hidden, m->O, m->b, m->dim, K);
+    if (m->hierarchical)
+        taxonomy_leaf_logits(&m->tax, z, logits);
 }
 
 shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_error *err)
@@ -89,6 +101,7 @@ shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_
     shelf_scratch *s = calloc(1, sizeof *s);
     if (!s || vec_scratch_init(&s->vs, m->nrows) ||
         !(s->logits = malloc((size_t)model_num_labels(m) * sizeof(float))) ||
+        !(s->z = malloc((size_t)model_num_nodes(m) * sizeof(float))) ||
         !(s->hidden = malloc((size_t)(m->dim ? m->dim : 1) * sizeof(float)))) {
         shelf_scratch_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory allocating prediction scratch");
@@ -104,6 +117,7 @@ void shelf_scratch_free(shelf_scratch *s)
     vec_scratch_free(&s->vs);
     sparse_vec_free(&s->x);
     free(s->hidden);
+    free(s->z);
     free(s->logits);
     free(s);
 }
@@ -135,7 +149,7 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
         return 0;
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
         s->x.n = 0; /* out of memory: predict from the bias alone rather than fail */
-    model_logits(m, &s->x, s->hidden, s->logits);
+    model_logits(m, &s->x, s->hidden, s->z, s->logits);
     softmax_forward(s->logits, s->logits, K);
     return top_k(s->logits, K, k < K ? k : K, labels, probs);
 }
@@ -189,6 +203,9 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     else
         buf_printf(&b, "model             sparse linear %u features x %zu labels\n", m->nrows,
                    m->labels.n);
+    if (m->hierarchical)
+        buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
+                   model_num_labels(m), model_num_nodes(m));
     buf_printf(&b, "parameters        %zu (%.1f MB)\n", m->nparams,
                (double)m->nparams * 4 / 1e6);
     const shelf_read_options *r = &m->read;

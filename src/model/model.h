@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/strmap.h"
+#include "model/taxonomy.h"
 #include "shelf.h"
 #include "text/features.h"
 
@@ -44,11 +45,13 @@ struct shelf_model {
     feat_config feat;
     int dim;             /* 0: linear; else embedding size */
     strmap labels;       /* label path -> id */
+    int hierarchical;    /* scores shared along label paths (see taxonomy.h) */
+    taxonomy tax;        /* the nodes that the output layer scores */
     int32_t *row_of_bucket; /* feat.buckets entries; -1: feature not in the model */
     uint32_t nrows;
     float *idf;          /* nrows */
-    /* parameters, one block: linear: W[nrows][K], b[K]; embedding: E[nrows][dim],
-     * O[dim][K], b[K] */
+    /* parameters, one block, over the N = tax.nnodes outputs: linear: W[nrows][N], b[N];
+     * embedding: E[nrows][dim], O[dim][N], b[N] */
     float *params;
     size_t nparams;
     float *W, *O, *b;
@@ -63,10 +66,15 @@ struct shelf_scratch {
     vec_scratch vs;
     sparse_vec x;
     float *hidden; /* dim */
+    float *z;      /* N: node scores */
     float *logits; /* K */
 };
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
+static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
+
+/* Builds m->tax from the labels and the label separator of m->read. 0, or -1 out of memory. */
+int model_build_taxonomy(shelf_model *m);
 
 /* Allocates the parameter block for nrows, dim and the model's labels; zeroed. */
 int model_alloc_params(shelf_model *m);
@@ -79,8 +87,10 @@ void vec_scratch_free(vec_scratch *s);
 int sparse_vec_reserve(sparse_vec *x, size_t n);
 void sparse_vec_free(sparse_vec *x);
 
-/* Logits of x into logits[K]; hidden[dim] receives the embedding bag (dim > 0). */
-void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *logits);
+/* Label logits of x into logits[K], through the node scores z[N]; hidden[dim] receives the
+ * embedding bag (dim > 0). */
+void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *z,
+                  float *logits);
 
 /* Copies read options' strings into the model. 0, or -1 out of memory. */
 int model_set_read_options(shelf_model *m, const shelf_read_options *r);

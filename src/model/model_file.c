@@ -95,7 +95,7 @@ static uint64_t file_size(const shelf_model *m)
         strs += 4 + (s[i] ? strlen(s[i]) : 0);
     for (size_t i = 0; i < m->labels.n; i++)
         strs += 4 + strlen(m->labels.keys[i]);
-    n += strs + 5 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 + 4 /* nlabels */;
+    n += strs + 6 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 + 4 /* nlabels */;
     n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
     return n;
 }
@@ -106,8 +106,9 @@ static void put_model(writer *w, const shelf_model *m)
     put_u32(w, MODEL_VERSION);
     put_u32(w, 0);
     put_u64(w, file_size(m));
-    const uint32_t feat[5] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
-                              (uint32_t)m->feat.maxn, m->feat.buckets, (uint32_t)m->dim};
+    const uint32_t feat[6] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
+                              (uint32_t)m->feat.maxn, m->feat.buckets, (uint32_t)m->dim,
+                              (uint32_t)m->hierarchical};
     put(w, feat, sizeof feat);
     put_str(w, m->info.train_path);
     put_str(w, m->read.text_columns);
@@ -290,7 +291,12 @@ fail:
 
 static int get_params(reader *r, shelf_model *m)
 {
-    uint64_t n = get_u64(r), K = m->labels.n, R = m->nrows, D = (uint64_t)m->dim;
+    if (model_build_taxonomy(m)) {
+        r->failed = 1;
+        return -1;
+    }
+    uint64_t n = get_u64(r), K = (uint64_t)model_num_nodes(m), R = m->nrows;
+    uint64_t D = (uint64_t)m->dim;
     if (r->failed || n != (D ? R * D + D * K + K : R * K + K)) {
         r->failed = 1;
         return -1;
@@ -306,8 +312,9 @@ static int get_params(reader *r, shelf_model *m)
 
 static void get_settings(reader *r, shelf_model *m)
 {
-    uint32_t feat[5];
+    uint32_t feat[6];
     get(r, feat, sizeof feat);
+    m->hierarchical = feat[5] != 0;
     m->feat = (feat_config){(int)feat[0], (int)feat[1], (int)feat[2], feat[3]};
     m->dim = (int)feat[4];
     m->info.train_path = get_str(r);

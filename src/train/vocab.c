@@ -153,6 +153,8 @@ shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads
     uint64_t *seen = malloc((n ? n : 1) * sizeof *seen);
     shelf_status st = seen ? intern_labels(m, train, y, err)
                            : err_set(err, SHELF_ENOMEM, "out of memory");
+    if (st == SHELF_OK && model_build_taxonomy(m))
+        st = err_set(err, SHELF_ENOMEM, "out of memory building the taxonomy");
     if (st == SHELF_OK)
         st = count_features(m, train, threads, jobs, seen, err);
     if (st == SHELF_OK)
