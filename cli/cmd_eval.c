@@ -21,6 +21,10 @@ int cmd_eval(int argc, char **argv)
     int r = opt_parse("eval", argc, argv, opts);
     if (r)
         return r > 0 ? (opt_usage("eval", "--model MODEL --data FILE [options]", opts), 0) : 2;
+    if (threads < 0 || confusions < 0) {
+        fprintf(stderr, "shelf eval: --threads and --confusions must not be negative\n");
+        return 2;
+    }
     if (!model || !data) {
         fprintf(stderr, "shelf eval: --model and --data are required (see shelf eval --help)\n");
         return 2;

@@ -14,8 +14,8 @@ int cmd_info(int argc, char **argv)
     int r = opt_parse("info", argc, argv, opts);
     if (r)
         return r > 0 ? (opt_usage("info", "--model MODEL", opts), 0) : 2;
-    if (!model) {
-        fprintf(stderr, "shelf info: --model is required\n");
+    if (!model || max_labels < 0) {
+        fprintf(stderr, "shelf info: --model is required, and --labels must not be negative\n");
         return 2;
     }
     shelf_error err = {0};

@@ -88,9 +88,9 @@ int cmd_predict(int argc, char **argv)
         return r > 0 ? (opt_usage("predict", "--model MODEL [--data FILE | -] [options]", opts), 0)
                      : 2;
     pred_format fmt;
-    if (!model || k < 1 || k > 256 || pred_format_parse(outfmt, &fmt)) {
-        fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256 and "
-                        "--output-format jsonl, csv or tsv\n");
+    if (!model || k < 1 || k > 256 || threads < 0 || pred_format_parse(outfmt, &fmt)) {
+        fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256, --threads of 0 "
+                        "or more and --output-format jsonl, csv or tsv\n");
         return 2;
     }
     shelf_error err = {0};

@@ -94,13 +94,13 @@ int cmd_train(int argc, char **argv)
     if (o.progress)
         fputc('\r', stderr);
     struct stat st;
-    stat(out, &st);
+    double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
-            shelf_catalog_size(tc), shelf_model_num_labels(m), out, (double)st.st_size / 1e6);
+            shelf_catalog_size(tc), shelf_model_num_labels(m), out, mb);
     status = 0;
     if (vc) {
         fprintf(stderr, "\nvalidation (%s):\n", valid);
-        status = report_catalog(m, vc, valid, 0, 0, 5, 0, stderr) ? 1 : 0;
+        status = report_catalog(m, vc, valid, 0, 0, 5, o.threads, stderr) ? 1 : 0;
     }
 done:
     shelf_model_free(m);

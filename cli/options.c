@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static int set_value(const char *cmd, const opt *o, const char *v)
     }
     case OPT_FLOAT: {
         float x = strtof(v, &end);
-        if (*v && !*end && !errno) {
+        if (*v && !*end && !errno && isfinite(x)) {
             *(float *)o->dst = x;
             return 0;
         }
@@ -72,6 +73,10 @@ int opt_parse(const char *cmd, int argc, char **argv, const opt *opts)
             return -1;
         }
         if (o->type == OPT_FLAG) {
+            if (eq) {
+                fprintf(stderr, "shelf %s: --%s takes no value\n", cmd, o->name);
+                return -1;
+            }
             *(int *)o->dst = 1;
             continue;
         }

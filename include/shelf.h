@@ -163,7 +163,7 @@ shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_
 void shelf_scratch_free(shelf_scratch *s);
 
 /* The k most probable labels of a text, best first: label indexes and probabilities.
- * Returns how many were written (min(k, labels)). */
+ * Returns how many were written (min(k, labels)), or -1 when out of memory. */
 int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int k,
                   int *labels, float *probs);
 

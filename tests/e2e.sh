@@ -122,6 +122,13 @@ echo "bad options"
 "$SHELF" train --train train.csv --out x.shelf --epochs abc >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "epochs" err.txt && pass "bad option value: exit 2 with a message" || fail "bad option value (exit $rc)"
 "$SHELF" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && pass "unknown command: exit 2" || fail "unknown command"
+expect_error "negative epochs are refused" 'negative' "$SHELF" train --train train.csv --out x.shelf --epochs -5
+"$SHELF" train --train train.csv --out x.shelf --lr nan >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "lr" err.txt && pass "--lr nan is refused" || fail "--lr nan is refused (exit $rc)"
+"$SHELF" train --train train.csv --out x.shelf --quiet=0 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && pass "a flag given a value is refused" || fail "a flag given a value (exit $rc)"
+"$SHELF" predict --model m.shelf --data test.csv --threads -1 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && pass "negative --threads is refused" || fail "negative --threads (exit $rc)"
 
 echo "atomic save: a failed write leaves the old model"
 cp m.shelf keep.shelf

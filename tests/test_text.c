@@ -79,6 +79,13 @@ static void japanese_and_korean_are_split_per_character(void **state)
     tokens_are("スマホケース 휴대폰", want, 9);
 }
 
+static void cjk_punctuation_is_not_a_token(void **state)
+{
+    (void)state;
+    const char *want[] = {"ス", "マ", "ホ", "ケ", "ー", "ス"}; /* the middle dot separates */
+    tokens_are("スマホ・ケース", want, 6);
+}
+
 static void invalid_utf8_is_a_separator(void **state)
 {
     (void)state;
@@ -141,6 +148,7 @@ int main(void)
         cmocka_unit_test(applies_nfkc_and_case_folding),
         cmocka_unit_test(chinese_characters_are_tokens),
         cmocka_unit_test(japanese_and_korean_are_split_per_character),
+        cmocka_unit_test(cjk_punctuation_is_not_a_token),
         cmocka_unit_test(invalid_utf8_is_a_separator),
         cmocka_unit_test(empty_text_has_no_tokens),
         cmocka_unit_test(feature_ids_are_pinned),

@@ -148,7 +148,7 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
     if (k <= 0 || K == 0)
         return 0;
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
-        s->x.n = 0; /* out of memory: predict from the bias alone rather than fail */
+        return -1;
     model_logits(m, &s->x, s->hidden, s->z, s->logits);
     softmax_forward(s->logits, s->logits, K);
     return top_k(s->logits, K, k < K ? k : K, labels, probs);
@@ -214,6 +214,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
                r->label_column ? r->label_column : "category", r->id_column ? r->id_column : "id",
                r->label_sep ? r->label_sep : " > ");
     buf_printf(&b, "labels            %zu\n", m->labels.n);
+    if (max_labels < 0)
+        max_labels = 0;
     for (size_t i = 0; i < m->labels.n && (int)i < max_labels; i++)
         buf_printf(&b, "  %s\n", m->labels.keys[i]);
     if ((int)m->labels.n > max_labels)

@@ -12,6 +12,16 @@
 #include "shelf.h"
 #include "text/features.h"
 
+/* Limits shared by training and the model file, so that every model trained can be loaded
+ * and a damaged file cannot ask for absurd allocations. */
+enum {
+    MODEL_MAX_BUCKETS = 1 << 28,
+    MODEL_MAX_DIM = 4096,
+    MODEL_MAX_NGRAMS = 8,
+    MODEL_MAX_CHARN = 32,
+    MODEL_MAX_LABEL_DEPTH = 64
+};
+
 /* A sparse input vector: model rows and their weights. */
 typedef struct sparse_vec {
     uint32_t *rows;

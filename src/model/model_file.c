@@ -4,7 +4,8 @@
  *   sections, in a fixed order (see put_model / get_model)
  *   u64 checksum of every byte before it
  *
- * Numbers are little-endian. Written to a temporary file beside the target, fsynced and
+ * Numbers are in the machine's byte order (little-endian on every machine shelf is built
+ * for so far). Written to a temporary file beside the target, fsynced and
  * renamed over it, so a crash leaves either the old file or the new one. */
 #include <errno.h>
 #include <fcntl.h>
@@ -269,15 +270,15 @@ static int get_rows(reader *r, shelf_model *m)
 {
     m->nrows = get_u32(r);
     uint32_t *buckets = get_array(r, m->nrows, 4);
-    if (!buckets || m->feat.buckets == 0 || m->feat.buckets > (1u << 30))
+    if (!buckets)
         goto fail;
     m->row_of_bucket = malloc((size_t)m->feat.buckets * sizeof *m->row_of_bucket);
     if (!m->row_of_bucket)
         goto fail;
     memset(m->row_of_bucket, 0xff, (size_t)m->feat.buckets * sizeof *m->row_of_bucket);
     for (uint32_t i = 0; i < m->nrows; i++) {
-        if (buckets[i] >= m->feat.buckets)
-            goto fail;
+        if (buckets[i] >= m->feat.buckets || (i > 0 && buckets[i] <= buckets[i - 1]))
+            goto fail; /* the writer stores them in increasing order */
         m->row_of_bucket[buckets[i]] = (int32_t)i;
     }
     free(buckets);
@@ -296,8 +297,12 @@ static int get_params(reader *r, shelf_model *m)
         return -1;
     }
     uint64_t n = get_u64(r), K = (uint64_t)model_num_nodes(m), R = m->nrows;
-    uint64_t D = (uint64_t)m->dim;
-    if (r->failed || n != (D ? R * D + D * K + K : R * K + K)) {
+    uint64_t D = (uint64_t)m->dim, want, a, b;
+    int overflow = D ? __builtin_mul_overflow(R, D, &a) | __builtin_mul_overflow(D, K, &b) |
+                           __builtin_add_overflow(a, b, &want) |
+                           __builtin_add_overflow(want, K, &want)
+                     : __builtin_mul_overflow(R, K, &a) | __builtin_add_overflow(a, K, &want);
+    if (r->failed || overflow || n != want || n > r->left / 4) {
         r->failed = 1;
         return -1;
     }
@@ -307,13 +312,19 @@ static int get_params(reader *r, shelf_model *m)
     }
     m->nseen = get_u64(r);
     m->seen = get_array(r, m->nseen, 8);
-    return m->seen ? 0 : -1;
+    for (size_t i = 1; m->seen && i < m->nseen; i++)
+        if (m->seen[i] <= m->seen[i - 1])
+            r->failed = 1; /* kept sorted for bsearch */
+    return m->seen && !r->failed ? 0 : -1;
 }
 
 static void get_settings(reader *r, shelf_model *m)
 {
     uint32_t feat[6];
     get(r, feat, sizeof feat);
+    if (feat[0] > MODEL_MAX_NGRAMS || feat[1] > MODEL_MAX_CHARN || feat[2] > MODEL_MAX_CHARN ||
+        feat[3] == 0 || feat[3] > MODEL_MAX_BUCKETS || feat[4] > MODEL_MAX_DIM || feat[5] > 1)
+        r->failed = 1;
     m->hierarchical = feat[5] != 0;
     m->feat = (feat_config){(int)feat[0], (int)feat[1], (int)feat[2], feat[3]};
     m->dim = (int)feat[4];
@@ -335,8 +346,7 @@ static void get_settings(reader *r, shelf_model *m)
     in->seed = get_u64(r);
     in->train_seconds = get_f64(r);
     in->valid_accuracy = get_f64(r);
-    if (m->feat.ngrams > 8 || m->feat.maxn > 32 || m->dim > 4096 || m->feat.minn < 0 ||
-        m->read.format > SHELF_FORMAT_FASTTEXT)
+    if (m->read.format > SHELF_FORMAT_FASTTEXT)
         r->failed = 1;
 }
 
@@ -362,6 +372,26 @@ static shelf_status check_header(reader *r, const char *path, uint64_t actual, s
     return SHELF_OK;
 }
 
+/* Verifies the checksum of the whole file before anything in it is trusted, so that a
+ * damaged file is refused before its sizes drive any allocation. */
+static int checksum_ok(FILE *f, uint64_t size)
+{
+    enum { CHUNK = 1 << 20 };
+    unsigned char *chunk = malloc(CHUNK);
+    sum64 s = {0, {0}, 0};
+    uint64_t left = size - 8, have = 0;
+    int ok = chunk && fseek(f, 0, SEEK_SET) == 0;
+    while (ok && left) {
+        size_t n = left < CHUNK ? (size_t)left : CHUNK;
+        ok = fread(chunk, 1, n, f) == n;
+        sum_update(&s, chunk, n);
+        left -= n;
+    }
+    ok = ok && fread(&have, 8, 1, f) == 1 && have == sum_final(&s);
+    free(chunk);
+    return ok;
+}
+
 shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -376,6 +406,10 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     if (st.st_size < HEADER_SIZE + 8)
         r.left = 0;
     shelf_status s = check_header(&r, path, (uint64_t)st.st_size, err);
+    if (s == SHELF_OK && !checksum_ok(f, (uint64_t)st.st_size))
+        s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (checksum mismatch)", path);
+    if (s == SHELF_OK && fseek(f, HEADER_SIZE, SEEK_SET) != 0)
+        s = err_set(err, SHELF_EIO, "%s: cannot read the model: %s", path, strerror(errno));
     shelf_model *m = s == SHELF_OK ? model_new() : NULL;
     if (s == SHELF_OK && !m)
         s = err_set(err, SHELF_ENOMEM, "out of memory");

@@ -23,9 +23,14 @@ static void *batch_run(void *arg)
     if (j->st != SHELF_OK)
         return NULL;
     size_t k = (size_t)j->k;
-    for (size_t i = j->from; i < j->to; i++)
+    for (size_t i = j->from; i < j->to; i++) {
         j->counts[i] = shelf_predict(j->m, s, j->texts[i], j->k, j->labels + i * k,
                                      j->probs + i * k);
+        if (j->counts[i] < 0) {
+            j->counts[i] = 0;
+            j->st = SHELF_ENOMEM;
+        }
+    }
     shelf_scratch_free(s);
     return NULL;
 }

@@ -1,4 +1,5 @@
 #include "model/taxonomy.h"
+#include "model/model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,9 @@ static int add_prefixes(taxonomy *t, const char *label, const char *sep, size_t 
     if (!prefix)
         return -1;
     const char *p = label;
-    for (;;) {
-        const char *next = seplen ? strstr(p, sep) : NULL;
+    for (int depth = 1;; depth++) {
+        /* beyond the deepest level kept, the rest of the path is one node */
+        const char *next = seplen && depth < MODEL_MAX_LABEL_DEPTH ? strstr(p, sep) : NULL;
         size_t end = next ? (size_t)(next - label) : len;
         memcpy(prefix, label, end);
         prefix[end] = '\0';

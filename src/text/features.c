@@ -67,9 +67,10 @@ int feat_extract(const feat_config *c, feat_list *f, const char *text, size_t n)
         return -1;
     size_t nt = (size_t)ntok, need = nt * (size_t)(c->ngrams > 0 ? c->ngrams : 1);
     int span = c->maxn >= c->minn && c->maxn > 0 ? c->maxn - c->minn + 1 : 0;
-    for (size_t i = 0; i < nt; i++)
+    for (size_t i = 0; i < nt; i++) /* add_char_ngrams reads at most 4 KiB of a word */
         if (!f->tok.tokens[i].cjk)
-            need += (size_t)span * (f->tok.tokens[i].nchars + 2);
+            need += (size_t)span * ((f->tok.tokens[i].nchars < 4096 ? f->tok.tokens[i].nchars
+                                                                    : 4096) + 2);
     if (reserve((void **)&f->word_hash, &f->word_hash_cap, nt + 1, sizeof(uint64_t)) ||
         reserve((void **)&f->ids, &f->cap, need + 1, sizeof(uint32_t)))
         return -1;

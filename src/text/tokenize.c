@@ -128,7 +128,7 @@ long tok_tokenize(tok_scratch *s, const char *text, size_t n)
     int in_word = 0;
     for (size_t i = 0; i <= (size_t)ncp; i++) {
         int32_t cp = i < (size_t)ncp ? s->cps[i] : ' ';
-        int cjk = tok_is_cjk(cp), word = !cjk && is_word_char(cp);
+        int letter = is_word_char(cp), cjk = letter && tok_is_cjk(cp), word = letter && !cjk;
         if (in_word && !word) {
             if (push_token(s, s->cps + start, i - start, &used, 0))
                 return -1;

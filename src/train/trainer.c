@@ -290,6 +290,10 @@ static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
             goto done;
         }
         double acc = valid ? accuracy(m, valid, tr->threads) : -1;
+        if (valid && acc < 0) {
+            st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
+            goto done;
+        }
         if (o->progress) {
             double el = now_sec() - t0, done = (double)atomic_load(&tr->done_steps);
             shelf_progress p = {epoch + 1, tr->epochs, done / (double)tr->total_steps,
@@ -335,7 +339,10 @@ void shelf_train_options_default(shelf_train_options *o)
 static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error *err)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (o->threads <= 0)
+    if (o->threads < 0 || o->epochs < 0 || o->buckets < 0 || o->ngrams < 0 || o->minn < -1 ||
+        o->maxn < -1 || o->dim < 0 || !(o->lr >= 0) || o->lr > 1e6f)
+        return err_set(err, SHELF_EINVAL, "options must not be negative (0 means the default)");
+    if (o->threads == 0)
         o->threads = cores > 0 ? (int)cores : 1;
     if (o->threads > MAX_THREADS)
         o->threads = MAX_THREADS;
@@ -351,12 +358,17 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
         o->maxn = 5;
     if (o->buckets <= 0)
         o->buckets = 2000000;
-    if (o->dim < 0 || o->dim > 4096)
-        return err_set(err, SHELF_EINVAL, "--dim must be between 0 and 4096, not %d", o->dim);
-    if (o->maxn > 0 && (o->minn < 1 || o->minn > o->maxn || o->maxn > 32))
-        return err_set(err, SHELF_EINVAL, "character n-grams need 1 <= minn <= maxn <= 32");
-    if (o->ngrams > 8)
-        return err_set(err, SHELF_EINVAL, "--ngrams must be at most 8, not %d", o->ngrams);
+    if (o->dim > MODEL_MAX_DIM)
+        return err_set(err, SHELF_EINVAL, "--dim must be at most %d, not %d", MODEL_MAX_DIM, o->dim);
+    if (o->maxn > 0 && (o->minn < 1 || o->minn > o->maxn || o->maxn > MODEL_MAX_CHARN))
+        return err_set(err, SHELF_EINVAL, "character n-grams need 1 <= minn <= maxn <= %d",
+                       MODEL_MAX_CHARN);
+    if (o->ngrams > MODEL_MAX_NGRAMS)
+        return err_set(err, SHELF_EINVAL, "--ngrams must be at most %d, not %d", MODEL_MAX_NGRAMS,
+                       o->ngrams);
+    if (o->buckets > MODEL_MAX_BUCKETS)
+        return err_set(err, SHELF_EINVAL, "--buckets must be at most %d, not %d",
+                       MODEL_MAX_BUCKETS, o->buckets);
     if (n > UINT32_MAX - 1)
         return err_set(err, SHELF_EINVAL, "at most %u products can be trained on", UINT32_MAX - 1);
     return SHELF_OK;

@@ -71,7 +71,7 @@ static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int
 {
     size_t n = shelf_catalog_size(cat), B = m->feat.buckets;
     pthread_t tid[64];
-    int started = 0, failed = 0;
+    int started[64] = {0}, failed = 0;
     for (int t = 0; t < threads; t++) {
         df_job *j = &jobs[t];
         *j = (df_job){m, cat, n * (size_t)t / (size_t)threads,
@@ -85,10 +85,10 @@ static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int
             df_count(j);
             continue;
         }
-        started |= 1 << t;
+        started[t] = 1;
     }
     for (int t = 0; t < threads; t++) {
-        if (started & (1 << t))
+        if (started[t])
             pthread_join(tid[t], NULL);
         failed |= jobs[t].failed;
         free(jobs[t].stamp);
