@@ -3,9 +3,11 @@
 
 CC      ?= cc
 PKGS    := openblas libutf8proc libcjson
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
-                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+# Recursive (=), not :=, so that pkg-config is asked after `deps` has installed the packages.
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson) \
+          -lm -pthread
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -20,7 +22,8 @@ all: deps shelf
 
 # Installs the Debian packages when a library is missing (scripts/install-deps.sh).
 deps:
-	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] || bash scripts/install-deps.sh
+	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] && \
+	  command -v valgrind >/dev/null || bash scripts/install-deps.sh
 
 build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h)
 	@mkdir -p $(dir $@)
@@ -50,6 +53,7 @@ test: deps shelf build/san/shelf $(TESTS:%=build/rel/tests/%) $(TESTS:%=build/sa
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
 	@echo "== end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/e2e.sh build/san/shelf
+	@bash tests/valgrind.sh ./shelf
 	@echo "all tests passed"
 
 demo: deps shelf

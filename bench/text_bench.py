@@ -596,9 +596,6 @@ def report(meta, results, scale, sklearn_ran):
             first = True
             for r in recs:
                 err = " (%s)" % r["error"].split("\n")[0][:80] if r.get("error") else ""
-            if r.get("unfinished"):
-                err = " (stopped by the time budget at %.1f%% of training; projected total %s s; " \
-                      "its train s is a lower bound)" % (r["progress_pct"], f(r.get("projected_train_s"), "%.0f"))
                 L.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                     name if first else "", r["system"], err, f(r.get("accuracy")), f(r.get("macro_f1")),
                     f(r.get("weighted_f1")), f(r.get("train_s"), "%.1f"), f(r.get("train_rss_mb"), "%.0f"),

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The unit tests and a small train / eval / predict run under valgrind's memcheck: no invalid
+# access, no use of uninitialized memory, no leak. usage: tests/valgrind.sh SHELF_BINARY
+set -euo pipefail
+SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+cd "$(dirname "$0")/.."
+VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect)
+for t in build/rel/tests/test_*; do
+  [ -x "$t" ] || continue
+  echo "== valgrind $t"
+  "${VG[@]}" "$t" > /dev/null
+done
+echo "== valgrind shelf train / eval / predict / info on the sample catalog"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+"${VG[@]}" "$SHELF" train --train examples/sample/train.csv --valid examples/sample/valid.csv \
+  --out "$T/m.shelf" --epochs 2 --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }
+"${VG[@]}" "$SHELF" eval --model "$T/m.shelf" --data examples/sample/test.csv --json > /dev/null
+"${VG[@]}" "$SHELF" predict --model "$T/m.shelf" --data examples/sample/new.csv --k 3 > /dev/null
+"${VG[@]}" "$SHELF" info --model "$T/m.shelf" > /dev/null
+echo "valgrind: clean"
