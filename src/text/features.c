@@ -1,4 +1,5 @@
 #include "text/features.h"
+#include "core/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,7 @@ static const unsigned char WORD_NS = 0x01, CHAR_NS = 0x02;
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 256;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return grow_array(p, cap, need, elem, 256);
 }
 
 static void add_word_ngrams(const feat_config *c, feat_list *f, size_t ntok)

@@ -1,4 +1,5 @@
 #include "text/tokenize.h"
+#include "core/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,7 @@
 /* Grows *p to hold need elements of size elem. 0 on success. */
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
+    return grow_array(p, cap, need, elem, 64);
 }
 
 int tok_is_cjk(int32_t cp)

@@ -1,0 +1,21 @@
+#include "core/grow.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+int grow_array(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : min_cap;
+    while (c < need)
+        c *= 2;
+    if (c > SIZE_MAX / elem)
+        return -1;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
