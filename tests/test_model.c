@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "shelf.h"
+#include "train/vcache.h"
 
 static char dir[64], csv[128], path[128];
 static int hierarchy; /* for train() */
@@ -214,6 +215,35 @@ static void save_replaces_atomically(void **state)
     shelf_model_free(m);
 }
 
+static void vector_cache_matches_and_respects_its_budget(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1);
+    shelf_read_options ro = {0};
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &c, NULL), SHELF_OK);
+    vcache vc;
+    assert_int_equal(vcache_build(&vc, m, c, 2, 64), 0); /* 8 entries: does not fit */
+    assert_null(vc.off);
+    assert_int_equal(vcache_build(&vc, m, c, 2, 1 << 24), 1);
+    vec_scratch vs;
+    sparse_vec x = {0}, got;
+    assert_int_equal(vec_scratch_init(&vs, m->nrows), 0);
+    for (size_t i = 0; i < shelf_catalog_size(c); i += 37) {
+        const char *t = shelf_catalog_get(c, i)->text;
+        assert_int_equal(model_vectorize(m, &vs, &x, t, strlen(t)), 0);
+        vcache_get(&vc, i, &got);
+        assert_int_equal(got.n, x.n);
+        assert_memory_equal(got.rows, x.rows, x.n * sizeof *x.rows);
+        assert_memory_equal(got.vals, x.vals, x.n * sizeof *x.vals);
+    }
+    sparse_vec_free(&x);
+    vec_scratch_free(&vs);
+    vcache_free(&vc);
+    shelf_catalog_free(c);
+    shelf_model_free(m);
+}
+
 static void bad_options_are_errors(void **state)
 {
     (void)state;
@@ -247,6 +277,7 @@ int main(void)
         cmocka_unit_test(newer_version_is_refused),
         cmocka_unit_test(other_file_is_refused),
         cmocka_unit_test(save_replaces_atomically),
+        cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
         cmocka_unit_test(bad_options_are_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

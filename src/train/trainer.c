@@ -25,7 +25,7 @@ enum { MAX_THREADS = 64, PATIENCE = 4 };
  * softmax then keeps pushing on examples it already gets right but narrowly, as a linear
  * SVM would (additive-margin softmax). Chosen on the validation splits of ../shared/data. */
 static const float MARGIN = 3.0f;
-static const size_t VCACHE_BUDGET = (size_t)384 << 20;
+static const size_t VCACHE_BUDGET = (size_t)256 << 20;
 /* Classes whose gradient is below this are left alone in a step: with hundreds of labels
  * nearly all probabilities are tiny, and skipping them makes a step cost O(active). */
 static const float GRAD_EPS = 1e-5f;

@@ -1,6 +1,7 @@
 #include "train/vcache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,9 @@ typedef struct vc_job {
     size_t from, to;
     uint64_t *off; /* shared; this job writes off[from+1 .. to] relative to its block */
     sparse_vec block; /* this job's vectors back to back */
-    int failed;
+    atomic_size_t *total; /* shared: entries cached by every job so far */
+    size_t limit;         /* entries the budget allows */
+    int failed, over;
 } vc_job;
 
 static void *vc_run(void *arg)
@@ -35,6 +38,10 @@ static void *vc_run(void *arg)
         memcpy(j->block.vals + used, x.vals, x.n * sizeof *x.vals);
         used += x.n;
         j->off[i + 1] = used;
+        if (atomic_fetch_add_explicit(j->total, x.n, memory_order_relaxed) + x.n > j->limit) {
+            j->over = 1; /* the first products were shorter than the rest: give up caching */
+            break;
+        }
     }
     j->block.n = used;
     sparse_vec_free(&x);
@@ -97,10 +104,12 @@ int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int 
         return -1;
     vc_job jobs[64];
     pthread_t tid[64];
-    int failed = 0;
+    atomic_size_t total = 0;
+    int failed = 0, over = 0;
     for (int t = 0; t < threads; t++) {
         jobs[t] = (vc_job){m, cat, n * (size_t)t / (size_t)threads,
-                           n * (size_t)(t + 1) / (size_t)threads, c->off, {0}, 0};
+                           n * (size_t)(t + 1) / (size_t)threads, c->off, {0}, &total,
+                           budget / 8, 0, 0};
         if (pthread_create(&tid[t], NULL, vc_run, &jobs[t]))
             tid[t] = 0, vc_run(&jobs[t]);
     }
@@ -108,13 +117,14 @@ int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int 
         if (tid[t])
             pthread_join(tid[t], NULL);
         failed |= jobs[t].failed;
+        over |= jobs[t].over;
     }
-    if (!failed && vc_concat(c, jobs, threads, n) == 0)
+    if (!failed && !over && vc_concat(c, jobs, threads, n) == 0)
         return 1;
     for (int t = 0; t < threads; t++)
         sparse_vec_free(&jobs[t].block);
     vcache_free(c);
-    return -1;
+    return over && !failed ? 0 : -1;
 }
 
 void vcache_free(vcache *c)

@@ -11,8 +11,9 @@ typedef struct vcache {
     float *vals;
 } vcache;
 
-/* Builds the cache with `threads` threads when its estimated size is under budget bytes.
- * Returns 1 when built, 0 when it would not fit (nothing allocated), -1 out of memory. */
+/* Builds the cache with `threads` threads when its size is under budget bytes (estimated
+ * first, then enforced while building; the build briefly holds about 1.5 times that).
+ * Returns 1 when built, 0 when it would not fit (nothing kept), -1 out of memory. */
 int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int threads,
                  size_t budget);
 static inline void vcache_get(const vcache *c, size_t i, sparse_vec *x)
