@@ -70,20 +70,9 @@ row_status fasttext_row(shelf_reader *r, row *out, char *why, size_t whysz, shel
 {
     const char *s;
     size_t n;
-    line_status ls;
-    while ((ls = lines_next(&r->in, &s, &n)) == LINE_OK && blank(s, n))
-        ;
-    out->line = r->in.lineno;
-    if (ls == LINE_EOF)
-        return ROW_END;
-    if (ls == LINE_TOOLONG) {
-        snprintf(why, whysz, "line longer than 16 MiB");
-        return ROW_BAD;
-    }
-    if (ls != LINE_OK) {
-        reader_read_error(r, ls, err);
-        return ROW_FAIL;
-    }
+    row_status rs = reader_next_line(r, blank, &s, &n, &out->line, why, whysz, err);
+    if (rs != ROW_OK)
+        return rs;
     if (memchr(s, '\0', n)) {
         snprintf(why, whysz, "binary data (NUL byte)");
         return ROW_BAD;

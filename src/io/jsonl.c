@@ -215,20 +215,9 @@ static row_status next_object(shelf_reader *r, const char **s, size_t *n, long *
 {
     cJSON_Delete(r->json);
     r->json = NULL;
-    line_status ls;
-    while ((ls = lines_next(&r->in, s, n)) == LINE_OK && blank(*s, *n))
-        ;
-    *line = r->in.lineno;
-    if (ls == LINE_EOF)
-        return ROW_END;
-    if (ls == LINE_TOOLONG) {
-        snprintf(why, whysz, "line longer than 16 MiB");
-        return ROW_BAD;
-    }
-    if (ls != LINE_OK) {
-        reader_read_error(r, ls, err);
-        return ROW_FAIL;
-    }
+    row_status rs = reader_next_line(r, blank, s, n, line, why, whysz, err);
+    if (rs != ROW_OK)
+        return rs;
     r->json = parse_object(*s, *n, why, whysz);
     return r->json ? ROW_OK : ROW_BAD;
 }

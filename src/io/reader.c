@@ -25,6 +25,27 @@ shelf_status reader_bad(shelf_reader *r, long line, const char *why, shelf_error
     return SHELF_OK;
 }
 
+row_status reader_next_line(shelf_reader *r, int (*blank)(const char *, size_t),
+                            const char **s, size_t *n, long *line, char *why, size_t whysz,
+                            shelf_error *err)
+{
+    line_status ls;
+    while ((ls = lines_next(&r->in, s, n)) == LINE_OK && blank(*s, *n))
+        ;
+    *line = r->in.lineno;
+    if (ls == LINE_EOF)
+        return ROW_END;
+    if (ls == LINE_TOOLONG) {
+        snprintf(why, whysz, "line longer than 16 MiB");
+        return ROW_BAD;
+    }
+    if (ls != LINE_OK) {
+        reader_read_error(r, ls, err);
+        return ROW_FAIL;
+    }
+    return ROW_OK;
+}
+
 shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err)
 {
     if (ls == LINE_EIO)

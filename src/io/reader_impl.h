@@ -60,6 +60,13 @@ typedef enum { ROW_OK, ROW_BAD, ROW_END, ROW_FAIL } row_status;
 
 /* Each format reads its header (if any) and resolves the columns on open, then rows. */
 shelf_status dsv_open(shelf_reader *r, const shelf_read_options *o, shelf_error *err);
+/* The next line that blank() does not reject, of a line-per-record format: ROW_OK with
+ * *s, *n and *line set; ROW_END at the end; ROW_BAD (why filled) for a line over the limit;
+ * ROW_FAIL (err set) when reading fails. */
+row_status reader_next_line(shelf_reader *r, int (*blank)(const char *, size_t),
+                            const char **s, size_t *n, long *line, char *why, size_t whysz,
+                            shelf_error *err);
+
 row_status dsv_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_error *err);
 void dsv_free(shelf_reader *r);
 shelf_status jsonl_open(shelf_reader *r, const shelf_read_options *o, shelf_error *err);
