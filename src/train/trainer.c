@@ -151,6 +151,19 @@ static void worker_free(worker *w)
 }
 
 /* Reports progress about once a second until every worker has finished the epoch. */
+/* Tells the caller's progress function where training stands. */
+static void report_progress(const trainer *tr, const shelf_train_options *o, int epoch,
+                            double t0, double loss, double valid_accuracy)
+{
+    if (!o->progress)
+        return;
+    double done = (double)atomic_load(&tr->done_steps), el = now_sec() - t0;
+    shelf_progress p = {epoch + 1, tr->epochs, done / (double)tr->total_steps, done / el, loss,
+                        el * ((double)tr->total_steps - done) / (done > 0 ? done : 1),
+                        valid_accuracy};
+    o->progress(&p, o->progress_user);
+}
+
 static void watch_epoch(trainer *tr, worker *ws, pthread_t *tid, const int *started,
                         const shelf_train_options *o, int epoch, double t0)
 {
@@ -166,12 +179,7 @@ static void watch_epoch(trainer *tr, worker *ws, pthread_t *tid, const int *star
                 loss += atomic_load(&ws[u].loss);
                 count += (double)atomic_load(&ws[u].count);
             }
-            double done = (double)atomic_load(&tr->done_steps), el = last - t0;
-            shelf_progress p = {epoch + 1, tr->epochs, done / (double)tr->total_steps,
-                                done / el, count ? loss / count : 0,
-                                el * ((double)tr->total_steps - done) / (done > 0 ? done : 1),
-                                -1};
-            o->progress(&p, o->progress_user);
+            report_progress(tr, o, epoch, t0, count ? loss / count : 0, -1);
         }
         if (started[t] && !o->progress)
             pthread_join(tid[t], NULL);
@@ -266,6 +274,15 @@ static shelf_status prepare(trainer *tr, const shelf_train_options *o, shelf_err
     return SHELF_OK;
 }
 
+/* Copies the parameters into *best, allocated on first use. 0, or -1 out of memory. */
+static int keep_params(const shelf_model *m, float **best)
+{
+    if (!*best && !(*best = malloc(m->nparams * sizeof **best)))
+        return -1;
+    memcpy(*best, m->params, m->nparams * sizeof **best);
+    return 0;
+}
+
 static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
                                const shelf_train_options *o, shelf_error *err)
 {
@@ -294,23 +311,16 @@ static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
             st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
             goto done;
         }
-        if (o->progress) {
-            double el = now_sec() - t0, done = (double)atomic_load(&tr->done_steps);
-            shelf_progress p = {epoch + 1, tr->epochs, done / (double)tr->total_steps,
-                                done / el, loss,
-                                el * ((double)tr->total_steps - done) / done, acc};
-            o->progress(&p, o->progress_user);
-        }
+        report_progress(tr, o, epoch, t0, loss, acc);
         if (!valid)
             continue;
         if (acc >= best_acc) { /* on a tie, the later epoch: it ran at a lower rate */
             best_acc = acc;
             bad_epochs = 0;
-            if (!best && !(best = malloc(m->nparams * sizeof *best))) {
+            if (keep_params(m, &best)) {
                 st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
                 goto done;
             }
-            memcpy(best, m->params, m->nparams * sizeof *best);
             m->info.epochs = epoch + 1;
         } else if (++bad_epochs >= PATIENCE) {
             break;
