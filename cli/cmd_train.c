@@ -97,6 +97,9 @@ int cmd_train(int argc, char **argv)
     double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
             shelf_catalog_size(tc), shelf_model_num_labels(m), out, mb);
+    if (shelf_model_num_labels(m) < 2)
+        fprintf(stderr, "warning: %s has a single label: every product will be given it\n",
+                train);
     status = 0;
     if (vc) {
         fprintf(stderr, "\nvalidation (%s):\n", valid);

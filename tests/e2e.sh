@@ -106,6 +106,10 @@ grep -q "skipped 3" err.txt && pass "three skips counted" || fail "three skips c
 expect_ok "fix-utf8 replaces and counts" "$SHELF" train --train bad_utf8.csv --out s.shelf --fix-utf8 --epochs 1
 grep -qi "replaced" err.txt && pass "replacement counted" || fail "replacement counted"
 
+printf 'id,title,category\n1,a red shirt,Shirts\n2,a blue shirt,Shirts\n' > one_label.csv
+expect_ok "a single label trains" "$SHELF" train --train one_label.csv --out s.shelf
+grep -q "single label" err.txt && pass "with a warning" || fail "single-label warning"
+
 echo "bad model files"
 size=$(wc -c < m.shelf)
 head -c $((size / 2)) m.shelf > trunc.shelf
