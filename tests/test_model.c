@@ -49,13 +49,21 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+/* The generated catalog, read as labelled training data. */
+static shelf_catalog *load_catalog(shelf_read_options *ro)
+{
+    memset(ro, 0, sizeof *ro);
+    ro->require_label = 1;
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(csv, ro, &c, NULL), SHELF_OK);
+    return c;
+}
+
 static shelf_model *train(int dim, uint64_t seed)
 {
-    shelf_read_options ro = {0};
-    ro.require_label = 1;
-    shelf_catalog *c = NULL;
+    shelf_read_options ro;
+    shelf_catalog *c = load_catalog(&ro);
     shelf_error err;
-    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
     shelf_train_options o;
     shelf_train_options_default(&o);
     o.dim = dim;
@@ -219,9 +227,8 @@ static void vector_cache_matches_and_respects_its_budget(void **state)
 {
     (void)state;
     shelf_model *m = train(0, 1);
-    shelf_read_options ro = {0};
-    shelf_catalog *c = NULL;
-    assert_int_equal(shelf_catalog_load(csv, &ro, &c, NULL), SHELF_OK);
+    shelf_read_options ro;
+    shelf_catalog *c = load_catalog(&ro);
     vcache vc;
     assert_int_equal(vcache_build(&vc, m, c, 2, 64), 0); /* 8 entries: does not fit */
     assert_null(vc.off);
@@ -247,11 +254,9 @@ static void vector_cache_matches_and_respects_its_budget(void **state)
 static void bad_options_are_errors(void **state)
 {
     (void)state;
-    shelf_read_options ro = {0};
-    ro.require_label = 1;
-    shelf_catalog *c = NULL;
+    shelf_read_options ro;
+    shelf_catalog *c = load_catalog(&ro);
     shelf_error err;
-    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
     shelf_train_options o;
     shelf_train_options_default(&o);
     shelf_model *m = NULL;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "text/hash.h"
 
 void strmap_init(strmap *m)
@@ -53,14 +54,8 @@ long strmap_intern(strmap *m, const char *s)
         return id;
     if ((m->n + 1) * 2 > m->nslots && rehash(m))
         return -1;
-    if (m->n == m->keys_cap) {
-        size_t cap = m->keys_cap ? m->keys_cap * 2 : 64;
-        const char **k = realloc(m->keys, cap * sizeof *k);
-        if (!k)
-            return -1;
-        m->keys = k;
-        m->keys_cap = cap;
-    }
+    if (grow_array((void **)&m->keys, &m->keys_cap, m->n + 1, sizeof *m->keys, 64))
+        return -1;
     char *copy = arena_strndup(&m->strings, s, strlen(s));
     if (!copy)
         return -1;

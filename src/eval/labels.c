@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "eval/eval.h"
+#include "core/grow.h"
 
 /* FNV-1a over unsigned bytes; labels are short, and this table is private to evaluation. */
 static uint64_t hash_bytes(const char *s, size_t n)
@@ -43,14 +44,8 @@ static long lookup(const eval_labels *t, const char *s, size_t n, uint64_t h, si
 /* Makes room for one more label: slots at most half full, items with a free place. */
 static int grow(eval_labels *t)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        eval_label *items = realloc(t->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        t->items = items;
-        t->cap = cap;
-    }
+    if (grow_array((void **)&t->items, &t->cap, t->n + 1, sizeof *t->items, 64))
+        return -1;
     if ((t->n + 1) * 2 <= t->nslots)
         return 0;
     size_t nslots = t->nslots ? t->nslots * 2 : 128;

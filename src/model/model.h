@@ -35,6 +35,7 @@ typedef struct vec_scratch {
     uint32_t *stamp; /* per model row: the call that last saw it */
     uint32_t *slot;  /* per model row: its index in the vector being built */
     uint32_t *count;
+    size_t count_cap;
     uint32_t call;
     size_t nrows;
 } vec_scratch;

@@ -5,24 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "model/model.h"
 
 int sparse_vec_reserve(sparse_vec *x, size_t n)
 {
-    if (n <= x->cap)
-        return 0;
-    size_t cap = x->cap ? x->cap : 256;
-    while (cap < n)
-        cap *= 2;
-    uint32_t *r = realloc(x->rows, cap * sizeof *r);
-    if (!r)
+    size_t rows_cap = x->cap, vals_cap = x->cap; /* grow in step, so they end equal */
+    if (grow_array((void **)&x->rows, &rows_cap, n, sizeof *x->rows, 256) ||
+        grow_array((void **)&x->vals, &vals_cap, n, sizeof *x->vals, 256))
         return -1;
-    x->rows = r;
-    float *v = realloc(x->vals, cap * sizeof *v);
-    if (!v)
-        return -1;
-    x->vals = v;
-    x->cap = cap;
+    x->cap = rows_cap;
     return 0;
 }
 
@@ -100,10 +92,8 @@ int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const c
     x->n = 0;
     if (feat_extract(&m->feat, f, text, n) || sparse_vec_reserve(x, f->n + 1))
         return -1;
-    uint32_t *c = realloc(s->count, x->cap * sizeof *c);
-    if (!c)
+    if (grow_array((void **)&s->count, &s->count_cap, x->cap, sizeof *s->count, 256))
         return -1;
-    s->count = c;
     count_rows(m, s, x, f->ids, f->nword);
     weigh_group(m, s, x, 0, 1.0f);
     size_t nword = x->n;
