@@ -2,11 +2,11 @@
 # `make demo` runs the main job on the bundled sample catalog; `make bench` runs the peers.
 
 CC      ?= cc
-PKGS    := openblas libutf8proc libcjson
+PKGS    := openblas libutf8proc libcjson libjpeg libpng libwebp
 # Recursive (=), not :=, so that pkg-config is asked after `deps` has installed the packages.
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson) \
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp) \
           -lm -pthread
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -48,7 +48,16 @@ build/rel/tests/%: build/rel/tests/%.o build/rel/libshelf.a
 build/san/tests/%: build/san/tests/%.o build/san/libshelf.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
-test: deps shelf build/san/shelf $(TESTS:%=build/rel/tests/%) $(TESTS:%=build/san/tests/%)
+# Test and bench tools: a generator of image catalogs, the convolution speed probe.
+build/tools/make_images: tests/tools/make_images.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $< $(LDLIBS)
+build/bench/conv_speed: bench/conv_speed.c build/rel/libshelf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
+
+test: deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tests/%) \
+      $(TESTS:%=build/san/tests/%)
 	@set -e; for t in $(TESTS); do echo "== $$t (release)"; build/rel/tests/$$t; \
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
@@ -56,12 +65,13 @@ test: deps shelf build/san/shelf $(TESTS:%=build/rel/tests/%) $(TESTS:%=build/sa
 	@bash tests/valgrind.sh ./shelf
 	@echo "all tests passed"
 
-demo: deps shelf
+demo: deps shelf build/tools/make_images
 	bash examples/demo.sh ./shelf
 
-bench: deps shelf
+bench: deps shelf build/bench/conv_speed
 	bash scripts/install-deps.sh --bench
 	bash bench/text.sh
+	bash bench/image.sh
 
 valgrind: shelf
 	bash tests/valgrind.sh ./shelf

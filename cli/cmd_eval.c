@@ -17,6 +17,7 @@ int cmd_eval(int argc, char **argv)
         {"confusions", OPT_INT, &confusions, "how many frequent confusions to list (10)"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
         READ_FLAG_OPTS(rf),
+        IMAGE_COLUMN_OPT(rf),
         {NULL, 0, NULL, NULL}};
     int r = opt_parse("eval", argc, argv, opts);
     if (r)
@@ -50,7 +51,8 @@ int cmd_eval(int argc, char **argv)
     shelf_read_stats st;
     shelf_catalog_stats(c, &st);
     report_read_stats(data, &st);
-    status = report_catalog(m, c, data, json, per_class, confusions, threads, stdout) ? 1 : 0;
+    status = report_catalog(m, c, data, json, per_class, confusions, threads, rf.skip_bad,
+                            stdout) ? 1 : 0;
 done:
     shelf_catalog_free(c);
     shelf_model_free(m);

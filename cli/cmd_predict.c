@@ -10,16 +10,17 @@
 enum { BATCH = 8192 };
 
 typedef struct batch {
-    char *ids[BATCH];
-    const char *texts[BATCH];
+    shelf_product p[BATCH]; /* owned copies of the strings */
     size_t n;
+    long bad_images;        /* skipped under --skip-bad, over the whole run */
 } batch;
 
 static void batch_clear(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        free(b->ids[i]);
-        free((char *)b->texts[i]);
+        free((char *)b->p[i].id);
+        free((char *)b->p[i].text);
+        free((char *)b->p[i].image);
     }
     b->n = 0;
 }
@@ -37,9 +38,10 @@ static int batch_fill(batch *b, shelf_reader *r, const char *cmd)
             fprintf(stderr, "shelf %s: %s\n", cmd, err.message);
             return -1;
         }
-        b->ids[b->n] = strdup(p.id);
-        b->texts[b->n] = strdup(p.text);
-        if (!b->ids[b->n] || !b->texts[b->n]) {
+        shelf_product *q = &b->p[b->n];
+        *q = (shelf_product){strdup(p.id), strdup(p.text), "", strdup(p.image ? p.image : ""),
+                             p.line};
+        if (!q->id || !q->text || !q->image) {
             b->n++;
             fprintf(stderr, "shelf %s: out of memory\n", cmd);
             return -1;
@@ -49,34 +51,48 @@ static int batch_fill(batch *b, shelf_reader *r, const char *cmd)
     return 0;
 }
 
-static int write_batch(const shelf_model *m, const batch *b, int k, float threshold, int threads,
-                       pred_format fmt, int *labels, float *probs, int *counts)
+static int write_batch(const shelf_model *m, const char *data, batch *b, int k, float threshold,
+                       int threads, int skip_bad, pred_format fmt, int *labels, float *probs,
+                       int *counts)
 {
     shelf_error err = {0};
-    if (shelf_predict_batch(m, b->texts, b->n, k, threads, labels, probs, counts, &err)) {
+    shelf_predict_stats ps;
+    if (shelf_predict_products(m, data, b->p, b->n, k, threads, labels, probs, counts, &ps,
+                               &err)) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         return -1;
     }
+    if (ps.bad_images && !skip_bad) {
+        fprintf(stderr, "shelf predict: %s (--skip-bad skips such products)\n", ps.first_bad);
+        return -1;
+    }
+    if (ps.bad_images && !b->bad_images)
+        fprintf(stderr, "shelf predict: skipping products with a bad image; the first: %s\n",
+                ps.first_bad);
+    b->bad_images += ps.bad_images;
     for (size_t i = 0; i < b->n; i++) {
+        if (counts[i] < 0)
+            continue;
         const char *names[256];
         int n = 0;
         for (int j = 0; j < counts[i] && j < 256; j++)
             if (probs[i * (size_t)k + (size_t)j] >= threshold)
                 names[n++] = shelf_model_label(m, labels[i * (size_t)k + (size_t)j]);
-        pred_write_row(stdout, fmt, k, b->ids[i], n, names, probs + i * (size_t)k);
+        pred_write_row(stdout, fmt, k, b->p[i].id, n, names, probs + i * (size_t)k);
     }
     return ferror(stdout) ? -1 : 0;
 }
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *data = "-", *outfmt = "jsonl";
+    const char *model = NULL, *data = "-", *outfmt = "jsonl", *image = NULL;
     int k = 1, threads = 0;
     float threshold = 0;
     read_flags rf = {0};
     const opt opts[] = {
         {"model", OPT_STR, &model, "model file (required)"},
         {"data", OPT_STR, &data, "catalog to categorize, or - for standard input (default)"},
+        {"image", OPT_STR, &image, "one image file to categorize (image models)"},
         {"k", OPT_INT, &k, "how many labels per product (1)"},
         {"threshold", OPT_FLOAT, &threshold, "leave out labels less probable than this (0)"},
         {"output-format", OPT_STR, &outfmt, "jsonl (default), csv or tsv"},
@@ -114,6 +130,21 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     ro.require_label = 0;
+    if (image && shelf_model_modality(m) != SHELF_MODALITY_IMAGE) {
+        fprintf(stderr, "shelf predict: %s classifies text; --image needs an image model\n",
+                model);
+        goto done;
+    }
+    if (image) { /* one product: the file, its path taken as it is given */
+        b->p[0] = (shelf_product){strdup(image), strdup(""), "", strdup(image), 0};
+        b->n = 1;
+        pred_write_header(stdout, fmt, k);
+        if (!b->p[0].id || !b->p[0].text || !b->p[0].image ||
+            write_batch(m, "-", b, k, threshold, threads, 0, fmt, labels, probs, counts))
+            goto done;
+        status = fflush(stdout) == 0 ? 0 : 1;
+        goto done;
+    }
     if (shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
@@ -121,13 +152,16 @@ int cmd_predict(int argc, char **argv)
     pred_write_header(stdout, fmt, k);
     for (int end = 0; !end;) {
         end = batch_fill(b, rd, "predict");
-        if (end < 0 || write_batch(m, b, k, threshold, threads, fmt, labels, probs, counts))
+        if (end < 0 || write_batch(m, data, b, k, threshold, threads, ro.skip_bad, fmt, labels,
+                                   probs, counts))
             goto done;
         batch_clear(b);
     }
     shelf_read_stats st;
     shelf_reader_stats(rd, &st);
     report_read_stats(data, &st);
+    if (b->bad_images)
+        fprintf(stderr, "%s: skipped %ld products with a bad image\n", data, b->bad_images);
     status = fflush(stdout) == 0 ? 0 : 1;
 done:
     if (b)

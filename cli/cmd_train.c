@@ -34,9 +34,45 @@ static shelf_catalog *load(const char *path, const shelf_read_options *ro)
     return c;
 }
 
+/* The index of name among choices (NULL-terminated), or -1 after printing an error. */
+static int pick(const char *flag, const char *name, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(name, choices[i]) == 0)
+            return i;
+    fprintf(stderr, "shelf train: --%s %s: expected one of", flag, name);
+    for (int i = 0; choices[i]; i++)
+        fprintf(stderr, " %s", choices[i]);
+    fputc('\n', stderr);
+    return -1;
+}
+
+/* Turns the named choices into the options' enums; -1 after printing an error. */
+static int apply_choices(shelf_train_options *o, const char *modality, const char *optimizer,
+                         const char *sched, const char *augment)
+{
+    static const char *const modalities[] = {"text", "image", NULL}; /* shelf_modality */
+    static const char *const optimizers[] = {"adamw", "sgd", NULL};  /* shelf_optimizer */
+    static const char *const schedules[] = {"onecycle", "cosine", "constant", NULL};
+    int mo = pick("modality", modality, modalities), op = pick("optimizer", optimizer, optimizers),
+        sc = pick("schedule", sched, schedules);
+    if (mo < 0 || op < 0 || sc < 0)
+        return -1;
+    o->modality = (shelf_modality)mo;
+    o->optimizer = (shelf_optimizer)op;
+    o->schedule = (shelf_schedule)sc;
+    shelf_error err = {0};
+    if (augment && shelf_augment_parse(augment, &o->augment, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf train: --augment: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *train = NULL, *valid = NULL, *out = NULL, *modality = "text";
+    const char *optimizer = "adamw", *sched = "onecycle", *augment = NULL;
     int quiet = 0;
     read_flags rf = {0};
     shelf_train_options o;
@@ -45,7 +81,7 @@ int cmd_train(int argc, char **argv)
         {"train", OPT_STR, &train, "training catalog (required)"},
         {"valid", OPT_STR, &valid, "validation catalog: early stopping and final metrics"},
         {"out", OPT_STR, &out, "model file to write (required)"},
-        {"modality", OPT_STR, &modality, "text (image and both come later)"},
+        {"modality", OPT_STR, &modality, "text (default) or image"},
         {"epochs", OPT_INT, &o.epochs, "passes over the data (default: from the catalog size)"},
         {"lr", OPT_FLOAT, &o.lr, "learning rate (default 1)"},
         {"dim", OPT_INT, &o.dim, "0: sparse linear model (default); D: embeddings of size D"},
@@ -56,8 +92,16 @@ int cmd_train(int argc, char **argv)
         {"threads", OPT_INT, &o.threads, "threads (default: all cores)"},
         {"hierarchy", OPT_FLAG, &o.hierarchy, "share weights along label paths"},
         {"seed", OPT_U64, &o.seed, "random seed (default 1)"},
+        {"image-size", OPT_INT, &o.image_size, "image models: input side in pixels (default 64)"},
+        {"width", OPT_INT, &o.width, "image models: channels of the first convolution (32)"},
+        {"batch", OPT_INT, &o.batch, "image models: images per step (default 64)"},
+        {"optimizer", OPT_STR, &optimizer, "image models: adamw (default) or sgd"},
+        {"weight-decay", OPT_FLOAT, &o.weight_decay, "image models: weight decay (0.0005)"},
+        {"schedule", OPT_STR, &sched, "image models: onecycle (default), cosine or constant"},
+        {"augment", OPT_STR, &augment, "image models: flip,crop,rotate,jitter (default all) or none"},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
         READ_FLAG_OPTS(rf),
+        IMAGE_COLUMN_OPT(rf),
         {NULL, 0, NULL, NULL}};
     const char *synopsis = "--train FILE [--valid FILE] --out MODEL [options]";
     int r = opt_parse("train", argc, argv, opts);
@@ -67,10 +111,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "shelf train: --train and --out are required (see shelf train --help)\n");
         return 2;
     }
-    if (strcmp(modality, "text") != 0) {
-        fprintf(stderr, "shelf train: --modality %s is not supported yet; use text\n", modality);
+    if (apply_choices(&o, modality, optimizer, sched, augment))
         return 2;
-    }
     if (read_flags_apply(&rf, NULL, &o.read))
         return 2;
     o.read.require_label = 1;
@@ -97,13 +139,17 @@ int cmd_train(int argc, char **argv)
     double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
             shelf_catalog_size(tc), shelf_model_num_labels(m), out, mb);
+    if (shelf_model_modality(m) == SHELF_MODALITY_IMAGE && o.read.skip_bad)
+        fprintf(stderr, "note: products with a bad image were skipped (shelf info %s counts "
+                "them)\n", out);
     if (shelf_model_num_labels(m) < 2)
         fprintf(stderr, "warning: %s has a single label: every product will be given it\n",
                 train);
     status = 0;
     if (vc) {
         fprintf(stderr, "\nvalidation (%s):\n", valid);
-        status = report_catalog(m, vc, valid, 0, 0, 5, o.threads, stderr) ? 1 : 0;
+        status = report_catalog(m, vc, valid, 0, 0, 5, o.threads, o.read.skip_bad,
+                                stderr) ? 1 : 0;
     }
 done:
     shelf_model_free(m);

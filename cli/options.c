@@ -122,6 +122,8 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
         o->id_column = rf->id;
     if (rf->label_sep)
         o->label_sep = rf->label_sep;
+    if (rf->image)
+        o->image_column = rf->image;
     o->skip_bad = rf->skip_bad;
     o->fix_utf8 = rf->fix_utf8;
     return 0;

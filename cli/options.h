@@ -23,7 +23,7 @@ void opt_usage(const char *cmd, const char *synopsis, const opt *opts);
 
 /* The catalog options shared by train, eval and predict. */
 typedef struct read_flags {
-    const char *format, *text, *label, *id, *label_sep;
+    const char *format, *text, *label, *id, *label_sep, *image;
     int skip_bad, fix_utf8;
 } read_flags;
 #define READ_FLAG_OPTS(rf)                                                                  \
@@ -31,12 +31,15 @@ typedef struct read_flags {
     {"text", OPT_STR, &(rf).text, "text columns, e.g. title,description"},                   \
     {"label", OPT_STR, &(rf).label, "label column (default: category)"},                      \
     {"id", OPT_STR, &(rf).id, "id column (default: id)"},                                     \
+    {"image-column", OPT_STR, &(rf).image, "image column (default: image, when present)"},     \
     {"label-sep", OPT_STR, &(rf).label_sep, "separator of label path levels (default ' > ')"}, \
     {"skip-bad", OPT_FLAG, &(rf).skip_bad, "skip and count bad rows instead of stopping"},    \
     {"fix-utf8", OPT_FLAG, &(rf).fix_utf8, "replace invalid UTF-8 instead of stopping"}
 
 /* Fills o from the flags, starting from base (a model's settings) when not NULL. Prints an
  * error and returns -1 on a bad --format. */
+/* train and eval also take --image for the image column (predict's --image is a file). */
+#define IMAGE_COLUMN_OPT(rf) {"image", OPT_STR, &(rf).image, "same as --image-column"}
 int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf_read_options *o);
 
 /* Prints the reader's skip and repair counts of a catalog to stderr. */

@@ -65,14 +65,17 @@ typedef struct shelf_read_options {
     int require_label;        /* 1 for training and evaluation, 0 for prediction */
     int skip_bad;             /* skip and count bad rows instead of failing */
     int fix_utf8;             /* replace invalid UTF-8 with U+FFFD and count, not fail */
+    const char *image_column; /* the image reference (a path, relative to the data file's
+                                 folder); NULL: "image" when there is such a column */
 } shelf_read_options;
 
 /* One product. Strings are NUL-terminated UTF-8 owned by the reader or catalog. A missing
- * label is "". line is the line its record starts on (the header is line 1). */
+ * label or image is "". line is the line its record starts on (the header is line 1). */
 typedef struct shelf_product {
     const char *id;
     const char *text;
     const char *label;
+    const char *image; /* the image reference as written in the data file, trimmed */
     long line;
 } shelf_product;
 
@@ -121,9 +124,22 @@ typedef struct shelf_progress {
 } shelf_progress;
 typedef void (*shelf_progress_fn)(const shelf_progress *p, void *user);
 
+typedef enum shelf_modality {
+    SHELF_MODALITY_TEXT = 0, /* the title and description: a bag of n-grams */
+    SHELF_MODALITY_IMAGE     /* the product photo: a CNN */
+} shelf_modality;
+
+typedef enum shelf_optimizer { SHELF_OPTIMIZER_ADAMW = 0, SHELF_OPTIMIZER_SGD } shelf_optimizer;
+typedef enum shelf_schedule {
+    SHELF_SCHEDULE_ONECYCLE = 0,
+    SHELF_SCHEDULE_COSINE,
+    SHELF_SCHEDULE_CONSTANT
+} shelf_schedule;
+
 typedef struct shelf_train_options {
-    int epochs;       /* 0: chosen from the catalog size */
-    float lr;         /* 0: default */
+    shelf_modality modality;
+    int epochs;       /* 0: chosen from the catalog size (text), 8 (image) */
+    float lr;         /* 0: default (text 1; image: AdamW 0.002, SGD 0.05) */
     int dim;          /* 0: a sparse linear layer straight to the labels; D > 0: embeddings
                          of size D, then a linear layer */
     int ngrams;       /* word n-grams up to this length; 0: default 2 */
@@ -137,9 +153,21 @@ typedef struct shelf_train_options {
     void *progress_user;
     const char *train_path; /* recorded in the model, for shelf info */
     shelf_read_options read; /* recorded in the model: prediction reads the same columns */
+    /* image models */
+    int image_size;          /* side of the square input; 0: 64 */
+    int width;               /* channels of the first convolution; 0: 32 */
+    int batch;               /* images per step; 0: 64 */
+    shelf_optimizer optimizer;
+    float weight_decay;      /* < 0: default 5e-4 */
+    shelf_schedule schedule;
+    int augment;             /* < 0: all; else flags: 1 flip, 2 crop, 4 rotate, 8 jitter */
 } shelf_train_options;
 
 void shelf_train_options_default(shelf_train_options *o);
+
+/* Parses an augmentation list, "flip,crop,rotate,jitter" (any of them), "all" or "none",
+ * into the flags of shelf_train_options.augment. */
+shelf_status shelf_augment_parse(const char *list, int *flags, shelf_error *err);
 
 /* Trains a text model on train; valid (may be NULL) drives early stopping. */
 shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
@@ -172,6 +200,26 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
 shelf_status shelf_predict_batch(const shelf_model *m, const char *const *texts, size_t n,
                                  int k, int threads, int *labels, float *probs, int *counts,
                                  shelf_error *err);
+
+shelf_modality shelf_model_modality(const shelf_model *m);
+
+typedef struct shelf_predict_stats {
+    long bad_images;                 /* products whose image could not be used */
+    char first_bad[SHELF_ERROR_MAX]; /* "FILE:LINE: IMAGE-PATH: what is wrong" of the first */
+    double load_seconds;             /* reading and decoding images */
+    double model_seconds;            /* the model itself */
+} shelf_predict_stats;
+
+/* Predicts n products with whatever the model reads: their text, or their image (an image
+ * model), whose reference products[i].image is resolved against the folder of the data file
+ * data_path (absolute references as they are). Product i's labels and probabilities go to
+ * labels[i*k ..] and probs[i*k ..], their number to counts[i]: -1 when the product's image
+ * is missing or unusable, counted in stats with the first such product's message. Runs on
+ * `threads` threads (0: all cores). Fails only on bad arguments or when out of memory. */
+shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
+                                    const shelf_product *products, size_t n, int k, int threads,
+                                    int *labels, float *probs, int *counts,
+                                    shelf_predict_stats *stats, shelf_error *err);
 
 /* How many of the catalog's products have a text that also occurs in the model's training
  * data (after normalization). */

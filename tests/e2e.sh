@@ -4,6 +4,7 @@
 # a crash. usage: tests/e2e.sh SHELF_BINARY
 set -uo pipefail
 SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+MAKE_IMAGES=$(cd "$(dirname "$0")/.." && pwd)/build/tools/make_images
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
@@ -145,6 +146,38 @@ else
 fi
 chmod 755 ro
 ls ro | grep -q tmp && fail "temporary file left behind" || pass "no temporary file left behind"
+
+echo "image models: train, eval, predict, info, bad images"
+"$MAKE_IMAGES" imgs 24 || fail "make_images"
+IMG_OPTS=(--modality image --image-size 16 --width 4 --batch 16 --epochs 6 --seed 2 --threads 2 --quiet)
+expect_ok "train an image model" "$SHELF" train --train imgs/train.csv --valid imgs/valid.csv --out img.shelf "${IMG_OPTS[@]}"
+expect_ok "eval an image model" "$SHELF" eval --model img.shelf --data imgs/test.csv --json
+acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "image accuracy $acc >= 0.8 on easy pictures" || fail "image accuracy $acc >= 0.8"
+expect_ok "predict by image" "$SHELF" predict --model img.shelf --data imgs/test.csv --k 2
+[ "$(wc -l < out.txt)" -eq "$(($(wc -l < imgs/test.csv) - 1))" ] && pass "one line per product" || fail "one line per product"
+expect_ok "predict one image file" "$SHELF" predict --model img.shelf --image imgs/img/0.jpg
+grep -q '"id":"imgs/img/0.jpg"' out.txt && pass "the file is the id" || fail "the file is the id ($(cat out.txt))"
+(cd imgs && "$SHELF" predict --model ../img.shelf --image img/1.png >../out.txt 2>../err.txt) && pass "relative --image from another folder" || fail "relative --image"
+expect_ok "info of an image model" "$SHELF" info --model img.shelf
+grep -q "image CNN" out.txt && grep -q "training images/s" out.txt && pass "info describes the CNN" || fail "info describes the CNN"
+expect_error "truncated image names file, line and path" 'bad.csv:2: img/truncated.jpg: ' "$SHELF" eval --model img.shelf --data imgs/bad.csv
+expect_error "training refuses a bad image" 'bad.csv:2: img/truncated.jpg' "$SHELF" train --train imgs/bad.csv --out x.shelf "${IMG_OPTS[@]}"
+expect_ok "--skip-bad skips bad images" "$SHELF" predict --model img.shelf --data imgs/bad.csv --skip-bad
+[ "$(wc -l < out.txt)" -eq 1 ] && grep -q "skipped 3 products with a bad image" err.txt && pass "three skipped, counted" || fail "three skipped ($(cat err.txt))"
+expect_ok "train with --skip-bad" "$SHELF" train --train imgs/bad.csv --out x.shelf "${IMG_OPTS[@]}" --skip-bad
+expect_error "a missing image file" 'cannot open' "$SHELF" predict --model img.shelf --image imgs/img/nope.jpg
+expect_error "a text model given an image" 'text' "$SHELF" predict --model m.shelf --image imgs/img/0.jpg
+expect_error "an image model on a catalog without images" 'no image' "$SHELF" eval --model img.shelf --data test.csv
+"$SHELF" train --train imgs/train.csv --out x.shelf --modality image --augment flip,spin >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "spin" err.txt && pass "a bad --augment is refused" || fail "a bad --augment (exit $rc)"
+"$SHELF" train --train imgs/train.csv --out x.shelf --modality video >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "image" err.txt && pass "a bad --modality is refused" || fail "a bad --modality (exit $rc)"
+"$SHELF" train --train imgs/train.csv --out r1.shelf "${IMG_OPTS[@]}" --threads 1 --epochs 2 2>/dev/null
+"$SHELF" train --train imgs/train.csv --out r2.shelf "${IMG_OPTS[@]}" --threads 1 --epochs 2 2>/dev/null
+"$SHELF" predict --model r1.shelf --data imgs/test.csv --k 3 > p1.txt 2>/dev/null
+"$SHELF" predict --model r2.shelf --data imgs/test.csv --k 3 > p2.txt 2>/dev/null
+cmp -s p1.txt p2.txt && [ -s p1.txt ] && pass "--seed reproduces an image model on one thread" || fail "image reproducibility"
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

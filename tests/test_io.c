@@ -469,6 +469,109 @@ static void test_empty_label_is_a_bad_row(void **state)
     shelf_catalog_free(c);
 }
 
+/* ---- image column -------------------------------------------------------------------- */
+
+static void assert_image(const shelf_catalog *c, size_t i, const char *image)
+{
+    const shelf_product *p = shelf_catalog_get(c, i);
+    assert_non_null(p);
+    assert_string_equal(p->image, image);
+}
+
+static void test_image_column_is_trimmed_and_empty_when_absent(void **state)
+{
+    (void)state;
+    const char *path = write_text("img.csv", "title,image,category\n"
+                                             "Mug, imgs/mug.jpg ,K\n"
+                                             "Cup,,K\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_image(c, 0, "imgs/mug.jpg");
+    assert_image(c, 1, "");
+    assert_product(c, 0, "2", "Mug", "K", 2); /* the image is not text */
+    shelf_catalog_free(c);
+
+    c = load_ok(write_text("noimg.tsv", "title\tcategory\nMug\tK\n"), &o);
+    assert_image(c, 0, "");
+    shelf_catalog_free(c);
+
+    o.format = SHELF_FORMAT_FASTTEXT;
+    c = load_ok(write_text("img.txt", "__label__K Mug\n"), &o);
+    assert_image(c, 0, "");
+    shelf_catalog_free(c);
+}
+
+static void test_image_column_option_names_a_column_that_must_exist(void **state)
+{
+    (void)state;
+    const char *path = write_text("photo.csv", "title,photo,category\nMug,a.jpg,K\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_image(c, 0, ""); /* no column named "image" */
+    shelf_catalog_free(c);
+    o.image_column = "photo";
+    c = load_ok(path, &o);
+    assert_image(c, 0, "a.jpg");
+    shelf_catalog_free(c);
+
+    o.image_column = "picture";
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s:1: no image column 'picture' (columns: title, photo, category)", path);
+    assert_string_equal(load_fail(path, &o, SHELF_EDATA), want);
+    o.image_column = "image";
+    assert_contains(load_fail(path, &o, SHELF_EDATA), "no image column 'image'");
+
+    o.format = SHELF_FORMAT_FASTTEXT;
+    path = write_text("photo.txt", "__label__K Mug\n");
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_contains(msg, path);
+    assert_contains(msg, "the fastText format has no images");
+}
+
+static void test_jsonl_image_key_is_looked_up_in_every_object(void **state)
+{
+    (void)state;
+    const char *path = write_text("img.jsonl",
+                                  "{\"title\": \"Mug\", \"category\": \"K\"}\n"
+                                  "{\"title\": \"Cup\", \"image\": \" cup.png\", \"category\": "
+                                  "\"K\"}\n"
+                                  "{\"title\": \"Bowl\", \"image\": null, \"category\": \"K\"}\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(path, &o);
+    assert_image(c, 0, "");
+    assert_image(c, 1, "cup.png");
+    assert_image(c, 2, "");
+    shelf_catalog_free(c);
+
+    o.image_column = "photo";
+    c = load_ok(write_text("photo.jsonl", "{\"title\": \"Mug\", \"photo\": \"m.webp\", "
+                                          "\"category\": \"K\"}\n"),
+                &o);
+    assert_image(c, 0, "m.webp");
+    shelf_catalog_free(c);
+}
+
+static void test_image_reference_with_invalid_utf8_is_a_bad_row(void **state)
+{
+    (void)state;
+    const char *path = write_text("imgutf8.csv", "title,image,category\n"
+                                                 "Mug,caf\xE9.jpg,K\n"
+                                                 "Cup,cup.jpg,K\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 2);
+    assert_contains(msg, "invalid UTF-8 in column 'image' at byte 3");
+    o.fix_utf8 = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_image(c, 0, "caf\xEF\xBF\xBD.jpg");
+    assert_image(c, 1, "cup.jpg");
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.utf8_replaced, 1);
+    shelf_catalog_free(c);
+}
+
 /* ---- file-level errors ------------------------------------------------------------------ */
 
 static void test_empty_file_is_an_error_in_every_format(void **state)
@@ -927,6 +1030,10 @@ int main(void)
         cmocka_unit_test(test_id_column_defaults_to_the_line_number),
         cmocka_unit_test(test_label_paths_are_trimmed),
         cmocka_unit_test(test_empty_label_is_a_bad_row),
+        cmocka_unit_test(test_image_column_is_trimmed_and_empty_when_absent),
+        cmocka_unit_test(test_image_column_option_names_a_column_that_must_exist),
+        cmocka_unit_test(test_jsonl_image_key_is_looked_up_in_every_object),
+        cmocka_unit_test(test_image_reference_with_invalid_utf8_is_a_bad_row),
         cmocka_unit_test(test_empty_file_is_an_error_in_every_format),
         cmocka_unit_test(test_header_only_catalog_has_no_products),
         cmocka_unit_test(test_all_rows_skipped_says_why),

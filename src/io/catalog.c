@@ -19,20 +19,24 @@ struct shelf_catalog {
     shelf_read_stats stats;
 };
 
-/* Copies p into the catalog: id and text in one arena allocation, the label interned. */
+/* Copies p into the catalog: id, text and image in one arena allocation, the label
+ * interned. */
 static int add(shelf_catalog *c, const shelf_product *p)
 {
     if (grow_array((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items, 1024))
         return -1;
     size_t idlen = strlen(p->id) + 1, textlen = strlen(p->text) + 1;
-    char *mem = arena_alloc(&c->strings, idlen + textlen);
+    size_t imagelen = strlen(p->image) + 1;
+    char *mem = arena_alloc(&c->strings, idlen + textlen + imagelen);
     long id = strmap_intern(&c->labels, p->label);
     if (!mem || id < 0)
         return -1;
     const char *label = c->labels.keys[id];
     memcpy(mem, p->id, idlen);
     memcpy(mem + idlen, p->text, textlen);
-    c->items[c->n++] = (shelf_product){mem, mem + idlen, label, p->line};
+    memcpy(mem + idlen + textlen, p->image, imagelen);
+    c->items[c->n++] =
+        (shelf_product){mem, mem + idlen, label, mem + idlen + textlen, p->line};
     return 0;
 }
 

@@ -117,29 +117,43 @@ static int blank(const char *s)
     return *s == '\0';
 }
 
-static shelf_status resolve_label_id(columns *c, const char *const *names, int n,
-                                     const shelf_read_options *o, const char *where,
-                                     shelf_error *err)
+/* A column that may be absent: the one opts chose (kind says which, for messages), which
+ * must exist, or else fallback when it exists. *name is NULL when there is none. */
+static shelf_status resolve_optional(const char *const *names, int n, const char *chosen,
+                                     const char *fallback, const char *kind, int *index,
+                                     char **name, const char *where, shelf_error *err)
+{
+    const char *col = chosen ? chosen : fallback;
+    *index = find(names, n, col, strlen(col));
+    if (*index < 0 && chosen) {
+        char what[160];
+        snprintf(what, sizeof what, "no %s column '%.100s'", kind, col);
+        return missing(names, n, where, what, "", err);
+    }
+    if (*index >= 0 && !(*name = strdup(col)))
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
+    return SHELF_OK;
+}
+
+static shelf_status resolve_others(columns *c, const char *const *names, int n,
+                                   const shelf_read_options *o, const char *where,
+                                   shelf_error *err)
 {
     const char *label = o->label_column ? o->label_column : "category";
     c->label = find(names, n, label, strlen(label));
-    c->label_name = strdup(label);
+    if (!(c->label_name = strdup(label)))
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
     if (c->label < 0 && o->require_label) {
         char what[160];
         snprintf(what, sizeof what, "no label column '%s'", label);
         return missing(names, n, where, what, "", err);
     }
-    const char *id = o->id_column ? o->id_column : "id";
-    c->id = find(names, n, id, strlen(id));
-    if (c->id < 0 && o->id_column) {
-        char what[160];
-        snprintf(what, sizeof what, "no id column '%s'", id);
-        return missing(names, n, where, what, "", err);
-    }
-    c->id_name = c->id >= 0 ? strdup(id) : NULL;
-    if (!c->label_name || (c->id >= 0 && !c->id_name))
-        return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
-    return SHELF_OK;
+    shelf_status st = resolve_optional(names, n, o->id_column, "id", "id", &c->id,
+                                       &c->id_name, where, err);
+    if (st == SHELF_OK)
+        st = resolve_optional(names, n, o->image_column, "image", "image", &c->image,
+                              &c->image_name, where, err);
+    return st;
 }
 
 shelf_status columns_resolve(columns *c, const char *const *names, int n,
@@ -147,7 +161,7 @@ shelf_status columns_resolve(columns *c, const char *const *names, int n,
                              shelf_error *err)
 {
     memset(c, 0, sizeof *c);
-    c->label = c->id = -1;
+    c->label = c->id = c->image = -1;
     const char *list = opts->text_columns && !blank(opts->text_columns) ? opts->text_columns
                                                                           : NULL;
     shelf_status st = alloc_text(c, list)
@@ -157,7 +171,7 @@ shelf_status columns_resolve(columns *c, const char *const *names, int n,
         st = list ? resolve_list(c, names, n, list, where, err)
                   : resolve_default(c, names, n, where, err);
     if (st == SHELF_OK)
-        st = resolve_label_id(c, names, n, opts, where, err);
+        st = resolve_others(c, names, n, opts, where, err);
     if (st != SHELF_OK)
         columns_free(c);
     return st;
@@ -171,8 +185,9 @@ void columns_free(columns *c)
     free(c->text_name);
     free(c->label_name);
     free(c->id_name);
+    free(c->image_name);
     memset(c, 0, sizeof *c);
-    c->label = c->id = -1;
+    c->label = c->id = c->image = -1;
 }
 
 int columns_take_all_defaults(columns *c, const shelf_read_options *opts)
@@ -186,6 +201,8 @@ int columns_take_all_defaults(columns *c, const shelf_read_options *opts)
                 return -1;
     }
     if (!opts->id_column && !c->id_name && !(c->id_name = strdup("id")))
+        return -1;
+    if (!opts->image_column && !c->image_name && !(c->image_name = strdup("image")))
         return -1;
     return 0;
 }

@@ -94,6 +94,7 @@ row_status dsv_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_err
     }
     out->id = field(&r->rec, r->cols.id);
     out->label = field(&r->rec, r->cols.label);
+    out->image = field(&r->rec, r->cols.image);
     for (int i = 0; i < r->cols.ntext; i++)
         out->text[i] = field(&r->rec, r->cols.text[i]);
     return ROW_OK;

@@ -52,12 +52,14 @@ static void split(shelf_reader *r, const char *s, size_t n, row *out)
         p = skip_space(end, e);
     }
     out->text[0] = (span){p, (size_t)(e - p)};
-    out->id = (span){NULL, 0};
+    out->id = out->image = (span){NULL, 0};
 }
 
 shelf_status fasttext_open(shelf_reader *r, const shelf_read_options *o, shelf_error *err)
 {
-    (void)o;
+    if (o->image_column) /* a model that needs images would get none */
+        return err_set(err, SHELF_EDATA, "%s: no image column '%s': the fastText format has "
+                       "no images", r->name, o->image_column);
     if (lines_at_eof(&r->in))
         return err_set(err, SHELF_EDATA, "%s: empty file", r->name);
     /* Fixed pseudo-columns, so that messages can name the field. */

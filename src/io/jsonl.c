@@ -136,7 +136,8 @@ static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, r
     free_owned(r);
     const columns *c = &r->cols;
     int bad = value_text(r, obj, c->id_name, s, n, &out->id) ||
-              value_text(r, obj, c->label_name, s, n, &out->label);
+              value_text(r, obj, c->label_name, s, n, &out->label) ||
+              value_text(r, obj, c->image_name, s, n, &out->image);
     for (int i = 0; i < c->ntext && !bad; i++)
         bad = value_text(r, obj, c->text_name[i], s, n, &out->text[i]);
     return bad ? -1 : 0;
@@ -245,7 +246,8 @@ static shelf_status resolve(shelf_reader *r, const shelf_read_options *o, long l
     if (st == SHELF_OK && columns_take_all_defaults(&r->cols, o))
         st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     if (st == SHELF_OK) {
-        r->owned = calloc((size_t)r->cols.ntext + 2, sizeof *r->owned);
+        /* the texts, id, label and image of a row may each need a copy */
+        r->owned = calloc((size_t)r->cols.ntext + 3, sizeof *r->owned);
         r->first.text = calloc((size_t)r->cols.ntext, sizeof *r->first.text);
         if (!r->owned || !r->first.text)
             st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
@@ -290,6 +292,7 @@ row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_e
         out->line = r->first.line;
         out->id = r->first.id;
         out->label = r->first.label;
+        out->image = r->first.image;
         memcpy(out->text, r->first.text, (size_t)r->cols.ntext * sizeof *out->text);
         return ROW_OK;
     }

@@ -114,15 +114,24 @@ static void normalize_path(shelf_reader *r)
     r->tmp = t;
 }
 
+/* Sets out to field s of column col, as append_field makes it; "" when s is absent. */
+static int take_field(shelf_reader *r, buf *out, span s, const char *col, long *fixed,
+                      char *why, size_t whysz)
+{
+    out->len = 0;
+    if (s.p && append_field(r, out, s, col, fixed, why, whysz))
+        return 1;
+    if (buf_reserve(out, 0) == 0)
+        out->data[out->len] = '\0';
+    return 0;
+}
+
 static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
 {
-    r->label.len = 0;
-    if (rw->label.p &&
-        append_field(r, &r->label, rw->label, r->cols.label_name, fixed, why, whysz))
+    if (take_field(r, &r->label, rw->label, r->cols.label_name, fixed, why, whysz))
         return 1;
-    if (buf_reserve(&r->label, 0))
+    if (r->label.oom)
         return 0;
-    r->label.data[r->label.len] = '\0';
     if (r->label.len > 0) {
         normalize_path(r);
         return 0;
@@ -171,15 +180,10 @@ static void append_line_number(buf *out, long line)
 
 static int take_id(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
 {
+    if (rw->id.p)
+        return take_field(r, &r->id, rw->id, r->cols.id_name, fixed, why, whysz);
     r->id.len = 0;
-    if (!rw->id.p) {
-        append_line_number(&r->id, rw->line);
-        return 0;
-    }
-    if (append_field(r, &r->id, rw->id, r->cols.id_name, fixed, why, whysz))
-        return 1;
-    if (buf_reserve(&r->id, 0) == 0)
-        r->id.data[r->id.len] = '\0';
+    append_line_number(&r->id, rw->line);
     return 0;
 }
 
@@ -190,11 +194,14 @@ static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *
 {
     long fixed = 0;
     if (take_label(r, rw, &fixed, why, whysz) || take_id(r, rw, &fixed, why, whysz) ||
-        take_text(r, rw, &fixed, why, whysz))
+        take_text(r, rw, &fixed, why, whysz) ||
+        take_field(r, &r->image, rw->image, r->cols.image_name, &fixed, why, whysz))
         return 1;
-    if (r->label.oom || r->id.oom || r->text.oom || r->fixed.oom || r->tmp.oom)
+    if (r->label.oom || r->id.oom || r->text.oom || r->image.oom || r->fixed.oom ||
+        r->tmp.oom)
         return -1;
-    *out = (shelf_product){r->id.data, r->text.data, r->label.data, rw->line};
+    *out = (shelf_product){r->id.data, r->text.data, r->label.data, r->image.data,
+                           rw->line};
     r->stats.rows++;
     r->stats.utf8_replaced += fixed;
     r->stats.empty_text += r->text.len == 0;
@@ -282,7 +289,7 @@ static shelf_status reader_init(shelf_reader *r, const char *path,
     r->require_label = o->require_label;
     r->skip_bad = o->skip_bad;
     r->fix_utf8 = o->fix_utf8;
-    r->cols.label = r->cols.id = -1;
+    r->cols.label = r->cols.id = r->cols.image = -1;
     r->name = strdup(io_display_name(path));
     r->label_sep = strdup(o->label_sep ? o->label_sep : " > ");
     if (!r->name || !r->label_sep || lines_init(&r->in, NULL))
@@ -346,6 +353,7 @@ void shelf_reader_close(shelf_reader *r)
     buf_free(&r->text);
     buf_free(&r->label);
     buf_free(&r->id);
+    buf_free(&r->image);
     buf_free(&r->fixed);
     buf_free(&r->tmp);
     free(r);

@@ -22,7 +22,7 @@ typedef struct span {
  * format reads the next record. */
 typedef struct row {
     long line;
-    span id, label;
+    span id, label, image;
     span *text; /* columns.ntext of them (the reader's r->parts) */
 } row;
 
@@ -50,7 +50,7 @@ struct shelf_reader {
 
     buf ftlabel;       /* fastText: the label with '_' made ' ' */
 
-    buf text, label, id, fixed, tmp; /* the current product's strings, and scratch */
+    buf text, label, id, image, fixed, tmp; /* the current product's strings, and scratch */
     shelf_read_stats stats;
 };
 

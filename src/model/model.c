@@ -5,6 +5,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "image/augment.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
@@ -29,10 +30,11 @@ void shelf_model_free(shelf_model *m)
     free(m->row_of_bucket);
     free(m->idf);
     free(m->params);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         free(m->read_strings[i]);
     free(m->info.train_path);
     free(m->seen);
+    cnn_free(&m->net);
     free(m);
 }
 
@@ -71,7 +73,8 @@ int model_set_read_options(shelf_model *m, const shelf_read_options *r)
     return dup_opt(m, 0, r->text_columns, &m->read.text_columns) ||
            dup_opt(m, 1, r->label_column, &m->read.label_column) ||
            dup_opt(m, 2, r->id_column, &m->read.id_column) ||
-           dup_opt(m, 3, r->label_sep, &m->read.label_sep) ? -1 : 0;
+           dup_opt(m, 3, r->label_sep, &m->read.label_sep) ||
+           dup_opt(m, 4, r->image_column, &m->read.image_column) ? -1 : 0;
 }
 
 int model_build_taxonomy(shelf_model *m)
@@ -123,7 +126,7 @@ void shelf_scratch_free(shelf_scratch *s)
 }
 
 /* Selection of the k largest probabilities, by insertion: k is small. */
-static int top_k(const float *p, int K, int k, int *labels, float *probs)
+int model_top_k(const float *p, int K, int k, int *labels, float *probs)
 {
     int n = 0;
     for (int c = 0; c < K; c++) {
@@ -145,16 +148,18 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
                   float *probs)
 {
     int K = model_num_labels(m);
-    if (k <= 0 || K == 0)
+    if (k <= 0 || K == 0 || m->modality != SHELF_MODALITY_TEXT)
         return 0;
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
         return -1;
     model_logits(m, &s->x, s->hidden, s->z, s->logits);
     softmax_forward(s->logits, s->logits, K);
-    return top_k(s->logits, K, k < K ? k : K, labels, probs);
+    return model_top_k(s->logits, K, k < K ? k : K, labels, probs);
 }
 
 int shelf_model_num_labels(const shelf_model *m) { return model_num_labels(m); }
+
+shelf_modality shelf_model_modality(const shelf_model *m) { return m->modality; }
 
 const char *shelf_model_label(const shelf_model *m, int i)
 {
@@ -195,24 +200,53 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu, %.1f s\n",
                in->epochs, in->epochs_planned, (double)in->lr, in->threads,
                (unsigned long long)in->seed, in->train_seconds);
-    buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, %u buckets\n",
-               m->feat.ngrams, m->feat.minn, m->feat.maxn, m->feat.buckets);
-    if (m->dim)
-        buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", m->nrows, m->dim,
-                   m->dim, m->labels.n);
-    else
-        buf_printf(&b, "model             sparse linear %u features x %zu labels\n", m->nrows,
-                   m->labels.n);
+    if (m->modality == SHELF_MODALITY_IMAGE) {
+        const image_settings *is = &m->img;
+        char aug[64];
+        augment_format(is->augment, aug, sizeof aug);
+        buf_printf(&b, "model             image CNN, input %dx%d, width %d, %zu parameters "
+                   "(%.1f MB)\n", m->net.size, m->net.size, m->net.width, m->net.nparams,
+                   (double)m->net.nparams * 4 / 1e6);
+        buf_printf(&b, "optimizer         %s, weight decay %g, schedule %s, batch %d, "
+                   "augmentation %s\n", is->optimizer == SHELF_OPTIMIZER_SGD ? "sgd" : "adamw",
+                   (double)is->weight_decay,
+                   is->schedule == SHELF_SCHEDULE_ONECYCLE ? "onecycle"
+                   : is->schedule == SHELF_SCHEDULE_COSINE ? "cosine" : "constant",
+                   is->batch, aug);
+        buf_printf(&b, "normalization     mean %.4f %.4f %.4f, std %.4f %.4f %.4f\n",
+                   (double)is->mean[0], (double)is->mean[1], (double)is->mean[2],
+                   (double)is->std[0], (double)is->std[1], (double)is->std[2]);
+        if (in->fit_seconds > 0)
+            buf_printf(&b, "speed             %.1f training images/s (%.1f s in training steps)\n",
+                       (double)in->train_rows * in->epochs_planned / in->fit_seconds,
+                       in->fit_seconds);
+        if (in->skipped_images)
+            buf_printf(&b, "skipped           %ld products with a bad image\n",
+                       in->skipped_images);
+    } else {
+        buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, %u "
+                   "buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn, m->feat.buckets);
+        if (m->dim)
+            buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", m->nrows,
+                       m->dim, m->dim, m->labels.n);
+        else
+            buf_printf(&b, "model             sparse linear %u features x %zu labels\n",
+                       m->nrows, m->labels.n);
+    }
     if (m->hierarchical)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));
-    buf_printf(&b, "parameters        %zu (%.1f MB)\n", m->nparams,
-               (double)m->nparams * 4 / 1e6);
+    if (m->modality == SHELF_MODALITY_TEXT)
+        buf_printf(&b, "parameters        %zu (%.1f MB)\n", m->nparams,
+                   (double)m->nparams * 4 / 1e6);
     const shelf_read_options *r = &m->read;
     buf_printf(&b, "columns           text %s, label %s, id %s, label separator '%s'\n",
                r->text_columns ? r->text_columns : "(title,name,description)",
                r->label_column ? r->label_column : "category", r->id_column ? r->id_column : "id",
                r->label_sep ? r->label_sep : " > ");
+    if (m->modality == SHELF_MODALITY_IMAGE)
+        buf_printf(&b, "images            column %s, paths relative to the data file's folder\n",
+                   r->image_column ? r->image_column : "image");
     buf_printf(&b, "labels            %zu\n", m->labels.n);
     if (max_labels < 0)
         max_labels = 0;

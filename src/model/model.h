@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/strmap.h"
+#include "model/image_model.h"
 #include "model/taxonomy.h"
 #include "shelf.h"
 #include "text/features.h"
@@ -50,9 +51,16 @@ typedef struct model_info {
     uint64_t seed;
     double train_seconds;
     double valid_accuracy; /* -1 without a validation set */
+    long skipped_images;   /* image models: products skipped for a bad image (--skip-bad) */
+    double fit_seconds;    /* image models: in training steps (no loading, no validation) */
 } model_info;
 
 struct shelf_model {
+    shelf_modality modality;
+    /* image models: the CNN over the labels, and how images are prepared */
+    cnn net;
+    image_settings img;
+    /* text models */
     feat_config feat;
     int dim;             /* 0: linear; else embedding size */
     strmap labels;       /* label path -> id */
@@ -67,7 +75,7 @@ struct shelf_model {
     size_t nparams;
     float *W, *O, *b;
     shelf_read_options read;
-    char *read_strings[4]; /* owned copies behind read's strings */
+    char *read_strings[5]; /* owned copies behind read's strings */
     model_info info;
     uint64_t *seen;      /* sorted hashes of the training texts */
     size_t nseen;
@@ -83,6 +91,9 @@ struct shelf_scratch {
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
 static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
+
+/* The k (<= K) largest of p[K], best first, into labels and probs; returns k. */
+int model_top_k(const float *p, int K, int k, int *labels, float *probs);
 
 /* Builds m->tax from the labels and the label separator of m->read. 0, or -1 out of memory. */
 int model_build_taxonomy(shelf_model *m);

@@ -8,6 +8,7 @@
  * for so far). Written to a temporary file beside the target, fsynced and
  * renamed over it, so a crash leaves either the old file or the new one. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -20,7 +21,10 @@
 #include "model/model.h"
 
 #define MODEL_MAGIC "SHELFMDL"
-enum { MODEL_VERSION = 1, HEADER_SIZE = 24 };
+/* Version 2 added the modality (u32, after the header) and image models. */
+enum { MODEL_VERSION = 2, HEADER_SIZE = 24 };
+/* Image models: size, width, augment, batch, optimizer, schedule; weight decay, mean[3], std[3] */
+enum { IMAGE_SETTINGS_SIZE = 6 * 4 + 7 * 4 };
 
 /* A 64-bit checksum over 8-byte words, fast enough for models of hundreds of MB. */
 typedef struct sum64 { uint64_t h; unsigned char tail[8]; size_t ntail; } sum64;
@@ -91,14 +95,32 @@ static uint64_t file_size(const shelf_model *m)
 {
     uint64_t n = HEADER_SIZE + 8, strs = 0;
     const char *s[] = {m->info.train_path, m->read.text_columns, m->read.label_column,
-                       m->read.id_column, m->read.label_sep};
-    for (size_t i = 0; i < 5; i++)
+                       m->read.id_column, m->read.label_sep, m->read.image_column};
+    for (size_t i = 0; i < 6; i++)
         strs += 4 + (s[i] ? strlen(s[i]) : 0);
     for (size_t i = 0; i < m->labels.n; i++)
         strs += 4 + strlen(m->labels.keys[i]);
-    n += strs + 6 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 + 4 /* nlabels */;
+    n += 4 /* modality */ + strs + 6 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 +
+         8 + 8 /* skipped images, fit seconds */ + 4 /* nlabels */;
+    if (m->modality == SHELF_MODALITY_IMAGE)
+        return n + IMAGE_SETTINGS_SIZE + 8 + m->net.nparams * 4 + 8 + m->net.nstats * 4;
     n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
     return n;
+}
+
+static void put_image(writer *w, const shelf_model *m)
+{
+    const image_settings *is = &m->img;
+    const uint32_t u[6] = {(uint32_t)m->net.size, (uint32_t)m->net.width, (uint32_t)is->augment,
+                           (uint32_t)is->batch, (uint32_t)is->optimizer, (uint32_t)is->schedule};
+    put(w, u, sizeof u);
+    put(w, &is->weight_decay, 4);
+    put(w, is->mean, 12);
+    put(w, is->std, 12);
+    put_u64(w, m->net.nparams);
+    put(w, m->net.params, m->net.nparams * 4);
+    put_u64(w, m->net.nstats);
+    put(w, m->net.stats, m->net.nstats * 4);
 }
 
 static void put_model(writer *w, const shelf_model *m)
@@ -107,6 +129,7 @@ static void put_model(writer *w, const shelf_model *m)
     put_u32(w, MODEL_VERSION);
     put_u32(w, 0);
     put_u64(w, file_size(m));
+    put_u32(w, (uint32_t)m->modality);
     const uint32_t feat[6] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
                               (uint32_t)m->feat.maxn, m->feat.buckets, (uint32_t)m->dim,
                               (uint32_t)m->hierarchical};
@@ -116,6 +139,7 @@ static void put_model(writer *w, const shelf_model *m)
     put_str(w, m->read.label_column);
     put_str(w, m->read.id_column);
     put_str(w, m->read.label_sep);
+    put_str(w, m->read.image_column);
     put_u32(w, (uint32_t)m->read.format);
     const model_info *in = &m->info;
     put_u64(w, (uint64_t)in->train_rows);
@@ -127,9 +151,16 @@ static void put_model(writer *w, const shelf_model *m)
     put_u64(w, in->seed);
     put_f64(w, in->train_seconds);
     put_f64(w, in->valid_accuracy);
+    put_u64(w, (uint64_t)in->skipped_images);
+    put_f64(w, in->fit_seconds);
     put_u32(w, (uint32_t)m->labels.n);
     for (size_t i = 0; i < m->labels.n; i++)
         put_str(w, m->labels.keys[i]);
+    if (m->modality == SHELF_MODALITY_IMAGE) {
+        put_image(w, m);
+        put_u64(w, sum_final(&w->sum));
+        return;
+    }
     put_u32(w, m->nrows);
     for (uint32_t b = 0; b < m->feat.buckets; b++) /* the bucket of each row, in row order */
         if (m->row_of_bucket[b] >= 0)
@@ -318,23 +349,58 @@ static int get_params(reader *r, shelf_model *m)
     return m->seen && !r->failed ? 0 : -1;
 }
 
-static void get_settings(reader *r, shelf_model *m)
+/* The image section: settings, then the network's tensors, their sizes checked against
+ * the shapes the settings give. */
+static int get_image(reader *r, shelf_model *m)
 {
+    image_settings *is = &m->img;
+    uint32_t u[6];
+    get(r, u, sizeof u);
+    get(r, &is->weight_decay, 4);
+    get(r, is->mean, 12);
+    get(r, is->std, 12);
+    is->augment = (int)u[2];
+    is->batch = (int)u[3];
+    is->optimizer = (int)u[4];
+    is->schedule = (int)u[5];
+    if (r->failed || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
+        cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m)) {
+        r->failed = 1;
+        return -1;
+    }
+    for (int c = 0; c < 3; c++)
+        if (!(is->std[c] > 0) || !isfinite(is->mean[c]))
+            r->failed = 1;
+    if (get_u64(r) != m->net.nparams || get(r, m->net.params, m->net.nparams * 4) ||
+        get_u64(r) != m->net.nstats || get(r, m->net.stats, m->net.nstats * 4))
+        r->failed = 1;
+    return r->failed ? -1 : 0;
+}
+
+static void get_settings(reader *r, shelf_model *m, uint32_t version)
+{
+    if (version >= 2) {
+        m->modality = (shelf_modality)get_u32(r);
+        if (m->modality > SHELF_MODALITY_IMAGE)
+            r->failed = 1;
+    }
     uint32_t feat[6];
     get(r, feat, sizeof feat);
-    if (feat[0] > MODEL_MAX_NGRAMS || feat[1] > MODEL_MAX_CHARN || feat[2] > MODEL_MAX_CHARN ||
-        feat[3] == 0 || feat[3] > MODEL_MAX_BUCKETS || feat[4] > MODEL_MAX_DIM || feat[5] > 1)
+    if (m->modality == SHELF_MODALITY_TEXT &&
+        (feat[0] > MODEL_MAX_NGRAMS || feat[1] > MODEL_MAX_CHARN || feat[2] > MODEL_MAX_CHARN ||
+         feat[3] == 0 || feat[3] > MODEL_MAX_BUCKETS || feat[4] > MODEL_MAX_DIM || feat[5] > 1))
         r->failed = 1;
     m->hierarchical = feat[5] != 0;
     m->feat = (feat_config){(int)feat[0], (int)feat[1], (int)feat[2], feat[3]};
     m->dim = (int)feat[4];
     m->info.train_path = get_str(r);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < (version >= 2 ? 5 : 4); i++)
         m->read_strings[i] = get_str(r);
     m->read.text_columns = m->read_strings[0];
     m->read.label_column = m->read_strings[1];
     m->read.id_column = m->read_strings[2];
     m->read.label_sep = m->read_strings[3];
+    m->read.image_column = m->read_strings[4];
     m->read.format = (shelf_format)get_u32(r);
     model_info *in = &m->info;
     in->train_rows = (long)get_u64(r);
@@ -346,16 +412,22 @@ static void get_settings(reader *r, shelf_model *m)
     in->seed = get_u64(r);
     in->train_seconds = get_f64(r);
     in->valid_accuracy = get_f64(r);
+    if (version >= 2) {
+        in->skipped_images = (long)get_u64(r);
+        in->fit_seconds = get_f64(r);
+    }
     if (m->read.format > SHELF_FORMAT_FASTTEXT)
         r->failed = 1;
 }
 
-static shelf_status check_header(reader *r, const char *path, uint64_t actual, shelf_error *err)
+static shelf_status check_header(reader *r, const char *path, uint64_t actual,
+                                 uint32_t *version_out, shelf_error *err)
 {
     char magic[8];
     if (actual < HEADER_SIZE + 8 || get(r, magic, 8) || memcmp(magic, MODEL_MAGIC, 8) != 0)
         return err_set(err, SHELF_EMODEL, "%s: not a shelf model file", path);
     uint32_t version = get_u32(r);
+    *version_out = version;
     get_u32(r);
     uint64_t size = get_u64(r);
     if (version > MODEL_VERSION)
@@ -405,7 +477,8 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     reader r = {f, {0, {0}, 0}, (uint64_t)st.st_size - 8, 0};
     if (st.st_size < HEADER_SIZE + 8)
         r.left = 0;
-    shelf_status s = check_header(&r, path, (uint64_t)st.st_size, err);
+    uint32_t version = 0;
+    shelf_status s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
     if (s == SHELF_OK && !checksum_ok(f, (uint64_t)st.st_size))
         s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (checksum mismatch)", path);
     if (s == SHELF_OK && fseek(f, HEADER_SIZE, SEEK_SET) != 0)
@@ -414,9 +487,13 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     if (s == SHELF_OK && !m)
         s = err_set(err, SHELF_ENOMEM, "out of memory");
     if (s == SHELF_OK) {
-        get_settings(&r, m);
-        if (!r.failed && !get_labels(&r, m) && !get_rows(&r, m))
-            get_params(&r, m);
+        get_settings(&r, m, version);
+        if (!r.failed && !get_labels(&r, m)) {
+            if (m->modality == SHELF_MODALITY_IMAGE)
+                get_image(&r, m);
+            else if (!get_rows(&r, m))
+                get_params(&r, m);
+        }
         uint64_t want = sum_final(&r.sum), have = 0;
         r.left += 8;
         if (r.failed || r.left != 8 || get(&r, &have, 8) || have != want)

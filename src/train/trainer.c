@@ -9,12 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "model/model.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
+#include "train/image_trainer.h"
 #include "train/vcache.h"
 #include "train/vocab.h"
 
@@ -55,13 +57,6 @@ typedef struct worker {
     atomic_long count;
     int failed;
 } worker;
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
 {
@@ -345,18 +340,25 @@ void shelf_train_options_default(shelf_train_options *o)
     memset(o, 0, sizeof *o);
     o->minn = o->maxn = -1;
     o->seed = 1;
+    o->weight_decay = -1;
+    o->augment = -1;
 }
 
 static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error *err)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (o->threads < 0 || o->epochs < 0 || o->buckets < 0 || o->ngrams < 0 || o->minn < -1 ||
-        o->maxn < -1 || o->dim < 0 || !(o->lr >= 0) || o->lr > 1e6f)
+        o->maxn < -1 || o->dim < 0 || !(o->lr >= 0) || o->lr > 1e6f || o->image_size < 0 ||
+        o->width < 0 || o->batch < 0)
         return err_set(err, SHELF_EINVAL, "options must not be negative (0 means the default)");
     if (o->threads == 0)
         o->threads = cores > 0 ? (int)cores : 1;
     if (o->threads > MAX_THREADS)
         o->threads = MAX_THREADS;
+    if (n > UINT32_MAX - 1)
+        return err_set(err, SHELF_EINVAL, "at most %u products can be trained on", UINT32_MAX - 1);
+    if (o->modality == SHELF_MODALITY_IMAGE)
+        return SHELF_OK; /* the image trainer checks the rest */
     if (o->epochs <= 0)
         o->epochs = default_epochs(n);
     if (o->lr <= 0)
@@ -380,8 +382,6 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
     if (o->buckets > MODEL_MAX_BUCKETS)
         return err_set(err, SHELF_EINVAL, "--buckets must be at most %d, not %d",
                        MODEL_MAX_BUCKETS, o->buckets);
-    if (n > UINT32_MAX - 1)
-        return err_set(err, SHELF_EINVAL, "at most %u products can be trained on", UINT32_MAX - 1);
     return SHELF_OK;
 }
 
@@ -410,10 +410,14 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((st = vocab_build(m, train, o.threads, y, err)) != SHELF_OK ||
-        (st = prepare(&tr, &o, err)) != SHELF_OK ||
-        (st = train_loop(&tr, valid, &o, err)) != SHELF_OK)
+    if (o.modality == SHELF_MODALITY_IMAGE) {
+        if ((st = train_image_model(m, train, valid, &o, err)) != SHELF_OK)
+            goto fail;
+    } else if ((st = vocab_build(m, train, o.threads, y, err)) != SHELF_OK ||
+               (st = prepare(&tr, &o, err)) != SHELF_OK ||
+               (st = train_loop(&tr, valid, &o, err)) != SHELF_OK) {
         goto fail;
+    }
     if ((o.train_path && !(m->info.train_path = strdup(o.train_path)))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto fail;

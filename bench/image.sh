@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# shelf's reference CNN against PyTorch's (../shared/peers/baseline_cnn.py) on the fashion
+# images, same network, input, batch, optimizer, schedule, augmentation, epochs and threads.
+#   bash bench/image.sh           the 2-epoch job on the first 8,000 training images
+#   bash bench/image.sh --full    also 8 epochs on the whole training split (about 1.5 h)
+# Results: bench/out/image-*.json and a table on stdout (copied into docs/benchmarks.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec /usr/bin/python3 bench/image_bench.py "$@"

@@ -1,0 +1,107 @@
+#include "image/image_set.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "image/decode.h"
+#include "image/path.h"
+#include "image/resize.h"
+
+shelf_status image_load_square(const char *path, int size, unsigned char *out,
+                               shelf_error *err)
+{
+    image im = {0};
+    shelf_status st = image_decode_file(path, size, IMAGE_DEFAULT_MAX_PIXELS, &im, err);
+    if (st != SHELF_OK)
+        return st;
+    image_resize(im.rgb, im.w, im.h, out, size, size);
+    image_free(&im);
+    return SHELF_OK;
+}
+
+typedef struct load_job {
+    image_set *s;
+    const char *data_path;
+    const char *const *refs;
+    const long *lines;
+    long first_bad[64]; /* per thread */
+    shelf_error first_err[64];
+} load_job;
+
+static void run_load(void *arg, int tid, int nthreads)
+{
+    load_job *j = arg;
+    image_set *s = j->s;
+    size_t i0, i1, bytes = (size_t)s->size * s->size * 3;
+    pool_split(s->n, tid, nthreads, &i0, &i1);
+    j->first_bad[tid] = -1;
+    for (size_t i = i0; i < i1; i++) {
+        char path[PATH_MAX];
+        shelf_error e = {0};
+        unsigned char *out = s->pix + i * bytes;
+        const char *ref = j->refs[i] ? j->refs[i] : "";
+        shelf_status st = SHELF_OK;
+        if (!*ref)
+            st = err_set(&e, SHELF_EDATA, "no image");
+        else if (image_resolve_path(j->data_path, ref, path, sizeof path))
+            st = err_set(&e, SHELF_EDATA, "image path too long");
+        else
+            st = image_load_square(path, s->size, out, &e);
+        s->ok[i] = st == SHELF_OK;
+        if (st == SHELF_OK)
+            continue;
+        memset(out, 0, bytes);
+        if (j->first_bad[tid] < 0) {
+            j->first_bad[tid] = (long)i;
+            if (*ref && j->lines[i] <= 0) /* a file named on the command line */
+                snprintf(j->first_err[tid].message, SHELF_ERROR_MAX, "%.400s: %.500s", ref,
+                         e.message);
+            else if (*ref)
+                snprintf(j->first_err[tid].message, SHELF_ERROR_MAX, "%.300s:%ld: %.300s: %.300s",
+                         j->data_path, j->lines[i], ref, e.message);
+            else
+                snprintf(j->first_err[tid].message, SHELF_ERROR_MAX,
+                         "%.400s:%ld: the product has no image", j->data_path, j->lines[i]);
+        }
+    }
+}
+
+shelf_status image_set_load(image_set *s, const char *data_path, const char *const *refs,
+                            const long *lines, size_t n, int size, thread_pool *pool,
+                            shelf_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->size = size;
+    s->n = n;
+    s->first_bad = -1;
+    s->pix = malloc(n ? n * size * size * 3 : 1);
+    s->ok = malloc(n ? n : 1);
+    load_job *j = malloc(sizeof *j);
+    if (!s->pix || !s->ok || !j) {
+        free(j);
+        image_set_free(s);
+        return err_set(err, SHELF_ENOMEM, "out of memory for %zu images", n);
+    }
+    *j = (load_job){.s = s, .data_path = data_path, .refs = refs, .lines = lines};
+    pool_run(pool, run_load, j);
+    for (size_t i = 0; i < n; i++)
+        s->bad += !s->ok[i];
+    for (int t = 0; t < pool_threads(pool); t++) /* threads hold rows in order */
+        if (j->first_bad[t] >= 0) {
+            s->first_bad = j->first_bad[t];
+            memcpy(s->first_error, j->first_err[t].message, SHELF_ERROR_MAX);
+            break;
+        }
+    free(j);
+    return SHELF_OK;
+}
+
+void image_set_free(image_set *s)
+{
+    free(s->pix);
+    free(s->ok);
+    s->pix = s->ok = NULL;
+}

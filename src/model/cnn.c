@@ -1,0 +1,419 @@
+#include "model/cnn.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "nn/activation.h"
+#include "nn/batchnorm.h"
+#include "nn/linear.h"
+#include "nn/pool.h"
+#include "nn/softmax.h"
+
+static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f;
+/* Images per sgemm: enough columns (HO*WO per image) for sgemm to run near its peak. */
+enum { CHUNK_COLUMNS = 1024 };
+
+int cnn_init(cnn *c, int size, int width, int nlabels)
+{
+    memset(c, 0, sizeof *c);
+    if (size < CNN_MIN_SIZE || size > CNN_MAX_SIZE || width < 1 || width > CNN_MAX_WIDTH ||
+        nlabels < 1)
+        return -1;
+    c->size = size;
+    c->width = width;
+    c->nlabels = nlabels;
+    int h = size, ch = width;
+    if (conv_shape_init(&c->conv[0], 3, width, 3, 1, 1, h, h))
+        return -1;
+    for (int s = 0; s < 3; s++) {
+        conv_shape *down = &c->conv[1 + 2 * s], *same = &c->conv[2 + 2 * s];
+        if (conv_shape_init(down, ch, 2 * ch, 3, 2, 1, h, h))
+            return -1;
+        h = down->ho;
+        ch *= 2;
+        if (conv_shape_init(same, ch, ch, 3, 1, 1, h, h))
+            return -1;
+    }
+    c->feat = ch;
+    size_t off = 0, soff = 0;
+    for (int l = 0; l < CNN_CONVS; l++) {
+        const conv_shape *s = &c->conv[l];
+        c->w_off[l] = off;
+        off += (size_t)s->cout * s->cin * s->k * s->k;
+        c->gamma_off[l] = off;
+        off += (size_t)s->cout;
+        c->beta_off[l] = off;
+        off += (size_t)s->cout;
+        c->chan_off[l] = c->nchans;
+        c->nchans += (size_t)s->cout;
+        c->mean_off[l] = soff;
+        soff += (size_t)s->cout;
+        c->var_off[l] = soff;
+        soff += (size_t)s->cout;
+    }
+    c->fc_w_off = off;
+    off += (size_t)c->feat * nlabels;
+    c->fc_b_off = off;
+    off += (size_t)nlabels;
+    c->nparams = off;
+    c->nstats = soff;
+    c->params = calloc(c->nparams, sizeof *c->params);
+    c->stats = calloc(c->nstats, sizeof *c->stats);
+    if (!c->params || !c->stats) {
+        cnn_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void fill_uniform(float *p, size_t n, float bound, rng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (2 * rng_float(r) - 1) * bound;
+}
+
+void cnn_reset(cnn *c, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    for (int l = 0; l < CNN_CONVS; l++) {
+        const conv_shape *s = &c->conv[l];
+        size_t fan_in = (size_t)s->cin * s->k * s->k;
+        fill_uniform(c->params + c->w_off[l], fan_in * s->cout, 1 / sqrtf((float)fan_in), &r);
+        for (int i = 0; i < s->cout; i++) {
+            c->params[c->gamma_off[l] + i] = 1;
+            c->params[c->beta_off[l] + i] = 0;
+            c->stats[c->mean_off[l] + i] = 0;
+            c->stats[c->var_off[l] + i] = 1;
+        }
+    }
+    float bound = 1 / sqrtf((float)c->feat);
+    fill_uniform(c->params + c->fc_w_off, (size_t)c->feat * c->nlabels, bound, &r);
+    fill_uniform(c->params + c->fc_b_off, (size_t)c->nlabels, bound, &r);
+}
+
+void cnn_free(cnn *c)
+{
+    free(c->params);
+    free(c->stats);
+    c->params = c->stats = NULL;
+}
+
+double cnn_conv_macs(const cnn *c)
+{
+    double macs = 0;
+    for (int l = 0; l < CNN_CONVS; l++) {
+        const conv_shape *s = &c->conv[l];
+        macs += (double)s->cout * s->cin * s->k * s->k * s->ho * s->wo;
+    }
+    return macs;
+}
+
+/* Floats of one image's output of convolution l. */
+static size_t plane_floats(const conv_shape *s) { return (size_t)s->cout * s->ho * s->wo; }
+
+int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training)
+{
+    /* The CNN splits every phase over its own threads, each calling sgemm: OpenBLAS must not
+     * start threads of its own inside them (it is not safe to, and would oversubscribe). */
+    openblas_set_num_threads(1);
+    memset(w, 0, sizeof *w);
+    if (batch < 1 || threads < 1)
+        return -1;
+    w->cap = batch;
+    w->threads = threads;
+    w->training = training;
+    size_t n = (size_t)batch, biggest = 0;
+    w->x = malloc(3 * n * c->size * c->size * sizeof(float));
+    int ok = w->x != NULL;
+    for (int l = 0; l < CNN_CONVS; l++) {
+        const conv_shape *s = &c->conv[l];
+        size_t floats = plane_floats(s) * n;
+        if (floats > biggest)
+            biggest = floats;
+        int per_thread = (batch + threads - 1) / threads;
+        int chunk = CHUNK_COLUMNS / (s->ho * s->wo);
+        w->chunk[l] = chunk < 1 ? 1 : chunk > per_thread ? per_thread : chunk;
+        size_t scratch = conv_scratch_floats(s, w->chunk[l]);
+        if (scratch > w->scratch_floats)
+            w->scratch_floats = scratch;
+        if (training) {
+            ok = ok && (w->pre[l] = malloc(floats * sizeof(float))) &&
+                 (w->act[l] = malloc(floats * sizeof(float)));
+        }
+    }
+    if (!training) {
+        ok = ok && (w->act[0] = malloc(biggest * sizeof(float))) &&
+             (w->act[1] = malloc(biggest * sizeof(float)));
+    } else {
+        ok = ok && (w->dbuf[0] = malloc(biggest * sizeof(float))) &&
+             (w->dbuf[1] = malloc(biggest * sizeof(float))) &&
+             (w->save_mean = malloc(c->nchans * sizeof(float))) &&
+             (w->save_istd = malloc(c->nchans * sizeof(float))) &&
+             (w->dfeat = malloc(n * c->feat * sizeof(float))) &&
+             (w->grads = malloc((size_t)threads * c->nparams * sizeof(float)));
+    }
+    ok = ok && (w->feat = malloc(n * c->feat * sizeof(float))) &&
+         (w->logits = malloc(n * c->nlabels * sizeof(float))) &&
+         (w->scratch = malloc((size_t)threads * w->scratch_floats * sizeof(float)));
+    if (!ok) {
+        cnn_work_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+void cnn_work_free(cnn_work *w)
+{
+    free(w->x);
+    for (int l = 0; l < CNN_CONVS; l++) {
+        free(w->pre[l]);
+        free(w->act[l]);
+    }
+    free(w->dbuf[0]);
+    free(w->dbuf[1]);
+    free(w->save_mean);
+    free(w->save_istd);
+    free(w->feat);
+    free(w->dfeat);
+    free(w->logits);
+    free(w->scratch);
+    free(w->grads);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---- the phases of a step, each run by every thread of the pool on its share ---------- */
+
+typedef struct step {
+    const cnn *c;
+    cnn_work *w;
+    float *stats;  /* running statistics to update (training) */
+    int n, layer;
+    const int *labels;
+    float *bufs[2];  /* inference: the two alternating activation buffers */
+    double loss[64]; /* per thread */
+} step;
+
+static float *scratch_of(const step *st, int tid)
+{
+    return st->w->scratch + (size_t)tid * st->w->scratch_floats;
+}
+
+static float *grads_of(const step *st, int tid)
+{
+    return st->w->grads + (size_t)tid * st->c->nparams;
+}
+
+static void run_conv_forward(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    const cnn *c = st->c;
+    cnn_work *w = st->w;
+    int l = st->layer;
+    size_t n0, n1;
+    pool_split((size_t)st->n, tid, nthreads, &n0, &n1);
+    if (n0 < n1)
+        conv2d_forward(&c->conv[l], w->pre[l], l ? w->act[l - 1] : w->x,
+                       c->params + c->w_off[l], NULL, st->n, (int)n0, (int)n1, w->chunk[l],
+                       scratch_of(st, tid));
+}
+
+static void run_bn_relu_forward(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    const cnn *c = st->c;
+    cnn_work *w = st->w;
+    int l = st->layer;
+    const conv_shape *s = &c->conv[l];
+    long M = (long)st->n * s->ho * s->wo;
+    size_t c0, c1;
+    pool_split((size_t)s->cout, tid, nthreads, &c0, &c1);
+    if (c0 == c1)
+        return;
+    size_t base = c->chan_off[l];
+    batchnorm_forward_train(w->act[l], w->pre[l], c->params + c->gamma_off[l],
+                            c->params + c->beta_off[l], w->save_mean + base,
+                            w->save_istd + base, st->stats + c->mean_off[l],
+                            st->stats + c->var_off[l], M, (int)c0, (int)c1, BN_MOMENTUM,
+                            BN_EPS);
+    relu_forward(w->act[l] + c0 * M, w->act[l] + c0 * M, (c1 - c0) * M);
+}
+
+/* Global average pooling, the linear layer and softmax, with the loss in training. */
+static void head_forward(const cnn *c, cnn_work *w, const float *last, int n, size_t n0,
+                         size_t n1, const int *labels, double *loss)
+{
+    const conv_shape *s = &c->conv[CNN_CONVS - 1];
+    gap_forward(w->feat, last, c->feat, n, s->ho * s->wo, (int)n0, (int)n1);
+    for (size_t i = n0; i < n1; i++) {
+        float *z = w->logits + i * c->nlabels;
+        linear_forward(z, w->feat + i * c->feat, c->params + c->fc_w_off,
+                       c->params + c->fc_b_off, c->feat, c->nlabels);
+        softmax_forward(z, z, c->nlabels);
+        if (labels)
+            *loss -= log(fmax(z[labels[i]], 1e-30));
+    }
+}
+
+static void run_head_forward(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    size_t n0, n1;
+    pool_split((size_t)st->n, tid, nthreads, &n0, &n1);
+    st->loss[tid] = 0;
+    head_forward(st->c, st->w, st->w->act[CNN_CONVS - 1], st->n, n0, n1, st->labels,
+                 &st->loss[tid]);
+}
+
+double cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels)
+{
+    step st = {.c = c, .w = w, .stats = c->stats, .n = n, .labels = labels};
+    for (int l = 0; l < CNN_CONVS; l++) {
+        st.layer = l;
+        pool_run(pool, run_conv_forward, &st);
+        pool_run(pool, run_bn_relu_forward, &st);
+    }
+    pool_run(pool, run_head_forward, &st);
+    double loss = 0;
+    for (int t = 0; t < pool_threads(pool); t++)
+        loss += st.loss[t];
+    return loss / n;
+}
+
+/* Inference, one layer for the thread's images: batch norm is a fixed affine map per
+ * channel, so it joins the convolution and the ReLU. The layers alternate between two
+ * buffers whose layout changes with the layer's shape, hence a pool_run per layer: a thread
+ * running ahead into the next layer would overwrite what another still reads. */
+static void run_infer_layer(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    const cnn *c = st->c;
+    cnn_work *w = st->w;
+    int l = st->layer;
+    size_t n0, n1;
+    pool_split((size_t)st->n, tid, nthreads, &n0, &n1);
+    if (n0 == n1)
+        return;
+    const conv_shape *s = &c->conv[l];
+    float *out = st->bufs[l & 1];
+    conv2d_forward(s, out, l ? st->bufs[(l - 1) & 1] : w->x, c->params + c->w_off[l], NULL,
+                   st->n, (int)n0, (int)n1, w->chunk[l], scratch_of(st, tid));
+    size_t hw = (size_t)s->ho * s->wo;
+    for (int ch = 0; ch < s->cout; ch++) {
+        float scale = c->params[c->gamma_off[l] + ch] /
+                      sqrtf(c->stats[c->var_off[l] + ch] + BN_EPS);
+        float shift = c->params[c->beta_off[l] + ch] - c->stats[c->mean_off[l] + ch] * scale;
+        float *p = out + ((size_t)ch * st->n + n0) * hw;
+        for (size_t i = 0; i < (n1 - n0) * hw; i++) {
+            float v = p[i] * scale + shift;
+            p[i] = v > 0 ? v : 0;
+        }
+    }
+    if (l == CNN_CONVS - 1) {
+        double unused = 0;
+        head_forward(c, w, out, st->n, n0, n1, NULL, &unused);
+    }
+}
+
+void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n)
+{
+    /* a training work area lends its gradient buffers */
+    step st = {.c = c, .w = w, .n = n,
+               .bufs = {w->training ? w->dbuf[0] : w->act[0],
+                        w->training ? w->dbuf[1] : w->act[1]}};
+    for (st.layer = 0; st.layer < CNN_CONVS; st.layer++)
+        pool_run(pool, run_infer_layer, &st);
+}
+
+/* ---- backward ---------------------------------------------------------------------- */
+
+static void run_head_backward(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    const cnn *c = st->c;
+    cnn_work *w = st->w;
+    float *g = grads_of(st, tid);
+    memset(g, 0, c->nparams * sizeof *g);
+    size_t n0, n1;
+    pool_split((size_t)st->n, tid, nthreads, &n0, &n1);
+    float inv_n = 1.0f / (float)st->n;
+    for (size_t i = n0; i < n1; i++) {
+        float *z = w->logits + i * c->nlabels; /* probabilities become dlogits */
+        softmax_xent_backward(z, z, st->labels[i], c->nlabels);
+        for (int k = 0; k < c->nlabels; k++)
+            z[k] *= inv_n;
+        linear_backward(w->dfeat + i * c->feat, g + c->fc_w_off, g + c->fc_b_off, z,
+                        w->feat + i * c->feat, c->params + c->fc_w_off, c->feat, c->nlabels);
+    }
+    const conv_shape *s = &c->conv[CNN_CONVS - 1];
+    if (n0 < n1)
+        gap_backward(w->dbuf[CNN_CONVS & 1], w->dfeat, c->feat, st->n,
+                     s->ho * s->wo, (int)n0, (int)n1);
+}
+
+static void run_bn_relu_backward(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    const cnn *c = st->c;
+    cnn_work *w = st->w;
+    int l = st->layer;
+    const conv_shape *s = &c->conv[l];
+    long M = (long)st->n * s->ho * s->wo;
+    size_t c0, c1;
+    pool_split((size_t)s->cout, tid, nthreads, &c0, &c1);
+    if (c0 == c1)
+        return;
+    float *d = w->dbuf[(l + 1) & 1], *g = grads_of(st, tid);
+    relu_backward(d + c0 * M, d + c0 * M, w->act[l] + c0 * M, (c1 - c0) * M);
+    size_t base = c->chan_off[l];
+    batchnorm_backward(d, g + c->gamma_off[l], g + c->beta_off[l], d, w->pre[l],
+                       c->params + c->gamma_off[l], w->save_mean + base, w->save_istd + base,
+                       M, (int)c0, (int)c1);
+}
+
+static void run_conv_backward(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    const cnn *c = st->c;
+    cnn_work *w = st->w;
+    int l = st->layer;
+    size_t n0, n1;
+    pool_split((size_t)st->n, tid, nthreads, &n0, &n1);
+    if (n0 == n1)
+        return;
+    float *g = grads_of(st, tid);
+    conv2d_backward(&c->conv[l], l ? w->dbuf[l & 1] : NULL, g + c->w_off[l], NULL,
+                    w->dbuf[(l + 1) & 1], l ? w->act[l - 1] : w->x, c->params + c->w_off[l],
+                    st->n, (int)n0, (int)n1, w->chunk[l], scratch_of(st, tid));
+}
+
+/* Thread 0's gradient block becomes the sum of all threads', in a fixed order so that a
+ * run is reproducible for a given number of threads. */
+static void run_reduce(void *arg, int tid, int nthreads)
+{
+    step *st = arg;
+    size_t i0, i1;
+    pool_split(st->c->nparams, tid, nthreads, &i0, &i1);
+    float *sum = grads_of(st, 0);
+    for (int t = 1; t < nthreads; t++) {
+        const float *g = grads_of(st, t);
+        for (size_t i = i0; i < i1; i++)
+            sum[i] += g[i];
+    }
+}
+
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels)
+{
+    step st = {.c = c, .w = w, .n = n, .labels = labels};
+    /* gradients of activation l live in dbuf[(l + 1) & 1]; head writes layer 6's */
+    pool_run(pool, run_head_backward, &st);
+    for (int l = CNN_CONVS - 1; l >= 0; l--) {
+        st.layer = l;
+        pool_run(pool, run_bn_relu_backward, &st);
+        pool_run(pool, run_conv_backward, &st);
+    }
+    pool_run(pool, run_reduce, &st);
+}

@@ -1,0 +1,89 @@
+/* The image encoder and classifier: the reference CNN of issue 3, written out layer by
+ * layer so that it can be compared with PyTorch's:
+ *
+ *   stem   conv3x3(3 -> w)                        at S x S
+ *   stage  conv3x3 stride 2 (c -> 2c), conv3x3 (2c -> 2c)   three times
+ *   every convolution without bias, then batch norm and ReLU
+ *   global average pooling, linear (8w -> labels), softmax
+ *
+ * Activations are CNHW batches (see nn/conv2d.h). Parameters live in one block, tensor
+ * after tensor (conv weight, bn gamma, bn beta per convolution; fc weight [8w][labels],
+ * fc bias), so that an optimizer steps over one array; batch-norm running statistics live
+ * in a second block. Knows nothing about files or images on disk: the trainer fills the
+ * input batch. */
+#ifndef SHELF_MODEL_CNN_H
+#define SHELF_MODEL_CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/threadpool.h"
+#include "nn/conv2d.h"
+
+enum {
+    CNN_CONVS = 7,
+    CNN_MAX_SIZE = 512,
+    CNN_MAX_WIDTH = 256,
+    CNN_MIN_SIZE = 8 /* three stride-2 stages still leave one pixel */
+};
+
+typedef struct cnn {
+    int size, width, nlabels;
+    conv_shape conv[CNN_CONVS];
+    int feat;                    /* channels after the last stage: 8 width */
+    float *params;               /* nparams: the trained tensors */
+    size_t nparams;
+    size_t w_off[CNN_CONVS], gamma_off[CNN_CONVS], beta_off[CNN_CONVS], fc_w_off, fc_b_off;
+    float *stats;                /* running mean then running variance per convolution */
+    size_t nstats;
+    size_t mean_off[CNN_CONVS], var_off[CNN_CONVS];
+    size_t chan_off[CNN_CONVS];  /* convolution l's first channel among all convolutions' */
+    size_t nchans;
+} cnn;
+
+/* Sets up the shapes and allocates the blocks; -1 on bad sizes or out of memory. */
+int cnn_init(cnn *c, int size, int width, int nlabels);
+/* PyTorch's default initialization (uniform +-1/sqrt(fan_in) for convolutions and the
+ * linear layer, gamma 1, beta 0, running mean 0 and variance 1), seeded. */
+void cnn_reset(cnn *c, uint64_t seed);
+void cnn_free(cnn *c);
+/* Multiply-adds of one image's forward pass through the convolutions. */
+double cnn_conv_macs(const cnn *c);
+
+/* Everything a batch of up to `batch` images needs, allocated once. */
+typedef struct cnn_work {
+    int cap, threads;
+    int training;          /* keeps every layer's activations for the backward pass */
+    float *x;              /* input: [3][cap][S][S] */
+    float *pre[CNN_CONVS]; /* convolution outputs, before batch norm (training only) */
+    float *act[CNN_CONVS]; /* after batch norm and ReLU (inference: two alternating) */
+    float *save_mean, *save_istd; /* per convolution and channel */
+    float *feat;           /* [cap][feat] */
+    float *dfeat;          /* [cap][feat], training only */
+    float *logits;         /* [cap][labels]; probabilities after the forward pass */
+    float *dbuf[2];        /* gradients flowing back, alternating */
+    float *scratch;        /* per thread, im2col columns */
+    size_t scratch_floats;
+    float *grads;          /* per thread, nparams each; thread 0's holds the sum */
+    int chunk[CNN_CONVS];  /* images per sgemm */
+} cnn_work;
+
+/* Also sets OpenBLAS to one thread for the process: the CNN runs its own threads. */
+int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training);
+void cnn_work_free(cnn_work *w);
+
+/* The training forward pass over the first n images of w->x: batch statistics (the
+ * running ones updated with momentum 0.1, as PyTorch's); returns the mean cross-entropy
+ * against labels, w->logits holding the probabilities. */
+double cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels);
+
+/* The inference forward pass (running statistics) over the first n images of w->x, which
+ * may come from a work area made with training 0 or 1; w->logits receives probabilities.
+ * The model is only read, so threads may share it, each with its own work area. */
+void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n);
+
+/* After a training forward pass: the gradient of the mean loss into w->grads (thread 0's
+ * slice, nparams floats). */
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels);
+
+#endif

@@ -1,0 +1,114 @@
+/* Prediction for image models: decode, resize, normalize, the CNN in batches on all cores. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "image/augment.h"
+#include "image/image_set.h"
+#include "model/model.h"
+
+typedef struct fill_job {
+    const image_settings *is;
+    cnn_work *w;
+    const unsigned char *pix;
+    int size, n;
+} fill_job;
+
+static void run_fill(void *arg, int tid, int nthreads)
+{
+    fill_job *j = arg;
+    size_t i0, i1, bytes = (size_t)j->size * j->size * 3, plane = (size_t)j->size * j->size;
+    pool_split((size_t)j->n, tid, nthreads, &i0, &i1);
+    for (size_t i = i0; i < i1; i++)
+        augment_to_tensor(j->pix + i * bytes, j->size, 0, NULL, j->is->mean, j->is->std,
+                          j->w->x + i * plane, (long)(plane * (size_t)j->n));
+}
+
+void image_model_probs(const cnn *net, const image_settings *is, cnn_work *w, thread_pool *pool,
+                       const unsigned char *pix, size_t n, float *probs)
+{
+    size_t bytes = (size_t)net->size * net->size * 3, K = (size_t)net->nlabels;
+    for (size_t done = 0; done < n;) {
+        int b = n - done < (size_t)w->cap ? (int)(n - done) : w->cap;
+        fill_job j = {is, w, pix + done * bytes, net->size, b};
+        pool_run(pool, run_fill, &j);
+        cnn_forward_infer(net, w, pool, b);
+        memcpy(probs + done * K, w->logits, (size_t)b * K * sizeof *probs);
+        done += (size_t)b;
+    }
+}
+
+enum { PREDICT_BATCH = 64 };
+
+
+/* Image models: the images of the n products, resolved against data_path's folder. */
+static shelf_status predict_images(const shelf_model *m, const char *data_path,
+                                   const shelf_product *products, size_t n, int k, int threads,
+                                   int *labels, float *probs, int *counts,
+                                   shelf_predict_stats *stats, shelf_error *err)
+{
+    thread_pool *pool = pool_new(threads);
+    image_set set = {0};
+    cnn_work w = {0};
+    size_t K = (size_t)m->net.nlabels;
+    float *all = malloc((n ? n : 1) * K * sizeof *all);
+    const char **refs = malloc((n ? n : 1) * sizeof *refs);
+    long *lines = malloc((n ? n : 1) * sizeof *lines);
+    shelf_status st = SHELF_OK;
+    if (!pool || !all || !refs || !lines ||
+        cnn_work_init(&w, &m->net, PREDICT_BATCH, pool_threads(pool), 0)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        refs[i] = products[i].image;
+        lines[i] = products[i].line;
+    }
+    double t0 = now_sec();
+    if ((st = image_set_load(&set, data_path, refs, lines, n, m->net.size, pool, err)))
+        goto done;
+    double t1 = now_sec();
+    image_model_probs(&m->net, &m->img, &w, pool, set.pix, n, all);
+    stats->load_seconds = t1 - t0;
+    stats->model_seconds = now_sec() - t1;
+    int kk = k < (int)K ? k : (int)K;
+    for (size_t i = 0; i < n; i++)
+        counts[i] = set.ok[i] ? model_top_k(all + i * K, (int)K, kk, labels + i * (size_t)k,
+                                            probs + i * (size_t)k)
+                              : -1;
+    stats->bad_images = set.bad;
+    if (set.bad)
+        memcpy(stats->first_bad, set.first_error, sizeof stats->first_bad);
+done:
+    image_set_free(&set);
+    cnn_work_free(&w);
+    free(all);
+    free(refs);
+    free(lines);
+    pool_free(pool);
+    return st;
+}
+
+shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
+                                    const shelf_product *products, size_t n, int k, int threads,
+                                    int *labels, float *probs, int *counts,
+                                    shelf_predict_stats *stats, shelf_error *err)
+{
+    memset(stats, 0, sizeof *stats);
+    if (k <= 0)
+        return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
+    if (m->modality == SHELF_MODALITY_IMAGE)
+        return predict_images(m, data_path, products, n, k, threads, labels, probs, counts,
+                              stats, err);
+    const char **texts = malloc((n ? n : 1) * sizeof *texts);
+    if (!texts)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        texts[i] = products[i].text;
+    double t0 = now_sec();
+    shelf_status st = shelf_predict_batch(m, texts, n, k, threads, labels, probs, counts, err);
+    stats->model_seconds = now_sec() - t0;
+    free(texts);
+    return st;
+}
