@@ -47,6 +47,15 @@ step "5. What the model file holds"
 show "$SHELF" info --model "$MODEL"
 echo "   model size on disk: $(du -h "$MODEL" | cut -f1)"
 
+MAKE_IMAGES=build/tools/make_images
+if [ -x "$MAKE_IMAGES" ]; then
+  step "6. Photos instead of titles: a CNN on a small generated image catalog (JPEG, PNG, WebP)"
+  show "$MAKE_IMAGES" "$OUT/images" 40
+  show "$SHELF" train --train "$OUT/images/train.csv" --valid "$OUT/images/valid.csv" \
+    --out "$OUT/photos.shelf" --modality image --image-size 32 --width 8 --epochs 6 --seed 1
+  show "$SHELF" predict --model "$OUT/photos.shelf" --image "$OUT/images/img/0.jpg" --k 2
+fi
+
 step "Done. Model: $MODEL, evaluation: $OUT/eval.json, predictions: $OUT/predictions.jsonl"
 echo "   Next: try your own catalog (CSV, TSV or JSONL with a title and a category column):"
 echo "   $SHELF train --train my_train.csv --valid my_valid.csv --out my.shelf"

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/error.h"
@@ -309,6 +310,16 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     shelf_status st = check_image_options(o, err);
     if (st != SHELF_OK)
         return st;
+    /* the images are held decoded: refuse plainly rather than be killed for memory */
+    double images = (double)shelf_catalog_size(train) +
+                    (valid ? (double)shelf_catalog_size(valid) : 0),
+           need = images * o->image_size * o->image_size * 3,
+           have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > 0.6 * have)
+        return err_set(err, SHELF_ENOMEM,
+                       "the images at %dx%d need %.1f GB of memory, more than this machine can "
+                       "spare (%.1f GB in all); use a smaller --image-size",
+                       o->image_size, o->image_size, need / 1e9, have / 1e9);
     trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec()};
     labelled_images vd = {0};
     if (!tr.pool)
