@@ -44,6 +44,7 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     ro.require_label = 1;
+    ro.for_images = shelf_model_modality(m) == SHELF_MODALITY_IMAGE;
     if (shelf_catalog_load(data, &ro, &c, &err) != SHELF_OK) {
         fprintf(stderr, "shelf eval: %s\n", err.message);
         goto done;

@@ -130,6 +130,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     ro.require_label = 0;
+    ro.for_images = shelf_model_modality(m) == SHELF_MODALITY_IMAGE;
     if (image && shelf_model_modality(m) != SHELF_MODALITY_IMAGE) {
         fprintf(stderr, "shelf predict: %s classifies text; --image needs an image model\n",
                 model);

@@ -82,8 +82,8 @@ int cmd_train(int argc, char **argv)
         {"valid", OPT_STR, &valid, "validation catalog: early stopping and final metrics"},
         {"out", OPT_STR, &out, "model file to write (required)"},
         {"modality", OPT_STR, &modality, "text (default) or image"},
-        {"epochs", OPT_INT, &o.epochs, "passes over the data (default: from the catalog size)"},
-        {"lr", OPT_FLOAT, &o.lr, "learning rate (default 1)"},
+        {"epochs", OPT_INT, &o.epochs, "passes over the data (default: text from the catalog size, image 8)"},
+        {"lr", OPT_FLOAT, &o.lr, "learning rate (default: text 1, image adamw 0.002, sgd 0.05)"},
         {"dim", OPT_INT, &o.dim, "0: sparse linear model (default); D: embeddings of size D"},
         {"ngrams", OPT_INT, &o.ngrams, "word n-grams up to N (default 2)"},
         {"minn", OPT_INT, &o.minn, "shortest character n-gram (default 2)"},
@@ -116,6 +116,7 @@ int cmd_train(int argc, char **argv)
     if (read_flags_apply(&rf, NULL, &o.read))
         return 2;
     o.read.require_label = 1;
+    o.read.for_images = o.modality == SHELF_MODALITY_IMAGE;
     o.train_path = train;
     if (!quiet && isatty(2))
         o.progress = show_progress;
@@ -137,11 +138,11 @@ int cmd_train(int argc, char **argv)
         fputc('\r', stderr);
     struct stat st;
     double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+    long skipped = shelf_model_skipped_images(m);
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
-            shelf_catalog_size(tc), shelf_model_num_labels(m), out, mb);
-    if (shelf_model_modality(m) == SHELF_MODALITY_IMAGE && o.read.skip_bad)
-        fprintf(stderr, "note: products with a bad image were skipped (shelf info %s counts "
-                "them)\n", out);
+            shelf_catalog_size(tc) - (size_t)skipped, shelf_model_num_labels(m), out, mb);
+    if (skipped)
+        fprintf(stderr, "%s: skipped %ld products with a bad image\n", train, skipped);
     if (shelf_model_num_labels(m) < 2)
         fprintf(stderr, "warning: %s has a single label: every product will be given it\n",
                 train);

@@ -67,6 +67,8 @@ typedef struct shelf_read_options {
     int fix_utf8;             /* replace invalid UTF-8 with U+FFFD and count, not fail */
     const char *image_column; /* the image reference (a path, relative to the data file's
                                  folder); NULL: "image" when there is such a column */
+    int for_images;           /* read for an image model: no text column is needed, and the
+                                 image column must exist */
 } shelf_read_options;
 
 /* One product. Strings are NUL-terminated UTF-8 owned by the reader or catalog. A missing
@@ -158,7 +160,7 @@ typedef struct shelf_train_options {
     int width;               /* channels of the first convolution; 0: 32 */
     int batch;               /* images per step; 0: 64 */
     shelf_optimizer optimizer;
-    float weight_decay;      /* < 0: default 5e-4 */
+    float weight_decay;      /* default 5e-4 */
     shelf_schedule schedule;
     int augment;             /* < 0: all; else flags: 1 flip, 2 crop, 4 rotate, 8 jitter */
 } shelf_train_options;
@@ -202,6 +204,8 @@ shelf_status shelf_predict_batch(const shelf_model *m, const char *const *texts,
                                  shelf_error *err);
 
 shelf_modality shelf_model_modality(const shelf_model *m);
+/* Image models: training products left out under skip_bad because of a bad image. */
+long shelf_model_skipped_images(const shelf_model *m);
 
 typedef struct shelf_predict_stats {
     long bad_images;                 /* products whose image could not be used */

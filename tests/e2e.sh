@@ -178,6 +178,16 @@ expect_error "an image model on a catalog without images" 'no image' "$SHELF" ev
 "$SHELF" predict --model r1.shelf --data imgs/test.csv --k 3 > p1.txt 2>/dev/null
 "$SHELF" predict --model r2.shelf --data imgs/test.csv --k 3 > p2.txt 2>/dev/null
 cmp -s p1.txt p2.txt && [ -s p1.txt ] && pass "--seed reproduces an image model on one thread" || fail "image reproducibility"
+cut -d, -f1,3,4 imgs/train.csv > imgs/photos_only.csv
+expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1
+expect_ok "and predicts" "$SHELF" predict --model po.shelf --data imgs/photos_only.csv
+cut -d, -f1,2,4 imgs/train.csv > imgs/no_images.csv
+expect_error "an image model needs the image column" "no image column 'image'" "$SHELF" train --train imgs/no_images.csv --out x.shelf "${IMG_OPTS[@]}"
+"$SHELF" train --train imgs/train.csv --out x.shelf --modality image --weight-decay -0.1 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "weight-decay" err.txt && pass "a negative --weight-decay is refused" || fail "a negative --weight-decay (exit $rc)"
+"$SHELF" train --train imgs/train.csv --out x.shelf --modality image --image-size 8 --batch 1 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "batch norm" err.txt && pass "--batch 1 at size 8 is refused" || fail "--batch 1 at size 8 (exit $rc)"
+expect_error "an image model that would not fit in memory is refused" "memory" "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --image-size 512 --width 256 --batch 1024
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -29,6 +29,7 @@ typedef struct load_job {
     const long *lines;
     long first_bad[64]; /* per thread */
     shelf_error first_err[64];
+    int out_of_memory[64];
 } load_job;
 
 static void run_load(void *arg, int tid, int nthreads)
@@ -53,6 +54,8 @@ static void run_load(void *arg, int tid, int nthreads)
         s->ok[i] = st == SHELF_OK;
         if (st == SHELF_OK)
             continue;
+        if (st == SHELF_ENOMEM) /* not the image's fault: the whole load fails */
+            j->out_of_memory[tid] = 1;
         memset(out, 0, bytes);
         if (j->first_bad[tid] < 0) {
             j->first_bad[tid] = (long)i;
@@ -87,6 +90,12 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
     }
     *j = (load_job){.s = s, .data_path = data_path, .refs = refs, .lines = lines};
     pool_run(pool, run_load, j);
+    for (int t = 0; t < pool_threads(pool); t++)
+        if (j->out_of_memory[t]) {
+            free(j);
+            image_set_free(s);
+            return err_set(err, SHELF_ENOMEM, "out of memory decoding images");
+        }
     for (size_t i = 0; i < n; i++)
         s->bad += !s->ok[i];
     for (int t = 0; t < pool_threads(pool); t++) /* threads hold rows in order */

@@ -83,14 +83,15 @@ static shelf_status resolve_list(columns *c, const char *const *names, int n,
 }
 
 static shelf_status resolve_default(columns *c, const char *const *names, int n,
-                                    const char *where, shelf_error *err)
+                                    const shelf_read_options *o, const char *where,
+                                    shelf_error *err)
 {
     for (int k = 0; k < NDEFAULT; k++) {
         int i = find(names, n, default_text[k], strlen(default_text[k]));
         if (i >= 0 && add_text(c, i, default_text[k], strlen(default_text[k])))
             return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
     }
-    if (c->ntext > 0)
+    if (c->ntext > 0 || o->for_images) /* an image model may read photos alone */
         return SHELF_OK;
     return missing(names, n, where, "no text column: none of title, name, description",
                    "; choose the text columns with --text", err);
@@ -151,8 +152,9 @@ static shelf_status resolve_others(columns *c, const char *const *names, int n,
     shelf_status st = resolve_optional(names, n, o->id_column, "id", "id", &c->id,
                                        &c->id_name, where, err);
     if (st == SHELF_OK)
-        st = resolve_optional(names, n, o->image_column, "image", "image", &c->image,
-                              &c->image_name, where, err);
+        st = resolve_optional(names, n, o->for_images && !o->image_column ? "image"
+                                                                          : o->image_column,
+                              "image", "image", &c->image, &c->image_name, where, err);
     return st;
 }
 
@@ -169,7 +171,7 @@ shelf_status columns_resolve(columns *c, const char *const *names, int n,
                           : SHELF_OK;
     if (st == SHELF_OK)
         st = list ? resolve_list(c, names, n, list, where, err)
-                  : resolve_default(c, names, n, where, err);
+                  : resolve_default(c, names, n, opts, where, err);
     if (st == SHELF_OK)
         st = resolve_others(c, names, n, opts, where, err);
     if (st != SHELF_OK)

@@ -166,6 +166,25 @@ int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int trainin
     return 0;
 }
 
+double cnn_work_bytes(const cnn *c, int batch, int threads, int training)
+{
+    double acts = 0, biggest = 0, scratch = 0;
+    int per_thread = (batch + threads - 1) / threads;
+    for (int l = 0; l < CNN_CONVS; l++) {
+        const conv_shape *s = &c->conv[l];
+        double floats = (double)plane_floats(s) * batch;
+        acts += floats;
+        biggest = floats > biggest ? floats : biggest;
+        int chunk = CHUNK_COLUMNS / (s->ho * s->wo);
+        chunk = chunk < 1 ? 1 : chunk > per_thread ? per_thread : chunk;
+        double sc = (double)conv_scratch_floats(s, chunk);
+        scratch = sc > scratch ? sc : scratch;
+    }
+    double floats = training ? 2 * acts + 2 * biggest + (double)threads * (double)c->nparams
+                             : 2 * biggest;
+    return 4 * (floats + (double)threads * scratch + 3.0 * batch * c->size * c->size);
+}
+
 void cnn_work_free(cnn_work *w)
 {
     free(w->x);

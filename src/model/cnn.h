@@ -68,6 +68,9 @@ typedef struct cnn_work {
     int chunk[CNN_CONVS];  /* images per sgemm */
 } cnn_work;
 
+/* Bytes that cnn_work_init would allocate, to refuse a run that cannot fit beforehand. */
+double cnn_work_bytes(const cnn *c, int batch, int threads, int training);
+
 /* Also sets OpenBLAS to one thread for the process: the CNN runs its own threads. */
 int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training);
 void cnn_work_free(cnn_work *w);

@@ -161,6 +161,8 @@ int shelf_model_num_labels(const shelf_model *m) { return model_num_labels(m); }
 
 shelf_modality shelf_model_modality(const shelf_model *m) { return m->modality; }
 
+long shelf_model_skipped_images(const shelf_model *m) { return m->info.skipped_images; }
+
 const char *shelf_model_label(const shelf_model *m, int i)
 {
     return i >= 0 && (size_t)i < m->labels.n ? m->labels.keys[i] : NULL;

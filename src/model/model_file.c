@@ -374,6 +374,11 @@ static int get_image(reader *r, shelf_model *m)
     if (get_u64(r) != m->net.nparams || get(r, m->net.params, m->net.nparams * 4) ||
         get_u64(r) != m->net.nstats || get(r, m->net.stats, m->net.nstats * 4))
         r->failed = 1;
+    for (int l = 0; l < CNN_CONVS && !r->failed; l++) /* variances are sqrt'ed at prediction */
+        for (int i = 0; i < m->net.conv[l].cout; i++)
+            if (!(m->net.stats[m->net.var_off[l] + i] >= 0) ||
+                !isfinite(m->net.stats[m->net.var_off[l] + i]))
+                r->failed = 1;
     return r->failed ? -1 : 0;
 }
 

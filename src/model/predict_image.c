@@ -39,8 +39,9 @@ void image_model_probs(const cnn *net, const image_settings *is, cnn_work *w, th
     }
 }
 
-enum { PREDICT_BATCH = 64 };
-
+/* Images through the network at a time, and images decoded at a time: memory stays bounded
+ * however many products one call is given. */
+enum { PREDICT_BATCH = 64, PREDICT_CHUNK = 1024 };
 
 /* Image models: the images of the n products, resolved against data_path's folder. */
 static shelf_status predict_images(const shelf_model *m, const char *data_path,
@@ -49,41 +50,46 @@ static shelf_status predict_images(const shelf_model *m, const char *data_path,
                                    shelf_predict_stats *stats, shelf_error *err)
 {
     thread_pool *pool = pool_new(threads);
-    image_set set = {0};
     cnn_work w = {0};
     size_t K = (size_t)m->net.nlabels;
-    float *all = malloc((n ? n : 1) * K * sizeof *all);
-    const char **refs = malloc((n ? n : 1) * sizeof *refs);
-    long *lines = malloc((n ? n : 1) * sizeof *lines);
+    float *chunk_probs = malloc(PREDICT_CHUNK * K * sizeof *chunk_probs);
+    const char **refs = malloc(PREDICT_CHUNK * sizeof *refs);
+    long *lines = malloc(PREDICT_CHUNK * sizeof *lines);
     shelf_status st = SHELF_OK;
-    if (!pool || !all || !refs || !lines ||
+    if (!pool || !chunk_probs || !refs || !lines ||
         cnn_work_init(&w, &m->net, PREDICT_BATCH, pool_threads(pool), 0)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        refs[i] = products[i].image;
-        lines[i] = products[i].line;
-    }
-    double t0 = now_sec();
-    if ((st = image_set_load(&set, data_path, refs, lines, n, m->net.size, pool, err)))
-        goto done;
-    double t1 = now_sec();
-    image_model_probs(&m->net, &m->img, &w, pool, set.pix, n, all);
-    stats->load_seconds = t1 - t0;
-    stats->model_seconds = now_sec() - t1;
     int kk = k < (int)K ? k : (int)K;
-    for (size_t i = 0; i < n; i++)
-        counts[i] = set.ok[i] ? model_top_k(all + i * K, (int)K, kk, labels + i * (size_t)k,
-                                            probs + i * (size_t)k)
-                              : -1;
-    stats->bad_images = set.bad;
-    if (set.bad)
-        memcpy(stats->first_bad, set.first_error, sizeof stats->first_bad);
+    for (size_t from = 0; from < n && st == SHELF_OK; from += PREDICT_CHUNK) {
+        size_t c = n - from < PREDICT_CHUNK ? n - from : PREDICT_CHUNK;
+        for (size_t i = 0; i < c; i++) {
+            refs[i] = products[from + i].image;
+            lines[i] = products[from + i].line;
+        }
+        image_set set;
+        double t0 = now_sec();
+        if ((st = image_set_load(&set, data_path, refs, lines, c, m->net.size, pool, err)))
+            break;
+        double t1 = now_sec();
+        image_model_probs(&m->net, &m->img, &w, pool, set.pix, c, chunk_probs);
+        stats->load_seconds += t1 - t0;
+        stats->model_seconds += now_sec() - t1;
+        for (size_t i = 0; i < c; i++) {
+            size_t at = (from + i) * (size_t)k;
+            counts[from + i] = set.ok[i] ? model_top_k(chunk_probs + i * K, (int)K, kk,
+                                                       labels + at, probs + at)
+                                         : -1;
+        }
+        if (set.bad && !stats->bad_images)
+            memcpy(stats->first_bad, set.first_error, sizeof stats->first_bad);
+        stats->bad_images += set.bad;
+        image_set_free(&set);
+    }
 done:
-    image_set_free(&set);
     cnn_work_free(&w);
-    free(all);
+    free(chunk_probs);
     free(refs);
     free(lines);
     pool_free(pool);

@@ -207,8 +207,6 @@ static shelf_status check_image_options(shelf_train_options *o, shelf_error *err
         o->epochs = 8;
     if (o->lr <= 0)
         o->lr = o->optimizer == SHELF_OPTIMIZER_SGD ? 0.05f : 0.002f;
-    if (o->weight_decay < 0)
-        o->weight_decay = 5e-4f;
     if (o->augment < 0)
         o->augment = AUG_ALL;
     if (o->image_size < CNN_MIN_SIZE || o->image_size > CNN_MAX_SIZE)
@@ -219,8 +217,11 @@ static shelf_status check_image_options(shelf_train_options *o, shelf_error *err
                        o->width);
     if (o->batch > 1024)
         return err_set(err, SHELF_EINVAL, "--batch must be at most 1024, not %d", o->batch);
-    if (!(o->weight_decay < 1))
-        return err_set(err, SHELF_EINVAL, "--weight-decay must be below 1");
+    if (!(o->weight_decay >= 0 && o->weight_decay < 1))
+        return err_set(err, SHELF_EINVAL, "--weight-decay must be at least 0 and below 1");
+    if (o->image_size == CNN_MIN_SIZE && o->batch == 1) /* the last stage is 1x1 */
+        return err_set(err, SHELF_EINVAL, "--batch 1 at --image-size %d leaves batch norm a "
+                       "single value per channel; use a larger batch or image", CNN_MIN_SIZE);
     return SHELF_OK;
 }
 
@@ -256,12 +257,23 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
         double e0 = now_sec();
         for (size_t b = 0; b < n; b += (size_t)o->batch) {
             tr->nb = (int)(n - b < (size_t)o->batch ? n - b : (size_t)o->batch);
+            const conv_shape *last_conv = &m->net.conv[CNN_CONVS - 1];
+            if (tr->nb * last_conv->ho * last_conv->wo == 1)
+                break; /* one value per channel: batch norm cannot train on it (PyTorch
+                          refuses it); the last lone image waits for the next epoch */
             tr->rows = tr->order + b;
             tr->first = (long)b;
             for (int i = 0; i < tr->nb; i++)
                 tr->batch_y[i] = tr->train.y[tr->rows[i]];
             pool_run(tr->pool, run_fill_batch, tr);
-            loss_sum += cnn_forward_train(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y) * tr->nb;
+            double loss = cnn_forward_train(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y);
+            if (!isfinite(loss)) {
+                free(probs);
+                free(best);
+                return err_set(err, SHELF_EDATA, "training diverged in epoch %d (the loss is "
+                               "%g); use a lower --lr", epoch + 1, loss);
+            }
+            loss_sum += loss * tr->nb;
             seen += (size_t)tr->nb;
             cnn_backward(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y);
             schedule_at(&sch, tr->step, &tr->lr, &tr->momentum);
@@ -303,6 +315,30 @@ shelf_status shelf_augment_parse(const char *list, int *flags, shelf_error *err)
     return augment_parse(list, flags, err) ? SHELF_EINVAL : SHELF_OK;
 }
 
+/* The decoded images and the network's work area must fit: refuse plainly rather than be
+ * killed for memory halfway through. */
+static shelf_status check_memory(const shelf_catalog *train, const shelf_catalog *valid,
+                                 const shelf_train_options *o, shelf_error *err)
+{
+    cnn probe;
+    if (cnn_init(&probe, o->image_size, o->width, 1))
+        return err_set(err, SHELF_ENOMEM, "out of memory for the network");
+    int threads = o->threads > 0 ? o->threads : pool_cores();
+    double images = (double)shelf_catalog_size(train) +
+                    (valid ? (double)shelf_catalog_size(valid) : 0),
+           need = images * o->image_size * o->image_size * 3 +
+                  cnn_work_bytes(&probe, o->batch, threads, 1),
+           have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    cnn_free(&probe);
+    if (have > 0 && need > 0.6 * have)
+        return err_set(err, SHELF_ENOMEM,
+                       "training at %dx%d, width %d, batch %d needs %.1f GB of memory, more than "
+                       "this machine can spare (%.1f GB in all); use a smaller --image-size, "
+                       "--width or --batch", o->image_size, o->image_size, o->width, o->batch,
+                       need / 1e9, have / 1e9);
+    return SHELF_OK;
+}
+
 shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
                                const shelf_catalog *valid, shelf_train_options *o,
                                shelf_error *err)
@@ -310,16 +346,8 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     shelf_status st = check_image_options(o, err);
     if (st != SHELF_OK)
         return st;
-    /* the images are held decoded: refuse plainly rather than be killed for memory */
-    double images = (double)shelf_catalog_size(train) +
-                    (valid ? (double)shelf_catalog_size(valid) : 0),
-           need = images * o->image_size * o->image_size * 3,
-           have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (have > 0 && need > 0.6 * have)
-        return err_set(err, SHELF_ENOMEM,
-                       "the images at %dx%d need %.1f GB of memory, more than this machine can "
-                       "spare (%.1f GB in all); use a smaller --image-size",
-                       o->image_size, o->image_size, need / 1e9, have / 1e9);
+    if ((st = check_memory(train, valid, o, err)) != SHELF_OK)
+        return st;
     trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec()};
     labelled_images vd = {0};
     if (!tr.pool)
@@ -354,7 +382,7 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     }
     for (size_t i = 0; i < tr.train.n; i++)
         tr.order[i] = (uint32_t)i;
-    m->info.skipped_images = skipped + vskipped;
+    m->info.skipped_images = skipped; /* validation products skipped are not trained on */
     st = train_epochs(&tr, valid ? &vd : NULL, err);
 done:
     labelled_free(&tr.train);

@@ -340,7 +340,7 @@ void shelf_train_options_default(shelf_train_options *o)
     memset(o, 0, sizeof *o);
     o->minn = o->maxn = -1;
     o->seed = 1;
-    o->weight_decay = -1;
+    o->weight_decay = 5e-4f;
     o->augment = -1;
 }
 
@@ -422,7 +422,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto fail;
     }
-    m->info.train_rows = (long)n;
+    m->info.train_rows = (long)n - m->info.skipped_images;
     m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
     m->info.epochs_planned = o.epochs;
     m->info.lr = o.lr;
