@@ -18,4 +18,11 @@ trap 'rm -rf "$T"' EXIT
 "${VG[@]}" "$SHELF" eval --model "$T/m.shelf" --data examples/sample/test.csv --json > /dev/null
 "${VG[@]}" "$SHELF" predict --model "$T/m.shelf" --data examples/sample/new.csv --k 3 > /dev/null
 "${VG[@]}" "$SHELF" info --model "$T/m.shelf" > /dev/null
+echo "== valgrind shelf on a small image catalog (with bad images)"
+build/tools/make_images "$T/imgs" 6
+"${VG[@]}" "$SHELF" train --train "$T/imgs/train.csv" --valid "$T/imgs/valid.csv" \
+  --out "$T/i.shelf" --modality image --image-size 16 --width 2 --batch 8 --epochs 2 \
+  --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }
+"${VG[@]}" "$SHELF" eval --model "$T/i.shelf" --data "$T/imgs/test.csv" --json > /dev/null 2>&1
+"${VG[@]}" "$SHELF" predict --model "$T/i.shelf" --data "$T/imgs/bad.csv" --skip-bad > /dev/null 2>&1
 echo "valgrind: clean"
