@@ -52,7 +52,7 @@ if [ -x "$MAKE_IMAGES" ]; then
   step "6. Photos instead of titles: a CNN on a small generated image catalog (JPEG, PNG, WebP)"
   show "$MAKE_IMAGES" "$OUT/images" 40
   show "$SHELF" train --train "$OUT/images/train.csv" --valid "$OUT/images/valid.csv" \
-    --out "$OUT/photos.shelf" --modality image --image-size 32 --width 8 --epochs 6 --seed 1
+    --out "$OUT/photos.shelf" --modality image --image-size 32 --width 8 --epochs 10 --seed 1
   show "$SHELF" predict --model "$OUT/photos.shelf" --image "$OUT/images/img/0.jpg" --k 2
 fi
 
