@@ -405,7 +405,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
     }
     m->feat = (feat_config){o.ngrams, o.minn, o.maxn, (uint32_t)o.buckets};
     m->dim = o.dim;
-    m->hierarchical = o.hierarchy;
+    m->hierarchical = o.modality == SHELF_MODALITY_TEXT && o.hierarchy; /* text models only */
     if (model_set_read_options(m, &o.read)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto fail;
