@@ -7,23 +7,30 @@
 int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL;
-    int json = 0, per_class = 0, confusions = 10, threads = 0;
+    report_options ro_report = {.confusions = 10};
     read_flags rf = {0};
     const opt opts[] = {
         {"model", OPT_STR, &model, "model file (required)"},
         {"data", OPT_STR, &data, "labelled catalog, or - for standard input (required)"},
-        {"json", OPT_FLAG, &json, "print one JSON object instead of a report"},
-        {"per-class", OPT_FLAG, &per_class, "add precision, recall and F1 of every label"},
-        {"confusions", OPT_INT, &confusions, "how many frequent confusions to list (10)"},
-        {"threads", OPT_INT, &threads, "threads (default: all cores)"},
+        {"json", OPT_FLAG, &ro_report.json, "print one JSON object instead of a report"},
+        {"per-class", OPT_FLAG, &ro_report.per_class,
+         "add precision, recall and F1 of every label"},
+        {"confusions", OPT_INT, &ro_report.confusions, "how many frequent confusions to list (10)"},
+        {"threads", OPT_INT, &ro_report.threads, "threads (default: all cores)"},
+        {"min-confidence", OPT_FLOAT, &ro_report.min_confidence,
+         "also report back-off coverage and precision at this confidence"},
         READ_FLAG_OPTS(rf),
         IMAGE_COLUMN_OPT(rf),
         {NULL, 0, NULL, NULL}};
     int r = opt_parse("eval", argc, argv, opts);
     if (r)
         return r > 0 ? (opt_usage("eval", "--model MODEL --data FILE [options]", opts), 0) : 2;
-    if (threads < 0 || confusions < 0) {
+    if (ro_report.threads < 0 || ro_report.confusions < 0) {
         fprintf(stderr, "shelf eval: --threads and --confusions must not be negative\n");
+        return 2;
+    }
+    if (ro_report.min_confidence < 0 || ro_report.min_confidence > 1) {
+        fprintf(stderr, "shelf eval: --min-confidence must be between 0 and 1\n");
         return 2;
     }
     if (!model || !data) {
@@ -52,8 +59,8 @@ int cmd_eval(int argc, char **argv)
     shelf_read_stats st;
     shelf_catalog_stats(c, &st);
     report_read_stats(data, &st);
-    status = report_catalog(m, c, data, json, per_class, confusions, threads, rf.skip_bad,
-                            stdout) ? 1 : 0;
+    ro_report.skip_bad = rf.skip_bad;
+    status = report_catalog(m, c, data, &ro_report, stdout) ? 1 : 0;
 done:
     shelf_catalog_free(c);
     shelf_model_free(m);

@@ -51,18 +51,49 @@ static int batch_fill(batch *b, shelf_reader *r, const char *cmd)
     return 0;
 }
 
-static int write_batch(const shelf_model *m, const char *data, batch *b, int k, float threshold,
-                       int threads, int skip_bad, pred_format fmt, int *labels, float *probs,
-                       int *counts)
+/* What every batch is predicted and written with. */
+typedef struct job {
+    const shelf_model *m;
+    const char *data;  /* the catalog's path, for image references; "-" for --image */
+    int k;             /* labels written per product */
+    int kq;            /* labels asked of the model: all of them for back-off */
+    float threshold;   /* leave out labels below it */
+    float min_conf;    /* > 0: back off below it */
+    int threads, skip_bad;
+    pred_format fmt;
+    int *labels, *counts; /* BATCH * kq, BATCH */
+    float *probs;
+} job;
+
+static void write_product(const job *j, const shelf_product *p, const int *labels,
+                          const float *probs, int count)
+{
+    const char *names[256];
+    int n = 0;
+    for (int i = 0; i < count && i < j->k; i++)
+        if (probs[i] >= j->threshold)
+            names[n++] = shelf_model_label(j->m, labels[i]);
+    if (j->min_conf <= 0) {
+        pred_write_row(stdout, j->fmt, j->k, p->id, n, names, probs);
+        return;
+    }
+    char path[1024];
+    pred_backoff b = {path, 0, BACKOFF_FULL};
+    b.status = (pred_backoff_status)shelf_backoff(j->m, labels, probs, count, j->min_conf, path,
+                                                  sizeof path, &b.prob);
+    pred_write_row_backoff(stdout, j->fmt, j->k, p->id, n, names, probs, &b);
+}
+
+static int write_batch(const job *j, batch *b)
 {
     shelf_error err = {0};
     shelf_predict_stats ps;
-    if (shelf_predict_products(m, data, b->p, b->n, k, threads, labels, probs, counts, &ps,
-                               &err)) {
+    if (shelf_predict_products(j->m, j->data, b->p, b->n, j->kq, j->threads, j->labels,
+                               j->probs, j->counts, &ps, &err)) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         return -1;
     }
-    if (ps.bad_images && !skip_bad) {
+    if (ps.bad_images && !j->skip_bad) {
         fprintf(stderr, "shelf predict: %s (--skip-bad skips such products)\n", ps.first_bad);
         return -1;
     }
@@ -70,16 +101,10 @@ static int write_batch(const shelf_model *m, const char *data, batch *b, int k, 
         fprintf(stderr, "shelf predict: skipping products with a bad image; the first: %s\n",
                 ps.first_bad);
     b->bad_images += ps.bad_images;
-    for (size_t i = 0; i < b->n; i++) {
-        if (counts[i] < 0)
-            continue;
-        const char *names[256];
-        int n = 0;
-        for (int j = 0; j < counts[i] && j < 256; j++)
-            if (probs[i * (size_t)k + (size_t)j] >= threshold)
-                names[n++] = shelf_model_label(m, labels[i * (size_t)k + (size_t)j]);
-        pred_write_row(stdout, fmt, k, b->p[i].id, n, names, probs + i * (size_t)k);
-    }
+    for (size_t i = 0; i < b->n; i++)
+        if (j->counts[i] >= 0)
+            write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
+                          j->probs + i * (size_t)j->kq, j->counts[i]);
     return ferror(stdout) ? -1 : 0;
 }
 
@@ -87,7 +112,7 @@ int cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *data = "-", *outfmt = "jsonl", *image = NULL;
     int k = 1, threads = 0;
-    float threshold = 0;
+    float threshold = 0, min_conf = 0;
     read_flags rf = {0};
     const opt opts[] = {
         {"model", OPT_STR, &model, "model file (required)"},
@@ -95,6 +120,8 @@ int cmd_predict(int argc, char **argv)
         {"image", OPT_STR, &image, "one image file to categorize (image models)"},
         {"k", OPT_INT, &k, "how many labels per product (1)"},
         {"threshold", OPT_FLOAT, &threshold, "leave out labels less probable than this (0)"},
+        {"min-confidence", OPT_FLOAT, &min_conf,
+         "below it, give the deepest ancestor path that reaches it, or mark for review"},
         {"output-format", OPT_STR, &outfmt, "jsonl (default), csv or tsv"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
         READ_FLAG_OPTS(rf),
@@ -109,6 +136,10 @@ int cmd_predict(int argc, char **argv)
                         "or more and --output-format jsonl, csv or tsv\n");
         return 2;
     }
+    if (min_conf < 0 || min_conf > 1) {
+        fprintf(stderr, "shelf predict: --min-confidence must be between 0 and 1\n");
+        return 2;
+    }
     shelf_error err = {0};
     shelf_model *m = NULL;
     if (shelf_model_load(model, &m, &err) != SHELF_OK) {
@@ -119,9 +150,14 @@ int cmd_predict(int argc, char **argv)
     shelf_reader *rd = NULL;
     shelf_read_options ro;
     batch *b = calloc(1, sizeof *b);
-    int *labels = malloc(sizeof(int) * BATCH * (size_t)k), *counts = malloc(sizeof(int) * BATCH);
-    float *probs = malloc(sizeof(float) * BATCH * (size_t)k);
-    if (!b || !labels || !counts || !probs) {
+    /* back-off sums probabilities over every label below an ancestor: ask for all */
+    int kq = min_conf > 0 ? shelf_model_num_labels(m) : k;
+    if (kq < k)
+        kq = k;
+    job j = {m, data, k, kq, threshold, min_conf, threads, 0, fmt,
+             malloc(sizeof(int) * BATCH * (size_t)kq), malloc(sizeof(int) * BATCH),
+             malloc(sizeof(float) * BATCH * (size_t)kq)};
+    if (!b || !j.labels || !j.counts || !j.probs) {
         fprintf(stderr, "shelf predict: out of memory\n");
         goto done;
     }
@@ -131,6 +167,7 @@ int cmd_predict(int argc, char **argv)
     }
     ro.require_label = 0;
     ro.for_images = shelf_model_modality(m) == SHELF_MODALITY_IMAGE;
+    j.skip_bad = ro.skip_bad;
     if (image && shelf_model_modality(m) != SHELF_MODALITY_IMAGE) {
         fprintf(stderr, "shelf predict: %s classifies text; --image needs an image model\n",
                 model);
@@ -139,9 +176,10 @@ int cmd_predict(int argc, char **argv)
     if (image) { /* one product: the file, its path taken as it is given */
         b->p[0] = (shelf_product){strdup(image), strdup(""), "", strdup(image), 0};
         b->n = 1;
-        pred_write_header(stdout, fmt, k);
-        if (!b->p[0].id || !b->p[0].text || !b->p[0].image ||
-            write_batch(m, "-", b, k, threshold, threads, 0, fmt, labels, probs, counts))
+        pred_write_header_backoff(stdout, fmt, k, min_conf > 0);
+        j.data = "-";
+        j.skip_bad = 0;
+        if (!b->p[0].id || !b->p[0].text || !b->p[0].image || write_batch(&j, b))
             goto done;
         status = fflush(stdout) == 0 ? 0 : 1;
         goto done;
@@ -150,11 +188,10 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    pred_write_header(stdout, fmt, k);
+    pred_write_header_backoff(stdout, fmt, k, min_conf > 0);
     for (int end = 0; !end;) {
         end = batch_fill(b, rd, "predict");
-        if (end < 0 || write_batch(m, data, b, k, threshold, threads, ro.skip_bad, fmt, labels,
-                                   probs, counts))
+        if (end < 0 || write_batch(&j, b))
             goto done;
         batch_clear(b);
     }
@@ -168,9 +205,9 @@ done:
     if (b)
         batch_clear(b);
     free(b);
-    free(labels);
-    free(counts);
-    free(probs);
+    free(j.labels);
+    free(j.counts);
+    free(j.probs);
     shelf_reader_close(rd);
     shelf_model_free(m);
     return status;

@@ -49,8 +49,13 @@ static int pick(const char *flag, const char *name, const char *const *choices)
 
 /* Turns the named choices into the options' enums; -1 after printing an error. */
 static int apply_choices(shelf_train_options *o, const char *modality, const char *optimizer,
-                         const char *sched, const char *augment)
+                         const char *sched, const char *augment, const char *balance)
 {
+    static const char *const balances[] = {"none", "weight", "oversample", "undersample", NULL};
+    int ba = pick("balance", balance, balances);
+    if (ba < 0)
+        return -1;
+    o->balance = (shelf_balance)ba;
     static const char *const modalities[] = {"text", "image", NULL}; /* shelf_modality */
     static const char *const optimizers[] = {"adamw", "sgd", NULL};  /* shelf_optimizer */
     static const char *const schedules[] = {"onecycle", "cosine", "constant", NULL};
@@ -72,7 +77,7 @@ static int apply_choices(shelf_train_options *o, const char *modality, const cha
 int cmd_train(int argc, char **argv)
 {
     const char *train = NULL, *valid = NULL, *out = NULL, *modality = "text";
-    const char *optimizer = "adamw", *sched = "onecycle", *augment = NULL;
+    const char *optimizer = "adamw", *sched = "onecycle", *augment = NULL, *balance = "none";
     int quiet = 0;
     read_flags rf = {0};
     shelf_train_options o;
@@ -82,7 +87,8 @@ int cmd_train(int argc, char **argv)
         {"valid", OPT_STR, &valid, "validation catalog: early stopping and final metrics"},
         {"out", OPT_STR, &out, "model file to write (required)"},
         {"modality", OPT_STR, &modality, "text (default) or image"},
-        {"epochs", OPT_INT, &o.epochs, "passes over the data (default: text from the catalog size, image 8)"},
+        {"epochs", OPT_INT, &o.epochs,
+         "passes over the data (default: text from the catalog size, image 8)"},
         {"lr", OPT_FLOAT, &o.lr, "learning rate (default: text 1, image adamw 0.002, sgd 0.05)"},
         {"dim", OPT_INT, &o.dim, "0: sparse linear model (default); D: embeddings of size D"},
         {"ngrams", OPT_INT, &o.ngrams, "word n-grams up to N (default 2)"},
@@ -91,6 +97,11 @@ int cmd_train(int argc, char **argv)
         {"buckets", OPT_INT, &o.buckets, "hash buckets (default 2000000)"},
         {"threads", OPT_INT, &o.threads, "threads (default: all cores)"},
         {"hierarchy", OPT_FLAG, &o.hierarchy, "share weights along label paths"},
+        {"balance", OPT_STR, &balance, "none (default), weight, oversample or undersample"},
+        {"balance-power", OPT_FLOAT, &o.balance_power,
+         "class weight = (mean class size / size)^power (0.5)"},
+        {"label-smoothing", OPT_FLOAT, &o.label_smoothing,
+         "share of the target spread over all labels (0)"},
         {"seed", OPT_U64, &o.seed, "random seed (default 1)"},
         {"image-size", OPT_INT, &o.image_size, "image models: input side in pixels (default 64)"},
         {"width", OPT_INT, &o.width, "image models: channels of the first convolution (32)"},
@@ -98,7 +109,8 @@ int cmd_train(int argc, char **argv)
         {"optimizer", OPT_STR, &optimizer, "image models: adamw (default) or sgd"},
         {"weight-decay", OPT_FLOAT, &o.weight_decay, "image models: weight decay (0.0005)"},
         {"schedule", OPT_STR, &sched, "image models: onecycle (default), cosine or constant"},
-        {"augment", OPT_STR, &augment, "image models: flip,crop,rotate,jitter (default all) or none"},
+        {"augment", OPT_STR, &augment,
+         "image models: flip,crop,rotate,jitter (default all) or none"},
         {"quiet", OPT_FLAG, &quiet, "no progress line"},
         READ_FLAG_OPTS(rf),
         IMAGE_COLUMN_OPT(rf),
@@ -111,7 +123,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "shelf train: --train and --out are required (see shelf train --help)\n");
         return 2;
     }
-    if (apply_choices(&o, modality, optimizer, sched, augment))
+    if (apply_choices(&o, modality, optimizer, sched, augment, balance))
         return 2;
     if (read_flags_apply(&rf, NULL, &o.read))
         return 2;
@@ -149,8 +161,8 @@ int cmd_train(int argc, char **argv)
     status = 0;
     if (vc) {
         fprintf(stderr, "\nvalidation (%s):\n", valid);
-        status = report_catalog(m, vc, valid, 0, 0, 5, o.threads, o.read.skip_bad,
-                                stderr) ? 1 : 0;
+        report_options ro = {.confusions = 5, .threads = o.threads, .skip_bad = o.read.skip_bad};
+        status = report_catalog(m, vc, valid, &ro, stderr) ? 1 : 0;
     }
 done:
     shelf_model_free(m);

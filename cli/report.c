@@ -3,56 +3,88 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { TOPK = 5 };
+/* Ranked labels kept per product for the metrics (top-5 accuracy), and products predicted at
+ * a time, so that asking for every label's probability (back-off) stays bounded. */
+enum { TOPK = 5, CHUNK = 4096 };
 
-int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path, int json,
-                   int per_class, int confusions, int threads, int skip_bad, FILE *out)
+/* Adds one product's ranked labels, and its back-off path when asked, to e. */
+static shelf_status add_product(shelf_eval *e, const shelf_model *m, const char *truth,
+                                const int *labels, const float *probs, int count,
+                                float min_conf)
 {
-    size_t n = shelf_catalog_size(c);
-    shelf_product *products = malloc((n + 1) * sizeof *products);
-    int *labels = malloc((n * TOPK + 1) * sizeof *labels), *counts = malloc((n + 1) * sizeof *counts);
-    float *probs = malloc((n * TOPK + 1) * sizeof *probs);
+    const char *ranked[TOPK];
+    int n = count < TOPK ? count : TOPK;
+    for (int j = 0; j < n; j++)
+        ranked[j] = shelf_model_label(m, labels[j]);
+    shelf_status st = shelf_eval_add(e, truth, ranked, n);
+    if (st != SHELF_OK || min_conf <= 0)
+        return st;
+    char path[1024];
+    float prob;
+    shelf_backoff(m, labels, probs, count, min_conf, path, sizeof path, &prob);
+    return shelf_eval_add_backoff(e, truth, path, min_conf);
+}
+
+int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path,
+                   const report_options *o, FILE *out)
+{
+    size_t n = shelf_catalog_size(c), chunk = n < CHUNK ? n : CHUNK;
+    int K = shelf_model_num_labels(m);
+    int kq = o->min_confidence > 0 && K > TOPK ? K : TOPK; /* back-off sums every label */
+    shelf_product *products = malloc((chunk + 1) * sizeof *products);
+    int *labels = malloc((chunk * (size_t)kq + 1) * sizeof *labels);
+    int *counts = malloc((chunk + 1) * sizeof *counts);
+    float *probs = malloc((chunk * (size_t)kq + 1) * sizeof *probs);
     shelf_eval *e = NULL;
     shelf_error err = {0};
     const char *sep = shelf_model_read_options(m)->label_sep;
     int status = -1;
-    shelf_predict_stats ps;
+    long bad = 0;
+    double load_s = 0, model_s = 0;
+    char first_bad[SHELF_ERROR_MAX] = "";
     if (!products || !labels || !counts || !probs) {
         fprintf(stderr, "shelf: out of memory evaluating %s\n", path);
         goto done;
     }
-    for (size_t i = 0; i < n; i++)
-        products[i] = *shelf_catalog_get(c, i);
-    if (shelf_predict_products(m, shelf_catalog_path(c), products, n, TOPK, threads, labels,
-                               probs, counts, &ps, &err) ||
-        shelf_eval_new(sep ? sep : " > ", &e, &err)) {
+    if (shelf_eval_new(sep ? sep : " > ", &e, &err)) {
         fprintf(stderr, "shelf: %s\n", err.message);
         goto done;
     }
-    if (ps.bad_images && !skip_bad) {
-        fprintf(stderr, "shelf: %s (--skip-bad skips such products)\n", ps.first_bad);
-        goto done;
-    }
-    if (ps.bad_images)
-        fprintf(stderr, "%s: skipped %ld products with a bad image; the first: %s\n", path,
-                ps.bad_images, ps.first_bad);
-    if (shelf_model_modality(m) == SHELF_MODALITY_IMAGE)
-        fprintf(stderr, "%s: %zu images read in %.2f s, classified in %.2f s (%.0f images/s)\n",
-                path, n, ps.load_seconds, ps.model_seconds,
-                ps.model_seconds > 0 ? (double)n / ps.model_seconds : 0);
-    for (size_t i = 0; i < n; i++) {
-        if (counts[i] < 0)
-            continue;
-        const char *ranked[TOPK];
-        for (int j = 0; j < counts[i]; j++)
-            ranked[j] = shelf_model_label(m, labels[i * TOPK + (size_t)j]);
-        if (shelf_eval_add(e, shelf_catalog_get(c, i)->label, ranked, counts[i]) != SHELF_OK) {
-            fprintf(stderr, "shelf: out of memory evaluating %s\n", path);
+    for (size_t from = 0; from < n; from += chunk) {
+        size_t cn = n - from < chunk ? n - from : chunk;
+        for (size_t i = 0; i < cn; i++)
+            products[i] = *shelf_catalog_get(c, from + i);
+        shelf_predict_stats ps;
+        if (shelf_predict_products(m, shelf_catalog_path(c), products, cn, kq, o->threads,
+                                   labels, probs, counts, &ps, &err)) {
+            fprintf(stderr, "shelf: %s\n", err.message);
             goto done;
         }
+        if (ps.bad_images && !bad)
+            memcpy(first_bad, ps.first_bad, sizeof first_bad);
+        bad += ps.bad_images;
+        load_s += ps.load_seconds;
+        model_s += ps.model_seconds;
+        if (bad && !o->skip_bad) {
+            fprintf(stderr, "shelf: %s (--skip-bad skips such products)\n", first_bad);
+            goto done;
+        }
+        for (size_t i = 0; i < cn; i++)
+            if (counts[i] >= 0 &&
+                add_product(e, m, products[i].label, labels + i * (size_t)kq,
+                            probs + i * (size_t)kq, counts[i], o->min_confidence)) {
+                fprintf(stderr, "shelf: out of memory evaluating %s\n", path);
+                goto done;
+            }
     }
-    char *report = json ? shelf_eval_json(e, per_class, confusions)
-                        : shelf_eval_text(e, per_class, confusions);
+    if (bad)
+        fprintf(stderr, "%s: skipped %ld products with a bad image; the first: %s\n", path, bad,
+                first_bad);
+    if (shelf_model_modality(m) == SHELF_MODALITY_IMAGE)
+        fprintf(stderr, "%s: %zu images read in %.2f s, classified in %.2f s (%.0f images/s)\n",
+                path, n, load_s, model_s, model_s > 0 ? (double)n / model_s : 0);
+    char *report = o->json ? shelf_eval_json(e, o->per_class, o->confusions)
+                           : shelf_eval_text(e, o->per_class, o->confusions);
     if (!report) {
         fprintf(stderr, "shelf: out of memory writing the report\n");
         goto done;

@@ -9,7 +9,12 @@
 /* Predicts every product, prints the report (JSON or text) to out and notes on duplicates
  * with the training data to stderr. A product whose image is unusable is an error, or is
  * left out and counted with skip_bad. Returns 0, or -1 after printing an error. */
-int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path, int json,
-                   int per_class, int confusions, int threads, int skip_bad, FILE *out);
+typedef struct report_options {
+    int json, per_class, confusions, threads, skip_bad;
+    float min_confidence; /* > 0: also the back-off coverage and precision at it */
+} report_options;
+
+int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path,
+                   const report_options *o, FILE *out);
 
 #endif

@@ -138,6 +138,13 @@ typedef enum shelf_schedule {
     SHELF_SCHEDULE_CONSTANT
 } shelf_schedule;
 
+typedef enum shelf_balance {
+    SHELF_BALANCE_NONE = 0,  /* every product once per epoch, equal weight */
+    SHELF_BALANCE_WEIGHT,    /* class-weighted cross-entropy */
+    SHELF_BALANCE_OVERSAMPLE, /* each epoch re-draws products, rare classes more often */
+    SHELF_BALANCE_UNDERSAMPLE /* each epoch keeps a share of the common classes' products */
+} shelf_balance;
+
 typedef struct shelf_train_options {
     shelf_modality modality;
     int epochs;       /* 0: chosen from the catalog size (text), 8 (image) */
@@ -155,6 +162,9 @@ typedef struct shelf_train_options {
     void *progress_user;
     const char *train_path; /* recorded in the model, for shelf info */
     shelf_read_options read; /* recorded in the model: prediction reads the same columns */
+    shelf_balance balance;
+    float balance_power;     /* class weight = (mean class size / class size)^power; 0.5 */
+    float label_smoothing;   /* share of the target spread over all labels; 0 */
     /* image models */
     int image_size;          /* side of the square input; 0: 64 */
     int width;               /* channels of the first convolution; 0: 32 */
@@ -225,6 +235,22 @@ shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
                                     int *labels, float *probs, int *counts,
                                     shelf_predict_stats *stats, shelf_error *err);
 
+/* Back-off for uncertain products. Given a product's label probabilities ranked best first
+ * (labels[0..n), probs[0..n), as shelf_predict_products returns them; pass every label for
+ * exact sums), the path to give it at confidence min_conf: the best label when its
+ * probability reaches min_conf, else the deepest ancestor of it ("Apparel > Topwear") whose
+ * summed probability over the labels below it reaches min_conf. The path goes to out (cut
+ * to outsize bytes), its probability to *prob. Returns SHELF_BACKOFF_FULL, SHELF_BACKOFF_PARTIAL,
+ * or SHELF_BACKOFF_REVIEW (even the top level falls short: out is "", *prob the top level's). */
+typedef enum shelf_backoff_result {
+    SHELF_BACKOFF_FULL = 0,
+    SHELF_BACKOFF_PARTIAL,
+    SHELF_BACKOFF_REVIEW
+} shelf_backoff_result;
+shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, const float *probs,
+                                   int n, float min_conf, char *out, size_t outsize,
+                                   float *prob);
+
 /* How many of the catalog's products have a text that also occurs in the model's training
  * data (after normalization). */
 size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c);
@@ -237,6 +263,12 @@ typedef struct shelf_eval shelf_eval;
 shelf_status shelf_eval_new(const char *label_sep, shelf_eval **out, shelf_error *err);
 shelf_status shelf_eval_add(shelf_eval *e, const char *truth, const char *const *ranked,
                             int k);
+/* Under --min-confidence, once per row besides shelf_eval_add: given is the path shelf
+ * returned at threshold (the top prediction, or an ancestor of it when backed off), NULL or
+ * "" when the product went to review. Every call must pass the same threshold (in 0..1),
+ * else SHELF_EINVAL; SHELF_ENOMEM counts nothing. */
+shelf_status shelf_eval_add_backoff(shelf_eval *e, const char *truth, const char *given,
+                                    float threshold);
 void shelf_eval_free(shelf_eval *e);
 
 typedef struct shelf_eval_summary {
@@ -246,6 +278,15 @@ typedef struct shelf_eval_summary {
     double micro_precision, micro_recall, micro_f1;
     double weighted_precision, weighted_recall, weighted_f1;
     int levels;
+    /* over each row's prefixes of its true and top predicted paths (none without one):
+     * hP = sum |P&T| / sum |P|, hR = sum |P&T| / sum |T| */
+    double hier_precision, hier_recall, hier_f1;
+    /* rows of shelf_eval_add_backoff: coverage = given any path / rows, precision = given
+     * paths that are a prefix of the truth (whole parts) / given paths; partial: given an
+     * ancestor path, which no row had as its truth or top prediction */
+    int has_backoff;
+    double backoff_threshold, backoff_coverage, backoff_precision;
+    long backoff_partial, backoff_review;
 } shelf_eval_summary;
 void shelf_eval_summarize(const shelf_eval *e, shelf_eval_summary *out);
 /* Level L from 1: accuracy and macro-F1 over rows whose true path has at least L parts. */

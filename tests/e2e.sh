@@ -147,6 +147,24 @@ fi
 chmod 755 ro
 ls ro | grep -q tmp && fail "temporary file left behind" || pass "no temporary file left behind"
 
+echo "taxonomy back-off, hierarchical metrics, class balance"
+expect_ok "predict --min-confidence" "$SHELF" predict --model m.shelf --data test.csv --min-confidence 0.999
+grep -q '"path":' out.txt && grep -q '"backed_off":' out.txt && grep -q '"review":' out.txt && pass "back-off fields in JSONL" || fail "back-off fields ($(head -1 out.txt))"
+expect_ok "predict --min-confidence csv" "$SHELF" predict --model m.shelf --data test.csv --min-confidence 0.9 --output-format csv
+head -1 out.txt | grep -q "path,confidence,status" && pass "back-off columns in CSV" || fail "back-off columns ($(head -1 out.txt))"
+expect_ok "eval --min-confidence --json" "$SHELF" eval --model m.shelf --data test.csv --min-confidence 0.9 --json
+grep -q '"backoff":{"threshold":0.9,"coverage"' out.txt && grep -q '"hierarchical_f1":{"precision"' out.txt && pass "eval JSON has backoff and hierarchical_f1" || fail "eval JSON backoff ($(head -c 300 out.txt))"
+"$SHELF" eval --model m.shelf --data test.csv --min-confidence 1.5 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && pass "--min-confidence above 1 is refused" || fail "--min-confidence 1.5 (exit $rc)"
+for b in weight oversample undersample; do
+  expect_ok "train --balance $b" "$SHELF" train --train train.csv --out b.shelf --balance $b --epochs 3 --quiet
+done
+expect_ok "train --label-smoothing 0.1" "$SHELF" train --train train.csv --out b.shelf --label-smoothing 0.1 --epochs 3 --quiet
+"$SHELF" train --train train.csv --out b.shelf --balance always >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "undersample" err.txt && pass "a bad --balance is refused" || fail "a bad --balance (exit $rc)"
+"$SHELF" train --train train.csv --out b.shelf --label-smoothing 1 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "label-smoothing" err.txt && pass "--label-smoothing 1 is refused" || fail "--label-smoothing 1 (exit $rc)"
+
 echo "image models: train, eval, predict, info, bad images"
 "$MAKE_IMAGES" imgs 24 || fail "make_images"
 IMG_OPTS=(--modality image --image-size 16 --width 4 --batch 16 --epochs 6 --seed 2 --threads 2 --quiet)

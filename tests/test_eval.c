@@ -7,7 +7,8 @@
  * where a row without a prediction has y_pred = NONE, a placeholder left out of labels, and
  * level L keeps the rows whose true path has at least L parts, mapping both paths to their
  * first L parts (NONE when the predicted path is shorter). Fractions like 0.625 are exact;
- * the others are printed with 17 digits and compared to 1e-12. */
+ * the others are printed with 17 digits and compared to 1e-12. Hierarchical scores and
+ * back-off are small sums worked out by hand next to their tests. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -345,7 +346,8 @@ static void empty_eval_reports_zeros_not_nan(void **state)
     assert_int_equal(s.levels, 0);
     double all = s.accuracy + s.top5_accuracy + s.macro_precision + s.macro_recall +
                  s.macro_f1 + s.micro_precision + s.micro_recall + s.micro_f1 +
-                 s.weighted_precision + s.weighted_recall + s.weighted_f1;
+                 s.weighted_precision + s.weighted_recall + s.weighted_f1 +
+                 s.hier_precision + s.hier_recall + s.hier_f1;
     assert_true(all == 0.0); /* NaN would fail this too */
     char *json = shelf_eval_json(e, 1, 10);
     assert_non_null(json);
@@ -355,6 +357,7 @@ static void empty_eval_reports_zeros_not_nan(void **state)
     assert_non_null(o);
     assert_near(num(o, "macro_f1"), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "levels")), 0);
+    assert_near(num(cJSON_GetObjectItem(o, "hierarchical_f1"), "f1"), 0);
     cJSON_Delete(o);
     free(json);
     char *text = shelf_eval_text(e, 1, 10);
@@ -412,6 +415,175 @@ static void bad_arguments_are_refused(void **state)
     shelf_eval_free(NULL);
 }
 
+/* The rows of `paths`, in parts |T|, |P| and shared |P&T|:
+ *   A>B>C A>B>C 3 3 3;  A>B>D A>B>C 3 3 2;  A>E A>E>F 2 3 2;  G A>B 1 2 0;
+ *   A>B>C A 3 1 1;  G>H G 2 1 1;  A>B>D (none) 3 0 0
+ * so hP = 9/13, hR = 9/17, hF = 2*9/(13+17) = 0.6. */
+static void hierarchical_scores_count_shared_path_prefixes(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(" > ", paths, NPATHS);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_near(s.hier_precision, 9.0 / 13);
+    assert_near(s.hier_recall, 9.0 / 17);
+    assert_near(s.hier_f1, 0.6);
+    char *json = shelf_eval_json(e, 0, 0);
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *h = cJSON_GetObjectItem(o, "hierarchical_f1");
+    assert_non_null(h);
+    assert_near(num(h, "precision"), 9.0 / 13);
+    assert_near(num(h, "recall"), 9.0 / 17);
+    assert_near(num(h, "f1"), 0.6);
+    cJSON_Delete(o);
+    free(json);
+    char *text = shelf_eval_text(e, 0, 0);
+    assert_non_null(strstr(text, "hierarchical      0.6923     0.5294  0.6000\n"));
+    free(text);
+    shelf_eval_free(e);
+}
+
+static void hierarchical_parts_are_whole_not_string_prefixes(void **state)
+{
+    (void)state;
+    /* "a > bc" shares one part with "a > b", not a string prefix of two; an empty
+     * separator makes each path one part. */
+    static const row rows[] = {{"a > bc", "a > b"}};
+    shelf_eval *e = eval_of(" > ", rows, 1);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_near(s.hier_precision, 0.5);
+    assert_near(s.hier_recall, 0.5);
+    shelf_eval_free(e);
+    e = eval_of("", rows, 1);
+    shelf_eval_summarize(e, &s);
+    assert_near(s.hier_f1, 0);
+    shelf_eval_free(e);
+}
+
+/* One row under back-off: the truth, the top prediction, the path given at the threshold. */
+typedef struct backoff_row {
+    const char *truth, *pred, *given;
+} backoff_row;
+
+static const backoff_row backoff_rows[] = {
+    /* full, right and wrong */
+    {"Apparel > Topwear > Tshirts", "Apparel > Topwear > Tshirts", "Apparel > Topwear > Tshirts"},
+    {"Apparel > Topwear > Tshirts", "Apparel > Topwear > Shirts", "Apparel > Topwear > Shirts"},
+    /* partial: a right ancestor, then a string prefix that is no ancestor, then a top level */
+    {"Apparel > Topwear > Tshirts", "Apparel > Topwear > Shirts", "Apparel > Topwear"},
+    {"Apparel > Topwear > Tshirts", "Apparel > Top > Vests", "Apparel > Top"},
+    {"Footwear > Shoes > Flats", "Footwear > Shoes > Heels", "Footwear"},
+    /* review, both ways */
+    {"Footwear > Shoes > Flats", "Apparel > Topwear > Shirts", NULL},
+    {"Footwear > Shoes > Heels", "Footwear > Shoes > Flats", ""},
+    /* full and deeper than the truth: the truth is a prefix of it, not it of the truth */
+    {"Watches", "Watches > Analog", "Watches > Analog"},
+};
+#define NBACKOFF (sizeof backoff_rows / sizeof backoff_rows[0])
+
+static shelf_eval *backoff_eval(void)
+{
+    shelf_eval *e = NULL;
+    assert_int_equal(shelf_eval_new(" > ", &e, NULL), SHELF_OK);
+    for (size_t i = 0; i < NBACKOFF; i++) {
+        const backoff_row *r = &backoff_rows[i];
+        const char *ranked[1] = {r->pred};
+        assert_int_equal(shelf_eval_add(e, r->truth, ranked, 1), SHELF_OK);
+        assert_int_equal(shelf_eval_add_backoff(e, r->truth, r->given, 0.9f), SHELF_OK);
+    }
+    return e;
+}
+
+static void backoff_coverage_and_precision_count_whole_part_prefixes(void **state)
+{
+    (void)state;
+    shelf_eval *e = backoff_eval();
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_int_equal(s.n, NBACKOFF);
+    assert_true(s.has_backoff);
+    assert_true(s.backoff_threshold == 0.9); /* as written, not 0.9f widened */
+    assert_near(s.backoff_coverage, 6.0 / 8); /* two sent to review */
+    assert_near(s.backoff_precision, 3.0 / 6); /* right: Tshirts, Apparel > Topwear, Footwear */
+    assert_int_equal(s.backoff_partial, 3);
+    assert_int_equal(s.backoff_review, 2);
+    shelf_eval_free(e);
+}
+
+static void backoff_appears_in_json_and_text(void **state)
+{
+    (void)state;
+    shelf_eval *e = backoff_eval();
+    char *json = shelf_eval_json(e, 0, 0);
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *b = cJSON_GetObjectItem(o, "backoff");
+    assert_non_null(b);
+    assert_true(num(b, "threshold") == 0.9);
+    assert_near(num(b, "coverage"), 0.75);
+    assert_near(num(b, "precision"), 0.5);
+    assert_near(num(b, "partial"), 3);
+    assert_near(num(b, "review"), 2);
+    cJSON_Delete(o);
+    free(json);
+    char *text = shelf_eval_text(e, 0, 0);
+    assert_non_null(strstr(
+        text, "back-off at 0.90  coverage 0.7500  precision 0.5000  (partial 3, review 2)\n"));
+    free(text);
+    shelf_eval_free(e);
+}
+
+static void no_backoff_report_without_backoff_rows(void **state)
+{
+    (void)state;
+    shelf_eval *e = eval_of(" > ", paths, NPATHS);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_false(s.has_backoff);
+    char *json = shelf_eval_json(e, 1, 3);
+    cJSON *o = cJSON_Parse(json);
+    assert_null(cJSON_GetObjectItem(o, "backoff"));
+    cJSON_Delete(o);
+    free(json);
+    char *text = shelf_eval_text(e, 1, 3);
+    assert_null(strstr(text, "back-off"));
+    free(text);
+    shelf_eval_free(e);
+}
+
+static void backoff_threshold_keeps_its_digits_in_text(void **state)
+{
+    (void)state;
+    shelf_eval *e = NULL;
+    assert_int_equal(shelf_eval_new(NULL, &e, NULL), SHELF_OK);
+    assert_int_equal(shelf_eval_add_backoff(e, "a", "a", 0.955f), SHELF_OK);
+    char *text = shelf_eval_text(e, 0, 0);
+    assert_non_null(strstr(text, "back-off at 0.955  coverage 1.0000  precision 1.0000"));
+    free(text);
+    shelf_eval_free(e);
+}
+
+static void backoff_bad_arguments_are_refused(void **state)
+{
+    (void)state;
+    shelf_eval *e = NULL;
+    assert_int_equal(shelf_eval_new(NULL, &e, NULL), SHELF_OK);
+    assert_int_equal(shelf_eval_add_backoff(NULL, "a", "a", 0.5f), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add_backoff(e, NULL, "a", 0.5f), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add_backoff(e, "a", "a", -0.1f), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add_backoff(e, "a", "a", 1.5f), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add_backoff(e, "a", "a", NAN), SHELF_EINVAL);
+    assert_int_equal(shelf_eval_add_backoff(e, "a", "a", 0.5f), SHELF_OK);
+    /* another threshold than the first row's */
+    assert_int_equal(shelf_eval_add_backoff(e, "a", "a", 0.6f), SHELF_EINVAL);
+    shelf_eval_summary s;
+    shelf_eval_summarize(e, &s);
+    assert_near(s.backoff_coverage, 1); /* one row counted */
+    assert_near(s.backoff_threshold, 0.5);
+    assert_int_equal(s.n, 0); /* back-off rows are no rows of the other metrics */
+    shelf_eval_free(e);
+}
+
 /* Enough labels and pairs to make both hash tables grow many times. */
 static void many_labels_and_rows_are_counted_exactly(void **state)
 {
@@ -462,6 +634,13 @@ int main(void)
         cmocka_unit_test(text_report_aligns_columns_and_keeps_long_labels),
         cmocka_unit_test(bad_arguments_are_refused),
         cmocka_unit_test(many_labels_and_rows_are_counted_exactly),
+        cmocka_unit_test(hierarchical_scores_count_shared_path_prefixes),
+        cmocka_unit_test(hierarchical_parts_are_whole_not_string_prefixes),
+        cmocka_unit_test(backoff_coverage_and_precision_count_whole_part_prefixes),
+        cmocka_unit_test(backoff_appears_in_json_and_text),
+        cmocka_unit_test(no_backoff_report_without_backoff_rows),
+        cmocka_unit_test(backoff_threshold_keeps_its_digits_in_text),
+        cmocka_unit_test(backoff_bad_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

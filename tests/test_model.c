@@ -6,12 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/rng.h"
 #include "shelf.h"
+#include "train/balance.h"
 #include "train/vcache.h"
 
 static char dir[64], csv[128], path[128];
@@ -269,6 +272,92 @@ static void bad_options_are_errors(void **state)
     shelf_catalog_free(c);
 }
 
+static int label_id(const shelf_model *m, const char *name)
+{
+    for (int i = 0; i < shelf_model_num_labels(m); i++)
+        if (strcmp(shelf_model_label(m, i), name) == 0)
+            return i;
+    fail_msg("no label %s", name);
+    return -1;
+}
+
+static void backoff_gives_the_deepest_sure_ancestor(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1);
+    int ab = label_id(m, "A > B"), acc = label_id(m, "A > Cc"), g = label_id(m, "G"),
+        f = label_id(m, "Dee > Eeee > F");
+    char out[64];
+    float p;
+    int sure[] = {ab, acc, g};
+    float sure_p[] = {0.95f, 0.03f, 0.02f};
+    assert_int_equal(shelf_backoff(m, sure, sure_p, 3, 0.9f, out, sizeof out, &p),
+                     SHELF_BACKOFF_FULL);
+    assert_string_equal(out, "A > B");
+    float split_p[] = {0.5f, 0.45f, 0.05f}; /* A > B or A > Cc: surely A */
+    assert_int_equal(shelf_backoff(m, sure, split_p, 3, 0.9f, out, sizeof out, &p),
+                     SHELF_BACKOFF_PARTIAL);
+    assert_string_equal(out, "A");
+    assert_true(p > 0.949f && p < 0.951f);
+    int unsure[] = {ab, g, acc};
+    float unsure_p[] = {0.5f, 0.45f, 0.05f}; /* A 0.55 at best: review */
+    assert_int_equal(shelf_backoff(m, unsure, unsure_p, 3, 0.9f, out, sizeof out, &p),
+                     SHELF_BACKOFF_REVIEW);
+    assert_string_equal(out, "");
+    assert_true(p > 0.549f && p < 0.551f);
+    int flat[] = {g, ab};
+    float flat_p[] = {0.6f, 0.4f}; /* a top-level label has no ancestor to fall back on */
+    assert_int_equal(shelf_backoff(m, flat, flat_p, 2, 0.9f, out, sizeof out, &p),
+                     SHELF_BACKOFF_REVIEW);
+    int deep[] = {f, ab};
+    float deep_p[] = {0.85f, 0.15f}; /* Dee > Eeee holds only F: 0.85 all the way up */
+    assert_int_equal(shelf_backoff(m, deep, deep_p, 2, 0.8f, out, sizeof out, &p),
+                     SHELF_BACKOFF_FULL);
+    assert_int_equal(shelf_backoff(m, deep, deep_p, 2, 0.9f, out, sizeof out, &p),
+                     SHELF_BACKOFF_REVIEW);
+    shelf_model_free(m);
+}
+
+static void balance_weights_and_draws(void **state)
+{
+    (void)state;
+    const uint32_t y[8] = {0, 0, 0, 0, 0, 0, 1, 1}; /* class 0 three times as common */
+    balance b;
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_WEIGHT, 0.5f, y, 8, 2), 0);
+    double mean = (6 * b.weight[0] + 2 * b.weight[1]) / 8;
+    assert_true(fabs(mean - 1) < 1e-6);                                /* mean 1 */
+    assert_true(fabs(b.weight[1] / b.weight[0] - sqrt(3.0)) < 1e-5); /* (6/2)^0.5 */
+    balance_free(&b);
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_NONE, 0.5f, y, 8, 2), 0);
+    assert_true(b.weight[0] == 1 && b.weight[1] == 1);
+    balance_free(&b);
+
+    enum { N = 4000 };
+    uint32_t *yy = malloc(N * sizeof *yy), *order = malloc(N * sizeof *order);
+    for (int i = 0; i < N; i++)
+        yy[i] = i % 4 == 0; /* class 1: a quarter */
+    rng r;
+    rng_seed(&r, 7);
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_OVERSAMPLE, 1.0f, yy, N, 2), 0);
+    size_t m = balance_epoch(&b, yy, &r, order), ones = 0;
+    assert_int_equal(m, N);
+    for (size_t i = 0; i < m; i++)
+        ones += yy[order[i]];
+    assert_true(ones > N * 45 / 100 && ones < N * 55 / 100); /* power 1: classes even */
+    balance_free(&b);
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_UNDERSAMPLE, 1.0f, yy, N, 2), 0);
+    m = balance_epoch(&b, yy, &r, order);
+    ones = 0;
+    for (size_t i = 0; i < m; i++)
+        ones += yy[order[i]];
+    assert_int_equal(ones, N / 4);             /* the rare class is kept whole */
+    assert_true(m < N * 85 / 100 && m > N * 65 / 100); /* the common one thinned */
+    assert_true(balance_epoch_size(&b, yy) > N * 65 / 100);
+    balance_free(&b);
+    free(yy);
+    free(order);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +373,8 @@ int main(void)
         cmocka_unit_test(save_replaces_atomically),
         cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
         cmocka_unit_test(bad_options_are_errors),
+        cmocka_unit_test(backoff_gives_the_deepest_sure_ancestor),
+        cmocka_unit_test(balance_weights_and_draws),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,7 +9,8 @@
  * label, how often it was the truth, the top prediction, and both ("full" counts over whole
  * paths), and the same at the label's own depth ("level" counts, over the rows whose true
  * path is at least that deep). Off-diagonal (true, predicted) pairs are kept apart, only
- * for the list of confusions. */
+ * for the list of confusions. Hierarchical scores and back-off are sums over rows, kept in
+ * the eval itself. */
 #ifndef SHELF_EVAL_EVAL_H
 #define SHELF_EVAL_EVAL_H
 
@@ -32,6 +33,7 @@ typedef struct eval_label {
     int depth;        /* number of parts */
     eval_counts full; /* as a whole path */
     eval_counts level; /* as the level-`depth` prefix of rows at least that deep */
+    long given;        /* as the path given under back-off */
 } eval_label;
 
 /* Label paths interned to dense ids 0, 1, 2... Pointers into items move when it grows. */
@@ -69,6 +71,12 @@ static inline uint32_t pair_truth(const eval_pair *p) { return (uint32_t)((p->ke
 static inline uint32_t pair_pred(const eval_pair *p) { return (uint32_t)(p->key - 1); }
 void pairs_free(eval_pairs *m);
 
+/* The rows of shelf_eval_add_backoff. */
+typedef struct eval_backoff {
+    long rows, given, right; /* right: given paths that are a prefix of the true path */
+    float threshold;
+} eval_backoff;
+
 struct shelf_eval {
     eval_labels labels;
     eval_pairs confusions; /* off-diagonal pairs of whole paths */
@@ -76,6 +84,8 @@ struct shelf_eval {
     long top5;             /* rows whose truth is among the first five predictions */
     long unpredicted;      /* rows with no prediction at all (k = 0) */
     int levels;            /* most parts of any true path */
+    eval_counts hier;      /* in path parts: truth sum |T|, pred sum |P|, tp sum |P&T| */
+    eval_backoff backoff;
 };
 
 typedef struct eval_scores {

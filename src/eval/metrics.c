@@ -3,6 +3,7 @@
  * labels = unique(y_true + y_pred). A row without a prediction (k = 0), or without one at
  * a level, is an error for its true label and no predicted class, as if the labels passed
  * to scikit-learn left out a "no prediction" placeholder. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,23 @@ static void count_levels(eval_label *L, long t, long p)
     }
 }
 
+/* How many leading parts paths a and b share (0 when either is -1): prefixes are interned
+ * once, so two paths share d parts exactly when their depth-d ancestors are one id. */
+static int shared_parts(const eval_label *L, long a, long b)
+{
+    if (a < 0 || b < 0)
+        return 0;
+    while (L[a].depth > L[b].depth)
+        a = L[a].parent;
+    while (L[b].depth > L[a].depth)
+        b = L[b].parent;
+    while (a != b) {
+        a = L[a].parent;
+        b = L[b].parent;
+    }
+    return a >= 0 ? L[a].depth : 0;
+}
+
 shelf_status shelf_eval_add(shelf_eval *e, const char *truth, const char *const *ranked,
                             int k)
 {
@@ -85,10 +103,36 @@ shelf_status shelf_eval_add(shelf_eval *e, const char *truth, const char *const 
         e->unpredicted++;
     }
     count_levels(L, t, p);
+    e->hier.truth += L[t].depth;
+    e->hier.pred += p >= 0 ? L[p].depth : 0;
+    e->hier.tp += shared_parts(L, t, p);
     if (L[t].depth > e->levels)
         e->levels = L[t].depth;
     e->top5 += in_top5(truth, ranked, k);
     e->n++;
+    return SHELF_OK;
+}
+
+shelf_status shelf_eval_add_backoff(shelf_eval *e, const char *truth, const char *given,
+                                    float threshold)
+{
+    /* One threshold per evaluation: rows at different ones would make one meaningless sum. */
+    if (!e || !truth || !(threshold >= 0 && threshold <= 1) ||
+        (e->backoff.rows > 0 && threshold != e->backoff.threshold))
+        return SHELF_EINVAL;
+    int review = !given || !*given;
+    long t = labels_intern_path(&e->labels, truth);
+    long g = review ? -1 : labels_intern_path(&e->labels, given);
+    if (t < 0 || (!review && g < 0))
+        return SHELF_ENOMEM;
+    eval_label *L = e->labels.items;
+    if (g >= 0) {
+        L[g].given++;
+        e->backoff.given++;
+        e->backoff.right += shared_parts(L, t, g) == L[g].depth;
+    }
+    e->backoff.threshold = threshold;
+    e->backoff.rows++;
     return SHELF_OK;
 }
 
@@ -140,6 +184,37 @@ void eval_average_of(const shelf_eval *e, int level, eval_average *out)
     out->correct = sum.tp;
 }
 
+/* The double of the shortest decimal that reads back as f, so that a threshold of 0.9f is
+ * reported as 0.9 and not 0.8999999761581421. */
+static double as_written(float f)
+{
+    char s[32];
+    for (int digits = 1; digits < 9; digits++) {
+        snprintf(s, sizeof s, "%.*g", digits, (double)f);
+        if (strtof(s, NULL) == f)
+            return strtod(s, NULL);
+    }
+    return f;
+}
+
+/* The back-off figures. Back-off gives the top prediction or an ancestor of it; the eval
+ * does not know the model's labels, so a given path counts as backed off when it is no
+ * class of the whole-path view (no row's truth or top prediction). */
+static void summarize_backoff(const shelf_eval *e, shelf_eval_summary *out)
+{
+    const eval_backoff *b = &e->backoff;
+    out->has_backoff = b->rows > 0;
+    out->backoff_threshold = b->rows > 0 ? as_written(b->threshold) : 0;
+    out->backoff_coverage = ratio(b->given, b->rows);
+    out->backoff_precision = ratio(b->right, b->given);
+    out->backoff_review = b->rows - b->given;
+    for (size_t i = 0; i < e->labels.n; i++) {
+        const eval_label *l = &e->labels.items[i];
+        if (l->given > 0 && !eval_counts_at(l, 0))
+            out->backoff_partial += l->given;
+    }
+}
+
 void shelf_eval_summarize(const shelf_eval *e, shelf_eval_summary *out)
 {
     memset(out, 0, sizeof *out);
@@ -160,6 +235,13 @@ void shelf_eval_summarize(const shelf_eval *e, shelf_eval_summary *out)
     out->weighted_recall = a.weighted.recall;
     out->weighted_f1 = a.weighted.f1;
     out->levels = e->levels;
+    /* tp/pred, tp/truth and 2PR/(P+R) are hP, hR and hF over path parts. */
+    eval_scores h;
+    eval_scores_of(&e->hier, &h);
+    out->hier_precision = h.precision;
+    out->hier_recall = h.recall;
+    out->hier_f1 = h.f1;
+    summarize_backoff(e, out);
 }
 
 void shelf_eval_level(const shelf_eval *e, int level, long *n, double *accuracy,

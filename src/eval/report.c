@@ -91,6 +91,18 @@ static cJSON *append_object(cJSON *arr)
     return item;
 }
 
+static int add_backoff(cJSON *o, const shelf_eval_summary *s)
+{
+    cJSON *b = cJSON_AddObjectToObject(o, "backoff");
+    if (!b)
+        return -1;
+    return add_number(b, "threshold", s->backoff_threshold) |
+           add_number(b, "coverage", s->backoff_coverage) |
+           add_number(b, "precision", s->backoff_precision) |
+           add_number(b, "partial", (double)s->backoff_partial) |
+           add_number(b, "review", (double)s->backoff_review);
+}
+
 static int add_summary(cJSON *o, const shelf_eval_summary *s)
 {
     int rc = add_number(o, "n", (double)s->n);
@@ -105,6 +117,12 @@ static int add_summary(cJSON *o, const shelf_eval_summary *s)
     rc |= add_number(o, "weighted_precision", s->weighted_precision);
     rc |= add_number(o, "weighted_recall", s->weighted_recall);
     rc |= add_number(o, "weighted_f1", s->weighted_f1);
+    cJSON *h = cJSON_AddObjectToObject(o, "hierarchical_f1");
+    rc |= h ? add_number(h, "precision", s->hier_precision) |
+                  add_number(h, "recall", s->hier_recall) | add_number(h, "f1", s->hier_f1)
+            : -1;
+    if (s->has_backoff)
+        rc |= add_backoff(o, s);
     return rc;
 }
 
@@ -204,6 +222,19 @@ static void put_scores(buf *b, const char *key, double p, double r, double f1)
     buf_printf(b, "%-11.4f%-8.4f%.4f\n", p, r, f1);
 }
 
+static void text_backoff(buf *b, const shelf_eval_summary *s)
+{
+    /* Two decimals as --min-confidence is usually written (0.90), more when it has them. */
+    char key[64];
+    snprintf(key, sizeof key, "back-off at %.2f", s->backoff_threshold);
+    if (strtod(key + strlen("back-off at "), NULL) != s->backoff_threshold)
+        snprintf(key, sizeof key, "back-off at %g", s->backoff_threshold);
+    put_key(b, key);
+    buf_printf(b, "coverage %.4f  precision %.4f  (partial %ld, review %ld)\n",
+               s->backoff_coverage, s->backoff_precision, s->backoff_partial,
+               s->backoff_review);
+}
+
 static void text_summary(buf *b, const shelf_eval *e, const shelf_eval_summary *s)
 {
     put_key(b, "products");
@@ -219,6 +250,7 @@ static void text_summary(buf *b, const shelf_eval *e, const shelf_eval_summary *
     put_scores(b, "macro", s->macro_precision, s->macro_recall, s->macro_f1);
     put_scores(b, "micro", s->micro_precision, s->micro_recall, s->micro_f1);
     put_scores(b, "weighted", s->weighted_precision, s->weighted_recall, s->weighted_f1);
+    put_scores(b, "hierarchical", s->hier_precision, s->hier_recall, s->hier_f1);
     for (int level = 1; level <= s->levels; level++) {
         long n;
         double acc, f1;
@@ -228,6 +260,8 @@ static void text_summary(buf *b, const shelf_eval *e, const shelf_eval_summary *
         put_key(b, key);
         buf_printf(b, "accuracy %.4f  macro-F1 %.4f\n", acc, f1);
     }
+    if (s->has_backoff)
+        text_backoff(b, s);
 }
 
 /* Counts first and right-aligned, labels last and whole, so long labels never push the

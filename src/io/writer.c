@@ -21,7 +21,7 @@ int pred_format_parse(const char *name, pred_format *out)
     return 0;
 }
 
-void pred_write_header(FILE *f, pred_format fmt, int k)
+void pred_write_header_backoff(FILE *f, pred_format fmt, int k, int backoff)
 {
     if (fmt == PRED_JSONL)
         return;
@@ -29,8 +29,17 @@ void pred_write_header(FILE *f, pred_format fmt, int k)
     fputs("id", f);
     for (int i = 1; i <= k; i++)
         fprintf(f, "%clabel%d%cprob%d", sep, i, sep, i);
+    if (backoff)
+        fprintf(f, "%cpath%cconfidence%cstatus", sep, sep, sep);
     fputc('\n', f);
 }
+
+void pred_write_header(FILE *f, pred_format fmt, int k)
+{
+    pred_write_header_backoff(f, fmt, k, 0);
+}
+
+static const char *const backoff_names[] = {"full", "partial", "review"};
 
 /* Probabilities with 6 significant digits: enough to tell 0.99995 from 1. A value that is
  * not finite (which a model should never give) is written as 0 to keep the output valid. */
@@ -84,7 +93,7 @@ static void json_string(FILE *f, const char *s)
 }
 
 static void write_jsonl(FILE *f, const char *id, int n, const char *const *labels,
-                        const float *probs)
+                        const float *probs, const pred_backoff *b)
 {
     fputs("{\"id\":", f);
     json_string(f, id);
@@ -100,7 +109,17 @@ static void write_jsonl(FILE *f, const char *id, int n, const char *const *label
             fputc(',', f);
         write_prob(f, probs[i]);
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    if (b) {
+        fputs(",\"path\":", f);
+        json_string(f, b->path);
+        fputs(",\"confidence\":", f);
+        write_prob(f, b->prob);
+        fprintf(f, ",\"backed_off\":%s,\"review\":%s",
+                b->status == BACKOFF_PARTIAL ? "true" : "false",
+                b->status == BACKOFF_REVIEW ? "true" : "false");
+    }
+    fputs("}\n", f);
 }
 
 /* RFC 4180: a field holding a comma, quote or line break is quoted, quotes doubled. */
@@ -138,10 +157,17 @@ static void tsv_field(FILE *f, const char *s)
 void pred_write_row(FILE *f, pred_format fmt, int k, const char *id, int n,
                     const char *const *labels, const float *probs)
 {
+    pred_write_row_backoff(f, fmt, k, id, n, labels, probs, NULL);
+}
+
+void pred_write_row_backoff(FILE *f, pred_format fmt, int k, const char *id, int n,
+                            const char *const *labels, const float *probs,
+                            const pred_backoff *b)
+{
     if (n < 0)
         n = 0;
     if (fmt == PRED_JSONL) {
-        write_jsonl(f, id, n, labels, probs);
+        write_jsonl(f, id, n, labels, probs, b);
         return;
     }
     void (*field)(FILE *, const char *) = fmt == PRED_CSV ? csv_field : tsv_field;
@@ -154,6 +180,14 @@ void pred_write_row(FILE *f, pred_format fmt, int k, const char *id, int n,
         fputc(sep, f);
         if (i < n)
             write_prob(f, probs[i]);
+    }
+    if (b) {
+        fputc(sep, f);
+        field(f, b->path);
+        fputc(sep, f);
+        write_prob(f, b->prob);
+        fputc(sep, f);
+        field(f, backoff_names[b->status]);
     }
     fputc('\n', f);
 }

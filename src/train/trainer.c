@@ -16,6 +16,7 @@
 #include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
+#include "train/balance.h"
 #include "train/image_trainer.h"
 #include "train/vcache.h"
 #include "train/vocab.h"
@@ -38,6 +39,9 @@ typedef struct trainer {
     const shelf_catalog *train;
     const uint32_t *y;
     uint32_t *order;
+    size_t norder;       /* products in this epoch's order */
+    balance bal;
+    float smoothing;
     vcache cache;
     int cached, threads, epochs;
     float lr;
@@ -66,6 +70,17 @@ static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
     w->probs[y] -= MARGIN;
     softmax_forward(w->probs, w->probs, K);
     float loss = softmax_xent_backward(w->probs, w->probs, y, K);
+    float eps = w->tr->smoothing, weight = w->tr->bal.weight[y];
+    if (eps > 0) { /* the target is (1 - eps) onehot + eps / K */
+        for (int k = 0; k < K; k++)
+            w->probs[k] -= eps / (float)K;
+        w->probs[y] += eps;
+    }
+    if (weight != 1.0f) {
+        for (int k = 0; k < K; k++)
+            w->probs[k] *= weight;
+        loss *= weight;
+    }
     float *dz = w->probs; /* flat: the nodes are the labels */
     if (m->hierarchical) {
         taxonomy_node_grads(&m->tax, w->probs, w->z);
@@ -187,7 +202,11 @@ static double run_epoch(trainer *tr, worker *ws, rng *r, const shelf_train_optio
                         int epoch, double t0)
 {
     size_t n = shelf_catalog_size(tr->train);
-    rng_shuffle_u32(r, tr->order, n);
+    if (tr->bal.mode == SHELF_BALANCE_NONE || tr->bal.mode == SHELF_BALANCE_WEIGHT)
+        rng_shuffle_u32(r, tr->order, n);
+    else /* re-drawn each epoch */
+        n = balance_epoch(&tr->bal, tr->y, r, tr->order);
+    tr->norder = n;
     pthread_t tid[MAX_THREADS];
     int started[MAX_THREADS] = {0};
     for (int t = 0; t < tr->threads; t++) {
@@ -257,6 +276,12 @@ static shelf_status prepare(trainer *tr, const shelf_train_options *o, shelf_err
         return err_set(err, SHELF_ENOMEM, "out of memory for %zu parameters", m->nparams);
     for (size_t i = 0; i < n; i++)
         tr->order[i] = (uint32_t)i;
+    if (balance_init(&tr->bal, o->balance, o->balance_power, tr->y, n, model_num_labels(m)))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    tr->smoothing = o->label_smoothing;
+    tr->total_steps = (long)balance_epoch_size(&tr->bal, tr->y) * tr->epochs;
+    if (tr->total_steps < 1)
+        tr->total_steps = 1;
     if (m->dim) { /* embeddings start small and random, the output layer at zero */
         rng r;
         rng_seed(&r, o->seed ^ 0x5eed);
@@ -357,6 +382,14 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
         o->threads = MAX_THREADS;
     if (n > UINT32_MAX - 1)
         return err_set(err, SHELF_EINVAL, "at most %u products can be trained on", UINT32_MAX - 1);
+    if (o->balance_power == 0)
+        o->balance_power = 0.5f;
+    if (!(o->balance_power > 0 && o->balance_power <= 4))
+        return err_set(err, SHELF_EINVAL, "--balance-power must be above 0 and at most 4");
+    if (!(o->label_smoothing >= 0 && o->label_smoothing < 1))
+        return err_set(err, SHELF_EINVAL, "--label-smoothing must be at least 0 and below 1");
+    if ((unsigned)o->balance > SHELF_BALANCE_UNDERSAMPLE)
+        return err_set(err, SHELF_EINVAL, "unknown balance mode %d", (int)o->balance);
     if (o->modality == SHELF_MODALITY_IMAGE)
         return SHELF_OK; /* the image trainer checks the rest */
     if (o->epochs <= 0)
@@ -432,6 +465,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
     m = NULL;
 fail:
     vcache_free(&tr.cache);
+    balance_free(&tr.bal);
     free(tr.order);
     free(y);
     shelf_model_free(m);

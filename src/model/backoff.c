@@ -1,0 +1,64 @@
+/* Back-off: when the best label is not sure enough, answer with the deepest ancestor of it
+ * that is (its probability: the sum over the labels below it), rather than a wrong leaf. */
+#include <string.h>
+
+#include "model/model.h"
+
+/* Does label start with the first plen bytes of path, ending there on a part boundary? */
+static int under(const char *label, const char *path, size_t plen, const char *sep,
+                 size_t seplen)
+{
+    return strncmp(label, path, plen) == 0 &&
+           (label[plen] == '\0' || strncmp(label + plen, sep, seplen) == 0);
+}
+
+static void copy_out(char *out, size_t outsize, const char *s, size_t n)
+{
+    if (!outsize)
+        return;
+    if (n >= outsize)
+        n = outsize - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, const float *probs,
+                                   int n, float min_conf, char *out, size_t outsize,
+                                   float *prob)
+{
+    const char *sep = m->read.label_sep ? m->read.label_sep : " > ";
+    size_t seplen = strlen(sep);
+    copy_out(out, outsize, "", 0);
+    *prob = 0;
+    const char *best = n > 0 ? shelf_model_label(m, labels[0]) : NULL;
+    if (!best)
+        return SHELF_BACKOFF_REVIEW;
+    if (probs[0] >= min_conf) {
+        copy_out(out, outsize, best, strlen(best));
+        *prob = probs[0];
+        return SHELF_BACKOFF_FULL;
+    }
+    /* the ends of best's ancestor prefixes, deepest first */
+    size_t ends[MODEL_MAX_LABEL_DEPTH];
+    int nends = 0;
+    for (const char *p = strstr(best, sep); p && nends < MODEL_MAX_LABEL_DEPTH;
+         p = strstr(p + seplen, sep))
+        ends[nends++] = (size_t)(p - best);
+    float top = 0;
+    for (int e = nends - 1; e >= 0; e--) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            const char *l = shelf_model_label(m, labels[i]);
+            if (l && under(l, best, ends[e], sep, seplen))
+                sum += probs[i];
+        }
+        top = (float)sum;
+        if (sum >= min_conf) {
+            copy_out(out, outsize, best, ends[e]);
+            *prob = (float)sum;
+            return SHELF_BACKOFF_PARTIAL;
+        }
+    }
+    *prob = nends ? top : probs[0];
+    return SHELF_BACKOFF_REVIEW;
+}
