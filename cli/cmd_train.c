@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hygiene.h"
 #include "options.h"
 #include "report.h"
 
@@ -138,6 +139,9 @@ int cmd_train(int argc, char **argv)
     shelf_catalog *tc = load(train, &o.read), *vc = NULL;
     if (!tc || (valid && !(vc = load(valid, &o.read))))
         goto done;
+    if (!quiet)
+        hygiene_report(tc, train, o.read.label_sep, o.modality == SHELF_MODALITY_IMAGE,
+                       stderr);
     shelf_error err = {0};
     if (shelf_train(tc, vc, &o, &m, &err) != SHELF_OK ||
         shelf_model_save(m, out, &err) != SHELF_OK) {

@@ -165,6 +165,11 @@ expect_ok "train --label-smoothing 0.1" "$SHELF" train --train train.csv --out b
 "$SHELF" train --train train.csv --out b.shelf --label-smoothing 1 >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 1 ] && grep -q "label-smoothing" err.txt && pass "--label-smoothing 1 is refused" || fail "--label-smoothing 1 (exit $rc)"
 
+printf 'id,title,category\n1,red tee,A > Tops > Tees\n2,red tee,A > Tops > Tees\n3,red tee,B > Tees\n4,blue jeans,A > Jeans\n5,green tee,A > Tops > Tees\n' > hyg.csv
+expect_ok "train reports hygiene" "$SHELF" train --train hyg.csv --out h.shelf --epochs 1
+grep -q "2 products repeat an earlier product's text; 1 groups of them have different labels" err.txt && pass "duplicates inside the training set are counted" || fail "duplicates counted ($(cat err.txt))"
+grep -q "the leaf 'Tees' sits under two parents" err.txt && pass "a leaf under two parents is reported" || fail "leaf under two parents"
+
 echo "image models: train, eval, predict, info, bad images"
 "$MAKE_IMAGES" imgs 24 || fail "make_images"
 IMG_OPTS=(--modality image --image-size 16 --width 4 --batch 16 --epochs 6 --seed 2 --threads 2 --quiet)
