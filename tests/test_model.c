@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "shelf.h"
 #include "train/balance.h"
+#include "train/calibrate.h"
 #include "train/vcache.h"
 
 static char dir[64], csv[128], path[128];
@@ -358,6 +359,35 @@ static void balance_weights_and_draws(void **state)
     free(order);
 }
 
+/* Rows of two labels, the first given probability q, right a share `right` of the time. */
+static float fitted_temperature(float q, int right_of_10)
+{
+    enum { N = 1000 };
+    static float rows[N * 2];
+    static int truth[N];
+    for (int i = 0; i < N; i++) {
+        rows[2 * i] = q;
+        rows[2 * i + 1] = 1 - q;
+        truth[i] = i % 10 < right_of_10 ? 0 : 1;
+    }
+    return calibrate_temperature(rows, truth, N, 2);
+}
+
+static void temperature_makes_probabilities_honest(void **state)
+{
+    (void)state;
+    /* sure at 0.99, right 7 times in 10: T flattens 0.99 to 0.7, log(99)/T = log(7/3) */
+    float T = fitted_temperature(0.99f, 7);
+    assert_true(fabsf(T - (float)(log(99.0) / log(7.0 / 3.0))) < 0.01f);
+    /* already honest: 0.8 and right 8 times in 10 */
+    assert_true(fabsf(fitted_temperature(0.8f, 8) - 1) < 0.01f);
+    /* underconfident: 0.6 but right 9 times in 10 sharpens (T < 1) */
+    assert_true(fitted_temperature(0.6f, 9) < 0.5f);
+    int none[1] = {-1};
+    float row[2] = {0.5f, 0.5f};
+    assert_true(calibrate_temperature(row, none, 1, 2) == 1.0f); /* nothing to fit */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +405,7 @@ int main(void)
         cmocka_unit_test(bad_options_are_errors),
         cmocka_unit_test(backoff_gives_the_deepest_sure_ancestor),
         cmocka_unit_test(balance_weights_and_draws),
+        cmocka_unit_test(temperature_makes_probabilities_honest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ shelf_model *model_new(void)
         return NULL;
     strmap_init(&m->labels);
     m->info.valid_accuracy = -1;
+    m->temperature = 1;
     return m;
 }
 
@@ -125,6 +127,15 @@ void shelf_scratch_free(shelf_scratch *s)
     free(s);
 }
 
+void model_apply_temperature(float *p, int K, float T)
+{
+    if (T == 1)
+        return;
+    for (int c = 0; c < K; c++) /* log p / T, then a softmax: stable for tiny p */
+        p[c] = p[c] > 0 ? logf(p[c]) / T : -INFINITY;
+    softmax_forward(p, p, K);
+}
+
 /* Selection of the k largest probabilities, by insertion: k is small. */
 int model_top_k(const float *p, int K, int k, int *labels, float *probs)
 {
@@ -153,6 +164,9 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
         return -1;
     model_logits(m, &s->x, s->hidden, s->z, s->logits);
+    if (m->temperature != 1)
+        for (int c = 0; c < K; c++)
+            s->logits[c] /= m->temperature;
     softmax_forward(s->logits, s->logits, K);
     return model_top_k(s->logits, K, k < K ? k : K, labels, probs);
 }
@@ -235,6 +249,9 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
             buf_printf(&b, "model             sparse linear %u features x %zu labels\n",
                        m->nrows, m->labels.n);
     }
+    if (m->temperature != 1)
+        buf_printf(&b, "calibration       temperature %.3f, fitted on the validation set\n",
+                   (double)m->temperature);
     if (m->hierarchical)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));

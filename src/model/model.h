@@ -57,6 +57,7 @@ typedef struct model_info {
 
 struct shelf_model {
     shelf_modality modality;
+    float temperature;   /* logits are divided by it before the softmax (train/calibrate.h) */
     /* image models: the CNN over the labels, and how images are prepared */
     cnn net;
     image_settings img;
@@ -91,6 +92,9 @@ struct shelf_scratch {
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
 static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
+
+/* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */
+void model_apply_temperature(float *p, int K, float T);
 
 /* The k (<= K) largest of p[K], best first, into labels and probs; returns k. */
 int model_top_k(const float *p, int K, int k, int *labels, float *probs);

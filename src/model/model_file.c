@@ -101,7 +101,7 @@ static uint64_t file_size(const shelf_model *m)
     for (size_t i = 0; i < m->labels.n; i++)
         strs += 4 + strlen(m->labels.keys[i]);
     n += 4 /* modality */ + strs + 6 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 +
-         8 + 8 /* skipped images, fit seconds */ + 4 /* nlabels */;
+         8 + 8 /* skipped images, fit seconds */ + 4 /* temperature */ + 4 /* nlabels */;
     if (m->modality == SHELF_MODALITY_IMAGE)
         return n + IMAGE_SETTINGS_SIZE + 8 + m->net.nparams * 4 + 8 + m->net.nstats * 4;
     n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
@@ -153,6 +153,7 @@ static void put_model(writer *w, const shelf_model *m)
     put_f64(w, in->valid_accuracy);
     put_u64(w, (uint64_t)in->skipped_images);
     put_f64(w, in->fit_seconds);
+    put(w, &m->temperature, 4);
     put_u32(w, (uint32_t)m->labels.n);
     for (size_t i = 0; i < m->labels.n; i++)
         put_str(w, m->labels.keys[i]);
@@ -420,6 +421,9 @@ static void get_settings(reader *r, shelf_model *m, uint32_t version)
     if (version >= 2) {
         in->skipped_images = (long)get_u64(r);
         in->fit_seconds = get_f64(r);
+        get(r, &m->temperature, 4);
+        if (!(m->temperature >= 0.01f && m->temperature <= 100))
+            r->failed = 1;
     }
     if (m->read.format > SHELF_FORMAT_FASTTEXT)
         r->failed = 1;

@@ -74,6 +74,8 @@ static shelf_status predict_images(const shelf_model *m, const char *data_path,
             break;
         double t1 = now_sec();
         image_model_probs(&m->net, &m->img, &w, pool, set.pix, c, chunk_probs);
+        for (size_t i = 0; i < c; i++)
+            model_apply_temperature(chunk_probs + i * K, (int)K, m->temperature);
         stats->load_seconds += t1 - t0;
         stats->model_seconds += now_sec() - t1;
         for (size_t i = 0; i < c; i++) {

@@ -17,6 +17,7 @@
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
 #include "train/balance.h"
+#include "train/calibrate.h"
 #include "train/image_trainer.h"
 #include "train/vcache.h"
 #include "train/vocab.h"
@@ -456,6 +457,10 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         goto fail;
     }
     m->info.train_rows = (long)n - m->info.skipped_images;
+    if (valid && calibrate_model(m, valid, o.threads)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory calibrating on the validation set");
+        goto fail;
+    }
     m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
     m->info.epochs_planned = o.epochs;
     m->info.lr = o.lr;

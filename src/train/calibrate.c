@@ -1,0 +1,93 @@
+#include "train/calibrate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+
+enum { CALIBRATE_MAX_ROWS = 20000, CALIBRATE_MAX_CELLS = 16 << 20 };
+
+/* Mean negative log-likelihood at temperature T. */
+static double nll(const float *rows, const int *truth, size_t n, int K, double T)
+{
+    double sum = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (truth[i] < 0)
+            continue;
+        const float *p = rows + i * (size_t)K;
+        double z = 0; /* sum of p^(1/T), computed as exp(log p / T) */
+        for (int k = 0; k < K; k++)
+            if (p[k] > 0)
+                z += exp(log((double)p[k]) / T);
+        double py = p[truth[i]] > 1e-30f ? (double)p[truth[i]] : 1e-30;
+        sum += log(z) - log(py) / T;
+        used++;
+    }
+    return used ? sum / (double)used : 0;
+}
+
+float calibrate_temperature(const float *rows, const int *truth, size_t n, int K)
+{
+    /* golden-section search on log T: the likelihood is unimodal in it */
+    const double phi = 0.6180339887498949;
+    double a = log(0.25), b = log(8.0);
+    double c = b - phi * (b - a), d = a + phi * (b - a);
+    double fc = nll(rows, truth, n, K, exp(c)), fd = nll(rows, truth, n, K, exp(d));
+    for (int it = 0; it < 40; it++) {
+        if (fc < fd) {
+            b = d, d = c, fd = fc;
+            c = b - phi * (b - a);
+            fc = nll(rows, truth, n, K, exp(c));
+        } else {
+            a = c, c = d, fc = fd;
+            d = a + phi * (b - a);
+            fd = nll(rows, truth, n, K, exp(d));
+        }
+    }
+    double best = exp((a + b) / 2);
+    return nll(rows, truth, n, K, best) < nll(rows, truth, n, K, 1.0) ? (float)best : 1.0f;
+}
+
+int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
+{
+    int K = model_num_labels(m);
+    size_t n = shelf_catalog_size(valid), most = CALIBRATE_MAX_CELLS / (size_t)(K > 0 ? K : 1);
+    n = n < CALIBRATE_MAX_ROWS ? n : CALIBRATE_MAX_ROWS;
+    n = n < most ? n : most; /* every label's probability is kept for each row */
+    if (n == 0 || K < 2)
+        return 0;
+    shelf_product *p = malloc(n * sizeof *p);
+    int *labels = malloc(n * (size_t)K * sizeof *labels), *counts = malloc(n * sizeof *counts);
+    int *truth = malloc(n * sizeof *truth);
+    float *probs = malloc(n * (size_t)K * sizeof *probs);
+    int status = -1;
+    m->temperature = 1;
+    if (!p || !labels || !counts || !truth || !probs)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        p[i] = *shelf_catalog_get(valid, i);
+    shelf_predict_stats ps;
+    if (shelf_predict_products(m, shelf_catalog_path(valid), p, n, K, threads, labels, probs,
+                               counts, &ps, NULL) != SHELF_OK)
+        goto done;
+    for (size_t i = 0; i < n; i++) { /* where the true label sits in row i's ranking */
+        long y = strmap_find(&m->labels, p[i].label);
+        truth[i] = -1;
+        for (int j = 0; y >= 0 && j < counts[i]; j++)
+            if (labels[i * (size_t)K + (size_t)j] == (int)y)
+                truth[i] = j;
+        if (counts[i] < K) /* a row without every label (a bad image) is left out */
+            truth[i] = -1;
+    }
+    m->temperature = calibrate_temperature(probs, truth, n, K);
+    status = 0;
+done:
+    free(p);
+    free(labels);
+    free(counts);
+    free(truth);
+    free(probs);
+    return status;
+}
