@@ -202,6 +202,8 @@ expect_error "an image model on a catalog without images" 'no image' "$SHELF" ev
 "$SHELF" predict --model r2.shelf --data imgs/test.csv --k 3 > p2.txt 2>/dev/null
 cmp -s p1.txt p2.txt && [ -s p1.txt ] && pass "--seed reproduces an image model on one thread" || fail "image reproducibility"
 cut -d, -f1,3,4 imgs/train.csv > imgs/photos_only.csv
+expect_ok "image training with --balance weight and --label-smoothing" "$SHELF" train --train imgs/train.csv --out ib.shelf "${IMG_OPTS[@]}" --epochs 2 --balance weight --label-smoothing 0.1
+expect_ok "image training with --balance oversample" "$SHELF" train --train imgs/train.csv --out ib.shelf "${IMG_OPTS[@]}" --epochs 2 --balance oversample
 expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1
 expect_ok "and predicts" "$SHELF" predict --model po.shelf --data imgs/photos_only.csv
 cut -d, -f1,2,4 imgs/train.csv > imgs/no_images.csv

@@ -99,7 +99,7 @@ static void matches_pytorch(int threads)
     expect_array("train_probs", w.logits, N * K);
     float lossf = (float)loss;
     expect_array("loss", &lossf, 1);
-    cnn_backward(&c, &w, pool, N, labels);
+    cnn_backward(&c, &w, pool, N, labels, NULL);
     char name[64];
     for (int l = 0; l < CNN_CONVS; l++) {
         const conv_shape *s = &c.conv[l];

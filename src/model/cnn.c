@@ -213,6 +213,7 @@ typedef struct step {
     int n, layer;
     const int *labels;
     float *bufs[2];  /* inference: the two alternating activation buffers */
+    const cnn_loss *loss_opts; /* backward: class weights and label smoothing, or NULL */
     double loss[64]; /* per thread */
 } step;
 
@@ -361,9 +362,13 @@ static void run_head_backward(void *arg, int tid, int nthreads)
     float inv_n = 1.0f / (float)st->n;
     for (size_t i = n0; i < n1; i++) {
         float *z = w->logits + i * c->nlabels; /* probabilities become dlogits */
-        softmax_xent_backward(z, z, st->labels[i], c->nlabels);
+        int y = st->labels[i];
+        softmax_xent_backward(z, z, y, c->nlabels);
+        const cnn_loss *lo = st->loss_opts;
+        float scale = inv_n * (lo && lo->class_weight ? lo->class_weight[y] : 1.0f);
+        float eps = lo ? lo->smoothing : 0; /* the target is (1 - eps) onehot + eps / K */
         for (int k = 0; k < c->nlabels; k++)
-            z[k] *= inv_n;
+            z[k] = (z[k] - eps / (float)c->nlabels + (k == y ? eps : 0)) * scale;
         linear_backward(w->dfeat + i * c->feat, g + c->fc_w_off, g + c->fc_b_off, z,
                         w->feat + i * c->feat, c->params + c->fc_w_off, c->feat, c->nlabels);
     }
@@ -424,9 +429,10 @@ static void run_reduce(void *arg, int tid, int nthreads)
     }
 }
 
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels)
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels,
+                  const cnn_loss *loss)
 {
-    step st = {.c = c, .w = w, .n = n, .labels = labels};
+    step st = {.c = c, .w = w, .n = n, .labels = labels, .loss_opts = loss};
     /* gradients of activation l live in dbuf[(l + 1) & 1]; head writes layer 6's */
     pool_run(pool, run_head_backward, &st);
     for (int l = CNN_CONVS - 1; l >= 0; l--) {

@@ -85,8 +85,15 @@ double cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n, const in
  * The model is only read, so threads may share it, each with its own work area. */
 void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n);
 
-/* After a training forward pass: the gradient of the mean loss into w->grads (thread 0's
- * slice, nparams floats). */
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels);
+/* Variations of the loss: a weight per class (NULL: all 1) and label smoothing. */
+typedef struct cnn_loss {
+    const float *class_weight;
+    float smoothing;
+} cnn_loss;
+
+/* After a training forward pass: the gradient of the mean loss (loss NULL: plain
+ * cross-entropy) into w->grads (thread 0's slice, nparams floats). */
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels,
+                  const cnn_loss *loss);
 
 #endif

@@ -15,6 +15,7 @@
 #include "model/model.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "train/balance.h"
 #include "train/image_trainer.h"
 
 
@@ -133,6 +134,8 @@ typedef struct trainer {
     long first; /* position of the batch's first image in the epoch */
     float lr, momentum;
     double started;
+    balance bal;   /* --balance over the training images */
+    cnn_loss loss; /* class weights (--balance weight) and label smoothing */
 } trainer;
 
 static void run_fill_batch(void *arg, int tid, int nthreads)
@@ -230,12 +233,13 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
     shelf_model *m = tr->m;
     const shelf_train_options *o = tr->o;
     size_t n = tr->train.n, nparams = m->net.nparams;
-    long steps_per_epoch = (long)((n + (size_t)o->batch - 1) / (size_t)o->batch);
+    const uint32_t *y = (const uint32_t *)tr->train.y; /* training labels are all >= 0 */
+    size_t per_epoch = balance_epoch_size(&tr->bal, y);
+    long steps_per_epoch = (long)((per_epoch + (size_t)o->batch - 1) / (size_t)o->batch);
     schedule sch = {(schedule_kind)(o->schedule == SHELF_SCHEDULE_ONECYCLE ? SCHEDULE_ONECYCLE
                                     : o->schedule == SHELF_SCHEDULE_COSINE ? SCHEDULE_COSINE
                                                                            : SCHEDULE_CONSTANT),
-                    o->lr, o->optimizer == SHELF_OPTIMIZER_SGD ? 0.9f : 0.9f,
-                    steps_per_epoch * o->epochs, 0};
+                    o->lr, 0.9f, steps_per_epoch * o->epochs, 0};
     if (sch.kind == SCHEDULE_COSINE)
         sch.warmup_steps = steps_per_epoch / 2;
     float *probs = valid ? malloc((valid->set.n + 1) * (size_t)m->net.nlabels * sizeof *probs)
@@ -250,7 +254,10 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
     rng_seed(&r, o->seed);
     double t0 = now_sec(), last = t0, best_acc = -1, fit = 0;
     for (int epoch = 0; epoch < o->epochs; epoch++) {
-        rng_shuffle_u32(&r, tr->order, n);
+        if (tr->bal.mode == SHELF_BALANCE_NONE || tr->bal.mode == SHELF_BALANCE_WEIGHT)
+            rng_shuffle_u32(&r, tr->order, n);
+        else /* re-drawn each epoch */
+            n = balance_epoch(&tr->bal, y, &r, tr->order);
         double loss_sum = 0;
         size_t seen = 0;
         tr->epoch = epoch;
@@ -275,7 +282,7 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
             }
             loss_sum += loss * tr->nb;
             seen += (size_t)tr->nb;
-            cnn_backward(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y);
+            cnn_backward(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y, &tr->loss);
             schedule_at(&sch, tr->step, &tr->lr, &tr->momentum);
             tr->step++;
             pool_run(tr->pool, run_optimizer, tr);
@@ -382,12 +389,20 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     }
     for (size_t i = 0; i < tr.train.n; i++)
         tr.order[i] = (uint32_t)i;
+    if (balance_init(&tr.bal, o->balance, o->balance_power, (const uint32_t *)tr.train.y,
+                     tr.train.n, (int)m->labels.n)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+        goto done;
+    }
+    tr.loss = (cnn_loss){o->balance == SHELF_BALANCE_WEIGHT ? tr.bal.weight : NULL,
+                         o->label_smoothing};
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */
     st = train_epochs(&tr, valid ? &vd : NULL, err);
 done:
     labelled_free(&tr.train);
     labelled_free(&vd);
     cnn_work_free(&tr.w);
+    balance_free(&tr.bal);
     free(tr.order);
     free(tr.opt_a);
     free(tr.opt_b);
