@@ -144,6 +144,51 @@ static void reference_cnn_matches_pytorch_two_threads(void **state)
     matches_pytorch(2);
 }
 
+/* A prior added to the logits shifts the probabilities as softmax(logits + prior), and the
+ * backward pass, whose gradient does not flow into the prior, stays consistent with it. */
+static void prior_adds_to_the_logits(void **state)
+{
+    (void)state;
+    cnn c;
+    cnn_work w;
+    int labels[N];
+    setup_reference(&c, &w, 1, labels);
+    thread_pool *pool = pool_new(1);
+    cnn_forward_infer(&c, &w, pool, N);
+    float plain[N * K], prior[N * K];
+    memcpy(plain, w.logits, sizeof plain);
+    for (int i = 0; i < N * K; i++)
+        prior[i] = (float)(i % K) * 0.3f;
+    w.prior = prior;
+    cnn_forward_infer(&c, &w, pool, N);
+    for (int n = 0; n < N; n++) {
+        double z = 0;
+        for (int k = 0; k < K; k++)
+            z += plain[n * K + k] * exp(prior[n * K + k]);
+        for (int k = 0; k < K; k++)
+            assert_true(fabs(w.logits[n * K + k] - plain[n * K + k] * exp(prior[n * K + k]) / z) <
+                        1e-5);
+    }
+    /* the loss with a prior and its gradient, by a finite difference on one fc bias */
+    double loss = cnn_forward_train(&c, &w, pool, N, labels);
+    cnn_backward(&c, &w, pool, N, labels, NULL);
+    float *b = c.params + c.fc_b_off, g = w.grads[c.fc_b_off], h = 1e-2f;
+    float keep_stats[4096];
+    assert_true(c.nstats <= 4096);
+    memcpy(keep_stats, c.stats, c.nstats * sizeof(float));
+    b[0] += h;
+    double up = cnn_forward_train(&c, &w, pool, N, labels);
+    b[0] -= 2 * h;
+    double down = cnn_forward_train(&c, &w, pool, N, labels);
+    b[0] += h;
+    memcpy(c.stats, keep_stats, c.nstats * sizeof(float));
+    assert_true(fabs((up - down) / (2 * h) - g) < 1e-3);
+    (void)loss;
+    cnn_work_free(&w);
+    pool_free(pool);
+    cnn_free(&c);
+}
+
 static void shapes_follow_the_reference(void **state)
 {
     (void)state;
@@ -165,6 +210,7 @@ int main(void)
         cmocka_unit_test(shapes_follow_the_reference),
         cmocka_unit_test(reference_cnn_matches_pytorch_one_thread),
         cmocka_unit_test(reference_cnn_matches_pytorch_two_threads),
+        cmocka_unit_test(prior_adds_to_the_logits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
