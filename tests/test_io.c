@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/catalog.h"
 #include "io/writer.h"
 #include "shelf.h"
 #include "text/utf8.h"
@@ -607,6 +608,25 @@ static void test_header_only_catalog_has_no_products(void **state)
     shelf_reader_close(r);
 }
 
+static void test_catalog_view_shares_the_products_it_picks(void **state)
+{
+    (void)state;
+    const char *path = write_text("view.csv", "id,title,category\n1,a,X\n2,b,Y\n3,c,X\n");
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(path, &o, &c, NULL), SHELF_OK);
+    const size_t rows[] = {2, 0};
+    shelf_catalog *v = catalog_view(c, rows, 2);
+    assert_non_null(v);
+    assert_int_equal(shelf_catalog_size(v), 2);
+    assert_string_equal(shelf_catalog_get(v, 0)->id, "3");
+    assert_string_equal(shelf_catalog_get(v, 1)->text, "a");
+    assert_ptr_equal(shelf_catalog_get(v, 0)->label, shelf_catalog_get(c, 2)->label);
+    assert_string_equal(shelf_catalog_path(v), path);
+    shelf_catalog_free(v);
+    shelf_catalog_free(c);
+}
+
 static void test_all_rows_skipped_says_why(void **state)
 {
     (void)state;
@@ -1013,6 +1033,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_quoted_fields_hold_commas_quotes_and_newlines),
+        cmocka_unit_test(test_catalog_view_shares_the_products_it_picks),
         cmocka_unit_test(test_csv_skips_bom_and_accepts_crlf),
         cmocka_unit_test(test_csv_line_numbers_follow_multiline_records),
         cmocka_unit_test(test_csv_garbage_after_closing_quote_is_a_bad_row),

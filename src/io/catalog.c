@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/grow.h"
 #include "core/strmap.h"
+#include "io/catalog.h"
 #include "io/reader_impl.h"
 
 struct shelf_catalog {
@@ -98,6 +99,22 @@ shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts
     }
     *out = c;
     return SHELF_OK;
+}
+
+shelf_catalog *catalog_view(const shelf_catalog *c, const size_t *rows, size_t n)
+{
+    shelf_catalog *v = calloc(1, sizeof *v);
+    if (!v || !(v->path = strdup(c->path)) ||
+        !(v->items = malloc((n ? n : 1) * sizeof *v->items))) {
+        shelf_catalog_free(v);
+        return NULL;
+    }
+    arena_init(&v->strings); /* stays empty: the strings are c's */
+    strmap_init(&v->labels);
+    for (size_t i = 0; i < n; i++)
+        v->items[i] = c->items[rows[i]];
+    v->n = v->cap = n;
+    return v;
 }
 
 size_t shelf_catalog_size(const shelf_catalog *c) { return c ? c->n : 0; }
