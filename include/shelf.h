@@ -128,7 +128,8 @@ typedef void (*shelf_progress_fn)(const shelf_progress *p, void *user);
 
 typedef enum shelf_modality {
     SHELF_MODALITY_TEXT = 0, /* the title and description: a bag of n-grams */
-    SHELF_MODALITY_IMAGE     /* the product photo: a CNN */
+    SHELF_MODALITY_IMAGE,    /* the product photo: a CNN */
+    SHELF_MODALITY_BOTH      /* the CNN learns on top of the text model's evidence */
 } shelf_modality;
 
 typedef enum shelf_optimizer { SHELF_OPTIMIZER_ADAMW = 0, SHELF_OPTIMIZER_SGD } shelf_optimizer;

@@ -159,7 +159,7 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
                   float *probs)
 {
     int K = model_num_labels(m);
-    if (k <= 0 || K == 0 || m->modality != SHELF_MODALITY_TEXT)
+    if (k <= 0 || K == 0 || !model_has_text(m)) /* text and fused: the text model alone */
         return 0;
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
         return -1;
@@ -216,7 +216,7 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu, %.1f s\n",
                in->epochs, in->epochs_planned, (double)in->lr, in->threads,
                (unsigned long long)in->seed, in->train_seconds);
-    if (m->modality == SHELF_MODALITY_IMAGE) {
+    if (model_has_image(m)) {
         const image_settings *is = &m->img;
         char aug[64];
         augment_format(is->augment, aug, sizeof aug);
@@ -239,7 +239,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         if (in->skipped_images)
             buf_printf(&b, "skipped           %ld products with a bad image\n",
                        in->skipped_images);
-    } else {
+    }
+    if (model_has_text(m)) {
         buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, %u "
                    "buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn, m->feat.buckets);
         if (m->dim)
@@ -255,7 +256,7 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     if (m->hierarchical)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));
-    if (m->modality == SHELF_MODALITY_TEXT)
+    if (model_has_text(m))
         buf_printf(&b, "parameters        %zu (%.1f MB)\n", m->nparams,
                    (double)m->nparams * 4 / 1e6);
     const shelf_read_options *r = &m->read;
@@ -263,7 +264,7 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
                r->text_columns ? r->text_columns : "(title,name,description)",
                r->label_column ? r->label_column : "category", r->id_column ? r->id_column : "id",
                r->label_sep ? r->label_sep : " > ");
-    if (m->modality == SHELF_MODALITY_IMAGE)
+    if (model_has_image(m))
         buf_printf(&b, "images            column %s, paths relative to the data file's folder\n",
                    r->image_column ? r->image_column : "image");
     buf_printf(&b, "labels            %zu\n", m->labels.n);

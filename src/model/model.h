@@ -91,6 +91,8 @@ struct shelf_scratch {
 };
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
+static inline int model_has_text(const shelf_model *m) { return m->modality != SHELF_MODALITY_IMAGE; }
+static inline int model_has_image(const shelf_model *m) { return m->modality != SHELF_MODALITY_TEXT; }
 static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
 
 /* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */

@@ -102,9 +102,10 @@ static uint64_t file_size(const shelf_model *m)
         strs += 4 + strlen(m->labels.keys[i]);
     n += 4 /* modality */ + strs + 6 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 +
          8 + 8 /* skipped images, fit seconds */ + 4 /* temperature */ + 4 /* nlabels */;
-    if (m->modality == SHELF_MODALITY_IMAGE)
-        return n + IMAGE_SETTINGS_SIZE + 8 + m->net.nparams * 4 + 8 + m->net.nstats * 4;
-    n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
+    if (model_has_image(m))
+        n += IMAGE_SETTINGS_SIZE + 8 + m->net.nparams * 4 + 8 + m->net.nstats * 4;
+    if (model_has_text(m))
+        n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
     return n;
 }
 
@@ -157,20 +158,19 @@ static void put_model(writer *w, const shelf_model *m)
     put_u32(w, (uint32_t)m->labels.n);
     for (size_t i = 0; i < m->labels.n; i++)
         put_str(w, m->labels.keys[i]);
-    if (m->modality == SHELF_MODALITY_IMAGE) {
-        put_image(w, m);
-        put_u64(w, sum_final(&w->sum));
-        return;
+    if (model_has_text(m)) {
+        put_u32(w, m->nrows);
+        for (uint32_t b = 0; b < m->feat.buckets; b++) /* each row's bucket, in row order */
+            if (m->row_of_bucket[b] >= 0)
+                put_u32(w, b);
+        put(w, m->idf, (size_t)m->nrows * 4);
+        put_u64(w, m->nparams);
+        put(w, m->params, m->nparams * 4);
+        put_u64(w, m->nseen);
+        put(w, m->seen, m->nseen * 8);
     }
-    put_u32(w, m->nrows);
-    for (uint32_t b = 0; b < m->feat.buckets; b++) /* the bucket of each row, in row order */
-        if (m->row_of_bucket[b] >= 0)
-            put_u32(w, b);
-    put(w, m->idf, (size_t)m->nrows * 4);
-    put_u64(w, m->nparams);
-    put(w, m->params, m->nparams * 4);
-    put_u64(w, m->nseen);
-    put(w, m->seen, m->nseen * 8);
+    if (model_has_image(m))
+        put_image(w, m);
     put_u64(w, sum_final(&w->sum));
 }
 
@@ -387,12 +387,12 @@ static void get_settings(reader *r, shelf_model *m, uint32_t version)
 {
     if (version >= 2) {
         m->modality = (shelf_modality)get_u32(r);
-        if (m->modality > SHELF_MODALITY_IMAGE)
+        if (m->modality > SHELF_MODALITY_BOTH)
             r->failed = 1;
     }
     uint32_t feat[6];
     get(r, feat, sizeof feat);
-    if (m->modality == SHELF_MODALITY_TEXT &&
+    if (model_has_text(m) &&
         (feat[0] > MODEL_MAX_NGRAMS || feat[1] > MODEL_MAX_CHARN || feat[2] > MODEL_MAX_CHARN ||
          feat[3] == 0 || feat[3] > MODEL_MAX_BUCKETS || feat[4] > MODEL_MAX_DIM || feat[5] > 1))
         r->failed = 1;
@@ -498,10 +498,10 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     if (s == SHELF_OK) {
         get_settings(&r, m, version);
         if (!r.failed && !get_labels(&r, m)) {
-            if (m->modality == SHELF_MODALITY_IMAGE)
-                get_image(&r, m);
-            else if (!get_rows(&r, m))
+            if (model_has_text(m) && !get_rows(&r, m))
                 get_params(&r, m);
+            if (model_has_image(m) && !r.failed)
+                get_image(&r, m);
         }
         uint64_t want = sum_final(&r.sum), have = 0;
         r.left += 8;

@@ -50,7 +50,7 @@ shelf_status shelf_predict_batch(const shelf_model *m, const char *const *texts,
         threads = (int)(n / 64 + 1);
     if (k <= 0)
         return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
-    if (m->modality != SHELF_MODALITY_TEXT)
+    if (!model_has_text(m))
         return err_set(err, SHELF_EINVAL, "the model classifies images: use shelf_predict_images");
     batch_job jobs[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
