@@ -51,7 +51,7 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     ro.require_label = 1;
-    ro.for_images = shelf_model_modality(m) == SHELF_MODALITY_IMAGE;
+    ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
     if (shelf_catalog_load(data, &ro, &c, &err) != SHELF_OK) {
         fprintf(stderr, "shelf eval: %s\n", err.message);
         goto done;

@@ -13,6 +13,7 @@ typedef struct batch {
     shelf_product p[BATCH]; /* owned copies of the strings */
     size_t n;
     long bad_images;        /* skipped under --skip-bad, over the whole run */
+    long text_only;         /* fused models: classified without their image */
 } batch;
 
 static void batch_clear(batch *b)
@@ -97,6 +98,10 @@ static int write_batch(const job *j, batch *b)
         fprintf(stderr, "shelf predict: %s (--skip-bad skips such products)\n", ps.first_bad);
         return -1;
     }
+    if (ps.text_only && !b->text_only)
+        fprintf(stderr, "shelf predict: products without a usable image are classified by "
+                "their text alone; the first: %s\n", ps.first_bad);
+    b->text_only += ps.text_only;
     if (ps.bad_images && !b->bad_images)
         fprintf(stderr, "shelf predict: skipping products with a bad image; the first: %s\n",
                 ps.first_bad);
@@ -166,9 +171,9 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     ro.require_label = 0;
-    ro.for_images = shelf_model_modality(m) == SHELF_MODALITY_IMAGE;
+    ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
     j.skip_bad = ro.skip_bad;
-    if (image && shelf_model_modality(m) != SHELF_MODALITY_IMAGE) {
+    if (image && shelf_model_modality(m) == SHELF_MODALITY_TEXT) {
         fprintf(stderr, "shelf predict: %s classifies text; --image needs an image model\n",
                 model);
         goto done;
@@ -200,6 +205,9 @@ int cmd_predict(int argc, char **argv)
     report_read_stats(data, &st);
     if (b->bad_images)
         fprintf(stderr, "%s: skipped %ld products with a bad image\n", data, b->bad_images);
+    if (b->text_only)
+        fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
+                data, b->text_only);
     status = fflush(stdout) == 0 ? 0 : 1;
 done:
     if (b)

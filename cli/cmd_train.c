@@ -57,7 +57,7 @@ static int apply_choices(shelf_train_options *o, const char *modality, const cha
     if (ba < 0)
         return -1;
     o->balance = (shelf_balance)ba;
-    static const char *const modalities[] = {"text", "image", NULL}; /* shelf_modality */
+    static const char *const modalities[] = {"text", "image", "both", NULL}; /* shelf_modality */
     static const char *const optimizers[] = {"adamw", "sgd", NULL};  /* shelf_optimizer */
     static const char *const schedules[] = {"onecycle", "cosine", "constant", NULL};
     int mo = pick("modality", modality, modalities), op = pick("optimizer", optimizer, optimizers),
@@ -87,7 +87,8 @@ int cmd_train(int argc, char **argv)
         {"train", OPT_STR, &train, "training catalog (required)"},
         {"valid", OPT_STR, &valid, "validation catalog: early stopping and final metrics"},
         {"out", OPT_STR, &out, "model file to write (required)"},
-        {"modality", OPT_STR, &modality, "text (default) or image"},
+        {"modality", OPT_STR, &modality,
+         "text (default), image, or both (the CNN learns on top of the text model)"},
         {"epochs", OPT_INT, &o.epochs,
          "passes over the data (default: text from the catalog size, image 8)"},
         {"lr", OPT_FLOAT, &o.lr, "learning rate (default: text 1, image adamw 0.002, sgd 0.05)"},
@@ -129,7 +130,7 @@ int cmd_train(int argc, char **argv)
     if (read_flags_apply(&rf, NULL, &o.read))
         return 2;
     o.read.require_label = 1;
-    o.read.for_images = o.modality == SHELF_MODALITY_IMAGE;
+    o.read.for_images = o.modality != SHELF_MODALITY_TEXT;
     o.train_path = train;
     if (!quiet && isatty(2))
         o.progress = show_progress;
@@ -140,7 +141,7 @@ int cmd_train(int argc, char **argv)
     if (!tc || (valid && !(vc = load(valid, &o.read))))
         goto done;
     if (!quiet)
-        hygiene_report(tc, train, o.read.label_sep, o.modality == SHELF_MODALITY_IMAGE,
+        hygiene_report(tc, train, o.read.label_sep, o.modality != SHELF_MODALITY_TEXT,
                        stderr);
     shelf_error err = {0};
     if (shelf_train(tc, vc, &o, &m, &err) != SHELF_OK ||

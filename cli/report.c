@@ -39,7 +39,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     shelf_error err = {0};
     const char *sep = shelf_model_read_options(m)->label_sep;
     int status = -1;
-    long bad = 0;
+    long bad = 0, text_only = 0;
     double load_s = 0, model_s = 0;
     char first_bad[SHELF_ERROR_MAX] = "";
     if (!products || !labels || !counts || !probs) {
@@ -63,6 +63,9 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
         if (ps.bad_images && !bad)
             memcpy(first_bad, ps.first_bad, sizeof first_bad);
         bad += ps.bad_images;
+        if (ps.text_only && !text_only && !bad)
+            memcpy(first_bad, ps.first_bad, sizeof first_bad);
+        text_only += ps.text_only;
         load_s += ps.load_seconds;
         model_s += ps.model_seconds;
         if (bad && !o->skip_bad) {
@@ -80,7 +83,10 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     if (bad)
         fprintf(stderr, "%s: skipped %ld products with a bad image; the first: %s\n", path, bad,
                 first_bad);
-    if (shelf_model_modality(m) == SHELF_MODALITY_IMAGE)
+    if (text_only)
+        fprintf(stderr, "%s: %ld products classified by their text alone (no usable image); "
+                "the first: %s\n", path, text_only, first_bad);
+    if (shelf_model_modality(m) != SHELF_MODALITY_TEXT)
         fprintf(stderr, "%s: %zu images read in %.2f s, classified in %.2f s (%.0f images/s)\n",
                 path, n, load_s, model_s, model_s > 0 ? (double)n / model_s : 0);
     char *report = o->json ? shelf_eval_json(e, o->per_class, o->confusions)

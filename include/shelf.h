@@ -221,6 +221,9 @@ long shelf_model_skipped_images(const shelf_model *m);
 typedef struct shelf_predict_stats {
     long bad_images;                 /* products whose image could not be used */
     char first_bad[SHELF_ERROR_MAX]; /* "FILE:LINE: IMAGE-PATH: what is wrong" of the first */
+    long text_only;                  /* fused models: products classified by their text alone,
+                                        their image missing or unusable (first_bad says why
+                                        for the first; they are not in bad_images) */
     double load_seconds;             /* reading and decoding images */
     double model_seconds;            /* the model itself */
 } shelf_predict_stats;

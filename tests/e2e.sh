@@ -204,6 +204,14 @@ cmp -s p1.txt p2.txt && [ -s p1.txt ] && pass "--seed reproduces an image model 
 cut -d, -f1,3,4 imgs/train.csv > imgs/photos_only.csv
 expect_ok "image training with --balance weight and --label-smoothing" "$SHELF" train --train imgs/train.csv --out ib.shelf "${IMG_OPTS[@]}" --epochs 2 --balance weight --label-smoothing 0.1
 expect_ok "image training with --balance oversample" "$SHELF" train --train imgs/train.csv --out ib.shelf "${IMG_OPTS[@]}" --epochs 2 --balance oversample
+echo "fused models (text and image)"
+expect_ok "train a fused model" "$SHELF" train --train imgs/train.csv --valid imgs/valid.csv --out both.shelf --modality both --image-size 16 --width 4 --batch 16 --epochs 3 --seed 2 --threads 2 --quiet
+expect_ok "eval a fused model" "$SHELF" eval --model both.shelf --data imgs/test.csv --json
+grep -q '"accuracy"' out.txt && pass "fused eval reports" || fail "fused eval reports"
+expect_ok "a product without a usable image falls back on its text" "$SHELF" predict --model both.shelf --data imgs/bad.csv
+[ "$(wc -l < out.txt)" -eq 4 ] && grep -q "classified by their text alone" err.txt && pass "all four classified, three by text alone" || fail "text fallback ($(cat err.txt))"
+expect_ok "info of a fused model" "$SHELF" info --model both.shelf
+grep -q "image CNN" out.txt && grep -q "word n-grams" out.txt && pass "info describes both parts" || fail "info of a fused model"
 expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1
 expect_ok "and predicts" "$SHELF" predict --model po.shelf --data imgs/photos_only.csv
 cut -d, -f1,2,4 imgs/train.csv > imgs/no_images.csv

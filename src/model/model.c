@@ -127,6 +127,24 @@ void shelf_scratch_free(shelf_scratch *s)
     free(s);
 }
 
+int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
+{
+    int K = model_num_labels(m);
+    if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
+        return -1;
+    model_logits(m, &s->x, s->hidden, s->z, out);
+    float mx = out[0];
+    for (int c = 1; c < K; c++)
+        mx = out[c] > mx ? out[c] : mx;
+    double z = 0;
+    for (int c = 0; c < K; c++)
+        z += exp((double)(out[c] - mx));
+    float lz = mx + (float)log(z);
+    for (int c = 0; c < K; c++)
+        out[c] -= lz;
+    return 0;
+}
+
 void model_apply_temperature(float *p, int K, float T)
 {
     if (T == 1)

@@ -95,6 +95,10 @@ static inline int model_has_text(const shelf_model *m) { return m->modality != S
 static inline int model_has_image(const shelf_model *m) { return m->modality != SHELF_MODALITY_TEXT; }
 static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
 
+/* The text model's log-probabilities of all K labels for text into out[K] (no temperature:
+ * the raw evidence a fused model's CNN learns on top of). 0, or -1 out of memory. */
+int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *text, float *out);
+
 /* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */
 void model_apply_temperature(float *p, int K, float T);
 

@@ -136,7 +136,14 @@ typedef struct trainer {
     double started;
     balance bal;   /* --balance over the training images */
     cnn_loss loss; /* class weights (--balance weight) and label smoothing */
+    /* fused models: the text model's evidence per catalog row, and the batch's copy */
+    const float *prior_train, *prior_valid;
+    float *batch_prior;
 } trainer;
+
+/* Fused models: the share of training images that see no text evidence, so that the CNN
+ * also learns to stand alone (a product may come with empty text). */
+static const float TEXT_DROPOUT = 0.15f;
 
 static void run_fill_batch(void *arg, int tid, int nthreads)
 {
@@ -153,6 +160,14 @@ static void run_fill_batch(void *arg, int tid, int nthreads)
         augment_to_tensor(tr->train.set.pix + row * plane * 3, S, m->img.augment, &r,
                           m->img.mean, m->img.std, tr->w.x + i * plane,
                           (long)(plane * (size_t)tr->nb));
+        if (tr->prior_train) {
+            size_t K = m->labels.n;
+            float *dst = tr->batch_prior + i * K;
+            if (rng_float(&r) < TEXT_DROPOUT)
+                memset(dst, 0, K * sizeof *dst);
+            else
+                memcpy(dst, tr->prior_train + row * K, K * sizeof *dst);
+        }
     }
 }
 
@@ -175,7 +190,8 @@ static double valid_accuracy(trainer *tr, const labelled_images *v, float *probs
 {
     const cnn *net = &tr->m->net;
     size_t K = (size_t)net->nlabels, correct = 0;
-    image_model_probs(net, &tr->m->img, &tr->w, tr->pool, v->set.pix, v->set.n, probs);
+    image_model_probs(net, &tr->m->img, &tr->w, tr->pool, v->set.pix, v->set.n, tr->prior_valid,
+                      probs);
     for (size_t i = 0; i < v->n; i++) {
         const float *p = probs + (size_t)v->index[i] * K;
         size_t best = 0;
@@ -273,6 +289,7 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
             for (int i = 0; i < tr->nb; i++)
                 tr->batch_y[i] = tr->train.y[tr->rows[i]];
             pool_run(tr->pool, run_fill_batch, tr);
+            tr->w.prior = tr->batch_prior;
             double loss = cnn_forward_train(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y);
             if (!isfinite(loss)) {
                 free(probs);
@@ -304,6 +321,8 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
         }
     }
     m->info.fit_seconds = fit;
+    m->info.epochs_planned = o->epochs;
+    m->info.lr = o->lr;
     m->info.train_seconds = now_sec() - tr->started;
     if (valid) {
         memcpy(m->net.params, best, nparams * sizeof *best);
@@ -348,6 +367,7 @@ static shelf_status check_memory(const shelf_catalog *train, const shelf_catalog
 
 shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
                                const shelf_catalog *valid, shelf_train_options *o,
+                               const float *prior_train, const float *prior_valid,
                                shelf_error *err)
 {
     shelf_status st = check_image_options(o, err);
@@ -355,11 +375,12 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
         return st;
     if ((st = check_memory(train, valid, o, err)) != SHELF_OK)
         return st;
-    trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec()};
+    trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec(),
+                  .prior_train = prior_train, .prior_valid = prior_valid};
     labelled_images vd = {0};
     if (!tr.pool)
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    m->modality = SHELF_MODALITY_IMAGE;
+    m->modality = prior_train ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
     m->net.size = o->image_size; /* load_images reads the size from here */
     long skipped = 0, vskipped = 0;
     if ((st = load_images(&tr.train, m, train, 1, o->read.skip_bad, tr.pool, &skipped, err)))
@@ -382,7 +403,10 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     tr.order = malloc(tr.train.n * sizeof *tr.order);
     tr.opt_a = calloc(np, sizeof *tr.opt_a);
     tr.opt_b = o->optimizer == SHELF_OPTIMIZER_ADAMW ? calloc(np, sizeof *tr.opt_b) : NULL;
+    if (prior_train)
+        tr.batch_prior = malloc((size_t)o->batch * m->labels.n * sizeof *tr.batch_prior);
     if (!tr.order || !tr.opt_a || (o->optimizer == SHELF_OPTIMIZER_ADAMW && !tr.opt_b) ||
+        (prior_train && !tr.batch_prior) ||
         cnn_work_init(&tr.w, &m->net, o->batch, pool_threads(tr.pool), 1)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for training");
         goto done;
@@ -403,6 +427,7 @@ done:
     labelled_free(&vd);
     cnn_work_free(&tr.w);
     balance_free(&tr.bal);
+    free(tr.batch_prior);
     free(tr.order);
     free(tr.opt_a);
     free(tr.opt_b);

@@ -18,6 +18,7 @@
 #include "nn/sparse_linear.h"
 #include "train/balance.h"
 #include "train/calibrate.h"
+#include "train/fused_trainer.h"
 #include "train/image_trainer.h"
 #include "train/vcache.h"
 #include "train/vocab.h"
@@ -391,8 +392,8 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
         return err_set(err, SHELF_EINVAL, "--label-smoothing must be at least 0 and below 1");
     if ((unsigned)o->balance > SHELF_BALANCE_UNDERSAMPLE)
         return err_set(err, SHELF_EINVAL, "unknown balance mode %d", (int)o->balance);
-    if (o->modality == SHELF_MODALITY_IMAGE)
-        return SHELF_OK; /* the image trainer checks the rest */
+    if (o->modality != SHELF_MODALITY_TEXT)
+        return SHELF_OK; /* the image and fused trainers check the rest */
     if (o->epochs <= 0)
         o->epochs = default_epochs(n);
     if (o->lr <= 0)
@@ -419,6 +420,27 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
     return SHELF_OK;
 }
 
+/* What every trained model records, and its temperature fitted on valid. */
+static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, size_t n,
+                                 const shelf_catalog *valid, shelf_error *err)
+{
+    free(m->info.train_path); /* a fused model's text part recorded it already */
+    m->info.train_path = NULL;
+    if (o->train_path && !(m->info.train_path = strdup(o->train_path)))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    m->info.train_rows = (long)n - m->info.skipped_images;
+    if (valid && calibrate_model(m, valid, o->threads))
+        return err_set(err, SHELF_ENOMEM, "out of memory calibrating on the validation set");
+    m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
+    if (!model_has_image(m)) { /* the image trainer records its own */
+        m->info.epochs_planned = o->epochs;
+        m->info.lr = o->lr;
+    }
+    m->info.threads = o->threads;
+    m->info.seed = o->seed;
+    return SHELF_OK;
+}
+
 shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
                          const shelf_train_options *opts, shelf_model **out, shelf_error *err)
 {
@@ -429,6 +451,18 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         return st;
     if (n == 0)
         return err_set(err, SHELF_EDATA, "no products to train on");
+    if (o.modality == SHELF_MODALITY_BOTH) { /* the text model, then the CNN on top of it */
+        shelf_model *fused = NULL;
+        shelf_train_options both = *opts;
+        both.threads = o.threads;
+        if ((st = train_fused_model(train, valid, &both, &fused, err)) == SHELF_OK &&
+            (st = finish_model(fused, &o, n, valid, err)) == SHELF_OK) {
+            *out = fused;
+            return SHELF_OK;
+        }
+        shelf_model_free(fused);
+        return st;
+    }
     shelf_model *m = model_new();
     uint32_t *y = malloc(n * sizeof *y);
     trainer tr = {.m = m, .train = train, .y = y, .threads = o.threads, .epochs = o.epochs,
@@ -445,27 +479,15 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         goto fail;
     }
     if (o.modality == SHELF_MODALITY_IMAGE) {
-        if ((st = train_image_model(m, train, valid, &o, err)) != SHELF_OK)
+        if ((st = train_image_model(m, train, valid, &o, NULL, NULL, err)) != SHELF_OK)
             goto fail;
     } else if ((st = vocab_build(m, train, o.threads, y, err)) != SHELF_OK ||
                (st = prepare(&tr, &o, err)) != SHELF_OK ||
                (st = train_loop(&tr, valid, &o, err)) != SHELF_OK) {
         goto fail;
     }
-    if ((o.train_path && !(m->info.train_path = strdup(o.train_path)))) {
-        st = err_set(err, SHELF_ENOMEM, "out of memory");
+    if ((st = finish_model(m, &o, n, valid, err)) != SHELF_OK)
         goto fail;
-    }
-    m->info.train_rows = (long)n - m->info.skipped_images;
-    if (valid && calibrate_model(m, valid, o.threads)) {
-        st = err_set(err, SHELF_ENOMEM, "out of memory calibrating on the validation set");
-        goto fail;
-    }
-    m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
-    m->info.epochs_planned = o.epochs;
-    m->info.lr = o.lr;
-    m->info.threads = o.threads;
-    m->info.seed = o.seed;
     *out = m;
     m = NULL;
 fail:
