@@ -64,25 +64,26 @@ typedef struct job {
     pred_format fmt;
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
+    unsigned char *used;  /* BATCH: what each product was classified by */
+    int show_used;        /* models that read images say so per product */
 } job;
 
 static void write_product(const job *j, const shelf_product *p, const int *labels,
-                          const float *probs, int count)
+                          const float *probs, int count, unsigned char used)
 {
     const char *names[256];
     int n = 0;
     for (int i = 0; i < count && i < j->k; i++)
         if (probs[i] >= j->threshold)
             names[n++] = shelf_model_label(j->m, labels[i]);
-    if (j->min_conf <= 0) {
-        pred_write_row(stdout, j->fmt, j->k, p->id, n, names, probs);
-        return;
-    }
-    char path[1024];
-    pred_backoff b = {path, 0, BACKOFF_FULL};
-    b.status = (pred_backoff_status)shelf_backoff(j->m, labels, probs, count, j->min_conf, path,
-                                                  sizeof path, &b.prob);
-    pred_write_row_backoff(stdout, j->fmt, j->k, p->id, n, names, probs, &b);
+    static const char *const used_names[4] = {"", "text", "image", "text+image"};
+    char path[1024] = "";
+    pred_extra x = {j->min_conf > 0, path, 0, BACKOFF_FULL,
+                    j->show_used ? used_names[used & 3] : NULL};
+    if (x.backoff)
+        x.status = (pred_backoff_status)shelf_backoff(j->m, labels, probs, count, j->min_conf,
+                                                      path, sizeof path, &x.prob);
+    pred_write_row_extra(stdout, j->fmt, j->k, p->id, n, names, probs, &x);
 }
 
 static int write_batch(const job *j, batch *b)
@@ -90,7 +91,7 @@ static int write_batch(const job *j, batch *b)
     shelf_error err = {0};
     shelf_predict_stats ps;
     if (shelf_predict_products(j->m, j->data, b->p, b->n, j->kq, j->threads, j->labels,
-                               j->probs, j->counts, &ps, &err)) {
+                               j->probs, j->counts, j->used, &ps, &err)) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         return -1;
     }
@@ -109,7 +110,7 @@ static int write_batch(const job *j, batch *b)
     for (size_t i = 0; i < b->n; i++)
         if (j->counts[i] >= 0)
             write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
-                          j->probs + i * (size_t)j->kq, j->counts[i]);
+                          j->probs + i * (size_t)j->kq, j->counts[i], j->used[i]);
     return ferror(stdout) ? -1 : 0;
 }
 
@@ -161,8 +162,9 @@ int cmd_predict(int argc, char **argv)
         kq = k;
     job j = {m, data, k, kq, threshold, min_conf, threads, 0, fmt,
              malloc(sizeof(int) * BATCH * (size_t)kq), malloc(sizeof(int) * BATCH),
-             malloc(sizeof(float) * BATCH * (size_t)kq)};
-    if (!b || !j.labels || !j.counts || !j.probs) {
+             malloc(sizeof(float) * BATCH * (size_t)kq), malloc(BATCH),
+             shelf_model_modality(m) != SHELF_MODALITY_TEXT};
+    if (!b || !j.labels || !j.counts || !j.probs || !j.used) {
         fprintf(stderr, "shelf predict: out of memory\n");
         goto done;
     }
@@ -181,7 +183,7 @@ int cmd_predict(int argc, char **argv)
     if (image) { /* one product: the file, its path taken as it is given */
         b->p[0] = (shelf_product){strdup(image), strdup(""), "", strdup(image), 0};
         b->n = 1;
-        pred_write_header_backoff(stdout, fmt, k, min_conf > 0);
+        pred_write_header_extra(stdout, fmt, k, min_conf > 0, j.show_used);
         j.data = "-";
         j.skip_bad = 0;
         if (!b->p[0].id || !b->p[0].text || !b->p[0].image || write_batch(&j, b))
@@ -193,7 +195,7 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    pred_write_header_backoff(stdout, fmt, k, min_conf > 0);
+    pred_write_header_extra(stdout, fmt, k, min_conf > 0, j.show_used);
     for (int end = 0; !end;) {
         end = batch_fill(b, rd, "predict");
         if (end < 0 || write_batch(&j, b))
@@ -216,6 +218,7 @@ done:
     free(j.labels);
     free(j.counts);
     free(j.probs);
+    free(j.used);
     shelf_reader_close(rd);
     shelf_model_free(m);
     return status;

@@ -56,7 +56,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
             products[i] = *shelf_catalog_get(c, from + i);
         shelf_predict_stats ps;
         if (shelf_predict_products(m, shelf_catalog_path(c), products, cn, kq, o->threads,
-                                   labels, probs, counts, &ps, &err)) {
+                                   labels, probs, counts, NULL, &ps, &err)) {
             fprintf(stderr, "shelf: %s\n", err.message);
             goto done;
         }

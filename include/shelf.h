@@ -232,11 +232,14 @@ typedef struct shelf_predict_stats {
  * model), whose reference products[i].image is resolved against the folder of the data file
  * data_path (absolute references as they are). Product i's labels and probabilities go to
  * labels[i*k ..] and probs[i*k ..], their number to counts[i]: -1 when the product's image
- * is missing or unusable, counted in stats with the first such product's message. Runs on
+ * is missing or unusable, counted in stats with the first such product's message. used
+ * (NULL, or n flags) receives what each product was classified by: SHELF_USED_TEXT and/or
+ * SHELF_USED_IMAGE (a fused model falls back on the text when the image fails). Runs on
  * `threads` threads (0: all cores). Fails only on bad arguments or when out of memory. */
+enum { SHELF_USED_TEXT = 1, SHELF_USED_IMAGE = 2 };
 shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
                                     const shelf_product *products, size_t n, int k, int threads,
-                                    int *labels, float *probs, int *counts,
+                                    int *labels, float *probs, int *counts, unsigned char *used,
                                     shelf_predict_stats *stats, shelf_error *err);
 
 /* Back-off for uncertain products. Given a product's label probabilities ranked best first

@@ -210,6 +210,7 @@ expect_ok "eval a fused model" "$SHELF" eval --model both.shelf --data imgs/test
 grep -q '"accuracy"' out.txt && pass "fused eval reports" || fail "fused eval reports"
 expect_ok "a product without a usable image falls back on its text" "$SHELF" predict --model both.shelf --data imgs/bad.csv
 [ "$(wc -l < out.txt)" -eq 4 ] && grep -q "classified by their text alone" err.txt && pass "all four classified, three by text alone" || fail "text fallback ($(cat err.txt))"
+[ "$(grep -c '"modalities":\["text"\]' out.txt)" -eq 3 ] && grep -q '"modalities":\["text","image"\]' out.txt && pass "the output says which modalities were used" || fail "modalities in the output ($(cat out.txt))"
 expect_ok "info of a fused model" "$SHELF" info --model both.shelf
 grep -q "image CNN" out.txt && grep -q "word n-grams" out.txt && pass "info describes both parts" || fail "info of a fused model"
 expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1

@@ -21,7 +21,7 @@ int pred_format_parse(const char *name, pred_format *out)
     return 0;
 }
 
-void pred_write_header_backoff(FILE *f, pred_format fmt, int k, int backoff)
+void pred_write_header_extra(FILE *f, pred_format fmt, int k, int backoff, int modalities)
 {
     if (fmt == PRED_JSONL)
         return;
@@ -31,12 +31,14 @@ void pred_write_header_backoff(FILE *f, pred_format fmt, int k, int backoff)
         fprintf(f, "%clabel%d%cprob%d", sep, i, sep, i);
     if (backoff)
         fprintf(f, "%cpath%cconfidence%cstatus", sep, sep, sep);
+    if (modalities)
+        fprintf(f, "%cmodalities", sep);
     fputc('\n', f);
 }
 
 void pred_write_header(FILE *f, pred_format fmt, int k)
 {
-    pred_write_header_backoff(f, fmt, k, 0);
+    pred_write_header_extra(f, fmt, k, 0, 0);
 }
 
 static const char *const backoff_names[] = {"full", "partial", "review"};
@@ -93,7 +95,7 @@ static void json_string(FILE *f, const char *s)
 }
 
 static void write_jsonl(FILE *f, const char *id, int n, const char *const *labels,
-                        const float *probs, const pred_backoff *b)
+                        const float *probs, const pred_extra *b)
 {
     fputs("{\"id\":", f);
     json_string(f, id);
@@ -110,7 +112,7 @@ static void write_jsonl(FILE *f, const char *id, int n, const char *const *label
         write_prob(f, probs[i]);
     }
     fputc(']', f);
-    if (b) {
+    if (b && b->backoff) {
         fputs(",\"path\":", f);
         json_string(f, b->path);
         fputs(",\"confidence\":", f);
@@ -118,6 +120,15 @@ static void write_jsonl(FILE *f, const char *id, int n, const char *const *label
         fprintf(f, ",\"backed_off\":%s,\"review\":%s",
                 b->status == BACKOFF_PARTIAL ? "true" : "false",
                 b->status == BACKOFF_REVIEW ? "true" : "false");
+    }
+    if (b && b->modalities) { /* "text+image" as a list */
+        fputs(",\"modalities\":[", f);
+        for (const char *p = b->modalities; *p;) {
+            size_t len = strcspn(p, "+");
+            fprintf(f, "%s\"%.*s\"", p == b->modalities ? "" : ",", (int)len, p);
+            p += len + (p[len] == '+');
+        }
+        fputc(']', f);
     }
     fputs("}\n", f);
 }
@@ -157,12 +168,11 @@ static void tsv_field(FILE *f, const char *s)
 void pred_write_row(FILE *f, pred_format fmt, int k, const char *id, int n,
                     const char *const *labels, const float *probs)
 {
-    pred_write_row_backoff(f, fmt, k, id, n, labels, probs, NULL);
+    pred_write_row_extra(f, fmt, k, id, n, labels, probs, NULL);
 }
 
-void pred_write_row_backoff(FILE *f, pred_format fmt, int k, const char *id, int n,
-                            const char *const *labels, const float *probs,
-                            const pred_backoff *b)
+void pred_write_row_extra(FILE *f, pred_format fmt, int k, const char *id, int n,
+                          const char *const *labels, const float *probs, const pred_extra *b)
 {
     if (n < 0)
         n = 0;
@@ -181,13 +191,17 @@ void pred_write_row_backoff(FILE *f, pred_format fmt, int k, const char *id, int
         if (i < n)
             write_prob(f, probs[i]);
     }
-    if (b) {
+    if (b && b->backoff) {
         fputc(sep, f);
         field(f, b->path);
         fputc(sep, f);
         write_prob(f, b->prob);
         fputc(sep, f);
         field(f, backoff_names[b->status]);
+    }
+    if (b && b->modalities) {
+        fputc(sep, f);
+        field(f, b->modalities);
     }
     fputc('\n', f);
 }

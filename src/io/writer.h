@@ -23,22 +23,24 @@ void pred_write_header(FILE *f, pred_format fmt, int k);
 void pred_write_row(FILE *f, pred_format fmt, int k, const char *id, int n,
                     const char *const *labels, const float *probs);
 
-/* With --min-confidence: the path given after back-off, its probability, and whether it is
- * the full label, an ancestor, or nothing (the product needs review). */
+/* More about a prediction. With --min-confidence (backoff): the path given after back-off,
+ * its probability, and whether it is the full label, an ancestor, or nothing (the product
+ * needs review). For models that read images: what the product was classified by. */
 typedef enum { BACKOFF_FULL, BACKOFF_PARTIAL, BACKOFF_REVIEW } pred_backoff_status;
-typedef struct pred_backoff {
+typedef struct pred_extra {
+    int backoff;
     const char *path;
     float prob;
     pred_backoff_status status;
-} pred_backoff;
+    const char *modalities; /* "text", "image" or "text+image"; NULL: not written */
+} pred_extra;
 
-/* As pred_write_header and pred_write_row, plus the back-off decision: JSONL adds
- * "path", "confidence", "backed_off" and "review"; CSV and TSV add the columns path,
- * confidence and status (full, partial or review) after the labels. b may be NULL (the
- * plain row). */
-void pred_write_header_backoff(FILE *f, pred_format fmt, int k, int backoff);
-void pred_write_row_backoff(FILE *f, pred_format fmt, int k, const char *id, int n,
-                            const char *const *labels, const float *probs,
-                            const pred_backoff *b);
+/* As pred_write_header and pred_write_row, plus the extras: JSONL adds "path",
+ * "confidence", "backed_off" and "review", and "modalities" (a list); CSV and TSV add the
+ * columns path, confidence and status (full, partial or review), and modalities, after the
+ * labels. x may be NULL (the plain row). */
+void pred_write_header_extra(FILE *f, pred_format fmt, int k, int backoff, int modalities);
+void pred_write_row_extra(FILE *f, pred_format fmt, int k, const char *id, int n,
+                          const char *const *labels, const float *probs, const pred_extra *x);
 
 #endif

@@ -72,7 +72,7 @@ static void run_prior(void *arg, int tid, int nthreads)
  * product whose image is missing or unusable. */
 static shelf_status predict_images(const shelf_model *m, const char *data_path,
                                    const shelf_product *products, size_t n, int k, int threads,
-                                   int *labels, float *probs, int *counts,
+                                   int *labels, float *probs, int *counts, unsigned char *used,
                                    shelf_predict_stats *stats, shelf_error *err)
 {
     thread_pool *pool = pool_new(threads);
@@ -130,6 +130,9 @@ static shelf_status predict_images(const shelf_model *m, const char *data_path,
             counts[from + i] = set.ok[i] || fused ? model_top_k(chunk_probs + i * K, (int)K, kk,
                                                                 labels + at, probs + at)
                                                   : -1;
+            if (used)
+                used[from + i] = (unsigned char)((fused ? SHELF_USED_TEXT : 0) |
+                                                 (set.ok[i] ? SHELF_USED_IMAGE : 0));
         }
         if (set.bad && !stats->bad_images && !stats->text_only)
             memcpy(stats->first_bad, set.first_error, sizeof stats->first_bad);
@@ -150,7 +153,7 @@ done:
 
 shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
                                     const shelf_product *products, size_t n, int k, int threads,
-                                    int *labels, float *probs, int *counts,
+                                    int *labels, float *probs, int *counts, unsigned char *used,
                                     shelf_predict_stats *stats, shelf_error *err)
 {
     memset(stats, 0, sizeof *stats);
@@ -158,7 +161,7 @@ shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
         return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
     if (model_has_image(m))
         return predict_images(m, data_path, products, n, k, threads, labels, probs, counts,
-                              stats, err);
+                              used, stats, err);
     const char **texts = malloc((n ? n : 1) * sizeof *texts);
     if (!texts)
         return err_set(err, SHELF_ENOMEM, "out of memory");
@@ -166,6 +169,8 @@ shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
         texts[i] = products[i].text;
     double t0 = now_sec();
     shelf_status st = shelf_predict_batch(m, texts, n, k, threads, labels, probs, counts, err);
+    if (used)
+        memset(used, SHELF_USED_TEXT, n);
     stats->model_seconds = now_sec() - t0;
     free(texts);
     return st;

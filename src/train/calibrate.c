@@ -70,7 +70,7 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
         p[i] = *shelf_catalog_get(valid, i);
     shelf_predict_stats ps;
     if (shelf_predict_products(m, shelf_catalog_path(valid), p, n, K, threads, labels, probs,
-                               counts, &ps, NULL) != SHELF_OK)
+                               counts, NULL, &ps, NULL) != SHELF_OK)
         goto done;
     for (size_t i = 0; i < n; i++) { /* where the true label sits in row i's ranking */
         long y = strmap_find(&m->labels, p[i].label);
