@@ -156,9 +156,14 @@ int cmd_train(int argc, char **argv)
     struct stat st;
     double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     long skipped = shelf_model_skipped_images(m);
+    int fused = shelf_model_modality(m) == SHELF_MODALITY_BOTH;
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
-            shelf_catalog_size(tc) - (size_t)skipped, shelf_model_num_labels(m), out, mb);
-    if (skipped)
+            shelf_catalog_size(tc) - (size_t)(fused ? 0 : skipped), shelf_model_num_labels(m),
+            out, mb);
+    if (skipped && fused)
+        fprintf(stderr, "%s: %ld products without a usable image: only the text model learned "
+                "from them\n", train, skipped);
+    else if (skipped)
         fprintf(stderr, "%s: skipped %ld products with a bad image\n", train, skipped);
     if (shelf_model_num_labels(m) < 2)
         fprintf(stderr, "warning: %s has a single label: every product will be given it\n",

@@ -206,6 +206,10 @@ expect_ok "image training with --balance weight and --label-smoothing" "$SHELF" 
 expect_ok "image training with --balance oversample" "$SHELF" train --train imgs/train.csv --out ib.shelf "${IMG_OPTS[@]}" --epochs 2 --balance oversample
 echo "fused models (text and image)"
 expect_ok "train a fused model" "$SHELF" train --train imgs/train.csv --valid imgs/valid.csv --out both.shelf --modality both --image-size 16 --width 4 --batch 16 --epochs 3 --seed 2 --threads 2 --quiet
+awk -F, 'BEGIN { OFS = "," } NR > 1 && NR % 5 == 0 { $3 = "" } { print }' imgs/train.csv > imgs/some_missing.csv
+expect_ok "fused training leaves products without an image to the text model" "$SHELF" train --train imgs/some_missing.csv --out sm.shelf --modality both --image-size 16 --width 4 --batch 16 --epochs 1 --threads 2
+grep -q "only the text model learned from them" err.txt && pass "and says so" || fail "fused missing images note ($(cat err.txt))"
+expect_error "fused training still refuses a broken image" 'bad.csv:2: img/truncated.jpg: truncated' "$SHELF" train --train imgs/bad.csv --out x.shelf --modality both --image-size 16 --width 4 --epochs 1
 expect_ok "eval a fused model" "$SHELF" eval --model both.shelf --data imgs/test.csv --json
 grep -q '"accuracy"' out.txt && pass "fused eval reports" || fail "fused eval reports"
 expect_ok "a product without a usable image falls back on its text" "$SHELF" predict --model both.shelf --data imgs/bad.csv

@@ -3,6 +3,7 @@
  * backward and an optimizer step, with the learning rate following a schedule. Every phase
  * runs on all threads; BLAS runs single-threaded inside them. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "core/rng.h"
 #include "image/augment.h"
 #include "image/image_set.h"
+#include "image/path.h"
 #include "model/model.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
@@ -35,8 +37,31 @@ static void labelled_free(labelled_images *d)
     memset(d, 0, sizeof *d);
 }
 
+/* The first product whose image reference is there but unusable, with its error; -1 when
+ * every unusable one simply has no image. */
+static long first_broken(const labelled_images *d, const char *const *refs, const char *path,
+                         const long *lines, shelf_error *err)
+{
+    for (size_t i = 0; i < d->set.n; i++)
+        if (!d->set.ok[i] && refs[i] && refs[i][0]) {
+            char full[4096];
+            unsigned char *px = malloc((size_t)d->set.size * d->set.size * 3);
+            shelf_error e = {0};
+            if (image_resolve_path(path, refs[i], full, sizeof full) || !px ||
+                image_load_square(full, d->set.size, px, &e) == SHELF_OK)
+                snprintf(e.message, sizeof e.message, "unusable");
+            free(px);
+            err_set(err, SHELF_EDATA, "%.300s:%ld: %.300s: %.300s", path, lines[i], refs[i],
+                    e.message);
+            return (long)i;
+        }
+    return -1;
+}
+
+/* missing_ok (fused models): a product without an image reference is simply left to the
+ * text model; one whose image is there but broken is still an error (or skipped). */
 static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_catalog *c,
-                                int add_labels, int skip_bad, thread_pool *pool,
+                                int add_labels, int skip_bad, int missing_ok, thread_pool *pool,
                                 long *skipped, shelf_error *err)
 {
     memset(d, 0, sizeof *d);
@@ -58,9 +83,14 @@ static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_
     st = image_set_load(&d->set, shelf_catalog_path(c), refs, lines, n, m->net.size, pool, err);
     if (st != SHELF_OK)
         goto done;
-    if (d->set.bad && !skip_bad) {
+    if (d->set.bad && !skip_bad && !missing_ok) {
         st = err_set(err, SHELF_EDATA, "%s (--skip-bad skips such products)",
                      d->set.first_error);
+        goto done;
+    }
+    if (d->set.bad && !skip_bad && missing_ok &&
+        first_broken(d, refs, shelf_catalog_path(c), lines, err) >= 0) {
+        st = SHELF_EDATA;
         goto done;
     }
     *skipped = d->set.bad;
@@ -383,9 +413,12 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     m->modality = prior_train ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
     m->net.size = o->image_size; /* load_images reads the size from here */
     long skipped = 0, vskipped = 0;
-    if ((st = load_images(&tr.train, m, train, 1, o->read.skip_bad, tr.pool, &skipped, err)))
+    int fused = prior_train != NULL;
+    if ((st = load_images(&tr.train, m, train, 1, o->read.skip_bad, fused, tr.pool, &skipped,
+                          err)))
         goto done;
-    if (valid && (st = load_images(&vd, m, valid, 0, o->read.skip_bad, tr.pool, &vskipped, err)))
+    if (valid && (st = load_images(&vd, m, valid, 0, o->read.skip_bad, fused, tr.pool,
+                                   &vskipped, err)))
         goto done;
     if (cnn_init(&m->net, o->image_size, o->width, (int)m->labels.n) ||
         model_build_taxonomy(m)) {

@@ -428,7 +428,9 @@ static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, s
     m->info.train_path = NULL;
     if (o->train_path && !(m->info.train_path = strdup(o->train_path)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    m->info.train_rows = (long)n - m->info.skipped_images;
+    /* a fused model's text part learned from every product, its CNN from those with images */
+    m->info.train_rows =
+        (long)n - (m->modality == SHELF_MODALITY_IMAGE ? m->info.skipped_images : 0);
     if (valid && calibrate_model(m, valid, o->threads))
         return err_set(err, SHELF_ENOMEM, "out of memory calibrating on the validation set");
     m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
