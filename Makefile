@@ -25,11 +25,11 @@ deps:
 	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] && \
 	  command -v valgrind >/dev/null || bash scripts/install-deps.sh
 
-build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h)
+build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(OPT) -c $< -o $@
 
-build/san/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h)
+build/san/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN) -c $< -o $@
 

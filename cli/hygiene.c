@@ -7,17 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/hash.h"
+
 typedef struct keyed {
     uint64_t key;
     size_t row;
 } keyed;
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return (h ^ 0xff) * 0x100000001b3ULL; /* a separator, so "ab"+"c" differs from "a"+"bc" */
-}
+/* The string with its NUL, so that "ab" then "c" differs from "a" then "bc". */
+static uint64_t hash_str(uint64_t h, const char *s) { return hash_fnv1a(h, s, strlen(s) + 1); }
 
 static int by_key(const void *a, const void *b)
 {
@@ -36,8 +34,8 @@ static int count_duplicates(const shelf_catalog *c, int with_image, long *dups,
         return -1;
     for (size_t i = 0; i < n; i++) {
         const shelf_product *p = shelf_catalog_get(c, i);
-        uint64_t h = fnv(0xcbf29ce484222325ULL, p->text);
-        k[i] = (keyed){with_image ? fnv(h, p->image ? p->image : "") : h, i};
+        uint64_t h = hash_str(HASH_FNV_BASIS, p->text);
+        k[i] = (keyed){with_image ? hash_str(h, p->image ? p->image : "") : h, i};
     }
     qsort(k, n, sizeof *k, by_key);
     *dups = *conflicting = 0;

@@ -24,30 +24,9 @@
 #include "image/path.h"
 #include "image/resize.h"
 #include "shelf.h"
-
-static char tmpdir[64];
+#include "scratch_dir.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
-
-/* A path in the test directory; valid until the 8th next call. */
-static const char *path_of(const char *name)
-{
-    static char paths[8][256];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
-
-static const char *write_bytes(const char *name, const void *data, size_t n)
-{
-    const char *path = path_of(name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
 
 #define assert_contains(hay, needle)                                                       \
     do {                                                                                   \
@@ -743,7 +722,7 @@ static void test_decode_file_errors_do_not_name_the_file(void **state)
     assert_int_equal(image_decode_file(path_of("missing.jpg"), 0, 0, &im, &err), SHELF_EIO);
     assert_string_equal(err.message, "cannot open: No such file or directory");
     assert_null(im.rgb);
-    assert_int_equal(image_decode_file(tmpdir, 0, 0, &im, &err), SHELF_EIO);
+    assert_int_equal(image_decode_file(scratch_dir, 0, 0, &im, &err), SHELF_EIO);
     assert_string_equal(err.message, "cannot open: Is a directory");
     assert_int_equal(image_decode_file(write_bytes("empty.png", "", 0), 0, 0, &im, &err),
                      SHELF_EDATA);
@@ -1054,7 +1033,7 @@ static void test_catalog_image_reference_resolves_and_decodes(void **state)
     unsigned char *px = pattern(5, 4);
     blob b = png_rgb(px, 5, 4);
     char dir[128];
-    snprintf(dir, sizeof dir, "%s/imgs", tmpdir);
+    snprintf(dir, sizeof dir, "%s/imgs", scratch_dir);
     assert_int_equal(mkdir(dir, 0700), 0);
     write_bytes("imgs/mug.png", b.data, b.n);
     static const char text[] = "title,image,category\nMug, imgs/mug.png ,K\n";
@@ -1077,25 +1056,16 @@ static void test_catalog_image_reference_resolves_and_decodes(void **state)
 
 /* ---- setup --------------------------------------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/shelf_test_image_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return scratch_setup("image");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return scratch_teardown();
 }
 
 int main(void)

@@ -15,31 +15,10 @@
 #include "io/catalog.h"
 #include "io/writer.h"
 #include "shelf.h"
+#include "scratch_dir.h"
 #include "text/utf8.h"
 
-static char tmpdir[64];
-
 /* ---- helpers ------------------------------------------------------------------------- */
-
-/* A path in the test directory; valid until the 8th next call. */
-static const char *path_of(const char *name)
-{
-    static char paths[8][256];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
-
-static const char *write_bytes(const char *name, const void *data, size_t n)
-{
-    const char *path = path_of(name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
 
 static const char *write_text(const char *name, const char *text)
 {
@@ -667,7 +646,7 @@ static void test_missing_file_names_the_file_and_reason(void **state)
     const char *msg = load_fail(path, &o, SHELF_EIO);
     assert_contains(msg, path);
     assert_contains(msg, "No such file or directory");
-    assert_contains(load_fail(tmpdir, &(shelf_read_options){.format = SHELF_FORMAT_CSV},
+    assert_contains(load_fail(scratch_dir, &(shelf_read_options){.format = SHELF_FORMAT_CSV},
                               SHELF_EIO),
                     "directory");
 }
@@ -1008,25 +987,16 @@ static void test_writer_tsv_replaces_tabs_and_newlines(void **state)
 
 /* ---- setup ----------------------------------------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/shelf_test_io_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return scratch_setup("io");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return scratch_teardown();
 }
 
 int main(void)

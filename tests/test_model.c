@@ -14,11 +14,13 @@
 
 #include "core/rng.h"
 #include "shelf.h"
+#include "scratch_dir.h"
+#include "model/model.h"
 #include "train/balance.h"
 #include "train/calibrate.h"
 #include "train/vcache.h"
 
-static char dir[64], csv[128], path[128];
+static char csv[128], path[128];
 static int hierarchy; /* for train() */
 
 /* Labels of odd lengths, so that the file's strings end at every offset modulo 8. */
@@ -30,10 +32,9 @@ static const char *words[][3] = {{"cotton", "tee", "crew"}, {"denim", "jeans", "
 static int setup(void **state)
 {
     (void)state;
-    strcpy(dir, "/tmp/shelf-test-model-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(csv, sizeof csv, "%s/train.csv", dir);
-    snprintf(path, sizeof path, "%s/m.shelf", dir);
+    assert_int_equal(scratch_setup("model"), 0);
+    snprintf(csv, sizeof csv, "%s", path_of("train.csv"));
+    snprintf(path, sizeof path, "%s", path_of("m.shelf"));
     FILE *f = fopen(csv, "w");
     fprintf(f, "id,title,category\n");
     for (int i = 0; i < 300; i++) {
@@ -48,9 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return scratch_teardown();
 }
 
 /* The generated catalog, read as labelled training data. */
@@ -221,7 +220,7 @@ static void save_replaces_atomically(void **state)
     assert_int_equal(shelf_model_save(m, path, &err), SHELF_OK);
     assert_int_equal(shelf_model_save(m, path, &err), SHELF_OK); /* over an existing file */
     char bad[160];
-    snprintf(bad, sizeof bad, "%s/no/such/dir/m.shelf", dir);
+    snprintf(bad, sizeof bad, "%s/no/such/dir/m.shelf", scratch_dir);
     assert_int_equal(shelf_model_save(m, bad, &err), SHELF_EIO);
     assert_non_null(strstr(err.message, bad));
     shelf_model_free(m);
@@ -359,6 +358,37 @@ static void balance_weights_and_draws(void **state)
     free(order);
 }
 
+/* The k best, best first, ties to the lower label: by insertion for few, by a heap for many
+ * (back-off asks for every label); both against a plain reference. */
+static void top_k_ranks_like_a_full_sort(void **state)
+{
+    (void)state;
+    enum { K = 200 };
+    float p[K], probs[K];
+    int labels[K];
+    rng r;
+    rng_seed(&r, 3);
+    for (int c = 0; c < K; c++)
+        p[c] = (float)rng_below(&r, 40) / 40.0f; /* many ties */
+    const int ks[] = {1, 5, 16, 17, 50, K};
+    for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
+        int k = ks[t];
+        assert_int_equal(model_top_k(p, K, k, labels, probs), k);
+        for (int i = 0; i < k; i++) { /* label i of the reference: the best not yet taken */
+            int best = -1;
+            for (int c = 0; c < K; c++) {
+                int taken = 0;
+                for (int j = 0; j < i; j++)
+                    taken |= labels[j] == c;
+                if (!taken && (best < 0 || p[c] > p[best]))
+                    best = c;
+            }
+            assert_int_equal(labels[i], best);
+            assert_true(probs[i] == p[best]);
+        }
+    }
+}
+
 /* Rows of two labels, the first given probability q, right a share `right` of the time. */
 static float fitted_temperature(float q, int right_of_10)
 {
@@ -406,6 +436,7 @@ int main(void)
         cmocka_unit_test(backoff_gives_the_deepest_sure_ancestor),
         cmocka_unit_test(balance_weights_and_draws),
         cmocka_unit_test(temperature_makes_probabilities_honest),
+        cmocka_unit_test(top_k_ranks_like_a_full_sort),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

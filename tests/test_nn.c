@@ -42,7 +42,13 @@ static void softmax_matches_reference_values(void **state)
     assert_close(p[0], 0.09003057, 1e-6);
     assert_close(p[1], 0.24472847, 1e-6);
     assert_close(p[2], 0.66524096, 1e-6);
+    float lp[3];
+    log_softmax_forward(lp, logits, 3); /* numpy: x - log(exp(x).sum()) */
+    assert_close(lp[0], -2.40760596, 1e-6);
+    assert_close(lp[2], -0.40760596, 1e-6);
     float big[2] = {1000, 0};
+    log_softmax_forward(lp, big, 2); /* no underflow to -inf */
+    assert_close(lp[1], -1000.0, 1e-6);
     softmax_forward(p, big, 2); /* no overflow */
     assert_close(p[0], 1.0, 1e-6);
     float g[3];

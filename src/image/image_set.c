@@ -27,10 +27,25 @@ typedef struct load_job {
     const char *data_path;
     const char *const *refs;
     const long *lines;
-    long first_bad[64]; /* per thread */
-    shelf_error first_err[64];
+    /* per thread: its first bad product, and its first whose image is there but broken */
+    long first_bad[64], first_broken[64], missing[64];
+    shelf_error first_err[64], broken_err[64];
     int out_of_memory[64];
 } load_job;
+
+/* "FILE:LINE: IMAGE-PATH: what is wrong" for product i, into out. */
+static void describe(const load_job *j, size_t i, const char *ref, const char *why,
+                     shelf_error *out)
+{
+    if (*ref && j->lines[i] <= 0) /* a file named on the command line */
+        snprintf(out->message, SHELF_ERROR_MAX, "%.400s: %.500s", ref, why);
+    else if (*ref)
+        snprintf(out->message, SHELF_ERROR_MAX, "%.300s:%ld: %.300s: %.300s", j->data_path,
+                 j->lines[i], ref, why);
+    else
+        snprintf(out->message, SHELF_ERROR_MAX, "%.400s:%ld: the product has no image",
+                 j->data_path, j->lines[i]);
+}
 
 static void run_load(void *arg, int tid, int nthreads)
 {
@@ -38,7 +53,8 @@ static void run_load(void *arg, int tid, int nthreads)
     image_set *s = j->s;
     size_t i0, i1, bytes = (size_t)s->size * s->size * 3;
     pool_split(s->n, tid, nthreads, &i0, &i1);
-    j->first_bad[tid] = -1;
+    j->first_bad[tid] = j->first_broken[tid] = -1;
+    j->missing[tid] = 0;
     for (size_t i = i0; i < i1; i++) {
         char path[PATH_MAX];
         shelf_error e = {0};
@@ -57,17 +73,14 @@ static void run_load(void *arg, int tid, int nthreads)
         if (st == SHELF_ENOMEM) /* not the image's fault: the whole load fails */
             j->out_of_memory[tid] = 1;
         memset(out, 0, bytes);
+        j->missing[tid] += !*ref;
         if (j->first_bad[tid] < 0) {
             j->first_bad[tid] = (long)i;
-            if (*ref && j->lines[i] <= 0) /* a file named on the command line */
-                snprintf(j->first_err[tid].message, SHELF_ERROR_MAX, "%.400s: %.500s", ref,
-                         e.message);
-            else if (*ref)
-                snprintf(j->first_err[tid].message, SHELF_ERROR_MAX, "%.300s:%ld: %.300s: %.300s",
-                         j->data_path, j->lines[i], ref, e.message);
-            else
-                snprintf(j->first_err[tid].message, SHELF_ERROR_MAX,
-                         "%.400s:%ld: the product has no image", j->data_path, j->lines[i]);
+            describe(j, i, ref, e.message, &j->first_err[tid]);
+        }
+        if (*ref && j->first_broken[tid] < 0) {
+            j->first_broken[tid] = (long)i;
+            describe(j, i, ref, e.message, &j->broken_err[tid]);
         }
     }
 }
@@ -98,10 +111,17 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
         }
     for (size_t i = 0; i < n; i++)
         s->bad += !s->ok[i];
+    for (int t = 0; t < pool_threads(pool); t++)
+        s->missing += j->missing[t];
     for (int t = 0; t < pool_threads(pool); t++) /* threads hold rows in order */
         if (j->first_bad[t] >= 0) {
             s->first_bad = j->first_bad[t];
             memcpy(s->first_error, j->first_err[t].message, SHELF_ERROR_MAX);
+            break;
+        }
+    for (int t = 0; t < pool_threads(pool); t++)
+        if (j->first_broken[t] >= 0) {
+            memcpy(s->first_broken, j->broken_err[t].message, SHELF_ERROR_MAX);
             break;
         }
     free(j);

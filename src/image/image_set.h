@@ -17,6 +17,9 @@ typedef struct image_set {
     long bad;             /* products without a usable image */
     long first_bad;       /* index of the first of them, -1 when none */
     char first_error[SHELF_ERROR_MAX]; /* "FILE:LINE: IMAGE-PATH: what is wrong" */
+    long missing;         /* of the bad ones: products without an image reference */
+    char first_broken[SHELF_ERROR_MAX]; /* the first whose image is there but unusable;
+                                           "" when every bad one is missing */
 } image_set;
 
 /* Loads refs[0..n) (image references as found in the data file data_path, resolved

@@ -241,17 +241,26 @@ static void run_conv_forward(void *arg, int tid, int nthreads)
                        scratch_of(st, tid));
 }
 
+/* The channels [c0, c1) of the step's layer that thread tid takes, and M, the values per
+ * channel in the batch; 0 when the thread takes none. */
+static int channel_share(const step *st, int tid, int nthreads, long *M, size_t *c0,
+                         size_t *c1)
+{
+    const conv_shape *s = &st->c->conv[st->layer];
+    *M = (long)st->n * s->ho * s->wo;
+    pool_split((size_t)s->cout, tid, nthreads, c0, c1);
+    return *c0 < *c1;
+}
+
 static void run_bn_relu_forward(void *arg, int tid, int nthreads)
 {
     step *st = arg;
     const cnn *c = st->c;
     cnn_work *w = st->w;
     int l = st->layer;
-    const conv_shape *s = &c->conv[l];
-    long M = (long)st->n * s->ho * s->wo;
+    long M;
     size_t c0, c1;
-    pool_split((size_t)s->cout, tid, nthreads, &c0, &c1);
-    if (c0 == c1)
+    if (!channel_share(st, tid, nthreads, &M, &c0, &c1))
         return;
     size_t base = c->chan_off[l];
     batchnorm_forward_train(w->act[l], w->pre[l], c->params + c->gamma_off[l],
@@ -387,11 +396,9 @@ static void run_bn_relu_backward(void *arg, int tid, int nthreads)
     const cnn *c = st->c;
     cnn_work *w = st->w;
     int l = st->layer;
-    const conv_shape *s = &c->conv[l];
-    long M = (long)st->n * s->ho * s->wo;
+    long M;
     size_t c0, c1;
-    pool_split((size_t)s->cout, tid, nthreads, &c0, &c1);
-    if (c0 == c1)
+    if (!channel_share(st, tid, nthreads, &M, &c0, &c1))
         return;
     float *d = w->dbuf[(l + 1) & 1], *g = grads_of(st, tid);
     relu_backward(d + c0 * M, d + c0 * M, w->act[l] + c0 * M, (c1 - c0) * M);

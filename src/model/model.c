@@ -133,15 +133,7 @@ int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *tex
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
         return -1;
     model_logits(m, &s->x, s->hidden, s->z, out);
-    float mx = out[0];
-    for (int c = 1; c < K; c++)
-        mx = out[c] > mx ? out[c] : mx;
-    double z = 0;
-    for (int c = 0; c < K; c++)
-        z += exp((double)(out[c] - mx));
-    float lz = mx + (float)log(z);
-    for (int c = 0; c < K; c++)
-        out[c] -= lz;
+    log_softmax_forward(out, out, K);
     return 0;
 }
 
@@ -154,10 +146,63 @@ void model_apply_temperature(float *p, int K, float T)
     softmax_forward(p, p, K);
 }
 
-/* Selection of the k largest probabilities, by insertion: k is small. */
+/* Is (pa, la) ranked below (pb, lb)? Lower probability, or the same and a later label. */
+static int ranks_below(float pa, int la, float pb, int lb)
+{
+    return pa < pb || (pa == pb && la > lb);
+}
+
+/* Sifts entry i down the heap of n entries whose root is the lowest ranked. */
+static void sift_down(int *labels, float *probs, int n, int i)
+{
+    for (;;) {
+        int low = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && ranks_below(probs[l], labels[l], probs[low], labels[low]))
+            low = l;
+        if (r < n && ranks_below(probs[r], labels[r], probs[low], labels[low]))
+            low = r;
+        if (low == i)
+            return;
+        float tp = probs[i];
+        int tl = labels[i];
+        probs[i] = probs[low], labels[i] = labels[low];
+        probs[low] = tp, labels[low] = tl;
+        i = low;
+    }
+}
+
+/* Many of the K (back-off asks for all of them): a heap of the k best so far, then sorted
+ * by popping the lowest ranked to the end. O(K log k), and the same order as insertion. */
+static int top_k_heap(const float *p, int K, int k, int *labels, float *probs)
+{
+    for (int c = 0; c < k; c++) {
+        labels[c] = c;
+        probs[c] = p[c];
+    }
+    for (int i = k / 2 - 1; i >= 0; i--)
+        sift_down(labels, probs, k, i);
+    for (int c = k; c < K; c++)
+        if (ranks_below(probs[0], labels[0], p[c], c)) {
+            probs[0] = p[c];
+            labels[0] = c;
+            sift_down(labels, probs, k, 0);
+        }
+    for (int n = k - 1; n > 0; n--) {
+        float tp = probs[0];
+        int tl = labels[0];
+        probs[0] = probs[n], labels[0] = labels[n];
+        probs[n] = tp, labels[n] = tl;
+        sift_down(labels, probs, n, 0);
+    }
+    return k;
+}
+
+/* Selection of the k largest probabilities, best first (ties: the lower label first). */
 int model_top_k(const float *p, int K, int k, int *labels, float *probs)
 {
-    int n = 0;
+    if (k > 16 && k <= K)
+        return top_k_heap(p, K, k, labels, probs);
+    int n = 0; /* few: by insertion */
     for (int c = 0; c < K; c++) {
         if (n == k && p[c] <= probs[n - 1])
             continue;

@@ -16,6 +16,19 @@ void softmax_forward(float *probs, const float *logits, int K)
         probs[k] *= inv;
 }
 
+void log_softmax_forward(float *out, const float *logits, int K)
+{
+    float mx = logits[0];
+    for (int k = 1; k < K; k++)
+        mx = logits[k] > mx ? logits[k] : mx;
+    double sum = 0;
+    for (int k = 0; k < K; k++)
+        sum += exp((double)(logits[k] - mx));
+    float lz = mx + (float)log(sum);
+    for (int k = 0; k < K; k++)
+        out[k] = logits[k] - lz;
+}
+
 float softmax_xent_backward(float *dlogits, const float *probs, int y, int K)
 {
     float py = probs[y];

@@ -3,7 +3,6 @@
  * backward and an optimizer step, with the learning rate following a schedule. Every phase
  * runs on all threads; BLAS runs single-threaded inside them. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +12,6 @@
 #include "core/rng.h"
 #include "image/augment.h"
 #include "image/image_set.h"
-#include "image/path.h"
 #include "model/model.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
@@ -35,27 +33,6 @@ static void labelled_free(labelled_images *d)
     free(d->index);
     free(d->y);
     memset(d, 0, sizeof *d);
-}
-
-/* The first product whose image reference is there but unusable, with its error; -1 when
- * every unusable one simply has no image. */
-static long first_broken(const labelled_images *d, const char *const *refs, const char *path,
-                         const long *lines, shelf_error *err)
-{
-    for (size_t i = 0; i < d->set.n; i++)
-        if (!d->set.ok[i] && refs[i] && refs[i][0]) {
-            char full[4096];
-            unsigned char *px = malloc((size_t)d->set.size * d->set.size * 3);
-            shelf_error e = {0};
-            if (image_resolve_path(path, refs[i], full, sizeof full) || !px ||
-                image_load_square(full, d->set.size, px, &e) == SHELF_OK)
-                snprintf(e.message, sizeof e.message, "unusable");
-            free(px);
-            err_set(err, SHELF_EDATA, "%.300s:%ld: %.300s: %.300s", path, lines[i], refs[i],
-                    e.message);
-            return (long)i;
-        }
-    return -1;
 }
 
 /* missing_ok (fused models): a product without an image reference is simply left to the
@@ -88,9 +65,9 @@ static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_
                      d->set.first_error);
         goto done;
     }
-    if (d->set.bad && !skip_bad && missing_ok &&
-        first_broken(d, refs, shelf_catalog_path(c), lines, err) >= 0) {
-        st = SHELF_EDATA;
+    if (d->set.bad > d->set.missing && !skip_bad && missing_ok) {
+        st = err_set(err, SHELF_EDATA, "%s (--skip-bad skips such products)",
+                     d->set.first_broken);
         goto done;
     }
     *skipped = d->set.bad;
@@ -223,12 +200,10 @@ static double valid_accuracy(trainer *tr, const labelled_images *v, float *probs
     image_model_probs(net, &tr->m->img, &tr->w, tr->pool, v->set.pix, v->set.n, tr->prior_valid,
                       probs);
     for (size_t i = 0; i < v->n; i++) {
-        const float *p = probs + (size_t)v->index[i] * K;
-        size_t best = 0;
-        for (size_t c = 1; c < K; c++)
-            if (p[c] > p[best])
-                best = c;
-        correct += v->y[i] == (int)best;
+        int best;
+        float p;
+        model_top_k(probs + (size_t)v->index[i] * K, (int)K, 1, &best, &p);
+        correct += v->y[i] == best;
     }
     return v->n ? (double)correct / (double)v->n : 0;
 }
