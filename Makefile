@@ -2,11 +2,11 @@
 # `make demo` runs the main job on the bundled sample catalog; `make bench` runs the peers.
 
 CC      ?= cc
-PKGS    := openblas libutf8proc libcjson libjpeg libpng libwebp
+PKGS    := openblas libutf8proc libcjson libjpeg libpng libwebp libmicrohttpd
 # Recursive (=), not :=, so that pkg-config is asked after `deps` has installed the packages.
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp) \
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp -lmicrohttpd) \
           -lm -pthread
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -62,6 +62,8 @@ test: deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tes
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
 	@echo "== end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/e2e.sh build/san/shelf
+	@echo "== serve end-to-end (release)"; bash tests/serve_e2e.sh ./shelf
+	@echo "== serve end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/serve_e2e.sh build/san/shelf
 	@bash tests/valgrind.sh ./shelf
 	@echo "all tests passed"
 

@@ -41,7 +41,7 @@ static int batch_fill(batch *b, shelf_reader *r, const char *cmd)
         }
         shelf_product *q = &b->p[b->n];
         *q = (shelf_product){strdup(p.id), strdup(p.text), "", strdup(p.image ? p.image : ""),
-                             p.line};
+                             p.line, NULL, 0};
         if (!q->id || !q->text || !q->image) {
             b->n++;
             fprintf(stderr, "shelf %s: out of memory\n", cmd);
@@ -181,7 +181,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (image) { /* one product: the file, its path taken as it is given */
-        b->p[0] = (shelf_product){strdup(image), strdup(""), "", strdup(image), 0};
+        b->p[0] = (shelf_product){strdup(image), strdup(""), "", strdup(image), 0, NULL, 0};
         b->n = 1;
         pred_write_header_extra(stdout, fmt, k, min_conf > 0, j.show_used);
         j.data = "-";

@@ -157,9 +157,13 @@ int cmd_train(int argc, char **argv)
     double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0;
     long skipped = shelf_model_skipped_images(m);
     int fused = shelf_model_modality(m) == SHELF_MODALITY_BOTH;
+    long empty = shelf_model_skipped_empty(m);
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
-            shelf_catalog_size(tc) - (size_t)(fused ? 0 : skipped), shelf_model_num_labels(m),
-            out, mb);
+            shelf_catalog_size(tc) - (size_t)(fused ? empty : skipped),
+            shelf_model_num_labels(m), out, mb);
+    if (empty)
+        fprintf(stderr, "%s: skipped %ld products with neither a text nor an image\n", train,
+                empty);
     if (skipped && fused)
         fprintf(stderr, "%s: %ld products without a usable image: only the text model learned "
                 "from them\n", train, skipped);

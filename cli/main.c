@@ -13,6 +13,7 @@ static const struct {
     {"eval", cmd_eval, "measure a model on a labelled catalog"},
     {"predict", cmd_predict, "categorize products"},
     {"info", cmd_info, "describe a model file"},
+    {"serve", cmd_serve, "answer classification requests over HTTP (JSON)"},
 };
 
 static void usage(FILE *f)

@@ -79,6 +79,11 @@ typedef struct shelf_product {
     const char *label;
     const char *image; /* the image reference as written in the data file, trimmed */
     long line;
+    /* The image's bytes in memory (JPEG, PNG or WebP, as a server receives them); when set,
+     * prediction decodes these instead of reading `image`, which then only names the image
+     * in messages. NULL for products read from a catalog. */
+    const unsigned char *image_data;
+    size_t image_size;
 } shelf_product;
 
 typedef struct shelf_read_stats {
@@ -129,7 +134,7 @@ typedef void (*shelf_progress_fn)(const shelf_progress *p, void *user);
 typedef enum shelf_modality {
     SHELF_MODALITY_TEXT = 0, /* the title and description: a bag of n-grams */
     SHELF_MODALITY_IMAGE,    /* the product photo: a CNN */
-    SHELF_MODALITY_BOTH      /* the CNN learns on top of the text model's evidence */
+    SHELF_MODALITY_BOTH      /* text model and CNN, weighed per taxonomy branch by a fitted head */
 } shelf_modality;
 
 typedef enum shelf_optimizer { SHELF_OPTIMIZER_ADAMW = 0, SHELF_OPTIMIZER_SGD } shelf_optimizer;
@@ -217,6 +222,9 @@ shelf_status shelf_predict_batch(const shelf_model *m, const char *const *texts,
 shelf_modality shelf_model_modality(const shelf_model *m);
 /* Image models: training products left out under skip_bad because of a bad image. */
 long shelf_model_skipped_images(const shelf_model *m);
+/* Fused models, just trained: training products skipped for having neither a text nor an
+ * image (not kept in the file). */
+long shelf_model_skipped_empty(const shelf_model *m);
 
 typedef struct shelf_predict_stats {
     long bad_images;                 /* products whose image could not be used */
@@ -261,6 +269,70 @@ shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, cons
 /* How many of the catalog's products have a text that also occurs in the model's training
  * data (after normalization). */
 size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c);
+
+/* The figures behind shelf_model_describe, for programs (the server's GET /v1/model).
+ * Strings belong to the model. */
+typedef struct shelf_model_summary {
+    shelf_modality modality;
+    int labels;
+    const char *train_path;  /* "" when not recorded */
+    long train_rows, valid_rows;
+    int epochs, epochs_planned;
+    float lr;
+    int threads;
+    uint64_t seed;
+    double train_seconds;
+    double valid_accuracy;   /* -1 without a validation set */
+    float temperature;       /* 1: not calibrated */
+    int hierarchical;
+    int dim;                 /* text models: embedding size, 0 for the sparse linear layer */
+    int image_size, width;   /* image models, else 0 */
+    long skipped_images;
+} shelf_model_summary;
+void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out);
+
+/* The format version written in a model file's header, read without loading the model. */
+shelf_status shelf_model_file_version(const char *path, unsigned *version, shelf_error *err);
+
+/* ---- serving ------------------------------------------------------------------------- */
+
+/* An HTTP JSON server over a model file (POST /v1/classify, GET /healthz, GET /v1/model,
+ * GET /metrics, POST /v1/admin/reload), on libmicrohttpd's thread pool; see README.md. */
+typedef struct shelf_server shelf_server;
+
+/* Receives the server's log lines (start, reloads, errors of the HTTP layer), without a
+ * newline; called from any thread. */
+typedef void (*shelf_log_fn)(const char *line, void *user);
+
+typedef struct shelf_server_options {
+    const char *model_path;
+    const char *host;      /* a numeric address to bind; NULL: "127.0.0.1" */
+    int port;              /* 0: any free port (shelf_server_port says which) */
+    int threads;           /* HTTP threads, and threads of each image prediction; 0: cores */
+    const char *token;     /* NULL: no authentication; else every endpoint but /healthz wants
+                              "Authorization: Bearer TOKEN", and reloading over HTTP works */
+    size_t max_body;       /* bytes of a request body; 0: 8 MiB (larger: 413) */
+    int max_batch;         /* products of one request; 0: 256 */
+    int max_connections;   /* open connections served; more get 503; 0: 512 */
+    int max_queue;         /* image products waiting for the network; more get 503; 0: 1024 */
+    int timeout;           /* seconds a connection may stay silent; 0: 10 */
+    shelf_log_fn log;      /* NULL: no log */
+    void *log_user;
+} shelf_server_options;
+
+void shelf_server_options_default(shelf_server_options *o);
+/* Loads the model and starts serving; returns at once, the server runs on its own threads. */
+shelf_status shelf_server_start(const shelf_server_options *o, shelf_server **out,
+                                shelf_error *err);
+/* The port it listens on. */
+int shelf_server_port(const shelf_server *s);
+/* Loads the model file again (path NULL) or another one and swaps it in; requests in
+ * flight finish on the old model. On failure the old model keeps serving. Thread-safe. */
+shelf_status shelf_server_reload(shelf_server *s, const char *path, shelf_error *err);
+/* Stops accepting connections, lets requests in flight finish (up to drain_seconds; new
+ * requests on open connections get 503), then stops and frees the server. NULL does
+ * nothing. */
+void shelf_server_stop(shelf_server *s, double drain_seconds);
 
 /* ---- evaluation ---------------------------------------------------------------------- */
 

@@ -4,7 +4,8 @@
 # a crash. usage: tests/e2e.sh SHELF_BINARY
 set -uo pipefail
 SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-MAKE_IMAGES=$(cd "$(dirname "$0")/.." && pwd)/build/tools/make_images
+TESTS=$(cd "$(dirname "$0")" && pwd)
+MAKE_IMAGES=$TESTS/../build/tools/make_images
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
@@ -27,18 +28,7 @@ expect_ok() {
 }
 
 # A catalog of 3 top-level categories, 6 leaves, English and Chinese titles.
-awk 'BEGIN {
-  srand(7);
-  split("Apparel > Topwear > Tshirts|Apparel > Bottomwear > Jeans|Footwear > Shoes > Sneakers|Footwear > Sandals|Home > Kitchen > Cookware|Home > Kitchen > Knives", cat, "|");
-  split("cotton tee crew neck|denim slim jeans stretch|running sneaker mesh sole|strap sandal summer open|nonstick pan frying pot|chef knife steel blade", words, "|");
-  split("纯棉短袖T恤|修身牛仔裤|透气跑步鞋|夏季凉鞋|不粘锅炒锅|不锈钢菜刀", zh, "|");
-  print "id,title,description,category" > "train.csv"; print "id,title,description,category" > "test.csv";
-  for (i = 1; i <= 600; i++) {
-    c = 1 + int(rand() * 6); split(words[c], w, " ");
-    t = (rand() < 0.25) ? zh[c] "" int(rand()*100) : "Brand" int(rand() * 9) " " w[1 + int(rand()*4)] " " w[1 + int(rand()*4)] " size " int(rand()*5);
-    line = "p" i "," t ",\"a \"\"quoted\"\", comma, description\"," cat[c];
-    print line > (i <= 500 ? "train.csv" : "test.csv");
-  } }'
+bash "$TESTS/make_catalog.sh"
 cp test.csv valid.csv
 
 echo "end-to-end: train, eval, predict, info"
@@ -209,6 +199,9 @@ expect_ok "train a fused model" "$SHELF" train --train imgs/train.csv --valid im
 awk -F, 'BEGIN { OFS = "," } NR > 1 && NR % 5 == 0 { $3 = "" } { print }' imgs/train.csv > imgs/some_missing.csv
 expect_ok "fused training leaves products without an image to the text model" "$SHELF" train --train imgs/some_missing.csv --out sm.shelf --modality both --image-size 16 --width 4 --batch 16 --epochs 1 --threads 2
 grep -q "only the text model learned from them" err.txt && pass "and says so" || fail "fused missing images note ($(cat err.txt))"
+awk -F, 'BEGIN { OFS = "," } NR > 1 && NR % 10 == 0 { $2 = "" } { print }' imgs/some_missing.csv > imgs/some_empty.csv
+expect_ok "fused training without --valid holds products out for its head" "$SHELF" train --train imgs/some_empty.csv --out se.shelf --modality both --image-size 16 --width 4 --batch 16 --epochs 1 --threads 2
+grep -q "skipped 9 products with neither a text nor an image" err.txt && pass "products with neither text nor image are skipped and counted" || fail "neither text nor image ($(cat err.txt))"
 expect_error "fused training still refuses a broken image" 'bad.csv:2: img/truncated.jpg: truncated' "$SHELF" train --train imgs/bad.csv --out x.shelf --modality both --image-size 16 --width 4 --epochs 1
 expect_ok "eval a fused model" "$SHELF" eval --model both.shelf --data imgs/test.csv --json
 grep -q '"accuracy"' out.txt && pass "fused eval reports" || fail "fused eval reports"
@@ -217,6 +210,7 @@ expect_ok "a product without a usable image falls back on its text" "$SHELF" pre
 [ "$(grep -c '"modalities":\["text"\]' out.txt)" -eq 3 ] && grep -q '"modalities":\["text","image"\]' out.txt && pass "the output says which modalities were used" || fail "modalities in the output ($(cat out.txt))"
 expect_ok "info of a fused model" "$SHELF" info --model both.shelf
 grep -q "image CNN" out.txt && grep -q "word n-grams" out.txt && pass "info describes both parts" || fail "info of a fused model"
+grep -q "fusion head" out.txt && pass "info describes the fusion head" || fail "info of the fusion head"
 expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1
 expect_ok "and predicts" "$SHELF" predict --model po.shelf --data imgs/photos_only.csv
 cut -d, -f1,2,4 imgs/train.csv > imgs/no_images.csv

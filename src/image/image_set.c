@@ -22,11 +22,25 @@ shelf_status image_load_square(const char *path, int size, unsigned char *out,
     return SHELF_OK;
 }
 
+/* The same from image bytes in memory. */
+static shelf_status image_load_square_mem(const unsigned char *data, size_t n, int size,
+                                          unsigned char *out, shelf_error *err)
+{
+    image im = {0};
+    shelf_status st = image_decode_mem(data, n, size, IMAGE_DEFAULT_MAX_PIXELS, &im, err);
+    if (st != SHELF_OK)
+        return st;
+    image_resize(im.rgb, im.w, im.h, out, size, size);
+    image_free(&im);
+    return SHELF_OK;
+}
+
 typedef struct load_job {
     image_set *s;
     const char *data_path;
     const char *const *refs;
     const long *lines;
+    const shelf_product *products;
     /* per thread: its first bad product, and its first whose image is there but broken */
     long first_bad[64], first_broken[64], missing[64];
     shelf_error first_err[64], broken_err[64];
@@ -61,7 +75,10 @@ static void run_load(void *arg, int tid, int nthreads)
         unsigned char *out = s->pix + i * bytes;
         const char *ref = j->refs[i] ? j->refs[i] : "";
         shelf_status st = SHELF_OK;
-        if (!*ref)
+        const shelf_product *p = j->products ? &j->products[i] : NULL;
+        if (p && p->image_data)
+            st = image_load_square_mem(p->image_data, p->image_size, s->size, out, &e);
+        else if (!*ref)
             st = err_set(&e, SHELF_EDATA, "no image");
         else if (image_resolve_path(j->data_path, ref, path, sizeof path))
             st = err_set(&e, SHELF_EDATA, "image path too long");
@@ -86,8 +103,8 @@ static void run_load(void *arg, int tid, int nthreads)
 }
 
 shelf_status image_set_load(image_set *s, const char *data_path, const char *const *refs,
-                            const long *lines, size_t n, int size, thread_pool *pool,
-                            shelf_error *err)
+                            const long *lines, const shelf_product *products, size_t n,
+                            int size, thread_pool *pool, shelf_error *err)
 {
     memset(s, 0, sizeof *s);
     s->size = size;
@@ -101,7 +118,8 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
         image_set_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory for %zu images", n);
     }
-    *j = (load_job){.s = s, .data_path = data_path, .refs = refs, .lines = lines};
+    *j = (load_job){.s = s, .data_path = data_path, .refs = refs, .lines = lines,
+                     .products = products};
     pool_run(pool, run_load, j);
     for (int t = 0; t < pool_threads(pool); t++)
         if (j->out_of_memory[t]) {

@@ -24,11 +24,12 @@ typedef struct image_set {
 
 /* Loads refs[0..n) (image references as found in the data file data_path, resolved
  * against its folder; lines[i] the line of each product, for messages). An empty reference
- * is a missing image. Fails only when out of memory; a bad image marks its product in ok[]
+ * is a missing image. With products (may be NULL), a product whose image_data is set is
+ * decoded from those bytes instead. Fails only when out of memory; a bad image marks its product in ok[]
  * and is counted (the caller decides whether that is fatal). */
 shelf_status image_set_load(image_set *s, const char *data_path, const char *const *refs,
-                            const long *lines, size_t n, int size, thread_pool *pool,
-                            shelf_error *err);
+                            const long *lines, const shelf_product *products, size_t n,
+                            int size, thread_pool *pool, shelf_error *err);
 void image_set_free(image_set *s);
 
 /* Decodes one image file and resizes it to size x size RGB into out. */

@@ -37,7 +37,7 @@ static int add(shelf_catalog *c, const shelf_product *p)
     memcpy(mem + idlen, p->text, textlen);
     memcpy(mem + idlen + textlen, p->image, imagelen);
     c->items[c->n++] =
-        (shelf_product){mem, mem + idlen, label, mem + idlen + textlen, p->line};
+        (shelf_product){mem, mem + idlen, label, mem + idlen + textlen, p->line, NULL, 0};
     return 0;
 }
 

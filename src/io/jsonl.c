@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/json_type.h"
 #include "io/reader_impl.h"
 
 static const char *skip_ws(const char *p, const char *e)
@@ -143,19 +144,6 @@ static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, r
     return bad ? -1 : 0;
 }
 
-static const char *type_name(const cJSON *v)
-{
-    if (cJSON_IsArray(v))
-        return "an array";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    return "null";
-}
-
 /* 1 when s[0..n) ends inside a string or an open bracket: a line cut short, which cJSON
  * reports no differently from a wrong byte near the end. */
 static int unfinished(const char *s, size_t n)
@@ -200,7 +188,7 @@ static cJSON *parse_object(const char *s, size_t n, char *why, size_t whysz)
         snprintf(why, whysz, "invalid JSON: unexpected text after the object at byte %zu",
                  at);
     } else if (!cJSON_IsObject(v)) {
-        snprintf(why, whysz, "expected a JSON object, found %s", type_name(v));
+        snprintf(why, whysz, "expected a JSON object, found %s", json_type_name(v));
     } else {
         return v;
     }

@@ -201,7 +201,7 @@ static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *
         r->tmp.oom)
         return -1;
     *out = (shelf_product){r->id.data, r->text.data, r->label.data, r->image.data,
-                           rw->line};
+                           rw->line, NULL, 0};
     r->stats.rows++;
     r->stats.utf8_replaced += fixed;
     r->stats.empty_text += r->text.len == 0;

@@ -281,10 +281,10 @@ static void head_forward(const cnn *c, cnn_work *w, const float *last, int n, si
         float *z = w->logits + i * c->nlabels;
         linear_forward(z, w->feat + i * c->feat, c->params + c->fc_w_off,
                        c->params + c->fc_b_off, c->feat, c->nlabels);
-        if (w->prior) /* evidence from elsewhere (the text), fixed: the network learns on top */
-            for (int k = 0; k < c->nlabels; k++)
-                z[k] += w->prior[i * (size_t)c->nlabels + (size_t)k];
-        softmax_forward(z, z, c->nlabels);
+        if (w->log_probs && !labels) /* a fusion head adds them to the text's */
+            log_softmax_forward(z, z, c->nlabels);
+        else
+            softmax_forward(z, z, c->nlabels);
         if (labels)
             *loss -= log(fmax(z[labels[i]], 1e-30));
     }

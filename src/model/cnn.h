@@ -61,8 +61,7 @@ typedef struct cnn_work {
     float *feat;           /* [cap][feat] */
     float *dfeat;          /* [cap][feat], training only */
     float *logits;         /* [cap][labels]; probabilities after the forward pass */
-    const float *prior;    /* [cap][labels] added to the logits before the softmax (the
-                              caller's, e.g. a text model's log-probabilities), or NULL */
+    int log_probs;         /* inference leaves log-probabilities in logits instead */
     float *dbuf[2];        /* gradients flowing back, alternating */
     float *scratch;        /* per thread, im2col columns */
     size_t scratch_floats;

@@ -14,8 +14,8 @@ typedef struct image_settings {
 
 /* Probabilities of n images (S x S RGB, S = the model's size, one after another) into
  * probs[n][labels], through w (made for this model with training 0 or 1) in batches of its
- * capacity. prior (NULL, or n rows of labels) is added to the logits (fused models). */
+ * capacity; their logarithms when w->log_probs. */
 void image_model_probs(const cnn *net, const image_settings *is, cnn_work *w, thread_pool *pool,
-                       const unsigned char *pix, size_t n, const float *prior, float *probs);
+                       const unsigned char *pix, size_t n, float *probs);
 
 #endif

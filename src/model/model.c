@@ -37,6 +37,7 @@ void shelf_model_free(shelf_model *m)
     free(m->info.train_path);
     free(m->seen);
     cnn_free(&m->net);
+    fusion_head_free(&m->head);
     free(m);
 }
 
@@ -240,6 +241,8 @@ shelf_modality shelf_model_modality(const shelf_model *m) { return m->modality; 
 
 long shelf_model_skipped_images(const shelf_model *m) { return m->info.skipped_images; }
 
+long shelf_model_skipped_empty(const shelf_model *m) { return m->info.skipped_empty; }
+
 const char *shelf_model_label(const shelf_model *m, int i)
 {
     return i >= 0 && (size_t)i < m->labels.n ? m->labels.keys[i] : NULL;
@@ -264,6 +267,33 @@ size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c)
     }
     feat_list_free(&f);
     return hits;
+}
+
+/* The fusion head in one line per branch where the photo counts most (at most 3), its
+ * weight beside the title's: what the head learned to trust. */
+static void describe_head(buf *b, const shelf_model *m)
+{
+    const fusion_head *h = &m->head;
+    buf_printf(b, "fusion head       text and image weights for %d branches of the taxonomy\n",
+               h->ngroups);
+    unsigned char *shown = calloc((size_t)h->ngroups, 1);
+    for (int round = 0; shown && round < 3 && round < h->ngroups; round++) {
+        int best = -1;
+        for (int g = 0; g < h->ngroups; g++)
+            if (!shown[g] && (best < 0 || h->w_image[g] - h->w_text[g] >
+                                              h->w_image[best] - h->w_text[best]))
+                best = g;
+        shown[best] = 1;
+        const char *label = "";
+        for (int c = 0; c < h->nlabels; c++)
+            if (h->group[c] == best) {
+                label = m->labels.keys[c];
+                break;
+            }
+        buf_printf(b, "  image %.2f, text %.2f: the branch of %s\n", (double)h->w_image[best],
+                   (double)h->w_text[best], label);
+    }
+    free(shown);
 }
 
 char *shelf_model_describe(const shelf_model *m, int max_labels)
@@ -313,6 +343,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
             buf_printf(&b, "model             sparse linear %u features x %zu labels\n",
                        m->nrows, m->labels.n);
     }
+    if (m->modality == SHELF_MODALITY_BOTH && fusion_head_ready(&m->head))
+        describe_head(&b, m);
     if (m->temperature != 1)
         buf_printf(&b, "calibration       temperature %.3f, fitted on the validation set\n",
                    (double)m->temperature);

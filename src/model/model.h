@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/strmap.h"
+#include "model/fusion_head.h"
 #include "model/image_model.h"
 #include "model/taxonomy.h"
 #include "shelf.h"
@@ -52,6 +53,7 @@ typedef struct model_info {
     double train_seconds;
     double valid_accuracy; /* -1 without a validation set */
     long skipped_images;   /* image models: products skipped for a bad image (--skip-bad) */
+    long skipped_empty;    /* fused models: products with neither a text nor an image */
     double fit_seconds;    /* image models: in training steps (no loading, no validation) */
 } model_info;
 
@@ -61,6 +63,8 @@ struct shelf_model {
     /* image models: the CNN over the labels, and how images are prepared */
     cnn net;
     image_settings img;
+    /* fused models: how the text's and the image's evidence are weighed, per branch */
+    fusion_head head;
     /* text models */
     feat_config feat;
     int dim;             /* 0: linear; else embedding size */

@@ -21,8 +21,10 @@
 #include "model/model.h"
 
 #define MODEL_MAGIC "SHELFMDL"
-/* Version 2 added the modality (u32, after the header) and image models. */
-enum { MODEL_VERSION = 2, HEADER_SIZE = 24 };
+/* Version 2 added the modality (u32, after the header) and image models; version 3 the
+ * fusion head of text+image models (version-2 fused models add the two log-probabilities:
+ * a head of weights 1). */
+enum { MODEL_VERSION = 3, HEADER_SIZE = 24 };
 /* Image models: size, width, augment, batch, optimizer, schedule; weight decay, mean[3], std[3] */
 enum { IMAGE_SETTINGS_SIZE = 6 * 4 + 7 * 4 };
 
@@ -106,6 +108,8 @@ static uint64_t file_size(const shelf_model *m)
         n += IMAGE_SETTINGS_SIZE + 8 + m->net.nparams * 4 + 8 + m->net.nstats * 4;
     if (model_has_text(m))
         n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
+    if (m->modality == SHELF_MODALITY_BOTH)
+        n += 4 + (uint64_t)m->head.nlabels * 4 + (uint64_t)m->head.ngroups * 8;
     return n;
 }
 
@@ -171,6 +175,13 @@ static void put_model(writer *w, const shelf_model *m)
     }
     if (model_has_image(m))
         put_image(w, m);
+    if (m->modality == SHELF_MODALITY_BOTH) {
+        const fusion_head *h = &m->head;
+        put_u32(w, (uint32_t)h->ngroups);
+        put(w, h->group, (size_t)h->nlabels * 4);
+        put(w, h->w_text, (size_t)h->ngroups * 4);
+        put(w, h->w_image, (size_t)h->ngroups * 4);
+    }
     put_u64(w, sum_final(&w->sum));
 }
 
@@ -383,6 +394,32 @@ static int get_image(reader *r, shelf_model *m)
     return r->failed ? -1 : 0;
 }
 
+/* The fusion head of a fused model (version 3); a version-2 one adds the two encoders'
+ * log-probabilities, as its CNN was trained to. */
+static int get_head(reader *r, shelf_model *m, uint32_t version)
+{
+    int K = model_num_labels(m);
+    fusion_head *h = &m->head;
+    int32_t *zero = calloc((size_t)K + 1, sizeof *zero);
+    uint32_t G = version >= 3 ? get_u32(r) : 1;
+    if (!zero || G == 0 || G > (uint32_t)K || fusion_head_init(h, K, (int)G, zero)) {
+        free(zero);
+        r->failed = 1;
+        return -1;
+    }
+    free(zero);
+    if (version >= 3 && (get(r, h->group, (size_t)K * 4) || get(r, h->w_text, G * 4) ||
+                         get(r, h->w_image, G * 4)))
+        r->failed = 1;
+    for (int c = 0; c < K && !r->failed; c++)
+        if (h->group[c] < 0 || h->group[c] >= (int32_t)G)
+            r->failed = 1;
+    for (uint32_t g = 0; g < G && !r->failed; g++)
+        if (!isfinite(h->w_text[g]) || !isfinite(h->w_image[g]))
+            r->failed = 1;
+    return r->failed ? -1 : 0;
+}
+
 static void get_settings(reader *r, shelf_model *m, uint32_t version)
 {
     if (version >= 2) {
@@ -502,6 +539,8 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
                 get_params(&r, m);
             if (model_has_image(m) && !r.failed)
                 get_image(&r, m);
+            if (m->modality == SHELF_MODALITY_BOTH && !r.failed)
+                get_head(&r, m, version);
         }
         uint64_t want = sum_final(&r.sum), have = 0;
         r.left += 8;

@@ -27,16 +27,14 @@ static void run_fill(void *arg, int tid, int nthreads)
 }
 
 void image_model_probs(const cnn *net, const image_settings *is, cnn_work *w, thread_pool *pool,
-                       const unsigned char *pix, size_t n, const float *prior, float *probs)
+                       const unsigned char *pix, size_t n, float *probs)
 {
     size_t bytes = (size_t)net->size * net->size * 3, K = (size_t)net->nlabels;
     for (size_t done = 0; done < n;) {
         int b = n - done < (size_t)w->cap ? (int)(n - done) : w->cap;
         fill_job j = {is, w, pix + done * bytes, net->size, b};
         pool_run(pool, run_fill, &j);
-        w->prior = prior ? prior + done * K : NULL;
         cnn_forward_infer(net, w, pool, b);
-        w->prior = NULL;
         memcpy(probs + done * K, w->logits, (size_t)b * K * sizeof *probs);
         done += (size_t)b;
     }
@@ -68,8 +66,8 @@ static void run_prior(void *arg, int tid, int nthreads)
 }
 
 /* Image and fused models: the images of the n products, resolved against data_path's
- * folder; a fused model adds its text model's evidence, and falls back on it alone for a
- * product whose image is missing or unusable. */
+ * folder; a fused model weighs its text model's evidence and the CNN's with its fusion head,
+ * and falls back on the text alone for a product whose image is missing or unusable. */
 static shelf_status predict_images(const shelf_model *m, const char *data_path,
                                    const shelf_product *products, size_t n, int k, int threads,
                                    int *labels, float *probs, int *counts, unsigned char *used,
@@ -90,6 +88,7 @@ static shelf_status predict_images(const shelf_model *m, const char *data_path,
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
+    w.log_probs = fused;
     for (; fused && nscratch < pool_threads(pool); nscratch++)
         if ((st = shelf_scratch_new(m, &scratch[nscratch], err)) != SHELF_OK)
             goto done;
@@ -102,7 +101,8 @@ static shelf_status predict_images(const shelf_model *m, const char *data_path,
         }
         image_set set;
         double t0 = now_sec();
-        if ((st = image_set_load(&set, data_path, refs, lines, c, m->net.size, pool, err)))
+        if ((st = image_set_load(&set, data_path, refs, lines, products + from, c, m->net.size,
+                                    pool, err)))
             break;
         double t1 = now_sec();
         if (fused) {
@@ -114,11 +114,14 @@ static shelf_status predict_images(const shelf_model *m, const char *data_path,
                 break;
             }
         }
-        image_model_probs(&m->net, &m->img, &w, pool, set.pix, c, prior, chunk_probs);
+        image_model_probs(&m->net, &m->img, &w, pool, set.pix, c, chunk_probs);
         for (size_t i = 0; i < c; i++) {
             float *p = chunk_probs + i * K;
-            if (fused && !set.ok[i]) { /* no image: the text's evidence alone */
-                memcpy(p, prior + i * K, K * sizeof *p);
+            if (fused) {
+                if (set.ok[i])
+                    fusion_head_apply(&m->head, prior + i * K, p, p);
+                else /* no image: the text's evidence alone */
+                    memcpy(p, prior + i * K, K * sizeof *p);
                 softmax_forward(p, p, (int)K);
             }
             model_apply_temperature(p, (int)K, m->temperature);

@@ -57,7 +57,8 @@ static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_
         refs[i] = p->image;
         lines[i] = p->line;
     }
-    st = image_set_load(&d->set, shelf_catalog_path(c), refs, lines, n, m->net.size, pool, err);
+    st = image_set_load(&d->set, shelf_catalog_path(c), refs, lines, NULL, n, m->net.size, pool,
+                        err);
     if (st != SHELF_OK)
         goto done;
     if (d->set.bad && !skip_bad && !missing_ok) {
@@ -143,14 +144,7 @@ typedef struct trainer {
     double started;
     balance bal;   /* --balance over the training images */
     cnn_loss loss; /* class weights (--balance weight) and label smoothing */
-    /* fused models: the text model's evidence per catalog row, and the batch's copy */
-    const float *prior_train, *prior_valid;
-    float *batch_prior;
 } trainer;
-
-/* Fused models: the share of training images that see no text evidence, so that the CNN
- * also learns to stand alone (a product may come with empty text). */
-static const float TEXT_DROPOUT = 0.15f;
 
 static void run_fill_batch(void *arg, int tid, int nthreads)
 {
@@ -167,14 +161,6 @@ static void run_fill_batch(void *arg, int tid, int nthreads)
         augment_to_tensor(tr->train.set.pix + row * plane * 3, S, m->img.augment, &r,
                           m->img.mean, m->img.std, tr->w.x + i * plane,
                           (long)(plane * (size_t)tr->nb));
-        if (tr->prior_train) {
-            size_t K = m->labels.n;
-            float *dst = tr->batch_prior + i * K;
-            if (rng_float(&r) < TEXT_DROPOUT)
-                memset(dst, 0, K * sizeof *dst);
-            else
-                memcpy(dst, tr->prior_train + row * K, K * sizeof *dst);
-        }
     }
 }
 
@@ -197,8 +183,7 @@ static double valid_accuracy(trainer *tr, const labelled_images *v, float *probs
 {
     const cnn *net = &tr->m->net;
     size_t K = (size_t)net->nlabels, correct = 0;
-    image_model_probs(net, &tr->m->img, &tr->w, tr->pool, v->set.pix, v->set.n, tr->prior_valid,
-                      probs);
+    image_model_probs(net, &tr->m->img, &tr->w, tr->pool, v->set.pix, v->set.n, probs);
     for (size_t i = 0; i < v->n; i++) {
         int best;
         float p;
@@ -294,7 +279,6 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
             for (int i = 0; i < tr->nb; i++)
                 tr->batch_y[i] = tr->train.y[tr->rows[i]];
             pool_run(tr->pool, run_fill_batch, tr);
-            tr->w.prior = tr->batch_prior;
             double loss = cnn_forward_train(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y);
             if (!isfinite(loss)) {
                 free(probs);
@@ -372,23 +356,20 @@ static shelf_status check_memory(const shelf_catalog *train, const shelf_catalog
 
 shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
                                const shelf_catalog *valid, shelf_train_options *o,
-                               const float *prior_train, const float *prior_valid,
-                               shelf_error *err)
+                               int fused, shelf_error *err)
 {
     shelf_status st = check_image_options(o, err);
     if (st != SHELF_OK)
         return st;
     if ((st = check_memory(train, valid, o, err)) != SHELF_OK)
         return st;
-    trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec(),
-                  .prior_train = prior_train, .prior_valid = prior_valid};
+    trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec()};
     labelled_images vd = {0};
     if (!tr.pool)
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    m->modality = prior_train ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
+    m->modality = fused ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
     m->net.size = o->image_size; /* load_images reads the size from here */
     long skipped = 0, vskipped = 0;
-    int fused = prior_train != NULL;
     if ((st = load_images(&tr.train, m, train, 1, o->read.skip_bad, fused, tr.pool, &skipped,
                           err)))
         goto done;
@@ -411,10 +392,7 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     tr.order = malloc(tr.train.n * sizeof *tr.order);
     tr.opt_a = calloc(np, sizeof *tr.opt_a);
     tr.opt_b = o->optimizer == SHELF_OPTIMIZER_ADAMW ? calloc(np, sizeof *tr.opt_b) : NULL;
-    if (prior_train)
-        tr.batch_prior = malloc((size_t)o->batch * m->labels.n * sizeof *tr.batch_prior);
     if (!tr.order || !tr.opt_a || (o->optimizer == SHELF_OPTIMIZER_ADAMW && !tr.opt_b) ||
-        (prior_train && !tr.batch_prior) ||
         cnn_work_init(&tr.w, &m->net, o->batch, pool_threads(tr.pool), 1)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for training");
         goto done;
@@ -435,7 +413,6 @@ done:
     labelled_free(&vd);
     cnn_work_free(&tr.w);
     balance_free(&tr.bal);
-    free(tr.batch_prior);
     free(tr.order);
     free(tr.opt_a);
     free(tr.opt_b);

@@ -5,12 +5,11 @@
 #include "shelf.h"
 
 /* Trains m's CNN on the images of train; valid (may be NULL) picks the best epoch. Fills
- * in o's image defaults. m is new and empty, or (a fused model) a trained text model whose
- * evidence, prior_train and prior_valid (one row of log-probabilities over m's labels per
- * catalog product), the CNN learns on top of; NULL for an image model. */
+ * in o's image defaults. m is new and empty, or (fused) a trained text model, beside which
+ * the CNN learns on its own; products without an image are then left to the text model
+ * rather than refused. */
 shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
-                               const shelf_catalog *valid, shelf_train_options *o,
-                               const float *prior_train, const float *prior_valid,
+                               const shelf_catalog *valid, shelf_train_options *o, int fused,
                                shelf_error *err);
 
 #endif

@@ -429,8 +429,8 @@ static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, s
     if (o->train_path && !(m->info.train_path = strdup(o->train_path)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     /* a fused model's text part learned from every product, its CNN from those with images */
-    m->info.train_rows =
-        (long)n - (m->modality == SHELF_MODALITY_IMAGE ? m->info.skipped_images : 0);
+    m->info.train_rows = (long)n - m->info.skipped_empty -
+                         (m->modality == SHELF_MODALITY_IMAGE ? m->info.skipped_images : 0);
     if (valid && calibrate_model(m, valid, o->threads))
         return err_set(err, SHELF_ENOMEM, "out of memory calibrating on the validation set");
     m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
@@ -453,7 +453,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         return st;
     if (n == 0)
         return err_set(err, SHELF_EDATA, "no products to train on");
-    if (o.modality == SHELF_MODALITY_BOTH) { /* the text model, then the CNN on top of it */
+    if (o.modality == SHELF_MODALITY_BOTH) { /* the text model, the CNN, the head */
         shelf_model *fused = NULL;
         shelf_train_options both = *opts;
         both.threads = o.threads;
@@ -481,7 +481,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         goto fail;
     }
     if (o.modality == SHELF_MODALITY_IMAGE) {
-        if ((st = train_image_model(m, train, valid, &o, NULL, NULL, err)) != SHELF_OK)
+        if ((st = train_image_model(m, train, valid, &o, 0, err)) != SHELF_OK)
             goto fail;
     } else if ((st = vocab_build(m, train, o.threads, y, err)) != SHELF_OK ||
                (st = prepare(&tr, &o, err)) != SHELF_OK ||

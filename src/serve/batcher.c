@@ -1,0 +1,194 @@
+#include "serve/batcher.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/grow.h"
+
+struct batcher {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_t thread;
+    image_job *head, *tail;  /* submitted, not yet taken */
+    long queued;             /* products reserved or submitted, not yet taken */
+    long max_queue;
+    size_t max_call;
+    int threads, quit;
+    /* the combined call's arrays, reused */
+    shelf_product *products;
+    int *labels, *counts;
+    float *probs;
+    unsigned char *used;
+    size_t cap_products, cap_labels, cap_counts, cap_probs, cap_used;
+};
+
+int batcher_reserve(batcher *b, size_t n)
+{
+    pthread_mutex_lock(&b->mu);
+    int ok = b->queued == 0 || b->queued + (long)n <= b->max_queue;
+    if (ok)
+        b->queued += (long)n;
+    pthread_mutex_unlock(&b->mu);
+    return ok ? 0 : -1;
+}
+
+void batcher_submit(batcher *b, image_job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&b->mu);
+    if (b->tail)
+        b->tail->next = j;
+    else
+        b->head = j;
+    b->tail = j;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->mu);
+}
+
+long batcher_queued(batcher *b)
+{
+    pthread_mutex_lock(&b->mu);
+    long n = b->queued;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
+/* One call for one job, into its own arrays. */
+static void run_one(batcher *b, image_job *j)
+{
+    shelf_error err = {0};
+    shelf_predict_stats st;
+    j->status = shelf_predict_products(j->model, "-", j->products, j->n, j->kq, b->threads,
+                                       j->labels, j->probs, j->counts, j->used, &st, &err);
+    if (j->status != SHELF_OK)
+        memcpy(j->message, err.message, sizeof j->message);
+}
+
+static int reserve_arrays(batcher *b, size_t n, int kq)
+{
+    size_t nk = n * (size_t)kq;
+    return grow_array((void **)&b->products, &b->cap_products, n, sizeof *b->products, 64) ||
+           grow_array((void **)&b->labels, &b->cap_labels, nk, sizeof *b->labels, 64) ||
+           grow_array((void **)&b->probs, &b->cap_probs, nk, sizeof *b->probs, 64) ||
+           grow_array((void **)&b->counts, &b->cap_counts, n, sizeof *b->counts, 64) ||
+           grow_array((void **)&b->used, &b->cap_used, n, sizeof *b->used, 64);
+}
+
+/* Jobs first..(NULL) of one model through one call; each gets its share of the answers. */
+static void run_many(batcher *b, image_job *first, size_t n, int kq)
+{
+    if (reserve_arrays(b, n, kq)) { /* no room to combine: one call each */
+        for (image_job *j = first; j; j = j->next)
+            run_one(b, j);
+        return;
+    }
+    size_t at = 0;
+    for (image_job *j = first; j; j = j->next) {
+        memcpy(b->products + at, j->products, j->n * sizeof *j->products);
+        at += j->n;
+    }
+    shelf_error err = {0};
+    shelf_predict_stats st;
+    shelf_status s = shelf_predict_products(first->model, "-", b->products, n, kq, b->threads,
+                                            b->labels, b->probs, b->counts, b->used, &st, &err);
+    at = 0;
+    for (image_job *j = first; j; j = j->next) {
+        j->status = s;
+        if (s != SHELF_OK)
+            memcpy(j->message, err.message, sizeof j->message);
+        for (size_t i = 0; i < j->n && s == SHELF_OK; i++, at++) {
+            size_t kk = (size_t)j->kq;
+            memcpy(j->labels + i * kk, b->labels + at * (size_t)kq, kk * sizeof *j->labels);
+            memcpy(j->probs + i * kk, b->probs + at * (size_t)kq, kk * sizeof *j->probs);
+            j->counts[i] = b->counts[at] < j->kq ? b->counts[at] : j->kq;
+            j->used[i] = b->used[at];
+        }
+    }
+}
+
+/* Takes the jobs at the head that share its model, up to max_call products; the list is
+ * NULL-terminated. Called locked. */
+static image_job *take(batcher *b, size_t *n, int *kq)
+{
+    image_job *first = b->head, *last = first;
+    *n = first->n;
+    *kq = first->kq;
+    while (last->next && last->next->model == first->model &&
+           *n + last->next->n <= b->max_call) {
+        last = last->next;
+        *n += last->n;
+        *kq = last->kq > *kq ? last->kq : *kq;
+    }
+    b->head = last->next;
+    if (!b->head)
+        b->tail = NULL;
+    last->next = NULL;
+    b->queued -= (long)*n;
+    return first;
+}
+
+static void *run(void *arg)
+{
+    batcher *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->head && !b->quit)
+            pthread_cond_wait(&b->wake, &b->mu);
+        if (!b->head)
+            break;
+        size_t n;
+        int kq;
+        image_job *jobs = take(b, &n, &kq);
+        pthread_mutex_unlock(&b->mu);
+        if (!jobs->next)
+            run_one(b, jobs);
+        else
+            run_many(b, jobs, n, kq);
+        for (image_job *j = jobs, *next; j; j = next) {
+            next = j->next; /* j belongs to its request again once done */
+            j->done(j);
+        }
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+batcher *batcher_new(int threads, long max_queue, size_t max_call)
+{
+    batcher *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->wake, NULL);
+    b->threads = threads;
+    b->max_queue = max_queue;
+    b->max_call = max_call;
+    if (pthread_create(&b->thread, NULL, run, b) != 0) {
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->wake);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void batcher_free(batcher *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->quit = 1;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->thread, NULL);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->wake);
+    free(b->products);
+    free(b->labels);
+    free(b->probs);
+    free(b->counts);
+    free(b->used);
+    free(b);
+}

@@ -1,0 +1,44 @@
+/* Image classification for the server: requests waiting for the CNN queue here, and one
+ * thread runs them, as many as are waiting (up to a cap) in one shelf_predict_products call
+ * on all the cores: a CNN is much faster per image on a batch than one image at a time, and
+ * the queue is bounded so that a flood is answered 503 instead of waiting without end. */
+#ifndef SHELF_SERVE_BATCHER_H
+#define SHELF_SERVE_BATCHER_H
+
+#include <stddef.h>
+
+#include "shelf.h"
+
+typedef struct image_job image_job;
+struct image_job {
+    /* given */
+    const shelf_model *model;       /* the submitter holds it until done */
+    const shelf_product *products;
+    size_t n;
+    int kq;                         /* labels wanted per product */
+    int *labels, *counts;           /* n * kq, n */
+    float *probs;                   /* n * kq */
+    unsigned char *used;            /* n: SHELF_USED_TEXT | SHELF_USED_IMAGE */
+    void (*done)(image_job *j);     /* called from the batcher's thread, last thing it does
+                                       with j */
+    void *user;
+    /* filled before done */
+    shelf_status status;            /* not OK: the call failed (out of memory), see message */
+    char message[SHELF_ERROR_MAX];
+    image_job *next;
+};
+
+typedef struct batcher batcher;
+
+/* threads: of each prediction call; max_queue: products waiting at the most; max_call:
+ * products per call. NULL when out of memory or the thread cannot start. */
+batcher *batcher_new(int threads, long max_queue, size_t max_call);
+/* Makes room for n products: 0, or -1 when the queue is full (a lone request larger than
+ * the queue is let in when the queue is empty). Then batcher_submit must follow. */
+int batcher_reserve(batcher *b, size_t n);
+void batcher_submit(batcher *b, image_job *j);
+long batcher_queued(batcher *b);
+/* Runs what is queued, then stops the thread and frees. NULL does nothing. */
+void batcher_free(batcher *b);
+
+#endif

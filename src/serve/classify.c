@@ -1,0 +1,120 @@
+#include "serve/classify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/writer.h"
+
+int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *m)
+{
+    int K = shelf_model_num_labels(m);
+    int kq = q->min_conf > 0 ? K : q->k < K ? q->k : K;
+    if (kq < 1)
+        kq = 1;
+    size_t n = q->n, nk = n * (size_t)kq;
+    /* floats and ints first, bytes last: every part stays aligned */
+    p->block = malloc(nk * (sizeof(int) + sizeof(float)) + n * sizeof(int) + n);
+    if (!p->block)
+        return -1;
+    p->kq = kq;
+    p->labels = p->block;
+    p->probs = (float *)(p->labels + nk);
+    p->counts = (int *)(p->probs + nk);
+    p->used = (unsigned char *)(p->counts + n);
+    return 0;
+}
+
+void predictions_free(predictions *p)
+{
+    free(p->block);
+    memset(p, 0, sizeof *p);
+}
+
+int classify_text(model_holder *h, served_model *sm, const classify_req *q, predictions *p,
+                  req_error *e)
+{
+    shelf_scratch *s = holder_take_scratch(h, sm);
+    if (!s)
+        return req_fail(e, 500, "out of memory");
+    size_t kq = (size_t)p->kq;
+    int rc = 0;
+    for (size_t i = 0; i < q->n && rc == 0; i++) {
+        /* the function shelf_predict_batch runs for shelf predict on a text model */
+        p->counts[i] = shelf_predict(sm->model, s, q->products[i].text, p->kq,
+                                     p->labels + i * kq, p->probs + i * kq);
+        p->used[i] = SHELF_USED_TEXT;
+        if (p->counts[i] < 0)
+            rc = req_fail(e, 500, "out of memory predicting");
+    }
+    holder_give_scratch(h, sm, s);
+    return rc;
+}
+
+void classify_image_job(image_job *j, const served_model *sm, const classify_req *q,
+                        predictions *p)
+{
+    memset(j, 0, sizeof *j);
+    j->model = sm->model;
+    j->products = q->products;
+    j->n = q->n;
+    j->kq = p->kq;
+    j->labels = p->labels;
+    j->probs = p->probs;
+    j->counts = p->counts;
+    j->used = p->used;
+}
+
+int classify_image_result(const image_job *j, const classify_req *q, req_error *e)
+{
+    if (j->status != SHELF_OK)
+        return req_fail(e, 500, "%s", j->message);
+    for (size_t i = 0; i < q->n; i++)
+        if (q->products[i].image_data && !(j->used[i] & SHELF_USED_IMAGE))
+            return req_fail(e, 400, "%s: the image could not be used", q->products[i].image);
+    return 0;
+}
+
+/* One product's object, as shelf predict --min-confidence writes it, modalities included. */
+static void write_product(FILE *f, const served_model *sm, const classify_req *q,
+                          const predictions *p, size_t i)
+{
+    static const char *const used_names[4] = {"", "text", "image", "text+image"};
+    const int *labels = p->labels + i * (size_t)p->kq;
+    const float *probs = p->probs + i * (size_t)p->kq;
+    int count = p->counts[i] > 0 ? p->counts[i] : 0;
+    const char *names[REQ_MAX_K];
+    int n = 0;
+    for (; n < count && n < q->k; n++)
+        names[n] = shelf_model_label(sm->model, labels[n]);
+    char path[1024];
+    pred_extra x = {1, path, 0, BACKOFF_FULL, used_names[p->used[i] & 3]};
+    /* min_confidence 0 gives the best label: the same call either way */
+    x.status = (pred_backoff_status)shelf_backoff(sm->model, labels, probs, count, q->min_conf,
+                                                  path, sizeof path, &x.prob);
+    pred_write_row_extra(f, PRED_JSONL, q->k, q->products[i].id, n, names, probs, &x);
+}
+
+char *classify_answer(const served_model *sm, const classify_req *q, const predictions *p,
+                      size_t *len)
+{
+    char *out = NULL;
+    FILE *f = open_memstream(&out, len);
+    if (!f)
+        return NULL;
+    if (q->batch)
+        fputs("{\"predictions\":[", f);
+    for (size_t i = 0; i < q->n; i++) {
+        if (i)
+            fputc(',', f);
+        write_product(f, sm, q, p, i);
+    }
+    if (q->batch)
+        fputs("]}\n", f);
+    int bad = ferror(f);
+    if (fclose(f) || bad) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}

@@ -1,0 +1,49 @@
+/* The model a server answers with, swappable while requests run: each request takes a
+ * reference to the model of the moment and gives it back when done, so a reload never
+ * frees a model under a request; the last reference frees it. Each model keeps a pool of
+ * prediction scratches, made on demand, one per request running on it at once. */
+#ifndef SHELF_SERVE_MODEL_HOLDER_H
+#define SHELF_SERVE_MODEL_HOLDER_H
+
+#include <pthread.h>
+
+#include "shelf.h"
+
+typedef struct served_model {
+    shelf_model *model;
+    char *path;
+    long generation;        /* 1 for the first load, one more per reload */
+    double loaded_at;       /* Unix time */
+    char *info_json;        /* the body of GET /v1/model */
+    size_t info_len;
+    /* guarded by the holder's lock */
+    int refs;
+    shelf_scratch **spare;  /* scratches not in use */
+    int nspare, spare_cap;
+} served_model;
+
+typedef struct model_holder {
+    pthread_mutex_t mu;        /* guards current and every model's refs and spare */
+    pthread_mutex_t reload_mu; /* one reload at a time */
+    served_model *current;
+} model_holder;
+
+/* Loads path as generation 1. */
+shelf_status holder_init(model_holder *h, const char *path, shelf_error *err);
+/* Loads path (NULL: the current model's path) and swaps it in; the old model is freed
+ * when its last request gives it back. On failure nothing changes. */
+shelf_status holder_reload(model_holder *h, const char *path, shelf_error *err);
+void holder_free(model_holder *h);
+
+/* A reference to the current model; give it back with holder_release. */
+served_model *holder_acquire(model_holder *h);
+void holder_release(model_holder *h, served_model *sm);
+/* The current model's generation (for gauges). */
+long holder_generation(model_holder *h);
+
+/* A scratch for predicting with sm (which the caller holds), or NULL when out of memory;
+ * give it back with holder_give_scratch. */
+shelf_scratch *holder_take_scratch(model_holder *h, served_model *sm);
+void holder_give_scratch(model_holder *h, served_model *sm, shelf_scratch *s);
+
+#endif

@@ -1,0 +1,113 @@
+#include "serve/model_info.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+int model_text_fields(const shelf_model *m, char *names_buf, size_t size, const char **names,
+                      int max)
+{
+    const char *list = shelf_model_read_options(m)->text_columns;
+    if (!list)
+        list = "title,name,description"; /* the readers' default, src/io/columns.c */
+    size_t len = strlen(list);
+    if (len >= size)
+        len = size - 1;
+    memcpy(names_buf, list, len);
+    names_buf[len] = '\0';
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(names_buf, ",", &save); t && n < max;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        char *end = t + strlen(t);
+        while (end > t && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*t)
+            names[n++] = t;
+    }
+    return n;
+}
+
+static const char *modality_name(shelf_modality m)
+{
+    return m == SHELF_MODALITY_TEXT ? "text" : m == SHELF_MODALITY_IMAGE ? "image" : "both";
+}
+
+static void add_training(cJSON *doc, const shelf_model_summary *s)
+{
+    cJSON *t = cJSON_AddObjectToObject(doc, "training");
+    cJSON_AddStringToObject(t, "data", s->train_path);
+    cJSON_AddNumberToObject(t, "products", (double)s->train_rows);
+    cJSON_AddNumberToObject(t, "validation_products", (double)s->valid_rows);
+    cJSON_AddNumberToObject(t, "epochs", s->epochs);
+    cJSON_AddNumberToObject(t, "epochs_planned", s->epochs_planned);
+    cJSON_AddNumberToObject(t, "lr", s->lr);
+    cJSON_AddNumberToObject(t, "threads", s->threads);
+    cJSON_AddNumberToObject(t, "seed", (double)s->seed);
+    cJSON_AddNumberToObject(t, "seconds", s->train_seconds);
+    if (s->skipped_images)
+        cJSON_AddNumberToObject(t, "skipped_images", (double)s->skipped_images);
+    cJSON *mt = cJSON_AddObjectToObject(doc, "metrics");
+    if (s->valid_accuracy >= 0)
+        cJSON_AddNumberToObject(mt, "validation_accuracy", s->valid_accuracy);
+    else
+        cJSON_AddNullToObject(mt, "validation_accuracy");
+    cJSON_AddNumberToObject(mt, "temperature", s->temperature);
+}
+
+/* What a request may send: the text fields, and whether an image is read. */
+static void add_inputs(cJSON *doc, const shelf_model *m, const shelf_model_summary *s)
+{
+    cJSON *in = cJSON_AddObjectToObject(doc, "inputs");
+    char buf[512];
+    const char *names[16];
+    int n = s->modality == SHELF_MODALITY_IMAGE ? 0
+            : model_text_fields(m, buf, sizeof buf, names, 16);
+    cJSON *tf = cJSON_AddArrayToObject(in, "text_fields");
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(tf, cJSON_CreateString(names[i]));
+    cJSON_AddStringToObject(in, "image", s->modality == SHELF_MODALITY_TEXT ? "ignored"
+                                         : s->modality == SHELF_MODALITY_IMAGE ? "required"
+                                                                              : "optional");
+}
+
+char *model_info_json(const shelf_model *m, const char *path, long generation,
+                      double loaded_at, size_t *len)
+{
+    shelf_model_summary s;
+    shelf_model_summarize(m, &s);
+    unsigned version = 0;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "path", path);
+    if (shelf_model_file_version(path, &version, NULL) == SHELF_OK)
+        cJSON_AddNumberToObject(doc, "format_version", version);
+    cJSON_AddNumberToObject(doc, "generation", (double)generation);
+    cJSON_AddNumberToObject(doc, "loaded_at", loaded_at);
+    cJSON_AddStringToObject(doc, "modality", modality_name(s.modality));
+    cJSON *mods = cJSON_AddArrayToObject(doc, "modalities");
+    if (s.modality != SHELF_MODALITY_IMAGE)
+        cJSON_AddItemToArray(mods, cJSON_CreateString("text"));
+    if (s.modality != SHELF_MODALITY_TEXT)
+        cJSON_AddItemToArray(mods, cJSON_CreateString("image"));
+    add_inputs(doc, m, &s);
+    add_training(doc, &s);
+    if (s.image_size) {
+        cJSON *im = cJSON_AddObjectToObject(doc, "image_model");
+        cJSON_AddNumberToObject(im, "size", s.image_size);
+        cJSON_AddNumberToObject(im, "width", s.width);
+    }
+    cJSON_AddBoolToObject(doc, "hierarchical", s.hierarchical);
+    char *desc = shelf_model_describe(m, 0);
+    if (desc)
+        cJSON_AddStringToObject(doc, "description", desc);
+    free(desc);
+    cJSON *labels = cJSON_AddArrayToObject(doc, "labels");
+    for (int i = 0; i < s.labels; i++)
+        cJSON_AddItemToArray(labels, cJSON_CreateString(shelf_model_label(m, i)));
+    char *out = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (out)
+        *len = strlen(out);
+    return out;
+}

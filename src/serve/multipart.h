@@ -1,0 +1,22 @@
+/* POST /v1/classify as multipart/form-data: one product whose image comes as a file part
+ * ("image"), beside its text fields, id, k and min_confidence as plain parts. libmicrohttpd
+ * splits the parts; this collects them and turns them into a classify_req. */
+#ifndef SHELF_SERVE_MULTIPART_H
+#define SHELF_SERVE_MULTIPART_H
+
+#include <microhttpd.h>
+
+#include "serve/request.h"
+
+typedef struct form form;
+
+/* A form reading the connection's body; NULL when the body is not a multipart form that
+ * libmicrohttpd can read (no boundary) or out of memory. */
+form *form_new(struct MHD_Connection *c);
+/* Feeds body bytes. 0, or -1 when the body is not a well-formed form (e says why). */
+int form_feed(form *f, const char *data, size_t n, req_error *e);
+/* The product, k and min_confidence of the whole form into q. 0, or -1 with e set. */
+int form_to_req(form *f, classify_req *q, const field_names *names, req_error *e);
+void form_free(form *f);
+
+#endif
