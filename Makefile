@@ -48,11 +48,18 @@ build/rel/tests/%: build/rel/tests/%.o build/rel/libshelf.a
 build/san/tests/%: build/san/tests/%.o build/san/libshelf.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
-# Test and bench tools: a generator of image catalogs, the convolution speed probe.
+# Test and bench tools: a generator of image catalogs, the convolution and sequence-layer
+# speed probes.
 build/tools/make_images: tests/tools/make_images.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $< $(LDLIBS)
+build/bench/refit_head: bench/refit_head.c build/rel/libshelf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
 build/bench/conv_speed: bench/conv_speed.c build/rel/libshelf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
+build/bench/seq_speed: bench/seq_speed.c build/rel/libshelf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
 
@@ -70,7 +77,7 @@ test: deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tes
 demo: deps shelf build/tools/make_images
 	bash examples/demo.sh ./shelf
 
-bench: deps shelf build/bench/conv_speed
+bench: deps shelf build/bench/conv_speed build/bench/refit_head
 	bash scripts/install-deps.sh --bench
 	bash bench/text.sh
 	bash bench/image.sh

@@ -210,7 +210,7 @@ expect_ok "a product without a usable image falls back on its text" "$SHELF" pre
 [ "$(grep -c '"modalities":\["text"\]' out.txt)" -eq 3 ] && grep -q '"modalities":\["text","image"\]' out.txt && pass "the output says which modalities were used" || fail "modalities in the output ($(cat out.txt))"
 expect_ok "info of a fused model" "$SHELF" info --model both.shelf
 grep -q "image CNN" out.txt && grep -q "word n-grams" out.txt && pass "info describes both parts" || fail "info of a fused model"
-grep -q "fusion head" out.txt && pass "info describes the fusion head" || fail "info of the fusion head"
+grep -q "fusion head .* for 2 branches" out.txt && pass "info describes the fusion head, one weight pair per branch" || fail "info of the fusion head ($(grep -A2 'fusion head' out.txt))"
 expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1
 expect_ok "and predicts" "$SHELF" predict --model po.shelf --data imgs/photos_only.csv
 cut -d, -f1,2,4 imgs/train.csv > imgs/no_images.csv

@@ -269,29 +269,30 @@ size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c)
     return hits;
 }
 
-/* The fusion head in one line per branch where the photo counts most (at most 3), its
- * weight beside the title's: what the head learned to trust. */
+/* The fusion head: the branches (at most 3) where the photo counts most beside the title,
+ * what the head learned to trust. */
 static void describe_head(buf *b, const shelf_model *m)
 {
     const fusion_head *h = &m->head;
+    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : " > ";
     buf_printf(b, "fusion head       text and image weights for %d branches of the taxonomy\n",
                h->ngroups);
     unsigned char *shown = calloc((size_t)h->ngroups, 1);
     for (int round = 0; shown && round < 3 && round < h->ngroups; round++) {
         int best = -1;
-        for (int g = 0; g < h->ngroups; g++)
-            if (!shown[g] && (best < 0 || h->w_image[g] - h->w_text[g] >
-                                              h->w_image[best] - h->w_text[best]))
+        for (int g = 0; g < h->ngroups; g++) /* the largest image weight per text weight */
+            if (!shown[g] && (best < 0 || h->w_image[g] * fabsf(h->w_text[best]) >
+                                              h->w_image[best] * fabsf(h->w_text[g])))
                 best = g;
         shown[best] = 1;
-        const char *label = "";
-        for (int c = 0; c < h->nlabels; c++)
-            if (h->group[c] == best) {
+        const char *label = "", *last = NULL;
+        for (int c = 0; c < h->nlabels && !*label; c++)
+            if (h->group[c] == best)
                 label = m->labels.keys[c];
-                break;
-            }
-        buf_printf(b, "  image %.2f, text %.2f: the branch of %s\n", (double)h->w_image[best],
-                   (double)h->w_text[best], label);
+        for (const char *at = strstr(label, sep); at; at = strstr(at + 1, sep))
+            last = at;
+        buf_printf(b, "  %-40.*s image %.2f, text %.2f\n", last ? (int)(last - label) : 0,
+                   label, (double)h->w_image[best], (double)h->w_text[best]);
     }
     free(shown);
 }

@@ -33,12 +33,12 @@ enum { HEAD_MAX_ROWS = 50000, HEAD_MAX_CELLS = 1 << 24 };
 static int label_branches(const shelf_model *m, int32_t *group)
 {
     strmap parents;
-    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : NULL;
+    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : " > ";
     strmap_init(&parents);
     int status = 0;
     for (int c = 0; c < model_num_labels(m) && status == 0; c++) {
         const char *label = m->labels.keys[c], *last = NULL;
-        for (const char *at = sep ? strstr(label, sep) : NULL; at; at = strstr(at + 1, sep))
+        for (const char *at = strstr(label, sep); at; at = strstr(at + 1, sep))
             last = at;
         size_t len = last ? (size_t)(last - label) : 0;
         char *parent = strndup(label, len);
@@ -99,9 +99,8 @@ done:
     return st;
 }
 
-/* Fits m's fusion head on (the first products of) fit. */
-static shelf_status fit_head(shelf_model *m, const shelf_catalog *fit, int threads,
-                             shelf_error *err)
+shelf_status fused_fit_head(shelf_model *m, const shelf_catalog *fit, int threads,
+                            shelf_error *err)
 {
     size_t K = (size_t)model_num_labels(m), n = shelf_catalog_size(fit);
     n = n < HEAD_MAX_ROWS ? n : HEAD_MAX_ROWS;
@@ -213,7 +212,7 @@ shelf_status train_fused_model(const shelf_catalog *train, const shelf_catalog *
     }
     if (st == SHELF_OK && (st = shelf_train(learn, valid, &text, &m, err)) == SHELF_OK &&
         (st = train_image_model(m, learn, valid, &image, 1, err)) == SHELF_OK)
-        st = fit_head(m, fit, opts->threads, err);
+        st = fused_fit_head(m, fit, opts->threads, err);
     if (m)
         m->info.skipped_empty = empty;
     shelf_catalog_free(content);

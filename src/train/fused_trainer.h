@@ -8,4 +8,10 @@ shelf_status train_fused_model(const shelf_catalog *train, const shelf_catalog *
                                const shelf_train_options *opts, shelf_model **out,
                                shelf_error *err);
 
+/* Fits the fusion head of m (a text model with its CNN trained) on (the first products of)
+ * fit, which neither has trained on. Also run alone by bench/refit_head.c, to refit a
+ * trained model's head. */
+shelf_status fused_fit_head(shelf_model *m, const shelf_catalog *fit, int threads,
+                            shelf_error *err);
+
 #endif
