@@ -1,0 +1,85 @@
+/* Token and position embeddings (see embedding.h). */
+#include "nn/embedding.h"
+
+#include <string.h>
+
+void embedding_forward(float *out, const int32_t *tokens, const int *lens, const float *table,
+                       const float *pos, int B, int T, int D)
+{
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *o = out + ((size_t)b * T + t) * D;
+            if (t >= lens[b]) {
+                memset(o, 0, (size_t)D * sizeof *o);
+                continue;
+            }
+            const float *e = table + (size_t)tokens[(size_t)b * T + t] * D;
+            if (pos) {
+                const float *p = pos + (size_t)t * D;
+                for (int j = 0; j < D; j++)
+                    o[j] = e[j] + p[j];
+            } else {
+                memcpy(o, e, (size_t)D * sizeof *o);
+            }
+        }
+}
+
+void embedding_backward(float *dtable, float *dpos, const float *dout, const int32_t *tokens,
+                        const int *lens, int B, int T, int D)
+{
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < lens[b]; t++) {
+            const float *g = dout + ((size_t)b * T + t) * D;
+            float *e = dtable + (size_t)tokens[(size_t)b * T + t] * D;
+            for (int j = 0; j < D; j++)
+                e[j] += g[j];
+            if (dpos) {
+                float *p = dpos + (size_t)t * D;
+                for (int j = 0; j < D; j++)
+                    p[j] += g[j];
+            }
+        }
+}
+
+/* Moves a[i] down the max-heap a[0..n) to where it belongs. */
+static void sift_down(int32_t *a, int i, int n)
+{
+    for (int child; (child = 2 * i + 1) < n; i = child) {
+        if (child + 1 < n && a[child + 1] > a[child])
+            child++;
+        if (a[i] >= a[child])
+            return;
+        int32_t t = a[i];
+        a[i] = a[child];
+        a[child] = t;
+    }
+}
+
+/* In place and without allocating (glibc's qsort may allocate), for the training loop. */
+static void heap_sort(int32_t *a, int n)
+{
+    for (int i = n / 2 - 1; i >= 0; i--)
+        sift_down(a, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        int32_t t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
+}
+
+int embedding_rows(int32_t *rows, const int32_t *tokens, const int *lens, int B, int T)
+{
+    int n = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < lens[b]; t++)
+            rows[n++] = tokens[(size_t)b * T + t];
+    if (n == 0)
+        return 0;
+    heap_sort(rows, n);
+    int m = 1;
+    for (int i = 1; i < n; i++)
+        if (rows[i] != rows[m - 1])
+            rows[m++] = rows[i];
+    return m;
+}
