@@ -6,13 +6,14 @@
 # latency and errors (socket errors and non-2xx answers; 0 expected).
 #
 #   bash bench/serve.sh [--seconds 60] [--text MODEL] [--fused MODEL] [--fused-rows 3000]
-#                       [--no-reload]
+#                       [--fused-width 32] [--no-reload] [--no-text]
 #
 # Without --text, a text model is trained on fashion/train.csv (seconds). Without --fused, a
 # small stand-in is trained (--modality both --epochs 1 on the first --fused-rows training
-# products, a few minutes); the fused model of the full split takes about 35 minutes to
-# train, so it is taken as --fused when there is one. Models trained here are kept in
-# bench/out/ for the next run. Results: bench/out/serve-results.md (and on stdout).
+# products, a few minutes; its CNN --fused-width channels wide); the fused model of the full
+# split takes about 35 minutes to train, so it is taken as --fused when there is one. Models
+# trained here are kept in bench/out/ for the next run. --no-text runs the fused model only.
+# Results: bench/out/serve-results.md (and on stdout).
 # Environment: SHELF_DATA (default ../shared/data), SHELF_BIN (default ./shelf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,14 +21,16 @@ ROOT=$PWD
 SHELF=${SHELF_BIN:-$ROOT/shelf}
 DATA=${SHELF_DATA:-$ROOT/../shared/data}/fashion
 OUT=$ROOT/bench/out
-RUN_SECONDS=60 TEXT_MODEL="" FUSED_MODEL="" FUSED_ROWS=3000 RELOAD=1
+RUN_SECONDS=60 TEXT_MODEL="" FUSED_MODEL="" FUSED_ROWS=3000 FUSED_WIDTH=32 RELOAD=1 TEXT=1
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) RUN_SECONDS=$2; shift 2 ;;
     --text) TEXT_MODEL=$2; shift 2 ;;
     --fused) FUSED_MODEL=$2; shift 2 ;;
     --fused-rows) FUSED_ROWS=$2; shift 2 ;;
+    --fused-width) FUSED_WIDTH=$2; shift 2 ;;
     --no-reload) RELOAD=0; shift ;;
+    --no-text) TEXT=0; shift ;;
     *) echo "bench/serve.sh: unknown option $1 (see the comment at the top)" >&2; exit 2 ;;
   esac
 done
@@ -53,14 +56,14 @@ if [ -z "$TEXT_MODEL" ]; then
   fi
 fi
 if [ -z "$FUSED_MODEL" ]; then
-  FUSED_MODEL=$OUT/serve-fused-$FUSED_ROWS.shelf
+  FUSED_MODEL=$OUT/serve-fused-$FUSED_ROWS$([ "$FUSED_WIDTH" = 32 ] || echo "-w$FUSED_WIDTH").shelf
   if [ ! -f "$FUSED_MODEL" ]; then
     echo "training a stand-in fused model on the first $FUSED_ROWS training products" >&2
     mkdir -p "$T/small"
     head -n $((FUSED_ROWS + 1)) "$DATA/train.csv" > "$T/small/train.csv"
     ln -s "$DATA/images" "$T/small/images"
     "$SHELF" train --train "$T/small/train.csv" --out "$FUSED_MODEL" --modality both \
-      --epochs 1 --threads 2 --quiet
+      --epochs 1 --width "$FUSED_WIDTH" --threads 2 --quiet
   fi
 fi
 
@@ -146,10 +149,10 @@ busy() { ps -eo pcpu=,args= --sort=-pcpu |
     printf "%s`%s` (%s%% CPU)", n++ ? ", " : "", substr($0, index($0, $2), 60), $1 }'; }
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 BUSY=$(busy)
-run "text, single product" "$TEXT_MODEL" "$T/text.json" 0
+[ "$TEXT" = 1 ] && run "text, single product" "$TEXT_MODEL" "$T/text.json" 0
 run "fused, single product with a 60x80 JPEG" "$FUSED_MODEL" "$T/image.json" 0
 if [ "$RELOAD" = 1 ]; then
-  run "text, reloading every 5 s" "$TEXT_MODEL" "$T/text.json" 1
+  [ "$TEXT" = 1 ] && run "text, reloading every 5 s" "$TEXT_MODEL" "$T/text.json" 1
   run "fused, reloading every 5 s" "$FUSED_MODEL" "$T/image.json" 1
 fi
 

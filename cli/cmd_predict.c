@@ -1,71 +1,142 @@
 /* shelf predict: one line per product with its top-k labels, streaming, so a catalog of
- * millions of rows is read in batches and never held whole. */
+ * millions of rows is read in batches and never held whole. While one batch is predicted
+ * and written, a second thread reads the next, so reading takes no turn of its own. */
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "io/writer.h"
 #include "options.h"
 
 enum { BATCH = 8192 };
 
 typedef struct batch {
-    shelf_product p[BATCH]; /* owned copies of the strings */
+    shelf_product p[BATCH];  /* strings point into strings */
+    size_t at[BATCH][3];     /* offsets of each product's id, text and image in strings */
+    buf strings;             /* the batch's strings, one after another */
     size_t n;
-    long bad_images;        /* skipped under --skip-bad, over the whole run */
-    long text_only;         /* fused models: classified without their image */
+    int end;                 /* batch_fill's answer: 0 more may follow, 1 the end, -1 error */
+    char why[SHELF_ERROR_MAX]; /* the error, when end is -1 */
 } batch;
 
-static void batch_clear(batch *b)
+/* Appends s and its NUL to b->strings; returns its offset. */
+static size_t keep(batch *b, const char *s)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        free((char *)b->p[i].id);
-        free((char *)b->p[i].text);
-        free((char *)b->p[i].image);
-    }
-    b->n = 0;
+    size_t at = b->strings.len;
+    buf_append(&b->strings, s, strlen(s) + 1);
+    return at;
 }
 
-/* Reads up to BATCH products. Returns 0 (more may follow), 1 at the end, -1 on error. */
-static int batch_fill(batch *b, shelf_reader *r, const char *cmd)
+/* Reads up to BATCH products; b->end says 0 (more may follow), 1 at the end, -1 on an error
+ * (in b->why: this may run on another thread while the main one writes). */
+static void batch_fill(batch *b, shelf_reader *r)
 {
     shelf_error err = {0};
-    while (b->n < BATCH) {
+    b->n = 0;
+    b->strings.len = 0;
+    b->end = 0;
+    while (b->n < BATCH && !b->end) {
         shelf_product p;
         shelf_status st = shelf_reader_next(r, &p, &err);
-        if (st == SHELF_END)
-            return 1;
-        if (st != SHELF_OK) {
-            fprintf(stderr, "shelf %s: %s\n", cmd, err.message);
-            return -1;
+        if (st == SHELF_END) {
+            b->end = 1;
+        } else if (st != SHELF_OK) {
+            snprintf(b->why, sizeof b->why, "%s", err.message);
+            b->end = -1;
+        } else {
+            b->at[b->n][0] = keep(b, p.id);
+            b->at[b->n][1] = keep(b, p.text);
+            b->at[b->n][2] = keep(b, p.image ? p.image : "");
+            b->p[b->n++] = (shelf_product){NULL, NULL, "", NULL, p.line, NULL, 0};
         }
-        shelf_product *q = &b->p[b->n];
-        *q = (shelf_product){strdup(p.id), strdup(p.text), "", strdup(p.image ? p.image : ""),
-                             p.line, NULL, 0};
-        if (!q->id || !q->text || !q->image) {
-            b->n++;
-            fprintf(stderr, "shelf %s: out of memory\n", cmd);
-            return -1;
-        }
-        b->n++;
     }
-    return 0;
+    if (b->strings.oom) {
+        snprintf(b->why, sizeof b->why, "out of memory");
+        b->end = -1;
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++) { /* the strings have stopped moving */
+        b->p[i].id = b->strings.data + b->at[i][0];
+        b->p[i].text = b->strings.data + b->at[i][1];
+        b->p[i].image = b->strings.data + b->at[i][2];
+    }
+}
+
+typedef struct fill_arg {
+    batch *b;
+    shelf_reader *r;
+} fill_arg;
+
+static void *fill_thread(void *arg)
+{
+    fill_arg *a = arg;
+    batch_fill(a->b, a->r);
+    return NULL;
+}
+
+/* A line on a terminal, redrawn at most a few times a second: products so far, how far
+ * into the input, and the rate. */
+typedef struct progress {
+    int on, shown;
+    double start, last;
+    long done;
+} progress;
+
+/* Prints "shelf predict: MESSAGE" on a line of its own, after any progress line. */
+static void note(progress *pg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(progress *pg, const char *fmt, ...)
+{
+    if (pg->shown)
+        fputc('\n', stderr);
+    pg->shown = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("shelf predict: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void progress_show(progress *pg, shelf_reader *r, int final)
+{
+    double now = now_sec();
+    if (!pg->on || (!final && now - pg->last < 0.25))
+        return;
+    pg->last = now;
+    pg->shown = !final;
+    uint64_t at, total;
+    shelf_reader_progress(r, &at, &total);
+    char share[16] = "";
+    if (total)
+        snprintf(share, sizeof share, "  %3.0f%%", 100.0 * (double)at / (double)total);
+    fprintf(stderr, "\rshelf predict: %ld products%s  %.0f products/s%s", pg->done, share,
+            pg->done / (now - pg->start > 1e-9 ? now - pg->start : 1e-9), final ? "\n" : "");
+    fflush(stderr);
 }
 
 /* What every batch is predicted and written with. */
 typedef struct job {
     const shelf_model *m;
+    shelf_predictor *pred;
     const char *data;  /* the catalog's path, for image references; "-" for --image */
     int k;             /* labels written per product */
     int kq;            /* labels asked of the model: all of them for back-off */
     float threshold;   /* leave out labels below it */
     float min_conf;    /* > 0: back off below it */
-    int threads, skip_bad;
+    int skip_bad;
     pred_format fmt;
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
     unsigned char *used;  /* BATCH: what each product was classified by */
     int show_used;        /* models that read images say so per product */
+    long bad_images;      /* skipped under --skip-bad, over the whole run */
+    long text_only;       /* fused models: classified without their image */
+    progress *pg;         /* messages go after its line */
 } job;
 
 static void write_product(const job *j, const shelf_product *p, const int *labels,
@@ -86,32 +157,82 @@ static void write_product(const job *j, const shelf_product *p, const int *label
     pred_write_row_extra(stdout, j->fmt, j->k, p->id, n, names, probs, &x);
 }
 
-static int write_batch(const job *j, batch *b)
+static int write_batch(job *j, const batch *b)
 {
     shelf_error err = {0};
     shelf_predict_stats ps;
-    if (shelf_predict_products(j->m, j->data, b->p, b->n, j->kq, j->threads, j->labels,
-                               j->probs, j->counts, j->used, &ps, &err)) {
-        fprintf(stderr, "shelf predict: %s\n", err.message);
+    if (shelf_predictor_run(j->pred, j->data, b->p, b->n, j->kq, j->labels, j->probs,
+                            j->counts, j->used, &ps, &err)) {
+        note(j->pg, "%s", err.message);
         return -1;
     }
     if (ps.bad_images && !j->skip_bad) {
-        fprintf(stderr, "shelf predict: %s (--skip-bad skips such products)\n", ps.first_bad);
+        note(j->pg, "%s (--skip-bad skips such products)", ps.first_bad);
         return -1;
     }
-    if (ps.text_only && !b->text_only)
-        fprintf(stderr, "shelf predict: products without a usable image are classified by "
-                "their text alone; the first: %s\n", ps.first_bad);
-    b->text_only += ps.text_only;
-    if (ps.bad_images && !b->bad_images)
-        fprintf(stderr, "shelf predict: skipping products with a bad image; the first: %s\n",
-                ps.first_bad);
-    b->bad_images += ps.bad_images;
+    if (ps.text_only && !j->text_only)
+        note(j->pg, "products without a usable image are classified by their text alone; the "
+             "first: %s", ps.first_bad);
+    j->text_only += ps.text_only;
+    if (ps.bad_images && !j->bad_images)
+        note(j->pg, "skipping products with a bad image; the first: %s", ps.first_bad);
+    j->bad_images += ps.bad_images;
     for (size_t i = 0; i < b->n; i++)
         if (j->counts[i] >= 0)
             write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
                           j->probs + i * (size_t)j->kq, j->counts[i], j->used[i]);
     return ferror(stdout) ? -1 : 0;
+}
+
+/* The catalog, batch after batch in input order: batch i is predicted and written while
+ * batch i + 1 is read. Returns 0, or -1 after printing an error. */
+static int predict_stream(job *j, shelf_reader *r, batch *b, progress *pg)
+{
+    batch_fill(&b[0], r);
+    for (int cur = 0;; cur ^= 1) {
+        batch *now = &b[cur], *next = &b[cur ^ 1];
+        if (now->end < 0) {
+            note(pg, "%s", now->why);
+            return -1;
+        }
+        fill_arg fa = {next, r};
+        pthread_t t;
+        int reading = !now->end && pthread_create(&t, NULL, fill_thread, &fa) == 0;
+        int rc = write_batch(j, now);
+        pg->done += (long)now->n;
+        if (reading)
+            pthread_join(t, NULL);
+        else if (!now->end && rc == 0) /* no second thread: read in turn */
+            batch_fill(next, r);
+        progress_show(pg, r, 0); /* the reader is ours again */
+        if (rc || now->end)
+            return rc;
+    }
+}
+
+/* The batches' and job's arrays; 0, or -1 when out of memory. */
+static int job_alloc(job *j)
+{
+    j->labels = malloc(sizeof(int) * BATCH * (size_t)j->kq);
+    j->counts = malloc(sizeof(int) * BATCH);
+    j->probs = malloc(sizeof(float) * BATCH * (size_t)j->kq);
+    j->used = malloc(BATCH);
+    return j->labels && j->counts && j->probs && j->used ? 0 : -1;
+}
+
+/* --image FILE: one product, the file, its path taken as it is given. */
+static int predict_one_image(job *j, batch *b, const char *image)
+{
+    b->n = 1;
+    b->at[0][0] = keep(b, image);
+    b->at[0][1] = keep(b, "");
+    if (b->strings.oom)
+        return -1;
+    b->p[0] = (shelf_product){b->strings.data, b->strings.data + b->at[0][1], "",
+                              b->strings.data, 0, NULL, 0};
+    j->data = "-";
+    j->skip_bad = 0;
+    return write_batch(j, b);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -155,16 +276,15 @@ int cmd_predict(int argc, char **argv)
     int status = 1;
     shelf_reader *rd = NULL;
     shelf_read_options ro;
-    batch *b = calloc(1, sizeof *b);
+    batch *b = calloc(2, sizeof *b);
     /* back-off sums probabilities over every label below an ancestor: ask for all */
     int kq = min_conf > 0 ? shelf_model_num_labels(m) : k;
-    if (kq < k)
-        kq = k;
-    job j = {m, data, k, kq, threshold, min_conf, threads, 0, fmt,
-             malloc(sizeof(int) * BATCH * (size_t)kq), malloc(sizeof(int) * BATCH),
-             malloc(sizeof(float) * BATCH * (size_t)kq), malloc(BATCH),
-             shelf_model_modality(m) != SHELF_MODALITY_TEXT};
-    if (!b || !j.labels || !j.counts || !j.probs || !j.used) {
+    job j = {.m = m, .data = data, .k = k, .kq = kq < k ? k : kq, .threshold = threshold,
+             .min_conf = min_conf, .fmt = fmt,
+             .show_used = shelf_model_modality(m) != SHELF_MODALITY_TEXT};
+    progress pg = {isatty(2) && !image, 0, now_sec(), 0, 0};
+    j.pg = &pg;
+    if (!b || job_alloc(&j)) {
         fprintf(stderr, "shelf predict: out of memory\n");
         goto done;
     }
@@ -180,15 +300,14 @@ int cmd_predict(int argc, char **argv)
                 model);
         goto done;
     }
-    if (image) { /* one product: the file, its path taken as it is given */
-        b->p[0] = (shelf_product){strdup(image), strdup(""), "", strdup(image), 0, NULL, 0};
-        b->n = 1;
+    if (shelf_predictor_new(m, threads, 0, &j.pred, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf predict: %s\n", err.message);
+        goto done;
+    }
+    if (image) {
         pred_write_header_extra(stdout, fmt, k, min_conf > 0, j.show_used);
-        j.data = "-";
-        j.skip_bad = 0;
-        if (!b->p[0].id || !b->p[0].text || !b->p[0].image || write_batch(&j, b))
-            goto done;
-        status = fflush(stdout) == 0 ? 0 : 1;
+        if (predict_one_image(&j, b, image) == 0)
+            status = fflush(stdout) == 0 ? 0 : 1;
         goto done;
     }
     if (shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
@@ -196,29 +315,27 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     pred_write_header_extra(stdout, fmt, k, min_conf > 0, j.show_used);
-    for (int end = 0; !end;) {
-        end = batch_fill(b, rd, "predict");
-        if (end < 0 || write_batch(&j, b))
-            goto done;
-        batch_clear(b);
-    }
+    if (predict_stream(&j, rd, b, &pg))
+        goto done;
+    progress_show(&pg, rd, 1);
     shelf_read_stats st;
     shelf_reader_stats(rd, &st);
     report_read_stats(data, &st);
-    if (b->bad_images)
-        fprintf(stderr, "%s: skipped %ld products with a bad image\n", data, b->bad_images);
-    if (b->text_only)
+    if (j.bad_images)
+        fprintf(stderr, "%s: skipped %ld products with a bad image\n", data, j.bad_images);
+    if (j.text_only)
         fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
-                data, b->text_only);
+                data, j.text_only);
     status = fflush(stdout) == 0 ? 0 : 1;
 done:
-    if (b)
-        batch_clear(b);
+    for (int i = 0; b && i < 2; i++)
+        buf_free(&b[i].strings);
     free(b);
     free(j.labels);
     free(j.counts);
     free(j.probs);
     free(j.used);
+    shelf_predictor_free(j.pred);
     shelf_reader_close(rd);
     shelf_model_free(m);
     return status;

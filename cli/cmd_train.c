@@ -50,13 +50,16 @@ static int pick(const char *flag, const char *name, const char *const *choices)
 
 /* Turns the named choices into the options' enums; -1 after printing an error. */
 static int apply_choices(shelf_train_options *o, const char *modality, const char *optimizer,
-                         const char *sched, const char *augment, const char *balance)
+                         const char *sched, const char *augment, const char *balance,
+                         const char *encoder)
 {
     static const char *const balances[] = {"none", "weight", "oversample", "undersample", NULL};
-    int ba = pick("balance", balance, balances);
-    if (ba < 0)
+    static const char *const encoders[] = {"bag", "gru", "transformer", NULL};
+    int ba = pick("balance", balance, balances), en = pick("text-encoder", encoder, encoders);
+    if (ba < 0 || en < 0)
         return -1;
     o->balance = (shelf_balance)ba;
+    o->text_encoder = (shelf_text_encoder)en;
     static const char *const modalities[] = {"text", "image", "both", NULL}; /* shelf_modality */
     static const char *const optimizers[] = {"adamw", "sgd", NULL};  /* shelf_optimizer */
     static const char *const schedules[] = {"onecycle", "cosine", "constant", NULL};
@@ -79,6 +82,7 @@ int cmd_train(int argc, char **argv)
 {
     const char *train = NULL, *valid = NULL, *out = NULL, *modality = "text";
     const char *optimizer = "adamw", *sched = "onecycle", *augment = NULL, *balance = "none";
+    const char *encoder = "bag";
     int quiet = 0;
     read_flags rf = {0};
     shelf_train_options o;
@@ -92,7 +96,13 @@ int cmd_train(int argc, char **argv)
         {"epochs", OPT_INT, &o.epochs,
          "passes over the data (default: text from the catalog size, image 8)"},
         {"lr", OPT_FLOAT, &o.lr, "learning rate (default: text 1, image adamw 0.002, sgd 0.05)"},
-        {"dim", OPT_INT, &o.dim, "0: sparse linear model (default); D: embeddings of size D"},
+        {"dim", OPT_INT, &o.dim, "0: sparse linear model (default); D: embeddings of size D "
+         "(gru, transformer: their width, default 128)"},
+        {"text-encoder", OPT_STR, &encoder,
+         "bag (default: n-grams), gru (bidirectional) or transformer: tokens in order"},
+        {"max-tokens", OPT_INT, &o.max_tokens, "gru, transformer: tokens kept of a text (64)"},
+        {"layers", OPT_INT, &o.layers, "transformer: blocks (default 2)"},
+        {"heads", OPT_INT, &o.heads, "transformer: attention heads (default 4)"},
         {"ngrams", OPT_INT, &o.ngrams, "word n-grams up to N (default 2)"},
         {"minn", OPT_INT, &o.minn, "shortest character n-gram (default 2)"},
         {"maxn", OPT_INT, &o.maxn, "longest character n-gram (default 5; 0: none)"},
@@ -107,9 +117,11 @@ int cmd_train(int argc, char **argv)
         {"seed", OPT_U64, &o.seed, "random seed (default 1)"},
         {"image-size", OPT_INT, &o.image_size, "image models: input side in pixels (default 64)"},
         {"width", OPT_INT, &o.width, "image models: channels of the first convolution (32)"},
-        {"batch", OPT_INT, &o.batch, "image models: images per step (default 64)"},
+        {"batch", OPT_INT, &o.batch,
+         "image models: images per step (default 64); gru, transformer: texts (32)"},
         {"optimizer", OPT_STR, &optimizer, "image models: adamw (default) or sgd"},
-        {"weight-decay", OPT_FLOAT, &o.weight_decay, "image models: weight decay (0.0005)"},
+        {"weight-decay", OPT_FLOAT, &o.weight_decay,
+         "image models, gru, transformer: weight decay (0.0005)"},
         {"schedule", OPT_STR, &sched, "image models: onecycle (default), cosine or constant"},
         {"augment", OPT_STR, &augment,
          "image models: flip,crop,rotate,jitter (default all) or none"},
@@ -125,7 +137,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "shelf train: --train and --out are required (see shelf train --help)\n");
         return 2;
     }
-    if (apply_choices(&o, modality, optimizer, sched, augment, balance))
+    if (apply_choices(&o, modality, optimizer, sched, augment, balance, encoder))
         return 2;
     if (read_flags_apply(&rf, NULL, &o.read))
         return 2;

@@ -36,6 +36,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     int *counts = malloc((chunk + 1) * sizeof *counts);
     float *probs = malloc((chunk * (size_t)kq + 1) * sizeof *probs);
     shelf_eval *e = NULL;
+    shelf_predictor *pred = NULL;
     shelf_error err = {0};
     const char *sep = shelf_model_read_options(m)->label_sep;
     int status = -1;
@@ -46,7 +47,8 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
         fprintf(stderr, "shelf: out of memory evaluating %s\n", path);
         goto done;
     }
-    if (shelf_eval_new(sep ? sep : " > ", &e, &err)) {
+    if (shelf_eval_new(sep ? sep : " > ", &e, &err) ||
+        shelf_predictor_new(m, o->threads, 0, &pred, &err)) {
         fprintf(stderr, "shelf: %s\n", err.message);
         goto done;
     }
@@ -55,8 +57,8 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
         for (size_t i = 0; i < cn; i++)
             products[i] = *shelf_catalog_get(c, from + i);
         shelf_predict_stats ps;
-        if (shelf_predict_products(m, shelf_catalog_path(c), products, cn, kq, o->threads,
-                                   labels, probs, counts, NULL, &ps, &err)) {
+        if (shelf_predictor_run(pred, shelf_catalog_path(c), products, cn, kq, labels, probs,
+                                counts, NULL, &ps, &err)) {
             fprintf(stderr, "shelf: %s\n", err.message);
             goto done;
         }
@@ -105,6 +107,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
                 "product\n", dup, n, path);
     status = 0;
 done:
+    shelf_predictor_free(pred);
     shelf_eval_free(e);
     free(products);
     free(labels);

@@ -103,6 +103,9 @@ shelf_status shelf_reader_open(const char *path, const shelf_read_options *opts,
  * valid until the next call. */
 shelf_status shelf_reader_next(shelf_reader *r, shelf_product *out, shelf_error *err);
 void shelf_reader_stats(const shelf_reader *r, shelf_read_stats *out);
+/* Bytes of the input consumed so far and its size, for a progress bar; *total is 0 when
+ * the size is not known (standard input, a pipe). */
+void shelf_reader_progress(const shelf_reader *r, uint64_t *done, uint64_t *total);
 void shelf_reader_close(shelf_reader *r);
 
 typedef struct shelf_catalog shelf_catalog;
@@ -136,6 +139,14 @@ typedef enum shelf_modality {
     SHELF_MODALITY_IMAGE,    /* the product photo: a CNN */
     SHELF_MODALITY_BOTH      /* text model and CNN, weighed per taxonomy branch by a fitted head */
 } shelf_modality;
+
+/* The text encoder of text models: the bag of n-grams, or a sequence encoder over the
+ * tokens in order (a bidirectional GRU, or Transformer blocks), trained with AdamW. */
+typedef enum shelf_text_encoder {
+    SHELF_TEXT_ENCODER_BAG = 0,
+    SHELF_TEXT_ENCODER_GRU,
+    SHELF_TEXT_ENCODER_TRANSFORMER
+} shelf_text_encoder;
 
 typedef enum shelf_optimizer { SHELF_OPTIMIZER_ADAMW = 0, SHELF_OPTIMIZER_SGD } shelf_optimizer;
 typedef enum shelf_schedule {
@@ -171,6 +182,12 @@ typedef struct shelf_train_options {
     shelf_balance balance;
     float balance_power;     /* class weight = (mean class size / class size)^power; 0.5 */
     float label_smoothing;   /* share of the target spread over all labels; 0 */
+    /* sequence text encoders (--modality text); dim is their width (0: 128), batch their
+     * batch (0: 32), lr AdamW's peak (0: 0.002), epochs 0: 5 */
+    shelf_text_encoder text_encoder;
+    int max_tokens;          /* tokens kept of a text; 0: 64 */
+    int layers;              /* Transformer blocks; 0: 2 */
+    int heads;               /* attention heads; 0: 4 */
     /* image models */
     int image_size;          /* side of the square input; 0: 64 */
     int width;               /* channels of the first convolution; 0: 32 */
@@ -249,6 +266,33 @@ shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
                                     const shelf_product *products, size_t n, int k, int threads,
                                     int *labels, float *probs, int *counts, unsigned char *used,
                                     shelf_predict_stats *stats, shelf_error *err);
+
+/* What shelf_predict_products sets up on every call, kept for many calls: a team of
+ * threads, the CNN's work area and a text scratch per thread. For a stream of batches (a
+ * catalog of millions, a server's queue). One thread at a time may run a predictor; the
+ * model must outlive it. shelf_predict_products is a predictor made and freed per call. */
+typedef struct shelf_predictor shelf_predictor;
+
+/* threads: 0 for all cores. max_batch: products decoded and held at a time (images,
+ * S*S*3 bytes each, 12 KiB at 64 x 64); 0: 1024. A run may pass more products than that:
+ * they go through in turns. */
+shelf_status shelf_predictor_new(const shelf_model *m, int threads, size_t max_batch,
+                                 shelf_predictor **out, shelf_error *err);
+/* As shelf_predict_products, with the predictor's model and threads. */
+shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
+                                 const shelf_product *products, size_t n, int k, int *labels,
+                                 float *probs, int *counts, unsigned char *used,
+                                 shelf_predict_stats *stats, shelf_error *err);
+/* Why product i of the last run was not classified by its image, "FILE:LINE: IMAGE-PATH:
+ * what is wrong" ("NAME: what is wrong" for an image given in memory, NAME its `image`);
+ * NULL when its image was used or the model reads no images. Valid until the next run. */
+const char *shelf_predictor_image_error(const shelf_predictor *p, size_t i);
+void shelf_predictor_free(shelf_predictor *p);
+
+/* Whether data[0..size) is an image shelf can read: JPEG, PNG or WebP, not over the pixel
+ * limit, decoding whole (a JPEG at a reduced scale). SHELF_EDATA with what is wrong in err
+ * (without a name: put your own in front), SHELF_ENOMEM, or SHELF_OK. */
+shelf_status shelf_image_check(const unsigned char *data, size_t size, shelf_error *err);
 
 /* Back-off for uncertain products. Given a product's label probabilities ranked best first
  * (labels[0..n), probs[0..n), as shelf_predict_products returns them; pass every label for

@@ -221,5 +221,25 @@ expect_error "an image model needs the image column" "no image column 'image'" "
 [ $rc -eq 1 ] && grep -q "batch norm" err.txt && pass "--batch 1 at size 8 is refused" || fail "--batch 1 at size 8 (exit $rc)"
 expect_error "an image model that would not fit in memory is refused" "memory" "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --image-size 512 --width 256 --batch 1024
 
+echo "sequence text encoders (gru, transformer)"
+for enc in gru transformer; do
+  expect_ok "train --text-encoder $enc" "$SHELF" train --train train.csv --valid valid.csv --out $enc.shelf --text-encoder $enc --epochs 2 --lr 0.01 --batch 16 --dim 32 --layers 1 --heads 2 --max-tokens 16 --threads 2 --seed 3
+  expect_ok "eval $enc" "$SHELF" eval --model $enc.shelf --data test.csv --json
+  acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+  awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "$enc accuracy $acc >= 0.8 after 2 epochs" || fail "$enc accuracy $acc >= 0.8"
+  expect_ok "predict $enc" "$SHELF" predict --model $enc.shelf --data test.csv --k 2
+  [ "$(wc -l < out.txt)" -eq 100 ] && cp out.txt pred_$enc.txt && pass "$enc: one line per product" || fail "$enc: one line per product"
+  expect_ok "info $enc" "$SHELF" info --model $enc.shelf
+  grep -qi "$enc" out.txt && grep -q "tokens in order" out.txt && pass "info describes the $enc encoder" || fail "info describes the $enc encoder ($(head -c 300 out.txt))"
+  "$SHELF" train --train train.csv --valid valid.csv --out ${enc}2.shelf --text-encoder $enc --epochs 2 --lr 0.01 --batch 16 --dim 32 --layers 1 --heads 2 --max-tokens 16 --threads 2 --seed 3 2>/dev/null
+  "$SHELF" predict --model ${enc}2.shelf --data test.csv --k 2 > pred2_$enc.txt
+  cmp -s pred_$enc.txt pred2_$enc.txt && pass "$enc: same seed, two threads: same predictions after reloading" || fail "$enc: reproducible"
+done
+expect_error "heads must divide dim" 'heads' "$SHELF" train --train train.csv --out x.shelf --text-encoder transformer --dim 30 --heads 4
+expect_error "--hierarchy is refused with a sequence encoder" 'hierarchy' "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --hierarchy
+expect_error "sequence encoders are text-only so far" 'modality text' "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --text-encoder gru
+"$SHELF" train --train train.csv --out x.shelf --text-encoder lstm >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "text-encoder" err.txt && pass "an unknown --text-encoder: exit 2 with a message" || fail "unknown --text-encoder (exit $rc)"
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -541,6 +541,23 @@ def test_reload(srv, served, other, corrupt):
           metric(text, 'shelf_model_reloads_total{result="failed"}') == 3, text[-800:])
 
 
+def test_reload_across_modalities(text_model, fused_model, token_file, jpg):
+    """A server started on a text model reloads a fused one, and then the text model again:
+    the image queue is there whatever model the server started with."""
+    print("reloads across modalities")
+    srv = Server(text_model, "--token-file", token_file)
+    st, h, body = srv.request("POST", "/v1/admin/reload", {"model": fused_model}, token=TOKEN)
+    check("reload a fused model into a text model's server", st == 200, body)
+    st, h, body = srv.classify({"title": "product", "image_base64": jpg}, token=TOKEN)
+    check("it classifies photos", st == 200 and
+          json.loads(body).get("modalities") == ["text", "image"], body)
+    st, h, body = srv.request("POST", "/v1/admin/reload", {"model": text_model}, token=TOKEN)
+    check("and the text model again", st == 200, body)
+    st, h, body = srv.classify({"title": "denim slim jeans"}, token=TOKEN)
+    check("which answers", st == 200 and json.loads(body).get("modalities") == ["text"], body)
+    check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
+
+
 def hammer(srv, stop, results, body, token):
     """Requests one after another on one keep-alive connection until stop is set."""
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
@@ -738,6 +755,7 @@ def main():
     check("stops with status 0", fused.stop() == 0, fused.text()[-500:])
     fused = Server(both, "--token-file", token_file)
     test_reload_under_load(fused, image_body, TOKEN, "fused model, HTTP and SIGHUP reloads")
+    test_reload_across_modalities(text_model, both, token_file, jpg)
     test_drain(fused, image_body, TOKEN)
     image_only = Server(os.path.join(DIR, "img.shelf"))
     st, h, body = image_only.classify({"title": "no photo"})

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "io/catalog.h"
+#include "io/field.h"
 #include "io/writer.h"
 #include "shelf.h"
 #include "scratch_dir.h"
@@ -872,6 +874,69 @@ static void test_reader_streams_and_reports_stats(void **state)
     shelf_catalog_free(NULL);
 }
 
+static void test_reader_progress_counts_bytes_of_a_file(void **state)
+{
+    (void)state;
+    const char *text = "title,category\nMug,K\nBowl,K\n";
+    const char *path = write_text("progress.csv", text);
+    shelf_read_options o = opts_default();
+    shelf_reader *r = NULL;
+    assert_int_equal(shelf_reader_open(path, &o, &r, NULL), SHELF_OK);
+    uint64_t done, total;
+    shelf_reader_progress(r, &done, &total);
+    assert_int_equal(total, strlen(text));
+    assert_true(done <= total);
+    shelf_product p;
+    while (shelf_reader_next(r, &p, NULL) == SHELF_OK)
+        ;
+    shelf_reader_progress(r, &done, &total);
+    assert_int_equal(done, total);
+    shelf_reader_close(r);
+    shelf_reader_progress(NULL, &done, &total);
+    assert_int_equal(total, 0);
+}
+
+/* ---- a product's text from its fields ------------------------------------------------- */
+
+static char *joined(const span *f, int n, int *bad_field, size_t *bad_at)
+{
+    buf out;
+    buf_init(&out);
+    *bad_field = field_join_text(&out, f, n, NULL, NULL, bad_at);
+    return buf_detach(&out);
+}
+
+static void test_text_fields_are_trimmed_and_joined_by_one_space(void **state)
+{
+    (void)state;
+#define SPAN(s) {s, sizeof s - 1}
+    span f[4] = {SPAN(" \tRed  mug \r\n"), {NULL, 0}, SPAN("   "), SPAN("ceramic\v")};
+    int bad;
+    size_t at;
+    char *s = joined(f, 4, &bad, &at);
+    assert_int_equal(bad, 0);
+    assert_string_equal(s, "Red  mug ceramic"); /* inner spaces stay */
+    free(s);
+    s = joined(f + 1, 2, &bad, &at);
+    assert_string_equal(s, "");
+    free(s);
+    span u[2] = {SPAN("ok"), SPAN("caf\xC3")};
+#undef SPAN
+    s = joined(u, 2, &bad, &at);
+    assert_int_equal(bad, 2); /* the second field, from 1 */
+    assert_int_equal(at, 3);
+    free(s);
+    buf out, fix;
+    buf_init(&out);
+    buf_init(&fix);
+    long fixed = 0;
+    assert_int_equal(field_join_text(&out, u, 2, &fix, &fixed, &at), 0);
+    assert_string_equal(out.data, "ok caf\xEF\xBF\xBD");
+    assert_int_equal(fixed, 1);
+    buf_free(&out);
+    buf_free(&fix);
+}
+
 /* ---- UTF-8 ----------------------------------------------------------------------------- */
 
 static void test_utf8_valid_prefix_rejects_malformed_sequences(void **state)
@@ -1040,6 +1105,8 @@ int main(void)
         cmocka_unit_test(test_ten_mib_field_is_accepted),
         cmocka_unit_test(test_line_over_16_mib_is_rejected_and_reading_goes_on),
         cmocka_unit_test(test_reader_streams_and_reports_stats),
+        cmocka_unit_test(test_reader_progress_counts_bytes_of_a_file),
+        cmocka_unit_test(test_text_fields_are_trimmed_and_joined_by_one_space),
         cmocka_unit_test(test_utf8_valid_prefix_rejects_malformed_sequences),
         cmocka_unit_test(test_utf8_fix_replaces_each_maximal_invalid_subpart),
         cmocka_unit_test(test_writer_jsonl_escapes_strings),

@@ -558,3 +558,12 @@ void image_free(image *im)
     free(im->rgb);
     *im = (image){0, 0, NULL};
 }
+
+shelf_status shelf_image_check(const unsigned char *data, size_t size, shelf_error *err)
+{
+    image im = {0};
+    /* the scale of a default image model's input: as cheap as prediction would decode it */
+    shelf_status st = image_decode_mem(data, size, 64, IMAGE_DEFAULT_MAX_PIXELS, &im, err);
+    image_free(&im);
+    return st;
+}

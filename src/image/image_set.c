@@ -91,13 +91,17 @@ static void run_load(void *arg, int tid, int nthreads)
             j->out_of_memory[tid] = 1;
         memset(out, 0, bytes);
         j->missing[tid] += !*ref;
+        shelf_error told;
+        describe(j, i, ref, e.message, &told);
+        if (!(s->why[i] = strdup(told.message)))
+            j->out_of_memory[tid] = 1;
         if (j->first_bad[tid] < 0) {
             j->first_bad[tid] = (long)i;
-            describe(j, i, ref, e.message, &j->first_err[tid]);
+            j->first_err[tid] = told;
         }
         if (*ref && j->first_broken[tid] < 0) {
             j->first_broken[tid] = (long)i;
-            describe(j, i, ref, e.message, &j->broken_err[tid]);
+            j->broken_err[tid] = told;
         }
     }
 }
@@ -112,8 +116,9 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
     s->first_bad = -1;
     s->pix = malloc(n ? n * size * size * 3 : 1);
     s->ok = malloc(n ? n : 1);
+    s->why = calloc(n ? n : 1, sizeof *s->why);
     load_job *j = malloc(sizeof *j);
-    if (!s->pix || !s->ok || !j) {
+    if (!s->pix || !s->ok || !s->why || !j) {
         free(j);
         image_set_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory for %zu images", n);
@@ -148,7 +153,11 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
 
 void image_set_free(image_set *s)
 {
+    for (size_t i = 0; s->why && i < s->n; i++)
+        free(s->why[i]);
+    free(s->why);
     free(s->pix);
     free(s->ok);
     s->pix = s->ok = NULL;
+    s->why = NULL;
 }

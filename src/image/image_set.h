@@ -20,6 +20,7 @@ typedef struct image_set {
     long missing;         /* of the bad ones: products without an image reference */
     char first_broken[SHELF_ERROR_MAX]; /* the first whose image is there but unusable;
                                            "" when every bad one is missing */
+    char **why;           /* n: a bad product's message (as first_error), else NULL */
 } image_set;
 
 /* Loads refs[0..n) (image references as found in the data file data_path, resolved

@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "io/reader_impl.h"
-#include "text/utf8.h"
 
 shelf_status reader_bad(shelf_reader *r, long line, const char *why, shelf_error *err)
 {
@@ -56,40 +55,16 @@ shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err
 
 /* ---- products from rows ------------------------------------------------------------ */
 
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static span trim(span s)
-{
-    while (s.n > 0 && is_space(s.p[0]))
-        s.p++, s.n--;
-    while (s.n > 0 && is_space(s.p[s.n - 1]))
-        s.n--;
-    return s;
-}
-
-/* Appends field s, trimmed, to out after checking its UTF-8: invalid bytes make the row
- * bad, or under fix_utf8 become U+FFFD and count in *fixed. Returns 0, or 1 with why set. */
+/* Appends field s of column col to out as field_append does, repairing invalid UTF-8 under
+ * fix_utf8. Returns 0, or 1 with why set. */
 static int append_field(shelf_reader *r, buf *out, span s, const char *col, long *fixed,
                         char *why, size_t whysz)
 {
-    size_t ok = utf8_valid_prefix(s.p, s.n);
-    if (ok < s.n) {
-        if (!r->fix_utf8) {
-            snprintf(why, whysz, "invalid UTF-8 in column '%s' at byte %zu", col, ok);
-            return 1;
-        }
-        if (buf_reserve(&r->fixed, UTF8_FIX_MAX(s.n)))
-            return 0; /* reported by the caller through the buffer's oom mark */
-        r->fixed.len = utf8_fix(r->fixed.data, s.p, s.n, NULL);
-        s = (span){r->fixed.data, r->fixed.len};
-        (*fixed)++;
-    }
-    s = trim(s);
-    buf_append(out, s.p, s.n);
-    return 0;
+    size_t bad = 0;
+    if (field_append(out, s, r->fix_utf8 ? &r->fixed : NULL, fixed, &bad) == 0)
+        return 0;
+    snprintf(why, whysz, "invalid UTF-8 in column '%s' at byte %zu", col, bad);
+    return 1;
 }
 
 /* Rewrites "A  >  B" as "A > B" for label_sep " > ": each part of a path is trimmed. */
@@ -102,7 +77,7 @@ static void normalize_path(shelf_reader *r)
     r->tmp.len = 0;
     for (const char *p = r->label.data;;) {
         const char *q = strstr(p, sep);
-        span part = trim((span){p, q ? (size_t)(q - p) : strlen(p)});
+        span part = field_trim((span){p, q ? (size_t)(q - p) : strlen(p)});
         buf_append(&r->tmp, part.p, part.n);
         if (!q)
             break;
@@ -145,24 +120,17 @@ static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, si
     return 1;
 }
 
-/* Joins the text columns with single spaces, leaving out empty ones. */
+/* Joins the text columns (io/field.h). */
 static int take_text(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
 {
-    r->text.len = 0;
-    for (int i = 0; i < r->cols.ntext; i++) {
-        size_t mark = r->text.len;
-        if (!rw->text[i].p)
-            continue;
-        if (mark > 0)
-            buf_append(&r->text, " ", 1);
-        if (append_field(r, &r->text, rw->text[i], r->cols.text_name[i], fixed, why, whysz))
-            return 1;
-        if (r->text.len == mark + (mark > 0))
-            r->text.len = mark; /* empty field: take back the space */
-    }
-    if (buf_reserve(&r->text, 0) == 0)
-        r->text.data[r->text.len] = '\0';
-    return 0;
+    size_t bad = 0;
+    int col = field_join_text(&r->text, rw->text, r->cols.ntext, r->fix_utf8 ? &r->fixed : NULL,
+                              fixed, &bad);
+    if (col == 0)
+        return 0;
+    snprintf(why, whysz, "invalid UTF-8 in column '%s' at byte %zu", r->cols.text_name[col - 1],
+             bad);
+    return 1;
 }
 
 /* The decimal digits of a line number, without printf: it runs for every row of a
@@ -334,6 +302,18 @@ void shelf_reader_stats(const shelf_reader *r, shelf_read_stats *out)
         *out = r->stats;
     else
         memset(out, 0, sizeof *out);
+}
+
+void shelf_reader_progress(const shelf_reader *r, uint64_t *done, uint64_t *total)
+{
+    *done = *total = 0;
+    struct stat st;
+    if (!r || !r->f || fstat(fileno(r->f), &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    off_t at = ftello(r->f);
+    size_t buffered = r->in.end - r->in.pos; /* read from the file, not yet parsed */
+    *total = (uint64_t)st.st_size;
+    *done = at < 0 ? 0 : (uint64_t)at > buffered ? (uint64_t)at - buffered : 0;
 }
 
 void shelf_reader_close(shelf_reader *r)

@@ -9,14 +9,10 @@
 #include "core/buf.h"
 #include "io/columns.h"
 #include "io/csv.h"
+#include "io/field.h"
 #include "io/lines.h"
 #include "shelf.h"
 
-/* Bytes of a field as found in the input, not NUL-terminated. p == NULL: absent. */
-typedef struct span {
-    const char *p;
-    size_t n;
-} span;
 
 /* One record as a format found it, before validation. The spans stay valid until the
  * format reads the next record. */

@@ -38,6 +38,8 @@ void shelf_model_free(shelf_model *m)
     free(m->seen);
     cnn_free(&m->net);
     fusion_head_free(&m->head);
+    seq_encoder_free(m->seq);
+    free(m->seq);
     free(m);
 }
 
@@ -108,7 +110,8 @@ shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_
     if (!s || vec_scratch_init(&s->vs, m->nrows) ||
         !(s->logits = malloc((size_t)model_num_labels(m) * sizeof(float))) ||
         !(s->z = malloc((size_t)model_num_nodes(m) * sizeof(float))) ||
-        !(s->hidden = malloc((size_t)(m->dim ? m->dim : 1) * sizeof(float)))) {
+        !(s->hidden = malloc((size_t)(m->dim ? m->dim : 1) * sizeof(float))) ||
+        (m->seq && !(s->seq = seq_scratch_new(m->seq)))) {
         shelf_scratch_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory allocating prediction scratch");
     }
@@ -125,16 +128,27 @@ void shelf_scratch_free(shelf_scratch *s)
     free(s->hidden);
     free(s->z);
     free(s->logits);
+    seq_scratch_free(s->seq);
     free(s);
+}
+
+/* The label logits of a text into out[K], by the model's text encoder. 0, or -1 out of
+ * memory. */
+static int text_logits(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
+{
+    if (m->seq)
+        return seq_text_logits(m->seq, s->seq, text, out);
+    if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
+        return -1;
+    model_logits(m, &s->x, s->hidden, s->z, out);
+    return 0;
 }
 
 int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
 {
-    int K = model_num_labels(m);
-    if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
+    if (text_logits(m, s, text, out))
         return -1;
-    model_logits(m, &s->x, s->hidden, s->z, out);
-    log_softmax_forward(out, out, K);
+    log_softmax_forward(out, out, model_num_labels(m));
     return 0;
 }
 
@@ -225,9 +239,8 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
     int K = model_num_labels(m);
     if (k <= 0 || K == 0 || !model_has_text(m)) /* text and fused: the text model alone */
         return 0;
-    if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
+    if (text_logits(m, s, text, s->logits))
         return -1;
-    model_logits(m, &s->x, s->hidden, s->z, s->logits);
     if (m->temperature != 1)
         for (int c = 0; c < K; c++)
             s->logits[c] /= m->temperature;
@@ -297,6 +310,20 @@ static void describe_head(buf *b, const shelf_model *m)
     free(shown);
 }
 
+/* A sequence encoder: its tokens, its layers and sizes. */
+static void describe_seq(buf *b, const seq_encoder *e)
+{
+    buf_printf(b, "features          tokens in order, up to %d; %u words seen twice or more, "
+               "%u buckets for the others\n", e->T, e->nwords, e->nbuckets);
+    if (e->kind == SEQ_GRU)
+        buf_printf(b, "model             bidirectional GRU, embeddings %d, hidden %d x 2, mean "
+                   "and max pooling, linear %d x %d\n", e->D, e->D, 4 * e->D, e->K);
+    else
+        buf_printf(b, "model             transformer, %d blocks of width %d, %d heads, "
+                   "feed-forward %d, mean and max pooling, linear %d x %d\n", e->layers,
+                   e->D, e->heads, e->F, 2 * e->D, e->K);
+}
+
 char *shelf_model_describe(const shelf_model *m, int max_labels)
 {
     buf b;
@@ -335,9 +362,13 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
                        in->skipped_images);
     }
     if (model_has_text(m)) {
-        buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, %u "
-                   "buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn, m->feat.buckets);
-        if (m->dim)
+        if (!m->seq)
+            buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, "
+                       "%u buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn,
+                       m->feat.buckets);
+        if (m->seq)
+            describe_seq(&b, m->seq);
+        else if (m->dim)
             buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", m->nrows,
                        m->dim, m->dim, m->labels.n);
         else
@@ -352,9 +383,10 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     if (m->hierarchical)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));
-    if (model_has_text(m))
-        buf_printf(&b, "parameters        %zu (%.1f MB)\n", m->nparams,
-                   (double)m->nparams * 4 / 1e6);
+    if (model_has_text(m)) {
+        size_t np = m->seq ? m->seq->nparams : m->nparams;
+        buf_printf(&b, "parameters        %zu (%.1f MB)\n", np, (double)np * 4 / 1e6);
+    }
     const shelf_read_options *r = &m->read;
     buf_printf(&b, "columns           text %s, label %s, id %s, label separator '%s'\n",
                r->text_columns ? r->text_columns : "(title,name,description)",

@@ -10,6 +10,7 @@
 #include "core/strmap.h"
 #include "model/fusion_head.h"
 #include "model/image_model.h"
+#include "model/seq_encoder.h"
 #include "model/taxonomy.h"
 #include "shelf.h"
 #include "text/features.h"
@@ -84,6 +85,7 @@ struct shelf_model {
     model_info info;
     uint64_t *seen;      /* sorted hashes of the training texts */
     size_t nseen;
+    seq_encoder *seq;    /* text models with a sequence encoder (then the bag is empty) */
 };
 
 struct shelf_scratch {
@@ -92,6 +94,7 @@ struct shelf_scratch {
     float *hidden; /* dim */
     float *z;      /* N: node scores */
     float *logits; /* K */
+    seq_scratch *seq; /* models with a sequence encoder */
 };
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }

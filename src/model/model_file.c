@@ -23,8 +23,11 @@
 #define MODEL_MAGIC "SHELFMDL"
 /* Version 2 added the modality (u32, after the header) and image models; version 3 the
  * fusion head of text+image models (version-2 fused models add the two log-probabilities:
- * a head of weights 1). */
-enum { MODEL_VERSION = 3, HEADER_SIZE = 24 };
+ * a head of weights 1); version 4 the text encoder, last: u32 kind (0 the bag), then for a
+ * sequence encoder its sizes, vocabulary and parameters (see put_seq). */
+enum { MODEL_VERSION = 4, HEADER_SIZE = 24 };
+/* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets */
+enum { SEQ_SIZES = 7 };
 /* Image models: size, width, augment, batch, optimizer, schedule; weight decay, mean[3], std[3] */
 enum { IMAGE_SETTINGS_SIZE = 6 * 4 + 7 * 4 };
 
@@ -110,6 +113,10 @@ static uint64_t file_size(const shelf_model *m)
         n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
     if (m->modality == SHELF_MODALITY_BOTH)
         n += 4 + (uint64_t)m->head.nlabels * 4 + (uint64_t)m->head.ngroups * 8;
+    if (model_has_text(m))
+        n += 4;
+    if (model_has_text(m) && m->seq)
+        n += SEQ_SIZES * 4 + (uint64_t)m->seq->nwords * 8 + 8 + m->seq->nparams * 4;
     return n;
 }
 
@@ -126,6 +133,21 @@ static void put_image(writer *w, const shelf_model *m)
     put(w, m->net.params, m->net.nparams * 4);
     put_u64(w, m->net.nstats);
     put(w, m->net.stats, m->net.nstats * 4);
+}
+
+/* The text encoder: its kind, and a sequence encoder's sizes, words and parameters. */
+static void put_seq(writer *w, const shelf_model *m)
+{
+    const seq_encoder *e = m->seq;
+    put_u32(w, e ? (uint32_t)e->kind : 0);
+    if (!e)
+        return;
+    const uint32_t u[SEQ_SIZES] = {(uint32_t)e->D, (uint32_t)e->layers, (uint32_t)e->heads,
+                                   (uint32_t)e->F, (uint32_t)e->T, e->nwords, e->nbuckets};
+    put(w, u, sizeof u);
+    put(w, e->words, (size_t)e->nwords * 8);
+    put_u64(w, e->nparams);
+    put(w, e->params, e->nparams * 4);
 }
 
 static void put_model(writer *w, const shelf_model *m)
@@ -182,6 +204,8 @@ static void put_model(writer *w, const shelf_model *m)
         put(w, h->w_text, (size_t)h->ngroups * 4);
         put(w, h->w_image, (size_t)h->ngroups * 4);
     }
+    if (model_has_text(m))
+        put_seq(w, m);
     put_u64(w, sum_final(&w->sum));
 }
 
@@ -420,6 +444,37 @@ static int get_head(reader *r, shelf_model *m, uint32_t version)
     return r->failed ? -1 : 0;
 }
 
+/* The text encoder of a version-4 text model: nothing more for the bag; a sequence
+ * encoder's sizes checked as training checks them, its words ascending. */
+static int get_seq(reader *r, shelf_model *m)
+{
+    uint32_t kind = get_u32(r), u[SEQ_SIZES];
+    if (r->failed || kind == 0)
+        return r->failed ? -1 : 0;
+    seq_encoder *e = calloc(1, sizeof *e);
+    if (!e || kind > SEQ_TRANSFORMER || get(r, u, sizeof u)) {
+        free(e);
+        r->failed = 1;
+        return -1;
+    }
+    m->seq = e;
+    *e = (seq_encoder){.kind = (seq_kind)kind, .D = (int)u[0], .layers = (int)u[1],
+                       .heads = (int)u[2], .F = (int)u[3], .T = (int)u[4], .nwords = u[5],
+                       .nbuckets = u[6], .K = model_num_labels(m)};
+    if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
+        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || (uint64_t)u[5] > r->left / 8 ||
+        !(e->words = get_array(r, e->nwords, 8)) || seq_encoder_alloc(e) ||
+        get_u64(r) != e->nparams || e->nparams > r->left / 4 ||
+        get(r, e->params, e->nparams * 4)) {
+        r->failed = 1;
+        return -1;
+    }
+    for (uint32_t i = 1; i < e->nwords; i++)
+        if (e->words[i] <= e->words[i - 1])
+            r->failed = 1;
+    return r->failed ? -1 : 0;
+}
+
 static void get_settings(reader *r, shelf_model *m, uint32_t version)
 {
     if (version >= 2) {
@@ -541,6 +596,8 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
                 get_image(&r, m);
             if (m->modality == SHELF_MODALITY_BOTH && !r.failed)
                 get_head(&r, m, version);
+            if (model_has_text(m) && version >= 4 && !r.failed)
+                get_seq(&r, m);
         }
         uint64_t want = sum_final(&r.sum), have = 0;
         r.left += 8;

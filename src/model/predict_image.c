@@ -1,12 +1,14 @@
-/* Prediction for image models: decode, resize, normalize, the CNN in batches on all cores. */
+/* Prediction for image and fused models: decode, resize, normalize, the CNN in batches on all
+ * cores, and for fused models the text model and the fusion head. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/grow.h"
 #include "image/augment.h"
 #include "image/image_set.h"
-#include "model/model.h"
+#include "model/predictor.h"
 #include "nn/softmax.h"
 
 typedef struct fill_job {
@@ -40,9 +42,36 @@ void image_model_probs(const cnn *net, const image_settings *is, cnn_work *w, th
     }
 }
 
-/* Images through the network at a time, and images decoded at a time: memory stays bounded
- * however many products one call is given. */
-enum { PREDICT_BATCH = 64, PREDICT_CHUNK = 1024 };
+/* Images through the network at a time: the CNN's work area holds this many. */
+enum { PREDICT_BATCH = 64 };
+
+int predictor_image_init(shelf_predictor *p)
+{
+    size_t K = (size_t)p->m->net.nlabels, c = p->chunk;
+    int batch = c < PREDICT_BATCH ? (int)c : PREDICT_BATCH;
+    p->probs = malloc(c * K * sizeof *p->probs);
+    p->refs = malloc(c * sizeof *p->refs);
+    p->lines = malloc(c * sizeof *p->lines);
+    if (model_has_text(p->m))
+        p->prior = malloc(c * K * sizeof *p->prior);
+    if (!p->probs || !p->refs || !p->lines || (model_has_text(p->m) && !p->prior) ||
+        cnn_work_init(&p->w, &p->m->net, batch, pool_threads(p->pool), 0))
+        return -1;
+    p->w.log_probs = model_has_text(p->m); /* the fusion head weighs log-probabilities */
+    return 0;
+}
+
+void predictor_image_free(shelf_predictor *p)
+{
+    cnn_work_free(&p->w);
+    free(p->probs);
+    free(p->prior);
+    free(p->refs);
+    free(p->lines);
+    p->probs = p->prior = NULL;
+    p->refs = NULL;
+    p->lines = NULL;
+}
 
 /* Fused models: the text model's log-probabilities of a chunk of products, on all threads,
  * each with its own scratch. */
@@ -65,72 +94,78 @@ static void run_prior(void *arg, int tid, int nthreads)
             j->failed = 1;
 }
 
-/* Image and fused models: the images of the n products, resolved against data_path's
- * folder; a fused model weighs its text model's evidence and the CNN's with its fusion head,
- * and falls back on the text alone for a product whose image is missing or unusable. */
-static shelf_status predict_images(const shelf_model *m, const char *data_path,
-                                   const shelf_product *products, size_t n, int k, int threads,
-                                   int *labels, float *probs, int *counts, unsigned char *used,
-                                   shelf_predict_stats *stats, shelf_error *err)
+/* Keeps the messages of the chunk's products whose image was not used, from index from. */
+static int keep_why(shelf_predictor *p, image_set *set, size_t from)
 {
-    thread_pool *pool = pool_new(threads);
-    cnn_work w = {0};
-    size_t K = (size_t)m->net.nlabels;
-    float *chunk_probs = malloc(PREDICT_CHUNK * K * sizeof *chunk_probs);
-    const char **refs = malloc(PREDICT_CHUNK * sizeof *refs);
-    long *lines = malloc(PREDICT_CHUNK * sizeof *lines);
-    int fused = model_has_text(m), nscratch = 0;
-    float *prior = fused ? malloc(PREDICT_CHUNK * K * sizeof *prior) : NULL;
-    shelf_scratch *scratch[64] = {0};
-    shelf_status st = SHELF_OK;
-    if (!pool || !chunk_probs || !refs || !lines || (fused && !prior) ||
-        cnn_work_init(&w, &m->net, PREDICT_BATCH, pool_threads(pool), 0)) {
-        st = err_set(err, SHELF_ENOMEM, "out of memory");
-        goto done;
+    for (size_t i = 0; i < set->n; i++) {
+        if (!set->why[i])
+            continue;
+        if (grow_array((void **)&p->why, &p->why_cap, p->nwhy + 1, sizeof *p->why, 16))
+            return -1;
+        p->why[p->nwhy++] = (image_why){from + i, set->why[i]};
+        set->why[i] = NULL; /* the predictor's now */
     }
-    w.log_probs = fused;
-    for (; fused && nscratch < pool_threads(pool); nscratch++)
-        if ((st = shelf_scratch_new(m, &scratch[nscratch], err)) != SHELF_OK)
-            goto done;
-    int kk = k < (int)K ? k : (int)K;
-    for (size_t from = 0; from < n && st == SHELF_OK; from += PREDICT_CHUNK) {
-        size_t c = n - from < PREDICT_CHUNK ? n - from : PREDICT_CHUNK;
+    return 0;
+}
+
+/* Probabilities of the chunk's c products into p->probs: the CNN's, or for a fused model
+ * its head over the text's and the image's evidence (the text's alone without an image). */
+static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *products,
+                                const image_set *set, size_t c, shelf_error *err)
+{
+    const shelf_model *m = p->m;
+    size_t K = (size_t)m->net.nlabels;
+    int fused = model_has_text(m);
+    if (fused) {
+        prior_job pj = {m, products, c, p->prior, p->scratch, 0};
+        pool_run(p->pool, run_prior, &pj);
+        if (pj.failed)
+            return err_set(err, SHELF_ENOMEM, "out of memory");
+    }
+    image_model_probs(&m->net, &m->img, &p->w, p->pool, set->pix, c, p->probs);
+    for (size_t i = 0; i < c; i++) {
+        float *q = p->probs + i * K;
+        if (fused) {
+            if (set->ok[i])
+                fusion_head_apply(&m->head, p->prior + i * K, q, q);
+            else /* no image: the text's evidence alone */
+                memcpy(q, p->prior + i * K, K * sizeof *q);
+            softmax_forward(q, q, (int)K);
+        }
+        model_apply_temperature(q, (int)K, m->temperature);
+    }
+    return SHELF_OK;
+}
+
+shelf_status predictor_images(shelf_predictor *p, const char *data_path,
+                              const shelf_product *products, size_t n, int k, int *labels,
+                              float *probs, int *counts, unsigned char *used,
+                              shelf_predict_stats *stats, shelf_error *err)
+{
+    const shelf_model *m = p->m;
+    size_t K = (size_t)m->net.nlabels;
+    int fused = model_has_text(m), kk = k < (int)K ? k : (int)K;
+    shelf_status st = SHELF_OK;
+    for (size_t from = 0; from < n && st == SHELF_OK; from += p->chunk) {
+        size_t c = n - from < p->chunk ? n - from : p->chunk;
         for (size_t i = 0; i < c; i++) {
-            refs[i] = products[from + i].image;
-            lines[i] = products[from + i].line;
+            p->refs[i] = products[from + i].image;
+            p->lines[i] = products[from + i].line;
         }
         image_set set;
         double t0 = now_sec();
-        if ((st = image_set_load(&set, data_path, refs, lines, products + from, c, m->net.size,
-                                    pool, err)))
+        if ((st = image_set_load(&set, data_path, p->refs, p->lines, products + from, c,
+                                 m->net.size, p->pool, err)))
             break;
         double t1 = now_sec();
-        if (fused) {
-            prior_job pj = {m, products + from, c, prior, scratch, 0};
-            pool_run(pool, run_prior, &pj);
-            if (pj.failed) {
-                image_set_free(&set);
-                st = err_set(err, SHELF_ENOMEM, "out of memory");
-                break;
-            }
-        }
-        image_model_probs(&m->net, &m->img, &w, pool, set.pix, c, chunk_probs);
-        for (size_t i = 0; i < c; i++) {
-            float *p = chunk_probs + i * K;
-            if (fused) {
-                if (set.ok[i])
-                    fusion_head_apply(&m->head, prior + i * K, p, p);
-                else /* no image: the text's evidence alone */
-                    memcpy(p, prior + i * K, K * sizeof *p);
-                softmax_forward(p, p, (int)K);
-            }
-            model_apply_temperature(p, (int)K, m->temperature);
-        }
+        st = chunk_probs(p, products + from, &set, c, err);
+        if (st == SHELF_OK && keep_why(p, &set, from))
+            st = err_set(err, SHELF_ENOMEM, "out of memory");
         stats->load_seconds += t1 - t0;
         stats->model_seconds += now_sec() - t1;
-        for (size_t i = 0; i < c; i++) {
+        for (size_t i = 0; i < c && st == SHELF_OK; i++) {
             size_t at = (from + i) * (size_t)k;
-            counts[from + i] = set.ok[i] || fused ? model_top_k(chunk_probs + i * K, (int)K, kk,
+            counts[from + i] = set.ok[i] || fused ? model_top_k(p->probs + i * K, (int)K, kk,
                                                                 labels + at, probs + at)
                                                   : -1;
             if (used)
@@ -142,39 +177,5 @@ static shelf_status predict_images(const shelf_model *m, const char *data_path,
         *(fused ? &stats->text_only : &stats->bad_images) += set.bad;
         image_set_free(&set);
     }
-done:
-    for (int t = 0; t < nscratch; t++)
-        shelf_scratch_free(scratch[t]);
-    free(prior);
-    cnn_work_free(&w);
-    free(chunk_probs);
-    free(refs);
-    free(lines);
-    pool_free(pool);
-    return st;
-}
-
-shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
-                                    const shelf_product *products, size_t n, int k, int threads,
-                                    int *labels, float *probs, int *counts, unsigned char *used,
-                                    shelf_predict_stats *stats, shelf_error *err)
-{
-    memset(stats, 0, sizeof *stats);
-    if (k <= 0)
-        return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
-    if (model_has_image(m))
-        return predict_images(m, data_path, products, n, k, threads, labels, probs, counts,
-                              used, stats, err);
-    const char **texts = malloc((n ? n : 1) * sizeof *texts);
-    if (!texts)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        texts[i] = products[i].text;
-    double t0 = now_sec();
-    shelf_status st = shelf_predict_batch(m, texts, n, k, threads, labels, probs, counts, err);
-    if (used)
-        memset(used, SHELF_USED_TEXT, n);
-    stats->model_seconds = now_sec() - t0;
-    free(texts);
     return st;
 }

@@ -85,6 +85,21 @@ static void weigh_group(const shelf_model *m, const vec_scratch *s, sparse_vec *
         x->vals[j] *= inv;
 }
 
+/* Asks for the first layer's rows of x's features from `from` on, while weigh_group works:
+ * the prediction that follows reads each whole (a row of N floats, or dim for embeddings),
+ * at random places in a matrix too large for the caches, and would wait for each. */
+static void prefetch_rows(const shelf_model *m, const sparse_vec *x, size_t from)
+{
+    size_t stride = (size_t)(m->dim ? m->dim : model_num_nodes(m));
+    if (!m->W)
+        return;
+    for (size_t j = from; j < x->n; j++) {
+        const char *row = (const char *)(m->W + (size_t)x->rows[j] * stride);
+        for (size_t b = 0; b < stride * sizeof(float); b += 64)
+            __builtin_prefetch(row + b);
+    }
+}
+
 int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const char *text,
                     size_t n)
 {
@@ -95,9 +110,11 @@ int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const c
     if (grow_array((void **)&s->count, &s->count_cap, x->cap, sizeof *s->count, 256))
         return -1;
     count_rows(m, s, x, f->ids, f->nword);
+    prefetch_rows(m, x, 0);
     weigh_group(m, s, x, 0, 1.0f);
     size_t nword = x->n;
     count_rows(m, s, x, f->ids + f->nword, f->n - f->nword);
+    prefetch_rows(m, x, nword);
     weigh_group(m, s, x, nword, CHAR_WEIGHT);
     return 0;
 }

@@ -1,6 +1,7 @@
 #include "serve/batcher.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@ struct batcher {
     long queued;             /* products reserved or submitted, not yet taken */
     long max_queue;
     size_t max_call;
-    int threads, quit;
+    int quit;
     /* the combined call's arrays, reused */
     shelf_product *products;
     int *labels, *counts;
@@ -54,15 +55,32 @@ long batcher_queued(batcher *b)
     return n;
 }
 
+/* After the call, each of j's products that was given image bytes the model could not
+ * use makes the job a bad request; at: j's first product in the call. */
+static void find_bad_image(image_job *j, const shelf_predictor *p, size_t at)
+{
+    j->bad_image = -1;
+    for (size_t i = 0; i < j->n; i++)
+        if (j->products[i].image_data && !(j->used[i] & SHELF_USED_IMAGE)) {
+            const char *why = shelf_predictor_image_error(p, at + i);
+            snprintf(j->message, sizeof j->message, "%s",
+                     why ? why : "the image could not be used");
+            j->bad_image = (long)i;
+            return;
+        }
+}
+
 /* One call for one job, into its own arrays. */
-static void run_one(batcher *b, image_job *j)
+static void run_one(image_job *j)
 {
     shelf_error err = {0};
     shelf_predict_stats st;
-    j->status = shelf_predict_products(j->model, "-", j->products, j->n, j->kq, b->threads,
-                                       j->labels, j->probs, j->counts, j->used, &st, &err);
+    j->status = shelf_predictor_run(j->predictor, "-", j->products, j->n, j->kq, j->labels,
+                                    j->probs, j->counts, j->used, &st, &err);
     if (j->status != SHELF_OK)
         memcpy(j->message, err.message, sizeof j->message);
+    else
+        find_bad_image(j, j->predictor, 0);
 }
 
 static int reserve_arrays(batcher *b, size_t n, int kq)
@@ -80,7 +98,7 @@ static void run_many(batcher *b, image_job *first, size_t n, int kq)
 {
     if (reserve_arrays(b, n, kq)) { /* no room to combine: one call each */
         for (image_job *j = first; j; j = j->next)
-            run_one(b, j);
+            run_one(j);
         return;
     }
     size_t at = 0;
@@ -90,20 +108,23 @@ static void run_many(batcher *b, image_job *first, size_t n, int kq)
     }
     shelf_error err = {0};
     shelf_predict_stats st;
-    shelf_status s = shelf_predict_products(first->model, "-", b->products, n, kq, b->threads,
-                                            b->labels, b->probs, b->counts, b->used, &st, &err);
+    shelf_status s = shelf_predictor_run(first->predictor, "-", b->products, n, kq, b->labels,
+                                         b->probs, b->counts, b->used, &st, &err);
     at = 0;
-    for (image_job *j = first; j; j = j->next) {
+    for (image_job *j = first; j; at += j->n, j = j->next) {
         j->status = s;
-        if (s != SHELF_OK)
+        if (s != SHELF_OK) {
             memcpy(j->message, err.message, sizeof j->message);
-        for (size_t i = 0; i < j->n && s == SHELF_OK; i++, at++) {
-            size_t kk = (size_t)j->kq;
-            memcpy(j->labels + i * kk, b->labels + at * (size_t)kq, kk * sizeof *j->labels);
-            memcpy(j->probs + i * kk, b->probs + at * (size_t)kq, kk * sizeof *j->probs);
-            j->counts[i] = b->counts[at] < j->kq ? b->counts[at] : j->kq;
-            j->used[i] = b->used[at];
+            continue;
         }
+        for (size_t i = 0; i < j->n; i++) {
+            size_t kk = (size_t)j->kq, from = at + i;
+            memcpy(j->labels + i * kk, b->labels + from * (size_t)kq, kk * sizeof *j->labels);
+            memcpy(j->probs + i * kk, b->probs + from * (size_t)kq, kk * sizeof *j->probs);
+            j->counts[i] = b->counts[from] < j->kq ? b->counts[from] : j->kq;
+            j->used[i] = b->used[from];
+        }
+        find_bad_image(j, first->predictor, at);
     }
 }
 
@@ -114,7 +135,7 @@ static image_job *take(batcher *b, size_t *n, int *kq)
     image_job *first = b->head, *last = first;
     *n = first->n;
     *kq = first->kq;
-    while (last->next && last->next->model == first->model &&
+    while (last->next && last->next->predictor == first->predictor &&
            *n + last->next->n <= b->max_call) {
         last = last->next;
         *n += last->n;
@@ -142,7 +163,7 @@ static void *run(void *arg)
         image_job *jobs = take(b, &n, &kq);
         pthread_mutex_unlock(&b->mu);
         if (!jobs->next)
-            run_one(b, jobs);
+            run_one(jobs);
         else
             run_many(b, jobs, n, kq);
         for (image_job *j = jobs, *next; j; j = next) {
@@ -155,14 +176,13 @@ static void *run(void *arg)
     return NULL;
 }
 
-batcher *batcher_new(int threads, long max_queue, size_t max_call)
+batcher *batcher_new(long max_queue, size_t max_call)
 {
     batcher *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->wake, NULL);
-    b->threads = threads;
     b->max_queue = max_queue;
     b->max_call = max_call;
     if (pthread_create(&b->thread, NULL, run, b) != 0) {

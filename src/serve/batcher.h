@@ -1,7 +1,9 @@
 /* Image classification for the server: requests waiting for the CNN queue here, and one
- * thread runs them, as many as are waiting (up to a cap) in one shelf_predict_products call
- * on all the cores: a CNN is much faster per image on a batch than one image at a time, and
- * the queue is bounded so that a flood is answered 503 instead of waiting without end. */
+ * thread runs them, as many as are waiting (up to a cap) in one call of the model's
+ * predictor (threads and work areas made once per model) on all the cores: a CNN is much
+ * faster per image on a batch than one image at a time, and the queue is bounded so that a
+ * flood is answered 503 instead of waiting without end. Each image is decoded once, there:
+ * a product whose image is not usable comes back with bad_image set. */
 #ifndef SHELF_SERVE_BATCHER_H
 #define SHELF_SERVE_BATCHER_H
 
@@ -12,7 +14,7 @@
 typedef struct image_job image_job;
 struct image_job {
     /* given */
-    const shelf_model *model;       /* the submitter holds it until done */
+    shelf_predictor *predictor;     /* of the model the submitter holds until done */
     const shelf_product *products;
     size_t n;
     int kq;                         /* labels wanted per product */
@@ -24,15 +26,17 @@ struct image_job {
     void *user;
     /* filled before done */
     shelf_status status;            /* not OK: the call failed (out of memory), see message */
+    long bad_image;                 /* the first product whose image_data could not be used
+                                       (message says why), or -1 */
     char message[SHELF_ERROR_MAX];
     image_job *next;
 };
 
 typedef struct batcher batcher;
 
-/* threads: of each prediction call; max_queue: products waiting at the most; max_call:
- * products per call. NULL when out of memory or the thread cannot start. */
-batcher *batcher_new(int threads, long max_queue, size_t max_call);
+/* max_queue: products waiting at the most; max_call: products per call. NULL when out of
+ * memory or the thread cannot start. */
+batcher *batcher_new(long max_queue, size_t max_call);
 /* Makes room for n products: 0, or -1 when the queue is full (a lone request larger than
  * the queue is let in when the queue is empty). Then batcher_submit must follow. */
 int batcher_reserve(batcher *b, size_t n);

@@ -55,7 +55,7 @@ void classify_image_job(image_job *j, const served_model *sm, const classify_req
                         predictions *p)
 {
     memset(j, 0, sizeof *j);
-    j->model = sm->model;
+    j->predictor = sm->predictor;
     j->products = q->products;
     j->n = q->n;
     j->kq = p->kq;
@@ -65,13 +65,12 @@ void classify_image_job(image_job *j, const served_model *sm, const classify_req
     j->used = p->used;
 }
 
-int classify_image_result(const image_job *j, const classify_req *q, req_error *e)
+int classify_image_result(const image_job *j, req_error *e)
 {
     if (j->status != SHELF_OK)
         return req_fail(e, 500, "%s", j->message);
-    for (size_t i = 0; i < q->n; i++)
-        if (q->products[i].image_data && !(j->used[i] & SHELF_USED_IMAGE))
-            return req_fail(e, 400, "%s: the image could not be used", q->products[i].image);
+    if (j->bad_image >= 0) /* "products[3].image_base64: what is wrong" */
+        return req_fail(e, 400, "%s", j->message);
     return 0;
 }
 

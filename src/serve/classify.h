@@ -31,9 +31,9 @@ int classify_text(model_holder *h, served_model *sm, const classify_req *q, pred
 /* Image and fused models: fills j to predict q's products into p; the caller submits it. */
 void classify_image_job(image_job *j, const served_model *sm, const classify_req *q,
                         predictions *p);
-/* After the batcher: a product whose image could not be used (should the library refuse an
- * image that decoded when checked) is the request's fault only if it is bad; 0 or -1. */
-int classify_image_result(const image_job *j, const classify_req *q, req_error *e);
+/* After the batcher: 0, or -1 when the call failed (500) or an image given could not be
+ * used (400, saying which and why: images are decoded there, once). */
+int classify_image_result(const image_job *j, req_error *e);
 
 /* The answer: one product's JSON object, or {"predictions": [...]} for a batch. The caller
  * frees it; NULL when out of memory. */

@@ -121,7 +121,7 @@ static enum MHD_Result classify_finish(http_req *r)
 {
     req_error e = {0};
     r->waiting = 0;
-    if (classify_image_result(&r->job, &r->q, &e))
+    if (classify_image_result(&r->job, &e))
         return http_error(r, e.status, "%s", e.why);
     return classify_answer_ok(r);
 }

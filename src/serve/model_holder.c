@@ -14,15 +14,18 @@ static void served_free(served_model *sm)
     for (int i = 0; i < sm->nspare; i++)
         shelf_scratch_free(sm->spare[i]);
     free(sm->spare);
+    shelf_predictor_free(sm->predictor);
     free(sm->info_json);
     free(sm->path);
     shelf_model_free(sm->model);
     free(sm);
 }
 
-/* Loads path as the given generation, with its GET /v1/model body made once. */
-static shelf_status served_load(const char *path, long generation, served_model **out,
-                                shelf_error *err)
+/* Loads path as the given generation, with its GET /v1/model body made once, and its
+ * predictor when it reads images: made here, so that a reload that cannot have one fails
+ * and leaves the old model serving. */
+static shelf_status served_load(const model_holder *h, const char *path, long generation,
+                                served_model **out, shelf_error *err)
 {
     served_model *sm = calloc(1, sizeof *sm);
     if (!sm || !(sm->path = strdup(path))) {
@@ -30,6 +33,8 @@ static shelf_status served_load(const char *path, long generation, served_model 
         return err_set(err, SHELF_ENOMEM, "out of memory");
     }
     shelf_status st = shelf_model_load(path, &sm->model, err);
+    if (st == SHELF_OK && shelf_model_modality(sm->model) != SHELF_MODALITY_TEXT)
+        st = shelf_predictor_new(sm->model, h->threads, h->image_batch, &sm->predictor, err);
     if (st != SHELF_OK) {
         served_free(sm);
         return st;
@@ -48,10 +53,13 @@ static shelf_status served_load(const char *path, long generation, served_model 
     return SHELF_OK;
 }
 
-shelf_status holder_init(model_holder *h, const char *path, shelf_error *err)
+shelf_status holder_init(model_holder *h, const char *path, int threads, size_t image_batch,
+                         shelf_error *err)
 {
     memset(h, 0, sizeof *h);
-    shelf_status st = served_load(path, 1, &h->current, err);
+    h->threads = threads;
+    h->image_batch = image_batch;
+    shelf_status st = served_load(h, path, 1, &h->current, err);
     if (st != SHELF_OK)
         return st;
     pthread_mutex_init(&h->mu, NULL);
@@ -91,7 +99,7 @@ shelf_status holder_reload(model_holder *h, const char *path, shelf_error *err)
     served_model *old = holder_acquire(h);
     served_model *fresh = NULL;
     /* the slow part, loading, runs while the old model keeps answering */
-    shelf_status st = served_load(path ? path : old->path, old->generation + 1, &fresh, err);
+    shelf_status st = served_load(h, path ? path : old->path, old->generation + 1, &fresh, err);
     if (st == SHELF_OK) {
         pthread_mutex_lock(&h->mu);
         h->current = fresh;

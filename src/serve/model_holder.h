@@ -1,7 +1,8 @@
 /* The model a server answers with, swappable while requests run: each request takes a
  * reference to the model of the moment and gives it back when done, so a reload never
  * frees a model under a request; the last reference frees it. Each model keeps a pool of
- * prediction scratches, made on demand, one per request running on it at once. */
+ * prediction scratches, made on demand, one per request running on it at once, and a model
+ * that reads images a predictor for the image queue's thread (serve/batcher.h). */
 #ifndef SHELF_SERVE_MODEL_HOLDER_H
 #define SHELF_SERVE_MODEL_HOLDER_H
 
@@ -16,6 +17,7 @@ typedef struct served_model {
     double loaded_at;       /* Unix time */
     char *info_json;        /* the body of GET /v1/model */
     size_t info_len;
+    shelf_predictor *predictor; /* models that read images; used by one thread at a time */
     /* guarded by the holder's lock */
     int refs;
     shelf_scratch **spare;  /* scratches not in use */
@@ -26,10 +28,14 @@ typedef struct model_holder {
     pthread_mutex_t mu;        /* guards current and every model's refs and spare */
     pthread_mutex_t reload_mu; /* one reload at a time */
     served_model *current;
+    int threads;               /* of each model's predictor */
+    size_t image_batch;        /* products a predictor decodes at a time */
 } model_holder;
 
-/* Loads path as generation 1. */
-shelf_status holder_init(model_holder *h, const char *path, shelf_error *err);
+/* Loads path as generation 1; models that read images get a predictor of threads threads
+ * decoding image_batch products at a time. */
+shelf_status holder_init(model_holder *h, const char *path, int threads, size_t image_batch,
+                         shelf_error *err);
 /* Loads path (NULL: the current model's path) and swaps it in; the old model is freed
  * when its last request gives it back. On failure nothing changes. */
 shelf_status holder_reload(model_holder *h, const char *path, shelf_error *err);

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image/decode.h"
+#include "core/buf.h"
+#include "io/field.h"
 #include "serve/base64.h"
 #include "serve/model_info.h"
 #include "io/json_type.h"
@@ -296,39 +297,21 @@ int req_parse_json(classify_req *q, const char *body, size_t len, const field_na
 
 /* ---- building products ------------------------------------------------------------ */
 
-static int is_space(char c)
+/* Sets text to the product's text fields joined as the catalog readers join a row's text
+ * columns (io/field.h), so that a product gets the same prediction from the server as from
+ * shelf predict. */
+static int join_text(const product_fields *pf, const field_names *f, const where *w, buf *text,
+                     req_error *e)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-/* Appends the text fields, each trimmed, joined by single spaces, empty ones left out: as
- * the catalog readers join a row's text columns (src/io/reader.c), so that a product gets
- * the same prediction from the server as from shelf predict. */
-static int join_text(const product_fields *pf, const field_names *f, const where *w, char *out,
-                     size_t *len, req_error *e)
-{
-    size_t n = 0;
-    for (int t = 0; t < f->n; t++) {
-        const char *s = pf->text[t];
-        size_t m = pf->text_len[t];
-        if (!s)
-            continue;
-        size_t ok = utf8_valid_prefix(s, m);
-        if (ok < m)
-            return req_fail(e, 400, "%s%s: invalid UTF-8 at byte %zu", w->s, f->name[t], ok);
-        while (m > 0 && is_space(s[0]))
-            s++, m--;
-        while (m > 0 && is_space(s[m - 1]))
-            m--;
-        if (m == 0)
-            continue;
-        if (n > 0)
-            out[n++] = ' ';
-        memcpy(out + n, s, m);
-        n += m;
-    }
-    out[n] = '\0';
-    *len = n + 1;
+    span fields[REQ_MAX_TEXT_FIELDS];
+    for (int t = 0; t < f->n; t++)
+        fields[t] = (span){pf->text[t], pf->text_len[t]};
+    size_t bad = 0;
+    int col = field_join_text(text, fields, f->n, NULL, NULL, &bad);
+    if (col)
+        return req_fail(e, 400, "%s%s: invalid UTF-8 at byte %zu", w->s, f->name[col - 1], bad);
+    if (text->oom)
+        return req_fail(e, 500, "out of memory");
     return 0;
 }
 
@@ -362,6 +345,42 @@ static size_t product_bytes(const product_fields *pf, int nfields)
     return n;
 }
 
+/* Product i of q from x, its strings and image bytes copied to *at (advanced past them);
+ * text is scratch. 0 or -1. */
+static int build_product(classify_req *q, size_t i, const product_fields *x,
+                         const field_names *f, char **at, buf *text, req_error *e)
+{
+    shelf_product *p = &q->products[i];
+    where w = where_of(q->batch, i);
+    int any_text = 0;
+    for (int t = 0; t < f->n; t++)
+        any_text |= x->text[t] != NULL;
+    if (!any_text && !x->image)
+        return req_fail(e, 400, "%snothing to classify: no text field (%s...) and no image",
+                        w.at, f->n ? f->name[0] : "");
+    if (x->id && utf8_valid_prefix(x->id, x->id_len) < x->id_len)
+        return req_fail(e, 400, "%sid: invalid UTF-8", w.s);
+    if (join_text(x, f, &w, text, e))
+        return -1;
+    char *s = *at;
+    p->id = s;
+    memcpy(s, x->id ? x->id : "", x->id_len);
+    s[x->id_len] = '\0';
+    s += x->id_len + 1;
+    p->text = s;
+    memcpy(s, text->data, text->len + 1);
+    s += text->len + 1;
+    p->label = "";
+    p->image = s; /* the image's name in messages; "" when there is none */
+    s += snprintf(s, 64, "%s%s", x->image ? w.s : "",
+                  x->image ? (x->image_raw ? "image" : "image_base64") : "") + 1;
+    size_t len = 0;
+    if (x->image && build_image(p, x, &w, (unsigned char *)s, &len, e))
+        return -1;
+    *at = s + len;
+    return 0;
+}
+
 int req_build(classify_req *q, const product_fields *pf, size_t n, const field_names *f,
               req_error *e)
 {
@@ -374,62 +393,33 @@ int req_build(classify_req *q, const product_fields *pf, size_t n, const field_n
         return req_fail(e, 500, "out of memory for %zu products", n);
     q->n = n;
     char *at = (char *)q->store;
-    for (size_t i = 0; i < n; i++) {
-        const product_fields *x = &pf[i];
-        shelf_product *p = &q->products[i];
-        where w = where_of(q->batch, i);
-        size_t len = 0;
-        int any_text = 0;
-        for (int t = 0; t < f->n; t++)
-            any_text |= x->text[t] != NULL;
-        if (!any_text && !x->image)
-            return req_fail(e, 400, "%snothing to classify: no text field (%s...) and no image",
-                            w.at, f->n ? f->name[0] : "");
-        if (x->id && utf8_valid_prefix(x->id, x->id_len) < x->id_len)
-            return req_fail(e, 400, "%sid: invalid UTF-8", w.s);
-        p->id = at;
-        memcpy(at, x->id ? x->id : "", x->id_len);
-        at[x->id_len] = '\0';
-        at += x->id_len + 1;
-        if (join_text(x, f, &w, at, &len, e))
-            return -1;
-        p->text = at;
-        at += len;
-        p->label = "";
-        p->image = at; /* the image's name in messages; "" when there is none */
-        len = (size_t)snprintf(at, 64, "%s%s", x->image ? w.s : "",
-                               x->image ? (x->image_raw ? "image" : "image_base64") : "");
-        at += len + 1;
-        if (x->image && build_image(p, x, &w, (unsigned char *)at, &len, e))
-            return -1;
-        if (x->image)
-            at += len;
-    }
-    return 0;
+    buf text;
+    buf_init(&text);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = build_product(q, i, &pf[i], f, &at, &text, e);
+    buf_free(&text);
+    return rc;
 }
 
 /* ---- what the model says ----------------------------------------------------------- */
 
 int req_check_images(const classify_req *q, const shelf_model *m, req_error *e)
 {
-    shelf_model_summary s;
-    shelf_model_summarize(m, &s);
+    shelf_modality modality = shelf_model_modality(m);
     for (size_t i = 0; i < q->n; i++) {
         const shelf_product *p = &q->products[i];
-        if (!p->image_data) {
-            if (s.modality == SHELF_MODALITY_IMAGE) {
-                where w = where_of(q->batch, i);
-                return req_fail(e, 400, "%simage_base64: the model classifies images and this "
-                                "product has none", w.s);
-            }
-            continue;
+        if (!p->image_data && modality == SHELF_MODALITY_IMAGE) {
+            where w = where_of(q->batch, i);
+            return req_fail(e, 400, "%simage_base64: the model classifies images and this "
+                            "product has none", w.s);
         }
-        image im = {0};
+        /* models that read images decode it once, in the image queue, which says if it is
+         * bad; a text model ignores it, but a broken one is still the caller's mistake */
+        if (!p->image_data || modality != SHELF_MODALITY_TEXT)
+            continue;
         shelf_error err = {0};
-        /* decoded the way prediction will decode it, so both agree on what is an image */
-        shelf_status st = image_decode_mem(p->image_data, p->image_size,
-                                           s.image_size ? s.image_size : 64, 0, &im, &err);
-        image_free(&im);
+        shelf_status st = shelf_image_check(p->image_data, p->image_size, &err);
         if (st == SHELF_ENOMEM)
             return req_fail(e, 500, "out of memory decoding %s", p->image);
         if (st != SHELF_OK)

@@ -54,9 +54,10 @@ int req_parse_json(classify_req *q, const char *body, size_t len, const field_na
 int req_build(classify_req *q, const product_fields *pf, size_t n, const field_names *f,
               req_error *e);
 
-/* Checks what only the model can say: an image model needs every product's image, and
- * every image given must decode (on any model: a text model ignores images, but a broken
- * one is still the caller's mistake). 0 or -1. */
+/* Checks what only the model can say before predicting: an image model needs every
+ * product's image; a text model's given images must decode (it ignores them, but a broken
+ * one is still the caller's mistake). Models that read images decode them when predicting,
+ * once, and a bad one is reported from there (serve/batcher.h). 0 or -1. */
 int req_check_images(const classify_req *q, const shelf_model *m, req_error *e);
 
 /* Parses k and min_confidence given as text (multipart fields). 0 or -1. */

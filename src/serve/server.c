@@ -316,9 +316,9 @@ shelf_status shelf_server_start(const shelf_server_options *opts, shelf_server *
         st = err_set(err, SHELF_ENOMEM, "out of memory");
     s->o.token = NULL; /* the caller's copy may go */
     if (st == SHELF_OK)
-        st = holder_init(&s->holder, s->o.model_path, err);
-    if (st == SHELF_OK && shelf_model_modality(s->holder.current->model) != SHELF_MODALITY_TEXT &&
-        !(s->images = batcher_new(s->o.threads, s->o.max_queue, IMAGES_PER_CALL)))
+        st = holder_init(&s->holder, s->o.model_path, s->o.threads, IMAGES_PER_CALL, err);
+    /* always: a reload may bring a model that reads images */
+    if (st == SHELF_OK && !(s->images = batcher_new(s->o.max_queue, IMAGES_PER_CALL)))
         st = err_set(err, SHELF_ENOMEM, "cannot start the image prediction thread");
     if (st == SHELF_OK)
         st = listen_on(s->o.host, s->o.port, &s->listen_fd, err);

@@ -20,6 +20,7 @@
 #include "train/calibrate.h"
 #include "train/fused_trainer.h"
 #include "train/image_trainer.h"
+#include "train/seq_trainer.h"
 #include "train/vcache.h"
 #include "train/vocab.h"
 
@@ -234,8 +235,7 @@ static double run_epoch(trainer *tr, worker *ws, rng *r, const shelf_train_optio
     return count ? loss / count : 0;
 }
 
-/* Top-1 accuracy on a catalog, on `threads` threads; -1 when out of memory. */
-static double accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
+double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
 {
     size_t n = shelf_catalog_size(cat), correct = 0;
     const char **texts = malloc(n * sizeof *texts);
@@ -329,7 +329,7 @@ static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
             st = err_set(err, SHELF_ENOMEM, "out of memory during training");
             goto done;
         }
-        double acc = valid ? accuracy(m, valid, tr->threads) : -1;
+        double acc = valid ? train_accuracy(m, valid, tr->threads) : -1;
         if (valid && acc < 0) {
             st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
             goto done;
@@ -392,6 +392,8 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
         return err_set(err, SHELF_EINVAL, "--label-smoothing must be at least 0 and below 1");
     if ((unsigned)o->balance > SHELF_BALANCE_UNDERSAMPLE)
         return err_set(err, SHELF_EINVAL, "unknown balance mode %d", (int)o->balance);
+    if (o->text_encoder != SHELF_TEXT_ENCODER_BAG)
+        return seq_check_options(o, err);
     if (o->modality != SHELF_MODALITY_TEXT)
         return SHELF_OK; /* the image and fused trainers check the rest */
     if (o->epochs <= 0)
@@ -482,6 +484,10 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
     }
     if (o.modality == SHELF_MODALITY_IMAGE) {
         if ((st = train_image_model(m, train, valid, &o, 0, err)) != SHELF_OK)
+            goto fail;
+    } else if (o.text_encoder != SHELF_TEXT_ENCODER_BAG) {
+        if ((st = vocab_labels(m, train, y, err)) != SHELF_OK ||
+            (st = train_seq_model(m, train, valid, &o, y, err)) != SHELF_OK)
             goto fail;
     } else if ((st = vocab_build(m, train, o.threads, y, err)) != SHELF_OK ||
                (st = prepare(&tr, &o, err)) != SHELF_OK ||

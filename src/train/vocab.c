@@ -127,8 +127,8 @@ static shelf_status assign_rows(shelf_model *m, df_job *jobs, int threads, size_
     return SHELF_OK;
 }
 
-static shelf_status intern_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
-                                  shelf_error *err)
+shelf_status vocab_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
+                          shelf_error *err)
 {
     size_t n = shelf_catalog_size(cat);
     for (size_t i = 0; i < n; i++) {
@@ -137,7 +137,8 @@ static shelf_status intern_labels(shelf_model *m, const shelf_catalog *cat, uint
             return err_set(err, SHELF_ENOMEM, "out of memory storing labels");
         y[i] = (uint32_t)id;
     }
-    return SHELF_OK;
+    return model_build_taxonomy(m) ? err_set(err, SHELF_ENOMEM, "out of memory building the "
+                                             "taxonomy") : SHELF_OK;
 }
 
 shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads, uint32_t *y,
@@ -151,10 +152,8 @@ shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads
     df_job jobs[64];
     memset(jobs, 0, sizeof jobs);
     uint64_t *seen = malloc((n ? n : 1) * sizeof *seen);
-    shelf_status st = seen ? intern_labels(m, train, y, err)
+    shelf_status st = seen ? vocab_labels(m, train, y, err)
                            : err_set(err, SHELF_ENOMEM, "out of memory");
-    if (st == SHELF_OK && model_build_taxonomy(m))
-        st = err_set(err, SHELF_ENOMEM, "out of memory building the taxonomy");
     if (st == SHELF_OK)
         st = count_features(m, train, threads, jobs, seen, err);
     if (st == SHELF_OK)

@@ -11,4 +11,8 @@
 shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads, uint32_t *y,
                          shelf_error *err);
 
+/* Fills m->labels and m->tax; y[i] gets product i's label id. */
+shelf_status vocab_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
+                          shelf_error *err);
+
 #endif

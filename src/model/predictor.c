@@ -1,0 +1,123 @@
+/* The predictor: a model with the threads and scratch space its predictions need, made once
+ * and run on batch after batch. The one prediction path of shelf predict, shelf eval, the
+ * server and calibration: shelf_predict_products is a predictor used once. */
+#include "model/predictor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+enum { DEFAULT_CHUNK = 1024 };
+
+void shelf_predictor_free(shelf_predictor *p)
+{
+    if (!p)
+        return;
+    for (int t = 0; t < p->nscratch; t++)
+        shelf_scratch_free(p->scratch[t]);
+    free(p->scratch);
+    predictor_image_free(p);
+    for (size_t i = 0; i < p->nwhy; i++)
+        free(p->why[i].why);
+    free(p->why);
+    pool_free(p->pool);
+    free(p);
+}
+
+shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, int images,
+                           shelf_predictor **out, shelf_error *err)
+{
+    *out = NULL;
+    if (!m)
+        return err_set(err, SHELF_EINVAL, "shelf_predictor_new: no model");
+    shelf_predictor *p = calloc(1, sizeof *p);
+    if (!p || !(p->pool = pool_new(threads)))
+        goto oom;
+    p->m = m;
+    p->chunk = max_batch ? max_batch : DEFAULT_CHUNK;
+    if (model_has_text(m)) {
+        int n = pool_threads(p->pool);
+        if (!(p->scratch = calloc((size_t)n, sizeof *p->scratch)))
+            goto oom;
+        for (; p->nscratch < n; p->nscratch++)
+            if (shelf_scratch_new(m, &p->scratch[p->nscratch], err) != SHELF_OK) {
+                shelf_predictor_free(p);
+                return SHELF_ENOMEM;
+            }
+    }
+    if (images && model_has_image(m) && predictor_image_init(p))
+        goto oom;
+    *out = p;
+    return SHELF_OK;
+oom:
+    shelf_predictor_free(p);
+    return err_set(err, SHELF_ENOMEM, "out of memory for a predictor");
+}
+
+shelf_status shelf_predictor_new(const shelf_model *m, int threads, size_t max_batch,
+                                 shelf_predictor **out, shelf_error *err)
+{
+    return predictor_new(m, threads, max_batch, 1, out, err);
+}
+
+shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
+                                 const shelf_product *products, size_t n, int k, int *labels,
+                                 float *probs, int *counts, unsigned char *used,
+                                 shelf_predict_stats *stats, shelf_error *err)
+{
+    memset(stats, 0, sizeof *stats);
+    for (size_t i = 0; i < p->nwhy; i++)
+        free(p->why[i].why);
+    p->nwhy = 0;
+    if (k <= 0)
+        return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
+    if (model_has_image(p->m) && !p->probs)
+        return err_set(err, SHELF_EINVAL, "a predictor made for texts only");
+    if (model_has_image(p->m))
+        return predictor_images(p, data_path, products, n, k, labels, probs, counts, used,
+                                stats, err);
+    const char **texts = malloc((n ? n : 1) * sizeof *texts);
+    if (!texts)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        texts[i] = products[i].text;
+    double t0 = now_sec();
+    shelf_status st = predictor_texts(p, texts, n, k, labels, probs, counts, err);
+    if (used)
+        memset(used, SHELF_USED_TEXT, n);
+    stats->model_seconds = now_sec() - t0;
+    free(texts);
+    return st;
+}
+
+static int cmp_why(const void *key, const void *elem)
+{
+    size_t i = *(const size_t *)key, j = ((const image_why *)elem)->i;
+    return i < j ? -1 : i > j;
+}
+
+const char *shelf_predictor_image_error(const shelf_predictor *p, size_t i)
+{
+    const image_why *w = p && p->nwhy ? bsearch(&i, p->why, p->nwhy, sizeof *p->why, cmp_why)
+                                      : NULL;
+    return w ? w->why : NULL;
+}
+
+shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,
+                                    const shelf_product *products, size_t n, int k, int threads,
+                                    int *labels, float *probs, int *counts, unsigned char *used,
+                                    shelf_predict_stats *stats, shelf_error *err)
+{
+    memset(stats, 0, sizeof *stats);
+    if (k <= 0)
+        return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
+    shelf_predictor *p = NULL;
+    shelf_status st = shelf_predictor_new(m, threads, 0, &p, err);
+    if (st == SHELF_OK)
+        st = shelf_predictor_run(p, data_path, products, n, k, labels, probs, counts, used,
+                                 stats, err);
+    shelf_predictor_free(p);
+    return st;
+}

@@ -1,0 +1,50 @@
+/* The predictor's insides, shared by predictor.c (the handle, and shelf_predict_products
+ * over it), predict_batch.c (texts on the team of threads) and predict_image.c (images and
+ * fused models). */
+#ifndef SHELF_MODEL_PREDICTOR_H
+#define SHELF_MODEL_PREDICTOR_H
+
+#include "model/model.h"
+
+/* A product whose image was not used, and why (owned). */
+typedef struct image_why {
+    size_t i;
+    char *why;
+} image_why;
+
+struct shelf_predictor {
+    const shelf_model *m;
+    thread_pool *pool;
+    shelf_scratch **scratch; /* one per thread of the pool; models that read text */
+    int nscratch;
+    size_t chunk;            /* products loaded at a time */
+    /* models that read images: chunk-sized buffers, and the CNN's work area */
+    cnn_work w;
+    float *probs, *prior;    /* chunk * K: the CNN's, the text model's (fused) */
+    const char **refs;
+    long *lines;
+    /* the last run's products without a usable image, by increasing index */
+    image_why *why;
+    size_t nwhy, why_cap;
+};
+
+/* shelf_predictor_new; images 0 leaves out what images need (for texts only). */
+shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, int images,
+                           shelf_predictor **out, shelf_error *err);
+
+/* Texts texts[0..n) on the predictor's threads, as shelf_predict_batch says. */
+shelf_status predictor_texts(shelf_predictor *p, const char *const *texts, size_t n, int k,
+                             int *labels, float *probs, int *counts, shelf_error *err);
+
+/* Allocates the image buffers and the CNN's work area. 0, or -1 out of memory. */
+int predictor_image_init(shelf_predictor *p);
+void predictor_image_free(shelf_predictor *p);
+
+/* Products of an image or fused model, as shelf_predictor_run says; stats zeroed by the
+ * caller, and the last run's verdicts forgotten. */
+shelf_status predictor_images(shelf_predictor *p, const char *data_path,
+                              const shelf_product *products, size_t n, int k, int *labels,
+                              float *probs, int *counts, unsigned char *used,
+                              shelf_predict_stats *stats, shelf_error *err);
+
+#endif

@@ -1,0 +1,293 @@
+/* The sequence text encoders (see seq_encoder.h). B = sequences, T = steps, D = width,
+ * W = encoder output width, K = labels. */
+#include "model/seq_encoder.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "nn/attention.h"
+#include "nn/dense.h"
+#include "nn/embedding.h"
+#include "nn/gru.h"
+#include "nn/seqpool.h"
+#include "nn/transformer.h"
+#include "text/hash.h"
+
+static gru_shape gru_of(const seq_encoder *e) { return (gru_shape){e->D, e->D, 2}; }
+static transformer_shape block_of(const seq_encoder *e)
+{
+    return (transformer_shape){e->D, e->heads, e->F};
+}
+
+const char *seq_kind_name(seq_kind k)
+{
+    return k == SEQ_GRU ? "gru" : k == SEQ_TRANSFORMER ? "transformer" : "bag";
+}
+
+seq_layout seq_layout_of(const seq_encoder *e)
+{
+    const size_t D = (size_t)e->D, V = (size_t)e->nwords + e->nbuckets;
+    seq_layout l = {0};
+    const int tf = e->kind == SEQ_TRANSFORMER;
+    gru_shape g = gru_of(e);
+    transformer_shape s = block_of(e);
+    l.W = tf ? e->D : 2 * e->D;
+    l.emb = 0;
+    l.pos = V * D;
+    l.enc = l.pos + (tf ? (size_t)e->T * D : 0);
+    l.block = tf ? transformer_param_floats(&s) : gru_param_floats(&g);
+    l.head_w = l.enc + l.block * (size_t)(tf ? e->layers : 1);
+    l.head_b = l.head_w + (size_t)e->K * 2 * (size_t)l.W;
+    l.total = l.head_b + (size_t)e->K;
+    return l;
+}
+
+int seq_encoder_alloc(seq_encoder *e)
+{
+    if ((e->kind != SEQ_GRU && e->kind != SEQ_TRANSFORMER) || e->D < 1 || e->D > 4096 ||
+        e->T < 1 || e->T > SEQ_MAX_TOKENS || e->K < 1 || e->nbuckets < 1 ||
+        e->nwords > SEQ_MAX_WORDS || e->nbuckets > SEQ_MAX_WORDS)
+        return -1;
+    if (e->kind == SEQ_TRANSFORMER &&
+        (e->layers < 1 || e->layers > SEQ_MAX_LAYERS || e->heads < 1 || e->D % e->heads ||
+         e->F < 1 || e->F > 16384))
+        return -1;
+    e->nparams = seq_layout_of(e).total;
+    free(e->params);
+    e->params = calloc(e->nparams, sizeof *e->params);
+    return e->params ? 0 : -1;
+}
+
+void seq_encoder_free(seq_encoder *e)
+{
+    if (!e)
+        return;
+    free(e->params);
+    free(e->words);
+    memset(e, 0, sizeof *e);
+}
+
+static void uniform(float *p, size_t n, float a, rng *r)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (2 * rng_float(r) - 1) * a;
+}
+
+/* One Transformer block in nn/transformer.h's layout: layer norms at 1 and 0, in_proj
+ * Xavier-uniform, the other matrices uniform(1/sqrt(fan_in)), biases 0. */
+static void init_block(const seq_encoder *e, float *p, rng *r)
+{
+    const size_t D = (size_t)e->D, F = (size_t)e->F;
+    const attn_shape a = {e->D, e->heads};
+    float *ln1 = p, *attn = p + 2 * D, *ln2 = attn + attention_param_floats(&a);
+    float *w1 = ln2 + 2 * D, *w2 = w1 + F * D + F;
+    for (size_t j = 0; j < D; j++)
+        ln1[j] = ln2[j] = 1;
+    uniform(attn, 3 * D * D, sqrtf(6.0f / (float)(4 * D)), r);
+    uniform(attn + 3 * D * D + 3 * D, D * D, 1 / sqrtf((float)D), r);
+    uniform(w1, F * D, 1 / sqrtf((float)D), r);
+    uniform(w2, D * F, 1 / sqrtf((float)F), r);
+}
+
+void seq_encoder_init_weights(seq_encoder *e, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed ^ 0x5e9e);
+    const seq_layout l = seq_layout_of(e);
+    float *P = e->params;
+    memset(P, 0, e->nparams * sizeof *P);
+    uniform(P + l.emb, l.pos - l.emb, 0.1f, &r);
+    if (e->kind == SEQ_TRANSFORMER) {
+        uniform(P + l.pos, l.enc - l.pos, 0.02f, &r);
+        for (int b = 0; b < e->layers; b++)
+            init_block(e, P + l.enc + (size_t)b * l.block, &r);
+    } else {
+        uniform(P + l.enc, l.block, 1 / sqrtf((float)e->D), &r);
+    }
+    uniform(P + l.head_w, l.head_b - l.head_w, 1 / sqrtf((float)(2 * l.W)), &r);
+}
+
+uint64_t seq_token_hash(const char *s, size_t n)
+{
+    return hash_finish(hash_fnv1a(HASH_FNV_BASIS, s, n));
+}
+
+int32_t seq_row_of_hash(const seq_encoder *e, uint64_t h)
+{
+    size_t lo = 0, hi = e->nwords;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->words[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < e->nwords && e->words[lo] == h)
+        return (int32_t)lo;
+    return (int32_t)(e->nwords + (uint32_t)((h >> 17) % e->nbuckets));
+}
+
+int seq_text_ids(const seq_encoder *e, tok_scratch *ts, const char *text, int32_t *ids)
+{
+    long n = tok_tokenize(ts, text, strlen(text));
+    if (n < 0)
+        return -1;
+    if (n > e->T)
+        n = e->T;
+    for (long i = 0; i < n; i++)
+        ids[i] = seq_row_of_hash(e, seq_token_hash(ts->text + ts->tokens[i].start,
+                                                   ts->tokens[i].len));
+    return (int)n;
+}
+
+/* ---- the batch's activations ------------------------------------------------------------ */
+
+int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
+{
+    memset(w, 0, sizeof *w);
+    const seq_layout l = seq_layout_of(e);
+    const size_t BT = (size_t)B * (size_t)e->T, D = (size_t)e->D, W = (size_t)l.W;
+    const int L = e->kind == SEQ_TRANSFORMER ? e->layers : 1;
+    gru_shape g = gru_of(e);
+    transformer_shape s = block_of(e);
+    w->B = B;
+    w->train = train;
+    w->enc_stride = BT * W;
+    w->lwork_stride = e->kind == SEQ_TRANSFORMER ? transformer_work_floats(&s, B, e->T)
+                                                 : gru_work_floats(&g, B, e->T);
+    w->x = malloc(BT * D * sizeof(float));
+    w->enc = malloc((size_t)L * w->enc_stride * sizeof(float));
+    w->lwork = malloc((size_t)L * w->lwork_stride * sizeof(float));
+    w->pooled = malloc((size_t)B * 2 * W * sizeof(float));
+    w->logits = malloc((size_t)B * (size_t)e->K * sizeof(float));
+    w->argmax = malloc((size_t)B * W * sizeof(int32_t));
+    int ok = w->x && w->enc && w->lwork && w->pooled && w->logits && w->argmax;
+    if (ok && train) {
+        w->dpooled = malloc((size_t)B * 2 * W * sizeof(float));
+        w->dout = malloc(BT * W * sizeof(float));
+        w->dx[0] = malloc(BT * D * sizeof(float));
+        w->dx[1] = malloc(BT * D * sizeof(float));
+        ok = w->dpooled && w->dout && w->dx[0] && w->dx[1];
+    }
+    if (!ok)
+        seq_work_free(w);
+    return ok ? 0 : -1;
+}
+
+void seq_work_free(seq_work *w)
+{
+    free(w->x);
+    free(w->enc);
+    free(w->lwork);
+    free(w->pooled);
+    free(w->logits);
+    free(w->argmax);
+    free(w->dpooled);
+    free(w->dout);
+    free(w->dx[0]);
+    free(w->dx[1]);
+    memset(w, 0, sizeof *w);
+}
+
+/* The encoder's output rows [B][T][W]. */
+static float *enc_out(const seq_encoder *e, const seq_work *w)
+{
+    return w->enc + (e->kind == SEQ_TRANSFORMER ? (size_t)(e->layers - 1) * w->enc_stride : 0);
+}
+
+void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const int *lens,
+                 int B, int T)
+{
+    const seq_layout l = seq_layout_of(e);
+    const float *P = e->params;
+    const int W = l.W;
+    embedding_forward(w->x, tokens, lens, P + l.emb,
+                      e->kind == SEQ_TRANSFORMER ? P + l.pos : NULL, B, T, e->D);
+    if (e->kind == SEQ_GRU) {
+        gru_shape g = gru_of(e);
+        gru_forward(&g, w->enc, w->lwork, w->x, lens, P + l.enc, B, T);
+    } else {
+        transformer_shape s = block_of(e);
+        const float *in = w->x;
+        for (int b = 0; b < e->layers; b++) {
+            float *out = w->enc + (size_t)b * w->enc_stride;
+            transformer_forward(&s, out, w->lwork + (size_t)b * w->lwork_stride, in, lens,
+                                P + l.enc + (size_t)b * l.block, B, T);
+            in = out;
+        }
+    }
+    const float *h = enc_out(e, w);
+    seqpool_mean_forward(w->pooled, 2 * W, h, lens, B, T, W);
+    seqpool_max_forward(w->pooled + W, 2 * W, w->argmax, h, lens, B, T, W);
+    dense_forward(w->logits, w->pooled, P + l.head_w, P + l.head_b, B, 2 * W, e->K);
+}
+
+void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *dlogits,
+                  const int32_t *tokens, const int *lens, int B, int T)
+{
+    const seq_layout l = seq_layout_of(e);
+    const float *P = e->params;
+    float *G = grads;
+    const int W = l.W;
+    dense_backward(w->dpooled, 0, G + l.head_w, G + l.head_b, dlogits, w->pooled,
+                   P + l.head_w, B, 2 * W, e->K);
+    memset(w->dout, 0, (size_t)B * T * W * sizeof *w->dout);
+    seqpool_mean_backward(w->dout, w->dpooled, 2 * W, lens, B, T, W);
+    seqpool_max_backward(w->dout, w->dpooled + W, 2 * W, w->argmax, B, T, W);
+    const float *dx = w->dx[0];
+    if (e->kind == SEQ_GRU) {
+        gru_shape g = gru_of(e);
+        gru_backward(&g, w->dx[0], G + l.enc, w->lwork, w->dout, w->enc, w->x, lens,
+                     P + l.enc, B, T);
+    } else { /* dout, then dx[0] and dx[1] in turn: a block's dx never aliases its dout */
+        transformer_shape s = block_of(e);
+        const float *cur = w->dout;
+        for (int b = e->layers - 1, i = 0; b >= 0; b--, i ^= 1) {
+            const float *in = b ? w->enc + (size_t)(b - 1) * w->enc_stride : w->x;
+            transformer_backward(&s, w->dx[i], G + l.enc + (size_t)b * l.block,
+                                 w->lwork + (size_t)b * w->lwork_stride, cur, in, lens,
+                                 P + l.enc + (size_t)b * l.block, B, T);
+            cur = w->dx[i];
+        }
+        dx = cur;
+    }
+    embedding_backward(G + l.emb, e->kind == SEQ_TRANSFORMER ? G + l.pos : NULL, dx, tokens,
+                       lens, B, T, e->D);
+}
+
+/* ---- prediction ------------------------------------------------------------------------- */
+
+seq_scratch *seq_scratch_new(const seq_encoder *e)
+{
+    seq_scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->ids = malloc((size_t)e->T * sizeof *s->ids);
+    if (!s->ids || seq_work_init(&s->w, e, 1, 0)) {
+        seq_scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void seq_scratch_free(seq_scratch *s)
+{
+    if (!s)
+        return;
+    tok_scratch_free(&s->ts);
+    free(s->ids);
+    seq_work_free(&s->w);
+    free(s);
+}
+
+int seq_text_logits(const seq_encoder *e, seq_scratch *s, const char *text, float *logits)
+{
+    int n = seq_text_ids(e, &s->ts, text, s->ids);
+    if (n < 0)
+        return -1;
+    seq_forward(e, &s->w, s->ids, &n, 1, n > 0 ? n : 1);
+    memcpy(logits, s->w.logits, (size_t)e->K * sizeof *logits);
+    return 0;
+}

@@ -1,0 +1,97 @@
+/* The sequence text encoders: token embeddings (with learned positions for the
+ * Transformer), a bidirectional GRU layer or N pre-LayerNorm Transformer blocks, mean and
+ * max pooling over the real tokens, and a linear layer to the label logits.
+ *
+ * B = sequences, T = steps (the padded length, at most e->T), D = embedding width, W = the
+ * encoder's output width (2D for the GRU: D per direction; D for the Transformer), K =
+ * labels. Tokens are the tokenizer's words (text/tokenize.h): a word seen at least twice in
+ * training has an id of its own, any other word hashes into one of nbuckets shared ids.
+ * Read-only once trained; each thread predicts with its own seq_scratch. */
+#ifndef SHELF_MODEL_SEQ_ENCODER_H
+#define SHELF_MODEL_SEQ_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "text/tokenize.h"
+
+typedef enum seq_kind { SEQ_GRU = 1, SEQ_TRANSFORMER = 2 } seq_kind;
+
+enum { SEQ_MAX_TOKENS = 4096, SEQ_MAX_LAYERS = 32, SEQ_MAX_WORDS = 1 << 26 };
+
+typedef struct seq_encoder {
+    seq_kind kind;
+    int D, layers, heads, F; /* layers, heads, F (feed-forward width): the Transformer's */
+    int T;                   /* tokens kept of a text (--max-tokens) */
+    int K;
+    uint32_t nwords, nbuckets; /* vocabulary rows: nwords + nbuckets */
+    uint64_t *words;           /* nwords token hashes, ascending: word i has row i */
+    size_t nparams;
+    float *params; /* one block, in the order of seq_layout */
+} seq_encoder;
+
+/* Where each tensor starts in the parameter block (or a gradient block): emb [V][D],
+ * pos [T][D] (Transformer; empty for the GRU), the encoder's (nn/gru.h, or layers
+ * blocks of nn/transformer.h of `block` floats each), head_w [K][2W], head_b [K]. The
+ * embedding table comes first, so the rest is one dense range [pos, total). */
+typedef struct seq_layout {
+    size_t emb, pos, enc, block, head_w, head_b, total;
+    int W;
+} seq_layout;
+
+seq_layout seq_layout_of(const seq_encoder *e);
+
+/* Checks the sizes, allocates the zeroed parameter block (words is left alone). 0, or -1
+ * for bad sizes or out of memory. */
+int seq_encoder_alloc(seq_encoder *e);
+/* Random initial weights as PyTorch's defaults, seeded. */
+void seq_encoder_init_weights(seq_encoder *e, uint64_t seed);
+void seq_encoder_free(seq_encoder *e);
+const char *seq_kind_name(seq_kind k);
+
+/* The hash a token is known by (its bytes, normalized by the tokenizer). */
+uint64_t seq_token_hash(const char *s, size_t n);
+/* The embedding row of a token hash: its word's, or its unknown-word bucket's. */
+int32_t seq_row_of_hash(const seq_encoder *e, uint64_t h);
+
+/* Tokenizes text into at most e->T ids. Returns their number, or -1 out of memory. */
+int seq_text_ids(const seq_encoder *e, tok_scratch *ts, const char *text, int32_t *ids);
+
+/* The activations of a batch of up to B sequences of up to e->T steps, and, when made for
+ * training, the backward pass's buffers. */
+typedef struct seq_work {
+    int B, train;
+    float *x, *enc, *lwork, *pooled, *logits;   /* enc: GRU out or the blocks' outputs */
+    float *dpooled, *dout, *dx[2];
+    int32_t *argmax;
+    size_t enc_stride, lwork_stride;            /* per Transformer block */
+} seq_work;
+
+int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train);
+void seq_work_free(seq_work *w);
+
+/* logits of the batch into w->logits[B][K]; tokens [B][T] row-major, lens[b] <= T. Keeps
+ * the activations for seq_backward. */
+void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const int *lens,
+                 int B, int T);
+
+/* Given dlogits[B][K], grads += the gradient of the parameters (a block laid out as the
+ * parameters), after seq_forward on the same batch. */
+void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *dlogits,
+                  const int32_t *tokens, const int *lens, int B, int T);
+
+/* Per-thread prediction scratch. */
+typedef struct seq_scratch {
+    tok_scratch ts;
+    int32_t *ids;
+    seq_work w;
+} seq_scratch;
+
+/* NULL when out of memory. */
+seq_scratch *seq_scratch_new(const seq_encoder *e);
+void seq_scratch_free(seq_scratch *s);
+
+/* The label logits of a text into logits[K]. 0, or -1 out of memory. */
+int seq_text_logits(const seq_encoder *e, seq_scratch *s, const char *text, float *logits);
+
+#endif

@@ -1,0 +1,482 @@
+/* Training of the sequence text encoders (see seq_trainer.h).
+ *
+ * B = sequences in a batch, T = the batch's padded length, K = labels. Every training text
+ * is tokenized once, up front. Each step, the threads of the pool take slices of the batch,
+ * each with its own work area and gradient block; the blocks are then summed in thread order
+ * (so a run does not depend on timing) and AdamW updates the dense parameters and the
+ * embedding rows the batch used, the threads sharing that work by ranges. */
+#include "train/seq_trainer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/threadpool.h"
+#include "nn/embedding.h"
+#include "nn/optim.h"
+#include "nn/schedule.h"
+#include "nn/softmax.h"
+
+enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
+       /* batches sorted by length together: similar lengths, yet a shuffled order */
+       CHUNK_BATCHES = 32 };
+static const float BETA1 = 0.9f, BETA2 = 0.999f, ADAM_EPS = 1e-8f, WARMUP_SHARE = 0.05f;
+
+typedef struct seq_trainer {
+    shelf_model *m;
+    seq_encoder *e;
+    const shelf_train_options *o;
+    thread_pool *pool;
+    int threads, B, slice; /* slice: sequences per thread, at most */
+    size_t n;
+    int32_t *tok;          /* every product's ids, at tok + off[i], len[i] of them */
+    size_t *off;
+    int *len;
+    const uint32_t *y;
+    uint32_t *order, *sorted, *batches;
+    size_t nbatches;
+    size_t *count;         /* T + 2 counters for sorting by length */
+    /* the current batch: products batch[0..nb), ids btok[nb][Tb] */
+    const uint32_t *batch;
+    int nb, Tb, nrows;
+    int32_t *btok, *rows;
+    int *blens;
+    seq_work work[MAX_THREADS];
+    float *grads[MAX_THREADS], *dlogits[MAX_THREADS];
+    double loss[MAX_THREADS];
+    float *m1, *m2, lr;
+    long step;
+    schedule sched;
+} seq_trainer;
+
+shelf_status seq_check_options(shelf_train_options *o, shelf_error *err)
+{
+    if ((unsigned)o->text_encoder > SHELF_TEXT_ENCODER_TRANSFORMER)
+        return err_set(err, SHELF_EINVAL, "unknown text encoder %d", (int)o->text_encoder);
+    if (!(o->weight_decay >= 0))
+        return err_set(err, SHELF_EINVAL, "--weight-decay must not be negative");
+    if (o->max_tokens < 0 || o->layers < 0 || o->heads < 0)
+        return err_set(err, SHELF_EINVAL, "options must not be negative (0 means the default)");
+    if (o->modality != SHELF_MODALITY_TEXT)
+        return err_set(err, SHELF_EINVAL, "--text-encoder %s works with --modality text only "
+                       "so far", o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru" : "transformer");
+    if (o->balance != SHELF_BALANCE_NONE || o->hierarchy)
+        return err_set(err, SHELF_EINVAL, "--%s is not supported with --text-encoder yet",
+                       o->hierarchy ? "hierarchy" : "balance");
+    if (o->epochs <= 0)
+        o->epochs = 5;
+    if (o->lr <= 0)
+        o->lr = 0.002f;
+    if (o->dim <= 0)
+        o->dim = 128;
+    if (o->batch <= 0)
+        o->batch = 32;
+    if (o->max_tokens <= 0)
+        o->max_tokens = 64;
+    if (o->layers <= 0)
+        o->layers = 2;
+    if (o->heads <= 0)
+        o->heads = 4;
+    if (o->dim > 1024)
+        return err_set(err, SHELF_EINVAL, "--dim must be at most 1024 for a sequence encoder, "
+                       "not %d", o->dim);
+    if (o->max_tokens > SEQ_MAX_TOKENS)
+        return err_set(err, SHELF_EINVAL, "--max-tokens must be at most %d, not %d",
+                       SEQ_MAX_TOKENS, o->max_tokens);
+    if (o->batch > 4096)
+        return err_set(err, SHELF_EINVAL, "--batch must be at most 4096, not %d", o->batch);
+    if (o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER && o->layers > SEQ_MAX_LAYERS)
+        return err_set(err, SHELF_EINVAL, "--layers must be at most %d, not %d",
+                       SEQ_MAX_LAYERS, o->layers);
+    if (o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER && o->dim % o->heads)
+        return err_set(err, SHELF_EINVAL, "--heads (%d) must divide --dim (%d)", o->heads,
+                       o->dim);
+    return SHELF_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The hashes of every product's first T tokens, into tr->tok's place (as 64-bit values in
+ * *hashes, offsets in tr->off). 0, or -1 out of memory. */
+static int hash_tokens(seq_trainer *tr, const shelf_catalog *cat, uint64_t **hashes,
+                       size_t *total)
+{
+    tok_scratch ts = {0};
+    size_t cap = 0, used = 0;
+    uint64_t *h = NULL;
+    int T = tr->e->T, rc = 0;
+    for (size_t i = 0; i < tr->n && !rc; i++) {
+        const char *t = shelf_catalog_get(cat, i)->text;
+        long k = tok_tokenize(&ts, t, strlen(t));
+        if (k < 0) {
+            rc = -1;
+            break;
+        }
+        if (k > T)
+            k = T;
+        if (used + (size_t)k > cap) {
+            size_t ncap = (used + (size_t)k) * 2 + 1024;
+            uint64_t *nh = realloc(h, ncap * sizeof *nh);
+            if (!nh) {
+                rc = -1;
+                break;
+            }
+            h = nh, cap = ncap;
+        }
+        tr->off[i] = used;
+        tr->len[i] = (int)k;
+        for (long j = 0; j < k; j++)
+            h[used++] = seq_token_hash(ts.text + ts.tokens[j].start, ts.tokens[j].len);
+    }
+    tok_scratch_free(&ts);
+    *hashes = h;
+    *total = used;
+    return rc;
+}
+
+/* The vocabulary (tokens seen at least MIN_WORD_COUNT times) and every product's ids. */
+static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf_error *err)
+{
+    seq_encoder *e = tr->e;
+    uint64_t *h = NULL, *sorted = NULL;
+    size_t total = 0;
+    tr->off = malloc((tr->n + 1) * sizeof *tr->off);
+    tr->len = malloc((tr->n + 1) * sizeof *tr->len);
+    if (!tr->off || !tr->len || hash_tokens(tr, cat, &h, &total) ||
+        !(sorted = malloc((total + 1) * sizeof *sorted)) ||
+        !(tr->tok = malloc((total + 1) * sizeof *tr->tok))) {
+        free(h);
+        free(sorted);
+        return err_set(err, SHELF_ENOMEM, "out of memory building the token vocabulary");
+    }
+    memcpy(sorted, h, total * sizeof *h);
+    qsort(sorted, total, sizeof *sorted, cmp_u64);
+    size_t words = 0;
+    for (size_t i = 0, j; i < total; i = j) {
+        for (j = i + 1; j < total && sorted[j] == sorted[i]; j++)
+            ;
+        if (j - i >= MIN_WORD_COUNT && words < SEQ_MAX_WORDS)
+            sorted[words++] = sorted[i];
+    }
+    e->words = sorted;
+    e->nwords = (uint32_t)words;
+    e->nbuckets = UNKNOWN_BUCKETS;
+    for (size_t i = 0; i < total; i++)
+        tr->tok[i] = seq_row_of_hash(e, h[i]);
+    free(h);
+    return SHELF_OK;
+}
+
+/* This epoch's batches: a fresh shuffle, sorted by decreasing length within chunks of
+ * CHUNK_BATCHES batches, the batches then taken in a shuffled order. */
+static void plan_epoch(seq_trainer *tr, rng *r)
+{
+    const size_t n = tr->n, chunk = (size_t)tr->B * CHUNK_BATCHES;
+    const int T = tr->e->T;
+    rng_shuffle_u32(r, tr->order, n);
+    for (size_t c0 = 0; c0 < n; c0 += chunk) { /* a counting sort, longest first */
+        const size_t c1 = n - c0 < chunk ? n : c0 + chunk;
+        memset(tr->count, 0, (size_t)(T + 2) * sizeof *tr->count);
+        for (size_t i = c0; i < c1; i++)
+            tr->count[T - tr->len[tr->order[i]] + 1]++;
+        for (int k = 1; k <= T + 1; k++)
+            tr->count[k] += tr->count[k - 1];
+        for (size_t i = c0; i < c1; i++) {
+            uint32_t p = tr->order[i];
+            tr->sorted[c0 + tr->count[T - tr->len[p]]++] = p;
+        }
+    }
+    tr->nbatches = (n + (size_t)tr->B - 1) / (size_t)tr->B;
+    for (size_t b = 0; b < tr->nbatches; b++)
+        tr->batches[b] = (uint32_t)b;
+    rng_shuffle_u32(r, tr->batches, tr->nbatches);
+}
+
+/* The thread's slice of the batch: forward, softmax cross-entropy (mean over the batch,
+ * optionally smoothed), backward into its gradient block. */
+static void run_grad(void *ctx, int tid, int nthreads)
+{
+    seq_trainer *tr = ctx;
+    size_t b0, b1;
+    pool_split((size_t)tr->nb, tid, nthreads, &b0, &b1);
+    tr->loss[tid] = 0;
+    const int n = (int)(b1 - b0), K = tr->e->K, Tb = tr->Tb;
+    if (n == 0)
+        return;
+    seq_work *w = &tr->work[tid];
+    const int32_t *tok = tr->btok + b0 * (size_t)Tb;
+    const int *lens = tr->blens + b0;
+    seq_forward(tr->e, w, tok, lens, n, Tb);
+    const float eps = tr->o->label_smoothing, scale = 1.0f / (float)tr->nb;
+    double loss = 0;
+    for (int b = 0; b < n; b++) {
+        float *g = tr->dlogits[tid] + (size_t)b * K;
+        const int y = (int)tr->y[tr->batch[b0 + (size_t)b]];
+        softmax_forward(g, w->logits + (size_t)b * K, K);
+        loss += softmax_xent_backward(g, g, y, K);
+        for (int k = 0; k < K; k++)
+            g[k] = (g[k] - (k == y ? -eps : 0) - eps / (float)K) * scale;
+    }
+    tr->loss[tid] = loss;
+    seq_backward(tr->e, w, tr->grads[tid], tr->dlogits[tid], tok, lens, n, Tb);
+}
+
+/* Sums the threads' gradients of [i0, i1) into thread 0's, in thread order, clears them,
+ * and takes the AdamW step there. */
+static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
+{
+    float *g = tr->grads[0];
+    for (int t = 1; t < tr->threads; t++) {
+        float *gt = tr->grads[t];
+        for (size_t i = i0; i < i1; i++)
+            g[i] += gt[i];
+        memset(gt + i0, 0, (i1 - i0) * sizeof *gt);
+    }
+    adamw_step(tr->e->params, g, tr->m1, tr->m2, i0, i1, lr, BETA1, BETA2, ADAM_EPS,
+               tr->o->weight_decay, tr->step);
+    memset(g + i0, 0, (i1 - i0) * sizeof *g);
+}
+
+/* The dense parameters, then the embedding rows of the batch's tokens (lazy AdamW: rows
+ * absent from a batch are not decayed or moved). */
+static void run_update(void *ctx, int tid, int nthreads)
+{
+    seq_trainer *tr = ctx;
+    const seq_layout l = seq_layout_of(tr->e);
+    const size_t D = (size_t)tr->e->D;
+    size_t i0, i1;
+    pool_split(l.total - l.pos, tid, nthreads, &i0, &i1);
+    if (i1 > i0)
+        reduce_and_step(tr, l.pos + i0, l.pos + i1, tr->lr);
+    pool_split((size_t)tr->nrows, tid, nthreads, &i0, &i1);
+    for (size_t r = i0; r < i1; r++) {
+        const size_t row = (size_t)tr->rows[r];
+        reduce_and_step(tr, l.emb + row * D, l.emb + (row + 1) * D, tr->lr);
+    }
+}
+
+/* Copies batch k's ids into btok, padded to its longest text. */
+static void fill_batch(seq_trainer *tr, size_t k)
+{
+    const size_t first = (size_t)tr->batches[k] * (size_t)tr->B;
+    tr->batch = tr->sorted + first;
+    tr->nb = (int)(tr->n - first < (size_t)tr->B ? tr->n - first : (size_t)tr->B);
+    tr->Tb = 1;
+    for (int b = 0; b < tr->nb; b++)
+        if (tr->len[tr->batch[b]] > tr->Tb)
+            tr->Tb = tr->len[tr->batch[b]];
+    for (int b = 0; b < tr->nb; b++) {
+        const uint32_t p = tr->batch[b];
+        tr->blens[b] = tr->len[p];
+        memcpy(tr->btok + (size_t)b * tr->Tb, tr->tok + tr->off[p],
+               (size_t)tr->len[p] * sizeof *tr->btok);
+        memset(tr->btok + (size_t)b * tr->Tb + tr->len[p], 0,
+               (size_t)(tr->Tb - tr->len[p]) * sizeof *tr->btok);
+    }
+}
+
+static void report(const seq_trainer *tr, int epoch, double t0, double loss, double acc)
+{
+    const shelf_train_options *o = tr->o;
+    if (!o->progress)
+        return;
+    const double total = (double)tr->sched.total_steps, done = (double)tr->step;
+    const double el = now_sec() - t0;
+    shelf_progress p = {epoch + 1, o->epochs, done / total,
+                        done * (double)tr->B / (el > 0 ? el : 1), loss,
+                        el * (total - done) / (done > 0 ? done : 1), acc};
+    o->progress(&p, o->progress_user);
+}
+
+/* One pass over the training set; returns the mean loss. */
+static double run_epoch(seq_trainer *tr, rng *r, int epoch, double t0)
+{
+    double loss = 0, last = now_sec();
+    plan_epoch(tr, r);
+    for (size_t k = 0; k < tr->nbatches; k++) {
+        fill_batch(tr, k);
+        pool_run(tr->pool, run_grad, tr);
+        for (int t = 0; t < tr->threads; t++)
+            loss += tr->loss[t];
+        tr->nrows = embedding_rows(tr->rows, tr->btok, tr->blens, tr->nb, tr->Tb);
+        float momentum;
+        schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
+        tr->step++;
+        pool_run(tr->pool, run_update, tr);
+        if (now_sec() - last >= 1.0) {
+            last = now_sec();
+            report(tr, epoch, t0, loss / (double)((k + 1) * (size_t)tr->B), -1);
+        }
+    }
+    return tr->n ? loss / (double)tr->n : 0;
+}
+
+static int alloc_buffers(seq_trainer *tr)
+{
+    const size_t n = tr->n, B = (size_t)tr->B, T = (size_t)tr->e->T, P = tr->e->nparams;
+    tr->slice = (tr->B + tr->threads - 1) / tr->threads;
+    tr->order = malloc((n + 1) * sizeof *tr->order);
+    tr->sorted = malloc((n + 1) * sizeof *tr->sorted);
+    tr->batches = malloc((n / B + 2) * sizeof *tr->batches);
+    tr->count = malloc((T + 2) * sizeof *tr->count);
+    tr->btok = malloc(B * T * sizeof *tr->btok);
+    tr->rows = malloc(B * T * sizeof *tr->rows);
+    tr->blens = malloc(B * sizeof *tr->blens);
+    tr->m1 = calloc(P, sizeof *tr->m1);
+    tr->m2 = calloc(P, sizeof *tr->m2);
+    if (!tr->order || !tr->sorted || !tr->batches || !tr->count || !tr->btok || !tr->rows ||
+        !tr->blens || !tr->m1 || !tr->m2)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        tr->order[i] = (uint32_t)i;
+    for (int t = 0; t < tr->threads; t++) {
+        tr->grads[t] = calloc(P, sizeof(float));
+        tr->dlogits[t] = malloc((size_t)tr->slice * (size_t)tr->e->K * sizeof(float));
+        if (!tr->grads[t] || !tr->dlogits[t] || seq_work_init(&tr->work[t], tr->e, tr->slice, 1))
+            return -1;
+    }
+    return 0;
+}
+
+static void free_buffers(seq_trainer *tr)
+{
+    free(tr->tok);
+    free(tr->off);
+    free(tr->len);
+    free(tr->order);
+    free(tr->sorted);
+    free(tr->batches);
+    free(tr->count);
+    free(tr->btok);
+    free(tr->rows);
+    free(tr->blens);
+    free(tr->m1);
+    free(tr->m2);
+    for (int t = 0; t < MAX_THREADS; t++) {
+        free(tr->grads[t]);
+        free(tr->dlogits[t]);
+        seq_work_free(&tr->work[t]);
+    }
+    pool_free(tr->pool);
+}
+
+/* The bag part of a sequence model: no feature rows, zero biases, so that the file keeps
+ * its layout. */
+static int empty_bag(shelf_model *m)
+{
+    m->feat = (feat_config){0, 0, 0, 1};
+    m->dim = 0;
+    m->nrows = 0;
+    m->hierarchical = 0;
+    free(m->row_of_bucket);
+    free(m->idf);
+    m->row_of_bucket = malloc(sizeof *m->row_of_bucket);
+    m->idf = malloc(sizeof *m->idf);
+    if (!m->row_of_bucket || !m->idf)
+        return -1;
+    m->row_of_bucket[0] = -1;
+    return model_alloc_params(m);
+}
+
+/* Epochs over the training set, the best on valid kept. */
+static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
+                                 shelf_error *err)
+{
+    shelf_model *m = tr->m;
+    const shelf_train_options *o = tr->o;
+    float *best = NULL;
+    double best_acc = -1, t0 = now_sec();
+    int bad = 0, epoch;
+    rng r;
+    rng_seed(&r, o->seed);
+    shelf_status st = SHELF_OK;
+    for (epoch = 0; epoch < o->epochs; epoch++) {
+        double loss = run_epoch(tr, &r, epoch, t0);
+        double acc = valid ? train_accuracy(m, valid, tr->threads) : -1;
+        if (valid && acc < 0) {
+            st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
+            break;
+        }
+        report(tr, epoch, t0, loss, acc);
+        if (!valid)
+            continue;
+        if (acc >= best_acc) {
+            best_acc = acc;
+            bad = 0;
+            if (!best && !(best = malloc(tr->e->nparams * sizeof *best))) {
+                st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
+                break;
+            }
+            memcpy(best, tr->e->params, tr->e->nparams * sizeof *best);
+            m->info.epochs = epoch + 1;
+        } else if (++bad >= PATIENCE) {
+            break;
+        }
+    }
+    if (best)
+        memcpy(tr->e->params, best, tr->e->nparams * sizeof *best);
+    else
+        m->info.epochs = epoch;
+    m->info.valid_accuracy = best_acc;
+    m->info.fit_seconds = now_sec() - t0;
+    free(best);
+    return st;
+}
+
+shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
+                             const shelf_catalog *valid, const shelf_train_options *o,
+                             const uint32_t *y, shelf_error *err)
+{
+    seq_trainer tr = {.m = m, .o = o, .y = y, .n = shelf_catalog_size(train),
+                      .threads = o->threads < MAX_THREADS ? o->threads : MAX_THREADS,
+                      .B = o->batch};
+    const double t0 = now_sec();
+    seq_encoder *e = calloc(1, sizeof *e);
+    if (!e || empty_bag(m)) {
+        free(e);
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    }
+    seq_encoder_free(m->seq);
+    free(m->seq);
+    m->seq = tr.e = e;
+    e->kind = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER;
+    e->D = o->dim;
+    e->layers = e->kind == SEQ_TRANSFORMER ? o->layers : 1;
+    e->heads = e->kind == SEQ_TRANSFORMER ? o->heads : 0;
+    e->F = e->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
+    e->T = o->max_tokens;
+    e->K = model_num_labels(m);
+    shelf_status st = build_vocab(&tr, train, err);
+    if (st != SHELF_OK)
+        goto done;
+    if (seq_encoder_alloc(e)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory for the %s encoder's parameters",
+                     seq_kind_name(e->kind));
+        goto done;
+    }
+    seq_encoder_init_weights(e, o->seed);
+    openblas_set_num_threads(1); /* each pool thread runs sgemm on its own slice */
+    tr.pool = pool_new(tr.threads);
+    if (tr.pool) /* a pool may start fewer threads than asked: the slices follow it */
+        tr.threads = pool_threads(tr.pool);
+    if (!tr.pool || alloc_buffers(&tr)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory for training buffers");
+        goto done;
+    }
+    long per_epoch = (long)((tr.n + (size_t)tr.B - 1) / (size_t)tr.B);
+    tr.sched = (schedule){SCHEDULE_COSINE, o->lr, BETA1, per_epoch * o->epochs, 0};
+    tr.sched.warmup_steps = (long)(WARMUP_SHARE * (float)tr.sched.total_steps);
+    st = train_epochs(&tr, valid, err);
+done:
+    free_buffers(&tr);
+    m->info.train_seconds = now_sec() - t0;
+    return st;
+}

@@ -1,0 +1,22 @@
+/* Training of the sequence text encoders (model/seq_encoder.h): a vocabulary from the
+ * training set, batches of similar length shared by all threads, AdamW with warm-up and
+ * cosine decay, the best epoch on the validation set kept. */
+#ifndef SHELF_TRAIN_SEQ_TRAINER_H
+#define SHELF_TRAIN_SEQ_TRAINER_H
+
+#include "model/model.h"
+
+/* Fills in the sequence encoders' defaults in o and checks them. */
+shelf_status seq_check_options(shelf_train_options *o, shelf_error *err);
+
+/* Trains m->seq for the labels already in m (y[i]: product i's label id). m's bag part is
+ * left empty. */
+shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
+                             const shelf_catalog *valid, const shelf_train_options *o,
+                             const uint32_t *y, shelf_error *err);
+
+/* Top-1 accuracy of m on a catalog, on `threads` threads; -1 when out of memory (defined in
+ * trainer.c). */
+double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads);
+
+#endif

@@ -1,0 +1,255 @@
+/* The predictor: made once and run many times, it gives what shelf_predict_products and
+ * shelf_predict_batch give (text, image and fused models, runs longer than its batch), and
+ * says per product why an image was not used. Small models are trained here on a generated
+ * catalog of flat-coloured WebP photos. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <webp/encode.h>
+
+#include "shelf.h"
+#include "scratch_dir.h"
+
+enum { N = 24, SIDE = 12 };
+static const char *colours[] = {"red", "blue", "green"};
+static const unsigned char rgb_of[3][3] = {{220, 30, 30}, {30, 30, 220}, {30, 200, 30}};
+static char csv[256];
+static shelf_model *text_model, *image_model, *fused_model;
+static unsigned char *photo; /* a valid WebP, in memory */
+static size_t photo_size;
+
+/* A flat SIDE x SIDE WebP of colour c with a little noise; the caller frees with WebPFree. */
+static size_t webp_of(int c, int seed, unsigned char **out)
+{
+    unsigned char px[SIDE * SIDE * 3];
+    for (int i = 0; i < SIDE * SIDE * 3; i++)
+        px[i] = (unsigned char)(rgb_of[c][i % 3] + (i * 7 + seed * 13) % 20);
+    size_t n = WebPEncodeLosslessRGB(px, SIDE, SIDE, SIDE * 3, out);
+    assert_true(n > 0);
+    return n;
+}
+
+static shelf_model *train(shelf_modality modality)
+{
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    ro.for_images = modality == SHELF_MODALITY_IMAGE;
+    shelf_catalog *c = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    o.modality = modality;
+    o.read = ro;
+    o.threads = 2;
+    o.seed = 1;
+    o.epochs = modality == SHELF_MODALITY_TEXT ? 5 : 2;
+    o.image_size = 8;
+    o.width = 2;
+    o.batch = 8;
+    o.augment = 0;
+    shelf_model *m = NULL;
+    if (shelf_train(c, NULL, &o, &m, &err) != SHELF_OK)
+        fail_msg("training: %s", err.message);
+    shelf_catalog_free(c);
+    return m;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_int_equal(scratch_setup("predictor"), 0);
+    snprintf(csv, sizeof csv, "%s", path_of("train.csv"));
+    FILE *f = fopen(csv, "w");
+    fprintf(f, "id,title,image,category\n");
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%d.webp", i);
+        unsigned char *data = NULL;
+        size_t n = webp_of(i % 3, i, &data);
+        write_bytes(name, data, n);
+        WebPFree(data);
+        fprintf(f, "%d,%s thing %d,%s,%s\n", i, colours[i % 3], i % 5, name, colours[i % 3]);
+    }
+    fclose(f);
+    photo_size = webp_of(1, 99, &photo);
+    text_model = train(SHELF_MODALITY_TEXT);
+    image_model = train(SHELF_MODALITY_IMAGE);
+    fused_model = train(SHELF_MODALITY_BOTH);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    shelf_model_free(text_model);
+    shelf_model_free(image_model);
+    shelf_model_free(fused_model);
+    WebPFree(photo);
+    return scratch_teardown();
+}
+
+/* The training catalog, read for prediction with the model's columns. */
+static shelf_catalog *catalog(const shelf_model *m)
+{
+    shelf_read_options ro = *shelf_model_read_options(m);
+    ro.require_label = 0;
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &c, NULL), SHELF_OK);
+    return c;
+}
+
+typedef struct answers {
+    int labels[N * 3], counts[N];
+    float probs[N * 3];
+    unsigned char used[N];
+} answers;
+
+static void expect_same(const answers *a, const answers *b, size_t n, int k)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(a->counts[i], b->counts[i]);
+        assert_int_equal(a->used[i], b->used[i]);
+        for (int j = 0; j < a->counts[i]; j++) {
+            assert_int_equal(a->labels[i * k + j], b->labels[i * k + j]);
+            /* batches of other sizes may round the CNN's sums differently */
+            assert_true(fabsf(a->probs[i * k + j] - b->probs[i * k + j]) < 1e-5f);
+        }
+    }
+}
+
+/* Every product of the catalog, three runs of a predictor holding 5 at a time, against one
+ * shelf_predict_products call. */
+static void a_predictor_gives_what_predict_products_gives(void **state)
+{
+    const shelf_model *m = **(shelf_model ***)state; /* the model the test was given */
+    shelf_catalog *c = catalog(m);
+    shelf_product p[N];
+    for (size_t i = 0; i < N; i++)
+        p[i] = *shelf_catalog_get(c, i);
+    shelf_predict_stats st;
+    answers want, got;
+    assert_int_equal(shelf_predict_products(m, csv, p, N, 3, 2, want.labels, want.probs,
+                                            want.counts, want.used, &st, NULL), SHELF_OK);
+    shelf_predictor *pr = NULL;
+    assert_int_equal(shelf_predictor_new(m, 2, 5, &pr, NULL), SHELF_OK);
+    for (int run = 0; run < 3; run++) {
+        memset(&got, 0, sizeof got);
+        assert_int_equal(shelf_predictor_run(pr, csv, p, N, 3, got.labels, got.probs,
+                                             got.counts, got.used, &st, NULL), SHELF_OK);
+        expect_same(&want, &got, N, 3);
+        assert_int_equal(st.bad_images + st.text_only, 0);
+        for (size_t i = 0; i < N; i++)
+            assert_null(shelf_predictor_image_error(pr, i));
+    }
+    shelf_predictor_free(pr);
+    shelf_catalog_free(c);
+}
+
+/* A predictor of m (threads, max_batch batch) that has run p[0..n) into got. */
+static shelf_predictor *ran(const shelf_model *m, int threads, size_t batch,
+                            const shelf_product *p, size_t n, int k, answers *got,
+                            shelf_predict_stats *st)
+{
+    shelf_predictor *pr = NULL;
+    assert_int_equal(shelf_predictor_new(m, threads, batch, &pr, NULL), SHELF_OK);
+    assert_int_equal(shelf_predictor_run(pr, "-", p, n, k, got->labels, got->probs,
+                                         got->counts, got->used, st, NULL), SHELF_OK);
+    return pr;
+}
+
+static void a_text_predictor_gives_what_predict_batch_gives(void **state)
+{
+    (void)state;
+    const char *texts[] = {"red thing", "blue thing 3", "", "green", "red blue thing"};
+    answers want, got;
+    assert_int_equal(shelf_predict_batch(text_model, texts, 5, 2, 1, want.labels, want.probs,
+                                         want.counts, NULL), SHELF_OK);
+    shelf_product p[5];
+    for (int i = 0; i < 5; i++)
+        p[i] = (shelf_product){"x", texts[i], "", "", i + 2, NULL, 0};
+    shelf_predict_stats st;
+    shelf_predictor *pr = ran(text_model, 2, 0, p, 5, 2, &got, &st);
+    memset(want.used, SHELF_USED_TEXT, 5);
+    expect_same(&want, &got, 5, 2);
+    shelf_predictor_free(pr);
+}
+
+/* Images in memory, as the server has them: a good one, bytes that are no image, none. */
+static void a_fused_predictor_says_why_an_image_was_not_used(void **state)
+{
+    (void)state;
+    static const unsigned char junk[] = "GIF89a, not really";
+    shelf_product p[3] = {
+        {"good", "blue thing", "", "products[0].image_base64", 0, photo, photo_size},
+        {"junk", "blue thing", "", "products[1].image_base64", 0, junk, sizeof junk},
+        {"none", "blue thing", "", "", 0, NULL, 0}};
+    answers got;
+    shelf_predict_stats st;
+    shelf_predictor *pr = ran(fused_model, 2, 2, p, 3, 1, &got, &st);
+    assert_int_equal(got.used[0], SHELF_USED_TEXT | SHELF_USED_IMAGE);
+    assert_int_equal(got.used[1], SHELF_USED_TEXT);
+    assert_int_equal(got.used[2], SHELF_USED_TEXT);
+    assert_int_equal(st.text_only, 2);
+    assert_null(shelf_predictor_image_error(pr, 0));
+    const char *why = shelf_predictor_image_error(pr, 1);
+    assert_non_null(why);
+    assert_true(strncmp(why, "products[1].image_base64: ", 26) == 0);
+    assert_non_null(strstr(shelf_predictor_image_error(pr, 2), "no image"));
+    assert_null(shelf_predictor_image_error(pr, 3));
+    /* the next run forgets them */
+    assert_int_equal(shelf_predictor_run(pr, "-", p, 1, 1, got.labels, got.probs, got.counts,
+                                         got.used, &st, NULL), SHELF_OK);
+    assert_null(shelf_predictor_image_error(pr, 1));
+    shelf_predictor_free(pr);
+}
+
+static void an_image_model_leaves_out_a_product_whose_image_is_bad(void **state)
+{
+    (void)state;
+    shelf_product p[2] = {{"a", "", "", "image", 0, (const unsigned char *)"xx", 2},
+                          {"b", "", "", "image", 0, photo, photo_size}};
+    answers got;
+    shelf_predict_stats st;
+    shelf_predictor *pr = ran(image_model, 1, 0, p, 2, 1, &got, &st);
+    assert_int_equal(got.counts[0], -1);
+    assert_int_equal(got.used[0], 0);
+    assert_int_equal(got.counts[1], 1);
+    assert_int_equal(got.used[1], SHELF_USED_IMAGE);
+    assert_int_equal(st.bad_images, 1);
+    assert_true(strncmp(shelf_predictor_image_error(pr, 0), "image: ", 7) == 0);
+    assert_int_equal(shelf_predictor_run(pr, "-", p, 2, 0, got.labels, got.probs, got.counts,
+                                         got.used, &st, NULL), SHELF_EINVAL);
+    shelf_predictor_free(pr);
+}
+
+static void image_check_tells_images_from_other_bytes(void **state)
+{
+    (void)state;
+    shelf_error err;
+    assert_int_equal(shelf_image_check(photo, photo_size, &err), SHELF_OK);
+    assert_int_equal(shelf_image_check(photo, photo_size / 2, &err), SHELF_EDATA);
+    assert_int_equal(shelf_image_check((const unsigned char *)"hello", 5, &err), SHELF_EDATA);
+    assert_true(err.message[0] != '\0');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        /* text, image and fused models, trained by setup: given by address */
+        cmocka_unit_test_prestate(a_predictor_gives_what_predict_products_gives, &text_model),
+        cmocka_unit_test_prestate(a_predictor_gives_what_predict_products_gives, &image_model),
+        cmocka_unit_test_prestate(a_predictor_gives_what_predict_products_gives, &fused_model),
+        cmocka_unit_test(a_text_predictor_gives_what_predict_batch_gives),
+        cmocka_unit_test(a_fused_predictor_says_why_an_image_was_not_used),
+        cmocka_unit_test(an_image_model_leaves_out_a_product_whose_image_is_bad),
+        cmocka_unit_test(image_check_tells_images_from_other_bytes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
