@@ -284,10 +284,18 @@ size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c)
 
 /* The fusion head: the branches (at most 3) where the photo counts most beside the title,
  * what the head learned to trust. */
+size_t model_parent_len(const shelf_model *m, const char *label)
+{
+    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : " > ";
+    const char *last = NULL;
+    for (const char *at = strstr(label, sep); at; at = strstr(at + 1, sep))
+        last = at;
+    return last ? (size_t)(last - label) : 0;
+}
+
 static void describe_head(buf *b, const shelf_model *m)
 {
     const fusion_head *h = &m->head;
-    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : " > ";
     buf_printf(b, "fusion head       text and image weights for %d branches of the taxonomy\n",
                h->ngroups);
     unsigned char *shown = calloc((size_t)h->ngroups, 1);
@@ -298,13 +306,11 @@ static void describe_head(buf *b, const shelf_model *m)
                                               h->w_image[best] * fabsf(h->w_text[g])))
                 best = g;
         shown[best] = 1;
-        const char *label = "", *last = NULL;
+        const char *label = "";
         for (int c = 0; c < h->nlabels && !*label; c++)
             if (h->group[c] == best)
                 label = m->labels.keys[c];
-        for (const char *at = strstr(label, sep); at; at = strstr(at + 1, sep))
-            last = at;
-        buf_printf(b, "  %-40.*s image %.2f, text %.2f\n", last ? (int)(last - label) : 0,
+        buf_printf(b, "  %-40.*s image %.2f, text %.2f\n", (int)model_parent_len(m, label),
                    label, (double)h->w_image[best], (double)h->w_text[best]);
     }
     free(shown);

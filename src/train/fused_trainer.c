@@ -33,15 +33,11 @@ enum { HEAD_MAX_ROWS = 50000, HEAD_MAX_CELLS = 1 << 24 };
 static int label_branches(const shelf_model *m, int32_t *group)
 {
     strmap parents;
-    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : " > ";
     strmap_init(&parents);
     int status = 0;
     for (int c = 0; c < model_num_labels(m) && status == 0; c++) {
-        const char *label = m->labels.keys[c], *last = NULL;
-        for (const char *at = strstr(label, sep); at; at = strstr(at + 1, sep))
-            last = at;
-        size_t len = last ? (size_t)(last - label) : 0;
-        char *parent = strndup(label, len);
+        const char *label = m->labels.keys[c];
+        char *parent = strndup(label, model_parent_len(m, label));
         long id = parent ? strmap_intern(&parents, parent) : -1;
         free(parent);
         if (id < 0)
