@@ -1,5 +1,5 @@
 /* The HTTP server: libmicrohttpd with a pool of threads, each running its own connections
- * (epoll). A request's life: its headers come (routing, draining, connection limit, token,
+ * (poll). A request's life: its headers come (routing, draining, connection limit, token,
  * method, declared size, content type: answered at once when wrong, before any body is
  * read), then its body in pieces (kept up to --max-body, else read and dropped for a 413),
  * then the endpoint answers (endpoints.c); the completion callback counts it and frees it. */
@@ -283,7 +283,10 @@ static void server_free(shelf_server *s)
 
 static shelf_status start_daemon(shelf_server *s, shelf_error *err)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+    /* poll, not epoll: MHD_quiesce_daemon (the drain on SIGTERM) races with an epoll worker
+     * taking the listening socket out of its set and aborts the process (libmicrohttpd
+     * 0.9.75, an open defect); with poll, quiescing is a flag and a wake-up */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
