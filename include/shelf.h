@@ -188,6 +188,8 @@ typedef struct shelf_train_options {
     int max_tokens;          /* tokens kept of a text; 0: 64 */
     int layers;              /* Transformer blocks; 0: 2 */
     int heads;               /* attention heads; 0: 4 */
+    float dropout;           /* share of embedded tokens and pooled features dropped in
+                                training; < 0: the default (0.1) */
     /* image models */
     int image_size;          /* side of the square input; 0: 64 */
     int width;               /* channels of the first convolution; 0: 32 */

@@ -25,7 +25,7 @@
 #include "nn/seqpool.h"
 #include "nn/transformer.h"
 
-#define LEN(a) (sizeof(a) / sizeof *(a))
+#include "golden.h"
 
 static float *new_floats(size_t n)
 {
@@ -344,10 +344,11 @@ static void gelu_matches_erf_and_its_gradient_finite_differences(void **state)
 
 /* ---- embedding, pooling ----------------------------------------------------------- */
 
-enum { EB = 2, ET = 4, ED = 3, EV = 5 };
+enum { EB = 2, ET = 4, ED = 3, EV = 5, ES = 2 };
 
+/* Two ids per step: a token and, where not -1, a second row averaged with it. */
 typedef struct embed_case {
-    int32_t tokens[EB * ET];
+    int32_t tokens[EB * ET * ES];
     int lens[EB];
     float table[EV * ED], pos[ET * ED], out[EB * ET * ED], R[EB * ET * ED];
 } embed_case;
@@ -355,15 +356,16 @@ typedef struct embed_case {
 static double embed_loss(void *ctx)
 {
     embed_case *c = ctx;
-    embedding_forward(c->out, c->tokens, c->lens, c->table, c->pos, EB, ET, ED);
+    embedding_forward(c->out, c->tokens, ES, c->lens, c->table, c->pos, EB, ET, ED);
     return weighted_sum(c->out, c->R, EB * ET * ED);
 }
 
 static void embedding_gradients_are_sparse_and_match_finite_differences(void **state)
 {
     (void)state;
-    /* token 1 twice, token 2 only in padding, token 4 never */
-    embed_case c = {.tokens = {3, 1, 0, 1, 1, 3, 2, 2}, .lens = {4, 2}};
+    /* token 1 three times, token 2 only in padding, token 4 never */
+    embed_case c = {.tokens = {3, -1, 1, 0, 0, -1, 1, -1, 1, -1, 3, -1, 2, 2, 2, -1},
+                    .lens = {4, 2}};
     float dtable[EV * ED] = {0}, dpos[ET * ED] = {0};
     fill(c.table, EV * ED, 60);
     fill(c.pos, ET * ED, 61);
@@ -371,17 +373,20 @@ static void embedding_gradients_are_sparse_and_match_finite_differences(void **s
     embed_loss(&c);
     for (int j = 0; j < ED; j++) {
         assert_true(c.out[(1 * ET + 1) * ED + j] == c.table[3 * ED + j] + c.pos[1 * ED + j]);
+        assert_float_equal(c.out[(0 * ET + 1) * ED + j],
+                           (c.table[1 * ED + j] + c.table[0 * ED + j]) / 2 + c.pos[1 * ED + j],
+                           1e-6);
         assert_true(c.out[(1 * ET + 2) * ED + j] == 0); /* padding */
     }
-    embedding_backward(dtable, dpos, c.R, c.tokens, c.lens, EB, ET, ED);
+    embedding_backward(dtable, dpos, c.R, c.tokens, ES, c.lens, EB, ET, ED);
     for (int j = 0; j < ED; j++) {
         assert_true(dtable[2 * ED + j] == 0);
         assert_true(dtable[4 * ED + j] == 0);
     }
     check_gradient(embed_loss, &c, c.table, dtable, EV * ED, 0.05f, 1e-4, 0.05, "table");
     check_gradient(embed_loss, &c, c.pos, dpos, ET * ED, 0.05f, 1e-4, 0.05, "pos");
-    int32_t rows[EB * ET];
-    assert_int_equal(embedding_rows(rows, c.tokens, c.lens, EB, ET), 3);
+    int32_t rows[EB * ET * ES];
+    assert_int_equal(embedding_rows(rows, c.tokens, ES, c.lens, EB, ET), 3);
     assert_int_equal(rows[0], 0);
     assert_int_equal(rows[1], 1);
     assert_int_equal(rows[2], 3);
@@ -404,7 +409,7 @@ static void embedding_rows_lists_each_token_of_the_real_steps_once(void **state)
                 want++;
         }
     }
-    const int n = embedding_rows(rows, tokens, lens, B, T);
+    const int n = embedding_rows(rows, tokens, 1, lens, B, T);
     assert_int_equal(n, want);
     for (int i = 0; i < n; i++) {
         assert_true(seen[rows[i]] > 0);
@@ -456,76 +461,7 @@ static void pooling_over_time_skips_padding_and_matches_finite_differences(void 
 
 static const char *FIXTURE = "tests/fixtures/seq_golden.txt";
 
-typedef struct golden_array {
-    char name[64];
-    size_t n;
-    double *v;
-} golden_array;
-
-typedef struct golden {
-    golden_array a[64];
-    int count;
-} golden;
-
-/* Reads every array of the fixture: a line "NAME COUNT", then COUNT numbers. */
-static int golden_load(void **state)
-{
-    FILE *f = fopen(FIXTURE, "r");
-    if (!f) {
-        print_error("cannot open %s (run the tests from the repository root)\n", FIXTURE);
-        return -1;
-    }
-    golden *g = calloc(1, sizeof *g);
-    char line[256];
-    while (g && fgets(line, sizeof line, f)) {
-        golden_array *a = &g->a[g->count];
-        if (line[0] == '#' || sscanf(line, "%63s %zu", a->name, &a->n) != 2)
-            continue;
-        if (g->count == (int)LEN(g->a) || !(a->v = malloc(a->n * sizeof *a->v)))
-            break;
-        g->count++;
-        for (size_t i = 0; i < a->n; i++)
-            if (fscanf(f, "%lf", &a->v[i]) != 1)
-                a->n = 0; /* a short array fails the test that reads it */
-    }
-    fclose(f);
-    *state = g;
-    return g ? 0 : -1;
-}
-
-static int golden_free(void **state)
-{
-    golden *g = *state;
-    for (int i = 0; g && i < g->count; i++)
-        free(g->a[i].v);
-    free(g);
-    return 0;
-}
-
-/* got[0..n) against the fixture's array `name`: |got - want| <= 1e-4 max(|want|, m / 10),
- * m the array's largest |want|, so that an element which is what remains of a sum of larger
- * terms is judged at the scale of those terms, not at its own. Returns the largest
- * |got - want| / max(|want|, m / 10), for the record. */
-static double expect_golden(const golden *g, const char *name, const float *got, size_t n)
-{
-    const golden_array *a = NULL;
-    for (int i = 0; i < g->count && !a; i++)
-        if (!strcmp(g->a[i].name, name))
-            a = &g->a[i];
-    if (!a)
-        fail_msg("%s: no array %s", FIXTURE, name);
-    assert_int_equal(a->n, n);
-    double m = 0, worst = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(a->v[i]));
-    for (size_t i = 0; i < n; i++) {
-        const double err = fabs(got[i] - a->v[i]) / fmax(fmax(fabs(a->v[i]), m / 10), 1e-30);
-        if (err > 1e-4)
-            fail_msg("%s[%zu]: got %.8g, want %.8g", name, i, got[i], a->v[i]);
-        worst = fmax(worst, err);
-    }
-    return worst;
-}
+static int fixture_setup(void **state) { return golden_setup(state, FIXTURE); }
 
 /* The formulas of make_seq_golden.py: weights, inputs and the loss's R. */
 static float wave(int tensor, size_t j)
@@ -576,15 +512,15 @@ static void check_against_pytorch(const golden *g, seq_case *c, const char *pref
     case_backward(c, 0, c->B);
     char name[64];
     snprintf(name, sizeof name, "%s_out", prefix);
-    double worst = expect_golden(g, name, c->out, c->nout);
+    double worst = golden_expect(g, name, c->out, c->nout);
     p = c->dparams;
     for (int t = 0; t < count; t++) {
         snprintf(name, sizeof name, "%s_grad_%s", prefix, tensors[t].name);
-        worst = fmax(worst, expect_golden(g, name, p, tensors[t].n));
+        worst = fmax(worst, golden_expect(g, name, p, tensors[t].n));
         p += tensors[t].n;
     }
     snprintf(name, sizeof name, "%s_dx", prefix);
-    worst = fmax(worst, expect_golden(g, name, c->dx, c->nx));
+    worst = fmax(worst, golden_expect(g, name, c->dx, c->nx));
     print_message("%s against PyTorch: largest relative error %.2g\n", prefix, worst);
 }
 
@@ -682,6 +618,6 @@ int main(void)
         cmocka_unit_test(transformer_block_matches_pytorch),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    return failed + cmocka_run_group_tests_name("pytorch", golden_tests, golden_load,
-                                                golden_free);
+    return failed + cmocka_run_group_tests_name("pytorch", golden_tests, fixture_setup,
+                                                golden_teardown);
 }

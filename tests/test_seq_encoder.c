@@ -1,6 +1,8 @@
 /* The sequence text encoder model (model/seq_encoder.h): its gradient against finite
  * differences for the GRU and the Transformer, a padded batch against each text alone,
- * and token ids (known words their row, other words a bucket).
+ * token ids (known words their row, other words a bucket), and both whole encoders, forward
+ * and backward, against PyTorch on fixed weights (tests/fixtures/make_seq_encoder_golden.py
+ * wrote the fixture with Debian's python3-torch).
  *
  * B = sequences, T = steps, K = labels. */
 #include <setjmp.h>
@@ -9,11 +11,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
 #include "model/seq_encoder.h"
+
+#include "golden.h"
 
 enum { B = 3, T = 5, K = 4, V = 7 };
 
@@ -148,6 +153,226 @@ static void known_words_have_rows_and_others_share_buckets(void **state)
     seq_encoder_free(&e);
 }
 
+/* With subwords, each step carries its bigram and character 3-grams: a word never seen
+ * shares 3-grams with a known one, a Chinese character has its bigram and no 3-grams, and
+ * the last token has no bigram. */
+static void subwords_give_bigrams_and_character_trigrams(void **state)
+{
+    (void)state;
+    seq_encoder e;
+    make_encoder(&e, SEQ_GRU);
+    e.nsub = 1 << 12;
+    assert_int_equal(seq_encoder_alloc(&e), 0);
+    const int S = seq_slots(&e), base = 3 + V - 3;
+    assert_int_equal(S, SEQ_SLOTS);
+    tok_scratch ts = {0};
+    int32_t ids[T * SEQ_SLOTS], again[T * SEQ_SLOTS];
+    assert_int_equal(seq_text_ids(&e, &ts, "sneakers sneaker 鞋子", ids), 4);
+    for (int t = 0; t < 4; t++)
+        for (int s = 1; s < S; s++)
+            assert_true(ids[t * S + s] == -1 ||
+                        (ids[t * S + s] >= base && ids[t * S + s] < base + (1 << 12)));
+    /* "<sneakers>" and "<sneaker>": 8 and 7 3-grams, 4 of each kept, first ones alike */
+    for (int s = 2; s < S; s++) {
+        assert_true(ids[0 * S + s] >= 0);
+        assert_true(ids[1 * S + s] >= 0);
+    }
+    assert_int_equal(ids[0 * S + 2], ids[1 * S + 2]); /* "<sn" */
+    assert_true(ids[0 * S + 1] >= 0 && ids[0 * S + 1] != ids[1 * S + 1]); /* two bigrams */
+    for (int s = 2; s < S; s++) /* 鞋 and 子: no 3-grams */
+        assert_int_equal(ids[2 * S + s], -1), assert_int_equal(ids[3 * S + s], -1);
+    assert_true(ids[2 * S + 1] >= 0);  /* 鞋子 */
+    assert_int_equal(ids[3 * S + 1], -1); /* the last token */
+    /* the same text, the same ids; and a text cut at T keeps the bigram into the cut */
+    assert_int_equal(seq_text_ids(&e, &ts, "sneakers sneaker 鞋子", again), 4);
+    assert_memory_equal(ids, again, sizeof(int32_t) * 4 * (size_t)S);
+    assert_int_equal(seq_text_ids(&e, &ts, "a b c d e f", ids), T);
+    assert_true(ids[(T - 1) * S + 1] >= 0);
+    tok_scratch_free(&ts);
+    seq_encoder_free(&e);
+}
+
+/* ---- PyTorch's results -------------------------------------------------------------- */
+
+static const char *FIXTURE = "tests/fixtures/seq_encoder_golden.txt";
+
+static int fixture_setup(void **state) { return golden_setup(state, FIXTURE); }
+
+enum { MAX_TENSORS = 64, MAX_SEQS = 8, MAX_IDS = 256 };
+
+/* A tensor of the parameter block: its name in the fixture (after PREFIX_param_ and
+ * PREFIX_grad_), where it starts in the block and its size. */
+typedef struct golden_tensor {
+    const char *name;
+    size_t at, n;
+} golden_tensor;
+
+/* A fixture's encoder: the model, its batch and its tensors in the order of its block. */
+typedef struct golden_encoder {
+    seq_encoder e;
+    int B, T, lens[MAX_SEQS];
+    int32_t tokens[MAX_IDS];
+    int ntensors;
+    golden_tensor t[MAX_TENSORS];
+} golden_encoder;
+
+static const golden_array *array_of(const golden *g, const char *prefix, const char *what)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s_%s", prefix, what);
+    return golden_find(g, name);
+}
+
+/* Where seq_layout_of puts the script's tensor `name`, for those it names: the embedding,
+ * the positions, the encoder's first tensor (the GRU's weight_ih_l0, block b's ln1_g) and
+ * the head's; SIZE_MAX for the tensors in between, which just follow. */
+static size_t layout_start(const seq_encoder *e, const char *name)
+{
+    const seq_layout l = seq_layout_of(e);
+    if (!strcmp(name, "emb"))
+        return l.emb;
+    if (!strcmp(name, "pos"))
+        return l.pos;
+    if (!strcmp(name, "weight_ih_l0"))
+        return l.enc;
+    if (!strcmp(name, "head_w"))
+        return l.head_w;
+    if (!strcmp(name, "head_b"))
+        return l.head_b;
+    for (int b = 0; b < e->layers; b++) {
+        char first[32];
+        snprintf(first, sizeof first, "block%d_ln1_g", b);
+        if (!strcmp(name, first))
+            return l.enc + (size_t)b * l.block;
+    }
+    return SIZE_MAX;
+}
+
+/* Copies the arrays PREFIX_param_*, in the fixture's order, one after another into the
+ * parameter block, which they must fill, each where seq_layout_of says. */
+static void load_params(golden_encoder *ge, const golden *g, const char *prefix)
+{
+    char lead[64];
+    const size_t nlead = (size_t)snprintf(lead, sizeof lead, "%s_param_", prefix);
+    size_t at = 0;
+    for (int i = 0; i < g->count; i++) {
+        const golden_array *a = &g->a[i];
+        if (strncmp(a->name, lead, nlead))
+            continue;
+        assert_true(ge->ntensors < MAX_TENSORS && at + a->n <= ge->e.nparams);
+        const size_t want = layout_start(&ge->e, a->name + nlead);
+        if (want != SIZE_MAX && want != at)
+            fail_msg("%s at %zu of the block, seq_layout_of says %zu", a->name, at, want);
+        ge->t[ge->ntensors++] = (golden_tensor){a->name + nlead, at, a->n};
+        for (size_t j = 0; j < a->n; j++)
+            ge->e.params[at++] = (float)a->v[j];
+    }
+    assert_int_equal(at, ge->e.nparams);
+}
+
+/* The fixture's encoder PREFIX: its sizes, its batch of [B][T][S] ids, its parameters. */
+static void golden_encoder_load(golden_encoder *ge, const golden *g, const char *prefix,
+                                seq_kind kind)
+{
+    memset(ge, 0, sizeof *ge);
+    const golden_array *s = array_of(g, prefix, "sizes");
+    assert_int_equal(s->n, 10);
+    ge->e = (seq_encoder){.kind = kind, .D = (int)s->v[0], .layers = (int)s->v[1],
+                          .heads = (int)s->v[2], .F = (int)s->v[3], .T = (int)s->v[4],
+                          .K = (int)s->v[5], .nwords = (uint32_t)s->v[6],
+                          .nbuckets = (uint32_t)s->v[7], .nsub = (uint32_t)s->v[8]};
+    assert_int_equal(seq_encoder_alloc(&ge->e), 0);
+    const int S = seq_slots(&ge->e);
+    if (S != (int)s->v[9])
+        fail_msg("%s: %s has %d ids per step, shelf %d: rerun make_seq_encoder_golden.py",
+                 prefix, g->path, (int)s->v[9], S);
+    const golden_array *tokens = array_of(g, prefix, "tokens");
+    const golden_array *lens = array_of(g, prefix, "lens");
+    assert_true(lens->n > 0 && lens->n <= MAX_SEQS && tokens->n <= MAX_IDS);
+    assert_true(tokens->n % (lens->n * S) == 0);
+    ge->B = (int)lens->n;
+    ge->T = (int)(tokens->n / (lens->n * S));
+    assert_true(ge->T <= ge->e.T);
+    for (size_t i = 0; i < tokens->n; i++)
+        ge->tokens[i] = (int32_t)tokens->v[i];
+    for (int b = 0; b < ge->B; b++)
+        ge->lens[b] = (int)lens->v[b];
+    load_params(ge, g, prefix);
+}
+
+/* Each tensor of grads against the fixture's PREFIX_grad_NAME. Returns the largest error
+ * (golden_expect's) and names its array in worst_at. */
+static double expect_gradients(const golden *g, const golden_encoder *ge, const char *prefix,
+                               const float *grads, double worst, char *worst_at, size_t n)
+{
+    for (int i = 0; i < ge->ntensors; i++) {
+        const golden_tensor *t = &ge->t[i];
+        char name[96];
+        snprintf(name, sizeof name, "%s_grad_%s", prefix, t->name);
+        const double err = golden_expect(g, name, grads + t->at, t->n);
+        if (err > worst) {
+            worst = err;
+            snprintf(worst_at, n, "%s", name);
+        }
+        /* embedding rows only in padding, positions past the batch's steps: no gradient at
+         * all, in PyTorch and here (elsewhere a gradient that is 0 in exact arithmetic, as
+         * the key bias's, is rounding in both) */
+        if (strcmp(t->name, "emb") && strcmp(t->name, "pos"))
+            continue;
+        const double *want = golden_find(g, name)->v;
+        for (size_t j = 0; j < t->n; j++)
+            if (want[j] == 0 && grads[t->at + j] != 0)
+                fail_msg("%s[%zu]: got %.8g, want 0", name, j, grads[t->at + j]);
+    }
+    return worst;
+}
+
+/* The logits of the fixture's batch, from prediction's work and from training's (dropout
+ * off: the same function, to the bit); from the fixture's dlogits, the gradient of every
+ * tensor. Prints the largest error. */
+static void check_against_pytorch(const golden *g, const char *prefix, seq_kind kind)
+{
+    golden_encoder ge;
+    golden_encoder_load(&ge, g, prefix, kind);
+    const seq_encoder *e = &ge.e;
+    const size_t BK = (size_t)ge.B * e->K;
+    seq_work w, predict;
+    assert_int_equal(seq_work_init(&w, e, ge.B, 1), 0);
+    assert_int_equal(seq_work_init(&predict, e, ge.B, 0), 0);
+    seq_forward(e, &predict, ge.tokens, ge.lens, ge.B, ge.T);
+    char worst_at[96];
+    snprintf(worst_at, sizeof worst_at, "%s_logits", prefix);
+    double worst = golden_expect(g, worst_at, predict.logits, BK);
+    seq_forward(e, &w, ge.tokens, ge.lens, ge.B, ge.T);
+    assert_memory_equal(w.logits, predict.logits, BK * sizeof *w.logits);
+
+    const golden_array *dl = array_of(g, prefix, "dlogits");
+    assert_int_equal(dl->n, BK);
+    float *dlogits = calloc(BK, sizeof *dlogits), *grads = calloc(e->nparams, sizeof *grads);
+    assert_true(dlogits && grads);
+    for (size_t i = 0; i < BK; i++)
+        dlogits[i] = (float)dl->v[i];
+    seq_backward(e, &w, grads, dlogits, ge.tokens, ge.lens, ge.B, ge.T);
+    worst = expect_gradients(g, &ge, prefix, grads, worst, worst_at, sizeof worst_at);
+    print_message("%s encoder against PyTorch: largest relative error %.2g (%s)\n", prefix,
+                  worst, worst_at);
+    free(dlogits);
+    free(grads);
+    seq_work_free(&w);
+    seq_work_free(&predict);
+    seq_encoder_free(&ge.e);
+}
+
+static void gru_encoder_matches_pytorch(void **state)
+{
+    check_against_pytorch(*state, "gru", SEQ_GRU);
+}
+
+static void transformer_encoder_matches_pytorch(void **state)
+{
+    check_against_pytorch(*state, "tf", SEQ_TRANSFORMER);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +380,13 @@ int main(void)
         cmocka_unit_test(transformer_encoder_gradient_matches_finite_differences),
         cmocka_unit_test(padded_batch_matches_each_text_alone),
         cmocka_unit_test(known_words_have_rows_and_others_share_buckets),
+        cmocka_unit_test(subwords_give_bigrams_and_character_trigrams),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest golden_tests[] = {
+        cmocka_unit_test(gru_encoder_matches_pytorch),
+        cmocka_unit_test(transformer_encoder_matches_pytorch),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    return failed + cmocka_run_group_tests_name("pytorch", golden_tests, fixture_setup,
+                                                golden_teardown);
 }

@@ -321,6 +321,9 @@ static void describe_seq(buf *b, const seq_encoder *e)
 {
     buf_printf(b, "features          tokens in order, up to %d; %u words seen twice or more, "
                "%u buckets for the others\n", e->T, e->nwords, e->nbuckets);
+    if (e->nsub)
+        buf_printf(b, "subwords          each token with its bigram and up to %d character "
+                   "3-grams, %u buckets\n", SEQ_CHAR_NGRAMS, e->nsub);
     if (e->kind == SEQ_GRU)
         buf_printf(b, "model             bidirectional GRU, embeddings %d, hidden %d x 2, mean "
                    "and max pooling, linear %d x %d\n", e->D, e->D, 4 * e->D, e->K);
@@ -367,14 +370,16 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
             buf_printf(&b, "skipped           %ld products with a bad image\n",
                        in->skipped_images);
     }
-    if (model_has_text(m)) {
-        if (!m->seq)
-            buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, "
-                       "%u buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn,
-                       m->feat.buckets);
-        if (m->seq)
-            describe_seq(&b, m->seq);
-        else if (m->dim)
+    if (model_has_text(m) && m->seq) {
+        describe_seq(&b, m->seq);
+        if (in->fit_seconds > 0)
+            buf_printf(&b, "speed             %.1f training texts/s (%.1f s per epoch in training "
+                       "steps)\n", (double)in->train_rows / in->fit_seconds, in->fit_seconds);
+    } else if (model_has_text(m)) {
+        buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, "
+                   "%u buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn,
+                   m->feat.buckets);
+        if (m->dim)
             buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", m->nrows,
                        m->dim, m->dim, m->labels.n);
         else

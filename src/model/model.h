@@ -55,7 +55,8 @@ typedef struct model_info {
     double valid_accuracy; /* -1 without a validation set */
     long skipped_images;   /* image models: products skipped for a bad image (--skip-bad) */
     long skipped_empty;    /* fused models: products with neither a text nor an image */
-    double fit_seconds;    /* image models: in training steps (no loading, no validation) */
+    double fit_seconds;    /* in training steps (no loading, no validation): image models
+                              all epochs, sequence text encoders per epoch */
 } model_info;
 
 struct shelf_model {

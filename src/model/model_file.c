@@ -24,10 +24,11 @@
 /* Version 2 added the modality (u32, after the header) and image models; version 3 the
  * fusion head of text+image models (version-2 fused models add the two log-probabilities:
  * a head of weights 1); version 4 the text encoder, last: u32 kind (0 the bag), then for a
- * sequence encoder its sizes, vocabulary and parameters (see put_seq). */
-enum { MODEL_VERSION = 4, HEADER_SIZE = 24 };
-/* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets */
-enum { SEQ_SIZES = 7 };
+ * sequence encoder its sizes, vocabulary and parameters (see put_seq); version 5 the
+ * sequence encoder's subword rows (version-4 ones have none). */
+enum { MODEL_VERSION = 5, HEADER_SIZE = 24 };
+/* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets, nsub (version 5) */
+enum { SEQ_SIZES = 8 };
 /* Image models: size, width, augment, batch, optimizer, schedule; weight decay, mean[3], std[3] */
 enum { IMAGE_SETTINGS_SIZE = 6 * 4 + 7 * 4 };
 
@@ -143,7 +144,8 @@ static void put_seq(writer *w, const shelf_model *m)
     if (!e)
         return;
     const uint32_t u[SEQ_SIZES] = {(uint32_t)e->D, (uint32_t)e->layers, (uint32_t)e->heads,
-                                   (uint32_t)e->F, (uint32_t)e->T, e->nwords, e->nbuckets};
+                                   (uint32_t)e->F, (uint32_t)e->T, e->nwords, e->nbuckets,
+                                   e->nsub};
     put(w, u, sizeof u);
     put(w, e->words, (size_t)e->nwords * 8);
     put_u64(w, e->nparams);
@@ -444,15 +446,15 @@ static int get_head(reader *r, shelf_model *m, uint32_t version)
     return r->failed ? -1 : 0;
 }
 
-/* The text encoder of a version-4 text model: nothing more for the bag; a sequence
- * encoder's sizes checked as training checks them, its words ascending. */
-static int get_seq(reader *r, shelf_model *m)
+/* The text encoder of a version-4 or later text model: nothing more for the bag; a
+ * sequence encoder's sizes checked as training checks them, its words ascending. */
+static int get_seq(reader *r, shelf_model *m, uint32_t version)
 {
-    uint32_t kind = get_u32(r), u[SEQ_SIZES];
+    uint32_t kind = get_u32(r), u[SEQ_SIZES] = {0};
     if (r->failed || kind == 0)
         return r->failed ? -1 : 0;
     seq_encoder *e = calloc(1, sizeof *e);
-    if (!e || kind > SEQ_TRANSFORMER || get(r, u, sizeof u)) {
+    if (!e || kind > SEQ_TRANSFORMER || get(r, u, (version >= 5 ? SEQ_SIZES : 7) * 4)) {
         free(e);
         r->failed = 1;
         return -1;
@@ -460,9 +462,9 @@ static int get_seq(reader *r, shelf_model *m)
     m->seq = e;
     *e = (seq_encoder){.kind = (seq_kind)kind, .D = (int)u[0], .layers = (int)u[1],
                        .heads = (int)u[2], .F = (int)u[3], .T = (int)u[4], .nwords = u[5],
-                       .nbuckets = u[6], .K = model_num_labels(m)};
+                       .nbuckets = u[6], .nsub = u[7], .K = model_num_labels(m)};
     if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
-        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || (uint64_t)u[5] > r->left / 8 ||
+        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS || (uint64_t)u[5] > r->left / 8 ||
         !(e->words = get_array(r, e->nwords, 8)) || seq_encoder_alloc(e) ||
         get_u64(r) != e->nparams || e->nparams > r->left / 4 ||
         get(r, e->params, e->nparams * 4)) {
@@ -597,7 +599,7 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
             if (m->modality == SHELF_MODALITY_BOTH && !r.failed)
                 get_head(&r, m, version);
             if (model_has_text(m) && version >= 4 && !r.failed)
-                get_seq(&r, m);
+                get_seq(&r, m, version);
         }
         uint64_t want = sum_final(&r.sum), have = 0;
         r.left += 8;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "nn/activation.h"
 #include "nn/attention.h"
 #include "nn/dense.h"
 #include "nn/embedding.h"
@@ -28,7 +29,7 @@ const char *seq_kind_name(seq_kind k)
 
 seq_layout seq_layout_of(const seq_encoder *e)
 {
-    const size_t D = (size_t)e->D, V = (size_t)e->nwords + e->nbuckets;
+    const size_t D = (size_t)e->D, V = (size_t)e->nwords + e->nbuckets + e->nsub;
     seq_layout l = {0};
     const int tf = e->kind == SEQ_TRANSFORMER;
     gru_shape g = gru_of(e);
@@ -48,7 +49,7 @@ int seq_encoder_alloc(seq_encoder *e)
 {
     if ((e->kind != SEQ_GRU && e->kind != SEQ_TRANSFORMER) || e->D < 1 || e->D > 4096 ||
         e->T < 1 || e->T > SEQ_MAX_TOKENS || e->K < 1 || e->nbuckets < 1 ||
-        e->nwords > SEQ_MAX_WORDS || e->nbuckets > SEQ_MAX_WORDS)
+        e->nwords > SEQ_MAX_WORDS || e->nbuckets > SEQ_MAX_WORDS || e->nsub > SEQ_MAX_WORDS)
         return -1;
     if (e->kind == SEQ_TRANSFORMER &&
         (e->layers < 1 || e->layers > SEQ_MAX_LAYERS || e->heads < 1 || e->D % e->heads ||
@@ -129,17 +130,68 @@ int32_t seq_row_of_hash(const seq_encoder *e, uint64_t h)
     return (int32_t)(e->nwords + (uint32_t)((h >> 17) % e->nbuckets));
 }
 
+/* Spreads k picks over [0, n): 0, ..., n-1 (all of them when n <= k). */
+static long spread(long j, long n, long k) { return n <= k ? j : j * (n - 1) / (k - 1); }
+
+void seq_subwords(const tok_scratch *ts, long i, long n, uint32_t nsub, int32_t *out)
+{
+    static const unsigned char BIGRAM_NS = 'b', CHAR_NS = 'c';
+    for (int s = 0; s < SEQ_SLOTS - 1; s++)
+        out[s] = -1;
+    const tok_span *t = &ts->tokens[i];
+    if (i + 1 < n) {
+        const tok_span *u = &ts->tokens[i + 1];
+        uint64_t h = hash_fnv1a(HASH_FNV_BASIS, &BIGRAM_NS, 1);
+        h = hash_combine(hash_fnv1a(h, ts->text + t->start, t->len),
+                         seq_token_hash(ts->text + u->start, u->len));
+        out[0] = (int32_t)(hash_finish(h) % nsub);
+    }
+    if (t->cjk || t->nchars < 2)
+        return;
+    /* at[c]: the byte where the token's code point c starts; at[nch]: its end. Long
+     * tokens (noise) are cut to their first code points. */
+    const char *w = ts->text + t->start;
+    uint32_t at[SEQ_CHAR_NGRAMS * 64];
+    long nch = 0;
+    for (uint32_t b = 0; b < t->len && nch < (long)(sizeof at / sizeof *at) - 1; b++)
+        if (((unsigned char)w[b] & 0xC0) != 0x80)
+            at[nch++] = b;
+    at[nch] = t->len;
+    const long grams = nch; /* the 3-grams of "<token>", nch + 2 code points */
+    for (long j = 0; j < SEQ_CHAR_NGRAMS && j < grams; j++) {
+        const long g = spread(j, grams, SEQ_CHAR_NGRAMS);
+        uint64_t h = hash_fnv1a(HASH_FNV_BASIS, &CHAR_NS, 1);
+        const long first = g - 1, last = g + 1; /* the token's code points; -1 '<', nch '>' */
+        if (first < 0)
+            h = hash_fnv1a(h, "<", 1);
+        const uint32_t b0 = at[first < 0 ? 0 : first];
+        const uint32_t b1 = last >= nch ? t->len : at[last + 1];
+        h = hash_fnv1a(h, w + b0, b1 - b0);
+        if (last >= nch)
+            h = hash_fnv1a(h, ">", 1);
+        out[1 + j] = (int32_t)(hash_finish(h) % nsub);
+    }
+}
+
 int seq_text_ids(const seq_encoder *e, tok_scratch *ts, const char *text, int32_t *ids)
 {
     long n = tok_tokenize(ts, text, strlen(text));
     if (n < 0)
         return -1;
-    if (n > e->T)
-        n = e->T;
-    for (long i = 0; i < n; i++)
-        ids[i] = seq_row_of_hash(e, seq_token_hash(ts->text + ts->tokens[i].start,
-                                                   ts->tokens[i].len));
-    return (int)n;
+    const long kept = n > e->T ? e->T : n;
+    const int S = seq_slots(e);
+    const int32_t base = (int32_t)(e->nwords + e->nbuckets);
+    for (long i = 0; i < kept; i++) {
+        int32_t *id = ids + i * S;
+        id[0] = seq_row_of_hash(e, seq_token_hash(ts->text + ts->tokens[i].start,
+                                                  ts->tokens[i].len));
+        if (S == 1)
+            continue;
+        seq_subwords(ts, i, n, e->nsub, id + 1);
+        for (int s = 1; s < S; s++)
+            id[s] += id[s] >= 0 ? base : 0;
+    }
+    return (int)kept;
 }
 
 /* ---- the batch's activations ------------------------------------------------------------ */
@@ -169,7 +221,9 @@ int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
         w->dout = malloc(BT * W * sizeof(float));
         w->dx[0] = malloc(BT * D * sizeof(float));
         w->dx[1] = malloc(BT * D * sizeof(float));
-        ok = w->dpooled && w->dout && w->dx[0] && w->dx[1];
+        w->xmask = malloc(BT * D * sizeof(float));
+        w->pmask = malloc((size_t)B * 2 * W * sizeof(float));
+        ok = w->dpooled && w->dout && w->dx[0] && w->dx[1] && w->xmask && w->pmask;
     }
     if (!ok)
         seq_work_free(w);
@@ -188,6 +242,8 @@ void seq_work_free(seq_work *w)
     free(w->dout);
     free(w->dx[0]);
     free(w->dx[1]);
+    free(w->xmask);
+    free(w->pmask);
     memset(w, 0, sizeof *w);
 }
 
@@ -203,8 +259,11 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
     const seq_layout l = seq_layout_of(e);
     const float *P = e->params;
     const int W = l.W;
-    embedding_forward(w->x, tokens, lens, P + l.emb,
+    const int drop = w->train && w->dropout > 0;
+    embedding_forward(w->x, tokens, seq_slots(e), lens, P + l.emb,
                       e->kind == SEQ_TRANSFORMER ? P + l.pos : NULL, B, T, e->D);
+    if (drop) /* padded rows are 0 and stay 0 */
+        dropout_forward(w->x, w->xmask, w->x, (size_t)B * T * e->D, w->dropout, &w->drop_rng);
     if (e->kind == SEQ_GRU) {
         gru_shape g = gru_of(e);
         gru_forward(&g, w->enc, w->lwork, w->x, lens, P + l.enc, B, T);
@@ -221,6 +280,9 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
     const float *h = enc_out(e, w);
     seqpool_mean_forward(w->pooled, 2 * W, h, lens, B, T, W);
     seqpool_max_forward(w->pooled + W, 2 * W, w->argmax, h, lens, B, T, W);
+    if (drop)
+        dropout_forward(w->pooled, w->pmask, w->pooled, (size_t)B * 2 * W, w->dropout,
+                        &w->drop_rng);
     dense_forward(w->logits, w->pooled, P + l.head_w, P + l.head_b, B, 2 * W, e->K);
 }
 
@@ -233,10 +295,13 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
     const int W = l.W;
     dense_backward(w->dpooled, 0, G + l.head_w, G + l.head_b, dlogits, w->pooled,
                    P + l.head_w, B, 2 * W, e->K);
+    const int drop = w->dropout > 0;
+    if (drop)
+        dropout_backward(w->dpooled, w->dpooled, w->pmask, (size_t)B * 2 * W);
     memset(w->dout, 0, (size_t)B * T * W * sizeof *w->dout);
     seqpool_mean_backward(w->dout, w->dpooled, 2 * W, lens, B, T, W);
     seqpool_max_backward(w->dout, w->dpooled + W, 2 * W, w->argmax, B, T, W);
-    const float *dx = w->dx[0];
+    float *dx = w->dx[0];
     if (e->kind == SEQ_GRU) {
         gru_shape g = gru_of(e);
         gru_backward(&g, w->dx[0], G + l.enc, w->lwork, w->dout, w->enc, w->x, lens,
@@ -249,12 +314,13 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
             transformer_backward(&s, w->dx[i], G + l.enc + (size_t)b * l.block,
                                  w->lwork + (size_t)b * w->lwork_stride, cur, in, lens,
                                  P + l.enc + (size_t)b * l.block, B, T);
-            cur = w->dx[i];
+            cur = dx = w->dx[i];
         }
-        dx = cur;
     }
+    if (drop)
+        dropout_backward(dx, dx, w->xmask, (size_t)B * T * e->D);
     embedding_backward(G + l.emb, e->kind == SEQ_TRANSFORMER ? G + l.pos : NULL, dx, tokens,
-                       lens, B, T, e->D);
+                       seq_slots(e), lens, B, T, e->D);
 }
 
 /* ---- prediction ------------------------------------------------------------------------- */
@@ -264,7 +330,7 @@ seq_scratch *seq_scratch_new(const seq_encoder *e)
     seq_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->ids = malloc((size_t)e->T * sizeof *s->ids);
+    s->ids = malloc((size_t)e->T * (size_t)seq_slots(e) * sizeof *s->ids);
     if (!s->ids || seq_work_init(&s->w, e, 1, 0)) {
         seq_scratch_free(s);
         return NULL;

@@ -6,25 +6,32 @@
  * encoder's output width (2D for the GRU: D per direction; D for the Transformer), K =
  * labels. Tokens are the tokenizer's words (text/tokenize.h): a word seen at least twice in
  * training has an id of its own, any other word hashes into one of nbuckets shared ids.
- * Read-only once trained; each thread predicts with its own seq_scratch. */
+ * With subwords (nsub > 0), a step's vector is the mean of S = SEQ_SLOTS embeddings: the
+ * token's, the bigram's it starts, and up to SEQ_CHAR_NGRAMS of its character 3-grams, the
+ * last two hashed into nsub rows: so a rare or new word still means something, and a
+ * Chinese character comes with the word it begins. Read-only once trained; each thread
+ * predicts with its own seq_scratch. */
 #ifndef SHELF_MODEL_SEQ_ENCODER_H
 #define SHELF_MODEL_SEQ_ENCODER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/rng.h"
 #include "text/tokenize.h"
 
 typedef enum seq_kind { SEQ_GRU = 1, SEQ_TRANSFORMER = 2 } seq_kind;
 
-enum { SEQ_MAX_TOKENS = 4096, SEQ_MAX_LAYERS = 32, SEQ_MAX_WORDS = 1 << 26 };
+enum { SEQ_MAX_TOKENS = 4096, SEQ_MAX_LAYERS = 32, SEQ_MAX_WORDS = 1 << 26,
+       SEQ_CHAR_NGRAMS = 4, SEQ_SLOTS = 2 + SEQ_CHAR_NGRAMS };
 
 typedef struct seq_encoder {
     seq_kind kind;
     int D, layers, heads, F; /* layers, heads, F (feed-forward width): the Transformer's */
     int T;                   /* tokens kept of a text (--max-tokens) */
     int K;
-    uint32_t nwords, nbuckets; /* vocabulary rows: nwords + nbuckets */
+    uint32_t nwords, nbuckets; /* vocabulary rows: nwords + nbuckets (+ nsub) */
+    uint32_t nsub;             /* subword rows, after the others; 0: no subwords */
     uint64_t *words;           /* nwords token hashes, ascending: word i has row i */
     size_t nparams;
     float *params; /* one block, in the order of seq_layout */
@@ -54,15 +61,28 @@ uint64_t seq_token_hash(const char *s, size_t n);
 /* The embedding row of a token hash: its word's, or its unknown-word bucket's. */
 int32_t seq_row_of_hash(const seq_encoder *e, uint64_t h);
 
-/* Tokenizes text into at most e->T ids. Returns their number, or -1 out of memory. */
+/* Ids per token: SEQ_SLOTS with subwords, else 1. */
+static inline int seq_slots(const seq_encoder *e) { return e->nsub ? SEQ_SLOTS : 1; }
+
+/* The subwords of token i of the n in ts: the bigram with token i+1 and up to
+ * SEQ_CHAR_NGRAMS character 3-grams of "<token>" (none for a single character of a script
+ * without spaces), as buckets in [0, nsub); -1 where none: SEQ_SLOTS - 1 values. */
+void seq_subwords(const tok_scratch *ts, long i, long n, uint32_t nsub, int32_t *out);
+
+/* Tokenizes text into at most e->T steps of seq_slots(e) ids each. Returns the steps, or -1
+ * out of memory. */
 int seq_text_ids(const seq_encoder *e, tok_scratch *ts, const char *text, int32_t *ids);
 
 /* The activations of a batch of up to B sequences of up to e->T steps, and, when made for
- * training, the backward pass's buffers. */
+ * training, the backward pass's buffers. With dropout > 0 (training work only), seq_forward
+ * drops that share of the embedded tokens' values and of the pooled features, drawing the
+ * masks from drop_rng (the caller seeds it per batch, for reproducible runs). */
 typedef struct seq_work {
     int B, train;
+    float dropout;
+    rng drop_rng;
     float *x, *enc, *lwork, *pooled, *logits;   /* enc: GRU out or the blocks' outputs */
-    float *dpooled, *dout, *dx[2];
+    float *dpooled, *dout, *dx[2], *xmask, *pmask;
     int32_t *argmax;
     size_t enc_stride, lwork_stride;            /* per Transformer block */
 } seq_work;
@@ -70,7 +90,7 @@ typedef struct seq_work {
 int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train);
 void seq_work_free(seq_work *w);
 
-/* logits of the batch into w->logits[B][K]; tokens [B][T] row-major, lens[b] <= T. Keeps
+/* logits of the batch into w->logits[B][K]; tokens [B][T][seq_slots(e)], lens[b] <= T. Keeps
  * the activations for seq_backward. */
 void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const int *lens,
                  int B, int T);

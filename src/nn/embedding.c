@@ -3,8 +3,19 @@
 
 #include <string.h>
 
-void embedding_forward(float *out, const int32_t *tokens, const int *lens, const float *table,
-                       const float *pos, int B, int T, int D)
+/* The ids of step t of sequence b, and how many of its S slots are used (slot 0 always). */
+static const int32_t *step_ids(const int32_t *tokens, int S, int b, int T, int t, int *used)
+{
+    const int32_t *id = tokens + ((size_t)b * T + t) * (size_t)S;
+    int n = 1;
+    for (int s = 1; s < S; s++)
+        n += id[s] >= 0;
+    *used = n;
+    return id;
+}
+
+void embedding_forward(float *out, const int32_t *tokens, int S, const int *lens,
+                       const float *table, const float *pos, int B, int T, int D)
 {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
@@ -13,26 +24,44 @@ void embedding_forward(float *out, const int32_t *tokens, const int *lens, const
                 memset(o, 0, (size_t)D * sizeof *o);
                 continue;
             }
-            const float *e = table + (size_t)tokens[(size_t)b * T + t] * D;
+            int used;
+            const int32_t *id = step_ids(tokens, S, b, T, t, &used);
+            memcpy(o, table + (size_t)id[0] * D, (size_t)D * sizeof *o);
+            if (used > 1) { /* the mean of the slots' rows */
+                for (int s = 1; s < S; s++)
+                    if (id[s] >= 0) {
+                        const float *e = table + (size_t)id[s] * D;
+                        for (int j = 0; j < D; j++)
+                            o[j] += e[j];
+                    }
+                const float inv = 1.0f / (float)used;
+                for (int j = 0; j < D; j++)
+                    o[j] *= inv;
+            }
             if (pos) {
                 const float *p = pos + (size_t)t * D;
                 for (int j = 0; j < D; j++)
-                    o[j] = e[j] + p[j];
-            } else {
-                memcpy(o, e, (size_t)D * sizeof *o);
+                    o[j] += p[j];
             }
         }
 }
 
 void embedding_backward(float *dtable, float *dpos, const float *dout, const int32_t *tokens,
-                        const int *lens, int B, int T, int D)
+                        int S, const int *lens, int B, int T, int D)
 {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < lens[b]; t++) {
             const float *g = dout + ((size_t)b * T + t) * D;
-            float *e = dtable + (size_t)tokens[(size_t)b * T + t] * D;
-            for (int j = 0; j < D; j++)
-                e[j] += g[j];
+            int used;
+            const int32_t *id = step_ids(tokens, S, b, T, t, &used);
+            const float inv = 1.0f / (float)used;
+            for (int s = 0; s < S; s++) {
+                if (id[s] < 0)
+                    continue;
+                float *e = dtable + (size_t)id[s] * D;
+                for (int j = 0; j < D; j++)
+                    e[j] += g[j] * inv;
+            }
             if (dpos) {
                 float *p = dpos + (size_t)t * D;
                 for (int j = 0; j < D; j++)
@@ -68,12 +97,16 @@ static void heap_sort(int32_t *a, int n)
     }
 }
 
-int embedding_rows(int32_t *rows, const int32_t *tokens, const int *lens, int B, int T)
+int embedding_rows(int32_t *rows, const int32_t *tokens, int S, const int *lens, int B, int T)
 {
     int n = 0;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < lens[b]; t++)
-            rows[n++] = tokens[(size_t)b * T + t];
+            for (int s = 0; s < S; s++) {
+                const int32_t id = tokens[((size_t)b * T + t) * (size_t)S + (size_t)s];
+                if (id >= 0)
+                    rows[n++] = id;
+            }
     if (n == 0)
         return 0;
     heap_sort(rows, n);

@@ -22,6 +22,7 @@
 #include "nn/softmax.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
+       SUBWORD_BUCKETS = 1 << 16,
        /* batches sorted by length together: similar lengths, yet a shuffled order */
        CHUNK_BATCHES = 32 };
 static const float BETA1 = 0.9f, BETA2 = 0.999f, ADAM_EPS = 1e-8f, WARMUP_SHARE = 0.05f;
@@ -50,6 +51,7 @@ typedef struct seq_trainer {
     double loss[MAX_THREADS];
     float *m1, *m2, lr;
     long step;
+    double step_seconds; /* in training steps, all epochs so far */
     schedule sched;
 } seq_trainer;
 
@@ -81,6 +83,13 @@ shelf_status seq_check_options(shelf_train_options *o, shelf_error *err)
         o->layers = 2;
     if (o->heads <= 0)
         o->heads = 4;
+    if (o->dropout < 0)
+        o->dropout = 0.1f;
+    if (!(o->dropout < 1))
+        return err_set(err, SHELF_EINVAL, "--dropout must be below 1, not %g", (double)o->dropout);
+    if (o->buckets > SEQ_MAX_WORDS)
+        return err_set(err, SHELF_EINVAL, "--buckets must be at most %d for a sequence encoder",
+                       SEQ_MAX_WORDS);
     if (o->dim > 1024)
         return err_set(err, SHELF_EINVAL, "--dim must be at most 1024 for a sequence encoder, "
                        "not %d", o->dim);
@@ -104,37 +113,46 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The hashes of every product's first T tokens, into tr->tok's place (as 64-bit values in
- * *hashes, offsets in tr->off). 0, or -1 out of memory. */
+/* Every product's first T tokens: their hashes (into *hashes) and, with subwords, their
+ * subword buckets (into tr->tok, the slots after each token's first, not yet offset past
+ * the words' rows); offsets in tr->off. 0, or -1 out of memory. */
 static int hash_tokens(seq_trainer *tr, const shelf_catalog *cat, uint64_t **hashes,
                        size_t *total)
 {
     tok_scratch ts = {0};
     size_t cap = 0, used = 0;
     uint64_t *h = NULL;
-    int T = tr->e->T, rc = 0;
+    const int T = tr->e->T, S = seq_slots(tr->e);
+    int rc = 0;
     for (size_t i = 0; i < tr->n && !rc; i++) {
         const char *t = shelf_catalog_get(cat, i)->text;
-        long k = tok_tokenize(&ts, t, strlen(t));
-        if (k < 0) {
+        long n = tok_tokenize(&ts, t, strlen(t));
+        if (n < 0) {
             rc = -1;
             break;
         }
-        if (k > T)
-            k = T;
+        const long k = n > T ? T : n;
         if (used + (size_t)k > cap) {
             size_t ncap = (used + (size_t)k) * 2 + 1024;
             uint64_t *nh = realloc(h, ncap * sizeof *nh);
-            if (!nh) {
+            int32_t *nt = realloc(tr->tok, ncap * (size_t)S * sizeof *nt);
+            if (nh)
+                h = nh;
+            if (nt)
+                tr->tok = nt;
+            if (!nh || !nt) {
                 rc = -1;
                 break;
             }
-            h = nh, cap = ncap;
+            cap = ncap;
         }
         tr->off[i] = used;
         tr->len[i] = (int)k;
-        for (long j = 0; j < k; j++)
-            h[used++] = seq_token_hash(ts.text + ts.tokens[j].start, ts.tokens[j].len);
+        for (long j = 0; j < k; j++, used++) {
+            h[used] = seq_token_hash(ts.text + ts.tokens[j].start, ts.tokens[j].len);
+            if (S > 1)
+                seq_subwords(&ts, j, n, tr->e->nsub, tr->tok + used * S + 1);
+        }
     }
     tok_scratch_free(&ts);
     *hashes = h;
@@ -148,11 +166,11 @@ static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf
     seq_encoder *e = tr->e;
     uint64_t *h = NULL, *sorted = NULL;
     size_t total = 0;
+    const int S = seq_slots(e);
     tr->off = malloc((tr->n + 1) * sizeof *tr->off);
     tr->len = malloc((tr->n + 1) * sizeof *tr->len);
     if (!tr->off || !tr->len || hash_tokens(tr, cat, &h, &total) ||
-        !(sorted = malloc((total + 1) * sizeof *sorted)) ||
-        !(tr->tok = malloc((total + 1) * sizeof *tr->tok))) {
+        (!tr->tok && !(tr->tok = malloc(sizeof *tr->tok))) || !(sorted = malloc((total + 1) * sizeof *sorted))) {
         free(h);
         free(sorted);
         return err_set(err, SHELF_ENOMEM, "out of memory building the token vocabulary");
@@ -169,8 +187,13 @@ static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf
     e->words = sorted;
     e->nwords = (uint32_t)words;
     e->nbuckets = UNKNOWN_BUCKETS;
-    for (size_t i = 0; i < total; i++)
-        tr->tok[i] = seq_row_of_hash(e, h[i]);
+    const int32_t base = (int32_t)(e->nwords + e->nbuckets);
+    for (size_t i = 0; i < total; i++) {
+        int32_t *id = tr->tok + i * S;
+        id[0] = seq_row_of_hash(e, h[i]);
+        for (int s = 1; s < S; s++)
+            id[s] += id[s] >= 0 ? base : 0;
+    }
     free(h);
     return SHELF_OK;
 }
@@ -212,7 +235,8 @@ static void run_grad(void *ctx, int tid, int nthreads)
     if (n == 0)
         return;
     seq_work *w = &tr->work[tid];
-    const int32_t *tok = tr->btok + b0 * (size_t)Tb;
+    rng_seed(&w->drop_rng, tr->o->seed ^ ((uint64_t)tr->step << 8) ^ (uint64_t)tid);
+    const int32_t *tok = tr->btok + b0 * (size_t)Tb * (size_t)seq_slots(tr->e);
     const int *lens = tr->blens + b0;
     seq_forward(tr->e, w, tok, lens, n, Tb);
     const float eps = tr->o->label_smoothing, scale = 1.0f / (float)tr->nb;
@@ -266,7 +290,7 @@ static void run_update(void *ctx, int tid, int nthreads)
 /* Copies batch k's ids into btok, padded to its longest text. */
 static void fill_batch(seq_trainer *tr, size_t k)
 {
-    const size_t first = (size_t)tr->batches[k] * (size_t)tr->B;
+    const size_t first = (size_t)tr->batches[k] * (size_t)tr->B, S = (size_t)seq_slots(tr->e);
     tr->batch = tr->sorted + first;
     tr->nb = (int)(tr->n - first < (size_t)tr->B ? tr->n - first : (size_t)tr->B);
     tr->Tb = 1;
@@ -275,11 +299,10 @@ static void fill_batch(seq_trainer *tr, size_t k)
             tr->Tb = tr->len[tr->batch[b]];
     for (int b = 0; b < tr->nb; b++) {
         const uint32_t p = tr->batch[b];
+        const size_t len = (size_t)tr->len[p], row = (size_t)b * (size_t)tr->Tb * S;
         tr->blens[b] = tr->len[p];
-        memcpy(tr->btok + (size_t)b * tr->Tb, tr->tok + tr->off[p],
-               (size_t)tr->len[p] * sizeof *tr->btok);
-        memset(tr->btok + (size_t)b * tr->Tb + tr->len[p], 0,
-               (size_t)(tr->Tb - tr->len[p]) * sizeof *tr->btok);
+        memcpy(tr->btok + row, tr->tok + tr->off[p] * S, len * S * sizeof *tr->btok);
+        memset(tr->btok + row + len * S, 0, ((size_t)tr->Tb - len) * S * sizeof *tr->btok);
     }
 }
 
@@ -303,14 +326,17 @@ static double run_epoch(seq_trainer *tr, rng *r, int epoch, double t0)
     plan_epoch(tr, r);
     for (size_t k = 0; k < tr->nbatches; k++) {
         fill_batch(tr, k);
+        const double s0 = now_sec();
         pool_run(tr->pool, run_grad, tr);
         for (int t = 0; t < tr->threads; t++)
             loss += tr->loss[t];
-        tr->nrows = embedding_rows(tr->rows, tr->btok, tr->blens, tr->nb, tr->Tb);
+        tr->nrows = embedding_rows(tr->rows, tr->btok, seq_slots(tr->e), tr->blens, tr->nb,
+                                   tr->Tb);
         float momentum;
         schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
         tr->step++;
         pool_run(tr->pool, run_update, tr);
+        tr->step_seconds += now_sec() - s0;
         if (now_sec() - last >= 1.0) {
             last = now_sec();
             report(tr, epoch, t0, loss / (double)((k + 1) * (size_t)tr->B), -1);
@@ -322,13 +348,14 @@ static double run_epoch(seq_trainer *tr, rng *r, int epoch, double t0)
 static int alloc_buffers(seq_trainer *tr)
 {
     const size_t n = tr->n, B = (size_t)tr->B, T = (size_t)tr->e->T, P = tr->e->nparams;
+    const size_t S = (size_t)seq_slots(tr->e);
     tr->slice = (tr->B + tr->threads - 1) / tr->threads;
     tr->order = malloc((n + 1) * sizeof *tr->order);
     tr->sorted = malloc((n + 1) * sizeof *tr->sorted);
     tr->batches = malloc((n / B + 2) * sizeof *tr->batches);
     tr->count = malloc((T + 2) * sizeof *tr->count);
-    tr->btok = malloc(B * T * sizeof *tr->btok);
-    tr->rows = malloc(B * T * sizeof *tr->rows);
+    tr->btok = malloc(B * T * S * sizeof *tr->btok);
+    tr->rows = malloc(B * T * S * sizeof *tr->rows);
     tr->blens = malloc(B * sizeof *tr->blens);
     tr->m1 = calloc(P, sizeof *tr->m1);
     tr->m2 = calloc(P, sizeof *tr->m2);
@@ -342,6 +369,7 @@ static int alloc_buffers(seq_trainer *tr)
         tr->dlogits[t] = malloc((size_t)tr->slice * (size_t)tr->e->K * sizeof(float));
         if (!tr->grads[t] || !tr->dlogits[t] || seq_work_init(&tr->work[t], tr->e, tr->slice, 1))
             return -1;
+        tr->work[t].dropout = tr->o->dropout;
     }
     return 0;
 }
@@ -394,12 +422,13 @@ static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
     const shelf_train_options *o = tr->o;
     float *best = NULL;
     double best_acc = -1, t0 = now_sec();
-    int bad = 0, epoch;
+    int bad = 0, epoch, ran = 0;
     rng r;
     rng_seed(&r, o->seed);
     shelf_status st = SHELF_OK;
     for (epoch = 0; epoch < o->epochs; epoch++) {
         double loss = run_epoch(tr, &r, epoch, t0);
+        ran++;
         double acc = valid ? train_accuracy(m, valid, tr->threads) : -1;
         if (valid && acc < 0) {
             st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
@@ -426,7 +455,7 @@ static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
     else
         m->info.epochs = epoch;
     m->info.valid_accuracy = best_acc;
-    m->info.fit_seconds = now_sec() - t0;
+    m->info.fit_seconds = ran ? tr->step_seconds / ran : 0;
     free(best);
     return st;
 }
@@ -454,6 +483,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     e->F = e->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
     e->T = o->max_tokens;
     e->K = model_num_labels(m);
+    e->nsub = o->maxn == 0 ? 0 : o->buckets > 0 ? (uint32_t)o->buckets : SUBWORD_BUCKETS;
     shelf_status st = build_vocab(&tr, train, err);
     if (st != SHELF_OK)
         goto done;

@@ -369,6 +369,7 @@ void shelf_train_options_default(shelf_train_options *o)
     o->seed = 1;
     o->weight_decay = 5e-4f;
     o->augment = -1;
+    o->dropout = -1;
 }
 
 static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error *err)
