@@ -236,8 +236,21 @@ for enc in gru transformer; do
   cmp -s pred_$enc.txt pred2_$enc.txt && pass "$enc: same seed, two threads: same predictions after reloading" || fail "$enc: reproducible"
 done
 expect_error "heads must divide dim" 'heads' "$SHELF" train --train train.csv --out x.shelf --text-encoder transformer --dim 30 --heads 4
-expect_error "--hierarchy is refused with a sequence encoder" 'hierarchy' "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --hierarchy
-expect_error "sequence encoders are text-only so far" 'modality text' "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --text-encoder gru
+SEQ_OPTS=(--epochs 2 --lr 0.01 --dim 32 --max-tokens 16 --threads 2 --seed 3)
+for extra in "--hierarchy" "--balance weight" "--balance oversample" "--balance undersample"; do
+  # shellcheck disable=SC2086
+  expect_ok "gru with $extra trains" "$SHELF" train --train train.csv --valid valid.csv --out x.shelf --text-encoder gru "${SEQ_OPTS[@]}" --batch 16 $extra
+  expect_ok "  and evaluates" "$SHELF" eval --model x.shelf --data test.csv --json --min-confidence 0.9
+  acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+  awk -v a="$acc" 'BEGIN { exit !(a >= 0.7) }' && grep -q '"backoff"' out.txt && pass "  accuracy $acc >= 0.7, with back-off figures" || fail "gru $extra: accuracy $acc >= 0.7"
+done
+expect_ok "a fused model with a gru text encoder trains" "$SHELF" train --train imgs/train.csv --valid imgs/valid.csv --out gb.shelf --modality both --text-encoder gru --dim 16 --max-tokens 16 --image-size 16 --width 4 --batch 16 --epochs 2 --seed 2 --threads 2 --quiet
+expect_ok "  and predicts with both modalities" "$SHELF" predict --model gb.shelf --data imgs/test.csv
+grep -q '"modalities":\["text","image"\]' out.txt && pass "  its output says text and image" || fail "gru fused: modalities ($(head -c 300 out.txt))"
+expect_ok "  info" "$SHELF" info --model gb.shelf
+grep -q "bidirectional GRU" out.txt && grep -q "image CNN" out.txt && pass "  info describes the GRU and the CNN" || fail "gru fused: info ($(head -c 400 out.txt))"
+expect_error "a sequence encoder needs text" 'needs text' "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --text-encoder gru
+expect_error "--dropout 1 is refused" 'dropout' "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --dropout 1
 "$SHELF" train --train train.csv --out x.shelf --text-encoder lstm >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "text-encoder" err.txt && pass "an unknown --text-encoder: exit 2 with a message" || fail "unknown --text-encoder (exit $rc)"
 

@@ -136,6 +136,12 @@ void shelf_scratch_free(shelf_scratch *s)
  * memory. */
 static int text_logits(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
 {
+    if (m->seq && m->hierarchical) { /* the encoder scores the taxonomy's nodes */
+        if (seq_text_logits(m->seq, s->seq, text, s->z))
+            return -1;
+        taxonomy_leaf_logits(&m->tax, s->z, out);
+        return 0;
+    }
     if (m->seq)
         return seq_text_logits(m->seq, s->seq, text, out);
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))

@@ -462,7 +462,7 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
     m->seq = e;
     *e = (seq_encoder){.kind = (seq_kind)kind, .D = (int)u[0], .layers = (int)u[1],
                        .heads = (int)u[2], .F = (int)u[3], .T = (int)u[4], .nwords = u[5],
-                       .nbuckets = u[6], .nsub = u[7], .K = model_num_labels(m)};
+                       .nbuckets = u[6], .nsub = u[7], .K = model_num_nodes(m)};
     if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
         u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS || (uint64_t)u[5] > r->left / 8 ||
         !(e->words = get_array(r, e->nwords, 8)) || seq_encoder_alloc(e) ||

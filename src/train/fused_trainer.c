@@ -187,8 +187,9 @@ shelf_status train_fused_model(const shelf_catalog *train, const shelf_catalog *
     shelf_train_options text = *opts, image = *opts;
     text.modality = SHELF_MODALITY_TEXT;
     text.progress = NULL; /* the CNN's progress is what takes time */
-    text.epochs = 0; /* --epochs and --lr are the CNN's; the text model keeps its defaults */
-    text.lr = 0;
+    text.epochs = 0; /* --epochs, --lr and --batch are the CNN's; the text model keeps its */
+    text.lr = 0;     /* defaults (with --text-encoder, its own) */
+    text.batch = 0;
     image.modality = SHELF_MODALITY_IMAGE;
     shelf_catalog *content = NULL, *kept = NULL, *held = NULL;
     const shelf_catalog *learn = train, *fit = valid;

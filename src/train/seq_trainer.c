@@ -20,6 +20,7 @@
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "nn/softmax.h"
+#include "train/balance.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
        SUBWORD_BUCKETS = 1 << 16,
@@ -38,8 +39,9 @@ typedef struct seq_trainer {
     size_t *off;
     int *len;
     const uint32_t *y;
+    balance bal;           /* --balance: class weights, or each epoch's draw */
     uint32_t *order, *sorted, *batches;
-    size_t nbatches;
+    size_t nepoch, nbatches; /* this epoch's products (n, unless re-drawn) and batches */
     size_t *count;         /* T + 2 counters for sorting by length */
     /* the current batch: products batch[0..nb), ids btok[nb][Tb] */
     const uint32_t *batch;
@@ -48,6 +50,7 @@ typedef struct seq_trainer {
     int *blens;
     seq_work work[MAX_THREADS];
     float *grads[MAX_THREADS], *dlogits[MAX_THREADS];
+    float *leaf[MAX_THREADS]; /* --hierarchy: the labels' logits from the encoder's nodes' */
     double loss[MAX_THREADS];
     float *m1, *m2, lr;
     long step;
@@ -63,12 +66,9 @@ shelf_status seq_check_options(shelf_train_options *o, shelf_error *err)
         return err_set(err, SHELF_EINVAL, "--weight-decay must not be negative");
     if (o->max_tokens < 0 || o->layers < 0 || o->heads < 0)
         return err_set(err, SHELF_EINVAL, "options must not be negative (0 means the default)");
-    if (o->modality != SHELF_MODALITY_TEXT)
-        return err_set(err, SHELF_EINVAL, "--text-encoder %s works with --modality text only "
-                       "so far", o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru" : "transformer");
-    if (o->balance != SHELF_BALANCE_NONE || o->hierarchy)
-        return err_set(err, SHELF_EINVAL, "--%s is not supported with --text-encoder yet",
-                       o->hierarchy ? "hierarchy" : "balance");
+    if (o->modality == SHELF_MODALITY_IMAGE)
+        return err_set(err, SHELF_EINVAL, "--text-encoder %s needs text: --modality text or both",
+                       o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru" : "transformer");
     if (o->epochs <= 0)
         o->epochs = 5;
     if (o->lr <= 0)
@@ -202,9 +202,14 @@ static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf
  * CHUNK_BATCHES batches, the batches then taken in a shuffled order. */
 static void plan_epoch(seq_trainer *tr, rng *r)
 {
-    const size_t n = tr->n, chunk = (size_t)tr->B * CHUNK_BATCHES;
+    size_t n = tr->n;
+    const size_t chunk = (size_t)tr->B * CHUNK_BATCHES;
     const int T = tr->e->T;
-    rng_shuffle_u32(r, tr->order, n);
+    if (tr->bal.mode == SHELF_BALANCE_NONE || tr->bal.mode == SHELF_BALANCE_WEIGHT)
+        rng_shuffle_u32(r, tr->order, n);
+    else /* re-drawn each epoch */
+        n = balance_epoch(&tr->bal, tr->y, r, tr->order);
+    tr->nepoch = n;
     for (size_t c0 = 0; c0 < n; c0 += chunk) { /* a counting sort, longest first */
         const size_t c1 = n - c0 < chunk ? n : c0 + chunk;
         memset(tr->count, 0, (size_t)(T + 2) * sizeof *tr->count);
@@ -224,14 +229,17 @@ static void plan_epoch(seq_trainer *tr, rng *r)
 }
 
 /* The thread's slice of the batch: forward, softmax cross-entropy (mean over the batch,
- * optionally smoothed), backward into its gradient block. */
+ * optionally smoothed, weighted by class under --balance weight), backward into its
+ * gradient block. Under --hierarchy the encoder scores the taxonomy's nodes, a label's logit
+ * is the sum of its path's. */
 static void run_grad(void *ctx, int tid, int nthreads)
 {
     seq_trainer *tr = ctx;
     size_t b0, b1;
     pool_split((size_t)tr->nb, tid, nthreads, &b0, &b1);
     tr->loss[tid] = 0;
-    const int n = (int)(b1 - b0), K = tr->e->K, Tb = tr->Tb;
+    const shelf_model *m = tr->m;
+    const int n = (int)(b1 - b0), K = model_num_labels(m), N = tr->e->K, Tb = tr->Tb;
     if (n == 0)
         return;
     seq_work *w = &tr->work[tid];
@@ -242,12 +250,18 @@ static void run_grad(void *ctx, int tid, int nthreads)
     const float eps = tr->o->label_smoothing, scale = 1.0f / (float)tr->nb;
     double loss = 0;
     for (int b = 0; b < n; b++) {
-        float *g = tr->dlogits[tid] + (size_t)b * K;
+        float *g = m->hierarchical ? tr->leaf[tid] : tr->dlogits[tid] + (size_t)b * N;
+        const float *z = w->logits + (size_t)b * N;
         const int y = (int)tr->y[tr->batch[b0 + (size_t)b]];
-        softmax_forward(g, w->logits + (size_t)b * K, K);
-        loss += softmax_xent_backward(g, g, y, K);
+        const float weight = tr->bal.weight[y] * scale;
+        if (m->hierarchical)
+            taxonomy_leaf_logits(&m->tax, z, g);
+        softmax_forward(g, m->hierarchical ? g : z, K);
+        loss += softmax_xent_backward(g, g, y, K) * tr->bal.weight[y];
         for (int k = 0; k < K; k++)
-            g[k] = (g[k] - (k == y ? -eps : 0) - eps / (float)K) * scale;
+            g[k] = (g[k] - (k == y ? -eps : 0) - eps / (float)K) * weight;
+        if (m->hierarchical)
+            taxonomy_node_grads(&m->tax, g, tr->dlogits[tid] + (size_t)b * N);
     }
     tr->loss[tid] = loss;
     seq_backward(tr->e, w, tr->grads[tid], tr->dlogits[tid], tok, lens, n, Tb);
@@ -291,8 +305,9 @@ static void run_update(void *ctx, int tid, int nthreads)
 static void fill_batch(seq_trainer *tr, size_t k)
 {
     const size_t first = (size_t)tr->batches[k] * (size_t)tr->B, S = (size_t)seq_slots(tr->e);
+    const size_t n = tr->nepoch;
     tr->batch = tr->sorted + first;
-    tr->nb = (int)(tr->n - first < (size_t)tr->B ? tr->n - first : (size_t)tr->B);
+    tr->nb = (int)(n - first < (size_t)tr->B ? n - first : (size_t)tr->B);
     tr->Tb = 1;
     for (int b = 0; b < tr->nb; b++)
         if (tr->len[tr->batch[b]] > tr->Tb)
@@ -342,7 +357,7 @@ static double run_epoch(seq_trainer *tr, rng *r, int epoch, double t0)
             report(tr, epoch, t0, loss / (double)((k + 1) * (size_t)tr->B), -1);
         }
     }
-    return tr->n ? loss / (double)tr->n : 0;
+    return tr->nepoch ? loss / (double)tr->nepoch : 0;
 }
 
 static int alloc_buffers(seq_trainer *tr)
@@ -367,7 +382,9 @@ static int alloc_buffers(seq_trainer *tr)
     for (int t = 0; t < tr->threads; t++) {
         tr->grads[t] = calloc(P, sizeof(float));
         tr->dlogits[t] = malloc((size_t)tr->slice * (size_t)tr->e->K * sizeof(float));
-        if (!tr->grads[t] || !tr->dlogits[t] || seq_work_init(&tr->work[t], tr->e, tr->slice, 1))
+        tr->leaf[t] = malloc((size_t)model_num_labels(tr->m) * sizeof(float));
+        if (!tr->grads[t] || !tr->dlogits[t] || !tr->leaf[t] ||
+            seq_work_init(&tr->work[t], tr->e, tr->slice, 1))
             return -1;
         tr->work[t].dropout = tr->o->dropout;
     }
@@ -391,8 +408,10 @@ static void free_buffers(seq_trainer *tr)
     for (int t = 0; t < MAX_THREADS; t++) {
         free(tr->grads[t]);
         free(tr->dlogits[t]);
+        free(tr->leaf[t]);
         seq_work_free(&tr->work[t]);
     }
+    balance_free(&tr->bal);
     pool_free(tr->pool);
 }
 
@@ -403,7 +422,6 @@ static int empty_bag(shelf_model *m)
     m->feat = (feat_config){0, 0, 0, 1};
     m->dim = 0;
     m->nrows = 0;
-    m->hierarchical = 0;
     free(m->row_of_bucket);
     free(m->idf);
     m->row_of_bucket = malloc(sizeof *m->row_of_bucket);
@@ -482,7 +500,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     e->heads = e->kind == SEQ_TRANSFORMER ? o->heads : 0;
     e->F = e->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
     e->T = o->max_tokens;
-    e->K = model_num_labels(m);
+    e->K = model_num_nodes(m); /* the labels, or under --hierarchy the taxonomy's nodes */
     e->nsub = o->maxn == 0 ? 0 : o->buckets > 0 ? (uint32_t)o->buckets : SUBWORD_BUCKETS;
     shelf_status st = build_vocab(&tr, train, err);
     if (st != SHELF_OK)
@@ -497,11 +515,13 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     tr.pool = pool_new(tr.threads);
     if (tr.pool) /* a pool may start fewer threads than asked: the slices follow it */
         tr.threads = pool_threads(tr.pool);
-    if (!tr.pool || alloc_buffers(&tr)) {
+    if (!tr.pool || alloc_buffers(&tr) ||
+        balance_init(&tr.bal, o->balance, o->balance_power, y, tr.n, model_num_labels(m))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for training buffers");
         goto done;
     }
-    long per_epoch = (long)((tr.n + (size_t)tr.B - 1) / (size_t)tr.B);
+    const size_t epoch_size = balance_epoch_size(&tr.bal, y);
+    long per_epoch = (long)((epoch_size + (size_t)tr.B - 1) / (size_t)tr.B);
     tr.sched = (schedule){SCHEDULE_COSINE, o->lr, BETA1, per_epoch * o->epochs, 0};
     tr.sched.warmup_steps = (long)(WARMUP_SHARE * (float)tr.sched.total_steps);
     st = train_epochs(&tr, valid, err);
