@@ -1,30 +1,47 @@
 #!/usr/bin/env bash
-# The text encoders side by side on one dataset of ../shared/data (text only): the bag of
-# n-grams with its defaults, the bidirectional GRU and the Transformer (EPOCHS epochs each,
-# other options as given after the dataset). Prints test accuracy, macro-F1 and the
-# wall-clock training time (reading, vocabulary, training, validation, calibration).
-# usage: [TAG=name] bench/seq_encoders.sh [DATASET] [EPOCHS] [extra options for gru/transformer]
-# (from the repository root, after make)
+# The text encoders side by side on datasets of ../shared/data (text only): the bag of
+# n-grams with its defaults, the bidirectional GRU and the Transformer (their defaults, or
+# the options given after --). Prints test accuracy, macro-F1, the wall-clock training time
+# (reading, vocabulary, training, validation, calibration), training texts/s in training
+# steps (shelf info), and prediction throughput (shelf predict on the test split, 2 threads,
+# products/s including reading and model loading).
+# usage: [TAG=name] bench/seq_encoders.sh [DATASET ...] [-- options for gru/transformer]
+# (from the repository root, after make). Results: bench/out/seq[-TAG]/results.md
 set -euo pipefail
-NAME=${1:-zh-online-shopping-10cats}
-EPOCHS=${2:-3}
-shift $(($# > 2 ? 2 : $#))
-DATA=$(cd "$(dirname "$0")/../.." && pwd)/shared/data/$NAME
+sets=()
+while [ $# -gt 0 ] && [ "$1" != -- ]; do sets+=("$1"); shift; done
+[ $# -gt 0 ] && shift
+[ ${#sets[@]} -eq 0 ] && sets=(zh-online-shopping-10cats)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)/shared/data
 OUT=bench/out/seq${TAG:+-$TAG}  # TAG=name keeps runs apart
 mkdir -p "$OUT"
-ext=tsv
-[ -f "$DATA/train.tsv" ] || ext=csv
-printf '%-12s %9s %9s %9s\n' encoder accuracy macro_f1 train_s
-for enc in bag gru transformer; do
-  args=()
-  [ "$enc" != bag ] && args=(--text-encoder "$enc" --epochs "$EPOCHS" "$@")
-  start=$(date +%s.%N)
-  ./shelf train --train "$DATA/train.$ext" --valid "$DATA/valid.$ext" --threads 2 --quiet \
-    --out "$OUT/$NAME-$enc.shelf" "${args[@]}" 2> "$OUT/$NAME-$enc-train.log"
-  end=$(date +%s.%N)
-  ./shelf eval --model "$OUT/$NAME-$enc.shelf" --data "$DATA/test.$ext" --json \
-    > "$OUT/$NAME-$enc-eval.json"
-  acc=$(grep -o '"accuracy": *[0-9.]*' "$OUT/$NAME-$enc-eval.json" | head -1 | grep -o '[0-9.]*$')
-  f1=$(grep -o '"macro_f1": *[0-9.]*' "$OUT/$NAME-$enc-eval.json" | head -1 | grep -o '[0-9.]*$')
-  printf '%-12s %9.4f %9.4f %9.1f\n' "$enc" "$acc" "$f1" "$(echo "$end - $start" | bc)"
+now() { date +%s.%N; }
+{
+echo "# bench/seq_encoders.sh ${sets[*]} ${*:+-- $*} ($(date -u +%F' '%H:%M) UTC, load $(cut -d' ' -f1 /proc/loadavg))"
+echo
+echo "| dataset | encoder | accuracy | macro-F1 | train s | train texts/s | predict products/s |"
+echo "|---|---|---|---|---|---|---|"
+for NAME in "${sets[@]}"; do
+  DATA=$ROOT/$NAME
+  ext=tsv
+  [ -f "$DATA/train.tsv" ] || ext=csv
+  for enc in bag gru transformer; do
+    args=()
+    [ "$enc" != bag ] && args=(--text-encoder "$enc" "$@")
+    model=$OUT/$NAME-$enc.shelf
+    t0=$(now)
+    ./shelf train --train "$DATA/train.$ext" --valid "$DATA/valid.$ext" --threads 2 --quiet \
+      --out "$model" "${args[@]}" 2> "$OUT/$NAME-$enc-train.log"
+    t1=$(now)
+    ./shelf eval --model "$model" --data "$DATA/test.$ext" --json > "$OUT/$NAME-$enc-eval.json"
+    t2=$(now)
+    rows=$(./shelf predict --model "$model" --data "$DATA/test.$ext" --threads 2 | wc -l)
+    t3=$(now)
+    acc=$(grep -o '"accuracy": *[0-9.]*' "$OUT/$NAME-$enc-eval.json" | head -1 | grep -o '[0-9.]*$')
+    f1=$(grep -o '"macro_f1": *[0-9.]*' "$OUT/$NAME-$enc-eval.json" | head -1 | grep -o '[0-9.]*$')
+    speed=$(./shelf info --model "$model" | { grep -o '[0-9.]* training texts/s' || true; } | cut -d' ' -f1)
+    printf '| %s | %s | %.4f | %.4f | %.1f | %s | %.0f |\n' "$NAME" "$enc" "$acc" "$f1" \
+      "$(echo "$t1 - $t0" | bc)" "${speed:--}" "$(echo "$rows / ($t3 - $t2)" | bc -l)"
+  done
 done
+} | tee "$OUT/results.md"

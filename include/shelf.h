@@ -183,7 +183,8 @@ typedef struct shelf_train_options {
     float balance_power;     /* class weight = (mean class size / class size)^power; 0.5 */
     float label_smoothing;   /* share of the target spread over all labels; 0 */
     /* sequence text encoders (--modality text); dim is their width (0: 128), batch their
-     * batch (0: 32), lr AdamW's peak (0: 0.002), epochs 0: 5 */
+     * batch (0: 32), lr AdamW's peak (0: 0.002), epochs 0: enough for 2,000 steps, at
+     * least 5 and at most 50 */
     shelf_text_encoder text_encoder;
     int max_tokens;          /* tokens kept of a text; 0: 64 */
     int layers;              /* Transformer blocks; 0: 2 */

@@ -23,7 +23,7 @@
 #include "train/balance.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
-       SUBWORD_BUCKETS = 1 << 16,
+       SUBWORD_BUCKETS = 1 << 16, MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
        /* batches sorted by length together: similar lengths, yet a shuffled order */
        CHUNK_BATCHES = 32 };
 static const float BETA1 = 0.9f, BETA2 = 0.999f, ADAM_EPS = 1e-8f, WARMUP_SHARE = 0.05f;
@@ -58,7 +58,7 @@ typedef struct seq_trainer {
     schedule sched;
 } seq_trainer;
 
-shelf_status seq_check_options(shelf_train_options *o, shelf_error *err)
+shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *err)
 {
     if ((unsigned)o->text_encoder > SHELF_TEXT_ENCODER_TRANSFORMER)
         return err_set(err, SHELF_EINVAL, "unknown text encoder %d", (int)o->text_encoder);
@@ -69,14 +69,17 @@ shelf_status seq_check_options(shelf_train_options *o, shelf_error *err)
     if (o->modality == SHELF_MODALITY_IMAGE)
         return err_set(err, SHELF_EINVAL, "--text-encoder %s needs text: --modality text or both",
                        o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru" : "transformer");
-    if (o->epochs <= 0)
-        o->epochs = 5;
     if (o->lr <= 0)
         o->lr = 0.002f;
     if (o->dim <= 0)
         o->dim = 128;
     if (o->batch <= 0)
         o->batch = 32;
+    if (o->epochs <= 0) { /* a small catalog gets more passes: at least MIN_STEPS steps */
+        const size_t per_epoch = (n + (size_t)o->batch - 1) / (size_t)o->batch;
+        const size_t want = per_epoch ? (MIN_STEPS + per_epoch - 1) / per_epoch : 1;
+        o->epochs = want < MIN_EPOCHS ? MIN_EPOCHS : want > MAX_EPOCHS ? MAX_EPOCHS : (int)want;
+    }
     if (o->max_tokens <= 0)
         o->max_tokens = 64;
     if (o->layers <= 0)

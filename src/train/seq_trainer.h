@@ -6,8 +6,8 @@
 
 #include "model/model.h"
 
-/* Fills in the sequence encoders' defaults in o and checks them. */
-shelf_status seq_check_options(shelf_train_options *o, shelf_error *err);
+/* Fills in the sequence encoders' defaults in o for n training products and checks them. */
+shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *err);
 
 /* Trains m->seq for the labels already in m (y[i]: product i's label id). m's bag part is
  * left empty. */

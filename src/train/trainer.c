@@ -394,7 +394,7 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
     if ((unsigned)o->balance > SHELF_BALANCE_UNDERSAMPLE)
         return err_set(err, SHELF_EINVAL, "unknown balance mode %d", (int)o->balance);
     if (o->text_encoder != SHELF_TEXT_ENCODER_BAG)
-        return seq_check_options(o, err);
+        return seq_check_options(o, n, err);
     if (o->modality != SHELF_MODALITY_TEXT)
         return SHELF_OK; /* the image and fused trainers check the rest */
     if (o->epochs <= 0)
