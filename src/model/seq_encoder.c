@@ -2,6 +2,7 @@
  * W = encoder output width, K = labels. */
 #include "model/seq_encoder.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,9 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
 
 seq_scratch *seq_scratch_new(const seq_encoder *e)
 {
+    /* texts are predicted in parallel, one per thread, each calling sgemm: OpenBLAS must not
+     * start threads of its own inside them (they would oversubscribe the cores) */
+    openblas_set_num_threads(1);
     seq_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
