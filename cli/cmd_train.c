@@ -105,7 +105,8 @@ int cmd_train(int argc, char **argv)
         {"layers", OPT_INT, &o.layers, "transformer: blocks (default 2)"},
         {"heads", OPT_INT, &o.heads, "transformer: attention heads (default 4)"},
         {"dropout", OPT_FLOAT, &o.dropout,
-         "gru, transformer: share of token embeddings and pooled features dropped (0.1)"},
+         "gru, transformer: share of token embeddings, pooled features and (transformer) "
+         "attention and feed-forward outputs dropped (0.1)"},
         {"ngrams", OPT_INT, &o.ngrams, "word n-grams up to N (default 2)"},
         {"minn", OPT_INT, &o.minn, "shortest character n-gram (default 2)"},
         {"maxn", OPT_INT, &o.maxn, "longest character n-gram (default 5; 0: none)"},

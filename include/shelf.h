@@ -189,7 +189,8 @@ typedef struct shelf_train_options {
     int max_tokens;          /* tokens kept of a text; 0: 64 */
     int layers;              /* Transformer blocks; 0: 2 */
     int heads;               /* attention heads; 0: 4 */
-    float dropout;           /* share of embedded tokens and pooled features dropped in
+    float dropout;           /* share of embedded tokens, pooled features and Transformer
+                                blocks' attention and feed-forward outputs dropped in
                                 training; < 0: the default (0.1) */
     /* image models */
     int image_size;          /* side of the square input; 0: 64 */

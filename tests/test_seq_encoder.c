@@ -49,9 +49,10 @@ static void make_encoder(seq_encoder *e, seq_kind kind)
         e->params[i] += 0.05f * (float)((i * 7919) % 13) / 13.0f;
 }
 
-/* sum over the batch of logits . R, R fixed. */
+/* sum over the batch of logits . R, R fixed; the same dropout masks every call. */
 static double loss_of(const seq_encoder *e, seq_work *w, const float *R)
 {
+    rng_seed(&w->drop_rng, 11);
     seq_forward(e, w, TOKENS, LENS, B, T);
     double s = 0;
     for (int i = 0; i < B * K; i++)
@@ -59,12 +60,13 @@ static double loss_of(const seq_encoder *e, seq_work *w, const float *R)
     return s;
 }
 
-static void check_gradient(seq_kind kind)
+static void check_gradient(seq_kind kind, float dropout)
 {
     seq_encoder e;
     make_encoder(&e, kind);
     seq_work w;
     assert_int_equal(seq_work_init(&w, &e, B, 1), 0);
+    w.dropout = dropout;
     float R[B * K];
     for (int i = 0; i < B * K; i++)
         R[i] = (float)((i * 37) % 11) / 11.0f - 0.4f;
@@ -103,13 +105,22 @@ static void check_gradient(seq_kind kind)
 static void gru_encoder_gradient_matches_finite_differences(void **state)
 {
     (void)state;
-    check_gradient(SEQ_GRU);
+    check_gradient(SEQ_GRU, 0);
 }
 
 static void transformer_encoder_gradient_matches_finite_differences(void **state)
 {
     (void)state;
-    check_gradient(SEQ_TRANSFORMER);
+    check_gradient(SEQ_TRANSFORMER, 0);
+}
+
+/* With dropout on the token vectors, the pooled features and (Transformer) the blocks'
+ * attention and feed-forward outputs, masks held fixed. */
+static void encoders_with_dropout_match_finite_differences(void **state)
+{
+    (void)state;
+    check_gradient(SEQ_GRU, 0.3f);
+    check_gradient(SEQ_TRANSFORMER, 0.3f);
 }
 
 /* Padding takes no part: each text's logits in the batch are its logits alone. */
@@ -378,6 +389,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gru_encoder_gradient_matches_finite_differences),
         cmocka_unit_test(transformer_encoder_gradient_matches_finite_differences),
+        cmocka_unit_test(encoders_with_dropout_match_finite_differences),
         cmocka_unit_test(padded_batch_matches_each_text_alone),
         cmocka_unit_test(known_words_have_rows_and_others_share_buckets),
         cmocka_unit_test(subwords_give_bigrams_and_character_trigrams),

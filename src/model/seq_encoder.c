@@ -20,7 +20,18 @@
 static gru_shape gru_of(const seq_encoder *e) { return (gru_shape){e->D, e->D, 2}; }
 static transformer_shape block_of(const seq_encoder *e)
 {
-    return (transformer_shape){e->D, e->heads, e->F};
+    return (transformer_shape){.D = e->D, .heads = e->heads, .F = e->F};
+}
+
+/* A block as it runs on work w: with w's dropout when training. */
+static transformer_shape block_on(const seq_encoder *e, seq_work *w)
+{
+    transformer_shape s = block_of(e);
+    if (w->train && w->dropout > 0) {
+        s.dropout = w->dropout;
+        s.rng = &w->drop_rng;
+    }
+    return s;
 }
 
 const char *seq_kind_name(seq_kind k)
@@ -269,7 +280,7 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
         gru_shape g = gru_of(e);
         gru_forward(&g, w->enc, w->lwork, w->x, lens, P + l.enc, B, T);
     } else {
-        transformer_shape s = block_of(e);
+        transformer_shape s = block_on(e, w);
         const float *in = w->x;
         for (int b = 0; b < e->layers; b++) {
             float *out = w->enc + (size_t)b * w->enc_stride;
@@ -308,7 +319,7 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
         gru_backward(&g, w->dx[0], G + l.enc, w->lwork, w->dout, w->enc, w->x, lens,
                      P + l.enc, B, T);
     } else { /* dout, then dx[0] and dx[1] in turn: a block's dx never aliases its dout */
-        transformer_shape s = block_of(e);
+        transformer_shape s = block_on(e, w);
         const float *cur = w->dout;
         for (int b = e->layers - 1, i = 0; b >= 0; b--, i ^= 1) {
             const float *in = b ? w->enc + (size_t)(b - 1) * w->enc_stride : w->x;

@@ -9,6 +9,11 @@
  * slice, so threads share a batch by taking slices. Padding takes no part (see
  * attention.h): the rows of padded steps are 0 in out and their gradient is ignored.
  *
+ * With dropout > 0 (training), the attention's and the feed-forward network's outputs are
+ * dropped (inverted dropout) before each is added to its residual, as PyTorch's layer does
+ * in training mode; the masks are drawn from rng in the forward pass and kept in the work
+ * area for the backward pass, which must get the same shape.
+ *
  * Parameters: layernorm1's gamma [D] and beta [D]; the attention's (attention.h); layernorm2's
  * gamma and beta; W1 [F][D], b1 [F]; W2 [D][F], b2 [D] (nn.Linear's layout). Gradients
  * have the same layout. */
@@ -17,8 +22,12 @@
 
 #include <stddef.h>
 
+#include "core/rng.h"
+
 typedef struct transformer_shape {
     int D, heads, F;
+    float dropout; /* 0: none (prediction) */
+    rng *rng;      /* draws the dropout masks */
 } transformer_shape;
 
 size_t transformer_param_floats(const transformer_shape *s);
