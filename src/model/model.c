@@ -378,7 +378,7 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     }
     if (model_has_text(m) && m->seq) {
         describe_seq(&b, m->seq);
-        if (in->fit_seconds > 0)
+        if (in->fit_seconds > 0 && m->modality == SHELF_MODALITY_TEXT) /* else the CNN's */
             buf_printf(&b, "speed             %.1f training texts/s (%.1f s per epoch in training "
                        "steps)\n", (double)in->train_rows / in->fit_seconds, in->fit_seconds);
     } else if (model_has_text(m)) {
