@@ -110,7 +110,8 @@ int cmd_train(int argc, char **argv)
         {"ngrams", OPT_INT, &o.ngrams, "word n-grams up to N (default 2)"},
         {"minn", OPT_INT, &o.minn, "shortest character n-gram (default 2)"},
         {"maxn", OPT_INT, &o.maxn, "longest character n-gram (default 5; 0: none)"},
-        {"buckets", OPT_INT, &o.buckets, "hash buckets (default 2000000)"},
+        {"buckets", OPT_INT, &o.buckets, "hash buckets (default 2000000); gru, transformer: "
+         "rows for subwords (bigrams, character 3-grams), 0 (default): none"},
         {"threads", OPT_INT, &o.threads, "threads (default: all cores)"},
         {"hierarchy", OPT_FLAG, &o.hierarchy, "share weights along label paths"},
         {"balance", OPT_STR, &balance, "none (default), weight, oversample or undersample"},

@@ -170,7 +170,7 @@ typedef struct shelf_train_options {
                          of size D, then a linear layer */
     int ngrams;       /* word n-grams up to this length; 0: default 2 */
     int minn, maxn;   /* character n-grams of words; -1: default 2..5; maxn 0 turns them off */
-    int buckets;      /* hash buckets; 0: default */
+    int buckets;      /* hash buckets; 0: default (gru, transformer: subword rows, 0: none) */
     int threads;      /* 0: all cores */
     int hierarchy;    /* 1: a label's score is the sum of scores of its path's prefixes, so
                          rare leaves share their parents' weights */

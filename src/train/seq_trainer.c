@@ -23,7 +23,7 @@
 #include "train/balance.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
-       SUBWORD_BUCKETS = 1 << 16, MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
+       MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
        /* batches sorted by length together: similar lengths, yet a shuffled order */
        CHUNK_BATCHES = 32 };
 static const float BETA1 = 0.9f, BETA2 = 0.999f, ADAM_EPS = 1e-8f, WARMUP_SHARE = 0.05f;
@@ -504,7 +504,9 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     e->F = e->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
     e->T = o->max_tokens;
     e->K = model_num_nodes(m); /* the labels, or under --hierarchy the taxonomy's nodes */
-    e->nsub = o->maxn == 0 ? 0 : o->buckets > 0 ? (uint32_t)o->buckets : SUBWORD_BUCKETS;
+    /* subwords only when asked for: they helped fashion's macro-F1, cost flipkart-9k 2.5-3
+     * points and were even on zh-online-shopping-10cats (docs/benchmarks.md) */
+    e->nsub = o->maxn == 0 ? 0 : (uint32_t)o->buckets;
     shelf_status st = build_vocab(&tr, train, err);
     if (st != SHELF_OK)
         goto done;
