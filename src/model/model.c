@@ -347,8 +347,9 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     buf_printf(&b, "trained on        %s (%ld products", in->train_path ? in->train_path : "?",
                in->train_rows);
     if (in->valid_rows)
-        buf_printf(&b, ", %ld validation products, validation accuracy %.4f", in->valid_rows,
-                   in->valid_accuracy);
+        buf_printf(&b, ", %ld validation products, validation accuracy %.4f%s", in->valid_rows,
+                   in->valid_accuracy,
+                   m->modality == SHELF_MODALITY_BOTH ? " of the CNN alone" : "");
     buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu, %.1f s\n",
                in->epochs, in->epochs_planned, (double)in->lr, in->threads,
                (unsigned long long)in->seed, in->train_seconds);

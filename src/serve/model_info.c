@@ -49,6 +49,8 @@ static void add_training(cJSON *doc, const shelf_model_summary *s)
     if (s->skipped_images)
         cJSON_AddNumberToObject(t, "skipped_images", (double)s->skipped_images);
     cJSON *mt = cJSON_AddObjectToObject(doc, "metrics");
+    if (s->modality == SHELF_MODALITY_BOTH) /* what training measured: the CNN, not the fusion */
+        cJSON_AddStringToObject(mt, "validation_accuracy_of", "the image model alone");
     if (s->valid_accuracy >= 0)
         cJSON_AddNumberToObject(mt, "validation_accuracy", s->valid_accuracy);
     else
