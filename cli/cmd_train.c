@@ -102,7 +102,7 @@ int cmd_train(int argc, char **argv)
         {"text-encoder", OPT_STR, &encoder,
          "bag (default: n-grams), gru (bidirectional) or transformer: tokens in order"},
         {"max-tokens", OPT_INT, &o.max_tokens, "gru, transformer: tokens kept of a text (64)"},
-        {"layers", OPT_INT, &o.layers, "transformer: blocks (default 2)"},
+        {"layers", OPT_INT, &o.layers, "transformer: blocks (default 2); gru: layers (default 1)"},
         {"heads", OPT_INT, &o.heads, "transformer: attention heads (default 4)"},
         {"dropout", OPT_FLOAT, &o.dropout,
          "gru, transformer: share of token embeddings, pooled features and (transformer) "

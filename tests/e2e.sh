@@ -237,7 +237,7 @@ for enc in gru transformer; do
 done
 expect_error "heads must divide dim" 'heads' "$SHELF" train --train train.csv --out x.shelf --text-encoder transformer --dim 30 --heads 4
 SEQ_OPTS=(--epochs 2 --lr 0.01 --dim 32 --max-tokens 16 --threads 2 --seed 3)
-for extra in "--buckets 4096" "--hierarchy" "--balance weight" "--balance oversample" "--balance undersample"; do
+for extra in "--buckets 4096" "--layers 2" "--hierarchy" "--balance weight" "--balance oversample" "--balance undersample"; do
   # shellcheck disable=SC2086
   expect_ok "gru with $extra trains" "$SHELF" train --train train.csv --valid valid.csv --out x.shelf --text-encoder gru "${SEQ_OPTS[@]}" --batch 16 $extra
   expect_ok "  and evaluates" "$SHELF" eval --model x.shelf --data test.csv --json --min-confidence 0.9

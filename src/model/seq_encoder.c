@@ -17,7 +17,23 @@
 #include "nn/transformer.h"
 #include "text/hash.h"
 
-static gru_shape gru_of(const seq_encoder *e) { return (gru_shape){e->D, e->D, 2}; }
+/* GRU layer b: the embeddings in (D wide), or the layer below's two directions (2D). */
+static gru_shape gru_of(const seq_encoder *e, int b)
+{
+    return (gru_shape){b ? 2 * e->D : e->D, e->D, 2};
+}
+
+/* Encoder layers: the Transformer's blocks, or the GRU's (1 when unset, as in old files). */
+static int layers_of(const seq_encoder *e)
+{
+    return e->kind == SEQ_TRANSFORMER || e->layers > 1 ? e->layers : 1;
+}
+
+/* Where layer b's parameters start in the block. */
+static size_t layer_at(const seq_layout *l, int b)
+{
+    return l->enc + (b ? l->first + (size_t)(b - 1) * l->block : 0);
+}
 static transformer_shape block_of(const seq_encoder *e)
 {
     return (transformer_shape){.D = e->D, .heads = e->heads, .F = e->F};
@@ -44,14 +60,15 @@ seq_layout seq_layout_of(const seq_encoder *e)
     const size_t D = (size_t)e->D, V = (size_t)e->nwords + e->nbuckets + e->nsub;
     seq_layout l = {0};
     const int tf = e->kind == SEQ_TRANSFORMER;
-    gru_shape g = gru_of(e);
+    const gru_shape g0 = gru_of(e, 0), g1 = gru_of(e, 1);
     transformer_shape s = block_of(e);
     l.W = tf ? e->D : 2 * e->D;
     l.emb = 0;
     l.pos = V * D;
     l.enc = l.pos + (tf ? (size_t)e->T * D : 0);
-    l.block = tf ? transformer_param_floats(&s) : gru_param_floats(&g);
-    l.head_w = l.enc + l.block * (size_t)(tf ? e->layers : 1);
+    l.first = tf ? transformer_param_floats(&s) : gru_param_floats(&g0);
+    l.block = tf ? l.first : gru_param_floats(&g1);
+    l.head_w = layer_at(&l, layers_of(e));
     l.head_b = l.head_w + (size_t)e->K * 2 * (size_t)l.W;
     l.total = l.head_b + (size_t)e->K;
     return l;
@@ -62,6 +79,8 @@ int seq_encoder_alloc(seq_encoder *e)
     if ((e->kind != SEQ_GRU && e->kind != SEQ_TRANSFORMER) || e->D < 1 || e->D > 4096 ||
         e->T < 1 || e->T > SEQ_MAX_TOKENS || e->K < 1 || e->nbuckets < 1 ||
         e->nwords > SEQ_MAX_WORDS || e->nbuckets > SEQ_MAX_WORDS || e->nsub > SEQ_MAX_WORDS)
+        return -1;
+    if (e->layers < 0 || e->layers > SEQ_MAX_LAYERS)
         return -1;
     if (e->kind == SEQ_TRANSFORMER &&
         (e->layers < 1 || e->layers > SEQ_MAX_LAYERS || e->heads < 1 || e->D % e->heads ||
@@ -115,9 +134,9 @@ void seq_encoder_init_weights(seq_encoder *e, uint64_t seed)
     if (e->kind == SEQ_TRANSFORMER) {
         uniform(P + l.pos, l.enc - l.pos, 0.02f, &r);
         for (int b = 0; b < e->layers; b++)
-            init_block(e, P + l.enc + (size_t)b * l.block, &r);
+            init_block(e, P + layer_at(&l, b), &r);
     } else {
-        uniform(P + l.enc, l.block, 1 / sqrtf((float)e->D), &r);
+        uniform(P + l.enc, l.head_w - l.enc, 1 / sqrtf((float)e->D), &r);
     }
     uniform(P + l.head_w, l.head_b - l.head_w, 1 / sqrtf((float)(2 * l.W)), &r);
 }
@@ -213,8 +232,8 @@ int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
     memset(w, 0, sizeof *w);
     const seq_layout l = seq_layout_of(e);
     const size_t BT = (size_t)B * (size_t)e->T, D = (size_t)e->D, W = (size_t)l.W;
-    const int L = e->kind == SEQ_TRANSFORMER ? e->layers : 1;
-    gru_shape g = gru_of(e);
+    const int L = layers_of(e);
+    gru_shape g = gru_of(e, L > 1); /* the widest layer's work area serves them all */
     transformer_shape s = block_of(e);
     w->B = B;
     w->train = train;
@@ -231,8 +250,8 @@ int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
     if (ok && train) {
         w->dpooled = malloc((size_t)B * 2 * W * sizeof(float));
         w->dout = malloc(BT * W * sizeof(float));
-        w->dx[0] = malloc(BT * D * sizeof(float));
-        w->dx[1] = malloc(BT * D * sizeof(float));
+        w->dx[0] = malloc(BT * W * sizeof(float)); /* W >= D: a GRU layer's input may be 2D */
+        w->dx[1] = malloc(BT * W * sizeof(float));
         w->xmask = malloc(BT * D * sizeof(float));
         w->pmask = malloc((size_t)B * 2 * W * sizeof(float));
         ok = w->dpooled && w->dout && w->dx[0] && w->dx[1] && w->xmask && w->pmask;
@@ -262,7 +281,7 @@ void seq_work_free(seq_work *w)
 /* The encoder's output rows [B][T][W]. */
 static float *enc_out(const seq_encoder *e, const seq_work *w)
 {
-    return w->enc + (e->kind == SEQ_TRANSFORMER ? (size_t)(e->layers - 1) * w->enc_stride : 0);
+    return w->enc + (size_t)(layers_of(e) - 1) * w->enc_stride;
 }
 
 void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const int *lens,
@@ -276,18 +295,17 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
                       e->kind == SEQ_TRANSFORMER ? P + l.pos : NULL, B, T, e->D);
     if (drop) /* padded rows are 0 and stay 0 */
         dropout_forward(w->x, w->xmask, w->x, (size_t)B * T * e->D, w->dropout, &w->drop_rng);
-    if (e->kind == SEQ_GRU) {
-        gru_shape g = gru_of(e);
-        gru_forward(&g, w->enc, w->lwork, w->x, lens, P + l.enc, B, T);
-    } else {
-        transformer_shape s = block_on(e, w);
-        const float *in = w->x;
-        for (int b = 0; b < e->layers; b++) {
-            float *out = w->enc + (size_t)b * w->enc_stride;
-            transformer_forward(&s, out, w->lwork + (size_t)b * w->lwork_stride, in, lens,
-                                P + l.enc + (size_t)b * l.block, B, T);
-            in = out;
+    const transformer_shape s = block_on(e, w);
+    const float *in = w->x;
+    for (int b = 0; b < layers_of(e); b++) { /* each layer reads the one below */
+        float *out = w->enc + (size_t)b * w->enc_stride, *lw = w->lwork + b * w->lwork_stride;
+        if (e->kind == SEQ_GRU) {
+            const gru_shape g = gru_of(e, b);
+            gru_forward(&g, out, lw, in, lens, P + layer_at(&l, b), B, T);
+        } else {
+            transformer_forward(&s, out, lw, in, lens, P + layer_at(&l, b), B, T);
         }
+        in = out;
     }
     const float *h = enc_out(e, w);
     seqpool_mean_forward(w->pooled, 2 * W, h, lens, B, T, W);
@@ -313,21 +331,22 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
     memset(w->dout, 0, (size_t)B * T * W * sizeof *w->dout);
     seqpool_mean_backward(w->dout, w->dpooled, 2 * W, lens, B, T, W);
     seqpool_max_backward(w->dout, w->dpooled + W, 2 * W, w->argmax, B, T, W);
+    /* dout, then dx[0] and dx[1] in turn: a layer's dx never aliases its dout */
+    const transformer_shape s = block_on(e, w);
+    const float *cur = w->dout;
     float *dx = w->dx[0];
-    if (e->kind == SEQ_GRU) {
-        gru_shape g = gru_of(e);
-        gru_backward(&g, w->dx[0], G + l.enc, w->lwork, w->dout, w->enc, w->x, lens,
-                     P + l.enc, B, T);
-    } else { /* dout, then dx[0] and dx[1] in turn: a block's dx never aliases its dout */
-        transformer_shape s = block_on(e, w);
-        const float *cur = w->dout;
-        for (int b = e->layers - 1, i = 0; b >= 0; b--, i ^= 1) {
-            const float *in = b ? w->enc + (size_t)(b - 1) * w->enc_stride : w->x;
-            transformer_backward(&s, w->dx[i], G + l.enc + (size_t)b * l.block,
-                                 w->lwork + (size_t)b * w->lwork_stride, cur, in, lens,
-                                 P + l.enc + (size_t)b * l.block, B, T);
-            cur = dx = w->dx[i];
+    for (int b = layers_of(e) - 1, i = 0; b >= 0; b--, i ^= 1) {
+        const float *in = b ? w->enc + (size_t)(b - 1) * w->enc_stride : w->x;
+        float *lw = w->lwork + b * w->lwork_stride;
+        const size_t at = layer_at(&l, b);
+        if (e->kind == SEQ_GRU) {
+            const gru_shape g = gru_of(e, b);
+            gru_backward(&g, w->dx[i], G + at, lw, cur, w->enc + (size_t)b * w->enc_stride, in,
+                         lens, P + at, B, T);
+        } else {
+            transformer_backward(&s, w->dx[i], G + at, lw, cur, in, lens, P + at, B, T);
         }
+        cur = dx = w->dx[i];
     }
     if (drop)
         dropout_backward(dx, dx, w->xmask, (size_t)B * T * e->D);

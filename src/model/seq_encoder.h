@@ -38,11 +38,13 @@ typedef struct seq_encoder {
 } seq_encoder;
 
 /* Where each tensor starts in the parameter block (or a gradient block): emb [V][D],
- * pos [T][D] (Transformer; empty for the GRU), the encoder's (nn/gru.h, or layers
- * blocks of nn/transformer.h of `block` floats each), head_w [K][2W], head_b [K]. The
+ * pos [T][D] (Transformer; empty for the GRU), the encoder's layers (bidirectional GRU
+ * layers of nn/gru.h, the first reading D floats a step and the others the 2D below them;
+ * or blocks of nn/transformer.h), head_w [K][2W], head_b [K]. The
  * embedding table comes first, so the rest is one dense range [pos, total). */
 typedef struct seq_layout {
-    size_t emb, pos, enc, block, head_w, head_b, total;
+    size_t emb, pos, enc, first, block, head_w, head_b, total; /* first: layer 0's floats,
+                                                                   block: each later one's */
     int W;
 } seq_layout;
 

@@ -82,8 +82,8 @@ shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *er
     }
     if (o->max_tokens <= 0)
         o->max_tokens = 64;
-    if (o->layers <= 0)
-        o->layers = 2;
+    if (o->layers <= 0) /* the GRU's one layer reads both ways already */
+        o->layers = o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER ? 2 : 1;
     if (o->heads <= 0)
         o->heads = 4;
     if (o->dropout < 0)
@@ -101,7 +101,7 @@ shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *er
                        SEQ_MAX_TOKENS, o->max_tokens);
     if (o->batch > 4096)
         return err_set(err, SHELF_EINVAL, "--batch must be at most 4096, not %d", o->batch);
-    if (o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER && o->layers > SEQ_MAX_LAYERS)
+    if (o->layers > SEQ_MAX_LAYERS)
         return err_set(err, SHELF_EINVAL, "--layers must be at most %d, not %d",
                        SEQ_MAX_LAYERS, o->layers);
     if (o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER && o->dim % o->heads)
@@ -499,7 +499,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     m->seq = tr.e = e;
     e->kind = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER;
     e->D = o->dim;
-    e->layers = e->kind == SEQ_TRANSFORMER ? o->layers : 1;
+    e->layers = o->layers;
     e->heads = e->kind == SEQ_TRANSFORMER ? o->heads : 0;
     e->F = e->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
     e->T = o->max_tokens;
