@@ -1,6 +1,5 @@
 #include "model/cnn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include "core/rng.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
+#include "nn/blas_threads.h"
 #include "nn/linear.h"
 #include "nn/pool.h"
 #include "nn/softmax.h"
@@ -117,9 +117,7 @@ static size_t plane_floats(const conv_shape *s) { return (size_t)s->cout * s->ho
 
 int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training)
 {
-    /* The CNN splits every phase over its own threads, each calling sgemm: OpenBLAS must not
-     * start threads of its own inside them (it is not safe to, and would oversubscribe). */
-    openblas_set_num_threads(1);
+    blas_threads_off(); /* the CNN splits every phase over its own threads */
     memset(w, 0, sizeof *w);
     if (batch < 1 || threads < 1)
         return -1;

@@ -332,9 +332,8 @@ static void describe_seq(buf *b, const seq_encoder *e)
                    "3-grams, %u buckets\n", SEQ_CHAR_NGRAMS, e->nsub);
     if (e->kind == SEQ_GRU)
         buf_printf(b, "model             bidirectional GRU, embeddings %d, %d layer%s of hidden "
-                   "%d x 2, mean and max pooling, linear %d x %d\n", e->D,
-                   e->layers > 1 ? e->layers : 1, e->layers > 1 ? "s" : "", e->D, 4 * e->D,
-                   e->K);
+                   "%d x 2, mean and max pooling, linear %d x %d\n", e->D, seq_layers(e),
+                   seq_layers(e) > 1 ? "s" : "", e->D, 4 * e->D, e->K);
     else
         buf_printf(b, "model             transformer, %d blocks of width %d, %d heads, "
                    "feed-forward %d, mean and max pooling, linear %d x %d\n", e->layers,

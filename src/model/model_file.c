@@ -27,8 +27,9 @@
  * sequence encoder its sizes, vocabulary and parameters (see put_seq); version 5 the
  * sequence encoder's subword rows (version-4 ones have none). */
 enum { MODEL_VERSION = 5, HEADER_SIZE = 24 };
-/* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets, nsub (version 5) */
-enum { SEQ_SIZES = 8 };
+/* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets, and from version 5
+ * nsub */
+enum { SEQ_SIZES = 8, SEQ_SIZES_V4 = 7 };
 /* Image models: size, width, augment, batch, optimizer, schedule; weight decay, mean[3], std[3] */
 enum { IMAGE_SETTINGS_SIZE = 6 * 4 + 7 * 4 };
 
@@ -454,7 +455,7 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
     if (r->failed || kind == 0)
         return r->failed ? -1 : 0;
     seq_encoder *e = calloc(1, sizeof *e);
-    if (!e || kind > SEQ_TRANSFORMER || get(r, u, (version >= 5 ? SEQ_SIZES : 7) * 4)) {
+    if (!e || kind > SEQ_TRANSFORMER || get(r, u, (version >= 5 ? SEQ_SIZES : SEQ_SIZES_V4) * 4)) {
         free(e);
         r->failed = 1;
         return -1;
@@ -464,7 +465,8 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
                        .heads = (int)u[2], .F = (int)u[3], .T = (int)u[4], .nwords = u[5],
                        .nbuckets = u[6], .nsub = u[7], .K = model_num_nodes(m)};
     if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
-        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS || (uint64_t)u[5] > r->left / 8 ||
+        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
+        (uint64_t)u[5] > r->left / 8 ||
         !(e->words = get_array(r, e->nwords, 8)) || seq_encoder_alloc(e) ||
         get_u64(r) != e->nparams || e->nparams > r->left / 4 ||
         get(r, e->params, e->nparams * 4)) {

@@ -2,7 +2,6 @@
  * W = encoder output width, K = labels. */
 #include "model/seq_encoder.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "core/rng.h"
 #include "nn/activation.h"
 #include "nn/attention.h"
+#include "nn/blas_threads.h"
 #include "nn/dense.h"
 #include "nn/embedding.h"
 #include "nn/gru.h"
@@ -21,12 +21,6 @@
 static gru_shape gru_of(const seq_encoder *e, int b)
 {
     return (gru_shape){b ? 2 * e->D : e->D, e->D, 2};
-}
-
-/* Encoder layers: the Transformer's blocks, or the GRU's (1 when unset, as in old files). */
-static int layers_of(const seq_encoder *e)
-{
-    return e->kind == SEQ_TRANSFORMER || e->layers > 1 ? e->layers : 1;
 }
 
 /* Where layer b's parameters start in the block. */
@@ -68,7 +62,7 @@ seq_layout seq_layout_of(const seq_encoder *e)
     l.enc = l.pos + (tf ? (size_t)e->T * D : 0);
     l.first = tf ? transformer_param_floats(&s) : gru_param_floats(&g0);
     l.block = tf ? l.first : gru_param_floats(&g1);
-    l.head_w = layer_at(&l, layers_of(e));
+    l.head_w = layer_at(&l, seq_layers(e));
     l.head_b = l.head_w + (size_t)e->K * 2 * (size_t)l.W;
     l.total = l.head_b + (size_t)e->K;
     return l;
@@ -161,6 +155,8 @@ int32_t seq_row_of_hash(const seq_encoder *e, uint64_t h)
     return (int32_t)(e->nwords + (uint32_t)((h >> 17) % e->nbuckets));
 }
 
+enum { MAX_TOKEN_CHARS = 255 }; /* code points of a token that its 3-grams are taken from */
+
 /* Spreads k picks over [0, n): 0, ..., n-1 (all of them when n <= k). */
 static long spread(long j, long n, long k) { return n <= k ? j : j * (n - 1) / (k - 1); }
 
@@ -182,7 +178,7 @@ void seq_subwords(const tok_scratch *ts, long i, long n, uint32_t nsub, int32_t 
     /* at[c]: the byte where the token's code point c starts; at[nch]: its end. Long
      * tokens (noise) are cut to their first code points. */
     const char *w = ts->text + t->start;
-    uint32_t at[SEQ_CHAR_NGRAMS * 64];
+    uint32_t at[MAX_TOKEN_CHARS + 1];
     long nch = 0;
     for (uint32_t b = 0; b < t->len && nch < (long)(sizeof at / sizeof *at) - 1; b++)
         if (((unsigned char)w[b] & 0xC0) != 0x80)
@@ -229,10 +225,11 @@ int seq_text_ids(const seq_encoder *e, tok_scratch *ts, const char *text, int32_
 
 int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
 {
+    blas_threads_off(); /* a work area per thread: training slices, predicted texts */
     memset(w, 0, sizeof *w);
     const seq_layout l = seq_layout_of(e);
     const size_t BT = (size_t)B * (size_t)e->T, D = (size_t)e->D, W = (size_t)l.W;
-    const int L = layers_of(e);
+    const int L = seq_layers(e);
     gru_shape g = gru_of(e, L > 1); /* the widest layer's work area serves them all */
     transformer_shape s = block_of(e);
     w->B = B;
@@ -281,7 +278,7 @@ void seq_work_free(seq_work *w)
 /* The encoder's output rows [B][T][W]. */
 static float *enc_out(const seq_encoder *e, const seq_work *w)
 {
-    return w->enc + (size_t)(layers_of(e) - 1) * w->enc_stride;
+    return w->enc + (size_t)(seq_layers(e) - 1) * w->enc_stride;
 }
 
 void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const int *lens,
@@ -297,7 +294,7 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
         dropout_forward(w->x, w->xmask, w->x, (size_t)B * T * e->D, w->dropout, &w->drop_rng);
     const transformer_shape s = block_on(e, w);
     const float *in = w->x;
-    for (int b = 0; b < layers_of(e); b++) { /* each layer reads the one below */
+    for (int b = 0; b < seq_layers(e); b++) { /* each layer reads the one below */
         float *out = w->enc + (size_t)b * w->enc_stride, *lw = w->lwork + b * w->lwork_stride;
         if (e->kind == SEQ_GRU) {
             const gru_shape g = gru_of(e, b);
@@ -335,7 +332,7 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
     const transformer_shape s = block_on(e, w);
     const float *cur = w->dout;
     float *dx = w->dx[0];
-    for (int b = layers_of(e) - 1, i = 0; b >= 0; b--, i ^= 1) {
+    for (int b = seq_layers(e) - 1, i = 0; b >= 0; b--, i ^= 1) {
         const float *in = b ? w->enc + (size_t)(b - 1) * w->enc_stride : w->x;
         float *lw = w->lwork + b * w->lwork_stride;
         const size_t at = layer_at(&l, b);
@@ -358,9 +355,6 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
 
 seq_scratch *seq_scratch_new(const seq_encoder *e)
 {
-    /* texts are predicted in parallel, one per thread, each calling sgemm: OpenBLAS must not
-     * start threads of its own inside them (they would oversubscribe the cores) */
-    openblas_set_num_threads(1);
     seq_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;

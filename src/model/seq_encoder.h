@@ -63,6 +63,12 @@ uint64_t seq_token_hash(const char *s, size_t n);
 /* The embedding row of a token hash: its word's, or its unknown-word bucket's. */
 int32_t seq_row_of_hash(const seq_encoder *e, uint64_t h);
 
+/* Encoder layers: the Transformer's blocks, or the GRU's (1 when unset, as in old files). */
+static inline int seq_layers(const seq_encoder *e)
+{
+    return e->kind == SEQ_TRANSFORMER || e->layers > 1 ? e->layers : 1;
+}
+
 /* Ids per token: SEQ_SLOTS with subwords, else 1. */
 static inline int seq_slots(const seq_encoder *e) { return e->nsub ? SEQ_SLOTS : 1; }
 
@@ -86,7 +92,7 @@ typedef struct seq_work {
     float *x, *enc, *lwork, *pooled, *logits;   /* enc: GRU out or the blocks' outputs */
     float *dpooled, *dout, *dx[2], *xmask, *pmask;
     int32_t *argmax;
-    size_t enc_stride, lwork_stride;            /* per Transformer block */
+    size_t enc_stride, lwork_stride;            /* per layer (GRU or Transformer block) */
 } seq_work;
 
 int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train);

@@ -7,7 +7,6 @@
  * embedding rows the batch used, the threads sharing that work by ranges. */
 #include "train/seq_trainer.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,7 +172,8 @@ static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf
     tr->off = malloc((tr->n + 1) * sizeof *tr->off);
     tr->len = malloc((tr->n + 1) * sizeof *tr->len);
     if (!tr->off || !tr->len || hash_tokens(tr, cat, &h, &total) ||
-        (!tr->tok && !(tr->tok = malloc(sizeof *tr->tok))) || !(sorted = malloc((total + 1) * sizeof *sorted))) {
+        (!tr->tok && !(tr->tok = malloc(sizeof *tr->tok))) ||
+        !(sorted = malloc((total + 1) * sizeof *sorted))) {
         free(h);
         free(sorted);
         return err_set(err, SHELF_ENOMEM, "out of memory building the token vocabulary");
@@ -516,7 +516,6 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
         goto done;
     }
     seq_encoder_init_weights(e, o->seed);
-    openblas_set_num_threads(1); /* each pool thread runs sgemm on its own slice */
     tr.pool = pool_new(tr.threads);
     if (tr.pool) /* a pool may start fewer threads than asked: the slices follow it */
         tr.threads = pool_threads(tr.pool);
