@@ -234,6 +234,12 @@ void shelf_scratch_free(shelf_scratch *s);
 int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int k,
                   int *labels, float *probs);
 
+/* shelf_predict of texts[0..n) on this thread: text i's labels and probabilities go to
+ * labels[i*k ..] and probs[i*k ..], their number to counts[i]. A GRU or Transformer model
+ * runs them in batches, several times faster than n calls. 0, or -1 when out of memory. */
+int shelf_predict_texts(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                        size_t n, int k, int *labels, float *probs, int *counts);
+
 /* Predicts n texts on `threads` threads (0: all cores): text i's labels and probabilities
  * go to labels[i*k ..] and probs[i*k ..], their number to counts[i]. */
 shelf_status shelf_predict_batch(const shelf_model *m, const char *const *texts, size_t n,

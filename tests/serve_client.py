@@ -261,8 +261,25 @@ def test_endpoints(srv, model_labels):
           body)
 
 
-def test_same_as_cli(srv, test_csv):
-    """The server answers exactly what shelf predict writes for the same products."""
+def close(x, y, tol):
+    """JSON values alike, numbers within tol."""
+    if isinstance(x, float) or isinstance(y, float):
+        return isinstance(x, (int, float)) and isinstance(y, (int, float)) and abs(x - y) <= tol
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(close(p, q, tol) for p, q in zip(x, y))
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(close(x[k], y[k], tol) for k in x)
+    return x == y
+
+
+def same_answers(a, b, tol):
+    """Two lists of predictions alike: exactly, or numbers within tol."""
+    return a == b if tol == 0 else close(a, b, tol)
+
+
+def test_same_as_cli(srv, test_csv, name="", tol=0):
+    """The server answers what shelf predict writes for the same products: exactly, or for
+    a sequence encoder, whose batches differ, up to rounding (tol)."""
     out = subprocess.run([SHELF, "predict", "--model", srv.model, "--data", test_csv, "--k", "3",
                           "--min-confidence", "0.6"], capture_output=True, text=True, check=True)
     cli = [json.loads(line) for line in out.stdout.splitlines()]
@@ -274,7 +291,8 @@ def test_same_as_cli(srv, test_csv):
     got = json.loads(body)["predictions"] if st == 200 else []
     for g in got:
         g.pop("modalities")  # shelf predict leaves them out for text models
-    check("50 products: the same answers as shelf predict --min-confidence", got == cli[:50],
+    check(f"50 products{name}: the same answers as shelf predict --min-confidence",
+          same_answers(got, cli[:50], tol),
           f"{st} first difference: " + next((f"{a} != {b}" for a, b in zip(got, cli) if a != b),
                                             "lengths"))
 
@@ -745,6 +763,9 @@ def main():
           and (metric(text, "shelf_products_classified_total") or 0) > 0, text[:500])
     test_drain(srv, b'{"title": "denim slim jeans"}', TOKEN)
     test_connection_limit(text_model)
+    gru = Server(os.path.join(DIR, "gru.shelf"), "--token-file", token_file, "--threads", "2")
+    test_same_as_cli(gru, os.path.join(DIR, "test.csv"), " (a GRU model, in batches)", 2e-6)
+    check("stops with status 0", gru.stop() == 0, gru.text()[-500:])
 
     both = os.path.join(DIR, "both.shelf")
     jpg = b64file(os.path.join(img_dir, "0.jpg"))

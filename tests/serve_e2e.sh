@@ -14,6 +14,7 @@ bash "$ROOT/tests/make_catalog.sh"
 train() { "$SHELF" train --quiet --threads 2 "$@" 2>train.err || { cat train.err; exit 1; }; }
 train --train train.csv --valid test.csv --out served.shelf --seed 3
 train --train train.csv --out other.shelf --seed 4 --epochs 3
+train --train train.csv --out gru.shelf --text-encoder gru --dim 16 --max-tokens 16 --epochs 2
 size=$(wc -c < served.shelf)
 cp served.shelf corrupt.shelf
 printf '\x55\x66\x77' | dd of=corrupt.shelf bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null

@@ -1,5 +1,6 @@
 /* The sequence text encoder model (model/seq_encoder.h): its gradient against finite
- * differences for the GRU and the Transformer, a padded batch against each text alone,
+ * differences for the GRU and the Transformer, a padded batch against each text alone (and
+ * prediction's batches of texts too),
  * token ids (known words their row, other words a bucket), and both whole encoders, forward
  * and backward, against PyTorch on fixed weights (tests/fixtures/make_seq_encoder_golden.py
  * wrote the fixture with Debian's python3-torch).
@@ -143,6 +144,56 @@ static void padded_batch_matches_each_text_alone(void **state)
         seq_work_free(&one);
         seq_encoder_free(&e);
     }
+}
+
+/* Prediction runs texts in batches of similar length, windows of them at a time: each
+ * text's logits are those of the text alone, for texts empty, short and cut at T, with and
+ * without subwords, over more texts than a window. */
+static void predicted_batches_match_each_text_alone(void **state)
+{
+    (void)state;
+    static const char *const WORDS[] = {"a", "b", "c", "zebra", "鞋子", "sneakers", "x"};
+    enum { N = 300, NW = sizeof WORDS / sizeof *WORDS };
+    char *texts[N];
+    rng r;
+    rng_seed(&r, 5);
+    for (int i = 0; i < N; i++) {
+        char buf[256] = "";
+        for (int n = (int)(rng_next(&r) % 9), j = 0; j < n; j++) { /* 0 to 8 words */
+            strcat(buf, WORDS[rng_next(&r) % NW]);
+            strcat(buf, " ");
+        }
+        texts[i] = strdup(buf);
+        assert_non_null(texts[i]);
+    }
+    for (int sub = 0; sub < 2; sub++)
+        for (int kind = SEQ_GRU; kind <= SEQ_TRANSFORMER; kind++) {
+            seq_encoder e;
+            make_encoder(&e, (seq_kind)kind);
+            if (sub) {
+                e.nsub = 1 << 8;
+                assert_int_equal(seq_encoder_alloc(&e), 0);
+                seq_encoder_init_weights(&e, 9);
+            }
+            seq_scratch *many = seq_scratch_new(&e), *one = seq_scratch_new(&e);
+            assert_non_null(many);
+            assert_non_null(one);
+            assert_true(many->window < N);
+            float *all = malloc(sizeof(float) * N * K), alone[K];
+            assert_non_null(all);
+            assert_int_equal(seq_texts_logits(&e, many, (const char *const *)texts, N, all), 0);
+            for (int i = 0; i < N; i++) {
+                assert_int_equal(seq_text_logits(&e, one, texts[i], alone), 0);
+                for (int k = 0; k < K; k++)
+                    assert_float_equal(alone[k], all[i * K + k], 1e-5f);
+            }
+            free(all);
+            seq_scratch_free(many);
+            seq_scratch_free(one);
+            seq_encoder_free(&e);
+        }
+    for (int i = 0; i < N; i++)
+        free(texts[i]);
 }
 
 static void known_words_have_rows_and_others_share_buckets(void **state)
@@ -391,6 +442,7 @@ int main(void)
         cmocka_unit_test(transformer_encoder_gradient_matches_finite_differences),
         cmocka_unit_test(encoders_with_dropout_match_finite_differences),
         cmocka_unit_test(padded_batch_matches_each_text_alone),
+        cmocka_unit_test(predicted_batches_match_each_text_alone),
         cmocka_unit_test(known_words_have_rows_and_others_share_buckets),
         cmocka_unit_test(subwords_give_bigrams_and_character_trigrams),
     };

@@ -111,7 +111,11 @@ shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_
         !(s->logits = malloc((size_t)model_num_labels(m) * sizeof(float))) ||
         !(s->z = malloc((size_t)model_num_nodes(m) * sizeof(float))) ||
         !(s->hidden = malloc((size_t)(m->dim ? m->dim : 1) * sizeof(float))) ||
-        (m->seq && !(s->seq = seq_scratch_new(m->seq)))) {
+        (m->seq && !(s->seq = seq_scratch_new(m->seq))) ||
+        (m->seq && !(s->many = malloc((size_t)s->seq->window * (size_t)model_num_labels(m) *
+                                      sizeof(float)))) ||
+        (m->seq && !(s->zs = malloc((size_t)s->seq->window * (size_t)model_num_nodes(m) *
+                                    sizeof(float))))) {
         shelf_scratch_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory allocating prediction scratch");
     }
@@ -128,22 +132,37 @@ void shelf_scratch_free(shelf_scratch *s)
     free(s->hidden);
     free(s->z);
     free(s->logits);
+    free(s->many);
+    free(s->zs);
     seq_scratch_free(s->seq);
     free(s);
+}
+
+/* The label logits of texts[0..n) into out[n][K] by the model's sequence encoder, in
+ * windows of texts. 0, or -1 out of memory. */
+static int seq_logits(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                      size_t n, float *out)
+{
+    if (!m->hierarchical)
+        return seq_texts_logits(m->seq, s->seq, texts, n, out);
+    const size_t K = (size_t)model_num_labels(m), N = (size_t)model_num_nodes(m),
+                 window = (size_t)s->seq->window;
+    for (size_t i0 = 0; i0 < n; i0 += window) { /* the encoder scores the taxonomy's nodes */
+        const size_t c = n - i0 < window ? n - i0 : window;
+        if (seq_texts_logits(m->seq, s->seq, texts + i0, c, s->zs))
+            return -1;
+        for (size_t i = 0; i < c; i++)
+            taxonomy_leaf_logits(&m->tax, s->zs + i * N, out + (i0 + i) * K);
+    }
+    return 0;
 }
 
 /* The label logits of a text into out[K], by the model's text encoder. 0, or -1 out of
  * memory. */
 static int text_logits(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
 {
-    if (m->seq && m->hierarchical) { /* the encoder scores the taxonomy's nodes */
-        if (seq_text_logits(m->seq, s->seq, text, s->z))
-            return -1;
-        taxonomy_leaf_logits(&m->tax, s->z, out);
-        return 0;
-    }
     if (m->seq)
-        return seq_text_logits(m->seq, s->seq, text, out);
+        return seq_logits(m, s, &text, 1, out);
     if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
         return -1;
     model_logits(m, &s->x, s->hidden, s->z, out);
@@ -152,9 +171,20 @@ static int text_logits(const shelf_model *m, shelf_scratch *s, const char *text,
 
 int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
 {
-    if (text_logits(m, s, text, out))
+    return model_texts_log_probs(m, s, &text, 1, out);
+}
+
+int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                          size_t n, float *out)
+{
+    const size_t K = (size_t)model_num_labels(m);
+    if (m->seq && seq_logits(m, s, texts, n, out))
         return -1;
-    log_softmax_forward(out, out, model_num_labels(m));
+    for (size_t i = 0; i < n; i++) {
+        if (!m->seq && text_logits(m, s, texts[i], out + i * K))
+            return -1;
+        log_softmax_forward(out + i * K, out + i * K, (int)K);
+    }
     return 0;
 }
 
@@ -239,19 +269,49 @@ int model_top_k(const float *p, int K, int k, int *labels, float *probs)
     return n;
 }
 
+/* The k best labels of a text's logits[K] (overwritten by its probabilities), as
+ * shelf_predict returns them. */
+static int top_labels(const shelf_model *m, float *logits, int k, int *labels, float *probs)
+{
+    int K = model_num_labels(m);
+    if (m->temperature != 1)
+        for (int c = 0; c < K; c++)
+            logits[c] /= m->temperature;
+    softmax_forward(logits, logits, K);
+    return model_top_k(logits, K, k < K ? k : K, labels, probs);
+}
+
 int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int k, int *labels,
                   float *probs)
 {
-    int K = model_num_labels(m);
-    if (k <= 0 || K == 0 || !model_has_text(m)) /* text and fused: the text model alone */
+    if (k <= 0 || model_num_labels(m) == 0 || !model_has_text(m)) /* fused: the text alone */
         return 0;
     if (text_logits(m, s, text, s->logits))
         return -1;
-    if (m->temperature != 1)
-        for (int c = 0; c < K; c++)
-            s->logits[c] /= m->temperature;
-    softmax_forward(s->logits, s->logits, K);
-    return model_top_k(s->logits, K, k < K ? k : K, labels, probs);
+    return top_labels(m, s->logits, k, labels, probs);
+}
+
+int shelf_predict_texts(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                        size_t n, int k, int *labels, float *probs, int *counts)
+{
+    const size_t K = (size_t)model_num_labels(m), kk = (size_t)(k > 0 ? k : 0);
+    if (!m->seq || k <= 0 || K == 0 || !model_has_text(m)) { /* one at a time */
+        for (size_t i = 0; i < n; i++)
+            if ((counts[i] = shelf_predict(m, s, texts[i], k, labels + i * kk,
+                                           probs + i * kk)) < 0)
+                return -1;
+        return 0;
+    }
+    const size_t window = (size_t)s->seq->window;
+    for (size_t i0 = 0; i0 < n; i0 += window) {
+        const size_t c = n - i0 < window ? n - i0 : window;
+        if (seq_logits(m, s, texts + i0, c, s->many))
+            return -1;
+        for (size_t i = i0; i < i0 + c; i++)
+            counts[i] = top_labels(m, s->many + (i - i0) * K, k, labels + i * kk,
+                                   probs + i * kk);
+    }
+    return 0;
 }
 
 int shelf_model_num_labels(const shelf_model *m) { return model_num_labels(m); }

@@ -95,7 +95,9 @@ struct shelf_scratch {
     float *hidden; /* dim */
     float *z;      /* N: node scores */
     float *logits; /* K */
-    seq_scratch *seq; /* models with a sequence encoder */
+    seq_scratch *seq; /* models with a sequence encoder, and a window of its texts': */
+    float *many;      /* label logits [window][K] */
+    float *zs;        /* node scores [window][N] */
 };
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
@@ -109,6 +111,9 @@ static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; 
 /* The text model's log-probabilities of all K labels for text into out[K] (no temperature:
  * the raw evidence a fused model's CNN learns on top of). 0, or -1 out of memory. */
 int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *text, float *out);
+/* The same for texts[0..n) into out[n][K]; a sequence encoder runs them in batches. */
+int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                          size_t n, float *out);
 
 /* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */
 void model_apply_temperature(float *p, int K, float T);

@@ -1,5 +1,7 @@
 /* Prediction of many texts on all cores: the one path shared by predict, eval, the server's
  * image queue (fused models' text side aside) and validation during training. */
+#include <string.h>
+
 #include "core/error.h"
 #include "model/predictor.h"
 
@@ -18,13 +20,10 @@ static void run_texts(void *arg, int tid, int nthreads)
     text_job *j = arg;
     size_t i0, i1, k = (size_t)j->k;
     pool_split(j->n, tid, nthreads, &i0, &i1);
-    for (size_t i = i0; i < i1; i++) {
-        j->counts[i] = shelf_predict(j->m, j->scratch[tid], j->texts[i], j->k,
-                                     j->labels + i * k, j->probs + i * k);
-        if (j->counts[i] < 0) {
-            j->counts[i] = 0;
-            j->failed = 1;
-        }
+    if (shelf_predict_texts(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->k,
+                            j->labels + i0 * k, j->probs + i0 * k, j->counts + i0)) {
+        memset(j->counts + i0, 0, (i1 - i0) * sizeof *j->counts);
+        j->failed = 1;
     }
 }
 

@@ -52,9 +52,12 @@ int predictor_image_init(shelf_predictor *p)
     p->probs = malloc(c * K * sizeof *p->probs);
     p->refs = malloc(c * sizeof *p->refs);
     p->lines = malloc(c * sizeof *p->lines);
-    if (model_has_text(p->m))
+    if (model_has_text(p->m)) {
         p->prior = malloc(c * K * sizeof *p->prior);
-    if (!p->probs || !p->refs || !p->lines || (model_has_text(p->m) && !p->prior) ||
+        p->texts = malloc(c * sizeof *p->texts);
+    }
+    if (!p->probs || !p->refs || !p->lines ||
+        (model_has_text(p->m) && (!p->prior || !p->texts)) ||
         cnn_work_init(&p->w, &p->m->net, batch, pool_threads(p->pool), 0))
         return -1;
     p->w.log_probs = model_has_text(p->m); /* the fusion head weighs log-probabilities */
@@ -68,8 +71,9 @@ void predictor_image_free(shelf_predictor *p)
     free(p->prior);
     free(p->refs);
     free(p->lines);
+    free(p->texts);
     p->probs = p->prior = NULL;
-    p->refs = NULL;
+    p->refs = p->texts = NULL;
     p->lines = NULL;
 }
 
@@ -77,7 +81,7 @@ void predictor_image_free(shelf_predictor *p)
  * each with its own scratch. */
 typedef struct prior_job {
     const shelf_model *m;
-    const shelf_product *products;
+    const char *const *texts;
     size_t n;
     float *prior;
     shelf_scratch **scratch;
@@ -89,9 +93,8 @@ static void run_prior(void *arg, int tid, int nthreads)
     prior_job *j = arg;
     size_t i0, i1, K = (size_t)model_num_labels(j->m);
     pool_split(j->n, tid, nthreads, &i0, &i1);
-    for (size_t i = i0; i < i1; i++)
-        if (model_text_log_probs(j->m, j->scratch[tid], j->products[i].text, j->prior + i * K))
-            j->failed = 1;
+    if (model_texts_log_probs(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->prior + i0 * K))
+        j->failed = 1;
 }
 
 /* Keeps the messages of the chunk's products whose image was not used, from index from. */
@@ -117,7 +120,9 @@ static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *product
     size_t K = (size_t)m->net.nlabels;
     int fused = model_has_text(m);
     if (fused) {
-        prior_job pj = {m, products, c, p->prior, p->scratch, 0};
+        for (size_t i = 0; i < c; i++)
+            p->texts[i] = products[i].text;
+        prior_job pj = {m, p->texts, c, p->prior, p->scratch, 0};
         pool_run(p->pool, run_prior, &pj);
         if (pj.failed)
             return err_set(err, SHELF_ENOMEM, "out of memory");

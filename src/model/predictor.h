@@ -21,7 +21,7 @@ struct shelf_predictor {
     /* models that read images: chunk-sized buffers, and the CNN's work area */
     cnn_work w;
     float *probs, *prior;    /* chunk * K: the CNN's, the text model's (fused) */
-    const char **refs;
+    const char **refs, **texts; /* chunk: image references, texts (fused) */
     long *lines;
     /* the last run's products without a usable image, by increasing index */
     image_why *why;

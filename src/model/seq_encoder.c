@@ -353,13 +353,24 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *
 
 /* ---- prediction ------------------------------------------------------------------------- */
 
+/* Steps per forward pass when predicting: B x T at most this, so that long --max-tokens
+ * keep the work area (and the Transformer's T x T attention) small. */
+enum { PREDICT_STEPS = 2048, WINDOW_BATCHES = 4 };
+
 seq_scratch *seq_scratch_new(const seq_encoder *e)
 {
     seq_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->ids = malloc((size_t)e->T * (size_t)seq_slots(e) * sizeof *s->ids);
-    if (!s->ids || seq_work_init(&s->w, e, 1, 0)) {
+    const int B = PREDICT_STEPS / e->T;
+    s->B = B < 1 ? 1 : B > SEQ_PREDICT_BATCH ? SEQ_PREDICT_BATCH : B;
+    s->window = s->B * WINDOW_BATCHES;
+    const size_t step = (size_t)e->T * (size_t)seq_slots(e);
+    s->ids = malloc((size_t)s->window * step * sizeof *s->ids);
+    s->packed = malloc((size_t)s->B * step * sizeof *s->packed);
+    s->lens = malloc((size_t)s->window * sizeof *s->lens);
+    s->order = malloc((size_t)s->window * sizeof *s->order);
+    if (!s->ids || !s->packed || !s->lens || !s->order || seq_work_init(&s->w, e, s->B, 0)) {
         seq_scratch_free(s);
         return NULL;
     }
@@ -372,16 +383,63 @@ void seq_scratch_free(seq_scratch *s)
         return;
     tok_scratch_free(&s->ts);
     free(s->ids);
+    free(s->packed);
+    free(s->lens);
+    free(s->order);
     seq_work_free(&s->w);
     free(s);
 }
 
+/* order[0..n) = 0..n-1 by decreasing lens, ties in input order (an insertion sort: n is a
+ * small window). */
+static void order_longest_first(const int *lens, int n, int *order)
+{
+    for (int i = 0; i < n; i++) {
+        int j = i;
+        for (; j > 0 && lens[order[j - 1]] < lens[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+}
+
+/* Logits of the window's n (<= s->window) texts, whose ids and lens are in s. */
+static void window_logits(const seq_encoder *e, seq_scratch *s, int n, float *logits)
+{
+    const int S = seq_slots(e);
+    const size_t K = (size_t)e->K, step = (size_t)e->T * (size_t)S;
+    order_longest_first(s->lens, n, s->order);
+    for (int b0 = 0; b0 < n; b0 += s->B) {
+        const int nb = n - b0 < s->B ? n - b0 : s->B;
+        const int T = s->lens[s->order[b0]] > 0 ? s->lens[s->order[b0]] : 1;
+        for (int b = 0; b < nb; b++) { /* padded to T; the padding is never read */
+            const int i = s->order[b0 + b];
+            s->blens[b] = s->lens[i];
+            memcpy(s->packed + (size_t)b * T * S, s->ids + (size_t)i * step,
+                   (size_t)s->lens[i] * S * sizeof *s->packed);
+        }
+        seq_forward(e, &s->w, s->packed, s->blens, nb, T);
+        for (int b = 0; b < nb; b++)
+            memcpy(logits + (size_t)s->order[b0 + b] * K, s->w.logits + (size_t)b * K,
+                   K * sizeof *logits);
+    }
+}
+
+int seq_texts_logits(const seq_encoder *e, seq_scratch *s, const char *const *texts, size_t n,
+                     float *logits)
+{
+    const size_t step = (size_t)e->T * (size_t)seq_slots(e);
+    for (size_t i0 = 0; i0 < n; i0 += (size_t)s->window) {
+        const int nw = n - i0 < (size_t)s->window ? (int)(n - i0) : s->window;
+        for (int i = 0; i < nw; i++)
+            if ((s->lens[i] = seq_text_ids(e, &s->ts, texts[i0 + (size_t)i],
+                                           s->ids + (size_t)i * step)) < 0)
+                return -1;
+        window_logits(e, s, nw, logits + i0 * (size_t)e->K);
+    }
+    return 0;
+}
+
 int seq_text_logits(const seq_encoder *e, seq_scratch *s, const char *text, float *logits)
 {
-    int n = seq_text_ids(e, &s->ts, text, s->ids);
-    if (n < 0)
-        return -1;
-    seq_forward(e, &s->w, s->ids, &n, 1, n > 0 ? n : 1);
-    memcpy(logits, s->w.logits, (size_t)e->K * sizeof *logits);
-    return 0;
+    return seq_texts_logits(e, s, &text, 1, logits);
 }

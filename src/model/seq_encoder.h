@@ -23,7 +23,8 @@
 typedef enum seq_kind { SEQ_GRU = 1, SEQ_TRANSFORMER = 2 } seq_kind;
 
 enum { SEQ_MAX_TOKENS = 4096, SEQ_MAX_LAYERS = 32, SEQ_MAX_WORDS = 1 << 26,
-       SEQ_CHAR_NGRAMS = 4, SEQ_SLOTS = 2 + SEQ_CHAR_NGRAMS };
+       SEQ_CHAR_NGRAMS = 4, SEQ_SLOTS = 2 + SEQ_CHAR_NGRAMS,
+       SEQ_PREDICT_BATCH = 32 /* texts per forward pass when predicting */ };
 
 typedef struct seq_encoder {
     seq_kind kind;
@@ -108,16 +109,28 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
 void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *dlogits,
                   const int32_t *tokens, const int *lens, int B, int T);
 
-/* Per-thread prediction scratch. */
+/* Per-thread prediction scratch: texts are tokenized a window at a time, sorted by length
+ * and run through the encoder B at a time, so that a batch pads little and its matrix
+ * products are matrix-matrix (one text at a time, the GRU's are matrix-vector). */
 typedef struct seq_scratch {
     tok_scratch ts;
-    int32_t *ids;
-    seq_work w;
+    int B, window;        /* texts per forward pass; texts tokenized at once (a few B) */
+    int32_t *ids;         /* window x T x slots: each text's ids */
+    int32_t *packed;      /* B x T x slots: a batch's, padded to its longest */
+    int *lens, *order;    /* window: each text's steps; the window longest first */
+    int blens[SEQ_PREDICT_BATCH];
+    seq_work w;           /* for B texts */
 } seq_scratch;
 
 /* NULL when out of memory. */
 seq_scratch *seq_scratch_new(const seq_encoder *e);
 void seq_scratch_free(seq_scratch *s);
+
+/* The label logits of texts[0..n) into logits[n][K], a window of s->window texts at a time.
+ * The same logits as one text at a time, up to the rounding of the matrix products. 0, or
+ * -1 out of memory. */
+int seq_texts_logits(const seq_encoder *e, seq_scratch *s, const char *const *texts, size_t n,
+                     float *logits);
 
 /* The label logits of a text into logits[K]. 0, or -1 out of memory. */
 int seq_text_logits(const seq_encoder *e, seq_scratch *s, const char *text, float *logits);

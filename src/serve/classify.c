@@ -13,12 +13,16 @@ int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *
     if (kq < 1)
         kq = 1;
     size_t n = q->n, nk = n * (size_t)kq;
-    /* floats and ints first, bytes last: every part stays aligned */
-    p->block = malloc(nk * (sizeof(int) + sizeof(float)) + n * sizeof(int) + n);
+    /* pointers, then floats and ints, bytes last: every part stays aligned */
+    p->block = malloc(n * sizeof(char *) + nk * (sizeof(int) + sizeof(float)) +
+                      n * sizeof(int) + n);
     if (!p->block)
         return -1;
     p->kq = kq;
-    p->labels = p->block;
+    p->texts = p->block;
+    for (size_t i = 0; i < n; i++)
+        p->texts[i] = q->products[i].text;
+    p->labels = (int *)(p->texts + n);
     p->probs = (float *)(p->labels + nk);
     p->counts = (int *)(p->probs + nk);
     p->used = (unsigned char *)(p->counts + n);
@@ -37,16 +41,12 @@ int classify_text(model_holder *h, served_model *sm, const classify_req *q, pred
     shelf_scratch *s = holder_take_scratch(h, sm);
     if (!s)
         return req_fail(e, 500, "out of memory");
-    size_t kq = (size_t)p->kq;
     int rc = 0;
-    for (size_t i = 0; i < q->n && rc == 0; i++) {
-        /* the function shelf_predict_batch runs for shelf predict on a text model */
-        p->counts[i] = shelf_predict(sm->model, s, q->products[i].text, p->kq,
-                                     p->labels + i * kq, p->probs + i * kq);
-        p->used[i] = SHELF_USED_TEXT;
-        if (p->counts[i] < 0)
-            rc = req_fail(e, 500, "out of memory predicting");
-    }
+    /* the function shelf_predict_batch runs for shelf predict on a text model */
+    if (shelf_predict_texts(sm->model, s, p->texts, q->n, p->kq, p->labels, p->probs,
+                            p->counts))
+        rc = req_fail(e, 500, "out of memory predicting");
+    memset(p->used, SHELF_USED_TEXT, q->n);
     holder_give_scratch(h, sm, s);
     return rc;
 }

@@ -14,6 +14,7 @@
 /* The model's answers for a request's n products, kq labels each, in one allocation. */
 typedef struct predictions {
     int kq;
+    const char **texts; /* the request's products' */
     int *labels, *counts;
     float *probs;
     unsigned char *used;

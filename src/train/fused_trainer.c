@@ -55,15 +55,16 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
                                   int threads, float *text, float *image, int *y,
                                   shelf_error *err)
 {
-    size_t K = (size_t)model_num_labels(m);
     const char **refs = malloc((n + 1) * sizeof *refs);
     long *lines = malloc((n + 1) * sizeof *lines);
+    const char **texts = malloc((n + 1) * sizeof *texts);
     thread_pool *pool = pool_new(threads);
     shelf_scratch *s = NULL;
     cnn_work w = {0};
     image_set set = {0};
     shelf_status st = SHELF_OK;
-    if (!refs || !lines || !pool || cnn_work_init(&w, &m->net, 64, pool_threads(pool), 0)) {
+    if (!refs || !lines || !texts || !pool ||
+        cnn_work_init(&w, &m->net, 64, pool_threads(pool), 0)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
@@ -73,10 +74,11 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
         const shelf_product *p = shelf_catalog_get(fit, i);
         refs[i] = p->image;
         lines[i] = p->line;
-        if (model_text_log_probs(m, s, p->text, text + i * K)) {
-            st = err_set(err, SHELF_ENOMEM, "out of memory");
-            goto done;
-        }
+        texts[i] = p->text;
+    }
+    if (model_texts_log_probs(m, s, texts, n, text)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+        goto done;
     }
     if ((st = image_set_load(&set, shelf_catalog_path(fit), refs, lines, NULL, n, m->net.size,
                              pool, err)) != SHELF_OK)
@@ -92,6 +94,7 @@ done:
     pool_free(pool);
     free(refs);
     free(lines);
+    free(texts);
     return st;
 }
 
