@@ -1,6 +1,6 @@
 /* The model end to end through the library: training on a small generated catalog, the
  * model file (round trip, truncation, corruption, newer versions), reproducibility with a
- * seed, and the embedding variant. */
+ * seed, the embedding variant, and many texts predicted at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,6 +62,8 @@ static shelf_catalog *load_catalog(shelf_read_options *ro)
     return c;
 }
 
+static shelf_text_encoder encoder; /* for train() */
+
 static shelf_model *train(int dim, uint64_t seed)
 {
     shelf_read_options ro;
@@ -75,6 +77,9 @@ static shelf_model *train(int dim, uint64_t seed)
     o.epochs = 5;
     o.read = ro;
     o.hierarchy = hierarchy;
+    o.text_encoder = encoder;
+    if (encoder != SHELF_TEXT_ENCODER_BAG)
+        o.max_tokens = 8;
     shelf_model *m = NULL;
     assert_int_equal(shelf_train(c, NULL, &o, &m, &err), SHELF_OK);
     shelf_catalog_free(c);
@@ -403,6 +408,65 @@ static float fitted_temperature(float q, int right_of_10)
     return calibrate_temperature(rows, truth, N, 2);
 }
 
+/* Many texts at once (sequence encoders: in batches of similar length) predict what each
+ * text alone does, flat and hierarchical, for k of 0, 3 and more than the labels; and
+ * shelf_predict_batch gives the same bytes on 1 and 2 threads. */
+static void many_texts_predict_as_one_at_a_time(void **state)
+{
+    (void)state;
+    enum { N = 300, KMAX = 8 };
+    const char *texts[N];
+    char buf[N][64];
+    for (int i = 0; i < N; i++) { /* every length from empty to 6 words */
+        buf[i][0] = 0;
+        for (int w = 0; w < i % 7; w++) {
+            strcat(buf[i], words[(i * 7 + w) % 5][(i + w) % 3]);
+            strcat(buf[i], " ");
+        }
+        texts[i] = buf[i];
+    }
+    static const struct { shelf_text_encoder enc; int hier, dim; } CASES[] = {
+        {SHELF_TEXT_ENCODER_BAG, 0, 0}, {SHELF_TEXT_ENCODER_GRU, 0, 16},
+        {SHELF_TEXT_ENCODER_GRU, 1, 16}, {SHELF_TEXT_ENCODER_TRANSFORMER, 0, 16}};
+    static int labels[N * KMAX], counts[N], labels2[N * KMAX], counts2[N];
+    static float probs[N * KMAX], probs2[N * KMAX];
+    for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
+        encoder = CASES[c].enc;
+        hierarchy = CASES[c].hier;
+        shelf_model *m = train(CASES[c].dim, 2);
+        encoder = SHELF_TEXT_ENCODER_BAG;
+        hierarchy = 0;
+        shelf_scratch *s = NULL;
+        assert_int_equal(shelf_scratch_new(m, &s, NULL), SHELF_OK);
+        static const int KS[] = {0, 3, KMAX};
+        for (int ki = 0; ki < 3; ki++) {
+            const int k = KS[ki];
+            assert_int_equal(shelf_predict_texts(m, s, texts, N, k, labels, probs, counts), 0);
+            for (int i = 0; i < N; i++) {
+                int one[KMAX];
+                float p[KMAX];
+                int n = shelf_predict(m, s, texts[i], k, one, p);
+                assert_int_equal(counts[i], n);
+                assert_int_equal(n, k < 5 ? k : 5);
+                for (int j = 0; j < n; j++) {
+                    assert_int_equal(labels[i * k + j], one[j]);
+                    assert_float_equal(probs[i * k + j], p[j], 1e-5f);
+                }
+            }
+        }
+        shelf_error err;
+        assert_int_equal(shelf_predict_batch(m, texts, N, 3, 1, labels, probs, counts, &err),
+                         SHELF_OK);
+        assert_int_equal(shelf_predict_batch(m, texts, N, 3, 2, labels2, probs2, counts2, &err),
+                         SHELF_OK);
+        assert_memory_equal(counts, counts2, sizeof counts);
+        assert_memory_equal(labels, labels2, sizeof(int) * N * 3);
+        assert_memory_equal(probs, probs2, sizeof(float) * N * 3);
+        shelf_scratch_free(s);
+        shelf_model_free(m);
+    }
+}
+
 static void temperature_makes_probabilities_honest(void **state)
 {
     (void)state;
@@ -437,6 +501,7 @@ int main(void)
         cmocka_unit_test(balance_weights_and_draws),
         cmocka_unit_test(temperature_makes_probabilities_honest),
         cmocka_unit_test(top_k_ranks_like_a_full_sort),
+        cmocka_unit_test(many_texts_predict_as_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

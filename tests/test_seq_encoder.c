@@ -1,6 +1,6 @@
 /* The sequence text encoder model (model/seq_encoder.h): its gradient against finite
- * differences for the GRU and the Transformer, a padded batch against each text alone (and
- * prediction's batches of texts too),
+ * differences for the GRU and the Transformer, a padded batch and prediction's batches
+ * against each text alone,
  * token ids (known words their row, other words a bucket), and both whole encoders, forward
  * and backward, against PyTorch on fixed weights (tests/fixtures/make_seq_encoder_golden.py
  * wrote the fixture with Debian's python3-torch).
@@ -179,11 +179,13 @@ static void predicted_batches_match_each_text_alone(void **state)
             assert_non_null(many);
             assert_non_null(one);
             assert_true(many->window < N);
-            float *all = malloc(sizeof(float) * N * K), alone[K];
+            float alone[K];
+            float *all = malloc(sizeof(float) * N * K);
             assert_non_null(all);
             assert_int_equal(seq_texts_logits(&e, many, (const char *const *)texts, N, all), 0);
             for (int i = 0; i < N; i++) {
-                assert_int_equal(seq_text_logits(&e, one, texts[i], alone), 0);
+                const char *const text = texts[i];
+                assert_int_equal(seq_texts_logits(&e, one, &text, 1, alone), 0);
                 for (int k = 0; k < K; k++)
                     assert_float_equal(alone[k], all[i * K + k], 1e-5f);
             }

@@ -114,8 +114,9 @@ shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_
         (m->seq && !(s->seq = seq_scratch_new(m->seq))) ||
         (m->seq && !(s->many = malloc((size_t)s->seq->window * (size_t)model_num_labels(m) *
                                       sizeof(float)))) ||
-        (m->seq && !(s->zs = malloc((size_t)s->seq->window * (size_t)model_num_nodes(m) *
-                                    sizeof(float))))) {
+        (m->seq && m->hierarchical &&
+         !(s->zs = malloc((size_t)s->seq->window * (size_t)model_num_nodes(m) *
+                          sizeof(float))))) {
         shelf_scratch_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory allocating prediction scratch");
     }
@@ -169,23 +170,36 @@ static int text_logits(const shelf_model *m, shelf_scratch *s, const char *text,
     return 0;
 }
 
-int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
-{
-    return model_texts_log_probs(m, s, &text, 1, out);
-}
-
 int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
                           size_t n, float *out)
 {
     const size_t K = (size_t)model_num_labels(m);
-    if (m->seq && seq_logits(m, s, texts, n, out))
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!m->seq && text_logits(m, s, texts[i], out + i * K))
+    if (m->seq) {
+        if (seq_logits(m, s, texts, n, out))
             return -1;
-        log_softmax_forward(out + i * K, out + i * K, (int)K);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (text_logits(m, s, texts[i], out + i * K))
+                return -1;
     }
+    for (size_t i = 0; i < n; i++)
+        log_softmax_forward(out + i * K, out + i * K, (int)K);
     return 0;
+}
+
+/* Texts a scratch predicts at once (a sequence encoder's window). */
+static size_t model_text_window(const shelf_scratch *s)
+{
+    return s->seq ? (size_t)s->seq->window : 1;
+}
+
+void model_split_texts(const shelf_scratch *s, size_t n, int tid, int nthreads, size_t *begin,
+                       size_t *end)
+{
+    const size_t w = model_text_window(s);
+    pool_split((n + w - 1) / w, tid, nthreads, begin, end);
+    *begin = *begin * w < n ? *begin * w : n;
+    *end = *end * w < n ? *end * w : n;
 }
 
 void model_apply_temperature(float *p, int K, float T)
@@ -291,8 +305,9 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
     return top_labels(m, s->logits, k, labels, probs);
 }
 
-int shelf_predict_texts(const shelf_model *m, shelf_scratch *s, const char *const *texts,
-                        size_t n, int k, int *labels, float *probs, int *counts)
+/* shelf_predict_texts without clearing counts on failure. */
+static int predict_texts(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                         size_t n, int k, int *labels, float *probs, int *counts)
 {
     const size_t K = (size_t)model_num_labels(m), kk = (size_t)(k > 0 ? k : 0);
     if (!m->seq || k <= 0 || K == 0 || !model_has_text(m)) { /* one at a time */
@@ -302,7 +317,7 @@ int shelf_predict_texts(const shelf_model *m, shelf_scratch *s, const char *cons
                 return -1;
         return 0;
     }
-    const size_t window = (size_t)s->seq->window;
+    const size_t window = model_text_window(s);
     for (size_t i0 = 0; i0 < n; i0 += window) {
         const size_t c = n - i0 < window ? n - i0 : window;
         if (seq_logits(m, s, texts + i0, c, s->many))
@@ -312,6 +327,15 @@ int shelf_predict_texts(const shelf_model *m, shelf_scratch *s, const char *cons
                                    probs + i * kk);
     }
     return 0;
+}
+
+int shelf_predict_texts(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                        size_t n, int k, int *labels, float *probs, int *counts)
+{
+    if (predict_texts(m, s, texts, n, k, labels, probs, counts) == 0)
+        return 0;
+    memset(counts, 0, n * sizeof *counts);
+    return -1;
 }
 
 int shelf_model_num_labels(const shelf_model *m) { return model_num_labels(m); }

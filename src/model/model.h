@@ -108,12 +108,15 @@ static inline int model_has_text(const shelf_model *m) { return m->modality != S
 static inline int model_has_image(const shelf_model *m) { return m->modality != SHELF_MODALITY_TEXT; }
 static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
 
-/* The text model's log-probabilities of all K labels for text into out[K] (no temperature:
- * the raw evidence a fused model's CNN learns on top of). 0, or -1 out of memory. */
-int model_text_log_probs(const shelf_model *m, shelf_scratch *s, const char *text, float *out);
-/* The same for texts[0..n) into out[n][K]; a sequence encoder runs them in batches. */
+/* The text model's log-probabilities of all K labels for texts[0..n) into out[n][K] (no
+ * temperature: the evidence a fused model's head weighs); a sequence encoder runs them in
+ * batches. 0, or -1 out of memory. */
 int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
                           size_t n, float *out);
+/* Thread tid's share [begin, end) of n texts, in whole windows of the texts a scratch
+ * predicts at once: the same batches, so the same probabilities, with any thread count. */
+void model_split_texts(const shelf_scratch *s, size_t n, int tid, int nthreads, size_t *begin,
+                       size_t *end);
 
 /* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */
 void model_apply_temperature(float *p, int K, float T);

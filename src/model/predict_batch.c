@@ -1,7 +1,5 @@
 /* Prediction of many texts on all cores: the one path shared by predict, eval, the server's
  * image queue (fused models' text side aside) and validation during training. */
-#include <string.h>
-
 #include "core/error.h"
 #include "model/predictor.h"
 
@@ -19,12 +17,10 @@ static void run_texts(void *arg, int tid, int nthreads)
 {
     text_job *j = arg;
     size_t i0, i1, k = (size_t)j->k;
-    pool_split(j->n, tid, nthreads, &i0, &i1);
+    model_split_texts(j->scratch[tid], j->n, tid, nthreads, &i0, &i1);
     if (shelf_predict_texts(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->k,
-                            j->labels + i0 * k, j->probs + i0 * k, j->counts + i0)) {
-        memset(j->counts + i0, 0, (i1 - i0) * sizeof *j->counts);
-        j->failed = 1;
-    }
+                            j->labels + i0 * k, j->probs + i0 * k, j->counts + i0))
+        j->failed = 1; /* its counts are 0 */
 }
 
 shelf_status predictor_texts(shelf_predictor *p, const char *const *texts, size_t n, int k,

@@ -92,7 +92,7 @@ static void run_prior(void *arg, int tid, int nthreads)
 {
     prior_job *j = arg;
     size_t i0, i1, K = (size_t)model_num_labels(j->m);
-    pool_split(j->n, tid, nthreads, &i0, &i1);
+    model_split_texts(j->scratch[tid], j->n, tid, nthreads, &i0, &i1);
     if (model_texts_log_probs(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->prior + i0 * K))
         j->failed = 1;
 }

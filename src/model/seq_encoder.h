@@ -24,7 +24,7 @@ typedef enum seq_kind { SEQ_GRU = 1, SEQ_TRANSFORMER = 2 } seq_kind;
 
 enum { SEQ_MAX_TOKENS = 4096, SEQ_MAX_LAYERS = 32, SEQ_MAX_WORDS = 1 << 26,
        SEQ_CHAR_NGRAMS = 4, SEQ_SLOTS = 2 + SEQ_CHAR_NGRAMS,
-       SEQ_PREDICT_BATCH = 32 /* texts per forward pass when predicting */ };
+       SEQ_PREDICT_BATCH = 32 /* most texts per forward pass when predicting */ };
 
 typedef struct seq_encoder {
     seq_kind kind;
@@ -131,8 +131,5 @@ void seq_scratch_free(seq_scratch *s);
  * -1 out of memory. */
 int seq_texts_logits(const seq_encoder *e, seq_scratch *s, const char *const *texts, size_t n,
                      float *logits);
-
-/* The label logits of a text into logits[K]. 0, or -1 out of memory. */
-int seq_text_logits(const seq_encoder *e, seq_scratch *s, const char *text, float *logits);
 
 #endif
