@@ -262,7 +262,7 @@ def test_endpoints(srv, model_labels):
 
 
 def close(x, y, tol):
-    """JSON values alike, numbers within tol."""
+    """JSON values alike, numbers within tol (0: equal)."""
     if isinstance(x, float) or isinstance(y, float):
         return isinstance(x, (int, float)) and isinstance(y, (int, float)) and abs(x - y) <= tol
     if isinstance(x, list) and isinstance(y, list):
@@ -270,11 +270,6 @@ def close(x, y, tol):
     if isinstance(x, dict) and isinstance(y, dict):
         return x.keys() == y.keys() and all(close(x[k], y[k], tol) for k in x)
     return x == y
-
-
-def same_answers(a, b, tol):
-    """Two lists of predictions alike: exactly, or numbers within tol."""
-    return a == b if tol == 0 else close(a, b, tol)
 
 
 def test_same_as_cli(srv, test_csv, name="", tol=0):
@@ -292,7 +287,7 @@ def test_same_as_cli(srv, test_csv, name="", tol=0):
     for g in got:
         g.pop("modalities")  # shelf predict leaves them out for text models
     check(f"50 products{name}: the same answers as shelf predict --min-confidence",
-          same_answers(got, cli[:50], tol),
+          close(got, cli[:50], tol),
           f"{st} first difference: " + next((f"{a} != {b}" for a, b in zip(got, cli) if a != b),
                                             "lengths"))
 
