@@ -28,6 +28,11 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 {
     (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
     form *f = cls;
+    if (!key) { /* libmicrohttpd hands over a part without name= with a NULL key */
+        req_fail(&f->error, 400, "a form part has no name (Content-Disposition: form-data; "
+                 "name=\"...\")");
+        return MHD_NO;
+    }
     form_field *x = f->n > 0 ? &f->field[f->n - 1] : NULL;
     if (off == 0 || !x || strcmp(x->name, key) != 0) { /* a new part */
         for (int i = 0; i < f->n; i++)
