@@ -254,5 +254,10 @@ expect_error "--dropout 1 is refused" 'dropout' "$SHELF" train --train train.csv
 "$SHELF" train --train train.csv --out x.shelf --text-encoder lstm >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "text-encoder" err.txt && pass "an unknown --text-encoder: exit 2 with a message" || fail "unknown --text-encoder (exit $rc)"
 
+echo "model files and outputs (issue 13)"
+mkfifo fifo.shelf
+timeout 10 "$SHELF" info --model fifo.shelf >out.txt 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.shelf: not a regular file" err.txt && pass "info refuses a FIFO without blocking" || fail "info on a FIFO (exit $rc, $(head -c 300 err.txt))"
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

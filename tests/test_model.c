@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/rng.h"
@@ -216,6 +217,25 @@ static void truncated_file_is_refused(void **s) { (void)s; expect_refused(cut_in
 static void corrupted_file_is_refused(void **s) { (void)s; expect_refused(flip_middle, SHELF_EMODEL, "corrupted"); }
 static void newer_version_is_refused(void **s) { (void)s; expect_refused(bump_version, SHELF_EVERSION, "newer"); }
 static void other_file_is_refused(void **s) { (void)s; expect_refused(wrong_magic, SHELF_EMODEL, "not a shelf model"); }
+
+/* A FIFO would block the open forever waiting for a writer (a reload of the server too);
+ * the alarm turns such a regression into a failure instead of a hung suite. */
+static void fifo_is_refused_without_blocking(void **state)
+{
+    (void)state;
+    const char *fifo = path_of("fifo.shelf");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    shelf_model *m = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_model_load(fifo, &m, &err), SHELF_EMODEL);
+    assert_null(m);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    unsigned version;
+    assert_int_equal(shelf_model_file_version(fifo, &version, &err), SHELF_EMODEL);
+    alarm(0);
+    unlink(fifo);
+}
 
 static void save_replaces_atomically(void **state)
 {
@@ -494,6 +514,7 @@ int main(void)
         cmocka_unit_test(corrupted_file_is_refused),
         cmocka_unit_test(newer_version_is_refused),
         cmocka_unit_test(other_file_is_refused),
+        cmocka_unit_test(fifo_is_refused_without_blocking),
         cmocka_unit_test(save_replaces_atomically),
         cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
         cmocka_unit_test(bad_options_are_errors),

@@ -6,6 +6,8 @@
 #define SHELF_MODEL_MODEL_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "core/strmap.h"
 #include "model/fusion_head.h"
@@ -146,5 +148,9 @@ void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, floa
 /* Copies read options' strings into the model. 0, or -1 out of memory. */
 int model_set_read_options(shelf_model *m, const shelf_read_options *r);
 shelf_model *model_new(void);
+
+/* Opens a model file for reading, refusing anything but a regular file (a FIFO would block
+ * forever) without blocking on the open; fills st. SHELF_OK with *f open, or an error. */
+shelf_status model_open(const char *path, FILE **f, struct stat *st, shelf_error *err);
 
 #endif

@@ -569,21 +569,34 @@ static int checksum_ok(FILE *f, uint64_t size)
     return ok;
 }
 
+/* Opens path for reading if it is a regular file. The open does not block (a FIFO would
+ * wait forever for a writer, in `shelf info` as in a server's reload); blocking reads are
+ * restored once the file is known to be regular. */
+shelf_status model_open(const char *path, FILE **out, struct stat *st, shelf_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, SHELF_EIO, "%s: cannot open model: %s", path, strerror(errno));
+    int flags = fstat(fd, st) == 0 && S_ISREG(st->st_mode) ? fcntl(fd, F_GETFL) : -1;
+    *out = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (*out)
+        return SHELF_OK;
+    close(fd);
+    return err_set(err, SHELF_EMODEL, "%s: not a regular file", path);
+}
+
 shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, SHELF_EIO, "%s: cannot open model: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return err_set(err, SHELF_EMODEL, "%s: not a regular file", path);
-    }
+    FILE *f = NULL;
+    shelf_status s = model_open(path, &f, &st, err);
+    if (s != SHELF_OK)
+        return s;
     reader r = {f, {0, {0}, 0}, (uint64_t)st.st_size - 8, 0};
     if (st.st_size < HEADER_SIZE + 8)
         r.left = 0;
     uint32_t version = 0;
-    shelf_status s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
+    s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
     if (s == SHELF_OK && !checksum_ok(f, (uint64_t)st.st_size))
         s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (checksum mismatch)", path);
     if (s == SHELF_OK && fseek(f, HEADER_SIZE, SEEK_SET) != 0)
