@@ -248,6 +248,15 @@ static void save_replaces_atomically(void **state)
     snprintf(bad, sizeof bad, "%s/no/such/dir/m.shelf", scratch_dir);
     assert_int_equal(shelf_model_save(m, bad, &err), SHELF_EIO);
     assert_non_null(strstr(err.message, bad));
+    const char *link = path_of("link.shelf"); /* rename would replace the link itself */
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(shelf_model_save(m, link, &err), SHELF_EIO);
+    assert_non_null(strstr(err.message, "symbolic link"));
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(shelf_model_save(m, "/dev/null", &err), SHELF_EIO);
+    assert_non_null(strstr(err.message, "a device"));
     shelf_model_free(m);
 }
 

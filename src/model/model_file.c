@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/outfile.h"
 #include "model/model.h"
 
 #define MODEL_MAGIC "SHELFMDL"
@@ -212,55 +212,15 @@ static void put_model(writer *w, const shelf_model *m)
     put_u64(w, sum_final(&w->sum));
 }
 
-/* fsync the folder holding path, so that the rename itself survives a crash. */
-static void sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        shelf_status st = err_set(err, SHELF_EIO, "%s: cannot create a temporary file: %s",
-                                  path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    fchmod(fd, 0644);
-    writer w = {fdopen(fd, "wb"), {0, {0}, 0}, 0, 0};
-    if (!w.f) {
-        close(fd);
-        w.failed = 1;
-    } else {
-        put_model(&w, m);
-        w.failed |= fflush(w.f) != 0 || fsync(fileno(w.f)) != 0;
-        w.failed |= fclose(w.f) != 0;
-    }
-    int e = errno;
-    if (w.failed || rename(tmp, path) != 0) {
-        if (!w.failed)
-            e = errno;
-        unlink(tmp);
-        free(tmp);
-        return err_set(err, SHELF_EIO, "%s: cannot write the model: %s", path, strerror(e));
-    }
-    free(tmp);
-    sync_dir(path);
-    return SHELF_OK;
+    outfile o;
+    shelf_status s = outfile_open(&o, path, err);
+    if (s != SHELF_OK)
+        return s;
+    writer w = {o.f, {0, {0}, 0}, 0, 0};
+    put_model(&w, m);
+    return outfile_close(&o, 1, err);
 }
 
 /* ---- reading --------------------------------------------------------------------------- */
