@@ -288,6 +288,25 @@ static void vector_cache_matches_and_respects_its_budget(void **state)
     shelf_model_free(m);
 }
 
+/* More threads than rows: the jobs without rows have no block to copy (UBSan once caught
+ * memcpy from NULL here). */
+static void vector_cache_with_more_threads_than_rows(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1);
+    const char *small = write_bytes("three.csv", "id,title,category\n1,cotton tee,A\n"
+                                    "2,denim jeans,B\n3,,A\n", 54);
+    shelf_read_options ro = {.require_label = 1};
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(small, &ro, &c, NULL), SHELF_OK);
+    vcache vc;
+    assert_int_equal(vcache_build(&vc, m, c, 8, 1 << 24), 1);
+    assert_int_equal(vc.off[3], vc.off[2]); /* the empty title */
+    vcache_free(&vc);
+    shelf_catalog_free(c);
+    shelf_model_free(m);
+}
+
 static void bad_options_are_errors(void **state)
 {
     (void)state;
@@ -526,6 +545,7 @@ int main(void)
         cmocka_unit_test(fifo_is_refused_without_blocking),
         cmocka_unit_test(save_replaces_atomically),
         cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
+        cmocka_unit_test(vector_cache_with_more_threads_than_rows),
         cmocka_unit_test(bad_options_are_errors),
         cmocka_unit_test(backoff_gives_the_deepest_sure_ancestor),
         cmocka_unit_test(balance_weights_and_draws),
