@@ -200,11 +200,27 @@ static void flip_middle(FILE *f, long size)
     fseek(f, size / 2, SEEK_SET);
     fputc(c ^ 0x10, f);
 }
-static void bump_version(FILE *f, long size)
+/* The file's bytes, changed by edit, with the checksum made right again: what a newer
+ * shelf would write, or an attacker. */
+static void rewrite_checksummed(FILE *f, long size, void (*edit)(unsigned char *, long))
+{
+    unsigned char *b = malloc((size_t)size);
+    fseek(f, 0, SEEK_SET);
+    assert_int_equal(fread(b, 1, (size_t)size, f), (size_t)size);
+    edit(b, size);
+    uint64_t sum = model_checksum(b, (size_t)size - 8);
+    memcpy(b + size - 8, &sum, 8);
+    fseek(f, 0, SEEK_SET);
+    assert_int_equal(fwrite(b, 1, (size_t)size, f), (size_t)size);
+    free(b);
+}
+static void version_99(unsigned char *b, long size) { (void)size; b[8] = 99; }
+static void bump_version(FILE *f, long size) { rewrite_checksummed(f, size, version_99); }
+static void flip_version(FILE *f, long size)
 {
     (void)size;
     fseek(f, 8, SEEK_SET);
-    fputc(99, f); /* a version far beyond this build's */
+    fputc(99, f); /* a damaged byte: the checksum no longer holds */
 }
 static void wrong_magic(FILE *f, long size)
 {
@@ -216,6 +232,7 @@ static void wrong_magic(FILE *f, long size)
 static void truncated_file_is_refused(void **s) { (void)s; expect_refused(cut_in_half, SHELF_EMODEL, "truncated"); }
 static void corrupted_file_is_refused(void **s) { (void)s; expect_refused(flip_middle, SHELF_EMODEL, "corrupted"); }
 static void newer_version_is_refused(void **s) { (void)s; expect_refused(bump_version, SHELF_EVERSION, "newer"); }
+static void damaged_version_is_corrupted(void **s) { (void)s; expect_refused(flip_version, SHELF_EMODEL, "corrupted (checksum mismatch)"); }
 static void other_file_is_refused(void **s) { (void)s; expect_refused(wrong_magic, SHELF_EMODEL, "not a shelf model"); }
 
 /* A FIFO would block the open forever waiting for a writer (a reload of the server too);
@@ -541,6 +558,7 @@ int main(void)
         cmocka_unit_test(truncated_file_is_refused),
         cmocka_unit_test(corrupted_file_is_refused),
         cmocka_unit_test(newer_version_is_refused),
+        cmocka_unit_test(damaged_version_is_corrupted),
         cmocka_unit_test(other_file_is_refused),
         cmocka_unit_test(fifo_is_refused_without_blocking),
         cmocka_unit_test(save_replaces_atomically),

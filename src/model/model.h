@@ -153,4 +153,7 @@ shelf_model *model_new(void);
  * forever) without blocking on the open; fills st. SHELF_OK with *f open, or an error. */
 shelf_status model_open(const char *path, FILE **f, struct stat *st, shelf_error *err);
 
+/* The model file's checksum of data[0..n) (the file stores it of every byte before it). */
+uint64_t model_checksum(const void *data, size_t n);
+
 #endif

@@ -485,28 +485,41 @@ static void get_settings(reader *r, shelf_model *m, uint32_t version)
         r->failed = 1;
 }
 
+/* The magic and the size; the version is only read here, and judged after the checksum,
+ * so that a damaged version byte says "corrupted", not "upgrade shelf". */
 static shelf_status check_header(reader *r, const char *path, uint64_t actual,
                                  uint32_t *version_out, shelf_error *err)
 {
     char magic[8];
     if (actual < HEADER_SIZE + 8 || get(r, magic, 8) || memcmp(magic, MODEL_MAGIC, 8) != 0)
         return err_set(err, SHELF_EMODEL, "%s: not a shelf model file", path);
-    uint32_t version = get_u32(r);
-    *version_out = version;
+    *version_out = get_u32(r);
     get_u32(r);
     uint64_t size = get_u64(r);
-    if (version > MODEL_VERSION)
-        return err_set(err, SHELF_EVERSION,
-                       "%s: model file format version %u is newer than this shelf reads "
-                       "(version %d); upgrade shelf to use it", path, version, MODEL_VERSION);
-    if (version == 0)
-        return err_set(err, SHELF_EMODEL, "%s: bad model file format version 0", path);
     if (size != actual)
         return err_set(err, SHELF_EMODEL,
                        "%s: model file is %s: it should be %llu bytes, it is %llu", path,
                        actual < size ? "truncated" : "damaged (extra bytes)",
                        (unsigned long long)size, (unsigned long long)actual);
     return SHELF_OK;
+}
+
+static shelf_status check_version(uint32_t version, const char *path, shelf_error *err)
+{
+    if (version > MODEL_VERSION)
+        return err_set(err, SHELF_EVERSION,
+                       "%s: model file format version %u is newer than this shelf reads "
+                       "(version %d); upgrade shelf to use it", path, version, MODEL_VERSION);
+    if (version == 0)
+        return err_set(err, SHELF_EMODEL, "%s: bad model file format version 0", path);
+    return SHELF_OK;
+}
+
+uint64_t model_checksum(const void *data, size_t n)
+{
+    sum64 s = {0, {0}, 0};
+    sum_update(&s, data, n);
+    return sum_final(&s);
 }
 
 /* Verifies the checksum of the whole file before anything in it is trusted, so that a
@@ -559,6 +572,8 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
     if (s == SHELF_OK && !checksum_ok(f, (uint64_t)st.st_size))
         s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (checksum mismatch)", path);
+    if (s == SHELF_OK)
+        s = check_version(version, path, err);
     if (s == SHELF_OK && fseek(f, HEADER_SIZE, SEEK_SET) != 0)
         s = err_set(err, SHELF_EIO, "%s: cannot read the model: %s", path, strerror(errno));
     shelf_model *m = s == SHELF_OK ? model_new() : NULL;
