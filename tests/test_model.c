@@ -254,6 +254,72 @@ static void fifo_is_refused_without_blocking(void **state)
     unlink(fifo);
 }
 
+/* A model file whose u32 run `pattern` (n values) gets value at index, the checksum made
+ * right again: a crafted file, such as an attacker could write. */
+static const uint32_t *patch_pattern;
+static size_t patch_n, patch_at;
+static uint32_t patch_value;
+static void patch_u32(unsigned char *b, long size)
+{
+    size_t len = patch_n * 4, hits = 0;
+    for (long i = 0; i + (long)len <= size; i++)
+        if (memcmp(b + i, patch_pattern, len) == 0) {
+            memcpy(b + i + patch_at * 4, &patch_value, 4);
+            hits++;
+            i += (long)len - 1;
+        }
+    assert_int_equal(hits, 1);
+}
+
+/* Saves m, patches it, and loads it back: the status, the model or NULL, err. */
+static shelf_status load_patched(shelf_model *m, const uint32_t *pattern, size_t n, size_t at,
+                                 uint32_t value, shelf_model **back, shelf_error *err)
+{
+    assert_int_equal(shelf_model_save(m, path, err), SHELF_OK);
+    patch_pattern = pattern, patch_n = n, patch_at = at, patch_value = value;
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 0, SEEK_END);
+    rewrite_checksummed(f, ftell(f), patch_u32);
+    fclose(f);
+    *back = NULL;
+    return shelf_model_load(path, back, err);
+}
+
+/* Every size a file claims is checked against the bytes it has before it is allocated: a
+ * small file with a valid checksum once made each load allocate 1 GiB. */
+static void crafted_sizes_allocate_nothing_big(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1), *back;
+    shelf_error err;
+    /* the most buckets a model may hash into: the row table follows the rows it has */
+    const uint32_t feat[] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
+                             (uint32_t)m->feat.maxn, m->feat.buckets};
+    assert_int_equal(load_patched(m, feat, 4, 3, MODEL_MAX_BUCKETS, &back, &err), SHELF_OK);
+    assert_int_equal(back->feat.buckets, MODEL_MAX_BUCKETS);
+    assert_int_equal(back->rows.cap, back->nrows);
+    shelf_model_free(back);
+    const uint32_t rows[] = {m->nrows, m->rows.buckets[0], m->rows.buckets[1]};
+    assert_int_equal(load_patched(m, rows, 3, 0, 0x7fffffff, &back, &err), SHELF_EMODEL);
+    assert_null(back);
+    assert_non_null(strstr(err.message, "corrupted (the feature rows claims 8589934588 bytes "
+                                        "but the file has"));
+    shelf_model_free(m);
+
+    encoder = SHELF_TEXT_ENCODER_GRU; /* a sequence encoder claiming a huge vocabulary */
+    m = train(0, 1);
+    encoder = SHELF_TEXT_ENCODER_BAG;
+    const seq_encoder *e = m->seq;
+    const uint32_t sizes[] = {(uint32_t)e->kind, (uint32_t)e->D, (uint32_t)e->layers,
+                              (uint32_t)e->heads, (uint32_t)e->F, (uint32_t)e->T, e->nwords,
+                              e->nbuckets};
+    assert_int_equal(load_patched(m, sizes, 8, 7, SEQ_MAX_WORDS, &back, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "corrupted (the sequence encoder claims"));
+    assert_int_equal(load_patched(m, sizes, 8, 1, 4096, &back, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "the sequence encoder claims"));
+    shelf_model_free(m);
+}
+
 static void save_replaces_atomically(void **state)
 {
     (void)state;
@@ -561,6 +627,7 @@ int main(void)
         cmocka_unit_test(damaged_version_is_corrupted),
         cmocka_unit_test(other_file_is_refused),
         cmocka_unit_test(fifo_is_refused_without_blocking),
+        cmocka_unit_test(crafted_sizes_allocate_nothing_big),
         cmocka_unit_test(save_replaces_atomically),
         cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
         cmocka_unit_test(vector_cache_with_more_threads_than_rows),

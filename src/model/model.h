@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/strmap.h"
+#include "model/bucket_map.h"
 #include "model/fusion_head.h"
 #include "model/image_model.h"
 #include "model/seq_encoder.h"
@@ -75,7 +76,7 @@ struct shelf_model {
     strmap labels;       /* label path -> id */
     int hierarchical;    /* scores shared along label paths (see taxonomy.h) */
     taxonomy tax;        /* the nodes that the output layer scores */
-    int32_t *row_of_bucket; /* feat.buckets entries; -1: feature not in the model */
+    bucket_map rows;     /* feature bucket -> row, for the nrows buckets kept */
     uint32_t nrows;
     float *idf;          /* nrows */
     /* parameters, one block, over the N = tax.nnodes outputs: linear: W[nrows][N], b[N];

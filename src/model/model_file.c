@@ -189,9 +189,7 @@ static void put_model(writer *w, const shelf_model *m)
         put_str(w, m->labels.keys[i]);
     if (model_has_text(m)) {
         put_u32(w, m->nrows);
-        for (uint32_t b = 0; b < m->feat.buckets; b++) /* each row's bucket, in row order */
-            if (m->row_of_bucket[b] >= 0)
-                put_u32(w, b);
+        put(w, m->rows.buckets, (size_t)m->nrows * 4); /* each row's bucket, ascending */
         put(w, m->idf, (size_t)m->nrows * 4);
         put_u64(w, m->nparams);
         put(w, m->params, m->nparams * 4);
@@ -230,7 +228,22 @@ typedef struct reader {
     sum64 sum;
     uint64_t left; /* bytes of the file not read yet, checksum excluded */
     int failed;
+    char why[160]; /* what was wrong, when known */
 } reader;
+
+/* Whether the file still holds count items of size bytes: every size a file claims is
+ * checked so before it drives an allocation, or a small crafted file could make each load
+ * allocate gigabytes. 0, or -1 with the reader failed and the claim in r->why. */
+static int claim(reader *r, const char *what, uint64_t count, uint64_t size)
+{
+    if (!r->failed && count <= r->left / size)
+        return 0;
+    if (!r->failed)
+        snprintf(r->why, sizeof r->why, "%s claims %.0f bytes but the file has %llu left",
+                 what, (double)count * (double)size, (unsigned long long)r->left);
+    r->failed = 1;
+    return -1;
+}
 
 static int get(reader *r, void *p, size_t n)
 {
@@ -253,10 +266,8 @@ static char *get_str(reader *r)
     uint32_t n = get_u32(r);
     if (n == 0 || r->failed)
         return NULL;
-    if (n - 1 > r->left) {
-        r->failed = 1;
+    if (claim(r, "a string", n - 1, 1))
         return NULL;
-    }
     char *s = malloc(n);
     if (!s || get(r, s, n - 1)) {
         free(s);
@@ -268,12 +279,10 @@ static char *get_str(reader *r)
 }
 
 /* malloc(count * size) after checking that the file holds that many bytes. */
-static void *get_array(reader *r, uint64_t count, size_t size)
+static void *get_array(reader *r, const char *what, uint64_t count, size_t size)
 {
-    if (count > r->left / size) {
-        r->failed = 1;
+    if (claim(r, what, count, size))
         return NULL;
-    }
     void *p = malloc(count ? count * size : 1);
     if (p && get(r, p, count * size)) {
         free(p);
@@ -287,6 +296,7 @@ static void *get_array(reader *r, uint64_t count, size_t size)
 static int get_labels(reader *r, shelf_model *m)
 {
     uint32_t n = get_u32(r);
+    claim(r, "the label list", n, 4);
     for (uint32_t i = 0; i < n && !r->failed; i++) {
         char *s = get_str(r);
         if (!s || strmap_intern(&m->labels, s) != (long)i)
@@ -299,20 +309,14 @@ static int get_labels(reader *r, shelf_model *m)
 static int get_rows(reader *r, shelf_model *m)
 {
     m->nrows = get_u32(r);
-    uint32_t *buckets = get_array(r, m->nrows, 4);
-    if (!buckets)
+    uint32_t *buckets = get_array(r, "the feature rows", m->nrows, 4);
+    if (!buckets || bucket_map_init(&m->rows, m->nrows))
         goto fail;
-    m->row_of_bucket = malloc((size_t)m->feat.buckets * sizeof *m->row_of_bucket);
-    if (!m->row_of_bucket)
-        goto fail;
-    memset(m->row_of_bucket, 0xff, (size_t)m->feat.buckets * sizeof *m->row_of_bucket);
-    for (uint32_t i = 0; i < m->nrows; i++) {
-        if (buckets[i] >= m->feat.buckets || (i > 0 && buckets[i] <= buckets[i - 1]))
-            goto fail; /* the writer stores them in increasing order */
-        m->row_of_bucket[buckets[i]] = (int32_t)i;
-    }
+    for (uint32_t i = 0; i < m->nrows; i++) /* the writer stores them in increasing order */
+        if (buckets[i] >= m->feat.buckets || bucket_map_add(&m->rows, buckets[i]))
+            goto fail;
     free(buckets);
-    m->idf = get_array(r, m->nrows, 4);
+    m->idf = get_array(r, "the IDF weights", m->nrows, 4);
     return m->idf ? 0 : -1;
 fail:
     free(buckets);
@@ -332,7 +336,7 @@ static int get_params(reader *r, shelf_model *m)
                            __builtin_add_overflow(a, b, &want) |
                            __builtin_add_overflow(want, K, &want)
                      : __builtin_mul_overflow(R, K, &a) | __builtin_add_overflow(a, K, &want);
-    if (r->failed || overflow || n != want || n > r->left / 4) {
+    if (r->failed || overflow || n != want || claim(r, "the text model's parameters", n, 4)) {
         r->failed = 1;
         return -1;
     }
@@ -341,7 +345,7 @@ static int get_params(reader *r, shelf_model *m)
         return -1;
     }
     m->nseen = get_u64(r);
-    m->seen = get_array(r, m->nseen, 8);
+    m->seen = get_array(r, "the training texts' hashes", m->nseen, 8);
     for (size_t i = 1; m->seen && i < m->nseen; i++)
         if (m->seen[i] <= m->seen[i - 1])
             r->failed = 1; /* kept sorted for bsearch */
@@ -362,7 +366,10 @@ static int get_image(reader *r, shelf_model *m)
     is->batch = (int)u[3];
     is->optimizer = (int)u[4];
     is->schedule = (int)u[5];
+    cnn shape;
     if (r->failed || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
+        cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
+        claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4) ||
         cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m)) {
         r->failed = 1;
         return -1;
@@ -426,10 +433,10 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
                        .nbuckets = u[6], .nsub = u[7], .K = model_num_nodes(m)};
     if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
         u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
-        (uint64_t)u[5] > r->left / 8 ||
-        !(e->words = get_array(r, e->nwords, 8)) || seq_encoder_alloc(e) ||
-        get_u64(r) != e->nparams || e->nparams > r->left / 4 ||
-        get(r, e->params, e->nparams * 4)) {
+        seq_encoder_size(e) || claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 +
+                                     e->nparams, 4) ||
+        !(e->words = get_array(r, "the sequence encoder's words", e->nwords, 8)) ||
+        seq_encoder_alloc(e) || get_u64(r) != e->nparams || get(r, e->params, e->nparams * 4)) {
         r->failed = 1;
         return -1;
     }
@@ -565,7 +572,7 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     shelf_status s = model_open(path, &f, &st, err);
     if (s != SHELF_OK)
         return s;
-    reader r = {f, {0, {0}, 0}, (uint64_t)st.st_size - 8, 0};
+    reader r = {.f = f, .left = (uint64_t)st.st_size - 8};
     if (st.st_size < HEADER_SIZE + 8)
         r.left = 0;
     uint32_t version = 0;
@@ -595,7 +602,8 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
         r.left += 8;
         if (r.failed || r.left != 8 || get(&r, &have, 8) || have != want)
             s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
-                        r.failed ? "inconsistent contents" : "checksum mismatch");
+                        r.why[0] ? r.why : r.failed ? "inconsistent contents"
+                                                    : "checksum mismatch");
     }
     fclose(f);
     if (s != SHELF_OK) {
