@@ -290,5 +290,13 @@ for bad in "/dev/null:a device" "link.shelf:a symbolic link" "adir:a directory" 
 done
 [ -L link.shelf ] && [ -c /dev/null ] && pass "the symbolic link and the device are left alone" || fail "a refused --out was replaced"
 
+# Strings from files (labels, column names, paths in a model) reach the terminal escaped.
+{ printf 'id,title,category\n'; for i in 1 2 3 4 5 6; do printf '%d,red shoe %d,"Shoes\033[2J"\n%d,blue cup %d,Cups\n' $i $i $((i + 10)) $i; done; } > esc.csv
+expect_ok "train on a label with an escape sequence" "$SHELF" train --train esc.csv --out esc.shelf --quiet
+expect_ok "  info" "$SHELF" info --model esc.shelf
+grep -qF 'Shoes\x1b[2J' out.txt && ! grep -q $'\033' out.txt && pass "  info shows the label escaped, no raw ESC" || fail "info escapes labels ($(head -c 300 out.txt | od -c | head -5))"
+expect_error "an error naming a column with an escape sequence" 'x1b\[2J' "$SHELF" eval --model esc.shelf --data esc.csv --label $'cat\033[2J'
+! grep -q $'\033' err.txt && pass "  the error has no raw ESC" || fail "error escapes ($(od -c err.txt | head -5))"
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -400,8 +400,15 @@ static void describe_head(buf *b, const shelf_model *m)
         for (int c = 0; c < h->nlabels && !*label; c++)
             if (h->group[c] == best)
                 label = m->labels.keys[c];
-        buf_printf(b, "  %-40.*s image %.2f, text %.2f\n", (int)model_parent_len(m, label),
-                   label, (double)h->w_image[best], (double)h->w_text[best]);
+        char *branch = strndup(label, model_parent_len(m, label));
+        buf shown_label;
+        buf_init(&shown_label);
+        buf_put_escaped(&shown_label, branch ? branch : "");
+        free(branch);
+        char *s = buf_detach(&shown_label);
+        buf_printf(b, "  %-40s image %.2f, text %.2f\n", s ? s : "", (double)h->w_image[best],
+                   (double)h->w_text[best]);
+        free(s);
     }
     free(shown);
 }
@@ -429,8 +436,9 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     buf b;
     buf_init(&b);
     const model_info *in = &m->info;
-    buf_printf(&b, "trained on        %s (%ld products", in->train_path ? in->train_path : "?",
-               in->train_rows);
+    buf_puts(&b, "trained on        "); /* strings from the file are shown escaped */
+    buf_put_escaped(&b, in->train_path ? in->train_path : "?");
+    buf_printf(&b, " (%ld products", in->train_rows);
     if (in->valid_rows)
         buf_printf(&b, ", %ld validation products, validation accuracy %.4f%s", in->valid_rows,
                    in->valid_accuracy,
@@ -491,18 +499,26 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "parameters        %zu (%.1f MB)\n", np, (double)np * 4 / 1e6);
     }
     const shelf_read_options *r = &m->read;
-    buf_printf(&b, "columns           text %s, label %s, id %s, label separator '%s'\n",
-               r->text_columns ? r->text_columns : "(title,name,description)",
-               r->label_column ? r->label_column : "category", r->id_column ? r->id_column : "id",
-               r->label_sep ? r->label_sep : " > ");
-    if (model_has_image(m))
-        buf_printf(&b, "images            column %s, paths relative to the data file's folder\n",
-                   r->image_column ? r->image_column : "image");
+    const char *cols[] = {"columns           text ",
+                          r->text_columns ? r->text_columns : "(title,name,description)",
+                          ", label ", r->label_column ? r->label_column : "category",
+                          ", id ", r->id_column ? r->id_column : "id",
+                          ", label separator '", r->label_sep ? r->label_sep : " > ", "'\n"};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
+        (i % 2 ? buf_put_escaped : buf_puts)(&b, cols[i]);
+    if (model_has_image(m)) {
+        buf_puts(&b, "images            column ");
+        buf_put_escaped(&b, r->image_column ? r->image_column : "image");
+        buf_puts(&b, ", paths relative to the data file's folder\n");
+    }
     buf_printf(&b, "labels            %zu\n", m->labels.n);
     if (max_labels < 0)
         max_labels = 0;
-    for (size_t i = 0; i < m->labels.n && (int)i < max_labels; i++)
-        buf_printf(&b, "  %s\n", m->labels.keys[i]);
+    for (size_t i = 0; i < m->labels.n && (int)i < max_labels; i++) {
+        buf_puts(&b, "  ");
+        buf_put_escaped(&b, m->labels.keys[i]);
+        buf_puts(&b, "\n");
+    }
     if ((int)m->labels.n > max_labels)
         buf_printf(&b, "  ... (%zu more)\n", m->labels.n - (size_t)max_labels);
     return buf_detach(&b);
