@@ -79,6 +79,22 @@ static int apply_choices(shelf_train_options *o, const char *modality, const cha
     return 0;
 }
 
+/* How long the training took: the model file keeps no times (the same command writes the
+ * same bytes), so they are told here, in shelf info's former words. */
+static void speed_report(const shelf_model *m)
+{
+    shelf_model_summary s;
+    shelf_model_summarize(m, &s);
+    int image = s.modality != SHELF_MODALITY_TEXT;
+    if (s.fit_seconds > 0 && image)
+        fprintf(stderr, "speed             %.1f training images/s (%.1f s in training steps)\n",
+                (double)s.train_rows * s.epochs_planned / s.fit_seconds, s.fit_seconds);
+    else if (s.fit_seconds > 0)
+        fprintf(stderr, "speed             %.1f training texts/s (%.1f s per epoch in training "
+                "steps)\n", (double)s.train_rows / s.fit_seconds, s.fit_seconds);
+    fprintf(stderr, "time              %.1f s in all\n", s.train_seconds);
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *train = NULL, *valid = NULL, *out = NULL, *modality = "text";
@@ -183,6 +199,7 @@ int cmd_train(int argc, char **argv)
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
             shelf_catalog_size(tc) - (size_t)(fused ? empty : skipped),
             shelf_model_num_labels(m), out, mb);
+    speed_report(m);
     if (empty)
         fprintf(stderr, "%s: skipped %ld products with neither a text nor an image\n", train,
                 empty);

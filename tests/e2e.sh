@@ -174,7 +174,7 @@ expect_ok "predict one image file" "$SHELF" predict --model img.shelf --image im
 grep -q '"id":"imgs/img/0.jpg"' out.txt && pass "the file is the id" || fail "the file is the id ($(cat out.txt))"
 (cd imgs && "$SHELF" predict --model ../img.shelf --image img/1.png >../out.txt 2>../err.txt) && pass "relative --image from another folder" || fail "relative --image"
 expect_ok "info of an image model" "$SHELF" info --model img.shelf
-grep -q "image CNN" out.txt && grep -q "training images/s" out.txt && pass "info describes the CNN" || fail "info describes the CNN"
+grep -q "image CNN" out.txt && pass "info describes the CNN" || fail "info describes the CNN"
 expect_error "truncated image names file, line and path" 'bad.csv:2: img/truncated.jpg: ' "$SHELF" eval --model img.shelf --data imgs/bad.csv
 expect_error "training refuses a bad image" 'bad.csv:2: img/truncated.jpg' "$SHELF" train --train imgs/bad.csv --out x.shelf "${IMG_OPTS[@]}"
 expect_ok "--skip-bad skips bad images" "$SHELF" predict --model img.shelf --data imgs/bad.csv --skip-bad
@@ -297,6 +297,17 @@ expect_ok "  info" "$SHELF" info --model esc.shelf
 grep -qF 'Shoes\x1b[2J' out.txt && ! grep -q $'\033' out.txt && pass "  info shows the label escaped, no raw ESC" || fail "info escapes labels ($(head -c 300 out.txt | od -c | head -5))"
 expect_error "an error naming a column with an escape sequence" 'x1b\[2J' "$SHELF" eval --model esc.shelf --data esc.csv --label $'cat\033[2J'
 ! grep -q $'\033' err.txt && pass "  the error has no raw ESC" || fail "error escapes ($(od -c err.txt | head -5))"
+
+# The same command with --seed and one thread writes the same bytes (no wall-clock times in
+# the file): the CNNs r1 and r2 trained above, and bag, GRU, Transformer and fused models.
+for enc in bag gru transformer; do
+  for i in 1 2; do "$SHELF" train --train train.csv --out same_$enc$i.shelf --text-encoder $enc --epochs 1 --dim 16 --heads 2 --layers 1 --max-tokens 8 --seed 7 --threads 1 --quiet 2>/dev/null; done
+done
+for i in 1 2; do "$SHELF" train --train imgs/train.csv --out same_both$i.shelf --modality both --image-size 16 --width 4 --batch 16 --epochs 1 --seed 7 --threads 1 --quiet 2>/dev/null; done
+for pair in "same_bag1 same_bag2" "r1 r2" "same_gru1 same_gru2" "same_transformer1 same_transformer2" "same_both1 same_both2"; do
+  set -- $pair
+  [ -s "$1.shelf" ] && cmp -s "$1.shelf" "$2.shelf" && pass "same seed, one thread: $1.shelf and $2.shelf are byte for byte the same" || fail "$1.shelf and $2.shelf differ ($(cmp "$1.shelf" "$2.shelf" 2>&1 | head -c 200))"
+done
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

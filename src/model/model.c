@@ -443,9 +443,12 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, ", %ld validation products, validation accuracy %.4f%s", in->valid_rows,
                    in->valid_accuracy,
                    m->modality == SHELF_MODALITY_BOTH ? " of the CNN alone" : "");
-    buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu, %.1f s\n",
+    buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu",
                in->epochs, in->epochs_planned, (double)in->lr, in->threads,
-               (unsigned long long)in->seed, in->train_seconds);
+               (unsigned long long)in->seed);
+    if (in->train_seconds > 0) /* files of older versions kept the time */
+        buf_printf(&b, ", %.1f s", in->train_seconds);
+    buf_puts(&b, "\n");
     if (model_has_image(m)) {
         const image_settings *is = &m->img;
         char aug[64];
@@ -462,19 +465,12 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "normalization     mean %.4f %.4f %.4f, std %.4f %.4f %.4f\n",
                    (double)is->mean[0], (double)is->mean[1], (double)is->mean[2],
                    (double)is->std[0], (double)is->std[1], (double)is->std[2]);
-        if (in->fit_seconds > 0)
-            buf_printf(&b, "speed             %.1f training images/s (%.1f s in training steps)\n",
-                       (double)in->train_rows * in->epochs_planned / in->fit_seconds,
-                       in->fit_seconds);
         if (in->skipped_images)
             buf_printf(&b, "skipped           %ld products with a bad image\n",
                        in->skipped_images);
     }
     if (model_has_text(m) && m->seq) {
-        describe_seq(&b, m->seq);
-        if (in->fit_seconds > 0 && m->modality == SHELF_MODALITY_TEXT) /* else the CNN's */
-            buf_printf(&b, "speed             %.1f training texts/s (%.1f s per epoch in training "
-                       "steps)\n", (double)in->train_rows / in->fit_seconds, in->fit_seconds);
+        describe_seq(&b, m->seq); /* speeds: shelf train tells them, the file keeps no times */
     } else if (model_has_text(m)) {
         buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, "
                    "%u buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn,

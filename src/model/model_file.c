@@ -179,10 +179,11 @@ static void put_model(writer *w, const shelf_model *m)
     put_u32(w, (uint32_t)in->threads);
     put(w, &in->lr, 4);
     put_u64(w, in->seed);
-    put_f64(w, in->train_seconds);
+    put_f64(w, 0); /* training seconds: wall-clock times are not kept, so that the same
+                      command, seed and one thread write the same bytes (0: unknown) */
     put_f64(w, in->valid_accuracy);
     put_u64(w, (uint64_t)in->skipped_images);
-    put_f64(w, in->fit_seconds);
+    put_f64(w, 0); /* seconds in training steps: as above */
     put(w, &m->temperature, 4);
     put_u32(w, (uint32_t)m->labels.n);
     for (size_t i = 0; i < m->labels.n; i++)

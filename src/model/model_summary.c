@@ -27,6 +27,7 @@ void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
         .image_size = model_has_image(m) ? m->net.size : 0,
         .width = model_has_image(m) ? m->net.width : 0,
         .skipped_images = in->skipped_images,
+        .fit_seconds = in->fit_seconds,
     };
 }
 
