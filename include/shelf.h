@@ -219,6 +219,8 @@ void shelf_model_free(shelf_model *m);
 
 int shelf_model_num_labels(const shelf_model *m);
 const char *shelf_model_label(const shelf_model *m, int i);
+/* The index of label among the model's labels, or -1 for a label it never saw. */
+int shelf_model_find_label(const shelf_model *m, const char *label);
 /* The options the model was trained with, for reading new data the same way. */
 const shelf_read_options *shelf_model_read_options(const shelf_model *m);
 /* A human-readable description: training data, options, sizes, labels (up to max_labels). */

@@ -309,5 +309,13 @@ for pair in "same_bag1 same_bag2" "r1 r2" "same_gru1 same_gru2" "same_transforme
   [ -s "$1.shelf" ] && cmp -s "$1.shelf" "$2.shelf" && pass "same seed, one thread: $1.shelf and $2.shelf are byte for byte the same" || fail "$1.shelf and $2.shelf differ ($(cmp "$1.shelf" "$2.shelf" 2>&1 | head -c 200))"
 done
 
+# eval warns, with counts, about test labels the model never saw (they can only be errors).
+{ head -1 test.csv; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do tail -n +2 test.csv; done; } | sed 's/Footwear > Sandals/Footwear > Sandalz/; s/Home > Kitchen > Knives/HOME|Knives/' > unknown.csv
+expect_ok "eval with labels the model never saw" "$SHELF" eval --model m.shelf --data unknown.csv
+n=$(grep -cE 'Sandalz|HOME\|Knives' unknown.csv)
+grep -qF "of 1,200 test rows (2 labels) have labels the model never saw, e.g. 'Footwear > Sandalz', 'HOME|Knives'; they count as errors" err.txt && grep -q "^warning: unknown.csv: $n of 1,200" err.txt && pass "  the warning counts rows and labels" || fail "unknown labels warning ($(head -c 300 err.txt))"
+expect_ok "eval with known labels" "$SHELF" eval --model m.shelf --data test.csv
+! grep -q "never saw" err.txt && pass "  no warning when every label is known" || fail "a warning without unknown labels"
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -351,6 +351,11 @@ const char *shelf_model_label(const shelf_model *m, int i)
     return i >= 0 && (size_t)i < m->labels.n ? m->labels.keys[i] : NULL;
 }
 
+int shelf_model_find_label(const shelf_model *m, const char *label)
+{
+    return label ? (int)strmap_find(&m->labels, label) : -1;
+}
+
 const shelf_read_options *shelf_model_read_options(const shelf_model *m) { return &m->read; }
 
 static int cmp_u64(const void *a, const void *b)
