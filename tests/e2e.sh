@@ -140,7 +140,7 @@ ls ro | grep -q tmp && fail "temporary file left behind" || pass "no temporary f
 
 echo "taxonomy back-off, hierarchical metrics, class balance"
 expect_ok "predict --min-confidence" "$SHELF" predict --model m.shelf --data test.csv --min-confidence 0.999
-grep -q '"path":' out.txt && grep -q '"backed_off":' out.txt && grep -q '"review":' out.txt && pass "back-off fields in JSONL" || fail "back-off fields ($(head -1 out.txt))"
+grep -q '"path":' out.txt && grep -q '"status":"' out.txt && ! grep -q '"backed_off"' out.txt && pass "back-off fields in JSONL" || fail "back-off fields ($(head -1 out.txt))"
 expect_ok "predict --min-confidence csv" "$SHELF" predict --model m.shelf --data test.csv --min-confidence 0.9 --output-format csv
 head -1 out.txt | grep -q "path,confidence,status" && pass "back-off columns in CSV" || fail "back-off columns ($(head -1 out.txt))"
 expect_ok "eval --min-confidence --json" "$SHELF" eval --model m.shelf --data test.csv --min-confidence 0.9 --json
@@ -316,6 +316,16 @@ n=$(grep -cE 'Sandalz|HOME\|Knives' unknown.csv)
 grep -qF "of 1,200 test rows (2 labels) have labels the model never saw, e.g. 'Footwear > Sandalz', 'HOME|Knives'; they count as errors" err.txt && grep -q "^warning: unknown.csv: $n of 1,200" err.txt && pass "  the warning counts rows and labels" || fail "unknown labels warning ($(head -c 300 err.txt))"
 expect_ok "eval with known labels" "$SHELF" eval --model m.shelf --data test.csv
 ! grep -q "never saw" err.txt && pass "  no warning when every label is known" || fail "a warning without unknown labels"
+
+# Back-off in one vocabulary: JSONL keys and CSV columns path, confidence, status; a product
+# sent to review has no path ("path":null), not an empty one.
+{ echo id,title; for i in 1 2 3 4 5; do echo "u$i,qqq$i zzz"; done; } > unsure.csv
+expect_ok "predict --min-confidence 0.999 on texts the model cannot place" "$SHELF" predict --model same_bag1.shelf --data unsure.csv --min-confidence 0.999
+[ "$(grep -c '"path":null,"confidence":[0-9.e-]*,"status":"review"}' out.txt)" -eq 5 ] && ! grep -qE '"backed_off"|"review":' out.txt && pass "  JSONL: path null, status review" || fail "review in JSONL ($(head -1 out.txt))"
+expect_ok "  as CSV" "$SHELF" predict --model same_bag1.shelf --data unsure.csv --min-confidence 0.999 --output-format csv
+[ "$(grep -cE '^[^,]*,[^,]*,[0-9.e-]*,,[0-9.e-]*,review$' out.txt)" -eq 5 ] && pass "  CSV: empty path, status review" || fail "review in CSV ($(sed -n 2p out.txt))"
+expect_ok "predict --min-confidence 0.01" "$SHELF" predict --model m.shelf --data test.csv --min-confidence 0.01
+[ "$(grep -c '"status":"full"}' out.txt)" -eq 100 ] && pass "  JSONL: status full" || fail "full in JSONL ($(head -1 out.txt))"
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"
