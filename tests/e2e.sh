@@ -297,6 +297,11 @@ expect_ok "  info" "$SHELF" info --model esc.shelf
 grep -qF 'Shoes\x1b[2J' out.txt && ! grep -q $'\033' out.txt && pass "  info shows the label escaped, no raw ESC" || fail "info escapes labels ($(head -c 300 out.txt | od -c | head -5))"
 expect_error "an error naming a column with an escape sequence" 'x1b\[2J' "$SHELF" eval --model esc.shelf --data esc.csv --label $'cat\033[2J'
 ! grep -q $'\033' err.txt && pass "  the error has no raw ESC" || fail "error escapes ($(od -c err.txt | head -5))"
+expect_ok "  eval --per-class" "$SHELF" eval --model esc.shelf --data esc.csv --per-class
+grep -qF 'Shoes\x1b[2J' out.txt && ! grep -q $'\033' out.txt && pass "  the report shows the label escaped" || fail "report escapes labels ($(od -c out.txt | grep 033 | head -3))"
+{ printf 'id,title,category\n'; for i in 1 2 3; do printf '%d,tee %d,"A\033[2J > Tees"\n%d,top %d,B > Tees\n' $i $i $((i + 10)) $i; done; } > esc2.csv
+expect_ok "  train on a leaf under two parents, one with ESC" "$SHELF" train --train esc2.csv --out esc2.shelf
+grep -qF "A\x1b[2J > Tees" err.txt && ! grep -q $'\033' err.txt && pass "  the hygiene note shows the label escaped" || fail "hygiene escapes ($(od -c err.txt | grep 033 | head -3))"
 
 # The same command with --seed and one thread writes the same bytes (no wall-clock times in
 # the file): the CNNs r1 and r2 trained above, and bag, GRU, Transformer and fused models.
