@@ -332,5 +332,9 @@ expect_ok "  as CSV" "$SHELF" predict --model same_bag1.shelf --data unsure.csv 
 expect_ok "predict --min-confidence 0.01" "$SHELF" predict --model m.shelf --data test.csv --min-confidence 0.01
 [ "$(grep -c '"status":"full"}' out.txt)" -eq 100 ] && pass "  JSONL: status full" || fail "full in JSONL ($(head -1 out.txt))"
 
+# More threads than rows (UBSan once caught a memcpy from NULL in the vector cache).
+printf 'id,title,category\n1,cotton tee,A\n2,denim jeans,B\n3,steel knife,A\n' > three.csv
+expect_ok "train with --threads 8 on 3 rows" "$SHELF" train --train three.csv --out three.shelf --threads 8 --quiet
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"
