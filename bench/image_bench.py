@@ -60,8 +60,7 @@ def run_shelf(epochs, limit):
     _, terr, twall, trss = timed([SHELF, "train", "--train", os.path.join(d, "train.csv"),
                                   "--out", model, "--modality", "image", "--epochs", str(epochs),
                                   "--quiet"] + SETTINGS)
-    info = subprocess.run([SHELF, "info", "--model", model], capture_output=True, text=True).stdout
-    train_rate = float(re.search(r"([\d.]+) training images/s", info).group(1))
+    train_rate = float(re.search(r"([\d.]+) training images/s", terr).group(1))  # train tells it
     out, eerr, ewall, erss = timed([SHELF, "eval", "--model", model, "--data",
                                     os.path.join(d, "test.csv"), "--json", "--threads", THREADS])
     ev = json.loads(out)

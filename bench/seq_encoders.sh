@@ -51,7 +51,7 @@ for NAME in "${sets[@]}"; do
     t3=$(now)
     acc=$(grep -o '"accuracy": *[0-9.]*' "$OUT/$NAME-$enc-eval.json" | head -1 | grep -o '[0-9.]*$')
     f1=$(grep -o '"macro_f1": *[0-9.]*' "$OUT/$NAME-$enc-eval.json" | head -1 | grep -o '[0-9.]*$')
-    speed=$(./shelf info --model "$model" | { grep -o '[0-9.]* training texts/s' || true; } | cut -d' ' -f1)
+    speed=$({ grep -o '[0-9.]* training texts/s' "$OUT/$NAME-$enc-train.log" || true; } | cut -d' ' -f1)
     printf '| %s | %s | %.4f | %.4f | %.1f | %s | %.0f |\n' "$NAME" "$enc" "$acc" "$f1" \
       "$(echo "$t1 - $t0" | bc)" "${speed:--}" "$(echo "$rows / ($t3 - $t2)" | bc -l)"
   done

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "hygiene.h"
+#include "io/outfile.h"
 #include "options.h"
 #include "report.h"
 
@@ -76,6 +77,22 @@ static int apply_choices(shelf_train_options *o, const char *modality, const cha
         return -1;
     }
     return 0;
+}
+
+/* How long the training took: the model file keeps no times (the same command writes the
+ * same bytes), so they are told here, in shelf info's former words. */
+static void speed_report(const shelf_model *m)
+{
+    shelf_model_summary s;
+    shelf_model_summarize(m, &s);
+    int image = s.modality != SHELF_MODALITY_TEXT;
+    if (s.fit_seconds > 0 && image)
+        fprintf(stderr, "speed             %.1f training images/s (%.1f s in training steps)\n",
+                (double)s.train_rows * s.epochs_planned / s.fit_seconds, s.fit_seconds);
+    else if (s.fit_seconds > 0)
+        fprintf(stderr, "speed             %.1f training texts/s (%.1f s per epoch in training "
+                "steps)\n", (double)s.train_rows / s.fit_seconds, s.fit_seconds);
+    fprintf(stderr, "time              %.1f s in all\n", s.train_seconds);
 }
 
 int cmd_train(int argc, char **argv)
@@ -152,6 +169,11 @@ int cmd_train(int argc, char **argv)
     if (!quiet && isatty(2))
         o.progress = show_progress;
 
+    shelf_error err = {0};
+    if (outfile_check(out, &err) != SHELF_OK) { /* now, not after the training */
+        fprintf(stderr, "shelf train: --out %s\n", err.message);
+        return 1;
+    }
     int status = 1;
     shelf_model *m = NULL;
     shelf_catalog *tc = load(train, &o.read), *vc = NULL;
@@ -160,7 +182,6 @@ int cmd_train(int argc, char **argv)
     if (!quiet)
         hygiene_report(tc, train, o.read.label_sep, o.modality != SHELF_MODALITY_TEXT,
                        stderr);
-    shelf_error err = {0};
     if (shelf_train(tc, vc, &o, &m, &err) != SHELF_OK ||
         shelf_model_save(m, out, &err) != SHELF_OK) {
         if (o.progress)
@@ -178,6 +199,7 @@ int cmd_train(int argc, char **argv)
     fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
             shelf_catalog_size(tc) - (size_t)(fused ? empty : skipped),
             shelf_model_num_labels(m), out, mb);
+    speed_report(m);
     if (empty)
         fprintf(stderr, "%s: skipped %ld products with neither a text nor an image\n", train,
                 empty);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "text/hash.h"
 
 typedef struct keyed {
@@ -15,6 +16,23 @@ typedef struct keyed {
 } keyed;
 
 /* The string with its NUL, so that "ab" then "c" differs from "a" then "bc". */
+/* "PATH: the leaf 'L' sits under two parents: 'A' and 'B' (two different labels)", the
+ * labels escaped: they come from the catalog and go to a terminal. */
+static void two_parents(FILE *out, const char *path, const char *leaf, const char *a,
+                        const char *b)
+{
+    buf m;
+    buf_init(&m);
+    const char *parts[] = {path, ": the leaf '", leaf, "' sits under two parents: '", a,
+                           "' and '", b, "' (two different labels)\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        (i % 2 ? buf_puts : buf_put_escaped)(&m, parts[i]);
+    char *s = buf_detach(&m);
+    if (s)
+        fputs(s, out);
+    free(s);
+}
+
 static uint64_t hash_str(uint64_t h, const char *s) { return hash_fnv1a(h, s, strlen(s) + 1); }
 
 static int by_key(const void *a, const void *b)
@@ -93,8 +111,7 @@ static long leaves_under_two_parents(const shelf_catalog *c, const char *sep, FI
                 other = j;
         if (other) {
             if (found < show)
-                fprintf(out, "%s: the leaf '%s' sits under two parents: '%s' and '%s' (two "
-                        "different labels)\n", path, l[i].leaf, l[i].label, l[other].label);
+                two_parents(out, path, l[i].leaf, l[i].label, l[other].label);
             found++;
         }
         i = j;

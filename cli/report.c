@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/strmap.h"
+
 /* Ranked labels kept per product for the metrics (top-5 accuracy), and products predicted at
  * a time, so that asking for every label's probability (back-off) stays bounded. */
 enum { TOPK = 5, CHUNK = 4096 };
@@ -25,6 +28,60 @@ static shelf_status add_product(shelf_eval *e, const shelf_model *m, const char 
     return shelf_eval_add_backoff(e, truth, path, min_conf);
 }
 
+/* Test labels the model never saw: they can only be errors, and a catalog whose labels are
+ * written differently from the training data's (another separator, an array read as one
+ * string) scores 0 without saying why. */
+typedef struct unknown_labels {
+    strmap labels; /* the distinct ones */
+    long rows;
+} unknown_labels;
+
+static void unknown_add(unknown_labels *u, const shelf_model *m, const char *label)
+{
+    if (shelf_model_find_label(m, label) >= 0)
+        return;
+    u->rows++;
+    strmap_intern(&u->labels, label ? label : "");
+}
+
+/* n with a comma between thousands: "1,000". */
+static const char *thousands(char out[32], long n)
+{
+    char digits[24];
+    int len = snprintf(digits, sizeof digits, "%ld", n), o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i && digits[i - 1] != '-' && (len - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* "412 of 1,000 test rows (23 labels) have labels the model never saw, e.g. 'X', 'Y'; they
+ * count as errors", labels escaped: they come from the catalog. */
+static void unknown_warn(const unknown_labels *u, const char *path, long rows)
+{
+    if (!u->rows)
+        return;
+    char a[32], b[32], c[32];
+    buf w;
+    buf_init(&w);
+    buf_printf(&w, "warning: %s: %s of %s test rows (%s label%s) have labels the model never "
+               "saw, e.g. ", path, thousands(a, u->rows), thousands(b, rows),
+               thousands(c, (long)u->labels.n), u->labels.n == 1 ? "" : "s");
+    for (size_t i = 0; i < u->labels.n && i < 3; i++) {
+        buf_puts(&w, i ? ", '" : "'");
+        buf_put_escaped(&w, u->labels.keys[i]);
+        buf_puts(&w, "'");
+    }
+    buf_puts(&w, "; they count as errors\n");
+    char *s = buf_detach(&w);
+    if (s)
+        fputs(s, stderr);
+    free(s);
+}
+
 int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path,
                    const report_options *o, FILE *out)
 {
@@ -40,7 +97,9 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     shelf_error err = {0};
     const char *sep = shelf_model_read_options(m)->label_sep;
     int status = -1;
-    long bad = 0, text_only = 0;
+    long bad = 0, text_only = 0, evaluated = 0;
+    unknown_labels unknown = {.rows = 0};
+    strmap_init(&unknown.labels);
     double load_s = 0, model_s = 0;
     char first_bad[SHELF_ERROR_MAX] = "";
     if (!products || !labels || !counts || !probs) {
@@ -74,14 +133,19 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
             fprintf(stderr, "shelf: %s (--skip-bad skips such products)\n", first_bad);
             goto done;
         }
-        for (size_t i = 0; i < cn; i++)
-            if (counts[i] >= 0 &&
-                add_product(e, m, products[i].label, labels + i * (size_t)kq,
+        for (size_t i = 0; i < cn; i++) {
+            if (counts[i] < 0)
+                continue;
+            evaluated++;
+            unknown_add(&unknown, m, products[i].label);
+            if (add_product(e, m, products[i].label, labels + i * (size_t)kq,
                             probs + i * (size_t)kq, counts[i], o->min_confidence)) {
                 fprintf(stderr, "shelf: out of memory evaluating %s\n", path);
                 goto done;
             }
+        }
     }
+    unknown_warn(&unknown, path, evaluated);
     if (bad)
         fprintf(stderr, "%s: skipped %ld products with a bad image; the first: %s\n", path, bad,
                 first_bad);
@@ -107,6 +171,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
                 "product\n", dup, n, path);
     status = 0;
 done:
+    strmap_free(&unknown.labels);
     shelf_predictor_free(pred);
     shelf_eval_free(e);
     free(products);

@@ -219,6 +219,8 @@ void shelf_model_free(shelf_model *m);
 
 int shelf_model_num_labels(const shelf_model *m);
 const char *shelf_model_label(const shelf_model *m, int i);
+/* The index of label among the model's labels, or -1 for a label it never saw. */
+int shelf_model_find_label(const shelf_model *m, const char *label);
 /* The options the model was trained with, for reading new data the same way. */
 const shelf_read_options *shelf_model_read_options(const shelf_model *m);
 /* A human-readable description: training data, options, sizes, labels (up to max_labels). */
@@ -335,13 +337,16 @@ typedef struct shelf_model_summary {
     float lr;
     int threads;
     uint64_t seed;
-    double train_seconds;
+    double train_seconds;    /* 0 once saved: a model file keeps no wall-clock times, so the
+                                same training command writes the same bytes */
     double valid_accuracy;   /* -1 without a validation set */
     float temperature;       /* 1: not calibrated */
     int hierarchical;
     int dim;                 /* text models: embedding size, 0 for the sparse linear layer */
     int image_size, width;   /* image models, else 0 */
     long skipped_images;
+    double fit_seconds;      /* in training steps: image models all epochs, sequence encoders
+                                one epoch; 0 when not known (not kept in the file either) */
 } shelf_model_summary;
 void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out);
 

@@ -212,7 +212,7 @@ def test_endpoints(srv, model_labels):
     doc = json.loads(body) if st == 200 else {}
     check("classify one product", st == 200 and doc.get("id") == "t1" and
           doc.get("labels") == ["Apparel > Topwear > Tshirts"] and len(doc.get("probs", [])) == 1
-          and doc.get("path") == "Apparel > Topwear > Tshirts" and doc.get("backed_off") is False
+          and doc.get("path") == "Apparel > Topwear > Tshirts" and doc.get("status") == "full"
           and doc.get("modalities") == ["text"], body)
     check("the answer names the model generation", h.get("X-Shelf-Model-Generation") == "1", h)
     st, h, body = srv.classify({"title": "chef knife steel", "k": 3, "id": 7}, token=TOKEN)
@@ -234,10 +234,11 @@ def test_endpoints(srv, model_labels):
     st, h, body = srv.classify({"title": "Brand3 size 2", "min_confidence": 0.999999},
                                token=TOKEN)
     doc = json.loads(body) if st == 200 else {}
-    consistent = (doc.get("backed_off") and doc["labels"][0].startswith(doc["path"])) or \
-                 (doc.get("review") and doc.get("path") == "") or \
-                 (not doc.get("backed_off") and doc.get("path") == doc.get("labels", [""])[0])
-    check("min_confidence: path, confidence, backed_off and review agree", st == 200 and
+    status = doc.get("status")
+    consistent = (status == "partial" and doc["labels"][0].startswith(doc["path"])) or \
+                 (status == "review" and doc.get("path", "") is None) or \
+                 (status == "full" and doc.get("path") == doc.get("labels", [""])[0])
+    check("min_confidence: path, confidence and status agree", st == 200 and
           consistent and "confidence" in doc, body)
     st, h, body = srv.classify({"title": "", "id": "empty"}, token=TOKEN)
     check("an empty title is classified (as shelf predict does)", st == 200, body)

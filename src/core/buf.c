@@ -67,3 +67,16 @@ void buf_free(buf *b)
     free(b->data);
     buf_init(b);
 }
+
+void buf_put_escaped(buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t run = 0;
+        while (p[run] >= 0x20 && p[run] != 0x7f)
+            run++;
+        buf_append(b, p, run);
+        p += run;
+        if (*p)
+            buf_printf(b, "\\x%02x", *p++);
+    }
+}

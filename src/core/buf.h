@@ -15,6 +15,9 @@ int buf_reserve(buf *b, size_t extra);
 void buf_append(buf *b, const void *p, size_t n);
 void buf_puts(buf *b, const char *s);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with its control characters (below 0x20, and 0x7f) as \xNN: text from a file
+ * (a label, a column name) shown on a terminal must not carry escape sequences. */
+void buf_put_escaped(buf *b, const char *s);
 /* Returns the NUL-terminated contents, which the caller frees; NULL after an allocation
  * failure. The buffer is left empty. */
 char *buf_detach(buf *b);

@@ -276,8 +276,13 @@ static int text_confusions(buf *b, const shelf_eval *e, int max)
     if (n == 0)
         buf_puts(b, "  none\n");
     int w = n > 0 ? snprintf(NULL, 0, "%ld", c[0].count) : 0;
-    for (long i = 0; i < n; i++)
-        buf_printf(b, "  %*ld  %s  ->  %s\n", w, c[i].count, c[i].truth, c[i].pred);
+    for (long i = 0; i < n; i++) { /* labels come from files: escaped for the terminal */
+        buf_printf(b, "  %*ld  ", w, c[i].count);
+        buf_put_escaped(b, c[i].truth);
+        buf_puts(b, "  ->  ");
+        buf_put_escaped(b, c[i].pred);
+        buf_puts(b, "\n");
+    }
     free(c);
     return 0;
 }
@@ -299,8 +304,10 @@ static int text_classes(buf *b, const shelf_eval *e)
     for (long i = 0; i < n; i++) {
         eval_scores s;
         eval_scores_of(&c[i]->full, &s);
-        buf_printf(b, "  %*ld  %*ld  %-9.4f  %-6.4f  %-6.4f  %s\n", w, c[i]->full.truth, w,
-                   c[i]->full.pred, s.precision, s.recall, s.f1, c[i]->name);
+        buf_printf(b, "  %*ld  %*ld  %-9.4f  %-6.4f  %-6.4f  ", w, c[i]->full.truth, w,
+                   c[i]->full.pred, s.precision, s.recall, s.f1);
+        buf_put_escaped(b, c[i]->name);
+        buf_puts(b, "\n");
     }
     free(c);
     return 0;

@@ -112,14 +112,15 @@ static void write_jsonl(FILE *f, const char *id, int n, const char *const *label
         write_prob(f, probs[i]);
     }
     fputc(']', f);
-    if (b && b->backoff) {
+    if (b && b->backoff) { /* the CSV columns' names and values: one vocabulary */
         fputs(",\"path\":", f);
-        json_string(f, b->path);
+        if (b->status == BACKOFF_REVIEW)
+            fputs("null", f); /* no path at all, not an empty one */
+        else
+            json_string(f, b->path);
         fputs(",\"confidence\":", f);
         write_prob(f, b->prob);
-        fprintf(f, ",\"backed_off\":%s,\"review\":%s",
-                b->status == BACKOFF_PARTIAL ? "true" : "false",
-                b->status == BACKOFF_REVIEW ? "true" : "false");
+        fprintf(f, ",\"status\":\"%s\"", backoff_names[b->status]);
     }
     if (b && b->modalities) { /* "text+image" as a list */
         fputs(",\"modalities\":[", f);
@@ -193,7 +194,7 @@ void pred_write_row_extra(FILE *f, pred_format fmt, int k, const char *id, int n
     }
     if (b && b->backoff) {
         fputc(sep, f);
-        field(f, b->path);
+        field(f, b->status == BACKOFF_REVIEW ? "" : b->path);
         fputc(sep, f);
         write_prob(f, b->prob);
         fputc(sep, f);

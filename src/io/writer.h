@@ -35,10 +35,11 @@ typedef struct pred_extra {
     const char *modalities; /* "text", "image" or "text+image"; NULL: not written */
 } pred_extra;
 
-/* As pred_write_header and pred_write_row, plus the extras: JSONL adds "path",
- * "confidence", "backed_off" and "review", and "modalities" (a list); CSV and TSV add the
- * columns path, confidence and status (full, partial or review), and modalities, after the
- * labels. x may be NULL (the plain row). */
+/* As pred_write_header and pred_write_row, plus the extras, under the same names in every
+ * format: JSONL adds "path" (null for a product sent to review), "confidence" and "status"
+ * ("full", "partial" or "review"), and "modalities" (a list); CSV and TSV add the columns
+ * path (empty for review), confidence and status, and modalities, after the labels. x may
+ * be NULL (the plain row). The server answers with these JSON objects. */
 void pred_write_header_extra(FILE *f, pred_format fmt, int k, int backoff, int modalities);
 void pred_write_row_extra(FILE *f, pred_format fmt, int k, const char *id, int n,
                           const char *const *labels, const float *probs, const pred_extra *x);

@@ -29,7 +29,7 @@ void shelf_model_free(shelf_model *m)
         return;
     strmap_free(&m->labels);
     taxonomy_free(&m->tax);
-    free(m->row_of_bucket);
+    bucket_map_free(&m->rows);
     free(m->idf);
     free(m->params);
     for (int i = 0; i < 5; i++)
@@ -351,6 +351,11 @@ const char *shelf_model_label(const shelf_model *m, int i)
     return i >= 0 && (size_t)i < m->labels.n ? m->labels.keys[i] : NULL;
 }
 
+int shelf_model_find_label(const shelf_model *m, const char *label)
+{
+    return label ? (int)strmap_find(&m->labels, label) : -1;
+}
+
 const shelf_read_options *shelf_model_read_options(const shelf_model *m) { return &m->read; }
 
 static int cmp_u64(const void *a, const void *b)
@@ -400,8 +405,15 @@ static void describe_head(buf *b, const shelf_model *m)
         for (int c = 0; c < h->nlabels && !*label; c++)
             if (h->group[c] == best)
                 label = m->labels.keys[c];
-        buf_printf(b, "  %-40.*s image %.2f, text %.2f\n", (int)model_parent_len(m, label),
-                   label, (double)h->w_image[best], (double)h->w_text[best]);
+        char *branch = strndup(label, model_parent_len(m, label));
+        buf shown_label;
+        buf_init(&shown_label);
+        buf_put_escaped(&shown_label, branch ? branch : "");
+        free(branch);
+        char *s = buf_detach(&shown_label);
+        buf_printf(b, "  %-40s image %.2f, text %.2f\n", s ? s : "", (double)h->w_image[best],
+                   (double)h->w_text[best]);
+        free(s);
     }
     free(shown);
 }
@@ -429,15 +441,19 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     buf b;
     buf_init(&b);
     const model_info *in = &m->info;
-    buf_printf(&b, "trained on        %s (%ld products", in->train_path ? in->train_path : "?",
-               in->train_rows);
+    buf_puts(&b, "trained on        "); /* strings from the file are shown escaped */
+    buf_put_escaped(&b, in->train_path ? in->train_path : "?");
+    buf_printf(&b, " (%ld products", in->train_rows);
     if (in->valid_rows)
         buf_printf(&b, ", %ld validation products, validation accuracy %.4f%s", in->valid_rows,
                    in->valid_accuracy,
                    m->modality == SHELF_MODALITY_BOTH ? " of the CNN alone" : "");
-    buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu, %.1f s\n",
+    buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu",
                in->epochs, in->epochs_planned, (double)in->lr, in->threads,
-               (unsigned long long)in->seed, in->train_seconds);
+               (unsigned long long)in->seed);
+    if (in->train_seconds > 0) /* files of older versions kept the time */
+        buf_printf(&b, ", %.1f s", in->train_seconds);
+    buf_puts(&b, "\n");
     if (model_has_image(m)) {
         const image_settings *is = &m->img;
         char aug[64];
@@ -454,19 +470,12 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "normalization     mean %.4f %.4f %.4f, std %.4f %.4f %.4f\n",
                    (double)is->mean[0], (double)is->mean[1], (double)is->mean[2],
                    (double)is->std[0], (double)is->std[1], (double)is->std[2]);
-        if (in->fit_seconds > 0)
-            buf_printf(&b, "speed             %.1f training images/s (%.1f s in training steps)\n",
-                       (double)in->train_rows * in->epochs_planned / in->fit_seconds,
-                       in->fit_seconds);
         if (in->skipped_images)
             buf_printf(&b, "skipped           %ld products with a bad image\n",
                        in->skipped_images);
     }
     if (model_has_text(m) && m->seq) {
-        describe_seq(&b, m->seq);
-        if (in->fit_seconds > 0 && m->modality == SHELF_MODALITY_TEXT) /* else the CNN's */
-            buf_printf(&b, "speed             %.1f training texts/s (%.1f s per epoch in training "
-                       "steps)\n", (double)in->train_rows / in->fit_seconds, in->fit_seconds);
+        describe_seq(&b, m->seq); /* speeds: shelf train tells them, the file keeps no times */
     } else if (model_has_text(m)) {
         buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, "
                    "%u buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn,
@@ -491,18 +500,26 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "parameters        %zu (%.1f MB)\n", np, (double)np * 4 / 1e6);
     }
     const shelf_read_options *r = &m->read;
-    buf_printf(&b, "columns           text %s, label %s, id %s, label separator '%s'\n",
-               r->text_columns ? r->text_columns : "(title,name,description)",
-               r->label_column ? r->label_column : "category", r->id_column ? r->id_column : "id",
-               r->label_sep ? r->label_sep : " > ");
-    if (model_has_image(m))
-        buf_printf(&b, "images            column %s, paths relative to the data file's folder\n",
-                   r->image_column ? r->image_column : "image");
+    const char *cols[] = {"columns           text ",
+                          r->text_columns ? r->text_columns : "(title,name,description)",
+                          ", label ", r->label_column ? r->label_column : "category",
+                          ", id ", r->id_column ? r->id_column : "id",
+                          ", label separator '", r->label_sep ? r->label_sep : " > ", "'\n"};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
+        (i % 2 ? buf_put_escaped : buf_puts)(&b, cols[i]);
+    if (model_has_image(m)) {
+        buf_puts(&b, "images            column ");
+        buf_put_escaped(&b, r->image_column ? r->image_column : "image");
+        buf_puts(&b, ", paths relative to the data file's folder\n");
+    }
     buf_printf(&b, "labels            %zu\n", m->labels.n);
     if (max_labels < 0)
         max_labels = 0;
-    for (size_t i = 0; i < m->labels.n && (int)i < max_labels; i++)
-        buf_printf(&b, "  %s\n", m->labels.keys[i]);
+    for (size_t i = 0; i < m->labels.n && (int)i < max_labels; i++) {
+        buf_puts(&b, "  ");
+        buf_put_escaped(&b, m->labels.keys[i]);
+        buf_puts(&b, "\n");
+    }
     if ((int)m->labels.n > max_labels)
         buf_printf(&b, "  ... (%zu more)\n", m->labels.n - (size_t)max_labels);
     return buf_detach(&b);
