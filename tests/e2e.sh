@@ -254,5 +254,16 @@ expect_error "--dropout 1 is refused" 'dropout' "$SHELF" train --train train.csv
 "$SHELF" train --train train.csv --out x.shelf --text-encoder lstm >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "text-encoder" err.txt && pass "an unknown --text-encoder: exit 2 with a message" || fail "unknown --text-encoder (exit $rc)"
 
+echo "catalog readers: what real users and attackers send"
+# A quoted field over 16 MiB whose lines look like rows: skipped whole, nothing made up.
+{ echo "id,title,category"; echo "1,cotton tee,Apparel > Topwear > Tshirts"
+  printf '2,"'; awk 'BEGIN { for (i = 0; i < 1400000; i++) print "x,Fake,Made up" }'
+  echo 'end",Home > Kitchen > Knives'; echo "3,chef knife,Home > Kitchen > Knives"; } > bigfield.csv
+expect_ok "predict --skip-bad past an oversized quoted field" "$SHELF" predict --model m.shelf --data bigfield.csv --skip-bad
+[ "$(wc -l < out.txt)" -eq 2 ] && grep -q '"id":"3"' out.txt && ! grep -q Fake out.txt && grep -q "skipped 1 bad rows" err.txt \
+  && pass "  two products, row 3 kept, one bad row" || fail "  oversized quoted field ($(wc -l < out.txt) lines, $(head -c 300 err.txt))"
+expect_error "input without line breaks fails at the line limit" '/dev/zero:1: .*longer than 16 MiB' "$SHELF" predict --model m.shelf --data /dev/zero --format jsonl
+expect_error "  and under --skip-bad at the skip limit" '/dev/zero:1: .*longer than 64 MiB' "$SHELF" predict --model m.shelf --data /dev/zero --format csv --skip-bad
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

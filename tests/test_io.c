@@ -845,6 +845,100 @@ static void test_line_over_16_mib_is_rejected_and_reading_goes_on(void **state)
     unlink(path);
 }
 
+/* Product 2's title is a quoted field of n bytes whose lines look like rows of their own
+ * ("x,Fake,Label"), between two good products. */
+static const char *write_long_quoted_field(const char *name, size_t n)
+{
+    const char *path = path_of(name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("id,title,category\n1,Mug,K\n2,\"", f);
+    static const char fake[] = "x,Fake,Label\n";
+    for (size_t left = n; left >= sizeof fake - 1; left -= sizeof fake - 1)
+        fputs(fake, f);
+    fputs("end\",K\n3,Cup,K\n", f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static void test_oversized_quoted_field_is_skipped_to_its_real_end(void **state)
+{
+    (void)state;
+    const char *path = write_long_quoted_field("quoted.csv", (size_t)17 << 20);
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "record longer than 16 MiB");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2); /* no row made up from inside the field */
+    assert_product(c, 0, "1", "Mug", "K", 2);
+    assert_product(c, 1, "3", "Cup", "K", (long)3 + ((17 << 20) / 13) + 1);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 1);
+    shelf_catalog_free(c);
+    unlink(path);
+}
+
+/* A bad byte after a closing quote must not make the reader resync inside the next
+ * quoted field of the same record. */
+static void test_bad_record_with_multiline_field_is_skipped_whole(void **state)
+{
+    (void)state;
+    const char *path = write_text("badquote.csv", "id,title,category\n"
+                                                  "1,\"a\"x,\"K\n2,Fake,Label\n3,Fake,Label\"\n"
+                                                  "4,Cup,K\n");
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 1);
+    assert_product(c, 0, "4", "Cup", "K", 5);
+    shelf_catalog_free(c);
+    unlink(path);
+}
+
+/* /dev/zero: no line break ever. Every format stops at the line limit (or, skipping bad
+ * rows, at the skip limit) instead of reading forever. */
+static void test_input_without_line_breaks_fails_in_every_format(void **state)
+{
+    (void)state;
+    const shelf_format formats[] = {SHELF_FORMAT_CSV, SHELF_FORMAT_TSV, SHELF_FORMAT_JSONL,
+                                    SHELF_FORMAT_FASTTEXT};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        for (int skip = 0; skip <= 1; skip++) {
+            shelf_read_options o = opts_default();
+            o.format = formats[i];
+            o.skip_bad = skip;
+            const char *msg = load_fail("/dev/zero", &o, SHELF_EDATA);
+            assert_contains(msg, "/dev/zero:1: ");
+            assert_contains(msg, skip ? "longer than 64 MiB" : "longer than 16 MiB");
+        }
+    }
+}
+
+/* The same behind a header, and after a quote opened on a line that goes on forever. */
+static void test_runaway_line_after_good_rows_stops_reading(void **state)
+{
+    (void)state;
+    const char *path = path_of("runaway.csv");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("title,category\nMug,K\n\"", f);
+    static char block[1 << 20];
+    memset(block, 'a', sizeof block);
+    for (int i = 0; i < 70; i++)
+        assert_int_equal(fwrite(block, 1, sizeof block, f), sizeof block);
+    fputs("\",K\nCup,K\n", f);
+    assert_int_equal(fclose(f), 0);
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "stopped reading");
+    unlink(path);
+}
+
 static void test_reader_streams_and_reports_stats(void **state)
 {
     (void)state;
@@ -1104,6 +1198,10 @@ int main(void)
         cmocka_unit_test(test_random_binary_bytes_give_errors_not_crashes),
         cmocka_unit_test(test_ten_mib_field_is_accepted),
         cmocka_unit_test(test_line_over_16_mib_is_rejected_and_reading_goes_on),
+        cmocka_unit_test(test_oversized_quoted_field_is_skipped_to_its_real_end),
+        cmocka_unit_test(test_bad_record_with_multiline_field_is_skipped_whole),
+        cmocka_unit_test(test_input_without_line_breaks_fails_in_every_format),
+        cmocka_unit_test(test_runaway_line_after_good_rows_stops_reading),
         cmocka_unit_test(test_reader_streams_and_reports_stats),
         cmocka_unit_test(test_reader_progress_counts_bytes_of_a_file),
         cmocka_unit_test(test_text_fields_are_trimmed_and_joined_by_one_space),

@@ -44,7 +44,7 @@ static shelf_status read_header(shelf_reader *r, shelf_error *err)
     csv_status st = csv_next(&r->csv, &r->in, &r->header, why, sizeof why);
     if (st == CSV_END)
         return err_set(err, SHELF_EDATA, "%s:1: empty file, expected a header", r->name);
-    if (st == CSV_BAD)
+    if (st == CSV_BAD || st == CSV_RUNAWAY)
         return err_set(err, SHELF_EDATA, "%s:%ld: bad header: %s", r->name,
                        r->header.line, why);
     if (st != CSV_OK)
@@ -88,6 +88,10 @@ row_status dsv_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_err
         return ROW_END;
     if (st == CSV_BAD)
         return ROW_BAD;
+    if (st == CSV_RUNAWAY) {
+        reader_runaway(r, r->rec.line, why, err);
+        return ROW_FAIL;
+    }
     if (st != CSV_OK) {
         csv_failure(r, st, err);
         return ROW_FAIL;

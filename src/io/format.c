@@ -24,6 +24,12 @@ shelf_status shelf_format_parse(const char *name, shelf_format *out)
     return SHELF_EINVAL;
 }
 
+const char *io_format_name(shelf_format f)
+{
+    static const char *const names[] = {"catalog", "CSV", "TSV", "JSONL", "fastText"};
+    return f >= SHELF_FORMAT_AUTO && f <= SHELF_FORMAT_FASTTEXT ? names[f] : "catalog";
+}
+
 const char *io_display_name(const char *path)
 {
     return strcmp(path, "-") == 0 ? "<stdin>" : path;

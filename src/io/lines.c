@@ -61,11 +61,19 @@ static void strip_bom(const lines *l, const char **s, size_t *n)
     }
 }
 
+static void see(lines *l, const char *s, size_t n)
+{
+    if (l->skipped && n > 0)
+        l->skipped(l->skipped_ctx, s, n);
+}
+
 /* Returns the line in place when it lies whole in the chunk, else assembles it in l->line.
- * Past LINES_MAX + 1 bytes it stops storing and only looks for the end of the line. */
+ * Past LINES_MAX + 1 bytes it stops storing and, under skip_long, only looks for the end
+ * of the line, up to LINES_SKIP_MAX bytes. */
 line_status lines_next(lines *l, const char **s, size_t *n)
 {
     int any = 0, skipping = 0;
+    size_t skipped = 0;
     l->line.len = 0;
     for (;;) {
         if (l->pos == l->end && !refill(l)) {
@@ -89,10 +97,20 @@ line_status lines_next(lines *l, const char **s, size_t *n)
         }
         if (!skipping && l->line.len + take > LINES_MAX + 1) {
             skipping = 1;
+            skipped = l->line.len;
+            see(l, l->line.data, l->line.len);
             buf_free(&l->line); /* don't keep a giant buffer alive for one bad line */
         }
-        if (!skipping)
+        if (skipping) {
+            skipped += take;
+            see(l, start, take);
+            if (!l->skip_long || skipped > LINES_SKIP_MAX) {
+                l->lineno++;
+                return LINE_RUNAWAY;
+            }
+        } else {
             buf_append(&l->line, start, take);
+        }
         if (nl)
             break;
     }

@@ -1,6 +1,8 @@
 /* A buffered reader of physical lines from a FILE*, the bottom layer of every catalog
- * format. Lines longer than LINES_MAX are skipped without being held in memory, so a
- * corrupt multi-gigabyte "line" costs no more than a short one. */
+ * format. A line longer than LINES_MAX is never held in memory: it is skipped (when the
+ * reader skips bad rows) up to LINES_SKIP_MAX, and past that reading stops, so that
+ * input without line breaks (/dev/zero, a binary file) fails instead of being read
+ * forever. */
 #ifndef SHELF_IO_LINES_H
 #define SHELF_IO_LINES_H
 
@@ -11,6 +13,8 @@
 
 /* The longest line (and CSV record) accepted: 16 MiB, not counting the line ending. */
 #define LINES_MAX ((size_t)16 << 20)
+/* The longest bad line (and CSV record) skipped whole under skip_bad: 64 MiB. */
+#define LINES_SKIP_MAX (4 * LINES_MAX)
 
 typedef struct lines {
     FILE *f;
@@ -20,9 +24,14 @@ typedef struct lines {
     long lineno;      /* number of the line last returned, from 1 */
     int eof;          /* the FILE reported end of input: never read again */
     int error;        /* errno of a failed read, else 0 */
+    int skip_long;    /* skip lines over LINES_MAX (up to LINES_SKIP_MAX); 0: stop at once */
+    /* When set, sees every byte of a skipped line, in order: a CSV parser follows its
+     * quotes, to know whether the record goes on after it. */
+    void (*skipped)(void *ctx, const char *s, size_t n);
+    void *skipped_ctx;
 } lines;
 
-typedef enum { LINE_OK, LINE_EOF, LINE_TOOLONG, LINE_EIO, LINE_ENOMEM } line_status;
+typedef enum { LINE_OK, LINE_EOF, LINE_TOOLONG, LINE_RUNAWAY, LINE_EIO, LINE_ENOMEM } line_status;
 
 /* Starts reading f, which stays owned by the caller. Returns -1 when out of memory. */
 int lines_init(lines *l, FILE *f);
@@ -31,7 +40,9 @@ void lines_free(lines *l);
 /* Reads the next line into *s, *n: without its '\n' but with any '\r' before it, and
  * without a UTF-8 byte order mark on line 1. The bytes stay valid until the next call.
  * LINE_TOOLONG: the line (numbered l->lineno) was longer than LINES_MAX and has been
- * skipped. LINE_EIO: l->error holds the errno. */
+ * skipped whole. LINE_RUNAWAY: line l->lineno passed LINES_MAX (without skip_long) or
+ * LINES_SKIP_MAX, and reading stopped inside it: nothing more can be read. LINE_EIO:
+ * l->error holds the errno. */
 line_status lines_next(lines *l, const char **s, size_t *n);
 
 /* 1 when no byte is left to read (it may read ahead to find out), so an empty file can be

@@ -38,11 +38,24 @@ row_status reader_next_line(shelf_reader *r, int (*blank)(const char *, size_t),
         snprintf(why, whysz, "line longer than 16 MiB");
         return ROW_BAD;
     }
+    if (ls == LINE_RUNAWAY) {
+        char what[96];
+        snprintf(what, sizeof what, "line longer than %zu MiB without a line break",
+                 (r->in.skip_long ? LINES_SKIP_MAX : LINES_MAX) >> 20);
+        reader_runaway(r, *line, what, err);
+        return ROW_FAIL;
+    }
     if (ls != LINE_OK) {
         reader_read_error(r, ls, err);
         return ROW_FAIL;
     }
     return ROW_OK;
+}
+
+shelf_status reader_runaway(shelf_reader *r, long line, const char *why, shelf_error *err)
+{
+    return err_set(err, SHELF_EDATA, "%s:%ld: %s: stopped reading (is it a %s file?)", r->name,
+                   line, why, io_format_name(r->format));
 }
 
 shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err)
@@ -262,6 +275,7 @@ static shelf_status reader_init(shelf_reader *r, const char *path,
     r->label_sep = strdup(o->label_sep ? o->label_sep : " > ");
     if (!r->name || !r->label_sep || lines_init(&r->in, NULL))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
+    r->in.skip_long = o->skip_bad;
     return io_detect_format(path, o->format, &r->format, err);
 }
 

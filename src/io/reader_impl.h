@@ -77,8 +77,15 @@ void fasttext_free(shelf_reader *r);
  * SHELF_OK; otherwise sets err to "FILE:LINE: why" and returns SHELF_EDATA. */
 shelf_status reader_bad(shelf_reader *r, long line, const char *why, shelf_error *err);
 
+/* The error for input that cannot be read on from (a line or record over the limit that
+ * never ends): "FILE:LINE: why: stopped reading", not skipped even under skip_bad. */
+shelf_status reader_runaway(shelf_reader *r, long line, const char *why, shelf_error *err);
+
 /* The error for a failed read from r->in, as "FILE:LINE: ...". */
 shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err);
+
+/* "CSV", "TSV", "JSONL" or "fastText", for messages. */
+const char *io_format_name(shelf_format f);
 
 /* The name used for path in messages: "<stdin>" for "-". */
 const char *io_display_name(const char *path);
