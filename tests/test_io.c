@@ -260,6 +260,40 @@ static void test_jsonl_values_become_text_and_blank_lines_are_skipped(void **sta
     shelf_catalog_free(c);
 }
 
+static void test_jsonl_label_array_is_the_path_levels(void **state)
+{
+    (void)state;
+    const char *path = write_text(
+        "levels.jsonl",
+        "{\"title\": \"AC\", \"category\": [\"Elektronik\", \" Alat Pendingin Ruangan\", "
+        "\"Ac Portable\"]}\n"
+        "{\"title\": \"Fan\", \"category\": \"Elektronik > Kipas\"}\n"
+        "{\"title\": \"Bad\", \"category\": [\"Elektronik\", 3]}\n"
+        "{\"title\": \"Empty\", \"category\": []}\n"
+        "{\"title\": \"Blank\", \"category\": [\"Elektronik\", \" \"]}\n");
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 0, "1", "AC", "Elektronik > Alat Pendingin Ruangan > Ac Portable", 1);
+    assert_product(c, 1, "2", "Fan", "Elektronik > Kipas", 2);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 3);
+    shelf_catalog_free(c);
+    o.skip_bad = 0;
+    o.label_sep = "/";
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "label 'category': level 2 of the array is a number");
+    c = load_ok(write_text("sep.jsonl", "{\"title\": \"AC\", \"category\": [\"A\", \"B\"]}\n"), &o);
+    assert_product(c, 0, "1", "AC", "A/B", 1);
+    shelf_catalog_free(c);
+    msg = load_fail(write_text("first.jsonl", "{\"title\": \"AC\", \"category\": []}\n"), &o,
+                    SHELF_EDATA);
+    assert_contains(msg, "first.jsonl:1: label 'category' is an empty array");
+}
+
 static void test_jsonl_truncated_or_non_object_lines_are_bad_rows(void **state)
 {
     (void)state;
@@ -1170,6 +1204,7 @@ int main(void)
         cmocka_unit_test(test_csv_wrong_field_count_is_a_bad_row),
         cmocka_unit_test(test_tsv_splits_on_tabs_without_quoting),
         cmocka_unit_test(test_jsonl_values_become_text_and_blank_lines_are_skipped),
+        cmocka_unit_test(test_jsonl_label_array_is_the_path_levels),
         cmocka_unit_test(test_jsonl_truncated_or_non_object_lines_are_bad_rows),
         cmocka_unit_test(test_jsonl_first_object_decides_the_columns),
         cmocka_unit_test(test_fasttext_label_underscores_become_spaces),

@@ -3,7 +3,8 @@
  * default text and id columns are looked up in every object, since JSON writers often
  * leave out keys whose value is null. Values that are not
  * strings become text: numbers as written in the file (so a 19-digit id keeps its digits),
- * true/false, arrays and objects as compact JSON; null counts as absent. */
+ * true/false, arrays and objects as compact JSON; null counts as absent. A label given as
+ * an array of strings is the path's levels: ["A", "B"] reads as "A > B". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,17 +132,53 @@ static int value_text(shelf_reader *r, const cJSON *obj, const char *key, const 
     return own(r, cJSON_PrintUnformatted(v), out);
 }
 
-/* Fills out from obj, parsed from line s[0..n). Returns -1 when out of memory. */
-static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, row *out)
+/* A label given as the path's levels, ["A", "B", "C"]: joined by the label separator, as
+ * "A > B > C" would be written. Returns 0, 1 when it is not a list of non-empty strings
+ * (why says which level), -1 when out of memory. */
+static int label_levels(shelf_reader *r, const cJSON *v, const char *key, span *out,
+                        char *why, size_t whysz)
+{
+    buf b;
+    buf_init(&b);
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        const char *level = cJSON_IsString(it) ? it->valuestring : NULL;
+        if (!level || field_trim((span){level, strlen(level)}).n == 0) {
+            snprintf(why, whysz, "label '%s': level %d of the array is %s, not a label", key,
+                     i + 1, level ? "empty" : json_type_name(it));
+            buf_free(&b);
+            return 1;
+        }
+        if (i++ > 0)
+            buf_puts(&b, r->label_sep);
+        buf_puts(&b, level);
+    }
+    if (i == 0) {
+        snprintf(why, whysz, "label '%s' is an empty array", key);
+        return 1;
+    }
+    return own(r, buf_detach(&b), out);
+}
+
+/* Fills out from obj, parsed from line s[0..n). Returns 0, 1 for a bad row (why says
+ * why), -1 when out of memory. */
+static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, row *out,
+                   char *why, size_t whysz)
 {
     free_owned(r);
     const columns *c = &r->cols;
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(obj, c->label_name);
     int bad = value_text(r, obj, c->id_name, s, n, &out->id) ||
-              value_text(r, obj, c->label_name, s, n, &out->label) ||
               value_text(r, obj, c->image_name, s, n, &out->image);
     for (int i = 0; i < c->ntext && !bad; i++)
         bad = value_text(r, obj, c->text_name[i], s, n, &out->text[i]);
-    return bad ? -1 : 0;
+    if (bad)
+        return -1;
+    if (cJSON_IsArray(label))
+        return label_levels(r, label, c->label_name, &out->label, why, whysz);
+    return value_text(r, obj, c->label_name, s, n, &out->label);
 }
 
 /* 1 when s[0..n) ends inside a string or an open bracket: a line cut short, which cJSON
@@ -267,7 +304,8 @@ shelf_status jsonl_open(shelf_reader *r, const shelf_read_options *o, shelf_erro
     shelf_status rs = resolve(r, o, r->first.line, err);
     if (rs != SHELF_OK)
         return rs;
-    if (extract(r, r->json, s, n, &r->first))
+    r->first_bad = extract(r, r->json, s, n, &r->first, r->first_why, sizeof r->first_why);
+    if (r->first_bad < 0)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     r->pending = 1;
     return SHELF_OK;
@@ -278,6 +316,10 @@ row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_e
     if (r->pending) {
         r->pending = 0;
         out->line = r->first.line;
+        if (r->first_bad) {
+            snprintf(why, whysz, "%s", r->first_why);
+            return ROW_BAD;
+        }
         out->id = r->first.id;
         out->label = r->first.label;
         out->image = r->first.image;
@@ -289,11 +331,12 @@ row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_e
     row_status st = next_object(r, &s, &n, &out->line, why, whysz, err);
     if (st != ROW_OK)
         return st;
-    if (extract(r, r->json, s, n, out)) {
+    int bad = extract(r, r->json, s, n, out, why, whysz);
+    if (bad < 0) {
         err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
         return ROW_FAIL;
     }
-    return ROW_OK;
+    return bad ? ROW_BAD : ROW_OK;
 }
 
 void jsonl_free(shelf_reader *r)

@@ -43,6 +43,8 @@ struct shelf_reader {
     int nowned;
     int pending;       /* JSONL: the first object, read by open, is not yet delivered */
     row first;
+    int first_bad;     /* JSONL: the first object is a bad row, for first_why */
+    char first_why[512];
 
     buf ftlabel;       /* fastText: the label with '_' made ' ' */
 
