@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 static const opt *find(const opt *opts, const char *name, size_t n)
 {
@@ -127,6 +129,21 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
     o->skip_bad = rf->skip_bad;
     o->fix_utf8 = rf->fix_utf8;
     return 0;
+}
+
+int read_flags_image_is_file(const read_flags *rf, const char *cmd)
+{
+    static const char *const exts[] = {".jpg", ".jpeg", ".png", ".webp"};
+    if (!rf->image)
+        return 0;
+    const char *dot = strrchr(rf->image, '.');
+    int file = access(rf->image, F_OK) == 0;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0] && dot && !file; i++)
+        file = strcasecmp(dot, exts[i]) == 0;
+    if (file)
+        fprintf(stderr, "shelf %s: --image names an image column; for one photo file use "
+                        "--photo %s\n", cmd, rf->image);
+    return file;
 }
 
 void report_read_stats(const char *path, const shelf_read_stats *s)

@@ -38,8 +38,12 @@ typedef struct read_flags {
 
 /* Fills o from the flags, starting from base (a model's settings) when not NULL. Prints an
  * error and returns -1 on a bad --format. */
-/* train and eval also take --image for the image column (predict's --image is a file). */
+/* train, eval and predict also take --image for the image column (predict's one photo file
+ * is --photo). */
 #define IMAGE_COLUMN_OPT(rf) {"image", OPT_STR, &(rf).image, "same as --image-column"}
+/* 1 after printing an error when --image was given a photo file rather than a column
+ * name (a path to an existing file, or a name ending in .jpg, .jpeg, .png or .webp). */
+int read_flags_image_is_file(const read_flags *rf, const char *cmd);
 int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf_read_options *o);
 
 /* Prints the reader's skip and repair counts of a catalog to stderr. */

@@ -169,9 +169,9 @@ acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "image accuracy $acc >= 0.8 on easy pictures" || fail "image accuracy $acc >= 0.8"
 expect_ok "predict by image" "$SHELF" predict --model img.shelf --data imgs/test.csv --k 2
 [ "$(wc -l < out.txt)" -eq "$(($(wc -l < imgs/test.csv) - 1))" ] && pass "one line per product" || fail "one line per product"
-expect_ok "predict one image file" "$SHELF" predict --model img.shelf --image imgs/img/0.jpg
+expect_ok "predict one image file" "$SHELF" predict --model img.shelf --photo imgs/img/0.jpg
 grep -q '"id":"imgs/img/0.jpg"' out.txt && pass "the file is the id" || fail "the file is the id ($(cat out.txt))"
-(cd imgs && "$SHELF" predict --model ../img.shelf --image img/1.png >../out.txt 2>../err.txt) && pass "relative --image from another folder" || fail "relative --image"
+(cd imgs && "$SHELF" predict --model ../img.shelf --photo img/1.png >../out.txt 2>../err.txt) && pass "relative --photo from another folder" || fail "relative --photo"
 expect_ok "info of an image model" "$SHELF" info --model img.shelf
 grep -q "image CNN" out.txt && grep -q "training images/s" out.txt && pass "info describes the CNN" || fail "info describes the CNN"
 expect_error "truncated image names file, line and path" 'bad.csv:2: img/truncated.jpg: ' "$SHELF" eval --model img.shelf --data imgs/bad.csv
@@ -179,8 +179,8 @@ expect_error "training refuses a bad image" 'bad.csv:2: img/truncated.jpg' "$SHE
 expect_ok "--skip-bad skips bad images" "$SHELF" predict --model img.shelf --data imgs/bad.csv --skip-bad
 [ "$(wc -l < out.txt)" -eq 1 ] && grep -q "skipped 3 products with a bad image" err.txt && pass "three skipped, counted" || fail "three skipped ($(cat err.txt))"
 expect_ok "train with --skip-bad" "$SHELF" train --train imgs/bad.csv --out x.shelf "${IMG_OPTS[@]}" --skip-bad
-expect_error "a missing image file" 'cannot open' "$SHELF" predict --model img.shelf --image imgs/img/nope.jpg
-expect_error "a text model given an image" 'text' "$SHELF" predict --model m.shelf --image imgs/img/0.jpg
+expect_error "a missing image file" 'cannot open' "$SHELF" predict --model img.shelf --photo imgs/img/nope.jpg
+expect_error "a text model given an image" 'text' "$SHELF" predict --model m.shelf --photo imgs/img/0.jpg
 expect_error "an image model on a catalog without images" 'no image' "$SHELF" eval --model img.shelf --data test.csv
 "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --augment flip,spin >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "spin" err.txt && pass "a bad --augment is refused" || fail "a bad --augment (exit $rc)"
@@ -264,6 +264,15 @@ expect_ok "predict --skip-bad past an oversized quoted field" "$SHELF" predict -
   && pass "  two products, row 3 kept, one bad row" || fail "  oversized quoted field ($(wc -l < out.txt) lines, $(head -c 300 err.txt))"
 expect_error "input without line breaks fails at the line limit" '/dev/zero:1: .*longer than 16 MiB' "$SHELF" predict --model m.shelf --data /dev/zero --format jsonl
 expect_error "  and under --skip-bad at the skip limit" '/dev/zero:1: .*longer than 64 MiB' "$SHELF" predict --model m.shelf --data /dev/zero --format csv --skip-bad
+
+# A missing column names the columns found and the option that chooses it, in every command.
+expect_error "predict: no such text column" "no text column 'colour' \(columns: id, title, description, category\); choose the text columns with --text" "$SHELF" predict --model m.shelf --data test.csv --text colour
+expect_error "eval: no such label column" "no label column 'cat' .*; choose the label column with --label" "$SHELF" eval --model m.shelf --data test.csv --label cat
+expect_error "train: no such id column" "no id column 'sku' .*; choose the id column with --id" "$SHELF" train --train train.csv --out x.shelf --id sku
+expect_error "predict: no such image column" "no image column 'photo' .*; choose the image column with --image" "$SHELF" predict --model m.shelf --data test.csv --image photo
+"$SHELF" predict --model m.shelf --data test.csv --image shoe.jpg >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--image names an image column; for one photo file use --photo" err.txt \
+  && pass "predict --image with a photo file points to --photo" || fail "predict --image FILE (exit $rc, $(cat err.txt))"
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

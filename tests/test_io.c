@@ -403,7 +403,8 @@ static void test_text_columns_option_selects_and_orders_columns(void **state)
     o.text_columns = "title,colour";
     const char *msg = load_fail(path, &o, SHELF_EDATA);
     assert_at(msg, path, 1);
-    assert_contains(msg, "no text column 'colour' (columns: title, brand, description, category)");
+    assert_contains(msg, "no text column 'colour' (columns: title, brand, description, category); "
+                         "choose the text columns with --text");
 }
 
 static void test_no_default_text_column_is_an_error_listing_columns(void **state)
@@ -424,8 +425,8 @@ static void test_label_column_missing_is_an_error_only_when_required(void **stat
     shelf_read_options o = opts_default();
     const char *msg = load_fail(path, &o, SHELF_EDATA);
     char want[512];
-    snprintf(want, sizeof want, "%s:1: no label column 'category' (columns: id, title, brand)",
-             path);
+    snprintf(want, sizeof want, "%s:1: no label column 'category' (columns: id, title, brand); "
+             "choose the label column with --label", path);
     assert_string_equal(msg, want);
 
     o.require_label = 0;
@@ -454,7 +455,8 @@ static void test_id_column_defaults_to_the_line_number(void **state)
     shelf_catalog_free(c);
     o.id_column = "code";
     const char *msg = load_fail(path, &o, SHELF_EDATA);
-    assert_contains(msg, "no id column 'code'");
+    assert_contains(msg, "no id column 'code' (columns: title, category, sku); choose the id "
+                         "column with --id");
 }
 
 static void test_label_paths_are_trimmed(void **state)
@@ -533,10 +535,12 @@ static void test_image_column_option_names_a_column_that_must_exist(void **state
     o.image_column = "picture";
     char want[512];
     snprintf(want, sizeof want,
-             "%s:1: no image column 'picture' (columns: title, photo, category)", path);
+             "%s:1: no image column 'picture' (columns: title, photo, category); choose the "
+             "image column with --image", path);
     assert_string_equal(load_fail(path, &o, SHELF_EDATA), want);
     o.image_column = "image";
-    assert_contains(load_fail(path, &o, SHELF_EDATA), "no image column 'image'");
+    assert_contains(load_fail(path, &o, SHELF_EDATA), "no image column 'image' (columns: title, "
+                    "photo, category); choose the image column with --image");
 
     o.format = SHELF_FORMAT_FASTTEXT;
     path = write_text("photo.txt", "__label__K Mug\n");
