@@ -114,6 +114,12 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
                 rf->format);
         return -1;
     }
+    if (rf->max_depth < 0) {
+        fprintf(stderr, "shelf: --max-depth must be 1 or more, not %d\n", rf->max_depth);
+        return -1;
+    }
+    if (rf->max_depth > 0)
+        o->max_depth = rf->max_depth;
     if (!rf->format && base)
         o->format = SHELF_FORMAT_AUTO; /* a new file's extension says more than the model's */
     if (rf->text)

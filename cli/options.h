@@ -24,7 +24,7 @@ void opt_usage(const char *cmd, const char *synopsis, const opt *opts);
 /* The catalog options shared by train, eval and predict. */
 typedef struct read_flags {
     const char *format, *text, *label, *id, *label_sep, *image;
-    int skip_bad, fix_utf8;
+    int skip_bad, fix_utf8, max_depth;
 } read_flags;
 #define READ_FLAG_OPTS(rf)                                                                  \
     {"format", OPT_STR, &(rf).format, "csv|tsv|jsonl|fasttext (default: from the extension)"}, \
@@ -33,6 +33,7 @@ typedef struct read_flags {
     {"id", OPT_STR, &(rf).id, "id column (default: id)"},                                     \
     {"image-column", OPT_STR, &(rf).image, "image column (default: image, when present)"},     \
     {"label-sep", OPT_STR, &(rf).label_sep, "separator of label path levels (default ' > ')"}, \
+    {"max-depth", OPT_INT, &(rf).max_depth, "keep the first N levels of each label path"},     \
     {"skip-bad", OPT_FLAG, &(rf).skip_bad, "skip and count bad rows instead of stopping"},    \
     {"fix-utf8", OPT_FLAG, &(rf).fix_utf8, "replace invalid UTF-8 instead of stopping"}
 

@@ -69,6 +69,8 @@ typedef struct shelf_read_options {
                                  folder); NULL: "image" when there is such a column */
     int for_images;           /* read for an image model: no text column is needed, and the
                                  image column must exist */
+    int max_depth;            /* > 0: keep the first max_depth levels of each label path
+                                 (not recorded in the model file) */
 } shelf_read_options;
 
 /* One product. Strings are NUL-terminated UTF-8 owned by the reader or catalog. A missing

@@ -274,5 +274,18 @@ expect_error "predict: no such image column" "no image column 'photo' .*; choose
 [ $rc -eq 2 ] && grep -q -- "--image names an image column; for one photo file use --photo" err.txt \
   && pass "predict --image with a photo file points to --photo" || fail "predict --image FILE (exit $rc, $(cat err.txt))"
 
+# Deep taxonomies: --max-depth trains, evaluates and reads at the first N levels.
+expect_ok "train --max-depth 1" "$SHELF" train --train train.csv --out depth1.shelf --max-depth 1 --seed 3
+grep -q "3 labels" err.txt && pass "  three top-level labels" || fail "  --max-depth 1 labels ($(cat err.txt))"
+expect_ok "eval --max-depth 1" "$SHELF" eval --model depth1.shelf --data test.csv --max-depth 1 --json
+acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "  top-level accuracy $acc >= 0.9" || fail "  --max-depth 1 accuracy $acc"
+"$SHELF" train --train train.csv --out x.shelf --max-depth -1 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "max-depth" err.txt && pass "  a negative --max-depth is refused" || fail "  negative --max-depth (exit $rc)"
+# Empty labels: one line with the count, where, and --skip-bad.
+awk 'NR > 1 && NR % 50 == 0 { sub(/,[^,]*$/, ",") } { print }' train.csv > some_unlabelled.csv
+expect_error "empty labels are summed up" 'some_unlabelled.csv:50: 10 rows have an empty label in column .category. \(at lines 50, 100, 150, ...\); pass --skip-bad to skip them' "$SHELF" train --train some_unlabelled.csv --out x.shelf
+[ "$(wc -l < err.txt)" -eq 1 ] && pass "  in one line" || fail "  in one line ($(cat err.txt))"
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -487,6 +487,52 @@ static void test_empty_label_is_a_bad_row(void **state)
     shelf_catalog_free(c);
 }
 
+/* Many rows without a label: one message with the count and the first lines, after
+ * reading them all, and the advice to skip them. */
+static void test_empty_labels_are_summed_up_in_one_message(void **state)
+{
+    (void)state;
+    const char *path = write_text("emptylabels.csv", "title,category\nMug,K\nCup,\nPot,K\n"
+                                                     "Pan, \nBowl,\nJar,\nLid,K\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "4 rows have an empty label in column 'category' (at lines 3, 5, 6, "
+                         "...); pass --skip-bad to skip them");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    shelf_catalog_free(c);
+
+    o.skip_bad = 0;
+    o.format = SHELF_FORMAT_FASTTEXT;
+    path = write_text("nolabels.txt", "__label__K Mug\nCup\nPot\n");
+    assert_contains(load_fail(path, &o, SHELF_EDATA),
+                    "nolabels.txt:2: 2 rows have no __label__ token (at lines 2, 3)");
+}
+
+static void test_max_depth_keeps_the_first_levels_of_a_path(void **state)
+{
+    (void)state;
+    const char *path = write_text("deep.csv", "title,category\nMug,Home > Kitchen > Mugs\n"
+                                              "Rug,Home\n\"Pan\",\"Home > Kitchen > Pans > Steel\"\n");
+    shelf_read_options o = opts_default();
+    o.max_depth = 2;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Mug", "Home > Kitchen", 2);
+    assert_product(c, 1, "3", "Rug", "Home", 3);
+    assert_product(c, 2, "4", "Pan", "Home > Kitchen", 4);
+    shelf_catalog_free(c);
+    o.max_depth = 1;
+    o.label_sep = "/";
+    c = load_ok(write_text("deep.jsonl", "{\"title\": \"AC\", \"category\": [\"E\", \"A\"]}\n"
+                                         "{\"title\": \"Fan\", \"category\": \"E / F\"}\n"),
+                &o);
+    assert_product(c, 0, "1", "AC", "E", 1);
+    assert_product(c, 1, "2", "Fan", "E", 2);
+    shelf_catalog_free(c);
+}
+
 /* ---- image column -------------------------------------------------------------------- */
 
 static void assert_image(const shelf_catalog *c, size_t i, const char *image)
@@ -1219,6 +1265,8 @@ int main(void)
         cmocka_unit_test(test_id_column_defaults_to_the_line_number),
         cmocka_unit_test(test_label_paths_are_trimmed),
         cmocka_unit_test(test_empty_label_is_a_bad_row),
+        cmocka_unit_test(test_empty_labels_are_summed_up_in_one_message),
+        cmocka_unit_test(test_max_depth_keeps_the_first_levels_of_a_path),
         cmocka_unit_test(test_image_column_is_trimmed_and_empty_when_absent),
         cmocka_unit_test(test_image_column_option_names_a_column_that_must_exist),
         cmocka_unit_test(test_jsonl_image_key_is_looked_up_in_every_object),

@@ -28,7 +28,9 @@ struct shelf_reader {
     FILE *f;
     int own_f;        /* 0 for standard input, which is not closed */
     lines in;
-    int require_label, skip_bad, fix_utf8;
+    int require_label, skip_bad, fix_utf8, max_depth;
+    long unlabelled;      /* rows without a label, when it is required and not skip_bad */
+    long unlabelled_at[3]; /* the lines of the first of them */
     char *label_sep;
     columns cols;
     span *parts;      /* text spans of the current row, cols.ntext of them */
