@@ -110,7 +110,7 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
     else
         memset(o, 0, sizeof *o);
     if (rf->format && shelf_format_parse(rf->format, &o->format) != SHELF_OK) {
-        fprintf(stderr, "shelf: --format must be csv, tsv, jsonl or fasttext, not '%s'\n",
+        fprintf(stderr, "shelf: --format must be csv, tsv, jsonl, json or fasttext, not '%s'\n",
                 rf->format);
         return -1;
     }

@@ -27,7 +27,7 @@ typedef struct read_flags {
     int skip_bad, fix_utf8, max_depth;
 } read_flags;
 #define READ_FLAG_OPTS(rf)                                                                  \
-    {"format", OPT_STR, &(rf).format, "csv|tsv|jsonl|fasttext (default: from the extension)"}, \
+    {"format", OPT_STR, &(rf).format, "csv|tsv|jsonl|json|fasttext (default: from the extension)"}, \
     {"text", OPT_STR, &(rf).text, "text columns, e.g. title,description"},                   \
     {"label", OPT_STR, &(rf).label, "label column (default: category)"},                      \
     {"id", OPT_STR, &(rf).id, "id column (default: id)"},                                     \

@@ -287,5 +287,13 @@ awk 'NR > 1 && NR % 50 == 0 { sub(/,[^,]*$/, ",") } { print }' train.csv > some_
 expect_error "empty labels are summed up" 'some_unlabelled.csv:50: 10 rows have an empty label in column .category. \(at lines 50, 100, 150, ...\); pass --skip-bad to skip them' "$SHELF" train --train some_unlabelled.csv --out x.shelf
 [ "$(wc -l < err.txt)" -eq 1 ] && pass "  in one line" || fail "  in one line ($(cat err.txt))"
 
+# gzip-compressed catalogs: by extension, and on standard input by their magic bytes.
+gzip -c train.csv > train.csv.gz
+expect_ok "train on train.csv.gz" "$SHELF" train --train train.csv.gz --out gz.shelf --seed 3
+gzip -c test.csv | "$SHELF" predict --model gz.shelf >out.txt 2>err.txt && [ "$(wc -l < out.txt)" -eq 100 ] \
+  && pass "  predict reads gzip on standard input" || fail "  gzip on standard input ($(head -c 300 err.txt))"
+head -c 2000 train.csv.gz > cut.csv.gz
+expect_error "  a truncated gzip file is a read error" 'cut.csv.gz:[0-9]+: read error: gzip data: unexpected end of file' "$SHELF" train --train cut.csv.gz --out x.shelf
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

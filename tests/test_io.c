@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/buf.h"
 #include "io/catalog.h"
@@ -711,7 +712,7 @@ static void test_unknown_extension_asks_for_format(void **state)
     shelf_read_options o = opts_default();
     const char *msg = load_fail(path, &o, SHELF_EINVAL);
     assert_contains(msg, path);
-    assert_contains(msg, "--format csv|tsv|jsonl|fasttext");
+    assert_contains(msg, "--format csv|tsv|jsonl|json|fasttext");
     o.format = SHELF_FORMAT_CSV;
     shelf_catalog_free(load_ok(path, &o));
 
@@ -746,6 +747,62 @@ static void test_stdin_is_csv_named_stdin_in_messages(void **state)
     const char *msg = load_fail("-", &o, SHELF_EDATA);
     assert_at(msg, "<stdin>", 3);
     assert_non_null(freopen("/dev/null", "rb", stdin));
+}
+
+/* Writes text gzip-compressed to name; returns the path. */
+static const char *write_gzip(const char *name, const char *text)
+{
+    const char *path = path_of(name);
+    gzFile gz = gzopen(path, "wb");
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, text, (unsigned)strlen(text)), (int)strlen(text));
+    assert_int_equal(gzclose(gz), Z_OK);
+    return path;
+}
+
+static void test_gzip_input_is_read_in_every_format(void **state)
+{
+    (void)state;
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(write_gzip("train.csv.gz", "title,category\nMug,K\nCup,L\n"), &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 1, "3", "Cup", "L", 3);
+    shelf_catalog_free(c);
+    c = load_ok(write_gzip("x.jsonl.GZ", "{\"title\": \"Mug\", \"category\": \"K\"}\n"), &o);
+    assert_product(c, 0, "1", "Mug", "K", 1);
+    shelf_catalog_free(c);
+    c = load_ok(write_gzip("x.tsv.gz", "title\tcategory\nMug\tK\n"), &o);
+    assert_product(c, 0, "2", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    /* told by its magic bytes, whatever the name, and on standard input */
+    const char *path = write_gzip("plain.csv", "title,category\nMug,K\n");
+    shelf_catalog_free(load_ok(path, &o));
+    assert_non_null(freopen(path, "rb", stdin));
+    c = load_ok("-", &o);
+    assert_product(c, 0, "2", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    assert_non_null(freopen("/dev/null", "rb", stdin));
+}
+
+static void test_truncated_gzip_is_a_read_error(void **state)
+{
+    (void)state;
+    buf text;
+    buf_init(&text);
+    buf_puts(&text, "title,category\n");
+    for (int i = 0; i < 20000; i++)
+        buf_printf(&text, "product %d with some words,K%d\n", i, i % 7);
+    const char *path = write_gzip("cut.csv.gz", text.data);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char bytes[1 << 20];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    path = write_bytes("cut.csv.gz", bytes, n / 2);
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EIO);
+    assert_contains(msg, "read error: gzip data: unexpected end of file");
+    buf_free(&text);
 }
 
 static void test_header_with_binary_or_bad_utf8_is_a_file_error(void **state)
@@ -1277,6 +1334,8 @@ int main(void)
         cmocka_unit_test(test_unknown_extension_asks_for_format),
         cmocka_unit_test(test_missing_file_names_the_file_and_reason),
         cmocka_unit_test(test_stdin_is_csv_named_stdin_in_messages),
+        cmocka_unit_test(test_gzip_input_is_read_in_every_format),
+        cmocka_unit_test(test_truncated_gzip_is_a_read_error),
         cmocka_unit_test(test_header_with_binary_or_bad_utf8_is_a_file_error),
         cmocka_unit_test(test_invalid_utf8_is_an_error_naming_column_and_byte),
         cmocka_unit_test(test_invalid_utf8_rows_are_skipped_under_skip_bad),

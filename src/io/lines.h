@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <zlib.h>
 
 #include "core/buf.h"
 
@@ -17,13 +18,14 @@
 #define LINES_SKIP_MAX (4 * LINES_MAX)
 
 typedef struct lines {
-    FILE *f;
+    gzFile gz;        /* reads gzip-compressed input, and any other input as it is */
     char *chunk;      /* read buffer; unread bytes are chunk[pos..end) */
     size_t pos, end;
     buf line;         /* assembles the lines that straddle two reads */
     long lineno;      /* number of the line last returned, from 1 */
     int eof;          /* the FILE reported end of input: never read again */
     int error;        /* errno of a failed read, else 0 */
+    char zerror[96];  /* what zlib said of bad compressed data, when it failed the read */
     int skip_long;    /* skip lines over LINES_MAX (up to LINES_SKIP_MAX); 0: stop at once */
     /* When set, sees every byte of a skipped line, in order: a CSV parser follows its
      * quotes, to know whether the record goes on after it. */
@@ -33,9 +35,18 @@ typedef struct lines {
 
 typedef enum { LINE_OK, LINE_EOF, LINE_TOOLONG, LINE_RUNAWAY, LINE_EIO, LINE_ENOMEM } line_status;
 
-/* Starts reading f, which stays owned by the caller. Returns -1 when out of memory. */
-int lines_init(lines *l, FILE *f);
+/* Prepares l; lines_attach then gives it its input. Returns -1 when out of memory. */
+int lines_init(lines *l);
+/* Reads from a duplicate of fd, decompressing it when it starts as gzip does: the caller
+ * keeps fd. Returns -1 (errno set) when that fails. */
+int lines_attach(lines *l, int fd);
 void lines_free(lines *l);
+
+/* Why the last read failed: zlib's message for bad compressed data, else the errno's. */
+const char *lines_error_text(const lines *l);
+
+/* Bytes of the underlying file consumed so far, for progress: compressed bytes for gzip. */
+long long lines_offset(const lines *l);
 
 /* Reads the next line into *s, *n: without its '\n' but with any '\r' before it, and
  * without a UTF-8 byte order mark on line 1. The bytes stay valid until the next call.

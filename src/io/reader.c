@@ -62,7 +62,7 @@ shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err
 {
     if (ls == LINE_EIO)
         return err_set(err, SHELF_EIO, "%s:%ld: read error: %s", r->name, r->in.lineno + 1,
-                       strerror(r->in.error));
+                       lines_error_text(&r->in));
     return err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory", r->name, r->in.lineno + 1);
 }
 
@@ -302,6 +302,15 @@ static shelf_status open_file(shelf_reader *r, const char *path, shelf_error *er
     return SHELF_OK;
 }
 
+/* Every input goes through zlib, which reads gzip (by its magic bytes, whatever the name)
+ * and passes anything else through as it is. */
+static shelf_status attach(shelf_reader *r, shelf_error *err)
+{
+    if (lines_attach(&r->in, fileno(r->f)))
+        return err_set(err, SHELF_EIO, "%s: cannot open: %s", r->name, strerror(errno));
+    return SHELF_OK;
+}
+
 static shelf_status open_format(shelf_reader *r, const shelf_read_options *o,
                                 shelf_error *err)
 {
@@ -328,7 +337,7 @@ static shelf_status reader_init(shelf_reader *r, const char *path,
     r->cols.label = r->cols.id = r->cols.image = -1;
     r->name = strdup(io_display_name(path));
     r->label_sep = strdup(o->label_sep ? o->label_sep : " > ");
-    if (!r->name || !r->label_sep || lines_init(&r->in, NULL))
+    if (!r->name || !r->label_sep || lines_init(&r->in))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
     r->in.skip_long = o->skip_bad;
     return io_detect_format(path, o->format, &r->format, err);
@@ -352,7 +361,8 @@ shelf_status shelf_reader_open(const char *path, const shelf_read_options *opts,
     shelf_status st = reader_init(r, path, &o, err);
     if (st == SHELF_OK)
         st = open_file(r, path, err);
-    r->in.f = r->f;
+    if (st == SHELF_OK)
+        st = attach(r, err);
     if (st == SHELF_OK)
         st = open_format(r, &o, err);
     if (st != SHELF_OK) {
@@ -379,10 +389,8 @@ void shelf_reader_progress(const shelf_reader *r, uint64_t *done, uint64_t *tota
     struct stat st;
     if (!r || !r->f || fstat(fileno(r->f), &st) != 0 || !S_ISREG(st.st_mode))
         return;
-    off_t at = ftello(r->f);
-    size_t buffered = r->in.end - r->in.pos; /* read from the file, not yet parsed */
     *total = (uint64_t)st.st_size;
-    *done = at < 0 ? 0 : (uint64_t)at > buffered ? (uint64_t)at - buffered : 0;
+    *done = (uint64_t)lines_offset(&r->in);
 }
 
 void shelf_reader_close(shelf_reader *r)
