@@ -103,6 +103,23 @@ void opt_usage(const char *cmd, const char *synopsis, const opt *opts)
     }
 }
 
+/* "tab", "\t" (as typed) or a tab itself, or one other byte that is not a quote or a line
+ * break. Prints an error and returns -1 otherwise. */
+static int parse_delimiter(const char *s, char *out)
+{
+    if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0 || strcmp(s, "\t") == 0) {
+        *out = '\t';
+        return 0;
+    }
+    if (strlen(s) == 1 && s[0] != '"' && s[0] != '\n' && s[0] != '\r') {
+        *out = s[0];
+        return 0;
+    }
+    fprintf(stderr, "shelf: --delimiter must be one character (not a quote or a line break) or "
+                    "tab, not '%s'\n", s);
+    return -1;
+}
+
 int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf_read_options *o)
 {
     if (base)
@@ -114,6 +131,10 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
                 rf->format);
         return -1;
     }
+    if (rf->delimiter && parse_delimiter(rf->delimiter, &o->delimiter))
+        return -1;
+    if (rf->no_header)
+        o->no_header = 1;
     if (rf->max_depth < 0) {
         fprintf(stderr, "shelf: --max-depth must be 1 or more, not %d\n", rf->max_depth);
         return -1;

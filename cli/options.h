@@ -23,14 +23,19 @@ void opt_usage(const char *cmd, const char *synopsis, const opt *opts);
 
 /* The catalog options shared by train, eval and predict. */
 typedef struct read_flags {
-    const char *format, *text, *label, *id, *label_sep, *image;
-    int skip_bad, fix_utf8, max_depth;
+    const char *format, *text, *label, *id, *label_sep, *image, *delimiter;
+    int skip_bad, fix_utf8, max_depth, no_header;
 } read_flags;
 #define READ_FLAG_OPTS(rf)                                                                  \
     {"format", OPT_STR, &(rf).format, "csv|tsv|jsonl|json|fasttext (default: from the extension)"}, \
-    {"text", OPT_STR, &(rf).text, "text columns, e.g. title,description"},                   \
+    {"text", OPT_STR, &(rf).text, "text columns, e.g. title,description (or 2,4)"},          \
     {"label", OPT_STR, &(rf).label, "label column (default: category)"},                      \
     {"id", OPT_STR, &(rf).id, "id column (default: id)"},                                     \
+    {"no-header", OPT_FLAG, &(rf).no_header,                                                  \
+     "CSV/TSV without a header: name columns by number from 1 (--text 2 --label 3)"},          \
+    {"delimiter", OPT_STR, &(rf).delimiter,                                                   \
+     "CSV/TSV field separator: one character, or tab (default: ',', or ';' when the first "   \
+     "line has more of them; tab for TSV)"},                                                   \
     {"image-column", OPT_STR, &(rf).image, "image column (default: image, when present)"},     \
     {"label-sep", OPT_STR, &(rf).label_sep, "separator of label path levels (default ' > ')"}, \
     {"max-depth", OPT_INT, &(rf).max_depth, "keep the first N levels of each label path"},     \

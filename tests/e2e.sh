@@ -295,5 +295,22 @@ gzip -c test.csv | "$SHELF" predict --model gz.shelf >out.txt 2>err.txt && [ "$(
 head -c 2000 train.csv.gz > cut.csv.gz
 expect_error "  a truncated gzip file is a read error" 'cut.csv.gz:[0-9]+: read error: gzip data: unexpected end of file' "$SHELF" train --train cut.csv.gz --out x.shelf
 
+# CSV without a header, columns by number; other delimiters; standard input that is not CSV.
+tail -n +2 train.csv > nohead.csv
+expect_ok "train --no-header --text 2 --label 4" "$SHELF" train --train nohead.csv --out nohead.shelf --no-header --text 2,3 --label 4 --id 1 --seed 3
+expect_ok "  eval --no-header" "$SHELF" eval --model nohead.shelf --data nohead.csv --no-header --json
+expect_error "  without --label: the columns by number and the option" "no label column 'category' \(columns: 1, 2, 3, 4\); choose the label column with --label" "$SHELF" train --train nohead.csv --out x.shelf --no-header --text 2
+sed 's/,\([^,"]*\)$/;\1/; s/^\([^,]*\),\([^,"]*\),/\1;\2;/' train.csv > semi.csv
+expect_ok "a .csv with ';' is read by its first line" "$SHELF" train --train semi.csv --out semi.shelf --seed 3
+grep -q "6 labels" err.txt && pass "  six labels" || fail "  ';' guessed ($(head -c 300 err.txt))"
+awk -F, '{ print $1 "|" $2 "|x|" $NF }' nohead.csv > pipe.txt
+expect_ok "--delimiter '|' --format csv" "$SHELF" predict --model nohead.shelf --data pipe.txt --format csv --delimiter '|' --no-header
+[ "$(wc -l < out.txt)" -eq 500 ] && pass "  one prediction per row" || fail "  --delimiter '|' ($(wc -l < out.txt) lines)"
+"$SHELF" predict --model m.shelf --delimiter ab >/dev/null 2>err.txt </dev/null; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--delimiter" err.txt && pass "  a two-character --delimiter is refused" || fail "  --delimiter ab (exit $rc)"
+printf '{"title": "cotton tee"}\n' | "$SHELF" predict --model m.shelf >out.txt 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "standard input does not look like CSV (it starts with '{'): pass --format jsonl" err.txt \
+  && pass "standard input in JSONL asks for --format jsonl" || fail "stdin hint (exit $rc, $(cat err.txt))"
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

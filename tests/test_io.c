@@ -805,6 +805,78 @@ static void test_truncated_gzip_is_a_read_error(void **state)
     buf_free(&text);
 }
 
+static void test_no_header_names_columns_by_number(void **state)
+{
+    (void)state;
+    const char *path = write_text("nohead.csv", "a1,Mug,Home > Kitchen,big\n"
+                                                "a2,\"Cup, blue\",Home,small\n");
+    shelf_read_options o = opts_default();
+    o.no_header = 1;
+    o.text_columns = "2,4";
+    o.label_column = "3";
+    o.id_column = "1";
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 0, "a1", "Mug big", "Home > Kitchen", 1);
+    assert_product(c, 1, "a2", "Cup, blue small", "Home", 2);
+    shelf_catalog_free(c);
+    o.label_column = NULL;
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_contains(msg, "nohead.csv:1: no label column 'category' (columns: 1, 2, 3, 4); "
+                         "choose the label column with --label");
+    o.label_column = "5";
+    assert_contains(load_fail(path, &o, SHELF_EDATA), "no label column '5'");
+    o.label_column = "3";
+    msg = load_fail(write_text("nohead_bad.csv", "a1,Mug,K,x\na2,Cup\n"), &o, SHELF_EDATA);
+    assert_contains(msg, "nohead_bad.csv:2: expected 4 fields, found 2");
+    o.format = SHELF_FORMAT_TSV;
+    c = load_ok(write_text("nohead.tsv", "a1\tMug\tK\tx\n"), &o);
+    assert_product(c, 0, "a1", "Mug x", "K", 1);
+    shelf_catalog_free(c);
+}
+
+static void test_delimiter_is_chosen_or_guessed_from_the_first_line(void **state)
+{
+    (void)state;
+    shelf_read_options o = opts_default();
+    /* more ';' than ',' outside quotes on the first line: ';' */
+    const char *path = write_text("semi.csv", "title;\"a,b,c\";category\n\"Mug, big\";x;K\n");
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Mug, big", "K", 2);
+    shelf_catalog_free(c);
+    /* a ';' inside quotes does not count */
+    c = load_ok(write_text("comma.csv", "title,\"a;b;c\",category\nMug,x,K\n"), &o);
+    assert_product(c, 0, "2", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    o.delimiter = '|';
+    c = load_ok(write_text("pipe.csv", "title|category\n\"Mug|big\"|K\n"), &o);
+    assert_product(c, 0, "2", "Mug|big", "K", 2);
+    shelf_catalog_free(c);
+    o.delimiter = '\t';
+    c = load_ok(write_text("tabs.csv", "title\tcategory\n\"Mug\tbig\"\tK\n"), &o);
+    assert_product(c, 0, "2", "Mug\tbig", "K", 2);
+    shelf_catalog_free(c);
+    o.delimiter = '"';
+    load_fail(path, &o, SHELF_EINVAL);
+}
+
+static void test_stdin_that_is_not_csv_says_which_format(void **state)
+{
+    (void)state;
+    static const char *const inputs[][2] = {
+        {"\n  {\"title\": \"Mug\"}\n", "starts with '{'): pass --format jsonl"},
+        {"[{\"title\": \"Mug\"}]", "starts with '['): pass --format json"},
+        {"__label__K Mug\n", "starts with '__label__'): pass --format fasttext"}};
+    shelf_read_options o = opts_default();
+    for (size_t i = 0; i < 3; i++) {
+        assert_non_null(freopen(write_text("in.txt", inputs[i][0]), "rb", stdin));
+        const char *msg = load_fail("-", &o, SHELF_EDATA);
+        assert_contains(msg, "<stdin>:1: standard input does not look like CSV (it ");
+        assert_contains(msg, inputs[i][1]);
+    }
+    assert_non_null(freopen("/dev/null", "rb", stdin));
+}
+
 static void test_header_with_binary_or_bad_utf8_is_a_file_error(void **state)
 {
     (void)state;
@@ -1336,6 +1408,9 @@ int main(void)
         cmocka_unit_test(test_stdin_is_csv_named_stdin_in_messages),
         cmocka_unit_test(test_gzip_input_is_read_in_every_format),
         cmocka_unit_test(test_truncated_gzip_is_a_read_error),
+        cmocka_unit_test(test_no_header_names_columns_by_number),
+        cmocka_unit_test(test_delimiter_is_chosen_or_guessed_from_the_first_line),
+        cmocka_unit_test(test_stdin_that_is_not_csv_says_which_format),
         cmocka_unit_test(test_header_with_binary_or_bad_utf8_is_a_file_error),
         cmocka_unit_test(test_invalid_utf8_is_an_error_naming_column_and_byte),
         cmocka_unit_test(test_invalid_utf8_rows_are_skipped_under_skip_bad),

@@ -80,6 +80,14 @@ static int refill(lines *l)
     return 0;
 }
 
+size_t lines_peek(lines *l, const char **s)
+{
+    if (l->pos == l->end)
+        refill(l);
+    *s = l->chunk + l->pos;
+    return l->end - l->pos;
+}
+
 int lines_at_eof(lines *l)
 {
     return l->pos == l->end && !refill(l) && !l->error;

@@ -56,6 +56,10 @@ long long lines_offset(const lines *l);
  * l->error holds the errno. */
 line_status lines_next(lines *l, const char **s, size_t *n);
 
+/* The bytes read ahead and not yet returned, *s[0..return value), reading a chunk when
+ * there are none: the start of the input, for guessing its format. 0 at the end. */
+size_t lines_peek(lines *l, const char **s);
+
 /* 1 when no byte is left to read (it may read ahead to find out), so an empty file can be
  * told apart before any line is parsed. */
 int lines_at_eof(lines *l);

@@ -290,6 +290,7 @@ static shelf_status open_file(shelf_reader *r, const char *path, shelf_error *er
 {
     if (strcmp(path, "-") == 0) {
         r->f = stdin;
+        r->from_stdin = 1;
         return SHELF_OK;
     }
     r->f = fopen(path, "rb");

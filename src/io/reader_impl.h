@@ -36,14 +36,18 @@ struct shelf_reader {
     span *parts;      /* text spans of the current row, cols.ntext of them */
     int done;         /* nothing more to read (a JSONL file of blank lines only) */
 
-    record header, rec; /* CSV and TSV */
+    record header, rec; /* CSV and TSV; with no_header, header is the first product */
     csv_parser csv;
-    const char **names; /* header field names (into header.data) */
+    const char **names; /* header field names (into header.data, or numbers) */
+    char (*numbers)[12]; /* no_header: the column names "1", "2", ... */
+    int no_header;
+    int from_stdin;     /* reading standard input */
 
     cJSON *json;       /* JSONL: the current object */
     char **owned;      /* JSONL: texts of the current row's non-string values */
     int nowned;
-    int pending;       /* JSONL: the first object, read by open, is not yet delivered */
+    int pending;       /* the first row, read by open, is not yet delivered (JSONL, and
+                          CSV and TSV without a header) */
     row first;
     int first_bad;     /* JSONL: the first object is a bad row, for first_why */
     char first_why[512];
