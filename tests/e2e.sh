@@ -312,5 +312,15 @@ printf '{"title": "cotton tee"}\n' | "$SHELF" predict --model m.shelf >out.txt 2
 [ $rc -eq 1 ] && grep -q "standard input does not look like CSV (it starts with '{'): pass --format jsonl" err.txt \
   && pass "standard input in JSONL asks for --format jsonl" || fail "stdin hint (exit $rc, $(cat err.txt))"
 
+# A .json file holding an array of objects, gzip-compressed too, with category arrays.
+awk -F, 'BEGIN { print "[" } { n = split($NF, lv, / > /); c = ""; for (i = 1; i <= n; i++) c = c (i > 1 ? ", " : "") "\"" lv[i] "\"";
+  printf "%s{\"id\": \"%s\", \"title\": \"%s\", \"category\": [%s]}\n", (NR > 1 ? "," : ""), $1, $2, c } END { print "]" }' nohead.csv > train.json
+gzip -c train.json > train.json.gz
+expect_ok "train on a .json.gz array with category arrays" "$SHELF" train --train train.json.gz --out json.shelf --seed 3
+grep -q "500 products, 6 labels" err.txt && pass "  500 products, 6 labels" || fail "  .json.gz ($(head -c 300 err.txt))"
+expect_ok "  eval on the .json array" "$SHELF" eval --model json.shelf --data train.json --json
+acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "  accuracy $acc >= 0.9: the arrays are the paths' levels" || fail "  .json accuracy $acc"
+
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -326,11 +326,59 @@ static void test_jsonl_truncated_or_non_object_lines_are_bad_rows(void **state)
     assert_int_equal(st.skipped, 1);
     shelf_catalog_free(c);
 
+    /* a file that starts with '[' is one JSON array (io/json_array.h) */
     path = write_text("array.jsonl", "[1, 2]\n");
     o.skip_bad = 0;
     msg = load_fail(path, &o, SHELF_EDATA);
     assert_at(msg, path, 1);
-    assert_contains(msg, "expected a JSON object, found an array");
+    assert_contains(msg, "$[0]: expected a JSON object, found a number");
+}
+
+static void test_json_array_of_objects_is_read_element_by_element(void **state)
+{
+    (void)state;
+    const char *path = write_text(
+        "catalog.json",
+        "\xEF\xBB\xBF [\n"
+        "  {\"id\": 12345678901234567890, \"title\": \"Mug ]}\\\"\", \"category\": \"K\"},\n"
+        "  {\"title\": \"AC\",\n   \"category\": [\"E\", \"A\"]}, 3,\n"
+        "  {\"title\": \"Cup\", \"category\": \"K\"}\n]\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 4);
+    assert_contains(msg, "$[2]: expected a JSON object, found a number");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    assert_product(c, 0, "12345678901234567890", "Mug ]}\"", "K", 2);
+    assert_product(c, 1, "3", "AC", "E > A", 3);
+    assert_product(c, 2, "5", "Cup", "K", 5);
+    shelf_catalog_free(c);
+    /* what is wrong with the array itself stops the reading, under skip_bad too */
+    static const char *const broken[][2] = {
+        {"[{\"title\": \"a\", \"category\": \"K\"} {\"title\": \"b\"}]",
+         "$[0]: expected ',' or ']' after it, found '{'"},
+        {"[{\"title\": \"a\", \"category\": \"K\"},\n", ":2: the array ends before its closing"},
+        {"[{\"title\": \"a\", \"category\": \"K\"},]", "$[1]: expected a value, found ']'"},
+        {"[{\"title\": \"a\", \"category\": \"K\"}] x", "unexpected 'x' after the array's"}};
+    for (size_t i = 0; i < 4; i++)
+        assert_contains(load_fail(write_text("broken.json", broken[i][0]), &o, SHELF_EDATA),
+                        broken[i][1]);
+    assert_contains(load_fail(write_text("none.json", " [ ]\n"), &o, SHELF_EDATA),
+                    "no products");
+    /* elements across the reader's chunks of 256 KiB */
+    buf big;
+    buf_init(&big);
+    buf_puts(&big, "[");
+    for (int i = 0; i < 30000; i++)
+        buf_printf(&big, "%s\n{\"title\": \"product %d\", \"category\": \"K%d\"}", i ? "," : "",
+                   i, i % 5);
+    buf_puts(&big, "]");
+    c = load_ok(write_text("big.json", big.data), &o);
+    assert_int_equal(shelf_catalog_size(c), 30000);
+    assert_product(c, 29999, "30001", "product 29999", "K4", 30001);
+    shelf_catalog_free(c);
+    buf_free(&big);
 }
 
 static void test_jsonl_first_object_decides_the_columns(void **state)
@@ -1385,6 +1433,7 @@ int main(void)
         cmocka_unit_test(test_jsonl_values_become_text_and_blank_lines_are_skipped),
         cmocka_unit_test(test_jsonl_label_array_is_the_path_levels),
         cmocka_unit_test(test_jsonl_truncated_or_non_object_lines_are_bad_rows),
+        cmocka_unit_test(test_json_array_of_objects_is_read_element_by_element),
         cmocka_unit_test(test_jsonl_first_object_decides_the_columns),
         cmocka_unit_test(test_fasttext_label_underscores_become_spaces),
         cmocka_unit_test(test_default_text_columns_are_joined_without_empty_parts),

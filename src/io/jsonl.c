@@ -1,4 +1,5 @@
-/* JSONL catalogs: one JSON object per line, its keys the column names. The first object's
+/* JSONL catalogs: one JSON object per line, its keys the column names; or a JSON document
+ * holding an array of such objects (io/json_array.h), told by its first byte, '['. The first object's
  * keys stand for the header: the columns are resolved against them, except that the
  * default text and id columns are looked up in every object, since JSON writers often
  * leave out keys whose value is null. Values that are not
@@ -235,16 +236,53 @@ static cJSON *parse_object(const char *s, size_t n, char *why, size_t whysz)
 
 static int blank(const char *s, size_t n) { return skip_ws(s, s + n) == s + n; }
 
-/* Reads lines up to the next object into r->json. ROW_BAD and ROW_FAIL as for a row. */
+/* The next element of a JSON array document, as reader_next_line gives a line. What is
+ * wrong with the array itself (a missing ',', no closing ']') ends the reading. */
+static row_status next_element(shelf_reader *r, const char **s, size_t *n, long *line,
+                               char *why, size_t whysz, shelf_error *err)
+{
+    json_array_status st = json_array_next(&r->array, &r->in, s, n, line, why, whysz);
+    if (st == JA_OK)
+        return ROW_OK;
+    if (st == JA_END)
+        return ROW_END;
+    if (why[0])
+        err_set(err, SHELF_EDATA, "%s:%ld: %s", r->name, r->in.lineno + 1, why);
+    else
+        reader_read_error(r, r->in.error ? LINE_EIO : LINE_ENOMEM, err);
+    return ROW_FAIL;
+}
+
+/* In a JSON array, a bad element's message starts with where it is: "$[3]: ...". */
+static void name_element(const shelf_reader *r, char *why, size_t whysz)
+{
+    if (!r->in_array)
+        return;
+    char prefix[32];
+    size_t k = (size_t)snprintf(prefix, sizeof prefix, "$[%ld]: ", r->array.index - 1);
+    size_t len = strlen(why);
+    if (k + 1 >= whysz)
+        return;
+    if (len + k + 1 > whysz)
+        len = whysz - k - 1;
+    memmove(why + k, why, len);
+    memcpy(why, prefix, k);
+    why[k + len] = '\0';
+}
+
+/* Reads up to the next object into r->json. ROW_BAD and ROW_FAIL as for a row. */
 static row_status next_object(shelf_reader *r, const char **s, size_t *n, long *line,
                               char *why, size_t whysz, shelf_error *err)
 {
     cJSON_Delete(r->json);
     r->json = NULL;
-    row_status rs = reader_next_line(r, blank, s, n, line, why, whysz, err);
+    row_status rs = r->in_array ? next_element(r, s, n, line, why, whysz, err)
+                                : reader_next_line(r, blank, s, n, line, why, whysz, err);
     if (rs != ROW_OK)
         return rs;
     r->json = parse_object(*s, *n, why, whysz);
+    if (!r->json)
+        name_element(r, why, whysz);
     return r->json ? ROW_OK : ROW_BAD;
 }
 
@@ -286,6 +324,7 @@ shelf_status jsonl_open(shelf_reader *r, const shelf_read_options *o, shelf_erro
 {
     if (lines_at_eof(&r->in))
         return err_set(err, SHELF_EDATA, "%s: empty file", r->name);
+    r->in_array = json_array_starts(&r->in);
     const char *s;
     size_t n;
     char why[512];
@@ -305,6 +344,8 @@ shelf_status jsonl_open(shelf_reader *r, const shelf_read_options *o, shelf_erro
     if (rs != SHELF_OK)
         return rs;
     r->first_bad = extract(r, r->json, s, n, &r->first, r->first_why, sizeof r->first_why);
+    if (r->first_bad > 0)
+        name_element(r, r->first_why, sizeof r->first_why);
     if (r->first_bad < 0)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     r->pending = 1;
@@ -336,11 +377,14 @@ row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_e
         err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
         return ROW_FAIL;
     }
+    if (bad)
+        name_element(r, why, whysz);
     return bad ? ROW_BAD : ROW_OK;
 }
 
 void jsonl_free(shelf_reader *r)
 {
+    json_array_free(&r->array);
     cJSON_Delete(r->json);
     r->json = NULL;
     if (r->owned)

@@ -88,6 +88,8 @@ size_t lines_peek(lines *l, const char **s)
     return l->end - l->pos;
 }
 
+void lines_skip(lines *l, size_t n) { l->pos += n; }
+
 int lines_at_eof(lines *l)
 {
     return l->pos == l->end && !refill(l) && !l->error;

@@ -60,6 +60,9 @@ line_status lines_next(lines *l, const char **s, size_t *n);
  * there are none: the start of the input, for guessing its format. 0 at the end. */
 size_t lines_peek(lines *l, const char **s);
 
+/* Consumes n of the bytes lines_peek showed (the caller counts their line breaks). */
+void lines_skip(lines *l, size_t n);
+
 /* 1 when no byte is left to read (it may read ahead to find out), so an empty file can be
  * told apart before any line is parsed. */
 int lines_at_eof(lines *l);

@@ -10,6 +10,7 @@
 #include "io/columns.h"
 #include "io/csv.h"
 #include "io/field.h"
+#include "io/json_array.h"
 #include "io/lines.h"
 #include "shelf.h"
 
@@ -44,6 +45,8 @@ struct shelf_reader {
     int from_stdin;     /* reading standard input */
 
     cJSON *json;       /* JSONL: the current object */
+    int in_array;      /* JSONL: the input is one JSON array of objects, read by array */
+    json_array array;
     char **owned;      /* JSONL: texts of the current row's non-string values */
     int nowned;
     int pending;       /* the first row, read by open, is not yet delivered (JSONL, and
