@@ -256,7 +256,10 @@ int cmd_predict(int argc, char **argv)
         {NULL, 0, NULL, NULL}};
     int r = opt_parse("predict", argc, argv, opts);
     if (r)
-        return r > 0 ? (opt_usage("predict", "--model MODEL [--data FILE | - | --photo FILE] [options]", opts), 0)
+        return r > 0 ? (opt_usage("predict",
+                                  "--model MODEL [--data FILE | - | --photo FILE] [options]",
+                                  opts),
+                        0)
                      : 2;
     pred_format fmt;
     if (!model || k < 1 || k > 256 || threads < 0 || pred_format_parse(outfmt, &fmt)) {
