@@ -2,11 +2,11 @@
 # `make demo` runs the main job on the bundled sample catalog; `make bench` runs the peers.
 
 CC      ?= cc
-PKGS    := openblas libutf8proc libcjson libjpeg libpng libwebp libmicrohttpd
+PKGS    := openblas libutf8proc libcjson libjpeg libpng libwebp libmicrohttpd zlib
 # Recursive (=), not :=, so that pkg-config is asked after `deps` has installed the packages.
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp -lmicrohttpd) \
+LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp -lmicrohttpd -lz) \
           -lm -pthread
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -124,7 +124,7 @@ static void progress_show(progress *pg, shelf_reader *r, int final)
 typedef struct job {
     const shelf_model *m;
     shelf_predictor *pred;
-    const char *data;  /* the catalog's path, for image references; "-" for --image */
+    const char *data;  /* the catalog's path, for image references; "-" for --photo */
     int k;             /* labels written per product */
     int kq;            /* labels asked of the model: all of them for back-off */
     float threshold;   /* leave out labels below it */
@@ -227,7 +227,7 @@ static int job_alloc(job *j)
     return j->labels && j->counts && j->probs && j->used ? 0 : -1;
 }
 
-/* --image FILE: one product, the file, its path taken as it is given. */
+/* --photo FILE: one product, the file, its path taken as it is given. */
 static int predict_one_image(job *j, batch *b, const char *image)
 {
     b->n = 1;
@@ -256,14 +256,15 @@ static int finish(outfile *of, const char *out)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *data = "-", *outfmt = "jsonl", *image = NULL, *out = NULL;
+    const char *model = NULL, *data = "-", *outfmt = "jsonl", *out = NULL;
+    const char *image = NULL; /* --photo */
     int k = 1, threads = 0;
     float threshold = 0, min_conf = 0;
     read_flags rf = {0};
     const opt opts[] = {
         {"model", OPT_STR, &model, "model file (required)"},
         {"data", OPT_STR, &data, "catalog to categorize, or - for standard input (default)"},
-        {"image", OPT_STR, &image, "one image file to categorize (image models)"},
+        {"photo", OPT_STR, &image, "one image file to categorize (image models)"},
         {"k", OPT_INT, &k, "how many labels per product (1)"},
         {"threshold", OPT_FLOAT, &threshold, "leave out labels less probable than this (0)"},
         {"min-confidence", OPT_FLOAT, &min_conf,
@@ -273,10 +274,14 @@ int cmd_predict(int argc, char **argv)
          "at all"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
         READ_FLAG_OPTS(rf),
+        IMAGE_COLUMN_OPT(rf),
         {NULL, 0, NULL, NULL}};
     int r = opt_parse("predict", argc, argv, opts);
     if (r)
-        return r > 0 ? (opt_usage("predict", "--model MODEL [--data FILE | -] [options]", opts), 0)
+        return r > 0 ? (opt_usage("predict",
+                                  "--model MODEL [--data FILE | - | --photo FILE] [options]",
+                                  opts),
+                        0)
                      : 2;
     pred_format fmt;
     if (!model || k < 1 || k > 256 || threads < 0 || pred_format_parse(outfmt, &fmt)) {
@@ -284,6 +289,8 @@ int cmd_predict(int argc, char **argv)
                         "or more and --output-format jsonl, csv or tsv\n");
         return 2;
     }
+    if (read_flags_image_is_file(&rf, "predict"))
+        return 2;
     if (min_conf < 0 || min_conf > 1) {
         fprintf(stderr, "shelf predict: --min-confidence must be between 0 and 1\n");
         return 2;
@@ -322,7 +329,7 @@ int cmd_predict(int argc, char **argv)
     ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
     j.skip_bad = ro.skip_bad;
     if (image && shelf_model_modality(m) == SHELF_MODALITY_TEXT) {
-        fprintf(stderr, "shelf predict: %s classifies text; --image needs an image model\n",
+        fprintf(stderr, "shelf predict: %s classifies text; --photo needs an image model\n",
                 model);
         goto done;
     }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 static const opt *find(const opt *opts, const char *name, size_t n)
 {
@@ -101,6 +103,23 @@ void opt_usage(const char *cmd, const char *synopsis, const opt *opts)
     }
 }
 
+/* "tab", "\t" (as typed) or a tab itself, or one other byte that is not a quote or a line
+ * break. Prints an error and returns -1 otherwise. */
+static int parse_delimiter(const char *s, char *out)
+{
+    if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0 || strcmp(s, "\t") == 0) {
+        *out = '\t';
+        return 0;
+    }
+    if (strlen(s) == 1 && s[0] != '"' && s[0] != '\n' && s[0] != '\r') {
+        *out = s[0];
+        return 0;
+    }
+    fprintf(stderr, "shelf: --delimiter must be one character (not a quote or a line break) or "
+                    "tab, not '%s'\n", s);
+    return -1;
+}
+
 int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf_read_options *o)
 {
     if (base)
@@ -108,10 +127,20 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
     else
         memset(o, 0, sizeof *o);
     if (rf->format && shelf_format_parse(rf->format, &o->format) != SHELF_OK) {
-        fprintf(stderr, "shelf: --format must be csv, tsv, jsonl or fasttext, not '%s'\n",
+        fprintf(stderr, "shelf: --format must be csv, tsv, jsonl, json or fasttext, not '%s'\n",
                 rf->format);
         return -1;
     }
+    if (rf->delimiter && parse_delimiter(rf->delimiter, &o->delimiter))
+        return -1;
+    if (rf->no_header)
+        o->no_header = 1;
+    if (rf->max_depth < 0) {
+        fprintf(stderr, "shelf: --max-depth must be 1 or more, not %d\n", rf->max_depth);
+        return -1;
+    }
+    if (rf->max_depth > 0)
+        o->max_depth = rf->max_depth;
     if (!rf->format && base)
         o->format = SHELF_FORMAT_AUTO; /* a new file's extension says more than the model's */
     if (rf->text)
@@ -127,6 +156,21 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
     o->skip_bad = rf->skip_bad;
     o->fix_utf8 = rf->fix_utf8;
     return 0;
+}
+
+int read_flags_image_is_file(const read_flags *rf, const char *cmd)
+{
+    static const char *const exts[] = {".jpg", ".jpeg", ".png", ".webp"};
+    if (!rf->image)
+        return 0;
+    const char *dot = strrchr(rf->image, '.');
+    int file = access(rf->image, F_OK) == 0;
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0] && dot && !file; i++)
+        file = strcasecmp(dot, exts[i]) == 0;
+    if (file)
+        fprintf(stderr, "shelf %s: --image names an image column; for one photo file use "
+                        "--photo %s\n", cmd, rf->image);
+    return file;
 }
 
 void report_read_stats(const char *path, const shelf_read_stats *s)

@@ -53,7 +53,7 @@ if [ -x "$MAKE_IMAGES" ]; then
   show "$MAKE_IMAGES" "$OUT/images" 40
   show "$SHELF" train --train "$OUT/images/train.csv" --valid "$OUT/images/valid.csv" \
     --out "$OUT/photos.shelf" --modality image --image-size 32 --width 8 --epochs 10 --seed 1
-  show "$SHELF" predict --model "$OUT/photos.shelf" --image "$OUT/images/img/0.jpg" --k 2
+  show "$SHELF" predict --model "$OUT/photos.shelf" --photo "$OUT/images/img/0.jpg" --k 2
 fi
 
 step "Done. Model: $MODEL, evaluation: $OUT/eval.json, predictions: $OUT/predictions.jsonl"

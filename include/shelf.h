@@ -45,10 +45,11 @@ const char *shelf_strerror(shelf_status status);
 /* ---- catalogs ------------------------------------------------------------------------ */
 
 typedef enum shelf_format {
-    SHELF_FORMAT_AUTO = 0, /* from the extension: .csv, .tsv, .jsonl/.ndjson; "-" is CSV */
+    SHELF_FORMAT_AUTO = 0, /* from the extension (.csv, .tsv, .jsonl/.ndjson, .json, each
+                              perhaps with .gz); "-" is CSV */
     SHELF_FORMAT_CSV,
     SHELF_FORMAT_TSV,
-    SHELF_FORMAT_JSONL,
+    SHELF_FORMAT_JSONL, /* also a JSON array of objects (.json) */
     SHELF_FORMAT_FASTTEXT /* __label__X text; a label's '_' stands for a space */
 } shelf_format;
 
@@ -69,6 +70,13 @@ typedef struct shelf_read_options {
                                  folder); NULL: "image" when there is such a column */
     int for_images;           /* read for an image model: no text column is needed, and the
                                  image column must exist */
+    int max_depth;            /* > 0: keep the first max_depth levels of each label path
+                                 (not recorded in the model file) */
+    int no_header;            /* CSV, TSV: the first row is a product, and the columns are
+                                 named by their number from 1 ("2", not "title") */
+    char delimiter;           /* CSV, TSV: the field separator; 0: tab for TSV, and for CSV
+                                 ',' unless the first line has more ';' than ',' outside
+                                 quotes. Neither of these two is recorded in the model file */
 } shelf_read_options;
 
 /* One product. Strings are NUL-terminated UTF-8 owned by the reader or catalog. A missing

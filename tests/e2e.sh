@@ -170,9 +170,9 @@ acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "image accuracy $acc >= 0.8 on easy pictures" || fail "image accuracy $acc >= 0.8"
 expect_ok "predict by image" "$SHELF" predict --model img.shelf --data imgs/test.csv --k 2
 [ "$(wc -l < out.txt)" -eq "$(($(wc -l < imgs/test.csv) - 1))" ] && pass "one line per product" || fail "one line per product"
-expect_ok "predict one image file" "$SHELF" predict --model img.shelf --image imgs/img/0.jpg
+expect_ok "predict one image file" "$SHELF" predict --model img.shelf --photo imgs/img/0.jpg
 grep -q '"id":"imgs/img/0.jpg"' out.txt && pass "the file is the id" || fail "the file is the id ($(cat out.txt))"
-(cd imgs && "$SHELF" predict --model ../img.shelf --image img/1.png >../out.txt 2>../err.txt) && pass "relative --image from another folder" || fail "relative --image"
+(cd imgs && "$SHELF" predict --model ../img.shelf --photo img/1.png >../out.txt 2>../err.txt) && pass "relative --photo from another folder" || fail "relative --photo"
 expect_ok "info of an image model" "$SHELF" info --model img.shelf
 grep -q "image CNN" out.txt && pass "info describes the CNN" || fail "info describes the CNN"
 expect_error "truncated image names file, line and path" 'bad.csv:2: img/truncated.jpg: ' "$SHELF" eval --model img.shelf --data imgs/bad.csv
@@ -180,8 +180,8 @@ expect_error "training refuses a bad image" 'bad.csv:2: img/truncated.jpg' "$SHE
 expect_ok "--skip-bad skips bad images" "$SHELF" predict --model img.shelf --data imgs/bad.csv --skip-bad
 [ "$(wc -l < out.txt)" -eq 1 ] && grep -q "skipped 3 products with a bad image" err.txt && pass "three skipped, counted" || fail "three skipped ($(cat err.txt))"
 expect_ok "train with --skip-bad" "$SHELF" train --train imgs/bad.csv --out x.shelf "${IMG_OPTS[@]}" --skip-bad
-expect_error "a missing image file" 'cannot open' "$SHELF" predict --model img.shelf --image imgs/img/nope.jpg
-expect_error "a text model given an image" 'text' "$SHELF" predict --model m.shelf --image imgs/img/0.jpg
+expect_error "a missing image file" 'cannot open' "$SHELF" predict --model img.shelf --photo imgs/img/nope.jpg
+expect_error "a text model given an image" 'text' "$SHELF" predict --model m.shelf --photo imgs/img/0.jpg
 expect_error "an image model on a catalog without images" 'no image' "$SHELF" eval --model img.shelf --data test.csv
 "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --augment flip,spin >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "spin" err.txt && pass "a bad --augment is refused" || fail "a bad --augment (exit $rc)"
@@ -335,6 +335,74 @@ expect_ok "predict --min-confidence 0.01" "$SHELF" predict --model m.shelf --dat
 # More threads than rows (UBSan once caught a memcpy from NULL in the vector cache).
 printf 'id,title,category\n1,cotton tee,A\n2,denim jeans,B\n3,steel knife,A\n' > three.csv
 expect_ok "train with --threads 8 on 3 rows" "$SHELF" train --train three.csv --out three.shelf --threads 8 --quiet
+
+echo "catalog readers: what real users and attackers send"
+# A quoted field over 16 MiB whose lines look like rows: skipped whole, nothing made up.
+{ echo "id,title,category"; echo "1,cotton tee,Apparel > Topwear > Tshirts"
+  printf '2,"'; awk 'BEGIN { for (i = 0; i < 1400000; i++) print "x,Fake,Made up" }'
+  echo 'end",Home > Kitchen > Knives'; echo "3,chef knife,Home > Kitchen > Knives"; } > bigfield.csv
+expect_ok "predict --skip-bad past an oversized quoted field" "$SHELF" predict --model m.shelf --data bigfield.csv --skip-bad
+[ "$(wc -l < out.txt)" -eq 2 ] && grep -q '"id":"3"' out.txt && ! grep -q Fake out.txt && grep -q "skipped 1 bad rows" err.txt \
+  && pass "  two products, row 3 kept, one bad row" || fail "  oversized quoted field ($(wc -l < out.txt) lines, $(head -c 300 err.txt))"
+expect_error "input without line breaks fails at the line limit" '/dev/zero:1: .*longer than 16 MiB' "$SHELF" predict --model m.shelf --data /dev/zero --format jsonl
+expect_error "  and under --skip-bad at the skip limit" '/dev/zero:1: .*longer than 64 MiB' "$SHELF" predict --model m.shelf --data /dev/zero --format csv --skip-bad
+
+# A missing column names the columns found and the option that chooses it, in every command.
+expect_error "predict: no such text column" "no text column 'colour' \(columns: id, title, description, category\); choose the text columns with --text" "$SHELF" predict --model m.shelf --data test.csv --text colour
+expect_error "eval: no such label column" "no label column 'cat' .*; choose the label column with --label" "$SHELF" eval --model m.shelf --data test.csv --label cat
+expect_error "train: no such id column" "no id column 'sku' .*; choose the id column with --id" "$SHELF" train --train train.csv --out x.shelf --id sku
+expect_error "predict: no such image column" "no image column 'photo' .*; choose the image column with --image" "$SHELF" predict --model m.shelf --data test.csv --image photo
+"$SHELF" predict --model m.shelf --data test.csv --image shoe.jpg >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--image names an image column; for one photo file use --photo" err.txt \
+  && pass "predict --image with a photo file points to --photo" || fail "predict --image FILE (exit $rc, $(cat err.txt))"
+
+# Deep taxonomies: --max-depth trains, evaluates and reads at the first N levels.
+expect_ok "train --max-depth 1" "$SHELF" train --train train.csv --out depth1.shelf --max-depth 1 --seed 3
+grep -q "3 labels" err.txt && pass "  three top-level labels" || fail "  --max-depth 1 labels ($(cat err.txt))"
+expect_ok "eval --max-depth 1" "$SHELF" eval --model depth1.shelf --data test.csv --max-depth 1 --json
+acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "  top-level accuracy $acc >= 0.9" || fail "  --max-depth 1 accuracy $acc"
+"$SHELF" train --train train.csv --out x.shelf --max-depth -1 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "max-depth" err.txt && pass "  a negative --max-depth is refused" || fail "  negative --max-depth (exit $rc)"
+# Empty labels: one line with the count, where, and --skip-bad.
+awk 'NR > 1 && NR % 50 == 0 { sub(/,[^,]*$/, ",") } { print }' train.csv > some_unlabelled.csv
+expect_error "empty labels are summed up" 'some_unlabelled.csv:50: 10 rows have an empty label in column .category. \(at lines 50, 100, 150, ...\); pass --skip-bad to skip them' "$SHELF" train --train some_unlabelled.csv --out x.shelf
+[ "$(wc -l < err.txt)" -eq 1 ] && pass "  in one line" || fail "  in one line ($(cat err.txt))"
+
+# gzip-compressed catalogs: by extension, and on standard input by their magic bytes.
+gzip -c train.csv > train.csv.gz
+expect_ok "train on train.csv.gz" "$SHELF" train --train train.csv.gz --out gz.shelf --seed 3
+gzip -c test.csv | "$SHELF" predict --model gz.shelf >out.txt 2>err.txt && [ "$(wc -l < out.txt)" -eq 100 ] \
+  && pass "  predict reads gzip on standard input" || fail "  gzip on standard input ($(head -c 300 err.txt))"
+head -c 2000 train.csv.gz > cut.csv.gz
+expect_error "  a truncated gzip file is a read error" 'cut.csv.gz:[0-9]+: read error: gzip data: unexpected end of file' "$SHELF" train --train cut.csv.gz --out x.shelf
+
+# CSV without a header, columns by number; other delimiters; standard input that is not CSV.
+tail -n +2 train.csv > nohead.csv
+expect_ok "train --no-header --text 2 --label 4" "$SHELF" train --train nohead.csv --out nohead.shelf --no-header --text 2,3 --label 4 --id 1 --seed 3
+expect_ok "  eval --no-header" "$SHELF" eval --model nohead.shelf --data nohead.csv --no-header --json
+expect_error "  without --label: the columns by number and the option" "no label column 'category' \(columns: 1, 2, 3, 4\); choose the label column with --label" "$SHELF" train --train nohead.csv --out x.shelf --no-header --text 2
+sed 's/,\([^,"]*\)$/;\1/; s/^\([^,]*\),\([^,"]*\),/\1;\2;/' train.csv > semi.csv
+expect_ok "a .csv with ';' is read by its first line" "$SHELF" train --train semi.csv --out semi.shelf --seed 3
+grep -q "6 labels" err.txt && pass "  six labels" || fail "  ';' guessed ($(head -c 300 err.txt))"
+awk -F, '{ print $1 "|" $2 "|x|" $NF }' nohead.csv > pipe.txt
+expect_ok "--delimiter '|' --format csv" "$SHELF" predict --model nohead.shelf --data pipe.txt --format csv --delimiter '|' --no-header
+[ "$(wc -l < out.txt)" -eq 500 ] && pass "  one prediction per row" || fail "  --delimiter '|' ($(wc -l < out.txt) lines)"
+"$SHELF" predict --model m.shelf --delimiter ab >/dev/null 2>err.txt </dev/null; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--delimiter" err.txt && pass "  a two-character --delimiter is refused" || fail "  --delimiter ab (exit $rc)"
+printf '{"title": "cotton tee"}\n' | "$SHELF" predict --model m.shelf >out.txt 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "standard input does not look like CSV (it starts with '{'): pass --format jsonl" err.txt \
+  && pass "standard input in JSONL asks for --format jsonl" || fail "stdin hint (exit $rc, $(cat err.txt))"
+
+# A .json file holding an array of objects, gzip-compressed too, with category arrays.
+awk -F, 'BEGIN { print "[" } { n = split($NF, lv, / > /); c = ""; for (i = 1; i <= n; i++) c = c (i > 1 ? ", " : "") "\"" lv[i] "\"";
+  printf "%s{\"id\": \"%s\", \"title\": \"%s\", \"category\": [%s]}\n", (NR > 1 ? "," : ""), $1, $2, c } END { print "]" }' nohead.csv > train.json
+gzip -c train.json > train.json.gz
+expect_ok "train on a .json.gz array with category arrays" "$SHELF" train --train train.json.gz --out json.shelf --seed 3
+grep -q "500 products, 6 labels" err.txt && pass "  500 products, 6 labels" || fail "  .json.gz ($(head -c 300 err.txt))"
+expect_ok "  eval on the .json array" "$SHELF" eval --model json.shelf --data train.json --json
+acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "  accuracy $acc >= 0.9: the arrays are the paths' levels" || fail "  .json accuracy $acc"
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/buf.h"
 #include "io/catalog.h"
@@ -260,6 +261,40 @@ static void test_jsonl_values_become_text_and_blank_lines_are_skipped(void **sta
     shelf_catalog_free(c);
 }
 
+static void test_jsonl_label_array_is_the_path_levels(void **state)
+{
+    (void)state;
+    const char *path = write_text(
+        "levels.jsonl",
+        "{\"title\": \"AC\", \"category\": [\"Elektronik\", \" Alat Pendingin Ruangan\", "
+        "\"Ac Portable\"]}\n"
+        "{\"title\": \"Fan\", \"category\": \"Elektronik > Kipas\"}\n"
+        "{\"title\": \"Bad\", \"category\": [\"Elektronik\", 3]}\n"
+        "{\"title\": \"Empty\", \"category\": []}\n"
+        "{\"title\": \"Blank\", \"category\": [\"Elektronik\", \" \"]}\n");
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 0, "1", "AC", "Elektronik > Alat Pendingin Ruangan > Ac Portable", 1);
+    assert_product(c, 1, "2", "Fan", "Elektronik > Kipas", 2);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 3);
+    shelf_catalog_free(c);
+    o.skip_bad = 0;
+    o.label_sep = "/";
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "label 'category': level 2 of the array is a number");
+    c = load_ok(write_text("sep.jsonl", "{\"title\": \"AC\", \"category\": [\"A\", \"B\"]}\n"), &o);
+    assert_product(c, 0, "1", "AC", "A/B", 1);
+    shelf_catalog_free(c);
+    msg = load_fail(write_text("first.jsonl", "{\"title\": \"AC\", \"category\": []}\n"), &o,
+                    SHELF_EDATA);
+    assert_contains(msg, "first.jsonl:1: label 'category' is an empty array");
+}
+
 static void test_jsonl_truncated_or_non_object_lines_are_bad_rows(void **state)
 {
     (void)state;
@@ -291,11 +326,59 @@ static void test_jsonl_truncated_or_non_object_lines_are_bad_rows(void **state)
     assert_int_equal(st.skipped, 1);
     shelf_catalog_free(c);
 
+    /* a file that starts with '[' is one JSON array (io/json_array.h) */
     path = write_text("array.jsonl", "[1, 2]\n");
     o.skip_bad = 0;
     msg = load_fail(path, &o, SHELF_EDATA);
     assert_at(msg, path, 1);
-    assert_contains(msg, "expected a JSON object, found an array");
+    assert_contains(msg, "$[0]: expected a JSON object, found a number");
+}
+
+static void test_json_array_of_objects_is_read_element_by_element(void **state)
+{
+    (void)state;
+    const char *path = write_text(
+        "catalog.json",
+        "\xEF\xBB\xBF [\n"
+        "  {\"id\": 12345678901234567890, \"title\": \"Mug ]}\\\"\", \"category\": \"K\"},\n"
+        "  {\"title\": \"AC\",\n   \"category\": [\"E\", \"A\"]}, 3,\n"
+        "  {\"title\": \"Cup\", \"category\": \"K\"}\n]\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 4);
+    assert_contains(msg, "$[2]: expected a JSON object, found a number");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    assert_product(c, 0, "12345678901234567890", "Mug ]}\"", "K", 2);
+    assert_product(c, 1, "3", "AC", "E > A", 3);
+    assert_product(c, 2, "5", "Cup", "K", 5);
+    shelf_catalog_free(c);
+    /* what is wrong with the array itself stops the reading, under skip_bad too */
+    static const char *const broken[][2] = {
+        {"[{\"title\": \"a\", \"category\": \"K\"} {\"title\": \"b\"}]",
+         "$[0]: expected ',' or ']' after it, found '{'"},
+        {"[{\"title\": \"a\", \"category\": \"K\"},\n", ":2: the array ends before its closing"},
+        {"[{\"title\": \"a\", \"category\": \"K\"},]", "$[1]: expected a value, found ']'"},
+        {"[{\"title\": \"a\", \"category\": \"K\"}] x", "unexpected 'x' after the array's"}};
+    for (size_t i = 0; i < 4; i++)
+        assert_contains(load_fail(write_text("broken.json", broken[i][0]), &o, SHELF_EDATA),
+                        broken[i][1]);
+    assert_contains(load_fail(write_text("none.json", " [ ]\n"), &o, SHELF_EDATA),
+                    "no products");
+    /* elements across the reader's chunks of 256 KiB */
+    buf big;
+    buf_init(&big);
+    buf_puts(&big, "[");
+    for (int i = 0; i < 30000; i++)
+        buf_printf(&big, "%s\n{\"title\": \"product %d\", \"category\": \"K%d\"}", i ? "," : "",
+                   i, i % 5);
+    buf_puts(&big, "]");
+    c = load_ok(write_text("big.json", big.data), &o);
+    assert_int_equal(shelf_catalog_size(c), 30000);
+    assert_product(c, 29999, "30001", "product 29999", "K4", 30001);
+    shelf_catalog_free(c);
+    buf_free(&big);
 }
 
 static void test_jsonl_first_object_decides_the_columns(void **state)
@@ -369,7 +452,8 @@ static void test_text_columns_option_selects_and_orders_columns(void **state)
     o.text_columns = "title,colour";
     const char *msg = load_fail(path, &o, SHELF_EDATA);
     assert_at(msg, path, 1);
-    assert_contains(msg, "no text column 'colour' (columns: title, brand, description, category)");
+    assert_contains(msg, "no text column 'colour' (columns: title, brand, description, category); "
+                         "choose the text columns with --text");
 }
 
 static void test_no_default_text_column_is_an_error_listing_columns(void **state)
@@ -390,8 +474,8 @@ static void test_label_column_missing_is_an_error_only_when_required(void **stat
     shelf_read_options o = opts_default();
     const char *msg = load_fail(path, &o, SHELF_EDATA);
     char want[512];
-    snprintf(want, sizeof want, "%s:1: no label column 'category' (columns: id, title, brand)",
-             path);
+    snprintf(want, sizeof want, "%s:1: no label column 'category' (columns: id, title, brand); "
+             "choose the label column with --label", path);
     assert_string_equal(msg, want);
 
     o.require_label = 0;
@@ -420,7 +504,8 @@ static void test_id_column_defaults_to_the_line_number(void **state)
     shelf_catalog_free(c);
     o.id_column = "code";
     const char *msg = load_fail(path, &o, SHELF_EDATA);
-    assert_contains(msg, "no id column 'code'");
+    assert_contains(msg, "no id column 'code' (columns: title, category, sku); choose the id "
+                         "column with --id");
 }
 
 static void test_label_paths_are_trimmed(void **state)
@@ -448,6 +533,52 @@ static void test_empty_label_is_a_bad_row(void **state)
     shelf_catalog *c = load_ok(path, &o);
     assert_int_equal(shelf_catalog_size(c), 2);
     assert_product(c, 1, "3", "Cup", "", 3);
+    shelf_catalog_free(c);
+}
+
+/* Many rows without a label: one message with the count and the first lines, after
+ * reading them all, and the advice to skip them. */
+static void test_empty_labels_are_summed_up_in_one_message(void **state)
+{
+    (void)state;
+    const char *path = write_text("emptylabels.csv", "title,category\nMug,K\nCup,\nPot,K\n"
+                                                     "Pan, \nBowl,\nJar,\nLid,K\n");
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "4 rows have an empty label in column 'category' (at lines 3, 5, 6, "
+                         "...); pass --skip-bad to skip them");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 3);
+    shelf_catalog_free(c);
+
+    o.skip_bad = 0;
+    o.format = SHELF_FORMAT_FASTTEXT;
+    path = write_text("nolabels.txt", "__label__K Mug\nCup\nPot\n");
+    assert_contains(load_fail(path, &o, SHELF_EDATA),
+                    "nolabels.txt:2: 2 rows have no __label__ token (at lines 2, 3)");
+}
+
+static void test_max_depth_keeps_the_first_levels_of_a_path(void **state)
+{
+    (void)state;
+    const char *path = write_text("deep.csv", "title,category\nMug,Home > Kitchen > Mugs\n"
+                                              "Rug,Home\n\"Pan\",\"Home > Kitchen > Pans > Steel\"\n");
+    shelf_read_options o = opts_default();
+    o.max_depth = 2;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Mug", "Home > Kitchen", 2);
+    assert_product(c, 1, "3", "Rug", "Home", 3);
+    assert_product(c, 2, "4", "Pan", "Home > Kitchen", 4);
+    shelf_catalog_free(c);
+    o.max_depth = 1;
+    o.label_sep = "/";
+    c = load_ok(write_text("deep.jsonl", "{\"title\": \"AC\", \"category\": [\"E\", \"A\"]}\n"
+                                         "{\"title\": \"Fan\", \"category\": \"E / F\"}\n"),
+                &o);
+    assert_product(c, 0, "1", "AC", "E", 1);
+    assert_product(c, 1, "2", "Fan", "E", 2);
     shelf_catalog_free(c);
 }
 
@@ -499,10 +630,12 @@ static void test_image_column_option_names_a_column_that_must_exist(void **state
     o.image_column = "picture";
     char want[512];
     snprintf(want, sizeof want,
-             "%s:1: no image column 'picture' (columns: title, photo, category)", path);
+             "%s:1: no image column 'picture' (columns: title, photo, category); choose the "
+             "image column with --image", path);
     assert_string_equal(load_fail(path, &o, SHELF_EDATA), want);
     o.image_column = "image";
-    assert_contains(load_fail(path, &o, SHELF_EDATA), "no image column 'image'");
+    assert_contains(load_fail(path, &o, SHELF_EDATA), "no image column 'image' (columns: title, "
+                    "photo, category); choose the image column with --image");
 
     o.format = SHELF_FORMAT_FASTTEXT;
     path = write_text("photo.txt", "__label__K Mug\n");
@@ -627,7 +760,7 @@ static void test_unknown_extension_asks_for_format(void **state)
     shelf_read_options o = opts_default();
     const char *msg = load_fail(path, &o, SHELF_EINVAL);
     assert_contains(msg, path);
-    assert_contains(msg, "--format csv|tsv|jsonl|fasttext");
+    assert_contains(msg, "--format csv|tsv|jsonl|json|fasttext");
     o.format = SHELF_FORMAT_CSV;
     shelf_catalog_free(load_ok(path, &o));
 
@@ -661,6 +794,134 @@ static void test_stdin_is_csv_named_stdin_in_messages(void **state)
     shelf_read_options o = opts_default();
     const char *msg = load_fail("-", &o, SHELF_EDATA);
     assert_at(msg, "<stdin>", 3);
+    assert_non_null(freopen("/dev/null", "rb", stdin));
+}
+
+/* Writes text gzip-compressed to name; returns the path. */
+static const char *write_gzip(const char *name, const char *text)
+{
+    const char *path = path_of(name);
+    gzFile gz = gzopen(path, "wb");
+    assert_non_null(gz);
+    assert_int_equal(gzwrite(gz, text, (unsigned)strlen(text)), (int)strlen(text));
+    assert_int_equal(gzclose(gz), Z_OK);
+    return path;
+}
+
+static void test_gzip_input_is_read_in_every_format(void **state)
+{
+    (void)state;
+    shelf_read_options o = opts_default();
+    shelf_catalog *c = load_ok(write_gzip("train.csv.gz", "title,category\nMug,K\nCup,L\n"), &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 1, "3", "Cup", "L", 3);
+    shelf_catalog_free(c);
+    c = load_ok(write_gzip("x.jsonl.GZ", "{\"title\": \"Mug\", \"category\": \"K\"}\n"), &o);
+    assert_product(c, 0, "1", "Mug", "K", 1);
+    shelf_catalog_free(c);
+    c = load_ok(write_gzip("x.tsv.gz", "title\tcategory\nMug\tK\n"), &o);
+    assert_product(c, 0, "2", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    /* told by its magic bytes, whatever the name, and on standard input */
+    const char *path = write_gzip("plain.csv", "title,category\nMug,K\n");
+    shelf_catalog_free(load_ok(path, &o));
+    assert_non_null(freopen(path, "rb", stdin));
+    c = load_ok("-", &o);
+    assert_product(c, 0, "2", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    assert_non_null(freopen("/dev/null", "rb", stdin));
+}
+
+static void test_truncated_gzip_is_a_read_error(void **state)
+{
+    (void)state;
+    buf text;
+    buf_init(&text);
+    buf_puts(&text, "title,category\n");
+    for (int i = 0; i < 20000; i++)
+        buf_printf(&text, "product %d with some words,K%d\n", i, i % 7);
+    const char *path = write_gzip("cut.csv.gz", text.data);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char bytes[1 << 20];
+    size_t n = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    path = write_bytes("cut.csv.gz", bytes, n / 2);
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EIO);
+    assert_contains(msg, "read error: gzip data: unexpected end of file");
+    buf_free(&text);
+}
+
+static void test_no_header_names_columns_by_number(void **state)
+{
+    (void)state;
+    const char *path = write_text("nohead.csv", "a1,Mug,Home > Kitchen,big\n"
+                                                "a2,\"Cup, blue\",Home,small\n");
+    shelf_read_options o = opts_default();
+    o.no_header = 1;
+    o.text_columns = "2,4";
+    o.label_column = "3";
+    o.id_column = "1";
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 0, "a1", "Mug big", "Home > Kitchen", 1);
+    assert_product(c, 1, "a2", "Cup, blue small", "Home", 2);
+    shelf_catalog_free(c);
+    o.label_column = NULL;
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_contains(msg, "nohead.csv:1: no label column 'category' (columns: 1, 2, 3, 4); "
+                         "choose the label column with --label");
+    o.label_column = "5";
+    assert_contains(load_fail(path, &o, SHELF_EDATA), "no label column '5'");
+    o.label_column = "3";
+    msg = load_fail(write_text("nohead_bad.csv", "a1,Mug,K,x\na2,Cup\n"), &o, SHELF_EDATA);
+    assert_contains(msg, "nohead_bad.csv:2: expected 4 fields, found 2");
+    o.format = SHELF_FORMAT_TSV;
+    c = load_ok(write_text("nohead.tsv", "a1\tMug\tK\tx\n"), &o);
+    assert_product(c, 0, "a1", "Mug x", "K", 1);
+    shelf_catalog_free(c);
+}
+
+static void test_delimiter_is_chosen_or_guessed_from_the_first_line(void **state)
+{
+    (void)state;
+    shelf_read_options o = opts_default();
+    /* more ';' than ',' outside quotes on the first line: ';' */
+    const char *path = write_text("semi.csv", "title;\"a,b,c\";category\n\"Mug, big\";x;K\n");
+    shelf_catalog *c = load_ok(path, &o);
+    assert_product(c, 0, "2", "Mug, big", "K", 2);
+    shelf_catalog_free(c);
+    /* a ';' inside quotes does not count */
+    c = load_ok(write_text("comma.csv", "title,\"a;b;c\",category\nMug,x,K\n"), &o);
+    assert_product(c, 0, "2", "Mug", "K", 2);
+    shelf_catalog_free(c);
+    o.delimiter = '|';
+    c = load_ok(write_text("pipe.csv", "title|category\n\"Mug|big\"|K\n"), &o);
+    assert_product(c, 0, "2", "Mug|big", "K", 2);
+    shelf_catalog_free(c);
+    o.delimiter = '\t';
+    c = load_ok(write_text("tabs.csv", "title\tcategory\n\"Mug\tbig\"\tK\n"), &o);
+    assert_product(c, 0, "2", "Mug\tbig", "K", 2);
+    shelf_catalog_free(c);
+    o.delimiter = '"';
+    load_fail(path, &o, SHELF_EINVAL);
+}
+
+static void test_stdin_that_is_not_csv_says_which_format(void **state)
+{
+    (void)state;
+    static const char *const inputs[][2] = {
+        {"\n  {\"title\": \"Mug\"}\n", "starts with '{'): pass --format jsonl"},
+        {"[{\"title\": \"Mug\"}]", "starts with '['): pass --format json"},
+        {"__label__K Mug\n", "starts with '__label__'): pass --format fasttext"}};
+    shelf_read_options o = opts_default();
+    for (size_t i = 0; i < 3; i++) {
+        assert_non_null(freopen(write_text("in.txt", inputs[i][0]), "rb", stdin));
+        const char *msg = load_fail("-", &o, SHELF_EDATA);
+        assert_contains(msg, "<stdin>:1: standard input does not look like CSV (it ");
+        assert_contains(msg, inputs[i][1]);
+    }
     assert_non_null(freopen("/dev/null", "rb", stdin));
 }
 
@@ -842,6 +1103,100 @@ static void test_line_over_16_mib_is_rejected_and_reading_goes_on(void **state)
     assert_int_equal(shelf_catalog_size(c), 1);
     assert_product(c, 0, "3", "Mug", "K", 3);
     shelf_catalog_free(c);
+    unlink(path);
+}
+
+/* Product 2's title is a quoted field of n bytes whose lines look like rows of their own
+ * ("x,Fake,Label"), between two good products. */
+static const char *write_long_quoted_field(const char *name, size_t n)
+{
+    const char *path = path_of(name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("id,title,category\n1,Mug,K\n2,\"", f);
+    static const char fake[] = "x,Fake,Label\n";
+    for (size_t left = n; left >= sizeof fake - 1; left -= sizeof fake - 1)
+        fputs(fake, f);
+    fputs("end\",K\n3,Cup,K\n", f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static void test_oversized_quoted_field_is_skipped_to_its_real_end(void **state)
+{
+    (void)state;
+    const char *path = write_long_quoted_field("quoted.csv", (size_t)17 << 20);
+    shelf_read_options o = opts_default();
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "record longer than 16 MiB");
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 2); /* no row made up from inside the field */
+    assert_product(c, 0, "1", "Mug", "K", 2);
+    assert_product(c, 1, "3", "Cup", "K", (long)3 + ((17 << 20) / 13) + 1);
+    shelf_read_stats st;
+    shelf_catalog_stats(c, &st);
+    assert_int_equal(st.skipped, 1);
+    shelf_catalog_free(c);
+    unlink(path);
+}
+
+/* A bad byte after a closing quote must not make the reader resync inside the next
+ * quoted field of the same record. */
+static void test_bad_record_with_multiline_field_is_skipped_whole(void **state)
+{
+    (void)state;
+    const char *path = write_text("badquote.csv", "id,title,category\n"
+                                                  "1,\"a\"x,\"K\n2,Fake,Label\n3,Fake,Label\"\n"
+                                                  "4,Cup,K\n");
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    shelf_catalog *c = load_ok(path, &o);
+    assert_int_equal(shelf_catalog_size(c), 1);
+    assert_product(c, 0, "4", "Cup", "K", 5);
+    shelf_catalog_free(c);
+    unlink(path);
+}
+
+/* /dev/zero: no line break ever. Every format stops at the line limit (or, skipping bad
+ * rows, at the skip limit) instead of reading forever. */
+static void test_input_without_line_breaks_fails_in_every_format(void **state)
+{
+    (void)state;
+    const shelf_format formats[] = {SHELF_FORMAT_CSV, SHELF_FORMAT_TSV, SHELF_FORMAT_JSONL,
+                                    SHELF_FORMAT_FASTTEXT};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        for (int skip = 0; skip <= 1; skip++) {
+            shelf_read_options o = opts_default();
+            o.format = formats[i];
+            o.skip_bad = skip;
+            const char *msg = load_fail("/dev/zero", &o, SHELF_EDATA);
+            assert_contains(msg, "/dev/zero:1: ");
+            assert_contains(msg, skip ? "longer than 64 MiB" : "longer than 16 MiB");
+        }
+    }
+}
+
+/* The same behind a header, and after a quote opened on a line that goes on forever. */
+static void test_runaway_line_after_good_rows_stops_reading(void **state)
+{
+    (void)state;
+    const char *path = path_of("runaway.csv");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("title,category\nMug,K\n\"", f);
+    static char block[1 << 20];
+    memset(block, 'a', sizeof block);
+    for (int i = 0; i < 70; i++)
+        assert_int_equal(fwrite(block, 1, sizeof block, f), sizeof block);
+    fputs("\",K\nCup,K\n", f);
+    assert_int_equal(fclose(f), 0);
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    const char *msg = load_fail(path, &o, SHELF_EDATA);
+    assert_at(msg, path, 3);
+    assert_contains(msg, "stopped reading");
     unlink(path);
 }
 
@@ -1076,7 +1431,9 @@ int main(void)
         cmocka_unit_test(test_csv_wrong_field_count_is_a_bad_row),
         cmocka_unit_test(test_tsv_splits_on_tabs_without_quoting),
         cmocka_unit_test(test_jsonl_values_become_text_and_blank_lines_are_skipped),
+        cmocka_unit_test(test_jsonl_label_array_is_the_path_levels),
         cmocka_unit_test(test_jsonl_truncated_or_non_object_lines_are_bad_rows),
+        cmocka_unit_test(test_json_array_of_objects_is_read_element_by_element),
         cmocka_unit_test(test_jsonl_first_object_decides_the_columns),
         cmocka_unit_test(test_fasttext_label_underscores_become_spaces),
         cmocka_unit_test(test_default_text_columns_are_joined_without_empty_parts),
@@ -1086,6 +1443,8 @@ int main(void)
         cmocka_unit_test(test_id_column_defaults_to_the_line_number),
         cmocka_unit_test(test_label_paths_are_trimmed),
         cmocka_unit_test(test_empty_label_is_a_bad_row),
+        cmocka_unit_test(test_empty_labels_are_summed_up_in_one_message),
+        cmocka_unit_test(test_max_depth_keeps_the_first_levels_of_a_path),
         cmocka_unit_test(test_image_column_is_trimmed_and_empty_when_absent),
         cmocka_unit_test(test_image_column_option_names_a_column_that_must_exist),
         cmocka_unit_test(test_jsonl_image_key_is_looked_up_in_every_object),
@@ -1096,6 +1455,11 @@ int main(void)
         cmocka_unit_test(test_unknown_extension_asks_for_format),
         cmocka_unit_test(test_missing_file_names_the_file_and_reason),
         cmocka_unit_test(test_stdin_is_csv_named_stdin_in_messages),
+        cmocka_unit_test(test_gzip_input_is_read_in_every_format),
+        cmocka_unit_test(test_truncated_gzip_is_a_read_error),
+        cmocka_unit_test(test_no_header_names_columns_by_number),
+        cmocka_unit_test(test_delimiter_is_chosen_or_guessed_from_the_first_line),
+        cmocka_unit_test(test_stdin_that_is_not_csv_says_which_format),
         cmocka_unit_test(test_header_with_binary_or_bad_utf8_is_a_file_error),
         cmocka_unit_test(test_invalid_utf8_is_an_error_naming_column_and_byte),
         cmocka_unit_test(test_invalid_utf8_rows_are_skipped_under_skip_bad),
@@ -1104,6 +1468,10 @@ int main(void)
         cmocka_unit_test(test_random_binary_bytes_give_errors_not_crashes),
         cmocka_unit_test(test_ten_mib_field_is_accepted),
         cmocka_unit_test(test_line_over_16_mib_is_rejected_and_reading_goes_on),
+        cmocka_unit_test(test_oversized_quoted_field_is_skipped_to_its_real_end),
+        cmocka_unit_test(test_bad_record_with_multiline_field_is_skipped_whole),
+        cmocka_unit_test(test_input_without_line_breaks_fails_in_every_format),
+        cmocka_unit_test(test_runaway_line_after_good_rows_stops_reading),
         cmocka_unit_test(test_reader_streams_and_reports_stats),
         cmocka_unit_test(test_reader_progress_counts_bytes_of_a_file),
         cmocka_unit_test(test_text_fields_are_trimmed_and_joined_by_one_space),

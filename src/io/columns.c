@@ -73,7 +73,8 @@ static shelf_status resolve_list(columns *c, const char *const *names, int n,
             char what[160];
             snprintf(what, sizeof what, "no text column '%.*s'", (int)(e - p), p);
             if (i < 0)
-                return missing(names, n, where, what, "", err);
+                return missing(names, n, where, what, "; choose the text columns with --text",
+                               err);
             if (add_text(c, i, p, (size_t)(e - p)))
                 return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
         }
@@ -118,6 +119,16 @@ static int blank(const char *s)
     return *s == '\0';
 }
 
+/* "no KIND column 'col' (columns: ...); choose it with --KIND". */
+static shelf_status missing_column(const char *const *names, int n, const char *where,
+                                   const char *kind, const char *col, shelf_error *err)
+{
+    char what[160], hint[64];
+    snprintf(what, sizeof what, "no %s column '%.100s'", kind, col);
+    snprintf(hint, sizeof hint, "; choose the %s column with --%s", kind, kind);
+    return missing(names, n, where, what, hint, err);
+}
+
 /* A column that may be absent: the one opts chose (kind says which, for messages), which
  * must exist, or else fallback when it exists. *name is NULL when there is none. */
 static shelf_status resolve_optional(const char *const *names, int n, const char *chosen,
@@ -126,11 +137,8 @@ static shelf_status resolve_optional(const char *const *names, int n, const char
 {
     const char *col = chosen ? chosen : fallback;
     *index = find(names, n, col, strlen(col));
-    if (*index < 0 && chosen) {
-        char what[160];
-        snprintf(what, sizeof what, "no %s column '%.100s'", kind, col);
-        return missing(names, n, where, what, "", err);
-    }
+    if (*index < 0 && chosen)
+        return missing_column(names, n, where, kind, col, err);
     if (*index >= 0 && !(*name = strdup(col)))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
     return SHELF_OK;
@@ -144,11 +152,8 @@ static shelf_status resolve_others(columns *c, const char *const *names, int n,
     c->label = find(names, n, label, strlen(label));
     if (!(c->label_name = strdup(label)))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
-    if (c->label < 0 && o->require_label) {
-        char what[160];
-        snprintf(what, sizeof what, "no label column '%s'", label);
-        return missing(names, n, where, what, "", err);
-    }
+    if (c->label < 0 && o->require_label)
+        return missing_column(names, n, where, "label", label, err);
     shelf_status st = resolve_optional(names, n, o->id_column, "id", "id", &c->id,
                                        &c->id_name, where, err);
     if (st == SHELF_OK)

@@ -159,6 +159,69 @@ static csv_status check_count(const csv_parser *p, const record *rec, char *why,
     return CSV_BAD;
 }
 
+/* Follows the quoting of s[0..n) from *state without keeping anything: how the rest of a
+ * bad record is passed over. A byte that scan_line would refuse after a closing quote
+ * counts as unquoted text. */
+static void follow(const csv_parser *p, int *state, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (*state == S_QUOTED) {
+            const char *q = memchr(s + i, '"', n - i);
+            if (!q)
+                return;
+            i = (size_t)(q - s);
+            *state = S_QUOTE;
+        } else if (*state == S_QUOTE && s[i] == '"') {
+            *state = S_QUOTED;
+        } else if (s[i] == p->sep) {
+            *state = S_START;
+        } else if (*state == S_START && s[i] == '"' && p->quoting) {
+            *state = S_QUOTED;
+        } else {
+            *state = S_PLAIN;
+        }
+    }
+}
+
+/* What lines_next hands over of a line too long to keep. */
+typedef struct follower {
+    const csv_parser *p;
+    int state;
+} follower;
+
+static void follow_skipped(void *ctx, const char *s, size_t n)
+{
+    follower *f = ctx;
+    follow(f->p, &f->state, s, n);
+}
+
+/* Reads on to the end of a bad record whose quoting is at fw->state after a line break:
+ * CSV_BAD there, CSV_RUNAWAY when the record goes on past LINES_SKIP_MAX bytes (total so
+ * far) or a line runs away. */
+static csv_status skip_record(lines *in, follower *fw, size_t total, char *why, size_t whysz)
+{
+    while (fw->state == S_QUOTED) {
+        const char *s = NULL;
+        size_t n = LINES_MAX;
+        line_status ls = lines_next(in, &s, &n); /* a skipped line: fw follows it */
+        if (ls == LINE_EOF)
+            break;
+        if (ls == LINE_EIO)
+            return CSV_EIO;
+        if (ls == LINE_ENOMEM)
+            return CSV_ENOMEM;
+        total += n + 1;
+        if (ls == LINE_RUNAWAY || total > LINES_SKIP_MAX) {
+            snprintf(why, whysz, "record longer than %zu MiB (a quoted field that does not end?)",
+                     (ls == LINE_RUNAWAY && !in->skip_long ? LINES_MAX : LINES_SKIP_MAX) >> 20);
+            return CSV_RUNAWAY;
+        }
+        if (ls == LINE_OK)
+            follow(fw->p, &fw->state, s, n);
+    }
+    return CSV_BAD;
+}
+
 /* Accepts the next line into the record. Returns CSV_OK to scan it, CSV_END for a blank
  * line before the record starts (skip it), else the status to return. */
 static csv_status take_line(lines *in, record *rec, line_status ls, const char *s, size_t n,
@@ -173,7 +236,13 @@ static csv_status take_line(lines *in, record *rec, line_status ls, const char *
         return CSV_END;
     if (first)
         rec->line = in->lineno;
-    *total += n + !first; /* a line break inside a quoted field counts as a byte */
+    *total += (ls == LINE_OK ? n : LINES_MAX) + !first; /* a line break inside a quoted field
+                                                          counts as a byte */
+    if (ls == LINE_RUNAWAY) {
+        snprintf(why, whysz, "line longer than %zu MiB without a line break",
+                 (in->skip_long ? LINES_SKIP_MAX : LINES_MAX) >> 20);
+        return CSV_RUNAWAY;
+    }
     if (ls == LINE_TOOLONG || *total > LINES_MAX + 1) {
         snprintf(why, whysz, "%s longer than 16 MiB", first ? "line" : "record");
         return CSV_BAD;
@@ -181,9 +250,9 @@ static csv_status take_line(lines *in, record *rec, line_status ls, const char *
     return first && field_begin(rec) ? CSV_ENOMEM : CSV_OK;
 }
 
-csv_status csv_next(const csv_parser *p, lines *in, record *rec, char *why, size_t whysz)
+static csv_status next_record(const csv_parser *p, lines *in, record *rec, follower *fw,
+                              char *why, size_t whysz)
 {
-    int state = S_START;
     size_t total = 0;
     rec->n = 0;
     rec->data.len = 0;
@@ -196,11 +265,20 @@ csv_status csv_next(const csv_parser *p, lines *in, record *rec, char *why, size
         csv_status t = take_line(in, rec, ls, s, n, &total, why, whysz);
         if (t == CSV_END)
             continue;
+        if (t == CSV_BAD) { /* lines_next followed a skipped line as it passed it over */
+            if (ls == LINE_OK)
+                follow(p, &fw->state, s, n);
+            return skip_record(in, fw, total, why, whysz);
+        }
         if (t != CSV_OK)
             return t;
-        int r = scan_line(p, rec, &state, s, n, why, whysz);
-        if (r < 0)
-            return CSV_BAD;
+        int at = fw->state;
+        int r = scan_line(p, rec, &fw->state, s, n, why, whysz);
+        if (r < 0) {
+            fw->state = at;
+            follow(p, &fw->state, s, n);
+            return skip_record(in, fw, total, why, whysz);
+        }
         if (r > 0)
             break;
     }
@@ -208,4 +286,17 @@ csv_status csv_next(const csv_parser *p, lines *in, record *rec, char *why, size
     if (rec->data.oom)
         return CSV_ENOMEM;
     return check_count(p, rec, why, whysz);
+}
+
+csv_status csv_next(const csv_parser *p, lines *in, record *rec, char *why, size_t whysz)
+{
+    follower fw = {p, S_START};
+    if (p->quoting) {
+        in->skipped = follow_skipped;
+        in->skipped_ctx = &fw;
+    }
+    csv_status st = next_record(p, in, rec, &fw, why, whysz);
+    in->skipped = NULL;
+    in->skipped_ctx = NULL;
+    return st;
 }

@@ -30,11 +30,14 @@ typedef struct csv_parser {
     const char *const *names; /* column names for messages; NULL while reading the header */
 } csv_parser;
 
-typedef enum { CSV_OK, CSV_END, CSV_BAD, CSV_EIO, CSV_ENOMEM } csv_status;
+typedef enum { CSV_OK, CSV_END, CSV_BAD, CSV_RUNAWAY, CSV_EIO, CSV_ENOMEM } csv_status;
 
 /* Reads the next non-blank record into rec. CSV_BAD: why (whysz bytes) says what is wrong,
- * rec->line where the record starts, and the input is positioned after the bad record so
- * that reading can go on. CSV_EIO: in->error holds the errno. */
+ * rec->line where the record starts, and the input is positioned after the bad record (its
+ * quotes followed to its real end, so that no line inside a quoted field is taken for a
+ * record) so that reading can go on. CSV_RUNAWAY: as CSV_BAD, but the record's end was not
+ * found within LINES_SKIP_MAX bytes (or in->skip_long is 0 and a line passed LINES_MAX):
+ * nothing more can be read. CSV_EIO: in->error holds the errno. */
 csv_status csv_next(const csv_parser *p, lines *in, record *rec, char *why, size_t whysz);
 
 /* Field i of rec, NUL-terminated; its length in *len when len is not NULL. */

@@ -1,4 +1,5 @@
-/* CSV and TSV catalogs: a header row naming the columns, then one record per product. */
+/* CSV and TSV catalogs: a header row naming the columns (or, with no_header, columns
+ * named by their number from 1), then one record per product. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,24 +42,87 @@ static shelf_status check_header(shelf_reader *r, shelf_error *err)
 static shelf_status read_header(shelf_reader *r, shelf_error *err)
 {
     char why[512];
+    const char *what = r->no_header ? "first row" : "header";
     csv_status st = csv_next(&r->csv, &r->in, &r->header, why, sizeof why);
     if (st == CSV_END)
-        return err_set(err, SHELF_EDATA, "%s:1: empty file, expected a header", r->name);
-    if (st == CSV_BAD)
-        return err_set(err, SHELF_EDATA, "%s:%ld: bad header: %s", r->name,
-                       r->header.line, why);
+        return err_set(err, SHELF_EDATA, "%s:1: empty file, expected a %s", r->name, what);
+    if (st == CSV_BAD || st == CSV_RUNAWAY)
+        return err_set(err, SHELF_EDATA, "%s:%ld: bad %s: %s", r->name, r->header.line, what,
+                       why);
     if (st != CSV_OK)
         return csv_failure(r, st, err);
     r->names = calloc((size_t)r->header.n, sizeof *r->names);
     if (!r->names)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
-    return check_header(r, err);
+    if (!r->no_header)
+        return check_header(r, err);
+    /* the columns are "1", "2", ...; the record is the first product */
+    r->numbers = calloc((size_t)r->header.n, sizeof *r->numbers);
+    if (!r->numbers)
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+    for (int i = 0; i < r->header.n; i++) {
+        snprintf(r->numbers[i], sizeof r->numbers[i], "%d", i + 1);
+        r->names[i] = r->numbers[i];
+    }
+    r->pending = 1;
+    return SHELF_OK;
+}
+
+/* The first line's separator for a CSV file: ';' when it holds more of them than of ','
+ * outside quotes (European spreadsheets write ';'), else ','. */
+static char guess_separator(shelf_reader *r)
+{
+    const char *s;
+    size_t n = lines_peek(&r->in, &s);
+    int in_quotes = 0;
+    long commas = 0, semicolons = 0;
+    for (size_t i = 0; i < n && (in_quotes || s[i] != '\n'); i++) {
+        in_quotes ^= s[i] == '"';
+        commas += !in_quotes && s[i] == ',';
+        semicolons += !in_quotes && s[i] == ';';
+    }
+    return semicolons > commas ? ';' : ',';
+}
+
+/* Standard input is read as CSV unless told otherwise: what it starts with may say it is
+ * not, and which --format it needs. */
+static shelf_status check_stdin_is_csv(shelf_reader *r, shelf_error *err)
+{
+    const char *s;
+    size_t n = lines_peek(&r->in, &s), i = 0;
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    const char *hint = NULL;
+    if (i < n && s[i] == '{')
+        hint = "jsonl";
+    else if (i < n && s[i] == '[')
+        hint = "json";
+    else if (n - i >= 9 && memcmp(s + i, "__label__", 9) == 0)
+        hint = "fasttext";
+    if (!hint)
+        return SHELF_OK;
+    return err_set(err, SHELF_EDATA, "%s:1: standard input does not look like CSV (it starts "
+                   "with '%.*s'): pass --format %s", r->name, hint[0] == 'f' ? 9 : 1, s + i,
+                   hint);
 }
 
 shelf_status dsv_open(shelf_reader *r, const shelf_read_options *o, shelf_error *err)
 {
-    r->csv.sep = r->format == SHELF_FORMAT_TSV ? '\t' : ',';
+    if (o->delimiter == '"' || o->delimiter == '\n' || o->delimiter == '\r')
+        return err_set(err, SHELF_EINVAL, "%s: a quote or a line break cannot separate fields",
+                       r->name);
+    r->no_header = o->no_header;
     r->csv.quoting = r->format != SHELF_FORMAT_TSV;
+    r->csv.sep = o->delimiter ? o->delimiter : r->format == SHELF_FORMAT_TSV ? '\t' : ',';
+    if (r->from_stdin && o->format == SHELF_FORMAT_AUTO) {
+        shelf_status st = check_stdin_is_csv(r, err);
+        if (st != SHELF_OK)
+            return st;
+    }
+    if (!o->delimiter && r->format == SHELF_FORMAT_CSV)
+        r->csv.sep = guess_separator(r);
     shelf_status st = read_header(r, err);
     if (st != SHELF_OK)
         return st;
@@ -82,21 +146,27 @@ static span field(const record *rec, int i)
 
 row_status dsv_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_error *err)
 {
-    csv_status st = csv_next(&r->csv, &r->in, &r->rec, why, whysz);
-    out->line = r->rec.line;
+    const record *rec = r->pending ? &r->header : &r->rec; /* no_header: the first row */
+    csv_status st = r->pending ? CSV_OK : csv_next(&r->csv, &r->in, &r->rec, why, whysz);
+    r->pending = 0;
+    out->line = rec->line;
     if (st == CSV_END)
         return ROW_END;
     if (st == CSV_BAD)
         return ROW_BAD;
+    if (st == CSV_RUNAWAY) {
+        reader_runaway(r, r->rec.line, why, err);
+        return ROW_FAIL;
+    }
     if (st != CSV_OK) {
         csv_failure(r, st, err);
         return ROW_FAIL;
     }
-    out->id = field(&r->rec, r->cols.id);
-    out->label = field(&r->rec, r->cols.label);
-    out->image = field(&r->rec, r->cols.image);
+    out->id = field(rec, r->cols.id);
+    out->label = field(rec, r->cols.label);
+    out->image = field(rec, r->cols.image);
     for (int i = 0; i < r->cols.ntext; i++)
-        out->text[i] = field(&r->rec, r->cols.text[i]);
+        out->text[i] = field(rec, r->cols.text[i]);
     return ROW_OK;
 }
 
@@ -105,5 +175,7 @@ void dsv_free(shelf_reader *r)
     record_free(&r->header);
     record_free(&r->rec);
     free(r->names);
+    free(r->numbers);
     r->names = NULL;
+    r->numbers = NULL;
 }

@@ -1,9 +1,11 @@
-/* JSONL catalogs: one JSON object per line, its keys the column names. The first object's
+/* JSONL catalogs: one JSON object per line, its keys the column names; or a JSON document
+ * holding an array of such objects (io/json_array.h), told by its first byte, '['. The first object's
  * keys stand for the header: the columns are resolved against them, except that the
  * default text and id columns are looked up in every object, since JSON writers often
  * leave out keys whose value is null. Values that are not
  * strings become text: numbers as written in the file (so a 19-digit id keeps its digits),
- * true/false, arrays and objects as compact JSON; null counts as absent. */
+ * true/false, arrays and objects as compact JSON; null counts as absent. A label given as
+ * an array of strings is the path's levels: ["A", "B"] reads as "A > B". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,17 +133,53 @@ static int value_text(shelf_reader *r, const cJSON *obj, const char *key, const 
     return own(r, cJSON_PrintUnformatted(v), out);
 }
 
-/* Fills out from obj, parsed from line s[0..n). Returns -1 when out of memory. */
-static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, row *out)
+/* A label given as the path's levels, ["A", "B", "C"]: joined by the label separator, as
+ * "A > B > C" would be written. Returns 0, 1 when it is not a list of non-empty strings
+ * (why says which level), -1 when out of memory. */
+static int label_levels(shelf_reader *r, const cJSON *v, const char *key, span *out,
+                        char *why, size_t whysz)
+{
+    buf b;
+    buf_init(&b);
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        const char *level = cJSON_IsString(it) ? it->valuestring : NULL;
+        if (!level || field_trim((span){level, strlen(level)}).n == 0) {
+            snprintf(why, whysz, "label '%s': level %d of the array is %s, not a label", key,
+                     i + 1, level ? "empty" : json_type_name(it));
+            buf_free(&b);
+            return 1;
+        }
+        if (i++ > 0)
+            buf_puts(&b, r->label_sep);
+        buf_puts(&b, level);
+    }
+    if (i == 0) {
+        snprintf(why, whysz, "label '%s' is an empty array", key);
+        return 1;
+    }
+    return own(r, buf_detach(&b), out);
+}
+
+/* Fills out from obj, parsed from line s[0..n). Returns 0, 1 for a bad row (why says
+ * why), -1 when out of memory. */
+static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, row *out,
+                   char *why, size_t whysz)
 {
     free_owned(r);
     const columns *c = &r->cols;
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(obj, c->label_name);
     int bad = value_text(r, obj, c->id_name, s, n, &out->id) ||
-              value_text(r, obj, c->label_name, s, n, &out->label) ||
               value_text(r, obj, c->image_name, s, n, &out->image);
     for (int i = 0; i < c->ntext && !bad; i++)
         bad = value_text(r, obj, c->text_name[i], s, n, &out->text[i]);
-    return bad ? -1 : 0;
+    if (bad)
+        return -1;
+    if (cJSON_IsArray(label))
+        return label_levels(r, label, c->label_name, &out->label, why, whysz);
+    return value_text(r, obj, c->label_name, s, n, &out->label);
 }
 
 /* 1 when s[0..n) ends inside a string or an open bracket: a line cut short, which cJSON
@@ -198,16 +236,53 @@ static cJSON *parse_object(const char *s, size_t n, char *why, size_t whysz)
 
 static int blank(const char *s, size_t n) { return skip_ws(s, s + n) == s + n; }
 
-/* Reads lines up to the next object into r->json. ROW_BAD and ROW_FAIL as for a row. */
+/* The next element of a JSON array document, as reader_next_line gives a line. What is
+ * wrong with the array itself (a missing ',', no closing ']') ends the reading. */
+static row_status next_element(shelf_reader *r, const char **s, size_t *n, long *line,
+                               char *why, size_t whysz, shelf_error *err)
+{
+    json_array_status st = json_array_next(&r->array, &r->in, s, n, line, why, whysz);
+    if (st == JA_OK)
+        return ROW_OK;
+    if (st == JA_END)
+        return ROW_END;
+    if (why[0])
+        err_set(err, SHELF_EDATA, "%s:%ld: %s", r->name, r->in.lineno + 1, why);
+    else
+        reader_read_error(r, r->in.error ? LINE_EIO : LINE_ENOMEM, err);
+    return ROW_FAIL;
+}
+
+/* In a JSON array, a bad element's message starts with where it is: "$[3]: ...". */
+static void name_element(const shelf_reader *r, char *why, size_t whysz)
+{
+    if (!r->in_array)
+        return;
+    char prefix[32];
+    size_t k = (size_t)snprintf(prefix, sizeof prefix, "$[%ld]: ", r->array.index - 1);
+    size_t len = strlen(why);
+    if (k + 1 >= whysz)
+        return;
+    if (len + k + 1 > whysz)
+        len = whysz - k - 1;
+    memmove(why + k, why, len);
+    memcpy(why, prefix, k);
+    why[k + len] = '\0';
+}
+
+/* Reads up to the next object into r->json. ROW_BAD and ROW_FAIL as for a row. */
 static row_status next_object(shelf_reader *r, const char **s, size_t *n, long *line,
                               char *why, size_t whysz, shelf_error *err)
 {
     cJSON_Delete(r->json);
     r->json = NULL;
-    row_status rs = reader_next_line(r, blank, s, n, line, why, whysz, err);
+    row_status rs = r->in_array ? next_element(r, s, n, line, why, whysz, err)
+                                : reader_next_line(r, blank, s, n, line, why, whysz, err);
     if (rs != ROW_OK)
         return rs;
     r->json = parse_object(*s, *n, why, whysz);
+    if (!r->json)
+        name_element(r, why, whysz);
     return r->json ? ROW_OK : ROW_BAD;
 }
 
@@ -249,6 +324,7 @@ shelf_status jsonl_open(shelf_reader *r, const shelf_read_options *o, shelf_erro
 {
     if (lines_at_eof(&r->in))
         return err_set(err, SHELF_EDATA, "%s: empty file", r->name);
+    r->in_array = json_array_starts(&r->in);
     const char *s;
     size_t n;
     char why[512];
@@ -267,7 +343,10 @@ shelf_status jsonl_open(shelf_reader *r, const shelf_read_options *o, shelf_erro
     shelf_status rs = resolve(r, o, r->first.line, err);
     if (rs != SHELF_OK)
         return rs;
-    if (extract(r, r->json, s, n, &r->first))
+    r->first_bad = extract(r, r->json, s, n, &r->first, r->first_why, sizeof r->first_why);
+    if (r->first_bad > 0)
+        name_element(r, r->first_why, sizeof r->first_why);
+    if (r->first_bad < 0)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     r->pending = 1;
     return SHELF_OK;
@@ -278,6 +357,10 @@ row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_e
     if (r->pending) {
         r->pending = 0;
         out->line = r->first.line;
+        if (r->first_bad) {
+            snprintf(why, whysz, "%s", r->first_why);
+            return ROW_BAD;
+        }
         out->id = r->first.id;
         out->label = r->first.label;
         out->image = r->first.image;
@@ -289,15 +372,19 @@ row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_e
     row_status st = next_object(r, &s, &n, &out->line, why, whysz, err);
     if (st != ROW_OK)
         return st;
-    if (extract(r, r->json, s, n, out)) {
+    int bad = extract(r, r->json, s, n, out, why, whysz);
+    if (bad < 0) {
         err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
         return ROW_FAIL;
     }
-    return ROW_OK;
+    if (bad)
+        name_element(r, why, whysz);
+    return bad ? ROW_BAD : ROW_OK;
 }
 
 void jsonl_free(shelf_reader *r)
 {
+    json_array_free(&r->array);
     cJSON_Delete(r->json);
     r->json = NULL;
     if (r->owned)

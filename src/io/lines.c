@@ -3,44 +3,92 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Big enough that most lines are returned in place, without a copy. */
 enum { LINES_CHUNK = 256 << 10 };
 
-int lines_init(lines *l, FILE *f)
+int lines_init(lines *l)
 {
     memset(l, 0, sizeof *l);
-    l->f = f;
     buf_init(&l->line);
     l->chunk = malloc(LINES_CHUNK);
     return l->chunk ? 0 : -1;
 }
 
+int lines_attach(lines *l, int fd)
+{
+    int copy = dup(fd);
+    if (copy < 0)
+        return -1;
+    l->gz = gzdopen(copy, "rb");
+    if (!l->gz) {
+        close(copy);
+        errno = ENOMEM;
+        return -1;
+    }
+    gzbuffer(l->gz, LINES_CHUNK / 4); /* reads of a chunk then skip its buffer */
+    return 0;
+}
+
 void lines_free(lines *l)
 {
+    if (l->gz)
+        gzclose_r(l->gz);
     free(l->chunk);
     buf_free(&l->line);
     memset(l, 0, sizeof *l);
 }
 
+const char *lines_error_text(const lines *l)
+{
+    return l->zerror[0] ? l->zerror : strerror(l->error);
+}
+
+long long lines_offset(const lines *l)
+{
+    if (!l->gz)
+        return 0;
+    long long at = (long long)gzoffset(l->gz);
+    if (gzdirect(l->gz)) /* read as it is: the chunk's unparsed bytes are not consumed */
+        at -= (long long)(l->end - l->pos);
+    return at < 0 ? 0 : at;
+}
+
 /* Refills an empty chunk. Returns 1 when bytes are available, 0 at end of input or on a
- * read error (l->error says which). */
+ * read error (l->error says which). A gzip stream cut short ends in an error, not an end. */
 static int refill(lines *l)
 {
-    if (l->eof || l->error)
+    if (l->eof || l->error || !l->gz)
         return 0;
     errno = 0;
-    size_t got = fread(l->chunk, 1, LINES_CHUNK, l->f);
+    int got = gzread(l->gz, l->chunk, LINES_CHUNK);
     l->pos = 0;
-    l->end = got;
+    l->end = got > 0 ? (size_t)got : 0;
     if (got > 0)
         return 1;
-    if (ferror(l->f))
-        l->error = errno ? errno : EIO;
-    else
+    int code = Z_OK;
+    const char *msg = gzerror(l->gz, &code);
+    if (got == 0 && code == Z_OK) {
         l->eof = 1;
+        return 0;
+    }
+    l->error = code == Z_ERRNO && errno ? errno : EIO;
+    const char *colon = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ": ") : NULL;
+    if (code != Z_ERRNO) /* zlib names the input "<fd:N>": the reader names it better */
+        snprintf(l->zerror, sizeof l->zerror, "gzip data: %s", colon ? colon + 2 : msg);
     return 0;
 }
+
+size_t lines_peek(lines *l, const char **s)
+{
+    if (l->pos == l->end)
+        refill(l);
+    *s = l->chunk + l->pos;
+    return l->end - l->pos;
+}
+
+void lines_skip(lines *l, size_t n) { l->pos += n; }
 
 int lines_at_eof(lines *l)
 {
@@ -61,11 +109,19 @@ static void strip_bom(const lines *l, const char **s, size_t *n)
     }
 }
 
+static void see(lines *l, const char *s, size_t n)
+{
+    if (l->skipped && n > 0)
+        l->skipped(l->skipped_ctx, s, n);
+}
+
 /* Returns the line in place when it lies whole in the chunk, else assembles it in l->line.
- * Past LINES_MAX + 1 bytes it stops storing and only looks for the end of the line. */
+ * Past LINES_MAX + 1 bytes it stops storing and, under skip_long, only looks for the end
+ * of the line, up to LINES_SKIP_MAX bytes. */
 line_status lines_next(lines *l, const char **s, size_t *n)
 {
     int any = 0, skipping = 0;
+    size_t skipped = 0;
     l->line.len = 0;
     for (;;) {
         if (l->pos == l->end && !refill(l)) {
@@ -89,10 +145,20 @@ line_status lines_next(lines *l, const char **s, size_t *n)
         }
         if (!skipping && l->line.len + take > LINES_MAX + 1) {
             skipping = 1;
+            skipped = l->line.len;
+            see(l, l->line.data, l->line.len);
             buf_free(&l->line); /* don't keep a giant buffer alive for one bad line */
         }
-        if (!skipping)
+        if (skipping) {
+            skipped += take;
+            see(l, start, take);
+            if (!l->skip_long || skipped > LINES_SKIP_MAX) {
+                l->lineno++;
+                return LINE_RUNAWAY;
+            }
+        } else {
             buf_append(&l->line, start, take);
+        }
         if (nl)
             break;
     }

@@ -38,6 +38,13 @@ row_status reader_next_line(shelf_reader *r, int (*blank)(const char *, size_t),
         snprintf(why, whysz, "line longer than 16 MiB");
         return ROW_BAD;
     }
+    if (ls == LINE_RUNAWAY) {
+        char what[96];
+        snprintf(what, sizeof what, "line longer than %zu MiB without a line break",
+                 (r->in.skip_long ? LINES_SKIP_MAX : LINES_MAX) >> 20);
+        reader_runaway(r, *line, what, err);
+        return ROW_FAIL;
+    }
     if (ls != LINE_OK) {
         reader_read_error(r, ls, err);
         return ROW_FAIL;
@@ -45,11 +52,17 @@ row_status reader_next_line(shelf_reader *r, int (*blank)(const char *, size_t),
     return ROW_OK;
 }
 
+shelf_status reader_runaway(shelf_reader *r, long line, const char *why, shelf_error *err)
+{
+    return err_set(err, SHELF_EDATA, "%s:%ld: %s: stopped reading (is it a %s file?)", r->name,
+                   line, why, io_format_name(r->format));
+}
+
 shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err)
 {
     if (ls == LINE_EIO)
         return err_set(err, SHELF_EIO, "%s:%ld: read error: %s", r->name, r->in.lineno + 1,
-                       strerror(r->in.error));
+                       lines_error_text(&r->in));
     return err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory", r->name, r->in.lineno + 1);
 }
 
@@ -101,6 +114,23 @@ static int take_field(shelf_reader *r, buf *out, span s, const char *col, long *
     return 0;
 }
 
+/* Cuts the label path after its first max_depth levels: "A > B > C" at depth 2 is
+ * "A > B". */
+static void truncate_path(shelf_reader *r)
+{
+    size_t seplen = strlen(r->label_sep);
+    if (r->max_depth <= 0 || seplen == 0)
+        return;
+    char *p = r->label.data;
+    for (int level = 1; (p = strstr(p, r->label_sep)) != NULL; level++, p += seplen) {
+        if (level == r->max_depth) {
+            *p = '\0';
+            r->label.len = (size_t)(p - r->label.data);
+            return;
+        }
+    }
+}
+
 static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
 {
     if (take_field(r, &r->label, rw->label, r->cols.label_name, fixed, why, whysz))
@@ -109,6 +139,7 @@ static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, si
         return 0;
     if (r->label.len > 0) {
         normalize_path(r);
+        truncate_path(r);
         return 0;
     }
     if (!r->require_label)
@@ -117,7 +148,7 @@ static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, si
         snprintf(why, whysz, "no __label__ token");
     else
         snprintf(why, whysz, "empty label in column '%s'", r->cols.label_name);
-    return 1;
+    return 2;
 }
 
 /* Joins the text columns (io/field.h). */
@@ -155,13 +186,16 @@ static int take_id(shelf_reader *r, const row *rw, long *fixed, char *why, size_
     return 0;
 }
 
-/* Makes the product of a row. Returns 0, 1 for a bad row (why says why), -1 when out of
- * memory. */
+/* Makes the product of a row. Returns 0, 1 for a bad row (why says why), 2 for a row
+ * without the label it needs, -1 when out of memory. */
 static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *why,
                       size_t whysz)
 {
     long fixed = 0;
-    if (take_label(r, rw, &fixed, why, whysz) || take_id(r, rw, &fixed, why, whysz) ||
+    int label = take_label(r, rw, &fixed, why, whysz);
+    if (label)
+        return label;
+    if (take_id(r, rw, &fixed, why, whysz) ||
         take_text(r, rw, &fixed, why, whysz) ||
         take_field(r, &r->image, rw->image, r->cols.image_name, &fixed, why, whysz))
         return 1;
@@ -177,6 +211,35 @@ static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *
 }
 
 /* ---- the public API ---------------------------------------------------------------- */
+
+/* Rows without a label are counted, not fatal one by one: a catalog with many of them
+ * gets one message at the end that says how many and where. */
+static void note_unlabelled(shelf_reader *r, long line)
+{
+    if (r->unlabelled < (long)(sizeof r->unlabelled_at / sizeof r->unlabelled_at[0]))
+        r->unlabelled_at[r->unlabelled] = line;
+    r->unlabelled++;
+}
+
+static shelf_status unlabelled_error(shelf_reader *r, shelf_error *err)
+{
+    const char *what = r->format == SHELF_FORMAT_FASTTEXT ? "no __label__ token" : NULL;
+    char col[160];
+    snprintf(col, sizeof col, "an empty label in column '%.100s'", r->cols.label_name);
+    if (r->unlabelled == 1)
+        return err_set(err, SHELF_EDATA, "%s:%ld: %s%s; pass --skip-bad to skip such rows",
+                       r->name, r->unlabelled_at[0], what ? "" : "row with ", what ? what : col);
+    char lines[96];
+    size_t n = 0;
+    int shown = r->unlabelled < 3 ? (int)r->unlabelled : 3;
+    for (int i = 0; i < shown; i++)
+        n += (size_t)snprintf(lines + n, sizeof lines - n, "%s%ld", i ? ", " : "",
+                              r->unlabelled_at[i]);
+    return err_set(err, SHELF_EDATA,
+                   "%s:%ld: %ld rows have %s (at lines %s%s); pass --skip-bad to skip them",
+                   r->name, r->unlabelled_at[0], r->unlabelled, what ? what : col, lines,
+                   r->unlabelled > shown ? ", ..." : "");
+}
 
 static row_status next_row(shelf_reader *r, row *rw, char *why, size_t whysz,
                            shelf_error *err)
@@ -204,7 +267,7 @@ shelf_status shelf_reader_next(shelf_reader *r, shelf_product *out, shelf_error 
         row_status st = r->done ? ROW_END : next_row(r, &rw, why, sizeof why, err);
         if (st == ROW_END) {
             r->done = 1;
-            return SHELF_END;
+            return r->unlabelled ? unlabelled_error(r, err) : SHELF_END;
         }
         if (st == ROW_FAIL)
             return err->code;
@@ -213,6 +276,10 @@ shelf_status shelf_reader_next(shelf_reader *r, shelf_product *out, shelf_error 
             return SHELF_OK;
         if (bad < 0)
             return err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory", r->name, rw.line);
+        if (bad == 2 && !r->skip_bad) {
+            note_unlabelled(r, rw.line);
+            continue;
+        }
         shelf_status s = reader_bad(r, rw.line, why, err);
         if (s != SHELF_OK)
             return s;
@@ -223,6 +290,7 @@ static shelf_status open_file(shelf_reader *r, const char *path, shelf_error *er
 {
     if (strcmp(path, "-") == 0) {
         r->f = stdin;
+        r->from_stdin = 1;
         return SHELF_OK;
     }
     r->f = fopen(path, "rb");
@@ -232,6 +300,15 @@ static shelf_status open_file(shelf_reader *r, const char *path, shelf_error *er
     struct stat st;
     if (fstat(fileno(r->f), &st) == 0 && S_ISDIR(st.st_mode))
         return err_set(err, SHELF_EIO, "%s: cannot open: %s", path, strerror(EISDIR));
+    return SHELF_OK;
+}
+
+/* Every input goes through zlib, which reads gzip (by its magic bytes, whatever the name)
+ * and passes anything else through as it is. */
+static shelf_status attach(shelf_reader *r, shelf_error *err)
+{
+    if (lines_attach(&r->in, fileno(r->f)))
+        return err_set(err, SHELF_EIO, "%s: cannot open: %s", r->name, strerror(errno));
     return SHELF_OK;
 }
 
@@ -257,11 +334,13 @@ static shelf_status reader_init(shelf_reader *r, const char *path,
     r->require_label = o->require_label;
     r->skip_bad = o->skip_bad;
     r->fix_utf8 = o->fix_utf8;
+    r->max_depth = o->max_depth;
     r->cols.label = r->cols.id = r->cols.image = -1;
     r->name = strdup(io_display_name(path));
     r->label_sep = strdup(o->label_sep ? o->label_sep : " > ");
-    if (!r->name || !r->label_sep || lines_init(&r->in, NULL))
+    if (!r->name || !r->label_sep || lines_init(&r->in))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
+    r->in.skip_long = o->skip_bad;
     return io_detect_format(path, o->format, &r->format, err);
 }
 
@@ -283,7 +362,8 @@ shelf_status shelf_reader_open(const char *path, const shelf_read_options *opts,
     shelf_status st = reader_init(r, path, &o, err);
     if (st == SHELF_OK)
         st = open_file(r, path, err);
-    r->in.f = r->f;
+    if (st == SHELF_OK)
+        st = attach(r, err);
     if (st == SHELF_OK)
         st = open_format(r, &o, err);
     if (st != SHELF_OK) {
@@ -310,10 +390,8 @@ void shelf_reader_progress(const shelf_reader *r, uint64_t *done, uint64_t *tota
     struct stat st;
     if (!r || !r->f || fstat(fileno(r->f), &st) != 0 || !S_ISREG(st.st_mode))
         return;
-    off_t at = ftello(r->f);
-    size_t buffered = r->in.end - r->in.pos; /* read from the file, not yet parsed */
     *total = (uint64_t)st.st_size;
-    *done = at < 0 ? 0 : (uint64_t)at > buffered ? (uint64_t)at - buffered : 0;
+    *done = (uint64_t)lines_offset(&r->in);
 }
 
 void shelf_reader_close(shelf_reader *r)

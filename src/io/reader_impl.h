@@ -10,6 +10,7 @@
 #include "io/columns.h"
 #include "io/csv.h"
 #include "io/field.h"
+#include "io/json_array.h"
 #include "io/lines.h"
 #include "shelf.h"
 
@@ -28,21 +29,31 @@ struct shelf_reader {
     FILE *f;
     int own_f;        /* 0 for standard input, which is not closed */
     lines in;
-    int require_label, skip_bad, fix_utf8;
+    int require_label, skip_bad, fix_utf8, max_depth;
+    long unlabelled;      /* rows without a label, when it is required and not skip_bad */
+    long unlabelled_at[3]; /* the lines of the first of them */
     char *label_sep;
     columns cols;
     span *parts;      /* text spans of the current row, cols.ntext of them */
     int done;         /* nothing more to read (a JSONL file of blank lines only) */
 
-    record header, rec; /* CSV and TSV */
+    record header, rec; /* CSV and TSV; with no_header, header is the first product */
     csv_parser csv;
-    const char **names; /* header field names (into header.data) */
+    const char **names; /* header field names (into header.data, or numbers) */
+    char (*numbers)[12]; /* no_header: the column names "1", "2", ... */
+    int no_header;
+    int from_stdin;     /* reading standard input */
 
     cJSON *json;       /* JSONL: the current object */
+    int in_array;      /* JSONL: the input is one JSON array of objects, read by array */
+    json_array array;
     char **owned;      /* JSONL: texts of the current row's non-string values */
     int nowned;
-    int pending;       /* JSONL: the first object, read by open, is not yet delivered */
+    int pending;       /* the first row, read by open, is not yet delivered (JSONL, and
+                          CSV and TSV without a header) */
     row first;
+    int first_bad;     /* JSONL: the first object is a bad row, for first_why */
+    char first_why[512];
 
     buf ftlabel;       /* fastText: the label with '_' made ' ' */
 
@@ -77,8 +88,15 @@ void fasttext_free(shelf_reader *r);
  * SHELF_OK; otherwise sets err to "FILE:LINE: why" and returns SHELF_EDATA. */
 shelf_status reader_bad(shelf_reader *r, long line, const char *why, shelf_error *err);
 
+/* The error for input that cannot be read on from (a line or record over the limit that
+ * never ends): "FILE:LINE: why: stopped reading", not skipped even under skip_bad. */
+shelf_status reader_runaway(shelf_reader *r, long line, const char *why, shelf_error *err);
+
 /* The error for a failed read from r->in, as "FILE:LINE: ...". */
 shelf_status reader_read_error(shelf_reader *r, line_status ls, shelf_error *err);
+
+/* "CSV", "TSV", "JSONL" or "fastText", for messages. */
+const char *io_format_name(shelf_format f);
 
 /* The name used for path in messages: "<stdin>" for "-". */
 const char *io_display_name(const char *path);
