@@ -404,6 +404,9 @@ def corpus(img_dir, max_batch):
     cases.append(("a multipart file that is no image", form, h["Content-Type"], 400, "image"))
     form, h = multipart([("title", b"a", None), ("k", b"ten", None)])
     cases.append(("a multipart k that is no number", form, h["Content-Type"], 400, "k must be"))
+    cases.append(("a multipart part without name= (it crashed the server)",
+                  b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--XyZ--\r\n",
+                  "multipart/form-data; boundary=XyZ", 400, "no name"))
     form, h = multipart([("title", b"a", None)])
     cases.append(("a multipart form cut short", form[:-20], h["Content-Type"], 400, "multipart"))
     return cases
@@ -689,6 +692,8 @@ def test_saturation(model, imgs):
           set(codes) <= {200, 503} and codes.count(503) > 0 and codes.count(200) > 0 and
           all(r[1] == "1" for r in results if r[0] == 503), codes)
     check("still up after the flood", up(srv))
+    check("--threads 1: no libmicrohttpd warning about its thread pool",
+          "thread pool" not in srv.text().lower(), srv.text()[:300])
     check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
 
 

@@ -288,11 +288,15 @@ static shelf_status start_daemon(shelf_server *s, shelf_error *err)
      * 0.9.75, an open defect); with poll, quiescing is a flag and a wake-up */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
+    /* one thread is the polling thread itself: a pool of 1 (or 0) makes libmicrohttpd warn */
+    struct MHD_OptionItem pool[] = {
+        {s->o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->o.threads, NULL},
+        {MHD_OPTION_END, 0, NULL}};
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, or some go to stderr */
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->o.max_connections + CONNECTION_SLACK),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
