@@ -370,6 +370,8 @@ typedef struct shelf_server_options {
     int max_connections;   /* open connections served; more get 503; 0: 512 */
     int max_queue;         /* image products waiting for the network; more get 503; 0: 1024 */
     int timeout;           /* seconds a connection may stay silent; 0: 10 */
+    int request_deadline;  /* seconds for a request's headers and body to come, from the
+                              connection's start or the previous answer; 0: 30 */
     shelf_log_fn log;      /* NULL: no log */
     void *log_user;
 } shelf_server_options;

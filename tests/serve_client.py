@@ -489,16 +489,19 @@ def test_timeouts(srv):
 def test_connection_limit(model):
     print("connection limit, reload without a token")
     srv = Server(model, "--max-connections", "2")
-    idle = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+    busy = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+    for s in busy:  # two requests whose bodies are still coming
+        s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                  b"\r\nContent-Length: 100\r\n\r\n{")
     deadline = time.time() + 5
-    while True:  # until the server has taken the two idle connections
+    while True:  # until the server has taken the two requests' headers
         st, h, body = srv.request("GET", "/healthz")
         if st == 503 or time.time() > deadline:
             break
         time.sleep(0.1)
-    check("a connection past --max-connections: 503 with Retry-After",
+    check("a request past --max-connections: 503 with Retry-After",
           is_error(st, body, 503, "connections")[0] and h.get("Retry-After") == "1", body)
-    for s in idle:
+    for s in busy:
         s.close()
     deadline = time.time() + 5
     while not up(srv) and time.time() < deadline:
@@ -507,6 +510,54 @@ def test_connection_limit(model):
     st, h, body = srv.request("POST", "/v1/admin/reload", b"")
     check("POST /v1/admin/reload without --token-file: 403", is_error(st, body, 403, "SIGHUP")[0],
           body)
+    check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
+
+
+def test_slowloris(model):
+    """Issue 13, defect 2: 30 connections sending one header byte a second kept every
+    legitimate request at 503 (--max-connections 20 --timeout 3). Requests are served while
+    they hang on, and the server closes them: those past the reserve, then the rest at
+    --request-deadline."""
+    print("Slowloris: 30 connections sending a header byte a second")
+    srv = Server(model, "--max-connections", "20", "--timeout", "3", "--request-deadline", "4")
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    slow = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(30)]
+    for s in slow:
+        s.setblocking(False)
+    sent, statuses, closed = 0, [], set()
+    deadline = time.time() + 60  # a bound for a broken server, far past --request-deadline
+    while len(closed) < len(slow) and time.time() < deadline:
+        for i, s in enumerate(slow):
+            if i in closed:
+                continue
+            try:
+                if s.recv(4096) == b"":
+                    raise ConnectionResetError
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed.add(i)
+                continue
+            try:
+                s.send(head[sent:sent + 1])
+            except OSError:
+                closed.add(i)
+        sent += 1
+        if len(closed) < len(slow) - 5:  # legitimate clients, while the slow ones hang on
+            statuses.append(srv.request("GET", "/healthz")[0])
+            statuses.append(srv.classify({"title": "denim slim jeans"})[0])
+        time.sleep(1)
+    for s in slow:
+        s.close()
+    check(f"{len(statuses)} legitimate requests while slow connections hang on: all 200",
+          statuses and all(st == 200 for st in statuses), statuses)
+    check(f"the server closed the slow connections ({len(closed)} of {len(slow)})",
+          len(closed) == len(slow), f"{len(closed)} closed")
+    text = srv.request("GET", "/metrics")[2].decode()
+    late = metric(text, 'shelf_http_connections_closed_total{reason="deadline"}') or 0
+    evicted = metric(text, 'shelf_http_connections_closed_total{reason="reserve"}') or 0
+    check(f"metrics count them: {evicted:g} for the reserve, {late:g} past the deadline",
+          late >= 1 and evicted >= 1 and late + evicted >= len(slow), text[-600:])
     check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
 
 
@@ -763,6 +814,7 @@ def main():
           and (metric(text, "shelf_products_classified_total") or 0) > 0, text[:500])
     test_drain(srv, b'{"title": "denim slim jeans"}', TOKEN)
     test_connection_limit(text_model)
+    test_slowloris(text_model)
     gru = Server(os.path.join(DIR, "gru.shelf"), "--token-file", token_file, "--threads", "2")
     test_same_as_cli(gru, os.path.join(DIR, "test.csv"), " (a GRU model, in batches)", 2e-6)
     check("stops with status 0", gru.stop() == 0, gru.text()[-500:])
