@@ -91,7 +91,7 @@ int cmd_serve(int argc, char **argv)
     shelf_server_options o;
     shelf_server_options_default(&o);
     const char *token_file = NULL;
-    uint64_t max_body = 8 << 20;
+    uint64_t max_body = 8 << 20, max_image_pixels = 0, max_request_pixels = 0;
     float drain = 30;
     const opt opts[] = {
         {"model", OPT_STR, &o.model_path, "model file (required)"},
@@ -105,6 +105,10 @@ int cmd_serve(int argc, char **argv)
         {"max-connections", OPT_INT, &o.max_connections,
          "requests served at once, more get 503 (512); past 3/4 of it open, connections "
          "slow to send headers are closed"},
+        {"max-image-pixels", OPT_U64, &max_image_pixels,
+         "largest image to decode, width x height by its header; larger get 413 (40000000)"},
+        {"max-request-pixels", OPT_U64, &max_request_pixels,
+         "pixels of one request's images together; more get 413 (400000000)"},
         {"max-queue", OPT_INT, &o.max_queue,
          "image products waiting for the model; more get 503 (1024)"},
         {"timeout", OPT_INT, &o.timeout, "seconds a connection may stay silent (10)"},
@@ -124,6 +128,9 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     o.max_body = (size_t)max_body;
+    o.max_image_pixels = (long)(max_image_pixels < INT64_MAX ? max_image_pixels : INT64_MAX);
+    o.max_request_pixels =
+        (long)(max_request_pixels < INT64_MAX ? max_request_pixels : INT64_MAX);
     char token[4096];
     if (token_file && read_token(token_file, token, sizeof token))
         return 2;

@@ -372,6 +372,9 @@ typedef struct shelf_server_options {
     int timeout;           /* seconds a connection may stay silent; 0: 10 */
     int request_deadline;  /* seconds for a request's headers and body to come, from the
                               connection's start or the previous answer; 0: 30 */
+    long max_image_pixels; /* width x height of an image a model will decode, by its
+                              header, before decoding; larger: 413; 0: 40 M (at most 64 Mi) */
+    long max_request_pixels; /* of one request's images together; more: 413; 0: 400 M */
     shelf_log_fn log;      /* NULL: no log */
     void *log_user;
 } shelf_server_options;

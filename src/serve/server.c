@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/threadpool.h"
+#include "image/decode.h"
 #include "serve/server.h"
 
 enum {
@@ -31,6 +32,8 @@ enum {
     DEFAULT_TIMEOUT = 10,
     IMAGES_PER_CALL = 64,   /* one batch of the CNN's prediction */
     DEFAULT_REQUEST_DEADLINE = 30, /* an 8 MiB body at 2.2 Mbit/s */
+    DEFAULT_MAX_IMAGE_PIXELS = 40000000,
+    DEFAULT_MAX_REQUEST_PIXELS = 400000000, /* some 5 s of decoding */
     CONNECTION_SLACK = 64,  /* connections past the limit still accepted, to be told 503 */
 };
 /* Past 3/4 of --max-connections open, connections still sending their headers after this
@@ -295,9 +298,13 @@ static shelf_status check_options(shelf_server_options *o, shelf_error *err)
         o->host = "127.0.0.1";
     if (o->port < 0 || o->port > 65535 || o->threads < 0 || o->max_batch < 0 ||
         o->max_connections < 0 || o->max_queue < 0 || o->timeout < 0 ||
-        o->request_deadline < 0)
+        o->request_deadline < 0 || o->max_image_pixels < 0 || o->max_request_pixels < 0)
         return err_set(err, SHELF_EINVAL, "port, threads and limits must not be negative "
                        "(and port at most 65535)");
+    if (o->max_image_pixels > IMAGE_DEFAULT_MAX_PIXELS)
+        return err_set(err, SHELF_EINVAL, "--max-image-pixels %ld: at most %ld, the image "
+                       "decoders' own limit", o->max_image_pixels,
+                       (long)IMAGE_DEFAULT_MAX_PIXELS);
     o->threads = o->threads ? o->threads : pool_cores();
     o->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
     o->max_batch = o->max_batch ? o->max_batch : DEFAULT_MAX_BATCH;
@@ -305,6 +312,10 @@ static shelf_status check_options(shelf_server_options *o, shelf_error *err)
     o->max_queue = o->max_queue ? o->max_queue : DEFAULT_MAX_QUEUE;
     o->timeout = o->timeout ? o->timeout : DEFAULT_TIMEOUT;
     o->request_deadline = o->request_deadline ? o->request_deadline : DEFAULT_REQUEST_DEADLINE;
+    if (!o->max_image_pixels)
+        o->max_image_pixels = DEFAULT_MAX_IMAGE_PIXELS;
+    if (!o->max_request_pixels)
+        o->max_request_pixels = DEFAULT_MAX_REQUEST_PIXELS;
     return SHELF_OK;
 }
 
