@@ -36,8 +36,9 @@ enum {
     DEFAULT_MAX_REQUEST_PIXELS = 400000000, /* some 5 s of decoding */
     CONNECTION_SLACK = 64,  /* connections past the limit still accepted, to be told 503 */
 };
-/* Past 3/4 of --max-connections open, connections still sending their headers after this
- * many seconds are closed to make room (a client sends its headers at once). */
+/* Past 3/4 of --max-connections open, connections still sending their headers (or a body,
+ * slowly) after this many seconds are closed to make room (a client sends its headers at
+ * once). */
 static const double HEADER_GRACE = 1.0;
 
 void shelf_server_options_default(shelf_server_options *o)
@@ -157,6 +158,7 @@ static enum MHD_Result take_body(http_req *r, const char *data, size_t n)
 {
     shelf_server *s = r->srv;
     r->received += n;
+    watch_body(s->watch, r->slot, n);
     if (r->received > s->o.max_body) { /* a body without a declared size, too large */
         r->too_big = 1;
         buf_free(&r->body);

@@ -7,7 +7,10 @@
 
 #include "core/clock.h"
 
-enum { TICK_MS = 100 };
+enum {
+    TICK_MS = 100,
+    MIN_BODY_RATE = 1024, /* bytes a second: a body slower than this may be closed for room */
+};
 
 typedef enum { PHASE_HEADERS, PHASE_BODY, PHASE_BUSY } conn_phase;
 
@@ -16,6 +19,7 @@ struct conn_slot {
     int shut;          /* shut down already: no longer counted as open */
     conn_phase phase;
     double since;      /* monotonic seconds: when the current request's reading began */
+    double received;   /* bytes of its body so far */
 };
 
 struct watchdog {
@@ -56,7 +60,9 @@ static void check(watchdog *w, double now)
             continue;
         }
         open++;
-        if (c->phase == PHASE_HEADERS && now - c->since > w->grace)
+        double age = now - c->since;
+        if (age > w->grace && (c->phase == PHASE_HEADERS ||
+                               (c->phase == PHASE_BODY && c->received < MIN_BODY_RATE * age)))
             w->victims[n++] = c;
     }
     if (open <= w->reserve || n == 0)
@@ -148,13 +154,24 @@ static void set_phase(watchdog *w, conn_slot *c, conn_phase p, int restart)
         return;
     pthread_mutex_lock(&w->lock);
     c->phase = p;
-    if (restart)
+    if (restart) {
         c->since = now_sec();
+        c->received = 0;
+    }
     pthread_mutex_unlock(&w->lock);
 }
 
 void watch_headers(watchdog *w, conn_slot *c) { set_phase(w, c, PHASE_BODY, 0); }
 void watch_busy(watchdog *w, conn_slot *c) { set_phase(w, c, PHASE_BUSY, 0); }
+
+void watch_body(watchdog *w, conn_slot *c, size_t n)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&w->lock);
+    c->received += (double)n;
+    pthread_mutex_unlock(&w->lock);
+}
 void watch_idle(watchdog *w, conn_slot *c) { set_phase(w, c, PHASE_HEADERS, 1); }
 
 void watch_close(watchdog *w, conn_slot *c)
