@@ -36,9 +36,9 @@ struct watchdog {
 
 static void shut(conn_slot *c, atomic_long *count)
 {
+    atomic_fetch_add(count, 1); /* first: whoever sees the end sees it counted */
     shutdown(c->fd, SHUT_RDWR);
     c->shut = 1;
-    atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
 }
 
 static int older(const void *a, const void *b)
