@@ -418,7 +418,7 @@ def corpus(img_dir, max_batch):
 
 def test_corpus(srv, img_dir, max_batch):
     cases = corpus(img_dir, max_batch)
-    print(f"malformed requests ({len(cases) + 6} of them)")
+    print(f"malformed requests ({len(cases) + 12} of them)")
     for name, body, ctype, want, keyword in cases:
         headers = {"Content-Type": ctype} if ctype else {}
         st, h, got = srv.request("POST", "/v1/classify", body, headers, TOKEN)
@@ -426,7 +426,7 @@ def test_corpus(srv, img_dir, max_batch):
         check(f"{name}: {want}", ok, why)
     raw_cases(srv)
     check("the server is still up after the corpus", up(srv), "")
-    return len(cases) + 6
+    return len(cases) + 12
 
 
 def raw_cases(srv):
@@ -449,6 +449,21 @@ def raw_cases(srv):
     check("a request line that is no HTTP: 400 or closed", status_of(out) in (400, None), out[:100])
     out = srv.raw(b"GET /healthz HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70000 + b"\r\n\r\n")
     check("headers too large: refused", status_of(out) in (400, 413, 431, None), out[:100])
+    # what a burst of broken requests sent the sanitizer build (issue 13): refused or closed,
+    # and the server stays up
+    post = b"POST /v1/classify HTTP/1.1\r\nHost: x\r\n" + auth
+    for name, data in [
+            ("a negative Content-Length", post + b"Content-Length: -5\r\n\r\n{}"),
+            ("two Content-Lengths", post + b"Content-Length: 5\r\nContent-Length: 7\r\n\r\n{}"),
+            ("a chunk size past 2^64", post + b"Transfer-Encoding: chunked\r\n\r\n"
+             b"1ffffffffffffffff\r\nab\r\n0\r\n\r\n"),
+            ("2000 headers", b"GET /healthz HTTP/1.1\r\n" +
+             b"".join(b"X-%d: %s\r\n" % (i, b"a" * 100) for i in range(2000)) + b"\r\n"),
+            ("a URL of 100 KB", b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n"),
+            ("control bytes", bytes(range(32)) + b"\r\n\r\n")]:
+        out = srv.raw(data, wait=3)
+        check(f"{name}: refused or closed", status_of(out) in (None, 400, 413, 414, 431), out[:100])
+    check("the server is still up after them", up(srv))
     big_title = json.dumps({"title": "a" * 60000}).encode()
     st, h, body = srv.classify(big_title, token=TOKEN)
     check("a body just under --max-body is fine", st == 200, st)
