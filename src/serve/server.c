@@ -34,7 +34,8 @@ enum {
     DEFAULT_REQUEST_DEADLINE = 30, /* an 8 MiB body at 2.2 Mbit/s */
     DEFAULT_MAX_IMAGE_PIXELS = 40000000,
     DEFAULT_MAX_REQUEST_PIXELS = 400000000, /* some 5 s of decoding */
-    CONNECTION_SLACK = 64,  /* connections past the limit still accepted, to be told 503 */
+    CONNECTION_SLACK = 64,  /* connections open past --max-connections requests: idle or
+                               sending headers, or to be told 503 */
 };
 /* Past 3/4 of --max-connections open, connections still sending their headers (or a body,
  * slowly) after this many seconds are closed to make room (a client sends its headers at
@@ -124,8 +125,8 @@ static int refuse_early(http_req *r, const char *url, const char *method)
                           "/healthz, GET /v1/model, GET /metrics, POST /v1/admin/reload)", url), 1;
     /* requests, not connections: those still sending headers make room (watchdog.h) */
     if (atomic_load(&s->met.in_flight) > s->o.max_connections)
-        return http_error_h(r, 503, "Retry-After", "1", "too many connections (more than "
-                            "%d); retry later", s->o.max_connections), 1;
+        return http_error_h(r, 503, "Retry-After", "1", "too many requests at once (more "
+                            "than %d, --max-connections); retry later", s->o.max_connections), 1;
     if (s->token && r->ep != EP_HEALTHZ && !authorized(s, c))
         return http_error_h(r, 401, "WWW-Authenticate", "Bearer", "this server wants "
                             "'Authorization: Bearer TOKEN' with its token"), 1;
