@@ -517,9 +517,9 @@ def test_connection_limit(model):
     print("connection limit, reload without a token")
     srv = Server(model, "--max-connections", "2")
     busy = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
-    for s in busy:  # two requests whose bodies are still coming
+    for s in busy:  # two requests whose bodies are still coming (fast enough to be kept)
         s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                  b"\r\nContent-Length: 100\r\n\r\n{")
+                  b"\r\nContent-Length: 8000000\r\n\r\n{" + b" " * 65535)
     deadline = time.time() + 5
     while True:  # until the server has taken the two requests' headers
         st, h, body = srv.request("GET", "/healthz")
