@@ -91,7 +91,7 @@ int cmd_serve(int argc, char **argv)
     shelf_server_options o;
     shelf_server_options_default(&o);
     const char *token_file = NULL;
-    uint64_t max_body = 8 << 20;
+    uint64_t max_body = 8 << 20, max_image_pixels = 0, max_request_pixels = 0;
     float drain = 30;
     const opt opts[] = {
         {"model", OPT_STR, &o.model_path, "model file (required)"},
@@ -103,24 +103,34 @@ int cmd_serve(int argc, char **argv)
         {"max-body", OPT_U64, &max_body, "largest request body in bytes (8 MiB)"},
         {"max-batch", OPT_INT, &o.max_batch, "most products in one request (256)"},
         {"max-connections", OPT_INT, &o.max_connections,
-         "connections served at once; more get 503 (512)"},
+         "requests served at once, more get 503 (512); past 3/4 of it open, connections "
+         "slow to send headers are closed"},
+        {"max-image-pixels", OPT_U64, &max_image_pixels,
+         "largest image to decode, width x height by its header; larger get 413 (40000000)"},
+        {"max-request-pixels", OPT_U64, &max_request_pixels,
+         "pixels of one request's images together; more get 413 (400000000)"},
         {"max-queue", OPT_INT, &o.max_queue,
          "image products waiting for the model; more get 503 (1024)"},
         {"timeout", OPT_INT, &o.timeout, "seconds a connection may stay silent (10)"},
+        {"request-deadline", OPT_INT, &o.request_deadline,
+         "seconds a request's headers and body may take to come (30)"},
         {"drain", OPT_FLOAT, &drain, "seconds SIGTERM waits for requests in flight (30)"},
         {NULL, 0, NULL, NULL}};
     int r = opt_parse("serve", argc, argv, opts);
     if (r)
         return r > 0 ? (opt_usage("serve", "--model MODEL [options]", opts), 0) : 2;
     if (!o.model_path || o.port < 0 || o.port > 65535 || o.threads < 0 || o.max_batch < 0 ||
-        o.max_connections < 0 || o.max_queue < 0 || o.timeout < 0 || max_body == 0 ||
-        !(drain >= 0)) {
+        o.max_connections < 0 || o.max_queue < 0 || o.timeout < 0 ||
+        o.request_deadline < 0 || max_body == 0 || !(drain >= 0)) {
         fprintf(stderr, "shelf serve: needs --model; --port from 0 to 65535; --threads, "
-                        "--max-batch, --max-connections, --max-queue, --timeout and --drain "
-                        "not negative; --max-body above 0\n");
+                        "--max-batch, --max-connections, --max-queue, --timeout, "
+                        "--request-deadline and --drain not negative; --max-body above 0\n");
         return 2;
     }
     o.max_body = (size_t)max_body;
+    o.max_image_pixels = (long)(max_image_pixels < INT64_MAX ? max_image_pixels : INT64_MAX);
+    o.max_request_pixels =
+        (long)(max_request_pixels < INT64_MAX ? max_request_pixels : INT64_MAX);
     char token[4096];
     if (token_file && read_token(token_file, token, sizeof token))
         return 2;

@@ -380,9 +380,15 @@ typedef struct shelf_server_options {
                               "Authorization: Bearer TOKEN", and reloading over HTTP works */
     size_t max_body;       /* bytes of a request body; 0: 8 MiB (larger: 413) */
     int max_batch;         /* products of one request; 0: 256 */
-    int max_connections;   /* open connections served; more get 503; 0: 512 */
+    int max_connections;   /* requests served at once (past their headers); more get 503;
+                              past 3/4 of it open, slow connections are closed; 0: 512 */
     int max_queue;         /* image products waiting for the network; more get 503; 0: 1024 */
     int timeout;           /* seconds a connection may stay silent; 0: 10 */
+    int request_deadline;  /* seconds for a request's headers and body to come, from the
+                              connection's start or the previous answer; 0: 30 */
+    long max_image_pixels; /* width x height of an image a model will decode, by its
+                              header, before decoding; larger: 413; 0: 40 M (at most 64 Mi) */
+    long max_request_pixels; /* of one request's images together; more: 413; 0: 400 M */
     shelf_log_fn log;      /* NULL: no log */
     void *log_user;
 } shelf_server_options;

@@ -159,13 +159,19 @@ def b64file(path):
         return base64.b64encode(f.read()).decode()
 
 
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_header(w, h):
+    """A PNG signature and a header claiming w x h pixels, without any pixel data."""
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+
+
 def png_bomb():
     """A PNG whose header claims 100000 x 100000 pixels: refused before decoding."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) +
-            chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    return (png_header(100000, 100000) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) +
+            png_chunk(b"IEND", b""))
 
 
 def multipart(fields, boundary="shelfBOUNDARY42"):
@@ -378,12 +384,10 @@ def corpus(img_dir, max_batch):
         ("base64 of text", j({"title": "a", "image_base64": b64(b"hello, world")}), None, 400,
          "image_base64"),
         ("base64 of nothing", j({"title": "a", "image_base64": ""}), None, 400, "image_base64"),
-        ("a truncated JPEG", j({"title": "a", "image_base64": b64(jpg[:len(jpg) // 2])}), None,
-         400, "image_base64"),
+        ("a JPEG cut inside its header", j({"title": "a", "image_base64": b64(jpg[:20])}),
+         None, 400, "image_base64: truncated JPEG"),
         ("a PNG signature alone", j({"title": "a", "image_base64": b64(b"\x89PNG\r\n\x1a\n")}),
          None, 400, "image_base64"),
-        ("a decompression bomb", j({"title": "a", "image_base64": b64(png_bomb())}), None, 400,
-         "pixels"),
         ("a bad image in a batch", j({"products": [{"title": "a", "image_base64": b64(jpg)},
                                                    {"title": "b", "image_base64": b64(b"GIF89a")}]}),
          None, 400, "products[1].image_base64"),
@@ -405,6 +409,9 @@ def corpus(img_dir, max_batch):
     cases.append(("a multipart file that is no image", form, h["Content-Type"], 400, "image"))
     form, h = multipart([("title", b"a", None), ("k", b"ten", None)])
     cases.append(("a multipart k that is no number", form, h["Content-Type"], 400, "k must be"))
+    cases.append(("a multipart part without name= (it crashed the server)",
+                  b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nabc\r\n--XyZ--\r\n",
+                  "multipart/form-data; boundary=XyZ", 400, "no name"))
     form, h = multipart([("title", b"a", None)])
     cases.append(("a multipart form cut short", form[:-20], h["Content-Type"], 400, "multipart"))
     return cases
@@ -412,7 +419,7 @@ def corpus(img_dir, max_batch):
 
 def test_corpus(srv, img_dir, max_batch):
     cases = corpus(img_dir, max_batch)
-    print(f"malformed requests ({len(cases) + 6} of them)")
+    print(f"malformed requests ({len(cases) + 12} of them)")
     for name, body, ctype, want, keyword in cases:
         headers = {"Content-Type": ctype} if ctype else {}
         st, h, got = srv.request("POST", "/v1/classify", body, headers, TOKEN)
@@ -420,7 +427,7 @@ def test_corpus(srv, img_dir, max_batch):
         check(f"{name}: {want}", ok, why)
     raw_cases(srv)
     check("the server is still up after the corpus", up(srv), "")
-    return len(cases) + 6
+    return len(cases) + 12
 
 
 def raw_cases(srv):
@@ -443,6 +450,21 @@ def raw_cases(srv):
     check("a request line that is no HTTP: 400 or closed", status_of(out) in (400, None), out[:100])
     out = srv.raw(b"GET /healthz HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70000 + b"\r\n\r\n")
     check("headers too large: refused", status_of(out) in (400, 413, 431, None), out[:100])
+    # what a burst of broken requests sent the sanitizer build (issue 13): refused or closed,
+    # and the server stays up
+    post = b"POST /v1/classify HTTP/1.1\r\nHost: x\r\n" + auth
+    for name, data in [
+            ("a negative Content-Length", post + b"Content-Length: -5\r\n\r\n{}"),
+            ("two Content-Lengths", post + b"Content-Length: 5\r\nContent-Length: 7\r\n\r\n{}"),
+            ("a chunk size past 2^64", post + b"Transfer-Encoding: chunked\r\n\r\n"
+             b"1ffffffffffffffff\r\nab\r\n0\r\n\r\n"),
+            ("2000 headers", b"GET /healthz HTTP/1.1\r\n" +
+             b"".join(b"X-%d: %s\r\n" % (i, b"a" * 100) for i in range(2000)) + b"\r\n"),
+            ("a URL of 100 KB", b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n"),
+            ("control bytes", bytes(range(32)) + b"\r\n\r\n")]:
+        out = srv.raw(data, wait=3)
+        check(f"{name}: refused or closed", status_of(out) in (None, 400, 413, 414, 431), out[:100])
+    check("the server is still up after them", up(srv))
     big_title = json.dumps({"title": "a" * 60000}).encode()
     st, h, body = srv.classify(big_title, token=TOKEN)
     check("a body just under --max-body is fine", st == 200, st)
@@ -460,6 +482,14 @@ def test_multipart_text(srv, img_dir):
     check("a form with a photo on a text model: classified by its text",
           st == 200 and doc.get("id") == "m1" and doc.get("modalities") == ["text"] and
           len(doc.get("labels", [])) == 2, body)
+    # issue 13, defect 7: a text model decoded uploads fully (an 8000x8000 PNG: 0.8 s, 256 MB)
+    big = png_bomb()  # 100000 x 100000 pixels, of which none come: any decoding would fail
+    st, hh, body = srv.classify({"title": "denim slim jeans",
+                                 "image_base64": base64.b64encode(big).decode()}, token=TOKEN)
+    check("a text model reads an image's header only, never its pixels", st == 200, body)
+    form, h = multipart([("title", b"denim slim jeans", None), ("image", big, "big.png")])
+    st, hh, body = srv.classify(form, token=TOKEN, headers=h)
+    check("the same for a form's image file", st == 200, body)
 
 
 def test_timeouts(srv):
@@ -487,16 +517,19 @@ def test_timeouts(srv):
 def test_connection_limit(model):
     print("connection limit, reload without a token")
     srv = Server(model, "--max-connections", "2")
-    idle = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+    busy = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+    for s in busy:  # two requests whose bodies are still coming (fast enough to be kept)
+        s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                  b"\r\nContent-Length: 8000000\r\n\r\n{" + b" " * 65535)
     deadline = time.time() + 5
-    while True:  # until the server has taken the two idle connections
+    while True:  # until the server has taken the two requests' headers
         st, h, body = srv.request("GET", "/healthz")
         if st == 503 or time.time() > deadline:
             break
         time.sleep(0.1)
-    check("a connection past --max-connections: 503 with Retry-After",
+    check("a request past --max-connections: 503 with Retry-After",
           is_error(st, body, 503, "connections")[0] and h.get("Retry-After") == "1", body)
-    for s in idle:
+    for s in busy:
         s.close()
     deadline = time.time() + 5
     while not up(srv) and time.time() < deadline:
@@ -505,6 +538,58 @@ def test_connection_limit(model):
     st, h, body = srv.request("POST", "/v1/admin/reload", b"")
     check("POST /v1/admin/reload without --token-file: 403", is_error(st, body, 403, "SIGHUP")[0],
           body)
+    check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
+
+
+def test_slowloris(model, name, head, at_once):
+    """Issue 13, defect 2: 30 connections sending one header byte a second kept every
+    legitimate request at 503 (--max-connections 20 --timeout 3); so would 30 sending a
+    body that slowly. Requests are served while they hang on, and the server closes them:
+    those past the reserve, then the rest at --request-deadline. Requests still sending
+    headers take no room from the start (at_once); slow bodies do, until the server has
+    closed the slowest (a body is slow only once it has had some time)."""
+    print(f"Slowloris: 30 connections sending {name} a byte a second")
+    srv = Server(model, "--max-connections", "20", "--timeout", "3", "--request-deadline", "4")
+    slow = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(30)]
+    for s in slow:
+        s.setblocking(False)
+    sent, statuses, closed, answered = len(head) - 200, [], set(), set()  # all but 200 bytes
+    deadline = time.time() + 60  # a bound for a broken server, far past --request-deadline
+    while len(closed) < len(slow) and time.time() < deadline:
+        for i, s in enumerate(slow):
+            if i in closed:
+                continue
+            try:
+                data = s.recv(4096)
+                if data == b"":
+                    raise ConnectionResetError
+                answered.add(i)  # 503: more requests than --max-connections
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed.add(i)
+                continue
+            try:
+                s.send(head[:sent + 1] if sent == len(head) - 200 else head[sent:sent + 1])
+            except OSError:
+                closed.add(i)
+        sent += 1
+        shut = closed - answered  # by the server for the reserve or the deadline
+        if (at_once or shut) and len(closed) < len(slow) - 5:  # while the slow hang on
+            statuses.append(srv.request("GET", "/healthz")[0])
+            statuses.append(srv.classify({"title": "denim slim jeans"})[0])
+        time.sleep(1)
+    for s in slow:
+        s.close()
+    check(f"{len(statuses)} legitimate requests while slow connections hang on: all 200",
+          statuses and all(st == 200 for st in statuses), statuses)
+    check(f"the server closed the slow connections ({len(closed)} of {len(slow)})",
+          len(closed) == len(slow), f"{len(closed)} closed")
+    text = srv.request("GET", "/metrics")[2].decode()
+    late = metric(text, 'shelf_http_connections_closed_total{reason="deadline"}') or 0
+    evicted = metric(text, 'shelf_http_connections_closed_total{reason="reserve"}') or 0
+    check(f"metrics count them: {evicted:g} for the reserve, {late:g} past the deadline",
+          late >= 1 and evicted >= 1, text[-600:])
     check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
 
 
@@ -647,8 +732,20 @@ def test_fused(srv, imgs):
     jpg = open(os.path.join(img_dir, "0.jpg"), "rb").read()
     st, h, body = srv.classify({"title": "x", "image_base64": base64.b64encode(jpg[:300]).decode()})
     check("a truncated image: 400", is_error(st, body, 400, "image_base64")[0], body)
-    st, h, body = srv.classify({"title": "x", "image_base64": base64.b64encode(png_bomb()).decode()})
-    check("a decompression bomb: 400", is_error(st, body, 400, "pixels")[0], body)
+    st, h, body = srv.classify({"title": "x", "image_base64":
+                                base64.b64encode(jpg[:len(jpg) // 2]).decode()})
+    check("cut after its header: 400 from the decoding", is_error(st, body, 400,
+                                                                 "truncated JPEG")[0], body)
+    b64 = lambda b: base64.b64encode(b).decode()
+    st, h, body = srv.classify({"title": "x", "image_base64": b64(png_bomb())})
+    check("a decompression bomb: 413 before decoding", is_error(
+        st, body, 413, "image of 100000x100000 pixels is over the limit of 5000000 pixels "
+        "(--max-image-pixels)")[0], body)
+    st, h, body = srv.classify({"products": [{"title": "a", "image_base64":
+                                              b64(png_header(2000, 1500))}] * 3})
+    check("images over the request's pixel budget: 413 before decoding", is_error(
+        st, body, 413, "products[2].image_base64: the request's images come to more than "
+        "8000000 pixels (--max-request-pixels)")[0], body)
     st, h, body = srv.classify({"title": "x", "image_base64": "data:image/jpeg;base64," +
                                 base64.b64encode(jpg).decode()})
     check("a data URL", st == 200 and json.loads(body)["modalities"] == ["text", "image"], body)
@@ -690,6 +787,8 @@ def test_saturation(model, imgs):
           set(codes) <= {200, 503} and codes.count(503) > 0 and codes.count(200) > 0 and
           all(r[1] == "1" for r in results if r[0] == 503), codes)
     check("still up after the flood", up(srv))
+    check("--threads 1: no libmicrohttpd warning about its thread pool",
+          "thread pool" not in srv.text().lower(), srv.text()[:300])
     check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
 
 
@@ -759,6 +858,11 @@ def main():
           and (metric(text, "shelf_products_classified_total") or 0) > 0, text[:500])
     test_drain(srv, b'{"title": "denim slim jeans"}', TOKEN)
     test_connection_limit(text_model)
+    test_slowloris(text_model, "headers", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " +
+                   b"a" * 300, True)
+    test_slowloris(text_model, "a body", b"POST /v1/classify HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n" +
+                   b'{"title": "' + b"a" * 300, False)
     gru = Server(os.path.join(DIR, "gru.shelf"), "--token-file", token_file, "--threads", "2")
     test_same_as_cli(gru, os.path.join(DIR, "test.csv"), " (a GRU model, in batches)", 2e-6)
     check("stops with status 0", gru.stop() == 0, gru.text()[-500:])
@@ -766,7 +870,7 @@ def main():
     both = os.path.join(DIR, "both.shelf")
     jpg = b64file(os.path.join(img_dir, "0.jpg"))
     image_body = json.dumps({"title": "product", "image_base64": jpg}).encode()
-    fused = Server(both)
+    fused = Server(both, "--max-image-pixels", "5000000", "--max-request-pixels", "8000000")
     test_fused(fused, os.path.join(DIR, "imgs"))
     test_reload_under_load(fused, image_body, None, "fused model, SIGHUP reloads")
     check("stops with status 0", fused.stop() == 0, fused.text()[-500:])

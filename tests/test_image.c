@@ -639,6 +639,41 @@ static void test_pixel_limit_is_checked_from_the_header(void **state)
     free(px);
 }
 
+/* The size from the header alone: what a server checks before it decodes (or instead of
+ * decoding, for a text model). */
+static void test_probe_reads_the_size_from_the_header_alone(void **state)
+{
+    (void)state;
+    unsigned char *px = gradient(64, 48);
+    blob blobs[] = {jpeg_rgb(px, 64, 48), png_rgb(px, 64, 48), webp_lossy(px, 64, 48)};
+    long w, h;
+    shelf_error err = {0};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(image_probe_size(blobs[k].data, blobs[k].n, &w, &h, &err), SHELF_OK);
+        assert_int_equal(w, 64);
+        assert_int_equal(h, 48);
+        assert_int_equal(image_probe_size(blobs[k].data, 20, &w, &h, &err), SHELF_EDATA);
+        assert_contains(err.message, "truncated");
+    }
+    /* cut after the header: the size is there, the pixels are not looked at */
+    assert_int_equal(image_probe_size(blobs[0].data, blobs[0].n - 100, &w, &h, &err),
+                     SHELF_OK);
+    unsigned char head[64];
+    size_t n = png_header(head, 100000, 90000); /* a bomb's header: nothing allocated */
+    assert_int_equal(image_probe_size(head, n, &w, &h, &err), SHELF_OK);
+    assert_true(w == 100000 && h == 90000);
+    n = png_header(head, 0, 5);
+    assert_int_equal(image_probe_size(head, n, &w, &h, &err), SHELF_EDATA);
+    assert_string_equal(err.message, "image of 0x5 pixels is empty");
+    assert_int_equal(image_probe_size((const unsigned char *)"GIF89a\1\0\1\0", 10, &w, &h,
+                                      &err), SHELF_EDATA);
+    assert_string_equal(err.message, "a GIF image, not a JPEG, PNG or WebP image");
+    assert_int_equal(image_probe_size(NULL, 0, &w, &h, &err), SHELF_EDATA);
+    for (int k = 0; k < 3; k++)
+        free(blobs[k].data);
+    free(px);
+}
+
 /* A fixed LCG, so that a failure can be reproduced. */
 static uint32_t lcg(uint32_t *seed)
 {
@@ -657,6 +692,9 @@ static void decode_anything(const unsigned char *data, size_t n, uint32_t seed)
         fail_msg("seed %u: status %d: %s", seed, st, err.message);
     assert_true(st == SHELF_OK || err.message[0] != '\0');
     image_free(&im);
+    long w, h;
+    st = image_probe_size(data, n, &w, &h, &err);
+    assert_true(st == SHELF_OK ? w > 0 && h > 0 : st == SHELF_EDATA && err.message[0]);
 }
 
 static void test_random_and_damaged_bytes_give_errors_not_crashes(void **state)
@@ -1088,6 +1126,7 @@ int main(void)
         cmocka_unit_test(test_truncated_images_are_errors),
         cmocka_unit_test(test_other_content_is_not_an_image),
         cmocka_unit_test(test_pixel_limit_is_checked_from_the_header),
+        cmocka_unit_test(test_probe_reads_the_size_from_the_header_alone),
         cmocka_unit_test(test_random_and_damaged_bytes_give_errors_not_crashes),
         cmocka_unit_test(test_decode_file_reads_by_content_not_name),
         cmocka_unit_test(test_decode_file_errors_do_not_name_the_file),

@@ -1,6 +1,7 @@
 /* The server's pieces that need no socket: base64, the parsing of classify requests into
  * products (texts joined as the catalog readers join them, every problem named with its
  * status), and the Prometheus page. The HTTP side is tests/serve_e2e.sh. */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +9,14 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "serve/base64.h"
 #include "serve/metrics.h"
+#include "serve/multipart.h"
 #include "serve/request.h"
+#include "serve/watchdog.h"
 
 static long decode(const char *s, unsigned char *out, size_t *bad)
 {
@@ -128,6 +133,111 @@ static void bad_requests_are_named(void **state)
     refused("{\"products\": [{\"title\": \"a\"}], \"description\": \"b\"}", 400, "not both");
 }
 
+/* The parts as libmicrohttpd's post processor hands them over: a value may come in pieces. */
+static void form_parts_become_one_product(void **state)
+{
+    (void)state;
+    form *f = form_new_detached();
+    assert_non_null(f);
+    assert_int_equal(form_take_part(f, "title", "Denim ", 0, 6), 0);
+    assert_int_equal(form_take_part(f, "title", "jeans", 6, 5), 0);
+    assert_int_equal(form_take_part(f, "k", "2", 0, 1), 0);
+    assert_int_equal(form_take_part(f, "description", NULL, 0, 0), 0);
+    field_names names = fields();
+    classify_req q;
+    req_error e = {0};
+    assert_int_equal(form_to_req(f, &q, &names, &e), 0);
+    assert_int_equal(q.n, 1);
+    assert_int_equal(q.k, 2);
+    assert_string_equal(q.products[0].text, "Denim jeans");
+    classify_req_free(&q);
+    form_free(f);
+}
+
+/* A part without name= comes with a NULL key (issue 13, defect 1: it crashed the server). */
+static void a_form_part_without_a_name_is_a_400(void **state)
+{
+    (void)state;
+    form *f = form_new_detached();
+    assert_non_null(f);
+    assert_int_equal(form_take_part(f, NULL, "abc", 0, 3), -1);
+    assert_int_equal(form_take_part(f, "title", "x", 0, 1), -1); /* refused from then on */
+    field_names names = fields();
+    classify_req q;
+    req_error e = {0};
+    assert_int_equal(form_to_req(f, &q, &names, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_non_null(strstr(e.why, "a form part has no name"));
+    classify_req_free(&q);
+    form_free(f);
+}
+
+/* 1 once the server side of socket pair sv has been shut down (the client reads the end),
+ * waiting for it up to a bound far past any deadline of these tests; 0 if it never is. */
+static int shut_down(const int sv[2], int wait_ms)
+{
+    struct pollfd p = {.fd = sv[1], .events = POLLIN};
+    char c;
+    return poll(&p, 1, wait_ms) == 1 && recv(sv[1], &c, 1, MSG_DONTWAIT) == 0;
+}
+
+/* Slowloris (issue 13, defect 2): past the reserve, the connections still sending headers
+ * are closed oldest first, never one whose request has come; the rest get the deadline. */
+static void watchdog_closes_the_oldest_slow_connections_for_the_reserve(void **state)
+{
+    (void)state;
+    static atomic_long late, evicted; /* static: the thread may outlive a failed test */
+    watchdog *w = watch_new(8, 3600, 2, 0.05, &late, &evicted);
+    assert_non_null(w);
+    int sv[4][2];
+    conn_slot *c[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+        assert_non_null(c[i] = watch_open(w, sv[i][0]));
+        if (i == 0) { /* the oldest, but its request has all come */
+            watch_headers(w, c[0]);
+            watch_busy(w, c[0]);
+        }
+    }
+    assert_true(shut_down(sv[1], 10000));
+    assert_true(shut_down(sv[2], 10000));
+    /* one pass closes them all at once: the others are open now, and stay so */
+    assert_false(shut_down(sv[0], 0));
+    assert_false(shut_down(sv[3], 0));
+    assert_int_equal(evicted, 2);
+    assert_int_equal(late, 0);
+    for (int i = 0; i < 4; i++)
+        watch_close(w, c[i]);
+    watch_free(w);
+    for (int i = 0; i < 4; i++)
+        close(sv[i][0]), close(sv[i][1]);
+}
+
+static void watchdog_closes_requests_past_the_deadline_and_not_busy_ones(void **state)
+{
+    (void)state;
+    static atomic_long late, evicted;
+    watchdog *w = watch_new(4, 0.2, 4, 0.05, &late, &evicted);
+    assert_non_null(w);
+    int busy[2], body[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, busy), 0);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, body), 0);
+    conn_slot *b = watch_open(w, busy[0]);
+    watch_headers(w, b);
+    watch_busy(w, b);
+    conn_slot *s = watch_open(w, body[0]);
+    watch_headers(w, s); /* its body is still coming, fast: only the deadline closes it */
+    watch_body(w, s, 1 << 20);
+    assert_true(shut_down(body, 10000));
+    assert_false(shut_down(busy, 0)); /* older, but being answered */
+    assert_int_equal(late, 1);
+    assert_int_equal(evicted, 0);
+    watch_close(w, s);
+    watch_close(w, b);
+    watch_free(w);
+    close(busy[0]), close(busy[1]), close(body[0]), close(body[1]);
+}
+
 static void metrics_are_prometheus_text(void **state)
 {
     (void)state;
@@ -160,6 +270,10 @@ int main(void)
         cmocka_unit_test(a_product_is_joined_like_a_catalog_row),
         cmocka_unit_test(a_batch_keeps_its_order_and_decodes_images),
         cmocka_unit_test(bad_requests_are_named),
+        cmocka_unit_test(form_parts_become_one_product),
+        cmocka_unit_test(a_form_part_without_a_name_is_a_400),
+        cmocka_unit_test(watchdog_closes_the_oldest_slow_connections_for_the_reserve),
+        cmocka_unit_test(watchdog_closes_requests_past_the_deadline_and_not_busy_ones),
         cmocka_unit_test(metrics_are_prometheus_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -213,8 +213,9 @@ static void jpeg_read_pixels(jpeg_job *job)
     }
 }
 
-/* Decodes into job->rgb (output_width x output_height, not yet oriented). 0, or -1 with
- * job->status and job->why set. Either way the caller destroys job->cinfo. */
+/* Decodes into job->rgb (output_width x output_height, not yet oriented); max_pixels 0:
+ * reads only the header (image_width, image_height). 0, or -1 with job->status and
+ * job->why set. Either way the caller destroys job->cinfo. */
 static int jpeg_run(jpeg_job *job, const unsigned char *data, size_t n, int min_side,
                     long max_pixels)
 {
@@ -227,6 +228,8 @@ static int jpeg_run(jpeg_job *job, const unsigned char *data, size_t n, int min_
     jpeg_mem_src(c, data, (unsigned long)n);
     jpeg_save_markers(c, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(c, TRUE);
+    if (max_pixels == 0)
+        return 0;
     if (size_problem(c->image_width, c->image_height, max_pixels, why, sizeof why))
         jpeg_stop((j_common_ptr)c, SHELF_EDATA, why);
     int cmyk = c->jpeg_color_space == JCS_CMYK || c->jpeg_color_space == JCS_YCCK;
@@ -268,14 +271,32 @@ static int orient(image *im, int o)
     return 0;
 }
 
+static void jpeg_job_init(jpeg_job *job)
+{
+    *job = (jpeg_job){.status = SHELF_OK};
+    job->cinfo.err = jpeg_std_error(&job->errmgr);
+    job->errmgr.error_exit = jpeg_on_error;
+    job->errmgr.emit_message = jpeg_on_message;
+    job->progress.progress_monitor = jpeg_on_progress;
+}
+
+static shelf_status jpeg_probe(const unsigned char *data, size_t n, long *w, long *h,
+                               shelf_error *err)
+{
+    jpeg_job job;
+    jpeg_job_init(&job);
+    int failed = jpeg_run(&job, data, n, 0, 0);
+    *w = job.cinfo.image_width;
+    *h = job.cinfo.image_height;
+    jpeg_destroy_decompress(&job.cinfo);
+    return failed ? err_set(err, job.status, "%s", job.why) : SHELF_OK;
+}
+
 static shelf_status jpeg_decode(const unsigned char *data, size_t n, int min_side,
                                 long max_pixels, image *out, shelf_error *err)
 {
-    jpeg_job job = {.status = SHELF_OK};
-    job.cinfo.err = jpeg_std_error(&job.errmgr);
-    job.errmgr.error_exit = jpeg_on_error;
-    job.errmgr.emit_message = jpeg_on_message;
-    job.progress.progress_monitor = jpeg_on_progress;
+    jpeg_job job;
+    jpeg_job_init(&job);
     int failed = jpeg_run(&job, data, n, min_side, max_pixels);
     image im = {(int)job.cinfo.output_width, (int)job.cinfo.output_height, job.rgb};
     int orientation = failed ? 1 : jpeg_orientation(&job.cinfo);
@@ -365,13 +386,30 @@ static int png_run(png_structp png, png_infop info, png_job *job)
     return 0;
 }
 
+/* The size in the IHDR chunk, which must come first: 13 bytes after the signature and the
+ * chunk's length and type. */
+static shelf_status png_probe(const unsigned char *data, size_t n, long *w, long *h,
+                              shelf_error *err)
+{
+    if (n < 8 + 8 + 13 + 4)
+        return err_set(err, SHELF_EDATA, "truncated PNG data");
+    if (get32(data + 8, 0) != 13 || memcmp(data + 12, "IHDR", 4) != 0)
+        return err_set(err, SHELF_EDATA, "bad PNG data: IHDR does not come first");
+    *w = get32(data + 16, 0);
+    *h = get32(data + 20, 0);
+    if (*w > PNG_UINT_31_MAX || *h > PNG_UINT_31_MAX)
+        return err_set(err, SHELF_EDATA, "bad PNG data: image size out of range");
+    return SHELF_OK;
+}
+
 static shelf_status png_decode(const unsigned char *data, size_t n, long max_pixels,
                                image *out, shelf_error *err)
 {
     /* IHDR, first, says the size; libpng would read the chunks up to the pixels first */
     char why[WHY_MAX];
-    if (n >= 24 && memcmp(data + 12, "IHDR", 4) == 0 &&
-        size_problem(get32(data + 16, 0), get32(data + 20, 0), max_pixels, why, sizeof why))
+    long w, h;
+    if (png_probe(data, n, &w, &h, err) == SHELF_OK &&
+        size_problem(w, h, max_pixels, why, sizeof why))
         return err_set(err, SHELF_EDATA, "%s", why);
     png_job job = {.data = data, .n = n, .status = SHELF_OK};
     png_structp png =
@@ -407,6 +445,18 @@ static shelf_status webp_error(VP8StatusCode st, shelf_error *err)
     default:
         return err_set(err, SHELF_EDATA, "bad WebP data");
     }
+}
+
+static shelf_status webp_probe(const unsigned char *data, size_t n, long *w, long *h,
+                               shelf_error *err)
+{
+    WebPBitstreamFeatures f;
+    VP8StatusCode st = WebPGetFeatures(data, n, &f);
+    if (st != VP8_STATUS_OK)
+        return webp_error(st, err);
+    *w = f.width;
+    *h = f.height;
+    return SHELF_OK;
 }
 
 static shelf_status webp_decode(const unsigned char *data, size_t n, long max_pixels,
@@ -507,6 +557,24 @@ shelf_status image_decode_mem(const unsigned char *data, size_t n, int min_side,
     default:
         return unsupported(data, n, err);
     }
+}
+
+shelf_status image_probe_size(const unsigned char *data, size_t n, long *w, long *h,
+                              shelf_error *err)
+{
+    *w = *h = 0;
+    if (!data || n == 0)
+        return err_set(err, SHELF_EDATA, "no image data");
+    shelf_status st;
+    switch (sniff(data, n)) {
+    case KIND_JPEG: st = jpeg_probe(data, n, w, h, err); break;
+    case KIND_PNG: st = png_probe(data, n, w, h, err); break;
+    case KIND_WEBP: st = webp_probe(data, n, w, h, err); break;
+    default: return unsupported(data, n, err);
+    }
+    if (st == SHELF_OK && (*w <= 0 || *h <= 0))
+        st = err_set(err, SHELF_EDATA, "image of %ldx%ld pixels is empty", *w, *h);
+    return st;
 }
 
 /* Reads the whole of path into *data (malloc'ed) with one fread. */

@@ -27,6 +27,14 @@ enum { IMAGE_DEFAULT_MAX_PIXELS = 64L << 20 };
 shelf_status image_decode_mem(const unsigned char *data, size_t n, int min_side,
                               long max_pixels, image *out, shelf_error *err);
 
+/* The width and height data[0..n) claims, from its header alone (a JPEG's markers up to
+ * its first scan, a PNG's IHDR, a WebP's header): no pixel is decoded, so this is cheap
+ * whatever the size, and says before a decode what it would cost. The pixels may still be
+ * broken. SHELF_OK, or SHELF_EDATA saying what is wrong (an unknown format, a bad or
+ * truncated header, an empty image). */
+shelf_status image_probe_size(const unsigned char *data, size_t n, long *w, long *h,
+                              shelf_error *err);
+
 /* The same for a file, read whole (at most 256 MiB). */
 shelf_status image_decode_file(const char *path, int min_side, long max_pixels, image *out,
                                shelf_error *err);

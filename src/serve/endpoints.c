@@ -87,7 +87,8 @@ static int classify_parse(http_req *r, req_error *e)
                              s->o.max_batch, e);
     }
     if (!bad)
-        bad = req_check_images(&r->q, r->sm->model, e);
+        bad = req_check_images(&r->q, r->sm->model, s->o.max_image_pixels,
+                               s->o.max_request_pixels, e);
     if (!bad && predictions_alloc(&r->pred, &r->q, r->sm->model))
         bad = req_fail(e, 500, "out of memory");
     return bad;

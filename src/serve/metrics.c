@@ -107,6 +107,14 @@ void metrics_write(const metrics *m, buf *out, long generation, long queued, dou
               (double)generation);
     write_one(out, "shelf_http_connections", "gauge", "Connections open.",
               (double)get(&m->connections));
+    buf_puts(out, "# HELP shelf_http_connections_closed_total Connections closed on slow "
+                  "clients: a request not whole within --request-deadline (deadline), or still "
+                  "sending headers while the server was nearly full (reserve).\n"
+                  "# TYPE shelf_http_connections_closed_total counter\n");
+    buf_printf(out, "shelf_http_connections_closed_total{reason=\"deadline\"} %ld\n",
+               get(&m->closed_late));
+    buf_printf(out, "shelf_http_connections_closed_total{reason=\"reserve\"} %ld\n",
+               get(&m->closed_evicted));
     write_one(out, "shelf_http_requests_in_flight", "gauge", "Requests begun, not yet answered.",
               (double)get(&m->in_flight));
     write_one(out, "shelf_image_queue_products", "gauge",

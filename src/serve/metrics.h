@@ -32,6 +32,8 @@ typedef struct metrics {
     atomic_long reloads_ok, reloads_failed;
     atomic_long connections;             /* open now */
     atomic_long in_flight;               /* requests begun and not yet completed */
+    atomic_long closed_late;             /* connections closed: a request past its deadline */
+    atomic_long closed_evicted;          /* and: sending headers while the server was full */
 } metrics;
 
 void metrics_init(metrics *m);

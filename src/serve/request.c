@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "image/decode.h"
 #include "io/field.h"
 #include "serve/base64.h"
 #include "serve/model_info.h"
@@ -404,26 +405,40 @@ int req_build(classify_req *q, const product_fields *pf, size_t n, const field_n
 
 /* ---- what the model says ----------------------------------------------------------- */
 
-int req_check_images(const classify_req *q, const shelf_model *m, req_error *e)
+int req_check_images(const classify_req *q, const shelf_model *m, long max_image_pixels,
+                     long max_request_pixels, req_error *e)
 {
     shelf_modality modality = shelf_model_modality(m);
+    long total = 0;
     for (size_t i = 0; i < q->n; i++) {
         const shelf_product *p = &q->products[i];
-        if (!p->image_data && modality == SHELF_MODALITY_IMAGE) {
+        if (!p->image_data) {
+            if (modality != SHELF_MODALITY_IMAGE)
+                continue;
             where w = where_of(q->batch, i);
             return req_fail(e, 400, "%simage_base64: the model classifies images and this "
                             "product has none", w.s);
         }
-        /* models that read images decode it once, in the image queue, which says if it is
-         * bad; a text model ignores it, but a broken one is still the caller's mistake */
-        if (!p->image_data || modality != SHELF_MODALITY_TEXT)
-            continue;
+        /* the header alone: a text model ignores the image (a bad header is still the
+         * caller's mistake); the others decode it in the image queue, which says if its
+         * pixels are bad, once this has said the decoding costs no more than allowed */
         shelf_error err = {0};
-        shelf_status st = shelf_image_check(p->image_data, p->image_size, &err);
+        long w, h;
+        shelf_status st = image_probe_size(p->image_data, p->image_size, &w, &h, &err);
         if (st == SHELF_ENOMEM)
-            return req_fail(e, 500, "out of memory decoding %s", p->image);
+            return req_fail(e, 500, "out of memory reading %s", p->image);
         if (st != SHELF_OK)
             return req_fail(e, 400, "%s: %s", p->image, err.message);
+        if (modality == SHELF_MODALITY_TEXT)
+            continue;
+        if (w > max_image_pixels / h)
+            return req_fail(e, 413, "%s: image of %ldx%ld pixels is over the limit of %ld "
+                            "pixels (--max-image-pixels)", p->image, w, h, max_image_pixels);
+        if (w * h > max_request_pixels - total)
+            return req_fail(e, 413, "%s: the request's images come to more than %ld pixels "
+                            "(--max-request-pixels); send fewer in one request", p->image,
+                            max_request_pixels);
+        total += w * h;
     }
     return 0;
 }

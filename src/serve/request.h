@@ -54,11 +54,14 @@ int req_parse_json(classify_req *q, const char *body, size_t len, const field_na
 int req_build(classify_req *q, const product_fields *pf, size_t n, const field_names *f,
               req_error *e);
 
-/* Checks what only the model can say before predicting: an image model needs every
- * product's image; a text model's given images must decode (it ignores them, but a broken
- * one is still the caller's mistake). Models that read images decode them when predicting,
- * once, and a bad one is reported from there (serve/batcher.h). 0 or -1. */
-int req_check_images(const classify_req *q, const shelf_model *m, req_error *e);
+/* Checks the images before any is decoded: every image given must have a JPEG, PNG or
+ * WebP header (400). A text model ignores them after that, never decoding them. For models
+ * that read images, every product needs one, of at most max_image_pixels pixels, and all of
+ * them together at most max_request_pixels (413), so that no request costs more decoding
+ * than that; they decode them when predicting, once, and bad pixels are reported from there
+ * (serve/batcher.h). 0 or -1. */
+int req_check_images(const classify_req *q, const shelf_model *m, long max_image_pixels,
+                     long max_request_pixels, req_error *e);
 
 /* Parses k and min_confidence given as text (multipart fields). 0 or -1. */
 int req_parse_k(classify_req *q, const char *s, size_t n, req_error *e);

@@ -2,7 +2,9 @@
  * (poll). A request's life: its headers come (routing, draining, connection limit, token,
  * method, declared size, content type: answered at once when wrong, before any body is
  * read), then its body in pieces (kept up to --max-body, else read and dropped for a 413),
- * then the endpoint answers (endpoints.c); the completion callback counts it and frees it. */
+ * then the endpoint answers (endpoints.c); the completion callback counts it and frees it.
+ * Meanwhile the watchdog (watchdog.h) closes connections whose request does not come whole
+ * within --request-deadline, and slow ones when the server is nearly full. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/threadpool.h"
+#include "image/decode.h"
 #include "serve/server.h"
 
 enum {
@@ -28,9 +31,16 @@ enum {
     DEFAULT_MAX_QUEUE = 1024,
     DEFAULT_TIMEOUT = 10,
     IMAGES_PER_CALL = 64,   /* one batch of the CNN's prediction */
-    CONNECTION_SLACK = 64,  /* connections past the limit still accepted, to be told 503 */
-    BODY_TIMEOUTS = 3       /* a body must come within this many --timeout */
+    DEFAULT_REQUEST_DEADLINE = 30, /* an 8 MiB body at 2.2 Mbit/s */
+    DEFAULT_MAX_IMAGE_PIXELS = 40000000,
+    DEFAULT_MAX_REQUEST_PIXELS = 400000000, /* some 5 s of decoding */
+    CONNECTION_SLACK = 64,  /* connections open past --max-connections requests: idle or
+                               sending headers, or to be told 503 */
 };
+/* Past 3/4 of --max-connections open, connections still sending their headers (or a body,
+ * slowly) after this many seconds are closed to make room (a client sends its headers at
+ * once). */
+static const double HEADER_GRACE = 1.0;
 
 void shelf_server_options_default(shelf_server_options *o)
 {
@@ -51,9 +61,25 @@ void server_log(shelf_server *s, const char *fmt, ...)
     s->o.log(line, s->o.log_user);
 }
 
+/* libmicrohttpd logs what clients do (a connection closed mid-request, a bad header), so a
+ * client could flood the log: LOG_BURST lines pass in a window of LOG_WINDOW seconds, and the
+ * next window's first line is preceded by how many were left out. */
+enum { LOG_BURST = 20, LOG_WINDOW = 10 };
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     shelf_server *s = cls;
+    long window = (long)(now_sec() / LOG_WINDOW);
+    if (atomic_exchange(&s->log_window, window) != window) {
+        atomic_store(&s->log_lines, 0);
+        long dropped = atomic_exchange(&s->log_dropped, 0);
+        if (dropped)
+            server_log(s, "http: %ld more messages of libmicrohttpd left out", dropped);
+    }
+    if (atomic_fetch_add(&s->log_lines, 1) >= LOG_BURST) {
+        atomic_fetch_add(&s->log_dropped, 1);
+        return;
+    }
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = '\0';
@@ -97,9 +123,10 @@ static int refuse_early(http_req *r, const char *url, const char *method)
     if (r->ep == EP_OTHER)
         return http_error(r, 404, "no such endpoint '%.200s' (POST /v1/classify, GET "
                           "/healthz, GET /v1/model, GET /metrics, POST /v1/admin/reload)", url), 1;
-    if (atomic_load(&s->met.connections) > s->o.max_connections)
-        return http_error_h(r, 503, "Retry-After", "1", "too many connections (more than "
-                            "%d); retry later", s->o.max_connections), 1;
+    /* requests, not connections: those still sending headers make room (watchdog.h) */
+    if (atomic_load(&s->met.in_flight) > s->o.max_connections)
+        return http_error_h(r, 503, "Retry-After", "1", "too many requests at once (more "
+                            "than %d, --max-connections); retry later", s->o.max_connections), 1;
     if (s->token && r->ep != EP_HEALTHZ && !authorized(s, c))
         return http_error_h(r, 401, "WWW-Authenticate", "Bearer", "this server wants "
                             "'Authorization: Bearer TOKEN' with its token"), 1;
@@ -132,8 +159,7 @@ static enum MHD_Result take_body(http_req *r, const char *data, size_t n)
 {
     shelf_server *s = r->srv;
     r->received += n;
-    if (now_sec() - r->t0 > (double)BODY_TIMEOUTS * s->o.timeout)
-        return MHD_NO;
+    watch_body(s->watch, r->slot, n);
     if (r->received > s->o.max_body) { /* a body without a declared size, too large */
         r->too_big = 1;
         buf_free(&r->body);
@@ -158,10 +184,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r) { /* the headers */
         if (!(r = calloc(1, sizeof *r)))
             return MHD_NO;
-        *r = (http_req){.srv = s, .conn = c, .ep = route(url), .t0 = now_sec()};
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        *r = (http_req){.srv = s, .conn = c, .slot = ci ? ci->socket_context : NULL,
+                        .ep = route(url), .t0 = now_sec()};
         *con_cls = r;
         atomic_fetch_add(&s->met.in_flight, 1);
-        refuse_early(r, url, method);
+        watch_headers(s->watch, r->slot);
+        if (refuse_early(r, url, method))
+            watch_busy(s->watch, r->slot);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -169,6 +200,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return take_body(r, upload_data, n);
     }
+    watch_busy(s->watch, r->slot);
     if (r->status) /* answered already */
         return MHD_YES;
     if (r->too_big)
@@ -186,6 +218,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
+    watch_idle(s->watch, r->slot);
     metrics_request(&s->met, r->ep, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : 0,
                     now_sec() - r->t0);
     if (r->sm)
@@ -202,9 +235,17 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)c, (void)socket_context;
     shelf_server *s = cls;
-    atomic_fetch_add(&s->met.connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&s->met.connections, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? watch_open(s->watch, ci->connect_fd) : NULL;
+    } else { /* libmicrohttpd closes the socket after this returns */
+        atomic_fetch_sub(&s->met.connections, 1);
+        watch_close(s->watch, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ---- start and stop -------------------------------------------------------------------- */
@@ -259,26 +300,42 @@ static shelf_status check_options(shelf_server_options *o, shelf_error *err)
     if (!o->host)
         o->host = "127.0.0.1";
     if (o->port < 0 || o->port > 65535 || o->threads < 0 || o->max_batch < 0 ||
-        o->max_connections < 0 || o->max_queue < 0 || o->timeout < 0)
+        o->max_connections < 0 || o->max_queue < 0 || o->timeout < 0 ||
+        o->request_deadline < 0 || o->max_image_pixels < 0 || o->max_request_pixels < 0)
         return err_set(err, SHELF_EINVAL, "port, threads and limits must not be negative "
                        "(and port at most 65535)");
+    if (o->max_image_pixels > IMAGE_DEFAULT_MAX_PIXELS)
+        return err_set(err, SHELF_EINVAL, "--max-image-pixels %ld: at most %ld, the image "
+                       "decoders' own limit", o->max_image_pixels,
+                       (long)IMAGE_DEFAULT_MAX_PIXELS);
     o->threads = o->threads ? o->threads : pool_cores();
     o->max_body = o->max_body ? o->max_body : DEFAULT_MAX_BODY;
     o->max_batch = o->max_batch ? o->max_batch : DEFAULT_MAX_BATCH;
     o->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNECTIONS;
     o->max_queue = o->max_queue ? o->max_queue : DEFAULT_MAX_QUEUE;
     o->timeout = o->timeout ? o->timeout : DEFAULT_TIMEOUT;
+    o->request_deadline = o->request_deadline ? o->request_deadline : DEFAULT_REQUEST_DEADLINE;
+    if (!o->max_image_pixels)
+        o->max_image_pixels = DEFAULT_MAX_IMAGE_PIXELS;
+    if (!o->max_request_pixels)
+        o->max_request_pixels = DEFAULT_MAX_REQUEST_PIXELS;
     return SHELF_OK;
 }
 
 static void server_free(shelf_server *s)
 {
+    watch_free(s->watch);
     batcher_free(s->images);
     holder_free(&s->holder);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     free(s->token);
     free(s);
+}
+
+static int connection_limit(const shelf_server_options *o)
+{
+    return o->max_connections + CONNECTION_SLACK;
 }
 
 static shelf_status start_daemon(shelf_server *s, shelf_error *err)
@@ -288,13 +345,17 @@ static shelf_status start_daemon(shelf_server *s, shelf_error *err)
      * 0.9.75, an open defect); with poll, quiescing is a flag and a wake-up */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
+    /* one thread is the polling thread itself: a pool of 1 (or 0) makes libmicrohttpd warn */
+    struct MHD_OptionItem pool[] = {
+        {s->o.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->o.threads, NULL},
+        {MHD_OPTION_END, 0, NULL}};
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, or some go to stderr */
         MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads,
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->o.timeout,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->o.max_connections + CONNECTION_SLACK),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)connection_limit(&s->o),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_END);
@@ -323,6 +384,11 @@ shelf_status shelf_server_start(const shelf_server_options *opts, shelf_server *
     /* always: a reload may bring a model that reads images */
     if (st == SHELF_OK && !(s->images = batcher_new(s->o.max_queue, IMAGES_PER_CALL)))
         st = err_set(err, SHELF_ENOMEM, "cannot start the image prediction thread");
+    if (st == SHELF_OK &&
+        !(s->watch = watch_new(connection_limit(&s->o), s->o.request_deadline,
+                               s->o.max_connections * 3 / 4, HEADER_GRACE,
+                               &s->met.closed_late, &s->met.closed_evicted)))
+        st = err_set(err, SHELF_ENOMEM, "cannot start the connection watchdog thread");
     if (st == SHELF_OK)
         st = listen_on(s->o.host, s->o.port, &s->listen_fd, err);
     if (st == SHELF_OK) {

@@ -14,6 +14,7 @@
 #include "serve/model_holder.h"
 #include "serve/multipart.h"
 #include "serve/request.h"
+#include "serve/watchdog.h"
 #include "shelf.h"
 
 struct shelf_server {
@@ -23,17 +24,20 @@ struct shelf_server {
     metrics met;
     batcher *images;            /* image and fused models */
     struct MHD_Daemon *daemon;
+    watchdog *watch;            /* request deadlines, room for new clients */
     int listen_fd;
     int port;
     double started;             /* Unix time */
     atomic_int draining;
     atomic_int reloads_running; /* threads reloading for POST /v1/admin/reload */
+    atomic_long log_window, log_lines, log_dropped; /* libmicrohttpd's messages, rationed */
 };
 
 /* One HTTP request, from its headers to its completion (libmicrohttpd's con_cls). */
 typedef struct http_req {
     shelf_server *srv;
     struct MHD_Connection *conn;
+    conn_slot *slot;            /* its connection's watch; NULL: not watched */
     endpoint ep;
     double t0;                  /* monotonic, when the headers came */
     unsigned status;            /* answered with; 0 until then */
