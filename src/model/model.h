@@ -147,4 +147,8 @@ void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, floa
 int model_set_read_options(shelf_model *m, const shelf_read_options *r);
 shelf_model *model_new(void);
 
+/* The checksum a model file ends with, of its first n bytes (data[0..n), n = file size -
+ * 8): for tools and fuzz harnesses that make model files by hand. */
+uint64_t model_file_checksum(const void *data, size_t n);
+
 #endif

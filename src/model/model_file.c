@@ -617,3 +617,10 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     *out = m;
     return SHELF_OK;
 }
+
+uint64_t model_file_checksum(const void *data, size_t n)
+{
+    sum64 s = {0, {0}, 0};
+    sum_update(&s, data, n);
+    return sum_final(&s);
+}
