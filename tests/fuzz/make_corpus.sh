@@ -89,9 +89,31 @@ text fuzz_model not_a_model 0 'SHELFMDL'
 mkdir -p "$out/fuzz_image"
 for f in "$tmp"/img/img/*; do
   case $f in
-    *-0.*|*-1.*|*bad*|*trunc*|*fake*) cp "$f" "$out/fuzz_image/$(basename "$f")" ;;
+    */0.jpg|*/1.png|*/2.webp|*/fake.jpg|*/truncated.jpg) cp "$f" "$out/fuzz_image/" ;;
   esac
 done
+# PNGs of the other colour types and depths libpng turns into RGB: grey, grey+alpha,
+# palette with transparency, RGBA, 16-bit, interlaced (Adam7), written by hand with zlib.
+python3 - "$out/fuzz_image" <<'PY'
+import struct, sys, zlib
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+def png(name, w, h, depth, ctype, row, extra=b"", interlace=0):
+    raw = b"".join(b"\0" + row(y) for y in range(h))
+    if interlace:  # every Adam7 pass of a 2x2 image holds whole rows of the same bytes
+        raw = b"".join(b"\0" + row(0)[:len(row(0)) // w] for _ in range(4))
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, interlace)
+    open(sys.argv[1] + "/" + name, "wb").write(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra +
+        chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+png("grey.png", 3, 2, 8, 0, lambda y: bytes([10, 128, 250]))
+png("grey_alpha.png", 2, 2, 8, 4, lambda y: bytes([10, 0, 200, 255]))
+png("palette.png", 2, 2, 4, 3, lambda y: bytes([0x01]),
+    chunk(b"PLTE", bytes([255, 0, 0, 0, 255, 0])) + chunk(b"tRNS", bytes([0])))
+png("rgba.png", 2, 1, 8, 6, lambda y: bytes([255, 0, 0, 128, 0, 0, 255, 0]))
+png("rgb16.png", 1, 2, 16, 2, lambda y: bytes([1, 2, 3, 4, 5, 6]))
+png("interlaced.png", 2, 2, 8, 2, lambda y: bytes([9, 8, 7, 6, 5, 4]), interlace=1)
+PY
 
 # ---- requests ----
 mkdir -p "$out/fuzz_request" "$out/fuzz_base64" "$out/fuzz_multipart"
