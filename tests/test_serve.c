@@ -11,6 +11,7 @@
 
 #include "serve/base64.h"
 #include "serve/metrics.h"
+#include "serve/multipart.h"
 #include "serve/request.h"
 
 static long decode(const char *s, unsigned char *out, size_t *bad)
@@ -128,6 +129,45 @@ static void bad_requests_are_named(void **state)
     refused("{\"products\": [{\"title\": \"a\"}], \"description\": \"b\"}", 400, "not both");
 }
 
+/* The parts as libmicrohttpd's post processor hands them over: a value may come in pieces. */
+static void form_parts_become_one_product(void **state)
+{
+    (void)state;
+    form *f = form_new_detached();
+    assert_non_null(f);
+    assert_int_equal(form_take_part(f, "title", "Denim ", 0, 6), 0);
+    assert_int_equal(form_take_part(f, "title", "jeans", 6, 5), 0);
+    assert_int_equal(form_take_part(f, "k", "2", 0, 1), 0);
+    assert_int_equal(form_take_part(f, "description", NULL, 0, 0), 0);
+    field_names names = fields();
+    classify_req q;
+    req_error e = {0};
+    assert_int_equal(form_to_req(f, &q, &names, &e), 0);
+    assert_int_equal(q.n, 1);
+    assert_int_equal(q.k, 2);
+    assert_string_equal(q.products[0].text, "Denim jeans");
+    classify_req_free(&q);
+    form_free(f);
+}
+
+/* A part without name= comes with a NULL key (issue 13, defect 1: it crashed the server). */
+static void a_form_part_without_a_name_is_a_400(void **state)
+{
+    (void)state;
+    form *f = form_new_detached();
+    assert_non_null(f);
+    assert_int_equal(form_take_part(f, NULL, "abc", 0, 3), -1);
+    assert_int_equal(form_take_part(f, "title", "x", 0, 1), -1); /* refused from then on */
+    field_names names = fields();
+    classify_req q;
+    req_error e = {0};
+    assert_int_equal(form_to_req(f, &q, &names, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_non_null(strstr(e.why, "a form part has no name"));
+    classify_req_free(&q);
+    form_free(f);
+}
+
 static void metrics_are_prometheus_text(void **state)
 {
     (void)state;
@@ -160,6 +200,8 @@ int main(void)
         cmocka_unit_test(a_product_is_joined_like_a_catalog_row),
         cmocka_unit_test(a_batch_keeps_its_order_and_decodes_images),
         cmocka_unit_test(bad_requests_are_named),
+        cmocka_unit_test(form_parts_become_one_product),
+        cmocka_unit_test(a_form_part_without_a_name_is_a_400),
         cmocka_unit_test(metrics_are_prometheus_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,45 +21,60 @@ struct form {
     int failed;
 };
 
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
+int form_take_part(form *f, const char *key, const char *data, uint64_t off, size_t size)
 {
-    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
-    form *f = cls;
+    if (f->failed)
+        return -1;
     if (!key) { /* libmicrohttpd hands over a part without name= with a NULL key */
         req_fail(&f->error, 400, "a form part has no name (Content-Disposition: form-data; "
                  "name=\"...\")");
-        return MHD_NO;
+        goto fail;
     }
     form_field *x = f->n > 0 ? &f->field[f->n - 1] : NULL;
     if (off == 0 || !x || strcmp(x->name, key) != 0) { /* a new part */
         for (int i = 0; i < f->n; i++)
             if (strcmp(f->field[i].name, key) == 0) {
                 req_fail(&f->error, 400, "the form gives %.64s twice", key);
-                return MHD_NO;
+                goto fail;
             }
         if (f->n == FORM_MAX_FIELDS) {
             req_fail(&f->error, 400, "the form has more than %d fields", FORM_MAX_FIELDS);
-            return MHD_NO;
+            goto fail;
         }
         x = &f->field[f->n++];
-        if (!(x->name = strdup(key)))
+        if (!(x->name = strdup(key))) {
+            f->n--;
             goto oom;
+        }
     }
-    if (size) /* an empty part may come without data */
+    if (size && data) /* an empty part may come without data */
         buf_append(&x->value, data, size);
     if (!x->value.oom)
-        return MHD_YES;
+        return 0;
 oom:
     req_fail(&f->error, 500, "out of memory reading the form");
-    return MHD_NO;
+fail:
+    f->failed = 1;
+    return -1;
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+    (void)kind, (void)filename, (void)content_type, (void)transfer_encoding;
+    return form_take_part(cls, key, data, off, size) ? MHD_NO : MHD_YES;
+}
+
+form *form_new_detached(void)
+{
+    return calloc(1, sizeof(form));
 }
 
 form *form_new(struct MHD_Connection *c)
 {
-    form *f = calloc(1, sizeof *f);
+    form *f = form_new_detached();
     if (!f)
         return NULL;
     f->pp = MHD_create_post_processor(c, 16 * 1024, on_part, f);
@@ -70,18 +85,22 @@ form *form_new(struct MHD_Connection *c)
     return f;
 }
 
-int form_feed(form *f, const char *data, size_t n, req_error *e)
+/* Why the form failed: the part handler's reason, or a malformed body. */
+static int form_error(form *f, req_error *e)
 {
-    if (f->failed)
-        return -1;
-    if (MHD_post_process(f->pp, data, n) == MHD_YES)
-        return 0;
     f->failed = 1;
     if (f->error.status)
         *e = f->error;
     else
         req_fail(e, 400, "the multipart/form-data body is malformed");
     return -1;
+}
+
+int form_feed(form *f, const char *data, size_t n, req_error *e)
+{
+    if (!f->failed && MHD_post_process(f->pp, data, n) == MHD_YES && !f->failed)
+        return 0;
+    return form_error(f, e);
 }
 
 void form_free(form *f)
@@ -141,7 +160,9 @@ int form_to_req(form *f, classify_req *q, const field_names *names, req_error *e
     *q = (classify_req){.k = 1};
     struct MHD_PostProcessor *pp = f->pp;
     f->pp = NULL;
-    if (f->failed || MHD_destroy_post_processor(pp) != MHD_YES)
+    if (f->failed)
+        return form_error(f, e);
+    if (pp && MHD_destroy_post_processor(pp) != MHD_YES) /* a detached form has no parser */
         return req_fail(e, 400, "the multipart/form-data body ends before its closing "
                         "boundary");
     product_fields pf;
