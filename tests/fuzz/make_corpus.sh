@@ -128,8 +128,15 @@ printf '{"products": []}' >"$out/fuzz_request/empty_batch"
 printf '%s' "$b64" >"$out/fuzz_base64/png"
 printf 'data:image/jpeg;base64,/9j/4AAQ\r\nSkZJRg==' >"$out/fuzz_base64/data_url"
 printf 'ab-_cd==x' >"$out/fuzz_base64/urlsafe_bad"
-printf '\x00title\x00red tee\x01description\x00crew\x02\x00neck\x00k\x003\x00image\x00\x89PNG\r\n' \
+# multipart: control byte, key length and key (new part), data length and data; see
+# fuzz_multipart.c
+printf '\x00\x05title\x07red tee\x01\x04 big\x00\x0bdescription\x04crew\x00\x01k\x013\x00\x05image\x08\x89PNG\r\n\x1a\n' \
   >"$out/fuzz_multipart/parts"
-printf '\x00image_base64\x00AAAA\x00min_confidence\x000.4\x00id\x00x\x03\x00abc' \
+printf '\x00\x0cimage_base64\x04AAAA\x00\x0emin_confidence\x030.4\x00\x02id\x01x\x02\x03abc' \
   >"$out/fuzz_multipart/nameless"
+printf '\x00\x05title\x01a\x03\x01b\x00\x05other\x00\x09\x00\x00\x02id\x01\xff' \
+  >"$out/fuzz_multipart/repeated"
+{ printf '\x00\x05image\x00'; for f in "$out"/fuzz_image/0.jpg; do
+  printf '\x01\xff'; head -c 255 "$f"; printf '\x01\xff'; tail -c +256 "$f" | head -c 255; done
+  printf '\x00\x05title\x01t'; } >"$out/fuzz_multipart/image_pieces"
 echo "seeds written to $out"
