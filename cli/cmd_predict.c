@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "io/outfile.h"
 #include "io/writer.h"
 #include "options.h"
 
@@ -137,6 +138,8 @@ typedef struct job {
     long bad_images;      /* skipped under --skip-bad, over the whole run */
     long text_only;       /* fused models: classified without their image */
     progress *pg;         /* messages go after its line */
+    FILE *out;            /* standard output, or the --out file's temporary file */
+    const char *out_name; /* the --out path, or "standard output" */
 } job;
 
 static void write_product(const job *j, const shelf_product *p, const int *labels,
@@ -154,7 +157,7 @@ static void write_product(const job *j, const shelf_product *p, const int *label
     if (x.backoff)
         x.status = (pred_backoff_status)shelf_backoff(j->m, labels, probs, count, j->min_conf,
                                                       path, sizeof path, &x.prob);
-    pred_write_row_extra(stdout, j->fmt, j->k, p->id, n, names, probs, &x);
+    pred_write_row_extra(j->out, j->fmt, j->k, p->id, n, names, probs, &x);
 }
 
 static int write_batch(job *j, const batch *b)
@@ -181,7 +184,11 @@ static int write_batch(job *j, const batch *b)
         if (j->counts[i] >= 0)
             write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
                           j->probs + i * (size_t)j->kq, j->counts[i], j->used[i]);
-    return ferror(stdout) ? -1 : 0;
+    if (outfile_flush(j->out, j->out_name, &err) != SHELF_OK) { /* a full disk stops the run */
+        note(j->pg, "%s", err.message);
+        return -1;
+    }
+    return 0;
 }
 
 /* The catalog, batch after batch in input order: batch i is predicted and written while
@@ -235,9 +242,21 @@ static int predict_one_image(job *j, batch *b, const char *image)
     return write_batch(j, b);
 }
 
+/* The predictions are all written: --out's file takes its place, or standard output is
+ * flushed. 0, or 1 after printing why not. */
+static int finish(outfile *of, const char *out)
+{
+    shelf_error err = {0};
+    if ((out ? outfile_close(of, 1, &err) : outfile_flush(stdout, "standard output", &err)) ==
+        SHELF_OK)
+        return 0;
+    fprintf(stderr, "shelf predict: %s\n", err.message);
+    return 1;
+}
+
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *data = "-", *outfmt = "jsonl", *image = NULL;
+    const char *model = NULL, *data = "-", *outfmt = "jsonl", *image = NULL, *out = NULL;
     int k = 1, threads = 0;
     float threshold = 0, min_conf = 0;
     read_flags rf = {0};
@@ -250,6 +269,8 @@ int cmd_predict(int argc, char **argv)
         {"min-confidence", OPT_FLOAT, &min_conf,
          "below it, give the deepest ancestor path that reaches it, or mark for review"},
         {"output-format", OPT_STR, &outfmt, "jsonl (default), csv or tsv"},
+        {"out", OPT_STR, &out, "file to write (default: standard output); written whole or not "
+         "at all"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
         READ_FLAG_OPTS(rf),
         {NULL, 0, NULL, NULL}};
@@ -268,6 +289,11 @@ int cmd_predict(int argc, char **argv)
         return 2;
     }
     shelf_error err = {0};
+    outfile of = {0};
+    if (out && outfile_check(out, &err) != SHELF_OK) { /* before any work */
+        fprintf(stderr, "shelf predict: --out %s\n", err.message);
+        return 1;
+    }
     shelf_model *m = NULL;
     if (shelf_model_load(model, &m, &err) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
@@ -300,21 +326,23 @@ int cmd_predict(int argc, char **argv)
                 model);
         goto done;
     }
-    if (shelf_predictor_new(m, threads, 0, &j.pred, &err) != SHELF_OK) {
+    if (shelf_predictor_new(m, threads, 0, &j.pred, &err) != SHELF_OK ||
+        (out && outfile_open(&of, out, &err) != SHELF_OK)) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
+    j.out = out ? of.f : stdout;
+    j.out_name = out ? out : "standard output";
     if (image) {
-        pred_write_header_extra(stdout, fmt, k, min_conf > 0, j.show_used);
-        if (predict_one_image(&j, b, image) == 0)
-            status = fflush(stdout) == 0 ? 0 : 1;
+        pred_write_header_extra(j.out, fmt, k, min_conf > 0, j.show_used);
+        status = predict_one_image(&j, b, image) == 0 ? finish(&of, out) : 1;
         goto done;
     }
     if (shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    pred_write_header_extra(stdout, fmt, k, min_conf > 0, j.show_used);
+    pred_write_header_extra(j.out, fmt, k, min_conf > 0, j.show_used);
     if (predict_stream(&j, rd, b, &pg))
         goto done;
     progress_show(&pg, rd, 1);
@@ -326,8 +354,10 @@ int cmd_predict(int argc, char **argv)
     if (j.text_only)
         fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
                 data, j.text_only);
-    status = fflush(stdout) == 0 ? 0 : 1;
+    status = finish(&of, out);
 done:
+    if (of.f)
+        outfile_close(&of, 0, NULL); /* a failed run leaves an old --out file as it was */
     for (int i = 0; b && i < 2; i++)
         buf_free(&b[i].strings);
     free(b);

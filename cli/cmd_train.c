@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "hygiene.h"
+#include "io/outfile.h"
 #include "options.h"
 #include "report.h"
 
@@ -152,6 +153,11 @@ int cmd_train(int argc, char **argv)
     if (!quiet && isatty(2))
         o.progress = show_progress;
 
+    shelf_error err = {0};
+    if (outfile_check(out, &err) != SHELF_OK) { /* now, not after the training */
+        fprintf(stderr, "shelf train: --out %s\n", err.message);
+        return 1;
+    }
     int status = 1;
     shelf_model *m = NULL;
     shelf_catalog *tc = load(train, &o.read), *vc = NULL;
@@ -160,7 +166,6 @@ int cmd_train(int argc, char **argv)
     if (!quiet)
         hygiene_report(tc, train, o.read.label_sep, o.modality != SHELF_MODALITY_TEXT,
                        stderr);
-    shelf_error err = {0};
     if (shelf_train(tc, vc, &o, &m, &err) != SHELF_OK ||
         shelf_model_save(m, out, &err) != SHELF_OK) {
         if (o.progress)

@@ -110,7 +110,8 @@ printf '\x55\x66\x77' | dd of=corrupt.shelf bs=1 seek=$((size / 2)) conv=notrunc
 expect_error "corrupted model" 'corrupt.shelf.*corrupt' "$SHELF" info --model corrupt.shelf
 cp m.shelf newer.shelf
 printf '\x63' | dd of=newer.shelf bs=1 seek=8 conv=notrunc 2>/dev/null
-expect_error "model from a newer version" 'newer.shelf.*newer' "$SHELF" info --model newer.shelf
+# a version byte changed without the checksum is damage (test_model checks a real newer one)
+expect_error "a damaged version byte is corruption" 'newer.shelf.*corrupted \(checksum mismatch\)' "$SHELF" info --model newer.shelf
 expect_error "not a model" 'not a shelf model' "$SHELF" info --model train.csv
 
 echo "bad options"
@@ -253,6 +254,41 @@ expect_error "a sequence encoder needs text" 'needs text' "$SHELF" train --train
 expect_error "--dropout 1 is refused" 'dropout' "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --dropout 1
 "$SHELF" train --train train.csv --out x.shelf --text-encoder lstm >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "text-encoder" err.txt && pass "an unknown --text-encoder: exit 2 with a message" || fail "unknown --text-encoder (exit $rc)"
+
+echo "model files and outputs (issue 13)"
+mkfifo fifo.shelf
+timeout 10 "$SHELF" info --model fifo.shelf >out.txt 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "fifo.shelf: not a regular file" err.txt && pass "info refuses a FIFO without blocking" || fail "info on a FIFO (exit $rc, $(head -c 300 err.txt))"
+
+# Write errors: every output is flushed and checked; a failure exits 1 naming it and why.
+full_stdout() { # NAME CMD...: the command writes to a full device
+  local name=$1; shift
+  "$@" >/dev/full 2>err.txt; local rc=$?
+  if [ $rc -eq 1 ] && grep -q "standard output: cannot write: No space left on device" err.txt; then
+    pass "$name"; else fail "$name (exit $rc, stderr: $(head -c 300 err.txt))"; fi
+}
+full_stdout "eval > /dev/full fails" "$SHELF" eval --model m.shelf --data test.csv
+full_stdout "eval --json > /dev/full fails" "$SHELF" eval --model m.shelf --data test.csv --json
+full_stdout "info > /dev/full fails" "$SHELF" info --model m.shelf
+full_stdout "predict > /dev/full fails" "$SHELF" predict --model m.shelf --data test.csv
+full_stdout "predict csv > /dev/full fails" "$SHELF" predict --model m.shelf --data test.csv --output-format csv
+# A file that cannot grow (ulimit -f: writes fail with "File too large") leaves the old file.
+echo old > p.jsonl && cp m.shelf m_old.shelf
+( trap '' XFSZ; ulimit -f 1; "$SHELF" predict --model m.shelf --data test.csv --k 3 --out p.jsonl ) >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "p.jsonl: cannot write: File too large" err.txt && [ "$(cat p.jsonl)" = old ] && pass "predict --out on a full disk fails and keeps the old file" || fail "predict --out full (exit $rc, $(head -c 300 err.txt))"
+( trap '' XFSZ; ulimit -f 1; "$SHELF" train --train train.csv --out m.shelf --quiet ) >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "m.shelf: cannot write: File too large" err.txt && cmp -s m.shelf m_old.shelf && [ -z "$(ls m.shelf.tmp.* 2>/dev/null)" ] && pass "train --out on a full disk fails and keeps the old model" || fail "train --out full (exit $rc, $(head -c 300 err.txt))"
+expect_ok "predict --out writes the file" "$SHELF" predict --model m.shelf --data test.csv --out p.jsonl
+[ ! -s out.txt ] && [ "$(wc -l < p.jsonl)" -eq 100 ] && pass "  with every product, nothing on standard output" || fail "predict --out content"
+
+# --out: only a regular file or a new name, checked before any work (the training file here
+# does not exist: the --out error must come first).
+ln -s m.shelf link.shelf; mkdir -p adir
+for bad in "/dev/null:a device" "link.shelf:a symbolic link" "adir:a directory" "fifo.shelf:a FIFO" "nodir/m.shelf:cannot write in nodir: No such file"; do
+  expect_error "train --out ${bad%%:*} is refused before training" "--out ${bad%%:*}: .*${bad#*:}" "$SHELF" train --train missing.csv --out "${bad%%:*}"
+  expect_error "predict --out ${bad%%:*} is refused" "--out ${bad%%:*}: .*${bad#*:}" "$SHELF" predict --model missing.shelf --data test.csv --out "${bad%%:*}"
+done
+[ -L link.shelf ] && [ -c /dev/null ] && pass "the symbolic link and the device are left alone" || fail "a refused --out was replaced"
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/rng.h"
@@ -199,11 +200,27 @@ static void flip_middle(FILE *f, long size)
     fseek(f, size / 2, SEEK_SET);
     fputc(c ^ 0x10, f);
 }
-static void bump_version(FILE *f, long size)
+/* The file's bytes, changed by edit, with the checksum made right again: what a newer
+ * shelf would write, or an attacker. */
+static void rewrite_checksummed(FILE *f, long size, void (*edit)(unsigned char *, long))
+{
+    unsigned char *b = malloc((size_t)size);
+    fseek(f, 0, SEEK_SET);
+    assert_int_equal(fread(b, 1, (size_t)size, f), (size_t)size);
+    edit(b, size);
+    uint64_t sum = model_checksum(b, (size_t)size - 8);
+    memcpy(b + size - 8, &sum, 8);
+    fseek(f, 0, SEEK_SET);
+    assert_int_equal(fwrite(b, 1, (size_t)size, f), (size_t)size);
+    free(b);
+}
+static void version_99(unsigned char *b, long size) { (void)size; b[8] = 99; }
+static void bump_version(FILE *f, long size) { rewrite_checksummed(f, size, version_99); }
+static void flip_version(FILE *f, long size)
 {
     (void)size;
     fseek(f, 8, SEEK_SET);
-    fputc(99, f); /* a version far beyond this build's */
+    fputc(99, f); /* a damaged byte: the checksum no longer holds */
 }
 static void wrong_magic(FILE *f, long size)
 {
@@ -215,7 +232,93 @@ static void wrong_magic(FILE *f, long size)
 static void truncated_file_is_refused(void **s) { (void)s; expect_refused(cut_in_half, SHELF_EMODEL, "truncated"); }
 static void corrupted_file_is_refused(void **s) { (void)s; expect_refused(flip_middle, SHELF_EMODEL, "corrupted"); }
 static void newer_version_is_refused(void **s) { (void)s; expect_refused(bump_version, SHELF_EVERSION, "newer"); }
+static void damaged_version_is_corrupted(void **s) { (void)s; expect_refused(flip_version, SHELF_EMODEL, "corrupted (checksum mismatch)"); }
 static void other_file_is_refused(void **s) { (void)s; expect_refused(wrong_magic, SHELF_EMODEL, "not a shelf model"); }
+
+/* A FIFO would block the open forever waiting for a writer (a reload of the server too);
+ * the alarm turns such a regression into a failure instead of a hung suite. */
+static void fifo_is_refused_without_blocking(void **state)
+{
+    (void)state;
+    const char *fifo = path_of("fifo.shelf");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    shelf_model *m = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_model_load(fifo, &m, &err), SHELF_EMODEL);
+    assert_null(m);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    unsigned version;
+    assert_int_equal(shelf_model_file_version(fifo, &version, &err), SHELF_EMODEL);
+    alarm(0);
+    unlink(fifo);
+}
+
+/* A model file whose u32 run `pattern` (n values) gets value at index, the checksum made
+ * right again: a crafted file, such as an attacker could write. */
+static const uint32_t *patch_pattern;
+static size_t patch_n, patch_at;
+static uint32_t patch_value;
+static void patch_u32(unsigned char *b, long size)
+{
+    size_t len = patch_n * 4, hits = 0;
+    for (long i = 0; i + (long)len <= size; i++)
+        if (memcmp(b + i, patch_pattern, len) == 0) {
+            memcpy(b + i + patch_at * 4, &patch_value, 4);
+            hits++;
+            i += (long)len - 1;
+        }
+    assert_int_equal(hits, 1);
+}
+
+/* Saves m, patches it, and loads it back: the status, the model or NULL, err. */
+static shelf_status load_patched(shelf_model *m, const uint32_t *pattern, size_t n, size_t at,
+                                 uint32_t value, shelf_model **back, shelf_error *err)
+{
+    assert_int_equal(shelf_model_save(m, path, err), SHELF_OK);
+    patch_pattern = pattern, patch_n = n, patch_at = at, patch_value = value;
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 0, SEEK_END);
+    rewrite_checksummed(f, ftell(f), patch_u32);
+    fclose(f);
+    *back = NULL;
+    return shelf_model_load(path, back, err);
+}
+
+/* Every size a file claims is checked against the bytes it has before it is allocated: a
+ * small file with a valid checksum once made each load allocate 1 GiB. */
+static void crafted_sizes_allocate_nothing_big(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1), *back;
+    shelf_error err;
+    /* the most buckets a model may hash into: the row table follows the rows it has */
+    const uint32_t feat[] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
+                             (uint32_t)m->feat.maxn, m->feat.buckets};
+    assert_int_equal(load_patched(m, feat, 4, 3, MODEL_MAX_BUCKETS, &back, &err), SHELF_OK);
+    assert_int_equal(back->feat.buckets, MODEL_MAX_BUCKETS);
+    assert_int_equal(back->rows.cap, back->nrows);
+    shelf_model_free(back);
+    const uint32_t rows[] = {m->nrows, m->rows.buckets[0], m->rows.buckets[1]};
+    assert_int_equal(load_patched(m, rows, 3, 0, 0x7fffffff, &back, &err), SHELF_EMODEL);
+    assert_null(back);
+    assert_non_null(strstr(err.message, "corrupted (the feature rows claims 8589934588 bytes "
+                                        "but the file has"));
+    shelf_model_free(m);
+
+    encoder = SHELF_TEXT_ENCODER_GRU; /* a sequence encoder claiming a huge vocabulary */
+    m = train(0, 1);
+    encoder = SHELF_TEXT_ENCODER_BAG;
+    const seq_encoder *e = m->seq;
+    const uint32_t sizes[] = {(uint32_t)e->kind, (uint32_t)e->D, (uint32_t)e->layers,
+                              (uint32_t)e->heads, (uint32_t)e->F, (uint32_t)e->T, e->nwords,
+                              e->nbuckets};
+    assert_int_equal(load_patched(m, sizes, 8, 7, SEQ_MAX_WORDS, &back, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "corrupted (the sequence encoder claims"));
+    assert_int_equal(load_patched(m, sizes, 8, 1, 4096, &back, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "the sequence encoder claims"));
+    shelf_model_free(m);
+}
 
 static void save_replaces_atomically(void **state)
 {
@@ -228,6 +331,15 @@ static void save_replaces_atomically(void **state)
     snprintf(bad, sizeof bad, "%s/no/such/dir/m.shelf", scratch_dir);
     assert_int_equal(shelf_model_save(m, bad, &err), SHELF_EIO);
     assert_non_null(strstr(err.message, bad));
+    const char *link = path_of("link.shelf"); /* rename would replace the link itself */
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(shelf_model_save(m, link, &err), SHELF_EIO);
+    assert_non_null(strstr(err.message, "symbolic link"));
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(shelf_model_save(m, "/dev/null", &err), SHELF_EIO);
+    assert_non_null(strstr(err.message, "a device"));
     shelf_model_free(m);
 }
 
@@ -254,6 +366,25 @@ static void vector_cache_matches_and_respects_its_budget(void **state)
     }
     sparse_vec_free(&x);
     vec_scratch_free(&vs);
+    vcache_free(&vc);
+    shelf_catalog_free(c);
+    shelf_model_free(m);
+}
+
+/* More threads than rows: the jobs without rows have no block to copy (UBSan once caught
+ * memcpy from NULL here). */
+static void vector_cache_with_more_threads_than_rows(void **state)
+{
+    (void)state;
+    shelf_model *m = train(0, 1);
+    const char *small = write_bytes("three.csv", "id,title,category\n1,cotton tee,A\n"
+                                    "2,denim jeans,B\n3,,A\n", 54);
+    shelf_read_options ro = {.require_label = 1};
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(small, &ro, &c, NULL), SHELF_OK);
+    vcache vc;
+    assert_int_equal(vcache_build(&vc, m, c, 8, 1 << 24), 1);
+    assert_int_equal(vc.off[3], vc.off[2]); /* the empty title */
     vcache_free(&vc);
     shelf_catalog_free(c);
     shelf_model_free(m);
@@ -493,9 +624,13 @@ int main(void)
         cmocka_unit_test(truncated_file_is_refused),
         cmocka_unit_test(corrupted_file_is_refused),
         cmocka_unit_test(newer_version_is_refused),
+        cmocka_unit_test(damaged_version_is_corrupted),
         cmocka_unit_test(other_file_is_refused),
+        cmocka_unit_test(fifo_is_refused_without_blocking),
+        cmocka_unit_test(crafted_sizes_allocate_nothing_big),
         cmocka_unit_test(save_replaces_atomically),
         cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
+        cmocka_unit_test(vector_cache_with_more_threads_than_rows),
         cmocka_unit_test(bad_options_are_errors),
         cmocka_unit_test(backoff_gives_the_deepest_sure_ancestor),
         cmocka_unit_test(balance_weights_and_draws),

@@ -16,7 +16,7 @@ static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f;
 /* Images per sgemm: enough columns (HO*WO per image) for sgemm to run near its peak. */
 enum { CHUNK_COLUMNS = 1024 };
 
-int cnn_init(cnn *c, int size, int width, int nlabels)
+int cnn_shape(cnn *c, int size, int width, int nlabels)
 {
     memset(c, 0, sizeof *c);
     if (size < CNN_MIN_SIZE || size > CNN_MAX_SIZE || width < 1 || width > CNN_MAX_WIDTH ||
@@ -60,6 +60,13 @@ int cnn_init(cnn *c, int size, int width, int nlabels)
     off += (size_t)nlabels;
     c->nparams = off;
     c->nstats = soff;
+    return 0;
+}
+
+int cnn_init(cnn *c, int size, int width, int nlabels)
+{
+    if (cnn_shape(c, size, width, nlabels))
+        return -1;
     c->params = calloc(c->nparams, sizeof *c->params);
     c->stats = calloc(c->nstats, sizeof *c->stats);
     if (!c->params || !c->stats) {

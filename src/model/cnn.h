@@ -43,6 +43,9 @@ typedef struct cnn {
 
 /* Sets up the shapes and allocates the blocks; -1 on bad sizes or out of memory. */
 int cnn_init(cnn *c, int size, int width, int nlabels);
+/* As cnn_init without allocating: the shapes and sizes (nparams, nstats), for a model file
+ * to check what it claims before anything is allocated. 0, or -1 for bad sizes. */
+int cnn_shape(cnn *c, int size, int width, int nlabels);
 /* PyTorch's default initialization (uniform +-1/sqrt(fan_in) for convolutions and the
  * linear layer, gamma 1, beta 0, running mean 0 and variance 1), seeded. */
 void cnn_reset(cnn *c, uint64_t seed);

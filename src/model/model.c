@@ -29,7 +29,7 @@ void shelf_model_free(shelf_model *m)
         return;
     strmap_free(&m->labels);
     taxonomy_free(&m->tax);
-    free(m->row_of_bucket);
+    bucket_map_free(&m->rows);
     free(m->idf);
     free(m->params);
     for (int i = 0; i < 5; i++)

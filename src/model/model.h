@@ -6,8 +6,11 @@
 #define SHELF_MODEL_MODEL_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "core/strmap.h"
+#include "model/bucket_map.h"
 #include "model/fusion_head.h"
 #include "model/image_model.h"
 #include "model/seq_encoder.h"
@@ -73,7 +76,7 @@ struct shelf_model {
     strmap labels;       /* label path -> id */
     int hierarchical;    /* scores shared along label paths (see taxonomy.h) */
     taxonomy tax;        /* the nodes that the output layer scores */
-    int32_t *row_of_bucket; /* feat.buckets entries; -1: feature not in the model */
+    bucket_map rows;     /* feature bucket -> row, for the nrows buckets kept */
     uint32_t nrows;
     float *idf;          /* nrows */
     /* parameters, one block, over the N = tax.nnodes outputs: linear: W[nrows][N], b[N];
@@ -147,8 +150,11 @@ void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, floa
 int model_set_read_options(shelf_model *m, const shelf_read_options *r);
 shelf_model *model_new(void);
 
-/* The checksum a model file ends with, of its first n bytes (data[0..n), n = file size -
- * 8): for tools and fuzz harnesses that make model files by hand. */
-uint64_t model_file_checksum(const void *data, size_t n);
+/* Opens a model file for reading, refusing anything but a regular file (a FIFO would block
+ * forever) without blocking on the open; fills st. SHELF_OK with *f open, or an error. */
+shelf_status model_open(const char *path, FILE **f, struct stat *st, shelf_error *err);
+
+/* The model file's checksum of data[0..n) (the file stores it of every byte before it). */
+uint64_t model_checksum(const void *data, size_t n);
 
 #endif

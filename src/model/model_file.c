@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/outfile.h"
 #include "model/model.h"
 
 #define MODEL_MAGIC "SHELFMDL"
@@ -189,9 +189,7 @@ static void put_model(writer *w, const shelf_model *m)
         put_str(w, m->labels.keys[i]);
     if (model_has_text(m)) {
         put_u32(w, m->nrows);
-        for (uint32_t b = 0; b < m->feat.buckets; b++) /* each row's bucket, in row order */
-            if (m->row_of_bucket[b] >= 0)
-                put_u32(w, b);
+        put(w, m->rows.buckets, (size_t)m->nrows * 4); /* each row's bucket, ascending */
         put(w, m->idf, (size_t)m->nrows * 4);
         put_u64(w, m->nparams);
         put(w, m->params, m->nparams * 4);
@@ -212,55 +210,15 @@ static void put_model(writer *w, const shelf_model *m)
     put_u64(w, sum_final(&w->sum));
 }
 
-/* fsync the folder holding path, so that the rename itself survives a crash. */
-static void sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err)
 {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        shelf_status st = err_set(err, SHELF_EIO, "%s: cannot create a temporary file: %s",
-                                  path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    fchmod(fd, 0644);
-    writer w = {fdopen(fd, "wb"), {0, {0}, 0}, 0, 0};
-    if (!w.f) {
-        close(fd);
-        w.failed = 1;
-    } else {
-        put_model(&w, m);
-        w.failed |= fflush(w.f) != 0 || fsync(fileno(w.f)) != 0;
-        w.failed |= fclose(w.f) != 0;
-    }
-    int e = errno;
-    if (w.failed || rename(tmp, path) != 0) {
-        if (!w.failed)
-            e = errno;
-        unlink(tmp);
-        free(tmp);
-        return err_set(err, SHELF_EIO, "%s: cannot write the model: %s", path, strerror(e));
-    }
-    free(tmp);
-    sync_dir(path);
-    return SHELF_OK;
+    outfile o;
+    shelf_status s = outfile_open(&o, path, err);
+    if (s != SHELF_OK)
+        return s;
+    writer w = {o.f, {0, {0}, 0}, 0, 0};
+    put_model(&w, m);
+    return outfile_close(&o, 1, err);
 }
 
 /* ---- reading --------------------------------------------------------------------------- */
@@ -270,7 +228,22 @@ typedef struct reader {
     sum64 sum;
     uint64_t left; /* bytes of the file not read yet, checksum excluded */
     int failed;
+    char why[160]; /* what was wrong, when known */
 } reader;
+
+/* Whether the file still holds count items of size bytes: every size a file claims is
+ * checked so before it drives an allocation, or a small crafted file could make each load
+ * allocate gigabytes. 0, or -1 with the reader failed and the claim in r->why. */
+static int claim(reader *r, const char *what, uint64_t count, uint64_t size)
+{
+    if (!r->failed && count <= r->left / size)
+        return 0;
+    if (!r->failed)
+        snprintf(r->why, sizeof r->why, "%s claims %.0f bytes but the file has %llu left",
+                 what, (double)count * (double)size, (unsigned long long)r->left);
+    r->failed = 1;
+    return -1;
+}
 
 static int get(reader *r, void *p, size_t n)
 {
@@ -293,10 +266,8 @@ static char *get_str(reader *r)
     uint32_t n = get_u32(r);
     if (n == 0 || r->failed)
         return NULL;
-    if (n - 1 > r->left) {
-        r->failed = 1;
+    if (claim(r, "a string", n - 1, 1))
         return NULL;
-    }
     char *s = malloc(n);
     if (!s || get(r, s, n - 1)) {
         free(s);
@@ -308,12 +279,10 @@ static char *get_str(reader *r)
 }
 
 /* malloc(count * size) after checking that the file holds that many bytes. */
-static void *get_array(reader *r, uint64_t count, size_t size)
+static void *get_array(reader *r, const char *what, uint64_t count, size_t size)
 {
-    if (count > r->left / size) {
-        r->failed = 1;
+    if (claim(r, what, count, size))
         return NULL;
-    }
     void *p = malloc(count ? count * size : 1);
     if (p && get(r, p, count * size)) {
         free(p);
@@ -327,6 +296,7 @@ static void *get_array(reader *r, uint64_t count, size_t size)
 static int get_labels(reader *r, shelf_model *m)
 {
     uint32_t n = get_u32(r);
+    claim(r, "the label list", n, 4);
     for (uint32_t i = 0; i < n && !r->failed; i++) {
         char *s = get_str(r);
         if (!s || strmap_intern(&m->labels, s) != (long)i)
@@ -339,20 +309,14 @@ static int get_labels(reader *r, shelf_model *m)
 static int get_rows(reader *r, shelf_model *m)
 {
     m->nrows = get_u32(r);
-    uint32_t *buckets = get_array(r, m->nrows, 4);
-    if (!buckets)
+    uint32_t *buckets = get_array(r, "the feature rows", m->nrows, 4);
+    if (!buckets || bucket_map_init(&m->rows, m->nrows))
         goto fail;
-    m->row_of_bucket = malloc((size_t)m->feat.buckets * sizeof *m->row_of_bucket);
-    if (!m->row_of_bucket)
-        goto fail;
-    memset(m->row_of_bucket, 0xff, (size_t)m->feat.buckets * sizeof *m->row_of_bucket);
-    for (uint32_t i = 0; i < m->nrows; i++) {
-        if (buckets[i] >= m->feat.buckets || (i > 0 && buckets[i] <= buckets[i - 1]))
-            goto fail; /* the writer stores them in increasing order */
-        m->row_of_bucket[buckets[i]] = (int32_t)i;
-    }
+    for (uint32_t i = 0; i < m->nrows; i++) /* the writer stores them in increasing order */
+        if (buckets[i] >= m->feat.buckets || bucket_map_add(&m->rows, buckets[i]))
+            goto fail;
     free(buckets);
-    m->idf = get_array(r, m->nrows, 4);
+    m->idf = get_array(r, "the IDF weights", m->nrows, 4);
     return m->idf ? 0 : -1;
 fail:
     free(buckets);
@@ -372,7 +336,7 @@ static int get_params(reader *r, shelf_model *m)
                            __builtin_add_overflow(a, b, &want) |
                            __builtin_add_overflow(want, K, &want)
                      : __builtin_mul_overflow(R, K, &a) | __builtin_add_overflow(a, K, &want);
-    if (r->failed || overflow || n != want || n > r->left / 4) {
+    if (r->failed || overflow || n != want || claim(r, "the text model's parameters", n, 4)) {
         r->failed = 1;
         return -1;
     }
@@ -381,7 +345,7 @@ static int get_params(reader *r, shelf_model *m)
         return -1;
     }
     m->nseen = get_u64(r);
-    m->seen = get_array(r, m->nseen, 8);
+    m->seen = get_array(r, "the training texts' hashes", m->nseen, 8);
     for (size_t i = 1; m->seen && i < m->nseen; i++)
         if (m->seen[i] <= m->seen[i - 1])
             r->failed = 1; /* kept sorted for bsearch */
@@ -402,7 +366,10 @@ static int get_image(reader *r, shelf_model *m)
     is->batch = (int)u[3];
     is->optimizer = (int)u[4];
     is->schedule = (int)u[5];
+    cnn shape;
     if (r->failed || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
+        cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
+        claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4) ||
         cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m)) {
         r->failed = 1;
         return -1;
@@ -466,10 +433,10 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
                        .nbuckets = u[6], .nsub = u[7], .K = model_num_nodes(m)};
     if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
         u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
-        (uint64_t)u[5] > r->left / 8 ||
-        !(e->words = get_array(r, e->nwords, 8)) || seq_encoder_alloc(e) ||
-        get_u64(r) != e->nparams || e->nparams > r->left / 4 ||
-        get(r, e->params, e->nparams * 4)) {
+        seq_encoder_size(e) || claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 +
+                                     e->nparams, 4) ||
+        !(e->words = get_array(r, "the sequence encoder's words", e->nwords, 8)) ||
+        seq_encoder_alloc(e) || get_u64(r) != e->nparams || get(r, e->params, e->nparams * 4)) {
         r->failed = 1;
         return -1;
     }
@@ -525,28 +492,41 @@ static void get_settings(reader *r, shelf_model *m, uint32_t version)
         r->failed = 1;
 }
 
+/* The magic and the size; the version is only read here, and judged after the checksum,
+ * so that a damaged version byte says "corrupted", not "upgrade shelf". */
 static shelf_status check_header(reader *r, const char *path, uint64_t actual,
                                  uint32_t *version_out, shelf_error *err)
 {
     char magic[8];
     if (actual < HEADER_SIZE + 8 || get(r, magic, 8) || memcmp(magic, MODEL_MAGIC, 8) != 0)
         return err_set(err, SHELF_EMODEL, "%s: not a shelf model file", path);
-    uint32_t version = get_u32(r);
-    *version_out = version;
+    *version_out = get_u32(r);
     get_u32(r);
     uint64_t size = get_u64(r);
-    if (version > MODEL_VERSION)
-        return err_set(err, SHELF_EVERSION,
-                       "%s: model file format version %u is newer than this shelf reads "
-                       "(version %d); upgrade shelf to use it", path, version, MODEL_VERSION);
-    if (version == 0)
-        return err_set(err, SHELF_EMODEL, "%s: bad model file format version 0", path);
     if (size != actual)
         return err_set(err, SHELF_EMODEL,
                        "%s: model file is %s: it should be %llu bytes, it is %llu", path,
                        actual < size ? "truncated" : "damaged (extra bytes)",
                        (unsigned long long)size, (unsigned long long)actual);
     return SHELF_OK;
+}
+
+static shelf_status check_version(uint32_t version, const char *path, shelf_error *err)
+{
+    if (version > MODEL_VERSION)
+        return err_set(err, SHELF_EVERSION,
+                       "%s: model file format version %u is newer than this shelf reads "
+                       "(version %d); upgrade shelf to use it", path, version, MODEL_VERSION);
+    if (version == 0)
+        return err_set(err, SHELF_EMODEL, "%s: bad model file format version 0", path);
+    return SHELF_OK;
+}
+
+uint64_t model_checksum(const void *data, size_t n)
+{
+    sum64 s = {0, {0}, 0};
+    sum_update(&s, data, n);
+    return sum_final(&s);
 }
 
 /* Verifies the checksum of the whole file before anything in it is trusted, so that a
@@ -569,23 +549,38 @@ static int checksum_ok(FILE *f, uint64_t size)
     return ok;
 }
 
+/* Opens path for reading if it is a regular file. The open does not block (a FIFO would
+ * wait forever for a writer, in `shelf info` as in a server's reload); blocking reads are
+ * restored once the file is known to be regular. */
+shelf_status model_open(const char *path, FILE **out, struct stat *st, shelf_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, SHELF_EIO, "%s: cannot open model: %s", path, strerror(errno));
+    int flags = fstat(fd, st) == 0 && S_ISREG(st->st_mode) ? fcntl(fd, F_GETFL) : -1;
+    *out = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (*out)
+        return SHELF_OK;
+    close(fd);
+    return err_set(err, SHELF_EMODEL, "%s: not a regular file", path);
+}
+
 shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, SHELF_EIO, "%s: cannot open model: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return err_set(err, SHELF_EMODEL, "%s: not a regular file", path);
-    }
-    reader r = {f, {0, {0}, 0}, (uint64_t)st.st_size - 8, 0};
+    FILE *f = NULL;
+    shelf_status s = model_open(path, &f, &st, err);
+    if (s != SHELF_OK)
+        return s;
+    reader r = {.f = f, .left = (uint64_t)st.st_size - 8};
     if (st.st_size < HEADER_SIZE + 8)
         r.left = 0;
     uint32_t version = 0;
-    shelf_status s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
+    s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
     if (s == SHELF_OK && !checksum_ok(f, (uint64_t)st.st_size))
         s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (checksum mismatch)", path);
+    if (s == SHELF_OK)
+        s = check_version(version, path, err);
     if (s == SHELF_OK && fseek(f, HEADER_SIZE, SEEK_SET) != 0)
         s = err_set(err, SHELF_EIO, "%s: cannot read the model: %s", path, strerror(errno));
     shelf_model *m = s == SHELF_OK ? model_new() : NULL;
@@ -607,7 +602,8 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
         r.left += 8;
         if (r.failed || r.left != 8 || get(&r, &have, 8) || have != want)
             s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
-                        r.failed ? "inconsistent contents" : "checksum mismatch");
+                        r.why[0] ? r.why : r.failed ? "inconsistent contents"
+                                                    : "checksum mismatch");
     }
     fclose(f);
     if (s != SHELF_OK) {
@@ -616,11 +612,4 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     }
     *out = m;
     return SHELF_OK;
-}
-
-uint64_t model_file_checksum(const void *data, size_t n)
-{
-    sum64 s = {0, {0}, 0};
-    sum_update(&s, data, n);
-    return sum_final(&s);
 }

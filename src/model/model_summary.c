@@ -1,5 +1,4 @@
 /* A model's figures for programs: what shelf_model_describe prints, as numbers. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,9 +34,11 @@ void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
 shelf_status shelf_model_file_version(const char *path, unsigned *version, shelf_error *err)
 {
     unsigned char head[12];
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, SHELF_EIO, "%s: cannot open model: %s", path, strerror(errno));
+    FILE *f = NULL;
+    struct stat st;
+    shelf_status s = model_open(path, &f, &st, err);
+    if (s != SHELF_OK)
+        return s;
     size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
     if (got != sizeof head || memcmp(head, "SHELFMDL", 8) != 0)

@@ -68,7 +68,7 @@ seq_layout seq_layout_of(const seq_encoder *e)
     return l;
 }
 
-int seq_encoder_alloc(seq_encoder *e)
+int seq_encoder_size(seq_encoder *e)
 {
     if ((e->kind != SEQ_GRU && e->kind != SEQ_TRANSFORMER) || e->D < 1 || e->D > 4096 ||
         e->T < 1 || e->T > SEQ_MAX_TOKENS || e->K < 1 || e->nbuckets < 1 ||
@@ -81,6 +81,13 @@ int seq_encoder_alloc(seq_encoder *e)
          e->F < 1 || e->F > 16384))
         return -1;
     e->nparams = seq_layout_of(e).total;
+    return 0;
+}
+
+int seq_encoder_alloc(seq_encoder *e)
+{
+    if (seq_encoder_size(e))
+        return -1;
     free(e->params);
     e->params = calloc(e->nparams, sizeof *e->params);
     return e->params ? 0 : -1;

@@ -54,6 +54,8 @@ seq_layout seq_layout_of(const seq_encoder *e);
 /* Checks the sizes, allocates the zeroed parameter block (words is left alone). 0, or -1
  * for bad sizes or out of memory. */
 int seq_encoder_alloc(seq_encoder *e);
+/* As seq_encoder_alloc without allocating: checks the sizes and sets nparams. 0, or -1. */
+int seq_encoder_size(seq_encoder *e);
 /* Random initial weights as PyTorch's defaults, seeded. */
 void seq_encoder_init_weights(seq_encoder *e, uint64_t seed);
 void seq_encoder_free(seq_encoder *e);

@@ -52,7 +52,7 @@ static void count_rows(const shelf_model *m, vec_scratch *s, sparse_vec *x, cons
         s->call = 1;
     }
     for (size_t i = 0; i < n; i++) {
-        int32_t r = m->row_of_bucket[ids[i]];
+        int32_t r = bucket_map_row(&m->rows, ids[i]);
         if (r < 0)
             continue;
         if (s->stamp[r] != s->call) {

@@ -425,13 +425,11 @@ static int empty_bag(shelf_model *m)
     m->feat = (feat_config){0, 0, 0, 1};
     m->dim = 0;
     m->nrows = 0;
-    free(m->row_of_bucket);
+    bucket_map_free(&m->rows);
     free(m->idf);
-    m->row_of_bucket = malloc(sizeof *m->row_of_bucket);
     m->idf = malloc(sizeof *m->idf);
-    if (!m->row_of_bucket || !m->idf)
+    if (bucket_map_init(&m->rows, 0) || !m->idf)
         return -1;
-    m->row_of_bucket[0] = -1;
     return model_alloc_params(m);
 }
 

@@ -34,8 +34,10 @@ static void *vc_run(void *arg)
             j->failed = 1;
             break;
         }
-        memcpy(j->block.rows + used, x.rows, x.n * sizeof *x.rows);
-        memcpy(j->block.vals + used, x.vals, x.n * sizeof *x.vals);
+        if (x.n) { /* an empty text may leave x without arrays */
+            memcpy(j->block.rows + used, x.rows, x.n * sizeof *x.rows);
+            memcpy(j->block.vals + used, x.vals, x.n * sizeof *x.vals);
+        }
         used += x.n;
         j->off[i + 1] = used;
         if (atomic_fetch_add_explicit(j->total, x.n, memory_order_relaxed) + x.n > j->limit) {
@@ -78,8 +80,10 @@ static int vc_concat(vcache *c, vc_job *jobs, int threads, size_t n)
     size_t base = 0;
     for (int t = 0; t < threads; t++) {
         vc_job *j = &jobs[t];
-        memcpy(c->rows + base, j->block.rows, j->block.n * sizeof *c->rows);
-        memcpy(c->vals + base, j->block.vals, j->block.n * sizeof *c->vals);
+        if (j->block.n) { /* a job without rows (more threads than rows) has no block */
+            memcpy(c->rows + base, j->block.rows, j->block.n * sizeof *c->rows);
+            memcpy(c->vals + base, j->block.vals, j->block.n * sizeof *c->vals);
+        }
         for (size_t i = j->from + 1; i <= j->to; i++)
             c->off[i] += base;
         base += j->block.n;

@@ -97,6 +97,9 @@ static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int
     return failed ? err_set(err, SHELF_ENOMEM, "out of memory counting features") : SHELF_OK;
 }
 
+/* Whether a feature bucket gets a row: words always, character n-grams when frequent. */
+static int keep_bucket(uint32_t df, uint8_t word) { return df >= MIN_CHAR_DF || (df && word); }
+
 /* Merges the per-thread counts and gives each kept bucket a row and an IDF. */
 static shelf_status assign_rows(shelf_model *m, df_job *jobs, int threads, size_t n,
                                 shelf_error *err)
@@ -109,21 +112,18 @@ static shelf_status assign_rows(shelf_model *m, df_job *jobs, int threads, size_
             df[b] += jobs[t].df[b];
             word[b] |= jobs[t].is_word[b];
         }
-    m->row_of_bucket = malloc(B * sizeof *m->row_of_bucket);
-    if (!m->row_of_bucket)
-        return err_set(err, SHELF_ENOMEM, "out of memory for %zu buckets", B);
     uint32_t rows = 0;
-    for (size_t b = 0; b < B; b++) {
-        int keep = df[b] >= MIN_CHAR_DF || (df[b] && word[b]);
-        m->row_of_bucket[b] = keep ? (int32_t)rows++ : -1;
-    }
+    for (size_t b = 0; b < B; b++)
+        rows += keep_bucket(df[b], word[b]);
     m->nrows = rows;
     m->idf = malloc((rows ? rows : 1) * sizeof *m->idf);
-    if (!m->idf)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
-    for (size_t b = 0; b < B; b++) /* smoothed, as scikit-learn's TfidfVectorizer */
-        if (m->row_of_bucket[b] >= 0)
-            m->idf[m->row_of_bucket[b]] = (float)(log((1.0 + (double)n) / (1.0 + df[b])) + 1.0);
+    if (!m->idf || bucket_map_init(&m->rows, rows))
+        return err_set(err, SHELF_ENOMEM, "out of memory for %u feature rows", rows);
+    for (size_t b = 0; b < B; b++)
+        if (keep_bucket(df[b], word[b])) { /* smoothed IDF, as scikit-learn's TfidfVectorizer */
+            m->idf[m->rows.n] = (float)(log((1.0 + (double)n) / (1.0 + df[b])) + 1.0);
+            bucket_map_add(&m->rows, (uint32_t)b);
+        }
     return SHELF_OK;
 }
 

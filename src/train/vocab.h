@@ -6,7 +6,7 @@
 
 #include "model/model.h"
 
-/* Fills m->labels, m->row_of_bucket, m->nrows, m->idf, m->seen; y[i] gets product i's label
+/* Fills m->labels, m->rows, m->nrows, m->idf, m->seen; y[i] gets product i's label
  * id. m->feat must be set. Uses `threads` threads. */
 shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads, uint32_t *y,
                          shelf_error *err);

@@ -1,0 +1,35 @@
+/* Output files: checked before any work starts (a long training run must not end in "cannot
+ * write"), and written atomically (a temporary file beside the target, fsynced, renamed over
+ * it), so that a crash or a full disk leaves the old file or the new one, never half. Only a
+ * regular file or a new name is ever replaced: never a device, a FIFO, a socket, a folder or
+ * a symbolic link (rename would put a file in its place). */
+#ifndef SHELF_IO_OUTFILE_H
+#define SHELF_IO_OUTFILE_H
+
+#include <stdio.h>
+
+#include "shelf.h"
+
+/* SHELF_OK if path may be written: a regular file or a new name, in an existing folder
+ * that can be written; else SHELF_EIO with a message naming path and why not. */
+shelf_status outfile_check(const char *path, shelf_error *err);
+
+typedef struct outfile {
+    FILE *f;    /* write here */
+    char *path; /* the target */
+    char *tmp;  /* the temporary file beside it */
+} outfile;
+
+/* Checks path (outfile_check) and opens a temporary file beside it, mode 0644. */
+shelf_status outfile_open(outfile *o, const char *path, shelf_error *err);
+
+/* With commit: flushes, fsyncs and renames the temporary file over the target, reporting
+ * any write that failed ("PATH: cannot write: No space left on device"). Without commit, or
+ * on failure: removes the temporary file. Frees o's strings either way. */
+shelf_status outfile_close(outfile *o, int commit, shelf_error *err);
+
+/* Flushes f and checks that every write to it succeeded; name is its path or "standard
+ * output". SHELF_OK, or SHELF_EIO with "NAME: cannot write: REASON". */
+shelf_status outfile_flush(FILE *f, const char *name, shelf_error *err);
+
+#endif
