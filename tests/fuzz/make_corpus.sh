@@ -59,6 +59,14 @@ seed fuzz_fasttext catalog 0 "$tmp/small.txt"
 seed fuzz_fasttext catalog_load 29 "$tmp/small.txt"
 text fuzz_fasttext odd 5 '__label__a __label__b two labels\nno label here\n__label__ empty\n__label__x\n\n  __label__y  spaced  text \n__label__z\xff bad\n'
 
+# gzip input (readers that look through zlib tell it by its magic bytes)
+gzip -9n <"$tmp/small.csv" >"$tmp/small.csv.gz"
+seed fuzz_csv gzip 0 "$tmp/small.csv.gz"
+head -c 200 "$tmp/small.csv.gz" >"$tmp/cut.csv.gz"
+seed fuzz_csv gzip_cut 1 "$tmp/cut.csv.gz"
+gzip -9n <"$tmp/small.jsonl" >"$tmp/small.jsonl.gz"
+seed fuzz_jsonl gzip 0 "$tmp/small.jsonl.gz"
+
 # ---- models: every kind, tiny, on a tiny catalog (a GRU or Transformer keeps 16384 rows
 # for unseen words: 0.5 MB at width 8) ----
 head -n 61 "$tmp/train.csv" >"$tmp/m.csv"
