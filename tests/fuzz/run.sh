@@ -27,9 +27,10 @@ max_len() {
 one() {
   local t=$1 log=build/fuzz/logs/$1.log
   mkdir -p "build/fuzz/corpus/$t" "build/fuzz/crashes/$t" build/fuzz/logs "tests/fuzz/corpus/$t"
-  # LeakSanitizer on; UBSan reports stop the run (the library is built with
-  # -fno-sanitize-recover, this makes sure of it); -timeout: one input may take 25 s at most.
-  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0 \
+  # One BLAS thread (targets run side by side); LeakSanitizer on; UBSan reports stop the run
+  # (the library is built with -fno-sanitize-recover, this makes sure of it); -timeout: one
+  # input may take 25 s at most.
+  OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:abort_on_error=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "build/fuzz/bin/$t" -max_total_time="$seconds" -max_len="$(max_len "$t")" -timeout=25 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build/fuzz/crashes/$t/" \
