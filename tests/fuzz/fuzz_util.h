@@ -1,6 +1,6 @@
-/* What the libFuzzer harnesses share: a private scratch folder (in /dev/shm when there is
- * one, else $TMPDIR or /tmp), removed at exit, for the entry points that read a path, and a
- * way to put one input's bytes in a file there. Included by one harness each, so everything
+/* What the libFuzzer harnesses share: a private scratch folder (under $TMPDIR, else
+ * /dev/shm, else /tmp), removed at exit, for the entry points that read a path, and a way
+ * to put one input's bytes in a file there. Included by one harness each, so everything
  * is static. A harness never writes anywhere else. */
 #ifndef SHELF_TESTS_FUZZ_UTIL_H
 #define SHELF_TESTS_FUZZ_UTIL_H
@@ -28,8 +28,10 @@ static const char *fuzz_scratch(void)
 {
     if (fuzz_dir[0])
         return fuzz_dir;
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/shelf-fuzz-XXXXXX", base ? base : "/tmp");
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(fuzz_dir, sizeof fuzz_dir, "%s/shelf-fuzz-XXXXXX", base);
     if (!mkdtemp(fuzz_dir)) {
         perror("fuzz: mkdtemp");
         abort();

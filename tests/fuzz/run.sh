@@ -49,6 +49,11 @@ one() {
 export -f one max_len
 export seconds
 
+# The harnesses' scratch files go to a folder of this run (in memory when /dev/shm is
+# there), removed at the end even when a target crashed before cleaning up.
 mkdir -p build/fuzz
+TMPDIR=$(mktemp -d "$( [ -w /dev/shm ] && echo /dev/shm || echo "$PWD/build/fuzz")/shelf-fuzz-run.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'one {}' | tee build/fuzz/summary.txt
 ! grep -q FAILED build/fuzz/summary.txt
