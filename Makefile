@@ -55,8 +55,8 @@ build/san/tests/%: build/san/tests/%.o build/san/libshelf.a
 FUZZ_CC       := clang-14
 # clang's fuzzer runtime (libclang-rt-14-dev); = so that it is looked for after `deps`
 FUZZ_RT        = $(wildcard /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
-# clang warns of `|` between the overflow builtins, which model_file.c means (every check
-# runs, no branch); gcc's builds keep that warning's spirit under -Wall.
+# clang (not gcc) warns of `|` between the overflow builtins in model_file.c, which is meant:
+# every check runs, without branches.
 FUZZ_SAN      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                  -fno-sanitize-recover=all -Wno-bitwise-instead-of-logical
 FUZZ_SRC      := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -82,7 +82,7 @@ fuzz-build: deps $(FUZZ_TARGETS:%=build/fuzz/bin/%)
 fuzz: fuzz-build
 	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
 fuzz-smoke: fuzz-build
-	bash tests/fuzz/run.sh 30 2 $(FUZZ_TARGETS)
+	bash tests/fuzz/run.sh 30 $(FUZZ_JOBS) $(FUZZ_TARGETS)
 
 # Test and bench tools: a generator of image catalogs, the convolution and sequence-layer
 # speed probes.
@@ -108,7 +108,7 @@ test: deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tes
 	@echo "== serve end-to-end (release)"; bash tests/serve_e2e.sh ./shelf
 	@echo "== serve end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/serve_e2e.sh build/san/shelf
 	@bash tests/valgrind.sh ./shelf
-	@echo "== fuzz targets, 30 s each"; bash tests/fuzz/run.sh 30 2 $(FUZZ_TARGETS)
+	@echo "== fuzz targets, 30 s each"; $(MAKE) --no-print-directory fuzz-smoke
 	@echo "all tests passed"
 
 demo: deps shelf build/tools/make_images
