@@ -16,14 +16,15 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTS   := $(TEST_SRC:tests/%.c=%)
 
-.PHONY: all deps test test-unit test-e2e demo bench clean valgrind
+.PHONY: all deps test test-unit test-e2e demo bench clean valgrind fuzz fuzz-build fuzz-smoke
 
 all: deps shelf
 
 # Installs the Debian packages when a library is missing (scripts/install-deps.sh).
 deps:
 	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] && \
-	  command -v valgrind >/dev/null || bash scripts/install-deps.sh
+	  command -v valgrind >/dev/null && command -v $(FUZZ_CC) >/dev/null && \
+	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 
 build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
@@ -48,6 +49,41 @@ build/rel/tests/%: build/rel/tests/%.o build/rel/libshelf.a
 build/san/tests/%: build/san/tests/%.o build/san/libshelf.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c, one per input surface): clang-14 with libFuzzer,
+# ASan and UBSan, over the library built the same way in build/fuzz. `make fuzz` runs each
+# for FUZZ_SECONDS, `make test` for 30 s (fuzz-smoke); tests/fuzz/run.sh says how.
+FUZZ_CC       := clang-14
+# clang's fuzzer runtime (libclang-rt-14-dev); = so that it is looked for after `deps`
+FUZZ_RT        = $(wildcard /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
+# clang (not gcc) warns of `|` between the overflow builtins in model_file.c, which is meant:
+# every check runs, without branches.
+FUZZ_SAN      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                 -fno-sanitize-recover=all -Wno-bitwise-instead-of-logical
+FUZZ_SRC      := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS  := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_SECONDS  ?= 600
+FUZZ_JOBS     ?= 2
+
+build/fuzz/%.o: %.c include/shelf.h $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/libshelf.a: $(LIB_SRC:%.c=build/fuzz/%.o)
+	ar rcs $@ $^
+build/fuzz/bin/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build/fuzz/libshelf.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< build/fuzz/libshelf.a \
+	  $(LDLIBS)
+
+fuzz-build: deps $(FUZZ_TARGETS:%=build/fuzz/bin/%)
+
+# Every target for FUZZ_SECONDS (FUZZ_JOBS at a time), from tests/fuzz/corpus/TARGET; new
+# inputs go to build/fuzz/corpus/TARGET, crashes to build/fuzz/crashes/TARGET. Fails on any
+# crash, leak, timeout or sanitizer report.
+fuzz: fuzz-build
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+fuzz-smoke: fuzz-build
+	bash tests/fuzz/run.sh 30 $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
 # Test and bench tools: a generator of image catalogs, the convolution and sequence-layer
 # speed probes.
 build/tools/make_images: tests/tools/make_images.c
@@ -64,7 +100,7 @@ build/bench/seq_speed: bench/seq_speed.c build/rel/libshelf.a
 	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
 
 test: deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tests/%) \
-      $(TESTS:%=build/san/tests/%)
+      $(TESTS:%=build/san/tests/%) fuzz-build
 	@set -e; for t in $(TESTS); do echo "== $$t (release)"; build/rel/tests/$$t; \
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
@@ -72,6 +108,7 @@ test: deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tes
 	@echo "== serve end-to-end (release)"; bash tests/serve_e2e.sh ./shelf
 	@echo "== serve end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/serve_e2e.sh build/san/shelf
 	@bash tests/valgrind.sh ./shelf
+	@echo "== fuzz targets, 30 s each"; $(MAKE) --no-print-directory fuzz-smoke
 	@echo "all tests passed"
 
 demo: deps shelf build/tools/make_images

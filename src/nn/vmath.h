@@ -29,13 +29,15 @@ static inline float vmath_select(int c, float a, float b)
 }
 
 /* e^x; below -87.3 gives about 1e-38 (not a denormal or zero), above 88.7 about 3e38 (not
- * infinity). */
+ * infinity); NaN gives NaN. */
 static inline float vexpf(float x)
 {
     x = vmath_select(x < -87.3f, -87.3f, x);
     x = vmath_select(x > 88.7f, 88.7f, x);
     /* x = k ln2 + r, ln2 in two parts so that k times the first is exact */
     float k = rintf(x * 1.44269504f);
+    k = vmath_select(k == k, k, 0.0f); /* NaN (which the clamps let by) is no int: keep it out
+                                          of the exponent bits; r carries it to the result */
     float r = x - k * 0.693359375f;
     r = r + k * 2.12194440e-4f;
     float q = 1.38146132e-3f;
