@@ -362,6 +362,11 @@ grep -q "3 labels" err.txt && pass "  three top-level labels" || fail "  --max-d
 expect_ok "eval --max-depth 1" "$SHELF" eval --model depth1.shelf --data test.csv --max-depth 1 --json
 acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "  top-level accuracy $acc >= 0.9" || fail "  --max-depth 1 accuracy $acc"
+expect_ok "  eval without --max-depth: the model's depth applies" "$SHELF" eval --model depth1.shelf --data test.csv --json
+acc2=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+[ "$acc2" = "$acc" ] && pass "  the same accuracy ($acc2): the model records its depth" || fail "  eval without --max-depth: $acc2, with: $acc"
+expect_ok "  info" "$SHELF" info --model depth1.shelf
+grep -q "paths cut at level 1 (--max-depth)" out.txt && pass "  info says the paths were cut" || fail "  info on depth ($(grep labels out.txt))"
 "$SHELF" train --train train.csv --out x.shelf --max-depth -1 >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "max-depth" err.txt && pass "  a negative --max-depth is refused" || fail "  negative --max-depth (exit $rc)"
 # Empty labels: one line with the count, where, and --skip-bad.

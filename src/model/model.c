@@ -512,7 +512,10 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_put_escaped(&b, r->image_column ? r->image_column : "image");
         buf_puts(&b, ", paths relative to the data file's folder\n");
     }
-    buf_printf(&b, "labels            %zu\n", m->labels.n);
+    buf_printf(&b, "labels            %zu", m->labels.n);
+    if (r->max_depth > 0) /* eval cuts its test labels there too */
+        buf_printf(&b, ", paths cut at level %d (--max-depth)", r->max_depth);
+    buf_puts(&b, "\n");
     if (max_labels < 0)
         max_labels = 0;
     for (size_t i = 0; i < m->labels.n && (int)i < max_labels; i++) {

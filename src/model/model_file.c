@@ -25,8 +25,10 @@
  * fusion head of text+image models (version-2 fused models add the two log-probabilities:
  * a head of weights 1); version 4 the text encoder, last: u32 kind (0 the bag), then for a
  * sequence encoder its sizes, vocabulary and parameters (see put_seq); version 5 the
- * sequence encoder's subword rows (version-4 ones have none). */
-enum { MODEL_VERSION = 5, HEADER_SIZE = 24 };
+ * sequence encoder's subword rows (version-4 ones have none); version 6 the --max-depth
+ * the labels were cut at (u32 after the temperature; 0: whole paths), which eval applies to
+ * its test labels too. */
+enum { MODEL_VERSION = 6, HEADER_SIZE = 24, MODEL_MAX_DEPTH = 1 << 16 };
 /* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets, and from version 5
  * nsub */
 enum { SEQ_SIZES = 8, SEQ_SIZES_V4 = 7 };
@@ -108,7 +110,8 @@ static uint64_t file_size(const shelf_model *m)
     for (size_t i = 0; i < m->labels.n; i++)
         strs += 4 + strlen(m->labels.keys[i]);
     n += 4 /* modality */ + strs + 6 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 +
-         8 + 8 /* skipped images, fit seconds */ + 4 /* temperature */ + 4 /* nlabels */;
+         8 + 8 /* skipped images, fit seconds */ + 4 /* temperature */ + 4 /* max depth */ +
+         4 /* nlabels */;
     if (model_has_image(m))
         n += IMAGE_SETTINGS_SIZE + 8 + m->net.nparams * 4 + 8 + m->net.nstats * 4;
     if (model_has_text(m))
@@ -185,6 +188,7 @@ static void put_model(writer *w, const shelf_model *m)
     put_u64(w, (uint64_t)in->skipped_images);
     put_f64(w, 0); /* seconds in training steps: as above */
     put(w, &m->temperature, 4);
+    put_u32(w, (uint32_t)(m->read.max_depth > 0 ? m->read.max_depth : 0));
     put_u32(w, (uint32_t)m->labels.n);
     for (size_t i = 0; i < m->labels.n; i++)
         put_str(w, m->labels.keys[i]);
@@ -488,6 +492,12 @@ static void get_settings(reader *r, shelf_model *m, uint32_t version)
         get(r, &m->temperature, 4);
         if (!(m->temperature >= 0.01f && m->temperature <= 100))
             r->failed = 1;
+    }
+    if (version >= 6) {
+        uint32_t depth = get_u32(r);
+        if (depth > MODEL_MAX_DEPTH)
+            r->failed = 1;
+        m->read.max_depth = (int)depth;
     }
     if (m->read.format > SHELF_FORMAT_FASTTEXT)
         r->failed = 1;
