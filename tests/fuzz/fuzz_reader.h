@@ -5,26 +5,33 @@
  *
  * option byte: bit 0 skip_bad, bit 1 fix_utf8, bit 2 require_label, bit 3 catalog_load,
  * bits 4-5 the columns (defaults; named; other names; an image catalog), bits 6-7 the
- * label separator (default " > ", "/", "", ">"). */
+ * label separator (default " > ", "/", "", ">").
+ * second option byte: bit 0 no_header (the named columns become numbers), bits 1-2 the
+ * delimiter (the format's; ';'; '|'; tab), bits 3-4 max_depth (0: whole paths). */
 #ifndef SHELF_TESTS_FUZZ_READER_H
 #define SHELF_TESTS_FUZZ_READER_H
 
 #include "fuzz_util.h"
 #include "shelf.h"
 
-static void fuzz_read_options(uint8_t b, shelf_format format, shelf_read_options *o)
+static void fuzz_read_options(uint8_t b, uint8_t b2, shelf_format format,
+                              shelf_read_options *o)
 {
+    static const char delims[4] = {0, ';', '|', '\t'};
     static const char *const seps[4] = {NULL, "/", "", ">"};
     *o = (shelf_read_options){.format = format,
                               .skip_bad = b & 1,
                               .fix_utf8 = (b >> 1) & 1,
                               .require_label = (b >> 2) & 1,
-                              .label_sep = seps[b >> 6]};
+                              .label_sep = seps[b >> 6],
+                              .no_header = b2 & 1,
+                              .delimiter = delims[(b2 >> 1) & 3],
+                              .max_depth = (b2 >> 3) & 3};
     switch ((b >> 4) & 3) {
     case 1:
-        o->text_columns = "title,description";
-        o->label_column = "category";
-        o->id_column = "id";
+        o->text_columns = o->no_header ? "2,3" : "title,description";
+        o->label_column = o->no_header ? "4" : "category";
+        o->id_column = o->no_header ? "1" : "id";
         break;
     case 2:
         o->text_columns = "name";
@@ -74,15 +81,15 @@ static void fuzz_load(const char *path, const shelf_read_options *o)
     (void)sum;
 }
 
-/* Reads data[1..n) as a catalog file named name (its extension is the format's). */
+/* Reads data[2..n) as a catalog file named name (its extension is the format's). */
 static int fuzz_reader_run(const uint8_t *data, size_t n, shelf_format format,
                            const char *name)
 {
-    if (n < 1)
+    if (n < 2)
         return 0;
     shelf_read_options o;
-    fuzz_read_options(data[0], format, &o);
-    const char *path = fuzz_write_file(name, data + 1, n - 1);
+    fuzz_read_options(data[0], data[1], format, &o);
+    const char *path = fuzz_write_file(name, data + 2, n - 2);
     if (data[0] & 8)
         fuzz_load(path, &o);
     else

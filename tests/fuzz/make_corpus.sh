@@ -13,15 +13,18 @@ shelf=$PWD/shelf
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# seed TARGET NAME OPTION-BYTE(octal) FILE: the option byte, then the file.
+# seed TARGET NAME OPTION-BYTE(octal) FILE [SECOND-BYTE(octal)]: the option byte (the
+# readers' two), then the file.
 seed() {
   mkdir -p "$out/$1"
-  { printf "\\$3"; cat "$4"; } >"$out/$1/$2"
+  local second=""
+  case $1 in fuzz_csv | fuzz_tsv | fuzz_jsonl | fuzz_fasttext) second="\\${5:-0}" ;; esac
+  { printf "\\$3$second"; cat "$4"; } >"$out/$1/$2"
 }
-# text TARGET NAME OPTION-BYTE(octal) TEXT (printf format)
+# text TARGET NAME OPTION-BYTE(octal) TEXT(printf format) [SECOND-BYTE(octal)]
 text() {
   printf -- "$4" >"$tmp/t"
-  seed "$1" "$2" "$3" "$tmp/t"
+  seed "$1" "$2" "$3" "$tmp/t" "${5:-0}"
 }
 
 # ---- catalogs ----
@@ -58,6 +61,19 @@ awk -F, 'NR > 1 && NR < 12 { l = $NF; gsub(/ /, "_", l); printf "__label__%s %s\
 seed fuzz_fasttext catalog 0 "$tmp/small.txt"
 seed fuzz_fasttext catalog_load 29 "$tmp/small.txt"
 text fuzz_fasttext odd 5 '__label__a __label__b two labels\nno label here\n__label__ empty\n__label__x\n\n  __label__y  spaced  text \n__label__z\xff bad\n'
+
+# A new user's input: no header (columns by number), other delimiters, deep paths cut by
+# --max-depth, a .json array of objects and labels as arrays of levels (the JSONL reader
+# takes a document that starts with '[' as one array).
+tail -n +2 "$tmp/small.csv" >"$tmp/nohead.csv"
+seed fuzz_csv no_header 20 "$tmp/nohead.csv" 1                # named columns as 1..4
+sed 's/,/;/g' "$tmp/small.csv" >"$tmp/semi.csv"
+seed fuzz_csv semicolon 0 "$tmp/semi.csv"                      # told by the header
+seed fuzz_csv semicolon_given 0 "$tmp/semi.csv" 2              # --delimiter ';'
+text fuzz_csv pipe_depth 0 'id|title|category\n1|"a|b"|A > B > C\n2|c|D > E\n' 34  # '|', max_depth 3
+text fuzz_tsv no_header_depth 20 '1\ta\tb\tA > B > C\n2\tc\t\tD\n' 21                # no header, max_depth 2
+text fuzz_jsonl json_array 0 '[{"id": "1", "title": "AC", "category": ["Elektronik", "Alat Pendingin Ruangan", "Ac Portable"]},\n {"id": "2", "title": "Fan", "category": "Elektronik > Kipas"}, {"title": "x", "category": []}]\n' 10
+text fuzz_jsonl label_levels 1 '{"title": "a", "category": ["A", "B"]}\n{"title": "b", "category": ["A", 3]}\n{"title": "c", "category": [""]}\n'
 
 # gzip input (readers that look through zlib tell it by its magic bytes)
 gzip -9n <"$tmp/small.csv" >"$tmp/small.csv.gz"
