@@ -45,6 +45,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
+. bench/serve_lib.sh
 
 # ---- models ------------------------------------------------------------------------------
 if [ -z "$TEXT_MODEL" ]; then
@@ -57,14 +58,7 @@ if [ -z "$TEXT_MODEL" ]; then
 fi
 if [ -z "$FUSED_MODEL" ]; then
   FUSED_MODEL=$OUT/serve-fused-$FUSED_ROWS$([ "$FUSED_WIDTH" = 32 ] || echo "-w$FUSED_WIDTH").shelf
-  if [ ! -f "$FUSED_MODEL" ]; then
-    echo "training a stand-in fused model on the first $FUSED_ROWS training products" >&2
-    mkdir -p "$T/small"
-    head -n $((FUSED_ROWS + 1)) "$DATA/train.csv" > "$T/small/train.csv"
-    ln -s "$DATA/images" "$T/small/images"
-    "$SHELF" train --train "$T/small/train.csv" --out "$FUSED_MODEL" --modality both \
-      --epochs 1 --width "$FUSED_WIDTH" --threads 2 --quiet
-  fi
+  fused_standin "$FUSED_MODEL" "$FUSED_ROWS" "$FUSED_WIDTH"
 fi
 
 # ---- request bodies: the first test product, with its photo for the fused model ----------
@@ -86,18 +80,6 @@ TOKEN=bench-$RANDOM$RANDOM
 echo "$TOKEN" > "$T/token"
 
 # ---- one run ---------------------------------------------------------------------------
-start_server() {
-  "$SHELF" serve --model "$1" --port 0 --threads 2 --token-file "$T/token" 2> "$T/serve.log" &
-  SERVER_PID=$!
-  for _ in $(seq 300); do
-    PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/serve.log" | grep -o '[0-9]*$' || true)
-    [ -n "$PORT" ] && return 0
-    sleep 0.1
-  done
-  echo "bench/serve.sh: the server did not start: $(cat "$T/serve.log")" >&2
-  exit 1
-}
-
 stop_server() {
   kill -TERM "$SERVER_PID"
   local rc=0

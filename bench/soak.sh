@@ -44,17 +44,11 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
+. bench/serve_lib.sh
 
 if [ -z "$MODEL" ]; then
   MODEL=$OUT/soak-fused.shelf
-  if [ ! -f "$MODEL" ]; then
-    echo "training a stand-in fused model on the first 2,000 training products" >&2
-    mkdir -p "$T/small"
-    head -n 2001 "$DATA/train.csv" > "$T/small/train.csv"
-    ln -s "$DATA/images" "$T/small/images"
-    "$SHELF" train --train "$T/small/train.csv" --out "$MODEL" --modality both --epochs 1 \
-      --width 16 --threads 2 --quiet
-  fi
+  fused_standin "$MODEL" 2000 16
 fi
 PHOTO=$(/usr/bin/python3 - "$DATA" <<'PY'
 import csv, os, sys
@@ -67,16 +61,7 @@ echo '{"id": "w1", "title": "Puma Men Black Running Shoes"}' > "$T/text.json"
 TOKEN=soak-$RANDOM$RANDOM
 echo "$TOKEN" > "$T/token"
 
-"$SHELF" serve --model "$MODEL" --port 0 --threads 2 --token-file "$T/token" \
-  --max-connections 64 2> "$T/serve.log" &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 300); do
-  PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$T/serve.log" | grep -o '[0-9]*$' || true)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "bench/soak.sh: the server did not start: $(cat "$T/serve.log")" >&2; exit 1; }
+start_server "$MODEL" --max-connections 64
 
 SECONDS_TOTAL=$((MINUTES * 60))
 # RSS in kB every 5 s, with the seconds since the start.
