@@ -256,7 +256,7 @@ static int finish(outfile *of, const char *out)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *data = "-", *outfmt = "jsonl", *out = NULL;
+    const char *model = NULL, *data = NULL, *outfmt = "jsonl", *out = NULL;
     const char *image = NULL; /* --photo */
     int k = 1, threads = 0;
     float threshold = 0, min_conf = 0;
@@ -290,6 +290,16 @@ int cmd_predict(int argc, char **argv)
         return 2;
     }
     if (read_flags_image_is_file(&rf, "predict"))
+        return 2;
+    if (image && data) {
+        fprintf(stderr, "shelf predict: give --data (a catalog) or --photo (one image), not "
+                        "both\n");
+        return 2;
+    }
+    if (!data)
+        data = "-";
+    const char *inputs[] = {data, model, image}, *names[] = {"--data", "--model", "--photo"};
+    if (out_is_an_input("predict", out, inputs, names, 3))
         return 2;
     if (min_conf < 0 || min_conf > 1) {
         fprintf(stderr, "shelf predict: --min-confidence must be between 0 and 1\n");

@@ -169,6 +169,9 @@ int cmd_train(int argc, char **argv)
     if (!quiet && isatty(2))
         o.progress = show_progress;
 
+    const char *inputs[] = {train, valid}, *names[] = {"--train", "--valid"};
+    if (out_is_an_input("train", out, inputs, names, 2))
+        return 2;
     shelf_error err = {0};
     if (outfile_check(out, &err) != SHELF_OK) { /* now, not after the training */
         fprintf(stderr, "shelf train: --out %s\n", err.message);

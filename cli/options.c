@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -163,14 +164,38 @@ int read_flags_image_is_file(const read_flags *rf, const char *cmd)
     static const char *const exts[] = {".jpg", ".jpeg", ".png", ".webp"};
     if (!rf->image)
         return 0;
+    /* A folder named like the column (often "image") is not a photo: only a regular file or
+     * a name with an image's extension is taken for one. */
     const char *dot = strrchr(rf->image, '.');
-    int file = access(rf->image, F_OK) == 0;
+    struct stat st;
+    int file = stat(rf->image, &st) == 0 && S_ISREG(st.st_mode);
     for (size_t i = 0; i < sizeof exts / sizeof exts[0] && dot && !file; i++)
         file = strcasecmp(dot, exts[i]) == 0;
     if (file)
-        fprintf(stderr, "shelf %s: --image names an image column; for one photo file use "
-                        "--photo %s\n", cmd, rf->image);
+        fprintf(stderr, "shelf %s: --image (or --image-column) names an image column; for one "
+                        "photo file use --photo %s\n", cmd, rf->image);
     return file;
+}
+
+int out_is_an_input(const char *cmd, const char *out, const char *const *inputs,
+                    const char *const *names, int n)
+{
+    struct stat o, in;
+    if (!out || stat(out, &o) != 0) /* a new file is no input */
+        return 0;
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i])
+            continue;
+        int std_in = strcmp(inputs[i], "-") == 0;
+        if ((std_in ? fstat(0, &in) : stat(inputs[i], &in)) != 0)
+            continue;
+        if (in.st_dev == o.st_dev && in.st_ino == o.st_ino) {
+            fprintf(stderr, "shelf %s: --out %s is the %s it reads (%s); write elsewhere\n",
+                    cmd, out, std_in ? "standard input" : inputs[i], names[i]);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void report_read_stats(const char *path, const shelf_read_stats *s)

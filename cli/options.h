@@ -53,6 +53,12 @@ int read_flags_image_is_file(const read_flags *rf, const char *cmd);
 int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf_read_options *o);
 
 /* Prints the reader's skip and repair counts of a catalog to stderr. */
+/* 1, after printing why, when out is the same file as one of the n inputs (paths, "-" for
+ * standard input; NULL ones are skipped), named by names[i] (the option that gave it): the
+ * output would replace what is being read. 0 otherwise, or when out does not exist yet. */
+int out_is_an_input(const char *cmd, const char *out, const char *const *inputs,
+                    const char *const *names, int n);
+
 void report_read_stats(const char *path, const shelf_read_stats *s);
 
 int cmd_train(int argc, char **argv);

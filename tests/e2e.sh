@@ -353,8 +353,29 @@ expect_error "eval: no such label column" "no label column 'cat' .*; choose the 
 expect_error "train: no such id column" "no id column 'sku' .*; choose the id column with --id" "$SHELF" train --train train.csv --out x.shelf --id sku
 expect_error "predict: no such image column" "no image column 'photo' .*; choose the image column with --image" "$SHELF" predict --model m.shelf --data test.csv --image photo
 "$SHELF" predict --model m.shelf --data test.csv --image shoe.jpg >out.txt 2>err.txt; rc=$?
-[ $rc -eq 2 ] && grep -q -- "--image names an image column; for one photo file use --photo" err.txt \
+[ $rc -eq 2 ] && grep -q -- "--image (or --image-column) names an image column; for one photo file use --photo" err.txt \
   && pass "predict --image with a photo file points to --photo" || fail "predict --image FILE (exit $rc, $(cat err.txt))"
+mkdir -p image  # a folder named like the column is no photo
+"$SHELF" predict --model m.shelf --data test.csv --image image >out.txt 2>err.txt; rc=$?
+grep -q "no image column 'image'" err.txt && pass "  --image image beside a folder 'image' names the column" || fail "  --image with a folder 'image' (exit $rc, $(cat err.txt))"
+rmdir image
+"$SHELF" predict --model m.shelf --data test.csv --photo shoe.jpg >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "give --data (a catalog) or --photo (one image), not both" err.txt && pass "predict --data with --photo is refused" || fail "predict --data --photo (exit $rc, $(cat err.txt))"
+
+# --out never replaces what the command reads (caught when the issue's changes were probed).
+cp test.csv same.csv; cp m.shelf same.shelf; cp train.csv same_train.csv
+out_is_input() { # NAME PATTERN COMMAND...: exit 2 naming the input, the file untouched
+  local name=$1 pattern=$2 file=$3; shift 3
+  local before; before=$(cksum < "$file")
+  "$@" >out.txt 2>err.txt; local rc=$?
+  [ $rc -eq 2 ] && grep -q -- "$pattern" err.txt && [ "$(cksum < "$file")" = "$before" ] \
+    && pass "$name" || fail "$name (exit $rc, $(head -c 300 err.txt))"
+}
+out_is_input "predict --out the --data file is refused" "--out same.csv is the same.csv it reads (--data)" same.csv "$SHELF" predict --model m.shelf --data same.csv --out same.csv
+out_is_input "predict --out the file on standard input is refused" "is the standard input it reads" same.csv sh -c '"$0" predict --model m.shelf --out same.csv < same.csv' "$SHELF"
+out_is_input "predict --out the model is refused" "(--model)" same.shelf "$SHELF" predict --model same.shelf --data test.csv --out same.shelf
+out_is_input "train --out the training catalog is refused" "(--train)" same_train.csv "$SHELF" train --train same_train.csv --out same_train.csv
+out_is_input "train --out the validation catalog is refused" "(--valid)" same.csv "$SHELF" train --train train.csv --valid same.csv --out same.csv
 
 # Deep taxonomies: --max-depth trains, evaluates and reads at the first N levels.
 expect_ok "train --max-depth 1" "$SHELF" train --train train.csv --out depth1.shelf --max-depth 1 --seed 3
