@@ -979,6 +979,19 @@ static void test_invalid_utf8_rows_are_skipped_under_skip_bad(void **state)
     shelf_catalog_free(c);
 }
 
+/* buf_detach of a buffer nothing was written to (an empty escaped label) is "" */
+static void test_an_empty_buffer_detaches_as_an_empty_string(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b);
+    buf_put_escaped(&b, "");
+    char *s = buf_detach(&b);
+    assert_non_null(s);
+    assert_string_equal(s, "");
+    free(s);
+}
+
 static void test_invalid_utf8_is_replaced_under_fix_utf8(void **state)
 {
     (void)state;
@@ -1423,6 +1436,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_quoted_fields_hold_commas_quotes_and_newlines),
+        cmocka_unit_test(test_an_empty_buffer_detaches_as_an_empty_string),
         cmocka_unit_test(test_catalog_view_shares_the_products_it_picks),
         cmocka_unit_test(test_csv_skips_bom_and_accepts_crlf),
         cmocka_unit_test(test_csv_line_numbers_follow_multiline_records),

@@ -57,6 +57,8 @@ char *buf_detach(buf *b)
         buf_free(b);
         return NULL;
     }
+    b->data[b->len] = '\0'; /* a buffer nothing was written to is "" (fuzz_model found it
+                                unterminated: a fused model's branch without a label) */
     char *p = b->data;
     buf_init(b);
     return p;
