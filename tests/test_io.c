@@ -979,6 +979,32 @@ static void test_invalid_utf8_rows_are_skipped_under_skip_bad(void **state)
     shelf_catalog_free(c);
 }
 
+/* Without a label needed (predict), a label that cannot be read costs no product; with one
+ * (train, eval) it is a bad row. */
+static void test_unreadable_labels_stop_only_readers_that_need_them(void **state)
+{
+    (void)state;
+    const char *csv = write_text("badlabel.csv", "id,title,category\n1,shoe,bad \xff label\n"
+                                                 "2,cup,Home\n");
+    const char *jsonl = write_text("badlabel.jsonl",
+                                   "{\"id\": \"1\", \"title\": \"shoe\", \"category\": []}\n"
+                                   "{\"id\": \"2\", \"title\": \"cup\", \"category\": [1]}\n");
+    shelf_read_options o = opts_default();
+    o.require_label = 0;
+    shelf_catalog *c = load_ok(csv, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 0, "1", "shoe", "", 2);
+    assert_product(c, 1, "2", "cup", "Home", 3);
+    shelf_catalog_free(c);
+    c = load_ok(jsonl, &o);
+    assert_int_equal(shelf_catalog_size(c), 2);
+    assert_product(c, 1, "2", "cup", "", 2);
+    shelf_catalog_free(c);
+    o.require_label = 1;
+    assert_contains(load_fail(csv, &o, SHELF_EDATA), "invalid UTF-8 in column 'category'");
+    assert_contains(load_fail(jsonl, &o, SHELF_EDATA), "label 'category' is an empty array");
+}
+
 /* buf_detach of a buffer nothing was written to (an empty escaped label) is "" */
 static void test_an_empty_buffer_detaches_as_an_empty_string(void **state)
 {
@@ -1437,6 +1463,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_quoted_fields_hold_commas_quotes_and_newlines),
         cmocka_unit_test(test_an_empty_buffer_detaches_as_an_empty_string),
+        cmocka_unit_test(test_unreadable_labels_stop_only_readers_that_need_them),
         cmocka_unit_test(test_catalog_view_shares_the_products_it_picks),
         cmocka_unit_test(test_csv_skips_bom_and_accepts_crlf),
         cmocka_unit_test(test_csv_line_numbers_follow_multiline_records),

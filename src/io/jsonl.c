@@ -177,6 +177,10 @@ static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, r
         bad = value_text(r, obj, c->text_name[i], s, n, &out->text[i]);
     if (bad)
         return -1;
+    if (cJSON_IsArray(label) && !r->require_label) { /* predict reads no label */
+        out->label = (span){NULL, 0};
+        return 0;
+    }
     if (cJSON_IsArray(label))
         return label_levels(r, label, c->label_name, &out->label, why, whysz);
     return value_text(r, obj, c->label_name, s, n, &out->label);

@@ -131,10 +131,17 @@ static void truncate_path(shelf_reader *r)
     }
 }
 
+/* The label is empty when its field is; a label that cannot be read stops the row only
+ * when labels are needed (predict reads none, so a broken one costs it no product). */
 static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
 {
-    if (take_field(r, &r->label, rw->label, r->cols.label_name, fixed, why, whysz))
-        return 1;
+    if (take_field(r, &r->label, rw->label, r->cols.label_name, fixed, why, whysz)) {
+        if (r->require_label)
+            return 1;
+        r->label.len = 0;
+        buf_append(&r->label, "", 0);
+        return 0;
+    }
     if (r->label.oom)
         return 0;
     if (r->label.len > 0) {
