@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -26,6 +27,14 @@ typedef struct batch {
 } batch;
 
 /* Appends s and its NUL to b->strings; returns its offset. */
+/* --output-format from --out's name (preds.csv, preds.tsv), else jsonl: a file named .csv
+ * should hold CSV. */
+static const char *out_format_of(const char *out)
+{
+    const char *dot = out ? strrchr(out, '.') : NULL;
+    return dot && (!strcasecmp(dot, ".csv") || !strcasecmp(dot, ".tsv")) ? dot + 1 : "jsonl";
+}
+
 static size_t keep(batch *b, const char *s)
 {
     size_t at = b->strings.len;
@@ -256,7 +265,7 @@ static int finish(outfile *of, const char *out)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *data = NULL, *outfmt = "jsonl", *out = NULL;
+    const char *model = NULL, *data = NULL, *outfmt = NULL, *out = NULL;
     const char *image = NULL; /* --photo */
     int k = 1, threads = 0;
     float threshold = 0, min_conf = 0;
@@ -269,7 +278,8 @@ int cmd_predict(int argc, char **argv)
         {"threshold", OPT_FLOAT, &threshold, "leave out labels less probable than this (0)"},
         {"min-confidence", OPT_FLOAT, &min_conf,
          "below it, give the deepest ancestor path that reaches it, or mark for review"},
-        {"output-format", OPT_STR, &outfmt, "jsonl (default), csv or tsv"},
+        {"output-format", OPT_STR, &outfmt, "jsonl, csv or tsv (default: from --out's extension, "
+         "else jsonl)"},
         {"out", OPT_STR, &out, "file to write (default: standard output); written whole or not "
          "at all"},
         {"threads", OPT_INT, &threads, "threads (default: all cores)"},
@@ -283,6 +293,8 @@ int cmd_predict(int argc, char **argv)
                                   opts),
                         0)
                      : 2;
+    if (!outfmt)
+        outfmt = out_format_of(out);
     pred_format fmt;
     if (!model || k < 1 || k > 256 || threads < 0 || pred_format_parse(outfmt, &fmt)) {
         fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256, --threads of 0 "

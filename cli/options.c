@@ -200,6 +200,8 @@ int out_is_an_input(const char *cmd, const char *out, const char *const *inputs,
 
 void report_read_stats(const char *path, const shelf_read_stats *s)
 {
+    if (strcmp(path, "-") == 0)
+        path = "standard input";
     if (s->skipped)
         fprintf(stderr, "%s: skipped %ld bad rows (first: %s)\n", path, s->skipped,
                 s->first_skip);

@@ -371,6 +371,12 @@ out_is_input() { # NAME PATTERN COMMAND...: exit 2 naming the input, the file un
   [ $rc -eq 2 ] && grep -q -- "$pattern" err.txt && [ "$(cksum < "$file")" = "$before" ] \
     && pass "$name" || fail "$name (exit $rc, $(head -c 300 err.txt))"
 }
+expect_ok "predict --out preds.csv writes CSV" "$SHELF" predict --model m.shelf --data test.csv --out preds.csv
+head -1 preds.csv | grep -q '^id,' && pass "  its first line is a CSV header" || fail "  --out preds.csv ($(head -c 100 preds.csv))"
+"$SHELF" predict --help > /dev/full 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "standard output: cannot write" err.txt && pass "--help > /dev/full fails" || fail "--help > /dev/full (exit $rc)"
+printf 'id,title,category\n1,"broken,A\n' | "$SHELF" predict --model m.shelf --skip-bad > /dev/null 2>err.txt
+grep -q "^standard input: skipped 1 bad rows" err.txt && pass "read counts name standard input" || fail "stdin in read counts ($(cat err.txt))"
 out_is_input "predict --out the --data file is refused" "--out same.csv is the same.csv it reads (--data)" same.csv "$SHELF" predict --model m.shelf --data same.csv --out same.csv
 out_is_input "predict --out the file on standard input is refused" "is the standard input it reads" same.csv sh -c '"$0" predict --model m.shelf --out same.csv < same.csv' "$SHELF"
 out_is_input "predict --out the model is refused" "(--model)" same.shelf "$SHELF" predict --model same.shelf --data test.csv --out same.shelf
