@@ -53,6 +53,12 @@ int cmd_eval(int argc, char **argv)
     }
     ro.require_label = 1;
     ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
+    int trained_depth = shelf_model_read_options(m)->max_depth;
+    if (ro.max_depth != trained_depth) /* only --max-depth can make them differ */
+        fprintf(stderr, "warning: --max-depth %d cuts the test labels at level %d, but the model "
+                        "predicts %s%.0d: the paths compared differ in depth\n",
+                ro.max_depth, ro.max_depth,
+                trained_depth ? "paths cut at level " : "whole paths", trained_depth);
     if (shelf_catalog_load(data, &ro, &c, &err) != SHELF_OK) {
         fprintf(stderr, "shelf eval: %s\n", err.message);
         goto done;

@@ -392,6 +392,8 @@ awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "  top-level accuracy $acc 
 expect_ok "  eval without --max-depth: the model's depth applies" "$SHELF" eval --model depth1.shelf --data test.csv --json
 acc2=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
 [ "$acc2" = "$acc" ] && pass "  the same accuracy ($acc2): the model records its depth" || fail "  eval without --max-depth: $acc2, with: $acc"
+expect_ok "  eval --max-depth 2 on it" "$SHELF" eval --model depth1.shelf --data test.csv --max-depth 2
+grep -q "warning: --max-depth 2 cuts the test labels at level 2, but the model predicts paths cut at level 1" err.txt && pass "  warns that the depths differ" || fail "  eval at another depth ($(cat err.txt))"
 expect_ok "  info" "$SHELF" info --model depth1.shelf
 grep -q "paths cut at level 1 (--max-depth)" out.txt && pass "  info says the paths were cut" || fail "  info on depth ($(grep labels out.txt))"
 "$SHELF" train --train train.csv --out x.shelf --max-depth -1 >/dev/null 2>err.txt; rc=$?
