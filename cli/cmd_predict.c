@@ -139,6 +139,7 @@ typedef struct job {
     float threshold;   /* leave out labels below it */
     float min_conf;    /* > 0: back off below it */
     int skip_bad;
+    int one_photo;     /* --photo: nothing to skip, so no --skip-bad advice */
     pred_format fmt;
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
@@ -179,7 +180,8 @@ static int write_batch(job *j, const batch *b)
         return -1;
     }
     if (ps.bad_images && !j->skip_bad) {
-        note(j->pg, "%s (--skip-bad skips such products)", ps.first_bad);
+        note(j->pg, "%s%s", ps.first_bad,
+             j->one_photo ? "" : " (--skip-bad skips such products)");
         return -1;
     }
     if (ps.text_only && !j->text_only)
@@ -248,6 +250,7 @@ static int predict_one_image(job *j, batch *b, const char *image)
                               b->strings.data, 0, NULL, 0};
     j->data = "-";
     j->skip_bad = 0;
+    j->one_photo = 1;
     return write_batch(j, b);
 }
 

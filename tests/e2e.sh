@@ -181,6 +181,7 @@ expect_ok "--skip-bad skips bad images" "$SHELF" predict --model img.shelf --dat
 [ "$(wc -l < out.txt)" -eq 1 ] && grep -q "skipped 3 products with a bad image" err.txt && pass "three skipped, counted" || fail "three skipped ($(cat err.txt))"
 expect_ok "train with --skip-bad" "$SHELF" train --train imgs/bad.csv --out x.shelf "${IMG_OPTS[@]}" --skip-bad
 expect_error "a missing image file" 'cannot open' "$SHELF" predict --model img.shelf --photo imgs/img/nope.jpg
+! grep -q -- "--skip-bad" err.txt && pass "  with no --skip-bad advice for one photo" || fail "  --photo advice ($(cat err.txt))"
 expect_error "a text model given an image" 'text' "$SHELF" predict --model m.shelf --photo imgs/img/0.jpg
 expect_error "an image model on a catalog without images" 'no image' "$SHELF" eval --model img.shelf --data test.csv
 "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --augment flip,spin >/dev/null 2>err.txt; rc=$?
