@@ -1,7 +1,6 @@
 /* shelf eval: metrics of a model on a labelled catalog. */
 #include <stdio.h>
 
-#include "io/outfile.h"
 #include "options.h"
 #include "report.h"
 
@@ -68,10 +67,6 @@ int cmd_eval(int argc, char **argv)
     report_read_stats(data, &st);
     ro_report.skip_bad = rf.skip_bad;
     status = report_catalog(m, c, data, &ro_report, stdout) ? 1 : 0;
-    if (status == 0 && outfile_flush(stdout, "standard output", &err) != SHELF_OK) {
-        fprintf(stderr, "shelf eval: %s\n", err.message);
-        status = 1;
-    }
 done:
     shelf_catalog_free(c);
     shelf_model_free(m);

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "io/outfile.h"
 #include "options.h"
 
 int cmd_info(int argc, char **argv)
@@ -29,9 +28,5 @@ int cmd_info(int argc, char **argv)
     printf("model             %s\n%s", model, d ? d : "(out of memory)\n");
     free(d);
     shelf_model_free(m);
-    if (outfile_flush(stdout, "standard output", &err) != SHELF_OK) {
-        fprintf(stderr, "shelf info: %s\n", err.message);
-        return 1;
-    }
     return 0;
 }

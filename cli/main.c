@@ -1,8 +1,8 @@
 /* shelf: the command-line interface. Parses, calls the library, prints. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "io/outfile.h"
 #include "options.h"
 
 static const struct {
@@ -24,15 +24,14 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].what);
 }
 
-/* The last word on standard output, for what no command checks itself (--help, usage):
- * a write that failed turns a success into exit status 1, with the reason. */
+/* The last word on standard output, checked once here for every command (and --help): a
+ * write that failed turns a success into exit status 1, with the reason. */
 static int finish(int status)
 {
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout))
+    shelf_error err = {0};
+    if (outfile_flush(stdout, "standard output", &err) == SHELF_OK)
         return status;
-    fprintf(stderr, "shelf: standard output: cannot write: %s\n",
-            errno ? strerror(errno) : "write error");
+    fprintf(stderr, "shelf: %s\n", err.message);
     return status ? status : 1;
 }
 
