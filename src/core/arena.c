@@ -1,4 +1,5 @@
 #include "core/arena.h"
+#include "core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ void *arena_alloc(arena *a, size_t n)
     n = (n + align - 1) / align * align;
     if (!a->head || a->used + n > a->cap) {
         size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-        arena_block *b = malloc(sizeof *b + cap);
+        arena_block *b = mem_alloc(sizeof *b + cap);
         if (!b)
             return NULL;
         b->next = a->head;
@@ -47,7 +48,7 @@ void arena_free(arena *a)
     arena_block *b = a->head;
     while (b) {
         arena_block *next = b->next;
-        free(b);
+        mem_free(b);
         b = next;
     }
     arena_init(a);

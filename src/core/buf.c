@@ -1,4 +1,5 @@
 #include "core/buf.h"
+#include "core/mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@ int buf_reserve(buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1)
         cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = mem_realloc(b->data, cap);
     if (!p) {
         b->oom = 1;
         return -1;
@@ -66,7 +67,7 @@ char *buf_detach(buf *b)
 
 void buf_free(buf *b)
 {
-    free(b->data);
+    mem_free(b->data);
     buf_init(b);
 }
 

@@ -1,4 +1,5 @@
 #include "core/grow.h"
+#include "core/mem.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@ int grow_array(void **p, size_t *cap, size_t need, size_t elem, size_t min_cap)
         c *= 2;
     if (c > SIZE_MAX / elem)
         return -1;
-    void *q = realloc(*p, c * elem);
+    void *q = mem_realloc(*p, c * elem);
     if (!q)
         return -1;
     *p = q;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "core/mem.h"
 #include "text/hash.h"
 
 void strmap_init(strmap *m)
@@ -30,7 +31,7 @@ static long lookup(const strmap *m, const char *s, size_t *slot)
 static int rehash(strmap *m)
 {
     size_t n = m->nslots ? m->nslots * 2 : 64;
-    uint32_t *slots = calloc(n, sizeof *slots);
+    uint32_t *slots = mem_calloc(n, sizeof *slots);
     if (!slots)
         return -1;
     for (size_t id = 0; id < m->n; id++) {
@@ -39,7 +40,7 @@ static int rehash(strmap *m)
             i = (i + 1) & (n - 1);
         slots[i] = (uint32_t)id + 1;
     }
-    free(m->slots);
+    mem_free(m->slots);
     m->slots = slots;
     m->nslots = n;
     return 0;
@@ -69,7 +70,7 @@ long strmap_intern(strmap *m, const char *s)
 void strmap_free(strmap *m)
 {
     arena_free(&m->strings);
-    free(m->keys);
-    free(m->slots);
+    mem_free(m->keys);
+    mem_free(m->slots);
     memset(m, 0, sizeof *m);
 }

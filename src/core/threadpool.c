@@ -1,4 +1,5 @@
 #include "core/threadpool.h"
+#include "core/mem.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@ static void *worker(void *arg)
 {
     thread_pool *p = ((worker_arg *)arg)->p;
     int tid = ((worker_arg *)arg)->tid;
-    free(arg);
+    mem_free(arg);
     unsigned long seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -60,7 +61,7 @@ thread_pool *pool_new(int threads)
         threads = pool_cores();
     if (threads > POOL_MAX_THREADS)
         threads = POOL_MAX_THREADS;
-    thread_pool *p = calloc(1, sizeof *p);
+    thread_pool *p = mem_calloc(1, sizeof *p);
     if (!p)
         return NULL;
     pthread_mutex_init(&p->mu, NULL);
@@ -68,12 +69,12 @@ thread_pool *pool_new(int threads)
     pthread_cond_init(&p->done, NULL);
     p->n = 1;
     for (int t = 1; t < threads; t++) {
-        worker_arg *a = malloc(sizeof *a);
+        worker_arg *a = mem_alloc(sizeof *a);
         if (!a)
             break;
         *a = (worker_arg){p, t};
         if (pthread_create(&p->tid[t], NULL, worker, a) != 0) {
-            free(a);
+            mem_free(a);
             break;
         }
         p->n++;
@@ -116,7 +117,7 @@ void pool_free(thread_pool *p)
     pthread_cond_destroy(&p->go);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
-    free(p);
+    mem_free(p);
 }
 
 void pool_split(size_t n, int tid, int nthreads, size_t *begin, size_t *end)

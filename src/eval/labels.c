@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "eval/eval.h"
 #include "core/grow.h"
 
@@ -49,7 +50,7 @@ static int grow(eval_labels *t)
     if ((t->n + 1) * 2 <= t->nslots)
         return 0;
     size_t nslots = t->nslots ? t->nslots * 2 : 128;
-    uint32_t *slots = calloc(nslots, sizeof *slots);
+    uint32_t *slots = mem_calloc(nslots, sizeof *slots);
     if (!slots)
         return -1;
     for (size_t id = 0; id < t->n; id++) {
@@ -58,7 +59,7 @@ static int grow(eval_labels *t)
             i = (i + 1) & (nslots - 1);
         slots[i] = (uint32_t)id + 1;
     }
-    free(t->slots);
+    mem_free(t->slots);
     t->slots = slots;
     t->nslots = nslots;
     return 0;
@@ -115,7 +116,7 @@ long labels_intern_path(eval_labels *t, const char *s)
 void labels_free(eval_labels *t)
 {
     arena_free(&t->strings);
-    free(t->items);
-    free(t->slots);
+    mem_free(t->items);
+    mem_free(t->slots);
     memset(t, 0, sizeof *t);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "eval/eval.h"
 
 shelf_status shelf_eval_new(const char *label_sep, shelf_eval **out, shelf_error *err)
@@ -17,7 +18,7 @@ shelf_status shelf_eval_new(const char *label_sep, shelf_eval **out, shelf_error
     *out = NULL;
     const char *sep = label_sep ? label_sep : " > ";
     size_t n = strlen(sep);
-    shelf_eval *e = calloc(1, sizeof *e + n + 1);
+    shelf_eval *e = mem_calloc(1, sizeof *e + n + 1);
     if (!e)
         return err_set(err, SHELF_ENOMEM, "evaluation: out of memory");
     /* The separator lives right after the struct, so the caller's string may go away. */
@@ -35,7 +36,7 @@ void shelf_eval_free(shelf_eval *e)
         return;
     labels_free(&e->labels);
     pairs_free(&e->confusions);
-    free(e);
+    mem_free(e);
 }
 
 /* Whether truth is among the first five of the k ranked paths. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "eval/eval.h"
+#include "core/mem.h"
 
 /* splitmix64's finalizer: ids are small and dense, so spread them over the slots. */
 static uint64_t mix(uint64_t x)
@@ -30,13 +31,13 @@ static eval_pair *find(const eval_pairs *m, uint64_t key)
 static int grow(eval_pairs *m)
 {
     size_t nslots = m->nslots ? m->nslots * 2 : 256;
-    eval_pairs bigger = {calloc(nslots, sizeof(eval_pair)), m->n, nslots};
+    eval_pairs bigger = {mem_calloc(nslots, sizeof(eval_pair)), m->n, nslots};
     if (!bigger.slots)
         return -1;
     for (size_t i = 0; i < m->nslots; i++)
         if (m->slots[i].key)
             *find(&bigger, m->slots[i].key) = m->slots[i];
-    free(m->slots);
+    mem_free(m->slots);
     *m = bigger;
     return 0;
 }
@@ -57,6 +58,6 @@ int pairs_add(eval_pairs *m, uint32_t truth, uint32_t pred)
 
 void pairs_free(eval_pairs *m)
 {
-    free(m->slots);
+    mem_free(m->slots);
     pairs_init(m);
 }

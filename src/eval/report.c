@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 #include "eval/eval.h"
 
 /* ---- ordering ---------------------------------------------------------------------- */
@@ -38,7 +39,7 @@ static int by_support_then_label(const void *pa, const void *pb)
 static long sorted_confusions(const shelf_eval *e, int max, confusion **out)
 {
     const eval_pairs *m = &e->confusions;
-    *out = malloc((m->n ? m->n : 1) * sizeof **out);
+    *out = mem_alloc((m->n ? m->n : 1) * sizeof **out);
     if (!*out)
         return -1;
     size_t n = 0;
@@ -56,7 +57,7 @@ static long sorted_confusions(const shelf_eval *e, int max, confusion **out)
  * *out (caller frees). Returns how many, or -1 when out of memory. */
 static long sorted_classes(const shelf_eval *e, const eval_label ***out)
 {
-    *out = malloc((e->labels.n ? e->labels.n : 1) * sizeof **out);
+    *out = mem_alloc((e->labels.n ? e->labels.n : 1) * sizeof **out);
     if (!*out)
         return -1;
     size_t n = 0;
@@ -155,7 +156,7 @@ static int add_confusions(cJSON *o, const shelf_eval *e, int max)
                        add_string(item, "predicted", c[i].pred) |
                        add_number(item, "count", (double)c[i].count));
     }
-    free(c);
+    mem_free(c);
     return rc;
 }
 
@@ -181,7 +182,7 @@ static int add_classes(cJSON *o, const shelf_eval *e)
     int rc = arr ? 0 : -1;
     for (long i = 0; i < n && rc == 0; i++)
         rc = add_class(arr, c[i]);
-    free(c);
+    mem_free(c);
     return rc;
 }
 
@@ -283,7 +284,7 @@ static int text_confusions(buf *b, const shelf_eval *e, int max)
         buf_put_escaped(b, c[i].pred);
         buf_puts(b, "\n");
     }
-    free(c);
+    mem_free(c);
     return 0;
 }
 
@@ -309,7 +310,7 @@ static int text_classes(buf *b, const shelf_eval *e)
         buf_put_escaped(b, c[i]->name);
         buf_puts(b, "\n");
     }
-    free(c);
+    mem_free(c);
     return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <webp/decode.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 enum {
     MAX_FILE_BYTES = 256 << 20,
@@ -50,7 +51,7 @@ static unsigned char *rgba_over_white(unsigned char *px, size_t npixels)
         for (int c = 0; c < 3; c++)
             px[3 * i + c] = (unsigned char)((s[c] * a + 255 * (255 - a) + 127) / 255);
     }
-    unsigned char *p = realloc(px, npixels * 3);
+    unsigned char *p = mem_realloc(px, npixels * 3);
     return p ? p : px;
 }
 
@@ -237,7 +238,7 @@ static int jpeg_run(jpeg_job *job, const unsigned char *data, size_t n, int min_
     if (min_side > 0)
         jpeg_choose_scale(c, min_side);
     jpeg_start_decompress(c);
-    job->rgb = malloc((size_t)c->output_width * c->output_height * 3);
+    job->rgb = mem_alloc((size_t)c->output_width * c->output_height * 3);
     if (!job->rgb)
         jpeg_stop((j_common_ptr)c, SHELF_ENOMEM, "out of memory");
     jpeg_read_pixels(job);
@@ -260,13 +261,13 @@ static int orient(image *im, int o)
     default: return 0;
     }
     long ow = o >= 5 ? h : w, oh = o >= 5 ? w : h;
-    unsigned char *out = malloc((size_t)(w * h * 3));
+    unsigned char *out = mem_alloc((size_t)(w * h * 3));
     if (!out)
         return -1;
     for (long y = 0; y < oh; y++)
         for (long x = 0; x < ow; x++)
             memcpy(out + 3 * (y * ow + x), im->rgb + 3 * (base + x * dx + y * dy), 3);
-    free(im->rgb);
+    mem_free(im->rgb);
     *im = (image){(int)ow, (int)oh, out};
     return 0;
 }
@@ -302,11 +303,11 @@ static shelf_status jpeg_decode(const unsigned char *data, size_t n, int min_sid
     int orientation = failed ? 1 : jpeg_orientation(&job.cinfo);
     jpeg_destroy_decompress(&job.cinfo);
     if (failed) {
-        free(job.rgb);
+        mem_free(job.rgb);
         return err_set(err, job.status, "%s", job.why);
     }
     if (orient(&im, orientation)) {
-        free(im.rgb);
+        mem_free(im.rgb);
         return err_set(err, SHELF_ENOMEM, "out of memory");
     }
     *out = im;
@@ -376,8 +377,8 @@ static int png_run(png_structp png, png_infop info, png_job *job)
     size_t stride = (size_t)job->w * 4;
     if (png_get_rowbytes(png, info) != stride)
         png_stop(png, SHELF_EDATA, "bad PNG data: unexpected pixel layout");
-    job->rgba = malloc(stride * (size_t)job->h);
-    job->rows = malloc((size_t)job->h * sizeof *job->rows);
+    job->rgba = mem_alloc(stride * (size_t)job->h);
+    job->rows = mem_alloc((size_t)job->h * sizeof *job->rows);
     if (!job->rgba || !job->rows)
         png_stop(png, SHELF_ENOMEM, "out of memory");
     for (long y = 0; y < job->h; y++)
@@ -421,9 +422,9 @@ static shelf_status png_decode(const unsigned char *data, size_t n, long max_pix
     }
     int failed = png_run(png, info, &job);
     png_destroy_read_struct(&png, &info, NULL);
-    free(job.rows);
+    mem_free(job.rows);
     if (failed) {
-        free(job.rgba);
+        mem_free(job.rgba);
         return err_set(err, job.status, "%s", job.why);
     }
     size_t npixels = (size_t)job.w * (size_t)job.h;
@@ -476,7 +477,7 @@ static shelf_status webp_decode(const unsigned char *data, size_t n, long max_pi
         return err_set(err, SHELF_EDATA, "%s", why);
     int channels = cfg.input.has_alpha ? 4 : 3;
     size_t npixels = (size_t)w * (size_t)h;
-    unsigned char *px = malloc(npixels * (size_t)channels);
+    unsigned char *px = mem_alloc(npixels * (size_t)channels);
     if (!px)
         return err_set(err, SHELF_ENOMEM, "out of memory");
     cfg.output.colorspace = channels == 4 ? MODE_RGBA : MODE_RGB;
@@ -485,7 +486,7 @@ static shelf_status webp_decode(const unsigned char *data, size_t n, long max_pi
     st = WebPDecode(data, n, &cfg);
     WebPFreeDecBuffer(&cfg.output);
     if (st != VP8_STATUS_OK) {
-        free(px);
+        mem_free(px);
         return webp_error(st, err);
     }
     if (channels == 4)
@@ -595,7 +596,7 @@ static shelf_status read_file(const char *path, unsigned char **data, size_t *n,
     else if (st.st_size > MAX_FILE_BYTES)
         s = err_set(err, SHELF_EDATA, "file of %lld bytes is over the limit of 256 MiB",
                     (long long)st.st_size);
-    else if (!(*data = malloc((size_t)st.st_size)))
+    else if (!(*data = mem_alloc((size_t)st.st_size)))
         s = err_set(err, SHELF_ENOMEM, "out of memory");
     else if ((*n = fread(*data, 1, (size_t)st.st_size, f)) != (size_t)st.st_size)
         s = err_set(err, SHELF_EIO, "read error: %s",
@@ -615,7 +616,7 @@ shelf_status image_decode_file(const char *path, int min_side, long max_pixels, 
     shelf_status st = read_file(path, &data, &n, err);
     if (st == SHELF_OK)
         st = image_decode_mem(data, n, min_side, max_pixels, out, err);
-    free(data);
+    mem_free(data);
     return st;
 }
 
@@ -623,7 +624,7 @@ void image_free(image *im)
 {
     if (!im)
         return;
-    free(im->rgb);
+    mem_free(im->rgb);
     *im = (image){0, 0, NULL};
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "image/decode.h"
 #include "image/path.h"
 #include "image/resize.h"
@@ -93,7 +94,7 @@ static void run_load(void *arg, int tid, int nthreads)
         j->missing[tid] += !*ref;
         shelf_error told;
         describe(j, i, ref, e.message, &told);
-        if (!(s->why[i] = strdup(told.message)))
+        if (!(s->why[i] = mem_strdup(told.message)))
             j->out_of_memory[tid] = 1;
         if (j->first_bad[tid] < 0) {
             j->first_bad[tid] = (long)i;
@@ -114,12 +115,12 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
     s->size = size;
     s->n = n;
     s->first_bad = -1;
-    s->pix = malloc(n ? n * size * size * 3 : 1);
-    s->ok = malloc(n ? n : 1);
-    s->why = calloc(n ? n : 1, sizeof *s->why);
-    load_job *j = malloc(sizeof *j);
+    s->pix = mem_alloc(n ? n * size * size * 3 : 1);
+    s->ok = mem_alloc(n ? n : 1);
+    s->why = mem_calloc(n ? n : 1, sizeof *s->why);
+    load_job *j = mem_alloc(sizeof *j);
     if (!s->pix || !s->ok || !s->why || !j) {
-        free(j);
+        mem_free(j);
         image_set_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory for %zu images", n);
     }
@@ -128,7 +129,7 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
     pool_run(pool, run_load, j);
     for (int t = 0; t < pool_threads(pool); t++)
         if (j->out_of_memory[t]) {
-            free(j);
+            mem_free(j);
             image_set_free(s);
             return err_set(err, SHELF_ENOMEM, "out of memory decoding images");
         }
@@ -147,17 +148,17 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
             memcpy(s->first_broken, j->broken_err[t].message, SHELF_ERROR_MAX);
             break;
         }
-    free(j);
+    mem_free(j);
     return SHELF_OK;
 }
 
 void image_set_free(image_set *s)
 {
     for (size_t i = 0; s->why && i < s->n; i++)
-        free(s->why[i]);
-    free(s->why);
-    free(s->pix);
-    free(s->ok);
+        mem_free(s->why[i]);
+    mem_free(s->why);
+    mem_free(s->pix);
+    mem_free(s->ok);
     s->pix = s->ok = NULL;
     s->why = NULL;
 }

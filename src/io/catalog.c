@@ -7,6 +7,7 @@
 #include "core/arena.h"
 #include "core/error.h"
 #include "core/grow.h"
+#include "core/mem.h"
 #include "core/strmap.h"
 #include "io/catalog.h"
 #include "io/reader_impl.h"
@@ -67,7 +68,7 @@ static shelf_status read_all(shelf_catalog *c, shelf_reader *r, shelf_error *err
         return st;
     if (c->n == 0)
         return no_products(c, err);
-    shelf_product *fit = realloc(c->items, c->n * sizeof *fit); /* give back the slack */
+    shelf_product *fit = mem_realloc(c->items, c->n * sizeof *fit); /* give back the slack */
     if (fit) {
         c->items = fit;
         c->cap = c->n;
@@ -81,9 +82,9 @@ shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts
     if (!path || !out)
         return err_set(err, SHELF_EINVAL, "shelf_catalog_load: NULL argument");
     *out = NULL;
-    shelf_catalog *c = calloc(1, sizeof *c);
-    if (!c || !(c->path = strdup(path))) {
-        free(c);
+    shelf_catalog *c = mem_calloc(1, sizeof *c);
+    if (!c || !(c->path = mem_strdup(path))) {
+        mem_free(c);
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
     }
     arena_init(&c->strings);
@@ -103,9 +104,9 @@ shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts
 
 shelf_catalog *catalog_view(const shelf_catalog *c, const size_t *rows, size_t n)
 {
-    shelf_catalog *v = calloc(1, sizeof *v);
-    if (!v || !(v->path = strdup(c->path)) ||
-        !(v->items = malloc((n ? n : 1) * sizeof *v->items))) {
+    shelf_catalog *v = mem_calloc(1, sizeof *v);
+    if (!v || !(v->path = mem_strdup(c->path)) ||
+        !(v->items = mem_alloc((n ? n : 1) * sizeof *v->items))) {
         shelf_catalog_free(v);
         return NULL;
     }
@@ -142,7 +143,7 @@ void shelf_catalog_free(shelf_catalog *c)
         return;
     arena_free(&c->strings);
     strmap_free(&c->labels);
-    free(c->items);
-    free(c->path);
-    free(c);
+    mem_free(c->items);
+    mem_free(c->path);
+    mem_free(c);
 }

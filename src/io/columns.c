@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 /* Used when text_columns is NULL: the usual names of a product's text, joined. */
 static const char *const default_text[] = {"title", "name", "description"};
@@ -45,7 +46,7 @@ static shelf_status missing(const char *const *names, int n, const char *where,
 
 static int add_text(columns *c, int index, const char *name, size_t len)
 {
-    char *copy = strndup(name, len);
+    char *copy = mem_strndup(name, len);
     if (!copy)
         return -1;
     c->text[c->ntext] = index;
@@ -107,8 +108,8 @@ static int alloc_text(columns *c, const char *list)
         for (const char *p = list; *p; p++)
             cap += *p == ',';
     }
-    c->text = calloc(cap, sizeof *c->text);
-    c->text_name = calloc(cap, sizeof *c->text_name);
+    c->text = mem_calloc(cap, sizeof *c->text);
+    c->text_name = mem_calloc(cap, sizeof *c->text_name);
     return c->text && c->text_name ? 0 : -1;
 }
 
@@ -139,7 +140,7 @@ static shelf_status resolve_optional(const char *const *names, int n, const char
     *index = find(names, n, col, strlen(col));
     if (*index < 0 && chosen)
         return missing_column(names, n, where, kind, col, err);
-    if (*index >= 0 && !(*name = strdup(col)))
+    if (*index >= 0 && !(*name = mem_strdup(col)))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
     return SHELF_OK;
 }
@@ -150,7 +151,7 @@ static shelf_status resolve_others(columns *c, const char *const *names, int n,
 {
     const char *label = o->label_column ? o->label_column : "category";
     c->label = find(names, n, label, strlen(label));
-    if (!(c->label_name = strdup(label)))
+    if (!(c->label_name = mem_strdup(label)))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
     if (c->label < 0 && o->require_label)
         return missing_column(names, n, where, "label", label, err);
@@ -187,12 +188,12 @@ shelf_status columns_resolve(columns *c, const char *const *names, int n,
 void columns_free(columns *c)
 {
     for (int i = 0; i < c->ntext; i++)
-        free(c->text_name[i]);
-    free(c->text);
-    free(c->text_name);
-    free(c->label_name);
-    free(c->id_name);
-    free(c->image_name);
+        mem_free(c->text_name[i]);
+    mem_free(c->text);
+    mem_free(c->text_name);
+    mem_free(c->label_name);
+    mem_free(c->id_name);
+    mem_free(c->image_name);
     memset(c, 0, sizeof *c);
     c->label = c->id = c->image = -1;
 }
@@ -201,15 +202,15 @@ int columns_take_all_defaults(columns *c, const shelf_read_options *opts)
 {
     if (!opts->text_columns || blank(opts->text_columns)) {
         for (int i = 0; i < c->ntext; i++)
-            free(c->text_name[i]);
+            mem_free(c->text_name[i]);
         c->ntext = 0;
         for (int k = 0; k < NDEFAULT; k++)
             if (add_text(c, -1, default_text[k], strlen(default_text[k])))
                 return -1;
     }
-    if (!opts->id_column && !c->id_name && !(c->id_name = strdup("id")))
+    if (!opts->id_column && !c->id_name && !(c->id_name = mem_strdup("id")))
         return -1;
-    if (!opts->image_column && !c->image_name && !(c->image_name = strdup("image")))
+    if (!opts->image_column && !c->image_name && !(c->image_name = mem_strdup("image")))
         return -1;
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "io/csv.h"
+#include "core/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ char *record_field(const record *rec, int i, size_t *len)
 void record_free(record *rec)
 {
     buf_free(&rec->data);
-    free(rec->start);
+    mem_free(rec->start);
     memset(rec, 0, sizeof *rec);
 }
 
@@ -28,7 +29,7 @@ static int field_begin(record *rec)
 {
     if (rec->n == rec->cap) {
         int cap = rec->cap ? rec->cap * 2 : 16;
-        size_t *p = realloc(rec->start, (size_t)cap * sizeof *p);
+        size_t *p = mem_realloc(rec->start, (size_t)cap * sizeof *p);
         if (!p) {
             rec->data.oom = 1; /* so that csv_next reports it */
             return -1;

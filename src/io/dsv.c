@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "io/reader_impl.h"
 #include "text/utf8.h"
 
@@ -51,13 +52,13 @@ static shelf_status read_header(shelf_reader *r, shelf_error *err)
                        why);
     if (st != CSV_OK)
         return csv_failure(r, st, err);
-    r->names = calloc((size_t)r->header.n, sizeof *r->names);
+    r->names = mem_calloc((size_t)r->header.n, sizeof *r->names);
     if (!r->names)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     if (!r->no_header)
         return check_header(r, err);
     /* the columns are "1", "2", ...; the record is the first product */
-    r->numbers = calloc((size_t)r->header.n, sizeof *r->numbers);
+    r->numbers = mem_calloc((size_t)r->header.n, sizeof *r->numbers);
     if (!r->numbers)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     for (int i = 0; i < r->header.n; i++) {
@@ -174,8 +175,8 @@ void dsv_free(shelf_reader *r)
 {
     record_free(&r->header);
     record_free(&r->rec);
-    free(r->names);
-    free(r->numbers);
+    mem_free(r->names);
+    mem_free(r->numbers);
     r->names = NULL;
     r->numbers = NULL;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "io/json_type.h"
 #include "io/reader_impl.h"
 
@@ -97,7 +98,7 @@ static int raw_member(const char *s, size_t n, const char *key, span *out)
 static void free_owned(shelf_reader *r)
 {
     for (int i = 0; i < r->nowned; i++)
-        free(r->owned[i]);
+        mem_free(r->owned[i]);
     r->nowned = 0;
 }
 
@@ -129,7 +130,7 @@ static int value_text(shelf_reader *r, const cJSON *obj, const char *key, const 
         return 0;
     }
     if (cJSON_IsNumber(v) && raw_member(s, n, key, &raw) == 0)
-        return own(r, strndup(raw.p, raw.n), out);
+        return own(r, mem_strndup(raw.p, raw.n), out);
     return own(r, cJSON_PrintUnformatted(v), out);
 }
 
@@ -302,20 +303,20 @@ static int object_keys(const cJSON *obj, const char **names)
 static shelf_status resolve(shelf_reader *r, const shelf_read_options *o, long line,
                             shelf_error *err)
 {
-    const char **names = calloc((size_t)cJSON_GetArraySize(r->json) + 1, sizeof *names);
+    const char **names = mem_calloc((size_t)cJSON_GetArraySize(r->json) + 1, sizeof *names);
     if (!names)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     char where[600];
     snprintf(where, sizeof where, "%.500s:%ld", r->name, line);
     int n = object_keys(r->json, names);
     shelf_status st = columns_resolve(&r->cols, names, n, o, where, err);
-    free(names);
+    mem_free(names);
     if (st == SHELF_OK && columns_take_all_defaults(&r->cols, o))
         st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     if (st == SHELF_OK) {
         /* the texts, id, label and image of a row may each need a copy */
-        r->owned = calloc((size_t)r->cols.ntext + 3, sizeof *r->owned);
-        r->first.text = calloc((size_t)r->cols.ntext, sizeof *r->first.text);
+        r->owned = mem_calloc((size_t)r->cols.ntext + 3, sizeof *r->owned);
+        r->first.text = mem_calloc((size_t)r->cols.ntext, sizeof *r->first.text);
         if (!r->owned || !r->first.text)
             st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     }
@@ -393,8 +394,8 @@ void jsonl_free(shelf_reader *r)
     r->json = NULL;
     if (r->owned)
         free_owned(r);
-    free(r->owned);
-    free(r->first.text);
+    mem_free(r->owned);
+    mem_free(r->first.text);
     r->owned = NULL;
     r->first.text = NULL;
 }

@@ -1,4 +1,5 @@
 #include "io/lines.h"
+#include "core/mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@ int lines_init(lines *l)
 {
     memset(l, 0, sizeof *l);
     buf_init(&l->line);
-    l->chunk = malloc(LINES_CHUNK);
+    l->chunk = mem_alloc(LINES_CHUNK);
     return l->chunk ? 0 : -1;
 }
 
@@ -35,7 +36,7 @@ void lines_free(lines *l)
 {
     if (l->gz)
         gzclose_r(l->gz);
-    free(l->chunk);
+    mem_free(l->chunk);
     buf_free(&l->line);
     memset(l, 0, sizeof *l);
 }

@@ -9,12 +9,13 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 /* The folder holding path ("." for a bare name), malloc'ed; NULL out of memory. */
 static char *folder_of(const char *path)
 {
-    char *copy = strdup(path), *dir = copy ? strdup(dirname(copy)) : NULL;
-    free(copy);
+    char *copy = mem_strdup(path), *dir = copy ? mem_strdup(dirname(copy)) : NULL;
+    mem_free(copy);
     return dir;
 }
 
@@ -45,7 +46,7 @@ shelf_status outfile_check(const char *path, shelf_error *err)
         s = err_set(err, SHELF_EIO, "%s: cannot write in %s: not a directory", path, dir);
     else if (access(dir, W_OK | X_OK) != 0)
         s = err_set(err, SHELF_EIO, "%s: cannot write in %s: %s", path, dir, strerror(errno));
-    free(dir);
+    mem_free(dir);
     return s;
 }
 
@@ -56,8 +57,8 @@ shelf_status outfile_open(outfile *o, const char *path, shelf_error *err)
     if (s != SHELF_OK)
         return s;
     size_t n = strlen(path) + 16;
-    o->path = strdup(path);
-    o->tmp = malloc(n);
+    o->path = mem_strdup(path);
+    o->tmp = mem_alloc(n);
     if (!o->path || !o->tmp) {
         outfile_close(o, 0, NULL);
         return err_set(err, SHELF_ENOMEM, "out of memory");
@@ -85,7 +86,7 @@ static void sync_dir(const char *path)
         fsync(fd);
         close(fd);
     }
-    free(dir);
+    mem_free(dir);
 }
 
 shelf_status outfile_flush(FILE *f, const char *name, shelf_error *err)
@@ -115,8 +116,8 @@ shelf_status outfile_close(outfile *o, int commit, shelf_error *err)
         sync_dir(o->path);
     if (o->tmp && o->tmp[0] && (!commit || s != SHELF_OK))
         unlink(o->tmp);
-    free(o->tmp);
-    free(o->path);
+    mem_free(o->tmp);
+    mem_free(o->path);
     o->tmp = o->path = NULL;
     return s;
 }

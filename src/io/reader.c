@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "io/reader_impl.h"
 
 shelf_status reader_bad(shelf_reader *r, long line, const char *why, shelf_error *err)
@@ -331,7 +332,7 @@ static shelf_status open_format(shelf_reader *r, const shelf_read_options *o,
         st = dsv_open(r, o, err);
     if (st != SHELF_OK || r->done)
         return st;
-    r->parts = calloc((size_t)r->cols.ntext, sizeof *r->parts);
+    r->parts = mem_calloc((size_t)r->cols.ntext, sizeof *r->parts);
     return r->parts ? SHELF_OK : err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
 }
 
@@ -343,8 +344,8 @@ static shelf_status reader_init(shelf_reader *r, const char *path,
     r->fix_utf8 = o->fix_utf8;
     r->max_depth = o->max_depth;
     r->cols.label = r->cols.id = r->cols.image = -1;
-    r->name = strdup(io_display_name(path));
-    r->label_sep = strdup(o->label_sep ? o->label_sep : " > ");
+    r->name = mem_strdup(io_display_name(path));
+    r->label_sep = mem_strdup(o->label_sep ? o->label_sep : " > ");
     if (!r->name || !r->label_sep || lines_init(&r->in))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
     r->in.skip_long = o->skip_bad;
@@ -363,7 +364,7 @@ shelf_status shelf_reader_open(const char *path, const shelf_read_options *opts,
     shelf_read_options o = {0};
     if (opts)
         o = *opts;
-    shelf_reader *r = calloc(1, sizeof *r);
+    shelf_reader *r = mem_calloc(1, sizeof *r);
     if (!r)
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
     shelf_status st = reader_init(r, path, &o, err);
@@ -412,14 +413,14 @@ void shelf_reader_close(shelf_reader *r)
     if (r->own_f && r->f)
         fclose(r->f);
     lines_free(&r->in);
-    free(r->parts);
-    free(r->name);
-    free(r->label_sep);
+    mem_free(r->parts);
+    mem_free(r->name);
+    mem_free(r->label_sep);
     buf_free(&r->text);
     buf_free(&r->label);
     buf_free(&r->id);
     buf_free(&r->image);
     buf_free(&r->fixed);
     buf_free(&r->tmp);
-    free(r);
+    mem_free(r);
 }

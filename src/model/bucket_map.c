@@ -1,4 +1,5 @@
 #include "model/bucket_map.h"
+#include "core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,8 @@ int bucket_map_init(bucket_map *b, uint32_t cap)
     int bits = 4; /* at most half full: short probes */
     while ((UINT64_C(1) << bits) < 2 * (uint64_t)cap)
         bits++;
-    b->slots = calloc(UINT64_C(1) << bits, sizeof *b->slots);
-    b->buckets = malloc((cap ? cap : 1) * sizeof *b->buckets);
+    b->slots = mem_calloc(UINT64_C(1) << bits, sizeof *b->slots);
+    b->buckets = mem_alloc((cap ? cap : 1) * sizeof *b->buckets);
     b->cap = cap;
     b->shift = 64 - bits;
     if (b->slots && b->buckets)
@@ -21,8 +22,8 @@ int bucket_map_init(bucket_map *b, uint32_t cap)
 
 void bucket_map_free(bucket_map *b)
 {
-    free(b->slots);
-    free(b->buckets);
+    mem_free(b->slots);
+    mem_free(b->buckets);
     memset(b, 0, sizeof *b);
 }
 

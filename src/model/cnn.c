@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/rng.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
@@ -67,8 +68,8 @@ int cnn_init(cnn *c, int size, int width, int nlabels)
 {
     if (cnn_shape(c, size, width, nlabels))
         return -1;
-    c->params = calloc(c->nparams, sizeof *c->params);
-    c->stats = calloc(c->nstats, sizeof *c->stats);
+    c->params = mem_calloc(c->nparams, sizeof *c->params);
+    c->stats = mem_calloc(c->nstats, sizeof *c->stats);
     if (!c->params || !c->stats) {
         cnn_free(c);
         return -1;
@@ -104,8 +105,8 @@ void cnn_reset(cnn *c, uint64_t seed)
 
 void cnn_free(cnn *c)
 {
-    free(c->params);
-    free(c->stats);
+    mem_free(c->params);
+    mem_free(c->stats);
     c->params = c->stats = NULL;
 }
 
@@ -132,7 +133,7 @@ int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int trainin
     w->threads = threads;
     w->training = training;
     size_t n = (size_t)batch, biggest = 0;
-    w->x = malloc(3 * n * c->size * c->size * sizeof(float));
+    w->x = mem_alloc(3 * n * c->size * c->size * sizeof(float));
     int ok = w->x != NULL;
     for (int l = 0; l < CNN_CONVS; l++) {
         const conv_shape *s = &c->conv[l];
@@ -146,24 +147,24 @@ int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int trainin
         if (scratch > w->scratch_floats)
             w->scratch_floats = scratch;
         if (training) {
-            ok = ok && (w->pre[l] = malloc(floats * sizeof(float))) &&
-                 (w->act[l] = malloc(floats * sizeof(float)));
+            ok = ok && (w->pre[l] = mem_alloc(floats * sizeof(float))) &&
+                 (w->act[l] = mem_alloc(floats * sizeof(float)));
         }
     }
     if (!training) {
-        ok = ok && (w->act[0] = malloc(biggest * sizeof(float))) &&
-             (w->act[1] = malloc(biggest * sizeof(float)));
+        ok = ok && (w->act[0] = mem_alloc(biggest * sizeof(float))) &&
+             (w->act[1] = mem_alloc(biggest * sizeof(float)));
     } else {
-        ok = ok && (w->dbuf[0] = malloc(biggest * sizeof(float))) &&
-             (w->dbuf[1] = malloc(biggest * sizeof(float))) &&
-             (w->save_mean = malloc(c->nchans * sizeof(float))) &&
-             (w->save_istd = malloc(c->nchans * sizeof(float))) &&
-             (w->dfeat = malloc(n * c->feat * sizeof(float))) &&
-             (w->grads = malloc((size_t)threads * c->nparams * sizeof(float)));
+        ok = ok && (w->dbuf[0] = mem_alloc(biggest * sizeof(float))) &&
+             (w->dbuf[1] = mem_alloc(biggest * sizeof(float))) &&
+             (w->save_mean = mem_alloc(c->nchans * sizeof(float))) &&
+             (w->save_istd = mem_alloc(c->nchans * sizeof(float))) &&
+             (w->dfeat = mem_alloc(n * c->feat * sizeof(float))) &&
+             (w->grads = mem_alloc((size_t)threads * c->nparams * sizeof(float)));
     }
-    ok = ok && (w->feat = malloc(n * c->feat * sizeof(float))) &&
-         (w->logits = malloc(n * c->nlabels * sizeof(float))) &&
-         (w->scratch = malloc((size_t)threads * w->scratch_floats * sizeof(float)));
+    ok = ok && (w->feat = mem_alloc(n * c->feat * sizeof(float))) &&
+         (w->logits = mem_alloc(n * c->nlabels * sizeof(float))) &&
+         (w->scratch = mem_alloc((size_t)threads * w->scratch_floats * sizeof(float)));
     if (!ok) {
         cnn_work_free(w);
         return -1;
@@ -192,20 +193,20 @@ double cnn_work_bytes(const cnn *c, int batch, int threads, int training)
 
 void cnn_work_free(cnn_work *w)
 {
-    free(w->x);
+    mem_free(w->x);
     for (int l = 0; l < CNN_CONVS; l++) {
-        free(w->pre[l]);
-        free(w->act[l]);
+        mem_free(w->pre[l]);
+        mem_free(w->act[l]);
     }
-    free(w->dbuf[0]);
-    free(w->dbuf[1]);
-    free(w->save_mean);
-    free(w->save_istd);
-    free(w->feat);
-    free(w->dfeat);
-    free(w->logits);
-    free(w->scratch);
-    free(w->grads);
+    mem_free(w->dbuf[0]);
+    mem_free(w->dbuf[1]);
+    mem_free(w->save_mean);
+    mem_free(w->save_istd);
+    mem_free(w->feat);
+    mem_free(w->dfeat);
+    mem_free(w->logits);
+    mem_free(w->scratch);
+    mem_free(w->grads);
     memset(w, 0, sizeof *w);
 }
 

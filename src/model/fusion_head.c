@@ -1,4 +1,5 @@
 #include "model/fusion_head.h"
+#include "core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +7,9 @@
 int fusion_head_init(fusion_head *h, int nlabels, int ngroups, const int32_t *group)
 {
     memset(h, 0, sizeof *h);
-    h->group = malloc((size_t)(nlabels > 0 ? nlabels : 1) * sizeof *h->group);
-    h->w_text = malloc((size_t)(ngroups > 0 ? ngroups : 1) * sizeof *h->w_text);
-    h->w_image = malloc((size_t)(ngroups > 0 ? ngroups : 1) * sizeof *h->w_image);
+    h->group = mem_alloc((size_t)(nlabels > 0 ? nlabels : 1) * sizeof *h->group);
+    h->w_text = mem_alloc((size_t)(ngroups > 0 ? ngroups : 1) * sizeof *h->w_text);
+    h->w_image = mem_alloc((size_t)(ngroups > 0 ? ngroups : 1) * sizeof *h->w_image);
     if (!h->group || !h->w_text || !h->w_image) {
         fusion_head_free(h);
         return -1;
@@ -23,9 +24,9 @@ int fusion_head_init(fusion_head *h, int nlabels, int ngroups, const int32_t *gr
 
 void fusion_head_free(fusion_head *h)
 {
-    free(h->group);
-    free(h->w_text);
-    free(h->w_image);
+    mem_free(h->group);
+    mem_free(h->w_text);
+    mem_free(h->w_image);
     memset(h, 0, sizeof *h);
 }
 

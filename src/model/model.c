@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/mem.h"
 #include "image/augment.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
@@ -14,7 +15,7 @@
 
 shelf_model *model_new(void)
 {
-    shelf_model *m = calloc(1, sizeof *m);
+    shelf_model *m = mem_calloc(1, sizeof *m);
     if (!m)
         return NULL;
     strmap_init(&m->labels);
@@ -30,25 +31,25 @@ void shelf_model_free(shelf_model *m)
     strmap_free(&m->labels);
     taxonomy_free(&m->tax);
     bucket_map_free(&m->rows);
-    free(m->idf);
-    free(m->params);
+    mem_free(m->idf);
+    mem_free(m->params);
     for (int i = 0; i < 5; i++)
-        free(m->read_strings[i]);
-    free(m->info.train_path);
-    free(m->seen);
+        mem_free(m->read_strings[i]);
+    mem_free(m->info.train_path);
+    mem_free(m->seen);
     cnn_free(&m->net);
     fusion_head_free(&m->head);
     seq_encoder_free(m->seq);
-    free(m->seq);
-    free(m);
+    mem_free(m->seq);
+    mem_free(m);
 }
 
 int model_alloc_params(shelf_model *m)
 {
     size_t K = (size_t)model_num_nodes(m), R = m->nrows, D = (size_t)m->dim;
     m->nparams = D ? R * D + D * K + K : R * K + K;
-    free(m->params);
-    m->params = calloc(m->nparams, sizeof *m->params);
+    mem_free(m->params);
+    m->params = mem_calloc(m->nparams, sizeof *m->params);
     if (!m->params)
         return -1;
     m->W = m->params;                      /* W[R][K], or E[R][D] */
@@ -59,12 +60,12 @@ int model_alloc_params(shelf_model *m)
 
 static int dup_opt(shelf_model *m, int i, const char *s, const char **dst)
 {
-    free(m->read_strings[i]);
+    mem_free(m->read_strings[i]);
     m->read_strings[i] = NULL;
     *dst = NULL;
     if (!s)
         return 0;
-    m->read_strings[i] = strdup(s);
+    m->read_strings[i] = mem_strdup(s);
     *dst = m->read_strings[i];
     return *dst ? 0 : -1;
 }
@@ -106,16 +107,16 @@ void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, floa
 
 shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_error *err)
 {
-    shelf_scratch *s = calloc(1, sizeof *s);
+    shelf_scratch *s = mem_calloc(1, sizeof *s);
     if (!s || vec_scratch_init(&s->vs, m->nrows) ||
-        !(s->logits = malloc((size_t)model_num_labels(m) * sizeof(float))) ||
-        !(s->z = malloc((size_t)model_num_nodes(m) * sizeof(float))) ||
-        !(s->hidden = malloc((size_t)(m->dim ? m->dim : 1) * sizeof(float))) ||
+        !(s->logits = mem_alloc((size_t)model_num_labels(m) * sizeof(float))) ||
+        !(s->z = mem_alloc((size_t)model_num_nodes(m) * sizeof(float))) ||
+        !(s->hidden = mem_alloc((size_t)(m->dim ? m->dim : 1) * sizeof(float))) ||
         (m->seq && !(s->seq = seq_scratch_new(m->seq))) ||
-        (m->seq && !(s->many = malloc((size_t)s->seq->window * (size_t)model_num_labels(m) *
+        (m->seq && !(s->many = mem_alloc((size_t)s->seq->window * (size_t)model_num_labels(m) *
                                       sizeof(float)))) ||
         (m->seq && m->hierarchical &&
-         !(s->zs = malloc((size_t)s->seq->window * (size_t)model_num_nodes(m) *
+         !(s->zs = mem_alloc((size_t)s->seq->window * (size_t)model_num_nodes(m) *
                           sizeof(float))))) {
         shelf_scratch_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory allocating prediction scratch");
@@ -130,13 +131,13 @@ void shelf_scratch_free(shelf_scratch *s)
         return;
     vec_scratch_free(&s->vs);
     sparse_vec_free(&s->x);
-    free(s->hidden);
-    free(s->z);
-    free(s->logits);
-    free(s->many);
-    free(s->zs);
+    mem_free(s->hidden);
+    mem_free(s->z);
+    mem_free(s->logits);
+    mem_free(s->many);
+    mem_free(s->zs);
     seq_scratch_free(s->seq);
-    free(s);
+    mem_free(s);
 }
 
 /* The label logits of texts[0..n) into out[n][K] by the model's sequence encoder, in
@@ -393,7 +394,7 @@ static void describe_head(buf *b, const shelf_model *m)
     const fusion_head *h = &m->head;
     buf_printf(b, "fusion head       text and image weights for %d branches of the taxonomy\n",
                h->ngroups);
-    unsigned char *shown = calloc((size_t)h->ngroups, 1);
+    unsigned char *shown = mem_calloc((size_t)h->ngroups, 1);
     for (int round = 0; shown && round < 3 && round < h->ngroups; round++) {
         int best = -1;
         for (int g = 0; g < h->ngroups; g++) /* the largest image weight per text weight */
@@ -405,17 +406,17 @@ static void describe_head(buf *b, const shelf_model *m)
         for (int c = 0; c < h->nlabels && !*label; c++)
             if (h->group[c] == best)
                 label = m->labels.keys[c];
-        char *branch = strndup(label, model_parent_len(m, label));
+        char *branch = mem_strndup(label, model_parent_len(m, label));
         buf shown_label;
         buf_init(&shown_label);
         buf_put_escaped(&shown_label, branch ? branch : "");
-        free(branch);
+        mem_free(branch);
         char *s = buf_detach(&shown_label);
         buf_printf(b, "  %-40s image %.2f, text %.2f\n", s ? s : "", (double)h->w_image[best],
                    (double)h->w_text[best]);
-        free(s);
+        mem_free(s);
     }
-    free(shown);
+    mem_free(shown);
 }
 
 /* A sequence encoder: its tokens, its layers and sizes. */

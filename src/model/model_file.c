@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "io/outfile.h"
 #include "model/model.h"
 
@@ -273,9 +274,9 @@ static char *get_str(reader *r)
         return NULL;
     if (claim(r, "a string", n - 1, 1))
         return NULL;
-    char *s = malloc(n);
+    char *s = mem_alloc(n);
     if (!s || get(r, s, n - 1)) {
-        free(s);
+        mem_free(s);
         r->failed = 1;
         return NULL;
     }
@@ -283,14 +284,14 @@ static char *get_str(reader *r)
     return s;
 }
 
-/* malloc(count * size) after checking that the file holds that many bytes. */
+/* mem_alloc(count * size) after checking that the file holds that many bytes. */
 static void *get_array(reader *r, const char *what, uint64_t count, size_t size)
 {
     if (claim(r, what, count, size))
         return NULL;
-    void *p = malloc(count ? count * size : 1);
+    void *p = mem_alloc(count ? count * size : 1);
     if (p && get(r, p, count * size)) {
-        free(p);
+        mem_free(p);
         p = NULL;
     }
     if (!p)
@@ -306,7 +307,7 @@ static int get_labels(reader *r, shelf_model *m)
         char *s = get_str(r);
         if (!s || strmap_intern(&m->labels, s) != (long)i)
             r->failed = 1;
-        free(s);
+        mem_free(s);
     }
     return r->failed ? -1 : 0;
 }
@@ -320,11 +321,11 @@ static int get_rows(reader *r, shelf_model *m)
     for (uint32_t i = 0; i < m->nrows; i++) /* the writer stores them in increasing order */
         if (buckets[i] >= m->feat.buckets || bucket_map_add(&m->rows, buckets[i]))
             goto fail;
-    free(buckets);
+    mem_free(buckets);
     m->idf = get_array(r, "the IDF weights", m->nrows, 4);
     return m->idf ? 0 : -1;
 fail:
-    free(buckets);
+    mem_free(buckets);
     r->failed = 1;
     return -1;
 }
@@ -399,14 +400,14 @@ static int get_head(reader *r, shelf_model *m, uint32_t version)
 {
     int K = model_num_labels(m);
     fusion_head *h = &m->head;
-    int32_t *zero = calloc((size_t)K + 1, sizeof *zero);
+    int32_t *zero = mem_calloc((size_t)K + 1, sizeof *zero);
     uint32_t G = version >= 3 ? get_u32(r) : 1;
     if (!zero || G == 0 || G > (uint32_t)K || fusion_head_init(h, K, (int)G, zero)) {
-        free(zero);
+        mem_free(zero);
         r->failed = 1;
         return -1;
     }
-    free(zero);
+    mem_free(zero);
     if (version >= 3 && (get(r, h->group, (size_t)K * 4) || get(r, h->w_text, G * 4) ||
                          get(r, h->w_image, G * 4)))
         r->failed = 1;
@@ -426,9 +427,9 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
     uint32_t kind = get_u32(r), u[SEQ_SIZES] = {0};
     if (r->failed || kind == 0)
         return r->failed ? -1 : 0;
-    seq_encoder *e = calloc(1, sizeof *e);
+    seq_encoder *e = mem_calloc(1, sizeof *e);
     if (!e || kind > SEQ_TRANSFORMER || get(r, u, (version >= 5 ? SEQ_SIZES : SEQ_SIZES_V4) * 4)) {
-        free(e);
+        mem_free(e);
         r->failed = 1;
         return -1;
     }
@@ -545,7 +546,7 @@ uint64_t model_checksum(const void *data, size_t n)
 static int checksum_ok(FILE *f, uint64_t size)
 {
     enum { CHUNK = 1 << 20 };
-    unsigned char *chunk = malloc(CHUNK);
+    unsigned char *chunk = mem_alloc(CHUNK);
     sum64 s = {0, {0}, 0};
     uint64_t left = size - 8, have = 0;
     int ok = chunk && fseek(f, 0, SEEK_SET) == 0;
@@ -556,7 +557,7 @@ static int checksum_ok(FILE *f, uint64_t size)
         left -= n;
     }
     ok = ok && fread(&have, 8, 1, f) == 1 && have == sum_final(&s);
-    free(chunk);
+    mem_free(chunk);
     return ok;
 }
 

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/grow.h"
+#include "core/mem.h"
 #include "image/augment.h"
 #include "image/image_set.h"
 #include "model/predictor.h"
@@ -49,12 +50,12 @@ int predictor_image_init(shelf_predictor *p)
 {
     size_t K = (size_t)p->m->net.nlabels, c = p->chunk;
     int batch = c < PREDICT_BATCH ? (int)c : PREDICT_BATCH;
-    p->probs = malloc(c * K * sizeof *p->probs);
-    p->refs = malloc(c * sizeof *p->refs);
-    p->lines = malloc(c * sizeof *p->lines);
+    p->probs = mem_alloc(c * K * sizeof *p->probs);
+    p->refs = mem_alloc(c * sizeof *p->refs);
+    p->lines = mem_alloc(c * sizeof *p->lines);
     if (model_has_text(p->m)) {
-        p->prior = malloc(c * K * sizeof *p->prior);
-        p->texts = malloc(c * sizeof *p->texts);
+        p->prior = mem_alloc(c * K * sizeof *p->prior);
+        p->texts = mem_alloc(c * sizeof *p->texts);
     }
     if (!p->probs || !p->refs || !p->lines ||
         (model_has_text(p->m) && (!p->prior || !p->texts)) ||
@@ -67,11 +68,11 @@ int predictor_image_init(shelf_predictor *p)
 void predictor_image_free(shelf_predictor *p)
 {
     cnn_work_free(&p->w);
-    free(p->probs);
-    free(p->prior);
-    free(p->refs);
-    free(p->lines);
-    free(p->texts);
+    mem_free(p->probs);
+    mem_free(p->prior);
+    mem_free(p->refs);
+    mem_free(p->lines);
+    mem_free(p->texts);
     p->probs = p->prior = NULL;
     p->refs = p->texts = NULL;
     p->lines = NULL;

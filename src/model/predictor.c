@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/mem.h"
 
 enum { DEFAULT_CHUNK = 1024 };
 
@@ -17,13 +18,13 @@ void shelf_predictor_free(shelf_predictor *p)
         return;
     for (int t = 0; t < p->nscratch; t++)
         shelf_scratch_free(p->scratch[t]);
-    free(p->scratch);
+    mem_free(p->scratch);
     predictor_image_free(p);
     for (size_t i = 0; i < p->nwhy; i++)
-        free(p->why[i].why);
-    free(p->why);
+        mem_free(p->why[i].why);
+    mem_free(p->why);
     pool_free(p->pool);
-    free(p);
+    mem_free(p);
 }
 
 shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, int images,
@@ -32,14 +33,14 @@ shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, 
     *out = NULL;
     if (!m)
         return err_set(err, SHELF_EINVAL, "shelf_predictor_new: no model");
-    shelf_predictor *p = calloc(1, sizeof *p);
+    shelf_predictor *p = mem_calloc(1, sizeof *p);
     if (!p || !(p->pool = pool_new(threads)))
         goto oom;
     p->m = m;
     p->chunk = max_batch ? max_batch : DEFAULT_CHUNK;
     if (model_has_text(m)) {
         int n = pool_threads(p->pool);
-        if (!(p->scratch = calloc((size_t)n, sizeof *p->scratch)))
+        if (!(p->scratch = mem_calloc((size_t)n, sizeof *p->scratch)))
             goto oom;
         for (; p->nscratch < n; p->nscratch++)
             if (shelf_scratch_new(m, &p->scratch[p->nscratch], err) != SHELF_OK) {
@@ -69,7 +70,7 @@ shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
 {
     memset(stats, 0, sizeof *stats);
     for (size_t i = 0; i < p->nwhy; i++)
-        free(p->why[i].why);
+        mem_free(p->why[i].why);
     p->nwhy = 0;
     if (k <= 0)
         return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
@@ -78,7 +79,7 @@ shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
     if (model_has_image(p->m))
         return predictor_images(p, data_path, products, n, k, labels, probs, counts, used,
                                 stats, err);
-    const char **texts = malloc((n ? n : 1) * sizeof *texts);
+    const char **texts = mem_alloc((n ? n : 1) * sizeof *texts);
     if (!texts)
         return err_set(err, SHELF_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
@@ -88,7 +89,7 @@ shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
     if (used)
         memset(used, SHELF_USED_TEXT, n);
     stats->model_seconds = now_sec() - t0;
-    free(texts);
+    mem_free(texts);
     return st;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "core/rng.h"
 #include "nn/activation.h"
 #include "nn/attention.h"
@@ -88,8 +89,8 @@ int seq_encoder_alloc(seq_encoder *e)
 {
     if (seq_encoder_size(e))
         return -1;
-    free(e->params);
-    e->params = calloc(e->nparams, sizeof *e->params);
+    mem_free(e->params);
+    e->params = mem_calloc(e->nparams, sizeof *e->params);
     return e->params ? 0 : -1;
 }
 
@@ -97,8 +98,8 @@ void seq_encoder_free(seq_encoder *e)
 {
     if (!e)
         return;
-    free(e->params);
-    free(e->words);
+    mem_free(e->params);
+    mem_free(e->words);
     memset(e, 0, sizeof *e);
 }
 
@@ -244,20 +245,20 @@ int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
     w->enc_stride = BT * W;
     w->lwork_stride = e->kind == SEQ_TRANSFORMER ? transformer_work_floats(&s, B, e->T)
                                                  : gru_work_floats(&g, B, e->T);
-    w->x = malloc(BT * D * sizeof(float));
-    w->enc = malloc((size_t)L * w->enc_stride * sizeof(float));
-    w->lwork = malloc((size_t)L * w->lwork_stride * sizeof(float));
-    w->pooled = malloc((size_t)B * 2 * W * sizeof(float));
-    w->logits = malloc((size_t)B * (size_t)e->K * sizeof(float));
-    w->argmax = malloc((size_t)B * W * sizeof(int32_t));
+    w->x = mem_alloc(BT * D * sizeof(float));
+    w->enc = mem_alloc((size_t)L * w->enc_stride * sizeof(float));
+    w->lwork = mem_alloc((size_t)L * w->lwork_stride * sizeof(float));
+    w->pooled = mem_alloc((size_t)B * 2 * W * sizeof(float));
+    w->logits = mem_alloc((size_t)B * (size_t)e->K * sizeof(float));
+    w->argmax = mem_alloc((size_t)B * W * sizeof(int32_t));
     int ok = w->x && w->enc && w->lwork && w->pooled && w->logits && w->argmax;
     if (ok && train) {
-        w->dpooled = malloc((size_t)B * 2 * W * sizeof(float));
-        w->dout = malloc(BT * W * sizeof(float));
-        w->dx[0] = malloc(BT * W * sizeof(float)); /* W >= D: a GRU layer's input may be 2D */
-        w->dx[1] = malloc(BT * W * sizeof(float));
-        w->xmask = malloc(BT * D * sizeof(float));
-        w->pmask = malloc((size_t)B * 2 * W * sizeof(float));
+        w->dpooled = mem_alloc((size_t)B * 2 * W * sizeof(float));
+        w->dout = mem_alloc(BT * W * sizeof(float));
+        w->dx[0] = mem_alloc(BT * W * sizeof(float)); /* W >= D: a GRU layer's input may be 2D */
+        w->dx[1] = mem_alloc(BT * W * sizeof(float));
+        w->xmask = mem_alloc(BT * D * sizeof(float));
+        w->pmask = mem_alloc((size_t)B * 2 * W * sizeof(float));
         ok = w->dpooled && w->dout && w->dx[0] && w->dx[1] && w->xmask && w->pmask;
     }
     if (!ok)
@@ -267,18 +268,18 @@ int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
 
 void seq_work_free(seq_work *w)
 {
-    free(w->x);
-    free(w->enc);
-    free(w->lwork);
-    free(w->pooled);
-    free(w->logits);
-    free(w->argmax);
-    free(w->dpooled);
-    free(w->dout);
-    free(w->dx[0]);
-    free(w->dx[1]);
-    free(w->xmask);
-    free(w->pmask);
+    mem_free(w->x);
+    mem_free(w->enc);
+    mem_free(w->lwork);
+    mem_free(w->pooled);
+    mem_free(w->logits);
+    mem_free(w->argmax);
+    mem_free(w->dpooled);
+    mem_free(w->dout);
+    mem_free(w->dx[0]);
+    mem_free(w->dx[1]);
+    mem_free(w->xmask);
+    mem_free(w->pmask);
     memset(w, 0, sizeof *w);
 }
 
@@ -369,17 +370,17 @@ enum { PREDICT_STEPS_GRU = 2048, PREDICT_STEPS_TRANSFORMER = 512, WINDOW_BATCHES
 
 seq_scratch *seq_scratch_new(const seq_encoder *e)
 {
-    seq_scratch *s = calloc(1, sizeof *s);
+    seq_scratch *s = mem_calloc(1, sizeof *s);
     if (!s)
         return NULL;
     const int B = (e->kind == SEQ_GRU ? PREDICT_STEPS_GRU : PREDICT_STEPS_TRANSFORMER) / e->T;
     s->B = B < 1 ? 1 : B > SEQ_PREDICT_BATCH ? SEQ_PREDICT_BATCH : B;
     s->window = s->B * WINDOW_BATCHES;
     const size_t step = (size_t)e->T * (size_t)seq_slots(e);
-    s->ids = malloc((size_t)s->window * step * sizeof *s->ids);
-    s->packed = malloc((size_t)s->B * step * sizeof *s->packed);
-    s->lens = malloc((size_t)s->window * sizeof *s->lens);
-    s->order = malloc((size_t)s->window * sizeof *s->order);
+    s->ids = mem_alloc((size_t)s->window * step * sizeof *s->ids);
+    s->packed = mem_alloc((size_t)s->B * step * sizeof *s->packed);
+    s->lens = mem_alloc((size_t)s->window * sizeof *s->lens);
+    s->order = mem_alloc((size_t)s->window * sizeof *s->order);
     if (!s->ids || !s->packed || !s->lens || !s->order || seq_work_init(&s->w, e, s->B, 0)) {
         seq_scratch_free(s);
         return NULL;
@@ -392,12 +393,12 @@ void seq_scratch_free(seq_scratch *s)
     if (!s)
         return;
     tok_scratch_free(&s->ts);
-    free(s->ids);
-    free(s->packed);
-    free(s->lens);
-    free(s->order);
+    mem_free(s->ids);
+    mem_free(s->packed);
+    mem_free(s->lens);
+    mem_free(s->order);
     seq_work_free(&s->w);
-    free(s);
+    mem_free(s);
 }
 
 /* order[0..n) = 0..n-1 by decreasing lens, ties in input order (an insertion sort: n is a

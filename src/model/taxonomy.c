@@ -1,3 +1,4 @@
+#include "core/mem.h"
 #include "model/taxonomy.h"
 #include "model/model.h"
 
@@ -8,7 +9,7 @@
 static int add_prefixes(taxonomy *t, const char *label, const char *sep, size_t *used)
 {
     size_t seplen = strlen(sep), len = strlen(label);
-    char *prefix = malloc(len + 1);
+    char *prefix = mem_alloc(len + 1);
     if (!prefix)
         return -1;
     const char *p = label;
@@ -20,7 +21,7 @@ static int add_prefixes(taxonomy *t, const char *label, const char *sep, size_t 
         prefix[end] = '\0';
         long id = strmap_intern(&t->nodes, prefix);
         if (id < 0) {
-            free(prefix);
+            mem_free(prefix);
             return -1;
         }
         t->path[(*used)++] = (uint32_t)id;
@@ -28,7 +29,7 @@ static int add_prefixes(taxonomy *t, const char *label, const char *sep, size_t 
             break;
         p = next + seplen;
     }
-    free(prefix);
+    mem_free(prefix);
     return 0;
 }
 
@@ -44,8 +45,8 @@ int taxonomy_build(taxonomy *t, const strmap *labels, const char *sep, int hiera
             total++;
     }
     t->nleaves = (int)n;
-    t->path_off = malloc((n + 1) * sizeof *t->path_off);
-    t->path = malloc((total + 1) * sizeof *t->path);
+    t->path_off = mem_alloc((n + 1) * sizeof *t->path_off);
+    t->path = mem_alloc((total + 1) * sizeof *t->path);
     if (!t->path_off || !t->path)
         return -1;
     size_t used = 0;
@@ -61,8 +62,8 @@ int taxonomy_build(taxonomy *t, const strmap *labels, const char *sep, int hiera
 
 void taxonomy_free(taxonomy *t)
 {
-    free(t->path_off);
-    free(t->path);
+    mem_free(t->path_off);
+    mem_free(t->path);
     strmap_free(&t->nodes);
     memset(t, 0, sizeof *t);
 }

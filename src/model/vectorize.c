@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "core/mem.h"
 #include "model/model.h"
 
 int sparse_vec_reserve(sparse_vec *x, size_t n)
@@ -20,8 +21,8 @@ int sparse_vec_reserve(sparse_vec *x, size_t n)
 
 void sparse_vec_free(sparse_vec *x)
 {
-    free(x->rows);
-    free(x->vals);
+    mem_free(x->rows);
+    mem_free(x->vals);
     memset(x, 0, sizeof *x);
 }
 
@@ -29,17 +30,17 @@ int vec_scratch_init(vec_scratch *s, size_t nrows)
 {
     memset(s, 0, sizeof *s);
     s->nrows = nrows;
-    s->stamp = calloc(nrows ? nrows : 1, sizeof *s->stamp);
-    s->slot = calloc(nrows ? nrows : 1, sizeof *s->slot);
+    s->stamp = mem_calloc(nrows ? nrows : 1, sizeof *s->stamp);
+    s->slot = mem_calloc(nrows ? nrows : 1, sizeof *s->slot);
     return s->stamp && s->slot ? 0 : -1;
 }
 
 void vec_scratch_free(vec_scratch *s)
 {
     feat_list_free(&s->feats);
-    free(s->stamp);
-    free(s->slot);
-    free(s->count);
+    mem_free(s->stamp);
+    mem_free(s->slot);
+    mem_free(s->count);
     memset(s, 0, sizeof *s);
 }
 

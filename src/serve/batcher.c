@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "core/mem.h"
 
 struct batcher {
     pthread_mutex_t mu;
@@ -178,7 +179,7 @@ static void *run(void *arg)
 
 batcher *batcher_new(long max_queue, size_t max_call)
 {
-    batcher *b = calloc(1, sizeof *b);
+    batcher *b = mem_calloc(1, sizeof *b);
     if (!b)
         return NULL;
     pthread_mutex_init(&b->mu, NULL);
@@ -188,7 +189,7 @@ batcher *batcher_new(long max_queue, size_t max_call)
     if (pthread_create(&b->thread, NULL, run, b) != 0) {
         pthread_mutex_destroy(&b->mu);
         pthread_cond_destroy(&b->wake);
-        free(b);
+        mem_free(b);
         return NULL;
     }
     return b;
@@ -205,10 +206,10 @@ void batcher_free(batcher *b)
     pthread_join(b->thread, NULL);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->wake);
-    free(b->products);
-    free(b->labels);
-    free(b->probs);
-    free(b->counts);
-    free(b->used);
-    free(b);
+    mem_free(b->products);
+    mem_free(b->labels);
+    mem_free(b->probs);
+    mem_free(b->counts);
+    mem_free(b->used);
+    mem_free(b);
 }

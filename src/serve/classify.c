@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "io/writer.h"
 
 int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *m)
@@ -14,7 +15,7 @@ int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *
         kq = 1;
     size_t n = q->n, nk = n * (size_t)kq;
     /* pointers, then floats and ints, bytes last: every part stays aligned */
-    p->block = malloc(n * sizeof(char *) + nk * (sizeof(int) + sizeof(float)) +
+    p->block = mem_alloc(n * sizeof(char *) + nk * (sizeof(int) + sizeof(float)) +
                       n * sizeof(int) + n);
     if (!p->block)
         return -1;
@@ -31,7 +32,7 @@ int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *
 
 void predictions_free(predictions *p)
 {
-    free(p->block);
+    mem_free(p->block);
     memset(p, 0, sizeof *p);
 }
 
@@ -112,7 +113,7 @@ char *classify_answer(const served_model *sm, const classify_req *q, const predi
         fputs("]}\n", f);
     int bad = ferror(f);
     if (fclose(f) || bad) {
-        free(out);
+        mem_free(out);
         return NULL;
     }
     return out;

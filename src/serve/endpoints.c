@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 #include "serve/server.h"
 
 static enum MHD_Result healthz(http_req *r)
@@ -155,7 +156,7 @@ static int reload_body(http_req *r, req_error *e)
                 rc = req_fail(e, 400, "unknown field '%.64s' (the only one is model)", v->string);
             else if (!cJSON_IsString(v) || !*v->valuestring)
                 rc = req_fail(e, 400, "model must be a model file's path");
-            else if (!(r->reload_path = strdup(v->valuestring)))
+            else if (!(r->reload_path = mem_strdup(v->valuestring)))
                 rc = req_fail(e, 500, "out of memory");
     }
     cJSON_Delete(doc);

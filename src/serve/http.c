@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "serve/server.h"
 #include "text/utf8.h"
 
@@ -16,7 +17,7 @@ enum MHD_Result http_respond(http_req *r, unsigned status, const char *type, cha
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
     if (!resp) {
         if (mode == MHD_RESPMEM_MUST_FREE)
-            free(body);
+            mem_free(body);
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);

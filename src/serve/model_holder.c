@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "serve/model_info.h"
 
 static void served_free(served_model *sm)
@@ -13,12 +14,12 @@ static void served_free(served_model *sm)
         return;
     for (int i = 0; i < sm->nspare; i++)
         shelf_scratch_free(sm->spare[i]);
-    free(sm->spare);
+    mem_free(sm->spare);
     shelf_predictor_free(sm->predictor);
-    free(sm->info_json);
-    free(sm->path);
+    mem_free(sm->info_json);
+    mem_free(sm->path);
     shelf_model_free(sm->model);
-    free(sm);
+    mem_free(sm);
 }
 
 /* Loads path as the given generation, with its GET /v1/model body made once, and its
@@ -27,9 +28,9 @@ static void served_free(served_model *sm)
 static shelf_status served_load(const model_holder *h, const char *path, long generation,
                                 served_model **out, shelf_error *err)
 {
-    served_model *sm = calloc(1, sizeof *sm);
-    if (!sm || !(sm->path = strdup(path))) {
-        free(sm);
+    served_model *sm = mem_calloc(1, sizeof *sm);
+    if (!sm || !(sm->path = mem_strdup(path))) {
+        mem_free(sm);
         return err_set(err, SHELF_ENOMEM, "out of memory");
     }
     shelf_status st = shelf_model_load(path, &sm->model, err);
@@ -138,7 +139,7 @@ void holder_give_scratch(model_holder *h, served_model *sm, shelf_scratch *s)
     pthread_mutex_lock(&h->mu);
     if (sm->nspare == sm->spare_cap) {
         int cap = sm->spare_cap ? 2 * sm->spare_cap : 8;
-        shelf_scratch **p = realloc(sm->spare, (size_t)cap * sizeof *p);
+        shelf_scratch **p = mem_realloc(sm->spare, (size_t)cap * sizeof *p);
         if (!p) { /* keep going without pooling this one */
             pthread_mutex_unlock(&h->mu);
             shelf_scratch_free(s);

@@ -1,4 +1,5 @@
 #include "serve/model_info.h"
+#include "core/mem.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -103,7 +104,7 @@ char *model_info_json(const shelf_model *m, const char *path, long generation,
     char *desc = shelf_model_describe(m, 0);
     if (desc)
         cJSON_AddStringToObject(doc, "description", desc);
-    free(desc);
+    mem_free(desc);
     cJSON *labels = cJSON_AddArrayToObject(doc, "labels");
     for (int i = 0; i < s.labels; i++)
         cJSON_AddItemToArray(labels, cJSON_CreateString(shelf_model_label(m, i)));

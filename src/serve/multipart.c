@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 
 enum { FORM_MAX_FIELDS = 24 };
 
@@ -42,7 +43,7 @@ int form_take_part(form *f, const char *key, const char *data, uint64_t off, siz
             goto fail;
         }
         x = &f->field[f->n++];
-        if (!(x->name = strdup(key))) {
+        if (!(x->name = mem_strdup(key))) {
             f->n--;
             goto oom;
         }
@@ -69,7 +70,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 
 form *form_new_detached(void)
 {
-    return calloc(1, sizeof(form));
+    return mem_calloc(1, sizeof(form));
 }
 
 form *form_new(struct MHD_Connection *c)
@@ -79,7 +80,7 @@ form *form_new(struct MHD_Connection *c)
         return NULL;
     f->pp = MHD_create_post_processor(c, 16 * 1024, on_part, f);
     if (!f->pp) {
-        free(f);
+        mem_free(f);
         return NULL;
     }
     return f;
@@ -110,10 +111,10 @@ void form_free(form *f)
     if (f->pp)
         MHD_destroy_post_processor(f->pp);
     for (int i = 0; i < f->n; i++) {
-        free(f->field[i].name);
+        mem_free(f->field[i].name);
         buf_free(&f->field[i].value);
     }
-    free(f);
+    mem_free(f);
 }
 
 /* The product's fields from the form's parts, k and min_confidence into q. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 #include "image/decode.h"
 #include "io/field.h"
 #include "serve/base64.h"
@@ -32,8 +33,8 @@ void field_names_of(const shelf_model *m, field_names *f)
 
 void classify_req_free(classify_req *q)
 {
-    free(q->products);
-    free(q->store);
+    mem_free(q->products);
+    mem_free(q->store);
     q->products = NULL;
     q->store = NULL;
 }
@@ -200,7 +201,7 @@ static int parse_products(classify_req *q, cJSON *list, const field_names *f, in
     if (n > (size_t)max_batch)
         return req_fail(e, 413, "products has %zu products, more than the %d a request may have "
                         "(--max-batch)", n, max_batch);
-    product_fields *pf = malloc(n * sizeof *pf);
+    product_fields *pf = mem_alloc(n * sizeof *pf);
     if (!pf)
         return req_fail(e, 500, "out of memory");
     size_t i = 0;
@@ -214,7 +215,7 @@ static int parse_products(classify_req *q, cJSON *list, const field_names *f, in
     }
     if (rc == 0)
         rc = req_build(q, pf, n, f, e);
-    free(pf);
+    mem_free(pf);
     return rc;
 }
 
@@ -388,8 +389,8 @@ int req_build(classify_req *q, const product_fields *pf, size_t n, const field_n
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
         need += product_bytes(&pf[i], f->n);
-    q->store = malloc(need);
-    q->products = calloc(n, sizeof *q->products);
+    q->store = mem_alloc(need);
+    q->products = mem_calloc(n, sizeof *q->products);
     if (!q->store || !q->products)
         return req_fail(e, 500, "out of memory for %zu products", n);
     q->n = n;

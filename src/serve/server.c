@@ -20,6 +20,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/mem.h"
 #include "core/threadpool.h"
 #include "image/decode.h"
 #include "serve/server.h"
@@ -182,7 +183,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     shelf_server *s = cls;
     http_req *r = *con_cls;
     if (!r) { /* the headers */
-        if (!(r = calloc(1, sizeof *r)))
+        if (!(r = mem_calloc(1, sizeof *r)))
             return MHD_NO;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -227,8 +228,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     predictions_free(&r->pred);
     form_free(r->form);
     buf_free(&r->body);
-    free(r->reload_path);
-    free(r);
+    mem_free(r->reload_path);
+    mem_free(r);
     atomic_fetch_sub(&s->met.in_flight, 1);
 }
 
@@ -329,8 +330,8 @@ static void server_free(shelf_server *s)
     holder_free(&s->holder);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
-    free(s->token);
-    free(s);
+    mem_free(s->token);
+    mem_free(s);
 }
 
 static int connection_limit(const shelf_server_options *o)
@@ -369,14 +370,14 @@ shelf_status shelf_server_start(const shelf_server_options *opts, shelf_server *
                                 shelf_error *err)
 {
     *out = NULL;
-    shelf_server *s = calloc(1, sizeof *s);
+    shelf_server *s = mem_calloc(1, sizeof *s);
     if (!s)
         return err_set(err, SHELF_ENOMEM, "out of memory");
     s->o = *opts;
     s->listen_fd = -1;
     metrics_init(&s->met);
     shelf_status st = check_options(&s->o, err);
-    if (st == SHELF_OK && s->o.token && !(s->token = strdup(s->o.token)))
+    if (st == SHELF_OK && s->o.token && !(s->token = mem_strdup(s->o.token)))
         st = err_set(err, SHELF_ENOMEM, "out of memory");
     s->o.token = NULL; /* the caller's copy may go */
     if (st == SHELF_OK)

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/mem.h"
 
 enum {
     TICK_MS = 100,
@@ -95,13 +96,13 @@ static void *run(void *arg)
 watchdog *watch_new(int capacity, double deadline, int reserve, double grace,
                     atomic_long *late, atomic_long *evicted)
 {
-    watchdog *w = calloc(1, sizeof *w);
+    watchdog *w = mem_calloc(1, sizeof *w);
     if (!w)
         return NULL;
     *w = (watchdog){.deadline = deadline, .grace = grace, .reserve = reserve,
                     .capacity = capacity, .late = late, .evicted = evicted};
-    w->slot = malloc((size_t)capacity * sizeof *w->slot);
-    w->victims = malloc((size_t)capacity * sizeof *w->victims);
+    w->slot = mem_alloc((size_t)capacity * sizeof *w->slot);
+    w->victims = mem_alloc((size_t)capacity * sizeof *w->victims);
     if (!w->slot || !w->victims)
         goto fail;
     for (int i = 0; i < capacity; i++)
@@ -113,9 +114,9 @@ watchdog *watch_new(int capacity, double deadline, int reserve, double grace,
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
 fail:
-    free(w->slot);
-    free(w->victims);
-    free(w);
+    mem_free(w->slot);
+    mem_free(w->victims);
+    mem_free(w);
     return NULL;
 }
 
@@ -130,9 +131,9 @@ void watch_free(watchdog *w)
     pthread_join(w->thread, NULL);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
-    free(w->slot);
-    free(w->victims);
-    free(w);
+    mem_free(w->slot);
+    mem_free(w->victims);
+    mem_free(w);
 }
 
 conn_slot *watch_open(watchdog *w, int fd)

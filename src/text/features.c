@@ -1,3 +1,4 @@
+#include "core/mem.h"
 #include "text/features.h"
 #include "core/grow.h"
 
@@ -100,8 +101,8 @@ uint64_t feat_tokens_hash(const feat_list *f)
 
 void feat_list_free(feat_list *f)
 {
-    free(f->ids);
-    free(f->word_hash);
+    mem_free(f->ids);
+    mem_free(f->word_hash);
     tok_scratch_free(&f->tok);
     memset(f, 0, sizeof *f);
 }

@@ -1,3 +1,4 @@
+#include "core/mem.h"
 #include "text/tokenize.h"
 #include "core/grow.h"
 
@@ -137,8 +138,8 @@ long tok_tokenize(tok_scratch *s, const char *text, size_t n)
 
 void tok_scratch_free(tok_scratch *s)
 {
-    free(s->cps);
-    free(s->text);
-    free(s->tokens);
+    mem_free(s->cps);
+    mem_free(s->text);
+    mem_free(s->tokens);
     memset(s, 0, sizeof *s);
 }

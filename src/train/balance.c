@@ -1,4 +1,5 @@
 #include "train/balance.h"
+#include "core/mem.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,10 +11,10 @@ int balance_init(balance *b, shelf_balance mode, float power, const uint32_t *y,
     memset(b, 0, sizeof *b);
     b->mode = mode;
     b->n = n;
-    b->weight = malloc((size_t)(K > 0 ? K : 1) * sizeof *b->weight);
-    size_t *count = calloc((size_t)(K > 0 ? K : 1), sizeof *count);
+    b->weight = mem_alloc((size_t)(K > 0 ? K : 1) * sizeof *b->weight);
+    size_t *count = mem_calloc((size_t)(K > 0 ? K : 1), sizeof *count);
     if (!b->weight || !count) {
-        free(count);
+        mem_free(count);
         balance_free(b);
         return -1;
     }
@@ -31,9 +32,9 @@ int balance_init(balance *b, shelf_balance mode, float power, const uint32_t *y,
     }
     for (int c = 0; c < K && mode != SHELF_BALANCE_NONE; c++) /* mean 1 over products */
         b->weight[c] = (float)((double)b->weight[c] * (double)n / total);
-    free(count);
+    mem_free(count);
     if (mode == SHELF_BALANCE_OVERSAMPLE) {
-        if (!(b->cum = malloc((n ? n : 1) * sizeof *b->cum))) {
+        if (!(b->cum = mem_alloc((n ? n : 1) * sizeof *b->cum))) {
             balance_free(b);
             return -1;
         }
@@ -46,8 +47,8 @@ int balance_init(balance *b, shelf_balance mode, float power, const uint32_t *y,
 
 void balance_free(balance *b)
 {
-    free(b->weight);
-    free(b->cum);
+    mem_free(b->weight);
+    mem_free(b->cum);
     b->weight = NULL;
     b->cum = NULL;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "model/model.h"
 
 enum { CALIBRATE_MAX_ROWS = 20000, CALIBRATE_MAX_CELLS = 16 << 20 };
@@ -58,10 +59,10 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
     n = n < most ? n : most; /* every label's probability is kept for each row */
     if (n == 0 || K < 2)
         return 0;
-    shelf_product *p = malloc(n * sizeof *p);
-    int *labels = malloc(n * (size_t)K * sizeof *labels), *counts = malloc(n * sizeof *counts);
-    int *truth = malloc(n * sizeof *truth);
-    float *probs = malloc(n * (size_t)K * sizeof *probs);
+    shelf_product *p = mem_alloc(n * sizeof *p);
+    int *labels = mem_alloc(n * (size_t)K * sizeof *labels), *counts = mem_alloc(n * sizeof *counts);
+    int *truth = mem_alloc(n * sizeof *truth);
+    float *probs = mem_alloc(n * (size_t)K * sizeof *probs);
     int status = -1;
     m->temperature = 1;
     if (!p || !labels || !counts || !truth || !probs)
@@ -84,10 +85,10 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
     m->temperature = calibrate_temperature(probs, truth, n, K);
     status = 0;
 done:
-    free(p);
-    free(labels);
-    free(counts);
-    free(truth);
-    free(probs);
+    mem_free(p);
+    mem_free(labels);
+    mem_free(counts);
+    mem_free(truth);
+    mem_free(probs);
     return status;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 #include "core/threadpool.h"
 #include "image/image_set.h"
 #include "io/catalog.h"
@@ -37,9 +38,9 @@ static int label_branches(const shelf_model *m, int32_t *group)
     int status = 0;
     for (int c = 0; c < model_num_labels(m) && status == 0; c++) {
         const char *label = m->labels.keys[c];
-        char *parent = strndup(label, model_parent_len(m, label));
+        char *parent = mem_strndup(label, model_parent_len(m, label));
         long id = parent ? strmap_intern(&parents, parent) : -1;
-        free(parent);
+        mem_free(parent);
         if (id < 0)
             status = -1;
         group[c] = (int32_t)id;
@@ -55,9 +56,9 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
                                   int threads, float *text, float *image, int *y,
                                   shelf_error *err)
 {
-    const char **refs = malloc((n + 1) * sizeof *refs);
-    long *lines = malloc((n + 1) * sizeof *lines);
-    const char **texts = malloc((n + 1) * sizeof *texts);
+    const char **refs = mem_alloc((n + 1) * sizeof *refs);
+    long *lines = mem_alloc((n + 1) * sizeof *lines);
+    const char **texts = mem_alloc((n + 1) * sizeof *texts);
     thread_pool *pool = pool_new(threads);
     shelf_scratch *s = NULL;
     cnn_work w = {0};
@@ -92,9 +93,9 @@ done:
     cnn_work_free(&w);
     shelf_scratch_free(s);
     pool_free(pool);
-    free(refs);
-    free(lines);
-    free(texts);
+    mem_free(refs);
+    mem_free(lines);
+    mem_free(texts);
     return st;
 }
 
@@ -104,9 +105,9 @@ shelf_status fused_fit_head(shelf_model *m, const shelf_catalog *fit, int thread
     size_t K = (size_t)model_num_labels(m), n = shelf_catalog_size(fit);
     n = n < HEAD_MAX_ROWS ? n : HEAD_MAX_ROWS;
     n = n < HEAD_MAX_CELLS / K ? n : HEAD_MAX_CELLS / K;
-    float *text = malloc((n + 1) * K * sizeof *text), *image = malloc((n + 1) * K * sizeof *image);
-    int *y = malloc((n + 1) * sizeof *y);
-    int32_t *group = malloc(K * sizeof *group);
+    float *text = mem_alloc((n + 1) * K * sizeof *text), *image = mem_alloc((n + 1) * K * sizeof *image);
+    int *y = mem_alloc((n + 1) * sizeof *y);
+    int32_t *group = mem_alloc(K * sizeof *group);
     int G = group ? label_branches(m, group) : -1;
     shelf_status st = SHELF_OK;
     if (!text || !image || !y || G < 0 || fusion_head_init(&m->head, (int)K, G, group)) {
@@ -120,10 +121,10 @@ shelf_status fused_fit_head(shelf_model *m, const shelf_catalog *fit, int thread
     if (fusion_head_fit(&m->head, text, image, y, n, &fo) < 0)
         st = err_set(err, SHELF_ENOMEM, "out of memory fitting the fusion head");
 done:
-    free(text);
-    free(image);
-    free(y);
-    free(group);
+    mem_free(text);
+    mem_free(image);
+    mem_free(y);
+    mem_free(group);
     return st;
 }
 
@@ -132,7 +133,7 @@ static shelf_status hold_out(const shelf_catalog *train, shelf_catalog **kept,
                              shelf_catalog **held, shelf_error *err)
 {
     size_t n = shelf_catalog_size(train), nk = 0, nh = 0;
-    size_t *k = malloc((n + 1) * sizeof *k), *h = malloc((n + 1) * sizeof *h);
+    size_t *k = mem_alloc((n + 1) * sizeof *k), *h = mem_alloc((n + 1) * sizeof *h);
     *kept = *held = NULL;
     if (k && h) {
         for (size_t i = 0; i < n; i++) {
@@ -144,8 +145,8 @@ static shelf_status hold_out(const shelf_catalog *train, shelf_catalog **kept,
         *kept = catalog_view(train, k, nk);
         *held = catalog_view(train, h, nh);
     }
-    free(k);
-    free(h);
+    mem_free(k);
+    mem_free(h);
     if (*kept && *held)
         return SHELF_OK;
     shelf_catalog_free(*kept);
@@ -160,7 +161,7 @@ static shelf_status with_content(const shelf_catalog *train, shelf_catalog **kep
                                  long *skipped, shelf_error *err)
 {
     size_t n = shelf_catalog_size(train), nk = 0;
-    size_t *rows = malloc((n + 1) * sizeof *rows);
+    size_t *rows = mem_alloc((n + 1) * sizeof *rows);
     *kept = NULL;
     if (!rows)
         return err_set(err, SHELF_ENOMEM, "out of memory");
@@ -171,15 +172,15 @@ static shelf_status with_content(const shelf_catalog *train, shelf_catalog **kep
     }
     *skipped = (long)(n - nk);
     if (nk == 0) {
-        free(rows);
+        mem_free(rows);
         return err_set(err, SHELF_EDATA, "%s: no product has a text or an image",
                        shelf_catalog_path(train));
     }
     if (nk < n && !(*kept = catalog_view(train, rows, nk))) {
-        free(rows);
+        mem_free(rows);
         return err_set(err, SHELF_ENOMEM, "out of memory");
     }
-    free(rows);
+    mem_free(rows);
     return SHELF_OK;
 }
 

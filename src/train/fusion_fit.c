@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "nn/softmax.h"
 
 void fusion_fit_options_default(fusion_fit_options *o)
@@ -56,8 +57,8 @@ double fusion_head_fit(fusion_head *h, const float *text, const float *image, co
 {
     int K = h->nlabels, G = h->ngroups;
     size_t np = (size_t)(2 * G);
-    float *grad = malloc(np * sizeof *grad), *m1 = calloc(np, sizeof *m1);
-    float *m2 = calloc(np, sizeof *m2), *z = malloc((size_t)K * sizeof *z);
+    float *grad = mem_alloc(np * sizeof *grad), *m1 = mem_calloc(np, sizeof *m1);
+    float *m2 = mem_calloc(np, sizeof *m2), *z = mem_alloc((size_t)K * sizeof *z);
     double loss = -1;
     if (!grad || !m1 || !m2 || !z)
         goto done;
@@ -79,9 +80,9 @@ double fusion_head_fit(fusion_head *h, const float *text, const float *image, co
     }
     loss = fusion_head_loss(h, text, image, y, n, o, NULL, z);
 done:
-    free(grad);
-    free(m1);
-    free(m2);
-    free(z);
+    mem_free(grad);
+    mem_free(m1);
+    mem_free(m2);
+    mem_free(z);
     return loss;
 }

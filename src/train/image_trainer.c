@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/mem.h"
 #include "core/rng.h"
 #include "image/augment.h"
 #include "image/image_set.h"
@@ -30,8 +31,8 @@ typedef struct labelled_images {
 static void labelled_free(labelled_images *d)
 {
     image_set_free(&d->set);
-    free(d->index);
-    free(d->y);
+    mem_free(d->index);
+    mem_free(d->y);
     memset(d, 0, sizeof *d);
 }
 
@@ -43,10 +44,10 @@ static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_
 {
     memset(d, 0, sizeof *d);
     size_t n = shelf_catalog_size(c);
-    const char **refs = malloc((n + 1) * sizeof *refs);
-    long *lines = malloc((n + 1) * sizeof *lines);
-    d->index = malloc((n + 1) * sizeof *d->index);
-    d->y = malloc((n + 1) * sizeof *d->y);
+    const char **refs = mem_alloc((n + 1) * sizeof *refs);
+    long *lines = mem_alloc((n + 1) * sizeof *lines);
+    d->index = mem_alloc((n + 1) * sizeof *d->index);
+    d->y = mem_alloc((n + 1) * sizeof *d->y);
     shelf_status st = SHELF_OK;
     if (!refs || !lines || !d->index || !d->y) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
@@ -89,8 +90,8 @@ static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_
                      shelf_catalog_path(c), d->set.bad ? "; the first: " : "",
                      d->set.bad ? d->set.first_error : "");
 done:
-    free(refs);
-    free(lines);
+    mem_free(refs);
+    mem_free(lines);
     if (st != SHELF_OK)
         labelled_free(d);
     return st;
@@ -248,12 +249,12 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
                     o->lr, 0.9f, steps_per_epoch * o->epochs, 0};
     if (sch.kind == SCHEDULE_COSINE)
         sch.warmup_steps = steps_per_epoch / 2;
-    float *probs = valid ? malloc((valid->set.n + 1) * (size_t)m->net.nlabels * sizeof *probs)
+    float *probs = valid ? mem_alloc((valid->set.n + 1) * (size_t)m->net.nlabels * sizeof *probs)
                          : NULL;
-    float *best = valid ? malloc((nparams + m->net.nstats) * sizeof *best) : NULL;
+    float *best = valid ? mem_alloc((nparams + m->net.nstats) * sizeof *best) : NULL;
     if (valid && (!probs || !best)) {
-        free(probs);
-        free(best);
+        mem_free(probs);
+        mem_free(best);
         return err_set(err, SHELF_ENOMEM, "out of memory");
     }
     rng r;
@@ -281,8 +282,8 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
             pool_run(tr->pool, run_fill_batch, tr);
             double loss = cnn_forward_train(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y);
             if (!isfinite(loss)) {
-                free(probs);
-                free(best);
+                mem_free(probs);
+                mem_free(best);
                 return err_set(err, SHELF_EDATA, "training diverged in epoch %d (the loss is "
                                "%g); use a lower --lr", epoch + 1, loss);
             }
@@ -320,8 +321,8 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
     } else {
         m->info.epochs = o->epochs;
     }
-    free(probs);
-    free(best);
+    mem_free(probs);
+    mem_free(best);
     return SHELF_OK;
 }
 
@@ -389,9 +390,9 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     m->img.schedule = o->schedule;
     m->img.weight_decay = o->weight_decay;
     size_t np = m->net.nparams;
-    tr.order = malloc(tr.train.n * sizeof *tr.order);
-    tr.opt_a = calloc(np, sizeof *tr.opt_a);
-    tr.opt_b = o->optimizer == SHELF_OPTIMIZER_ADAMW ? calloc(np, sizeof *tr.opt_b) : NULL;
+    tr.order = mem_alloc(tr.train.n * sizeof *tr.order);
+    tr.opt_a = mem_calloc(np, sizeof *tr.opt_a);
+    tr.opt_b = o->optimizer == SHELF_OPTIMIZER_ADAMW ? mem_calloc(np, sizeof *tr.opt_b) : NULL;
     if (!tr.order || !tr.opt_a || (o->optimizer == SHELF_OPTIMIZER_ADAMW && !tr.opt_b) ||
         cnn_work_init(&tr.w, &m->net, o->batch, pool_threads(tr.pool), 1)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for training");
@@ -413,9 +414,9 @@ done:
     labelled_free(&vd);
     cnn_work_free(&tr.w);
     balance_free(&tr.bal);
-    free(tr.order);
-    free(tr.opt_a);
-    free(tr.opt_b);
+    mem_free(tr.order);
+    mem_free(tr.opt_a);
+    mem_free(tr.opt_b);
     pool_free(tr.pool);
     return st;
 }

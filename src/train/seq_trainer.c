@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/mem.h"
 #include "core/rng.h"
 #include "core/threadpool.h"
 #include "nn/embedding.h"
@@ -136,8 +137,8 @@ static int hash_tokens(seq_trainer *tr, const shelf_catalog *cat, uint64_t **has
         const long k = n > T ? T : n;
         if (used + (size_t)k > cap) {
             size_t ncap = (used + (size_t)k) * 2 + 1024;
-            uint64_t *nh = realloc(h, ncap * sizeof *nh);
-            int32_t *nt = realloc(tr->tok, ncap * (size_t)S * sizeof *nt);
+            uint64_t *nh = mem_realloc(h, ncap * sizeof *nh);
+            int32_t *nt = mem_realloc(tr->tok, ncap * (size_t)S * sizeof *nt);
             if (nh)
                 h = nh;
             if (nt)
@@ -169,13 +170,13 @@ static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf
     uint64_t *h = NULL, *sorted = NULL;
     size_t total = 0;
     const int S = seq_slots(e);
-    tr->off = malloc((tr->n + 1) * sizeof *tr->off);
-    tr->len = malloc((tr->n + 1) * sizeof *tr->len);
+    tr->off = mem_alloc((tr->n + 1) * sizeof *tr->off);
+    tr->len = mem_alloc((tr->n + 1) * sizeof *tr->len);
     if (!tr->off || !tr->len || hash_tokens(tr, cat, &h, &total) ||
-        (!tr->tok && !(tr->tok = malloc(sizeof *tr->tok))) ||
-        !(sorted = malloc((total + 1) * sizeof *sorted))) {
-        free(h);
-        free(sorted);
+        (!tr->tok && !(tr->tok = mem_alloc(sizeof *tr->tok))) ||
+        !(sorted = mem_alloc((total + 1) * sizeof *sorted))) {
+        mem_free(h);
+        mem_free(sorted);
         return err_set(err, SHELF_ENOMEM, "out of memory building the token vocabulary");
     }
     memcpy(sorted, h, total * sizeof *h);
@@ -197,7 +198,7 @@ static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf
         for (int s = 1; s < S; s++)
             id[s] += id[s] >= 0 ? base : 0;
     }
-    free(h);
+    mem_free(h);
     return SHELF_OK;
 }
 
@@ -368,24 +369,24 @@ static int alloc_buffers(seq_trainer *tr)
     const size_t n = tr->n, B = (size_t)tr->B, T = (size_t)tr->e->T, P = tr->e->nparams;
     const size_t S = (size_t)seq_slots(tr->e);
     tr->slice = (tr->B + tr->threads - 1) / tr->threads;
-    tr->order = malloc((n + 1) * sizeof *tr->order);
-    tr->sorted = malloc((n + 1) * sizeof *tr->sorted);
-    tr->batches = malloc((n / B + 2) * sizeof *tr->batches);
-    tr->count = malloc((T + 2) * sizeof *tr->count);
-    tr->btok = malloc(B * T * S * sizeof *tr->btok);
-    tr->rows = malloc(B * T * S * sizeof *tr->rows);
-    tr->blens = malloc(B * sizeof *tr->blens);
-    tr->m1 = calloc(P, sizeof *tr->m1);
-    tr->m2 = calloc(P, sizeof *tr->m2);
+    tr->order = mem_alloc((n + 1) * sizeof *tr->order);
+    tr->sorted = mem_alloc((n + 1) * sizeof *tr->sorted);
+    tr->batches = mem_alloc((n / B + 2) * sizeof *tr->batches);
+    tr->count = mem_alloc((T + 2) * sizeof *tr->count);
+    tr->btok = mem_alloc(B * T * S * sizeof *tr->btok);
+    tr->rows = mem_alloc(B * T * S * sizeof *tr->rows);
+    tr->blens = mem_alloc(B * sizeof *tr->blens);
+    tr->m1 = mem_calloc(P, sizeof *tr->m1);
+    tr->m2 = mem_calloc(P, sizeof *tr->m2);
     if (!tr->order || !tr->sorted || !tr->batches || !tr->count || !tr->btok || !tr->rows ||
         !tr->blens || !tr->m1 || !tr->m2)
         return -1;
     for (size_t i = 0; i < n; i++)
         tr->order[i] = (uint32_t)i;
     for (int t = 0; t < tr->threads; t++) {
-        tr->grads[t] = calloc(P, sizeof(float));
-        tr->dlogits[t] = malloc((size_t)tr->slice * (size_t)tr->e->K * sizeof(float));
-        tr->leaf[t] = malloc((size_t)model_num_labels(tr->m) * sizeof(float));
+        tr->grads[t] = mem_calloc(P, sizeof(float));
+        tr->dlogits[t] = mem_alloc((size_t)tr->slice * (size_t)tr->e->K * sizeof(float));
+        tr->leaf[t] = mem_alloc((size_t)model_num_labels(tr->m) * sizeof(float));
         if (!tr->grads[t] || !tr->dlogits[t] || !tr->leaf[t] ||
             seq_work_init(&tr->work[t], tr->e, tr->slice, 1))
             return -1;
@@ -396,22 +397,22 @@ static int alloc_buffers(seq_trainer *tr)
 
 static void free_buffers(seq_trainer *tr)
 {
-    free(tr->tok);
-    free(tr->off);
-    free(tr->len);
-    free(tr->order);
-    free(tr->sorted);
-    free(tr->batches);
-    free(tr->count);
-    free(tr->btok);
-    free(tr->rows);
-    free(tr->blens);
-    free(tr->m1);
-    free(tr->m2);
+    mem_free(tr->tok);
+    mem_free(tr->off);
+    mem_free(tr->len);
+    mem_free(tr->order);
+    mem_free(tr->sorted);
+    mem_free(tr->batches);
+    mem_free(tr->count);
+    mem_free(tr->btok);
+    mem_free(tr->rows);
+    mem_free(tr->blens);
+    mem_free(tr->m1);
+    mem_free(tr->m2);
     for (int t = 0; t < MAX_THREADS; t++) {
-        free(tr->grads[t]);
-        free(tr->dlogits[t]);
-        free(tr->leaf[t]);
+        mem_free(tr->grads[t]);
+        mem_free(tr->dlogits[t]);
+        mem_free(tr->leaf[t]);
         seq_work_free(&tr->work[t]);
     }
     balance_free(&tr->bal);
@@ -426,8 +427,8 @@ static int empty_bag(shelf_model *m)
     m->dim = 0;
     m->nrows = 0;
     bucket_map_free(&m->rows);
-    free(m->idf);
-    m->idf = malloc(sizeof *m->idf);
+    mem_free(m->idf);
+    m->idf = mem_alloc(sizeof *m->idf);
     if (bucket_map_init(&m->rows, 0) || !m->idf)
         return -1;
     return model_alloc_params(m);
@@ -459,7 +460,7 @@ static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
         if (acc >= best_acc) {
             best_acc = acc;
             bad = 0;
-            if (!best && !(best = malloc(tr->e->nparams * sizeof *best))) {
+            if (!best && !(best = mem_alloc(tr->e->nparams * sizeof *best))) {
                 st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
                 break;
             }
@@ -475,7 +476,7 @@ static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
         m->info.epochs = epoch;
     m->info.valid_accuracy = best_acc;
     m->info.fit_seconds = ran ? tr->step_seconds / ran : 0;
-    free(best);
+    mem_free(best);
     return st;
 }
 
@@ -487,13 +488,13 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                       .threads = o->threads < MAX_THREADS ? o->threads : MAX_THREADS,
                       .B = o->batch};
     const double t0 = now_sec();
-    seq_encoder *e = calloc(1, sizeof *e);
+    seq_encoder *e = mem_calloc(1, sizeof *e);
     if (!e || empty_bag(m)) {
-        free(e);
+        mem_free(e);
         return err_set(err, SHELF_ENOMEM, "out of memory");
     }
     seq_encoder_free(m->seq);
-    free(m->seq);
+    mem_free(m->seq);
     m->seq = tr.e = e;
     e->kind = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER;
     e->D = o->dim;

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/mem.h"
 #include "core/rng.h"
 #include "model/model.h"
 #include "nn/linear.h"
@@ -144,11 +145,11 @@ static int worker_init(worker *w, trainer *tr)
     w->tr = tr;
     size_t K = (size_t)model_num_labels(tr->m), N = (size_t)model_num_nodes(tr->m);
     size_t D = (size_t)(tr->m->dim ? tr->m->dim : 1);
-    w->probs = malloc(K * sizeof *w->probs);
-    w->z = malloc(N * sizeof *w->z);
-    w->active = malloc(N * sizeof *w->active);
-    w->hidden = malloc(D * sizeof *w->hidden);
-    w->dhidden = malloc(D * sizeof *w->dhidden);
+    w->probs = mem_alloc(K * sizeof *w->probs);
+    w->z = mem_alloc(N * sizeof *w->z);
+    w->active = mem_alloc(N * sizeof *w->active);
+    w->hidden = mem_alloc(D * sizeof *w->hidden);
+    w->dhidden = mem_alloc(D * sizeof *w->dhidden);
     int ok = w->probs && w->z && w->active && w->hidden && w->dhidden;
     return ok && vec_scratch_init(&w->vs, tr->m->nrows) == 0 ? 0 : -1;
 }
@@ -157,11 +158,11 @@ static void worker_free(worker *w)
 {
     vec_scratch_free(&w->vs);
     sparse_vec_free(&w->x);
-    free(w->probs);
-    free(w->z);
-    free(w->active);
-    free(w->hidden);
-    free(w->dhidden);
+    mem_free(w->probs);
+    mem_free(w->z);
+    mem_free(w->active);
+    mem_free(w->hidden);
+    mem_free(w->dhidden);
 }
 
 /* Reports progress about once a second until every worker has finished the epoch. */
@@ -238,9 +239,9 @@ static double run_epoch(trainer *tr, worker *ws, rng *r, const shelf_train_optio
 double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
 {
     size_t n = shelf_catalog_size(cat), correct = 0;
-    const char **texts = malloc(n * sizeof *texts);
-    int *labels = malloc(n * sizeof *labels), *counts = malloc(n * sizeof *counts);
-    float *probs = malloc(n * sizeof *probs);
+    const char **texts = mem_alloc(n * sizeof *texts);
+    int *labels = mem_alloc(n * sizeof *labels), *counts = mem_alloc(n * sizeof *counts);
+    float *probs = mem_alloc(n * sizeof *probs);
     double acc = -1;
     if (texts && labels && counts && probs) {
         for (size_t i = 0; i < n; i++)
@@ -252,10 +253,10 @@ double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int thread
             acc = n ? (double)correct / (double)n : 0;
         }
     }
-    free(texts);
-    free(labels);
-    free(counts);
-    free(probs);
+    mem_free(texts);
+    mem_free(labels);
+    mem_free(counts);
+    mem_free(probs);
     return acc;
 }
 
@@ -273,7 +274,7 @@ static shelf_status prepare(trainer *tr, const shelf_train_options *o, shelf_err
     shelf_model *m = tr->m;
     size_t n = shelf_catalog_size(tr->train);
 
-    tr->order = malloc(n * sizeof *tr->order);
+    tr->order = mem_alloc(n * sizeof *tr->order);
     if (!tr->order || model_alloc_params(m))
         return err_set(err, SHELF_ENOMEM, "out of memory for %zu parameters", m->nparams);
     for (size_t i = 0; i < n; i++)
@@ -300,7 +301,7 @@ static shelf_status prepare(trainer *tr, const shelf_train_options *o, shelf_err
 /* Copies the parameters into *best, allocated on first use. 0, or -1 out of memory. */
 static int keep_params(const shelf_model *m, float **best)
 {
-    if (!*best && !(*best = malloc(m->nparams * sizeof **best)))
+    if (!*best && !(*best = mem_alloc(m->nparams * sizeof **best)))
         return -1;
     memcpy(*best, m->params, m->nparams * sizeof **best);
     return 0;
@@ -357,7 +358,7 @@ static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
 done:
     for (int t = 0; t < nworkers; t++)
         worker_free(&ws[t]);
-    free(best);
+    mem_free(best);
     m->info.train_seconds = now_sec() - t0;
     return st;
 }
@@ -427,9 +428,9 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
 static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, size_t n,
                                  const shelf_catalog *valid, shelf_error *err)
 {
-    free(m->info.train_path); /* a fused model's text part recorded it already */
+    mem_free(m->info.train_path); /* a fused model's text part recorded it already */
     m->info.train_path = NULL;
-    if (o->train_path && !(m->info.train_path = strdup(o->train_path)))
+    if (o->train_path && !(m->info.train_path = mem_strdup(o->train_path)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     /* a fused model's text part learned from every product, its CNN from those with images */
     m->info.train_rows = (long)n - m->info.skipped_empty -
@@ -469,7 +470,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         return st;
     }
     shelf_model *m = model_new();
-    uint32_t *y = malloc(n * sizeof *y);
+    uint32_t *y = mem_alloc(n * sizeof *y);
     trainer tr = {.m = m, .train = train, .y = y, .threads = o.threads, .epochs = o.epochs,
                   .lr = o.lr, .total_steps = (long)n * o.epochs};
     if (!m || !y) {
@@ -502,8 +503,8 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
 fail:
     vcache_free(&tr.cache);
     balance_free(&tr.bal);
-    free(tr.order);
-    free(y);
+    mem_free(tr.order);
+    mem_free(y);
     shelf_model_free(m);
     return st;
 }

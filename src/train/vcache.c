@@ -1,4 +1,5 @@
 #include "train/vcache.h"
+#include "core/mem.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -73,8 +74,8 @@ static int vc_concat(vcache *c, vc_job *jobs, int threads, size_t n)
     size_t total = 0;
     for (int t = 0; t < threads; t++)
         total += jobs[t].block.n;
-    c->rows = malloc((total + 1) * sizeof *c->rows);
-    c->vals = malloc((total + 1) * sizeof *c->vals);
+    c->rows = mem_alloc((total + 1) * sizeof *c->rows);
+    c->vals = mem_alloc((total + 1) * sizeof *c->vals);
     if (!c->rows || !c->vals)
         return -1;
     size_t base = 0;
@@ -103,7 +104,7 @@ int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int 
         return 0;
     if (threads > 64)
         threads = 64;
-    c->off = calloc(n + 1, sizeof *c->off);
+    c->off = mem_calloc(n + 1, sizeof *c->off);
     if (!c->off)
         return -1;
     vc_job jobs[64];
@@ -133,8 +134,8 @@ int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int 
 
 void vcache_free(vcache *c)
 {
-    free(c->off);
-    free(c->rows);
-    free(c->vals);
+    mem_free(c->off);
+    mem_free(c->rows);
+    mem_free(c->vals);
     memset(c, 0, sizeof *c);
 }

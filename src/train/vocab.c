@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 /* Character n-grams seen in a single product are mostly noise (misspellings, codes) and
  * cost a row of weights each; word n-grams are kept from their first occurrence. */
@@ -75,8 +76,8 @@ static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int
     for (int t = 0; t < threads; t++) {
         df_job *j = &jobs[t];
         *j = (df_job){m, cat, n * (size_t)t / (size_t)threads,
-                      n * (size_t)(t + 1) / (size_t)threads, calloc(B, 4), calloc(B, 1),
-                      calloc(B, 4), seen, 0};
+                      n * (size_t)(t + 1) / (size_t)threads, mem_calloc(B, 4), mem_calloc(B, 1),
+                      mem_calloc(B, 4), seen, 0};
         if (!j->df || !j->is_word || !j->stamp) {
             failed = 1;
             break;
@@ -91,7 +92,7 @@ static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int
         if (started[t])
             pthread_join(tid[t], NULL);
         failed |= jobs[t].failed;
-        free(jobs[t].stamp);
+        mem_free(jobs[t].stamp);
         jobs[t].stamp = NULL;
     }
     return failed ? err_set(err, SHELF_ENOMEM, "out of memory counting features") : SHELF_OK;
@@ -116,7 +117,7 @@ static shelf_status assign_rows(shelf_model *m, df_job *jobs, int threads, size_
     for (size_t b = 0; b < B; b++)
         rows += keep_bucket(df[b], word[b]);
     m->nrows = rows;
-    m->idf = malloc((rows ? rows : 1) * sizeof *m->idf);
+    m->idf = mem_alloc((rows ? rows : 1) * sizeof *m->idf);
     if (!m->idf || bucket_map_init(&m->rows, rows))
         return err_set(err, SHELF_ENOMEM, "out of memory for %u feature rows", rows);
     for (size_t b = 0; b < B; b++)
@@ -151,7 +152,7 @@ shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads
         threads = n ? (int)n : 1;
     df_job jobs[64];
     memset(jobs, 0, sizeof jobs);
-    uint64_t *seen = malloc((n ? n : 1) * sizeof *seen);
+    uint64_t *seen = mem_alloc((n ? n : 1) * sizeof *seen);
     shelf_status st = seen ? vocab_labels(m, train, y, err)
                            : err_set(err, SHELF_ENOMEM, "out of memory");
     if (st == SHELF_OK)
@@ -159,12 +160,12 @@ shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads
     if (st == SHELF_OK)
         st = assign_rows(m, jobs, threads, n, err);
     for (int t = 0; t < threads; t++) {
-        free(jobs[t].df);
-        free(jobs[t].is_word);
+        mem_free(jobs[t].df);
+        mem_free(jobs[t].is_word);
     }
     if (st == SHELF_OK)
         keep_seen(m, seen, n);
     else
-        free(seen);
+        mem_free(seen);
     return st;
 }
