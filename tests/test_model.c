@@ -63,7 +63,7 @@ static shelf_catalog *load_catalog(shelf_read_options *ro)
     return c;
 }
 
-static shelf_text_encoder encoder; /* for train() */
+static shelf_text_encoder text_encoder_kind; /* for train() */
 
 static shelf_model *train(int dim, uint64_t seed)
 {
@@ -78,8 +78,8 @@ static shelf_model *train(int dim, uint64_t seed)
     o.epochs = 5;
     o.read = ro;
     o.hierarchy = hierarchy;
-    o.text_encoder = encoder;
-    if (encoder != SHELF_TEXT_ENCODER_BAG)
+    o.text_encoder = text_encoder_kind;
+    if (text_encoder_kind != SHELF_TEXT_ENCODER_BAG)
         o.max_tokens = 8;
     shelf_model *m = NULL;
     assert_int_equal(shelf_train(c, NULL, &o, &m, &err), SHELF_OK);
@@ -293,22 +293,23 @@ static void crafted_sizes_allocate_nothing_big(void **state)
     shelf_model *m = train(0, 1), *back;
     shelf_error err;
     /* the most buckets a model may hash into: the row table follows the rows it has */
-    const uint32_t feat[] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
-                             (uint32_t)m->feat.maxn, m->feat.buckets};
-    assert_int_equal(load_patched(m, feat, 4, 3, MODEL_MAX_BUCKETS, &back, &err), SHELF_OK);
-    assert_int_equal(back->feat.buckets, MODEL_MAX_BUCKETS);
-    assert_int_equal(back->rows.cap, back->nrows);
+    const bag_encoder *bag = model_bag(m);
+    const uint32_t feat[] = {(uint32_t)bag->feat.ngrams, (uint32_t)bag->feat.minn,
+                             (uint32_t)bag->feat.maxn, bag->feat.buckets};
+    assert_int_equal(load_patched(m, feat, 4, 3, BAG_MAX_BUCKETS, &back, &err), SHELF_OK);
+    assert_int_equal(model_bag(back)->feat.buckets, BAG_MAX_BUCKETS);
+    assert_int_equal(model_bag(back)->rows.cap, model_bag(back)->nrows);
     shelf_model_free(back);
-    const uint32_t rows[] = {m->nrows, m->rows.buckets[0], m->rows.buckets[1]};
+    const uint32_t rows[] = {bag->nrows, bag->rows.buckets[0], bag->rows.buckets[1]};
     assert_int_equal(load_patched(m, rows, 3, 0, 0x7fffffff, &back, &err), SHELF_EMODEL);
     assert_null(back);
     assert_non_null(strstr(err.message, "corrupted (the feature rows claims 8589934588 bytes "
                                         "but the file has"));
     shelf_model_free(m);
 
-    encoder = SHELF_TEXT_ENCODER_GRU; /* a sequence encoder claiming a huge vocabulary */
+    text_encoder_kind = SHELF_TEXT_ENCODER_GRU; /* a sequence encoder claiming a huge vocabulary */
     m = train(0, 1);
-    encoder = SHELF_TEXT_ENCODER_BAG;
+    text_encoder_kind = SHELF_TEXT_ENCODER_BAG;
     const seq_encoder *e = m->seq;
     const uint32_t sizes[] = {(uint32_t)e->kind, (uint32_t)e->D, (uint32_t)e->layers,
                               (uint32_t)e->heads, (uint32_t)e->F, (uint32_t)e->T, e->nwords,
@@ -350,15 +351,15 @@ static void vector_cache_matches_and_respects_its_budget(void **state)
     shelf_read_options ro;
     shelf_catalog *c = load_catalog(&ro);
     vcache vc;
-    assert_int_equal(vcache_build(&vc, m, c, 2, 64), 0); /* 8 entries: does not fit */
+    assert_int_equal(vcache_build(&vc, model_bag(m), c, 2, 64), 0); /* 8 entries: does not fit */
     assert_null(vc.off);
-    assert_int_equal(vcache_build(&vc, m, c, 2, 1 << 24), 1);
+    assert_int_equal(vcache_build(&vc, model_bag(m), c, 2, 1 << 24), 1);
     vec_scratch vs;
     sparse_vec x = {0}, got;
-    assert_int_equal(vec_scratch_init(&vs, m->nrows), 0);
+    assert_int_equal(vec_scratch_init(&vs, model_bag(m)->nrows), 0);
     for (size_t i = 0; i < shelf_catalog_size(c); i += 37) {
         const char *t = shelf_catalog_get(c, i)->text;
-        assert_int_equal(model_vectorize(m, &vs, &x, t, strlen(t)), 0);
+        assert_int_equal(bag_vectorize(model_bag(m), &vs, &x, t, strlen(t), NULL, 0), 0);
         vcache_get(&vc, i, &got);
         assert_int_equal(got.n, x.n);
         assert_memory_equal(got.rows, x.rows, x.n * sizeof *x.rows);
@@ -383,7 +384,7 @@ static void vector_cache_with_more_threads_than_rows(void **state)
     shelf_catalog *c = NULL;
     assert_int_equal(shelf_catalog_load(small, &ro, &c, NULL), SHELF_OK);
     vcache vc;
-    assert_int_equal(vcache_build(&vc, m, c, 8, 1 << 24), 1);
+    assert_int_equal(vcache_build(&vc, model_bag(m), c, 8, 1 << 24), 1);
     assert_int_equal(vc.off[3], vc.off[2]); /* the empty title */
     vcache_free(&vc);
     shelf_catalog_free(c);
@@ -562,10 +563,10 @@ static void many_texts_predict_as_one_at_a_time(void **state)
     static int labels[N * KMAX], counts[N], labels2[N * KMAX], counts2[N];
     static float probs[N * KMAX], probs2[N * KMAX];
     for (size_t c = 0; c < sizeof CASES / sizeof *CASES; c++) {
-        encoder = CASES[c].enc;
+        text_encoder_kind = CASES[c].enc;
         hierarchy = CASES[c].hier;
         shelf_model *m = train(CASES[c].dim, 2);
-        encoder = SHELF_TEXT_ENCODER_BAG;
+        text_encoder_kind = SHELF_TEXT_ENCODER_BAG;
         hierarchy = 0;
         shelf_scratch *s = NULL;
         assert_int_equal(shelf_scratch_new(m, &s, NULL), SHELF_OK);

@@ -30,9 +30,8 @@ void shelf_model_free(shelf_model *m)
         return;
     strmap_free(&m->labels);
     taxonomy_free(&m->tax);
-    bucket_map_free(&m->rows);
-    mem_free(m->idf);
-    mem_free(m->params);
+    encoder_free(m->text);
+    label_head_free(&m->text_head);
     for (int i = 0; i < 5; i++)
         mem_free(m->read_strings[i]);
     mem_free(m->info.train_path);
@@ -42,20 +41,6 @@ void shelf_model_free(shelf_model *m)
     seq_encoder_free(m->seq);
     mem_free(m->seq);
     mem_free(m);
-}
-
-int model_alloc_params(shelf_model *m)
-{
-    size_t K = (size_t)model_num_nodes(m), R = m->nrows, D = (size_t)m->dim;
-    m->nparams = D ? R * D + D * K + K : R * K + K;
-    mem_free(m->params);
-    m->params = mem_calloc(m->nparams, sizeof *m->params);
-    if (!m->params)
-        return -1;
-    m->W = m->params;                      /* W[R][K], or E[R][D] */
-    m->O = D ? m->params + R * D : NULL;   /* O[D][K] */
-    m->b = m->params + m->nparams - K;
-    return 0;
 }
 
 static int dup_opt(shelf_model *m, int i, const char *s, const char **dst)
@@ -90,17 +75,11 @@ int model_build_taxonomy(shelf_model *m)
     return taxonomy_build(&m->tax, &m->labels, sep, m->hierarchical);
 }
 
-void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *z,
-                  float *logits)
+void model_head_logits(const shelf_model *m, const label_head *h, const encoder_features *f,
+                       size_t i, float *z, float *logits)
 {
-    int N = model_num_nodes(m);
-    float *out = m->hierarchical ? z : logits; /* flat: nodes are the labels */
-    if (!m->dim) {
-        sparse_linear_forward(out, x->rows, x->vals, x->n, m->W, m->b, N);
-    } else {
-        sparse_linear_forward(hidden, x->rows, x->vals, x->n, m->W, NULL, m->dim);
-        linear_forward(out, hidden, m->O, m->b, m->dim, N);
-    }
+    label_head_forward(h, f, i, m->hierarchical ? z : logits); /* flat: nodes are
+                                                                               the labels */
     if (m->hierarchical)
         taxonomy_leaf_logits(&m->tax, z, logits);
 }
@@ -108,10 +87,11 @@ void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, floa
 shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_error *err)
 {
     shelf_scratch *s = mem_calloc(1, sizeof *s);
-    if (!s || vec_scratch_init(&s->vs, m->nrows) ||
+    if (s)
+        s->encoder = m->text;
+    if (!s || (m->text && !(s->text = m->text->ops->work_new(m->text, 1, 0))) ||
         !(s->logits = mem_alloc((size_t)model_num_labels(m) * sizeof(float))) ||
         !(s->z = mem_alloc((size_t)model_num_nodes(m) * sizeof(float))) ||
-        !(s->hidden = mem_alloc((size_t)(m->dim ? m->dim : 1) * sizeof(float))) ||
         (m->seq && !(s->seq = seq_scratch_new(m->seq))) ||
         (m->seq && !(s->many = mem_alloc((size_t)s->seq->window * (size_t)model_num_labels(m) *
                                       sizeof(float)))) ||
@@ -129,9 +109,8 @@ void shelf_scratch_free(shelf_scratch *s)
 {
     if (!s)
         return;
-    vec_scratch_free(&s->vs);
-    sparse_vec_free(&s->x);
-    mem_free(s->hidden);
+    if (s->text)
+        s->encoder->ops->work_free(s->text);
     mem_free(s->z);
     mem_free(s->logits);
     mem_free(s->many);
@@ -165,9 +144,14 @@ static int text_logits(const shelf_model *m, shelf_scratch *s, const char *text,
 {
     if (m->seq)
         return seq_logits(m, s, &text, 1, out);
-    if (model_vectorize(m, &s->vs, &s->x, text, strlen(text)))
+    if (!m->text) /* a model without a text side */
         return -1;
-    model_logits(m, &s->x, s->hidden, s->z, out);
+    const label_head *h = &m->text_head;
+    encoder_batch b = {.n = 1, .texts = &text, .next_rows = h->w, .next_stride = (size_t)h->out};
+    encoder_features f;
+    if (m->text->ops->forward(m->text, s->text, &b, &f))
+        return -1;
+    model_head_logits(m, h, &f, 0, s->z, out);
     return 0;
 }
 
@@ -389,6 +373,15 @@ size_t model_parent_len(const shelf_model *m, const char *label)
     return last ? (size_t)(last - label) : 0;
 }
 
+/* The text side's parameters: the encoder's and its head's. */
+static size_t model_text_params(const shelf_model *m)
+{
+    size_t n = 0;
+    if (m->text)
+        m->text->ops->params(m->text, &n);
+    return n + m->text_head.nparams;
+}
+
 static void describe_head(buf *b, const shelf_model *m)
 {
     const fusion_head *h = &m->head;
@@ -477,16 +470,15 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     }
     if (model_has_text(m) && m->seq) {
         describe_seq(&b, m->seq); /* speeds: shelf train tells them, the file keeps no times */
-    } else if (model_has_text(m)) {
-        buf_printf(&b, "features          word n-grams 1..%d, character n-grams %d..%d, "
-                   "%u buckets\n", m->feat.ngrams, m->feat.minn, m->feat.maxn,
-                   m->feat.buckets);
-        if (m->dim)
-            buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", m->nrows,
-                       m->dim, m->dim, m->labels.n);
-        else
+    } else if (m->text) {
+        m->text->ops->describe(m->text, &b);
+        const bag_encoder *bag = model_bag(m);
+        if (bag && bag->dim)
+            buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", bag->nrows,
+                       bag->dim, bag->dim, m->labels.n);
+        else if (bag)
             buf_printf(&b, "model             sparse linear %u features x %zu labels\n",
-                       m->nrows, m->labels.n);
+                       bag->nrows, m->labels.n);
     }
     if (m->modality == SHELF_MODALITY_BOTH && fusion_head_ready(&m->head))
         describe_head(&b, m);
@@ -497,7 +489,7 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));
     if (model_has_text(m)) {
-        size_t np = m->seq ? m->seq->nparams : m->nparams;
+        size_t np = m->seq ? m->seq->nparams : model_text_params(m);
         buf_printf(&b, "parameters        %zu (%.1f MB)\n", np, (double)np * 4 / 1e6);
     }
     const shelf_read_options *r = &m->read;

@@ -1,7 +1,6 @@
-/* The text model: hashed n-gram features, TF-IDF weighted and L2-normalized per group (word
- * n-grams, character n-grams), feeding either a sparse linear layer straight to the label
- * logits (dim 0) or an embedding bag of size dim and a linear layer (dim > 0); softmax over
- * the label paths seen in training. Read-only once trained. */
+/* A model: the labels and their taxonomy, the encoders (text, image) with their label heads,
+ * the fusion of the two, calibration, and what training recorded; softmax over the label
+ * paths seen in training. Read-only once trained. */
 #ifndef SHELF_MODEL_MODEL_H
 #define SHELF_MODEL_MODEL_H
 
@@ -10,41 +9,15 @@
 #include <sys/stat.h>
 
 #include "core/strmap.h"
-#include "model/bucket_map.h"
+#include "model/bag_encoder.h"
 #include "model/fusion_head.h"
 #include "model/image_model.h"
+#include "model/label_head.h"
 #include "model/seq_encoder.h"
 #include "model/taxonomy.h"
 #include "shelf.h"
-#include "text/features.h"
 
-/* Limits shared by training and the model file, so that every model trained can be loaded
- * and a damaged file cannot ask for absurd allocations. */
-enum {
-    MODEL_MAX_BUCKETS = 1 << 28,
-    MODEL_MAX_DIM = 4096,
-    MODEL_MAX_NGRAMS = 8,
-    MODEL_MAX_CHARN = 32,
-    MODEL_MAX_LABEL_DEPTH = 64
-};
-
-/* A sparse input vector: model rows and their weights. */
-typedef struct sparse_vec {
-    uint32_t *rows;
-    float *vals;
-    size_t n, cap;
-} sparse_vec;
-
-/* Scratch for turning a text into a sparse_vec without allocating per call. */
-typedef struct vec_scratch {
-    feat_list feats;
-    uint32_t *stamp; /* per model row: the call that last saw it */
-    uint32_t *slot;  /* per model row: its index in the vector being built */
-    uint32_t *count;
-    size_t count_cap;
-    uint32_t call;
-    size_t nrows;
-} vec_scratch;
+enum { MODEL_MAX_LABEL_DEPTH = 64 };
 
 typedef struct model_info {
     char *train_path;
@@ -65,37 +38,29 @@ typedef struct model_info {
 struct shelf_model {
     shelf_modality modality;
     float temperature;   /* logits are divided by it before the softmax (train/calibrate.h) */
+    /* the text encoder and its label head (the bag; a sequence encoder holds its own head) */
+    encoder *text;
+    label_head text_head;
+    seq_encoder *seq;    /* text models with a sequence encoder (then text is NULL) */
     /* image models: the CNN over the labels, and how images are prepared */
     cnn net;
     image_settings img;
     /* fused models: how the text's and the image's evidence are weighed, per branch */
     fusion_head head;
-    /* text models */
-    feat_config feat;
-    int dim;             /* 0: linear; else embedding size */
     strmap labels;       /* label path -> id */
     int hierarchical;    /* scores shared along label paths (see taxonomy.h) */
-    taxonomy tax;        /* the nodes that the output layer scores */
-    bucket_map rows;     /* feature bucket -> row, for the nrows buckets kept */
-    uint32_t nrows;
-    float *idf;          /* nrows */
-    /* parameters, one block, over the N = tax.nnodes outputs: linear: W[nrows][N], b[N];
-     * embedding: E[nrows][dim], O[dim][N], b[N] */
-    float *params;
-    size_t nparams;
-    float *W, *O, *b;
+    taxonomy tax;        /* the nodes that the label heads score */
     shelf_read_options read;
     char *read_strings[5]; /* owned copies behind read's strings */
     model_info info;
     uint64_t *seen;      /* sorted hashes of the training texts */
     size_t nseen;
-    seq_encoder *seq;    /* text models with a sequence encoder (then the bag is empty) */
 };
 
+/* Per-thread prediction scratch. */
 struct shelf_scratch {
-    vec_scratch vs;
-    sparse_vec x;
-    float *hidden; /* dim */
+    const encoder *encoder; /* the model's text encoder, and its work area for one text */
+    encoder_work *text;
     float *z;      /* N: node scores */
     float *logits; /* K */
     seq_scratch *seq; /* models with a sequence encoder, and a window of its texts': */
@@ -130,21 +95,17 @@ int model_top_k(const float *p, int K, int k, int *labels, float *probs);
 /* Builds m->tax from the labels and the label separator of m->read. 0, or -1 out of memory. */
 int model_build_taxonomy(shelf_model *m);
 
-/* Allocates the parameter block for nrows, dim and the model's labels; zeroed. */
-int model_alloc_params(shelf_model *m);
 
-/* Text -> TF-IDF weighted sparse vector over the model's rows. 0, or -1 out of memory. */
-int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const char *text,
-                    size_t n);
-int vec_scratch_init(vec_scratch *s, size_t nrows);
-void vec_scratch_free(vec_scratch *s);
-int sparse_vec_reserve(sparse_vec *x, size_t n);
-void sparse_vec_free(sparse_vec *x);
 
-/* Label logits of x into logits[K], through the node scores z[N]; hidden[dim] receives the
- * embedding bag (dim > 0). */
-void model_logits(const shelf_model *m, const sparse_vec *x, float *hidden, float *z,
-                  float *logits);
+/* The label logits of features f's product i into logits[K] by head h, through the node
+ * scores z[N]. */
+void model_head_logits(const shelf_model *m, const label_head *h, const encoder_features *f,
+                       size_t i, float *z, float *logits);
+/* The bag of a model's text side (NULL when it has none). */
+static inline const bag_encoder *model_bag(const shelf_model *m)
+{
+    return m->text && m->text->ops->kind == ENCODER_BAG ? as_const_bag(m->text) : NULL;
+}
 
 /* Copies read options' strings into the model. 0, or -1 out of memory. */
 int model_set_read_options(shelf_model *m, const shelf_read_options *r);

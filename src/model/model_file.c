@@ -1,17 +1,23 @@
 /* The model file: everything needed to featurize and predict, in one checksummed file.
  *
  *   "SHELFMDL"  u32 version  u32 reserved  u64 total file size
- *   sections, in a fixed order (see put_model / get_model)
+ *   sections (model_io.h): u32 tag, u32 reserved, u64 length, payload
  *   u64 checksum of every byte before it
  *
+ * Each part of a model writes and reads its own section; a reader skips the sections it
+ * does not know, so a part added later does not break older readers. Sections a later one
+ * depends on come first (the read options and labels before the encoders and heads).
+ * Versions 1-6 had no sections (model_file_legacy.c).
+ *
  * Numbers are in the machine's byte order (little-endian on every machine shelf is built
- * for so far). Written to a temporary file beside the target, fsynced and
- * renamed over it, so a crash leaves either the old file or the new one. */
+ * for so far). Written to a temporary file beside the target, fsynced and renamed over it,
+ * so a crash leaves either the old file or the new one. */
+#include "model/model_file.h"
+
 #include <errno.h>
-#include <math.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,502 +25,460 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "io/outfile.h"
-#include "model/model.h"
 
 #define MODEL_MAGIC "SHELFMDL"
-/* Version 2 added the modality (u32, after the header) and image models; version 3 the
- * fusion head of text+image models (version-2 fused models add the two log-probabilities:
- * a head of weights 1); version 4 the text encoder, last: u32 kind (0 the bag), then for a
- * sequence encoder its sizes, vocabulary and parameters (see put_seq); version 5 the
- * sequence encoder's subword rows (version-4 ones have none); version 6 the --max-depth
- * the labels were cut at (u32 after the temperature; 0: whole paths), which eval applies to
- * its test labels too. */
-enum { MODEL_VERSION = 6, HEADER_SIZE = 24, MODEL_MAX_DEPTH = 1 << 16 };
-/* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets, and from version 5
- * nsub */
-enum { SEQ_SIZES = 8, SEQ_SIZES_V4 = 7 };
-/* Image models: size, width, augment, batch, optimizer, schedule; weight decay, mean[3], std[3] */
-enum { IMAGE_SETTINGS_SIZE = 6 * 4 + 7 * 4 };
+enum { MODEL_VERSION = 7, FIRST_SECTIONED = 7, HEADER_SIZE = 24, MODEL_MAX_DEPTH = 1 << 16 };
 
-/* A 64-bit checksum over 8-byte words, fast enough for models of hundreds of MB. */
-typedef struct sum64 { uint64_t h; unsigned char tail[8]; size_t ntail; } sum64;
+#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+enum {
+    SECTION_MODEL = TAG('M', 'O', 'D', 'L'),     /* modality, hierarchy */
+    SECTION_READ = TAG('R', 'E', 'A', 'D'),      /* how to read a catalog */
+    SECTION_LABELS = TAG('L', 'A', 'B', 'L'),
+    SECTION_INFO = TAG('I', 'N', 'F', 'O'),      /* what training recorded */
+    SECTION_CALIBRATION = TAG('C', 'A', 'L', 'B'),
+    SECTION_SEEN = TAG('S', 'E', 'E', 'N'),      /* the training texts' hashes */
+    SECTION_TEXT_ENCODER = TAG('E', 'N', 'C', 'T'),
+    SECTION_TEXT_HEAD = TAG('H', 'E', 'D', 'T'),
+    SECTION_SEQ = TAG('S', 'E', 'Q', 'T'),       /* a sequence encoder with its own head */
+    SECTION_CNN = TAG('C', 'N', 'N', 'I'),       /* the CNN with its own head */
+    SECTION_FUSION = TAG('F', 'U', 'S', 'E')
+};
 
-static void sum_word(sum64 *s, uint64_t w)
+/* ---- the parts' sections --------------------------------------------------------------- */
+
+static void put_model_kind(model_writer *w, const void *ctx)
 {
-    s->h = (s->h ^ w) * 0x100000001b3ULL;
-    s->h ^= s->h >> 29;
+    const shelf_model *m = ctx;
+    mw_u32(w, (uint32_t)m->modality);
+    mw_u32(w, (uint32_t)m->hierarchical);
 }
 
-static void sum_update(sum64 *s, const void *data, size_t n)
+static void put_read(model_writer *w, const void *ctx)
 {
-    const unsigned char *p = data;
-    while (n && s->ntail) { /* complete a word begun by the previous call */
-        size_t take = 8 - s->ntail < n ? 8 - s->ntail : n;
-        memcpy(s->tail + s->ntail, p, take);
-        s->ntail += take, p += take, n -= take;
-        if (s->ntail == 8) {
-            uint64_t w;
-            memcpy(&w, s->tail, 8);
-            sum_word(s, w);
-            s->ntail = 0;
-        }
-    }
-    if (s->ntail) /* still not a whole word: all of data went into the tail */
-        return;
-    for (; n >= 8; p += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        sum_word(s, w);
-    }
-    memcpy(s->tail, p, n);
-    s->ntail = n;
+    const shelf_read_options *r = &((const shelf_model *)ctx)->read;
+    const char *s[] = {r->text_columns, r->label_column, r->id_column, r->label_sep,
+                       r->image_column};
+    for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+        mw_str(w, s[i]);
+    mw_u32(w, (uint32_t)r->format);
+    mw_u32(w, (uint32_t)(r->max_depth > 0 ? r->max_depth : 0));
 }
 
-static uint64_t sum_final(const sum64 *s)
+static void put_labels(model_writer *w, const void *ctx)
 {
-    sum64 t = *s;
-    for (size_t i = 0; i < t.ntail; i++)
-        sum_word(&t, t.tail[i] + ((uint64_t)(i + 1) << 56));
-    return t.h ^ 0x9e3779b97f4a7c15ULL;
-}
-
-/* ---- writing --------------------------------------------------------------------------- */
-
-typedef struct writer { FILE *f; sum64 sum; uint64_t size; int failed; } writer;
-
-static void put(writer *w, const void *p, size_t n)
-{
-    if (w->failed || n == 0)
-        return;
-    if (fwrite(p, 1, n, w->f) != n)
-        w->failed = 1;
-    sum_update(&w->sum, p, n);
-    w->size += n;
-}
-static void put_u32(writer *w, uint32_t v) { put(w, &v, 4); }
-static void put_u64(writer *w, uint64_t v) { put(w, &v, 8); }
-static void put_f64(writer *w, double v) { put(w, &v, 8); }
-static void put_str(writer *w, const char *s)
-{
-    put_u32(w, s ? (uint32_t)strlen(s) + 1 : 0); /* 0: absent, else length + 1 */
-    if (s)
-        put(w, s, strlen(s));
-}
-
-static uint64_t file_size(const shelf_model *m)
-{
-    uint64_t n = HEADER_SIZE + 8, strs = 0;
-    const char *s[] = {m->info.train_path, m->read.text_columns, m->read.label_column,
-                       m->read.id_column, m->read.label_sep, m->read.image_column};
-    for (size_t i = 0; i < 6; i++)
-        strs += 4 + (s[i] ? strlen(s[i]) : 0);
+    const shelf_model *m = ctx;
+    mw_u32(w, (uint32_t)m->labels.n);
     for (size_t i = 0; i < m->labels.n; i++)
-        strs += 4 + strlen(m->labels.keys[i]);
-    n += 4 /* modality */ + strs + 6 * 4 + 4 /* format */ + 8 + 8 + 3 * 4 + 4 + 8 + 8 + 8 +
-         8 + 8 /* skipped images, fit seconds */ + 4 /* temperature */ + 4 /* max depth */ +
-         4 /* nlabels */;
-    if (model_has_image(m))
-        n += IMAGE_SETTINGS_SIZE + 8 + m->net.nparams * 4 + 8 + m->net.nstats * 4;
-    if (model_has_text(m))
-        n += 4 + (uint64_t)m->nrows * 8 + 8 + m->nparams * 4 + 8 + m->nseen * 8;
-    if (m->modality == SHELF_MODALITY_BOTH)
-        n += 4 + (uint64_t)m->head.nlabels * 4 + (uint64_t)m->head.ngroups * 8;
-    if (model_has_text(m))
-        n += 4;
-    if (model_has_text(m) && m->seq)
-        n += SEQ_SIZES * 4 + (uint64_t)m->seq->nwords * 8 + 8 + m->seq->nparams * 4;
-    return n;
+        mw_str(w, m->labels.keys[i]);
 }
 
-static void put_image(writer *w, const shelf_model *m)
+static void put_info(model_writer *w, const void *ctx)
 {
+    const model_info *in = &((const shelf_model *)ctx)->info;
+    mw_str(w, in->train_path);
+    mw_u64(w, (uint64_t)in->train_rows);
+    mw_u64(w, (uint64_t)in->valid_rows);
+    mw_u32(w, (uint32_t)in->epochs);
+    mw_u32(w, (uint32_t)in->epochs_planned);
+    mw_u32(w, (uint32_t)in->threads);
+    mw_f32(w, in->lr);
+    mw_u64(w, in->seed);
+    mw_f64(w, in->valid_accuracy);
+    mw_u64(w, (uint64_t)in->skipped_images);
+    /* no wall-clock times, so that the same command, seed and one thread write the same
+       bytes */
+}
+
+static void put_calibration(model_writer *w, const void *ctx)
+{
+    mw_f32(w, ((const shelf_model *)ctx)->temperature);
+}
+
+static void put_seen(model_writer *w, const void *ctx)
+{
+    const shelf_model *m = ctx;
+    mw_u64(w, m->nseen);
+    mw_put(w, m->seen, m->nseen * 8);
+}
+
+static void put_text_encoder(model_writer *w, const void *ctx)
+{
+    const encoder *e = ((const shelf_model *)ctx)->text;
+    mw_u32(w, (uint32_t)e->ops->kind);
+    e->ops->save(e, w);
+}
+
+static void put_text_head(model_writer *w, const void *ctx)
+{
+    label_head_save(&((const shelf_model *)ctx)->text_head, w);
+}
+
+static void put_seq(model_writer *w, const void *ctx)
+{
+    const seq_encoder *e = ((const shelf_model *)ctx)->seq;
+    const uint32_t u[8] = {(uint32_t)e->kind, (uint32_t)e->D, (uint32_t)e->layers,
+                           (uint32_t)e->heads, (uint32_t)e->F, (uint32_t)e->T, e->nwords,
+                           e->nbuckets};
+    mw_put(w, u, sizeof u);
+    mw_u32(w, e->nsub);
+    mw_put(w, e->words, (size_t)e->nwords * 8);
+    mw_floats(w, e->params, e->nparams);
+}
+
+static void put_cnn(model_writer *w, const void *ctx)
+{
+    const shelf_model *m = ctx;
     const image_settings *is = &m->img;
     const uint32_t u[6] = {(uint32_t)m->net.size, (uint32_t)m->net.width, (uint32_t)is->augment,
                            (uint32_t)is->batch, (uint32_t)is->optimizer, (uint32_t)is->schedule};
-    put(w, u, sizeof u);
-    put(w, &is->weight_decay, 4);
-    put(w, is->mean, 12);
-    put(w, is->std, 12);
-    put_u64(w, m->net.nparams);
-    put(w, m->net.params, m->net.nparams * 4);
-    put_u64(w, m->net.nstats);
-    put(w, m->net.stats, m->net.nstats * 4);
+    mw_put(w, u, sizeof u);
+    mw_f32(w, is->weight_decay);
+    mw_put(w, is->mean, 12);
+    mw_put(w, is->std, 12);
+    mw_floats(w, m->net.params, m->net.nparams);
+    mw_floats(w, m->net.stats, m->net.nstats);
 }
 
-/* The text encoder: its kind, and a sequence encoder's sizes, words and parameters. */
-static void put_seq(writer *w, const shelf_model *m)
+static void put_fusion(model_writer *w, const void *ctx)
 {
-    const seq_encoder *e = m->seq;
-    put_u32(w, e ? (uint32_t)e->kind : 0);
-    if (!e)
-        return;
-    const uint32_t u[SEQ_SIZES] = {(uint32_t)e->D, (uint32_t)e->layers, (uint32_t)e->heads,
-                                   (uint32_t)e->F, (uint32_t)e->T, e->nwords, e->nbuckets,
-                                   e->nsub};
-    put(w, u, sizeof u);
-    put(w, e->words, (size_t)e->nwords * 8);
-    put_u64(w, e->nparams);
-    put(w, e->params, e->nparams * 4);
+    const fusion_head *h = &((const shelf_model *)ctx)->head;
+    mw_u32(w, (uint32_t)h->ngroups);
+    mw_put(w, h->group, (size_t)h->nlabels * 4);
+    mw_put(w, h->w_text, (size_t)h->ngroups * 4);
+    mw_put(w, h->w_image, (size_t)h->ngroups * 4);
 }
 
-static void put_model(writer *w, const shelf_model *m)
+static void put_sections(model_writer *w, const shelf_model *m)
 {
-    put(w, MODEL_MAGIC, 8);
-    put_u32(w, MODEL_VERSION);
-    put_u32(w, 0);
-    put_u64(w, file_size(m));
-    put_u32(w, (uint32_t)m->modality);
-    const uint32_t feat[6] = {(uint32_t)m->feat.ngrams, (uint32_t)m->feat.minn,
-                              (uint32_t)m->feat.maxn, m->feat.buckets, (uint32_t)m->dim,
-                              (uint32_t)m->hierarchical};
-    put(w, feat, sizeof feat);
-    put_str(w, m->info.train_path);
-    put_str(w, m->read.text_columns);
-    put_str(w, m->read.label_column);
-    put_str(w, m->read.id_column);
-    put_str(w, m->read.label_sep);
-    put_str(w, m->read.image_column);
-    put_u32(w, (uint32_t)m->read.format);
-    const model_info *in = &m->info;
-    put_u64(w, (uint64_t)in->train_rows);
-    put_u64(w, (uint64_t)in->valid_rows);
-    put_u32(w, (uint32_t)in->epochs);
-    put_u32(w, (uint32_t)in->epochs_planned);
-    put_u32(w, (uint32_t)in->threads);
-    put(w, &in->lr, 4);
-    put_u64(w, in->seed);
-    put_f64(w, 0); /* training seconds: wall-clock times are not kept, so that the same
-                      command, seed and one thread write the same bytes (0: unknown) */
-    put_f64(w, in->valid_accuracy);
-    put_u64(w, (uint64_t)in->skipped_images);
-    put_f64(w, 0); /* seconds in training steps: as above */
-    put(w, &m->temperature, 4);
-    put_u32(w, (uint32_t)(m->read.max_depth > 0 ? m->read.max_depth : 0));
-    put_u32(w, (uint32_t)m->labels.n);
-    for (size_t i = 0; i < m->labels.n; i++)
-        put_str(w, m->labels.keys[i]);
-    if (model_has_text(m)) {
-        put_u32(w, m->nrows);
-        put(w, m->rows.buckets, (size_t)m->nrows * 4); /* each row's bucket, ascending */
-        put(w, m->idf, (size_t)m->nrows * 4);
-        put_u64(w, m->nparams);
-        put(w, m->params, m->nparams * 4);
-        put_u64(w, m->nseen);
-        put(w, m->seen, m->nseen * 8);
+    mw_section(w, SECTION_MODEL, put_model_kind, m);
+    mw_section(w, SECTION_READ, put_read, m);
+    mw_section(w, SECTION_LABELS, put_labels, m);
+    mw_section(w, SECTION_INFO, put_info, m);
+    mw_section(w, SECTION_CALIBRATION, put_calibration, m);
+    if (m->nseen)
+        mw_section(w, SECTION_SEEN, put_seen, m);
+    if (m->text) {
+        mw_section(w, SECTION_TEXT_ENCODER, put_text_encoder, m);
+        mw_section(w, SECTION_TEXT_HEAD, put_text_head, m);
     }
+    if (m->seq)
+        mw_section(w, SECTION_SEQ, put_seq, m);
     if (model_has_image(m))
-        put_image(w, m);
-    if (m->modality == SHELF_MODALITY_BOTH) {
-        const fusion_head *h = &m->head;
-        put_u32(w, (uint32_t)h->ngroups);
-        put(w, h->group, (size_t)h->nlabels * 4);
-        put(w, h->w_text, (size_t)h->ngroups * 4);
-        put(w, h->w_image, (size_t)h->ngroups * 4);
-    }
-    if (model_has_text(m))
-        put_seq(w, m);
-    put_u64(w, sum_final(&w->sum));
+        mw_section(w, SECTION_CNN, put_cnn, m);
+    if (m->modality == SHELF_MODALITY_BOTH)
+        mw_section(w, SECTION_FUSION, put_fusion, m);
+}
+
+static void put_file(model_writer *w, const shelf_model *m, uint64_t size)
+{
+    mw_put(w, MODEL_MAGIC, 8);
+    mw_u32(w, MODEL_VERSION);
+    mw_u32(w, 0);
+    mw_u64(w, size);
+    put_sections(w, m);
+    mw_u64(w, sum64_final(&w->sum));
 }
 
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err)
 {
+    model_writer count = {0}; /* the size in the header, from a pass that only counts */
+    put_file(&count, m, 0);
     outfile o;
     shelf_status s = outfile_open(&o, path, err);
     if (s != SHELF_OK)
         return s;
-    writer w = {o.f, {0, {0}, 0}, 0, 0};
-    put_model(&w, m);
+    model_writer w = {.f = o.f};
+    put_file(&w, m, count.size);
     return outfile_close(&o, 1, err);
 }
 
-/* ---- reading --------------------------------------------------------------------------- */
+/* ---- reading: what both formats share -------------------------------------------------- */
 
-typedef struct reader {
-    FILE *f;
-    sum64 sum;
-    uint64_t left; /* bytes of the file not read yet, checksum excluded */
-    int failed;
-    char why[160]; /* what was wrong, when known */
-} reader;
-
-/* Whether the file still holds count items of size bytes: every size a file claims is
- * checked so before it drives an allocation, or a small crafted file could make each load
- * allocate gigabytes. 0, or -1 with the reader failed and the claim in r->why. */
-static int claim(reader *r, const char *what, uint64_t count, uint64_t size)
+int model_read_labels(model_reader *r, shelf_model *m)
 {
-    if (!r->failed && count <= r->left / size)
-        return 0;
-    if (!r->failed)
-        snprintf(r->why, sizeof r->why, "%s claims %.0f bytes but the file has %llu left",
-                 what, (double)count * (double)size, (unsigned long long)r->left);
-    r->failed = 1;
-    return -1;
-}
-
-static int get(reader *r, void *p, size_t n)
-{
-    if (r->failed || n > r->left || fread(p, 1, n, r->f) != n) {
-        r->failed = 1;
-        memset(p, 0, n);
-        return -1;
-    }
-    sum_update(&r->sum, p, n);
-    r->left -= n;
-    return 0;
-}
-static uint32_t get_u32(reader *r) { uint32_t v = 0; get(r, &v, 4); return v; }
-static uint64_t get_u64(reader *r) { uint64_t v = 0; get(r, &v, 8); return v; }
-static double get_f64(reader *r) { double v = 0; get(r, &v, 8); return v; }
-
-/* A string of at most the bytes left; NULL when absent (or on failure, with r->failed). */
-static char *get_str(reader *r)
-{
-    uint32_t n = get_u32(r);
-    if (n == 0 || r->failed)
-        return NULL;
-    if (claim(r, "a string", n - 1, 1))
-        return NULL;
-    char *s = mem_alloc(n);
-    if (!s || get(r, s, n - 1)) {
-        mem_free(s);
-        r->failed = 1;
-        return NULL;
-    }
-    s[n - 1] = '\0';
-    return s;
-}
-
-/* mem_alloc(count * size) after checking that the file holds that many bytes. */
-static void *get_array(reader *r, const char *what, uint64_t count, size_t size)
-{
-    if (claim(r, what, count, size))
-        return NULL;
-    void *p = mem_alloc(count ? count * size : 1);
-    if (p && get(r, p, count * size)) {
-        mem_free(p);
-        p = NULL;
-    }
-    if (!p)
-        r->failed = 1;
-    return p;
-}
-
-static int get_labels(reader *r, shelf_model *m)
-{
-    uint32_t n = get_u32(r);
-    claim(r, "the label list", n, 4);
+    uint32_t n = mr_u32(r);
+    mr_claim(r, "the label list", n, 4);
     for (uint32_t i = 0; i < n && !r->failed; i++) {
-        char *s = get_str(r);
-        if (!s || strmap_intern(&m->labels, s) != (long)i)
-            r->failed = 1;
+        char *s = mr_str(r);
+        long id = s ? strmap_intern(&m->labels, s) : -1;
         mem_free(s);
+        if (s && id < 0)
+            return mr_oom(r);
+        if (id != (long)i)
+            return mr_fail(r, "a label is missing or repeated");
     }
     return r->failed ? -1 : 0;
 }
 
-static int get_rows(reader *r, shelf_model *m)
+void model_point_read_strings(shelf_model *m)
 {
-    m->nrows = get_u32(r);
-    uint32_t *buckets = get_array(r, "the feature rows", m->nrows, 4);
-    if (!buckets || bucket_map_init(&m->rows, m->nrows))
-        goto fail;
-    for (uint32_t i = 0; i < m->nrows; i++) /* the writer stores them in increasing order */
-        if (buckets[i] >= m->feat.buckets || bucket_map_add(&m->rows, buckets[i]))
-            goto fail;
-    mem_free(buckets);
-    m->idf = get_array(r, "the IDF weights", m->nrows, 4);
-    return m->idf ? 0 : -1;
-fail:
-    mem_free(buckets);
-    r->failed = 1;
-    return -1;
-}
-
-static int get_params(reader *r, shelf_model *m)
-{
-    if (model_build_taxonomy(m)) {
-        r->failed = 1;
-        return -1;
-    }
-    uint64_t n = get_u64(r), K = (uint64_t)model_num_nodes(m), R = m->nrows;
-    uint64_t D = (uint64_t)m->dim, want, a, b;
-    int overflow = D ? __builtin_mul_overflow(R, D, &a) | __builtin_mul_overflow(D, K, &b) |
-                           __builtin_add_overflow(a, b, &want) |
-                           __builtin_add_overflow(want, K, &want)
-                     : __builtin_mul_overflow(R, K, &a) | __builtin_add_overflow(a, K, &want);
-    if (r->failed || overflow || n != want || claim(r, "the text model's parameters", n, 4)) {
-        r->failed = 1;
-        return -1;
-    }
-    if (model_alloc_params(m) || get(r, m->params, m->nparams * 4)) {
-        r->failed = 1;
-        return -1;
-    }
-    m->nseen = get_u64(r);
-    m->seen = get_array(r, "the training texts' hashes", m->nseen, 8);
-    for (size_t i = 1; m->seen && i < m->nseen; i++)
-        if (m->seen[i] <= m->seen[i - 1])
-            r->failed = 1; /* kept sorted for bsearch */
-    return m->seen && !r->failed ? 0 : -1;
-}
-
-/* The image section: settings, then the network's tensors, their sizes checked against
- * the shapes the settings give. */
-static int get_image(reader *r, shelf_model *m)
-{
-    image_settings *is = &m->img;
-    uint32_t u[6];
-    get(r, u, sizeof u);
-    get(r, &is->weight_decay, 4);
-    get(r, is->mean, 12);
-    get(r, is->std, 12);
-    is->augment = (int)u[2];
-    is->batch = (int)u[3];
-    is->optimizer = (int)u[4];
-    is->schedule = (int)u[5];
-    cnn shape;
-    if (r->failed || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
-        cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
-        claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4) ||
-        cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m)) {
-        r->failed = 1;
-        return -1;
-    }
-    for (int c = 0; c < 3; c++)
-        if (!(is->std[c] > 0) || !isfinite(is->mean[c]))
-            r->failed = 1;
-    if (get_u64(r) != m->net.nparams || get(r, m->net.params, m->net.nparams * 4) ||
-        get_u64(r) != m->net.nstats || get(r, m->net.stats, m->net.nstats * 4))
-        r->failed = 1;
-    for (int l = 0; l < CNN_CONVS && !r->failed; l++) /* variances are sqrt'ed at prediction */
-        for (int i = 0; i < m->net.conv[l].cout; i++)
-            if (!(m->net.stats[m->net.var_off[l] + i] >= 0) ||
-                !isfinite(m->net.stats[m->net.var_off[l] + i]))
-                r->failed = 1;
-    return r->failed ? -1 : 0;
-}
-
-/* The fusion head of a fused model (version 3); a version-2 one adds the two encoders'
- * log-probabilities, as its CNN was trained to. */
-static int get_head(reader *r, shelf_model *m, uint32_t version)
-{
-    int K = model_num_labels(m);
-    fusion_head *h = &m->head;
-    int32_t *zero = mem_calloc((size_t)K + 1, sizeof *zero);
-    uint32_t G = version >= 3 ? get_u32(r) : 1;
-    if (!zero || G == 0 || G > (uint32_t)K || fusion_head_init(h, K, (int)G, zero)) {
-        mem_free(zero);
-        r->failed = 1;
-        return -1;
-    }
-    mem_free(zero);
-    if (version >= 3 && (get(r, h->group, (size_t)K * 4) || get(r, h->w_text, G * 4) ||
-                         get(r, h->w_image, G * 4)))
-        r->failed = 1;
-    for (int c = 0; c < K && !r->failed; c++)
-        if (h->group[c] < 0 || h->group[c] >= (int32_t)G)
-            r->failed = 1;
-    for (uint32_t g = 0; g < G && !r->failed; g++)
-        if (!isfinite(h->w_text[g]) || !isfinite(h->w_image[g]))
-            r->failed = 1;
-    return r->failed ? -1 : 0;
-}
-
-/* The text encoder of a version-4 or later text model: nothing more for the bag; a
- * sequence encoder's sizes checked as training checks them, its words ascending. */
-static int get_seq(reader *r, shelf_model *m, uint32_t version)
-{
-    uint32_t kind = get_u32(r), u[SEQ_SIZES] = {0};
-    if (r->failed || kind == 0)
-        return r->failed ? -1 : 0;
-    seq_encoder *e = mem_calloc(1, sizeof *e);
-    if (!e || kind > SEQ_TRANSFORMER || get(r, u, (version >= 5 ? SEQ_SIZES : SEQ_SIZES_V4) * 4)) {
-        mem_free(e);
-        r->failed = 1;
-        return -1;
-    }
-    m->seq = e;
-    *e = (seq_encoder){.kind = (seq_kind)kind, .D = (int)u[0], .layers = (int)u[1],
-                       .heads = (int)u[2], .F = (int)u[3], .T = (int)u[4], .nwords = u[5],
-                       .nbuckets = u[6], .nsub = u[7], .K = model_num_nodes(m)};
-    if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
-        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
-        seq_encoder_size(e) || claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 +
-                                     e->nparams, 4) ||
-        !(e->words = get_array(r, "the sequence encoder's words", e->nwords, 8)) ||
-        seq_encoder_alloc(e) || get_u64(r) != e->nparams || get(r, e->params, e->nparams * 4)) {
-        r->failed = 1;
-        return -1;
-    }
-    for (uint32_t i = 1; i < e->nwords; i++)
-        if (e->words[i] <= e->words[i - 1])
-            r->failed = 1;
-    return r->failed ? -1 : 0;
-}
-
-static void get_settings(reader *r, shelf_model *m, uint32_t version)
-{
-    if (version >= 2) {
-        m->modality = (shelf_modality)get_u32(r);
-        if (m->modality > SHELF_MODALITY_BOTH)
-            r->failed = 1;
-    }
-    uint32_t feat[6];
-    get(r, feat, sizeof feat);
-    if (model_has_text(m) &&
-        (feat[0] > MODEL_MAX_NGRAMS || feat[1] > MODEL_MAX_CHARN || feat[2] > MODEL_MAX_CHARN ||
-         feat[3] == 0 || feat[3] > MODEL_MAX_BUCKETS || feat[4] > MODEL_MAX_DIM || feat[5] > 1))
-        r->failed = 1;
-    m->hierarchical = feat[5] != 0;
-    m->feat = (feat_config){(int)feat[0], (int)feat[1], (int)feat[2], feat[3]};
-    m->dim = (int)feat[4];
-    m->info.train_path = get_str(r);
-    for (int i = 0; i < (version >= 2 ? 5 : 4); i++)
-        m->read_strings[i] = get_str(r);
     m->read.text_columns = m->read_strings[0];
     m->read.label_column = m->read_strings[1];
     m->read.id_column = m->read_strings[2];
     m->read.label_sep = m->read_strings[3];
     m->read.image_column = m->read_strings[4];
-    m->read.format = (shelf_format)get_u32(r);
-    model_info *in = &m->info;
-    in->train_rows = (long)get_u64(r);
-    in->valid_rows = (long)get_u64(r);
-    in->epochs = (int)get_u32(r);
-    in->epochs_planned = (int)get_u32(r);
-    in->threads = (int)get_u32(r);
-    get(r, &in->lr, 4);
-    in->seed = get_u64(r);
-    in->train_seconds = get_f64(r);
-    in->valid_accuracy = get_f64(r);
-    if (version >= 2) {
-        in->skipped_images = (long)get_u64(r);
-        in->fit_seconds = get_f64(r);
-        get(r, &m->temperature, 4);
-        if (!(m->temperature >= 0.01f && m->temperature <= 100))
-            r->failed = 1;
-    }
-    if (version >= 6) {
-        uint32_t depth = get_u32(r);
-        if (depth > MODEL_MAX_DEPTH)
-            r->failed = 1;
-        m->read.max_depth = (int)depth;
-    }
-    if (m->read.format > SHELF_FORMAT_FASTTEXT)
-        r->failed = 1;
 }
+
+int model_check_settings(model_reader *r, shelf_model *m)
+{
+    if (!(m->temperature >= 0.01f && m->temperature <= 100) ||
+        m->read.format > SHELF_FORMAT_FASTTEXT || m->read.max_depth < 0 ||
+        m->read.max_depth > MODEL_MAX_DEPTH)
+        return mr_fail(r, NULL);
+    return 0;
+}
+
+int model_check_image(model_reader *r, const shelf_model *m)
+{
+    for (int c = 0; c < 3; c++)
+        if (!(m->img.std[c] > 0) || !isfinite(m->img.mean[c]))
+            return mr_fail(r, "bad image normalization");
+    return 0;
+}
+
+int model_check_image_stats(model_reader *r, const shelf_model *m)
+{
+    for (int l = 0; l < CNN_CONVS; l++) /* variances are sqrt'ed at prediction */
+        for (int i = 0; i < m->net.conv[l].cout; i++)
+            if (!(m->net.stats[m->net.var_off[l] + i] >= 0) ||
+                !isfinite(m->net.stats[m->net.var_off[l] + i]))
+                return mr_fail(r, NULL);
+    return 0;
+}
+
+int model_read_seq(model_reader *r, shelf_model *m, seq_kind kind, const uint32_t *u)
+{
+    seq_encoder *e = mem_calloc(1, sizeof *e);
+    if (!e)
+        return mr_oom(r);
+    m->seq = e;
+    *e = (seq_encoder){.kind = kind, .D = (int)u[0], .layers = (int)u[1], .heads = (int)u[2],
+                       .F = (int)u[3], .T = (int)u[4], .nwords = u[5], .nbuckets = u[6],
+                       .nsub = u[7], .K = model_num_nodes(m)};
+    if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
+        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
+        seq_encoder_size(e) ||
+        mr_claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 + e->nparams, 4))
+        return mr_fail(r, NULL);
+    if (!(e->words = mr_array(r, "the sequence encoder's words", e->nwords, 8)))
+        return -1;
+    if (seq_encoder_alloc(e))
+        return mr_oom(r);
+    if (mr_floats(r, "the sequence encoder", e->params, e->nparams))
+        return -1;
+    for (uint32_t i = 1; i < e->nwords; i++)
+        if (e->words[i] <= e->words[i - 1])
+            return mr_fail(r, NULL);
+    return 0;
+}
+
+/* ---- reading the sections ---------------------------------------------------------------- */
+
+/* Which sections were read, for those that need an earlier one. */
+typedef struct load_state {
+    int have_model, have_read, have_labels;
+} load_state;
+
+static int get_model_kind(model_reader *r, shelf_model *m)
+{
+    uint32_t modality = mr_u32(r), hierarchical = mr_u32(r);
+    if (modality > SHELF_MODALITY_BOTH || hierarchical > 1)
+        return mr_fail(r, NULL);
+    m->modality = (shelf_modality)modality;
+    m->hierarchical = (int)hierarchical;
+    return r->failed ? -1 : 0;
+}
+
+static int get_read(model_reader *r, shelf_model *m)
+{
+    for (int i = 0; i < 5; i++)
+        m->read_strings[i] = mr_str(r);
+    model_point_read_strings(m);
+    m->read.format = (shelf_format)mr_u32(r);
+    m->read.max_depth = (int)mr_u32(r);
+    return r->failed ? -1 : model_check_settings(r, m);
+}
+
+static int get_info(model_reader *r, shelf_model *m)
+{
+    model_info *in = &m->info;
+    in->train_path = mr_str(r);
+    in->train_rows = (long)mr_u64(r);
+    in->valid_rows = (long)mr_u64(r);
+    in->epochs = (int)mr_u32(r);
+    in->epochs_planned = (int)mr_u32(r);
+    in->threads = (int)mr_u32(r);
+    in->lr = mr_f32(r);
+    in->seed = mr_u64(r);
+    in->valid_accuracy = mr_f64(r);
+    in->skipped_images = (long)mr_u64(r);
+    return r->failed ? -1 : 0;
+}
+
+int model_read_seen(model_reader *r, shelf_model *m)
+{
+    m->nseen = mr_u64(r);
+    m->seen = mr_array(r, "the training texts' hashes", m->nseen, 8);
+    for (size_t i = 1; m->seen && i < m->nseen; i++)
+        if (m->seen[i] <= m->seen[i - 1])
+            return mr_fail(r, NULL); /* kept sorted for bsearch */
+    return m->seen ? 0 : -1;
+}
+
+/* The loaders of the encoders a text section may hold, by kind. */
+static int get_text_encoder(model_reader *r, shelf_model *m)
+{
+    uint32_t kind = mr_u32(r);
+    if (m->text || m->seq)
+        return mr_fail(r, "two text encoders");
+    if (kind == ENCODER_BAG)
+        return bag_encoder_load(r, &m->text);
+    return mr_fail(r, "an unknown text encoder");
+}
+
+static int get_text_head(model_reader *r, shelf_model *m)
+{
+    if (!m->text)
+        return mr_fail(r, "a label head without its encoder");
+    return label_head_load(&m->text_head, r, encoder_width(m->text), model_num_nodes(m));
+}
+
+static int get_seq(model_reader *r, shelf_model *m)
+{
+    uint32_t u[9];
+    mr_get(r, u, sizeof u);
+    if (r->failed || (u[0] != SEQ_GRU && u[0] != SEQ_TRANSFORMER) || m->text || m->seq)
+        return mr_fail(r, NULL);
+    return model_read_seq(r, m, (seq_kind)u[0], u + 1);
+}
+
+static int get_cnn(model_reader *r, shelf_model *m)
+{
+    image_settings *is = &m->img;
+    uint32_t u[6];
+    mr_get(r, u, sizeof u);
+    is->weight_decay = mr_f32(r);
+    mr_get(r, is->mean, 12);
+    mr_get(r, is->std, 12);
+    *is = (image_settings){{is->mean[0], is->mean[1], is->mean[2]},
+                           {is->std[0], is->std[1], is->std[2]},
+                           (int)u[2], (int)u[3], (int)u[4], (int)u[5], is->weight_decay};
+    cnn shape;
+    if (r->failed || m->net.params || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
+        cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
+        mr_claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4))
+        return mr_fail(r, NULL);
+    if (cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n))
+        return mr_oom(r);
+    return model_check_image(r, m) ||
+                   mr_floats(r, "the image network", m->net.params, m->net.nparams) ||
+                   mr_floats(r, "the image network", m->net.stats, m->net.nstats)
+               ? -1
+               : model_check_image_stats(r, m);
+}
+
+static int check_fusion(model_reader *r, const shelf_model *m)
+{
+    const fusion_head *h = &m->head;
+    for (int c = 0; c < h->nlabels; c++)
+        if (h->group[c] < 0 || h->group[c] >= h->ngroups)
+            return mr_fail(r, NULL);
+    for (int g = 0; g < h->ngroups; g++)
+        if (!isfinite(h->w_text[g]) || !isfinite(h->w_image[g]))
+            return mr_fail(r, NULL);
+    return 0;
+}
+
+int model_read_fusion(model_reader *r, shelf_model *m, uint32_t G, int weights)
+{
+    int K = model_num_labels(m);
+    if (r->failed || fusion_head_ready(&m->head) || G == 0 || G > (uint32_t)K)
+        return mr_fail(r, NULL);
+    int32_t *zero = mem_calloc((size_t)K + 1, sizeof *zero);
+    if (!zero || fusion_head_init(&m->head, K, (int)G, zero)) {
+        mem_free(zero);
+        return mr_oom(r);
+    }
+    mem_free(zero);
+    fusion_head *h = &m->head;
+    if (weights && (mr_get(r, h->group, (size_t)K * 4) || mr_get(r, h->w_text, G * 4) ||
+                    mr_get(r, h->w_image, G * 4)))
+        return -1;
+    return check_fusion(r, m);
+}
+
+/* One section into m; 1 when no part knows its tag. */
+static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state *ls)
+{
+    int labelled = ls->have_labels; /* the parts below need the labels and the taxonomy */
+    switch (tag) {
+    case SECTION_MODEL:
+        return ls->have_model++ ? mr_fail(r, "two model sections") : get_model_kind(r, m);
+    case SECTION_READ:
+        return ls->have_read++ ? mr_fail(r, "two read sections") : get_read(r, m);
+    case SECTION_LABELS:
+        if (ls->have_labels++ || !ls->have_model || !ls->have_read)
+            return mr_fail(r, "the labels out of place");
+        if (model_read_labels(r, m))
+            return -1;
+        return model_build_taxonomy(m) ? mr_oom(r) : 0;
+    case SECTION_INFO:
+        return get_info(r, m);
+    case SECTION_CALIBRATION:
+        m->temperature = mr_f32(r);
+        return r->failed ? -1 : model_check_settings(r, m);
+    case SECTION_SEEN:
+        return model_read_seen(r, m);
+    case SECTION_TEXT_ENCODER:
+        return labelled ? get_text_encoder(r, m) : mr_fail(r, "an encoder before the labels");
+    case SECTION_TEXT_HEAD:
+        return labelled ? get_text_head(r, m) : mr_fail(r, "a head before the labels");
+    case SECTION_SEQ:
+        return labelled ? get_seq(r, m) : mr_fail(r, "an encoder before the labels");
+    case SECTION_CNN:
+        return labelled ? get_cnn(r, m) : mr_fail(r, "an encoder before the labels");
+    case SECTION_FUSION:
+        return labelled ? model_read_fusion(r, m, mr_u32(r), 1)
+                        : mr_fail(r, "a fusion head before the labels");
+    default:
+        return 1;
+    }
+}
+
+/* The sections, and whether they make a whole model of its modality. */
+static int read_sections(model_reader *r, shelf_model *m)
+{
+    load_state ls = {0};
+    uint32_t tag;
+    model_reader section;
+    while (!r->failed && mr_section(r, &tag, &section) == 0) {
+        int rc = get_section(&section, tag, m, &ls);
+        if (rc == 1 ? mr_section_skip(r, &section) : mr_section_end(r, &section))
+            return -1;
+    }
+    if (r->failed)
+        return -1;
+    int text = m->text != NULL || m->seq != NULL, image = m->net.params != NULL;
+    if (!ls.have_labels || text != model_has_text(m) || image != model_has_image(m) ||
+        (m->text && !m->text_head.params) ||
+        (m->modality == SHELF_MODALITY_BOTH) != fusion_head_ready(&m->head))
+        return mr_fail(r, "a part of the model is missing");
+    return 0;
+}
+
+/* ---- loading ----------------------------------------------------------------------------- */
 
 /* The magic and the size; the version is only read here, and judged after the checksum,
  * so that a damaged version byte says "corrupted", not "upgrade shelf". */
-static shelf_status check_header(reader *r, const char *path, uint64_t actual,
+static shelf_status check_header(model_reader *r, const char *path, uint64_t actual,
                                  uint32_t *version_out, shelf_error *err)
 {
     char magic[8];
-    if (actual < HEADER_SIZE + 8 || get(r, magic, 8) || memcmp(magic, MODEL_MAGIC, 8) != 0)
+    if (actual < HEADER_SIZE + 8 || mr_get(r, magic, 8) || memcmp(magic, MODEL_MAGIC, 8) != 0)
         return err_set(err, SHELF_EMODEL, "%s: not a shelf model file", path);
-    *version_out = get_u32(r);
-    get_u32(r);
-    uint64_t size = get_u64(r);
+    *version_out = mr_u32(r);
+    mr_u32(r);
+    uint64_t size = mr_u64(r);
     if (size != actual)
         return err_set(err, SHELF_EMODEL,
                        "%s: model file is %s: it should be %llu bytes, it is %llu", path,
@@ -537,26 +501,29 @@ static shelf_status check_version(uint32_t version, const char *path, shelf_erro
 uint64_t model_checksum(const void *data, size_t n)
 {
     sum64 s = {0, {0}, 0};
-    sum_update(&s, data, n);
-    return sum_final(&s);
+    sum64_update(&s, data, n);
+    return sum64_final(&s);
 }
 
 /* Verifies the checksum of the whole file before anything in it is trusted, so that a
- * damaged file is refused before its sizes drive any allocation. */
+ * damaged file is refused before its sizes drive any allocation. 1 when it matches, 0 when
+ * not, -1 out of memory. */
 static int checksum_ok(FILE *f, uint64_t size)
 {
     enum { CHUNK = 1 << 20 };
     unsigned char *chunk = mem_alloc(CHUNK);
+    if (!chunk)
+        return -1;
     sum64 s = {0, {0}, 0};
     uint64_t left = size - 8, have = 0;
-    int ok = chunk && fseek(f, 0, SEEK_SET) == 0;
+    int ok = fseek(f, 0, SEEK_SET) == 0;
     while (ok && left) {
         size_t n = left < CHUNK ? (size_t)left : CHUNK;
         ok = fread(chunk, 1, n, f) == n;
-        sum_update(&s, chunk, n);
+        sum64_update(&s, chunk, n);
         left -= n;
     }
-    ok = ok && fread(&have, 8, 1, f) == 1 && have == sum_final(&s);
+    ok = ok && fread(&have, 8, 1, f) == 1 && have == sum64_final(&s);
     mem_free(chunk);
     return ok;
 }
@@ -577,6 +544,30 @@ shelf_status model_open(const char *path, FILE **out, struct stat *st, shelf_err
     return err_set(err, SHELF_EMODEL, "%s: not a regular file", path);
 }
 
+/* The model after the header; SHELF_OK, or the error. */
+static shelf_status read_model(model_reader *r, const char *path, shelf_model **out,
+                               shelf_error *err)
+{
+    shelf_model *m = model_new();
+    if (!m)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    if (r->version >= FIRST_SECTIONED)
+        read_sections(r, m);
+    else
+        model_read_legacy(r, m);
+    if (!r->failed && r->left != 0)
+        mr_fail(r, "bytes after the last part");
+    if (r->failed) {
+        shelf_model_free(m);
+        if (r->oom)
+            return err_set(err, SHELF_ENOMEM, "%s: out of memory loading the model", path);
+        return err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
+                       r->why[0] ? r->why : "inconsistent contents");
+    }
+    *out = m;
+    return SHELF_OK;
+}
+
 shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err)
 {
     struct stat st;
@@ -584,44 +575,21 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     shelf_status s = model_open(path, &f, &st, err);
     if (s != SHELF_OK)
         return s;
-    reader r = {.f = f, .left = (uint64_t)st.st_size - 8};
+    model_reader r = {.f = f, .left = (uint64_t)st.st_size - 8};
     if (st.st_size < HEADER_SIZE + 8)
         r.left = 0;
-    uint32_t version = 0;
-    s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
-    if (s == SHELF_OK && !checksum_ok(f, (uint64_t)st.st_size))
+    s = check_header(&r, path, (uint64_t)st.st_size, &r.version, err);
+    int sum = s == SHELF_OK ? checksum_ok(f, (uint64_t)st.st_size) : 1;
+    if (sum < 0)
+        s = err_set(err, SHELF_ENOMEM, "out of memory");
+    else if (!sum)
         s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (checksum mismatch)", path);
     if (s == SHELF_OK)
-        s = check_version(version, path, err);
+        s = check_version(r.version, path, err);
     if (s == SHELF_OK && fseek(f, HEADER_SIZE, SEEK_SET) != 0)
         s = err_set(err, SHELF_EIO, "%s: cannot read the model: %s", path, strerror(errno));
-    shelf_model *m = s == SHELF_OK ? model_new() : NULL;
-    if (s == SHELF_OK && !m)
-        s = err_set(err, SHELF_ENOMEM, "out of memory");
-    if (s == SHELF_OK) {
-        get_settings(&r, m, version);
-        if (!r.failed && !get_labels(&r, m)) {
-            if (model_has_text(m) && !get_rows(&r, m))
-                get_params(&r, m);
-            if (model_has_image(m) && !r.failed)
-                get_image(&r, m);
-            if (m->modality == SHELF_MODALITY_BOTH && !r.failed)
-                get_head(&r, m, version);
-            if (model_has_text(m) && version >= 4 && !r.failed)
-                get_seq(&r, m, version);
-        }
-        uint64_t want = sum_final(&r.sum), have = 0;
-        r.left += 8;
-        if (r.failed || r.left != 8 || get(&r, &have, 8) || have != want)
-            s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
-                        r.why[0] ? r.why : r.failed ? "inconsistent contents"
-                                                    : "checksum mismatch");
-    }
+    if (s == SHELF_OK)
+        s = read_model(&r, path, out, err);
     fclose(f);
-    if (s != SHELF_OK) {
-        shelf_model_free(m);
-        return s;
-    }
-    *out = m;
-    return SHELF_OK;
+    return s;
 }

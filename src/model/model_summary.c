@@ -23,7 +23,7 @@ void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
         .valid_accuracy = in->valid_rows ? in->valid_accuracy : -1,
         .temperature = m->temperature,
         .hierarchical = m->hierarchical,
-        .dim = model_has_text(m) ? m->dim : 0,
+        .dim = model_bag(m) ? model_bag(m)->dim : 0,
         .image_size = model_has_image(m) ? m->net.size : 0,
         .width = model_has_image(m) ? m->net.width : 0,
         .skipped_images = in->skipped_images,

@@ -7,7 +7,7 @@
 
 #include "core/grow.h"
 #include "core/mem.h"
-#include "model/model.h"
+#include "model/bag_encoder.h"
 
 int sparse_vec_reserve(sparse_vec *x, size_t n)
 {
@@ -45,7 +45,7 @@ void vec_scratch_free(vec_scratch *s)
 }
 
 /* Appends the distinct rows of ids[0..n) to x with their counts in s->count. */
-static void count_rows(const shelf_model *m, vec_scratch *s, sparse_vec *x, const uint32_t *ids,
+static void count_rows(const bag_encoder *m, vec_scratch *s, sparse_vec *x, const uint32_t *ids,
                        size_t n)
 {
     if (++s->call == 0) { /* the stamp wrapped: forget every row seen */
@@ -72,7 +72,7 @@ static void count_rows(const shelf_model *m, vec_scratch *s, sparse_vec *x, cons
  * splits 0.6-1.0 are within noise of each other (docs/benchmarks.md). */
 static const float CHAR_WEIGHT = 0.6f;
 
-static void weigh_group(const shelf_model *m, const vec_scratch *s, sparse_vec *x, size_t from,
+static void weigh_group(const bag_encoder *m, const vec_scratch *s, sparse_vec *x, size_t from,
                         float norm_to)
 {
     double norm = 0;
@@ -86,23 +86,20 @@ static void weigh_group(const shelf_model *m, const vec_scratch *s, sparse_vec *
         x->vals[j] *= inv;
 }
 
-/* Asks for the first layer's rows of x's features from `from` on, while weigh_group works:
- * the prediction that follows reads each whole (a row of N floats, or dim for embeddings),
- * at random places in a matrix too large for the caches, and would wait for each. */
-static void prefetch_rows(const shelf_model *m, const sparse_vec *x, size_t from)
+/* Asks for the next layer's rows of x's features from `from` on, while weigh_group works. */
+static void prefetch_rows(const float *W, size_t stride, const sparse_vec *x, size_t from)
 {
-    size_t stride = (size_t)(m->dim ? m->dim : model_num_nodes(m));
-    if (!m->W)
+    if (!W)
         return;
     for (size_t j = from; j < x->n; j++) {
-        const char *row = (const char *)(m->W + (size_t)x->rows[j] * stride);
+        const char *row = (const char *)(W + (size_t)x->rows[j] * stride);
         for (size_t b = 0; b < stride * sizeof(float); b += 64)
             __builtin_prefetch(row + b);
     }
 }
 
-int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const char *text,
-                    size_t n)
+int bag_vectorize(const bag_encoder *m, vec_scratch *s, sparse_vec *x, const char *text,
+                  size_t n, const float *prefetch, size_t stride)
 {
     feat_list *f = &s->feats;
     x->n = 0;
@@ -111,11 +108,11 @@ int model_vectorize(const shelf_model *m, vec_scratch *s, sparse_vec *x, const c
     if (grow_array((void **)&s->count, &s->count_cap, x->cap, sizeof *s->count, 256))
         return -1;
     count_rows(m, s, x, f->ids, f->nword);
-    prefetch_rows(m, x, 0);
+    prefetch_rows(prefetch, stride, x, 0);
     weigh_group(m, s, x, 0, 1.0f);
     size_t nword = x->n;
     count_rows(m, s, x, f->ids + f->nword, f->n - f->nword);
-    prefetch_rows(m, x, nword);
+    prefetch_rows(prefetch, stride, x, nword);
     weigh_group(m, s, x, nword, CHAR_WEIGHT);
     return 0;
 }

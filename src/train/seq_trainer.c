@@ -419,21 +419,6 @@ static void free_buffers(seq_trainer *tr)
     pool_free(tr->pool);
 }
 
-/* The bag part of a sequence model: no feature rows, zero biases, so that the file keeps
- * its layout. */
-static int empty_bag(shelf_model *m)
-{
-    m->feat = (feat_config){0, 0, 0, 1};
-    m->dim = 0;
-    m->nrows = 0;
-    bucket_map_free(&m->rows);
-    mem_free(m->idf);
-    m->idf = mem_alloc(sizeof *m->idf);
-    if (bucket_map_init(&m->rows, 0) || !m->idf)
-        return -1;
-    return model_alloc_params(m);
-}
-
 /* Epochs over the training set, the best on valid kept. */
 static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
                                  shelf_error *err)
@@ -489,10 +474,8 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                       .B = o->batch};
     const double t0 = now_sec();
     seq_encoder *e = mem_calloc(1, sizeof *e);
-    if (!e || empty_bag(m)) {
-        mem_free(e);
+    if (!e)
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    }
     seq_encoder_free(m->seq);
     mem_free(m->seq);
     m->seq = tr.e = e;

@@ -40,6 +40,8 @@ static const float GRAD_EPS = 1e-5f;
 
 typedef struct trainer {
     shelf_model *m;
+    bag_encoder *bag;
+    label_head *head;
     const shelf_catalog *train;
     const uint32_t *y;
     uint32_t *order;
@@ -68,13 +70,20 @@ typedef struct worker {
 
 static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
 {
-    shelf_model *m = w->tr->m;
+    const trainer *tr = w->tr;
+    const shelf_model *m = tr->m;
+    const bag_encoder *bag = tr->bag;
+    label_head *h = tr->head;
     int K = model_num_labels(m), N = model_num_nodes(m), nact = N;
-    model_logits(m, x, w->hidden, w->z, w->probs);
+    if (bag->dim)
+        bag_embed(bag, x, w->hidden);
+    encoder_features f = {1, encoder_width(&bag->base), bag->dim ? w->hidden : NULL,
+                          bag->dim ? NULL : x, NULL};
+    model_head_logits(m, h, &f, 0, w->z, w->probs);
     w->probs[y] -= MARGIN;
     softmax_forward(w->probs, w->probs, K);
     float loss = softmax_xent_backward(w->probs, w->probs, y, K);
-    float eps = w->tr->smoothing, weight = w->tr->bal.weight[y];
+    float eps = tr->smoothing, weight = tr->bal.weight[y];
     if (eps > 0) { /* the target is (1 - eps) onehot + eps / K */
         for (int k = 0; k < K; k++)
             w->probs[k] -= eps / (float)K;
@@ -98,12 +107,13 @@ static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
             if (fabsf(dz[k]) > GRAD_EPS)
                 active[nact++] = k;
     }
-    if (!m->dim) {
-        sparse_linear_sgd(m->W, m->b, dz, active, nact, x->rows, x->vals, x->n, N, lr);
+    if (!bag->dim) {
+        sparse_linear_sgd(h->w, h->b, dz, active, nact, x->rows, x->vals, x->n, N, lr);
         return loss;
     }
-    linear_sgd(m->O, m->b, w->dhidden, dz, active, nact, w->hidden, m->dim, N, lr);
-    sparse_linear_sgd(m->W, NULL, w->dhidden, NULL, 0, x->rows, x->vals, x->n, m->dim, lr);
+    linear_sgd(h->w, h->b, w->dhidden, dz, active, nact, w->hidden, bag->dim, N, lr);
+    sparse_linear_sgd(bag->emb, NULL, w->dhidden, NULL, 0, x->rows, x->vals, x->n, bag->dim,
+                      lr);
     return loss;
 }
 
@@ -121,7 +131,9 @@ static void *worker_run(void *arg)
             x = &cached;
         } else {
             const char *t = shelf_catalog_get(tr->train, p)->text;
-            if (model_vectorize(tr->m, &w->vs, x, t, strlen(t))) {
+            if (bag_vectorize(tr->bag, &w->vs, x, t, strlen(t),
+                              tr->bag->dim ? tr->bag->emb : tr->head->w,
+                              tr->bag->dim ? (size_t)tr->bag->dim : (size_t)tr->head->out)) {
                 w->failed = 1;
                 break;
             }
@@ -144,14 +156,14 @@ static int worker_init(worker *w, trainer *tr)
     memset(w, 0, sizeof *w);
     w->tr = tr;
     size_t K = (size_t)model_num_labels(tr->m), N = (size_t)model_num_nodes(tr->m);
-    size_t D = (size_t)(tr->m->dim ? tr->m->dim : 1);
+    size_t D = (size_t)(tr->bag->dim ? tr->bag->dim : 1);
     w->probs = mem_alloc(K * sizeof *w->probs);
     w->z = mem_alloc(N * sizeof *w->z);
     w->active = mem_alloc(N * sizeof *w->active);
     w->hidden = mem_alloc(D * sizeof *w->hidden);
     w->dhidden = mem_alloc(D * sizeof *w->dhidden);
     int ok = w->probs && w->z && w->active && w->hidden && w->dhidden;
-    return ok && vec_scratch_init(&w->vs, tr->m->nrows) == 0 ? 0 : -1;
+    return ok && vec_scratch_init(&w->vs, tr->bag->nrows) == 0 ? 0 : -1;
 }
 
 static void worker_free(worker *w)
@@ -275,8 +287,8 @@ static shelf_status prepare(trainer *tr, const shelf_train_options *o, shelf_err
     size_t n = shelf_catalog_size(tr->train);
 
     tr->order = mem_alloc(n * sizeof *tr->order);
-    if (!tr->order || model_alloc_params(m))
-        return err_set(err, SHELF_ENOMEM, "out of memory for %zu parameters", m->nparams);
+    if (!tr->order || label_head_alloc(tr->head, encoder_width(&tr->bag->base), model_num_nodes(m)))
+        return err_set(err, SHELF_ENOMEM, "out of memory for the label head");
     for (size_t i = 0; i < n; i++)
         tr->order[i] = (uint32_t)i;
     if (balance_init(&tr->bal, o->balance, o->balance_power, tr->y, n, model_num_labels(m)))
@@ -285,26 +297,41 @@ static shelf_status prepare(trainer *tr, const shelf_train_options *o, shelf_err
     tr->total_steps = (long)balance_epoch_size(&tr->bal, tr->y) * tr->epochs;
     if (tr->total_steps < 1)
         tr->total_steps = 1;
-    if (m->dim) { /* embeddings start small and random, the output layer at zero */
+    const bag_encoder *bag = tr->bag;
+    if (bag->dim) { /* embeddings start small and random, the output layer at zero */
         rng r;
         rng_seed(&r, o->seed ^ 0x5eed);
-        float a = 1.0f / (float)m->dim;
-        for (size_t i = 0; i < (size_t)m->nrows * (size_t)m->dim; i++)
-            m->W[i] = (2 * rng_float(&r) - 1) * a;
+        float a = 1.0f / (float)bag->dim;
+        for (size_t i = 0; i < (size_t)bag->nrows * (size_t)bag->dim; i++)
+            bag->emb[i] = (2 * rng_float(&r) - 1) * a;
     }
-    tr->cached = vcache_build(&tr->cache, m, tr->train, tr->threads, VCACHE_BUDGET);
+    tr->cached = vcache_build(&tr->cache, bag, tr->train, tr->threads, VCACHE_BUDGET);
     if (tr->cached < 0)
         return err_set(err, SHELF_ENOMEM, "out of memory caching training vectors");
     return SHELF_OK;
 }
 
-/* Copies the parameters into *best, allocated on first use. 0, or -1 out of memory. */
-static int keep_params(const shelf_model *m, float **best)
+/* Copies the bag's embeddings and the head into *best, allocated on first use. 0, or -1
+ * out of memory. */
+static int keep_params(const trainer *tr, float **best)
 {
-    if (!*best && !(*best = mem_alloc(m->nparams * sizeof **best)))
+    size_t ne = 0, nh = tr->head->nparams;
+    float *e = tr->bag->base.ops->params(&tr->bag->base, &ne);
+    if (!*best && !(*best = mem_alloc((ne + nh) * sizeof **best)))
         return -1;
-    memcpy(*best, m->params, m->nparams * sizeof **best);
+    if (ne)
+        memcpy(*best, e, ne * sizeof **best);
+    memcpy(*best + ne, tr->head->params, nh * sizeof **best);
     return 0;
+}
+
+static void restore_params(const trainer *tr, const float *best)
+{
+    size_t ne = 0;
+    float *e = tr->bag->base.ops->params(&tr->bag->base, &ne);
+    if (ne)
+        memcpy(e, best, ne * sizeof *best);
+    memcpy(tr->head->params, best + ne, tr->head->nparams * sizeof *best);
 }
 
 static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
@@ -341,7 +368,7 @@ static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
         if (acc >= best_acc) { /* on a tie, the later epoch: it ran at a lower rate */
             best_acc = acc;
             bad_epochs = 0;
-            if (keep_params(m, &best)) {
+            if (keep_params(tr, &best)) {
                 st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
                 goto done;
             }
@@ -351,7 +378,7 @@ static shelf_status train_loop(trainer *tr, const shelf_catalog *valid,
         }
     }
     if (best)
-        memcpy(m->params, best, m->nparams * sizeof *best);
+        restore_params(tr, best);
     else
         m->info.epochs = epoch;
     m->info.valid_accuracy = best_acc;
@@ -410,17 +437,17 @@ static shelf_status check_options(shelf_train_options *o, size_t n, shelf_error 
         o->maxn = 5;
     if (o->buckets <= 0)
         o->buckets = 2000000;
-    if (o->dim > MODEL_MAX_DIM)
-        return err_set(err, SHELF_EINVAL, "--dim must be at most %d, not %d", MODEL_MAX_DIM, o->dim);
-    if (o->maxn > 0 && (o->minn < 1 || o->minn > o->maxn || o->maxn > MODEL_MAX_CHARN))
+    if (o->dim > BAG_MAX_DIM)
+        return err_set(err, SHELF_EINVAL, "--dim must be at most %d, not %d", BAG_MAX_DIM, o->dim);
+    if (o->maxn > 0 && (o->minn < 1 || o->minn > o->maxn || o->maxn > BAG_MAX_CHARN))
         return err_set(err, SHELF_EINVAL, "character n-grams need 1 <= minn <= maxn <= %d",
-                       MODEL_MAX_CHARN);
-    if (o->ngrams > MODEL_MAX_NGRAMS)
-        return err_set(err, SHELF_EINVAL, "--ngrams must be at most %d, not %d", MODEL_MAX_NGRAMS,
+                       BAG_MAX_CHARN);
+    if (o->ngrams > BAG_MAX_NGRAMS)
+        return err_set(err, SHELF_EINVAL, "--ngrams must be at most %d, not %d", BAG_MAX_NGRAMS,
                        o->ngrams);
-    if (o->buckets > MODEL_MAX_BUCKETS)
+    if (o->buckets > BAG_MAX_BUCKETS)
         return err_set(err, SHELF_EINVAL, "--buckets must be at most %d, not %d",
-                       MODEL_MAX_BUCKETS, o->buckets);
+                       BAG_MAX_BUCKETS, o->buckets);
     return SHELF_OK;
 }
 
@@ -444,6 +471,20 @@ static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, s
     }
     m->info.threads = o->threads;
     m->info.seed = o->seed;
+    return SHELF_OK;
+}
+
+/* The model's bag of n-grams with the options' settings, rows still to come. */
+static shelf_status new_bag(shelf_model *m, const shelf_train_options *o, trainer *tr,
+                            shelf_error *err)
+{
+    const feat_config feat = {o->ngrams, o->minn, o->maxn, (uint32_t)o->buckets};
+    bag_encoder *bag = bag_encoder_new(&feat, o->dim);
+    if (!bag)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    m->text = &bag->base;
+    tr->bag = bag;
+    tr->head = &m->text_head;
     return SHELF_OK;
 }
 
@@ -477,8 +518,6 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto fail;
     }
-    m->feat = (feat_config){o.ngrams, o.minn, o.maxn, (uint32_t)o.buckets};
-    m->dim = o.dim;
     m->hierarchical = o.modality == SHELF_MODALITY_TEXT && o.hierarchy; /* text models only */
     if (model_set_read_options(m, &o.read)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
@@ -491,7 +530,8 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         if ((st = vocab_labels(m, train, y, err)) != SHELF_OK ||
             (st = train_seq_model(m, train, valid, &o, y, err)) != SHELF_OK)
             goto fail;
-    } else if ((st = vocab_build(m, train, o.threads, y, err)) != SHELF_OK ||
+    } else if ((st = new_bag(m, &o, &tr, err)) != SHELF_OK ||
+               (st = vocab_build(m, tr.bag, train, o.threads, y, err)) != SHELF_OK ||
                (st = prepare(&tr, &o, err)) != SHELF_OK ||
                (st = train_loop(&tr, valid, &o, err)) != SHELF_OK) {
         goto fail;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 typedef struct vc_job {
-    const shelf_model *m;
+    const bag_encoder *bag;
     const shelf_catalog *cat;
     size_t from, to;
     uint64_t *off; /* shared; this job writes off[from+1 .. to] relative to its block */
@@ -22,7 +22,7 @@ static void *vc_run(void *arg)
     vc_job *j = arg;
     vec_scratch vs;
     sparse_vec x = {0};
-    if (vec_scratch_init(&vs, j->m->nrows)) {
+    if (vec_scratch_init(&vs, j->bag->nrows)) {
         j->failed = 1;
         vec_scratch_free(&vs);
         return NULL;
@@ -30,7 +30,7 @@ static void *vc_run(void *arg)
     size_t used = 0;
     for (size_t i = j->from; i < j->to && !j->failed; i++) {
         const char *t = shelf_catalog_get(j->cat, i)->text;
-        if (model_vectorize(j->m, &vs, &x, t, strlen(t)) ||
+        if (bag_vectorize(j->bag, &vs, &x, t, strlen(t), NULL, 0) ||
             sparse_vec_reserve(&j->block, used + x.n + 1)) {
             j->failed = 1;
             break;
@@ -53,7 +53,7 @@ static void *vc_run(void *arg)
 }
 
 /* Average nonzeros of the first products, to predict the cache's size. */
-static double sample_nnz(const shelf_model *m, const shelf_catalog *cat)
+static double sample_nnz(const bag_encoder *m, const shelf_catalog *cat)
 {
     vec_scratch vs;
     sparse_vec x = {0};
@@ -61,7 +61,7 @@ static double sample_nnz(const shelf_model *m, const shelf_catalog *cat)
     if (vec_scratch_init(&vs, m->nrows) == 0)
         for (size_t i = 0; i < k; i++) {
             const char *t = shelf_catalog_get(cat, i)->text;
-            if (model_vectorize(m, &vs, &x, t, strlen(t)) == 0)
+            if (bag_vectorize(m, &vs, &x, t, strlen(t), NULL, 0) == 0)
                 total += x.n;
         }
     sparse_vec_free(&x);
@@ -95,7 +95,7 @@ static int vc_concat(vcache *c, vc_job *jobs, int threads, size_t n)
     return 0;
 }
 
-int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int threads,
+int vcache_build(vcache *c, const bag_encoder *m, const shelf_catalog *cat, int threads,
                  size_t budget)
 {
     memset(c, 0, sizeof *c);

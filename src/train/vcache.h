@@ -3,7 +3,8 @@
 #ifndef SHELF_TRAIN_VCACHE_H
 #define SHELF_TRAIN_VCACHE_H
 
-#include "model/model.h"
+#include "shelf.h"
+#include "model/bag_encoder.h"
 
 typedef struct vcache {
     uint64_t *off; /* n + 1 */
@@ -14,7 +15,7 @@ typedef struct vcache {
 /* Builds the cache with `threads` threads when its size is under budget bytes (estimated
  * first, then enforced while building; the build briefly holds about 1.5 times that).
  * Returns 1 when built, 0 when it would not fit (nothing kept), -1 out of memory. */
-int vcache_build(vcache *c, const shelf_model *m, const shelf_catalog *cat, int threads,
+int vcache_build(vcache *c, const bag_encoder *m, const shelf_catalog *cat, int threads,
                  size_t budget);
 static inline void vcache_get(const vcache *c, size_t i, sparse_vec *x)
 {

@@ -13,7 +13,7 @@
 enum { MIN_CHAR_DF = 2 };
 
 typedef struct df_job {
-    const shelf_model *m;
+    const bag_encoder *bag;
     const shelf_catalog *cat;
     size_t from, to;
     uint32_t *df;      /* per bucket: products containing it */
@@ -29,7 +29,7 @@ static void *df_count(void *arg)
     feat_list f = {0};
     for (size_t i = j->from; i < j->to; i++) {
         const char *t = shelf_catalog_get(j->cat, i)->text;
-        if (feat_extract(&j->m->feat, &f, t, strlen(t))) {
+        if (feat_extract(&j->bag->feat, &f, t, strlen(t))) {
             j->failed = 1;
             break;
         }
@@ -67,15 +67,15 @@ static void keep_seen(shelf_model *m, uint64_t *seen, size_t n)
     m->nseen = u;
 }
 
-static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int threads,
-                                   df_job *jobs, uint64_t *seen, shelf_error *err)
+static shelf_status count_features(const bag_encoder *bag, const shelf_catalog *cat,
+                                   int threads, df_job *jobs, uint64_t *seen, shelf_error *err)
 {
-    size_t n = shelf_catalog_size(cat), B = m->feat.buckets;
+    size_t n = shelf_catalog_size(cat), B = bag->feat.buckets;
     pthread_t tid[64];
     int started[64] = {0}, failed = 0;
     for (int t = 0; t < threads; t++) {
         df_job *j = &jobs[t];
-        *j = (df_job){m, cat, n * (size_t)t / (size_t)threads,
+        *j = (df_job){bag, cat, n * (size_t)t / (size_t)threads,
                       n * (size_t)(t + 1) / (size_t)threads, mem_calloc(B, 4), mem_calloc(B, 1),
                       mem_calloc(B, 4), seen, 0};
         if (!j->df || !j->is_word || !j->stamp) {
@@ -102,10 +102,10 @@ static shelf_status count_features(shelf_model *m, const shelf_catalog *cat, int
 static int keep_bucket(uint32_t df, uint8_t word) { return df >= MIN_CHAR_DF || (df && word); }
 
 /* Merges the per-thread counts and gives each kept bucket a row and an IDF. */
-static shelf_status assign_rows(shelf_model *m, df_job *jobs, int threads, size_t n,
+static shelf_status assign_rows(bag_encoder *bag, df_job *jobs, int threads, size_t n,
                                 shelf_error *err)
 {
-    size_t B = m->feat.buckets;
+    size_t B = bag->feat.buckets;
     uint32_t *df = jobs[0].df;
     uint8_t *word = jobs[0].is_word;
     for (int t = 1; t < threads; t++)
@@ -116,14 +116,12 @@ static shelf_status assign_rows(shelf_model *m, df_job *jobs, int threads, size_
     uint32_t rows = 0;
     for (size_t b = 0; b < B; b++)
         rows += keep_bucket(df[b], word[b]);
-    m->nrows = rows;
-    m->idf = mem_alloc((rows ? rows : 1) * sizeof *m->idf);
-    if (!m->idf || bucket_map_init(&m->rows, rows))
+    if (bag_encoder_alloc(bag, rows))
         return err_set(err, SHELF_ENOMEM, "out of memory for %u feature rows", rows);
     for (size_t b = 0; b < B; b++)
         if (keep_bucket(df[b], word[b])) { /* smoothed IDF, as scikit-learn's TfidfVectorizer */
-            m->idf[m->rows.n] = (float)(log((1.0 + (double)n) / (1.0 + df[b])) + 1.0);
-            bucket_map_add(&m->rows, (uint32_t)b);
+            bag->idf[bag->rows.n] = (float)(log((1.0 + (double)n) / (1.0 + df[b])) + 1.0);
+            bucket_map_add(&bag->rows, (uint32_t)b);
         }
     return SHELF_OK;
 }
@@ -142,8 +140,8 @@ shelf_status vocab_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
                                              "taxonomy") : SHELF_OK;
 }
 
-shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads, uint32_t *y,
-                         shelf_error *err)
+shelf_status vocab_build(shelf_model *m, bag_encoder *bag, const shelf_catalog *train,
+                         int threads, uint32_t *y, shelf_error *err)
 {
     size_t n = shelf_catalog_size(train);
     if (threads > 64)
@@ -156,9 +154,9 @@ shelf_status vocab_build(shelf_model *m, const shelf_catalog *train, int threads
     shelf_status st = seen ? vocab_labels(m, train, y, err)
                            : err_set(err, SHELF_ENOMEM, "out of memory");
     if (st == SHELF_OK)
-        st = count_features(m, train, threads, jobs, seen, err);
+        st = count_features(bag, train, threads, jobs, seen, err);
     if (st == SHELF_OK)
-        st = assign_rows(m, jobs, threads, n, err);
+        st = assign_rows(bag, jobs, threads, n, err);
     for (int t = 0; t < threads; t++) {
         mem_free(jobs[t].df);
         mem_free(jobs[t].is_word);

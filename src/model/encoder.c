@@ -1,0 +1,7 @@
+#include "model/encoder.h"
+
+void encoder_free(encoder *e)
+{
+    if (e)
+        e->ops->free(e);
+}

@@ -1,0 +1,89 @@
+/* The encoder interface. An encoder turns a batch of products into feature vectors of a
+ * known width and back-propagates into its own parameters; the label head (label_head.h),
+ * the fusion of two encoders, calibration and back-off sit above it and know nothing of its
+ * insides. The bag of n-grams (bag_encoder.c), the GRU and the Transformer
+ * (seq_text_encoder.c) and the CNN (cnn_encoder.c) each implement it.
+ *
+ * A product may lack what an encoder reads (an empty title, a missing photo): forward says
+ * so per product, so that a model can route around a missing title as around a missing
+ * photo.
+ *
+ * Features are dense ([n][width] floats) except the bag's without embeddings, whose
+ * features are the sparse TF-IDF vector over its rows (width = rows): its label head is a
+ * sparse linear layer. */
+#ifndef SHELF_MODEL_ENCODER_H
+#define SHELF_MODEL_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "model/model_io.h"
+#include "model/sparse_vec.h"
+#include "shelf.h"
+
+/* Kinds, as the model file names them. */
+typedef enum encoder_kind {
+    ENCODER_BAG = 1,
+    ENCODER_GRU = 2,
+    ENCODER_TRANSFORMER = 3,
+    ENCODER_CNN = 4
+} encoder_kind;
+
+/* What an encoder reads of a batch of products. */
+typedef struct encoder_batch {
+    size_t n;
+    const char *const *texts;    /* text encoders: n texts */
+    const unsigned char *pixels; /* image encoders: n images of S x S x 3 bytes, decoded at
+                                    the encoder's size S, one after another */
+    const unsigned char *usable; /* image encoders: NULL, or per image whether it decoded */
+    /* Sparse features: the matrix (stride floats per row) that the layer above reads a row
+     * of per nonzero, which forward asks the memory for early (NULL: no hint). */
+    const float *next_rows;
+    size_t next_stride;
+} encoder_batch;
+
+/* The features of a batch, written by forward into the work area. */
+typedef struct encoder_features {
+    size_t n, width;
+    float *dense;          /* [n][width]; NULL for sparse features */
+    const sparse_vec *sparse; /* n vectors over width rows; NULL for dense ones */
+    unsigned char *missing;   /* n flags: 1 where the product lacks the encoder's input */
+} encoder_features;
+
+typedef struct encoder encoder;
+typedef struct encoder_work encoder_work; /* one thread's activations, the encoder's own */
+
+typedef struct encoder_ops {
+    encoder_kind kind;
+    const char *name;
+    /* Features per product. */
+    size_t (*width)(const encoder *e);
+    /* A work area for batches of up to `batch` products (training keeps what backward
+     * needs). NULL when out of memory. */
+    encoder_work *(*work_new)(const encoder *e, size_t batch, int training);
+    void (*work_free)(encoder_work *w);
+    /* Features of the batch (b->n <= the work area's batch) into *out, which points into
+     * w and stays valid until the next call. 0, or -1 out of memory. */
+    int (*forward)(const encoder *e, encoder_work *w, const encoder_batch *b,
+                   encoder_features *out);
+    /* The parameter block (NULL, 0 for an encoder without parameters). */
+    float *(*params)(encoder *e, size_t *n);
+    /* Its own section of the model file. */
+    void (*save)(const encoder *e, model_writer *w);
+    /* Lines for shelf info. */
+    void (*describe)(const encoder *e, buf *b);
+    void (*free)(encoder *e);
+} encoder_ops;
+
+/* Every encoder's struct begins with this. */
+struct encoder {
+    const encoder_ops *ops;
+};
+
+static inline size_t encoder_width(const encoder *e) { return e->ops->width(e); }
+
+/* Frees e and what it holds; NULL does nothing. */
+void encoder_free(encoder *e);
+
+#endif

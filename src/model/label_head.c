@@ -1,0 +1,55 @@
+#include "model/label_head.h"
+
+#include <string.h>
+
+#include "core/mem.h"
+#include "nn/linear.h"
+#include "nn/sparse_linear.h"
+
+int label_head_alloc(label_head *h, size_t in, int out)
+{
+    label_head_free(h);
+    h->in = in;
+    h->out = out;
+    h->nparams = in * (size_t)out + (size_t)out;
+    h->params = mem_calloc(h->nparams, sizeof *h->params);
+    if (!h->params)
+        return -1;
+    h->w = h->params;
+    h->b = h->params + in * (size_t)out;
+    return 0;
+}
+
+void label_head_free(label_head *h)
+{
+    mem_free(h->params);
+    memset(h, 0, sizeof *h);
+}
+
+void label_head_forward(const label_head *h, const encoder_features *f, size_t i, float *z)
+{
+    if (f->sparse) {
+        const sparse_vec *x = &f->sparse[i];
+        sparse_linear_forward(z, x->rows, x->vals, x->n, h->w, h->b, h->out);
+    } else {
+        linear_forward(z, f->dense + i * f->width, h->w, h->b, (int)h->in, h->out);
+    }
+}
+
+void label_head_save(const label_head *h, model_writer *w)
+{
+    mw_u64(w, h->in);
+    mw_u32(w, (uint32_t)h->out);
+    mw_floats(w, h->params, h->nparams);
+}
+
+int label_head_load(label_head *h, model_reader *r, size_t in, int out)
+{
+    if (mr_u64(r) != in || mr_u32(r) != (uint32_t)out)
+        return mr_fail(r, "the label head does not fit its encoder and labels");
+    if (mr_claim(r, "the label head", in * (size_t)out + (size_t)out, 4))
+        return -1;
+    if (label_head_alloc(h, in, out))
+        return mr_oom(r);
+    return mr_floats(r, "the label head", h->params, h->nparams);
+}

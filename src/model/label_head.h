@@ -1,0 +1,32 @@
+/* The label head: a linear layer from an encoder's features to the scores of the taxonomy's
+ * nodes (the labels, or under --hierarchy every prefix of their paths; model/taxonomy.h).
+ * It reads dense features, or the bag's sparse ones (then it is a sparse linear layer, a row
+ * of weights per feature row). Parameters in one block: w[in][out], then b[out]. */
+#ifndef SHELF_MODEL_LABEL_HEAD_H
+#define SHELF_MODEL_LABEL_HEAD_H
+
+#include <stddef.h>
+
+#include "model/encoder.h"
+#include "model/model_io.h"
+
+typedef struct label_head {
+    size_t in;
+    int out;
+    float *params; /* nparams = in * out + out */
+    size_t nparams;
+    float *w, *b;
+} label_head;
+
+/* Allocates a zeroed head. 0, or -1 out of memory. */
+int label_head_alloc(label_head *h, size_t in, int out);
+void label_head_free(label_head *h);
+
+/* z[out] = the scores of product i of f. */
+void label_head_forward(const label_head *h, const encoder_features *f, size_t i, float *z);
+
+void label_head_save(const label_head *h, model_writer *w);
+/* Reads a head that must have in inputs and out outputs. 0, or -1 with r failed. */
+int label_head_load(label_head *h, model_reader *r, size_t in, int out);
+
+#endif

@@ -1,0 +1,155 @@
+/* Model files of format versions 1 to 6, before the file was cut into sections: one run of
+ * fields in a fixed order, read into today's model (an encoder and its label head).
+ *
+ * Version 2 added the modality (u32, after the header) and image models; version 3 the
+ * fusion head of text+image models (version-2 fused models add the two log-probabilities:
+ * a head of weights 1); version 4 the text encoder, last: u32 kind (0 the bag), then for a
+ * sequence encoder its sizes, vocabulary and parameters; version 5 the sequence encoder's
+ * subword rows (version-4 ones have none); version 6 the --max-depth the labels were cut at
+ * (u32 after the temperature; 0: whole paths). A sequence model still carried an empty bag
+ * (no rows, zero biases), which is dropped. */
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "model/model_file.h"
+
+/* A sequence encoder's sizes: D, layers, heads, F, T, nwords, nbuckets, and from version 5
+ * nsub */
+enum { SEQ_SIZES = 8, SEQ_SIZES_V4 = 7 };
+
+/* The bag's rows and the parameter block of old files: W[R][K], b[K] without embeddings,
+ * else E[R][D], O[D][K], b[K]; split into the bag's embeddings and the label head. */
+static int get_bag(model_reader *r, shelf_model *m, const feat_config *feat, uint32_t dim)
+{
+    bag_encoder *b = bag_encoder_new(feat, (int)dim);
+    if (!b)
+        return mr_oom(r);
+    m->text = &b->base;
+    if (bag_read_rows(b, r))
+        return -1;
+    if (model_build_taxonomy(m))
+        return mr_oom(r);
+    const uint64_t K = (uint64_t)model_num_nodes(m), R = b->nrows, D = dim;
+    uint64_t n = mr_u64(r), want, x, y;
+    int overflow = D ? __builtin_mul_overflow(R, D, &x) | __builtin_mul_overflow(D, K, &y) |
+                           __builtin_add_overflow(x, y, &want) |
+                           __builtin_add_overflow(want, K, &want)
+                     : __builtin_mul_overflow(R, K, &x) | __builtin_add_overflow(x, K, &want);
+    if (r->failed || overflow || n != want || mr_claim(r, "the text model's parameters", n, 4))
+        return mr_fail(r, NULL);
+    if (label_head_alloc(&m->text_head, D ? D : R, (int)K))
+        return mr_oom(r);
+    if (D && mr_get(r, b->emb, R * D * 4))
+        return -1;
+    return mr_get(r, m->text_head.params, m->text_head.nparams * 4);
+}
+
+/* The image part: settings, then the network's tensors, their sizes checked against the
+ * shapes the settings give. */
+static int get_image(model_reader *r, shelf_model *m)
+{
+    image_settings *is = &m->img;
+    uint32_t u[6];
+    mr_get(r, u, sizeof u);
+    mr_get(r, &is->weight_decay, 4);
+    mr_get(r, is->mean, 12);
+    mr_get(r, is->std, 12);
+    is->augment = (int)u[2];
+    is->batch = (int)u[3];
+    is->optimizer = (int)u[4];
+    is->schedule = (int)u[5];
+    cnn shape;
+    if (r->failed || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
+        cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
+        mr_claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4))
+        return mr_fail(r, NULL);
+    if (cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m))
+        return mr_oom(r);
+    return model_check_image(r, m) || mr_floats(r, "the image network", m->net.params,
+                                                m->net.nparams) ||
+                   mr_floats(r, "the image network", m->net.stats, m->net.nstats) ||
+                   model_check_image_stats(r, m)
+               ? -1
+               : 0;
+}
+
+/* The fusion head of a fused model (version 3); a version-2 one adds the two encoders'
+ * log-probabilities, as its CNN was trained to. */
+static int get_fusion(model_reader *r, shelf_model *m, uint32_t version)
+{
+    return model_read_fusion(r, m, version >= 3 ? mr_u32(r) : 1, version >= 3);
+}
+
+/* The text encoder of a version-4 or later text model: nothing more for the bag; a
+ * sequence encoder's sizes checked as training checks them, its words ascending. */
+static int get_seq(model_reader *r, shelf_model *m)
+{
+    uint32_t kind = mr_u32(r), u[SEQ_SIZES] = {0};
+    if (r->failed || kind == 0)
+        return r->failed ? -1 : 0;
+    if (kind > SEQ_TRANSFORMER ||
+        mr_get(r, u, (r->version >= 5 ? SEQ_SIZES : SEQ_SIZES_V4) * 4))
+        return mr_fail(r, NULL);
+    encoder_free(m->text); /* the empty bag that sequence models carried */
+    m->text = NULL;
+    label_head_free(&m->text_head);
+    return model_read_seq(r, m, (seq_kind)kind, u);
+}
+
+static void get_settings(model_reader *r, shelf_model *m, feat_config *feat, uint32_t *dim)
+{
+    if (r->version >= 2) {
+        m->modality = (shelf_modality)mr_u32(r);
+        if (m->modality > SHELF_MODALITY_BOTH)
+            mr_fail(r, NULL);
+    }
+    uint32_t u[6];
+    mr_get(r, u, sizeof u);
+    *feat = (feat_config){(int)u[0], (int)u[1], (int)u[2], u[3]};
+    *dim = u[4];
+    if (model_has_text(m) && (!bag_settings_ok(feat, u[4]) || u[5] > 1))
+        mr_fail(r, NULL);
+    m->hierarchical = u[5] != 0;
+    m->info.train_path = mr_str(r);
+    for (int i = 0; i < (r->version >= 2 ? 5 : 4); i++)
+        m->read_strings[i] = mr_str(r);
+    model_point_read_strings(m);
+    m->read.format = (shelf_format)mr_u32(r);
+    model_info *in = &m->info;
+    in->train_rows = (long)mr_u64(r);
+    in->valid_rows = (long)mr_u64(r);
+    in->epochs = (int)mr_u32(r);
+    in->epochs_planned = (int)mr_u32(r);
+    in->threads = (int)mr_u32(r);
+    in->lr = mr_f32(r);
+    in->seed = mr_u64(r);
+    in->train_seconds = mr_f64(r);
+    in->valid_accuracy = mr_f64(r);
+    if (r->version >= 2) {
+        in->skipped_images = (long)mr_u64(r);
+        in->fit_seconds = mr_f64(r);
+        m->temperature = mr_f32(r);
+    }
+    if (r->version >= 6)
+        m->read.max_depth = (int)mr_u32(r);
+    model_check_settings(r, m);
+}
+
+int model_read_legacy(model_reader *r, shelf_model *m)
+{
+    feat_config feat;
+    uint32_t dim = 0;
+    get_settings(r, m, &feat, &dim);
+    if (r->failed || model_read_labels(r, m))
+        return -1;
+    if (model_has_text(m) && !get_bag(r, m, &feat, dim))
+        model_read_seen(r, m);
+    if (model_has_image(m) && !r->failed)
+        get_image(r, m);
+    if (m->modality == SHELF_MODALITY_BOTH && !r->failed)
+        get_fusion(r, m, r->version);
+    if (model_has_text(m) && r->version >= 4 && !r->failed)
+        get_seq(r, m);
+    return r->failed ? -1 : 0;
+}
