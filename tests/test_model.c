@@ -17,6 +17,7 @@
 #include "shelf.h"
 #include "scratch_dir.h"
 #include "model/model.h"
+#include "model/seq_text_encoder.h"
 #include "train/balance.h"
 #include "train/calibrate.h"
 #include "train/vcache.h"
@@ -310,8 +311,8 @@ static void crafted_sizes_allocate_nothing_big(void **state)
     text_encoder_kind = SHELF_TEXT_ENCODER_GRU; /* a sequence encoder claiming a huge vocabulary */
     m = train(0, 1);
     text_encoder_kind = SHELF_TEXT_ENCODER_BAG;
-    const seq_encoder *e = m->seq;
-    const uint32_t sizes[] = {(uint32_t)e->kind, (uint32_t)e->D, (uint32_t)e->layers,
+    const seq_encoder *e = as_const_seq(m->text);
+    const uint32_t sizes[] = {(uint32_t)m->text->ops->kind, (uint32_t)e->D, (uint32_t)e->layers,
                               (uint32_t)e->heads, (uint32_t)e->F, (uint32_t)e->T, e->nwords,
                               e->nbuckets};
     assert_int_equal(load_patched(m, sizes, 8, 7, SEQ_MAX_WORDS, &back, &err), SHELF_EMODEL);

@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "model/label_head.h"
 #include "model/seq_encoder.h"
+#include "nn/dense.h"
 
 #include "golden.h"
 
@@ -26,11 +28,71 @@ enum { B = 3, T = 5, K = 4, V = 7 };
 static const int32_t TOKENS[B * T] = {1, 2, 3, 4, 5, 6, 0, 2, 0, 0, 3, 3, 1, 6, 0};
 static const int LENS[B] = {5, 3, 4};
 
-/* A small encoder of the given kind: 3 known words, 4 buckets, random weights. */
-static void make_encoder(seq_encoder *e, seq_kind kind)
+/* The label head above an encoder (K outputs), kept after the encoder's parameters in one
+ * block, as the encoder kept it before the head moved out: one index runs over every
+ * parameter. Returns the block's size. */
+static size_t attach_head(seq_encoder *e, label_head *h, int k)
+{
+    const size_t in = (size_t)seq_width(e), total = e->nparams + in * (size_t)k + (size_t)k;
+    float *p = realloc(e->params, total * sizeof *p);
+    assert_non_null(p);
+    memset(p + e->nparams, 0, (total - e->nparams) * sizeof *p);
+    e->params = p;
+    *h = (label_head){.in = in, .out = k, .by_output = 1, .params = p + e->nparams,
+                      .nparams = total - e->nparams};
+    h->w = h->params;
+    h->b = h->w + in * (size_t)k;
+    return total;
+}
+
+/* The logits [b][K] of a batch: the encoder's features through the head. */
+static void forward_logits(const seq_encoder *e, const label_head *h, seq_work *w,
+                           const int32_t *tok, const int *lens, int b, int t, float *logits)
+{
+    seq_forward(e, w, tok, lens, b, t);
+    encoder_features f = {(size_t)b, h->in, w->pooled, NULL, NULL, NULL, 0};
+    label_head_forward(h, &f, logits);
+}
+
+/* Given dlogits, grads (the block of attach_head) += every parameter's gradient. */
+static void backward_logits(const seq_encoder *e, const label_head *h, seq_work *w,
+                            float *grads, const float *dlogits, const int32_t *tok,
+                            const int *lens, int b, int t)
+{
+    float *gh = grads + e->nparams;
+    dense_backward(w->dpooled, 0, gh, gh + h->in * (size_t)h->out, dlogits, w->pooled, h->w, b,
+                   (int)h->in, h->out);
+    seq_backward(e, w, grads, tok, lens, b, t);
+}
+
+/* The logits of n texts, a window at a time, as a model predicts them. */
+static int texts_logits(const seq_encoder *e, const label_head *h, seq_scratch *s,
+                        const char *const *texts, size_t n, float *logits)
+{
+    const size_t k = (size_t)h->out;
+    float *feats = malloc((size_t)s->window * h->in * sizeof *feats);
+    float *z = malloc((size_t)s->window * k * sizeof *z);
+    assert_true(feats && z);
+    for (size_t i0 = 0; i0 < n; i0 += (size_t)s->window) {
+        const size_t c = n - i0 < (size_t)s->window ? n - i0 : (size_t)s->window;
+        if (seq_window_features(e, s, texts + i0, c, feats))
+            return -1;
+        encoder_features f = {c, h->in, feats, NULL, NULL, s->order, (size_t)s->B};
+        label_head_forward(h, &f, z);
+        for (size_t j = 0; j < c; j++)
+            memcpy(logits + (i0 + (size_t)s->order[j]) * k, z + j * k, k * sizeof *z);
+    }
+    free(feats);
+    free(z);
+    return 0;
+}
+
+/* A small encoder of the given kind and its head: 3 known words, 4 buckets, random weights.
+ * Returns the parameters of both. */
+static size_t make_encoder(seq_encoder *e, label_head *h, seq_kind kind)
 {
     memset(e, 0, sizeof *e);
-    *e = (seq_encoder){.kind = kind, .D = 4, .layers = 2, .heads = 2, .F = 8, .T = T, .K = K,
+    *e = (seq_encoder){.kind = kind, .D = 4, .layers = 2, .heads = 2, .F = 8, .T = T,
                        .nwords = 3, .nbuckets = V - 3};
     e->words = malloc(3 * sizeof *e->words);
     assert_non_null(e->words);
@@ -45,48 +107,52 @@ static void make_encoder(seq_encoder *e, seq_kind kind)
                 e->words[j] = t;
             }
     assert_int_equal(seq_encoder_alloc(e), 0);
-    seq_encoder_init_weights(e, 7);
-    for (size_t i = 0; i < e->nparams; i++) /* layer norms and biases away from 1 and 0 too */
+    const size_t total = attach_head(e, h, K);
+    seq_encoder_init_weights(e, 7, h->w, h->in * K);
+    for (size_t i = 0; i < total; i++) /* layer norms and biases away from 1 and 0 too */
         e->params[i] += 0.05f * (float)((i * 7919) % 13) / 13.0f;
+    return total;
 }
 
 /* sum over the batch of logits . R, R fixed; the same dropout masks every call. */
-static double loss_of(const seq_encoder *e, seq_work *w, const float *R)
+static double loss_of(const seq_encoder *e, const label_head *h, seq_work *w, const float *R)
 {
     rng_seed(&w->drop_rng, 11);
-    seq_forward(e, w, TOKENS, LENS, B, T);
+    float logits[B * K];
+    forward_logits(e, h, w, TOKENS, LENS, B, T, logits);
     double s = 0;
     for (int i = 0; i < B * K; i++)
-        s += (double)w->logits[i] * R[i];
+        s += (double)logits[i] * R[i];
     return s;
 }
 
 static void check_gradient(seq_kind kind, float dropout)
 {
     seq_encoder e;
-    make_encoder(&e, kind);
+    label_head head;
+    const size_t total = make_encoder(&e, &head, kind);
     seq_work w;
     assert_int_equal(seq_work_init(&w, &e, B, 1), 0);
     w.dropout = dropout;
     float R[B * K];
     for (int i = 0; i < B * K; i++)
         R[i] = (float)((i * 37) % 11) / 11.0f - 0.4f;
-    float *g = calloc(e.nparams, sizeof *g);
+    float *g = calloc(total, sizeof *g);
     assert_non_null(g);
-    loss_of(&e, &w, R);
-    seq_backward(&e, &w, g, R, TOKENS, LENS, B, T);
+    loss_of(&e, &head, &w, R);
+    backward_logits(&e, &head, &w, g, R, TOKENS, LENS, B, T);
     /* central differences at h and h/2: where they disagree, a max-pooling choice flipped
      * in between (a kink, frequent at this tiny width) and the parameter is skipped */
     const float h = 4e-3f;
     int checked = 0;
-    for (size_t i = 0; i < e.nparams; i += 1 + e.nparams / 197) {
+    for (size_t i = 0; i < total; i += 1 + total / 197) {
         double fd[2];
         for (int s = 0; s < 2; s++) {
             const float keep = e.params[i], step = s ? h / 2 : h;
             e.params[i] = keep + step;
-            double up = loss_of(&e, &w, R);
+            double up = loss_of(&e, &head, &w, R);
             e.params[i] = keep - step;
-            double down = loss_of(&e, &w, R);
+            double down = loss_of(&e, &head, &w, R);
             e.params[i] = keep;
             fd[s] = (up - down) / (2 * (double)step);
         }
@@ -130,15 +196,17 @@ static void padded_batch_matches_each_text_alone(void **state)
     (void)state;
     for (int kind = SEQ_GRU; kind <= SEQ_TRANSFORMER; kind++) {
         seq_encoder e;
-        make_encoder(&e, (seq_kind)kind);
+        label_head h;
+        make_encoder(&e, &h, (seq_kind)kind);
         seq_work all, one;
         assert_int_equal(seq_work_init(&all, &e, B, 0), 0);
         assert_int_equal(seq_work_init(&one, &e, 1, 0), 0);
-        seq_forward(&e, &all, TOKENS, LENS, B, T);
+        float all_logits[B * K], one_logits[K];
+        forward_logits(&e, &h, &all, TOKENS, LENS, B, T, all_logits);
         for (int b = 0; b < B; b++) {
-            seq_forward(&e, &one, TOKENS + b * T, &LENS[b], 1, LENS[b]);
+            forward_logits(&e, &h, &one, TOKENS + b * T, &LENS[b], 1, LENS[b], one_logits);
             for (int k = 0; k < K; k++)
-                assert_float_equal(one.logits[k], all.logits[b * K + k], 1e-5f);
+                assert_float_equal(one_logits[k], all_logits[b * K + k], 1e-5f);
         }
         seq_work_free(&all);
         seq_work_free(&one);
@@ -169,11 +237,13 @@ static void predicted_batches_match_each_text_alone(void **state)
     for (int sub = 0; sub < 2; sub++)
         for (int kind = SEQ_GRU; kind <= SEQ_TRANSFORMER; kind++) {
             seq_encoder e;
-            make_encoder(&e, (seq_kind)kind);
+            label_head h;
+            make_encoder(&e, &h, (seq_kind)kind);
             if (sub) {
                 e.nsub = 1 << 8;
                 assert_int_equal(seq_encoder_alloc(&e), 0);
-                seq_encoder_init_weights(&e, 9);
+                attach_head(&e, &h, K);
+                seq_encoder_init_weights(&e, 9, h.w, h.in * K);
             }
             seq_scratch *many = seq_scratch_new(&e), *one = seq_scratch_new(&e);
             assert_non_null(many);
@@ -182,10 +252,10 @@ static void predicted_batches_match_each_text_alone(void **state)
             float alone[K];
             float *all = malloc(sizeof(float) * N * K);
             assert_non_null(all);
-            assert_int_equal(seq_texts_logits(&e, many, (const char *const *)texts, N, all), 0);
+            assert_int_equal(texts_logits(&e, &h, many, (const char *const *)texts, N, all), 0);
             for (int i = 0; i < N; i++) {
                 const char *const text = texts[i];
-                assert_int_equal(seq_texts_logits(&e, one, &text, 1, alone), 0);
+                assert_int_equal(texts_logits(&e, &h, one, &text, 1, alone), 0);
                 for (int k = 0; k < K; k++)
                     assert_float_equal(alone[k], all[i * K + k], 1e-5f);
             }
@@ -202,7 +272,8 @@ static void known_words_have_rows_and_others_share_buckets(void **state)
 {
     (void)state;
     seq_encoder e;
-    make_encoder(&e, SEQ_GRU);
+    label_head h;
+    make_encoder(&e, &h, SEQ_GRU);
     int32_t a = seq_row_of_hash(&e, seq_token_hash("a", 1));
     int32_t z = seq_row_of_hash(&e, seq_token_hash("zebra", 5));
     assert_true(a >= 0 && a < 3);
@@ -224,7 +295,8 @@ static void subwords_give_bigrams_and_character_trigrams(void **state)
 {
     (void)state;
     seq_encoder e;
-    make_encoder(&e, SEQ_GRU);
+    label_head h;
+    make_encoder(&e, &h, SEQ_GRU);
     e.nsub = 1 << 12;
     assert_int_equal(seq_encoder_alloc(&e), 0);
     const int S = seq_slots(&e), base = 3 + V - 3;
@@ -274,6 +346,8 @@ typedef struct golden_tensor {
 /* A fixture's encoder: the model, its batch and its tensors in the order of its block. */
 typedef struct golden_encoder {
     seq_encoder e;
+    label_head h;
+    size_t total; /* the encoder's parameters and its head's, one block */
     int B, T, lens[MAX_SEQS];
     int32_t tokens[MAX_IDS];
     int ntensors;
@@ -290,7 +364,7 @@ static const golden_array *array_of(const golden *g, const char *prefix, const c
 /* Where seq_layout_of puts the script's tensor `name`, for those it names: the embedding,
  * the positions, the encoder's first tensor (the GRU's weight_ih_l0, block b's ln1_g) and
  * the head's; SIZE_MAX for the tensors in between, which just follow. */
-static size_t layout_start(const seq_encoder *e, const char *name)
+static size_t layout_start(const seq_encoder *e, int k, const char *name)
 {
     const seq_layout l = seq_layout_of(e);
     if (!strcmp(name, "emb"))
@@ -300,9 +374,9 @@ static size_t layout_start(const seq_encoder *e, const char *name)
     if (!strcmp(name, "weight_ih_l0"))
         return l.enc;
     if (!strcmp(name, "head_w"))
-        return l.head_w;
+        return l.total;
     if (!strcmp(name, "head_b"))
-        return l.head_b;
+        return l.total + (size_t)seq_width(e) * (size_t)k;
     for (int b = 0; b < e->layers; b++) {
         char first[32];
         snprintf(first, sizeof first, "block%d_ln1_g", b);
@@ -323,15 +397,15 @@ static void load_params(golden_encoder *ge, const golden *g, const char *prefix)
         const golden_array *a = &g->a[i];
         if (strncmp(a->name, lead, nlead))
             continue;
-        assert_true(ge->ntensors < MAX_TENSORS && at + a->n <= ge->e.nparams);
-        const size_t want = layout_start(&ge->e, a->name + nlead);
+        assert_true(ge->ntensors < MAX_TENSORS && at + a->n <= ge->total);
+        const size_t want = layout_start(&ge->e, ge->h.out, a->name + nlead);
         if (want != SIZE_MAX && want != at)
             fail_msg("%s at %zu of the block, seq_layout_of says %zu", a->name, at, want);
         ge->t[ge->ntensors++] = (golden_tensor){a->name + nlead, at, a->n};
         for (size_t j = 0; j < a->n; j++)
             ge->e.params[at++] = (float)a->v[j];
     }
-    assert_int_equal(at, ge->e.nparams);
+    assert_int_equal(at, ge->total);
 }
 
 /* The fixture's encoder PREFIX: its sizes, its batch of [B][T][S] ids, its parameters. */
@@ -343,9 +417,10 @@ static void golden_encoder_load(golden_encoder *ge, const golden *g, const char 
     assert_int_equal(s->n, 10);
     ge->e = (seq_encoder){.kind = kind, .D = (int)s->v[0], .layers = (int)s->v[1],
                           .heads = (int)s->v[2], .F = (int)s->v[3], .T = (int)s->v[4],
-                          .K = (int)s->v[5], .nwords = (uint32_t)s->v[6],
+                          .nwords = (uint32_t)s->v[6],
                           .nbuckets = (uint32_t)s->v[7], .nsub = (uint32_t)s->v[8]};
     assert_int_equal(seq_encoder_alloc(&ge->e), 0);
+    ge->total = attach_head(&ge->e, &ge->h, (int)s->v[5]);
     const int S = seq_slots(&ge->e);
     if (S != (int)s->v[9])
         fail_msg("%s: %s has %d ids per step, shelf %d: rerun make_seq_encoder_golden.py",
@@ -399,29 +474,33 @@ static void check_against_pytorch(const golden *g, const char *prefix, seq_kind 
     golden_encoder ge;
     golden_encoder_load(&ge, g, prefix, kind);
     const seq_encoder *e = &ge.e;
-    const size_t BK = (size_t)ge.B * e->K;
+    const size_t BK = (size_t)ge.B * (size_t)ge.h.out;
     seq_work w, predict;
     assert_int_equal(seq_work_init(&w, e, ge.B, 1), 0);
     assert_int_equal(seq_work_init(&predict, e, ge.B, 0), 0);
-    seq_forward(e, &predict, ge.tokens, ge.lens, ge.B, ge.T);
+    float *logits = calloc(BK, sizeof *logits), *predicted = calloc(BK, sizeof *predicted);
+    assert_true(logits && predicted);
+    forward_logits(e, &ge.h, &predict, ge.tokens, ge.lens, ge.B, ge.T, predicted);
     char worst_at[96];
     snprintf(worst_at, sizeof worst_at, "%s_logits", prefix);
-    double worst = golden_expect(g, worst_at, predict.logits, BK);
-    seq_forward(e, &w, ge.tokens, ge.lens, ge.B, ge.T);
-    assert_memory_equal(w.logits, predict.logits, BK * sizeof *w.logits);
+    double worst = golden_expect(g, worst_at, predicted, BK);
+    forward_logits(e, &ge.h, &w, ge.tokens, ge.lens, ge.B, ge.T, logits);
+    assert_memory_equal(logits, predicted, BK * sizeof *logits);
 
     const golden_array *dl = array_of(g, prefix, "dlogits");
     assert_int_equal(dl->n, BK);
-    float *dlogits = calloc(BK, sizeof *dlogits), *grads = calloc(e->nparams, sizeof *grads);
+    float *dlogits = calloc(BK, sizeof *dlogits), *grads = calloc(ge.total, sizeof *grads);
     assert_true(dlogits && grads);
     for (size_t i = 0; i < BK; i++)
         dlogits[i] = (float)dl->v[i];
-    seq_backward(e, &w, grads, dlogits, ge.tokens, ge.lens, ge.B, ge.T);
+    backward_logits(e, &ge.h, &w, grads, dlogits, ge.tokens, ge.lens, ge.B, ge.T);
     worst = expect_gradients(g, &ge, prefix, grads, worst, worst_at, sizeof worst_at);
     print_message("%s encoder against PyTorch: largest relative error %.2g (%s)\n", prefix,
                   worst, worst_at);
     free(dlogits);
     free(grads);
+    free(logits);
+    free(predicted);
     seq_work_free(&w);
     seq_work_free(&predict);
     seq_encoder_free(&ge.e);

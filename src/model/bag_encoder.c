@@ -20,6 +20,12 @@ static size_t bag_width(const encoder *e)
     return b->dim ? (size_t)b->dim : b->nrows;
 }
 
+static size_t bag_batch(const encoder *e)
+{
+    (void)e;
+    return 1; /* one text at a time: nothing is shared between texts */
+}
+
 static void bag_work_free(encoder_work *w)
 {
     if (!w)
@@ -71,7 +77,7 @@ static int bag_forward(const encoder *e, encoder_work *w, const encoder_batch *i
             bag_embed(b, &w->x[i], w->hidden + i * D);
     }
     *out = (encoder_features){in->n, bag_width(e), D ? w->hidden : NULL, D ? NULL : w->x,
-                              w->missing};
+                              w->missing, NULL, 0};
     return 0;
 }
 
@@ -95,11 +101,18 @@ static void bag_save(const encoder *e, model_writer *w)
         mw_floats(w, b->emb, (size_t)b->nrows * (size_t)b->dim);
 }
 
-static void bag_describe(const encoder *e, buf *out)
+static void bag_describe(const encoder *e, buf *out, int labels, int nodes)
 {
+    (void)nodes;
     const bag_encoder *b = as_const_bag(e);
     buf_printf(out, "features          word n-grams 1..%d, character n-grams %d..%d, "
                "%u buckets\n", b->feat.ngrams, b->feat.minn, b->feat.maxn, b->feat.buckets);
+    if (b->dim)
+        buf_printf(out, "model             embeddings %u x %d, linear %d x %d\n", b->nrows,
+                   b->dim, b->dim, labels);
+    else
+        buf_printf(out, "model             sparse linear %u features x %d labels\n", b->nrows,
+                   labels);
 }
 
 static void bag_free(encoder *e)
@@ -115,6 +128,7 @@ static const encoder_ops BAG_OPS = {
     .kind = ENCODER_BAG,
     .name = "bag",
     .width = bag_width,
+    .batch = bag_batch,
     .work_new = bag_work_new,
     .work_free = bag_work_free,
     .forward = bag_forward,

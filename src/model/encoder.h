@@ -43,12 +43,18 @@ typedef struct encoder_batch {
     size_t next_stride;
 } encoder_batch;
 
-/* The features of a batch, written by forward into the work area. */
+/* The features of a batch, written by forward into the work area. Rows may come in the
+ * encoder's own order: row j is product order[j] (order NULL: product j). A layer above that
+ * runs a matrix product over rows keeps them in runs of `group` (0: all n), as the encoder
+ * made them, so that its sums come out as they did when the head was part of the encoder
+ * (a product's last bits depend on its size). */
 typedef struct encoder_features {
     size_t n, width;
     float *dense;          /* [n][width]; NULL for sparse features */
     const sparse_vec *sparse; /* n vectors over width rows; NULL for dense ones */
-    unsigned char *missing;   /* n flags: 1 where the product lacks the encoder's input */
+    unsigned char *missing;   /* per row: 1 where the product lacks the encoder's input */
+    const int *order;
+    size_t group;
 } encoder_features;
 
 typedef struct encoder encoder;
@@ -59,6 +65,10 @@ typedef struct encoder_ops {
     const char *name;
     /* Features per product. */
     size_t (*width)(const encoder *e);
+    /* Products a prediction pass takes at once: more amortize a batch's matrix products. */
+    size_t (*batch)(const encoder *e);
+    /* Whether its label head is laid out w[out][in] (label_head.h). */
+    int head_by_output;
     /* A work area for batches of up to `batch` products (training keeps what backward
      * needs). NULL when out of memory. */
     encoder_work *(*work_new)(const encoder *e, size_t batch, int training);
@@ -71,8 +81,9 @@ typedef struct encoder_ops {
     float *(*params)(encoder *e, size_t *n);
     /* Its own section of the model file. */
     void (*save)(const encoder *e, model_writer *w);
-    /* Lines for shelf info. */
-    void (*describe)(const encoder *e, buf *b);
+    /* Lines for shelf info: its features, and itself with a head to labels scores of nodes
+     * (the labels, or the taxonomy's nodes under --hierarchy). */
+    void (*describe)(const encoder *e, buf *b, int labels, int nodes);
     void (*free)(encoder *e);
 } encoder_ops;
 

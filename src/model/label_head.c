@@ -3,12 +3,15 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "nn/dense.h"
 #include "nn/linear.h"
 #include "nn/sparse_linear.h"
 
 int label_head_alloc(label_head *h, size_t in, int out)
 {
+    int by_output = h->by_output;
     label_head_free(h);
+    h->by_output = by_output;
     h->in = in;
     h->out = out;
     h->nparams = in * (size_t)out + (size_t)out;
@@ -26,13 +29,22 @@ void label_head_free(label_head *h)
     memset(h, 0, sizeof *h);
 }
 
-void label_head_forward(const label_head *h, const encoder_features *f, size_t i, float *z)
+void label_head_forward(const label_head *h, const encoder_features *f, float *z)
 {
-    if (f->sparse) {
-        const sparse_vec *x = &f->sparse[i];
-        sparse_linear_forward(z, x->rows, x->vals, x->n, h->w, h->b, h->out);
-    } else {
-        linear_forward(z, f->dense + i * f->width, h->w, h->b, (int)h->in, h->out);
+    const size_t N = (size_t)h->out;
+    if (h->by_output) {
+        const size_t g = f->group ? f->group : f->n, F = h->in;
+        for (size_t j0 = 0; j0 < f->n; j0 += g)
+            dense_forward(z + j0 * N, f->dense + j0 * F, h->w, h->b,
+                          (int)(f->n - j0 < g ? f->n - j0 : g), (int)F, h->out);
+        return;
+    }
+    for (size_t i = 0; i < f->n; i++) {
+        const sparse_vec *x = f->sparse ? &f->sparse[i] : NULL;
+        if (x)
+            sparse_linear_forward(z + i * N, x->rows, x->vals, x->n, h->w, h->b, h->out);
+        else
+            linear_forward(z + i * N, f->dense + i * f->width, h->w, h->b, (int)h->in, h->out);
     }
 }
 
@@ -43,8 +55,9 @@ void label_head_save(const label_head *h, model_writer *w)
     mw_floats(w, h->params, h->nparams);
 }
 
-int label_head_load(label_head *h, model_reader *r, size_t in, int out)
+int label_head_load(label_head *h, model_reader *r, size_t in, int out, int by_output)
 {
+    h->by_output = by_output;
     if (mr_u64(r) != in || mr_u32(r) != (uint32_t)out)
         return mr_fail(r, "the label head does not fit its encoder and labels");
     if (mr_claim(r, "the label head", in * (size_t)out + (size_t)out, 4))

@@ -13,6 +13,7 @@
 typedef struct label_head {
     size_t in;
     int out;
+    int by_output;
     float *params; /* nparams = in * out + out */
     size_t nparams;
     float *w, *b;
@@ -22,11 +23,12 @@ typedef struct label_head {
 int label_head_alloc(label_head *h, size_t in, int out);
 void label_head_free(label_head *h);
 
-/* z[out] = the scores of product i of f. */
-void label_head_forward(const label_head *h, const encoder_features *f, size_t i, float *z);
+/* z[n][out] = the scores of f's n rows (in f's order). */
+void label_head_forward(const label_head *h, const encoder_features *f, float *z);
 
 void label_head_save(const label_head *h, model_writer *w);
-/* Reads a head that must have in inputs and out outputs. 0, or -1 with r failed. */
-int label_head_load(label_head *h, model_reader *r, size_t in, int out);
+/* Reads a head that must have in inputs and out outputs (in the layout by_output says). 0,
+ * or -1 with r failed. */
+int label_head_load(label_head *h, model_reader *r, size_t in, int out, int by_output);
 
 #endif

@@ -38,8 +38,6 @@ void shelf_model_free(shelf_model *m)
     mem_free(m->seen);
     cnn_free(&m->net);
     fusion_head_free(&m->head);
-    seq_encoder_free(m->seq);
-    mem_free(m->seq);
     mem_free(m);
 }
 
@@ -75,29 +73,17 @@ int model_build_taxonomy(shelf_model *m)
     return taxonomy_build(&m->tax, &m->labels, sep, m->hierarchical);
 }
 
-void model_head_logits(const shelf_model *m, const label_head *h, const encoder_features *f,
-                       size_t i, float *z, float *logits)
-{
-    label_head_forward(h, f, i, m->hierarchical ? z : logits); /* flat: nodes are
-                                                                               the labels */
-    if (m->hierarchical)
-        taxonomy_leaf_logits(&m->tax, z, logits);
-}
-
 shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_error *err)
 {
     shelf_scratch *s = mem_calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         s->encoder = m->text;
-    if (!s || (m->text && !(s->text = m->text->ops->work_new(m->text, 1, 0))) ||
-        !(s->logits = mem_alloc((size_t)model_num_labels(m) * sizeof(float))) ||
-        !(s->z = mem_alloc((size_t)model_num_nodes(m) * sizeof(float))) ||
-        (m->seq && !(s->seq = seq_scratch_new(m->seq))) ||
-        (m->seq && !(s->many = mem_alloc((size_t)s->seq->window * (size_t)model_num_labels(m) *
-                                      sizeof(float)))) ||
-        (m->seq && m->hierarchical &&
-         !(s->zs = mem_alloc((size_t)s->seq->window * (size_t)model_num_nodes(m) *
-                          sizeof(float))))) {
+        s->window = m->text ? m->text->ops->batch(m->text) : 1;
+    }
+    const size_t K = (size_t)model_num_labels(m), N = (size_t)model_num_nodes(m);
+    if (!s || (m->text && !(s->text = m->text->ops->work_new(m->text, s->window, 0))) ||
+        !(s->logits = mem_alloc(s->window * K * sizeof(float))) ||
+        !(s->z = mem_alloc(s->window * N * sizeof(float)))) {
         shelf_scratch_free(s);
         return err_set(err, SHELF_ENOMEM, "out of memory allocating prediction scratch");
     }
@@ -113,45 +99,47 @@ void shelf_scratch_free(shelf_scratch *s)
         s->encoder->ops->work_free(s->text);
     mem_free(s->z);
     mem_free(s->logits);
-    mem_free(s->many);
-    mem_free(s->zs);
-    seq_scratch_free(s->seq);
     mem_free(s);
 }
 
-/* The label logits of texts[0..n) into out[n][K] by the model's sequence encoder, in
- * windows of texts. 0, or -1 out of memory. */
-static int seq_logits(const shelf_model *m, shelf_scratch *s, const char *const *texts,
-                      size_t n, float *out)
+/* The label logits of texts[0..n) (n <= the scratch's window) into out[n][K]: the text
+ * encoder's features, the label head's node scores, the labels' logits. 0, or -1 out of
+ * memory. */
+static int window_logits(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                         size_t n, float *out)
 {
-    if (!m->hierarchical)
-        return seq_texts_logits(m->seq, s->seq, texts, n, out);
-    const size_t K = (size_t)model_num_labels(m), N = (size_t)model_num_nodes(m),
-                 window = (size_t)s->seq->window;
-    for (size_t i0 = 0; i0 < n; i0 += window) { /* the encoder scores the taxonomy's nodes */
-        const size_t c = n - i0 < window ? n - i0 : window;
-        if (seq_texts_logits(m->seq, s->seq, texts + i0, c, s->zs))
-            return -1;
-        for (size_t i = 0; i < c; i++)
-            taxonomy_leaf_logits(&m->tax, s->zs + i * N, out + (i0 + i) * K);
+    if (!m->text) /* a model without a text side */
+        return -1;
+    const label_head *h = &m->text_head;
+    encoder_batch b = {.n = n, .texts = texts};
+    if (!h->by_output) /* the sparse head reads a row of w per feature */
+        b.next_rows = h->w, b.next_stride = (size_t)h->out;
+    encoder_features f;
+    if (m->text->ops->forward(m->text, s->text, &b, &f))
+        return -1;
+    const size_t K = (size_t)model_num_labels(m), N = (size_t)model_num_nodes(m);
+    float *z = m->hierarchical || f.order ? s->z : out; /* flat: nodes are the labels */
+    label_head_forward(h, &f, z);
+    for (size_t j = 0; z != out && j < n; j++) {
+        float *to = out + (f.order ? (size_t)f.order[j] : j) * K;
+        if (m->hierarchical)
+            taxonomy_leaf_logits(&m->tax, z + j * N, to);
+        else
+            memcpy(to, z + j * N, K * sizeof *to);
     }
     return 0;
 }
 
-/* The label logits of a text into out[K], by the model's text encoder. 0, or -1 out of
- * memory. */
-static int text_logits(const shelf_model *m, shelf_scratch *s, const char *text, float *out)
+/* window_logits of any number of texts, a window at a time. */
+static int text_logits(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                       size_t n, float *out)
 {
-    if (m->seq)
-        return seq_logits(m, s, &text, 1, out);
-    if (!m->text) /* a model without a text side */
-        return -1;
-    const label_head *h = &m->text_head;
-    encoder_batch b = {.n = 1, .texts = &text, .next_rows = h->w, .next_stride = (size_t)h->out};
-    encoder_features f;
-    if (m->text->ops->forward(m->text, s->text, &b, &f))
-        return -1;
-    model_head_logits(m, h, &f, 0, s->z, out);
+    const size_t K = (size_t)model_num_labels(m);
+    for (size_t i0 = 0; i0 < n; i0 += s->window) {
+        const size_t c = n - i0 < s->window ? n - i0 : s->window;
+        if (window_logits(m, s, texts + i0, c, out + i0 * K))
+            return -1;
+    }
     return 0;
 }
 
@@ -159,29 +147,17 @@ int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *co
                           size_t n, float *out)
 {
     const size_t K = (size_t)model_num_labels(m);
-    if (m->seq) {
-        if (seq_logits(m, s, texts, n, out))
-            return -1;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if (text_logits(m, s, texts[i], out + i * K))
-                return -1;
-    }
+    if (text_logits(m, s, texts, n, out))
+        return -1;
     for (size_t i = 0; i < n; i++)
         log_softmax_forward(out + i * K, out + i * K, (int)K);
     return 0;
 }
 
-/* Texts a scratch predicts at once (a sequence encoder's window). */
-static size_t model_text_window(const shelf_scratch *s)
-{
-    return s->seq ? (size_t)s->seq->window : 1;
-}
-
 void model_split_texts(const shelf_scratch *s, size_t n, int tid, int nthreads, size_t *begin,
                        size_t *end)
 {
-    const size_t w = model_text_window(s);
+    const size_t w = s->window;
     pool_split((n + w - 1) / w, tid, nthreads, begin, end);
     *begin = *begin * w < n ? *begin * w : n;
     *end = *end * w < n ? *end * w : n;
@@ -285,7 +261,7 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
 {
     if (k <= 0 || model_num_labels(m) == 0 || !model_has_text(m)) /* fused: the text alone */
         return 0;
-    if (text_logits(m, s, text, s->logits))
+    if (text_logits(m, s, &text, 1, s->logits))
         return -1;
     return top_labels(m, s->logits, k, labels, probs);
 }
@@ -295,20 +271,16 @@ static int predict_texts(const shelf_model *m, shelf_scratch *s, const char *con
                          size_t n, int k, int *labels, float *probs, int *counts)
 {
     const size_t K = (size_t)model_num_labels(m), kk = (size_t)(k > 0 ? k : 0);
-    if (!m->seq || k <= 0 || K == 0 || !model_has_text(m)) { /* one at a time */
-        for (size_t i = 0; i < n; i++)
-            if ((counts[i] = shelf_predict(m, s, texts[i], k, labels + i * kk,
-                                           probs + i * kk)) < 0)
-                return -1;
+    if (k <= 0 || K == 0 || !model_has_text(m)) { /* an image model: no text to read */
+        memset(counts, 0, n * sizeof *counts);
         return 0;
     }
-    const size_t window = model_text_window(s);
-    for (size_t i0 = 0; i0 < n; i0 += window) {
-        const size_t c = n - i0 < window ? n - i0 : window;
-        if (seq_logits(m, s, texts + i0, c, s->many))
+    for (size_t i0 = 0; i0 < n; i0 += s->window) {
+        const size_t c = n - i0 < s->window ? n - i0 : s->window;
+        if (window_logits(m, s, texts + i0, c, s->logits))
             return -1;
         for (size_t i = i0; i < i0 + c; i++)
-            counts[i] = top_labels(m, s->many + (i - i0) * K, k, labels + i * kk,
+            counts[i] = top_labels(m, s->logits + (i - i0) * K, k, labels + i * kk,
                                    probs + i * kk);
     }
     return 0;
@@ -412,24 +384,6 @@ static void describe_head(buf *b, const shelf_model *m)
     mem_free(shown);
 }
 
-/* A sequence encoder: its tokens, its layers and sizes. */
-static void describe_seq(buf *b, const seq_encoder *e)
-{
-    buf_printf(b, "features          tokens in order, up to %d; %u words seen twice or more, "
-               "%u buckets for the others\n", e->T, e->nwords, e->nbuckets);
-    if (e->nsub)
-        buf_printf(b, "subwords          each token with its bigram and up to %d character "
-                   "3-grams, %u buckets\n", SEQ_CHAR_NGRAMS, e->nsub);
-    if (e->kind == SEQ_GRU)
-        buf_printf(b, "model             bidirectional GRU, embeddings %d, %d layer%s of hidden "
-                   "%d x 2, mean and max pooling, linear %d x %d\n", e->D, seq_layers(e),
-                   seq_layers(e) > 1 ? "s" : "", e->D, 4 * e->D, e->K);
-    else
-        buf_printf(b, "model             transformer, %d blocks of width %d, %d heads, "
-                   "feed-forward %d, mean and max pooling, linear %d x %d\n", e->layers,
-                   e->D, e->heads, e->F, 2 * e->D, e->K);
-}
-
 char *shelf_model_describe(const shelf_model *m, int max_labels)
 {
     buf b;
@@ -468,18 +422,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
             buf_printf(&b, "skipped           %ld products with a bad image\n",
                        in->skipped_images);
     }
-    if (model_has_text(m) && m->seq) {
-        describe_seq(&b, m->seq); /* speeds: shelf train tells them, the file keeps no times */
-    } else if (m->text) {
-        m->text->ops->describe(m->text, &b);
-        const bag_encoder *bag = model_bag(m);
-        if (bag && bag->dim)
-            buf_printf(&b, "model             embeddings %u x %d, linear %d x %zu\n", bag->nrows,
-                       bag->dim, bag->dim, m->labels.n);
-        else if (bag)
-            buf_printf(&b, "model             sparse linear %u features x %zu labels\n",
-                       bag->nrows, m->labels.n);
-    }
+    if (m->text) /* speeds: shelf train tells them, the file keeps no times */
+        m->text->ops->describe(m->text, &b, model_num_labels(m), m->text_head.out);
     if (m->modality == SHELF_MODALITY_BOTH && fusion_head_ready(&m->head))
         describe_head(&b, m);
     if (m->temperature != 1)
@@ -489,7 +433,7 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));
     if (model_has_text(m)) {
-        size_t np = m->seq ? m->seq->nparams : model_text_params(m);
+        size_t np = model_text_params(m);
         buf_printf(&b, "parameters        %zu (%.1f MB)\n", np, (double)np * 4 / 1e6);
     }
     const shelf_read_options *r = &m->read;

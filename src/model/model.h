@@ -13,7 +13,6 @@
 #include "model/fusion_head.h"
 #include "model/image_model.h"
 #include "model/label_head.h"
-#include "model/seq_encoder.h"
 #include "model/taxonomy.h"
 #include "shelf.h"
 
@@ -38,10 +37,9 @@ typedef struct model_info {
 struct shelf_model {
     shelf_modality modality;
     float temperature;   /* logits are divided by it before the softmax (train/calibrate.h) */
-    /* the text encoder and its label head (the bag; a sequence encoder holds its own head) */
+    /* the text encoder and its label head */
     encoder *text;
     label_head text_head;
-    seq_encoder *seq;    /* text models with a sequence encoder (then text is NULL) */
     /* image models: the CNN over the labels, and how images are prepared */
     cnn net;
     image_settings img;
@@ -57,15 +55,14 @@ struct shelf_model {
     size_t nseen;
 };
 
-/* Per-thread prediction scratch. */
+/* Per-thread prediction scratch, for a window of texts: as many as the text encoder takes
+ * at once. */
 struct shelf_scratch {
-    const encoder *encoder; /* the model's text encoder, and its work area for one text */
+    const encoder *encoder; /* the model's text encoder, and its work area */
     encoder_work *text;
-    float *z;      /* N: node scores */
-    float *logits; /* K */
-    seq_scratch *seq; /* models with a sequence encoder, and a window of its texts': */
-    float *many;      /* label logits [window][K] */
-    float *zs;        /* node scores [window][N] */
+    size_t window;
+    float *z;      /* node scores [window][N] */
+    float *logits; /* label logits [window][K] */
 };
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
@@ -97,10 +94,6 @@ int model_build_taxonomy(shelf_model *m);
 
 
 
-/* The label logits of features f's product i into logits[K] by head h, through the node
- * scores z[N]. */
-void model_head_logits(const shelf_model *m, const label_head *h, const encoder_features *f,
-                       size_t i, float *z, float *logits);
 /* The bag of a model's text side (NULL when it has none). */
 static inline const bag_encoder *model_bag(const shelf_model *m)
 {

@@ -25,6 +25,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "io/outfile.h"
+#include "model/seq_text_encoder.h"
 
 #define MODEL_MAGIC "SHELFMDL"
 enum { MODEL_VERSION = 7, FIRST_SECTIONED = 7, HEADER_SIZE = 24, MODEL_MAX_DEPTH = 1 << 16 };
@@ -39,7 +40,8 @@ enum {
     SECTION_SEEN = TAG('S', 'E', 'E', 'N'),      /* the training texts' hashes */
     SECTION_TEXT_ENCODER = TAG('E', 'N', 'C', 'T'),
     SECTION_TEXT_HEAD = TAG('H', 'E', 'D', 'T'),
-    SECTION_SEQ = TAG('S', 'E', 'Q', 'T'),       /* a sequence encoder with its own head */
+    SECTION_SEQ = TAG('S', 'E', 'Q', 'T'),       /* read only: a sequence encoder with its
+                                                    head, as format 7 first wrote it */
     SECTION_CNN = TAG('C', 'N', 'N', 'I'),       /* the CNN with its own head */
     SECTION_FUSION = TAG('F', 'U', 'S', 'E')
 };
@@ -113,18 +115,6 @@ static void put_text_head(model_writer *w, const void *ctx)
     label_head_save(&((const shelf_model *)ctx)->text_head, w);
 }
 
-static void put_seq(model_writer *w, const void *ctx)
-{
-    const seq_encoder *e = ((const shelf_model *)ctx)->seq;
-    const uint32_t u[8] = {(uint32_t)e->kind, (uint32_t)e->D, (uint32_t)e->layers,
-                           (uint32_t)e->heads, (uint32_t)e->F, (uint32_t)e->T, e->nwords,
-                           e->nbuckets};
-    mw_put(w, u, sizeof u);
-    mw_u32(w, e->nsub);
-    mw_put(w, e->words, (size_t)e->nwords * 8);
-    mw_floats(w, e->params, e->nparams);
-}
-
 static void put_cnn(model_writer *w, const void *ctx)
 {
     const shelf_model *m = ctx;
@@ -161,8 +151,6 @@ static void put_sections(model_writer *w, const shelf_model *m)
         mw_section(w, SECTION_TEXT_ENCODER, put_text_encoder, m);
         mw_section(w, SECTION_TEXT_HEAD, put_text_head, m);
     }
-    if (m->seq)
-        mw_section(w, SECTION_SEQ, put_seq, m);
     if (model_has_image(m))
         mw_section(w, SECTION_CNN, put_cnn, m);
     if (m->modality == SHELF_MODALITY_BOTH)
@@ -246,30 +234,26 @@ int model_check_image_stats(model_reader *r, const shelf_model *m)
     return 0;
 }
 
-int model_read_seq(model_reader *r, shelf_model *m, seq_kind kind, const uint32_t *u)
+int model_read_seq(model_reader *r, shelf_model *m, seq_kind kind, const uint32_t *sizes)
 {
-    seq_encoder *e = mem_calloc(1, sizeof *e);
-    if (!e)
-        return mr_oom(r);
-    m->seq = e;
-    *e = (seq_encoder){.kind = kind, .D = (int)u[0], .layers = (int)u[1], .heads = (int)u[2],
-                       .F = (int)u[3], .T = (int)u[4], .nwords = u[5], .nbuckets = u[6],
-                       .nsub = u[7], .K = model_num_nodes(m)};
-    if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
-        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
-        seq_encoder_size(e) ||
-        mr_claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 + e->nparams, 4))
-        return mr_fail(r, NULL);
-    if (!(e->words = mr_array(r, "the sequence encoder's words", e->nwords, 8)))
+    seq_text_encoder *t = NULL;
+    int rc = seq_text_encoder_read_sizes(r, kind, sizes, &t);
+    m->text = t ? &t->base : NULL;
+    if (rc)
         return -1;
-    if (seq_encoder_alloc(e))
-        return mr_oom(r);
-    if (mr_floats(r, "the sequence encoder", e->params, e->nparams))
+    /* the encoder's parameters, then its label head: head_w [N][width], head_b [N] */
+    label_head *h = &m->text_head;
+    const size_t in = (size_t)seq_width(&t->seq), N = (size_t)model_num_nodes(m);
+    h->by_output = 1;
+    if (mr_claim(r, "the sequence encoder's label head", in * N + N, 4))
         return -1;
-    for (uint32_t i = 1; i < e->nwords; i++)
-        if (e->words[i] <= e->words[i - 1])
-            return mr_fail(r, NULL);
-    return 0;
+    if (label_head_alloc(h, in, (int)N))
+        return mr_oom(r);
+    if (mr_u64(r) != t->seq.nparams + h->nparams)
+        return mr_fail(r, "the sequence encoder's parameters do not fit its sizes");
+    if (mr_get(r, t->seq.params, t->seq.nparams * 4))
+        return -1;
+    return mr_get(r, h->params, h->nparams * 4);
 }
 
 /* ---- reading the sections ---------------------------------------------------------------- */
@@ -329,10 +313,12 @@ int model_read_seen(model_reader *r, shelf_model *m)
 static int get_text_encoder(model_reader *r, shelf_model *m)
 {
     uint32_t kind = mr_u32(r);
-    if (m->text || m->seq)
+    if (m->text)
         return mr_fail(r, "two text encoders");
     if (kind == ENCODER_BAG)
         return bag_encoder_load(r, &m->text);
+    if (kind == ENCODER_GRU || kind == ENCODER_TRANSFORMER)
+        return seq_text_encoder_load(r, (encoder_kind)kind, &m->text);
     return mr_fail(r, "an unknown text encoder");
 }
 
@@ -340,14 +326,15 @@ static int get_text_head(model_reader *r, shelf_model *m)
 {
     if (!m->text)
         return mr_fail(r, "a label head without its encoder");
-    return label_head_load(&m->text_head, r, encoder_width(m->text), model_num_nodes(m));
+    return label_head_load(&m->text_head, r, encoder_width(m->text), model_num_nodes(m),
+                           m->text->ops->head_by_output);
 }
 
 static int get_seq(model_reader *r, shelf_model *m)
 {
     uint32_t u[9];
     mr_get(r, u, sizeof u);
-    if (r->failed || (u[0] != SEQ_GRU && u[0] != SEQ_TRANSFORMER) || m->text || m->seq)
+    if (r->failed || (u[0] != SEQ_GRU && u[0] != SEQ_TRANSFORMER) || m->text)
         return mr_fail(r, NULL);
     return model_read_seq(r, m, (seq_kind)u[0], u + 1);
 }
@@ -458,7 +445,7 @@ static int read_sections(model_reader *r, shelf_model *m)
     }
     if (r->failed)
         return -1;
-    int text = m->text != NULL || m->seq != NULL, image = m->net.params != NULL;
+    int text = m->text != NULL, image = m->net.params != NULL;
     if (!ls.have_labels || text != model_has_text(m) || image != model_has_image(m) ||
         (m->text && !m->text_head.params) ||
         (m->modality == SHELF_MODALITY_BOTH) != fusion_head_ready(&m->head))

@@ -6,6 +6,7 @@
 
 #include "model/model.h"
 #include "model/model_io.h"
+#include "model/seq_encoder.h"
 
 /* Versions 1-6: the whole model, after the header. 0, or -1 with r failed. */
 int model_read_legacy(model_reader *r, shelf_model *m);

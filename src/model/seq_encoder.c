@@ -1,5 +1,5 @@
 /* The sequence text encoders (see seq_encoder.h). B = sequences, T = steps, D = width,
- * W = encoder output width, K = labels. */
+ * W = encoder output width. */
 #include "model/seq_encoder.h"
 
 #include <math.h>
@@ -11,7 +11,6 @@
 #include "nn/activation.h"
 #include "nn/attention.h"
 #include "nn/blas_threads.h"
-#include "nn/dense.h"
 #include "nn/embedding.h"
 #include "nn/gru.h"
 #include "nn/seqpool.h"
@@ -63,16 +62,14 @@ seq_layout seq_layout_of(const seq_encoder *e)
     l.enc = l.pos + (tf ? (size_t)e->T * D : 0);
     l.first = tf ? transformer_param_floats(&s) : gru_param_floats(&g0);
     l.block = tf ? l.first : gru_param_floats(&g1);
-    l.head_w = layer_at(&l, seq_layers(e));
-    l.head_b = l.head_w + (size_t)e->K * 2 * (size_t)l.W;
-    l.total = l.head_b + (size_t)e->K;
+    l.total = layer_at(&l, seq_layers(e));
     return l;
 }
 
 int seq_encoder_size(seq_encoder *e)
 {
     if ((e->kind != SEQ_GRU && e->kind != SEQ_TRANSFORMER) || e->D < 1 || e->D > 4096 ||
-        e->T < 1 || e->T > SEQ_MAX_TOKENS || e->K < 1 || e->nbuckets < 1 ||
+        e->T < 1 || e->T > SEQ_MAX_TOKENS || e->nbuckets < 1 ||
         e->nwords > SEQ_MAX_WORDS || e->nbuckets > SEQ_MAX_WORDS || e->nsub > SEQ_MAX_WORDS)
         return -1;
     if (e->layers < 0 || e->layers > SEQ_MAX_LAYERS)
@@ -125,7 +122,7 @@ static void init_block(const seq_encoder *e, float *p, rng *r)
     uniform(w2, D * F, 1 / sqrtf((float)F), r);
 }
 
-void seq_encoder_init_weights(seq_encoder *e, uint64_t seed)
+void seq_encoder_init_weights(seq_encoder *e, uint64_t seed, float *head_w, size_t n)
 {
     rng r;
     rng_seed(&r, seed ^ 0x5e9e);
@@ -138,9 +135,10 @@ void seq_encoder_init_weights(seq_encoder *e, uint64_t seed)
         for (int b = 0; b < e->layers; b++)
             init_block(e, P + layer_at(&l, b), &r);
     } else {
-        uniform(P + l.enc, l.head_w - l.enc, 1 / sqrtf((float)e->D), &r);
+        uniform(P + l.enc, l.total - l.enc, 1 / sqrtf((float)e->D), &r);
     }
-    uniform(P + l.head_w, l.head_b - l.head_w, 1 / sqrtf((float)(2 * l.W)), &r);
+    if (head_w)
+        uniform(head_w, n, 1 / sqrtf((float)(2 * l.W)), &r);
 }
 
 uint64_t seq_token_hash(const char *s, size_t n)
@@ -249,17 +247,16 @@ int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train)
     w->enc = mem_alloc((size_t)L * w->enc_stride * sizeof(float));
     w->lwork = mem_alloc((size_t)L * w->lwork_stride * sizeof(float));
     w->pooled = mem_alloc((size_t)B * 2 * W * sizeof(float));
-    w->logits = mem_alloc((size_t)B * (size_t)e->K * sizeof(float));
     w->argmax = mem_alloc((size_t)B * W * sizeof(int32_t));
-    int ok = w->x && w->enc && w->lwork && w->pooled && w->logits && w->argmax;
+    w->dpooled = mem_alloc((size_t)B * 2 * W * sizeof(float));
+    int ok = w->x && w->enc && w->lwork && w->pooled && w->dpooled && w->argmax;
     if (ok && train) {
-        w->dpooled = mem_alloc((size_t)B * 2 * W * sizeof(float));
         w->dout = mem_alloc(BT * W * sizeof(float));
         w->dx[0] = mem_alloc(BT * W * sizeof(float)); /* W >= D: a GRU layer's input may be 2D */
         w->dx[1] = mem_alloc(BT * W * sizeof(float));
         w->xmask = mem_alloc(BT * D * sizeof(float));
         w->pmask = mem_alloc((size_t)B * 2 * W * sizeof(float));
-        ok = w->dpooled && w->dout && w->dx[0] && w->dx[1] && w->xmask && w->pmask;
+        ok = w->dout && w->dx[0] && w->dx[1] && w->xmask && w->pmask;
     }
     if (!ok)
         seq_work_free(w);
@@ -272,7 +269,6 @@ void seq_work_free(seq_work *w)
     mem_free(w->enc);
     mem_free(w->lwork);
     mem_free(w->pooled);
-    mem_free(w->logits);
     mem_free(w->argmax);
     mem_free(w->dpooled);
     mem_free(w->dout);
@@ -318,18 +314,15 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
     if (drop)
         dropout_forward(w->pooled, w->pmask, w->pooled, (size_t)B * 2 * W, w->dropout,
                         &w->drop_rng);
-    dense_forward(w->logits, w->pooled, P + l.head_w, P + l.head_b, B, 2 * W, e->K);
 }
 
-void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *dlogits,
-                  const int32_t *tokens, const int *lens, int B, int T)
+void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const int32_t *tokens,
+                  const int *lens, int B, int T)
 {
     const seq_layout l = seq_layout_of(e);
     const float *P = e->params;
     float *G = grads;
     const int W = l.W;
-    dense_backward(w->dpooled, 0, G + l.head_w, G + l.head_b, dlogits, w->pooled,
-                   P + l.head_w, B, 2 * W, e->K);
     const int drop = w->dropout > 0;
     if (drop)
         dropout_backward(w->dpooled, w->dpooled, w->pmask, (size_t)B * 2 * W);
@@ -413,11 +406,12 @@ static void order_longest_first(const int *lens, int n, int *order)
     }
 }
 
-/* Logits of the window's n (<= s->window) texts, whose ids and lens are in s. */
-static void window_logits(const seq_encoder *e, seq_scratch *s, int n, float *logits)
+/* Features of the window's n (<= s->window) texts, whose ids and lens are in s, into
+ * feats[n][2W] in s->order (longest first), B at a time. */
+static void window_features(const seq_encoder *e, seq_scratch *s, int n, float *feats)
 {
     const int S = seq_slots(e);
-    const size_t K = (size_t)e->K, step = (size_t)e->T * (size_t)S;
+    const size_t F = (size_t)seq_width(e), step = (size_t)e->T * (size_t)S;
     order_longest_first(s->lens, n, s->order);
     for (int b0 = 0; b0 < n; b0 += s->B) {
         const int nb = n - b0 < s->B ? n - b0 : s->B;
@@ -429,23 +423,19 @@ static void window_logits(const seq_encoder *e, seq_scratch *s, int n, float *lo
                    (size_t)s->lens[i] * S * sizeof *s->packed);
         }
         seq_forward(e, &s->w, s->packed, s->blens, nb, T);
-        for (int b = 0; b < nb; b++)
-            memcpy(logits + (size_t)s->order[b0 + b] * K, s->w.logits + (size_t)b * K,
-                   K * sizeof *logits);
+        memcpy(feats + (size_t)b0 * F, s->w.pooled, (size_t)nb * F * sizeof *feats);
     }
 }
 
-int seq_texts_logits(const seq_encoder *e, seq_scratch *s, const char *const *texts, size_t n,
-                     float *logits)
+int seq_window_features(const seq_encoder *e, seq_scratch *s, const char *const *texts,
+                        size_t n, float *feats)
 {
     const size_t step = (size_t)e->T * (size_t)seq_slots(e);
-    for (size_t i0 = 0; i0 < n; i0 += (size_t)s->window) {
-        const int nw = n - i0 < (size_t)s->window ? (int)(n - i0) : s->window;
-        for (int i = 0; i < nw; i++)
-            if ((s->lens[i] = seq_text_ids(e, &s->ts, texts[i0 + (size_t)i],
-                                           s->ids + (size_t)i * step)) < 0)
-                return -1;
-        window_logits(e, s, nw, logits + i0 * (size_t)e->K);
-    }
+    if (n > (size_t)s->window)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((s->lens[i] = seq_text_ids(e, &s->ts, texts[i], s->ids + i * step)) < 0)
+            return -1;
+    window_features(e, s, (int)n, feats);
     return 0;
 }

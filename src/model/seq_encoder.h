@@ -1,10 +1,9 @@
 /* The sequence text encoders: token embeddings (with learned positions for the
  * Transformer), a bidirectional GRU layer or N pre-LayerNorm Transformer blocks, mean and
- * max pooling over the real tokens, and a linear layer to the label logits.
+ * max pooling over the real tokens: the features (2W per text) that a label head reads.
  *
  * B = sequences, T = steps (the padded length, at most e->T), D = embedding width, W = the
- * encoder's output width (2D for the GRU: D per direction; D for the Transformer), K =
- * labels. Tokens are the tokenizer's words (text/tokenize.h): a word seen at least twice in
+ * encoder's output width (2D for the GRU: D per direction; D for the Transformer). Tokens are the tokenizer's words (text/tokenize.h): a word seen at least twice in
  * training has an id of its own, any other word hashes into one of nbuckets shared ids.
  * With subwords (nsub > 0), a step's vector is the mean of S = SEQ_SLOTS embeddings: the
  * token's, the bigram's it starts, and up to SEQ_CHAR_NGRAMS of its character 3-grams, the
@@ -30,7 +29,6 @@ typedef struct seq_encoder {
     seq_kind kind;
     int D, layers, heads, F; /* layers, heads, F (feed-forward width): the Transformer's */
     int T;                   /* tokens kept of a text (--max-tokens) */
-    int K;
     uint32_t nwords, nbuckets; /* vocabulary rows: nwords + nbuckets (+ nsub) */
     uint32_t nsub;             /* subword rows, after the others; 0: no subwords */
     uint64_t *words;           /* nwords token hashes, ascending: word i has row i */
@@ -41,11 +39,12 @@ typedef struct seq_encoder {
 /* Where each tensor starts in the parameter block (or a gradient block): emb [V][D],
  * pos [T][D] (Transformer; empty for the GRU), the encoder's layers (bidirectional GRU
  * layers of nn/gru.h, the first reading D floats a step and the others the 2D below them;
- * or blocks of nn/transformer.h), head_w [K][2W], head_b [K]. The
- * embedding table comes first, so the rest is one dense range [pos, total). */
+ * or blocks of nn/transformer.h). The embedding table comes first, so the rest is one dense
+ * range [pos, total). Files before the label head moved out kept it after the layers:
+ * head_w [K][2W], head_b [K]. */
 typedef struct seq_layout {
-    size_t emb, pos, enc, first, block, head_w, head_b, total; /* first: layer 0's floats,
-                                                                   block: each later one's */
+    size_t emb, pos, enc, first, block, total; /* first: layer 0's floats, block: each later
+                                                  one's */
     int W;
 } seq_layout;
 
@@ -56,8 +55,10 @@ seq_layout seq_layout_of(const seq_encoder *e);
 int seq_encoder_alloc(seq_encoder *e);
 /* As seq_encoder_alloc without allocating: checks the sizes and sets nparams. 0, or -1. */
 int seq_encoder_size(seq_encoder *e);
-/* Random initial weights as PyTorch's defaults, seeded. */
-void seq_encoder_init_weights(seq_encoder *e, uint64_t seed);
+/* Random initial weights as PyTorch's defaults, seeded; head_w (NULL, or the n weights of
+ * the label head above, [K][2W]) is drawn from the same stream after the encoder's, as it
+ * was when the head was part of the encoder. */
+void seq_encoder_init_weights(seq_encoder *e, uint64_t seed, float *head_w, size_t n);
 void seq_encoder_free(seq_encoder *e);
 const char *seq_kind_name(seq_kind k);
 
@@ -65,6 +66,12 @@ const char *seq_kind_name(seq_kind k);
 uint64_t seq_token_hash(const char *s, size_t n);
 /* The embedding row of a token hash: its word's, or its unknown-word bucket's. */
 int32_t seq_row_of_hash(const seq_encoder *e, uint64_t h);
+
+/* Features per text: mean and max pooling of the top layer's W outputs. */
+static inline int seq_width(const seq_encoder *e)
+{
+    return 2 * (e->kind == SEQ_GRU ? 2 * e->D : e->D);
+}
 
 /* Encoder layers: the Transformer's blocks, or the GRU's (1 when unset, as in old files). */
 static inline int seq_layers(const seq_encoder *e)
@@ -92,7 +99,8 @@ typedef struct seq_work {
     int B, train;
     float dropout;
     rng drop_rng;
-    float *x, *enc, *lwork, *pooled, *logits;   /* enc: GRU out or the blocks' outputs */
+    float *x, *enc, *lwork, *pooled;            /* enc: GRU out or the blocks' outputs;
+                                                   pooled: the features [B][2W] */
     float *dpooled, *dout, *dx[2], *xmask, *pmask;
     int32_t *argmax;
     size_t enc_stride, lwork_stride;            /* per layer (GRU or Transformer block) */
@@ -101,15 +109,15 @@ typedef struct seq_work {
 int seq_work_init(seq_work *w, const seq_encoder *e, int B, int train);
 void seq_work_free(seq_work *w);
 
-/* logits of the batch into w->logits[B][K]; tokens [B][T][seq_slots(e)], lens[b] <= T. Keeps
- * the activations for seq_backward. */
+/* The features of the batch into w->pooled[B][2W]; tokens [B][T][seq_slots(e)], lens[b] <= T.
+ * Keeps the activations for seq_backward. */
 void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const int *lens,
                  int B, int T);
 
-/* Given dlogits[B][K], grads += the gradient of the parameters (a block laid out as the
- * parameters), after seq_forward on the same batch. */
-void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const float *dlogits,
-                  const int32_t *tokens, const int *lens, int B, int T);
+/* Given the features' gradient in w->dpooled[B][2W] (overwritten), grads += the gradient of
+ * the parameters (a block laid out as the parameters), after seq_forward on the same batch. */
+void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const int32_t *tokens,
+                  const int *lens, int B, int T);
 
 /* Per-thread prediction scratch: texts are tokenized a window at a time, sorted by length
  * and run through the encoder B at a time, so that a batch pads little and its matrix
@@ -128,10 +136,11 @@ typedef struct seq_scratch {
 seq_scratch *seq_scratch_new(const seq_encoder *e);
 void seq_scratch_free(seq_scratch *s);
 
-/* The label logits of texts[0..n) into logits[n][K], a window of s->window texts at a time.
- * The same logits as one text at a time, up to the rounding of the matrix products. 0, or
- * -1 out of memory. */
-int seq_texts_logits(const seq_encoder *e, seq_scratch *s, const char *const *texts, size_t n,
-                     float *logits);
+/* The features of texts[0..n) (n <= s->window) into feats[n][2W], longest first: row j is
+ * text s->order[j]; they run through the encoder s->B at a time (s->lens holds each text's
+ * steps). The same features as one text at a time, up to the rounding of the matrix
+ * products. 0, or -1 out of memory (or for too many texts). */
+int seq_window_features(const seq_encoder *e, seq_scratch *s, const char *const *texts,
+                        size_t n, float *feats);
 
 #endif

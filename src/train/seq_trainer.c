@@ -16,10 +16,12 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/threadpool.h"
+#include "nn/dense.h"
 #include "nn/embedding.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "nn/softmax.h"
+#include "model/seq_text_encoder.h"
 #include "train/balance.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
@@ -31,6 +33,8 @@ static const float BETA1 = 0.9f, BETA2 = 0.999f, ADAM_EPS = 1e-8f, WARMUP_SHARE 
 typedef struct seq_trainer {
     shelf_model *m;
     seq_encoder *e;
+    label_head *head;      /* m's text head, over the encoder's features */
+    size_t P;              /* parameters: the encoder's, then the head's (a gradient block) */
     const shelf_train_options *o;
     thread_pool *pool;
     int threads, B, slice; /* slice: sequences per thread, at most */
@@ -49,7 +53,7 @@ typedef struct seq_trainer {
     int32_t *btok, *rows;
     int *blens;
     seq_work work[MAX_THREADS];
-    float *grads[MAX_THREADS], *dlogits[MAX_THREADS];
+    float *grads[MAX_THREADS], *logits[MAX_THREADS], *dlogits[MAX_THREADS];
     float *leaf[MAX_THREADS]; /* --hierarchy: the labels' logits from the encoder's nodes' */
     double loss[MAX_THREADS];
     float *m1, *m2, lr;
@@ -243,7 +247,7 @@ static void run_grad(void *ctx, int tid, int nthreads)
     pool_split((size_t)tr->nb, tid, nthreads, &b0, &b1);
     tr->loss[tid] = 0;
     const shelf_model *m = tr->m;
-    const int n = (int)(b1 - b0), K = model_num_labels(m), N = tr->e->K, Tb = tr->Tb;
+    const int n = (int)(b1 - b0), K = model_num_labels(m), N = tr->head->out, Tb = tr->Tb;
     if (n == 0)
         return;
     seq_work *w = &tr->work[tid];
@@ -251,11 +255,14 @@ static void run_grad(void *ctx, int tid, int nthreads)
     const int32_t *tok = tr->btok + b0 * (size_t)Tb * (size_t)seq_slots(tr->e);
     const int *lens = tr->blens + b0;
     seq_forward(tr->e, w, tok, lens, n, Tb);
+    const label_head *h = tr->head;
+    const int F = (int)h->in;
+    dense_forward(tr->logits[tid], w->pooled, h->w, h->b, n, F, N);
     const float eps = tr->o->label_smoothing, scale = 1.0f / (float)tr->nb;
     double loss = 0;
     for (int b = 0; b < n; b++) {
         float *g = m->hierarchical ? tr->leaf[tid] : tr->dlogits[tid] + (size_t)b * N;
-        const float *z = w->logits + (size_t)b * N;
+        const float *z = tr->logits[tid] + (size_t)b * N;
         const int y = (int)tr->y[tr->batch[b0 + (size_t)b]];
         const float weight = tr->bal.weight[y] * scale;
         if (m->hierarchical)
@@ -268,11 +275,15 @@ static void run_grad(void *ctx, int tid, int nthreads)
             taxonomy_node_grads(&m->tax, g, tr->dlogits[tid] + (size_t)b * N);
     }
     tr->loss[tid] = loss;
-    seq_backward(tr->e, w, tr->grads[tid], tr->dlogits[tid], tok, lens, n, Tb);
+    float *gh = tr->grads[tid] + tr->e->nparams; /* the head's gradient, after the encoder's */
+    dense_backward(w->dpooled, 0, gh, gh + (size_t)F * (size_t)N, tr->dlogits[tid], w->pooled,
+                   h->w, n, F, N);
+    seq_backward(tr->e, w, tr->grads[tid], tok, lens, n, Tb);
 }
 
 /* Sums the threads' gradients of [i0, i1) into thread 0's, in thread order, clears them,
- * and takes the AdamW step there. */
+ * and takes the AdamW step there. Indexes run over the encoder's parameters, then the
+ * head's. */
 static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
 {
     float *g = tr->grads[0];
@@ -282,8 +293,13 @@ static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
             g[i] += gt[i];
         memset(gt + i0, 0, (i1 - i0) * sizeof *gt);
     }
-    adamw_step(tr->e->params, g, tr->m1, tr->m2, i0, i1, lr, BETA1, BETA2, ADAM_EPS,
-               tr->o->weight_decay, tr->step);
+    const size_t E = tr->e->nparams, e1 = i1 < E ? i1 : E, h0 = i0 > E ? i0 : E;
+    if (i0 < e1)
+        adamw_step(tr->e->params, g, tr->m1, tr->m2, i0, e1, lr, BETA1, BETA2, ADAM_EPS,
+                   tr->o->weight_decay, tr->step);
+    if (h0 < i1)
+        adamw_step(tr->head->params, g + E, tr->m1 + E, tr->m2 + E, h0 - E, i1 - E, lr, BETA1,
+                   BETA2, ADAM_EPS, tr->o->weight_decay, tr->step);
     memset(g + i0, 0, (i1 - i0) * sizeof *g);
 }
 
@@ -295,7 +311,7 @@ static void run_update(void *ctx, int tid, int nthreads)
     const seq_layout l = seq_layout_of(tr->e);
     const size_t D = (size_t)tr->e->D;
     size_t i0, i1;
-    pool_split(l.total - l.pos, tid, nthreads, &i0, &i1);
+    pool_split(tr->P - l.pos, tid, nthreads, &i0, &i1);
     if (i1 > i0)
         reduce_and_step(tr, l.pos + i0, l.pos + i1, tr->lr);
     pool_split((size_t)tr->nrows, tid, nthreads, &i0, &i1);
@@ -366,7 +382,7 @@ static double run_epoch(seq_trainer *tr, rng *r, int epoch, double t0)
 
 static int alloc_buffers(seq_trainer *tr)
 {
-    const size_t n = tr->n, B = (size_t)tr->B, T = (size_t)tr->e->T, P = tr->e->nparams;
+    const size_t n = tr->n, B = (size_t)tr->B, T = (size_t)tr->e->T, P = tr->P;
     const size_t S = (size_t)seq_slots(tr->e);
     tr->slice = (tr->B + tr->threads - 1) / tr->threads;
     tr->order = mem_alloc((n + 1) * sizeof *tr->order);
@@ -385,9 +401,10 @@ static int alloc_buffers(seq_trainer *tr)
         tr->order[i] = (uint32_t)i;
     for (int t = 0; t < tr->threads; t++) {
         tr->grads[t] = mem_calloc(P, sizeof(float));
-        tr->dlogits[t] = mem_alloc((size_t)tr->slice * (size_t)tr->e->K * sizeof(float));
+        tr->logits[t] = mem_alloc((size_t)tr->slice * (size_t)tr->head->out * sizeof(float));
+        tr->dlogits[t] = mem_alloc((size_t)tr->slice * (size_t)tr->head->out * sizeof(float));
         tr->leaf[t] = mem_alloc((size_t)model_num_labels(tr->m) * sizeof(float));
-        if (!tr->grads[t] || !tr->dlogits[t] || !tr->leaf[t] ||
+        if (!tr->grads[t] || !tr->logits[t] || !tr->dlogits[t] || !tr->leaf[t] ||
             seq_work_init(&tr->work[t], tr->e, tr->slice, 1))
             return -1;
         tr->work[t].dropout = tr->o->dropout;
@@ -411,6 +428,7 @@ static void free_buffers(seq_trainer *tr)
     mem_free(tr->m2);
     for (int t = 0; t < MAX_THREADS; t++) {
         mem_free(tr->grads[t]);
+        mem_free(tr->logits[t]);
         mem_free(tr->dlogits[t]);
         mem_free(tr->leaf[t]);
         seq_work_free(&tr->work[t]);
@@ -445,18 +463,21 @@ static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
         if (acc >= best_acc) {
             best_acc = acc;
             bad = 0;
-            if (!best && !(best = mem_alloc(tr->e->nparams * sizeof *best))) {
+            if (!best && !(best = mem_alloc(tr->P * sizeof *best))) {
                 st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
                 break;
             }
             memcpy(best, tr->e->params, tr->e->nparams * sizeof *best);
+            memcpy(best + tr->e->nparams, tr->head->params, tr->head->nparams * sizeof *best);
             m->info.epochs = epoch + 1;
         } else if (++bad >= PATIENCE) {
             break;
         }
     }
-    if (best)
+    if (best) {
         memcpy(tr->e->params, best, tr->e->nparams * sizeof *best);
+        memcpy(tr->head->params, best + tr->e->nparams, tr->head->nparams * sizeof *best);
+    }
     else
         m->info.epochs = epoch;
     m->info.valid_accuracy = best_acc;
@@ -473,31 +494,35 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                       .threads = o->threads < MAX_THREADS ? o->threads : MAX_THREADS,
                       .B = o->batch};
     const double t0 = now_sec();
-    seq_encoder *e = mem_calloc(1, sizeof *e);
-    if (!e)
+    seq_text_encoder *t =
+        seq_text_encoder_new(o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER);
+    if (!t)
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    seq_encoder_free(m->seq);
-    mem_free(m->seq);
-    m->seq = tr.e = e;
-    e->kind = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER;
+    encoder_free(m->text);
+    m->text = &t->base;
+    seq_encoder *e = tr.e = &t->seq;
+    tr.head = &m->text_head;
     e->D = o->dim;
     e->layers = o->layers;
     e->heads = e->kind == SEQ_TRANSFORMER ? o->heads : 0;
     e->F = e->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
     e->T = o->max_tokens;
-    e->K = model_num_nodes(m); /* the labels, or under --hierarchy the taxonomy's nodes */
     /* subwords only when asked for: they helped fashion's macro-F1, cost flipkart-9k 2.5-3
      * points and were even on zh-online-shopping-10cats (docs/benchmarks.md) */
     e->nsub = o->maxn == 0 ? 0 : (uint32_t)o->buckets;
     shelf_status st = build_vocab(&tr, train, err);
     if (st != SHELF_OK)
         goto done;
-    if (seq_encoder_alloc(e)) {
+    tr.head->by_output = 1;
+    /* the head scores the labels, or under --hierarchy the taxonomy's nodes */
+    if (seq_encoder_alloc(e) ||
+        label_head_alloc(tr.head, (size_t)seq_width(e), model_num_nodes(m))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for the %s encoder's parameters",
                      seq_kind_name(e->kind));
         goto done;
     }
-    seq_encoder_init_weights(e, o->seed);
+    tr.P = e->nparams + tr.head->nparams;
+    seq_encoder_init_weights(e, o->seed, tr.head->w, (size_t)tr.head->in * tr.head->out);
     tr.pool = pool_new(tr.threads);
     if (tr.pool) /* a pool may start fewer threads than asked: the slices follow it */
         tr.threads = pool_threads(tr.pool);

@@ -9,8 +9,8 @@
 /* Fills in the sequence encoders' defaults in o for n training products and checks them. */
 shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *err);
 
-/* Trains m->seq for the labels already in m (y[i]: product i's label id). m's bag part is
- * left empty. */
+/* Trains a sequence encoder and its label head as m's text side, for the labels already in
+ * m (y[i]: product i's label id). */
 shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                              const shelf_catalog *valid, const shelf_train_options *o,
                              const uint32_t *y, shelf_error *err);

@@ -78,8 +78,10 @@ static float sgd_step(worker *w, const sparse_vec *x, int y, float lr)
     if (bag->dim)
         bag_embed(bag, x, w->hidden);
     encoder_features f = {1, encoder_width(&bag->base), bag->dim ? w->hidden : NULL,
-                          bag->dim ? NULL : x, NULL};
-    model_head_logits(m, h, &f, 0, w->z, w->probs);
+                          bag->dim ? NULL : x, NULL, NULL, 0};
+    label_head_forward(h, &f, m->hierarchical ? w->z : w->probs); /* flat: nodes are labels */
+    if (m->hierarchical)
+        taxonomy_leaf_logits(&m->tax, w->z, w->probs);
     w->probs[y] -= MARGIN;
     softmax_forward(w->probs, w->probs, K);
     float loss = softmax_xent_backward(w->probs, w->probs, y, K);

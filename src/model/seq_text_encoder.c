@@ -1,0 +1,161 @@
+#include "model/seq_text_encoder.h"
+
+#include <string.h>
+
+#include "core/mem.h"
+
+enum { SIZES = 8 }; /* D, layers, heads, F, T, nwords, nbuckets, nsub */
+
+struct encoder_work {
+    seq_scratch *s;
+    float *feats;           /* window x width */
+    unsigned char *missing; /* window */
+};
+
+static size_t seq_enc_width(const encoder *e) { return (size_t)seq_width(as_const_seq(e)); }
+
+/* A prediction window: as many texts as seq_scratch tokenizes at once. */
+static size_t seq_enc_batch(const encoder *e)
+{
+    seq_scratch *s = seq_scratch_new(as_const_seq(e));
+    size_t n = s ? (size_t)s->window : 1;
+    seq_scratch_free(s);
+    return n;
+}
+
+static void seq_enc_work_free(encoder_work *w)
+{
+    if (!w)
+        return;
+    seq_scratch_free(w->s);
+    mem_free(w->feats);
+    mem_free(w->missing);
+    mem_free(w);
+}
+
+static encoder_work *seq_enc_work_new(const encoder *e, size_t batch, int training)
+{
+    (void)batch; /* the scratch's window, which seq_enc_batch reports */
+    (void)training; /* training runs the layers itself (train/seq_trainer.c) */
+    encoder_work *w = mem_calloc(1, sizeof *w);
+    if (!w || !(w->s = seq_scratch_new(as_const_seq(e))) ||
+        !(w->feats = mem_alloc((size_t)w->s->window * seq_enc_width(e) * sizeof *w->feats)) ||
+        !(w->missing = mem_calloc((size_t)w->s->window, 1))) {
+        seq_enc_work_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static int seq_enc_forward(const encoder *e, encoder_work *w, const encoder_batch *in,
+                           encoder_features *out)
+{
+    seq_scratch *s = w->s;
+    if (seq_window_features(as_const_seq(e), s, in->texts, in->n, w->feats))
+        return -1;
+    for (size_t j = 0; j < in->n; j++)
+        w->missing[j] = s->lens[s->order[j]] == 0;
+    *out = (encoder_features){in->n, seq_enc_width(e), w->feats, NULL, w->missing, s->order,
+                              (size_t)s->B};
+    return 0;
+}
+
+static float *seq_enc_params(encoder *e, size_t *n)
+{
+    *n = as_seq(e)->nparams;
+    return as_seq(e)->params;
+}
+
+static void seq_enc_save(const encoder *e, model_writer *w)
+{
+    const seq_encoder *s = as_const_seq(e);
+    const uint32_t u[SIZES] = {(uint32_t)s->D, (uint32_t)s->layers, (uint32_t)s->heads,
+                               (uint32_t)s->F, (uint32_t)s->T, s->nwords, s->nbuckets, s->nsub};
+    mw_put(w, u, sizeof u);
+    mw_put(w, s->words, (size_t)s->nwords * 8);
+    mw_floats(w, s->params, s->nparams);
+}
+
+static void seq_enc_describe(const encoder *e, buf *b, int labels, int nodes)
+{
+    (void)labels;
+    const seq_encoder *s = as_const_seq(e);
+    buf_printf(b, "features          tokens in order, up to %d; %u words seen twice or more, "
+               "%u buckets for the others\n", s->T, s->nwords, s->nbuckets);
+    if (s->nsub)
+        buf_printf(b, "subwords          each token with its bigram and up to %d character "
+                   "3-grams, %u buckets\n", SEQ_CHAR_NGRAMS, s->nsub);
+    if (s->kind == SEQ_GRU)
+        buf_printf(b, "model             bidirectional GRU, embeddings %d, %d layer%s of hidden "
+                   "%d x 2, mean and max pooling, linear %d x %d\n", s->D, seq_layers(s),
+                   seq_layers(s) > 1 ? "s" : "", s->D, seq_width(s), nodes);
+    else
+        buf_printf(b, "model             transformer, %d blocks of width %d, %d heads, "
+                   "feed-forward %d, mean and max pooling, linear %d x %d\n", s->layers, s->D,
+                   s->heads, s->F, seq_width(s), nodes);
+}
+
+static void seq_enc_free(encoder *e)
+{
+    seq_encoder_free(as_seq(e));
+    mem_free(e);
+}
+
+#define SEQ_OPS(KIND, NAME)                                                                  \
+    {                                                                                        \
+        .kind = KIND, .name = NAME, .width = seq_enc_width, .batch = seq_enc_batch,          \
+        .head_by_output = 1, .work_new = seq_enc_work_new, .work_free = seq_enc_work_free,   \
+        .forward = seq_enc_forward, .params = seq_enc_params, .save = seq_enc_save,          \
+        .describe = seq_enc_describe, .free = seq_enc_free                                   \
+    }
+static const encoder_ops GRU_OPS = SEQ_OPS(ENCODER_GRU, "gru");
+static const encoder_ops TRANSFORMER_OPS = SEQ_OPS(ENCODER_TRANSFORMER, "transformer");
+
+seq_text_encoder *seq_text_encoder_new(seq_kind kind)
+{
+    seq_text_encoder *t = mem_calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->base.ops = kind == SEQ_GRU ? &GRU_OPS : &TRANSFORMER_OPS;
+    t->seq.kind = kind;
+    return t;
+}
+
+int seq_text_encoder_read_sizes(model_reader *r, seq_kind kind, const uint32_t *u,
+                                seq_text_encoder **out)
+{
+    seq_text_encoder *t = seq_text_encoder_new(kind);
+    if (!t)
+        return mr_oom(r);
+    *out = t;
+    seq_encoder *e = &t->seq;
+    *e = (seq_encoder){.kind = kind, .D = (int)u[0], .layers = (int)u[1], .heads = (int)u[2],
+                       .F = (int)u[3], .T = (int)u[4], .nwords = u[5], .nbuckets = u[6],
+                       .nsub = u[7]};
+    if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
+        u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
+        seq_encoder_size(e) ||
+        mr_claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 + e->nparams, 4))
+        return mr_fail(r, NULL);
+    if (!(e->words = mr_array(r, "the sequence encoder's words", e->nwords, 8)))
+        return -1;
+    for (uint32_t i = 1; i < e->nwords; i++)
+        if (e->words[i] <= e->words[i - 1])
+            return mr_fail(r, NULL);
+    return seq_encoder_alloc(e) ? mr_oom(r) : 0;
+}
+
+int seq_text_encoder_load(model_reader *r, encoder_kind kind, encoder **out)
+{
+    uint32_t u[SIZES];
+    mr_get(r, u, sizeof u);
+    seq_text_encoder *t = NULL;
+    int rc = r->failed ? -1
+                       : seq_text_encoder_read_sizes(r, kind == ENCODER_GRU ? SEQ_GRU
+                                                                            : SEQ_TRANSFORMER,
+                                                     u, &t);
+    *out = t ? &t->base : NULL;
+    if (rc)
+        return -1;
+    return mr_floats(r, "the sequence encoder", t->seq.params, t->seq.nparams);
+}
