@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/rng.h"
@@ -23,6 +22,7 @@
 #include "nn/softmax.h"
 #include "model/seq_text_encoder.h"
 #include "train/balance.h"
+#include "train/loop.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
        MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
@@ -44,8 +44,8 @@ typedef struct seq_trainer {
     int *len;
     const uint32_t *y;
     balance bal;           /* --balance: class weights, or each epoch's draw */
-    uint32_t *order, *sorted, *batches;
-    size_t nepoch, nbatches; /* this epoch's products (n, unless re-drawn) and batches */
+    uint32_t *sorted, *batches, *planned; /* by length; batch order; the batches in it */
+    size_t *bounds;        /* batch k is planned[bounds[k] .. bounds[k+1]) */
     size_t *count;         /* T + 2 counters for sorting by length */
     /* the current batch: products batch[0..nb), ids btok[nb][Tb] */
     const uint32_t *batch;
@@ -58,7 +58,6 @@ typedef struct seq_trainer {
     double loss[MAX_THREADS];
     float *m1, *m2, lr;
     long step;
-    double step_seconds; /* in training steps, all epochs so far */
     schedule sched;
 } seq_trainer;
 
@@ -206,34 +205,42 @@ static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf
     return SHELF_OK;
 }
 
-/* This epoch's batches: a fresh shuffle, sorted by decreasing length within chunks of
- * CHUNK_BATCHES batches, the batches then taken in a shuffled order. */
-static void plan_epoch(seq_trainer *tr, rng *r)
+/* This epoch's batches from its shuffled order: sorted by decreasing length within chunks
+ * of CHUNK_BATCHES batches, the batches then taken in a shuffled order. */
+static size_t plan_epoch(void *ctx, const uint32_t *order, size_t n, rng *r,
+                         const uint32_t **rows, const size_t **bounds)
 {
-    size_t n = tr->n;
+    seq_trainer *tr = ctx;
     const size_t chunk = (size_t)tr->B * CHUNK_BATCHES;
     const int T = tr->e->T;
-    if (tr->bal.mode == SHELF_BALANCE_NONE || tr->bal.mode == SHELF_BALANCE_WEIGHT)
-        rng_shuffle_u32(r, tr->order, n);
-    else /* re-drawn each epoch */
-        n = balance_epoch(&tr->bal, tr->y, r, tr->order);
-    tr->nepoch = n;
     for (size_t c0 = 0; c0 < n; c0 += chunk) { /* a counting sort, longest first */
         const size_t c1 = n - c0 < chunk ? n : c0 + chunk;
         memset(tr->count, 0, (size_t)(T + 2) * sizeof *tr->count);
         for (size_t i = c0; i < c1; i++)
-            tr->count[T - tr->len[tr->order[i]] + 1]++;
+            tr->count[T - tr->len[order[i]] + 1]++;
         for (int k = 1; k <= T + 1; k++)
             tr->count[k] += tr->count[k - 1];
         for (size_t i = c0; i < c1; i++) {
-            uint32_t p = tr->order[i];
+            uint32_t p = order[i];
             tr->sorted[c0 + tr->count[T - tr->len[p]]++] = p;
         }
     }
-    tr->nbatches = (n + (size_t)tr->B - 1) / (size_t)tr->B;
-    for (size_t b = 0; b < tr->nbatches; b++)
+    const size_t nbatches = (n + (size_t)tr->B - 1) / (size_t)tr->B;
+    for (size_t b = 0; b < nbatches; b++)
         tr->batches[b] = (uint32_t)b;
-    rng_shuffle_u32(r, tr->batches, tr->nbatches);
+    rng_shuffle_u32(r, tr->batches, nbatches);
+    size_t at = 0;
+    for (size_t k = 0; k < nbatches; k++) {
+        const size_t first = (size_t)tr->batches[k] * (size_t)tr->B;
+        const size_t nb = n - first < (size_t)tr->B ? n - first : (size_t)tr->B;
+        tr->bounds[k] = at;
+        memcpy(tr->planned + at, tr->sorted + first, nb * sizeof *tr->planned);
+        at += nb;
+    }
+    tr->bounds[nbatches] = at;
+    *rows = tr->planned;
+    *bounds = tr->bounds;
+    return nbatches;
 }
 
 /* The thread's slice of the batch: forward, softmax cross-entropy (mean over the batch,
@@ -321,13 +328,12 @@ static void run_update(void *ctx, int tid, int nthreads)
     }
 }
 
-/* Copies batch k's ids into btok, padded to its longest text. */
-static void fill_batch(seq_trainer *tr, size_t k)
+/* Copies the batch's ids into btok, padded to its longest text. */
+static void fill_batch(seq_trainer *tr, const uint32_t *rows, size_t n)
 {
-    const size_t first = (size_t)tr->batches[k] * (size_t)tr->B, S = (size_t)seq_slots(tr->e);
-    const size_t n = tr->nepoch;
-    tr->batch = tr->sorted + first;
-    tr->nb = (int)(n - first < (size_t)tr->B ? n - first : (size_t)tr->B);
+    const size_t S = (size_t)seq_slots(tr->e);
+    tr->batch = rows;
+    tr->nb = (int)n;
     tr->Tb = 1;
     for (int b = 0; b < tr->nb; b++)
         if (tr->len[tr->batch[b]] > tr->Tb)
@@ -341,43 +347,25 @@ static void fill_batch(seq_trainer *tr, size_t k)
     }
 }
 
-static void report(const seq_trainer *tr, int epoch, double t0, double loss, double acc)
+/* One batch: the gradient on every thread, then AdamW's step at the schedule's rate. */
+static int seq_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch, size_t first,
+                    loop_meter *meter)
 {
-    const shelf_train_options *o = tr->o;
-    if (!o->progress)
-        return;
-    const double total = (double)tr->sched.total_steps, done = (double)tr->step;
-    const double el = now_sec() - t0;
-    shelf_progress p = {epoch + 1, o->epochs, done / total,
-                        done * (double)tr->B / (el > 0 ? el : 1), loss,
-                        el * (total - done) / (done > 0 ? done : 1), acc};
-    o->progress(&p, o->progress_user);
-}
-
-/* One pass over the training set; returns the mean loss. */
-static double run_epoch(seq_trainer *tr, rng *r, int epoch, double t0)
-{
-    double loss = 0, last = now_sec();
-    plan_epoch(tr, r);
-    for (size_t k = 0; k < tr->nbatches; k++) {
-        fill_batch(tr, k);
-        const double s0 = now_sec();
-        pool_run(tr->pool, run_grad, tr);
-        for (int t = 0; t < tr->threads; t++)
-            loss += tr->loss[t];
-        tr->nrows = embedding_rows(tr->rows, tr->btok, seq_slots(tr->e), tr->blens, tr->nb,
-                                   tr->Tb);
-        float momentum;
-        schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
-        tr->step++;
-        pool_run(tr->pool, run_update, tr);
-        tr->step_seconds += now_sec() - s0;
-        if (now_sec() - last >= 1.0) {
-            last = now_sec();
-            report(tr, epoch, t0, loss / (double)((k + 1) * (size_t)tr->B), -1);
-        }
-    }
-    return tr->nepoch ? loss / (double)tr->nepoch : 0;
+    (void)tid, (void)epoch, (void)first;
+    seq_trainer *tr = ctx;
+    fill_batch(tr, rows, n);
+    pool_run(tr->pool, run_grad, tr);
+    double loss = 0;
+    for (int t = 0; t < tr->threads; t++)
+        loss += tr->loss[t];
+    tr->nrows = embedding_rows(tr->rows, tr->btok, seq_slots(tr->e), tr->blens, tr->nb, tr->Tb);
+    float momentum;
+    schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
+    tr->step++;
+    pool_run(tr->pool, run_update, tr);
+    atomic_store(&meter->loss, atomic_load(&meter->loss) + loss); /* the meter's one writer */
+    atomic_fetch_add(&meter->count, (long)n);
+    return 0;
 }
 
 static int alloc_buffers(seq_trainer *tr)
@@ -385,20 +373,19 @@ static int alloc_buffers(seq_trainer *tr)
     const size_t n = tr->n, B = (size_t)tr->B, T = (size_t)tr->e->T, P = tr->P;
     const size_t S = (size_t)seq_slots(tr->e);
     tr->slice = (tr->B + tr->threads - 1) / tr->threads;
-    tr->order = mem_alloc((n + 1) * sizeof *tr->order);
     tr->sorted = mem_alloc((n + 1) * sizeof *tr->sorted);
+    tr->planned = mem_alloc((n + 1) * sizeof *tr->planned);
     tr->batches = mem_alloc((n / B + 2) * sizeof *tr->batches);
+    tr->bounds = mem_alloc((n / B + 3) * sizeof *tr->bounds);
     tr->count = mem_alloc((T + 2) * sizeof *tr->count);
     tr->btok = mem_alloc(B * T * S * sizeof *tr->btok);
     tr->rows = mem_alloc(B * T * S * sizeof *tr->rows);
     tr->blens = mem_alloc(B * sizeof *tr->blens);
     tr->m1 = mem_calloc(P, sizeof *tr->m1);
     tr->m2 = mem_calloc(P, sizeof *tr->m2);
-    if (!tr->order || !tr->sorted || !tr->batches || !tr->count || !tr->btok || !tr->rows ||
+    if (!tr->sorted || !tr->planned || !tr->batches || !tr->bounds || !tr->count || !tr->btok || !tr->rows ||
         !tr->blens || !tr->m1 || !tr->m2)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        tr->order[i] = (uint32_t)i;
     for (int t = 0; t < tr->threads; t++) {
         tr->grads[t] = mem_calloc(P, sizeof(float));
         tr->logits[t] = mem_alloc((size_t)tr->slice * (size_t)tr->head->out * sizeof(float));
@@ -417,9 +404,10 @@ static void free_buffers(seq_trainer *tr)
     mem_free(tr->tok);
     mem_free(tr->off);
     mem_free(tr->len);
-    mem_free(tr->order);
     mem_free(tr->sorted);
+    mem_free(tr->planned);
     mem_free(tr->batches);
+    mem_free(tr->bounds);
     mem_free(tr->count);
     mem_free(tr->btok);
     mem_free(tr->rows);
@@ -437,55 +425,6 @@ static void free_buffers(seq_trainer *tr)
     pool_free(tr->pool);
 }
 
-/* Epochs over the training set, the best on valid kept. */
-static shelf_status train_epochs(seq_trainer *tr, const shelf_catalog *valid,
-                                 shelf_error *err)
-{
-    shelf_model *m = tr->m;
-    const shelf_train_options *o = tr->o;
-    float *best = NULL;
-    double best_acc = -1, t0 = now_sec();
-    int bad = 0, epoch, ran = 0;
-    rng r;
-    rng_seed(&r, o->seed);
-    shelf_status st = SHELF_OK;
-    for (epoch = 0; epoch < o->epochs; epoch++) {
-        double loss = run_epoch(tr, &r, epoch, t0);
-        ran++;
-        double acc = valid ? train_accuracy(m, valid, tr->threads) : -1;
-        if (valid && acc < 0) {
-            st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
-            break;
-        }
-        report(tr, epoch, t0, loss, acc);
-        if (!valid)
-            continue;
-        if (acc >= best_acc) {
-            best_acc = acc;
-            bad = 0;
-            if (!best && !(best = mem_alloc(tr->P * sizeof *best))) {
-                st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
-                break;
-            }
-            memcpy(best, tr->e->params, tr->e->nparams * sizeof *best);
-            memcpy(best + tr->e->nparams, tr->head->params, tr->head->nparams * sizeof *best);
-            m->info.epochs = epoch + 1;
-        } else if (++bad >= PATIENCE) {
-            break;
-        }
-    }
-    if (best) {
-        memcpy(tr->e->params, best, tr->e->nparams * sizeof *best);
-        memcpy(tr->head->params, best + tr->e->nparams, tr->head->nparams * sizeof *best);
-    }
-    else
-        m->info.epochs = epoch;
-    m->info.valid_accuracy = best_acc;
-    m->info.fit_seconds = ran ? tr->step_seconds / ran : 0;
-    mem_free(best);
-    return st;
-}
-
 shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                              const shelf_catalog *valid, const shelf_train_options *o,
                              const uint32_t *y, shelf_error *err)
@@ -493,7 +432,6 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     seq_trainer tr = {.m = m, .o = o, .y = y, .n = shelf_catalog_size(train),
                       .threads = o->threads < MAX_THREADS ? o->threads : MAX_THREADS,
                       .B = o->batch};
-    const double t0 = now_sec();
     seq_text_encoder *t =
         seq_text_encoder_new(o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER);
     if (!t)
@@ -535,9 +473,17 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     long per_epoch = (long)((epoch_size + (size_t)tr.B - 1) / (size_t)tr.B);
     tr.sched = (schedule){SCHEDULE_COSINE, o->lr, BETA1, per_epoch * o->epochs, 0};
     tr.sched.warmup_steps = (long)(WARMUP_SHARE * (float)tr.sched.total_steps);
-    st = train_epochs(&tr, valid, err);
+    trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step,
+                 .blocks = {e->params, tr.head->params}, .sizes = {e->nparams, tr.head->nparams},
+                 .nblocks = 2};
+    loop_options lo = {m, valid, y, tr.n, &tr.bal, o->epochs, tr.threads, PATIENCE, o->seed,
+                       o->progress, o->progress_user};
+    loop_result res;
+    st = train_loop(&te, &lo, &res, err);
+    m->info.epochs = res.epochs;
+    m->info.valid_accuracy = res.valid_accuracy;
+    m->info.fit_seconds = res.ran ? res.step_seconds / res.ran : 0;
 done:
     free_buffers(&tr);
-    m->info.train_seconds = now_sec() - t0;
     return st;
 }

@@ -15,8 +15,4 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                              const shelf_catalog *valid, const shelf_train_options *o,
                              const uint32_t *y, shelf_error *err);
 
-/* Top-1 accuracy of m on a catalog, on `threads` threads; -1 when out of memory (defined in
- * trainer.c). */
-double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads);
-
 #endif

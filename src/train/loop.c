@@ -1,0 +1,243 @@
+#include "train/loop.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/mem.h"
+
+/* The run as it goes, for progress reports. */
+typedef struct run {
+    trainee *t;
+    const loop_options *o;
+    uint32_t *order;
+    double t0, last_report, planned, done_before; /* products: in all, in earlier epochs */
+    loop_meter meters[LOOP_MAX_THREADS];
+    int threads;
+} run;
+
+static void epoch_sums(const run *r, double *loss, double *count)
+{
+    *loss = *count = 0;
+    for (int t = 0; t < r->threads; t++) {
+        *loss += atomic_load(&r->meters[t].loss);
+        *count += (double)atomic_load(&r->meters[t].count);
+    }
+}
+
+/* Tells the caller's progress function where training stands. */
+static void report(run *r, int epoch, double valid_accuracy)
+{
+    const loop_options *o = r->o;
+    if (!o->progress)
+        return;
+    double loss, count;
+    epoch_sums(r, &loss, &count);
+    const double el = now_sec() - r->t0, done = r->done_before + count;
+    const double f = r->planned > 0 ? done / r->planned : 1;
+    shelf_progress p = {epoch + 1, o->epochs, f > 1 ? 1 : f, done / (el > 0 ? el : 1),
+                        count ? loss / count : 0, f > 0 ? el * (1 - f) / f : 0, valid_accuracy};
+    o->progress(&p, o->progress_user);
+    r->last_report = now_sec();
+}
+
+static void report_now_and_then(run *r, int epoch)
+{
+    if (r->o->progress && now_sec() - r->last_report >= 1.0)
+        report(r, epoch, -1);
+}
+
+/* ---- Hogwild shards ---------------------------------------------------------------------- */
+
+typedef struct shard {
+    run *r;
+    int tid, epoch, failed;
+    size_t from, to;
+} shard;
+
+static void *shard_run(void *arg)
+{
+    shard *s = arg;
+    trainee *t = s->r->t;
+    if (s->to > s->from && t->step(t->ctx, s->tid, s->r->order + s->from, s->to - s->from,
+                                   s->epoch, s->from, &s->r->meters[s->tid]))
+        s->failed = 1;
+    return NULL;
+}
+
+/* Every thread on its share of the epoch's n products at once; progress from here. */
+static int run_shards(run *r, size_t n, int epoch)
+{
+    const int T = r->threads;
+    shard sh[LOOP_MAX_THREADS];
+    pthread_t tid[LOOP_MAX_THREADS];
+    int started[LOOP_MAX_THREADS] = {0}, failed = 0;
+    for (int t = 0; t < T; t++) {
+        sh[t] = (shard){r, t, epoch, 0, n * (size_t)t / (size_t)T, n * (size_t)(t + 1) / (size_t)T};
+        if (T == 1 || pthread_create(&tid[t], NULL, shard_run, &sh[t]) != 0)
+            shard_run(&sh[t]); /* one thread, or no thread to be had: run it here */
+        else
+            started[t] = 1;
+    }
+    for (int t = 0; t < T; t++) {
+        while (started[t] && r->o->progress && pthread_tryjoin_np(tid[t], NULL) != 0) {
+            usleep(20000);
+            report_now_and_then(r, epoch);
+        }
+        if (started[t] && !r->o->progress)
+            pthread_join(tid[t], NULL);
+        failed |= sh[t].failed;
+    }
+    return failed ? -1 : 0;
+}
+
+/* ---- batches ----------------------------------------------------------------------------- */
+
+/* The epoch's batches one after another; the time in steps added to *seconds. */
+static int run_batches(run *r, size_t n, int epoch, rng *g, double *seconds)
+{
+    trainee *t = r->t;
+    const uint32_t *rows = r->order;
+    const size_t *bounds = NULL;
+    size_t nb = t->plan ? t->plan(t->ctx, r->order, n, g, &rows, &bounds)
+                        : (n + t->batch - 1) / t->batch;
+    for (size_t k = 0; k < nb; k++) {
+        const size_t b0 = bounds ? bounds[k] : k * t->batch;
+        const size_t b1 = bounds ? bounds[k + 1] : (b0 + t->batch < n ? b0 + t->batch : n);
+        const double s0 = now_sec();
+        if (t->step(t->ctx, 0, rows + b0, b1 - b0, epoch, b0, &r->meters[0]))
+            return -1;
+        *seconds += now_sec() - s0;
+        if (!isfinite(atomic_load(&r->meters[0].loss)))
+            return 1;
+        report_now_and_then(r, epoch);
+    }
+    return 0;
+}
+
+/* ---- epochs ------------------------------------------------------------------------------ */
+
+/* Copies the trainee's blocks into *best (allocated on first use), or back. */
+static int keep(const trainee *t, float **best)
+{
+    size_t total = 0;
+    for (int b = 0; b < t->nblocks; b++)
+        total += t->sizes[b];
+    if (!*best && !(*best = mem_alloc((total ? total : 1) * sizeof **best)))
+        return -1;
+    for (int b = 0, at = 0; b < t->nblocks; at += (int)t->sizes[b], b++)
+        memcpy(*best + at, t->blocks[b], t->sizes[b] * sizeof **best);
+    return 0;
+}
+
+static void restore(const trainee *t, const float *best)
+{
+    for (int b = 0, at = 0; b < t->nblocks; at += (int)t->sizes[b], b++)
+        memcpy(t->blocks[b], best + at, t->sizes[b] * sizeof *best);
+}
+
+shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, shelf_error *err)
+{
+    run r = {.t = t, .o = o, .t0 = now_sec(), .threads = t->hogwild ? o->threads : 1};
+    r.last_report = r.t0;
+    r.planned = (double)balance_epoch_size(o->bal, o->y) * o->epochs;
+    if (r.threads > LOOP_MAX_THREADS)
+        r.threads = LOOP_MAX_THREADS;
+    *res = (loop_result){0, 0, -1, 0};
+    float *best = NULL;
+    double best_acc = -1;
+    int bad_epochs = 0;
+    shelf_status st = SHELF_OK;
+    if (!(r.order = mem_alloc((o->n ? o->n : 1) * sizeof *r.order)))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < o->n; i++)
+        r.order[i] = (uint32_t)i;
+    rng g;
+    rng_seed(&g, o->seed);
+    for (int epoch = 0; epoch < o->epochs; epoch++) {
+        size_t n = o->n;
+        if (o->bal->mode == SHELF_BALANCE_NONE || o->bal->mode == SHELF_BALANCE_WEIGHT)
+            rng_shuffle_u32(&g, r.order, n);
+        else /* re-drawn each epoch */
+            n = balance_epoch(o->bal, o->y, &g, r.order);
+        for (int i = 0; i < r.threads; i++) {
+            atomic_store(&r.meters[i].loss, 0);
+            atomic_store(&r.meters[i].count, 0);
+        }
+        const double e0 = now_sec();
+        int rc = t->hogwild ? run_shards(&r, n, epoch) : run_batches(&r, n, epoch, &g,
+                                                                      &res->step_seconds);
+        if (t->hogwild)
+            res->step_seconds += now_sec() - e0;
+        double loss, count;
+        epoch_sums(&r, &loss, &count);
+        if (rc < 0) {
+            st = err_set(err, SHELF_ENOMEM, "out of memory during training");
+            break;
+        }
+        if (rc > 0 || !isfinite(loss)) {
+            st = err_set(err, SHELF_EDATA, "training diverged in epoch %d (the loss is %g); "
+                         "use a lower --lr", epoch + 1, count ? loss / count : loss);
+            break;
+        }
+        res->ran++;
+        r.done_before += count;
+        double acc = !o->valid ? -1
+                     : t->validate ? t->validate(t->ctx)
+                                   : train_accuracy(o->m, o->valid, o->threads);
+        if (o->valid && acc < 0) {
+            st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
+            break;
+        }
+        /* the epoch's own figures: the meters were cleared at its start */
+        report(&r, epoch, acc);
+        if (!o->valid)
+            continue;
+        if (acc >= best_acc) { /* on a tie, the later epoch: it ran at a lower rate */
+            best_acc = acc;
+            bad_epochs = 0;
+            if (keep(t, &best)) {
+                st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
+                break;
+            }
+            res->epochs = epoch + 1;
+        } else if (o->patience && ++bad_epochs >= o->patience) {
+            break;
+        }
+    }
+    if (st == SHELF_OK && best)
+        restore(t, best);
+    if (!o->valid)
+        res->epochs = res->ran;
+    res->valid_accuracy = best_acc;
+    mem_free(best);
+    mem_free(r.order);
+    return st;
+}
+
+double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
+{
+    size_t n = shelf_catalog_size(cat), correct = 0;
+    const char **texts = mem_alloc((n + 1) * sizeof *texts);
+    int *labels = mem_alloc((n + 1) * sizeof *labels), *counts = mem_alloc((n + 1) * sizeof *counts);
+    float *probs = mem_alloc((n + 1) * sizeof *probs);
+    double acc = -1;
+    if (texts && labels && counts && probs) {
+        for (size_t i = 0; i < n; i++)
+            texts[i] = shelf_catalog_get(cat, i)->text;
+        if (shelf_predict_batch(m, texts, n, 1, threads, labels, probs, counts, NULL) == 0) {
+            for (size_t i = 0; i < n; i++)
+                correct += counts[i] == 1 && strcmp(shelf_model_label(m, labels[i]),
+                                                    shelf_catalog_get(cat, i)->label) == 0;
+            acc = n ? (double)correct / (double)n : 0;
+        }
+    }
+    mem_free(texts);
+    mem_free(labels);
+    mem_free(counts);
+    mem_free(probs);
+    return acc;
+}

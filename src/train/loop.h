@@ -1,0 +1,80 @@
+/* The training loop, one for every encoder: epochs over the training products, shuffled or
+ * balanced (train/balance.h), cut into batches (or, for the sparse bag, into one Hogwild
+ * shard per thread), progress about once a second, validation after each epoch through the
+ * predictor that shelf predict uses, the best epoch's parameters kept with patience, the
+ * divergence check and the timing. What differs per encoder, one step over some products
+ * (forward, loss, backward, update), plugs in as a trainee. */
+#ifndef SHELF_TRAIN_LOOP_H
+#define SHELF_TRAIN_LOOP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "model/model.h"
+#include "train/balance.h"
+
+enum { LOOP_MAX_THREADS = 64, LOOP_MAX_BLOCKS = 4 };
+
+/* What a step has done so far, read by the loop for progress while Hogwild shards run. */
+typedef struct loop_meter {
+    _Atomic double loss; /* summed */
+    atomic_long count;   /* products */
+} loop_meter;
+
+typedef struct trainee {
+    void *ctx;
+    /* 0: steps of `batch` products, one after another (each may use all threads); 1: each
+     * thread steps through its shard of the epoch at once (the sparse bag's Hogwild SGD). */
+    int hogwild;
+    size_t batch;
+    /* Optional: the epoch's batches from its shuffled order[0..n) (a sequence encoder
+     * groups texts of similar length), drawing from r: batch k is (*rows)[bounds[k] ..
+     * bounds[k+1]), arrays the trainee owns. Returns the number of batches. NULL: batches of
+     * `batch` products in the shuffled order. */
+    size_t (*plan)(void *ctx, const uint32_t *order, size_t n, rng *r, const uint32_t **rows,
+                   const size_t **bounds);
+    /* One step over rows[0..n) (products of the training catalog), the epoch's `first`
+     * product onwards: adds the summed loss (weighted by class) and the products to meter.
+     * Hogwild steps run on thread tid of nthreads. 0, or -1 out of memory. */
+    int (*step)(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch, size_t first,
+                loop_meter *meter);
+    /* Optional: accuracy on the validation set, or -1 out of memory; NULL: the model's text
+     * predictions on the validation catalog. */
+    double (*validate)(void *ctx);
+    /* The parameters whose values at the best epoch are kept. */
+    float *blocks[LOOP_MAX_BLOCKS];
+    size_t sizes[LOOP_MAX_BLOCKS];
+    int nblocks;
+} trainee;
+
+typedef struct loop_options {
+    const shelf_model *m;       /* for the default validation */
+    const shelf_catalog *valid; /* NULL: no validation, every epoch runs */
+    const uint32_t *y;          /* the training products' labels, for balance */
+    size_t n;                   /* training products */
+    const balance *bal;
+    int epochs, threads;
+    int patience;               /* epochs without a better validation accuracy before
+                                   stopping; 0: never stop early */
+    uint64_t seed;
+    shelf_progress_fn progress;
+    void *progress_user;
+} loop_options;
+
+typedef struct loop_result {
+    int epochs;            /* the epoch kept (with validation), else the epochs run */
+    int ran;               /* epochs run */
+    double valid_accuracy; /* of the epoch kept; -1 without validation */
+    double step_seconds;   /* in steps, every epoch */
+} loop_result;
+
+/* Runs the epochs. SHELF_OK, SHELF_ENOMEM, or SHELF_EDATA when training diverged. */
+shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, shelf_error *err);
+
+/* Top-1 accuracy of m's text predictions on a catalog, on `threads` threads; -1 when out of
+ * memory. */
+double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads);
+
+#endif
