@@ -22,6 +22,8 @@
 #include "train/fused_trainer.h"
 #include "train/fusion_fit.h"
 #include "train/image_trainer.h"
+#include "train/options.h"
+#include "train/text_trainer.h"
 
 /* Without a validation set, every HOLDOUT_EVERY-th training product fits the head. */
 enum { HOLDOUT_EVERY = 10 };
@@ -211,7 +213,11 @@ shelf_status train_fused_model(const shelf_catalog *train, const shelf_catalog *
             fit = held;
         }
     }
-    if (st == SHELF_OK && (st = shelf_train(learn, valid, &text, &m, err)) == SHELF_OK &&
+    if (st == SHELF_OK && !(m = model_new()))
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+    if (st == SHELF_OK && (st = train_check_options(&text, shelf_catalog_size(learn), err)) ==
+                              SHELF_OK &&
+        (st = train_text_model(m, learn, valid, &text, err)) == SHELF_OK &&
         (st = train_image_model(m, learn, valid, &image, 1, err)) == SHELF_OK)
         st = fused_fit_head(m, fit, opts->threads, err);
     if (m)
