@@ -45,21 +45,3 @@ shelf_status err_set(shelf_error *err, shelf_status code, const char *fmt, ...)
     escape_controls(err->message);
     return code;
 }
-
-shelf_status err_prefix(shelf_error *err, const char *prefix)
-{
-    if (!err)
-        return SHELF_EINVAL;
-    char tmp[SHELF_ERROR_MAX];
-    memcpy(tmp, err->message, sizeof tmp);
-    size_t n = strlen(prefix);
-    if (n > sizeof tmp - 3)
-        n = sizeof tmp - 3;
-    memcpy(err->message, prefix, n);
-    memcpy(err->message + n, ": ", 2);
-    size_t rest = sizeof tmp - n - 3, m = strnlen(tmp, rest);
-    memcpy(err->message + n + 2, tmp, m);
-    err->message[n + 2 + m] = '\0';
-    escape_controls(err->message);
-    return err->code;
-}

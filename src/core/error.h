@@ -8,7 +8,4 @@
 shelf_status err_set(shelf_error *err, shelf_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefixes err's message with "prefix: ", keeping its code. Returns the code. */
-shelf_status err_prefix(shelf_error *err, const char *prefix);
-
 #endif

@@ -29,9 +29,5 @@ static inline const seq_encoder *as_const_seq(const encoder *e)
 {
     return &((const seq_text_encoder *)e)->seq;
 }
-static inline int encoder_is_seq(const encoder *e)
-{
-    return e->ops->kind == ENCODER_GRU || e->ops->kind == ENCODER_TRANSFORMER;
-}
 
 #endif
