@@ -62,7 +62,7 @@ typedef struct shelf_read_options {
                                  description exist, joined */
     const char *label_column; /* NULL: "category" */
     const char *id_column;    /* NULL: "id" when present, else the line number */
-    const char *label_sep;    /* NULL: " > " */
+    const char *label_sep;    /* NULL: SHELF_DEFAULT_LABEL_SEP, " > " */
     int require_label;        /* 1 for training and evaluation, 0 for prediction */
     int skip_bad;             /* skip and count bad rows instead of failing */
     int fix_utf8;             /* replace invalid UTF-8 with U+FFFD and count, not fail */
@@ -126,6 +126,24 @@ const shelf_product *shelf_catalog_get(const shelf_catalog *c, size_t i);
 const char *shelf_catalog_path(const shelf_catalog *c);
 void shelf_catalog_stats(const shelf_catalog *c, shelf_read_stats *out);
 void shelf_catalog_free(shelf_catalog *c);
+
+/* Label paths. A label is a path through the taxonomy, "Apparel > Topwear > Tshirts", its
+ * levels split on a separator (shelf_read_options.label_sep) from left to right, as Python's
+ * str.split does. In the calls below sep NULL is SHELF_DEFAULT_LABEL_SEP, and sep "" splits
+ * nothing: every label is then one level. */
+#define SHELF_DEFAULT_LABEL_SEP " > "
+
+/* Whether label has a parent path (the bytes before its last separator: "Apparel > Topwear"
+ * of "Apparel > Topwear > Tshirts"); if so, 1 with its length in *len (NULL: not wanted),
+ * the leaf starting strlen(sep) bytes after it. 0 for a top-level label, *len then 0. */
+int shelf_label_parent(const char *label, const char *sep, size_t *len);
+
+/* Whether label is the path path[0..path_len) or lies below it (the path, then a separator):
+ * "Apparel > Topwear > Tshirts" is under "Apparel > Topwear" and under itself, not under
+ * "Apparel > Top". path_len lets a prefix of another label be asked about in place; pass
+ * strlen(path) for a whole string. */
+int shelf_label_is_under(const char *label, const char *path, size_t path_len,
+                         const char *sep);
 
 /* ---- models -------------------------------------------------------------------------- */
 
