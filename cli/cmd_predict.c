@@ -11,8 +11,6 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
-#include "io/outfile.h"
-#include "io/writer.h"
 #include "options.h"
 
 enum { BATCH = 8192 };
@@ -140,11 +138,11 @@ typedef struct job {
     float min_conf;    /* > 0: back off below it */
     int skip_bad;
     int one_photo;     /* --photo: nothing to skip, so no --skip-bad advice */
-    pred_format fmt;
+    shelf_output_columns cols; /* back-off columns with min_conf; modalities for models that
+                                  read images */
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
     unsigned char *used;  /* BATCH: what each product was classified by */
-    int show_used;        /* models that read images say so per product */
     long bad_images;      /* skipped under --skip-bad, over the whole run */
     long text_only;       /* fused models: classified without their image */
     progress *pg;         /* messages go after its line */
@@ -160,14 +158,13 @@ static void write_product(const job *j, const shelf_product *p, const int *label
     for (int i = 0; i < count && i < j->k; i++)
         if (probs[i] >= j->threshold)
             names[n++] = shelf_model_label(j->m, labels[i]);
-    static const char *const used_names[4] = {"", "text", "image", "text+image"};
     char path[1024] = "";
-    pred_extra x = {j->min_conf > 0, path, 0, BACKOFF_FULL,
-                    j->show_used ? used_names[used & 3] : NULL};
-    if (x.backoff)
-        x.status = (pred_backoff_status)shelf_backoff(j->m, labels, probs, count, j->min_conf,
-                                                      path, sizeof path, &x.prob);
-    pred_write_row_extra(j->out, j->fmt, j->k, p->id, n, names, probs, &x);
+    shelf_prediction pr = {.id = p->id, .n = n, .labels = names, .probs = probs, .path = path,
+                           .used = used};
+    if (j->cols.backoff)
+        pr.status = shelf_backoff(j->m, labels, probs, count, j->min_conf, path, sizeof path,
+                                  &pr.confidence);
+    shelf_write_prediction(j->out, &j->cols, &pr, NULL); /* valid by construction */
 }
 
 static int write_batch(job *j, const batch *b)
@@ -195,7 +192,8 @@ static int write_batch(job *j, const batch *b)
         if (j->counts[i] >= 0)
             write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
                           j->probs + i * (size_t)j->kq, j->counts[i], j->used[i]);
-    if (outfile_flush(j->out, j->out_name, &err) != SHELF_OK) { /* a full disk stops the run */
+    /* a full disk stops the run */
+    if (shelf_outfile_flush(j->out, j->out_name, &err) != SHELF_OK) {
         note(j->pg, "%s", err.message);
         return -1;
     }
@@ -256,11 +254,14 @@ static int predict_one_image(job *j, batch *b, const char *image)
 
 /* The predictions are all written: --out's file takes its place, or standard output is
  * flushed. 0, or 1 after printing why not. */
-static int finish(outfile *of, const char *out)
+static int finish(shelf_outfile **of)
 {
     shelf_error err = {0};
-    if ((out ? outfile_close(of, 1, &err) : outfile_flush(stdout, "standard output", &err)) ==
-        SHELF_OK)
+    shelf_outfile *o = *of;
+    *of = NULL; /* committed or not, it is gone */
+    shelf_status s = o ? shelf_outfile_commit(o, &err)
+                       : shelf_outfile_flush(stdout, "standard output", &err);
+    if (s == SHELF_OK)
         return 0;
     fprintf(stderr, "shelf predict: %s\n", err.message);
     return 1;
@@ -298,8 +299,8 @@ int cmd_predict(int argc, char **argv)
                      : 2;
     if (!outfmt)
         outfmt = out_format_of(out);
-    pred_format fmt;
-    if (!model || k < 1 || k > 256 || threads < 0 || pred_format_parse(outfmt, &fmt)) {
+    shelf_output_format fmt;
+    if (!model || k < 1 || k > 256 || threads < 0 || shelf_output_format_parse(outfmt, &fmt)) {
         fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256, --threads of 0 "
                         "or more and --output-format jsonl, csv or tsv\n");
         return 2;
@@ -321,8 +322,8 @@ int cmd_predict(int argc, char **argv)
         return 2;
     }
     shelf_error err = {0};
-    outfile of = {0};
-    if (out && outfile_check(out, &err) != SHELF_OK) { /* before any work */
+    shelf_outfile *of = NULL;
+    if (out && shelf_outfile_check(out, &err) != SHELF_OK) { /* before any work */
         fprintf(stderr, "shelf predict: --out %s\n", err.message);
         return 1;
     }
@@ -338,8 +339,8 @@ int cmd_predict(int argc, char **argv)
     /* back-off sums probabilities over every label below an ancestor: ask for all */
     int kq = min_conf > 0 ? shelf_model_num_labels(m) : k;
     job j = {.m = m, .data = data, .k = k, .kq = kq < k ? k : kq, .threshold = threshold,
-             .min_conf = min_conf, .fmt = fmt,
-             .show_used = shelf_model_modality(m) != SHELF_MODALITY_TEXT};
+             .min_conf = min_conf,
+             .cols = {fmt, k, min_conf > 0, shelf_model_modality(m) != SHELF_MODALITY_TEXT}};
     progress pg = {isatty(2) && !image, 0, now_sec(), 0, 0};
     j.pg = &pg;
     if (!b || job_alloc(&j)) {
@@ -359,22 +360,22 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (shelf_predictor_new(m, threads, 0, &j.pred, &err) != SHELF_OK ||
-        (out && outfile_open(&of, out, &err) != SHELF_OK)) {
+        (out && shelf_outfile_open(out, &of, &err) != SHELF_OK)) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    j.out = out ? of.f : stdout;
+    j.out = out ? shelf_outfile_stream(of) : stdout;
     j.out_name = out ? out : "standard output";
     if (image) {
-        pred_write_header_extra(j.out, fmt, k, min_conf > 0, j.show_used);
-        status = predict_one_image(&j, b, image) == 0 ? finish(&of, out) : 1;
+        shelf_write_prediction_header(j.out, &j.cols, NULL);
+        status = predict_one_image(&j, b, image) == 0 ? finish(&of) : 1;
         goto done;
     }
     if (shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    pred_write_header_extra(j.out, fmt, k, min_conf > 0, j.show_used);
+    shelf_write_prediction_header(j.out, &j.cols, NULL);
     if (predict_stream(&j, rd, b, &pg))
         goto done;
     progress_show(&pg, rd, 1);
@@ -386,10 +387,9 @@ int cmd_predict(int argc, char **argv)
     if (j.text_only)
         fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
                 data, j.text_only);
-    status = finish(&of, out);
+    status = finish(&of);
 done:
-    if (of.f)
-        outfile_close(&of, 0, NULL); /* a failed run leaves an old --out file as it was */
+    shelf_outfile_discard(of); /* a failed run leaves an old --out file as it was */
     for (int i = 0; b && i < 2; i++)
         buf_free(&b[i].strings);
     free(b);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -466,6 +467,86 @@ void shelf_eval_level(const shelf_eval *e, int level, long *n, double *accuracy,
  * confusions lists the most frequent (true, predicted) pairs. */
 char *shelf_eval_json(const shelf_eval *e, int per_class, int confusions);
 char *shelf_eval_text(const shelf_eval *e, int per_class, int confusions);
+
+/* ---- writing predictions ------------------------------------------------------------ */
+
+/* Predictions as shelf predict writes them and the server answers them: per product its id,
+ * its best labels with their probabilities, and what else was asked for, under the same
+ * names in every format. */
+typedef enum shelf_output_format {
+    SHELF_OUTPUT_JSONL = 0, /* {"id":"p1","labels":["a","b"],"probs":[0.91,0.05]}, strings
+                               JSON-escaped (invalid UTF-8 becomes U+FFFD) */
+    SHELF_OUTPUT_CSV,       /* a header, then fields quoted as RFC 4180 says when they need it */
+    SHELF_OUTPUT_TSV        /* a header; tabs and line breaks inside fields become spaces */
+} shelf_output_format;
+
+/* Parses "jsonl" (or "ndjson"), "csv" or "tsv", in any case; SHELF_EINVAL otherwise. */
+shelf_status shelf_output_format_parse(const char *name, shelf_output_format *out);
+
+/* What every row of an output holds, the same for its header and each row. Zero what you do
+ * not use: fields added later (explanations, embeddings) are left out at 0. */
+typedef struct shelf_output_columns {
+    shelf_output_format format;
+    int k;          /* CSV, TSV: label and probability columns, label1,prob1..labelk,probk; a
+                       row with fewer labels leaves the rest empty */
+    int backoff;    /* the path given after back-off, its confidence and its status: JSONL
+                       "path" (null for review), "confidence", "status" ("full", "partial" or
+                       "review"); CSV, TSV columns path (empty for review), confidence, status */
+    int modalities; /* what each product was classified by: JSONL "modalities" (a list,
+                       ["text","image"]), CSV, TSV column modalities ("text+image") */
+} shelf_output_columns;
+
+/* One product's prediction. Strings are NUL-terminated UTF-8; a NULL id or label is "". */
+typedef struct shelf_prediction {
+    const char *id;
+    int n;                       /* labels, best first, with their probabilities */
+    const char *const *labels;
+    const float *probs;
+    /* with columns.backoff: what shelf_backoff gave */
+    shelf_backoff_result status;
+    const char *path;
+    float confidence;
+    /* with columns.modalities: SHELF_USED_TEXT and/or SHELF_USED_IMAGE */
+    unsigned used;
+} shelf_prediction;
+
+/* CSV, TSV: the header, "id,label1,prob1,...,path,confidence,status,modalities" as c says;
+ * JSONL: nothing. */
+shelf_status shelf_write_prediction_header(FILE *f, const shelf_output_columns *c,
+                                           shelf_error *err);
+/* Writes p as one line (JSONL, with its newline) or one row. Probabilities have 6
+ * significant digits; one that is not finite is written as 0. SHELF_EINVAL for bad
+ * arguments; a failed write is left in f's error flag, for shelf_outfile_flush (or ferror)
+ * to report once after many rows. */
+shelf_status shelf_write_prediction(FILE *f, const shelf_output_columns *c,
+                                    const shelf_prediction *p, shelf_error *err);
+
+/* ---- output files ------------------------------------------------------------------- */
+
+/* Files a program writes (predictions, reports) the way shelf writes models: checked before
+ * any work starts, so that a long run does not end in "cannot write", and written
+ * atomically (a temporary file beside the target, fsynced, renamed over it), so that a crash
+ * or a full disk leaves the old file or the new one, never half. Only a regular file or a
+ * new name is ever replaced: never a device, a FIFO, a socket, a folder or a symbolic link. */
+typedef struct shelf_outfile shelf_outfile;
+
+/* SHELF_OK if path may be written: a regular file or a new name, in an existing folder that
+ * can be written; else SHELF_EIO with a message naming path and why not. */
+shelf_status shelf_outfile_check(const char *path, shelf_error *err);
+/* Checks path and opens a temporary file beside it (mode 0644) to write to. */
+shelf_status shelf_outfile_open(const char *path, shelf_outfile **out, shelf_error *err);
+/* Where to write; the stream belongs to o. */
+FILE *shelf_outfile_stream(const shelf_outfile *o);
+/* Flushes, fsyncs and renames the temporary file over the target, reporting any write that
+ * failed ("PATH: cannot write: No space left on device"); on failure the temporary file is
+ * removed and the target left as it was. Frees o either way. */
+shelf_status shelf_outfile_commit(shelf_outfile *o, shelf_error *err);
+/* Removes the temporary file, leaving the target as it was, and frees o. NULL does nothing. */
+void shelf_outfile_discard(shelf_outfile *o);
+/* Flushes f (standard output, or a shelf_outfile_stream between batches) and checks that
+ * every write to it succeeded; name is its path or "standard output". SHELF_OK, or SHELF_EIO
+ * with "NAME: cannot write: REASON". */
+shelf_status shelf_outfile_flush(FILE *f, const char *name, shelf_error *err);
 
 #ifdef __cplusplus
 }
