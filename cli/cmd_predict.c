@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "core/buf.h"
-#include "core/clock.h"
 #include "options.h"
 
 enum { BATCH = 8192 };
@@ -18,13 +17,14 @@ enum { BATCH = 8192 };
 typedef struct batch {
     shelf_product p[BATCH];  /* strings point into strings */
     size_t at[BATCH][3];     /* offsets of each product's id, text and image in strings */
-    buf strings;             /* the batch's strings, one after another */
+    char *strings;           /* the batch's strings, one after another */
+    size_t len, cap;         /* of strings */
+    int oom;                 /* a string did not fit: later ones are not kept */
     size_t n;
     int end;                 /* batch_fill's answer: 0 more may follow, 1 the end, -1 error */
     char why[SHELF_ERROR_MAX]; /* the error, when end is -1 */
 } batch;
 
-/* Appends s and its NUL to b->strings; returns its offset. */
 /* --output-format from --out's name (preds.csv, preds.tsv), else jsonl: a file named .csv
  * should hold CSV. */
 static const char *out_format_of(const char *out)
@@ -33,11 +33,35 @@ static const char *out_format_of(const char *out)
     return dot && (!strcasecmp(dot, ".csv") || !strcasecmp(dot, ".tsv")) ? dot + 1 : "jsonl";
 }
 
+/* Appends s and its NUL to b->strings; returns its offset (0 once out of memory, b->oom). */
 static size_t keep(batch *b, const char *s)
 {
-    size_t at = b->strings.len;
-    buf_append(&b->strings, s, strlen(s) + 1);
+    size_t n = strlen(s) + 1, at = b->len;
+    if (b->oom)
+        return 0;
+    if (at + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < at + n)
+            cap *= 2;
+        char *grown = realloc(b->strings, cap);
+        if (!grown) {
+            b->oom = 1;
+            return 0;
+        }
+        b->strings = grown;
+        b->cap = cap;
+    }
+    memcpy(b->strings + at, s, n);
+    b->len += n;
     return at;
+}
+
+/* A monotonic clock in seconds, for the progress line. */
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Reads up to BATCH products; b->end says 0 (more may follow), 1 at the end, -1 on an error
@@ -46,7 +70,7 @@ static void batch_fill(batch *b, shelf_reader *r)
 {
     shelf_error err = {0};
     b->n = 0;
-    b->strings.len = 0;
+    b->len = 0;
     b->end = 0;
     while (b->n < BATCH && !b->end) {
         shelf_product p;
@@ -63,15 +87,15 @@ static void batch_fill(batch *b, shelf_reader *r)
             b->p[b->n++] = (shelf_product){NULL, NULL, "", NULL, p.line, NULL, 0};
         }
     }
-    if (b->strings.oom) {
+    if (b->oom) {
         snprintf(b->why, sizeof b->why, "out of memory");
         b->end = -1;
         return;
     }
     for (size_t i = 0; i < b->n; i++) { /* the strings have stopped moving */
-        b->p[i].id = b->strings.data + b->at[i][0];
-        b->p[i].text = b->strings.data + b->at[i][1];
-        b->p[i].image = b->strings.data + b->at[i][2];
+        b->p[i].id = b->strings + b->at[i][0];
+        b->p[i].text = b->strings + b->at[i][1];
+        b->p[i].image = b->strings + b->at[i][2];
     }
 }
 
@@ -242,10 +266,9 @@ static int predict_one_image(job *j, batch *b, const char *image)
     b->n = 1;
     b->at[0][0] = keep(b, image);
     b->at[0][1] = keep(b, "");
-    if (b->strings.oom)
+    if (b->oom)
         return -1;
-    b->p[0] = (shelf_product){b->strings.data, b->strings.data + b->at[0][1], "",
-                              b->strings.data, 0, NULL, 0};
+    b->p[0] = (shelf_product){b->strings, b->strings + b->at[0][1], "", b->strings, 0, NULL, 0};
     j->data = "-";
     j->skip_bad = 0;
     j->one_photo = 1;
@@ -391,7 +414,7 @@ int cmd_predict(int argc, char **argv)
 done:
     shelf_outfile_discard(of); /* a failed run leaves an old --out file as it was */
     for (int i = 0; b && i < 2; i++)
-        buf_free(&b[i].strings);
+        free(b[i].strings);
     free(b);
     free(j.labels);
     free(j.counts);

@@ -468,6 +468,42 @@ void shelf_eval_level(const shelf_eval *e, int level, long *n, double *accuracy,
 char *shelf_eval_json(const shelf_eval *e, int per_class, int confusions);
 char *shelf_eval_text(const shelf_eval *e, int per_class, int confusions);
 
+/* Catalog hygiene: what is worth telling before training on a catalog. Exact duplicates
+ * (and duplicates labelled differently, which no model can get all right), and leaf names
+ * under two parents (the label is the whole path, so "Men > Shoes" and "Women > Shoes" are
+ * two labels). Counts, and up to SHELF_HYGIENE_EXAMPLES examples of each finding. */
+#define SHELF_HYGIENE_EXAMPLES 5
+
+/* Two products of a catalog, by index: one and an earlier one it repeats. */
+typedef struct shelf_hygiene_pair {
+    size_t product, earlier;
+} shelf_hygiene_pair;
+
+/* A leaf name and two of the label paths it ends (their parents differ); the strings belong
+ * to the catalog. */
+typedef struct shelf_hygiene_leaf {
+    const char *leaf, *label, *other_label;
+} shelf_hygiene_leaf;
+
+typedef struct shelf_hygiene {
+    long duplicates;  /* products whose text (and image, with_image) repeat an earlier one's */
+    long conflicting; /* groups of such products, with the one they repeat, having more than
+                         one label */
+    long two_parents; /* leaf names that sit under more than one parent path */
+    /* the examples: duplicates and conflicts the first in catalog order (of the repeating
+     * product; a conflict's pair has different labels), leaves in byte order of the leaf */
+    int n_duplicate_examples, n_conflicting_examples, n_two_parent_examples;
+    shelf_hygiene_pair duplicate_examples[SHELF_HYGIENE_EXAMPLES];
+    shelf_hygiene_pair conflicting_examples[SHELF_HYGIENE_EXAMPLES];
+    shelf_hygiene_leaf two_parent_examples[SHELF_HYGIENE_EXAMPLES];
+} shelf_hygiene;
+
+/* Checks catalog c, its label paths split on label_sep (NULL: SHELF_DEFAULT_LABEL_SEP);
+ * with_image, a duplicate must repeat the image reference too. Fills *out; SHELF_EINVAL or
+ * SHELF_ENOMEM (*out then all 0). */
+shelf_status shelf_catalog_hygiene(const shelf_catalog *c, const char *label_sep,
+                                   int with_image, shelf_hygiene *out, shelf_error *err);
+
 /* ---- writing predictions ------------------------------------------------------------ */
 
 /* Predictions as shelf predict writes them and the server answers them: per product its id,
