@@ -323,7 +323,8 @@ int cmd_predict(int argc, char **argv)
     if (!outfmt)
         outfmt = out_format_of(out);
     shelf_output_format fmt;
-    if (!model || k < 1 || k > 256 || threads < 0 || shelf_output_format_parse(outfmt, &fmt)) {
+    if (!model || k < 1 || k > 256 || threads < 0 ||
+        shelf_output_format_parse(outfmt, &fmt, NULL) != SHELF_OK) {
         fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256, --threads of 0 "
                         "or more and --output-format jsonl, csv or tsv\n");
         return 2;

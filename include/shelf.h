@@ -517,7 +517,8 @@ typedef enum shelf_output_format {
 } shelf_output_format;
 
 /* Parses "jsonl" (or "ndjson"), "csv" or "tsv", in any case; SHELF_EINVAL otherwise. */
-shelf_status shelf_output_format_parse(const char *name, shelf_output_format *out);
+shelf_status shelf_output_format_parse(const char *name, shelf_output_format *out,
+                                       shelf_error *err);
 
 /* What every row of an output holds, the same for its header and each row. Zero what you do
  * not use: fields added later (explanations, embeddings) are left out at 0. */

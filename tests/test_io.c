@@ -1452,14 +1452,16 @@ static void test_writer_tsv_replaces_tabs_and_newlines(void **state)
     assert_string_equal(capture(write_tsv), "id\tlabel1\tprob1\tlabel2\tprob2\n"
                                             "id 1\tHome > \"Deco\"\t0.91\tA,B\\C  \x01\t0.05\n");
     shelf_output_format f;
-    assert_int_equal(shelf_output_format_parse("jsonl", &f), SHELF_OK);
+    shelf_error err = {0};
+    assert_int_equal(shelf_output_format_parse("jsonl", &f, NULL), SHELF_OK);
     assert_int_equal(f, SHELF_OUTPUT_JSONL);
-    assert_int_equal(shelf_output_format_parse("NDJSON", &f), SHELF_OK);
+    assert_int_equal(shelf_output_format_parse("NDJSON", &f, NULL), SHELF_OK);
     assert_int_equal(f, SHELF_OUTPUT_JSONL);
-    assert_int_equal(shelf_output_format_parse("tsv", &f), SHELF_OK);
+    assert_int_equal(shelf_output_format_parse("tsv", &f, NULL), SHELF_OK);
     assert_int_equal(f, SHELF_OUTPUT_TSV);
-    assert_int_equal(shelf_output_format_parse("parquet", &f), SHELF_EINVAL);
-    assert_int_equal(shelf_output_format_parse(NULL, &f), SHELF_EINVAL);
+    assert_int_equal(shelf_output_format_parse("parquet", &f, &err), SHELF_EINVAL);
+    assert_string_equal(err.message, "unknown output format 'parquet' (jsonl, csv or tsv)");
+    assert_int_equal(shelf_output_format_parse(NULL, &f, &err), SHELF_EINVAL);
 }
 
 /* One product backed off to an ancestor, one sent to review, classified by text and image. */

@@ -8,10 +8,11 @@
 #include "shelf.h"
 #include "text/utf8.h"
 
-shelf_status shelf_output_format_parse(const char *name, shelf_output_format *out)
+shelf_status shelf_output_format_parse(const char *name, shelf_output_format *out,
+                                       shelf_error *err)
 {
     if (!name || !out)
-        return SHELF_EINVAL;
+        return err_set(err, SHELF_EINVAL, "shelf_output_format_parse: no name or no out");
     if (strcasecmp(name, "jsonl") == 0 || strcasecmp(name, "ndjson") == 0)
         *out = SHELF_OUTPUT_JSONL;
     else if (strcasecmp(name, "csv") == 0)
@@ -19,7 +20,8 @@ shelf_status shelf_output_format_parse(const char *name, shelf_output_format *ou
     else if (strcasecmp(name, "tsv") == 0)
         *out = SHELF_OUTPUT_TSV;
     else
-        return SHELF_EINVAL;
+        return err_set(err, SHELF_EINVAL, "unknown output format '%s' (jsonl, csv or tsv)",
+                       name);
     return SHELF_OK;
 }
 
