@@ -4,8 +4,9 @@
 LAYERS=(core text io image nn model eval train serve)
 # cli/ sees the library only through include/shelf.h (with system headers and cli/'s own
 # headers); include/shelf.h includes only system headers. Tests and benches may look inside.
-# Prints every include that breaks this as FILE:LINE and exits 1; run from the repository.
+# Prints every include that breaks this as FILE:LINE and exits 1.
 set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
 
 layer_rank() { # the rank of folder $1 in LAYERS, or nothing for another folder
     for i in "${!LAYERS[@]}"; do
@@ -40,7 +41,7 @@ check_src_file() {
     local own_rank
     own_rank=$(layer_rank "$own")
     if [ -z "$own_rank" ]; then
-        echo "$file: src/$own/ is not a layer; add it to LAYERS in $0" >&2
+        echo "$file: src/$own/ is not a layer; add it to LAYERS in scripts/check-layers.sh" >&2
         bad=$((bad + 1))
         return
     fi
