@@ -16,7 +16,7 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTS   := $(TEST_SRC:tests/%.c=%)
 
-.PHONY: all deps test test-unit test-e2e demo bench clean valgrind fuzz fuzz-build fuzz-smoke
+.PHONY: all deps check-layers test test-unit test-e2e demo bench clean valgrind fuzz fuzz-build fuzz-smoke
 
 all: deps shelf
 
@@ -99,7 +99,11 @@ build/bench/seq_speed: bench/seq_speed.c build/rel/libshelf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
 
-test: deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tests/%) \
+# No file includes a layer above its own; the CLI includes only shelf.h of the library.
+check-layers:
+	@bash scripts/check-layers.sh
+
+test: check-layers deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tests/%) \
       $(TESTS:%=build/san/tests/%) fuzz-build
 	@set -e; for t in $(TESTS); do echo "== $$t (release)"; build/rel/tests/$$t; \
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done

@@ -7,12 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "core/buf.h"
-#include "core/clock.h"
-#include "io/outfile.h"
-#include "io/writer.h"
 #include "options.h"
 
 enum { BATCH = 8192 };
@@ -20,13 +17,14 @@ enum { BATCH = 8192 };
 typedef struct batch {
     shelf_product p[BATCH];  /* strings point into strings */
     size_t at[BATCH][3];     /* offsets of each product's id, text and image in strings */
-    buf strings;             /* the batch's strings, one after another */
+    char *strings;           /* the batch's strings, one after another */
+    size_t len, cap;         /* of strings */
+    int oom;                 /* a string did not fit: later ones are not kept */
     size_t n;
     int end;                 /* batch_fill's answer: 0 more may follow, 1 the end, -1 error */
     char why[SHELF_ERROR_MAX]; /* the error, when end is -1 */
 } batch;
 
-/* Appends s and its NUL to b->strings; returns its offset. */
 /* --output-format from --out's name (preds.csv, preds.tsv), else jsonl: a file named .csv
  * should hold CSV. */
 static const char *out_format_of(const char *out)
@@ -35,11 +33,35 @@ static const char *out_format_of(const char *out)
     return dot && (!strcasecmp(dot, ".csv") || !strcasecmp(dot, ".tsv")) ? dot + 1 : "jsonl";
 }
 
+/* Appends s and its NUL to b->strings; returns its offset (0 once out of memory, b->oom). */
 static size_t keep(batch *b, const char *s)
 {
-    size_t at = b->strings.len;
-    buf_append(&b->strings, s, strlen(s) + 1);
+    size_t n = strlen(s) + 1, at = b->len;
+    if (b->oom)
+        return 0;
+    if (at + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < at + n)
+            cap *= 2;
+        char *grown = realloc(b->strings, cap);
+        if (!grown) {
+            b->oom = 1;
+            return 0;
+        }
+        b->strings = grown;
+        b->cap = cap;
+    }
+    memcpy(b->strings + at, s, n);
+    b->len += n;
     return at;
+}
+
+/* A monotonic clock in seconds, for the progress line. */
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Reads up to BATCH products; b->end says 0 (more may follow), 1 at the end, -1 on an error
@@ -48,7 +70,7 @@ static void batch_fill(batch *b, shelf_reader *r)
 {
     shelf_error err = {0};
     b->n = 0;
-    b->strings.len = 0;
+    b->len = 0;
     b->end = 0;
     while (b->n < BATCH && !b->end) {
         shelf_product p;
@@ -65,15 +87,15 @@ static void batch_fill(batch *b, shelf_reader *r)
             b->p[b->n++] = (shelf_product){NULL, NULL, "", NULL, p.line, NULL, 0};
         }
     }
-    if (b->strings.oom) {
+    if (b->oom) {
         snprintf(b->why, sizeof b->why, "out of memory");
         b->end = -1;
         return;
     }
     for (size_t i = 0; i < b->n; i++) { /* the strings have stopped moving */
-        b->p[i].id = b->strings.data + b->at[i][0];
-        b->p[i].text = b->strings.data + b->at[i][1];
-        b->p[i].image = b->strings.data + b->at[i][2];
+        b->p[i].id = b->strings + b->at[i][0];
+        b->p[i].text = b->strings + b->at[i][1];
+        b->p[i].image = b->strings + b->at[i][2];
     }
 }
 
@@ -140,11 +162,11 @@ typedef struct job {
     float min_conf;    /* > 0: back off below it */
     int skip_bad;
     int one_photo;     /* --photo: nothing to skip, so no --skip-bad advice */
-    pred_format fmt;
+    shelf_output_columns cols; /* back-off columns with min_conf; modalities for models that
+                                  read images */
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
     unsigned char *used;  /* BATCH: what each product was classified by */
-    int show_used;        /* models that read images say so per product */
     long bad_images;      /* skipped under --skip-bad, over the whole run */
     long text_only;       /* fused models: classified without their image */
     progress *pg;         /* messages go after its line */
@@ -160,14 +182,13 @@ static void write_product(const job *j, const shelf_product *p, const int *label
     for (int i = 0; i < count && i < j->k; i++)
         if (probs[i] >= j->threshold)
             names[n++] = shelf_model_label(j->m, labels[i]);
-    static const char *const used_names[4] = {"", "text", "image", "text+image"};
     char path[1024] = "";
-    pred_extra x = {j->min_conf > 0, path, 0, BACKOFF_FULL,
-                    j->show_used ? used_names[used & 3] : NULL};
-    if (x.backoff)
-        x.status = (pred_backoff_status)shelf_backoff(j->m, labels, probs, count, j->min_conf,
-                                                      path, sizeof path, &x.prob);
-    pred_write_row_extra(j->out, j->fmt, j->k, p->id, n, names, probs, &x);
+    shelf_prediction pr = {.id = p->id, .n = n, .labels = names, .probs = probs, .path = path,
+                           .used = used};
+    if (j->cols.backoff)
+        pr.status = shelf_backoff(j->m, labels, probs, count, j->min_conf, path, sizeof path,
+                                  &pr.confidence);
+    shelf_write_prediction(j->out, &j->cols, &pr, NULL); /* valid by construction */
 }
 
 static int write_batch(job *j, const batch *b)
@@ -195,7 +216,8 @@ static int write_batch(job *j, const batch *b)
         if (j->counts[i] >= 0)
             write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
                           j->probs + i * (size_t)j->kq, j->counts[i], j->used[i]);
-    if (outfile_flush(j->out, j->out_name, &err) != SHELF_OK) { /* a full disk stops the run */
+    /* a full disk stops the run */
+    if (shelf_outfile_flush(j->out, j->out_name, &err) != SHELF_OK) {
         note(j->pg, "%s", err.message);
         return -1;
     }
@@ -244,10 +266,9 @@ static int predict_one_image(job *j, batch *b, const char *image)
     b->n = 1;
     b->at[0][0] = keep(b, image);
     b->at[0][1] = keep(b, "");
-    if (b->strings.oom)
+    if (b->oom)
         return -1;
-    b->p[0] = (shelf_product){b->strings.data, b->strings.data + b->at[0][1], "",
-                              b->strings.data, 0, NULL, 0};
+    b->p[0] = (shelf_product){b->strings, b->strings + b->at[0][1], "", b->strings, 0, NULL, 0};
     j->data = "-";
     j->skip_bad = 0;
     j->one_photo = 1;
@@ -256,11 +277,14 @@ static int predict_one_image(job *j, batch *b, const char *image)
 
 /* The predictions are all written: --out's file takes its place, or standard output is
  * flushed. 0, or 1 after printing why not. */
-static int finish(outfile *of, const char *out)
+static int finish(shelf_outfile **of)
 {
     shelf_error err = {0};
-    if ((out ? outfile_close(of, 1, &err) : outfile_flush(stdout, "standard output", &err)) ==
-        SHELF_OK)
+    shelf_outfile *o = *of;
+    *of = NULL; /* committed or not, it is gone */
+    shelf_status s = o ? shelf_outfile_commit(o, &err)
+                       : shelf_outfile_flush(stdout, "standard output", &err);
+    if (s == SHELF_OK)
         return 0;
     fprintf(stderr, "shelf predict: %s\n", err.message);
     return 1;
@@ -298,8 +322,9 @@ int cmd_predict(int argc, char **argv)
                      : 2;
     if (!outfmt)
         outfmt = out_format_of(out);
-    pred_format fmt;
-    if (!model || k < 1 || k > 256 || threads < 0 || pred_format_parse(outfmt, &fmt)) {
+    shelf_output_format fmt;
+    if (!model || k < 1 || k > 256 || threads < 0 ||
+        shelf_output_format_parse(outfmt, &fmt, NULL) != SHELF_OK) {
         fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256, --threads of 0 "
                         "or more and --output-format jsonl, csv or tsv\n");
         return 2;
@@ -321,8 +346,8 @@ int cmd_predict(int argc, char **argv)
         return 2;
     }
     shelf_error err = {0};
-    outfile of = {0};
-    if (out && outfile_check(out, &err) != SHELF_OK) { /* before any work */
+    shelf_outfile *of = NULL;
+    if (out && shelf_outfile_check(out, &err) != SHELF_OK) { /* before any work */
         fprintf(stderr, "shelf predict: --out %s\n", err.message);
         return 1;
     }
@@ -338,8 +363,8 @@ int cmd_predict(int argc, char **argv)
     /* back-off sums probabilities over every label below an ancestor: ask for all */
     int kq = min_conf > 0 ? shelf_model_num_labels(m) : k;
     job j = {.m = m, .data = data, .k = k, .kq = kq < k ? k : kq, .threshold = threshold,
-             .min_conf = min_conf, .fmt = fmt,
-             .show_used = shelf_model_modality(m) != SHELF_MODALITY_TEXT};
+             .min_conf = min_conf,
+             .cols = {fmt, k, min_conf > 0, shelf_model_modality(m) != SHELF_MODALITY_TEXT}};
     progress pg = {isatty(2) && !image, 0, now_sec(), 0, 0};
     j.pg = &pg;
     if (!b || job_alloc(&j)) {
@@ -359,22 +384,22 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (shelf_predictor_new(m, threads, 0, &j.pred, &err) != SHELF_OK ||
-        (out && outfile_open(&of, out, &err) != SHELF_OK)) {
+        (out && shelf_outfile_open(out, &of, &err) != SHELF_OK)) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    j.out = out ? of.f : stdout;
+    j.out = out ? shelf_outfile_stream(of) : stdout;
     j.out_name = out ? out : "standard output";
     if (image) {
-        pred_write_header_extra(j.out, fmt, k, min_conf > 0, j.show_used);
-        status = predict_one_image(&j, b, image) == 0 ? finish(&of, out) : 1;
+        shelf_write_prediction_header(j.out, &j.cols, NULL);
+        status = predict_one_image(&j, b, image) == 0 ? finish(&of) : 1;
         goto done;
     }
     if (shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    pred_write_header_extra(j.out, fmt, k, min_conf > 0, j.show_used);
+    shelf_write_prediction_header(j.out, &j.cols, NULL);
     if (predict_stream(&j, rd, b, &pg))
         goto done;
     progress_show(&pg, rd, 1);
@@ -386,12 +411,11 @@ int cmd_predict(int argc, char **argv)
     if (j.text_only)
         fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
                 data, j.text_only);
-    status = finish(&of, out);
+    status = finish(&of);
 done:
-    if (of.f)
-        outfile_close(&of, 0, NULL); /* a failed run leaves an old --out file as it was */
+    shelf_outfile_discard(of); /* a failed run leaves an old --out file as it was */
     for (int i = 0; b && i < 2; i++)
-        buf_free(&b[i].strings);
+        free(b[i].strings);
     free(b);
     free(j.labels);
     free(j.counts);

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "hygiene.h"
-#include "io/outfile.h"
 #include "options.h"
 #include "report.h"
 
@@ -173,7 +172,7 @@ int cmd_train(int argc, char **argv)
     if (out_is_an_input("train", out, inputs, names, 2))
         return 2;
     shelf_error err = {0};
-    if (outfile_check(out, &err) != SHELF_OK) { /* now, not after the training */
+    if (shelf_outfile_check(out, &err) != SHELF_OK) { /* now, not after the training */
         fprintf(stderr, "shelf train: --out %s\n", err.message);
         return 1;
     }

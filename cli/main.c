@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/outfile.h"
 #include "options.h"
 
 static const struct {
@@ -29,7 +28,7 @@ static void usage(FILE *f)
 static int finish(int status)
 {
     shelf_error err = {0};
-    if (outfile_flush(stdout, "standard output", &err) == SHELF_OK)
+    if (shelf_outfile_flush(stdout, "standard output", &err) == SHELF_OK)
         return status;
     fprintf(stderr, "shelf: %s\n", err.message);
     return status ? status : 1;

@@ -3,8 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/strmap.h"
+#include "terminal.h"
 
 /* Ranked labels kept per product for the metrics (top-5 accuracy), and products predicted at
  * a time, so that asking for every label's probability (back-off) stays bounded. */
@@ -32,16 +31,41 @@ static shelf_status add_product(shelf_eval *e, const shelf_model *m, const char 
  * written differently from the training data's (another separator, an array read as one
  * string) scores 0 without saying why. */
 typedef struct unknown_labels {
-    strmap labels; /* the distinct ones */
-    long rows;
+    long total;        /* rows with such a label */
+    const char **rows; /* their labels, in catalog order (the catalog owns them); out of
+                          memory, the first n only */
+    size_t n, cap;
 } unknown_labels;
 
 static void unknown_add(unknown_labels *u, const shelf_model *m, const char *label)
 {
     if (shelf_model_find_label(m, label) >= 0)
         return;
-    u->rows++;
-    strmap_intern(&u->labels, label ? label : "");
+    u->total++;
+    if (u->n == u->cap) {
+        size_t cap = u->cap ? 2 * u->cap : 64;
+        const char **grown = realloc(u->rows, cap * sizeof *grown);
+        if (!grown)
+            return;
+        u->rows = grown;
+        u->cap = cap;
+    }
+    u->rows[u->n++] = label ? label : "";
+}
+
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* How many distinct labels u->rows holds; sorts them. */
+static long count_distinct(unknown_labels *u)
+{
+    qsort(u->rows, u->n, sizeof *u->rows, by_string);
+    long distinct = 0;
+    for (size_t i = 0; i < u->n; i++)
+        distinct += i == 0 || strcmp(u->rows[i], u->rows[i - 1]) != 0;
+    return distinct;
 }
 
 /* n with a comma between thousands: "1,000". */
@@ -59,27 +83,32 @@ static const char *thousands(char out[32], long n)
 }
 
 /* "412 of 1,000 test rows (23 labels) have labels the model never saw, e.g. 'X', 'Y'; they
- * count as errors", labels escaped: they come from the catalog. */
-static void unknown_warn(const unknown_labels *u, const char *path, long rows)
+ * count as errors", the first distinct labels in catalog order, escaped: they come from the
+ * catalog. */
+static void unknown_warn(unknown_labels *u, const char *path, long rows)
 {
-    if (!u->rows)
+    if (!u->total)
         return;
-    char a[32], b[32], c[32];
-    buf w;
-    buf_init(&w);
-    buf_printf(&w, "warning: %s: %s of %s test rows (%s label%s) have labels the model never "
-               "saw, e.g. ", path, thousands(a, u->rows), thousands(b, rows),
-               thousands(c, (long)u->labels.n), u->labels.n == 1 ? "" : "s");
-    for (size_t i = 0; i < u->labels.n && i < 3; i++) {
-        buf_puts(&w, i ? ", '" : "'");
-        buf_put_escaped(&w, u->labels.keys[i]);
-        buf_puts(&w, "'");
+    const char *shown[3];
+    size_t nshown = 0;
+    for (size_t i = 0; i < u->n && nshown < 3; i++) {
+        size_t j = 0;
+        while (j < nshown && strcmp(shown[j], u->rows[i]) != 0)
+            j++;
+        if (j == nshown)
+            shown[nshown++] = u->rows[i];
     }
-    buf_puts(&w, "; they count as errors\n");
-    char *s = buf_detach(&w);
-    if (s)
-        fputs(s, stderr);
-    free(s);
+    long distinct = count_distinct(u);
+    char a[32], b[32], c[32];
+    fprintf(stderr, "warning: %s: %s of %s test rows (%s label%s) have labels the model never "
+            "saw, e.g. ", path, thousands(a, u->total), thousands(b, rows),
+            thousands(c, distinct), distinct == 1 ? "" : "s");
+    for (size_t i = 0; i < nshown; i++) {
+        fputs(i ? ", '" : "'", stderr);
+        fput_escaped(stderr, shown[i]);
+        fputs("'", stderr);
+    }
+    fputs("; they count as errors\n", stderr);
 }
 
 int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path,
@@ -98,15 +127,14 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     const char *sep = shelf_model_read_options(m)->label_sep;
     int status = -1;
     long bad = 0, text_only = 0, evaluated = 0;
-    unknown_labels unknown = {.rows = 0};
-    strmap_init(&unknown.labels);
+    unknown_labels unknown = {0};
     double load_s = 0, model_s = 0;
     char first_bad[SHELF_ERROR_MAX] = "";
     if (!products || !labels || !counts || !probs) {
         fprintf(stderr, "shelf: out of memory evaluating %s\n", path);
         goto done;
     }
-    if (shelf_eval_new(sep ? sep : " > ", &e, &err) ||
+    if (shelf_eval_new(sep, &e, &err) || /* NULL: the default separator */
         shelf_predictor_new(m, o->threads, 0, &pred, &err)) {
         fprintf(stderr, "shelf: %s\n", err.message);
         goto done;
@@ -171,7 +199,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
                 "product\n", dup, n, path);
     status = 0;
 done:
-    strmap_free(&unknown.labels);
+    free(unknown.rows);
     shelf_predictor_free(pred);
     shelf_eval_free(e);
     free(products);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,7 +63,7 @@ typedef struct shelf_read_options {
                                  description exist, joined */
     const char *label_column; /* NULL: "category" */
     const char *id_column;    /* NULL: "id" when present, else the line number */
-    const char *label_sep;    /* NULL: " > " */
+    const char *label_sep;    /* NULL: SHELF_DEFAULT_LABEL_SEP, " > " */
     int require_label;        /* 1 for training and evaluation, 0 for prediction */
     int skip_bad;             /* skip and count bad rows instead of failing */
     int fix_utf8;             /* replace invalid UTF-8 with U+FFFD and count, not fail */
@@ -126,6 +127,24 @@ const shelf_product *shelf_catalog_get(const shelf_catalog *c, size_t i);
 const char *shelf_catalog_path(const shelf_catalog *c);
 void shelf_catalog_stats(const shelf_catalog *c, shelf_read_stats *out);
 void shelf_catalog_free(shelf_catalog *c);
+
+/* Label paths. A label is a path through the taxonomy, "Apparel > Topwear > Tshirts", its
+ * levels split on a separator (shelf_read_options.label_sep) from left to right, as Python's
+ * str.split does. In the calls below sep NULL is SHELF_DEFAULT_LABEL_SEP, and sep "" splits
+ * nothing: every label is then one level. */
+#define SHELF_DEFAULT_LABEL_SEP " > "
+
+/* Whether label has a parent path (the bytes before its last separator: "Apparel > Topwear"
+ * of "Apparel > Topwear > Tshirts"); if so, 1 with its length in *len (NULL: not wanted),
+ * the leaf starting strlen(sep) bytes after it. 0 for a top-level label, *len then 0. */
+int shelf_label_parent(const char *label, const char *sep, size_t *len);
+
+/* Whether label is the path path[0..path_len) or lies below it (the path, then a separator):
+ * "Apparel > Topwear > Tshirts" is under "Apparel > Topwear" and under itself, not under
+ * "Apparel > Top". path_len lets a prefix of another label be asked about in place; pass
+ * strlen(path) for a whole string. */
+int shelf_label_is_under(const char *label, const char *path, size_t path_len,
+                         const char *sep);
 
 /* ---- models -------------------------------------------------------------------------- */
 
@@ -448,6 +467,123 @@ void shelf_eval_level(const shelf_eval *e, int level, long *n, double *accuracy,
  * confusions lists the most frequent (true, predicted) pairs. */
 char *shelf_eval_json(const shelf_eval *e, int per_class, int confusions);
 char *shelf_eval_text(const shelf_eval *e, int per_class, int confusions);
+
+/* Catalog hygiene: what is worth telling before training on a catalog. Exact duplicates
+ * (and duplicates labelled differently, which no model can get all right), and leaf names
+ * under two parents (the label is the whole path, so "Men > Shoes" and "Women > Shoes" are
+ * two labels). Counts, and up to SHELF_HYGIENE_EXAMPLES examples of each finding. */
+#define SHELF_HYGIENE_EXAMPLES 5
+
+/* Two products of a catalog, by index: one and an earlier one it repeats. */
+typedef struct shelf_hygiene_pair {
+    size_t product, earlier;
+} shelf_hygiene_pair;
+
+/* A leaf name and two of the label paths it ends (their parents differ); the strings belong
+ * to the catalog. */
+typedef struct shelf_hygiene_leaf {
+    const char *leaf, *label, *other_label;
+} shelf_hygiene_leaf;
+
+typedef struct shelf_hygiene {
+    long duplicates;  /* products whose text (and image, with_image) repeat an earlier one's */
+    long conflicting; /* groups of such products, with the one they repeat, having more than
+                         one label */
+    long two_parents; /* leaf names that sit under more than one parent path */
+    /* the examples: duplicates and conflicts the first in catalog order (of the repeating
+     * product; a conflict's pair has different labels), leaves in byte order of the leaf */
+    int n_duplicate_examples, n_conflicting_examples, n_two_parent_examples;
+    shelf_hygiene_pair duplicate_examples[SHELF_HYGIENE_EXAMPLES];
+    shelf_hygiene_pair conflicting_examples[SHELF_HYGIENE_EXAMPLES];
+    shelf_hygiene_leaf two_parent_examples[SHELF_HYGIENE_EXAMPLES];
+} shelf_hygiene;
+
+/* Checks catalog c, its label paths split on label_sep (NULL: SHELF_DEFAULT_LABEL_SEP);
+ * with_image, a duplicate must repeat the image reference too. Fills *out; SHELF_EINVAL or
+ * SHELF_ENOMEM (*out then all 0). */
+shelf_status shelf_catalog_hygiene(const shelf_catalog *c, const char *label_sep,
+                                   int with_image, shelf_hygiene *out, shelf_error *err);
+
+/* ---- writing predictions ------------------------------------------------------------ */
+
+/* Predictions as shelf predict writes them and the server answers them: per product its id,
+ * its best labels with their probabilities, and what else was asked for, under the same
+ * names in every format. */
+typedef enum shelf_output_format {
+    SHELF_OUTPUT_JSONL = 0, /* {"id":"p1","labels":["a","b"],"probs":[0.91,0.05]}, strings
+                               JSON-escaped (invalid UTF-8 becomes U+FFFD) */
+    SHELF_OUTPUT_CSV,       /* a header, then fields quoted as RFC 4180 says when they need it */
+    SHELF_OUTPUT_TSV        /* a header; tabs and line breaks inside fields become spaces */
+} shelf_output_format;
+
+/* Parses "jsonl" (or "ndjson"), "csv" or "tsv", in any case; SHELF_EINVAL otherwise. */
+shelf_status shelf_output_format_parse(const char *name, shelf_output_format *out,
+                                       shelf_error *err);
+
+/* What every row of an output holds, the same for its header and each row. Zero what you do
+ * not use: fields added later (explanations, embeddings) are left out at 0. */
+typedef struct shelf_output_columns {
+    shelf_output_format format;
+    int k;          /* CSV, TSV: label and probability columns, label1,prob1..labelk,probk; a
+                       row with fewer labels leaves the rest empty */
+    int backoff;    /* the path given after back-off, its confidence and its status: JSONL
+                       "path" (null for review), "confidence", "status" ("full", "partial" or
+                       "review"); CSV, TSV columns path (empty for review), confidence, status */
+    int modalities; /* what each product was classified by: JSONL "modalities" (a list,
+                       ["text","image"]), CSV, TSV column modalities ("text+image") */
+} shelf_output_columns;
+
+/* One product's prediction. Strings are NUL-terminated UTF-8; a NULL id or label is "". */
+typedef struct shelf_prediction {
+    const char *id;
+    int n;                       /* labels, best first, with their probabilities */
+    const char *const *labels;
+    const float *probs;
+    /* with columns.backoff: what shelf_backoff gave */
+    shelf_backoff_result status;
+    const char *path;
+    float confidence;
+    /* with columns.modalities: SHELF_USED_TEXT and/or SHELF_USED_IMAGE */
+    unsigned used;
+} shelf_prediction;
+
+/* CSV, TSV: the header, "id,label1,prob1,...,path,confidence,status,modalities" as c says;
+ * JSONL: nothing. */
+shelf_status shelf_write_prediction_header(FILE *f, const shelf_output_columns *c,
+                                           shelf_error *err);
+/* Writes p as one line (JSONL, with its newline) or one row. Probabilities have 6
+ * significant digits; one that is not finite is written as 0. SHELF_EINVAL for bad
+ * arguments; a failed write is left in f's error flag, for shelf_outfile_flush (or ferror)
+ * to report once after many rows. */
+shelf_status shelf_write_prediction(FILE *f, const shelf_output_columns *c,
+                                    const shelf_prediction *p, shelf_error *err);
+
+/* ---- output files ------------------------------------------------------------------- */
+
+/* Files a program writes (predictions, reports) the way shelf writes models: checked before
+ * any work starts, so that a long run does not end in "cannot write", and written
+ * atomically (a temporary file beside the target, fsynced, renamed over it), so that a crash
+ * or a full disk leaves the old file or the new one, never half. Only a regular file or a
+ * new name is ever replaced: never a device, a FIFO, a socket, a folder or a symbolic link. */
+typedef struct shelf_outfile shelf_outfile;
+
+/* SHELF_OK if path may be written: a regular file or a new name, in an existing folder that
+ * can be written; else SHELF_EIO with a message naming path and why not. */
+shelf_status shelf_outfile_check(const char *path, shelf_error *err);
+/* Checks path and opens a temporary file beside it (mode 0644) to write to. */
+shelf_status shelf_outfile_open(const char *path, shelf_outfile **out, shelf_error *err);
+/* Where to write; the stream belongs to o. */
+FILE *shelf_outfile_stream(const shelf_outfile *o);
+/* Flushes, fsyncs and renames the temporary file over the target, reporting any write that
+ * failed ("PATH: cannot write: No space left on device"); on failure the temporary file is
+ * removed and the target left as it was. Frees o either way. */
+shelf_status shelf_outfile_commit(shelf_outfile *o, shelf_error *err);
+/* Removes the temporary file, leaving the target as it was, and frees o. NULL does nothing. */
+void shelf_outfile_discard(shelf_outfile *o);
+/* Flushes f (standard output, or a shelf_outfile_stream between batches) and checks that
+ * every write to it succeeded; name is its path or "standard output". SHELF_OK, or SHELF_EIO
+ * with "NAME: cannot write: REASON". */
+shelf_status shelf_outfile_flush(FILE *f, const char *name, shelf_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,8 @@
  * level L keeps the rows whose true path has at least L parts, mapping both paths to their
  * first L parts (NONE when the predicted path is shorter). Fractions like 0.625 are exact;
  * the others are printed with 17 digits and compared to 1e-12. Hierarchical scores and
- * back-off are small sums worked out by hand next to their tests. */
+ * back-off are small sums worked out by hand next to their tests. Catalog hygiene runs on
+ * small CSV catalogs written to /tmp. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shelf.h"
 
@@ -616,6 +618,153 @@ static void many_labels_and_rows_are_counted_exactly(void **state)
     shelf_eval_free(e);
 }
 
+/* ---- catalog hygiene ---------------------------------------------------------------- */
+
+/* Loads a CSV catalog written from csv (with a label column). */
+static shelf_catalog *catalog_of(const char *csv)
+{
+    char path[] = "/tmp/shelf_test_hygiene_XXXXXX.csv";
+    int fd = mkstemps(path, 4);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, csv, strlen(csv)), (ssize_t)strlen(csv));
+    close(fd);
+    shelf_read_options o = {0};
+    o.require_label = 1;
+    shelf_catalog *c = NULL;
+    shelf_error err = {0};
+    shelf_status st = shelf_catalog_load(path, &o, &c, &err);
+    unlink(path);
+    if (st != SHELF_OK)
+        print_error("%s\n", err.message);
+    assert_int_equal(st, SHELF_OK);
+    return c;
+}
+
+static void assert_pair(shelf_hygiene_pair p, size_t product, size_t earlier)
+{
+    assert_int_equal(p.product, product);
+    assert_int_equal(p.earlier, earlier);
+}
+
+static void hygiene_counts_duplicates_and_conflicts_with_earliest_examples(void **state)
+{
+    (void)state;
+    shelf_catalog *c = catalog_of("id,title,category\n"
+                                  "0,red shirt,A > B\n"
+                                  "1,blue shirt,A > B\n"
+                                  "2,red shirt,A > B\n"
+                                  "3,red shirt,A > C\n"
+                                  "4,blue shirt,A > B\n"
+                                  "5,green hat,X\n");
+    shelf_hygiene h;
+    assert_int_equal(shelf_catalog_hygiene(c, NULL, 0, &h, NULL), SHELF_OK);
+    assert_int_equal(h.duplicates, 3);
+    assert_int_equal(h.conflicting, 1); /* red shirt: A > B and A > C */
+    assert_int_equal(h.n_duplicate_examples, 3);
+    assert_pair(h.duplicate_examples[0], 2, 0);
+    assert_pair(h.duplicate_examples[1], 3, 0);
+    assert_pair(h.duplicate_examples[2], 4, 1);
+    assert_int_equal(h.n_conflicting_examples, 1);
+    assert_pair(h.conflicting_examples[0], 3, 0);
+    assert_int_equal(h.two_parents, 0);
+    shelf_catalog_free(c);
+}
+
+static void hygiene_keeps_the_first_duplicates_in_catalog_order(void **state)
+{
+    (void)state;
+    char csv[4096] = "id,title,category\n";
+    for (int i = 0; i < 8; i++) /* rows 2i and 2i+1 repeat each other, last pairs first */
+        for (int twice = 0; twice < 2; twice++)
+            snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "%d,text %d,L%d\n",
+                     2 * i + twice, 7 - i, twice);
+    shelf_catalog *c = catalog_of(csv);
+    shelf_hygiene h;
+    assert_int_equal(shelf_catalog_hygiene(c, NULL, 0, &h, NULL), SHELF_OK);
+    assert_int_equal(h.duplicates, 8);
+    assert_int_equal(h.conflicting, 8);
+    assert_int_equal(h.n_duplicate_examples, SHELF_HYGIENE_EXAMPLES);
+    assert_int_equal(h.n_conflicting_examples, SHELF_HYGIENE_EXAMPLES);
+    for (int i = 0; i < SHELF_HYGIENE_EXAMPLES; i++) {
+        assert_pair(h.duplicate_examples[i], 2 * (size_t)i + 1, 2 * (size_t)i);
+        assert_pair(h.conflicting_examples[i], 2 * (size_t)i + 1, 2 * (size_t)i);
+    }
+    shelf_catalog_free(c);
+}
+
+static void hygiene_duplicates_with_image_repeat_the_image_too(void **state)
+{
+    (void)state;
+    shelf_catalog *c = catalog_of("id,title,image,category\n"
+                                  "0,red shirt,a.jpg,A\n"
+                                  "1,red shirt,b.jpg,A\n"
+                                  "2,red shirt,a.jpg,A\n");
+    shelf_hygiene h;
+    assert_int_equal(shelf_catalog_hygiene(c, NULL, 0, &h, NULL), SHELF_OK);
+    assert_int_equal(h.duplicates, 2);
+    assert_int_equal(shelf_catalog_hygiene(c, NULL, 1, &h, NULL), SHELF_OK);
+    assert_int_equal(h.duplicates, 1);
+    assert_pair(h.duplicate_examples[0], 2, 0);
+    assert_int_equal(h.conflicting, 0);
+    shelf_catalog_free(c);
+}
+
+static void hygiene_finds_leaves_under_two_parents(void **state)
+{
+    (void)state;
+    shelf_catalog *c = catalog_of("id,title,category\n"
+                                  "0,a,Men > Shoes\n"
+                                  "1,b,Women > Shoes\n"
+                                  "2,c,Kids > Toys > Shoes\n"
+                                  "3,d,Shoes\n"
+                                  "4,e,Men > Hats\n"
+                                  "5,f,Men > Shoes\n");
+    shelf_hygiene h;
+    assert_int_equal(shelf_catalog_hygiene(c, NULL, 0, &h, NULL), SHELF_OK);
+    assert_int_equal(h.two_parents, 1); /* a top-level "Shoes" has no parent */
+    assert_int_equal(h.n_two_parent_examples, 1);
+    assert_string_equal(h.two_parent_examples[0].leaf, "Shoes");
+    assert_string_equal(h.two_parent_examples[0].label, "Kids > Toys > Shoes");
+    assert_string_equal(h.two_parent_examples[0].other_label, "Men > Shoes");
+    assert_int_equal(shelf_catalog_hygiene(c, "/", 0, &h, NULL), SHELF_OK);
+    assert_int_equal(h.two_parents, 0); /* one level each under another separator */
+    assert_int_equal(shelf_catalog_hygiene(c, "", 0, &h, NULL), SHELF_OK);
+    assert_int_equal(h.two_parents, 0);
+    shelf_catalog_free(c);
+}
+
+static void hygiene_gives_the_first_leaves_in_byte_order(void **state)
+{
+    (void)state;
+    char csv[4096] = "id,title,category\n";
+    for (int i = 7; i > 0; i--)
+        snprintf(csv + strlen(csv), sizeof csv - strlen(csv), "a%d,x,A%d > Leaf%d\nb%d,y,B%d > "
+                 "Leaf%d\n", i, i, i, i, i, i);
+    shelf_catalog *c = catalog_of(csv);
+    shelf_hygiene h;
+    assert_int_equal(shelf_catalog_hygiene(c, NULL, 0, &h, NULL), SHELF_OK);
+    assert_int_equal(h.two_parents, 7);
+    assert_int_equal(h.n_two_parent_examples, SHELF_HYGIENE_EXAMPLES);
+    for (int i = 0; i < SHELF_HYGIENE_EXAMPLES; i++) {
+        char leaf[16];
+        snprintf(leaf, sizeof leaf, "Leaf%d", i + 1);
+        assert_string_equal(h.two_parent_examples[i].leaf, leaf);
+    }
+    shelf_catalog_free(c);
+}
+
+static void hygiene_bad_arguments_are_refused(void **state)
+{
+    (void)state;
+    shelf_hygiene h;
+    shelf_error err = {0};
+    assert_int_equal(shelf_catalog_hygiene(NULL, NULL, 0, &h, &err), SHELF_EINVAL);
+    assert_int_equal(h.duplicates, 0);
+    shelf_catalog *c = catalog_of("id,title,category\n0,a,A\n");
+    assert_int_equal(shelf_catalog_hygiene(c, NULL, 0, NULL, &err), SHELF_EINVAL);
+    shelf_catalog_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +790,12 @@ int main(void)
         cmocka_unit_test(no_backoff_report_without_backoff_rows),
         cmocka_unit_test(backoff_threshold_keeps_its_digits_in_text),
         cmocka_unit_test(backoff_bad_arguments_are_refused),
+        cmocka_unit_test(hygiene_counts_duplicates_and_conflicts_with_earliest_examples),
+        cmocka_unit_test(hygiene_keeps_the_first_duplicates_in_catalog_order),
+        cmocka_unit_test(hygiene_duplicates_with_image_repeat_the_image_too),
+        cmocka_unit_test(hygiene_finds_leaves_under_two_parents),
+        cmocka_unit_test(hygiene_gives_the_first_leaves_in_byte_order),
+        cmocka_unit_test(hygiene_bad_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

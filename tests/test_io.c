@@ -1,4 +1,4 @@
-/* Catalog readers, the prediction writer and the UTF-8 helpers. Each test writes small
+/* Catalog readers, the prediction writer, output files and the UTF-8 helpers. Each test writes small
  * files into a fresh directory under /tmp. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 #include "core/buf.h"
 #include "io/catalog.h"
 #include "io/field.h"
-#include "io/writer.h"
 #include "shelf.h"
 #include "scratch_dir.h"
 #include "text/utf8.h"
@@ -1392,24 +1392,39 @@ static const char *capture(void (*write)(FILE *))
 static const char *const labels[] = {"Home > \"Deco\"", "A,B\\C\n\t\x01", "caf\xC3\xA9\xFF"};
 static const float probs[] = {0.91f, 0.05f, 0.000012345f};
 
+/* A row of n labels and probabilities, without back-off or modalities. */
+static void write_plain(FILE *f, shelf_output_format fmt, int k, const char *id, int n,
+                        const char *const *l, const float *p)
+{
+    shelf_output_columns c = {fmt, k, 0, 0};
+    shelf_prediction pr = {.id = id, .n = n, .labels = l, .probs = p};
+    assert_int_equal(shelf_write_prediction(f, &c, &pr, NULL), SHELF_OK);
+}
+
+static void write_header(FILE *f, shelf_output_format fmt, int k, int backoff, int modalities)
+{
+    shelf_output_columns c = {fmt, k, backoff, modalities};
+    assert_int_equal(shelf_write_prediction_header(f, &c, NULL), SHELF_OK);
+}
+
 static void write_jsonl(FILE *f)
 {
-    pred_write_header(f, PRED_JSONL, 3);
-    pred_write_row(f, PRED_JSONL, 3, "id\"1", 3, labels, probs);
-    pred_write_row(f, PRED_JSONL, 3, NULL, 0, labels, probs);
+    write_header(f, SHELF_OUTPUT_JSONL, 3, 0, 0);
+    write_plain(f, SHELF_OUTPUT_JSONL, 3, "id\"1", 3, labels, probs);
+    write_plain(f, SHELF_OUTPUT_JSONL, 3, NULL, 0, labels, probs);
 }
 
 static void write_csv(FILE *f)
 {
-    pred_write_header(f, PRED_CSV, 3);
-    pred_write_row(f, PRED_CSV, 3, "id,1", 2, labels, probs);
-    pred_write_row(f, PRED_CSV, 3, "plain", 1, labels + 2, probs);
+    write_header(f, SHELF_OUTPUT_CSV, 3, 0, 0);
+    write_plain(f, SHELF_OUTPUT_CSV, 3, "id,1", 2, labels, probs);
+    write_plain(f, SHELF_OUTPUT_CSV, 3, "plain", 1, labels + 2, probs);
 }
 
 static void write_tsv(FILE *f)
 {
-    pred_write_header(f, PRED_TSV, 2);
-    pred_write_row(f, PRED_TSV, 2, "id\t1", 2, labels, probs);
+    write_header(f, SHELF_OUTPUT_TSV, 2, 0, 0);
+    write_plain(f, SHELF_OUTPUT_TSV, 2, "id\t1", 2, labels, probs);
 }
 
 static void test_writer_jsonl_escapes_strings(void **state)
@@ -1436,12 +1451,156 @@ static void test_writer_tsv_replaces_tabs_and_newlines(void **state)
     (void)state;
     assert_string_equal(capture(write_tsv), "id\tlabel1\tprob1\tlabel2\tprob2\n"
                                             "id 1\tHome > \"Deco\"\t0.91\tA,B\\C  \x01\t0.05\n");
-    pred_format f;
-    assert_int_equal(pred_format_parse("jsonl", &f), 0);
-    assert_int_equal(f, PRED_JSONL);
-    assert_int_equal(pred_format_parse("tsv", &f), 0);
-    assert_int_equal(f, PRED_TSV);
-    assert_int_equal(pred_format_parse("parquet", &f), -1);
+    shelf_output_format f;
+    shelf_error err = {0};
+    assert_int_equal(shelf_output_format_parse("jsonl", &f, NULL), SHELF_OK);
+    assert_int_equal(f, SHELF_OUTPUT_JSONL);
+    assert_int_equal(shelf_output_format_parse("NDJSON", &f, NULL), SHELF_OK);
+    assert_int_equal(f, SHELF_OUTPUT_JSONL);
+    assert_int_equal(shelf_output_format_parse("tsv", &f, NULL), SHELF_OK);
+    assert_int_equal(f, SHELF_OUTPUT_TSV);
+    assert_int_equal(shelf_output_format_parse("parquet", &f, &err), SHELF_EINVAL);
+    assert_string_equal(err.message, "unknown output format 'parquet' (jsonl, csv or tsv)");
+    assert_int_equal(shelf_output_format_parse(NULL, &f, &err), SHELF_EINVAL);
+}
+
+/* One product backed off to an ancestor, one sent to review, classified by text and image. */
+static void write_extras(FILE *f, shelf_output_format fmt)
+{
+    shelf_output_columns c = {fmt, 2, 1, 1};
+    assert_int_equal(shelf_write_prediction_header(f, &c, NULL), SHELF_OK);
+    shelf_prediction partial = {.id = "p1", .n = 1, .labels = labels, .probs = probs,
+                                .status = SHELF_BACKOFF_PARTIAL, .path = "Home",
+                                .confidence = 0.96f, .used = SHELF_USED_TEXT | SHELF_USED_IMAGE};
+    shelf_prediction review = {.id = "p2", .n = 0, .status = SHELF_BACKOFF_REVIEW,
+                               .path = "ignored", .confidence = 0.4f, .used = SHELF_USED_TEXT};
+    assert_int_equal(shelf_write_prediction(f, &c, &partial, NULL), SHELF_OK);
+    assert_int_equal(shelf_write_prediction(f, &c, &review, NULL), SHELF_OK);
+}
+
+static void write_extras_jsonl(FILE *f) { write_extras(f, SHELF_OUTPUT_JSONL); }
+static void write_extras_csv(FILE *f) { write_extras(f, SHELF_OUTPUT_CSV); }
+
+static void test_writer_backoff_and_modalities_have_one_vocabulary(void **state)
+{
+    (void)state;
+    assert_string_equal(capture(write_extras_jsonl),
+                        "{\"id\":\"p1\",\"labels\":[\"Home > \\\"Deco\\\"\"],\"probs\":[0.91],"
+                        "\"path\":\"Home\",\"confidence\":0.96,\"status\":\"partial\","
+                        "\"modalities\":[\"text\",\"image\"]}\n"
+                        "{\"id\":\"p2\",\"labels\":[],\"probs\":[],\"path\":null,"
+                        "\"confidence\":0.4,\"status\":\"review\",\"modalities\":[\"text\"]}\n");
+    assert_string_equal(capture(write_extras_csv),
+                        "id,label1,prob1,label2,prob2,path,confidence,status,modalities\n"
+                        "p1,\"Home > \"\"Deco\"\"\",0.91,,,Home,0.96,partial,text+image\n"
+                        "p2,,,,,,0.4,review,text\n");
+}
+
+static void test_writer_refuses_bad_arguments(void **state)
+{
+    (void)state;
+    shelf_output_columns c = {SHELF_OUTPUT_CSV, 1, 1, 0};
+    shelf_prediction p = {.id = "x", .n = 1, .labels = labels, .probs = probs};
+    shelf_error err = {0};
+    FILE *f = fopen("/dev/null", "w");
+    assert_non_null(f);
+    assert_int_equal(shelf_write_prediction(NULL, &c, &p, &err), SHELF_EINVAL);
+    assert_int_equal(shelf_write_prediction(f, NULL, &p, &err), SHELF_EINVAL);
+    assert_int_equal(shelf_write_prediction(f, &c, NULL, &err), SHELF_EINVAL);
+    p.status = (shelf_backoff_result)7;
+    assert_int_equal(shelf_write_prediction(f, &c, &p, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "back-off status 7"));
+    p.status = SHELF_BACKOFF_FULL;
+    p.labels = NULL;
+    assert_int_equal(shelf_write_prediction(f, &c, &p, &err), SHELF_EINVAL);
+    p.labels = labels;
+    c.format = (shelf_output_format)9;
+    assert_int_equal(shelf_write_prediction_header(f, &c, &err), SHELF_EINVAL);
+    assert_int_equal(shelf_write_prediction(f, &c, &p, &err), SHELF_EINVAL);
+    fclose(f);
+}
+
+/* ---- output files ---------------------------------------------------------------------- */
+
+static void assert_file_holds(const char *path, const char *want)
+{
+    char got[256] = "";
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    got[fread(got, 1, sizeof got - 1, f)] = '\0';
+    fclose(f);
+    assert_string_equal(got, want);
+}
+
+/* How many entries of the scratch directory start with prefix (temporary files). */
+static int entries_starting(const char *prefix)
+{
+    DIR *d = opendir(scratch_dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+static void test_outfile_commit_replaces_the_target_whole(void **state)
+{
+    (void)state;
+    const char *path = write_text("preds.csv", "old\n");
+    shelf_outfile *o = NULL;
+    shelf_error err = {0};
+    assert_int_equal(shelf_outfile_open(path, &o, &err), SHELF_OK);
+    fputs("new\n", shelf_outfile_stream(o));
+    assert_file_holds(path, "old\n"); /* nothing shows before the commit */
+    assert_int_equal(entries_starting("preds.csv.tmp."), 1);
+    assert_int_equal(shelf_outfile_commit(o, &err), SHELF_OK);
+    assert_file_holds(path, "new\n");
+    assert_int_equal(entries_starting("preds.csv.tmp."), 0);
+}
+
+static void test_outfile_discard_leaves_the_old_file(void **state)
+{
+    (void)state;
+    const char *path = write_text("keep.csv", "old\n");
+    shelf_outfile *o = NULL;
+    assert_int_equal(shelf_outfile_open(path, &o, NULL), SHELF_OK);
+    fputs("half a fi", shelf_outfile_stream(o));
+    shelf_outfile_discard(o);
+    shelf_outfile_discard(NULL);
+    assert_file_holds(path, "old\n");
+    assert_int_equal(entries_starting("keep.csv.tmp."), 0);
+}
+
+static void test_outfile_check_refuses_what_it_must_not_replace(void **state)
+{
+    (void)state;
+    shelf_error err = {0};
+    shelf_outfile *o = (shelf_outfile *)&err;
+    assert_int_equal(shelf_outfile_check("/dev/null", &err), SHELF_EIO);
+    assert_non_null(strstr(err.message, "/dev/null: is a device"));
+    assert_int_equal(shelf_outfile_check("/no/such/folder/x.csv", &err), SHELF_EIO);
+    assert_non_null(strstr(err.message, "cannot write in /no/such/folder"));
+    assert_int_equal(shelf_outfile_check("", &err), SHELF_EIO);
+    assert_int_equal(shelf_outfile_open("/dev/null", &o, &err), SHELF_EIO);
+    assert_null(o);
+    assert_int_equal(shelf_outfile_open("x.csv", NULL, &err), SHELF_EINVAL);
+    assert_int_equal(shelf_outfile_commit(NULL, &err), SHELF_EINVAL);
+    assert_int_equal(shelf_outfile_check(path_of("new-name.csv"), &err), SHELF_OK);
+}
+
+static void test_outfile_flush_reports_a_full_disk(void **state)
+{
+    (void)state;
+    shelf_error err = {0};
+    FILE *f = fopen("/dev/full", "w");
+    assert_non_null(f);
+    fputs("x\n", f);
+    assert_int_equal(shelf_outfile_flush(f, "out.jsonl", &err), SHELF_EIO);
+    assert_string_equal(err.message, "out.jsonl: cannot write: No space left on device");
+    fclose(f);
+    assert_int_equal(shelf_outfile_flush(stdout, "standard output", &err), SHELF_OK);
+    assert_int_equal(shelf_outfile_flush(NULL, "x", &err), SHELF_EINVAL);
 }
 
 /* ---- setup ----------------------------------------------------------------------------- */
@@ -1521,6 +1680,12 @@ int main(void)
         cmocka_unit_test(test_writer_jsonl_escapes_strings),
         cmocka_unit_test(test_writer_csv_quotes_when_needed),
         cmocka_unit_test(test_writer_tsv_replaces_tabs_and_newlines),
+        cmocka_unit_test(test_writer_backoff_and_modalities_have_one_vocabulary),
+        cmocka_unit_test(test_writer_refuses_bad_arguments),
+        cmocka_unit_test(test_outfile_commit_replaces_the_target_whole),
+        cmocka_unit_test(test_outfile_discard_leaves_the_old_file),
+        cmocka_unit_test(test_outfile_check_refuses_what_it_must_not_replace),
+        cmocka_unit_test(test_outfile_flush_reports_a_full_disk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "core/hash.h"
 #include "core/mem.h"
-#include "text/hash.h"
 
 void strmap_init(strmap *m)
 {

@@ -3,20 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+#include "core/hash.h"
 #include "core/mem.h"
 #include "eval/eval.h"
-#include "core/grow.h"
-
-/* FNV-1a over unsigned bytes; labels are short, and this table is private to evaluation. */
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 void labels_init(eval_labels *t, const char *sep)
 {
@@ -68,7 +58,7 @@ static int grow(eval_labels *t)
 /* The id of s[0..n), whose parent path (when it has one) is already interned as parent. */
 static long intern_one(eval_labels *t, const char *s, size_t n, long parent)
 {
-    uint64_t h = hash_bytes(s, n);
+    uint64_t h = hash_fnv1a(HASH_FNV_BASIS, s, n);
     long id = lookup(t, s, n, h, NULL);
     if (id >= 0)
         return id;
@@ -100,7 +90,7 @@ static const char *next_sep(const eval_labels *t, const char *s)
 long labels_intern_path(eval_labels *t, const char *s)
 {
     size_t n = strlen(s);
-    long id = lookup(t, s, n, hash_bytes(s, n), NULL);
+    long id = lookup(t, s, n, hash_fnv1a(HASH_FNV_BASIS, s, n), NULL);
     if (id >= 0)
         return id;
     /* New path: intern its ancestors shortest first, each linked to the one before. */

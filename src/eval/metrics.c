@@ -16,7 +16,7 @@ shelf_status shelf_eval_new(const char *label_sep, shelf_eval **out, shelf_error
     if (!out)
         return err_set(err, SHELF_EINVAL, "shelf_eval_new: out is NULL");
     *out = NULL;
-    const char *sep = label_sep ? label_sep : " > ";
+    const char *sep = label_sep ? label_sep : SHELF_DEFAULT_LABEL_SEP;
     size_t n = strlen(sep);
     shelf_eval *e = mem_calloc(1, sizeof *e + n + 1);
     if (!e)

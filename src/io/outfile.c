@@ -121,3 +121,58 @@ shelf_status outfile_close(outfile *o, int commit, shelf_error *err)
     o->tmp = o->path = NULL;
     return s;
 }
+
+/* The public handle: an outfile of its own, so that the CLI and library users get the same
+ * atomic writes as model files. */
+struct shelf_outfile {
+    outfile o;
+};
+
+shelf_status shelf_outfile_check(const char *path, shelf_error *err)
+{
+    return outfile_check(path, err);
+}
+
+shelf_status shelf_outfile_open(const char *path, shelf_outfile **out, shelf_error *err)
+{
+    if (!out)
+        return err_set(err, SHELF_EINVAL, "shelf_outfile_open: out is NULL");
+    *out = mem_alloc(sizeof **out);
+    if (!*out)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    shelf_status s = outfile_open(&(*out)->o, path, err);
+    if (s != SHELF_OK) {
+        mem_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+FILE *shelf_outfile_stream(const shelf_outfile *o)
+{
+    return o ? o->o.f : NULL;
+}
+
+shelf_status shelf_outfile_commit(shelf_outfile *o, shelf_error *err)
+{
+    if (!o)
+        return err_set(err, SHELF_EINVAL, "shelf_outfile_commit: no file");
+    shelf_status s = outfile_close(&o->o, 1, err);
+    mem_free(o);
+    return s;
+}
+
+void shelf_outfile_discard(shelf_outfile *o)
+{
+    if (!o)
+        return;
+    outfile_close(&o->o, 0, NULL);
+    mem_free(o);
+}
+
+shelf_status shelf_outfile_flush(FILE *f, const char *name, shelf_error *err)
+{
+    if (!f || !name)
+        return err_set(err, SHELF_EINVAL, "shelf_outfile_flush: no stream or no name");
+    return outfile_flush(f, name, err);
+}

@@ -1,8 +1,5 @@
-/* Output files: checked before any work starts (a long training run must not end in "cannot
- * write"), and written atomically (a temporary file beside the target, fsynced, renamed over
- * it), so that a crash or a full disk leaves the old file or the new one, never half. Only a
- * regular file or a new name is ever replaced: never a device, a FIFO, a socket, a folder or
- * a symbolic link (rename would put a file in its place). */
+/* Output files checked before any work and written atomically, as shelf.h's shelf_outfile
+ * says; here by value, for the library's own writers (model files). */
 #ifndef SHELF_IO_OUTFILE_H
 #define SHELF_IO_OUTFILE_H
 

@@ -345,7 +345,7 @@ static shelf_status reader_init(shelf_reader *r, const char *path,
     r->max_depth = o->max_depth;
     r->cols.label = r->cols.id = r->cols.image = -1;
     r->name = mem_strdup(io_display_name(path));
-    r->label_sep = mem_strdup(o->label_sep ? o->label_sep : " > ");
+    r->label_sep = mem_strdup(o->label_sep ? o->label_sep : SHELF_DEFAULT_LABEL_SEP);
     if (!r->name || !r->label_sep || lines_init(&r->in))
         return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(path));
     r->in.skip_long = o->skip_bad;

@@ -1,47 +1,61 @@
-#include "io/writer.h"
-
+/* Writing predictions (shelf.h's shelf_write_prediction): one vocabulary for the JSONL keys
+ * and the CSV and TSV columns, so shelf predict and the server answer alike. */
 #include <math.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/error.h"
+#include "shelf.h"
 #include "text/utf8.h"
 
-int pred_format_parse(const char *name, pred_format *out)
+shelf_status shelf_output_format_parse(const char *name, shelf_output_format *out,
+                                       shelf_error *err)
 {
     if (!name || !out)
-        return -1;
+        return err_set(err, SHELF_EINVAL, "shelf_output_format_parse: no name or no out");
     if (strcasecmp(name, "jsonl") == 0 || strcasecmp(name, "ndjson") == 0)
-        *out = PRED_JSONL;
+        *out = SHELF_OUTPUT_JSONL;
     else if (strcasecmp(name, "csv") == 0)
-        *out = PRED_CSV;
+        *out = SHELF_OUTPUT_CSV;
     else if (strcasecmp(name, "tsv") == 0)
-        *out = PRED_TSV;
+        *out = SHELF_OUTPUT_TSV;
     else
-        return -1;
-    return 0;
+        return err_set(err, SHELF_EINVAL, "unknown output format '%s' (jsonl, csv or tsv)",
+                       name);
+    return SHELF_OK;
 }
 
-void pred_write_header_extra(FILE *f, pred_format fmt, int k, int backoff, int modalities)
+static shelf_status check_columns(FILE *f, const shelf_output_columns *c, const char *fn,
+                                  shelf_error *err)
 {
-    if (fmt == PRED_JSONL)
-        return;
-    char sep = fmt == PRED_CSV ? ',' : '\t';
+    if (!f || !c)
+        return err_set(err, SHELF_EINVAL, "%s: no stream or no columns", fn);
+    if (c->format < SHELF_OUTPUT_JSONL || c->format > SHELF_OUTPUT_TSV || c->k < 0)
+        return err_set(err, SHELF_EINVAL, "%s: unknown format or k < 0", fn);
+    return SHELF_OK;
+}
+
+shelf_status shelf_write_prediction_header(FILE *f, const shelf_output_columns *c,
+                                           shelf_error *err)
+{
+    shelf_status s = check_columns(f, c, "shelf_write_prediction_header", err);
+    if (s != SHELF_OK || c->format == SHELF_OUTPUT_JSONL)
+        return s;
+    char sep = c->format == SHELF_OUTPUT_CSV ? ',' : '\t';
     fputs("id", f);
-    for (int i = 1; i <= k; i++)
+    for (int i = 1; i <= c->k; i++)
         fprintf(f, "%clabel%d%cprob%d", sep, i, sep, i);
-    if (backoff)
+    if (c->backoff)
         fprintf(f, "%cpath%cconfidence%cstatus", sep, sep, sep);
-    if (modalities)
+    if (c->modalities)
         fprintf(f, "%cmodalities", sep);
     fputc('\n', f);
-}
-
-void pred_write_header(FILE *f, pred_format fmt, int k)
-{
-    pred_write_header_extra(f, fmt, k, 0, 0);
+    return SHELF_OK;
 }
 
 static const char *const backoff_names[] = {"full", "partial", "review"};
+/* SHELF_USED_* flags as the CSV column writes them; JSONL splits them on '+' */
+static const char *const used_names[4] = {"", "text", "image", "text+image"};
 
 /* Probabilities with 6 significant digits: enough to tell 0.99995 from 1. A value that is
  * not finite (which a model should never give) is written as 0 to keep the output valid. */
@@ -94,40 +108,40 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void write_jsonl(FILE *f, const char *id, int n, const char *const *labels,
-                        const float *probs, const pred_extra *b)
+static void write_jsonl(FILE *f, const shelf_output_columns *c, const shelf_prediction *p)
 {
     fputs("{\"id\":", f);
-    json_string(f, id);
+    json_string(f, p->id);
     fputs(",\"labels\":[", f);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < p->n; i++) {
         if (i)
             fputc(',', f);
-        json_string(f, labels[i]);
+        json_string(f, p->labels[i]);
     }
     fputs("],\"probs\":[", f);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < p->n; i++) {
         if (i)
             fputc(',', f);
-        write_prob(f, probs[i]);
+        write_prob(f, p->probs[i]);
     }
     fputc(']', f);
-    if (b && b->backoff) { /* the CSV columns' names and values: one vocabulary */
+    if (c->backoff) { /* the CSV columns' names and values: one vocabulary */
         fputs(",\"path\":", f);
-        if (b->status == BACKOFF_REVIEW)
+        if (p->status == SHELF_BACKOFF_REVIEW)
             fputs("null", f); /* no path at all, not an empty one */
         else
-            json_string(f, b->path);
+            json_string(f, p->path);
         fputs(",\"confidence\":", f);
-        write_prob(f, b->prob);
-        fprintf(f, ",\"status\":\"%s\"", backoff_names[b->status]);
+        write_prob(f, p->confidence);
+        fprintf(f, ",\"status\":\"%s\"", backoff_names[p->status]);
     }
-    if (b && b->modalities) { /* "text+image" as a list */
+    if (c->modalities) { /* "text+image" as a list */
+        const char *names = used_names[p->used & 3];
         fputs(",\"modalities\":[", f);
-        for (const char *p = b->modalities; *p;) {
-            size_t len = strcspn(p, "+");
-            fprintf(f, "%s\"%.*s\"", p == b->modalities ? "" : ",", (int)len, p);
-            p += len + (p[len] == '+');
+        for (const char *q = names; *q;) {
+            size_t len = strcspn(q, "+");
+            fprintf(f, "%s\"%.*s\"", q == names ? "" : ",", (int)len, q);
+            q += len + (q[len] == '+');
         }
         fputc(']', f);
     }
@@ -166,43 +180,49 @@ static void tsv_field(FILE *f, const char *s)
     }
 }
 
-void pred_write_row(FILE *f, pred_format fmt, int k, const char *id, int n,
-                    const char *const *labels, const float *probs)
+static void write_row(FILE *f, const shelf_output_columns *c, const shelf_prediction *p)
 {
-    pred_write_row_extra(f, fmt, k, id, n, labels, probs, NULL);
-}
-
-void pred_write_row_extra(FILE *f, pred_format fmt, int k, const char *id, int n,
-                          const char *const *labels, const float *probs, const pred_extra *b)
-{
-    if (n < 0)
-        n = 0;
-    if (fmt == PRED_JSONL) {
-        write_jsonl(f, id, n, labels, probs, b);
-        return;
+    void (*field)(FILE *, const char *) = c->format == SHELF_OUTPUT_CSV ? csv_field : tsv_field;
+    char sep = c->format == SHELF_OUTPUT_CSV ? ',' : '\t';
+    field(f, p->id);
+    for (int i = 0; i < c->k || i < p->n; i++) {
+        fputc(sep, f);
+        if (i < p->n)
+            field(f, p->labels[i]);
+        fputc(sep, f);
+        if (i < p->n)
+            write_prob(f, p->probs[i]);
     }
-    void (*field)(FILE *, const char *) = fmt == PRED_CSV ? csv_field : tsv_field;
-    char sep = fmt == PRED_CSV ? ',' : '\t';
-    field(f, id);
-    for (int i = 0; i < k || i < n; i++) {
+    if (c->backoff) {
         fputc(sep, f);
-        if (i < n)
-            field(f, labels[i]);
+        field(f, p->status == SHELF_BACKOFF_REVIEW ? "" : p->path);
         fputc(sep, f);
-        if (i < n)
-            write_prob(f, probs[i]);
+        write_prob(f, p->confidence);
+        fputc(sep, f);
+        field(f, backoff_names[p->status]);
     }
-    if (b && b->backoff) {
+    if (c->modalities) {
         fputc(sep, f);
-        field(f, b->status == BACKOFF_REVIEW ? "" : b->path);
-        fputc(sep, f);
-        write_prob(f, b->prob);
-        fputc(sep, f);
-        field(f, backoff_names[b->status]);
-    }
-    if (b && b->modalities) {
-        fputc(sep, f);
-        field(f, b->modalities);
+        field(f, used_names[p->used & 3]);
     }
     fputc('\n', f);
+}
+
+shelf_status shelf_write_prediction(FILE *f, const shelf_output_columns *c,
+                                    const shelf_prediction *p, shelf_error *err)
+{
+    shelf_status s = check_columns(f, c, "shelf_write_prediction", err);
+    if (s != SHELF_OK)
+        return s;
+    if (!p || p->n < 0 || (p->n > 0 && (!p->labels || !p->probs)))
+        return err_set(err, SHELF_EINVAL, "shelf_write_prediction: no prediction, or n labels "
+                       "without labels or probabilities");
+    if (c->backoff && (p->status < SHELF_BACKOFF_FULL || p->status > SHELF_BACKOFF_REVIEW))
+        return err_set(err, SHELF_EINVAL, "shelf_write_prediction: unknown back-off status %d",
+                       (int)p->status);
+    if (c->format == SHELF_OUTPUT_JSONL)
+        write_jsonl(f, c, p);
+    else
+        write_row(f, c, p);
+    return SHELF_OK;
 }

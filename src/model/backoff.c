@@ -26,7 +26,7 @@ shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, cons
                                    int n, float min_conf, char *out, size_t outsize,
                                    float *prob)
 {
-    const char *sep = m->read.label_sep ? m->read.label_sep : " > ";
+    const char *sep = m->read.label_sep ? m->read.label_sep : SHELF_DEFAULT_LABEL_SEP;
     size_t seplen = strlen(sep);
     copy_out(out, outsize, "", 0);
     *prob = 0;

@@ -69,7 +69,7 @@ int model_set_read_options(shelf_model *m, const shelf_read_options *r)
 int model_build_taxonomy(shelf_model *m)
 {
     taxonomy_free(&m->tax);
-    const char *sep = m->read.label_sep ? m->read.label_sep : " > ";
+    const char *sep = m->read.label_sep ? m->read.label_sep : SHELF_DEFAULT_LABEL_SEP;
     return taxonomy_build(&m->tax, &m->labels, sep, m->hierarchical);
 }
 
@@ -338,7 +338,8 @@ size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c)
  * what the head learned to trust. */
 size_t model_parent_len(const shelf_model *m, const char *label)
 {
-    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : " > ";
+    const char *sep =
+        m->read.label_sep && *m->read.label_sep ? m->read.label_sep : SHELF_DEFAULT_LABEL_SEP;
     const char *last = NULL;
     for (const char *at = strstr(label, sep); at; at = strstr(at + 1, sep))
         last = at;
@@ -441,7 +442,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
                           r->text_columns ? r->text_columns : "(title,name,description)",
                           ", label ", r->label_column ? r->label_column : "category",
                           ", id ", r->id_column ? r->id_column : "id",
-                          ", label separator '", r->label_sep ? r->label_sep : " > ", "'\n"};
+                          ", label separator '",
+                          r->label_sep ? r->label_sep : SHELF_DEFAULT_LABEL_SEP, "'\n"};
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++)
         (i % 2 ? buf_put_escaped : buf_puts)(&b, cols[i]);
     if (model_has_image(m)) {

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core/mem.h"
-#include "io/writer.h"
 
 int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *m)
 {
@@ -79,7 +78,7 @@ int classify_image_result(const image_job *j, req_error *e)
 static void write_product(FILE *f, const served_model *sm, const classify_req *q,
                           const predictions *p, size_t i)
 {
-    static const char *const used_names[4] = {"", "text", "image", "text+image"};
+    static const shelf_output_columns cols = {SHELF_OUTPUT_JSONL, 0, 1, 1};
     const int *labels = p->labels + i * (size_t)p->kq;
     const float *probs = p->probs + i * (size_t)p->kq;
     int count = p->counts[i] > 0 ? p->counts[i] : 0;
@@ -88,11 +87,12 @@ static void write_product(FILE *f, const served_model *sm, const classify_req *q
     for (; n < count && n < q->k; n++)
         names[n] = shelf_model_label(sm->model, labels[n]);
     char path[1024];
-    pred_extra x = {1, path, 0, BACKOFF_FULL, used_names[p->used[i] & 3]};
+    shelf_prediction pr = {.id = q->products[i].id, .n = n, .labels = names, .probs = probs,
+                           .path = path, .used = p->used[i]};
     /* min_confidence 0 gives the best label: the same call either way */
-    x.status = (pred_backoff_status)shelf_backoff(sm->model, labels, probs, count, q->min_conf,
-                                                  path, sizeof path, &x.prob);
-    pred_write_row_extra(f, PRED_JSONL, q->k, q->products[i].id, n, names, probs, &x);
+    pr.status = shelf_backoff(sm->model, labels, probs, count, q->min_conf, path, sizeof path,
+                              &pr.confidence);
+    shelf_write_prediction(f, &cols, &pr, NULL); /* valid by construction */
 }
 
 char *classify_answer(const served_model *sm, const classify_req *q, const predictions *p,

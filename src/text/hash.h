@@ -1,14 +1,12 @@
-/* Feature hashing. Pinned by golden tests (tests/test_text.c): changing any of these
+/* Feature hashing: word n-grams and character n-grams hashed with FNV-1a (core/hash.h), then
+ * combined and mixed. Pinned by golden tests (tests/test_text.c): changing any of these
  * functions changes every saved model, so the model file format version must change too. */
 #ifndef SHELF_TEXT_HASH_H
 #define SHELF_TEXT_HASH_H
 
-#include <stddef.h>
 #include <stdint.h>
 
-/* FNV-1a, 64 bits, over unsigned bytes, continuing from h (start with HASH_FNV_BASIS). */
-#define HASH_FNV_BASIS 0xcbf29ce484222325ULL
-uint64_t hash_fnv1a(uint64_t h, const void *data, size_t n);
+#include "core/hash.h"
 
 /* Order-sensitive combination of a word n-gram's running hash with the next word's. */
 static inline uint64_t hash_combine(uint64_t h, uint64_t next)
