@@ -4,14 +4,6 @@
 
 #include "model/model.h"
 
-/* Does label start with the first plen bytes of path, ending there on a part boundary? */
-static int under(const char *label, const char *path, size_t plen, const char *sep,
-                 size_t seplen)
-{
-    return strncmp(label, path, plen) == 0 &&
-           (label[plen] == '\0' || strncmp(label + plen, sep, seplen) == 0);
-}
-
 static void copy_out(char *out, size_t outsize, const char *s, size_t n)
 {
     if (!outsize)
@@ -49,7 +41,7 @@ shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, cons
         double sum = 0;
         for (int i = 0; i < n; i++) {
             const char *l = shelf_model_label(m, labels[i]);
-            if (l && under(l, best, ends[e], sep, seplen))
+            if (l && shelf_label_is_under(l, best, ends[e], sep))
                 sum += probs[i];
         }
         top = (float)sum;

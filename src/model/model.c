@@ -338,12 +338,10 @@ size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c)
  * what the head learned to trust. */
 size_t model_parent_len(const shelf_model *m, const char *label)
 {
-    const char *sep =
-        m->read.label_sep && *m->read.label_sep ? m->read.label_sep : SHELF_DEFAULT_LABEL_SEP;
-    const char *last = NULL;
-    for (const char *at = strstr(label, sep); at; at = strstr(at + 1, sep))
-        last = at;
-    return last ? (size_t)(last - label) : 0;
+    size_t len = 0;
+    shelf_label_parent(label, m->read.label_sep && *m->read.label_sep ? m->read.label_sep : NULL,
+                       &len);
+    return len;
 }
 
 /* The text side's parameters: the encoder's and its head's. */
