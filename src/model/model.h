@@ -42,9 +42,9 @@ struct shelf_model {
     encoder *text;
     label_head text_head;
     seq_encoder *seq;    /* text models with a sequence encoder (then text is NULL) */
-    /* image models: the CNN over the labels, and how images are prepared */
-    cnn net;
-    image_settings img;
+    /* the image encoder (the CNN) and its label head over the labels (never hierarchical) */
+    encoder *image;
+    label_head image_head;
     /* fused models: how the text's and the image's evidence are weighed, per branch */
     fusion_head head;
     strmap labels;       /* label path -> id */

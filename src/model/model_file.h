@@ -16,10 +16,6 @@ int model_read_labels(model_reader *r, shelf_model *m);
 void model_point_read_strings(shelf_model *m);
 /* The temperature, the format and the depth the labels were cut at. */
 int model_check_settings(model_reader *r, shelf_model *m);
-/* Normalization of an image model's input (no zero deviation). */
-int model_check_image(model_reader *r, const shelf_model *m);
-/* The CNN's batch-norm variances, which prediction takes the square root of. */
-int model_check_image_stats(model_reader *r, const shelf_model *m);
 /* The training texts' hashes (u64 count, then ascending hashes). */
 int model_read_seen(model_reader *r, shelf_model *m);
 /* A fusion head of G branches: with weights, each label's branch and the branches' text
