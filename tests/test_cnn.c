@@ -305,6 +305,91 @@ static void encoder_section_round_trips(void **state)
     label_head_free(&h);
 }
 
+/* Writes the CNN's fields as files before the encoder interface did (the classifier after
+ * the network in one parameter block) into a temporary file; its size into *size. */
+static FILE *old_layout(const cnn_encoder *c, const label_head *h, uint64_t count, float var0,
+                        float std0, uint64_t *size)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    model_writer w = {.f = f};
+    const image_settings *is = &c->img;
+    const uint32_t u[6] = {(uint32_t)c->net.size, (uint32_t)c->net.width, (uint32_t)is->augment,
+                           (uint32_t)is->batch, (uint32_t)is->optimizer, (uint32_t)is->schedule};
+    mw_put(&w, u, sizeof u);
+    mw_f32(&w, is->weight_decay);
+    mw_put(&w, is->mean, 12);
+    mw_f32(&w, std0);
+    mw_put(&w, is->std + 1, 8);
+    mw_u64(&w, count);
+    mw_put(&w, c->net.params, c->net.nparams * 4);
+    mw_put(&w, h->params, h->nparams * 4);
+    float *stats = malloc(c->net.nstats * sizeof *stats);
+    assert_non_null(stats);
+    memcpy(stats, c->net.stats, c->net.nstats * sizeof *stats);
+    stats[c->net.var_off[0]] = var0;
+    mw_floats(&w, stats, c->net.nstats);
+    free(stats);
+    assert_false(w.failed);
+    rewind(f);
+    *size = w.size;
+    return f;
+}
+
+/* The old single parameter block is split: the network's part to the encoder, the rest to
+ * the label head; what a training could not have written is refused. */
+static void old_layout_splits_into_encoder_and_head(void **state)
+{
+    (void)state;
+    label_head h = {0};
+    unsigned char pix[N * SIZE * SIZE * 3];
+    encoder *e = reference_encoder(&h, pix);
+    const cnn_encoder *c = as_const_cnn(e);
+    uint64_t whole = c->net.nparams + h.nparams, size;
+    float var0 = c->net.stats[c->net.var_off[0]], std0 = c->img.std[0];
+    struct {
+        uint64_t count;
+        float var0, std0;
+        uint64_t cut; /* bytes left out at the end */
+        int nlabels;
+        int ok;
+    } cases[] = {
+        {whole, var0, std0, 0, K, 1},
+        {whole - 1, var0, std0, 0, K, 0},  /* a block of another size */
+        {whole, -1, std0, 0, K, 0},        /* a negative variance */
+        {whole, NAN, std0, 0, K, 0},
+        {whole, var0, 0, 0, K, 0},         /* no deviation to divide by */
+        {whole, var0, std0, 4, K, 0},      /* truncated */
+        {whole, var0, std0, 0, K + 1, 0},  /* not the labels' classifier */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        FILE *f = old_layout(c, &h, cases[i].count, cases[i].var0, cases[i].std0, &size);
+        model_reader r = {.f = f, .left = size - cases[i].cut};
+        encoder *back = NULL;
+        label_head hb = {0};
+        int rc = cnn_encoder_load_with_classifier(&r, &back, &hb, cases[i].nlabels);
+        if (!cases[i].ok) {
+            assert_int_equal(rc, -1);
+            assert_true(r.failed);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.left, 0);
+            const cnn_encoder *b = as_const_cnn(back);
+            assert_memory_equal(b->net.params, c->net.params, c->net.nparams * 4);
+            assert_memory_equal(b->net.stats, c->net.stats, c->net.nstats * 4);
+            assert_memory_equal(&b->img, &c->img, sizeof c->img);
+            assert_int_equal(hb.in, (size_t)c->net.feat);
+            assert_int_equal(hb.out, K);
+            assert_memory_equal(hb.params, h.params, h.nparams * 4);
+        }
+        fclose(f);
+        encoder_free(back);
+        label_head_free(&hb);
+    }
+    encoder_free(e);
+    label_head_free(&h);
+}
+
 static void shapes_follow_the_reference(void **state)
 {
     (void)state;
@@ -334,6 +419,7 @@ int main(void)
         cmocka_unit_test(encoder_features_are_the_normalized_inference_pass),
         cmocka_unit_test(log_probs_are_the_log_of_the_probabilities),
         cmocka_unit_test(encoder_section_round_trips),
+        cmocka_unit_test(old_layout_splits_into_encoder_and_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
