@@ -1,6 +1,7 @@
-/* The reference CNN against PyTorch: forward and backward on fixed weights and inputs
- * (tests/fixtures/make_cnn_golden.py wrote the fixture with Debian's python3-torch), matched
- * within |a - b| <= 1e-4 max(1, |b|); and the same step on one and two threads. */
+/* The reference CNN with its classifier (a label head) against PyTorch: forward and backward
+ * on fixed weights and inputs (tests/fixtures/make_cnn_golden.py wrote the fixture with
+ * Debian's python3-torch), matched within |a - b| <= 1e-4 max(1, |b|); the same step on one
+ * and two threads; and the CNN behind the encoder interface. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "core/threadpool.h"
+#include "image/augment.h"
 #include "model/cnn.h"
+#include "model/cnn_encoder.h"
+#include "model/image_model.h"
+#include "model/label_head.h"
+#include "nn/linear.h"
+#include "nn/softmax.h"
 
 enum { SIZE = 20, WIDTH = 2, N = 3, K = 5 };
 static const char *FIXTURE = "tests/fixtures/cnn_golden.txt";
@@ -59,11 +67,13 @@ static void formula(float *p, size_t n, int t, float scale, float shift)
         p[j] = shift + scale * (float)sin(0.37 * (double)j + 0.91 * t + 0.1);
 }
 
-/* The weights and input of make_cnn_golden.py. */
-static void setup_reference(cnn *c, cnn_work *w, int threads, int *labels)
+/* The weights of make_cnn_golden.py into a network and the classifier above it. */
+static void reference_weights(cnn *c, label_head *h)
 {
-    assert_int_equal(cnn_init(c, SIZE, WIDTH, K), 0);
-    cnn_reset(c, 1); /* running statistics 0 and 1; the weights come next */
+    rng r;
+    rng_seed(&r, 1);
+    cnn_reset(c, &r); /* running statistics 0 and 1; the weights come next */
+    assert_int_equal(label_head_alloc(h, (size_t)c->feat, K), 0);
     int t = 0;
     for (int l = 0; l < CNN_CONVS; l++) {
         const conv_shape *s = &c->conv[l];
@@ -72,8 +82,15 @@ static void setup_reference(cnn *c, cnn_work *w, int threads, int *labels)
         formula(c->params + c->gamma_off[l], (size_t)s->cout, t++, 0.2f, 1);
         formula(c->params + c->beta_off[l], (size_t)s->cout, t++, 0.1f, 0);
     }
-    formula(c->params + c->fc_w_off, (size_t)c->feat * K, t++, 2 / sqrtf((float)c->feat), 0);
-    formula(c->params + c->fc_b_off, K, t++, 0.1f, 0);
+    formula(h->w, (size_t)c->feat * K, t++, 2 / sqrtf((float)c->feat), 0);
+    formula(h->b, K, t++, 0.1f, 0);
+}
+
+/* The weights and input of make_cnn_golden.py. */
+static void setup_reference(cnn *c, label_head *h, cnn_work *w, int threads, int *labels)
+{
+    assert_int_equal(cnn_init(c, SIZE, WIDTH), 0);
+    reference_weights(c, h);
     assert_int_equal(cnn_work_init(w, c, N, threads, 1), 0);
     for (int n = 0; n < N; n++) {
         labels[n] = (2 * n + 1) % K;
@@ -86,20 +103,49 @@ static void setup_reference(cnn *c, cnn_work *w, int threads, int *labels)
     }
 }
 
+/* The classifier and softmax over the network's features: the reference's last layers. */
+static void head_probs(const label_head *h, const cnn *c, const cnn_work *w, float *probs)
+{
+    encoder_features f = {.n = N, .width = (size_t)c->feat, .dense = w->feat};
+    for (int i = 0; i < N; i++) {
+        label_head_forward_row(h, &f, (size_t)i, probs + i * K);
+        softmax_forward(probs + i * K, probs + i * K, K);
+    }
+}
+
 static void matches_pytorch(int threads)
 {
     cnn c;
+    label_head h = {0};
     cnn_work w;
     int labels[N];
-    setup_reference(&c, &w, threads, labels);
+    setup_reference(&c, &h, &w, threads, labels);
     thread_pool *pool = pool_new(threads);
     assert_non_null(pool);
 
-    double loss = cnn_forward_train(&c, &w, pool, N, labels);
-    expect_array("train_probs", w.logits, N * K);
+    cnn_forward_train(&c, &w, pool, N);
+    float probs[N * K];
+    head_probs(&h, &c, &w, probs);
+    double loss = 0;
+    for (int i = 0; i < N; i++)
+        loss -= log(probs[i * K + labels[i]]);
+    loss /= N;
+    expect_array("train_probs", probs, N * K);
     float lossf = (float)loss;
     expect_array("loss", &lossf, 1);
-    cnn_backward(&c, &w, pool, N, labels, NULL);
+    /* the mean cross-entropy back through the softmax and the classifier, then the network */
+    float *hgrad = calloc(h.nparams, sizeof *hgrad);
+    assert_non_null(hgrad);
+    for (int i = 0; i < N; i++) {
+        float *z = probs + i * K;
+        softmax_xent_backward(z, z, labels[i], K);
+        for (int k = 0; k < K; k++)
+            z[k] *= 1.0f / N;
+        linear_backward(w.dfeat + (size_t)i * c.feat, hgrad,
+                        hgrad + (size_t)c.feat * K, z, w.feat + (size_t)i * c.feat, h.w,
+                        c.feat, K);
+    }
+    cnn_backward(&c, &w, pool, N);
     char name[64];
     for (int l = 0; l < CNN_CONVS; l++) {
         const conv_shape *s = &c.conv[l];
@@ -114,22 +160,26 @@ static void matches_pytorch(int threads)
         snprintf(name, sizeof name, "running_var%d", l);
         expect_array(name, c.stats + c.var_off[l], (size_t)s->cout);
     }
-    expect_array("grad_fc_w", w.grads + c.fc_w_off, (size_t)c.feat * K);
-    expect_array("grad_fc_b", w.grads + c.fc_b_off, K);
+    expect_array("grad_fc_w", hgrad, (size_t)c.feat * K);
+    expect_array("grad_fc_b", hgrad + (size_t)c.feat * K, K);
 
     /* inference, from the training work area and from one of its own */
     cnn_forward_infer(&c, &w, pool, N);
-    expect_array("infer_probs", w.logits, N * K);
+    head_probs(&h, &c, &w, probs);
+    expect_array("infer_probs", probs, N * K);
     cnn_work wi;
     assert_int_equal(cnn_work_init(&wi, &c, N, threads, 0), 0);
     memcpy(wi.x, w.x, 3 * N * SIZE * SIZE * sizeof(float));
     cnn_forward_infer(&c, &wi, pool, N);
-    expect_array("infer_probs", wi.logits, N * K);
+    head_probs(&h, &c, &wi, probs);
+    expect_array("infer_probs", probs, N * K);
 
+    free(hgrad);
     cnn_work_free(&wi);
     cnn_work_free(&w);
     pool_free(pool);
     cnn_free(&c);
+    label_head_free(&h);
 }
 
 static void reference_cnn_matches_pytorch_one_thread(void **state)
@@ -144,41 +194,220 @@ static void reference_cnn_matches_pytorch_two_threads(void **state)
     matches_pytorch(2);
 }
 
-/* With log_probs, inference leaves the log of the probabilities it would give (what a
- * fusion head adds to the text's); training is not affected. */
+/* ---- the CNN behind the encoder interface ------------------------------------------- */
+
+/* An encoder with the reference's weights and a normalization, its classifier in h, and N
+ * images of pseudo-random pixels. */
+static encoder *reference_encoder(label_head *h, unsigned char *pix)
+{
+    cnn_encoder *c = cnn_encoder_new(SIZE, WIDTH);
+    assert_non_null(c);
+    reference_weights(&c->net, h);
+    for (int l = 0; l < CNN_CONVS; l++) /* statistics other than 0 and 1 */
+        formula(c->net.stats + c->net.mean_off[l], (size_t)c->net.conv[l].cout, 40 + l, 0.3f, 0);
+    c->img = (image_settings){{0.5f, 0.4f, 0.3f}, {0.2f, 0.25f, 0.3f}, 0, 64, 0, 0, 0};
+    for (size_t i = 0; i < (size_t)N * SIZE * SIZE * 3; i++)
+        pix[i] = (unsigned char)((i * 2654435761u) >> 13);
+    return &c->base;
+}
+
+/* Its features are the network's inference pass over the images normalized as in training
+ * (without augmentation), from an inference or a training work area, on its own thread or
+ * a pool's (two threads cut the convolutions' matrix products differently, so only nearly
+ * the same); missing follows usable. */
+static void encoder_features_are_the_normalized_inference_pass(void **state)
+{
+    (void)state;
+    label_head h = {0};
+    unsigned char pix[N * SIZE * SIZE * 3], usable[N] = {1, 0, 1};
+    encoder *e = reference_encoder(&h, pix);
+    const cnn_encoder *c = as_const_cnn(e);
+    assert_int_equal(encoder_width(e), (size_t)c->net.feat);
+    cnn_work w;
+    assert_int_equal(cnn_work_init(&w, &c->net, N, 1, 0), 0);
+    size_t plane = SIZE * SIZE;
+    for (int i = 0; i < N; i++)
+        augment_to_tensor(pix + i * plane * 3, SIZE, 0, NULL, c->img.mean, c->img.std,
+                          w.x + i * plane, (long)(plane * N));
+    thread_pool *one = pool_new(1), *two = pool_new(2);
+    cnn_forward_infer(&c->net, &w, one, N);
+    encoder_batch b = {.n = N, .pixels = pix, .usable = usable};
+    encoder_work *ew[3] = {e->ops->work_new(e, N, 0), cnn_encoder_work_new(e, N, 1, one),
+                           cnn_encoder_work_new(e, N, 1, two)};
+    for (int k = 0; k < 3; k++) {
+        assert_non_null(ew[k]);
+        encoder_features f;
+        assert_int_equal(e->ops->forward(e, ew[k], &b, &f), 0);
+        assert_int_equal(f.n, N);
+        assert_null(f.sparse);
+        for (size_t j = 0; j < (size_t)N * c->net.feat; j++) {
+            double tol = k < 2 ? 0 : 1e-5 * fmax(1, fabs(w.feat[j]));
+            assert_float_equal(f.dense[j], w.feat[j], tol);
+        }
+        for (int i = 0; i < N; i++)
+            assert_int_equal(f.missing[i], !usable[i]);
+        e->ops->work_free(ew[k]);
+    }
+    cnn_work_free(&w);
+    pool_free(one);
+    pool_free(two);
+    encoder_free(e);
+    label_head_free(&h);
+}
+
+/* With log_probs, the image model leaves the log of the probabilities it would give (what a
+ * fusion head adds to the text's), in batches of any size. */
 static void log_probs_are_the_log_of_the_probabilities(void **state)
 {
     (void)state;
-    cnn c;
-    cnn_work w;
-    int labels[N];
-    setup_reference(&c, &w, 1, labels);
-    thread_pool *pool = pool_new(1);
-    cnn_forward_infer(&c, &w, pool, N);
-    float plain[N * K];
-    memcpy(plain, w.logits, sizeof plain);
-    w.log_probs = 1;
-    cnn_forward_infer(&c, &w, pool, N);
+    label_head h = {0};
+    unsigned char pix[N * SIZE * SIZE * 3];
+    encoder *e = reference_encoder(&h, pix);
+    encoder_work *w = e->ops->work_new(e, 2, 0);
+    assert_non_null(w);
+    float plain[N * K], logs[N * K];
+    assert_int_equal(image_model_probs(e, &h, w, 2, pix, N, 0, plain), 0);
+    assert_int_equal(image_model_probs(e, &h, w, 2, pix, N, 1, logs), 0);
     for (int i = 0; i < N * K; i++)
-        assert_true(fabs(exp(w.logits[i]) - plain[i]) < 1e-6);
-    cnn_work_free(&w);
-    pool_free(pool);
-    cnn_free(&c);
+        assert_true(fabs(exp(logs[i]) - plain[i]) < 1e-6);
+    e->ops->work_free(w);
+    encoder_free(e);
+    label_head_free(&h);
+}
+
+/* What save writes, load reads back: the same settings, parameters and statistics. */
+static void encoder_section_round_trips(void **state)
+{
+    (void)state;
+    label_head h = {0};
+    unsigned char pix[N * SIZE * SIZE * 3];
+    encoder *e = reference_encoder(&h, pix);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    model_writer mw = {.f = f};
+    e->ops->save(e, &mw);
+    assert_false(mw.failed);
+    rewind(f);
+    model_reader r = {.f = f, .left = mw.size};
+    encoder *back = NULL;
+    assert_int_equal(cnn_encoder_load(&r, &back), 0);
+    assert_int_equal(r.left, 0);
+    const cnn_encoder *a = as_const_cnn(e), *b = as_const_cnn(back);
+    assert_int_equal(back->ops->kind, ENCODER_CNN);
+    assert_int_equal(b->net.size, SIZE);
+    assert_int_equal(b->net.width, WIDTH);
+    assert_memory_equal(&b->img, &a->img, sizeof a->img);
+    assert_memory_equal(b->net.params, a->net.params, a->net.nparams * sizeof(float));
+    assert_memory_equal(b->net.stats, a->net.stats, a->net.nstats * sizeof(float));
+    fclose(f);
+    encoder_free(back);
+    encoder_free(e);
+    label_head_free(&h);
+}
+
+/* Writes the CNN's fields as files before the encoder interface did (the classifier after
+ * the network in one parameter block) into a temporary file; its size into *size. */
+static FILE *old_layout(const cnn_encoder *c, const label_head *h, uint64_t count, float var0,
+                        float std0, uint64_t *size)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    model_writer w = {.f = f};
+    const image_settings *is = &c->img;
+    const uint32_t u[6] = {(uint32_t)c->net.size, (uint32_t)c->net.width, (uint32_t)is->augment,
+                           (uint32_t)is->batch, (uint32_t)is->optimizer, (uint32_t)is->schedule};
+    mw_put(&w, u, sizeof u);
+    mw_f32(&w, is->weight_decay);
+    mw_put(&w, is->mean, 12);
+    mw_f32(&w, std0);
+    mw_put(&w, is->std + 1, 8);
+    mw_u64(&w, count);
+    mw_put(&w, c->net.params, c->net.nparams * 4);
+    mw_put(&w, h->params, h->nparams * 4);
+    float *stats = malloc(c->net.nstats * sizeof *stats);
+    assert_non_null(stats);
+    memcpy(stats, c->net.stats, c->net.nstats * sizeof *stats);
+    stats[c->net.var_off[0]] = var0;
+    mw_floats(&w, stats, c->net.nstats);
+    free(stats);
+    assert_false(w.failed);
+    rewind(f);
+    *size = w.size;
+    return f;
+}
+
+/* The old single parameter block is split: the network's part to the encoder, the rest to
+ * the label head; what a training could not have written is refused. */
+static void old_layout_splits_into_encoder_and_head(void **state)
+{
+    (void)state;
+    label_head h = {0};
+    unsigned char pix[N * SIZE * SIZE * 3];
+    encoder *e = reference_encoder(&h, pix);
+    const cnn_encoder *c = as_const_cnn(e);
+    uint64_t whole = c->net.nparams + h.nparams, size;
+    float var0 = c->net.stats[c->net.var_off[0]], std0 = c->img.std[0];
+    struct {
+        uint64_t count;
+        float var0, std0;
+        uint64_t cut; /* bytes left out at the end */
+        int nlabels;
+        int ok;
+    } cases[] = {
+        {whole, var0, std0, 0, K, 1},
+        {whole - 1, var0, std0, 0, K, 0},  /* a block of another size */
+        {whole, -1, std0, 0, K, 0},        /* a negative variance */
+        {whole, NAN, std0, 0, K, 0},
+        {whole, var0, 0, 0, K, 0},         /* no deviation to divide by */
+        {whole, var0, std0, 4, K, 0},      /* truncated */
+        {whole, var0, std0, 0, K + 1, 0},  /* not the labels' classifier */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        FILE *f = old_layout(c, &h, cases[i].count, cases[i].var0, cases[i].std0, &size);
+        model_reader r = {.f = f, .left = size - cases[i].cut};
+        encoder *back = NULL;
+        label_head hb = {0};
+        int rc = cnn_encoder_load_with_classifier(&r, &back, &hb, cases[i].nlabels);
+        if (!cases[i].ok) {
+            assert_int_equal(rc, -1);
+            assert_true(r.failed);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(r.left, 0);
+            const cnn_encoder *b = as_const_cnn(back);
+            assert_memory_equal(b->net.params, c->net.params, c->net.nparams * 4);
+            assert_memory_equal(b->net.stats, c->net.stats, c->net.nstats * 4);
+            assert_memory_equal(&b->img, &c->img, sizeof c->img);
+            assert_int_equal(hb.in, (size_t)c->net.feat);
+            assert_int_equal(hb.out, K);
+            assert_memory_equal(hb.params, h.params, h.nparams * 4);
+        }
+        fclose(f);
+        encoder_free(back);
+        label_head_free(&hb);
+    }
+    encoder_free(e);
+    label_head_free(&h);
 }
 
 static void shapes_follow_the_reference(void **state)
 {
     (void)state;
     cnn c;
-    assert_int_equal(cnn_init(&c, 64, 32, 10), 0);
+    assert_int_equal(cnn_init(&c, 64, 32), 0);
     assert_int_equal(c.feat, 256);
     assert_int_equal(c.conv[6].ho, 8);
-    /* 7 convolutions and the linear layer: 1.16 M weights at width 32 */
-    assert_int_equal(c.nparams, 1162080 + 2 * (32 + 64 * 2 + 128 * 2 + 256 * 2) + 256 * 10 + 10);
+    /* 7 convolutions, and the classifier above: 1.16 M weights at width 32 */
+    assert_int_equal(c.nparams, 1162080 + 2 * (32 + 64 * 2 + 128 * 2 + 256 * 2));
+    label_head h = {0};
+    assert_int_equal(label_head_alloc(&h, (size_t)c.feat, 10), 0);
+    assert_int_equal(c.nparams + h.nparams,
+                     1162080 + 2 * (32 + 64 * 2 + 128 * 2 + 256 * 2) + 256 * 10 + 10);
+    label_head_free(&h);
     cnn_free(&c);
-    assert_int_equal(cnn_init(&c, 4, 32, 10), -1);  /* too small for three stages */
-    assert_int_equal(cnn_init(&c, 64, 0, 10), -1);
-    assert_int_equal(cnn_init(&c, 64, 32, 0), -1);
+    assert_int_equal(cnn_init(&c, 4, 32), -1);  /* too small for three stages */
+    assert_int_equal(cnn_init(&c, 64, 0), -1);
+    assert_null(cnn_encoder_new(64, CNN_MAX_WIDTH + 1));
 }
 
 int main(void)
@@ -187,7 +416,10 @@ int main(void)
         cmocka_unit_test(shapes_follow_the_reference),
         cmocka_unit_test(reference_cnn_matches_pytorch_one_thread),
         cmocka_unit_test(reference_cnn_matches_pytorch_two_threads),
+        cmocka_unit_test(encoder_features_are_the_normalized_inference_pass),
         cmocka_unit_test(log_probs_are_the_log_of_the_probabilities),
+        cmocka_unit_test(encoder_section_round_trips),
+        cmocka_unit_test(old_layout_splits_into_encoder_and_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,23 +9,19 @@
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
 #include "nn/blas_threads.h"
-#include "nn/linear.h"
 #include "nn/pool.h"
-#include "nn/softmax.h"
 
 static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f;
 /* Images per sgemm: enough columns (HO*WO per image) for sgemm to run near its peak. */
 enum { CHUNK_COLUMNS = 1024 };
 
-int cnn_shape(cnn *c, int size, int width, int nlabels)
+int cnn_shape(cnn *c, int size, int width)
 {
     memset(c, 0, sizeof *c);
-    if (size < CNN_MIN_SIZE || size > CNN_MAX_SIZE || width < 1 || width > CNN_MAX_WIDTH ||
-        nlabels < 1)
+    if (size < CNN_MIN_SIZE || size > CNN_MAX_SIZE || width < 1 || width > CNN_MAX_WIDTH)
         return -1;
     c->size = size;
     c->width = width;
-    c->nlabels = nlabels;
     int h = size, ch = width;
     if (conv_shape_init(&c->conv[0], 3, width, 3, 1, 1, h, h))
         return -1;
@@ -55,18 +51,14 @@ int cnn_shape(cnn *c, int size, int width, int nlabels)
         c->var_off[l] = soff;
         soff += (size_t)s->cout;
     }
-    c->fc_w_off = off;
-    off += (size_t)c->feat * nlabels;
-    c->fc_b_off = off;
-    off += (size_t)nlabels;
     c->nparams = off;
     c->nstats = soff;
     return 0;
 }
 
-int cnn_init(cnn *c, int size, int width, int nlabels)
+int cnn_init(cnn *c, int size, int width)
 {
-    if (cnn_shape(c, size, width, nlabels))
+    if (cnn_shape(c, size, width))
         return -1;
     c->params = mem_calloc(c->nparams, sizeof *c->params);
     c->stats = mem_calloc(c->nstats, sizeof *c->stats);
@@ -83,14 +75,12 @@ static void fill_uniform(float *p, size_t n, float bound, rng *r)
         p[i] = (2 * rng_float(r) - 1) * bound;
 }
 
-void cnn_reset(cnn *c, uint64_t seed)
+void cnn_reset(cnn *c, rng *r)
 {
-    rng r;
-    rng_seed(&r, seed);
     for (int l = 0; l < CNN_CONVS; l++) {
         const conv_shape *s = &c->conv[l];
         size_t fan_in = (size_t)s->cin * s->k * s->k;
-        fill_uniform(c->params + c->w_off[l], fan_in * s->cout, 1 / sqrtf((float)fan_in), &r);
+        fill_uniform(c->params + c->w_off[l], fan_in * s->cout, 1 / sqrtf((float)fan_in), r);
         for (int i = 0; i < s->cout; i++) {
             c->params[c->gamma_off[l] + i] = 1;
             c->params[c->beta_off[l] + i] = 0;
@@ -98,9 +88,13 @@ void cnn_reset(cnn *c, uint64_t seed)
             c->stats[c->var_off[l] + i] = 1;
         }
     }
-    float bound = 1 / sqrtf((float)c->feat);
-    fill_uniform(c->params + c->fc_w_off, (size_t)c->feat * c->nlabels, bound, &r);
-    fill_uniform(c->params + c->fc_b_off, (size_t)c->nlabels, bound, &r);
+}
+
+void cnn_reset_linear(float *w, float *b, int in, int out, rng *r)
+{
+    float bound = 1 / sqrtf((float)in);
+    fill_uniform(w, (size_t)in * out, bound, r);
+    fill_uniform(b, (size_t)out, bound, r);
 }
 
 void cnn_free(cnn *c)
@@ -163,7 +157,6 @@ int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int trainin
              (w->grads = mem_alloc((size_t)threads * c->nparams * sizeof(float)));
     }
     ok = ok && (w->feat = mem_alloc(n * c->feat * sizeof(float))) &&
-         (w->logits = mem_alloc(n * c->nlabels * sizeof(float))) &&
          (w->scratch = mem_alloc((size_t)threads * w->scratch_floats * sizeof(float)));
     if (!ok) {
         cnn_work_free(w);
@@ -204,7 +197,6 @@ void cnn_work_free(cnn_work *w)
     mem_free(w->save_istd);
     mem_free(w->feat);
     mem_free(w->dfeat);
-    mem_free(w->logits);
     mem_free(w->scratch);
     mem_free(w->grads);
     memset(w, 0, sizeof *w);
@@ -217,10 +209,7 @@ typedef struct step {
     cnn_work *w;
     float *stats;  /* running statistics to update (training) */
     int n, layer;
-    const int *labels;
     float *bufs[2];  /* inference: the two alternating activation buffers */
-    const cnn_loss *loss_opts; /* backward: class weights and label smoothing, or NULL */
-    double loss[64]; /* per thread */
 } step;
 
 static float *scratch_of(const step *st, int tid)
@@ -277,48 +266,32 @@ static void run_bn_relu_forward(void *arg, int tid, int nthreads)
     relu_forward(w->act[l] + c0 * M, w->act[l] + c0 * M, (c1 - c0) * M);
 }
 
-/* Global average pooling, the linear layer and softmax, with the loss in training. */
-static void head_forward(const cnn *c, cnn_work *w, const float *last, int n, size_t n0,
-                         size_t n1, const int *labels, double *loss)
+/* Global average pooling of the last layer's output into the features. */
+static void pool_features(const cnn *c, cnn_work *w, const float *last, int n, size_t n0,
+                          size_t n1)
 {
     const conv_shape *s = &c->conv[CNN_CONVS - 1];
-    gap_forward(w->feat, last, c->feat, n, s->ho * s->wo, (int)n0, (int)n1);
-    for (size_t i = n0; i < n1; i++) {
-        float *z = w->logits + i * c->nlabels;
-        linear_forward(z, w->feat + i * c->feat, c->params + c->fc_w_off,
-                       c->params + c->fc_b_off, c->feat, c->nlabels);
-        if (w->log_probs && !labels) /* a fusion head adds them to the text's */
-            log_softmax_forward(z, z, c->nlabels);
-        else
-            softmax_forward(z, z, c->nlabels);
-        if (labels)
-            *loss -= log(fmax(z[labels[i]], 1e-30));
-    }
+    if (n0 < n1)
+        gap_forward(w->feat, last, c->feat, n, s->ho * s->wo, (int)n0, (int)n1);
 }
 
-static void run_head_forward(void *arg, int tid, int nthreads)
+static void run_pool_features(void *arg, int tid, int nthreads)
 {
     step *st = arg;
     size_t n0, n1;
     pool_split((size_t)st->n, tid, nthreads, &n0, &n1);
-    st->loss[tid] = 0;
-    head_forward(st->c, st->w, st->w->act[CNN_CONVS - 1], st->n, n0, n1, st->labels,
-                 &st->loss[tid]);
+    pool_features(st->c, st->w, st->w->act[CNN_CONVS - 1], st->n, n0, n1);
 }
 
-double cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels)
+void cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n)
 {
-    step st = {.c = c, .w = w, .stats = c->stats, .n = n, .labels = labels};
+    step st = {.c = c, .w = w, .stats = c->stats, .n = n};
     for (int l = 0; l < CNN_CONVS; l++) {
         st.layer = l;
         pool_run(pool, run_conv_forward, &st);
         pool_run(pool, run_bn_relu_forward, &st);
     }
-    pool_run(pool, run_head_forward, &st);
-    double loss = 0;
-    for (int t = 0; t < pool_threads(pool); t++)
-        loss += st.loss[t];
-    return loss / n;
+    pool_run(pool, run_pool_features, &st);
 }
 
 /* Inference, one layer for the thread's images: batch norm is a fixed affine map per
@@ -350,10 +323,8 @@ static void run_infer_layer(void *arg, int tid, int nthreads)
             p[i] = v > 0 ? v : 0;
         }
     }
-    if (l == CNN_CONVS - 1) {
-        double unused = 0;
-        head_forward(c, w, out, st->n, n0, n1, NULL, &unused);
-    }
+    if (l == CNN_CONVS - 1)
+        pool_features(c, w, out, st->n, n0, n1);
 }
 
 void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n)
@@ -368,28 +339,16 @@ void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n)
 
 /* ---- backward ---------------------------------------------------------------------- */
 
-static void run_head_backward(void *arg, int tid, int nthreads)
+/* The gradient of the last layer's output, from the features'; each thread's gradient
+ * block starts at zero here. */
+static void run_pool_backward(void *arg, int tid, int nthreads)
 {
     step *st = arg;
     const cnn *c = st->c;
     cnn_work *w = st->w;
-    float *g = grads_of(st, tid);
-    memset(g, 0, c->nparams * sizeof *g);
+    memset(grads_of(st, tid), 0, c->nparams * sizeof(float));
     size_t n0, n1;
     pool_split((size_t)st->n, tid, nthreads, &n0, &n1);
-    float inv_n = 1.0f / (float)st->n;
-    for (size_t i = n0; i < n1; i++) {
-        float *z = w->logits + i * c->nlabels; /* probabilities become dlogits */
-        int y = st->labels[i];
-        softmax_xent_backward(z, z, y, c->nlabels);
-        const cnn_loss *lo = st->loss_opts;
-        float scale = inv_n * (lo && lo->class_weight ? lo->class_weight[y] : 1.0f);
-        float eps = lo ? lo->smoothing : 0; /* the target is (1 - eps) onehot + eps / K */
-        for (int k = 0; k < c->nlabels; k++)
-            z[k] = (z[k] - eps / (float)c->nlabels + (k == y ? eps : 0)) * scale;
-        linear_backward(w->dfeat + i * c->feat, g + c->fc_w_off, g + c->fc_b_off, z,
-                        w->feat + i * c->feat, c->params + c->fc_w_off, c->feat, c->nlabels);
-    }
     const conv_shape *s = &c->conv[CNN_CONVS - 1];
     if (n0 < n1)
         gap_backward(w->dbuf[CNN_CONVS & 1], w->dfeat, c->feat, st->n,
@@ -445,12 +404,11 @@ static void run_reduce(void *arg, int tid, int nthreads)
     }
 }
 
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels,
-                  const cnn_loss *loss)
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n)
 {
-    step st = {.c = c, .w = w, .n = n, .labels = labels, .loss_opts = loss};
-    /* gradients of activation l live in dbuf[(l + 1) & 1]; head writes layer 6's */
-    pool_run(pool, run_head_backward, &st);
+    step st = {.c = c, .w = w, .n = n};
+    /* gradients of activation l live in dbuf[(l + 1) & 1]; pooling writes layer 6's */
+    pool_run(pool, run_pool_backward, &st);
     for (int l = CNN_CONVS - 1; l >= 0; l--) {
         st.layer = l;
         pool_run(pool, run_bn_relu_backward, &st);

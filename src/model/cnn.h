@@ -1,22 +1,25 @@
-/* The image encoder and classifier: the reference CNN of issue 3, written out layer by
- * layer so that it can be compared with PyTorch's:
+/* The image network: the reference CNN of issue 3, written out layer by layer so that it
+ * can be compared with PyTorch's:
  *
  *   stem   conv3x3(3 -> w)                        at S x S
  *   stage  conv3x3 stride 2 (c -> 2c), conv3x3 (2c -> 2c)   three times
  *   every convolution without bias, then batch norm and ReLU
- *   global average pooling, linear (8w -> labels), softmax
+ *   global average pooling to the features (8w per image)
+ *
+ * The classifier above the features is the model's label head (model/label_head.h); the
+ * CNN encoder (cnn_encoder.h) is this network behind the encoder interface.
  *
  * Activations are CNHW batches (see nn/conv2d.h). Parameters live in one block, tensor
- * after tensor (conv weight, bn gamma, bn beta per convolution; fc weight [8w][labels],
- * fc bias), so that an optimizer steps over one array; batch-norm running statistics live
- * in a second block. Knows nothing about files or images on disk: the trainer fills the
- * input batch. */
+ * after tensor (conv weight, bn gamma, bn beta per convolution), so that an optimizer steps
+ * over one array; batch-norm running statistics live in a second block. Knows nothing about
+ * files or images on disk: the caller fills the input batch. */
 #ifndef SHELF_MODEL_CNN_H
 #define SHELF_MODEL_CNN_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/rng.h"
 #include "core/threadpool.h"
 #include "nn/conv2d.h"
 
@@ -28,12 +31,12 @@ enum {
 };
 
 typedef struct cnn {
-    int size, width, nlabels;
+    int size, width;
     conv_shape conv[CNN_CONVS];
     int feat;                    /* channels after the last stage: 8 width */
     float *params;               /* nparams: the trained tensors */
     size_t nparams;
-    size_t w_off[CNN_CONVS], gamma_off[CNN_CONVS], beta_off[CNN_CONVS], fc_w_off, fc_b_off;
+    size_t w_off[CNN_CONVS], gamma_off[CNN_CONVS], beta_off[CNN_CONVS];
     float *stats;                /* running mean then running variance per convolution */
     size_t nstats;
     size_t mean_off[CNN_CONVS], var_off[CNN_CONVS];
@@ -42,13 +45,17 @@ typedef struct cnn {
 } cnn;
 
 /* Sets up the shapes and allocates the blocks; -1 on bad sizes or out of memory. */
-int cnn_init(cnn *c, int size, int width, int nlabels);
+int cnn_init(cnn *c, int size, int width);
 /* As cnn_init without allocating: the shapes and sizes (nparams, nstats), for a model file
  * to check what it claims before anything is allocated. 0, or -1 for bad sizes. */
-int cnn_shape(cnn *c, int size, int width, int nlabels);
-/* PyTorch's default initialization (uniform +-1/sqrt(fan_in) for convolutions and the
- * linear layer, gamma 1, beta 0, running mean 0 and variance 1), seeded. */
-void cnn_reset(cnn *c, uint64_t seed);
+int cnn_shape(cnn *c, int size, int width);
+/* PyTorch's default initialization (uniform +-1/sqrt(fan_in) for the convolutions, gamma 1,
+ * beta 0, running mean 0 and variance 1), drawing from r: a linear layer above initialized
+ * from r next gets what PyTorch's would. */
+void cnn_reset(cnn *c, rng *r);
+/* A linear layer w[in][out], b[out] above the features, initialized as PyTorch's (uniform
+ * +-1/sqrt(in)) from r: after cnn_reset, the network and classifier of the reference. */
+void cnn_reset_linear(float *w, float *b, int in, int out, rng *r);
 void cnn_free(cnn *c);
 /* Multiply-adds of one image's forward pass through the convolutions. */
 double cnn_conv_macs(const cnn *c);
@@ -61,10 +68,8 @@ typedef struct cnn_work {
     float *pre[CNN_CONVS]; /* convolution outputs, before batch norm (training only) */
     float *act[CNN_CONVS]; /* after batch norm and ReLU (inference: two alternating) */
     float *save_mean, *save_istd; /* per convolution and channel */
-    float *feat;           /* [cap][feat] */
-    float *dfeat;          /* [cap][feat], training only */
-    float *logits;         /* [cap][labels]; probabilities after the forward pass */
-    int log_probs;         /* inference leaves log-probabilities in logits instead */
+    float *feat;           /* [cap][feat]: the forward pass's output */
+    float *dfeat;          /* [cap][feat], training only: the backward pass's input */
     float *dbuf[2];        /* gradients flowing back, alternating */
     float *scratch;        /* per thread, im2col columns */
     size_t scratch_floats;
@@ -79,25 +84,19 @@ double cnn_work_bytes(const cnn *c, int batch, int threads, int training);
 int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training);
 void cnn_work_free(cnn_work *w);
 
-/* The training forward pass over the first n images of w->x: batch statistics (the
- * running ones updated with momentum 0.1, as PyTorch's); returns the mean cross-entropy
- * against labels, w->logits holding the probabilities. */
-double cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels);
+/* The training forward pass over the first n images of w->x into w->feat: batch statistics
+ * (the running ones updated with momentum 0.1, as PyTorch's). */
+void cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n);
 
-/* The inference forward pass (running statistics) over the first n images of w->x, which
- * may come from a work area made with training 0 or 1; w->logits receives probabilities.
- * The model is only read, so threads may share it, each with its own work area. */
+/* The inference forward pass (running statistics) over the first n images of w->x into
+ * w->feat, through a work area made with training 0 or 1 (whose training activations it
+ * leaves alone but whose gradient buffers it uses). The network is only read, so threads
+ * may share it, each with its own work area. */
 void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n);
 
-/* Variations of the loss: a weight per class (NULL: all 1) and label smoothing. */
-typedef struct cnn_loss {
-    const float *class_weight;
-    float smoothing;
-} cnn_loss;
-
-/* After a training forward pass: the gradient of the mean loss (loss NULL: plain
- * cross-entropy) into w->grads (thread 0's slice, nparams floats). */
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, const int *labels,
-                  const cnn_loss *loss);
+/* After a training forward pass, from the gradient of the loss with respect to the
+ * features in w->dfeat (n x feat, filled by the caller): the gradient of the parameters
+ * into w->grads (thread 0's slice, nparams floats). w->dfeat is left as it was. */
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n);
 
 #endif

@@ -1,21 +1,20 @@
-/* The image side of a model: the CNN (model/cnn.h) and how images are prepared for it. */
+/* The image side of a model: an image encoder (model/cnn_encoder.h) and the label head
+ * above it, softmax over the labels. */
 #ifndef SHELF_MODEL_IMAGE_MODEL_H
 #define SHELF_MODEL_IMAGE_MODEL_H
 
-#include "core/threadpool.h"
-#include "model/cnn.h"
+#include "model/cnn_encoder.h"
+#include "model/encoder.h"
+#include "model/label_head.h"
 
-typedef struct image_settings {
-    float mean[3], std[3]; /* per channel, of pixel / 255 over the training images */
-    /* how it was trained, for shelf info */
-    int augment, batch, optimizer, schedule;
-    float weight_decay;
-} image_settings;
+/* Probabilities of n images (S x S RGB at the encoder's size, one after another) into
+ * probs[n][labels] by encoder e and head h, through w (made for e with training 0 or 1 for
+ * batches of up to batch images) in batches of that size; their logarithms with log_probs
+ * (the evidence a fusion head weighs). 0, or -1 out of memory. */
+int image_model_probs(const encoder *e, const label_head *h, encoder_work *w, size_t batch,
+                      const unsigned char *pix, size_t n, int log_probs, float *probs);
 
-/* Probabilities of n images (S x S RGB, S = the model's size, one after another) into
- * probs[n][labels], through w (made for this model with training 0 or 1) in batches of its
- * capacity; their logarithms when w->log_probs. */
-void image_model_probs(const cnn *net, const image_settings *is, cnn_work *w, thread_pool *pool,
-                       const unsigned char *pix, size_t n, float *probs);
+/* The size an image encoder reads images at. */
+static inline int image_encoder_size(const encoder *e) { return as_const_cnn(e)->net.size; }
 
 #endif

@@ -29,6 +29,18 @@ void label_head_free(label_head *h)
     memset(h, 0, sizeof *h);
 }
 
+void label_head_forward_row(const label_head *h, const encoder_features *f, size_t i, float *z)
+{
+    if (h->by_output) {
+        dense_forward(z, f->dense + i * h->in, h->w, h->b, 1, (int)h->in, h->out);
+    } else if (f->sparse) {
+        const sparse_vec *x = &f->sparse[i];
+        sparse_linear_forward(z, x->rows, x->vals, x->n, h->w, h->b, h->out);
+    } else {
+        linear_forward(z, f->dense + i * f->width, h->w, h->b, (int)h->in, h->out);
+    }
+}
+
 void label_head_forward(const label_head *h, const encoder_features *f, float *z)
 {
     const size_t N = (size_t)h->out;
@@ -39,13 +51,8 @@ void label_head_forward(const label_head *h, const encoder_features *f, float *z
                           (int)(f->n - j0 < g ? f->n - j0 : g), (int)F, h->out);
         return;
     }
-    for (size_t i = 0; i < f->n; i++) {
-        const sparse_vec *x = f->sparse ? &f->sparse[i] : NULL;
-        if (x)
-            sparse_linear_forward(z + i * N, x->rows, x->vals, x->n, h->w, h->b, h->out);
-        else
-            linear_forward(z + i * N, f->dense + i * f->width, h->w, h->b, (int)h->in, h->out);
-    }
+    for (size_t i = 0; i < f->n; i++)
+        label_head_forward_row(h, f, i, z + i * N);
 }
 
 void label_head_save(const label_head *h, model_writer *w)

@@ -25,6 +25,8 @@ void label_head_free(label_head *h);
 
 /* z[n][out] = the scores of f's n rows (in f's order). */
 void label_head_forward(const label_head *h, const encoder_features *f, float *z);
+/* z[out] = the scores of row i alone (threads may share a batch's rows this way). */
+void label_head_forward_row(const label_head *h, const encoder_features *f, size_t i, float *z);
 
 void label_head_save(const label_head *h, model_writer *w);
 /* Reads a head that must have in inputs and out outputs (in the layout by_output says). 0,

@@ -7,7 +7,6 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/mem.h"
-#include "image/augment.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
@@ -36,7 +35,8 @@ void shelf_model_free(shelf_model *m)
         mem_free(m->read_strings[i]);
     mem_free(m->info.train_path);
     mem_free(m->seen);
-    cnn_free(&m->net);
+    encoder_free(m->image);
+    label_head_free(&m->image_head);
     fusion_head_free(&m->head);
     mem_free(m);
 }
@@ -402,21 +402,9 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, ", %.1f s", in->train_seconds);
     buf_puts(&b, "\n");
     if (model_has_image(m)) {
-        const image_settings *is = &m->img;
-        char aug[64];
-        augment_format(is->augment, aug, sizeof aug);
-        buf_printf(&b, "model             image CNN, input %dx%d, width %d, %zu parameters "
-                   "(%.1f MB)\n", m->net.size, m->net.size, m->net.width, m->net.nparams,
-                   (double)m->net.nparams * 4 / 1e6);
-        buf_printf(&b, "optimizer         %s, weight decay %g, schedule %s, batch %d, "
-                   "augmentation %s\n", is->optimizer == SHELF_OPTIMIZER_SGD ? "sgd" : "adamw",
-                   (double)is->weight_decay,
-                   is->schedule == SHELF_SCHEDULE_ONECYCLE ? "onecycle"
-                   : is->schedule == SHELF_SCHEDULE_COSINE ? "cosine" : "constant",
-                   is->batch, aug);
-        buf_printf(&b, "normalization     mean %.4f %.4f %.4f, std %.4f %.4f %.4f\n",
-                   (double)is->mean[0], (double)is->mean[1], (double)is->mean[2],
-                   (double)is->std[0], (double)is->std[1], (double)is->std[2]);
+        m->image->ops->describe(m->image, &b, model_num_labels(m), m->image_head.out);
+        buf_printf(&b, "image head        linear %zu x %d (%zu parameters)\n", m->image_head.in,
+                   m->image_head.out, m->image_head.nparams);
         if (in->skipped_images)
             buf_printf(&b, "skipped           %ld products with a bad image\n",
                        in->skipped_images);

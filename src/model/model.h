@@ -40,9 +40,9 @@ struct shelf_model {
     /* the text encoder and its label head */
     encoder *text;
     label_head text_head;
-    /* image models: the CNN over the labels, and how images are prepared */
-    cnn net;
-    image_settings img;
+    /* the image encoder (the CNN) and its label head over the labels (never hierarchical) */
+    encoder *image;
+    label_head image_head;
     /* fused models: how the text's and the image's evidence are weighed, per branch */
     fusion_head head;
     strmap labels;       /* label path -> id */

@@ -42,7 +42,10 @@ enum {
     SECTION_TEXT_HEAD = TAG('H', 'E', 'D', 'T'),
     SECTION_SEQ = TAG('S', 'E', 'Q', 'T'),       /* read only: a sequence encoder with its
                                                     head, as format 7 first wrote it */
-    SECTION_CNN = TAG('C', 'N', 'N', 'I'),       /* the CNN with its own head */
+    SECTION_IMAGE_ENCODER = TAG('E', 'N', 'C', 'I'),
+    SECTION_IMAGE_HEAD = TAG('H', 'E', 'D', 'I'),
+    SECTION_CNN = TAG('C', 'N', 'N', 'I'),       /* read only: the CNN with its classifier,
+                                                    as format 7 first wrote it */
     SECTION_FUSION = TAG('F', 'U', 'S', 'E')
 };
 
@@ -115,18 +118,16 @@ static void put_text_head(model_writer *w, const void *ctx)
     label_head_save(&((const shelf_model *)ctx)->text_head, w);
 }
 
-static void put_cnn(model_writer *w, const void *ctx)
+static void put_image_encoder(model_writer *w, const void *ctx)
 {
-    const shelf_model *m = ctx;
-    const image_settings *is = &m->img;
-    const uint32_t u[6] = {(uint32_t)m->net.size, (uint32_t)m->net.width, (uint32_t)is->augment,
-                           (uint32_t)is->batch, (uint32_t)is->optimizer, (uint32_t)is->schedule};
-    mw_put(w, u, sizeof u);
-    mw_f32(w, is->weight_decay);
-    mw_put(w, is->mean, 12);
-    mw_put(w, is->std, 12);
-    mw_floats(w, m->net.params, m->net.nparams);
-    mw_floats(w, m->net.stats, m->net.nstats);
+    const encoder *e = ((const shelf_model *)ctx)->image;
+    mw_u32(w, (uint32_t)e->ops->kind);
+    e->ops->save(e, w);
+}
+
+static void put_image_head(model_writer *w, const void *ctx)
+{
+    label_head_save(&((const shelf_model *)ctx)->image_head, w);
 }
 
 static void put_fusion(model_writer *w, const void *ctx)
@@ -151,8 +152,10 @@ static void put_sections(model_writer *w, const shelf_model *m)
         mw_section(w, SECTION_TEXT_ENCODER, put_text_encoder, m);
         mw_section(w, SECTION_TEXT_HEAD, put_text_head, m);
     }
-    if (model_has_image(m))
-        mw_section(w, SECTION_CNN, put_cnn, m);
+    if (m->image) {
+        mw_section(w, SECTION_IMAGE_ENCODER, put_image_encoder, m);
+        mw_section(w, SECTION_IMAGE_HEAD, put_image_head, m);
+    }
     if (m->modality == SHELF_MODALITY_BOTH)
         mw_section(w, SECTION_FUSION, put_fusion, m);
 }
@@ -213,24 +216,6 @@ int model_check_settings(model_reader *r, shelf_model *m)
         m->read.format > SHELF_FORMAT_FASTTEXT || m->read.max_depth < 0 ||
         m->read.max_depth > MODEL_MAX_DEPTH)
         return mr_fail(r, NULL);
-    return 0;
-}
-
-int model_check_image(model_reader *r, const shelf_model *m)
-{
-    for (int c = 0; c < 3; c++)
-        if (!(m->img.std[c] > 0) || !isfinite(m->img.mean[c]))
-            return mr_fail(r, "bad image normalization");
-    return 0;
-}
-
-int model_check_image_stats(model_reader *r, const shelf_model *m)
-{
-    for (int l = 0; l < CNN_CONVS; l++) /* variances are sqrt'ed at prediction */
-        for (int i = 0; i < m->net.conv[l].cout; i++)
-            if (!(m->net.stats[m->net.var_off[l] + i] >= 0) ||
-                !isfinite(m->net.stats[m->net.var_off[l] + i]))
-                return mr_fail(r, NULL);
     return 0;
 }
 
@@ -339,29 +324,31 @@ static int get_seq(model_reader *r, shelf_model *m)
     return model_read_seq(r, m, (seq_kind)u[0], u + 1);
 }
 
+/* The loaders of the encoders an image section may hold, by kind. */
+static int get_image_encoder(model_reader *r, shelf_model *m)
+{
+    uint32_t kind = mr_u32(r);
+    if (m->image)
+        return mr_fail(r, "two image encoders");
+    if (kind == ENCODER_CNN)
+        return cnn_encoder_load(r, &m->image);
+    return mr_fail(r, "an unknown image encoder");
+}
+
+static int get_image_head(model_reader *r, shelf_model *m)
+{
+    if (!m->image || m->image_head.params)
+        return mr_fail(r, "an image head without its encoder");
+    return label_head_load(&m->image_head, r, encoder_width(m->image), model_num_labels(m),
+                           m->image->ops->head_by_output);
+}
+
+/* The CNN and its classifier as one section (files written before the image encoder). */
 static int get_cnn(model_reader *r, shelf_model *m)
 {
-    image_settings *is = &m->img;
-    uint32_t u[6];
-    mr_get(r, u, sizeof u);
-    is->weight_decay = mr_f32(r);
-    mr_get(r, is->mean, 12);
-    mr_get(r, is->std, 12);
-    *is = (image_settings){{is->mean[0], is->mean[1], is->mean[2]},
-                           {is->std[0], is->std[1], is->std[2]},
-                           (int)u[2], (int)u[3], (int)u[4], (int)u[5], is->weight_decay};
-    cnn shape;
-    if (r->failed || m->net.params || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
-        cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
-        mr_claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4))
-        return mr_fail(r, NULL);
-    if (cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n))
-        return mr_oom(r);
-    return model_check_image(r, m) ||
-                   mr_floats(r, "the image network", m->net.params, m->net.nparams) ||
-                   mr_floats(r, "the image network", m->net.stats, m->net.nstats)
-               ? -1
-               : model_check_image_stats(r, m);
+    if (m->image)
+        return mr_fail(r, "two image encoders");
+    return cnn_encoder_load_with_classifier(r, &m->image, &m->image_head, model_num_labels(m));
 }
 
 static int check_fusion(model_reader *r, const shelf_model *m)
@@ -422,6 +409,10 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return labelled ? get_text_head(r, m) : mr_fail(r, "a head before the labels");
     case SECTION_SEQ:
         return labelled ? get_seq(r, m) : mr_fail(r, "an encoder before the labels");
+    case SECTION_IMAGE_ENCODER:
+        return labelled ? get_image_encoder(r, m) : mr_fail(r, "an encoder before the labels");
+    case SECTION_IMAGE_HEAD:
+        return labelled ? get_image_head(r, m) : mr_fail(r, "a head before the labels");
     case SECTION_CNN:
         return labelled ? get_cnn(r, m) : mr_fail(r, "an encoder before the labels");
     case SECTION_FUSION:
@@ -445,9 +436,9 @@ static int read_sections(model_reader *r, shelf_model *m)
     }
     if (r->failed)
         return -1;
-    int text = m->text != NULL, image = m->net.params != NULL;
+    int text = m->text != NULL, image = m->image != NULL;
     if (!ls.have_labels || text != model_has_text(m) || image != model_has_image(m) ||
-        (m->text && !m->text_head.params) ||
+        (m->text && !m->text_head.params) || (m->image && !m->image_head.params) ||
         (m->modality == SHELF_MODALITY_BOTH) != fusion_head_ready(&m->head))
         return mr_fail(r, "a part of the model is missing");
     return 0;

@@ -17,17 +17,14 @@ int model_read_labels(model_reader *r, shelf_model *m);
 void model_point_read_strings(shelf_model *m);
 /* The temperature, the format and the depth the labels were cut at. */
 int model_check_settings(model_reader *r, shelf_model *m);
-/* Normalization of an image model's input (no zero deviation). */
-int model_check_image(model_reader *r, const shelf_model *m);
-/* The CNN's batch-norm variances, which prediction takes the square root of. */
-int model_check_image_stats(model_reader *r, const shelf_model *m);
 /* The training texts' hashes (u64 count, then ascending hashes). */
 int model_read_seen(model_reader *r, shelf_model *m);
 /* A fusion head of G branches: with weights, each label's branch and the branches' text
  * and image weights follow; without (version 2), every label in one branch, weights 1. */
 int model_read_fusion(model_reader *r, shelf_model *m, uint32_t G, int weights);
 /* A sequence encoder of this kind and sizes (D, layers, heads, F, T, nwords, nbuckets,
- * nsub), then its words and parameters, into m->seq. */
+ * nsub), then its words and parameters and those of its label head, into m->text and
+ * m->text_head. */
 int model_read_seq(model_reader *r, shelf_model *m, seq_kind kind, const uint32_t *sizes);
 
 #endif

@@ -45,33 +45,12 @@ static int get_bag(model_reader *r, shelf_model *m, const feat_config *feat, uin
     return mr_get(r, m->text_head.params, m->text_head.nparams * 4);
 }
 
-/* The image part: settings, then the network's tensors, their sizes checked against the
- * shapes the settings give. */
+/* The image part: the CNN and its classifier, as format 7's first image section kept them. */
 static int get_image(model_reader *r, shelf_model *m)
 {
-    image_settings *is = &m->img;
-    uint32_t u[6];
-    mr_get(r, u, sizeof u);
-    mr_get(r, &is->weight_decay, 4);
-    mr_get(r, is->mean, 12);
-    mr_get(r, is->std, 12);
-    is->augment = (int)u[2];
-    is->batch = (int)u[3];
-    is->optimizer = (int)u[4];
-    is->schedule = (int)u[5];
-    cnn shape;
-    if (r->failed || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
-        cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
-        mr_claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4))
-        return mr_fail(r, NULL);
-    if (cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m))
-        return mr_oom(r);
-    return model_check_image(r, m) || mr_floats(r, "the image network", m->net.params,
-                                                m->net.nparams) ||
-                   mr_floats(r, "the image network", m->net.stats, m->net.nstats) ||
-                   model_check_image_stats(r, m)
-               ? -1
-               : 0;
+    if (cnn_encoder_load_with_classifier(r, &m->image, &m->image_head, model_num_labels(m)))
+        return -1;
+    return model_build_taxonomy(m) ? mr_oom(r) : 0;
 }
 
 /* The fusion head of a fused model (version 3); a version-2 one adds the two encoders'

@@ -24,8 +24,8 @@ void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
         .temperature = m->temperature,
         .hierarchical = m->hierarchical,
         .dim = model_bag(m) ? model_bag(m)->dim : 0,
-        .image_size = model_has_image(m) ? m->net.size : 0,
-        .width = model_has_image(m) ? m->net.width : 0,
+        .image_size = m->image ? image_encoder_size(m->image) : 0,
+        .width = m->image ? as_const_cnn(m->image)->net.width : 0,
         .skipped_images = in->skipped_images,
         .fit_seconds = in->fit_seconds,
     };

@@ -1,5 +1,5 @@
-/* Prediction for image and fused models: decode, resize, normalize, the CNN in batches on all
- * cores, and for fused models the text model and the fusion head. */
+/* Prediction for image and fused models: decode, resize, the image encoder in batches on all
+ * cores and its label head, and for fused models the text model and the fusion head. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,49 +7,40 @@
 #include "core/error.h"
 #include "core/grow.h"
 #include "core/mem.h"
-#include "image/augment.h"
 #include "image/image_set.h"
 #include "model/predictor.h"
 #include "nn/softmax.h"
 
-typedef struct fill_job {
-    const image_settings *is;
-    cnn_work *w;
-    const unsigned char *pix;
-    int size, n;
-} fill_job;
-
-static void run_fill(void *arg, int tid, int nthreads)
+int image_model_probs(const encoder *e, const label_head *h, encoder_work *w, size_t batch,
+                      const unsigned char *pix, size_t n, int log_probs, float *probs)
 {
-    fill_job *j = arg;
-    size_t i0, i1, bytes = (size_t)j->size * j->size * 3, plane = (size_t)j->size * j->size;
-    pool_split((size_t)j->n, tid, nthreads, &i0, &i1);
-    for (size_t i = i0; i < i1; i++)
-        augment_to_tensor(j->pix + i * bytes, j->size, 0, NULL, j->is->mean, j->is->std,
-                          j->w->x + i * plane, (long)(plane * (size_t)j->n));
-}
-
-void image_model_probs(const cnn *net, const image_settings *is, cnn_work *w, thread_pool *pool,
-                       const unsigned char *pix, size_t n, float *probs)
-{
-    size_t bytes = (size_t)net->size * net->size * 3, K = (size_t)net->nlabels;
+    size_t S = (size_t)image_encoder_size(e), bytes = S * S * 3, K = (size_t)h->out;
     for (size_t done = 0; done < n;) {
-        int b = n - done < (size_t)w->cap ? (int)(n - done) : w->cap;
-        fill_job j = {is, w, pix + done * bytes, net->size, b};
-        pool_run(pool, run_fill, &j);
-        cnn_forward_infer(net, w, pool, b);
-        memcpy(probs + done * K, w->logits, (size_t)b * K * sizeof *probs);
-        done += (size_t)b;
+        size_t b = n - done < batch ? n - done : batch;
+        encoder_batch in = {.n = b, .pixels = pix + done * bytes};
+        encoder_features f;
+        if (e->ops->forward(e, w, &in, &f))
+            return -1;
+        for (size_t i = 0; i < b; i++) {
+            float *z = probs + (done + i) * K;
+            label_head_forward_row(h, &f, i, z);
+            if (log_probs)
+                log_softmax_forward(z, z, (int)K);
+            else
+                softmax_forward(z, z, (int)K);
+        }
+        done += b;
     }
+    return 0;
 }
 
-/* Images through the network at a time: the CNN's work area holds this many. */
+/* Images through the encoder at a time: its work area holds this many. */
 enum { PREDICT_BATCH = 64 };
 
 int predictor_image_init(shelf_predictor *p)
 {
-    size_t K = (size_t)p->m->net.nlabels, c = p->chunk;
-    int batch = c < PREDICT_BATCH ? (int)c : PREDICT_BATCH;
+    size_t K = (size_t)model_num_labels(p->m), c = p->chunk;
+    p->image_batch = c < PREDICT_BATCH ? c : PREDICT_BATCH;
     p->probs = mem_alloc(c * K * sizeof *p->probs);
     p->refs = mem_alloc(c * sizeof *p->refs);
     p->lines = mem_alloc(c * sizeof *p->lines);
@@ -58,16 +49,17 @@ int predictor_image_init(shelf_predictor *p)
         p->texts = mem_alloc(c * sizeof *p->texts);
     }
     if (!p->probs || !p->refs || !p->lines ||
-        (model_has_text(p->m) && (!p->prior || !p->texts)) ||
-        cnn_work_init(&p->w, &p->m->net, batch, pool_threads(p->pool), 0))
+        (model_has_text(p->m) && (!p->prior || !p->texts)))
         return -1;
-    p->w.log_probs = model_has_text(p->m); /* the fusion head weighs log-probabilities */
-    return 0;
+    p->image_work = cnn_encoder_work_new(p->m->image, p->image_batch, 0, p->pool);
+    return p->image_work ? 0 : -1;
 }
 
 void predictor_image_free(shelf_predictor *p)
 {
-    cnn_work_free(&p->w);
+    if (p->image_work)
+        p->m->image->ops->work_free(p->image_work);
+    p->image_work = NULL;
     mem_free(p->probs);
     mem_free(p->prior);
     mem_free(p->refs);
@@ -118,7 +110,7 @@ static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *product
                                 const image_set *set, size_t c, shelf_error *err)
 {
     const shelf_model *m = p->m;
-    size_t K = (size_t)m->net.nlabels;
+    size_t K = (size_t)model_num_labels(m);
     int fused = model_has_text(m);
     if (fused) {
         for (size_t i = 0; i < c; i++)
@@ -128,7 +120,10 @@ static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *product
         if (pj.failed)
             return err_set(err, SHELF_ENOMEM, "out of memory");
     }
-    image_model_probs(&m->net, &m->img, &p->w, p->pool, set->pix, c, p->probs);
+    /* a fused model's head weighs log-probabilities */
+    if (image_model_probs(m->image, &m->image_head, p->image_work, p->image_batch, set->pix, c,
+                          fused, p->probs))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
     for (size_t i = 0; i < c; i++) {
         float *q = p->probs + i * K;
         if (fused) {
@@ -149,7 +144,7 @@ shelf_status predictor_images(shelf_predictor *p, const char *data_path,
                               shelf_predict_stats *stats, shelf_error *err)
 {
     const shelf_model *m = p->m;
-    size_t K = (size_t)m->net.nlabels;
+    size_t K = (size_t)model_num_labels(m);
     int fused = model_has_text(m), kk = k < (int)K ? k : (int)K;
     shelf_status st = SHELF_OK;
     for (size_t from = 0; from < n && st == SHELF_OK; from += p->chunk) {
@@ -161,7 +156,7 @@ shelf_status predictor_images(shelf_predictor *p, const char *data_path,
         image_set set;
         double t0 = now_sec();
         if ((st = image_set_load(&set, data_path, p->refs, p->lines, products + from, c,
-                                 m->net.size, p->pool, err)))
+                                 image_encoder_size(m->image), p->pool, err)))
             break;
         double t1 = now_sec();
         st = chunk_probs(p, products + from, &set, c, err);

@@ -18,8 +18,10 @@ struct shelf_predictor {
     shelf_scratch **scratch; /* one per thread of the pool; models that read text */
     int nscratch;
     size_t chunk;            /* products loaded at a time */
-    /* models that read images: chunk-sized buffers, and the CNN's work area */
-    cnn_work w;
+    /* models that read images: chunk-sized buffers, and the image encoder's work area for
+       batches of image_batch images */
+    encoder_work *image_work;
+    size_t image_batch;
     float *probs, *prior;    /* chunk * K: the CNN's, the text model's (fused) */
     const char **refs, **texts; /* chunk: image references, texts (fused) */
     long *lines;
@@ -36,7 +38,7 @@ shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, 
 shelf_status predictor_texts(shelf_predictor *p, const char *const *texts, size_t n, int k,
                              int *labels, float *probs, int *counts, shelf_error *err);
 
-/* Allocates the image buffers and the CNN's work area. 0, or -1 out of memory. */
+/* Allocates the image buffers and the image encoder's work area. 0, or -1 out of memory. */
 int predictor_image_init(shelf_predictor *p);
 void predictor_image_free(shelf_predictor *p);
 

@@ -30,6 +30,8 @@ enum { HOLDOUT_EVERY = 10 };
 /* The head is fitted on at most this many products and label probabilities (two per
  * product and label: the text's and the image's). */
 enum { HEAD_MAX_ROWS = 50000, HEAD_MAX_CELLS = 1 << 24 };
+/* Images through the image encoder at a time. */
+enum { EVIDENCE_BATCH = 64 };
 
 /* The branch of each label: its path without the last part; labels with one part share
  * one branch. Fills group[K], returns the number of branches, -1 when out of memory. */
@@ -63,11 +65,11 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
     const char **texts = mem_alloc((n + 1) * sizeof *texts);
     thread_pool *pool = pool_new(threads);
     shelf_scratch *s = NULL;
-    cnn_work w = {0};
+    encoder_work *w = NULL;
     image_set set = {0};
     shelf_status st = SHELF_OK;
     if (!refs || !lines || !texts || !pool ||
-        cnn_work_init(&w, &m->net, 64, pool_threads(pool), 0)) {
+        !(w = cnn_encoder_work_new(m->image, EVIDENCE_BATCH, 0, pool))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
@@ -83,16 +85,19 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
-    if ((st = image_set_load(&set, shelf_catalog_path(fit), refs, lines, NULL, n, m->net.size,
-                             pool, err)) != SHELF_OK)
+    if ((st = image_set_load(&set, shelf_catalog_path(fit), refs, lines, NULL, n,
+                             image_encoder_size(m->image), pool, err)) != SHELF_OK)
         goto done;
-    w.log_probs = 1;
-    image_model_probs(&m->net, &m->img, &w, pool, set.pix, n, image);
+    if (image_model_probs(m->image, &m->image_head, w, EVIDENCE_BATCH, set.pix, n, 1, image)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < n; i++)
         y[i] = set.ok[i] ? (int)strmap_find(&m->labels, shelf_catalog_get(fit, i)->label) : -1;
 done:
     image_set_free(&set);
-    cnn_work_free(&w);
+    if (w)
+        m->image->ops->work_free(w);
     shelf_scratch_free(s);
     pool_free(pool);
     mem_free(refs);

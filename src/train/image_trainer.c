@@ -1,7 +1,8 @@
 /* Training of image models: the training images decoded once into memory at the model's
- * size, then epochs of shuffled mini-batches, each augmented, through the CNN forward and
- * backward and an optimizer step, with the learning rate following a schedule. Every phase
- * runs on all threads; BLAS runs single-threaded inside them. */
+ * size, then epochs of shuffled mini-batches, each augmented, through the CNN encoder to its
+ * features, the label head and the softmax cross-entropy, back through both, and an
+ * optimizer step of both, with the learning rate following a schedule. Every phase runs on
+ * all threads; BLAS runs single-threaded inside them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,10 @@
 #include "image/augment.h"
 #include "image/image_set.h"
 #include "model/model.h"
+#include "nn/linear.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "nn/softmax.h"
 #include "train/balance.h"
 #include "train/image_trainer.h"
 
@@ -58,8 +61,8 @@ static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_
         refs[i] = p->image;
         lines[i] = p->line;
     }
-    st = image_set_load(&d->set, shelf_catalog_path(c), refs, lines, NULL, n, m->net.size, pool,
-                        err);
+    st = image_set_load(&d->set, shelf_catalog_path(c), refs, lines, NULL, n,
+                        image_encoder_size(m->image), pool, err);
     if (st != SHELF_OK)
         goto done;
     if (d->set.bad && !skip_bad && !missing_ok) {
@@ -127,13 +130,25 @@ static void channel_stats(const labelled_images *d, int size, float mean[3], flo
 
 /* ---- one step ------------------------------------------------------------------------- */
 
+/* Variations of the loss: a weight per class (NULL: all 1) and label smoothing. */
+typedef struct image_loss {
+    const float *class_weight;
+    float smoothing;
+} image_loss;
+
 typedef struct trainer {
     shelf_model *m;
+    cnn_encoder *enc; /* m->image */
     const shelf_train_options *o;
     thread_pool *pool;
-    cnn_work w;
+    encoder_work *work; /* the encoder's, for batches of o->batch */
+    cnn_work *w;        /* the network's inside it */
     labelled_images train;
-    float *opt_a, *opt_b; /* AdamW: first and second moments; SGD: velocity */
+    float *opt_a, *opt_b; /* the network's AdamW first and second moments; SGD: velocity */
+    float *head_a, *head_b; /* the same of the label head */
+    float *head_grads;  /* per thread, the head's nparams each; thread 0's holds the sum */
+    float *probs;       /* [batch][labels]: probabilities, then the gradient of the logits */
+    double loss[64];    /* per thread (the pool has at most 64) */
     long step;
     uint32_t *order;
     int batch_y[1024];
@@ -144,14 +159,14 @@ typedef struct trainer {
     float lr, momentum;
     double started;
     balance bal;   /* --balance over the training images */
-    cnn_loss loss; /* class weights (--balance weight) and label smoothing */
+    image_loss lopt; /* class weights (--balance weight) and label smoothing */
 } trainer;
 
 static void run_fill_batch(void *arg, int tid, int nthreads)
 {
     trainer *tr = arg;
-    const shelf_model *m = tr->m;
-    int S = m->net.size;
+    const image_settings *is = &tr->enc->img;
+    int S = tr->enc->net.size;
     size_t i0, i1, plane = (size_t)S * S;
     pool_split((size_t)tr->nb, tid, nthreads, &i0, &i1);
     for (size_t i = i0; i < i1; i++) {
@@ -159,32 +174,126 @@ static void run_fill_batch(void *arg, int tid, int nthreads)
         rng_seed(&r, tr->o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)tr->epoch * 0x100000001ULL +
                          (uint64_t)(tr->first + (long)i));
         size_t row = tr->train.index[tr->rows[i]];
-        augment_to_tensor(tr->train.set.pix + row * plane * 3, S, m->img.augment, &r,
-                          m->img.mean, m->img.std, tr->w.x + i * plane,
-                          (long)(plane * (size_t)tr->nb));
+        augment_to_tensor(tr->train.set.pix + row * plane * 3, S, is->augment, &r, is->mean,
+                          is->std, tr->w->x + i * plane, (long)(plane * (size_t)tr->nb));
     }
+}
+
+/* The batch's features as the head reads them. */
+static encoder_features batch_features(const trainer *tr)
+{
+    return (encoder_features){.n = (size_t)tr->nb, .width = (size_t)tr->enc->net.feat,
+                              .dense = tr->w->feat};
+}
+
+/* The label head and softmax over the thread's share of the batch, and its cross-entropy. */
+static void run_head_forward(void *arg, int tid, int nthreads)
+{
+    trainer *tr = arg;
+    const label_head *h = &tr->m->image_head;
+    encoder_features f = batch_features(tr);
+    size_t n0, n1, K = (size_t)h->out;
+    pool_split((size_t)tr->nb, tid, nthreads, &n0, &n1);
+    double loss = 0;
+    for (size_t i = n0; i < n1; i++) {
+        float *z = tr->probs + i * K;
+        label_head_forward_row(h, &f, i, z);
+        softmax_forward(z, z, (int)K);
+        loss -= log(fmax(z[tr->batch_y[i]], 1e-30));
+    }
+    tr->loss[tid] = loss;
+}
+
+/* The gradient of the mean loss through the softmax and the head: the head's into the
+ * thread's gradient block, the features' into the network's work area. */
+static void run_head_backward(void *arg, int tid, int nthreads)
+{
+    trainer *tr = arg;
+    const label_head *h = &tr->m->image_head;
+    const int K = h->out, F = (int)h->in;
+    float *g = tr->head_grads + (size_t)tid * h->nparams;
+    memset(g, 0, h->nparams * sizeof *g);
+    size_t n0, n1;
+    pool_split((size_t)tr->nb, tid, nthreads, &n0, &n1);
+    float inv_n = 1.0f / (float)tr->nb, eps = tr->lopt.smoothing;
+    for (size_t i = n0; i < n1; i++) {
+        float *z = tr->probs + i * (size_t)K; /* probabilities become dlogits */
+        int y = tr->batch_y[i];
+        softmax_xent_backward(z, z, y, K);
+        float scale = inv_n * (tr->lopt.class_weight ? tr->lopt.class_weight[y] : 1.0f);
+        for (int k = 0; k < K; k++) /* the target is (1 - eps) onehot + eps / K */
+            z[k] = (z[k] - eps / (float)K + (k == y ? eps : 0)) * scale;
+        linear_backward(tr->w->dfeat + i * (size_t)F, g, g + (size_t)F * K, z,
+                        tr->w->feat + i * (size_t)F, h->w, F, K);
+    }
+}
+
+/* Thread 0's head gradient becomes the sum of all threads', in a fixed order so that a run
+ * is reproducible for a given number of threads. */
+static void run_head_reduce(void *arg, int tid, int nthreads)
+{
+    trainer *tr = arg;
+    size_t np = tr->m->image_head.nparams, i0, i1;
+    pool_split(np, tid, nthreads, &i0, &i1);
+    for (int t = 1; t < nthreads; t++) {
+        const float *g = tr->head_grads + (size_t)t * np;
+        for (size_t i = i0; i < i1; i++)
+            tr->head_grads[i] += g[i];
+    }
+}
+
+/* One optimizer step of the share [i0, i1) of a parameter block. */
+static void step_block(const trainer *tr, float *p, const float *g, float *a, float *b,
+                       size_t i0, size_t i1)
+{
+    const image_settings *is = &tr->enc->img;
+    if (is->optimizer == SHELF_OPTIMIZER_SGD)
+        sgd_step(p, g, a, i0, i1, tr->lr, tr->momentum, is->weight_decay, tr->step);
+    else
+        adamw_step(p, g, a, b, i0, i1, tr->lr, tr->momentum, 0.999f, 1e-8f, is->weight_decay,
+                   tr->step);
 }
 
 static void run_optimizer(void *arg, int tid, int nthreads)
 {
     trainer *tr = arg;
-    shelf_model *m = tr->m;
+    cnn *net = &tr->enc->net;
+    label_head *h = &tr->m->image_head;
     size_t i0, i1;
-    pool_split(m->net.nparams, tid, nthreads, &i0, &i1);
-    if (m->img.optimizer == SHELF_OPTIMIZER_SGD)
-        sgd_step(m->net.params, tr->w.grads, tr->opt_a, i0, i1, tr->lr, tr->momentum,
-                 m->img.weight_decay, tr->step);
-    else
-        adamw_step(m->net.params, tr->w.grads, tr->opt_a, tr->opt_b, i0, i1, tr->lr,
-                   tr->momentum, 0.999f, 1e-8f, m->img.weight_decay, tr->step);
+    pool_split(net->nparams, tid, nthreads, &i0, &i1);
+    step_block(tr, net->params, tr->w->grads, tr->opt_a, tr->opt_b, i0, i1);
+    pool_split(h->nparams, tid, nthreads, &i0, &i1);
+    step_block(tr, h->params, tr->head_grads, tr->head_a, tr->head_b, i0, i1);
+}
+
+/* A training step on the batch filled; returns its mean loss (not finite: diverged). */
+static double train_step(trainer *tr, const schedule *sch)
+{
+    cnn *net = &tr->enc->net;
+    cnn_forward_train(net, tr->w, tr->pool, tr->nb);
+    pool_run(tr->pool, run_head_forward, tr);
+    double loss = 0;
+    for (int t = 0; t < pool_threads(tr->pool); t++)
+        loss += tr->loss[t];
+    loss /= tr->nb;
+    if (!isfinite(loss))
+        return loss;
+    pool_run(tr->pool, run_head_backward, tr);
+    pool_run(tr->pool, run_head_reduce, tr);
+    cnn_backward(net, tr->w, tr->pool, tr->nb);
+    schedule_at(sch, tr->step, &tr->lr, &tr->momentum);
+    tr->step++;
+    pool_run(tr->pool, run_optimizer, tr);
+    return loss;
 }
 
 /* Top-1 accuracy of the current network on the validation images. */
 static double valid_accuracy(trainer *tr, const labelled_images *v, float *probs)
 {
-    const cnn *net = &tr->m->net;
-    size_t K = (size_t)net->nlabels, correct = 0;
-    image_model_probs(net, &tr->m->img, &tr->w, tr->pool, v->set.pix, v->set.n, probs);
+    const shelf_model *m = tr->m;
+    size_t K = (size_t)model_num_labels(m), correct = 0;
+    image_model_probs(m->image, &m->image_head, tr->work, (size_t)tr->o->batch, v->set.pix,
+                      v->set.n, 0, probs); /* cannot fail: the work area is all it needs */
     for (size_t i = 0; i < v->n; i++) {
         int best;
         float p;
@@ -235,11 +344,30 @@ static shelf_status check_image_options(shelf_train_options *o, shelf_error *err
     return SHELF_OK;
 }
 
+/* The keep-best snapshot: the network's parameters and statistics and the head's, copied
+ * into snap (restore 0) or back from it. */
+static size_t snapshot_floats(const trainer *tr)
+{
+    return tr->enc->net.nparams + tr->enc->net.nstats + tr->m->image_head.nparams;
+}
+
+static void snapshot(trainer *tr, float *snap, int restore)
+{
+    cnn *net = &tr->enc->net;
+    label_head *h = &tr->m->image_head;
+    float *parts[3] = {net->params, net->stats, h->params};
+    size_t sizes[3] = {net->nparams, net->nstats, h->nparams};
+    for (int i = 0; i < 3; i++) {
+        memcpy(restore ? parts[i] : snap, restore ? snap : parts[i], sizes[i] * sizeof *snap);
+        snap += sizes[i];
+    }
+}
+
 static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shelf_error *err)
 {
     shelf_model *m = tr->m;
     const shelf_train_options *o = tr->o;
-    size_t n = tr->train.n, nparams = m->net.nparams;
+    size_t n = tr->train.n;
     const uint32_t *y = (const uint32_t *)tr->train.y; /* training labels are all >= 0 */
     size_t per_epoch = balance_epoch_size(&tr->bal, y);
     long steps_per_epoch = (long)((per_epoch + (size_t)o->batch - 1) / (size_t)o->batch);
@@ -249,9 +377,10 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
                     o->lr, 0.9f, steps_per_epoch * o->epochs, 0};
     if (sch.kind == SCHEDULE_COSINE)
         sch.warmup_steps = steps_per_epoch / 2;
-    float *probs = valid ? mem_alloc((valid->set.n + 1) * (size_t)m->net.nlabels * sizeof *probs)
+    float *probs = valid ? mem_alloc((valid->set.n + 1) * (size_t)model_num_labels(m) *
+                                     sizeof *probs)
                          : NULL;
-    float *best = valid ? mem_alloc((nparams + m->net.nstats) * sizeof *best) : NULL;
+    float *best = valid ? mem_alloc(snapshot_floats(tr) * sizeof *best) : NULL;
     if (valid && (!probs || !best)) {
         mem_free(probs);
         mem_free(best);
@@ -271,7 +400,7 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
         double e0 = now_sec();
         for (size_t b = 0; b < n; b += (size_t)o->batch) {
             tr->nb = (int)(n - b < (size_t)o->batch ? n - b : (size_t)o->batch);
-            const conv_shape *last_conv = &m->net.conv[CNN_CONVS - 1];
+            const conv_shape *last_conv = &tr->enc->net.conv[CNN_CONVS - 1];
             if (tr->nb * last_conv->ho * last_conv->wo == 1)
                 break; /* one value per channel: batch norm cannot train on it (PyTorch
                           refuses it); the last lone image waits for the next epoch */
@@ -280,7 +409,7 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
             for (int i = 0; i < tr->nb; i++)
                 tr->batch_y[i] = tr->train.y[tr->rows[i]];
             pool_run(tr->pool, run_fill_batch, tr);
-            double loss = cnn_forward_train(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y);
+            double loss = train_step(tr, &sch);
             if (!isfinite(loss)) {
                 mem_free(probs);
                 mem_free(best);
@@ -289,10 +418,6 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
             }
             loss_sum += loss * tr->nb;
             seen += (size_t)tr->nb;
-            cnn_backward(&m->net, &tr->w, tr->pool, tr->nb, tr->batch_y, &tr->loss);
-            schedule_at(&sch, tr->step, &tr->lr, &tr->momentum);
-            tr->step++;
-            pool_run(tr->pool, run_optimizer, tr);
             if (now_sec() - last >= 1.0) {
                 last = now_sec();
                 report(tr, epoch, (double)(epoch * (long)n + (long)seen) / ((double)n * o->epochs),
@@ -305,8 +430,7 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
                loss_sum / (double)(seen ? seen : 1), acc);
         if (valid && acc >= best_acc) { /* on a tie, the later epoch */
             best_acc = acc;
-            memcpy(best, m->net.params, nparams * sizeof *best);
-            memcpy(best + nparams, m->net.stats, m->net.nstats * sizeof *best);
+            snapshot(tr, best, 0);
             m->info.epochs = epoch + 1;
         }
     }
@@ -315,8 +439,7 @@ static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shel
     m->info.lr = o->lr;
     m->info.train_seconds = now_sec() - tr->started;
     if (valid) {
-        memcpy(m->net.params, best, nparams * sizeof *best);
-        memcpy(m->net.stats, best + nparams, m->net.nstats * sizeof *best);
+        snapshot(tr, best, 1);
         m->info.valid_accuracy = best_acc;
     } else {
         m->info.epochs = o->epochs;
@@ -336,16 +459,16 @@ shelf_status shelf_augment_parse(const char *list, int *flags, shelf_error *err)
 static shelf_status check_memory(const shelf_catalog *train, const shelf_catalog *valid,
                                  const shelf_train_options *o, shelf_error *err)
 {
-    cnn probe;
-    if (cnn_init(&probe, o->image_size, o->width, 1))
-        return err_set(err, SHELF_ENOMEM, "out of memory for the network");
+    cnn probe; /* its shapes: nothing is allocated */
+    if (cnn_shape(&probe, o->image_size, o->width))
+        return err_set(err, SHELF_EINVAL, "--image-size %d and --width %d make no network",
+                       o->image_size, o->width);
     int threads = o->threads > 0 ? o->threads : pool_cores();
     double images = (double)shelf_catalog_size(train) +
                     (valid ? (double)shelf_catalog_size(valid) : 0),
            need = images * o->image_size * o->image_size * 3 +
                   cnn_work_bytes(&probe, o->batch, threads, 1),
            have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    cnn_free(&probe);
     if (have > 0 && need > 0.6 * have)
         return err_set(err, SHELF_ENOMEM,
                        "training at %dx%d, width %d, batch %d needs %.1f GB of memory, more than "
@@ -353,6 +476,42 @@ static shelf_status check_memory(const shelf_catalog *train, const shelf_catalog
                        "--width or --batch", o->image_size, o->image_size, o->width, o->batch,
                        need / 1e9, have / 1e9);
     return SHELF_OK;
+}
+
+static void free_training(trainer *tr)
+{
+    if (tr->work)
+        tr->m->image->ops->work_free(tr->work);
+    mem_free(tr->opt_a);
+    mem_free(tr->opt_b);
+    mem_free(tr->head_a);
+    mem_free(tr->head_b);
+    mem_free(tr->head_grads);
+    mem_free(tr->probs);
+}
+
+/* The work area, the optimizer's state of both blocks, the head's gradients per thread and
+ * the batch's probabilities, and the order of the images. 0, or -1 out of memory. */
+static int alloc_training(trainer *tr)
+{
+    const shelf_train_options *o = tr->o;
+    size_t np = tr->enc->net.nparams, hp = tr->m->image_head.nparams;
+    int adamw = o->optimizer == SHELF_OPTIMIZER_ADAMW;
+    tr->order = mem_alloc((tr->train.n + 1) * sizeof *tr->order);
+    tr->opt_a = mem_calloc(np, sizeof *tr->opt_a);
+    tr->opt_b = adamw ? mem_calloc(np, sizeof *tr->opt_b) : NULL;
+    tr->head_a = mem_calloc(hp, sizeof *tr->head_a);
+    tr->head_b = adamw ? mem_calloc(hp, sizeof *tr->head_b) : NULL;
+    tr->head_grads = mem_alloc((size_t)pool_threads(tr->pool) * hp * sizeof *tr->head_grads);
+    tr->probs = mem_alloc((size_t)o->batch * (size_t)tr->m->image_head.out * sizeof *tr->probs);
+    tr->work = cnn_encoder_work_new(tr->m->image, (size_t)o->batch, 1, tr->pool);
+    if (!tr->order || !tr->opt_a || (adamw && (!tr->opt_b || !tr->head_b)) || !tr->head_a ||
+        !tr->head_grads || !tr->probs || !tr->work)
+        return -1;
+    tr->w = cnn_encoder_cnn_work(tr->work);
+    for (size_t i = 0; i < tr->train.n; i++)
+        tr->order[i] = (uint32_t)i;
+    return 0;
 }
 
 shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
@@ -369,7 +528,11 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     if (!tr.pool)
         return err_set(err, SHELF_ENOMEM, "out of memory");
     m->modality = fused ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
-    m->net.size = o->image_size; /* load_images reads the size from here */
+    if (!(tr.enc = cnn_encoder_new(o->image_size, o->width))) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory for the network");
+        goto done;
+    }
+    m->image = &tr.enc->base; /* load_images reads the size from it */
     long skipped = 0, vskipped = 0;
     if ((st = load_images(&tr.train, m, train, 1, o->read.skip_bad, fused, tr.pool, &skipped,
                           err)))
@@ -377,46 +540,42 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     if (valid && (st = load_images(&vd, m, valid, 0, o->read.skip_bad, fused, tr.pool,
                                    &vskipped, err)))
         goto done;
-    if (cnn_init(&m->net, o->image_size, o->width, (int)m->labels.n) ||
-        model_build_taxonomy(m)) {
+    label_head *h = &m->image_head;
+    const int F = tr.enc->net.feat, K = model_num_labels(m);
+    if (label_head_alloc(h, (size_t)F, K) || model_build_taxonomy(m)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for the network");
         goto done;
     }
-    cnn_reset(&m->net, o->seed);
-    channel_stats(&tr.train, o->image_size, m->img.mean, m->img.std);
-    m->img.augment = o->augment;
-    m->img.batch = o->batch;
-    m->img.optimizer = o->optimizer;
-    m->img.schedule = o->schedule;
-    m->img.weight_decay = o->weight_decay;
-    size_t np = m->net.nparams;
-    tr.order = mem_alloc(tr.train.n * sizeof *tr.order);
-    tr.opt_a = mem_calloc(np, sizeof *tr.opt_a);
-    tr.opt_b = o->optimizer == SHELF_OPTIMIZER_ADAMW ? mem_calloc(np, sizeof *tr.opt_b) : NULL;
-    if (!tr.order || !tr.opt_a || (o->optimizer == SHELF_OPTIMIZER_ADAMW && !tr.opt_b) ||
-        cnn_work_init(&tr.w, &m->net, o->batch, pool_threads(tr.pool), 1)) {
+    rng r; /* the network, then its classifier, as PyTorch's would be initialized */
+    rng_seed(&r, o->seed);
+    cnn_reset(&tr.enc->net, &r);
+    cnn_reset_linear(h->w, h->b, F, K, &r);
+    image_settings *is = &tr.enc->img;
+    channel_stats(&tr.train, o->image_size, is->mean, is->std);
+    is->augment = o->augment;
+    is->batch = o->batch;
+    is->optimizer = o->optimizer;
+    is->schedule = o->schedule;
+    is->weight_decay = o->weight_decay;
+    if (alloc_training(&tr)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for training");
         goto done;
     }
-    for (size_t i = 0; i < tr.train.n; i++)
-        tr.order[i] = (uint32_t)i;
     if (balance_init(&tr.bal, o->balance, o->balance_power, (const uint32_t *)tr.train.y,
                      tr.train.n, (int)m->labels.n)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
-    tr.loss = (cnn_loss){o->balance == SHELF_BALANCE_WEIGHT ? tr.bal.weight : NULL,
-                         o->label_smoothing};
+    tr.lopt = (image_loss){o->balance == SHELF_BALANCE_WEIGHT ? tr.bal.weight : NULL,
+                           o->label_smoothing};
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */
     st = train_epochs(&tr, valid ? &vd : NULL, err);
 done:
     labelled_free(&tr.train);
     labelled_free(&vd);
-    cnn_work_free(&tr.w);
+    free_training(&tr);
     balance_free(&tr.bal);
     mem_free(tr.order);
-    mem_free(tr.opt_a);
-    mem_free(tr.opt_b);
     pool_free(tr.pool);
     return st;
 }

@@ -1,0 +1,247 @@
+#include "model/cnn_encoder.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "image/augment.h"
+#include "shelf.h"
+
+struct encoder_work {
+    cnn_work cw;
+    thread_pool *pool;
+    thread_pool *own_pool; /* made by the interface's work_new */
+    unsigned char *missing;
+};
+
+static size_t cnn_enc_width(const encoder *e) { return (size_t)as_const_cnn(e)->net.feat; }
+
+static void cnn_enc_work_free(encoder_work *w)
+{
+    if (!w)
+        return;
+    cnn_work_free(&w->cw);
+    pool_free(w->own_pool);
+    mem_free(w->missing);
+    mem_free(w);
+}
+
+encoder_work *cnn_encoder_work_new(const encoder *e, size_t batch, int training,
+                                   thread_pool *pool)
+{
+    encoder_work *w = mem_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->pool = pool;
+    if (!batch || batch > INT_MAX || !(w->missing = mem_calloc(batch, 1)) ||
+        cnn_work_init(&w->cw, &as_const_cnn(e)->net, (int)batch, pool_threads(pool),
+                      training)) {
+        cnn_enc_work_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static encoder_work *cnn_enc_work_new(const encoder *e, size_t batch, int training)
+{
+    thread_pool *pool = pool_new(1);
+    encoder_work *w = pool ? cnn_encoder_work_new(e, batch, training, pool) : NULL;
+    if (!w) {
+        pool_free(pool);
+        return NULL;
+    }
+    w->own_pool = pool;
+    return w;
+}
+
+cnn_work *cnn_encoder_cnn_work(encoder_work *w) { return &w->cw; }
+
+typedef struct fill_job {
+    const image_settings *is;
+    cnn_work *w;
+    const unsigned char *pix;
+    int size, n;
+} fill_job;
+
+/* The images, normalized as in training (without augmentation), into the network's input. */
+static void run_fill(void *arg, int tid, int nthreads)
+{
+    fill_job *j = arg;
+    size_t i0, i1, bytes = (size_t)j->size * j->size * 3, plane = (size_t)j->size * j->size;
+    pool_split((size_t)j->n, tid, nthreads, &i0, &i1);
+    for (size_t i = i0; i < i1; i++)
+        augment_to_tensor(j->pix + i * bytes, j->size, 0, NULL, j->is->mean, j->is->std,
+                          j->w->x + i * plane, (long)(plane * (size_t)j->n));
+}
+
+static int cnn_enc_forward(const encoder *e, encoder_work *w, const encoder_batch *b,
+                           encoder_features *out)
+{
+    const cnn_encoder *c = as_const_cnn(e);
+    if (b->n) {
+        fill_job j = {&c->img, &w->cw, b->pixels, c->net.size, (int)b->n};
+        pool_run(w->pool, run_fill, &j);
+        cnn_forward_infer(&c->net, &w->cw, w->pool, (int)b->n);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        w->missing[i] = b->usable && !b->usable[i];
+    *out = (encoder_features){.n = b->n, .width = (size_t)c->net.feat, .dense = w->cw.feat,
+                              .missing = w->missing};
+    return 0;
+}
+
+static float *cnn_enc_params(encoder *e, size_t *n)
+{
+    cnn *net = &as_cnn(e)->net;
+    *n = net->nparams;
+    return net->params;
+}
+
+static void cnn_enc_save(const encoder *e, model_writer *w)
+{
+    const cnn_encoder *c = as_const_cnn(e);
+    const image_settings *is = &c->img;
+    const uint32_t u[6] = {(uint32_t)c->net.size, (uint32_t)c->net.width, (uint32_t)is->augment,
+                           (uint32_t)is->batch, (uint32_t)is->optimizer, (uint32_t)is->schedule};
+    mw_put(w, u, sizeof u);
+    mw_f32(w, is->weight_decay);
+    mw_put(w, is->mean, 12);
+    mw_put(w, is->std, 12);
+    mw_floats(w, c->net.params, c->net.nparams);
+    mw_floats(w, c->net.stats, c->net.nstats);
+}
+
+static void cnn_enc_describe(const encoder *e, buf *b, int labels, int nodes)
+{
+    (void)labels, (void)nodes; /* the image head's line follows the encoder's */
+    const cnn_encoder *c = as_const_cnn(e);
+    const image_settings *is = &c->img;
+    char aug[64];
+    augment_format(is->augment, aug, sizeof aug);
+    buf_printf(b, "model             image CNN, input %dx%d, width %d, %zu parameters "
+               "(%.1f MB)\n", c->net.size, c->net.size, c->net.width, c->net.nparams,
+               (double)c->net.nparams * 4 / 1e6);
+    buf_printf(b, "optimizer         %s, weight decay %g, schedule %s, batch %d, "
+               "augmentation %s\n", is->optimizer == SHELF_OPTIMIZER_SGD ? "sgd" : "adamw",
+               (double)is->weight_decay,
+               is->schedule == SHELF_SCHEDULE_ONECYCLE ? "onecycle"
+               : is->schedule == SHELF_SCHEDULE_COSINE ? "cosine" : "constant",
+               is->batch, aug);
+    buf_printf(b, "normalization     mean %.4f %.4f %.4f, std %.4f %.4f %.4f\n",
+               (double)is->mean[0], (double)is->mean[1], (double)is->mean[2],
+               (double)is->std[0], (double)is->std[1], (double)is->std[2]);
+}
+
+static void cnn_enc_free(encoder *e)
+{
+    cnn_free(&as_cnn(e)->net);
+    mem_free(e);
+}
+
+static const encoder_ops CNN_OPS = {
+    .kind = ENCODER_CNN,
+    .name = "cnn",
+    .width = cnn_enc_width,
+    .work_new = cnn_enc_work_new,
+    .work_free = cnn_enc_work_free,
+    .forward = cnn_enc_forward,
+    .params = cnn_enc_params,
+    .save = cnn_enc_save,
+    .describe = cnn_enc_describe,
+    .free = cnn_enc_free,
+};
+
+cnn_encoder *cnn_encoder_new(int size, int width)
+{
+    cnn_encoder *c = mem_calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &CNN_OPS;
+    if (cnn_init(&c->net, size, width)) {
+        mem_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+/* The settings before the tensors; 0, or -1 with r failed. */
+static int read_settings(model_reader *r, image_settings *is, uint32_t *size, uint32_t *width)
+{
+    uint32_t u[6];
+    mr_get(r, u, sizeof u);
+    float wd = mr_f32(r);
+    *is = (image_settings){.augment = (int)u[2], .batch = (int)u[3], .optimizer = (int)u[4],
+                           .schedule = (int)u[5], .weight_decay = wd};
+    mr_get(r, is->mean, 12);
+    mr_get(r, is->std, 12);
+    *size = u[0];
+    *width = u[1];
+    return r->failed ? -1 : 0;
+}
+
+/* The batch-norm variances, which prediction takes the square root of. */
+static int stats_ok(const cnn *net)
+{
+    for (int l = 0; l < CNN_CONVS; l++)
+        for (int i = 0; i < net->conv[l].cout; i++) {
+            float v = net->stats[net->var_off[l] + i];
+            if (!(v >= 0) || !isfinite(v))
+                return 0;
+        }
+    return 1;
+}
+
+/* head NULL: the network's parameters alone; else followed by the classifier's (nlabels
+ * outputs) in the same block, read into head. */
+static int read_cnn(model_reader *r, encoder **out, label_head *head, int nlabels)
+{
+    image_settings is;
+    uint32_t size, width;
+    cnn shape;
+    if (read_settings(r, &is, &size, &width) || size > CNN_MAX_SIZE || width > CNN_MAX_WIDTH ||
+        cnn_shape(&shape, (int)size, (int)width) || (head && nlabels < 1))
+        return mr_fail(r, NULL);
+    uint64_t nfc = head ? (uint64_t)shape.feat * (uint64_t)nlabels + (uint64_t)nlabels : 0;
+    if (mr_claim(r, "the image network", (uint64_t)shape.nparams + nfc + shape.nstats, 4))
+        return -1;
+    for (int c = 0; c < 3; c++)
+        if (!(is.std[c] > 0) || !isfinite(is.mean[c]))
+            return mr_fail(r, "bad image normalization");
+    cnn_encoder *c = cnn_encoder_new((int)size, (int)width);
+    if (!c)
+        return mr_oom(r);
+    *out = &c->base;
+    c->img = is;
+    cnn *net = &c->net;
+    if (!head) {
+        if (mr_floats(r, "the image network", net->params, net->nparams))
+            return -1;
+    } else {
+        if (mr_u64(r) != net->nparams + nfc)
+            return mr_fail(r, "the image network");
+        if (mr_get(r, net->params, net->nparams * 4))
+            return -1;
+        if (label_head_alloc(head, (size_t)net->feat, nlabels))
+            return mr_oom(r);
+        if (mr_get(r, head->params, head->nparams * 4))
+            return -1;
+    }
+    if (mr_floats(r, "the image network", net->stats, net->nstats))
+        return -1;
+    return stats_ok(net) ? 0 : mr_fail(r, NULL);
+}
+
+int cnn_encoder_load(model_reader *r, encoder **out)
+{
+    return read_cnn(r, out, NULL, 0);
+}
+
+int cnn_encoder_load_with_classifier(model_reader *r, encoder **out, label_head *head,
+                                     int nlabels)
+{
+    return read_cnn(r, out, head, nlabels);
+}
