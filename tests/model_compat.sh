@@ -11,7 +11,7 @@ FIXTURES=$(cd "$(dirname "$0")/fixtures/models" && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$FIXTURES/data" || exit 1 # image paths are relative to the catalog's folder
-fails=0 checked=0
+fails=0 checked=0 skipped=0
 pass() { printf '  ok   %s\n' "$1"; }
 fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
 
@@ -70,11 +70,29 @@ check() {
     else fail "$what disagrees with $(basename "$old"): $(head -c 400 "$T/why")"; fi
 }
 
+# known_failure NAME: the bug that keeps NAME from loading (known_failures.txt), or nothing.
+known_failure() {
+    grep -v '^#' "$FIXTURES/known_failures.txt" | awk -v n="$1" '$1 == n { $1 = ""; print }'
+}
+
 for model in "$FIXTURES"/v*.shelf; do
     name=$(basename "$model" .shelf)
     case $name in *-image | *-both | *-both-*) data=images.csv ;; *) data=query.csv ;; esac
     echo "$name ($data)"
     checked=$((checked + 1))
+    bug=$(known_failure "$name")
+    if [ -n "$bug" ]; then
+        if ! "$SHELF" info --model "$model" >/dev/null 2>&1; then
+            printf '  SKIP %s: a known bug:%s\n' "$name" "$bug"; skipped=$((skipped + 1)); continue
+        fi
+        # Fixed: no expectation from the current build yet, the old binary's is the one.
+        echo "  note $name loads now: take it out of known_failures.txt, run make_fixtures.sh"
+        "$SHELF" predict --model "$model" --data "$data" --k 3 --threads 1 >"$T/pred" 2>"$T/err"
+        if same_fields "$FIXTURES/$name.old.jsonl" "$T/pred" 6 >"$T/why" 2>&1; then
+            pass "predict agrees with the old binary's"
+        else fail "predict disagrees with $name.old.jsonl: $(head -c 400 "$T/why")"; fi
+        continue
+    fi
     if "$SHELF" info --model "$model" >"$T/info" 2>"$T/err" && grep -q '^labels' "$T/info"; then
         pass "info"; else fail "info (stderr: $(head -c 300 "$T/err"))"; fi
     if "$SHELF" predict --model "$model" --data "$data" --k 3 --threads 1 >"$T/pred" 2>"$T/err"
@@ -88,4 +106,5 @@ done
 
 [ "$checked" -gt 0 ] || fail "no fixtures in $FIXTURES"
 if [ "$fails" -gt 0 ]; then echo "model compatibility: $fails FAILED"; exit 1; fi
-echo "model compatibility: all $checked model files load and predict as before"
+echo "model compatibility: $((checked - skipped)) of $checked model files load and predict as \
+before; $skipped skipped (known bugs, tests/fixtures/models/known_failures.txt)"
