@@ -109,6 +109,7 @@ test: check-layers deps shelf build/san/shelf build/tools/make_images $(TESTS:%=
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
 	@echo "== end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/e2e.sh build/san/shelf
+	@echo "== model files of every format (release, asan+ubsan)"; bash tests/model_compat.sh ./shelf && ASAN_OPTIONS=detect_leaks=1 bash tests/model_compat.sh build/san/shelf
 	@echo "== serve end-to-end (release)"; bash tests/serve_e2e.sh ./shelf
 	@echo "== serve end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/serve_e2e.sh build/san/shelf
 	@bash tests/valgrind.sh ./shelf
