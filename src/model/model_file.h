@@ -1,5 +1,5 @@
-/* The model file's parts shared by the reader of today's format (model_file.c) and of the
- * formats before sections (model_file_legacy.c). Each check marks the reader failed when
+/* The model file's readers: of today's sections (model_file_read.c), of the formats before
+ * sections (model_file_legacy.c), and the parts both read alike (model_file_read.c). Each check marks the reader failed when
  * what was read is not something training could have written. */
 #ifndef SHELF_MODEL_MODEL_FILE_H
 #define SHELF_MODEL_MODEL_FILE_H
@@ -8,7 +8,31 @@
 #include "model/model_io.h"
 #include "model/seq_encoder.h"
 
-/* Versions 1-6: the whole model, after the header. 0, or -1 with r failed. */
+/* The sections' tags. */
+#define MODEL_TAG(a, b, c, d) \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+enum {
+    SECTION_MODEL = MODEL_TAG('M', 'O', 'D', 'L'),     /* modality, hierarchy */
+    SECTION_READ = MODEL_TAG('R', 'E', 'A', 'D'),      /* how to read a catalog */
+    SECTION_LABELS = MODEL_TAG('L', 'A', 'B', 'L'),
+    SECTION_INFO = MODEL_TAG('I', 'N', 'F', 'O'),      /* what training recorded */
+    SECTION_CALIBRATION = MODEL_TAG('C', 'A', 'L', 'B'),
+    SECTION_SEEN = MODEL_TAG('S', 'E', 'E', 'N'),      /* the training texts' hashes */
+    SECTION_TEXT_ENCODER = MODEL_TAG('E', 'N', 'C', 'T'),
+    SECTION_TEXT_HEAD = MODEL_TAG('H', 'E', 'D', 'T'),
+    SECTION_SEQ = MODEL_TAG('S', 'E', 'Q', 'T'),       /* read only: a sequence encoder with its
+                                                    head, as format 7 first wrote it */
+    SECTION_IMAGE_ENCODER = MODEL_TAG('E', 'N', 'C', 'I'),
+    SECTION_IMAGE_HEAD = MODEL_TAG('H', 'E', 'D', 'I'),
+    SECTION_CNN = MODEL_TAG('C', 'N', 'N', 'I'),       /* read only: the CNN with its classifier,
+                                                    as format 7 first wrote it */
+    SECTION_FUSION = MODEL_TAG('F', 'U', 'S', 'E')
+};
+
+/* Version 7 on: the sections after the header, and whether they make a whole model of its
+ * modality (model_file_read.c). 0, or -1 with r failed. */
+int model_read_sections(model_reader *r, shelf_model *m);
+/* Versions 1-6: the whole model, after the header (model_file_legacy.c). */
 int model_read_legacy(model_reader *r, shelf_model *m);
 
 /* u32 count, then the labels, which must be distinct. */
