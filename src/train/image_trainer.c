@@ -20,6 +20,7 @@
 #include "nn/schedule.h"
 #include "nn/softmax.h"
 #include "train/balance.h"
+#include "train/loop.h"
 #include "train/image_trainer.h"
 
 
@@ -150,7 +151,9 @@ typedef struct trainer {
     float *probs;       /* [batch][labels]: probabilities, then the gradient of the logits */
     double loss[64];    /* per thread (the pool has at most 64) */
     long step;
-    uint32_t *order;
+    schedule sched;
+    const labelled_images *valid;
+    float *valid_probs; /* [valid images][labels] */
     int batch_y[1024];
     /* the batch being filled */
     const uint32_t *rows;
@@ -267,7 +270,7 @@ static void run_optimizer(void *arg, int tid, int nthreads)
 }
 
 /* A training step on the batch filled; returns its mean loss (not finite: diverged). */
-static double train_step(trainer *tr, const schedule *sch)
+static double train_step(trainer *tr)
 {
     cnn *net = &tr->enc->net;
     cnn_forward_train(net, tr->w, tr->pool, tr->nb);
@@ -281,17 +284,20 @@ static double train_step(trainer *tr, const schedule *sch)
     pool_run(tr->pool, run_head_backward, tr);
     pool_run(tr->pool, run_head_reduce, tr);
     cnn_backward(net, tr->w, tr->pool, tr->nb);
-    schedule_at(sch, tr->step, &tr->lr, &tr->momentum);
+    schedule_at(&tr->sched, tr->step, &tr->lr, &tr->momentum);
     tr->step++;
     pool_run(tr->pool, run_optimizer, tr);
     return loss;
 }
 
-/* Top-1 accuracy of the current network on the validation images. */
-static double valid_accuracy(trainer *tr, const labelled_images *v, float *probs)
+/* Top-1 accuracy of the current network on the validation images, decoded once. */
+static double valid_accuracy(void *ctx)
 {
+    trainer *tr = ctx;
     const shelf_model *m = tr->m;
+    const labelled_images *v = tr->valid;
     size_t K = (size_t)model_num_labels(m), correct = 0;
+    float *probs = tr->valid_probs;
     image_model_probs(m->image, &m->image_head, tr->work, (size_t)tr->o->batch, v->set.pix,
                       v->set.n, 0, probs); /* cannot fail: the work area is all it needs */
     for (size_t i = 0; i < v->n; i++) {
@@ -303,15 +309,28 @@ static double valid_accuracy(trainer *tr, const labelled_images *v, float *probs
     return v->n ? (double)correct / (double)v->n : 0;
 }
 
-static void report(trainer *tr, int epoch, double fraction, double t0, double done_images,
-                   double loss, double acc)
+/* One batch of the epoch (rows of the good images, from the epoch's first-th on):
+ * augmented, forward, loss, backward, the optimizer's step. */
+static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch,
+                      size_t first, loop_meter *meter)
 {
-    if (!tr->o->progress)
-        return;
-    double el = now_sec() - t0;
-    shelf_progress p = {epoch + 1, tr->o->epochs, fraction, done_images / (el > 0 ? el : 1),
-                        loss, fraction > 0 ? el * (1 - fraction) / fraction : 0, acc};
-    tr->o->progress(&p, tr->o->progress_user);
+    (void)tid;
+    trainer *tr = ctx;
+    const conv_shape *last_conv = &tr->enc->net.conv[CNN_CONVS - 1];
+    if (n * (size_t)last_conv->ho * (size_t)last_conv->wo == 1)
+        return 0; /* one value per channel: batch norm cannot train on it (PyTorch refuses
+                     it); the last lone image waits for the next epoch */
+    tr->nb = (int)n;
+    tr->rows = rows;
+    tr->first = (long)first;
+    tr->epoch = epoch;
+    for (int i = 0; i < tr->nb; i++)
+        tr->batch_y[i] = tr->train.y[tr->rows[i]];
+    pool_run(tr->pool, run_fill_batch, tr);
+    double loss = train_step(tr); /* not finite: the loop reports the divergence */
+    atomic_store(&meter->loss, atomic_load(&meter->loss) + loss * tr->nb); /* one writer */
+    atomic_fetch_add(&meter->count, (long)n);
+    return 0;
 }
 
 static shelf_status check_image_options(shelf_train_options *o, shelf_error *err)
@@ -344,109 +363,47 @@ static shelf_status check_image_options(shelf_train_options *o, shelf_error *err
     return SHELF_OK;
 }
 
-/* The keep-best snapshot: the network's parameters and statistics and the head's, copied
- * into snap (restore 0) or back from it. */
-static size_t snapshot_floats(const trainer *tr)
-{
-    return tr->enc->net.nparams + tr->enc->net.nstats + tr->m->image_head.nparams;
-}
-
-static void snapshot(trainer *tr, float *snap, int restore)
-{
-    cnn *net = &tr->enc->net;
-    label_head *h = &tr->m->image_head;
-    float *parts[3] = {net->params, net->stats, h->params};
-    size_t sizes[3] = {net->nparams, net->nstats, h->nparams};
-    for (int i = 0; i < 3; i++) {
-        memcpy(restore ? parts[i] : snap, restore ? snap : parts[i], sizes[i] * sizeof *snap);
-        snap += sizes[i];
-    }
-}
-
-static shelf_status train_epochs(trainer *tr, const labelled_images *valid, shelf_error *err)
+/* The epochs, in the one training loop: the rate follows the schedule over all of them. */
+static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog,
+                                 const labelled_images *valid, shelf_error *err)
 {
     shelf_model *m = tr->m;
     const shelf_train_options *o = tr->o;
-    size_t n = tr->train.n;
     const uint32_t *y = (const uint32_t *)tr->train.y; /* training labels are all >= 0 */
     size_t per_epoch = balance_epoch_size(&tr->bal, y);
     long steps_per_epoch = (long)((per_epoch + (size_t)o->batch - 1) / (size_t)o->batch);
-    schedule sch = {(schedule_kind)(o->schedule == SHELF_SCHEDULE_ONECYCLE ? SCHEDULE_ONECYCLE
-                                    : o->schedule == SHELF_SCHEDULE_COSINE ? SCHEDULE_COSINE
-                                                                           : SCHEDULE_CONSTANT),
-                    o->lr, 0.9f, steps_per_epoch * o->epochs, 0};
-    if (sch.kind == SCHEDULE_COSINE)
-        sch.warmup_steps = steps_per_epoch / 2;
-    float *probs = valid ? mem_alloc((valid->set.n + 1) * (size_t)model_num_labels(m) *
-                                     sizeof *probs)
-                         : NULL;
-    float *best = valid ? mem_alloc(snapshot_floats(tr) * sizeof *best) : NULL;
-    if (valid && (!probs || !best)) {
-        mem_free(probs);
-        mem_free(best);
+    tr->sched = (schedule){(schedule_kind)(o->schedule == SHELF_SCHEDULE_ONECYCLE
+                                               ? SCHEDULE_ONECYCLE
+                                           : o->schedule == SHELF_SCHEDULE_COSINE
+                                               ? SCHEDULE_COSINE
+                                               : SCHEDULE_CONSTANT),
+                           o->lr, 0.9f, steps_per_epoch * o->epochs, 0};
+    if (tr->sched.kind == SCHEDULE_COSINE)
+        tr->sched.warmup_steps = steps_per_epoch / 2;
+    tr->valid = valid;
+    if (valid && !(tr->valid_probs = mem_alloc((valid->set.n + 1) *
+                                               (size_t)model_num_labels(m) * sizeof(float))))
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    }
-    rng r;
-    rng_seed(&r, o->seed);
-    double t0 = now_sec(), last = t0, best_acc = -1, fit = 0;
-    for (int epoch = 0; epoch < o->epochs; epoch++) {
-        if (tr->bal.mode == SHELF_BALANCE_NONE || tr->bal.mode == SHELF_BALANCE_WEIGHT)
-            rng_shuffle_u32(&r, tr->order, n);
-        else /* re-drawn each epoch */
-            n = balance_epoch(&tr->bal, y, &r, tr->order);
-        double loss_sum = 0;
-        size_t seen = 0;
-        tr->epoch = epoch;
-        double e0 = now_sec();
-        for (size_t b = 0; b < n; b += (size_t)o->batch) {
-            tr->nb = (int)(n - b < (size_t)o->batch ? n - b : (size_t)o->batch);
-            const conv_shape *last_conv = &tr->enc->net.conv[CNN_CONVS - 1];
-            if (tr->nb * last_conv->ho * last_conv->wo == 1)
-                break; /* one value per channel: batch norm cannot train on it (PyTorch
-                          refuses it); the last lone image waits for the next epoch */
-            tr->rows = tr->order + b;
-            tr->first = (long)b;
-            for (int i = 0; i < tr->nb; i++)
-                tr->batch_y[i] = tr->train.y[tr->rows[i]];
-            pool_run(tr->pool, run_fill_batch, tr);
-            double loss = train_step(tr, &sch);
-            if (!isfinite(loss)) {
-                mem_free(probs);
-                mem_free(best);
-                return err_set(err, SHELF_EDATA, "training diverged in epoch %d (the loss is "
-                               "%g); use a lower --lr", epoch + 1, loss);
-            }
-            loss_sum += loss * tr->nb;
-            seen += (size_t)tr->nb;
-            if (now_sec() - last >= 1.0) {
-                last = now_sec();
-                report(tr, epoch, (double)(epoch * (long)n + (long)seen) / ((double)n * o->epochs),
-                       t0, (double)(epoch * (long)n + (long)seen), loss_sum / (double)seen, -1);
-            }
-        }
-        fit += now_sec() - e0;
-        double acc = valid ? valid_accuracy(tr, valid, probs) : -1;
-        report(tr, epoch, (double)(epoch + 1) / o->epochs, t0, (double)(epoch + 1) * (double)n,
-               loss_sum / (double)(seen ? seen : 1), acc);
-        if (valid && acc >= best_acc) { /* on a tie, the later epoch */
-            best_acc = acc;
-            snapshot(tr, best, 0);
-            m->info.epochs = epoch + 1;
-        }
-    }
-    m->info.fit_seconds = fit;
+    cnn *net = &tr->enc->net;
+    label_head *h = &m->image_head;
+    trainee t = {.ctx = tr, .batch = (size_t)o->batch, .step = image_step,
+                 .validate = valid_accuracy,
+                 .blocks = {net->params, net->stats, h->params},
+                 .sizes = {net->nparams, net->nstats, h->nparams}, .nblocks = 3};
+    /* every epoch runs: a CNN's validation accuracy wanders before it settles */
+    loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,
+                       o->threads, 0, o->seed, o->progress, o->progress_user};
+    loop_result res;
+    shelf_status st = train_loop(&t, &lo, &res, err);
+    mem_free(tr->valid_probs);
+    m->info.fit_seconds = res.step_seconds;
     m->info.epochs_planned = o->epochs;
     m->info.lr = o->lr;
     m->info.train_seconds = now_sec() - tr->started;
-    if (valid) {
-        snapshot(tr, best, 1);
-        m->info.valid_accuracy = best_acc;
-    } else {
-        m->info.epochs = o->epochs;
-    }
-    mem_free(probs);
-    mem_free(best);
-    return SHELF_OK;
+    m->info.epochs = res.epochs;
+    if (valid)
+        m->info.valid_accuracy = res.valid_accuracy;
+    return st;
 }
 
 shelf_status shelf_augment_parse(const char *list, int *flags, shelf_error *err)
@@ -497,7 +454,6 @@ static int alloc_training(trainer *tr)
     const shelf_train_options *o = tr->o;
     size_t np = tr->enc->net.nparams, hp = tr->m->image_head.nparams;
     int adamw = o->optimizer == SHELF_OPTIMIZER_ADAMW;
-    tr->order = mem_alloc((tr->train.n + 1) * sizeof *tr->order);
     tr->opt_a = mem_calloc(np, sizeof *tr->opt_a);
     tr->opt_b = adamw ? mem_calloc(np, sizeof *tr->opt_b) : NULL;
     tr->head_a = mem_calloc(hp, sizeof *tr->head_a);
@@ -505,12 +461,10 @@ static int alloc_training(trainer *tr)
     tr->head_grads = mem_alloc((size_t)pool_threads(tr->pool) * hp * sizeof *tr->head_grads);
     tr->probs = mem_alloc((size_t)o->batch * (size_t)tr->m->image_head.out * sizeof *tr->probs);
     tr->work = cnn_encoder_work_new(tr->m->image, (size_t)o->batch, 1, tr->pool);
-    if (!tr->order || !tr->opt_a || (adamw && (!tr->opt_b || !tr->head_b)) || !tr->head_a ||
+    if (!tr->opt_a || (adamw && (!tr->opt_b || !tr->head_b)) || !tr->head_a ||
         !tr->head_grads || !tr->probs || !tr->work)
         return -1;
     tr->w = cnn_encoder_cnn_work(tr->work);
-    for (size_t i = 0; i < tr->train.n; i++)
-        tr->order[i] = (uint32_t)i;
     return 0;
 }
 
@@ -569,13 +523,12 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     tr.lopt = (image_loss){o->balance == SHELF_BALANCE_WEIGHT ? tr.bal.weight : NULL,
                            o->label_smoothing};
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */
-    st = train_epochs(&tr, valid ? &vd : NULL, err);
+    st = train_epochs(&tr, valid, valid ? &vd : NULL, err);
 done:
     labelled_free(&tr.train);
     labelled_free(&vd);
     free_training(&tr);
     balance_free(&tr.bal);
-    mem_free(tr.order);
     pool_free(tr.pool);
     return st;
 }
