@@ -10,7 +10,8 @@
  * (no rows, zero biases), which is dropped.
  *
  * Three changes were made without a version bump, so a version does not tell them apart:
- * before d99ec33 version 1 had no hierarchy flag (5 u32 settings, not 6), before 782eb3f
+ * before d99ec33 version 1 had no hierarchy flag (5 u32 settings, not 6) and its models
+ * weighed character n-grams as much as words (0.6 as much since), before 782eb3f
  * version 2 had no temperature, and before 7d13485 version 1 was summed by another rule
  * (model_legacy_early_checksum_ok). Files of the earlier layout are read with r->early. */
 #include <math.h>
@@ -31,6 +32,7 @@ static int get_bag(model_reader *r, shelf_model *m, const feat_config *feat, uin
     if (!b)
         return mr_oom(r);
     m->text = &b->base;
+    b->char_norm_one = r->version == 1 && r->early; /* d99ec33 lightened them to 0.6 */
     if (bag_read_rows(b, r))
         return -1;
     if (model_build_taxonomy(m))
