@@ -265,9 +265,10 @@ static int parse_model(model_reader *r, shelf_model **out)
  * version's layout does not fit (for its contents, not for want of memory) is read again
  * in the layout before the change made to that version without a bump (r->early): the
  * checksum held, so the file is as a writer wrote it, and the one layout that fits is its
- * writer's. Read with the later layout, an early file fails at the latest at the
- * temperature (version 2: the label count's bits, far below 0.01) or at the label count
- * (version 1: the fields shifted by 4 bytes). */
+ * writer's. The later layout never fits an early file: version 2 reads the label count as
+ * the temperature (a float far below 0.01 for any count under 10^9), version 1 the
+ * training path's length as the hierarchy flag (more than 1 for any path), and the rest 4
+ * bytes off. A file that fits neither is refused with the error of its version's layout. */
 static shelf_status read_model(model_reader *r, const char *path, shelf_model **out,
                                shelf_error *err)
 {

@@ -51,9 +51,9 @@ typedef struct model_reader {
     sum64 sum;
     uint64_t left;   /* bytes that may still be read (of the file, or of a section) */
     uint32_t version;
-    int early;       /* the layout before a change made without a version bump: version 1
-                        without the hierarchy flag (before d99ec33), version 2 without the
-                        temperature (before 782eb3f) */
+    int early;       /* a file from before a change made without a version bump: version 1
+                        before d99ec33 (no hierarchy flag, character n-grams weighed as
+                        words), version 2 before 782eb3f (no temperature) */
     int failed;
     int oom;         /* failed for want of memory, not for the file's contents */
     char why[160];   /* what was wrong, when known */
