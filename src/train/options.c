@@ -40,7 +40,7 @@ static const shelf_option table[] = {
      "text: titles and descriptions; image: the photos (a CNN); both: a text model and a CNN, "
      "weighed per taxonomy branch"},
     {"threads", SHELF_OPTION_INT, FIELD(threads), ALL, 0, "all cores", 0, LOOP_MAX_THREADS,
-     NULL, 0, "threads; shelf runs at most 64"},
+     NULL, 0, "threads (0: all cores; shelf runs at most 64)"},
     {"seed", SHELF_OPTION_U64, FIELD(seed), ALL, 1, NULL, 0, (double)UINT64_MAX, NULL, PRESET,
      "random seed"},
     {"balance", SHELF_OPTION_CHOICE, FIELD(balance), ALL, 0, NULL, 0, 0, balances, 0,
@@ -80,11 +80,11 @@ static const shelf_option table[] = {
     {"max-tokens", SHELF_OPTION_INT, FIELD(max_tokens), SEQ, 64, NULL, 1, SEQ_MAX_TOKENS, NULL,
      0, "tokens kept of a text"},
     {"layers", SHELF_OPTION_INT, FIELD(layers), GRU, 1, NULL, 1, SEQ_MAX_LAYERS, NULL, 0,
-     "GRU layers"},
+     "gru: layers"},
     {"layers", SHELF_OPTION_INT, FIELD(layers), TRANSFORMER, 2, NULL, 1, SEQ_MAX_LAYERS, NULL,
-     0, "Transformer blocks"},
+     0, "transformer: blocks"},
     {"heads", SHELF_OPTION_INT, FIELD(heads), TRANSFORMER, 4, NULL, 1, 1024, NULL, 0,
-     "attention heads; they must divide --dim"},
+     "transformer: attention heads; they must divide --dim"},
     {"dropout", SHELF_OPTION_FLOAT, FIELD(dropout), SEQ, 0.1, NULL, 0, 1, NULL, NEG | BELOW,
      "share of token embeddings, pooled features and (transformer) attention and "
      "feed-forward outputs dropped"},
