@@ -72,7 +72,7 @@ typedef struct shelf_read_options {
     int for_images;           /* read for an image model: no text column is needed, and the
                                  image column must exist */
     int max_depth;            /* > 0: keep the first max_depth levels of each label path
-                                 (not recorded in the model file) */
+                                 (recorded in the model: eval cuts test labels there too) */
     int no_header;            /* CSV, TSV: the first row is a product, and the columns are
                                  named by their number from 1 ("2", not "title") */
     char delimiter;           /* CSV, TSV: the field separator; 0: tab for TSV, and for CSV
@@ -283,8 +283,9 @@ typedef struct shelf_option {
     size_t offset;        /* of its field in the struct the table describes */
     unsigned applies;     /* SHELF_FOR_*; 0 for an option of a command, not of an encoder */
     double def;           /* the value filled in when the option is not given */
-    const char *def_text; /* NULL, or the default in words, when it is worked out at
-                             training ("from the catalog size"): def is then not used */
+    const char *def_text; /* NULL, or the default in words, shown instead of def: when it is
+                             worked out at training ("from the catalog size"; def is then
+                             the "not given" value, which the check replaces) */
     double min, max;      /* int, float, u64: the range of a given value */
     const char *const *choices; /* choice, set: the names, NULL-terminated */
     unsigned flags;       /* SHELF_OPTION_* */
