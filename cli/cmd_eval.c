@@ -40,8 +40,8 @@ static void usage(void)
     opt_usage("eval", "--model MODEL --data FILE [options]");
     opt_section("options", OPT_TABLE(eval_opts, NULL));
     opt_section("how the file is written", OPT_TABLE(file_opts, NULL));
-    opt_section("its columns and labels: the model's (as given at training), unless these "
-                "name others", OPT_TABLE(column_opts, NULL));
+    opt_section("its columns, label separator and depth: the model's (as given at "
+                "training), unless these name others", OPT_TABLE(column_opts, NULL));
 }
 
 int cmd_eval(int argc, char **argv)
