@@ -88,7 +88,10 @@ int opt_parse(const char *cmd, int argc, char **argv, const opt_table *tables, i
 /* A number of e's type as --help shows it: whole numbers in full, not 2e+06. */
 static void number_text(const shelf_option *e, double v, char *out, size_t n)
 {
-    snprintf(out, n, e->type == SHELF_OPTION_FLOAT ? "%g" : "%.0f", v);
+    if (e->type == SHELF_OPTION_FLOAT)
+        snprintf(out, n, "%g", v);
+    else
+        snprintf(out, n, "%.0f", v);
 }
 
 /* An entry's range in words ("; 1 to 8", "; 0 to below 1", "; 1 or more"); "" for none. */

@@ -285,6 +285,15 @@ shelf_status shelf_option_parse(const shelf_option *e, void *base, const char *v
                    e->type == SHELF_OPTION_FLOAT ? "a number" : "a whole number");
 }
 
+/* Whole numbers in full (268435456, not 2.68435e+08), for messages. */
+static void number_text(const shelf_option *e, double v, char *out, size_t n)
+{
+    if (e->type == SHELF_OPTION_FLOAT)
+        snprintf(out, n, "%g", v);
+    else
+        snprintf(out, n, "%.0f", v);
+}
+
 shelf_status shelf_option_check(const shelf_option *e, const void *base, shelf_error *err)
 {
     double v = value_of(e, base);
@@ -307,15 +316,22 @@ shelf_status shelf_option_check(const shelf_option *e, const void *base, shelf_e
     const int below = (e->flags & SHELF_OPTION_BELOW_MAX) != 0;
     if (v >= e->min && (below ? v < e->max : v <= e->max))
         return SHELF_OK;
-    if (v < 0 && e->min >= 0)
-        return err_set(err, SHELF_EINVAL, "--%s must not be negative%s, not %g", e->name,
-                       unset_value(e) == 0 && !(e->flags & SHELF_OPTION_PRESET)
-                           ? " (0 means the default)" : "", v);
+    char lo[32], hi[32], val[32];
+    number_text(e, e->min, lo, sizeof lo);
+    number_text(e, e->max, hi, sizeof hi);
+    number_text(e, v, val, sizeof val);
+    /* a training option left at 0 takes its default: a negative one was meant otherwise */
+    const int zero_is_default = e->applies && unset_value(e) == 0 &&
+                                !(e->flags & SHELF_OPTION_PRESET);
+    if (v < 0 && (e->min == 0 || zero_is_default))
+        return err_set(err, SHELF_EINVAL, "--%s must not be negative%s, not %s", e->name,
+                       zero_is_default ? " (0 means the default)" : "", val);
     if (!(v >= e->min))
-        return err_set(err, SHELF_EINVAL, "--%s must be between %g and %g, not %g", e->name,
-                       e->min, e->max, v);
-    return err_set(err, SHELF_EINVAL, "--%s must be %s %g, not %g", e->name,
-                   below ? "below" : "at most", e->max, v);
+        return err_set(err, SHELF_EINVAL, "--%s must be %s %s%s%s, not %s", e->name,
+                       e->max >= INT_MAX ? "at least" : "between", lo,
+                       e->max >= INT_MAX ? "" : " and ", e->max >= INT_MAX ? "" : hi, val);
+    return err_set(err, SHELF_EINVAL, "--%s must be %s %s, not %s", e->name,
+                   below ? "below" : "at most", hi, val);
 }
 
 shelf_status shelf_train_options_set(shelf_train_options *o, const char *name,
@@ -347,8 +363,8 @@ static int applies(const shelf_option *e, unsigned encoders, int fused)
 /* "bag, gru": the encoders of mask, for messages. */
 static void encoder_names(unsigned mask, char *out, size_t n)
 {
-    static const char *const names[] = {"bag", "gru", "transformer", "the CNN (--modality "
-                                        "image or both)"};
+    static const char *const names[] = {"bag", "gru", "transformer",
+                                        "the CNN (--modality image or both)"};
     out[0] = '\0';
     for (int b = 0; b < 4; b++)
         if (mask & (1u << b))
