@@ -114,6 +114,11 @@ static const shelf_option table[] = {
 };
 enum { NOPTIONS = sizeof table / sizeof *table };
 _Static_assert(NOPTIONS <= 64, "shelf_train_options.given has a bit per option");
+/* choices are stored through an int: the enums must be ints */
+_Static_assert(sizeof(shelf_modality) == sizeof(int) && sizeof(shelf_balance) == sizeof(int) &&
+               sizeof(shelf_text_encoder) == sizeof(int) &&
+               sizeof(shelf_optimizer) == sizeof(int) && sizeof(shelf_schedule) == sizeof(int),
+               "an enum of shelf_train_options is not an int");
 
 const shelf_option *shelf_train_option_table(size_t *n)
 {
