@@ -65,8 +65,9 @@ printf '%-12s %6s %7s %12s %12s %12s %12s %7s\n' encoder tokens threads \
 for th in $THREADS; do
   for T in $TOKENS; do
     for enc in gru transformer; do
+      heads=(); [ "$enc" = transformer ] && heads=(--heads 4) # the GRU has no heads
       ./shelf train --train "$sample" --out "$tmp/m.shelf" --text-encoder "$enc" --dim 128 \
-        --max-tokens "$T" --layers 2 --heads 4 --batch 32 --epochs 1 --threads "$th" \
+        --max-tokens "$T" --layers 2 "${heads[@]}" --batch 32 --epochs 1 --threads "$th" \
         --seed 1 --quiet "${shelf_drop[@]}" 2> "$tmp/train.log"
       info=$(cat "$tmp/train.log") # shelf train tells the speed: the model keeps no times
       mark=""

@@ -1,38 +1,61 @@
 /* shelf eval: metrics of a model on a labelled catalog. */
+#include <limits.h>
 #include <stdio.h>
 
 #include "options.h"
 #include "report.h"
 
+typedef struct eval_args {
+    const char *model, *data;
+    report_options ro;
+    read_flags rf;
+} eval_args;
+
+static const shelf_option eval_opts[] = {
+    OPT_STRING(eval_args, "model", model, NULL, "model file (required)"),
+    OPT_STRING(eval_args, "data", data, NULL,
+               "labelled catalog, or - for standard input (required)"),
+    OPT_FLAG(eval_args, "json", ro.json, "print one JSON object instead of a report"),
+    OPT_FLAG(eval_args, "per-class", ro.per_class, "add precision, recall and F1 of every label"),
+    OPT_INT(eval_args, "confusions", ro.confusions, 10, NULL, 0, INT_MAX,
+            "how many frequent confusions to list"),
+    OPT_INT(eval_args, "threads", ro.threads, 0, "all cores", 0, 64, "threads"),
+    OPT_FLOAT(eval_args, "min-confidence", ro.min_confidence, 0, "none", 0, 1,
+              "also report back-off coverage and precision at this confidence"),
+};
+
+/* The model decides the columns, the label separator and the depth (the read options given
+ * at training); these say how this file is written, or name its columns otherwise. */
+static const shelf_option file_opts[] = {READ_FILE_OPTS(eval_args)};
+static const shelf_option column_opts[] = {
+    COLUMN_OPTS(eval_args, "the model's", "the model's", "the model's"),
+    OPT_STRING(eval_args, "label", rf.label, "the model's", "label column"),
+    OPT_INT(eval_args, "max-depth", rf.max_depth, 0, "the model's", 0, INT_MAX,
+            "cut the test labels after N levels; at another depth than the model's, the "
+            "paths compared differ (a warning says so)"),
+};
+
+static void usage(void)
+{
+    opt_usage("eval", "--model MODEL --data FILE [options]");
+    opt_section("options", OPT_TABLE(eval_opts, NULL));
+    opt_section("how the file is written", OPT_TABLE(file_opts, NULL));
+    opt_section("its columns, label separator and depth: the model's (as given at "
+                "training), unless these name others", OPT_TABLE(column_opts, NULL));
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *data = NULL;
-    report_options ro_report = {.confusions = 10};
-    read_flags rf = {0};
-    const opt opts[] = {
-        {"model", OPT_STR, &model, "model file (required)"},
-        {"data", OPT_STR, &data, "labelled catalog, or - for standard input (required)"},
-        {"json", OPT_FLAG, &ro_report.json, "print one JSON object instead of a report"},
-        {"per-class", OPT_FLAG, &ro_report.per_class,
-         "add precision, recall and F1 of every label"},
-        {"confusions", OPT_INT, &ro_report.confusions, "how many frequent confusions to list (10)"},
-        {"threads", OPT_INT, &ro_report.threads, "threads (default: all cores)"},
-        {"min-confidence", OPT_FLOAT, &ro_report.min_confidence,
-         "also report back-off coverage and precision at this confidence"},
-        READ_FLAG_OPTS(rf),
-        IMAGE_COLUMN_OPT(rf),
-        {NULL, 0, NULL, NULL}};
-    int r = opt_parse("eval", argc, argv, opts);
+    eval_args a = {0};
+    const opt_table t[] = {OPT_TABLE(eval_opts, &a), OPT_TABLE(file_opts, &a),
+                           OPT_TABLE(column_opts, &a)};
+    opt_defaults(t, 3);
+    int r = opt_parse("eval", argc, argv, t, 3, NULL);
     if (r)
-        return r > 0 ? (opt_usage("eval", "--model MODEL --data FILE [options]", opts), 0) : 2;
-    if (ro_report.threads < 0 || ro_report.confusions < 0) {
-        fprintf(stderr, "shelf eval: --threads and --confusions must not be negative\n");
-        return 2;
-    }
-    if (ro_report.min_confidence < 0 || ro_report.min_confidence > 1) {
-        fprintf(stderr, "shelf eval: --min-confidence must be between 0 and 1\n");
-        return 2;
-    }
+        return r > 0 ? (usage(), 0) : 2;
+    const char *model = a.model, *data = a.data;
+    report_options ro_report = a.ro;
+    read_flags rf = a.rf;
     if (!model || !data) {
         fprintf(stderr, "shelf eval: --model and --data are required (see shelf eval --help)\n");
         return 2;

@@ -290,43 +290,64 @@ static int finish(shelf_outfile **of)
     return 1;
 }
 
+typedef struct predict_args {
+    const char *model, *data, *photo, *outfmt, *out;
+    int k, threads;
+    float threshold, min_conf;
+    read_flags rf;
+} predict_args;
+
+static const shelf_option predict_opts[] = {
+    OPT_STRING(predict_args, "model", model, NULL, "model file (required)"),
+    OPT_STRING(predict_args, "data", data, "standard input",
+               "catalog to categorize, or - for standard input"),
+    OPT_STRING(predict_args, "photo", photo, NULL, "one image file to categorize (image models)"),
+    OPT_INT(predict_args, "k", k, 1, NULL, 1, 256, "how many labels per product"),
+    OPT_FLOAT(predict_args, "threshold", threshold, 0, NULL, 0, 1,
+              "leave out labels less probable than this"),
+    OPT_FLOAT(predict_args, "min-confidence", min_conf, 0, "none", 0, 1,
+              "below it, give the deepest ancestor path that reaches it, or mark for review"),
+    OPT_STRING(predict_args, "output-format", outfmt, "from --out's extension, else jsonl",
+               "jsonl, csv or tsv"),
+    OPT_STRING(predict_args, "out", out, "standard output",
+               "file to write; written whole or not at all"),
+    OPT_INT(predict_args, "threads", threads, 0, "all cores", 0, 64, "threads"),
+};
+
+/* The model decides the columns (the read options given at training); the label column,
+ * separator and depth play no part in predicting. */
+static const shelf_option file_opts[] = {READ_FILE_OPTS(predict_args)};
+static const shelf_option column_opts[] = {
+    COLUMN_OPTS(predict_args, "the model's", "the model's", "the model's")};
+
+static void usage(void)
+{
+    opt_usage("predict", "--model MODEL [--data FILE | - | --photo FILE] [options]");
+    opt_section("options", OPT_TABLE(predict_opts, NULL));
+    opt_section("how the file is written", OPT_TABLE(file_opts, NULL));
+    opt_section("its columns: the model's (as given at training), unless these name others",
+                OPT_TABLE(column_opts, NULL));
+}
+
 int cmd_predict(int argc, char **argv)
 {
-    const char *model = NULL, *data = NULL, *outfmt = NULL, *out = NULL;
-    const char *image = NULL; /* --photo */
-    int k = 1, threads = 0;
-    float threshold = 0, min_conf = 0;
-    read_flags rf = {0};
-    const opt opts[] = {
-        {"model", OPT_STR, &model, "model file (required)"},
-        {"data", OPT_STR, &data, "catalog to categorize, or - for standard input (default)"},
-        {"photo", OPT_STR, &image, "one image file to categorize (image models)"},
-        {"k", OPT_INT, &k, "how many labels per product (1)"},
-        {"threshold", OPT_FLOAT, &threshold, "leave out labels less probable than this (0)"},
-        {"min-confidence", OPT_FLOAT, &min_conf,
-         "below it, give the deepest ancestor path that reaches it, or mark for review"},
-        {"output-format", OPT_STR, &outfmt, "jsonl, csv or tsv (default: from --out's extension, "
-         "else jsonl)"},
-        {"out", OPT_STR, &out, "file to write (default: standard output); written whole or not "
-         "at all"},
-        {"threads", OPT_INT, &threads, "threads (default: all cores)"},
-        READ_FLAG_OPTS(rf),
-        IMAGE_COLUMN_OPT(rf),
-        {NULL, 0, NULL, NULL}};
-    int r = opt_parse("predict", argc, argv, opts);
+    predict_args a = {0};
+    const opt_table t[] = {OPT_TABLE(predict_opts, &a), OPT_TABLE(file_opts, &a),
+                           OPT_TABLE(column_opts, &a)};
+    opt_defaults(t, 3);
+    int r = opt_parse("predict", argc, argv, t, 3, NULL);
     if (r)
-        return r > 0 ? (opt_usage("predict",
-                                  "--model MODEL [--data FILE | - | --photo FILE] [options]",
-                                  opts),
-                        0)
-                     : 2;
+        return r > 0 ? (usage(), 0) : 2;
+    const char *model = a.model, *data = a.data, *outfmt = a.outfmt, *out = a.out;
+    const char *image = a.photo;
+    const int k = a.k, threads = a.threads;
+    const float threshold = a.threshold, min_conf = a.min_conf;
+    const read_flags rf = a.rf;
     if (!outfmt)
         outfmt = out_format_of(out);
     shelf_output_format fmt;
-    if (!model || k < 1 || k > 256 || threads < 0 ||
-        shelf_output_format_parse(outfmt, &fmt, NULL) != SHELF_OK) {
-        fprintf(stderr, "shelf predict: needs --model, --k between 1 and 256, --threads of 0 "
-                        "or more and --output-format jsonl, csv or tsv\n");
+    if (!model || shelf_output_format_parse(outfmt, &fmt, NULL) != SHELF_OK) {
+        fprintf(stderr, "shelf predict: needs --model, and --output-format jsonl, csv or tsv\n");
         return 2;
     }
     if (read_flags_image_is_file(&rf, "predict"))
@@ -341,10 +362,6 @@ int cmd_predict(int argc, char **argv)
     const char *inputs[] = {data, model, image}, *names[] = {"--data", "--model", "--photo"};
     if (out_is_an_input("predict", out, inputs, names, 3))
         return 2;
-    if (min_conf < 0 || min_conf > 1) {
-        fprintf(stderr, "shelf predict: --min-confidence must be between 0 and 1\n");
-        return 2;
-    }
     shelf_error err = {0};
     shelf_outfile *of = NULL;
     if (out && shelf_outfile_check(out, &err) != SHELF_OK) { /* before any work */

@@ -2,6 +2,8 @@
  * for signals: SIGHUP reloads the model, SIGTERM or SIGINT drains the requests in flight
  * and exits 0. */
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -86,45 +88,68 @@ static int wait_for_stop(shelf_server *s)
     }
 }
 
+typedef struct serve_args {
+    shelf_server_options o;
+    const char *token_file;
+    uint64_t max_body, max_image_pixels, max_request_pixels;
+    float drain;
+} serve_args;
+
+/* A limit left at 0 is the library's default, which the help gives in words. */
+static const shelf_option serve_opts[] = {
+    OPT_STRING(serve_args, "model", o.model_path, NULL, "model file (required)"),
+    OPT_STRING(serve_args, "host", o.host, "127.0.0.1",
+               "address to listen on; 0.0.0.0 for all"),
+    OPT_INT(serve_args, "port", o.port, 8080, NULL, 0, 65535,
+            "port; 0: any free port, printed at start"),
+    OPT_INT(serve_args, "threads", o.threads, 0, "all cores", 0, INT_MAX,
+            "HTTP threads, and image prediction threads (at most 64 of those)"),
+    OPT_STRING(serve_args, "token-file", token_file, NULL,
+               "file holding a token: requests must send 'Authorization: Bearer TOKEN'"),
+    OPT_U64(serve_args, "max-body", max_body, 8 << 20, "8 MiB", 1, (double)UINT64_MAX,
+            "largest request body in bytes"),
+    OPT_INT(serve_args, "max-batch", o.max_batch, 0, "256", 0, INT_MAX,
+            "most products in one request"),
+    OPT_INT(serve_args, "max-connections", o.max_connections, 0, "512", 0, INT_MAX,
+            "requests served at once, more get 503; past 3/4 of it open, connections slow to "
+            "send headers are closed"),
+    OPT_U64(serve_args, "max-image-pixels", max_image_pixels, 0, "40000000", 0,
+            (double)UINT64_MAX,
+            "largest image to decode, width x height by its header; larger get 413"),
+    OPT_U64(serve_args, "max-request-pixels", max_request_pixels, 0, "400000000", 0,
+            (double)UINT64_MAX, "pixels of one request's images together; more get 413"),
+    OPT_INT(serve_args, "max-queue", o.max_queue, 0, "1024", 0, INT_MAX,
+            "image products waiting for the model; more get 503"),
+    OPT_INT(serve_args, "timeout", o.timeout, 0, "10", 0, INT_MAX,
+            "seconds a connection may stay silent"),
+    OPT_INT(serve_args, "request-deadline", o.request_deadline, 0, "30", 0, INT_MAX,
+            "seconds a request's headers and body may take to come"),
+    OPT_FLOAT(serve_args, "drain", drain, 30, NULL, 0, FLT_MAX,
+              "seconds SIGTERM waits for requests in flight"),
+};
+
 int cmd_serve(int argc, char **argv)
 {
-    shelf_server_options o;
-    shelf_server_options_default(&o);
-    const char *token_file = NULL;
-    uint64_t max_body = 8 << 20, max_image_pixels = 0, max_request_pixels = 0;
-    float drain = 30;
-    const opt opts[] = {
-        {"model", OPT_STR, &o.model_path, "model file (required)"},
-        {"host", OPT_STR, &o.host, "address to listen on (127.0.0.1; 0.0.0.0 for all)"},
-        {"port", OPT_INT, &o.port, "port (8080; 0: any free port, printed at start)"},
-        {"threads", OPT_INT, &o.threads, "HTTP threads, and image prediction threads (cores)"},
-        {"token-file", OPT_STR, &token_file,
-         "file holding a token: requests must send 'Authorization: Bearer TOKEN'"},
-        {"max-body", OPT_U64, &max_body, "largest request body in bytes (8 MiB)"},
-        {"max-batch", OPT_INT, &o.max_batch, "most products in one request (256)"},
-        {"max-connections", OPT_INT, &o.max_connections,
-         "requests served at once, more get 503 (512); past 3/4 of it open, connections "
-         "slow to send headers are closed"},
-        {"max-image-pixels", OPT_U64, &max_image_pixels,
-         "largest image to decode, width x height by its header; larger get 413 (40000000)"},
-        {"max-request-pixels", OPT_U64, &max_request_pixels,
-         "pixels of one request's images together; more get 413 (400000000)"},
-        {"max-queue", OPT_INT, &o.max_queue,
-         "image products waiting for the model; more get 503 (1024)"},
-        {"timeout", OPT_INT, &o.timeout, "seconds a connection may stay silent (10)"},
-        {"request-deadline", OPT_INT, &o.request_deadline,
-         "seconds a request's headers and body may take to come (30)"},
-        {"drain", OPT_FLOAT, &drain, "seconds SIGTERM waits for requests in flight (30)"},
-        {NULL, 0, NULL, NULL}};
-    int r = opt_parse("serve", argc, argv, opts);
-    if (r)
-        return r > 0 ? (opt_usage("serve", "--model MODEL [options]", opts), 0) : 2;
-    if (!o.model_path || o.port < 0 || o.port > 65535 || o.threads < 0 || o.max_batch < 0 ||
-        o.max_connections < 0 || o.max_queue < 0 || o.timeout < 0 ||
-        o.request_deadline < 0 || max_body == 0 || !(drain >= 0)) {
-        fprintf(stderr, "shelf serve: needs --model; --port from 0 to 65535; --threads, "
-                        "--max-batch, --max-connections, --max-queue, --timeout, "
-                        "--request-deadline and --drain not negative; --max-body above 0\n");
+    serve_args a;
+    memset(&a, 0, sizeof a);
+    shelf_server_options_default(&a.o);
+    const opt_table t = OPT_TABLE(serve_opts, &a);
+    opt_defaults(&t, 1);
+    int r = opt_parse("serve", argc, argv, &t, 1, NULL);
+    if (r) {
+        if (r < 0)
+            return 2;
+        opt_usage("serve", "--model MODEL [options]");
+        opt_section("options", t);
+        return 0;
+    }
+    shelf_server_options o = a.o;
+    const char *token_file = a.token_file;
+    const uint64_t max_body = a.max_body, max_image_pixels = a.max_image_pixels,
+                   max_request_pixels = a.max_request_pixels;
+    const float drain = a.drain;
+    if (!o.model_path) {
+        fprintf(stderr, "shelf serve: --model is required (see shelf serve --help)\n");
         return 2;
     }
     o.max_body = (size_t)max_body;

@@ -1,7 +1,7 @@
 #include "options.h"
 
-#include <errno.h>
-#include <math.h>
+#include <float.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,55 +9,36 @@
 #include <strings.h>
 #include <unistd.h>
 
-static const opt *find(const opt *opts, const char *name, size_t n)
+/* The entry named [name, name + n) of the n entries at opts, or NULL. */
+static const shelf_option *find(const shelf_option *opts, size_t count, const char *name,
+                                size_t n)
 {
-    for (const opt *o = opts; o->name; o++)
-        if (strlen(o->name) == n && strncmp(o->name, name, n) == 0)
-            return o;
+    for (size_t i = 0; i < count; i++)
+        if (strlen(opts[i].name) == n && strncmp(opts[i].name, name, n) == 0)
+            return &opts[i];
     return NULL;
 }
 
-static int set_value(const char *cmd, const opt *o, const char *v)
+void opt_defaults(const opt_table *tables, int ntables)
 {
-    char *end;
-    errno = 0;
-    switch (o->type) {
-    case OPT_STR:
-        *(const char **)o->dst = v;
-        return 0;
-    case OPT_INT: {
-        long x = strtol(v, &end, 10);
-        if (*v && !*end && !errno && x >= -2147483647L && x <= 2147483647L) {
-            *(int *)o->dst = (int)x;
-            return 0;
+    for (int k = 0; k < ntables; k++)
+        for (size_t i = 0; i < tables[k].n; i++) {
+            const shelf_option *e = &tables[k].opts[i];
+            void *f = (char *)tables[k].args + e->offset;
+            if (e->type == SHELF_OPTION_FLOAT)
+                *(float *)f = (float)e->def;
+            else if (e->type == SHELF_OPTION_U64)
+                *(uint64_t *)f = (uint64_t)e->def;
+            else if (e->type != SHELF_OPTION_STRING)
+                *(int *)f = (int)e->def;
         }
-        break;
-    }
-    case OPT_U64: {
-        unsigned long long x = strtoull(v, &end, 10);
-        if (*v && !*end && !errno && v[0] != '-') {
-            *(uint64_t *)o->dst = x;
-            return 0;
-        }
-        break;
-    }
-    case OPT_FLOAT: {
-        float x = strtof(v, &end);
-        if (*v && !*end && !errno && isfinite(x)) {
-            *(float *)o->dst = x;
-            return 0;
-        }
-        break;
-    }
-    case OPT_FLAG:
-        break;
-    }
-    fprintf(stderr, "shelf %s: --%s: '%s' is not a valid value\n", cmd, o->name, v);
-    return -1;
 }
 
-int opt_parse(const char *cmd, int argc, char **argv, const opt *opts)
+int opt_parse(const char *cmd, int argc, char **argv, const opt_table *tables, int ntables,
+              shelf_train_options *train)
 {
+    size_t ntrain = 0;
+    const shelf_option *trained = train ? shelf_train_option_table(&ntrain) : NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || a[1] == '\0') {
@@ -69,38 +50,142 @@ int opt_parse(const char *cmd, int argc, char **argv, const opt *opts)
         if (strcmp(a, "help") == 0 || strcmp(a, "h") == 0)
             return 1;
         const char *eq = strchr(a, '=');
-        const opt *o = find(opts, a, eq ? (size_t)(eq - a) : strlen(a));
-        if (!o) {
+        size_t n = eq ? (size_t)(eq - a) : strlen(a);
+        const shelf_option *o = NULL;
+        void *args = NULL;
+        for (int k = 0; k < ntables && !o; k++)
+            if ((o = find(tables[k].opts, tables[k].n, a, n)))
+                args = tables[k].args;
+        const shelf_option *to = o ? NULL : find(trained, ntrain, a, n);
+        if (!o && !to) {
             fprintf(stderr, "shelf %s: unknown option '%s' (see shelf %s --help)\n", cmd, argv[i],
                     cmd);
             return -1;
         }
-        if (o->type == OPT_FLAG) {
-            if (eq) {
-                fprintf(stderr, "shelf %s: --%s takes no value\n", cmd, o->name);
-                return -1;
-            }
-            *(int *)o->dst = 1;
-            continue;
-        }
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v) {
-            fprintf(stderr, "shelf %s: --%s needs a value\n", cmd, o->name);
+        const shelf_option *e = o ? o : to;
+        const char *v = NULL;
+        if (e->type == SHELF_OPTION_FLAG && eq) {
+            fprintf(stderr, "shelf %s: --%s takes no value\n", cmd, e->name);
             return -1;
         }
-        if (set_value(cmd, o, v))
+        if (e->type != SHELF_OPTION_FLAG && !(v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL)) {
+            fprintf(stderr, "shelf %s: --%s needs a value\n", cmd, e->name);
             return -1;
+        }
+        shelf_error err = {0};
+        shelf_status st = o ? shelf_option_parse(o, args, v, &err)
+                            : shelf_train_options_set(train, to->name, v, &err);
+        if (st == SHELF_OK && o)
+            st = shelf_option_check(o, args, &err);
+        if (st != SHELF_OK) {
+            fprintf(stderr, "shelf %s: %s\n", cmd, err.message);
+            return -1;
+        }
     }
     return 0;
 }
 
-void opt_usage(const char *cmd, const char *synopsis, const opt *opts)
+/* A number of e's type as --help shows it: whole numbers in full, not 2e+06. */
+static void number_text(const shelf_option *e, double v, char *out, size_t n)
 {
-    printf("usage: shelf %s %s\n\noptions:\n", cmd, synopsis);
-    for (const opt *o = opts; o->name; o++) {
-        const char *arg = o->type == OPT_FLAG ? "" : o->type == OPT_STR ? " S" : " N";
-        printf("  --%s%s%*s%s\n", o->name, arg, (int)(24 - strlen(o->name) - strlen(arg)), "",
-               o->help);
+    if (e->type == SHELF_OPTION_FLOAT)
+        snprintf(out, n, "%g", v);
+    else
+        snprintf(out, n, "%.0f", v);
+}
+
+/* An entry's range in words ("; 1 to 8", "; 0 to below 1", "; 1 or more"); "" for none. */
+static void range_text(const shelf_option *e, char *out, size_t n)
+{
+    const double top = e->type == SHELF_OPTION_INT     ? INT_MAX
+                       : e->type == SHELF_OPTION_FLOAT ? FLT_MAX
+                                                       : (double)UINT64_MAX;
+    char lo[32], hi[32];
+    out[0] = '\0';
+    if (e->type != SHELF_OPTION_INT && e->type != SHELF_OPTION_FLOAT &&
+        e->type != SHELF_OPTION_U64)
+        return;
+    number_text(e, e->min, lo, sizeof lo);
+    number_text(e, e->max, hi, sizeof hi);
+    if (e->max < top)
+        snprintf(out, n, "; %s to %s%s", lo, e->flags & SHELF_OPTION_BELOW_MAX ? "below " : "",
+                 hi);
+    else if (e->min != 0 || e->type != SHELF_OPTION_U64)
+        snprintf(out, n, "; %s or more", lo);
+}
+
+/* The names of a choice or set entry, and its default in parentheses. */
+static void choices_text(const shelf_option *e, char *out, size_t n, char *def, size_t dn)
+{
+    snprintf(out, n, "; %s", e->type == SHELF_OPTION_SET ? "a comma list of " : "one of ");
+    int all = 0;
+    for (; e->choices[all]; all++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", all ? ", " : "", e->choices[all]);
+    if (e->type == SHELF_OPTION_CHOICE) {
+        snprintf(def, dn, "%s", e->choices[(int)e->def]);
+        return;
+    }
+    snprintf(out + strlen(out), n - strlen(out), ", or all or none");
+    snprintf(def, dn, "%s", (int)e->def == (1 << all) - 1 ? "all" : e->def == 0 ? "none" : "");
+}
+
+static void print_entry(const shelf_option *e)
+{
+    static const char *const args[] = {" N", " X", " N", " NAME", " LIST", "", " S"};
+    char about[512] = "", def[128] = "";
+    if (e->type == SHELF_OPTION_CHOICE || e->type == SHELF_OPTION_SET)
+        choices_text(e, about, sizeof about, def, sizeof def);
+    else
+        range_text(e, about, sizeof about);
+    if (e->def_text)
+        snprintf(def, sizeof def, "%s", e->def_text);
+    else if (e->type == SHELF_OPTION_INT || e->type == SHELF_OPTION_FLOAT ||
+             e->type == SHELF_OPTION_U64)
+        number_text(e, e->def, def, sizeof def);
+    const char *arg = args[e->type];
+    int pad = 22 - (int)(strlen(e->name) + strlen(arg));
+    printf("  --%s%s%*s %s%s%s%s%s\n", e->name, arg, pad > 0 ? pad : 0, "", e->help, about,
+           def[0] ? " (" : "", def, def[0] ? ")" : "");
+}
+
+void opt_usage(const char *cmd, const char *synopsis)
+{
+    printf("usage: shelf %s %s\n(defaults in parentheses)\n", cmd, synopsis);
+}
+
+void opt_section(const char *title, opt_table t)
+{
+    printf("\n%s:\n", title);
+    for (size_t i = 0; i < t.n; i++)
+        print_entry(&t.opts[i]);
+}
+
+/* The group an entry of the training options' table is printed under. */
+static const char *train_group(unsigned applies)
+{
+    if (applies == SHELF_FOR_ALL)
+        return "training, every model";
+    if (applies == SHELF_FOR_TEXT)
+        return "text models (--modality text or both)";
+    if (applies == SHELF_FOR_BAG)
+        return "text: the bag of n-grams (--text-encoder bag, the default)";
+    if (!(applies & ~SHELF_FOR_SEQUENCE))
+        return "text: sequence encoders (--text-encoder gru or transformer)";
+    return "image: the CNN (--modality image or both); in a fused model (--modality both)\n"
+           "--epochs, --lr and --batch are the CNN's, and the text encoder keeps its defaults";
+}
+
+void opt_train_sections(void)
+{
+    size_t n;
+    const shelf_option *t = shelf_train_option_table(&n);
+    const char *group = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *g = train_group(t[i].applies);
+        if (g != group)
+            printf("\n%s:\n", g);
+        group = g;
+        print_entry(&t[i]);
     }
 }
 
@@ -136,10 +221,6 @@ int read_flags_apply(const read_flags *rf, const shelf_read_options *base, shelf
         return -1;
     if (rf->no_header)
         o->no_header = 1;
-    if (rf->max_depth < 0) {
-        fprintf(stderr, "shelf: --max-depth must be 1 or more, not %d\n", rf->max_depth);
-        return -1;
-    }
     if (rf->max_depth > 0)
         o->max_depth = rf->max_depth;
     if (!rf->format && base)

@@ -72,7 +72,7 @@ typedef struct shelf_read_options {
     int for_images;           /* read for an image model: no text column is needed, and the
                                  image column must exist */
     int max_depth;            /* > 0: keep the first max_depth levels of each label path
-                                 (not recorded in the model file) */
+                                 (recorded in the model: eval cuts test labels there too) */
     int no_header;            /* CSV, TSV: the first row is a product, and the columns are
                                  named by their number from 1 ("2", not "title") */
     char delimiter;           /* CSV, TSV: the field separator; 0: tab for TSV, and for CSV
@@ -189,16 +189,25 @@ typedef enum shelf_balance {
     SHELF_BALANCE_UNDERSAMPLE /* each epoch keeps a share of the common classes' products */
 } shelf_balance;
 
+/* Training options. Those a user sets by name are described by one table
+ * (shelf_train_option_table): name, type, default, range, help and the encoders each applies
+ * to; shelf train's --help, its parsing and shelf_train's checks all read it. A field left
+ * "not given" (0, or -1 where the table's entry says so) gets the default of the encoders
+ * that use it: --dim is the bag's embedding size (default 0: none) or a sequence encoder's
+ * width (128). In a fused model (--modality both) --epochs, --lr and --batch are the CNN's,
+ * and the text encoder keeps its own defaults. */
 typedef struct shelf_train_options {
     shelf_modality modality;
-    int epochs;       /* 0: chosen from the catalog size (text), 8 (image) */
-    float lr;         /* 0: default (text 1; image: AdamW 0.002, SGD 0.05) */
-    int dim;          /* 0: a sparse linear layer straight to the labels; D > 0: embeddings
-                         of size D, then a linear layer */
+    int epochs;       /* 0: chosen from the catalog size (bag), enough for 2,000 steps (gru,
+                         transformer), 8 (image) */
+    float lr;         /* 0: default (bag 1; gru, transformer 0.002; image: AdamW 0.002, SGD 0.05) */
+    int dim;          /* bag: 0 a sparse linear layer straight to the labels, D > 0 embeddings of
+                         size D, then a linear layer; gru, transformer: their width, 0: 128 */
     int ngrams;       /* word n-grams up to this length; 0: default 2 */
     int minn, maxn;   /* character n-grams of words; -1: default 2..5; maxn 0 turns them off */
-    int buckets;      /* hash buckets; 0: default (gru, transformer: subword rows, 0: none) */
-    int threads;      /* 0: all cores */
+    int buckets;      /* hash buckets; 0: default (bag 2000000; gru, transformer: subword rows,
+                         0: none) */
+    int threads;      /* 0: all cores, at most 64; more than 64 is refused */
     int hierarchy;    /* 1: a label's score is the sum of scores of its path's prefixes, so
                          rare leaves share their parents' weights */
     uint64_t seed;
@@ -207,32 +216,107 @@ typedef struct shelf_train_options {
     const char *train_path; /* recorded in the model, for shelf info */
     shelf_read_options read; /* recorded in the model: prediction reads the same columns */
     shelf_balance balance;
-    float balance_power;     /* class weight = (mean class size / class size)^power; 0.5 */
+    float balance_power;     /* class weight = (mean class size / class size)^power; 0: 0.5 */
     float label_smoothing;   /* share of the target spread over all labels; 0 */
-    /* sequence text encoders (--modality text); dim is their width (0: 128), batch their
-     * batch (0: 32), lr AdamW's peak (0: 0.002), epochs 0: enough for 2,000 steps, at
-     * least 5 and at most 50 */
+    /* sequence text encoders: dim is their width, batch their batch (0: 32), lr AdamW's
+     * peak, epochs 0: enough for 2,000 steps, at least 5 and at most 50 */
     shelf_text_encoder text_encoder;
     int max_tokens;          /* tokens kept of a text; 0: 64 */
-    int layers;              /* Transformer blocks; 0: 2 */
+    int layers;              /* Transformer blocks (0: 2), GRU layers (0: 1) */
     int heads;               /* attention heads; 0: 4 */
     float dropout;           /* share of embedded tokens, pooled features and Transformer
                                 blocks' attention and feed-forward outputs dropped in
-                                training; < 0: the default (0.1) */
+                                training; -1: the default (0.1) */
     /* image models */
     int image_size;          /* side of the square input; 0: 64 */
     int width;               /* channels of the first convolution; 0: 32 */
     int batch;               /* images per step; 0: 64 */
     shelf_optimizer optimizer;
-    float weight_decay;      /* default 5e-4 */
+    float weight_decay;      /* image models, gru, transformer; default 5e-4 */
     shelf_schedule schedule;
-    int augment;             /* < 0: all; else flags: 1 flip, 2 crop, 4 rotate, 8 jitter */
+    int augment;             /* -1: all; else flags: 1 flip, 2 crop, 4 rotate, 8 jitter */
+    /* Which options were set by name (shelf_train_options_set), one bit per option: an option
+     * given that does not apply to the model (--heads with --text-encoder gru, --width with a
+     * text model) is refused by shelf_train. 0 when the fields are filled directly: nothing
+     * is refused for not applying then. */
+    uint64_t given;
 } shelf_train_options;
 
+/* Fills o with the defaults: every option "not given" (the encoder's default is filled in
+ * at training), seed 1, weight_decay 5e-4. */
 void shelf_train_options_default(shelf_train_options *o);
 
+/* An option's kind of value, and where it is stored. */
+typedef enum shelf_option_type {
+    SHELF_OPTION_INT,    /* int */
+    SHELF_OPTION_FLOAT,  /* float, finite */
+    SHELF_OPTION_U64,    /* uint64_t, not negative */
+    SHELF_OPTION_CHOICE, /* int (or an enum): the index of one of choices */
+    SHELF_OPTION_SET,    /* int: bit i for choices[i]; a comma list of them, "all" or "none" */
+    SHELF_OPTION_FLAG,   /* int: 1 when given; it takes no value */
+    SHELF_OPTION_STRING  /* const char *: the value itself, not copied */
+} shelf_option_type;
+
+/* What an option applies to (shelf_option.applies): the encoders of the model trained. */
+#define SHELF_FOR_BAG 1u
+#define SHELF_FOR_GRU 2u
+#define SHELF_FOR_TRANSFORMER 4u
+#define SHELF_FOR_CNN 8u
+#define SHELF_FOR_SEQUENCE (SHELF_FOR_GRU | SHELF_FOR_TRANSFORMER)
+#define SHELF_FOR_TEXT (SHELF_FOR_BAG | SHELF_FOR_SEQUENCE)
+#define SHELF_FOR_ALL (SHELF_FOR_TEXT | SHELF_FOR_CNN)
+
+/* shelf_option.flags */
+#define SHELF_OPTION_BELOW_MAX 1u /* a value must be below max, not at it */
+#define SHELF_OPTION_UNSET_NEG 2u /* -1 means not given, as 0 is a value of its own (--maxn 0) */
+#define SHELF_OPTION_PRESET 4u    /* shelf_train_options_default sets def, and every value is
+                                     checked: there is no "not given" */
+#define SHELF_OPTION_NOT_FUSED 8u /* a text encoder's entry that a fused model does not use:
+                                     there the CNN's entry of the same name applies */
+
+/* One option: an entry of a table that parsing, --help and the checks read. An option whose
+ * default or range differs between encoders (--dim, --epochs) has an entry for each; the
+ * entries of one name share its type and field. */
+typedef struct shelf_option {
+    const char *name;     /* without the dashes: "max-tokens" */
+    shelf_option_type type;
+    size_t offset;        /* of its field in the struct the table describes */
+    unsigned applies;     /* SHELF_FOR_*; 0 for an option of a command, not of an encoder */
+    double def;           /* the value filled in when the option is not given */
+    const char *def_text; /* NULL, or the default in words, shown instead of def: when it is
+                             worked out at training ("from the catalog size"; def is then
+                             the "not given" value, which the check replaces) */
+    double min, max;      /* int, float, u64: the range of a given value */
+    const char *const *choices; /* choice, set: the names, NULL-terminated */
+    unsigned flags;       /* SHELF_OPTION_* */
+    const char *help;
+} shelf_option;
+
+/* The training options' table, grouped: every model's, text models', the bag's, the sequence
+ * encoders', the CNN's; *n gets its length. Offsets are into shelf_train_options. */
+const shelf_option *shelf_train_option_table(size_t *n);
+
+/* Sets the option named name (without dashes) from its text, as the table says, and marks
+ * it given. value is NULL for a flag. SHELF_EINVAL, with a message naming the option, for an
+ * unknown name or a value that is not of its type or choices. Ranges, and whether the option
+ * applies to the model, are checked by shelf_train (and shelf_train_options_check). */
+shelf_status shelf_train_options_set(shelf_train_options *o, const char *name,
+                                     const char *value, shelf_error *err);
+
+/* What shelf_train checks before it reads a product: every option given applies to the
+ * model, and every value is in its range. SHELF_OK or SHELF_EINVAL. */
+shelf_status shelf_train_options_check(const shelf_train_options *o, shelf_error *err);
+
+/* Any table's entry: parses value (NULL for a flag) into (char *)base + opt->offset, or
+ * SHELF_EINVAL with a message naming the option; the range is not checked. */
+shelf_status shelf_option_parse(const shelf_option *opt, void *base, const char *value,
+                                shelf_error *err);
+/* SHELF_EINVAL, with a message naming the option and its range, when the number at
+ * (const char *)base + opt->offset is outside it; SHELF_OK for other types. */
+shelf_status shelf_option_check(const shelf_option *opt, const void *base, shelf_error *err);
+
 /* Parses an augmentation list, "flip,crop,rotate,jitter" (any of them), "all" or "none",
- * into the flags of shelf_train_options.augment. */
+ * into the flags of shelf_train_options.augment (shelf_train_options_set("augment") too). */
 shelf_status shelf_augment_parse(const char *list, int *flags, shelf_error *err);
 
 /* Trains a text model on train; valid (may be NULL) drives early stopping. */

@@ -225,7 +225,8 @@ expect_error "an image model that would not fit in memory is refused" "memory" "
 
 echo "sequence text encoders (gru, transformer)"
 for enc in gru transformer; do
-  expect_ok "train --text-encoder $enc" "$SHELF" train --train train.csv --valid valid.csv --out $enc.shelf --text-encoder $enc --epochs 2 --lr 0.01 --batch 16 --dim 32 --layers 1 --heads 2 --max-tokens 16 --threads 2 --seed 3
+  heads=(); [ $enc = transformer ] && heads=(--heads 2) # --heads is the Transformer's alone
+  expect_ok "train --text-encoder $enc" "$SHELF" train --train train.csv --valid valid.csv --out $enc.shelf --text-encoder $enc --epochs 2 --lr 0.01 --batch 16 --dim 32 --layers 1 "${heads[@]}" --max-tokens 16 --threads 2 --seed 3
   expect_ok "eval $enc" "$SHELF" eval --model $enc.shelf --data test.csv --json
   acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
   awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "$enc accuracy $acc >= 0.8 after 2 epochs" || fail "$enc accuracy $acc >= 0.8"
@@ -233,7 +234,7 @@ for enc in gru transformer; do
   [ "$(wc -l < out.txt)" -eq 100 ] && cp out.txt pred_$enc.txt && pass "$enc: one line per product" || fail "$enc: one line per product"
   expect_ok "info $enc" "$SHELF" info --model $enc.shelf
   grep -qi "$enc" out.txt && grep -q "tokens in order" out.txt && pass "info describes the $enc encoder" || fail "info describes the $enc encoder ($(head -c 300 out.txt))"
-  "$SHELF" train --train train.csv --valid valid.csv --out ${enc}2.shelf --text-encoder $enc --epochs 2 --lr 0.01 --batch 16 --dim 32 --layers 1 --heads 2 --max-tokens 16 --threads 2 --seed 3 2>/dev/null
+  "$SHELF" train --train train.csv --valid valid.csv --out ${enc}2.shelf --text-encoder $enc --epochs 2 --lr 0.01 --batch 16 --dim 32 --layers 1 "${heads[@]}" --max-tokens 16 --threads 2 --seed 3 2>/dev/null
   "$SHELF" predict --model ${enc}2.shelf --data test.csv --k 2 > pred2_$enc.txt
   cmp -s pred_$enc.txt pred2_$enc.txt && pass "$enc: same seed, two threads: same predictions after reloading" || fail "$enc: reproducible"
 done
@@ -306,8 +307,10 @@ grep -qF "A\x1b[2J > Tees" err.txt && ! grep -q $'\033' err.txt && pass "  the h
 
 # The same command with --seed and one thread writes the same bytes (no wall-clock times in
 # the file): the CNNs r1 and r2 trained above, and bag, GRU, Transformer and fused models.
+# Each encoder is given only the options that apply to it (others are refused).
 for enc in bag gru transformer; do
-  for i in 1 2; do "$SHELF" train --train train.csv --out same_$enc$i.shelf --text-encoder $enc --epochs 1 --dim 16 --heads 2 --layers 1 --max-tokens 8 --seed 7 --threads 1 --quiet 2>/dev/null; done
+  case $enc in bag) extra=() ;; gru) extra=(--layers 1 --max-tokens 8) ;; transformer) extra=(--heads 2 --layers 1 --max-tokens 8) ;; esac
+  for i in 1 2; do "$SHELF" train --train train.csv --out same_$enc$i.shelf --text-encoder $enc --epochs 1 --dim 16 "${extra[@]}" --seed 7 --threads 1 --quiet 2>/dev/null; done
 done
 for i in 1 2; do "$SHELF" train --train imgs/train.csv --out same_both$i.shelf --modality both --image-size 16 --width 4 --batch 16 --epochs 1 --seed 7 --threads 1 --quiet 2>/dev/null; done
 for pair in "same_bag1 same_bag2" "r1 r2" "same_gru1 same_gru2" "same_transformer1 same_transformer2" "same_both1 same_both2"; do
@@ -438,6 +441,47 @@ grep -q "500 products, 6 labels" err.txt && pass "  500 products, 6 labels" || f
 expect_ok "  eval on the .json array" "$SHELF" eval --model json.shelf --data train.json --json
 acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "  accuracy $acc >= 0.9: the arrays are the paths' levels" || fail "  .json accuracy $acc"
+
+echo "options as data: what does not apply is refused, --help from the tables"
+# An option given for an encoder the model does not have is an error naming both.
+expect_error "--dim with --modality image is refused" "--dim does not apply to an image model \(--modality image\)" "$SHELF" train --train imgs/train.csv --out x.shelf --modality image --dim 50
+expect_error "--width with a text model is refused" "--width does not apply to a text model \(--text-encoder bag\): it is for the CNN" "$SHELF" train --train train.csv --out x.shelf --width 8
+expect_error "--heads with --text-encoder gru is refused" "--heads does not apply to a text model \(--text-encoder gru\): it is for transformer" "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --heads 4
+expect_error "--ngrams with --text-encoder transformer is refused" "--ngrams does not apply to a text model \(--text-encoder transformer\): it is for bag" "$SHELF" train --train train.csv --out x.shelf --text-encoder transformer --ngrams 3
+expect_error "--max-tokens with the bag is refused" "--max-tokens does not apply to a text model \(--text-encoder bag\)" "$SHELF" train --train train.csv --out x.shelf --max-tokens 8
+expect_error "--heads in a fused model of bag and CNN is refused" "--heads does not apply to a fused model \(--modality both, --text-encoder bag\)" "$SHELF" train --train imgs/train.csv --out x.shelf --modality both --heads 2
+expect_error "  before the catalog is read" "--heads does not apply" "$SHELF" train --train missing.csv --out x.shelf --text-encoder gru --heads 4
+# --threads above what shelf runs is an error naming the limit, in every command.
+expect_error "train --threads 500 names the limit" "--threads must be at most 64, not 500" "$SHELF" train --train train.csv --out x.shelf --threads 500
+for cmd in eval predict; do
+  "$SHELF" $cmd --model m.shelf --data test.csv --threads 500 >/dev/null 2>err.txt; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--threads must be at most 64, not 500" err.txt && pass "$cmd --threads 500 names the limit" || fail "$cmd --threads 500 (exit $rc, $(cat err.txt))"
+done
+# eval and predict take the columns, label separator and depth from the model.
+for opt in "--label-sep /" "--max-depth 2" "--label cat"; do
+  "$SHELF" predict --model m.shelf --data test.csv $opt >/dev/null 2>err.txt; rc=$?
+  [ $rc -eq 2 ] && grep -q "unknown option '${opt% *}'" err.txt && pass "predict refuses $opt: the model decides" || fail "predict $opt (exit $rc, $(cat err.txt))"
+done
+"$SHELF" eval --model m.shelf --data test.csv --label-sep / >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "unknown option '--label-sep'" err.txt && pass "eval refuses --label-sep: the model's separator splits the paths" || fail "eval --label-sep (exit $rc, $(cat err.txt))"
+for cmd in train eval predict info serve; do
+  expect_ok "$cmd --help" "$SHELF" $cmd --help
+  grep -q "^usage: shelf $cmd" out.txt && [ ! -s err.txt ] && pass "  prints its usage on standard output" || fail "$cmd --help ($(head -3 out.txt))"
+done
+"$SHELF" train --help > help.txt
+for g in "training, every model:" "text models (--modality text or both):" "text: the bag of n-grams" "text: sequence encoders" "image: the CNN"; do
+  grep -qF "$g" help.txt && pass "train --help has the group '$g'" || fail "train --help group '$g'"
+done
+grep -q -- "--epochs, --lr and --batch are the CNN's" help.txt && pass "train --help says --epochs, --lr and --batch are the CNN's in a fused model" || fail "train --help fused note"
+grep -qE -- "--dropout X .*\(0\.1\)$" help.txt && grep -qE -- "--ngrams N .*1 to 8 \(2\)$" help.txt && grep -qE -- "--threads N .*0 to 64 \(all cores\)$" help.txt \
+  && pass "train --help shows defaults and ranges from the table" || fail "train --help defaults ($(grep -E -- '--(dropout|ngrams|threads) ' help.txt))"
+for cmd in eval predict; do
+  "$SHELF" $cmd --help > help.txt
+  grep -q "its columns.*the model's (as given at training), unless these name others" help.txt && grep -qE -- "--text S .*\(the model's\)" help.txt && ! grep -q -- "--label-sep" help.txt \
+    && pass "$cmd --help says the columns are the model's" || fail "$cmd --help columns ($(cat help.txt))"
+done
+"$SHELF" predict --help | grep -q -- "--max-depth" && fail "predict --help offers --max-depth" || pass "predict --help offers no --max-depth or --label"
+"$SHELF" eval --help | grep -qE -- "--max-depth N .*\(the model's\)" && pass "eval --help: --max-depth defaults to the model's" || fail "eval --help --max-depth"
 
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

@@ -202,6 +202,7 @@ shelf_status train_fused_model(const shelf_catalog *train, const shelf_catalog *
     text.lr = 0;     /* defaults (with --text-encoder, its own) */
     text.batch = 0;
     image.modality = SHELF_MODALITY_IMAGE;
+    text.given = image.given = 0; /* shelf_train checked them against the fused model */
     shelf_catalog *content = NULL, *kept = NULL, *held = NULL;
     const shelf_catalog *learn = train, *fit = valid;
     shelf_model *m = NULL;

@@ -22,6 +22,7 @@
 #include "train/balance.h"
 #include "train/loop.h"
 #include "train/image_trainer.h"
+#include "train/options.h"
 
 
 /* The images of a catalog, with the rows whose image is bad dropped (skip_bad) or refused. */
@@ -335,32 +336,7 @@ static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int ep
 
 static shelf_status check_image_options(shelf_train_options *o, shelf_error *err)
 {
-    if (o->image_size <= 0)
-        o->image_size = 64;
-    if (o->width <= 0)
-        o->width = 32;
-    if (o->batch <= 0)
-        o->batch = 64;
-    if (o->epochs <= 0)
-        o->epochs = 8;
-    if (o->lr <= 0)
-        o->lr = o->optimizer == SHELF_OPTIMIZER_SGD ? 0.05f : 0.002f;
-    if (o->augment < 0)
-        o->augment = AUG_ALL;
-    if (o->image_size < CNN_MIN_SIZE || o->image_size > CNN_MAX_SIZE)
-        return err_set(err, SHELF_EINVAL, "--image-size must be between %d and %d, not %d",
-                       CNN_MIN_SIZE, CNN_MAX_SIZE, o->image_size);
-    if (o->width > CNN_MAX_WIDTH)
-        return err_set(err, SHELF_EINVAL, "--width must be at most %d, not %d", CNN_MAX_WIDTH,
-                       o->width);
-    if (o->batch > 1024)
-        return err_set(err, SHELF_EINVAL, "--batch must be at most 1024, not %d", o->batch);
-    if (!(o->weight_decay >= 0 && o->weight_decay < 1))
-        return err_set(err, SHELF_EINVAL, "--weight-decay must be at least 0 and below 1");
-    if (o->image_size == CNN_MIN_SIZE && o->batch == 1) /* the last stage is 1x1 */
-        return err_set(err, SHELF_EINVAL, "--batch 1 at --image-size %d leaves batch norm a "
-                       "single value per channel; use a larger batch or image", CNN_MIN_SIZE);
-    return SHELF_OK;
+    return options_check_image(o, err); /* the options' table, in train/options.c */
 }
 
 /* The epochs, in the one training loop: the rate follows the schedule over all of them. */

@@ -1,4 +1,4 @@
-/* The training options: defaults (shelf_train_options_default) and checks. */
+/* The training options: their table (shelf_train_option_table), defaults and checks. */
 #ifndef SHELF_TRAIN_OPTIONS_H
 #define SHELF_TRAIN_OPTIONS_H
 
@@ -6,8 +6,18 @@
 
 #include "shelf.h"
 
-/* Checks o for a catalog of n products and fills in the defaults of what it leaves at 0
- * (the text side's; an image model's are the image trainer's). */
+/* Checks o for a catalog of n products: which options given apply to the model, and the
+ * range of each that does; then fills in the defaults of what it leaves unset (the text
+ * side's; an image model's lr and augmentations are options_check_image's). */
 shelf_status train_check_options(shelf_train_options *o, size_t n, shelf_error *err);
+
+/* For the table's entries that apply to encoders (SHELF_FOR_*; fused: a fused model's
+ * entries): the range of each value given, the table's default for each not given. */
+shelf_status options_fill(shelf_train_options *o, unsigned encoders, int fused,
+                          shelf_error *err);
+
+/* The CNN's options: options_fill's, then the learning rate by the optimizer and the
+ * smallest batch at the smallest image. */
+shelf_status options_check_image(shelf_train_options *o, shelf_error *err);
 
 #endif

@@ -63,50 +63,12 @@ typedef struct seq_trainer {
 
 shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *err)
 {
-    if ((unsigned)o->text_encoder > SHELF_TEXT_ENCODER_TRANSFORMER)
-        return err_set(err, SHELF_EINVAL, "unknown text encoder %d", (int)o->text_encoder);
-    if (!(o->weight_decay >= 0))
-        return err_set(err, SHELF_EINVAL, "--weight-decay must not be negative");
-    if (o->max_tokens < 0 || o->layers < 0 || o->heads < 0)
-        return err_set(err, SHELF_EINVAL, "options must not be negative (0 means the default)");
-    if (o->modality == SHELF_MODALITY_IMAGE)
-        return err_set(err, SHELF_EINVAL, "--text-encoder %s needs text: --modality text or both",
-                       o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru" : "transformer");
-    if (o->lr <= 0)
-        o->lr = 0.002f;
-    if (o->dim <= 0)
-        o->dim = 128;
-    if (o->batch <= 0)
-        o->batch = 32;
+    /* ranges and the other defaults: the options' table (train/options.c) */
     if (o->epochs <= 0) { /* a small catalog gets more passes: at least MIN_STEPS steps */
         const size_t per_epoch = (n + (size_t)o->batch - 1) / (size_t)o->batch;
         const size_t want = per_epoch ? (MIN_STEPS + per_epoch - 1) / per_epoch : 1;
         o->epochs = want < MIN_EPOCHS ? MIN_EPOCHS : want > MAX_EPOCHS ? MAX_EPOCHS : (int)want;
     }
-    if (o->max_tokens <= 0)
-        o->max_tokens = 64;
-    if (o->layers <= 0) /* the GRU's one layer reads both ways already */
-        o->layers = o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER ? 2 : 1;
-    if (o->heads <= 0)
-        o->heads = 4;
-    if (o->dropout < 0)
-        o->dropout = 0.1f;
-    if (!(o->dropout < 1))
-        return err_set(err, SHELF_EINVAL, "--dropout must be below 1, not %g", (double)o->dropout);
-    if (o->buckets > SEQ_MAX_WORDS)
-        return err_set(err, SHELF_EINVAL, "--buckets must be at most %d for a sequence encoder",
-                       SEQ_MAX_WORDS);
-    if (o->dim > 1024)
-        return err_set(err, SHELF_EINVAL, "--dim must be at most 1024 for a sequence encoder, "
-                       "not %d", o->dim);
-    if (o->max_tokens > SEQ_MAX_TOKENS)
-        return err_set(err, SHELF_EINVAL, "--max-tokens must be at most %d, not %d",
-                       SEQ_MAX_TOKENS, o->max_tokens);
-    if (o->batch > 4096)
-        return err_set(err, SHELF_EINVAL, "--batch must be at most 4096, not %d", o->batch);
-    if (o->layers > SEQ_MAX_LAYERS)
-        return err_set(err, SHELF_EINVAL, "--layers must be at most %d, not %d",
-                       SEQ_MAX_LAYERS, o->layers);
     if (o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER && o->dim % o->heads)
         return err_set(err, SHELF_EINVAL, "--heads (%d) must divide --dim (%d)", o->heads,
                        o->dim);

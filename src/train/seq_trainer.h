@@ -6,7 +6,8 @@
 
 #include "model/model.h"
 
-/* Fills in the sequence encoders' defaults in o for n training products and checks them. */
+/* The sequence encoders' epochs for n training products, and --heads against --dim (their
+ * ranges and other defaults are the options' table's). */
 shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *err);
 
 /* Trains a sequence encoder and its label head as m's text side, for the labels already in
