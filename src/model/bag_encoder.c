@@ -88,6 +88,17 @@ static float *bag_params(encoder *e, size_t *n)
     return *n ? b->emb : NULL;
 }
 
+static int bag_state(encoder *e, float **blocks, size_t *sizes, int max)
+{
+    size_t n = 0;
+    float *p = bag_params(e, &n);
+    if (!n || max < 1)
+        return 0; /* without embeddings the bag learns nothing: its head does */
+    blocks[0] = p;
+    sizes[0] = n;
+    return 1;
+}
+
 static void bag_save(const encoder *e, model_writer *w)
 {
     const bag_encoder *b = as_const_bag(e);
@@ -133,6 +144,7 @@ static const encoder_ops BAG_OPS = {
     .work_free = bag_work_free,
     .forward = bag_forward,
     .params = bag_params,
+    .state = bag_state,
     .save = bag_save,
     .describe = bag_describe,
     .free = bag_free,

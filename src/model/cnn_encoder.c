@@ -99,6 +99,16 @@ static float *cnn_enc_params(encoder *e, size_t *n)
     return net->params;
 }
 
+static int cnn_enc_state(encoder *e, float **blocks, size_t *sizes, int max)
+{
+    cnn *net = &((cnn_encoder *)e)->net;
+    if (max < 2)
+        return 0;
+    blocks[0] = net->params, sizes[0] = net->nparams;
+    blocks[1] = net->stats, sizes[1] = net->nstats;
+    return 2;
+}
+
 static void cnn_enc_save(const encoder *e, model_writer *w)
 {
     const cnn_encoder *c = as_const_cnn(e);
@@ -148,6 +158,7 @@ static const encoder_ops CNN_OPS = {
     .work_free = cnn_enc_work_free,
     .forward = cnn_enc_forward,
     .params = cnn_enc_params,
+    .state = cnn_enc_state,
     .save = cnn_enc_save,
     .describe = cnn_enc_describe,
     .free = cnn_enc_free,

@@ -22,6 +22,8 @@
 #include "model/sparse_vec.h"
 #include "shelf.h"
 
+enum { ENCODER_MAX_STATE = 2 };
+
 /* Kinds, as the model file names them. */
 typedef enum encoder_kind {
     ENCODER_BAG = 1,
@@ -79,6 +81,10 @@ typedef struct encoder_ops {
                    encoder_features *out);
     /* The parameter block (NULL, 0 for an encoder without parameters). */
     float *(*params)(encoder *e, size_t *n);
+    /* Everything training changes: the parameters, then any statistics it keeps (the CNN's
+     * batch-norm running averages), for keep-best and checkpoints. Fills up to max blocks
+     * (ENCODER_MAX_STATE is enough) and returns how many. */
+    int (*state)(encoder *e, float **blocks, size_t *sizes, int max);
     /* Its own section of the model file. */
     void (*save)(const encoder *e, model_writer *w);
     /* Lines for shelf info: its features, and itself with a head to labels scores of nodes

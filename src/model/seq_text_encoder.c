@@ -66,6 +66,14 @@ static float *seq_enc_params(encoder *e, size_t *n)
     return as_seq(e)->params;
 }
 
+static int seq_enc_state(encoder *e, float **blocks, size_t *sizes, int max)
+{
+    if (max < 1)
+        return 0;
+    blocks[0] = seq_enc_params(e, &sizes[0]);
+    return 1;
+}
+
 static void seq_enc_save(const encoder *e, model_writer *w)
 {
     const seq_encoder *s = as_const_seq(e);
@@ -105,7 +113,8 @@ static void seq_enc_free(encoder *e)
     {                                                                                        \
         .kind = KIND, .name = NAME, .width = seq_enc_width, .batch = seq_enc_batch,          \
         .head_by_output = 1, .work_new = seq_enc_work_new, .work_free = seq_enc_work_free,   \
-        .forward = seq_enc_forward, .params = seq_enc_params, .save = seq_enc_save,          \
+        .forward = seq_enc_forward, .params = seq_enc_params, .state = seq_enc_state,         \
+        .save = seq_enc_save,          \
         .describe = seq_enc_describe, .free = seq_enc_free                                   \
     }
 static const encoder_ops GRU_OPS = SEQ_OPS(ENCODER_GRU, "gru");

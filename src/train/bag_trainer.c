@@ -217,11 +217,8 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     if (st == SHELF_OK)
         st = prepare(&tr, o, err);
     if (st == SHELF_OK) {
-        size_t ne = 0;
-        float *e = bag->base.ops->params(&bag->base, &ne);
-        trainee t = {.ctx = &tr, .hogwild = 1, .step = bag_step,
-                     .blocks = {e, tr.head->params}, .sizes = {ne, tr.head->nparams},
-                     .nblocks = 2};
+        trainee t = {.ctx = &tr, .hogwild = 1, .step = bag_step};
+        trainee_keep(&t, &bag->base, tr.head);
         loop_options lo = {m, valid, y, n, &tr.bal, o->epochs, o->threads, PATIENCE, o->seed,
                            o->progress, o->progress_user};
         loop_result res;

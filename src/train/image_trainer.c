@@ -360,12 +360,9 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
     if (valid && !(tr->valid_probs = mem_alloc((valid->set.n + 1) *
                                                (size_t)model_num_labels(m) * sizeof(float))))
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    cnn *net = &tr->enc->net;
-    label_head *h = &m->image_head;
     trainee t = {.ctx = tr, .batch = (size_t)o->batch, .step = image_step,
-                 .validate = valid_accuracy,
-                 .blocks = {net->params, net->stats, h->params},
-                 .sizes = {net->nparams, net->nstats, h->nparams}, .nblocks = 3};
+                 .validate = valid_accuracy};
+    trainee_keep(&t, m->image, &m->image_head);
     /* every epoch runs: a CNN's validation accuracy wanders before it settles */
     loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,
                        o->threads, 0, o->seed, o->progress, o->progress_user};

@@ -141,6 +141,13 @@ static void restore(const trainee *t, const float *best)
             memcpy(t->blocks[b], best + at, t->sizes[b] * sizeof *best);
 }
 
+void trainee_keep(trainee *t, encoder *e, const label_head *h)
+{
+    t->nblocks = e->ops->state(e, t->blocks, t->sizes, LOOP_MAX_BLOCKS - 1);
+    t->blocks[t->nblocks] = h->params;
+    t->sizes[t->nblocks++] = h->nparams;
+}
+
 shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, shelf_error *err)
 {
     run r = {.t = t, .o = o, .t0 = now_sec(), .threads = t->hogwild ? o->threads : 1};

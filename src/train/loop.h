@@ -70,6 +70,10 @@ typedef struct loop_result {
     double step_seconds;   /* in steps, every epoch */
 } loop_result;
 
+/* The blocks to keep of an encoder and its head: the encoder's state, then the head's
+ * parameters. */
+void trainee_keep(trainee *t, encoder *e, const label_head *h);
+
 /* Runs the epochs. SHELF_OK, SHELF_ENOMEM, or SHELF_EDATA when training diverged. */
 shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, shelf_error *err);
 

@@ -435,9 +435,8 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     long per_epoch = (long)((epoch_size + (size_t)tr.B - 1) / (size_t)tr.B);
     tr.sched = (schedule){SCHEDULE_COSINE, o->lr, BETA1, per_epoch * o->epochs, 0};
     tr.sched.warmup_steps = (long)(WARMUP_SHARE * (float)tr.sched.total_steps);
-    trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step,
-                 .blocks = {e->params, tr.head->params}, .sizes = {e->nparams, tr.head->nparams},
-                 .nblocks = 2};
+    trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step};
+    trainee_keep(&te, m->text, tr.head);
     loop_options lo = {m, valid, y, tr.n, &tr.bal, o->epochs, tr.threads, PATIENCE, o->seed,
                        o->progress, o->progress_user};
     loop_result res;
