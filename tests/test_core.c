@@ -1,9 +1,9 @@
 /* The core: FNV-1a, pinned by its published test vectors and by values computed
- * independently (a Python transcription) for bytes >= 0x80; label path queries; the
- * allocator's fault injection, and through it every allocation failure of the arena, the
- * buffer, growing arrays, the string map and the thread pool (each a clean -1 or NULL, with
- * nothing leaked: the sanitizer build runs these tests); the random numbers; the pool's
- * split of work. */
+ * independently (a Python transcription) for bytes >= 0x80; label path queries; error
+ * messages; the allocator's fault injection, and through it every allocation failure of the
+ * arena, the buffer, growing arrays, the string map and the thread pool (each a clean -1 or
+ * NULL, with nothing leaked: the sanitizer build runs these tests); the random numbers; the
+ * pool's split of work. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +16,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/error.h"
 #include "core/grow.h"
 #include "core/hash.h"
 #include "core/mem.h"
@@ -110,6 +111,49 @@ static void label_is_under_a_prefix_asked_in_place(void **state)
     assert_false(shelf_label_is_under("Apparel > Bottomwear", best, 17, NULL));
     assert_false(shelf_label_is_under("Apparel", best, 17, NULL)); /* shorter than the path */
     assert_false(shelf_label_is_under("anything", best, 0, NULL));
+}
+
+/* ---- error */
+
+static void err_set_formats_and_returns_the_code(void **state)
+{
+    (void)state;
+    shelf_error e = {0};
+    shelf_status st = err_set(&e, SHELF_EDATA, "%s:%d: column '%s' is empty", "a.csv", 7, "x");
+    assert_int_equal(st, SHELF_EDATA);
+    assert_int_equal(e.code, SHELF_EDATA);
+    assert_string_equal(e.message, "a.csv:7: column 'x' is empty");
+    assert_int_equal(err_set(NULL, SHELF_EIO, "ignored %d", 1), SHELF_EIO);
+}
+
+static void err_set_escapes_control_characters_and_stays_within_its_buffer(void **state)
+{
+    (void)state;
+    shelf_error e;
+    err_set(&e, SHELF_EMODEL, "label \x1b[2J%s", "\x7f!");
+    assert_string_equal(e.message, "label \\x1b[2J\\x7f!");
+    char long_text[3 * SHELF_ERROR_MAX];
+    memset(long_text, '\n', sizeof long_text - 1); /* each grows to four characters */
+    long_text[sizeof long_text - 1] = '\0';
+    err_set(&e, SHELF_EDATA, "%s", long_text);
+    size_t len = strnlen(e.message, sizeof e.message);
+    assert_true(len < sizeof e.message);
+    assert_int_equal(len % 4, 0); /* no escape cut in half */
+    assert_int_equal(strncmp(e.message, "\\x0a\\x0a", 8), 0);
+}
+
+static void every_status_has_its_own_text(void **state)
+{
+    (void)state;
+    const shelf_status all[] = {SHELF_OK, SHELF_END, SHELF_ENOMEM, SHELF_EIO, SHELF_EINVAL,
+                                SHELF_EDATA, SHELF_EMODEL, SHELF_EVERSION};
+    const size_t n = sizeof all / sizeof *all;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(strlen(shelf_strerror(all[i])) > 0);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(shelf_strerror(all[i]), shelf_strerror(all[j]));
+    }
+    assert_string_equal(shelf_strerror((shelf_status)99), "unknown status");
 }
 
 /* ---- mem: fault injection */
@@ -611,6 +655,9 @@ int main(void)
         cmocka_unit_test(label_is_under_its_ancestors_and_itself),
         cmocka_unit_test(label_is_not_under_a_part_of_a_level),
         cmocka_unit_test(label_is_under_a_prefix_asked_in_place),
+        cmocka_unit_test(err_set_formats_and_returns_the_code),
+        cmocka_unit_test(err_set_escapes_control_characters_and_stays_within_its_buffer),
+        cmocka_unit_test(every_status_has_its_own_text),
         cmocka_unit_test(mem_fail_at_fails_only_the_nth_allocation),
         cmocka_unit_test(mem_fail_at_persistent_fails_every_later_allocation),
         cmocka_unit_test(mem_calls_counts_allocations_since_mem_fail_at),
