@@ -120,4 +120,5 @@ def main():
         compare("8ep-full", 8, 0, None if "--with-peer" in sys.argv else PEER_FULL)
 
 
-main()
+if __name__ == "__main__":
+    main()

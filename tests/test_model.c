@@ -17,6 +17,7 @@
 #include "shelf.h"
 #include "scratch_dir.h"
 #include "model/model.h"
+#include "model/model_io.h"
 #include "model/seq_text_encoder.h"
 #include "train/balance.h"
 #include "train/calibrate.h"
@@ -320,6 +321,254 @@ static void crafted_sizes_allocate_nothing_big(void **state)
     assert_int_equal(load_patched(m, sizes, 8, 1, 4096, &back, &err), SHELF_EMODEL);
     assert_non_null(strstr(err.message, "the sequence encoder claims"));
     shelf_model_free(m);
+}
+
+/* ---- files written before format changes made without a version bump ---------------------- */
+
+/* The bytes of a fixture model file (tests/fixtures/models; the tests run from the root). */
+static unsigned char *read_fixture(const char *name, long *size)
+{
+    char p[128];
+    snprintf(p, sizeof p, "tests/fixtures/models/%s.shelf", name);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)*size);
+    assert_int_equal(fread(b, 1, (size_t)*size, f), (size_t)*size);
+    fclose(f);
+    return b;
+}
+
+/* Loads bytes b (size) from a file in the scratch folder: the status, the model or NULL. */
+static shelf_status load_bytes(const unsigned char *b, long size, shelf_model **m,
+                               shelf_error *err)
+{
+    const char *p = write_bytes("legacy.shelf", b, (size_t)size);
+    *m = NULL;
+    return shelf_model_load(p, m, err);
+}
+
+static void set_checksum(unsigned char *b, long size)
+{
+    uint64_t sum = model_checksum(b, (size_t)size - 8);
+    memcpy(b + size - 8, &sum, 8);
+}
+
+/* Before 7d13485 a write too short to finish the word begun by the previous one dropped
+ * that word's bytes, its own with them. */
+static void early_checksum_drops_a_short_write(void **state)
+{
+    (void)state;
+    const unsigned char d[16] = "0123456789abcdef";
+    sum64 early = {0}, today = {0};
+    sum64_update_early(&early, d, 5);     /* tail of 5 */
+    sum64_update_early(&early, d + 5, 2); /* 2 < 3: the 7 bytes are dropped */
+    sum64_update_early(&early, d + 7, 9);
+    sum64_update(&today, d + 7, 9);
+    assert_true(sum64_final(&early) == sum64_final(&today));
+    sum64 whole = {0}, calls = {0}; /* writes that finish the word sum as today */
+    sum64_update(&whole, d, 16);
+    sum64_update_early(&calls, d, 5);
+    sum64_update_early(&calls, d + 5, 3);
+    sum64_update_early(&calls, d + 8, 0); /* the old writer made no call for 0 bytes */
+    sum64_update_early(&calls, d + 8, 8);
+    assert_true(sum64_final(&whole) == sum64_final(&calls));
+}
+
+static void early_version_1_loads_by_its_old_checksum(void **state)
+{
+    (void)state;
+    long size;
+    unsigned char *b = read_fixture("v1early-bag", &size);
+    uint64_t stored;
+    memcpy(&stored, b + size - 8, 8);
+    assert_true(model_checksum(b, (size_t)size - 8) != stored); /* today's sum fails */
+    shelf_model *m;
+    shelf_error err;
+    assert_int_equal(load_bytes(b, size, &m, &err), SHELF_OK);
+    assert_int_equal(shelf_model_num_labels(m), 6);
+    assert_int_equal(m->hierarchical, 0);
+    assert_int_equal(model_bag(m)->feat.buckets, 512); /* 5 settings, not 6 */
+    assert_int_equal(model_bag(m)->char_norm_one, 1);
+    shelf_model_free(m);
+
+    /* the same bytes summed by today's rule: a file of 7d13485 to d99ec33 */
+    set_checksum(b, size);
+    assert_int_equal(load_bytes(b, size, &m, &err), SHELF_OK);
+    assert_int_equal(model_bag(m)->feat.buckets, 512);
+    assert_int_equal(model_bag(m)->char_norm_one, 1);
+    shelf_model_free(m);
+    free(b);
+
+    b = read_fixture("v1-bag", &size); /* a later version-1 file reads as it did */
+    assert_int_equal(load_bytes(b, size, &m, &err), SHELF_OK);
+    assert_int_equal(model_bag(m)->char_norm_one, 0);
+    shelf_model_free(m);
+    free(b);
+}
+
+/* ebece93's writer (version 1 before 7d13485), call by call, of a small bag model whose
+ * feature rows begin in the middle of a checksum word (after labels of 5 and 6 bytes), as
+ * they were written, a call a row; or, not as any shelf wrote it, in one call. */
+typedef struct old_writer {
+    unsigned char b[512];
+    long n;
+    sum64 sum;
+} old_writer;
+
+static void old_put(old_writer *w, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    memcpy(w->b + w->n, p, n);
+    w->n += (long)n;
+    sum64_update_early(&w->sum, p, n);
+}
+static void old_u32(old_writer *w, uint32_t v) { old_put(w, &v, 4); }
+static void old_u64(old_writer *w, uint64_t v) { old_put(w, &v, 8); }
+static void old_str(old_writer *w, const char *s)
+{
+    old_u32(w, s ? (uint32_t)strlen(s) + 1 : 0);
+    if (s)
+        old_put(w, s, strlen(s));
+}
+
+enum { OLD_ROWS = 3, OLD_LABELS = 2, OLD_PARAMS = OLD_ROWS * OLD_LABELS + OLD_LABELS };
+
+static void write_early_v1(old_writer *w, int rows_in_one_call)
+{
+    const uint32_t feat[5] = {1, 0, 0, 16, 0}, rows[OLD_ROWS] = {1, 5, 9};
+    const float idf[OLD_ROWS] = {1, 2, 3}, lr = 0.5f;
+    const double seconds = 0, accuracy = 1;
+    float params[OLD_PARAMS];
+    for (int i = 0; i < OLD_PARAMS; i++)
+        params[i] = (float)i / 8;
+    const uint64_t size = 24 + 20 + 9 + 4 * 4 + 60 + 4 + 9 + 10 + 4 + OLD_ROWS * 8 + 8 +
+                          OLD_PARAMS * 4 + 8 + 8 + 8;
+    memset(w, 0, sizeof *w);
+    old_put(w, "SHELFMDL", 8);
+    old_u32(w, 1);
+    old_u32(w, 0);
+    old_u64(w, size);
+    old_put(w, feat, sizeof feat);
+    old_str(w, "t.csv");
+    for (int i = 0; i < 4; i++)
+        old_str(w, NULL);
+    old_u32(w, 0);  /* format */
+    old_u64(w, 10); /* training rows */
+    old_u64(w, 0);
+    old_u32(w, 1); /* epochs */
+    old_u32(w, 1);
+    old_u32(w, 1); /* threads */
+    old_put(w, &lr, 4);
+    old_u64(w, 1); /* seed */
+    old_put(w, &seconds, 8);
+    old_put(w, &accuracy, 8);
+    old_u32(w, OLD_LABELS);
+    old_str(w, "Shoes");
+    old_str(w, "Jacket");
+    old_u32(w, OLD_ROWS);
+    if (rows_in_one_call)
+        old_put(w, rows, sizeof rows);
+    else
+        for (int i = 0; i < OLD_ROWS; i++)
+            old_u32(w, rows[i]);
+    old_put(w, idf, sizeof idf);
+    old_u64(w, OLD_PARAMS);
+    old_put(w, params, sizeof params);
+    old_u64(w, 1); /* one training text's hash */
+    old_u64(w, 42);
+    uint64_t sum = sum64_final(&w->sum);
+    old_put(w, &sum, 8);
+    assert_int_equal(w->n, (long)size);
+}
+
+static void early_version_1_sums_each_row_as_written(void **state)
+{
+    (void)state;
+    old_writer w, one_call;
+    write_early_v1(&w, 0);
+    write_early_v1(&one_call, 1);
+    assert_memory_not_equal(w.b + w.n - 8, one_call.b + w.n - 8, 8); /* the rows matter */
+    shelf_model *m;
+    shelf_error err;
+    assert_int_equal(load_bytes(w.b, w.n, &m, &err), SHELF_OK);
+    assert_int_equal(model_bag(m)->nrows, OLD_ROWS);
+    assert_int_equal(shelf_model_num_labels(m), OLD_LABELS);
+    for (int i = 0; i < OLD_PARAMS; i++)
+        assert_true(m->text_head.params[i] == (float)i / 8);
+    shelf_model_free(m);
+    assert_int_equal(load_bytes(one_call.b, one_call.n, &m, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "corrupted (checksum mismatch)"));
+}
+
+static void version_1_unsummed(FILE *f, long size)
+{
+    (void)size;
+    fseek(f, 8, SEEK_SET);
+    fputc(1, f); /* today's file, its version damaged into 1: the old writer's walk too */
+}
+
+/* A damaged byte in the parameters, or in the label count that the old checksum's walk
+ * goes by: neither checksum holds. */
+static void damaged_early_version_1_is_refused(void **state)
+{
+    (void)state;
+    long size;
+    unsigned char *b = read_fixture("v1early-bag", &size);
+    const long at[] = {size / 2, 0x85 /* the label count */, size - 9, 8 /* the version */};
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++) {
+        b[at[i]] ^= 0x10;
+        shelf_model *m;
+        shelf_error err;
+        assert_int_equal(load_bytes(b, size, &m, &err), SHELF_EMODEL);
+        assert_null(m);
+        assert_non_null(strstr(err.message, "corrupted (checksum mismatch)"));
+        b[at[i]] ^= 0x10;
+    }
+    free(b);
+    expect_refused(version_1_unsummed, SHELF_EMODEL, "corrupted (checksum mismatch)");
+}
+
+static void early_version_2_loads_without_a_temperature(void **state)
+{
+    (void)state;
+    const char *names[] = {"v2early-bag", "v2early-image"};
+    for (size_t i = 0; i < 2; i++) {
+        long size;
+        unsigned char *b = read_fixture(names[i], &size);
+        shelf_model *m;
+        shelf_error err;
+        assert_int_equal(load_bytes(b, size, &m, &err), SHELF_OK);
+        assert_true(m->temperature == 1);
+        assert_int_equal(shelf_model_modality(m),
+                         i ? SHELF_MODALITY_IMAGE : SHELF_MODALITY_TEXT);
+        shelf_model_free(m);
+        free(b);
+    }
+}
+
+/* Damaged, or with a right checksum but contents that fit neither layout. */
+static void damaged_early_version_2_is_refused(void **state)
+{
+    (void)state;
+    long size;
+    unsigned char *b = read_fixture("v2early-bag", &size);
+    shelf_model *m;
+    shelf_error err;
+    b[size / 2] ^= 0x10;
+    assert_int_equal(load_bytes(b, size, &m, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "corrupted (checksum mismatch)"));
+    b[size / 2] ^= 0x10;
+    const uint32_t bad_modality = 3;
+    memcpy(b + 24, &bad_modality, 4);
+    set_checksum(b, size);
+    assert_int_equal(load_bytes(b, size, &m, &err), SHELF_EMODEL);
+    assert_null(m);
+    assert_non_null(strstr(err.message, "corrupted"));
+    free(b);
 }
 
 static void save_replaces_atomically(void **state)
@@ -630,6 +879,12 @@ int main(void)
         cmocka_unit_test(other_file_is_refused),
         cmocka_unit_test(fifo_is_refused_without_blocking),
         cmocka_unit_test(crafted_sizes_allocate_nothing_big),
+        cmocka_unit_test(early_checksum_drops_a_short_write),
+        cmocka_unit_test(early_version_1_loads_by_its_old_checksum),
+        cmocka_unit_test(early_version_1_sums_each_row_as_written),
+        cmocka_unit_test(damaged_early_version_1_is_refused),
+        cmocka_unit_test(early_version_2_loads_without_a_temperature),
+        cmocka_unit_test(damaged_early_version_2_is_refused),
         cmocka_unit_test(save_replaces_atomically),
         cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
         cmocka_unit_test(vector_cache_with_more_threads_than_rows),

@@ -25,6 +25,7 @@ typedef struct bag_encoder {
     uint32_t nrows;
     float *idf;       /* nrows */
     float *emb;       /* dim > 0: E[nrows][dim] */
+    int char_norm_one; /* models of before d99ec33: character n-grams normed to 1, as words */
 } bag_encoder;
 
 /* An empty bag with these settings (rows come from vocab_build or a model file). NULL when

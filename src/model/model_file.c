@@ -241,13 +241,12 @@ shelf_status model_open(const char *path, FILE **out, struct stat *st, shelf_err
     return err_set(err, SHELF_EMODEL, "%s: not a regular file", path);
 }
 
-/* The model after the header; SHELF_OK, or the error. */
-static shelf_status read_model(model_reader *r, const char *path, shelf_model **out,
-                               shelf_error *err)
+/* The model after the header into *out; 0, or -1 with r failed. */
+static int parse_model(model_reader *r, shelf_model **out)
 {
     shelf_model *m = model_new();
     if (!m)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
+        return mr_oom(r);
     if (r->version >= FIRST_SECTIONED)
         model_read_sections(r, m);
     else
@@ -256,13 +255,39 @@ static shelf_status read_model(model_reader *r, const char *path, shelf_model **
         mr_fail(r, "bytes after the last part");
     if (r->failed) {
         shelf_model_free(m);
-        if (r->oom)
-            return err_set(err, SHELF_ENOMEM, "%s: out of memory loading the model", path);
-        return err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
-                       r->why[0] ? r->why : "inconsistent contents");
+        return -1;
     }
     *out = m;
-    return SHELF_OK;
+    return 0;
+}
+
+/* The model after the header; SHELF_OK, or the error. A version-1 or 2 file that its
+ * version's layout does not fit (for its contents, not for want of memory) is read again
+ * in the layout before the change made to that version without a bump (r->early): the
+ * checksum held, so the file is as a writer wrote it, and the one layout that fits is its
+ * writer's. The later layout never fits an early file: version 2 reads the label count as
+ * the temperature (a float far below 0.01 for any count under 10^9), version 1 the
+ * training path's length as the hierarchy flag (more than 1 for any path), and the rest 4
+ * bytes off. A file that fits neither is refused with the error of its version's layout. */
+static shelf_status read_model(model_reader *r, const char *path, shelf_model **out,
+                               shelf_error *err)
+{
+    model_reader start = *r;
+    int failed = parse_model(r, out);
+    if (failed && !r->oom && !r->early && (r->version == 1 || r->version == 2)) {
+        model_reader later = *r;
+        *r = start;
+        r->early = 1;
+        failed = fseek(r->f, HEADER_SIZE, SEEK_SET) != 0 || parse_model(r, out);
+        if (failed && !r->oom)
+            *r = later; /* the error of the layout the version names */
+    }
+    if (!failed)
+        return SHELF_OK;
+    if (r->oom)
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory loading the model", path);
+    return err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
+                   r->why[0] ? r->why : "inconsistent contents");
 }
 
 shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err)
@@ -277,6 +302,10 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
         r.left = 0;
     s = check_header(&r, path, (uint64_t)st.st_size, &r.version, err);
     int sum = s == SHELF_OK ? checksum_ok(f, (uint64_t)st.st_size) : 1;
+    if (sum == 0 && r.version == 1) { /* or summed by the rule before 7d13485 */
+        sum = model_legacy_early_checksum_ok(f, (uint64_t)st.st_size);
+        r.early = sum == 1;
+    }
     if (sum < 0)
         s = err_set(err, SHELF_ENOMEM, "out of memory");
     else if (!sum)

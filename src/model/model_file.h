@@ -34,6 +34,9 @@ enum {
 int model_read_sections(model_reader *r, shelf_model *m);
 /* Versions 1-6: the whole model, after the header (model_file_legacy.c). */
 int model_read_legacy(model_reader *r, shelf_model *m);
+/* Whether f (size bytes) holds the checksum of a version-1 file written before 7d13485. 1
+ * or 0, -1 out of memory. */
+int model_legacy_early_checksum_ok(FILE *f, uint64_t size);
 
 /* u32 count, then the labels, which must be distinct. */
 int model_read_labels(model_reader *r, shelf_model *m);

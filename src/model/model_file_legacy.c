@@ -7,7 +7,13 @@
  * sequence encoder its sizes, vocabulary and parameters; version 5 the sequence encoder's
  * subword rows (version-4 ones have none); version 6 the --max-depth the labels were cut at
  * (u32 after the temperature; 0: whole paths). A sequence model still carried an empty bag
- * (no rows, zero biases), which is dropped. */
+ * (no rows, zero biases), which is dropped.
+ *
+ * Three changes were made without a version bump, so a version does not tell them apart:
+ * before d99ec33 version 1 had no hierarchy flag (5 u32 settings, not 6) and its models
+ * weighed character n-grams as much as words (0.6 as much since), before 782eb3f
+ * version 2 had no temperature, and before 7d13485 version 1 was summed by another rule
+ * (model_legacy_early_checksum_ok). Files of the earlier layout are read with r->early. */
 #include <math.h>
 #include <string.h>
 
@@ -26,6 +32,7 @@ static int get_bag(model_reader *r, shelf_model *m, const feat_config *feat, uin
     if (!b)
         return mr_oom(r);
     m->text = &b->base;
+    b->char_norm_one = r->version == 1 && r->early; /* d99ec33 lightened them to 0.6 */
     if (bag_read_rows(b, r))
         return -1;
     if (model_build_taxonomy(m))
@@ -83,8 +90,8 @@ static void get_settings(model_reader *r, shelf_model *m, feat_config *feat, uin
         if (m->modality > SHELF_MODALITY_BOTH)
             mr_fail(r, NULL);
     }
-    uint32_t u[6];
-    mr_get(r, u, sizeof u);
+    uint32_t u[6] = {0};
+    mr_get(r, u, (r->version == 1 && r->early ? 5 : 6) * 4);
     *feat = (feat_config){(int)u[0], (int)u[1], (int)u[2], u[3]};
     *dim = u[4];
     if (model_has_text(m) && (!bag_settings_ok(feat, u[4]) || u[5] > 1))
@@ -108,7 +115,7 @@ static void get_settings(model_reader *r, shelf_model *m, feat_config *feat, uin
     if (r->version >= 2) {
         in->skipped_images = (long)mr_u64(r);
         in->fit_seconds = mr_f64(r);
-        m->temperature = mr_f32(r);
+        m->temperature = r->early ? 1 : mr_f32(r);
     }
     if (r->version >= 6)
         m->read.max_depth = (int)mr_u32(r);
@@ -131,4 +138,95 @@ int model_read_legacy(model_reader *r, shelf_model *m)
     if (model_has_text(m) && r->version >= 4 && !r->failed)
         get_seq(r, m);
     return r->failed ? -1 : 0;
+}
+
+/* ---- the checksum of version-1 files written before 7d13485 ------------------------------ */
+
+/* Their writer (ebece93's put_model) replayed over the file: each of its calls summed as it
+ * summed them, for the rule drops bytes by call. Only lengths are read, each checked against
+ * the bytes left, so a damaged file costs no allocation but the buffer. */
+typedef struct early_sum {
+    FILE *f;
+    sum64 sum;
+    uint64_t left; /* bytes before the stored checksum not summed yet */
+    unsigned char *buf;
+    int failed;
+} early_sum;
+
+enum { EARLY_CHUNK = 1 << 20 };
+
+/* One write call of n bytes; out, when not NULL, gets them (n <= 8). */
+static void early_put(early_sum *e, uint64_t n, void *out)
+{
+    if (e->failed || n > e->left) {
+        e->failed = 1;
+        return;
+    }
+    e->left -= n;
+    for (int first = 1; n; first = 0) {
+        size_t k = n < EARLY_CHUNK ? (size_t)n : EARLY_CHUNK;
+        if (fread(e->buf, 1, k, e->f) != k) {
+            e->failed = 1;
+            return;
+        }
+        (first ? sum64_update_early : sum64_update)(&e->sum, e->buf, k);
+        if (out && first)
+            memcpy(out, e->buf, k);
+        n -= k;
+    }
+}
+
+static uint32_t early_u32(early_sum *e) { uint32_t v = 0; early_put(e, 4, &v); return v; }
+static uint64_t early_u64(early_sum *e) { uint64_t v = 0; early_put(e, 8, &v); return v; }
+
+/* put_str: u32 0 when absent, else length + 1 and the bytes (no call when empty) */
+static void early_str(early_sum *e)
+{
+    uint32_t n = early_u32(e);
+    if (n > 1)
+        early_put(e, n - 1, NULL);
+}
+
+/* An array of count items of size bytes written in one call. */
+static void early_array(early_sum *e, uint64_t count, uint64_t size)
+{
+    if (count > e->left / size)
+        e->failed = 1;
+    else
+        early_put(e, count * size, NULL);
+}
+
+static void early_walk(early_sum *e)
+{
+    static const uint8_t settings[] = {8, 4, 4, 8, 20}; /* header, 5 u32 settings */
+    static const uint8_t info[] = {4, 8, 8, 4, 4, 4, 4, 8, 8, 8}; /* format, training info */
+    for (size_t i = 0; i < sizeof settings; i++)
+        early_put(e, settings[i], NULL);
+    for (int i = 0; i < 5; i++) /* the training path and the 4 read strings */
+        early_str(e);
+    for (size_t i = 0; i < sizeof info; i++)
+        early_put(e, info[i], NULL);
+    uint32_t nlabels = early_u32(e);
+    for (uint32_t i = 0; i < nlabels && !e->failed; i++)
+        early_str(e);
+    uint32_t nrows = early_u32(e);
+    for (uint32_t i = 0; i < nrows && !e->failed; i++) /* the rows' buckets, one by one */
+        early_put(e, 4, NULL);
+    early_array(e, nrows, 4); /* IDF weights */
+    early_array(e, early_u64(e), 4); /* parameters */
+    early_array(e, early_u64(e), 8); /* the training texts' hashes */
+}
+
+int model_legacy_early_checksum_ok(FILE *f, uint64_t size)
+{
+    early_sum e = {.f = f, .left = size - 8, .buf = mem_alloc(EARLY_CHUNK)};
+    if (!e.buf)
+        return -1;
+    uint64_t have = 0;
+    e.failed = fseek(f, 0, SEEK_SET) != 0;
+    early_walk(&e);
+    int ok = !e.failed && e.left == 0 && fread(&have, 8, 1, f) == 1 &&
+             have == sum64_final(&e.sum);
+    mem_free(e.buf);
+    return ok;
 }

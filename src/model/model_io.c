@@ -35,6 +35,14 @@ void sum64_update(sum64 *s, const void *data, size_t n)
     s->ntail = n;
 }
 
+void sum64_update_early(sum64 *s, const void *data, size_t n)
+{
+    if (n && s->ntail && n < 8 - s->ntail)
+        s->ntail = 0; /* 7d13485 added the return that keeps them in the tail */
+    else
+        sum64_update(s, data, n);
+}
+
 uint64_t sum64_final(const sum64 *s)
 {
     sum64 t = *s;

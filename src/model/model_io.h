@@ -20,6 +20,11 @@ typedef struct sum64 {
 } sum64;
 void sum64_update(sum64 *s, const void *data, size_t n);
 uint64_t sum64_final(const sum64 *s);
+/* The checksum as shelf wrote it before 7d13485 (some version-1 files), for one write call
+ * of n bytes: a call too short to finish the word left unfinished by the previous call
+ * dropped that word's bytes and its own. A call given in pieces: its first piece through
+ * this, the rest through sum64_update. */
+void sum64_update_early(sum64 *s, const void *data, size_t n);
 
 /* f NULL: a counting pass, which only adds up size. */
 typedef struct model_writer {
@@ -46,6 +51,9 @@ typedef struct model_reader {
     sum64 sum;
     uint64_t left;   /* bytes that may still be read (of the file, or of a section) */
     uint32_t version;
+    int early;       /* a file from before a change made without a version bump: version 1
+                        before d99ec33 (no hierarchy flag, character n-grams weighed as
+                        words), version 2 before 782eb3f (no temperature) */
     int failed;
     int oom;         /* failed for want of memory, not for the file's contents */
     char why[160];   /* what was wrong, when known */

@@ -113,6 +113,6 @@ int bag_vectorize(const bag_encoder *m, vec_scratch *s, sparse_vec *x, const cha
     size_t nword = x->n;
     count_rows(m, s, x, f->ids + f->nword, f->n - f->nword);
     prefetch_rows(prefetch, stride, x, nword);
-    weigh_group(m, s, x, nword, CHAR_WEIGHT);
+    weigh_group(m, s, x, nword, m->char_norm_one ? 1.0f : CHAR_WEIGHT);
     return 0;
 }

@@ -128,15 +128,17 @@ static int keep(const trainee *t, float **best)
         total += t->sizes[b];
     if (!*best && !(*best = mem_alloc((total ? total : 1) * sizeof **best)))
         return -1;
-    for (int b = 0, at = 0; b < t->nblocks; at += (int)t->sizes[b], b++)
-        memcpy(*best + at, t->blocks[b], t->sizes[b] * sizeof **best);
+    for (size_t b = 0, at = 0; b < (size_t)t->nblocks; at += t->sizes[b], b++)
+        if (t->sizes[b]) /* an empty block may have no array */
+            memcpy(*best + at, t->blocks[b], t->sizes[b] * sizeof **best);
     return 0;
 }
 
 static void restore(const trainee *t, const float *best)
 {
-    for (int b = 0, at = 0; b < t->nblocks; at += (int)t->sizes[b], b++)
-        memcpy(t->blocks[b], best + at, t->sizes[b] * sizeof *best);
+    for (size_t b = 0, at = 0; b < (size_t)t->nblocks; at += t->sizes[b], b++)
+        if (t->sizes[b])
+            memcpy(t->blocks[b], best + at, t->sizes[b] * sizeof *best);
 }
 
 shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, shelf_error *err)
