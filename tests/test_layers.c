@@ -1,4 +1,4 @@
-/* The CNN's small layers and the optimizers: pooling, ReLU and dropout checked by finite
+/* The CNN's small layers and the optimizers: global average pooling, ReLU and dropout
  * differences and against PyTorch; SGD, AdamW and the learning-rate schedules against
  * PyTorch step by step; and calls split over ranges equal to one call.
  *
@@ -10,11 +10,6 @@
  *   C, N, H, W = 2, 2, 5, 5   # the input is CNHW: x[i] = ((37 i) % 101) / 10 - 5
  *   x = torch.tensor([((37 * i) % 101) / 10 - 5 for i in range(C * N * H * W)])
  *   x = x.view(C, N, H, W).permute(1, 0, 2, 3)
- *   cnhw = lambda t: t.permute(1, 0, 2, 3).contiguous()
- *   y, i = F.max_pool2d(x, 2, 2, return_indices=True); out("max22", cnhw(y)); out("idx22", cnhw(i))
- *   y, i = F.max_pool2d(x, 3, 2, 1, return_indices=True)
- *   out("max321", cnhw(y)); out("idx321", cnhw(i))
- *   out("avg321", cnhw(F.avg_pool2d(x, 3, 2, 1)))
  *   out("gap", x.mean((2, 3)))
  *   G = [[0.1, -0.2, 0.3, 0.05], [0.2, -0.1, -0.3, 0.0], [-0.05, 0.4, 0.1, -0.2],
  *        [0.3, 0.3, -0.1, 0.1], [-0.2, 0.05, 0.2, -0.4]]
@@ -72,21 +67,6 @@ static void fill(float *p, size_t n, uint64_t seed)
         p[i] = rng_float(&r) * 2 - 1;
 }
 
-/* Distinct values 0.05 apart in a shuffled order, so that every window has one maximum and
- * a nudge of less than 0.025 never changes which. */
-static void fill_distinct(float *p, size_t n, uint64_t seed)
-{
-    uint32_t idx[512];
-    assert_true(n <= LEN(idx));
-    for (uint32_t i = 0; i < n; i++)
-        idx[i] = i;
-    rng r;
-    rng_seed(&r, seed);
-    rng_shuffle_u32(&r, idx, n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = 0.05f * (float)idx[i] - 0.025f * (float)n;
-}
-
 static void assert_close(double got, double want, double tol)
 {
     if (fabs(got - want) > tol * fmax(1.0, fabs(want)))
@@ -112,8 +92,7 @@ static void assert_all_close(const float *got, const double *want, size_t n, dou
  * sum_j R_j f(x)_j with fixed random R, whose gradient backward(R) must give. */
 
 typedef struct layer_case {
-    const pool_shape *s;
-    int N;
+    int C, N;      /* pooling */
     float p;       /* dropout */
     uint64_t seed; /* dropout: the same mask at every call */
 } layer_case;
@@ -147,23 +126,9 @@ static void check_gradient(forward_fn f, const layer_case *lc, float *x, const f
     }
 }
 
-static void maxpool_fn(const layer_case *lc, float *out, const float *x, size_t n)
-{
-    (void)n;
-    int32_t am[512];
-    maxpool_forward(lc->s, out, am, x, lc->N, 0, lc->N);
-}
-
-static void avgpool_fn(const layer_case *lc, float *out, const float *x, size_t n)
-{
-    (void)n;
-    avgpool_forward(lc->s, out, x, lc->N, 0, lc->N);
-}
-
 static void gap_fn(const layer_case *lc, float *out, const float *x, size_t n)
 {
-    gap_forward(out, x, lc->s->c, lc->N, (int)(n / ((size_t)lc->s->c * (size_t)lc->N)), 0,
-                lc->N);
+    gap_forward(out, x, lc->C, lc->N, (int)(n / ((size_t)lc->C * (size_t)lc->N)), 0, lc->N);
 }
 
 static void relu_fn(const layer_case *lc, float *out, const float *x, size_t n)
@@ -182,49 +147,14 @@ static void dropout_fn(const layer_case *lc, float *out, const float *x, size_t 
 
 enum { GC = 2, GN = 2, GH = 5, GW = 6, GX = GC * GN * GH * GW };
 
-static void maxpool_gradients_match_finite_differences(void **state)
-{
-    (void)state;
-    const int ks[2][3] = {{2, 2, 0}, {3, 2, 1}};
-    for (int t = 0; t < 2; t++) {
-        pool_shape s;
-        assert_int_equal(pool_shape_init(&s, GC, ks[t][0], ks[t][1], ks[t][2], GH, GW), 0);
-        size_t m = (size_t)GC * GN * (size_t)(s.ho * s.wo);
-        float x[GX], dx[GX], out[GX], R[GX];
-        int32_t am[GX];
-        fill_distinct(x, GX, 20 + (uint64_t)t);
-        fill(R, m, 30 + (uint64_t)t);
-        maxpool_forward(&s, out, am, x, GN, 0, GN);
-        maxpool_backward(&s, dx, R, am, GN, 0, GN);
-        layer_case lc = {.s = &s, .N = GN};
-        check_gradient(maxpool_fn, &lc, x, dx, GX, R, out, m, 0.01f, 1e-3);
-    }
-}
-
-static void avgpool_gradients_match_finite_differences(void **state)
-{
-    (void)state;
-    pool_shape s;
-    assert_int_equal(pool_shape_init(&s, GC, 3, 2, 1, GH, GW), 0);
-    size_t m = (size_t)GC * GN * (size_t)(s.ho * s.wo);
-    float x[GX], dx[GX], out[GX], R[GX];
-    fill(x, GX, 21);
-    fill(R, m, 31);
-    avgpool_forward(&s, out, x, GN, 0, GN);
-    avgpool_backward(&s, dx, R, GN, 0, GN);
-    layer_case lc = {.s = &s, .N = GN};
-    check_gradient(avgpool_fn, &lc, x, dx, GX, R, out, m, 0.05f, 1e-3);
-}
-
 static void gap_gradients_match_finite_differences(void **state)
 {
     (void)state;
-    pool_shape s = {.c = GC}; /* gap_fn reads only the channels */
     float x[GX], dx[GX], out[GC * GN], R[GC * GN];
     fill(x, GX, 22);
     fill(R, GC * GN, 32);
     gap_backward(dx, R, GC, GN, GH * GW, 0, GN);
-    layer_case lc = {.s = &s, .N = GN};
+    layer_case lc = {.C = GC, .N = GN};
     check_gradient(gap_fn, &lc, x, dx, GX, R, out, GC * GN, 0.05f, 1e-3);
 }
 
@@ -296,125 +226,38 @@ static void dropout_keeps_share_one_minus_p_scaled(void **state)
 
 static float ref_input(int i) { return (float)((double)((37 * i) % 101) / 10 - 5); }
 
-static void pooling_matches_pytorch(void **state)
+static void gap_matches_pytorch(void **state)
 {
     (void)state;
-    static const double max22[] = {3.4000001, 4.4000001, 3.70000005, 2.70000005, 5, 4,
-        3.29999995, 4.30000019, 1.89999998, 3.9000001, 4.9000001, 4.19999981, 3.5,
-        0.800000012, 4.80000019, 3.79999995};
-    static const int32_t idx22[] = {5, 8, 16, 13, 5, 2, 10, 13, 1, 7, 10, 18, 1, 3, 15, 12};
-    static const double max321[] = {3.4000001, 4.4000001, 4.4000001, 3.70000005, 4.4000001,
-        4.69999981, 3.70000005, 3.70000005, 4.69999981, 5, 4, 1.29999995, 5, 4.30000019,
-        4.30000019, 3.5999999, 3.5999999, 4.5999999, 1.89999998, 3.9000001, 2.9000001,
-        4.9000001, 4.19999981, 4.19999981, 3.20000005, 4.19999981, 4.19999981, 3.5, 3.5, 4.5,
-        4.80000019, 3.79999995, 2.79999995, 4.80000019, 4.0999999, 4.0999999};
-    static const int32_t idx321[] = {5, 8, 8, 16, 8, 19, 16, 16, 19, 5, 2, 4, 5, 13, 13, 21,
-        21, 24, 1, 7, 4, 10, 18, 18, 15, 18, 18, 1, 1, 4, 15, 12, 9, 15, 23, 23};
-    static const double avg321[] = {-0.655555546, -0.0888888538, -0.211111128, 0.122222267,
-        0.122222267, 0.788888931, 0.444444448, -0.122222237, 0.888888896, 0.0555555411,
-        -0.144444406, -0.622222185, 0.0666666031, -0.522222221, -0.388888866, 0.0333333015,
-        -0.177777812, 0.477777749, -0.355555564, -0.199999973, 0.0888889134, 0.0111111272,
-        -0.0444444567, -0.444444448, -0.377777785, -0.233333379, 0.0666666552, 0.355555534,
-        -0.25555557, 0.799999952, -0.0444444157, -0.688888907, -0.5, 0.333333373,
-        -0.288888931, -0.344444454};
     static const double gap[] = {-0.191999972, -0.223999977, 0.19599995, 0.163999975};
-    float x[100], out[36];
-    int32_t am[36];
+    float x[100], out[4];
     for (int i = 0; i < 100; i++)
         x[i] = ref_input(i);
-    pool_shape s;
-    assert_int_equal(pool_shape_init(&s, 2, 2, 2, 0, 5, 5), 0);
-    assert_int_equal(s.ho * 10 + s.wo, 22);
-    maxpool_forward(&s, out, am, x, 2, 0, 2);
-    assert_all_close(out, max22, LEN(max22), 1e-7);
-    assert_memory_equal(am, idx22, sizeof idx22);
-    assert_int_equal(pool_shape_init(&s, 2, 3, 2, 1, 5, 5), 0);
-    assert_int_equal(s.ho * 10 + s.wo, 33);
-    maxpool_forward(&s, out, am, x, 2, 0, 2);
-    assert_all_close(out, max321, LEN(max321), 1e-7);
-    assert_memory_equal(am, idx321, sizeof idx321);
-    avgpool_forward(&s, out, x, 2, 0, 2);
-    assert_all_close(out, avg321, LEN(avg321), 1e-6);
     gap_forward(out, x, 2, 2, 25, 0, 2);
     assert_all_close(out, gap, LEN(gap), 1e-6);
-}
-
-static void maxpool_propagates_nan(void **state)
-{
-    (void)state;
-    pool_shape s;
-    assert_int_equal(pool_shape_init(&s, 1, 2, 2, 0, 2, 2), 0);
-    float x[4] = {1, NAN, 3, 2}, out[1];
-    int32_t am[1];
-    maxpool_forward(&s, out, am, x, 1, 0, 1);
-    assert_true(isnan(out[0]));
-    assert_int_equal(am[0], 1);
-}
-
-static void pool_shape_rejects_bad_sizes(void **state)
-{
-    (void)state;
-    pool_shape s;
-    assert_int_equal(pool_shape_init(&s, 3, 3, 2, 1, 7, 8), 0);
-    assert_int_equal(s.ho, 4);
-    assert_int_equal(s.wo, 4);
-    assert_int_equal(pool_shape_init(&s, 3, 3, 1, 2, 7, 7), -1); /* pad > k / 2 */
-    assert_int_equal(pool_shape_init(&s, 3, 4, 1, 0, 3, 7), -1); /* no output */
-    assert_int_equal(pool_shape_init(&s, 0, 2, 2, 0, 4, 4), -1);
-    assert_int_equal(pool_shape_init(&s, 1, 2, 0, 0, 4, 4), -1);
 }
 
 /* ---- ranges: two calls on [0, k) and [k, N) equal one call on [0, N) */
 
 enum { SC = 3, SN = 3, SH = 7, SW = 6, SX = SC * SN * SH * SW };
 
-static void pooling_split_over_images_equals_one_call(void **state)
+static void gap_split_over_images_equals_one_call(void **state)
 {
     (void)state;
     static float x[SX], g[SX], one[SX], two[SX], d1[SX], d2[SX];
-    static int32_t a1[SX], a2[SX];
     fill(x, SX, 40);
     fill(g, SX, 41);
-    const int ks[2][3] = {{2, 2, 0}, {3, 2, 1}};
-    for (int t = 0; t < 2; t++) {
-        pool_shape s;
-        assert_int_equal(pool_shape_init(&s, SC, ks[t][0], ks[t][1], ks[t][2], SH, SW), 0);
-        size_t m = (size_t)SC * SN * (size_t)(s.ho * s.wo);
-        for (int k = 0; k <= SN; k++) {
-            for (size_t i = 0; i < SX; i++) /* backward must overwrite */
-                d2[i] = NAN;
-            maxpool_forward(&s, one, a1, x, SN, 0, SN);
-            maxpool_forward(&s, two, a2, x, SN, 0, k);
-            maxpool_forward(&s, two, a2, x, SN, k, SN);
-            assert_memory_equal(one, two, m * sizeof *one);
-            assert_memory_equal(a1, a2, m * sizeof *a1);
-            maxpool_backward(&s, d1, g, a1, SN, 0, SN);
-            maxpool_backward(&s, d2, g, a1, SN, 0, k);
-            maxpool_backward(&s, d2, g, a1, SN, k, SN);
-            assert_memory_equal(d1, d2, sizeof d1);
-
-            for (size_t i = 0; i < SX; i++)
-                d2[i] = NAN;
-            avgpool_forward(&s, one, x, SN, 0, SN);
-            avgpool_forward(&s, two, x, SN, 0, k);
-            avgpool_forward(&s, two, x, SN, k, SN);
-            assert_memory_equal(one, two, m * sizeof *one);
-            avgpool_backward(&s, d1, g, SN, 0, SN);
-            avgpool_backward(&s, d2, g, SN, 0, k);
-            avgpool_backward(&s, d2, g, SN, k, SN);
-            assert_memory_equal(d1, d2, sizeof d1);
-
-            for (size_t i = 0; i < SX; i++)
-                d2[i] = NAN;
-            gap_forward(one, x, SC, SN, SH * SW, 0, SN);
-            gap_forward(two, x, SC, SN, SH * SW, 0, k);
-            gap_forward(two, x, SC, SN, SH * SW, k, SN);
-            assert_memory_equal(one, two, SC * SN * sizeof *one);
-            gap_backward(d1, g, SC, SN, SH * SW, 0, SN);
-            gap_backward(d2, g, SC, SN, SH * SW, 0, k);
-            gap_backward(d2, g, SC, SN, SH * SW, k, SN);
-            assert_memory_equal(d1, d2, sizeof d1);
-        }
+    for (int k = 0; k <= SN; k++) {
+        for (size_t i = 0; i < SX; i++) /* backward must overwrite */
+            d2[i] = NAN;
+        gap_forward(one, x, SC, SN, SH * SW, 0, SN);
+        gap_forward(two, x, SC, SN, SH * SW, 0, k);
+        gap_forward(two, x, SC, SN, SH * SW, k, SN);
+        assert_memory_equal(one, two, SC * SN * sizeof *one);
+        gap_backward(d1, g, SC, SN, SH * SW, 0, SN);
+        gap_backward(d2, g, SC, SN, SH * SW, 0, k);
+        gap_backward(d2, g, SC, SN, SH * SW, k, SN);
+        assert_memory_equal(d1, d2, sizeof d1);
     }
 }
 
@@ -553,42 +396,21 @@ static void warmup_schedules_match_pytorch_lambdalr(void **state)
     assert_true(l == 0.002f);
 }
 
-static void schedule_names_round_trip(void **state)
-{
-    (void)state;
-    const schedule_kind kinds[] = {SCHEDULE_CONSTANT, SCHEDULE_COSINE, SCHEDULE_ONECYCLE};
-    for (size_t i = 0; i < LEN(kinds); i++) {
-        schedule_kind k = SCHEDULE_CONSTANT;
-        assert_int_equal(schedule_parse(schedule_name(kinds[i]), &k), 0);
-        assert_int_equal(k, kinds[i]);
-    }
-    schedule_kind k;
-    assert_int_equal(schedule_parse("onecycle", &k), 0);
-    assert_int_equal(k, SCHEDULE_ONECYCLE);
-    assert_int_equal(schedule_parse("linear", &k), -1);
-    assert_int_equal(schedule_parse("", &k), -1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pooling_matches_pytorch),
-        cmocka_unit_test(maxpool_propagates_nan),
-        cmocka_unit_test(pool_shape_rejects_bad_sizes),
-        cmocka_unit_test(maxpool_gradients_match_finite_differences),
-        cmocka_unit_test(avgpool_gradients_match_finite_differences),
+        cmocka_unit_test(gap_matches_pytorch),
         cmocka_unit_test(gap_gradients_match_finite_differences),
         cmocka_unit_test(relu_gradients_match_finite_differences),
         cmocka_unit_test(dropout_gradients_match_finite_differences),
         cmocka_unit_test(dropout_keeps_share_one_minus_p_scaled),
-        cmocka_unit_test(pooling_split_over_images_equals_one_call),
+        cmocka_unit_test(gap_split_over_images_equals_one_call),
         cmocka_unit_test(adamw_matches_pytorch_steps),
         cmocka_unit_test(sgd_momentum_matches_pytorch_steps),
         cmocka_unit_test(sgd_without_momentum_is_plain_gradient_step),
         cmocka_unit_test(optimizers_split_over_ranges_equal_one_call),
         cmocka_unit_test(onecycle_matches_pytorch),
         cmocka_unit_test(warmup_schedules_match_pytorch_lambdalr),
-        cmocka_unit_test(schedule_names_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 #include "core/arena.h"
 #include "core/mem.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ void arena_init(arena *a) { memset(a, 0, sizeof *a); }
 void *arena_alloc(arena *a, size_t n)
 {
     size_t align = sizeof(max_align_t);
+    if (n > SIZE_MAX / 2) /* the rounding and the block header would wrap around */
+        return NULL;
     n = (n + align - 1) / align * align;
     if (!a->head || a->used + n > a->cap) {
         size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;

@@ -2,6 +2,7 @@
 #include "core/mem.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,10 @@ int buf_reserve(buf *b, size_t extra)
 {
     if (b->oom)
         return -1;
+    if (extra > SIZE_MAX / 2 - b->len) { /* len + extra + 1, and the doubling, would wrap */
+        b->oom = 1;
+        return -1;
+    }
     if (b->len + extra + 1 <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 256;

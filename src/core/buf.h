@@ -11,6 +11,7 @@ typedef struct buf {
 } buf;
 
 void buf_init(buf *b);
+/* Room for extra more bytes and a NUL: 0, or -1 with oom set when out of memory. */
 int buf_reserve(buf *b, size_t extra);
 void buf_append(buf *b, const void *p, size_t n);
 void buf_puts(buf *b, const char *s);

@@ -19,7 +19,8 @@ void mem_free(void *p);
 /* Testing: the n-th allocation from now fails (n = 0: none does); with persist, every
  * allocation after it fails too. Counted across threads. */
 void mem_fail_at(unsigned long n, int persist);
-/* Testing: allocations since the last mem_fail_at, and whether one was made to fail. */
+/* Testing: allocations since the last mem_fail_at (counted only while a failure is set:
+ * mem_fail_at(ULONG_MAX, 0) counts without failing), and whether one was made to fail. */
 unsigned long mem_calls(void);
 int mem_failed(void);
 

@@ -1,4 +1,4 @@
-/* The text model's rows: hashed feature bucket -> model row, for the buckets training kept.
+/* The bag's rows: hashed feature bucket -> model row, for the buckets training kept.
  * An open-addressing table sized by the rows, not by the buckets, so that a model's memory
  * follows what it holds (2,000,000 buckets of which 40,000 are kept cost 40,000 entries) and
  * a model file cannot make a load allocate more than its own size justifies. */

@@ -104,16 +104,6 @@ void cnn_free(cnn *c)
     c->params = c->stats = NULL;
 }
 
-double cnn_conv_macs(const cnn *c)
-{
-    double macs = 0;
-    for (int l = 0; l < CNN_CONVS; l++) {
-        const conv_shape *s = &c->conv[l];
-        macs += (double)s->cout * s->cin * s->k * s->k * s->ho * s->wo;
-    }
-    return macs;
-}
-
 /* Floats of one image's output of convolution l. */
 static size_t plane_floats(const conv_shape *s) { return (size_t)s->cout * s->ho * s->wo; }
 

@@ -57,8 +57,6 @@ void cnn_reset(cnn *c, rng *r);
  * +-1/sqrt(in)) from r: after cnn_reset, the network and classifier of the reference. */
 void cnn_reset_linear(float *w, float *b, int in, int out, rng *r);
 void cnn_free(cnn *c);
-/* Multiply-adds of one image's forward pass through the convolutions. */
-double cnn_conv_macs(const cnn *c);
 
 /* Everything a batch of up to `batch` images needs, allocated once. */
 typedef struct cnn_work {

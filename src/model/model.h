@@ -73,9 +73,9 @@ static inline int model_has_text(const shelf_model *m) { return m->modality != S
 static inline int model_has_image(const shelf_model *m) { return m->modality != SHELF_MODALITY_TEXT; }
 static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
 
-/* The text model's log-probabilities of all K labels for texts[0..n) into out[n][K] (no
- * temperature: the evidence a fused model's head weighs); a sequence encoder runs them in
- * batches. 0, or -1 out of memory. */
+/* The text side's log-probabilities (text encoder, label head, taxonomy) of all K labels
+ * for texts[0..n) into out[n][K] (no temperature: the evidence a fused model's head weighs),
+ * a window of the encoder's batch at a time. 0, or -1 out of memory. */
 int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
                           size_t n, float *out);
 /* Thread tid's share [begin, end) of n texts, in whole windows of the texts a scratch
@@ -91,8 +91,6 @@ int model_top_k(const float *p, int K, int k, int *labels, float *probs);
 
 /* Builds m->tax from the labels and the label separator of m->read. 0, or -1 out of memory. */
 int model_build_taxonomy(shelf_model *m);
-
-
 
 /* The bag of a model's text side (NULL when it has none). */
 static inline const bag_encoder *model_bag(const shelf_model *m)

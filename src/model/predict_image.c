@@ -1,5 +1,5 @@
 /* Prediction for image and fused models: decode, resize, the image encoder in batches on all
- * cores and its label head, and for fused models the text model and the fusion head. */
+ * cores and its label head, and for fused models the text side and the fusion head. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +70,7 @@ void predictor_image_free(shelf_predictor *p)
     p->lines = NULL;
 }
 
-/* Fused models: the text model's log-probabilities of a chunk of products, on all threads,
+/* Fused models: the text side's log-probabilities of a chunk of products, on all threads,
  * each with its own scratch. */
 typedef struct prior_job {
     const shelf_model *m;

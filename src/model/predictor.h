@@ -22,7 +22,7 @@ struct shelf_predictor {
        batches of image_batch images */
     encoder_work *image_work;
     size_t image_batch;
-    float *probs, *prior;    /* chunk * K: the CNN's, the text model's (fused) */
+    float *probs, *prior;    /* chunk * K: the image side's, the text side's (fused) */
     const char **refs, **texts; /* chunk: image references, texts (fused) */
     long *lines;
     /* the last run's products without a usable image, by increasing index */

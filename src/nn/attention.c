@@ -16,10 +16,6 @@
 #include "nn/dense.h"
 #include "nn/vmath.h"
 
-typedef struct attn_params {
-    const float *w_qkv, *b_qkv, *w_o, *b_o;
-} attn_params;
-
 typedef struct attn_work {
     float *qkv, *ctx, *probs, *dqkv, *dctx, *dp;
 } attn_work;

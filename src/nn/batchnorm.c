@@ -114,17 +114,6 @@ void batchnorm_forward_train(float *out, const float *x, const float *gamma, con
     }
 }
 
-void batchnorm_forward_infer(float *out, const float *x, const float *gamma, const float *beta,
-                             const float *run_mean, const float *run_var, long M, int c0,
-                             int c1, float eps)
-{
-    for (int c = c0; c < c1; c++) {
-        double scale = gamma[c] / sqrt((double)run_var[c] + eps);
-        affine(out + (size_t)c * (size_t)M, x + (size_t)c * (size_t)M, M, run_mean[c],
-               (float)scale, beta[c]);
-    }
-}
-
 /* With xhat = (x - mean) istd:
  * dx = istd gamma / M (M dout - sum(dout) - xhat sum(dout xhat)), which is
  * dout a + (x - mean) b + k with the constants below. */

@@ -2,7 +2,8 @@
  * values are the contiguous run x[c*M .. c*M+M). Matches PyTorch's BatchNorm2d: training
  * normalizes with the batch mean and biased variance, and updates the running statistics as
  * running = (1 - momentum) running + momentum batch, the running variance unbiased
- * (M / (M - 1)); inference uses the running statistics.
+ * (M / (M - 1)). Inference is a fixed affine map per channel from the running statistics,
+ * which the CNN folds into its convolution's output (model/cnn.c).
  *
  * The calls work on the channels [c0, c1), so that threads can share a layer. */
 #ifndef SHELF_NN_BATCHNORM_H
@@ -14,11 +15,6 @@
 void batchnorm_forward_train(float *out, const float *x, const float *gamma, const float *beta,
                              float *save_mean, float *save_istd, float *run_mean,
                              float *run_var, long M, int c0, int c1, float momentum, float eps);
-
-/* out = gamma (x - run_mean) / sqrt(run_var + eps) + beta. out may alias x. */
-void batchnorm_forward_infer(float *out, const float *x, const float *gamma, const float *beta,
-                             const float *run_mean, const float *run_var, long M, int c0,
-                             int c1, float eps);
 
 /* Given dout and the forward pass's input x and saved statistics: dx (overwritten; may
  * alias dout), dgamma += and dbeta += per channel. */

@@ -2,30 +2,6 @@
 #include "nn/schedule.h"
 
 #include <math.h>
-#include <string.h>
-
-static const char *const names[] = {
-    [SCHEDULE_CONSTANT] = "constant",
-    [SCHEDULE_COSINE] = "cosine",
-    [SCHEDULE_ONECYCLE] = "onecycle",
-};
-
-int schedule_parse(const char *name, schedule_kind *out)
-{
-    for (int k = 0; k < (int)(sizeof names / sizeof *names); k++)
-        if (strcmp(name, names[k]) == 0) {
-            *out = (schedule_kind)k;
-            return 0;
-        }
-    return -1;
-}
-
-const char *schedule_name(schedule_kind kind)
-{
-    if ((int)kind < 0 || (int)kind >= (int)(sizeof names / sizeof *names))
-        return "unknown";
-    return names[kind];
-}
 
 /* OneCycleLR's _annealing_cos: from start (pct 0) to end (pct 1). */
 static double anneal_cos(double start, double end, double pct)

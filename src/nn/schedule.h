@@ -16,10 +16,6 @@ typedef struct schedule {
     long warmup_steps; /* constant and cosine: steps of linear warm-up */
 } schedule;
 
-/* Parses "constant", "cosine" or "onecycle"; returns 0, or -1 for another name. */
-int schedule_parse(const char *name, schedule_kind *out);
-const char *schedule_name(schedule_kind kind);
-
 /* The learning rate and momentum (beta1) of optimizer step `step`, counted from 0. With
  * peak lr L, T = total_steps, W = warmup_steps (as transformers' schedules with warm-up,
  * i.e. torch.optim.lr_scheduler.LambdaLR with these factors):

@@ -17,19 +17,6 @@ void sparse_linear_forward(float *out, const uint32_t *rows, const float *vals, 
     }
 }
 
-void sparse_linear_backward(float *dW, float *db, const float *dout, const uint32_t *rows,
-                            const float *vals, size_t n, int K)
-{
-    for (size_t j = 0; j < n; j++) {
-        float *dw = dW + (size_t)rows[j] * (size_t)K;
-        for (int k = 0; k < K; k++)
-            dw[k] += vals[j] * dout[k];
-    }
-    if (db)
-        for (int k = 0; k < K; k++)
-            db[k] += dout[k];
-}
-
 void sparse_linear_sgd(float *W, float *b, const float *dout, const int *active, int nactive,
                        const uint32_t *rows, const float *vals, size_t n, int K, float lr)
 {

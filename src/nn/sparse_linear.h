@@ -11,14 +11,11 @@
 void sparse_linear_forward(float *out, const uint32_t *rows, const float *vals, size_t n,
                            const float *W, const float *b, int K);
 
-/* Accumulates the gradients: dW[rows[j]] += vals[j] * dout, db += dout (db may be NULL). */
-void sparse_linear_backward(float *dW, float *db, const float *dout, const uint32_t *rows,
-                            const float *vals, size_t n, int K);
-
-/* The SGD step of the layer fused with its backward pass, for Hogwild training: for k in
- * active[0..nactive) (every k when active is NULL), W[rows[j]][k] -= lr * vals[j] * dout[k]
- * and b[k] -= lr * dout[k]. Skipping the classes whose gradient is negligible is what makes
- * a softmax over thousands of labels cheap. */
+/* The layer's only backward pass: the gradient fused with its SGD step, for Hogwild
+ * training (no gradient buffer the size of the weights). For k in active[0..nactive)
+ * (every k when active is NULL), W[rows[j]][k] -= lr * vals[j] * dout[k] and
+ * b[k] -= lr * dout[k] (b may be NULL). Skipping the classes whose gradient is negligible
+ * is what makes a softmax over thousands of labels cheap. */
 void sparse_linear_sgd(float *W, float *b, const float *dout, const int *active, int nactive,
                        const uint32_t *rows, const float *vals, size_t n, int K, float lr);
 

@@ -1,8 +1,8 @@
 /* Training of image models: the training images decoded once into memory at the model's
- * size, then epochs of shuffled mini-batches, each augmented, through the CNN encoder to its
- * features, the label head and the softmax cross-entropy, back through both, and an
- * optimizer step of both, with the learning rate following a schedule. Every phase runs on
- * all threads; BLAS runs single-threaded inside them. */
+ * size, then the loop's step (train/loop.h): a shuffled mini-batch, augmented, through the
+ * CNN encoder to its features, the label head and the softmax cross-entropy, back through
+ * both, and an optimizer step of both, with the learning rate following a schedule. Every
+ * phase runs on all threads; BLAS runs single-threaded inside them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

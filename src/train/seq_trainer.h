@@ -1,6 +1,6 @@
 /* Training of the sequence text encoders (model/seq_encoder.h): a vocabulary from the
- * training set, batches of similar length shared by all threads, AdamW with warm-up and
- * cosine decay, the best epoch on the validation set kept. */
+ * training set, then the loop's step (train/loop.h): batches of similar length shared by
+ * all threads, AdamW with warm-up and cosine decay. */
 #ifndef SHELF_TRAIN_SEQ_TRAINER_H
 #define SHELF_TRAIN_SEQ_TRAINER_H
 
