@@ -319,7 +319,8 @@ shelf_status shelf_option_check(const shelf_option *opt, const void *base, shelf
  * into the flags of shelf_train_options.augment (shelf_train_options_set("augment") too). */
 shelf_status shelf_augment_parse(const char *list, int *flags, shelf_error *err);
 
-/* Trains a text model on train; valid (may be NULL) drives early stopping. */
+/* Trains a model of the options' modality on train; valid (may be NULL) picks the best epoch
+ * and fits the calibration (and, for a fused model, its fusion head). */
 shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
                          const shelf_train_options *opts, shelf_model **out, shelf_error *err);
 

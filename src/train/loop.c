@@ -118,6 +118,32 @@ static int run_batches(run *r, size_t n, int epoch, rng *g, double *seconds)
     return 0;
 }
 
+/* Top-1 accuracy of m's text predictions on a catalog, on `threads` threads; -1 when out of
+ * memory. */
+static double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
+{
+    size_t n = shelf_catalog_size(cat), correct = 0;
+    const char **texts = mem_alloc((n + 1) * sizeof *texts);
+    int *labels = mem_alloc((n + 1) * sizeof *labels), *counts = mem_alloc((n + 1) * sizeof *counts);
+    float *probs = mem_alloc((n + 1) * sizeof *probs);
+    double acc = -1;
+    if (texts && labels && counts && probs) {
+        for (size_t i = 0; i < n; i++)
+            texts[i] = shelf_catalog_get(cat, i)->text;
+        if (shelf_predict_batch(m, texts, n, 1, threads, labels, probs, counts, NULL) == 0) {
+            for (size_t i = 0; i < n; i++)
+                correct += counts[i] == 1 && strcmp(shelf_model_label(m, labels[i]),
+                                                    shelf_catalog_get(cat, i)->label) == 0;
+            acc = n ? (double)correct / (double)n : 0;
+        }
+    }
+    mem_free(texts);
+    mem_free(labels);
+    mem_free(counts);
+    mem_free(probs);
+    return acc;
+}
+
 /* ---- epochs ------------------------------------------------------------------------------ */
 
 /* Copies the trainee's blocks into *best (allocated on first use), or back. */
@@ -225,28 +251,4 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
     mem_free(best);
     mem_free(r.order);
     return st;
-}
-
-double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
-{
-    size_t n = shelf_catalog_size(cat), correct = 0;
-    const char **texts = mem_alloc((n + 1) * sizeof *texts);
-    int *labels = mem_alloc((n + 1) * sizeof *labels), *counts = mem_alloc((n + 1) * sizeof *counts);
-    float *probs = mem_alloc((n + 1) * sizeof *probs);
-    double acc = -1;
-    if (texts && labels && counts && probs) {
-        for (size_t i = 0; i < n; i++)
-            texts[i] = shelf_catalog_get(cat, i)->text;
-        if (shelf_predict_batch(m, texts, n, 1, threads, labels, probs, counts, NULL) == 0) {
-            for (size_t i = 0; i < n; i++)
-                correct += counts[i] == 1 && strcmp(shelf_model_label(m, labels[i]),
-                                                    shelf_catalog_get(cat, i)->label) == 0;
-            acc = n ? (double)correct / (double)n : 0;
-        }
-    }
-    mem_free(texts);
-    mem_free(labels);
-    mem_free(counts);
-    mem_free(probs);
-    return acc;
 }

@@ -77,8 +77,4 @@ void trainee_keep(trainee *t, encoder *e, const label_head *h);
 /* Runs the epochs. SHELF_OK, SHELF_ENOMEM, or SHELF_EDATA when training diverged. */
 shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, shelf_error *err);
 
-/* Top-1 accuracy of m's text predictions on a catalog, on `threads` threads; -1 when out of
- * memory. */
-double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads);
-
 #endif
