@@ -122,25 +122,34 @@ int model_read_seen(model_reader *r, shelf_model *m)
     return m->seen ? 0 : -1;
 }
 
-/* The loaders of the encoders a text section may hold, by kind. */
-static int get_text_encoder(model_reader *r, shelf_model *m)
+/* An encoder's section: u32 kind, then what its own save wrote; image says which side's
+ * (the CNN's, or a text encoder's). */
+static int get_encoder(model_reader *r, encoder **slot, int image)
 {
     uint32_t kind = mr_u32(r);
-    if (m->text)
-        return mr_fail(r, "two text encoders");
-    if (kind == ENCODER_BAG)
-        return bag_encoder_load(r, &m->text);
-    if (kind == ENCODER_GRU || kind == ENCODER_TRANSFORMER)
-        return seq_text_encoder_load(r, (encoder_kind)kind, &m->text);
-    return mr_fail(r, "an unknown text encoder");
+    if (*slot)
+        return mr_fail(r, "two encoders of one side");
+    if (image != (kind == ENCODER_CNN))
+        return mr_fail(r, "an encoder on the wrong side");
+    switch (kind) {
+    case ENCODER_BAG:
+        return bag_encoder_load(r, slot);
+    case ENCODER_GRU:
+    case ENCODER_TRANSFORMER:
+        return seq_text_encoder_load(r, (encoder_kind)kind, slot);
+    case ENCODER_CNN:
+        return cnn_encoder_load(r, slot);
+    default:
+        return mr_fail(r, "an unknown encoder");
+    }
 }
 
-static int get_text_head(model_reader *r, shelf_model *m)
+/* The label head of encoder e, to out scores. */
+static int get_head(model_reader *r, const encoder *e, label_head *h, int out)
 {
-    if (!m->text)
+    if (!e || h->params)
         return mr_fail(r, "a label head without its encoder");
-    return label_head_load(&m->text_head, r, encoder_width(m->text), model_num_nodes(m),
-                           m->text->ops->head_by_output);
+    return label_head_load(h, r, encoder_width(e), out, e->ops->head_by_output);
 }
 
 static int get_seq(model_reader *r, shelf_model *m)
@@ -152,24 +161,6 @@ static int get_seq(model_reader *r, shelf_model *m)
     return model_read_seq(r, m, (seq_kind)u[0], u + 1);
 }
 
-/* The loaders of the encoders an image section may hold, by kind. */
-static int get_image_encoder(model_reader *r, shelf_model *m)
-{
-    uint32_t kind = mr_u32(r);
-    if (m->image)
-        return mr_fail(r, "two image encoders");
-    if (kind == ENCODER_CNN)
-        return cnn_encoder_load(r, &m->image);
-    return mr_fail(r, "an unknown image encoder");
-}
-
-static int get_image_head(model_reader *r, shelf_model *m)
-{
-    if (!m->image || m->image_head.params)
-        return mr_fail(r, "an image head without its encoder");
-    return label_head_load(&m->image_head, r, encoder_width(m->image), model_num_labels(m),
-                           m->image->ops->head_by_output);
-}
 
 /* The CNN and its classifier as one section (files written before the image encoder). */
 static int get_cnn(model_reader *r, shelf_model *m)
@@ -212,7 +203,11 @@ int model_read_fusion(model_reader *r, shelf_model *m, uint32_t G, int weights)
 /* One section into m; 1 when no part knows its tag. */
 static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state *ls)
 {
-    int labelled = ls->have_labels; /* the parts below need the labels and the taxonomy */
+    const int parts = tag == SECTION_TEXT_ENCODER || tag == SECTION_TEXT_HEAD ||
+                      tag == SECTION_SEQ || tag == SECTION_IMAGE_ENCODER ||
+                      tag == SECTION_IMAGE_HEAD || tag == SECTION_CNN || tag == SECTION_FUSION;
+    if (parts && !ls->have_labels) /* encoders and heads are sized by the labels */
+        return mr_fail(r, "a part of the model before its labels");
     switch (tag) {
     case SECTION_MODEL:
         return ls->have_model++ ? mr_fail(r, "two model sections") : get_model_kind(r, m);
@@ -232,20 +227,19 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
     case SECTION_SEEN:
         return model_read_seen(r, m);
     case SECTION_TEXT_ENCODER:
-        return labelled ? get_text_encoder(r, m) : mr_fail(r, "an encoder before the labels");
+        return get_encoder(r, &m->text, 0);
     case SECTION_TEXT_HEAD:
-        return labelled ? get_text_head(r, m) : mr_fail(r, "a head before the labels");
+        return get_head(r, m->text, &m->text_head, model_num_nodes(m));
     case SECTION_SEQ:
-        return labelled ? get_seq(r, m) : mr_fail(r, "an encoder before the labels");
+        return get_seq(r, m);
     case SECTION_IMAGE_ENCODER:
-        return labelled ? get_image_encoder(r, m) : mr_fail(r, "an encoder before the labels");
+        return get_encoder(r, &m->image, 1);
     case SECTION_IMAGE_HEAD:
-        return labelled ? get_image_head(r, m) : mr_fail(r, "a head before the labels");
+        return get_head(r, m->image, &m->image_head, model_num_labels(m));
     case SECTION_CNN:
-        return labelled ? get_cnn(r, m) : mr_fail(r, "an encoder before the labels");
+        return get_cnn(r, m);
     case SECTION_FUSION:
-        return labelled ? model_read_fusion(r, m, mr_u32(r), 1)
-                        : mr_fail(r, "a fusion head before the labels");
+        return model_read_fusion(r, m, mr_u32(r), 1);
     default:
         return 1;
     }
