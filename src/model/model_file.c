@@ -234,8 +234,17 @@ typedef struct reader {
     sum64 sum;
     uint64_t left; /* bytes of the file not read yet, checksum excluded */
     int failed;
+    int oom;       /* failed for want of memory, not because of the file */
     char why[160]; /* what was wrong, when known */
 } reader;
+
+/* An allocation failed: the load ends in SHELF_ENOMEM, not "corrupted". Returns -1. */
+static int out_of_memory(reader *r)
+{
+    r->oom = 1;
+    r->failed = 1;
+    return -1;
+}
 
 /* Whether the file still holds count items of size bytes: every size a file claims is
  * checked so before it drives an allocation, or a small crafted file could make each load
@@ -275,9 +284,12 @@ static char *get_str(reader *r)
     if (claim(r, "a string", n - 1, 1))
         return NULL;
     char *s = mem_alloc(n);
-    if (!s || get(r, s, n - 1)) {
+    if (!s) {
+        out_of_memory(r);
+        return NULL;
+    }
+    if (get(r, s, n - 1)) {
         mem_free(s);
-        r->failed = 1;
         return NULL;
     }
     s[n - 1] = '\0';
@@ -290,12 +302,12 @@ static void *get_array(reader *r, const char *what, uint64_t count, size_t size)
     if (claim(r, what, count, size))
         return NULL;
     void *p = mem_alloc(count ? count * size : 1);
-    if (p && get(r, p, count * size)) {
+    if (!p)
+        out_of_memory(r);
+    else if (get(r, p, count * size)) {
         mem_free(p);
         p = NULL;
     }
-    if (!p)
-        r->failed = 1;
     return p;
 }
 
@@ -305,7 +317,10 @@ static int get_labels(reader *r, shelf_model *m)
     claim(r, "the label list", n, 4);
     for (uint32_t i = 0; i < n && !r->failed; i++) {
         char *s = get_str(r);
-        if (!s || strmap_intern(&m->labels, s) != (long)i)
+        long id = s ? strmap_intern(&m->labels, s) : (long)i;
+        if (id < 0)
+            out_of_memory(r);
+        else if (!s || id != (long)i)
             r->failed = 1;
         mem_free(s);
     }
@@ -316,8 +331,12 @@ static int get_rows(reader *r, shelf_model *m)
 {
     m->nrows = get_u32(r);
     uint32_t *buckets = get_array(r, "the feature rows", m->nrows, 4);
-    if (!buckets || bucket_map_init(&m->rows, m->nrows))
-        goto fail;
+    if (!buckets)
+        return -1;
+    if (bucket_map_init(&m->rows, m->nrows)) {
+        mem_free(buckets);
+        return out_of_memory(r);
+    }
     for (uint32_t i = 0; i < m->nrows; i++) /* the writer stores them in increasing order */
         if (buckets[i] >= m->feat.buckets || bucket_map_add(&m->rows, buckets[i]))
             goto fail;
@@ -332,10 +351,8 @@ fail:
 
 static int get_params(reader *r, shelf_model *m)
 {
-    if (model_build_taxonomy(m)) {
-        r->failed = 1;
-        return -1;
-    }
+    if (model_build_taxonomy(m))
+        return out_of_memory(r);
     uint64_t n = get_u64(r), K = (uint64_t)model_num_nodes(m), R = m->nrows;
     uint64_t D = (uint64_t)m->dim, want, a, b;
     int overflow = D ? __builtin_mul_overflow(R, D, &a) | __builtin_mul_overflow(D, K, &b) |
@@ -346,10 +363,10 @@ static int get_params(reader *r, shelf_model *m)
         r->failed = 1;
         return -1;
     }
-    if (model_alloc_params(m) || get(r, m->params, m->nparams * 4)) {
-        r->failed = 1;
+    if (model_alloc_params(m))
+        return out_of_memory(r);
+    if (get(r, m->params, m->nparams * 4))
         return -1;
-    }
     m->nseen = get_u64(r);
     m->seen = get_array(r, "the training texts' hashes", m->nseen, 8);
     for (size_t i = 1; m->seen && i < m->nseen; i++)
@@ -375,11 +392,12 @@ static int get_image(reader *r, shelf_model *m)
     cnn shape;
     if (r->failed || u[0] > CNN_MAX_SIZE || u[1] > CNN_MAX_WIDTH ||
         cnn_shape(&shape, (int)u[0], (int)u[1], (int)m->labels.n) ||
-        claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4) ||
-        cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m)) {
+        claim(r, "the image network", (uint64_t)shape.nparams + shape.nstats, 4)) {
         r->failed = 1;
         return -1;
     }
+    if (cnn_init(&m->net, (int)u[0], (int)u[1], (int)m->labels.n) || model_build_taxonomy(m))
+        return out_of_memory(r);
     for (int c = 0; c < 3; c++)
         if (!(is->std[c] > 0) || !isfinite(is->mean[c]))
             r->failed = 1;
@@ -400,14 +418,16 @@ static int get_head(reader *r, shelf_model *m, uint32_t version)
 {
     int K = model_num_labels(m);
     fusion_head *h = &m->head;
-    int32_t *zero = mem_calloc((size_t)K + 1, sizeof *zero);
     uint32_t G = version >= 3 ? get_u32(r) : 1;
-    if (!zero || G == 0 || G > (uint32_t)K || fusion_head_init(h, K, (int)G, zero)) {
-        mem_free(zero);
+    if (G == 0 || G > (uint32_t)K) {
         r->failed = 1;
         return -1;
     }
+    int32_t *zero = mem_calloc((size_t)K + 1, sizeof *zero);
+    int failed = !zero || fusion_head_init(h, K, (int)G, zero);
     mem_free(zero);
+    if (failed)
+        return out_of_memory(r);
     if (version >= 3 && (get(r, h->group, (size_t)K * 4) || get(r, h->w_text, G * 4) ||
                          get(r, h->w_image, G * 4)))
         r->failed = 1;
@@ -427,12 +447,13 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
     uint32_t kind = get_u32(r), u[SEQ_SIZES] = {0};
     if (r->failed || kind == 0)
         return r->failed ? -1 : 0;
-    seq_encoder *e = mem_calloc(1, sizeof *e);
-    if (!e || kind > SEQ_TRANSFORMER || get(r, u, (version >= 5 ? SEQ_SIZES : SEQ_SIZES_V4) * 4)) {
-        mem_free(e);
+    if (kind > SEQ_TRANSFORMER || get(r, u, (version >= 5 ? SEQ_SIZES : SEQ_SIZES_V4) * 4)) {
         r->failed = 1;
         return -1;
     }
+    seq_encoder *e = mem_calloc(1, sizeof *e);
+    if (!e)
+        return out_of_memory(r);
     m->seq = e;
     *e = (seq_encoder){.kind = (seq_kind)kind, .D = (int)u[0], .layers = (int)u[1],
                        .heads = (int)u[2], .F = (int)u[3], .T = (int)u[4], .nwords = u[5],
@@ -441,8 +462,13 @@ static int get_seq(reader *r, shelf_model *m, uint32_t version)
         u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
         seq_encoder_size(e) || claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 +
                                      e->nparams, 4) ||
-        !(e->words = get_array(r, "the sequence encoder's words", e->nwords, 8)) ||
-        seq_encoder_alloc(e) || get_u64(r) != e->nparams || get(r, e->params, e->nparams * 4)) {
+        !(e->words = get_array(r, "the sequence encoder's words", e->nwords, 8))) {
+        r->failed = 1;
+        return -1;
+    }
+    if (seq_encoder_alloc(e))
+        return out_of_memory(r);
+    if (get_u64(r) != e->nparams || get(r, e->params, e->nparams * 4)) {
         r->failed = 1;
         return -1;
     }
@@ -542,14 +568,17 @@ uint64_t model_checksum(const void *data, size_t n)
 }
 
 /* Verifies the checksum of the whole file before anything in it is trusted, so that a
- * damaged file is refused before its sizes drive any allocation. */
+ * damaged file is refused before its sizes drive any allocation. 1 when it matches, 0 when
+ * not, -1 when out of memory. */
 static int checksum_ok(FILE *f, uint64_t size)
 {
     enum { CHUNK = 1 << 20 };
     unsigned char *chunk = mem_alloc(CHUNK);
+    if (!chunk)
+        return -1;
     sum64 s = {0, {0}, 0};
     uint64_t left = size - 8, have = 0;
-    int ok = chunk && fseek(f, 0, SEEK_SET) == 0;
+    int ok = fseek(f, 0, SEEK_SET) == 0;
     while (ok && left) {
         size_t n = left < CHUNK ? (size_t)left : CHUNK;
         ok = fread(chunk, 1, n, f) == n;
@@ -589,7 +618,10 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
         r.left = 0;
     uint32_t version = 0;
     s = check_header(&r, path, (uint64_t)st.st_size, &version, err);
-    if (s == SHELF_OK && !checksum_ok(f, (uint64_t)st.st_size))
+    int sum_ok = s == SHELF_OK ? checksum_ok(f, (uint64_t)st.st_size) : 1;
+    if (sum_ok < 0)
+        s = err_set(err, SHELF_ENOMEM, "%s: out of memory reading the model", path);
+    else if (!sum_ok)
         s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (checksum mismatch)", path);
     if (s == SHELF_OK)
         s = check_version(version, path, err);
@@ -612,7 +644,9 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
         }
         uint64_t want = sum_final(&r.sum), have = 0;
         r.left += 8;
-        if (r.failed || r.left != 8 || get(&r, &have, 8) || have != want)
+        if (r.oom)
+            s = err_set(err, SHELF_ENOMEM, "%s: out of memory reading the model", path);
+        else if (r.failed || r.left != 8 || get(&r, &have, 8) || have != want)
             s = err_set(err, SHELF_EMODEL, "%s: model file is corrupted (%s)", path,
                         r.why[0] ? r.why : r.failed ? "inconsistent contents"
                                                     : "checksum mismatch");

@@ -1,0 +1,359 @@
+/* Out of memory, the SQLite way: for N = 1, 2, 3, ... an operation runs with its N-th
+ * allocation failing (once, then from it on), and must either succeed or return
+ * SHELF_ENOMEM with a message, leaking nothing; the loop ends at the first N past the
+ * operation's allocations. Past the first few hundred allocations N grows by a stride
+ * (1/64 of N), which keeps the thousands-of-allocations operations fast.
+ *
+ * Leaks: in the sanitizer build, LeakSanitizer looks for unreachable memory after every
+ * run (__lsan_do_recoverable_leak_check). It rather than a count of live allocations in
+ * mem.c because memory from mem_alloc may be released by free() or by a library, and
+ * because what leaks on an error path is as often a library's object (a cJSON tree, a
+ * decoder) as shelf's. The release build checks the statuses only. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <webp/encode.h>
+
+#include "core/mem.h"
+#include "shelf.h"
+#include "scratch_dir.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LEAK_CHECK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEAK_CHECK 1
+#endif
+#endif
+#ifdef LEAK_CHECK
+#include <sanitizer/lsan_interface.h>
+#endif
+
+enum { N = 12, SIDE = 12, K = 3 };
+static const char *colours[] = {"red", "blue", "green"};
+static const unsigned char rgb_of[3][3] = {{220, 30, 30}, {30, 30, 220}, {30, 200, 30}};
+
+static char csv[256];
+/* the models, trained once with no allocation failing, and their files */
+enum { BAG, BAG_DIM, GRU, IMAGE, FUSED, MODELS };
+static const char *model_names[MODELS] = {"bag", "bag_dim", "gru", "image", "fused"};
+static shelf_model *models[MODELS];
+static char model_paths[MODELS][256];
+static shelf_catalog *products; /* the catalog, read for prediction */
+static unsigned char *photo;     /* a valid WebP, in memory */
+static size_t photo_size;
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+/* An operation under test: everything it makes it frees before returning. */
+typedef shelf_status (*operation)(const void *arg, shelf_error *err);
+
+static unsigned long next_n(unsigned long n) { return n < 300 ? n + 1 : n + n / 64; }
+
+static int leaked(void)
+{
+#ifdef LEAK_CHECK
+    return __lsan_do_recoverable_leak_check();
+#else
+    return 0;
+#endif
+}
+
+/* Runs op with each allocation failing in turn, once (persist 0) or for good (1); returns
+ * the allocations of a run in which none failed. */
+static unsigned long fail_each_allocation(const char *name, operation op, const void *arg,
+                                          int persist)
+{
+    for (unsigned long n = 1;; n = next_n(n)) {
+        shelf_error err;
+        memset(&err, 0, sizeof err);
+        mem_fail_at(n, persist);
+        shelf_status s = op(arg, &err);
+        int failed = mem_failed();
+        unsigned long calls = mem_calls();
+        mem_fail_at(0, 0);
+        const char *mode = persist ? "from" : "at";
+        if (leaked())
+            fail_msg("%s: leak with allocations failing %s %lu (status %s)", name, mode, n,
+                     shelf_strerror(s));
+        if (s == SHELF_OK) {
+            if (!failed)
+                return calls;
+            continue;
+        }
+        if (s != SHELF_ENOMEM || !failed)
+            fail_msg("%s: allocations failing %s %lu: %s, not out of memory: %s", name, mode,
+                     n, shelf_strerror(s), err.message);
+        if (!err.message[0] || err.code != SHELF_ENOMEM)
+            fail_msg("%s: allocations failing %s %lu: out of memory without a message", name,
+                     mode, n);
+    }
+}
+
+static void fail_both_ways(const char *name, operation op, const void *arg)
+{
+    unsigned long once = fail_each_allocation(name, op, arg, 0);
+    unsigned long persist = fail_each_allocation(name, op, arg, 1);
+    print_message("%-28s %lu allocations (%lu in the persistent run)\n", name, once, persist);
+}
+
+/* shelf_predict and the like say -1 without a message: the test names the call. */
+static shelf_status minus_one_is_enomem(int r, const char *call, shelf_error *err)
+{
+    if (r >= 0)
+        return SHELF_OK;
+    err->code = SHELF_ENOMEM;
+    snprintf(err->message, sizeof err->message, "%s: -1", call);
+    return SHELF_ENOMEM;
+}
+
+/* ---- the data and models ------------------------------------------------------------- */
+
+/* A flat SIDE x SIDE WebP of colour c with a little noise; the caller frees with WebPFree. */
+static size_t webp_of(int c, int seed, unsigned char **out)
+{
+    unsigned char px[SIDE * SIDE * 3];
+    for (int i = 0; i < SIDE * SIDE * 3; i++)
+        px[i] = (unsigned char)(rgb_of[c][i % 3] + (i * 7 + seed * 13) % 20);
+    size_t n = WebPEncodeLosslessRGB(px, SIDE, SIDE, SIDE * 3, out);
+    assert_true(n > 0);
+    return n;
+}
+
+static shelf_model *train(int which)
+{
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    ro.for_images = which == IMAGE;
+    shelf_catalog *c = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    o.modality = which == IMAGE ? SHELF_MODALITY_IMAGE
+               : which == FUSED ? SHELF_MODALITY_BOTH
+                                : SHELF_MODALITY_TEXT;
+    o.read = ro;
+    o.threads = 1;
+    o.seed = 1;
+    o.epochs = 2;
+    o.dim = which == BAG_DIM ? 4 : which == GRU ? 8 : 0;
+    o.hierarchy = which == BAG_DIM;
+    o.buckets = 1000;
+    if (which == GRU) {
+        o.text_encoder = SHELF_TEXT_ENCODER_GRU;
+        o.max_tokens = 6;
+        o.batch = 4;
+    }
+    o.image_size = 8;
+    o.width = 2;
+    if (which != GRU)
+        o.batch = 4;
+    o.augment = 0;
+    shelf_model *m = NULL;
+    if (shelf_train(c, NULL, &o, &m, &err) != SHELF_OK)
+        fail_msg("training %s: %s", model_names[which], err.message);
+    shelf_catalog_free(c);
+    return m;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_int_equal(scratch_setup("alloc_failure"), 0);
+    snprintf(csv, sizeof csv, "%s", path_of("train.csv"));
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "id,title,image,category\n");
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%d.webp", i);
+        unsigned char *data = NULL;
+        size_t n = webp_of(i % 3, i, &data);
+        write_bytes(name, data, n);
+        WebPFree(data);
+        fprintf(f, "%d,%s thing %d,%s,Things > %s\n", i, colours[i % 3], i % 5, name,
+                colours[i % 3]);
+    }
+    assert_int_equal(fclose(f), 0);
+    photo_size = webp_of(1, 99, &photo);
+    for (int m = 0; m < MODELS; m++) {
+        models[m] = train(m);
+        char name[64];
+        snprintf(name, sizeof name, "%s.shelf", model_names[m]);
+        snprintf(model_paths[m], sizeof model_paths[m], "%s", path_of(name));
+        assert_int_equal(shelf_model_save(models[m], model_paths[m], NULL), SHELF_OK);
+    }
+    shelf_read_options ro = *shelf_model_read_options(models[FUSED]);
+    ro.require_label = 0;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &products, NULL), SHELF_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int m = 0; m < MODELS; m++)
+        shelf_model_free(models[m]);
+    shelf_catalog_free(products);
+    WebPFree(photo);
+    return scratch_teardown();
+}
+
+/* ---- a. model load ------------------------------------------------------------------- */
+
+static shelf_status load_model(const void *arg, shelf_error *err)
+{
+    shelf_model *m = NULL;
+    shelf_status s = shelf_model_load(arg, &m, err);
+    shelf_model_free(m);
+    return s;
+}
+
+static void loading_a_model(void **state)
+{
+    (void)state;
+    for (int m = 0; m < MODELS; m++) {
+        char name[64];
+        snprintf(name, sizeof name, "load %s", model_names[m]);
+        fail_both_ways(name, load_model, model_paths[m]);
+    }
+}
+
+/* ---- b. text prediction -------------------------------------------------------------- */
+
+static const char *const texts[] = {"red thing 1", "blue", "", "green thing 4 green"};
+enum { TEXTS = sizeof texts / sizeof *texts };
+
+static shelf_status predict_one(const void *arg, shelf_error *err)
+{
+    const shelf_model *m = arg;
+    shelf_scratch *s = NULL;
+    shelf_status st = shelf_scratch_new(m, &s, err);
+    if (st != SHELF_OK)
+        return st;
+    int labels[K];
+    float probs[K];
+    for (int i = 0; i < TEXTS && st == SHELF_OK; i++)
+        st = minus_one_is_enomem(shelf_predict(m, s, texts[i], K, labels, probs),
+                                 "shelf_predict", err);
+    shelf_scratch_free(s);
+    return st;
+}
+
+static shelf_status predict_texts(const void *arg, shelf_error *err)
+{
+    const shelf_model *m = arg;
+    shelf_scratch *s = NULL;
+    shelf_status st = shelf_scratch_new(m, &s, err);
+    if (st != SHELF_OK)
+        return st;
+    int labels[TEXTS * K], counts[TEXTS];
+    float probs[TEXTS * K];
+    st = minus_one_is_enomem(shelf_predict_texts(m, s, texts, TEXTS, K, labels, probs, counts),
+                             "shelf_predict_texts", err);
+    shelf_scratch_free(s);
+    return st;
+}
+
+static shelf_status predict_batch(const void *arg, shelf_error *err)
+{
+    int labels[TEXTS * K], counts[TEXTS];
+    float probs[TEXTS * K];
+    return shelf_predict_batch(arg, texts, TEXTS, K, 2, labels, probs, counts, err);
+}
+
+/* Every product of the catalog; with images from their files for the models that read
+ * them. */
+static shelf_status predict_products(const void *arg, shelf_error *err)
+{
+    int labels[N * K], counts[N];
+    float probs[N * K];
+    unsigned char used[N];
+    shelf_predict_stats st;
+    shelf_product p[N];
+    for (size_t i = 0; i < N; i++)
+        p[i] = *shelf_catalog_get(products, i);
+    return shelf_predict_products(arg, csv, p, N, K, 2, labels, probs, counts, used, &st,
+                                  err);
+}
+
+/* A predictor made once and run twice: the catalog's products, then products with their
+ * image in memory (a good one, bytes that are no image, none). */
+static shelf_status predictor_runs(const void *arg, shelf_error *err)
+{
+    static const unsigned char junk[] = "GIF89a, not really";
+    shelf_product mem[3] = {
+        {"good", "blue thing", "", "products[0].image_base64", 0, photo, photo_size},
+        {"junk", "red thing", "", "products[1].image_base64", 0, junk, sizeof junk},
+        {"none", "green thing", "", "", 0, NULL, 0}};
+    shelf_product p[N];
+    for (size_t i = 0; i < N; i++)
+        p[i] = *shelf_catalog_get(products, i);
+    int labels[N * K], counts[N];
+    float probs[N * K];
+    unsigned char used[N];
+    shelf_predict_stats st;
+    shelf_predictor *pr = NULL;
+    shelf_status s = shelf_predictor_new(arg, 2, 5, &pr, err);
+    if (s == SHELF_OK)
+        s = shelf_predictor_run(pr, csv, p, N, K, labels, probs, counts, used, &st, err);
+    if (s == SHELF_OK)
+        s = shelf_predictor_run(pr, "-", mem, 3, K, labels, probs, counts, used, &st, err);
+    shelf_predictor_free(pr);
+    return s;
+}
+
+static void predicting_texts(void **state)
+{
+    (void)state;
+    static const int text_models[] = {BAG, BAG_DIM, GRU};
+    for (size_t i = 0; i < sizeof text_models / sizeof *text_models; i++) {
+        const shelf_model *m = models[text_models[i]];
+        const char *name = model_names[text_models[i]];
+        char what[64];
+        snprintf(what, sizeof what, "predict %s", name);
+        fail_both_ways(what, predict_one, m);
+        snprintf(what, sizeof what, "predict_texts %s", name);
+        fail_both_ways(what, predict_texts, m);
+        snprintf(what, sizeof what, "predict_batch %s", name);
+        fail_both_ways(what, predict_batch, m);
+        snprintf(what, sizeof what, "predict_products %s", name);
+        fail_both_ways(what, predict_products, m);
+        snprintf(what, sizeof what, "predictor %s", name);
+        fail_both_ways(what, predictor_runs, m);
+    }
+}
+
+/* ---- c. image prediction ------------------------------------------------------------- */
+
+static shelf_status check_image(const void *arg, shelf_error *err)
+{
+    (void)arg;
+    return shelf_image_check(photo, photo_size, err);
+}
+
+static void predicting_images(void **state)
+{
+    (void)state;
+    fail_both_ways("image_check", check_image, NULL);
+    fail_both_ways("predict_products image", predict_products, models[IMAGE]);
+    fail_both_ways("predictor image", predictor_runs, models[IMAGE]);
+    fail_both_ways("predict_products fused", predict_products, models[FUSED]);
+    fail_both_ways("predictor fused", predictor_runs, models[FUSED]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(loading_a_model),
+        cmocka_unit_test(predicting_texts),
+        cmocka_unit_test(predicting_images),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
