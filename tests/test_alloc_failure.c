@@ -9,6 +9,9 @@
  * mem.c because memory from mem_alloc may be released by free() or by a library, and
  * because what leaks on an error path is as often a library's object (a cJSON tree, a
  * decoder) as shelf's. The release build checks the statuses only. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <webp/encode.h>
 
 #include "core/mem.h"
@@ -53,6 +58,22 @@ static size_t photo_size;
 /* An operation under test: everything it makes it frees before returning. */
 typedef shelf_status (*operation)(const void *arg, shelf_error *err);
 
+/* An operation that sets things up first (a server) lets allocations fail only from
+ * failures_resume to failures_pause; the loop then judges that window. */
+static unsigned long armed_at;
+static int armed_persist, paused, paused_failed;
+static unsigned long paused_calls;
+
+static void failures_pause(void)
+{
+    paused = 1;
+    paused_failed = mem_failed();
+    paused_calls = mem_calls();
+    mem_fail_at(0, 0);
+}
+
+static void failures_resume(void) { mem_fail_at(armed_at, armed_persist); }
+
 static unsigned long next_n(unsigned long n) { return n < 300 ? n + 1 : n + n / 64; }
 
 static int leaked(void)
@@ -72,10 +93,13 @@ static unsigned long fail_each_allocation(const char *name, operation op, const 
     for (unsigned long n = 1;; n = next_n(n)) {
         shelf_error err;
         memset(&err, 0, sizeof err);
+        armed_at = n;
+        armed_persist = persist;
+        paused = 0;
         mem_fail_at(n, persist);
         shelf_status s = op(arg, &err);
-        int failed = mem_failed();
-        unsigned long calls = mem_calls();
+        int failed = paused ? paused_failed : mem_failed();
+        unsigned long calls = paused ? paused_calls : mem_calls();
         mem_fail_at(0, 0);
         const char *mode = persist ? "from" : "at";
         if (leaked())
@@ -348,12 +372,119 @@ static void predicting_images(void **state)
     fail_both_ways("predictor fused", predictor_runs, models[FUSED]);
 }
 
+/* ---- d. a server's request ----------------------------------------------------------- */
+
+/* POSTs body to /v1/classify on port and returns the answer's HTTP status; 0 when the
+ * server closed the connection without one. */
+static int post_classify(int port, const char *body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    static char req[1 << 16];
+    int n = snprintf(req, sizeof req, "POST /v1/classify HTTP/1.1\r\nHost: localhost\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s", strlen(body), body);
+    assert_true(n > 0 && (size_t)n < sizeof req);
+    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    char answer[4096];
+    size_t got = 0;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (got < sizeof answer - 1 && poll(&pfd, 1, 10000) == 1) {
+        ssize_t r = recv(fd, answer + got, sizeof answer - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    answer[got] = '\0';
+    int status = 0;
+    if (sscanf(answer, "HTTP/1.%*d %d", &status) != 1)
+        status = 0;
+    return status;
+}
+
+typedef struct serve_case {
+    const char *model_path;
+    const char *body;
+} serve_case;
+
+/* A server started with every allocation working, one request with them failing, and the
+ * stop: the answer must be 200, or 500 or 503 that say why. */
+static shelf_status serve_one(const void *arg, shelf_error *err)
+{
+    const serve_case *c = arg;
+    failures_pause();
+    shelf_server_options o;
+    shelf_server_options_default(&o);
+    o.model_path = c->model_path;
+    o.port = 0;
+    o.threads = 2;
+    shelf_server *srv = NULL;
+    assert_int_equal(shelf_server_start(&o, &srv, NULL), SHELF_OK);
+    failures_resume();
+    int status = post_classify(shelf_server_port(srv), c->body);
+    failures_pause();
+    shelf_server_stop(srv, 1);
+    if (status == 200)
+        return SHELF_OK;
+    snprintf(err->message, sizeof err->message, "HTTP %d", status);
+    err->code = status == 500 || status == 503 ? SHELF_ENOMEM : SHELF_EIO;
+    return err->code;
+}
+
+/* shelf_server_start and an immediate stop, allocations failing throughout. */
+static shelf_status serve_start(const void *arg, shelf_error *err)
+{
+    shelf_server_options o;
+    shelf_server_options_default(&o);
+    o.model_path = arg;
+    o.port = 0;
+    o.threads = 2;
+    shelf_server *srv = NULL;
+    shelf_status s = shelf_server_start(&o, &srv, err);
+    shelf_server_stop(srv, 0);
+    return s;
+}
+
+static void serving_a_request(void **state)
+{
+    (void)state;
+    static char image_body[8192];
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = image_body + sprintf(image_body, "{\"id\": \"p1\", \"title\": \"blue thing\", "
+                                               "\"image_base64\": \"");
+    for (size_t i = 0; i < photo_size; i += 3) {
+        unsigned v = (unsigned)photo[i] << 16 |
+                     (i + 1 < photo_size ? (unsigned)photo[i + 1] << 8 : 0) |
+                     (i + 2 < photo_size ? photo[i + 2] : 0);
+        for (size_t j = 0; j < 4; j++)
+            *o++ = j <= photo_size - i ? b64[v >> (18 - 6 * j) & 63] : '=';
+    }
+    strcpy(o, "\", \"k\": 2}");
+    const serve_case text = {model_paths[BAG],
+                             "{\"products\": [{\"id\": \"p1\", \"title\": \"red thing\"}, "
+                             "{\"id\": \"p2\", \"title\": \"green\"}], \"k\": 2, "
+                             "\"min_confidence\": 0.5}"};
+    const serve_case image = {model_paths[IMAGE], image_body};
+    const serve_case fused = {model_paths[FUSED], image_body};
+    fail_both_ways("serve text", serve_one, &text);
+    fail_both_ways("serve image", serve_one, &image);
+    fail_both_ways("serve fused", serve_one, &fused);
+    fail_both_ways("serve start text", serve_start, model_paths[BAG]);
+    fail_both_ways("serve start fused", serve_start, model_paths[FUSED]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(loading_a_model),
         cmocka_unit_test(predicting_texts),
         cmocka_unit_test(predicting_images),
+        cmocka_unit_test(serving_a_request),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
