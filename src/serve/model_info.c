@@ -102,8 +102,11 @@ char *model_info_json(const shelf_model *m, const char *path, long generation,
     }
     cJSON_AddBoolToObject(doc, "hierarchical", s.hierarchical);
     char *desc = shelf_model_describe(m, 0);
-    if (desc)
-        cJSON_AddStringToObject(doc, "description", desc);
+    if (!desc) { /* out of memory: no page, rather than one without its description */
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    cJSON_AddStringToObject(doc, "description", desc);
     mem_free(desc);
     cJSON *labels = cJSON_AddArrayToObject(doc, "labels");
     for (int i = 0; i < s.labels; i++)
