@@ -126,14 +126,18 @@ static void fail_both_ways(const char *name, operation op, const void *arg)
     print_message("%-28s %lu allocations (%lu in the persistent run)\n", name, once, persist);
 }
 
-/* shelf_predict and the like say -1 without a message: the test names the call. */
+/* Calls that say -1 or NULL without a message (shelf_predict, shelf_eval_json): the test
+ * names the call. */
+static shelf_status err_set_enomem(shelf_error *err, const char *what)
+{
+    err->code = SHELF_ENOMEM;
+    snprintf(err->message, sizeof err->message, "%s", what);
+    return SHELF_ENOMEM;
+}
+
 static shelf_status minus_one_is_enomem(int r, const char *call, shelf_error *err)
 {
-    if (r >= 0)
-        return SHELF_OK;
-    err->code = SHELF_ENOMEM;
-    snprintf(err->message, sizeof err->message, "%s: -1", call);
-    return SHELF_ENOMEM;
+    return r >= 0 ? SHELF_OK : err_set_enomem(err, call);
 }
 
 /* ---- the data and models ------------------------------------------------------------- */
@@ -478,6 +482,133 @@ static void serving_a_request(void **state)
     fail_both_ways("serve start fused", serve_start, model_paths[FUSED]);
 }
 
+/* ---- e. catalogs, evaluation, model save -------------------------------------------- */
+
+typedef struct catalog_case {
+    const char *name, *text;
+    shelf_format format;
+} catalog_case;
+
+static const catalog_case catalogs[] = {
+    {"c.csv", "id,title,description,category\n1,Red \"shirt\",cotton,Apparel > Tops\n"
+              "2,\"Blue, jeans\",denim,Apparel > Bottoms\n3,Mug,,Home\n", SHELF_FORMAT_AUTO},
+    {"c.tsv", "id\ttitle\tcategory\n1\tRed shirt\tApparel > Tops\n2\tMug\tHome\n",
+     SHELF_FORMAT_AUTO},
+    {"c.jsonl", "{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"}\n"
+                "{\"id\": \"2\", \"title\": \"Mug\", \"description\": \"white\", "
+                "\"category\": \"Home\"}\n", SHELF_FORMAT_AUTO},
+    {"c.json", "[{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"},"
+               " {\"id\": 2, \"title\": \"Mug\", \"category\": \"Home\"}]", SHELF_FORMAT_AUTO},
+    {"c.txt", "__label__Apparel_>_Tops red shirt\n__label__Home white mug\n",
+     SHELF_FORMAT_FASTTEXT},
+};
+enum { CATALOGS = sizeof catalogs / sizeof *catalogs };
+
+static shelf_read_options read_options(const catalog_case *c)
+{
+    shelf_read_options ro = {0};
+    ro.format = c->format;
+    ro.require_label = 1;
+    return ro;
+}
+
+static shelf_status load_catalog(const void *arg, shelf_error *err)
+{
+    const catalog_case *c = arg;
+    shelf_read_options ro = read_options(c);
+    shelf_catalog *cat = NULL;
+    shelf_status s = shelf_catalog_load(path_of(c->name), &ro, &cat, err);
+    shelf_catalog_free(cat);
+    return s;
+}
+
+static shelf_status stream_catalog(const void *arg, shelf_error *err)
+{
+    const catalog_case *c = arg;
+    shelf_read_options ro = read_options(c);
+    shelf_reader *r = NULL;
+    shelf_status s = shelf_reader_open(path_of(c->name), &ro, &r, err);
+    shelf_product p;
+    while (s == SHELF_OK)
+        s = shelf_reader_next(r, &p, err);
+    shelf_reader_close(r);
+    return s == SHELF_END ? SHELF_OK : s;
+}
+
+static void reading_catalogs(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < CATALOGS; i++) {
+        write_bytes(catalogs[i].name, catalogs[i].text, strlen(catalogs[i].text));
+        char what[64];
+        snprintf(what, sizeof what, "catalog_load %s", catalogs[i].name);
+        fail_both_ways(what, load_catalog, &catalogs[i]);
+        snprintf(what, sizeof what, "reader %s", catalogs[i].name);
+        fail_both_ways(what, stream_catalog, &catalogs[i]);
+    }
+}
+
+static shelf_status evaluate(const void *arg, shelf_error *err)
+{
+    (void)arg;
+    static const char *const truth[] = {"A > B", "A > C", "D", "A > B"};
+    static const char *const ranked[][2] = {
+        {"A > B", "D"}, {"A > B", "A > C"}, {"D", "A > C"}, {"E", "A > B"}};
+    shelf_eval *e = NULL;
+    shelf_status s = shelf_eval_new(" > ", &e, err);
+    for (int i = 0; i < 4 && s == SHELF_OK; i++) {
+        s = shelf_eval_add(e, truth[i], ranked[i], 2);
+        if (s == SHELF_OK)
+            s = shelf_eval_add_backoff(e, truth[i], i == 3 ? "A" : ranked[i][0], 0.5f);
+        if (s != SHELF_OK) { /* these two take no shelf_error */
+            err->code = s;
+            snprintf(err->message, sizeof err->message, "shelf_eval_add: %s",
+                     shelf_strerror(s));
+        }
+    }
+    char *json = NULL, *text = NULL;
+    if (s == SHELF_OK) {
+        shelf_eval_summary sum;
+        shelf_eval_summarize(e, &sum);
+        long n;
+        double acc, f1;
+        shelf_eval_level(e, 2, &n, &acc, &f1);
+        json = shelf_eval_json(e, 1, 5);
+        text = shelf_eval_text(e, 1, 5);
+        if (!json || !text)
+            s = err_set_enomem(err, "shelf_eval_json or shelf_eval_text: NULL");
+    }
+    free(json);
+    free(text);
+    shelf_eval_free(e);
+    return s;
+}
+
+static shelf_status save_model(const void *arg, shelf_error *err)
+{
+    return shelf_model_save(models[*(const int *)arg], path_of("saved.shelf"), err);
+}
+
+static shelf_status describe_model(const void *arg, shelf_error *err)
+{
+    char *d = shelf_model_describe(models[*(const int *)arg], 10);
+    free(d);
+    return d ? SHELF_OK : err_set_enomem(err, "shelf_model_describe: NULL");
+}
+
+static void evaluating_and_saving(void **state)
+{
+    (void)state;
+    fail_both_ways("eval", evaluate, NULL);
+    for (int m = 0; m < MODELS; m++) {
+        char what[64];
+        snprintf(what, sizeof what, "save %s", model_names[m]);
+        fail_both_ways(what, save_model, &m);
+        snprintf(what, sizeof what, "describe %s", model_names[m]);
+        fail_both_ways(what, describe_model, &m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +616,8 @@ int main(void)
         cmocka_unit_test(predicting_texts),
         cmocka_unit_test(predicting_images),
         cmocka_unit_test(serving_a_request),
+        cmocka_unit_test(reading_catalogs),
+        cmocka_unit_test(evaluating_and_saving),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
