@@ -5,10 +5,12 @@
  * (1/64 of N), which keeps the thousands-of-allocations operations fast.
  *
  * Leaks: in the sanitizer build, LeakSanitizer looks for unreachable memory after every
- * run (__lsan_do_recoverable_leak_check). It rather than a count of live allocations in
- * mem.c because memory from mem_alloc may be released by free() or by a library, and
- * because what leaks on an error path is as often a library's object (a cJSON tree, a
- * decoder) as shelf's. The release build checks the statuses only. */
+ * LEAK_CHECK_EVERY runs and at the end of each loop (__lsan_do_recoverable_leak_check; a
+ * check takes some 3 ms, as long as most runs, and its report has the stack of what
+ * leaked). It rather than a count of live allocations in mem.c because memory from
+ * mem_alloc may be released by free() or by a library, and because what leaks on an error
+ * path is as often a library's object (a cJSON tree, a decoder) as shelf's. The release
+ * build checks the statuses only. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -76,6 +78,8 @@ static void failures_resume(void) { mem_fail_at(armed_at, armed_persist); }
 
 static unsigned long next_n(unsigned long n) { return n < 300 ? n + 1 : n + n / 64; }
 
+enum { LEAK_CHECK_EVERY = 8 };
+
 static int leaked(void)
 {
 #ifdef LEAK_CHECK
@@ -85,12 +89,21 @@ static int leaked(void)
 #endif
 }
 
+/* Fails the test if anything leaked in the runs of allocations failing from..to. */
+static void expect_no_leak(const char *name, int persist, unsigned long from, unsigned long to)
+{
+    if (leaked())
+        fail_msg("%s: a leak in the runs with allocations failing %s %lu to %lu", name,
+                 persist ? "from" : "at", from, to);
+}
+
 /* Runs op with each allocation failing in turn, once (persist 0) or for good (1); returns
  * the allocations of a run in which none failed. */
 static unsigned long fail_each_allocation(const char *name, operation op, const void *arg,
                                           int persist)
 {
-    for (unsigned long n = 1;; n = next_n(n)) {
+    unsigned long unchecked = 1; /* the first run not checked for leaks yet */
+    for (unsigned long n = 1, runs = 1;; n = next_n(n), runs++) {
         shelf_error err;
         memset(&err, 0, sizeof err);
         armed_at = n;
@@ -102,14 +115,15 @@ static unsigned long fail_each_allocation(const char *name, operation op, const 
         unsigned long calls = paused ? paused_calls : mem_calls();
         mem_fail_at(0, 0);
         const char *mode = persist ? "from" : "at";
-        if (leaked())
-            fail_msg("%s: leak with allocations failing %s %lu (status %s)", name, mode, n,
-                     shelf_strerror(s));
-        if (s == SHELF_OK) {
-            if (!failed)
-                return calls;
-            continue;
+        int last = s == SHELF_OK && !failed;
+        if (last || runs % LEAK_CHECK_EVERY == 0) {
+            expect_no_leak(name, persist, unchecked, n);
+            unchecked = next_n(n);
         }
+        if (last)
+            return calls;
+        if (s == SHELF_OK)
+            continue;
         if (s != SHELF_ENOMEM || !failed)
             fail_msg("%s: allocations failing %s %lu: %s, not out of memory: %s", name, mode,
                      n, shelf_strerror(s), err.message);
@@ -153,20 +167,15 @@ static size_t webp_of(int c, int seed, unsigned char **out)
     return n;
 }
 
-static shelf_model *train(int which)
+/* The options of a tiny model of the kind `which`, on a catalog read with ro. */
+static shelf_train_options train_options(int which, const shelf_read_options *ro)
 {
-    shelf_read_options ro = {0};
-    ro.require_label = 1;
-    ro.for_images = which == IMAGE;
-    shelf_catalog *c = NULL;
-    shelf_error err;
-    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
     shelf_train_options o;
     shelf_train_options_default(&o);
     o.modality = which == IMAGE ? SHELF_MODALITY_IMAGE
                : which == FUSED ? SHELF_MODALITY_BOTH
                                 : SHELF_MODALITY_TEXT;
-    o.read = ro;
+    o.read = *ro;
     o.threads = 1;
     o.seed = 1;
     o.epochs = 2;
@@ -183,6 +192,24 @@ static shelf_model *train(int which)
     if (which != GRU)
         o.batch = 4;
     o.augment = 0;
+    return o;
+}
+
+static shelf_read_options train_read_options(int which)
+{
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    ro.for_images = which == IMAGE;
+    return ro;
+}
+
+static shelf_model *train(int which)
+{
+    shelf_read_options ro = train_read_options(which);
+    shelf_catalog *c = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
+    shelf_train_options o = train_options(which, &ro);
     shelf_model *m = NULL;
     if (shelf_train(c, NULL, &o, &m, &err) != SHELF_OK)
         fail_msg("training %s: %s", model_names[which], err.message);
@@ -609,6 +636,42 @@ static void evaluating_and_saving(void **state)
     }
 }
 
+/* ---- f. training --------------------------------------------------------------------- */
+
+typedef struct train_case {
+    int which;
+    shelf_catalog *train, *valid;
+} train_case;
+
+static shelf_status train_model(const void *arg, shelf_error *err)
+{
+    const train_case *t = arg;
+    shelf_read_options ro = train_read_options(t->which);
+    shelf_train_options o = train_options(t->which, &ro);
+    o.epochs = 1;
+    shelf_model *m = NULL;
+    shelf_status s = shelf_train(t->train, t->valid, &o, &m, err);
+    shelf_model_free(m);
+    return s;
+}
+
+static void training(void **state)
+{
+    (void)state;
+    static const int kinds[] = {BAG, BAG_DIM, GRU, IMAGE, FUSED};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        train_case t = {kinds[i], NULL, NULL};
+        shelf_read_options ro = train_read_options(t.which);
+        assert_int_equal(shelf_catalog_load(csv, &ro, &t.train, NULL), SHELF_OK);
+        assert_int_equal(shelf_catalog_load(csv, &ro, &t.valid, NULL), SHELF_OK);
+        char what[64];
+        snprintf(what, sizeof what, "train %s", model_names[t.which]);
+        fail_both_ways(what, train_model, &t);
+        shelf_catalog_free(t.train);
+        shelf_catalog_free(t.valid);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +681,7 @@ int main(void)
         cmocka_unit_test(serving_a_request),
         cmocka_unit_test(reading_catalogs),
         cmocka_unit_test(evaluating_and_saving),
+        cmocka_unit_test(training),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
