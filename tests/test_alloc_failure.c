@@ -25,8 +25,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <webp/encode.h>
+#include <zlib.h>
+#include <jpeglib.h> /* after stdio.h, which it needs */
+#include <png.h>
 
 #include "core/mem.h"
+#include "image/decode.h"
 #include "shelf.h"
 #include "scratch_dir.h"
 
@@ -393,9 +397,86 @@ static shelf_status check_image(const void *arg, shelf_error *err)
     return shelf_image_check(photo, photo_size, err);
 }
 
+typedef struct blob {
+    unsigned char *data;
+    size_t size;
+} blob;
+
+/* W x H pixels of a gradient, RGB or RGBA. */
+enum { W = 40, H = 30 };
+static void gradient(unsigned char *px, int channels)
+{
+    for (int i = 0; i < W * H; i++)
+        for (int c = 0; c < channels; c++)
+            px[i * channels + c] = (unsigned char)(c == 3 ? 128 + i % 100 : (i * (c + 3)) % 256);
+}
+
+static blob jpeg_of_gradient(int progressive)
+{
+    unsigned char px[W * H * 3];
+    gradient(px, 3);
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    unsigned char *out = NULL;
+    unsigned long n = 0;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &n);
+    c.image_width = W;
+    c.image_height = H;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    if (progressive)
+        jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px + (size_t)c.next_scanline * W * 3;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    return (blob){out, n};
+}
+
+static blob png_of_gradient(void)
+{
+    unsigned char px[W * H * 4];
+    gradient(px, 4);
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    im.width = W;
+    im.height = H;
+    im.format = PNG_FORMAT_RGBA;
+    png_alloc_size_t n = 0;
+    assert_true(png_image_write_to_memory(&im, NULL, &n, 0, px, 0, NULL));
+    blob b = {malloc(n), n};
+    assert_non_null(b.data);
+    assert_true(png_image_write_to_memory(&im, b.data, &n, 0, px, 0, NULL));
+    return b;
+}
+
+static shelf_status decode_image(const void *arg, shelf_error *err)
+{
+    const blob *b = arg;
+    image im;
+    shelf_status s = image_decode_mem(b->data, b->size, 8, 1000000, &im, err);
+    if (s == SHELF_OK)
+        image_free(&im);
+    return s;
+}
+
 static void predicting_images(void **state)
 {
     (void)state;
+    blob jpeg = jpeg_of_gradient(0), progressive = jpeg_of_gradient(1), png = png_of_gradient();
+    fail_both_ways("decode jpeg", decode_image, &jpeg);
+    fail_both_ways("decode progressive jpeg", decode_image, &progressive);
+    fail_both_ways("decode png", decode_image, &png);
+    free(jpeg.data);
+    free(progressive.data);
+    free(png.data);
     fail_both_ways("image_check", check_image, NULL);
     fail_both_ways("predict_products image", predict_products, models[IMAGE]);
     fail_both_ways("predictor image", predictor_runs, models[IMAGE]);
@@ -514,20 +595,32 @@ static void serving_a_request(void **state)
 typedef struct catalog_case {
     const char *name, *text;
     shelf_format format;
+    int lenient; /* skip_bad, fix_utf8, a depth limit and images */
+    int no_header;
+    const char *text_columns;
 } catalog_case;
 
 static const catalog_case catalogs[] = {
-    {"c.csv", "id,title,description,category\n1,Red \"shirt\",cotton,Apparel > Tops\n"
-              "2,\"Blue, jeans\",denim,Apparel > Bottoms\n3,Mug,,Home\n", SHELF_FORMAT_AUTO},
-    {"c.tsv", "id\ttitle\tcategory\n1\tRed shirt\tApparel > Tops\n2\tMug\tHome\n",
-     SHELF_FORMAT_AUTO},
-    {"c.jsonl", "{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"}\n"
-                "{\"id\": \"2\", \"title\": \"Mug\", \"description\": \"white\", "
-                "\"category\": \"Home\"}\n", SHELF_FORMAT_AUTO},
-    {"c.json", "[{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"},"
-               " {\"id\": 2, \"title\": \"Mug\", \"category\": \"Home\"}]", SHELF_FORMAT_AUTO},
-    {"c.txt", "__label__Apparel_>_Tops red shirt\n__label__Home white mug\n",
-     SHELF_FORMAT_FASTTEXT},
+    {.name = "c.csv",
+     .text = "id,title,description,category\n1,Red \"shirt\",cotton,Apparel > Tops\n"
+             "2,\"Blue, jeans\",denim,Apparel > Bottoms\n3,Mug,,Home\n"},
+    {.name = "c.tsv", .text = "id\ttitle\tcategory\n1\tRed shirt\tApparel > Tops\n2\tMug\tHome\n"},
+    {.name = "c.jsonl",
+     .text = "{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"}\n"
+             "{\"id\": \"2\", \"title\": \"Mug\", \"description\": \"white\", "
+             "\"category\": \"Home\"}\n"},
+    {.name = "c.json",
+     .text = "[{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"},"
+             " {\"id\": 2, \"title\": \"Mug\", \"category\": \"Home\"}]"},
+    {.name = "c.txt", .text = "__label__Apparel_>_Tops red shirt\n__label__Home white mug\n",
+     .format = SHELF_FORMAT_FASTTEXT},
+    /* a bad row skipped, bad UTF-8 replaced, a label cut to one level, an image column */
+    {.name = "bad.csv",
+     .text = "id;title;category;image\n1;Red \xff shirt;Apparel > Tops;1.webp\n"
+             "2;\"unterminated;Home;\n3;;Home;2.webp\n4;Mug;Home;3.webp\n",
+     .lenient = 1},
+    {.name = "nohead.tsv", .text = "1\tRed shirt\tcotton\tApparel\n2\tMug\twhite\tHome\n",
+     .no_header = 1, .text_columns = "2,3"},
 };
 enum { CATALOGS = sizeof catalogs / sizeof *catalogs };
 
@@ -536,6 +629,15 @@ static shelf_read_options read_options(const catalog_case *c)
     shelf_read_options ro = {0};
     ro.format = c->format;
     ro.require_label = 1;
+    ro.skip_bad = ro.fix_utf8 = c->lenient;
+    ro.max_depth = c->lenient;
+    ro.image_column = c->lenient ? "image" : NULL;
+    ro.no_header = c->no_header;
+    ro.text_columns = c->text_columns;
+    if (c->no_header) {
+        ro.id_column = "1";
+        ro.label_column = "4";
+    }
     return ro;
 }
 
@@ -562,9 +664,21 @@ static shelf_status stream_catalog(const void *arg, shelf_error *err)
     return s == SHELF_END ? SHELF_OK : s;
 }
 
+static void write_gz(const char *name, const char *text)
+{
+    gzFile g = gzopen(path_of(name), "wb");
+    assert_non_null(g);
+    assert_int_equal(gzputs(g, text), (int)strlen(text));
+    assert_int_equal(gzclose(g), Z_OK);
+}
+
 static void reading_catalogs(void **state)
 {
     (void)state;
+    static const catalog_case gz = {.name = "c.jsonl.gz"};
+    write_gz(gz.name, catalogs[2].text);
+    fail_both_ways("catalog_load c.jsonl.gz", load_catalog, &gz);
+    fail_both_ways("reader c.jsonl.gz", stream_catalog, &gz);
     for (size_t i = 0; i < CATALOGS; i++) {
         write_bytes(catalogs[i].name, catalogs[i].text, strlen(catalogs[i].text));
         char what[64];
