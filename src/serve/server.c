@@ -145,8 +145,9 @@ static int refuse_early(http_req *r, const char *url, const char *method)
         return 0;
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
-        if (!(r->form = form_new(c)))
-            return http_error(r, 400, "multipart/form-data needs a boundary parameter"), 1;
+        req_error e = {0};
+        if (!(r->form = form_new(c, &e)))
+            return http_error(r, e.status, "%s", e.why), 1;
     } else if (type && strncasecmp(type, "application/json", 16) != 0) {
         return http_error(r, 415, "Content-Type %.100s: send application/json or "
                           "multipart/form-data", type), 1;
