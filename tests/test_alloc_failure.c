@@ -486,9 +486,15 @@ static void predicting_images(void **state)
 
 /* ---- d. a server's request ----------------------------------------------------------- */
 
-/* POSTs body to /v1/classify on port and returns the answer's HTTP status; 0 when the
- * server closed the connection without one. */
-static int post_classify(int port, const char *body)
+/* One request to the server on port (body: size bytes, perhaps binary); returns the
+ * answer's HTTP status, 0 when the server closed the connection without one. */
+typedef struct http_call {
+    const char *method, *path, *type, *token;
+    const char *body;
+    size_t size;
+} http_call;
+
+static int http_status(int port, const http_call *c)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -496,11 +502,16 @@ static int post_classify(int port, const char *body)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     static char req[1 << 16];
-    int n = snprintf(req, sizeof req, "POST /v1/classify HTTP/1.1\r\nHost: localhost\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s", strlen(body), body);
-    assert_true(n > 0 && (size_t)n < sizeof req);
-    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    char auth[128] = "";
+    if (c->token)
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", c->token);
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: localhost\r\n%sContent-Type: "
+                     "%s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", c->method,
+                     c->path, auth, c->type, c->size);
+    assert_true(n > 0 && (size_t)n + c->size < sizeof req);
+    memcpy(req + n, c->body, c->size);
+    size_t len = (size_t)n + c->size;
+    assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
     char answer[4096];
     size_t got = 0;
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -520,11 +531,13 @@ static int post_classify(int port, const char *body)
 
 typedef struct serve_case {
     const char *model_path;
-    const char *body;
+    http_call call;
 } serve_case;
 
+static const char *const TOKEN = "s3cret";
+
 /* A server started with every allocation working, one request with them failing, and the
- * stop: the answer must be 200, or 500 or 503 that say why. */
+ * stop: the answer must be 200, or 500 or 503 (which say why in their body). */
 static shelf_status serve_one(const void *arg, shelf_error *err)
 {
     const serve_case *c = arg;
@@ -534,10 +547,11 @@ static shelf_status serve_one(const void *arg, shelf_error *err)
     o.model_path = c->model_path;
     o.port = 0;
     o.threads = 2;
+    o.token = c->call.token;
     shelf_server *srv = NULL;
     assert_int_equal(shelf_server_start(&o, &srv, NULL), SHELF_OK);
     failures_resume();
-    int status = post_classify(shelf_server_port(srv), c->body);
+    int status = http_status(shelf_server_port(srv), &c->call);
     failures_pause();
     shelf_server_stop(srv, 1);
     if (status == 200)
@@ -561,14 +575,19 @@ static shelf_status serve_start(const void *arg, shelf_error *err)
     return s;
 }
 
+static http_call classify(const char *body)
+{
+    return (http_call){"POST", "/v1/classify", "application/json", NULL, body, strlen(body)};
+}
+
 static void serving_a_request(void **state)
 {
     (void)state;
-    static char image_body[8192];
+    static char json[8192], form[8192], reload[512];
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *o = image_body + sprintf(image_body, "{\"id\": \"p1\", \"title\": \"blue thing\", "
-                                               "\"image_base64\": \"");
+    char *o = json + sprintf(json, "{\"id\": \"p1\", \"title\": \"blue thing\", "
+                                   "\"image_base64\": \"");
     for (size_t i = 0; i < photo_size; i += 3) {
         unsigned v = (unsigned)photo[i] << 16 |
                      (i + 1 < photo_size ? (unsigned)photo[i + 1] << 8 : 0) |
@@ -577,15 +596,33 @@ static void serving_a_request(void **state)
             *o++ = j <= photo_size - i ? b64[v >> (18 - 6 * j) & 63] : '=';
     }
     strcpy(o, "\", \"k\": 2}");
-    const serve_case text = {model_paths[BAG],
-                             "{\"products\": [{\"id\": \"p1\", \"title\": \"red thing\"}, "
-                             "{\"id\": \"p2\", \"title\": \"green\"}], \"k\": 2, "
-                             "\"min_confidence\": 0.5}"};
-    const serve_case image = {model_paths[IMAGE], image_body};
-    const serve_case fused = {model_paths[FUSED], image_body};
-    fail_both_ways("serve text", serve_one, &text);
-    fail_both_ways("serve image", serve_one, &image);
-    fail_both_ways("serve fused", serve_one, &fused);
+    int n = sprintf(form, "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n"
+                          "blue thing\r\n--XyZ\r\nContent-Disposition: form-data; "
+                          "name=\"image\"; filename=\"p.webp\"\r\nContent-Type: image/webp"
+                          "\r\n\r\n");
+    memcpy(form + n, photo, photo_size);
+    size_t form_size = (size_t)n + photo_size;
+    form_size += (size_t)sprintf(form + form_size, "\r\n--XyZ--\r\n");
+    snprintf(reload, sizeof reload, "{\"model\": \"%s\"}", model_paths[FUSED]);
+
+    const serve_case cases[] = {
+        {model_paths[BAG], classify("{\"products\": [{\"id\": \"p1\", \"title\": \"red thing\"}, "
+                                    "{\"id\": \"p2\", \"title\": \"green\"}], \"k\": 2, "
+                                    "\"min_confidence\": 0.5}")},
+        {model_paths[IMAGE], classify(json)},
+        {model_paths[FUSED], classify(json)},
+        {model_paths[FUSED], {"POST", "/v1/classify", "multipart/form-data; boundary=XyZ", NULL,
+                              form, form_size}},
+        {model_paths[FUSED], {"GET", "/v1/model", "text/plain", NULL, "", 0}},
+        {model_paths[FUSED], {"GET", "/metrics", "text/plain", NULL, "", 0}},
+        {model_paths[BAG], {"POST", "/v1/admin/reload", "application/json", TOKEN, reload,
+                            strlen(reload)}},
+    };
+    static const char *const names[] = {"serve text", "serve image", "serve fused",
+                                        "serve fused multipart", "serve GET /v1/model",
+                                        "serve GET /metrics", "serve reload"};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        fail_both_ways(names[i], serve_one, &cases[i]);
     fail_both_ways("serve start text", serve_start, model_paths[BAG]);
     fail_both_ways("serve start fused", serve_start, model_paths[FUSED]);
 }
