@@ -411,7 +411,15 @@ static void gradient(unsigned char *px, int channels)
             px[i * channels + c] = (unsigned char)(c == 3 ? 128 + i % 100 : (i * (c + 3)) % 256);
 }
 
-static blob jpeg_of_gradient(int progressive)
+/* An EXIF segment (little-endian TIFF) with one tag: the orientation. */
+static const unsigned char exif_rotated[] = {
+    'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 8, 0, 0, 0, /* header, first IFD at 8 */
+    1, 0,                                                 /* one entry */
+    0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0,             /* 0x0112 SHORT 1: 6, turned */
+    0, 0, 0, 0};                                          /* no next IFD */
+
+/* A JPEG of the gradient: baseline, progressive (1) or turned by its EXIF tag (2). */
+static blob jpeg_of_gradient(int kind)
 {
     unsigned char px[W * H * 3];
     gradient(px, 3);
@@ -427,9 +435,11 @@ static blob jpeg_of_gradient(int progressive)
     c.input_components = 3;
     c.in_color_space = JCS_RGB;
     jpeg_set_defaults(&c);
-    if (progressive)
+    if (kind == 1)
         jpeg_simple_progression(&c);
     jpeg_start_compress(&c, TRUE);
+    if (kind == 2)
+        jpeg_write_marker(&c, JPEG_APP0 + 1, exif_rotated, sizeof exif_rotated);
     while (c.next_scanline < c.image_height) {
         JSAMPROW row = px + (size_t)c.next_scanline * W * 3;
         jpeg_write_scanlines(&c, &row, 1);
@@ -470,12 +480,15 @@ static shelf_status decode_image(const void *arg, shelf_error *err)
 static void predicting_images(void **state)
 {
     (void)state;
-    blob jpeg = jpeg_of_gradient(0), progressive = jpeg_of_gradient(1), png = png_of_gradient();
+    blob jpeg = jpeg_of_gradient(0), progressive = jpeg_of_gradient(1),
+         turned = jpeg_of_gradient(2), png = png_of_gradient();
     fail_both_ways("decode jpeg", decode_image, &jpeg);
     fail_both_ways("decode progressive jpeg", decode_image, &progressive);
+    fail_both_ways("decode turned jpeg", decode_image, &turned);
     fail_both_ways("decode png", decode_image, &png);
     free(jpeg.data);
     free(progressive.data);
+    free(turned.data);
     free(png.data);
     fail_both_ways("image_check", check_image, NULL);
     fail_both_ways("predict_products image", predict_products, models[IMAGE]);
