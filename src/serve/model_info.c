@@ -30,6 +30,15 @@ int model_text_fields(const shelf_model *m, char *names_buf, size_t size, const 
     return n;
 }
 
+/* Appends a string to array; when cJSON ran out of memory for the array, the string is
+ * not left behind. */
+static void add_string(cJSON *array, const char *s)
+{
+    cJSON *item = cJSON_CreateString(s);
+    if (item && !cJSON_AddItemToArray(array, item))
+        cJSON_Delete(item);
+}
+
 static const char *modality_name(shelf_modality m)
 {
     return m == SHELF_MODALITY_TEXT ? "text" : m == SHELF_MODALITY_IMAGE ? "image" : "both";
@@ -69,7 +78,7 @@ static void add_inputs(cJSON *doc, const shelf_model *m, const shelf_model_summa
             : model_text_fields(m, buf, sizeof buf, names, 16);
     cJSON *tf = cJSON_AddArrayToObject(in, "text_fields");
     for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(tf, cJSON_CreateString(names[i]));
+        add_string(tf, names[i]);
     cJSON_AddStringToObject(in, "image", s->modality == SHELF_MODALITY_TEXT ? "ignored"
                                          : s->modality == SHELF_MODALITY_IMAGE ? "required"
                                                                               : "optional");
@@ -90,9 +99,9 @@ char *model_info_json(const shelf_model *m, const char *path, long generation,
     cJSON_AddStringToObject(doc, "modality", modality_name(s.modality));
     cJSON *mods = cJSON_AddArrayToObject(doc, "modalities");
     if (s.modality != SHELF_MODALITY_IMAGE)
-        cJSON_AddItemToArray(mods, cJSON_CreateString("text"));
+        add_string(mods, "text");
     if (s.modality != SHELF_MODALITY_TEXT)
-        cJSON_AddItemToArray(mods, cJSON_CreateString("image"));
+        add_string(mods, "image");
     add_inputs(doc, m, &s);
     add_training(doc, &s);
     if (s.image_size) {
@@ -110,7 +119,7 @@ char *model_info_json(const shelf_model *m, const char *path, long generation,
     mem_free(desc);
     cJSON *labels = cJSON_AddArrayToObject(doc, "labels");
     for (int i = 0; i < s.labels; i++)
-        cJSON_AddItemToArray(labels, cJSON_CreateString(shelf_model_label(m, i)));
+        add_string(labels, shelf_model_label(m, i));
     char *out = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     if (out)
