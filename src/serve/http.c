@@ -44,8 +44,11 @@ static enum MHD_Result error_v(http_req *r, unsigned status, const char *header,
     cJSON_AddNumberToObject(doc, "status", status);
     char *body = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
-    if (!body)
-        return MHD_NO;
+    if (!body) { /* no memory for the message: an answer all the same */
+        static const char oom[] = "{\"error\":\"out of memory\",\"status\":500}";
+        return http_respond(r, 500, "application/json", (char *)oom, sizeof oom - 1,
+                            MHD_RESPMEM_PERSISTENT, NULL, NULL);
+    }
     return http_respond(r, status, "application/json", body, strlen(body), MHD_RESPMEM_MUST_FREE,
                         header, value);
 }
