@@ -200,7 +200,7 @@ static shelf_train_options train_options(int which, const shelf_read_options *ro
     o.seed = 1;
     o.epochs = 2;
     o.dim = which == BAG_DIM ? 4 : which == GRU ? 8 : 0;
-    o.hierarchy = which == BAG_DIM;
+    o.hierarchy = which == BAG_DIM || which == GRU;
     o.buckets = 1000;
     if (which == GRU) {
         o.text_encoder = SHELF_TEXT_ENCODER_GRU;
@@ -598,6 +598,7 @@ static shelf_status serve_start(const void *arg, shelf_error *err)
     o.model_path = arg;
     o.port = 0;
     o.threads = 2;
+    o.token = TOKEN;
     shelf_server *srv = NULL;
     shelf_status s = shelf_server_start(&o, &srv, err);
     shelf_server_stop(srv, 0);
@@ -615,7 +616,7 @@ static void serving_a_request(void **state)
     static char json[8192], form[8192], reload[512];
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *o = json + sprintf(json, "{\"id\": \"p1\", \"title\": \"blue thing\", "
+    char *o = json + sprintf(json, "{\"id\": 7, \"title\": \"blue thing\", "
                                    "\"image_base64\": \"");
     for (size_t i = 0; i < photo_size; i += 3) {
         unsigned v = (unsigned)photo[i] << 16 |
@@ -635,7 +636,7 @@ static void serving_a_request(void **state)
     snprintf(reload, sizeof reload, "{\"model\": \"%s\"}", model_paths[FUSED]);
 
     const serve_case cases[] = {
-        {model_paths[BAG], classify("{\"products\": [{\"id\": \"p1\", \"title\": \"red thing\"}, "
+        {model_paths[BAG], classify("{\"products\": [{\"id\": 1, \"title\": \"red thing\"}, "
                                     "{\"id\": \"p2\", \"title\": \"green\"}], \"k\": 2, "
                                     "\"min_confidence\": 0.5}")},
         {model_paths[IMAGE], classify(json)},
@@ -741,10 +742,19 @@ static void write_gz(const char *name, const char *text)
 static void reading_catalogs(void **state)
 {
     (void)state;
-    static const catalog_case gz = {.name = "c.jsonl.gz"};
+    static const catalog_case gz = {.name = "c.jsonl.gz"}, long_row = {.name = "long.csv"};
     write_gz(gz.name, catalogs[2].text);
     fail_both_ways("catalog_load c.jsonl.gz", load_catalog, &gz);
     fail_both_ways("reader c.jsonl.gz", stream_catalog, &gz);
+    /* a row longer than the line reader's chunk (256 KiB) */
+    FILE *f = fopen(path_of(long_row.name), "w");
+    assert_non_null(f);
+    fprintf(f, "id,title,description,category\n1,Mug,");
+    for (int i = 0; i < 40000; i++)
+        fputs("glazed ", f);
+    fprintf(f, ",Home\n2,Shirt,cotton,Apparel\n");
+    assert_int_equal(fclose(f), 0);
+    fail_both_ways("catalog_load long.csv", load_catalog, &long_row);
     for (size_t i = 0; i < CATALOGS; i++) {
         write_bytes(catalogs[i].name, catalogs[i].text, strlen(catalogs[i].text));
         char what[64];
