@@ -316,11 +316,11 @@ static int get_labels(reader *r, shelf_model *m)
     uint32_t n = get_u32(r);
     claim(r, "the label list", n, 4);
     for (uint32_t i = 0; i < n && !r->failed; i++) {
-        char *s = get_str(r);
-        long id = s ? strmap_intern(&m->labels, s) : (long)i;
-        if (id < 0)
+        char *s = get_str(r); /* NULL: absent, or out of memory (get_str says which) */
+        long id = s ? strmap_intern(&m->labels, s) : -2;
+        if (id == -1)
             out_of_memory(r);
-        else if (!s || id != (long)i)
+        else if (id != (long)i)
             r->failed = 1;
         mem_free(s);
     }
