@@ -10,7 +10,10 @@
  * leaked). It rather than a count of live allocations in mem.c because memory from
  * mem_alloc may be released by free() or by a library, and because what leaks on an error
  * path is as often a library's object (a cJSON tree, a decoder) as shelf's. The release
- * build checks the statuses only. */
+ * build checks the statuses only (valgrind, in `make test`, looks for leaks there).
+ *
+ * The libraries' own allocations are not counted, except cJSON's in the last test, which
+ * hooks them to mem_alloc so that shelf's handling of cJSON returning NULL is tried too. */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <netinet/in.h>
