@@ -40,9 +40,9 @@ static enum MHD_Result error_v(http_req *r, unsigned status, const char *header,
     /* messages may quote what the client sent: keep the JSON valid */
     fixed[utf8_fix(fixed, msg, strlen(msg), NULL)] = '\0';
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "error", fixed);
-    cJSON_AddNumberToObject(doc, "status", status);
-    char *body = cJSON_PrintUnformatted(doc);
+    int whole = cJSON_AddStringToObject(doc, "error", fixed) &&
+                cJSON_AddNumberToObject(doc, "status", status);
+    char *body = whole ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
     if (!body) { /* no memory for the message: an answer all the same */
         static const char oom[] = "{\"error\":\"out of memory\",\"status\":500}";
