@@ -137,7 +137,8 @@ line_status lines_next(lines *l, const char **s, size_t *n)
         char *nl = memchr(start, '\n', l->end - l->pos);
         size_t take = nl ? (size_t)(nl - start) : l->end - l->pos;
         l->pos += take + (nl != NULL);
-        if (nl && l->line.len == 0 && !skipping && !too_long(start, take)) {
+        /* (a line whose start could not be stored is not its end alone: LINE_ENOMEM) */
+        if (nl && l->line.len == 0 && !l->line.oom && !skipping && !too_long(start, take)) {
             l->lineno++;
             *s = start;
             *n = take;

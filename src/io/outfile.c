@@ -58,7 +58,7 @@ shelf_status outfile_open(outfile *o, const char *path, shelf_error *err)
         return s;
     size_t n = strlen(path) + 16;
     o->path = mem_strdup(path);
-    o->tmp = mem_alloc(n);
+    o->tmp = mem_calloc(n, 1); /* "": nothing to remove, if path's copy fails */
     if (!o->path || !o->tmp) {
         outfile_close(o, 0, NULL);
         return err_set(err, SHELF_ENOMEM, "out of memory");

@@ -147,7 +147,8 @@ static int take_label(shelf_reader *r, const row *rw, long *fixed, char *why, si
         return 0;
     if (r->label.len > 0) {
         normalize_path(r);
-        truncate_path(r);
+        if (!r->label.oom) /* finish_row tells; the path may be gone */
+            truncate_path(r);
         return 0;
     }
     if (!r->require_label)

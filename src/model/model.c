@@ -359,6 +359,8 @@ static void describe_head(buf *b, const shelf_model *m)
     buf_printf(b, "fusion head       text and image weights for %d branches of the taxonomy\n",
                h->ngroups);
     unsigned char *shown = mem_calloc((size_t)h->ngroups, 1);
+    if (!shown)
+        b->oom = 1; /* the description fails whole, not with lines left out */
     for (int round = 0; shown && round < 3 && round < h->ngroups; round++) {
         int best = -1;
         for (int g = 0; g < h->ngroups; g++) /* the largest image weight per text weight */
@@ -371,11 +373,15 @@ static void describe_head(buf *b, const shelf_model *m)
             if (h->group[c] == best)
                 label = m->labels.keys[c];
         char *branch = mem_strndup(label, model_parent_len(m, label));
+        if (!branch)
+            b->oom = 1;
         buf shown_label;
         buf_init(&shown_label);
         buf_put_escaped(&shown_label, branch ? branch : "");
         mem_free(branch);
         char *s = buf_detach(&shown_label);
+        if (!s)
+            b->oom = 1;
         buf_printf(b, "  %-40s image %.2f, text %.2f\n", s ? s : "", (double)h->w_image[best],
                    (double)h->w_text[best]);
         mem_free(s);

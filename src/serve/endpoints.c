@@ -192,11 +192,12 @@ static enum MHD_Result reload_finish(http_req *r)
                           r->reload_err.message);
     served_model *sm = holder_acquire(&r->srv->holder);
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddBoolToObject(doc, "reloaded", 1);
-    cJSON_AddNumberToObject(doc, "generation", (double)sm->generation);
-    cJSON_AddStringToObject(doc, "model", sm->path);
+    /* cJSON's adders give NULL when out of memory: the answer is whole or not made */
+    int whole = cJSON_AddBoolToObject(doc, "reloaded", 1) &&
+                cJSON_AddNumberToObject(doc, "generation", (double)sm->generation) &&
+                cJSON_AddStringToObject(doc, "model", sm->path);
     holder_release(&r->srv->holder, sm);
-    char *body = cJSON_PrintUnformatted(doc);
+    char *body = whole ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
     if (!body)
         return http_error(r, 500, "out of memory");

@@ -40,12 +40,15 @@ static enum MHD_Result error_v(http_req *r, unsigned status, const char *header,
     /* messages may quote what the client sent: keep the JSON valid */
     fixed[utf8_fix(fixed, msg, strlen(msg), NULL)] = '\0';
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "error", fixed);
-    cJSON_AddNumberToObject(doc, "status", status);
-    char *body = cJSON_PrintUnformatted(doc);
+    int whole = cJSON_AddStringToObject(doc, "error", fixed) &&
+                cJSON_AddNumberToObject(doc, "status", status);
+    char *body = whole ? cJSON_PrintUnformatted(doc) : NULL;
     cJSON_Delete(doc);
-    if (!body)
-        return MHD_NO;
+    if (!body) { /* no memory for the message: an answer all the same */
+        static const char oom[] = "{\"error\":\"out of memory\",\"status\":500}";
+        return http_respond(r, 500, "application/json", (char *)oom, sizeof oom - 1,
+                            MHD_RESPMEM_PERSISTENT, NULL, NULL);
+    }
     return http_respond(r, status, "application/json", body, strlen(body), MHD_RESPMEM_MUST_FREE,
                         header, value);
 }

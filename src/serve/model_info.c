@@ -30,37 +30,52 @@ int model_text_fields(const shelf_model *m, char *names_buf, size_t size, const 
     return n;
 }
 
+/* cJSON's adders give NULL when out of memory: each result is counted in *missing, so that
+ * the page is made whole or not at all. */
+static void need(int *missing, const void *added) { *missing += added == NULL; }
+
+/* Appends a string to array; a string that cannot join it is not left behind. */
+static void add_string(cJSON *array, const char *s, int *missing)
+{
+    cJSON *item = cJSON_CreateString(s);
+    if (item && cJSON_AddItemToArray(array, item))
+        return;
+    cJSON_Delete(item);
+    (*missing)++;
+}
+
 static const char *modality_name(shelf_modality m)
 {
     return m == SHELF_MODALITY_TEXT ? "text" : m == SHELF_MODALITY_IMAGE ? "image" : "both";
 }
 
-static void add_training(cJSON *doc, const shelf_model_summary *s)
+static void add_training(cJSON *doc, const shelf_model_summary *s, int *miss)
 {
     cJSON *t = cJSON_AddObjectToObject(doc, "training");
-    cJSON_AddStringToObject(t, "data", s->train_path);
-    cJSON_AddNumberToObject(t, "products", (double)s->train_rows);
-    cJSON_AddNumberToObject(t, "validation_products", (double)s->valid_rows);
-    cJSON_AddNumberToObject(t, "epochs", s->epochs);
-    cJSON_AddNumberToObject(t, "epochs_planned", s->epochs_planned);
-    cJSON_AddNumberToObject(t, "lr", s->lr);
-    cJSON_AddNumberToObject(t, "threads", s->threads);
-    cJSON_AddNumberToObject(t, "seed", (double)s->seed);
-    cJSON_AddNumberToObject(t, "seconds", s->train_seconds);
+    need(miss, cJSON_AddStringToObject(t, "data", s->train_path));
+    need(miss, cJSON_AddNumberToObject(t, "products", (double)s->train_rows));
+    need(miss, cJSON_AddNumberToObject(t, "validation_products", (double)s->valid_rows));
+    need(miss, cJSON_AddNumberToObject(t, "epochs", s->epochs));
+    need(miss, cJSON_AddNumberToObject(t, "epochs_planned", s->epochs_planned));
+    need(miss, cJSON_AddNumberToObject(t, "lr", s->lr));
+    need(miss, cJSON_AddNumberToObject(t, "threads", s->threads));
+    need(miss, cJSON_AddNumberToObject(t, "seed", (double)s->seed));
+    need(miss, cJSON_AddNumberToObject(t, "seconds", s->train_seconds));
     if (s->skipped_images)
-        cJSON_AddNumberToObject(t, "skipped_images", (double)s->skipped_images);
+        need(miss, cJSON_AddNumberToObject(t, "skipped_images", (double)s->skipped_images));
     cJSON *mt = cJSON_AddObjectToObject(doc, "metrics");
     if (s->modality == SHELF_MODALITY_BOTH) /* what training measured: the CNN, not the fusion */
-        cJSON_AddStringToObject(mt, "validation_accuracy_of", "the image model alone");
+        need(miss, cJSON_AddStringToObject(mt, "validation_accuracy_of", "the image model alone"));
     if (s->valid_accuracy >= 0)
-        cJSON_AddNumberToObject(mt, "validation_accuracy", s->valid_accuracy);
+        need(miss, cJSON_AddNumberToObject(mt, "validation_accuracy", s->valid_accuracy));
     else
-        cJSON_AddNullToObject(mt, "validation_accuracy");
-    cJSON_AddNumberToObject(mt, "temperature", s->temperature);
+        need(miss, cJSON_AddNullToObject(mt, "validation_accuracy"));
+    need(miss, cJSON_AddNumberToObject(mt, "temperature", s->temperature));
 }
 
 /* What a request may send: the text fields, and whether an image is read. */
-static void add_inputs(cJSON *doc, const shelf_model *m, const shelf_model_summary *s)
+static void add_inputs(cJSON *doc, const shelf_model *m, const shelf_model_summary *s,
+                       int *miss)
 {
     cJSON *in = cJSON_AddObjectToObject(doc, "inputs");
     char buf[512];
@@ -68,11 +83,12 @@ static void add_inputs(cJSON *doc, const shelf_model *m, const shelf_model_summa
     int n = s->modality == SHELF_MODALITY_IMAGE ? 0
             : model_text_fields(m, buf, sizeof buf, names, 16);
     cJSON *tf = cJSON_AddArrayToObject(in, "text_fields");
+    need(miss, tf);
     for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(tf, cJSON_CreateString(names[i]));
-    cJSON_AddStringToObject(in, "image", s->modality == SHELF_MODALITY_TEXT ? "ignored"
-                                         : s->modality == SHELF_MODALITY_IMAGE ? "required"
-                                                                              : "optional");
+        add_string(tf, names[i], miss);
+    need(miss, cJSON_AddStringToObject(in, "image", s->modality == SHELF_MODALITY_TEXT ? "ignored"
+                                       : s->modality == SHELF_MODALITY_IMAGE ? "required"
+                                                                            : "optional"));
 }
 
 char *model_info_json(const shelf_model *m, const char *path, long generation,
@@ -81,33 +97,40 @@ char *model_info_json(const shelf_model *m, const char *path, long generation,
     shelf_model_summary s;
     shelf_model_summarize(m, &s);
     unsigned version = 0;
+    int miss = 0;
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "path", path);
+    need(&miss, cJSON_AddStringToObject(doc, "path", path));
     if (shelf_model_file_version(path, &version, NULL) == SHELF_OK)
-        cJSON_AddNumberToObject(doc, "format_version", version);
-    cJSON_AddNumberToObject(doc, "generation", (double)generation);
-    cJSON_AddNumberToObject(doc, "loaded_at", loaded_at);
-    cJSON_AddStringToObject(doc, "modality", modality_name(s.modality));
+        need(&miss, cJSON_AddNumberToObject(doc, "format_version", version));
+    need(&miss, cJSON_AddNumberToObject(doc, "generation", (double)generation));
+    need(&miss, cJSON_AddNumberToObject(doc, "loaded_at", loaded_at));
+    need(&miss, cJSON_AddStringToObject(doc, "modality", modality_name(s.modality)));
     cJSON *mods = cJSON_AddArrayToObject(doc, "modalities");
+    need(&miss, mods);
     if (s.modality != SHELF_MODALITY_IMAGE)
-        cJSON_AddItemToArray(mods, cJSON_CreateString("text"));
+        add_string(mods, "text", &miss);
     if (s.modality != SHELF_MODALITY_TEXT)
-        cJSON_AddItemToArray(mods, cJSON_CreateString("image"));
-    add_inputs(doc, m, &s);
-    add_training(doc, &s);
+        add_string(mods, "image", &miss);
+    add_inputs(doc, m, &s, &miss);
+    add_training(doc, &s, &miss);
     if (s.image_size) {
         cJSON *im = cJSON_AddObjectToObject(doc, "image_model");
-        cJSON_AddNumberToObject(im, "size", s.image_size);
-        cJSON_AddNumberToObject(im, "width", s.width);
+        need(&miss, cJSON_AddNumberToObject(im, "size", s.image_size));
+        need(&miss, cJSON_AddNumberToObject(im, "width", s.width));
     }
-    cJSON_AddBoolToObject(doc, "hierarchical", s.hierarchical);
+    need(&miss, cJSON_AddBoolToObject(doc, "hierarchical", s.hierarchical));
     char *desc = shelf_model_describe(m, 0);
-    if (desc)
-        cJSON_AddStringToObject(doc, "description", desc);
+    need(&miss, desc);
+    need(&miss, cJSON_AddStringToObject(doc, "description", desc ? desc : ""));
     mem_free(desc);
     cJSON *labels = cJSON_AddArrayToObject(doc, "labels");
+    need(&miss, labels);
     for (int i = 0; i < s.labels; i++)
-        cJSON_AddItemToArray(labels, cJSON_CreateString(shelf_model_label(m, i)));
+        add_string(labels, shelf_model_label(m, i), &miss);
+    if (miss) { /* out of memory: no page, rather than one with parts left out */
+        cJSON_Delete(doc);
+        return NULL;
+    }
     char *out = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     if (out)

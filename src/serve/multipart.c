@@ -73,14 +73,17 @@ form *form_new_detached(void)
     return mem_calloc(1, sizeof(form));
 }
 
-form *form_new(struct MHD_Connection *c)
+form *form_new(struct MHD_Connection *c, req_error *e)
 {
     form *f = form_new_detached();
-    if (!f)
+    if (!f) {
+        req_fail(e, 500, "out of memory reading the form");
         return NULL;
+    }
     f->pp = MHD_create_post_processor(c, 16 * 1024, on_part, f);
     if (!f->pp) {
         mem_free(f);
+        req_fail(e, 400, "multipart/form-data needs a boundary parameter");
         return NULL;
     }
     return f;

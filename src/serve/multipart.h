@@ -10,9 +10,9 @@
 
 typedef struct form form;
 
-/* A form reading the connection's body; NULL when the body is not a multipart form that
- * libmicrohttpd can read (no boundary) or out of memory. */
-form *form_new(struct MHD_Connection *c);
+/* A form reading the connection's body; NULL with e filled when the body is not a
+ * multipart form that libmicrohttpd can read (no boundary: 400) or out of memory (500). */
+form *form_new(struct MHD_Connection *c, req_error *e);
 /* A form fed part by part through form_take_part, with no connection nor body parser (a
  * fuzz harness drives it as libmicrohttpd's post processor would). NULL: out of memory. */
 form *form_new_detached(void);

@@ -187,7 +187,14 @@ static int number_ids(cJSON *obj)
     char text[32];
     snprintf(text, sizeof text, "%.0f", v->valuedouble);
     cJSON *s = cJSON_CreateString(text);
-    return s && cJSON_ReplaceItemInObjectCaseSensitive(obj, "id", s) ? 0 : -1;
+    if (!s)
+        return -1;
+    /* the key moves over as it is: cJSON_ReplaceItemInObject copies it, and when that copy
+     * fails it still puts the node in, without a key */
+    s->string = v->string;
+    s->type |= v->type & cJSON_StringIsConst;
+    v->string = NULL;
+    return cJSON_ReplaceItemViaPointer(obj, v, s) ? 0 : -1;
 }
 
 static int parse_products(classify_req *q, cJSON *list, const field_names *f, int max_batch,

@@ -145,8 +145,9 @@ static int refuse_early(http_req *r, const char *url, const char *method)
         return 0;
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
-        if (!(r->form = form_new(c)))
-            return http_error(r, 400, "multipart/form-data needs a boundary parameter"), 1;
+        req_error e = {0};
+        if (!(r->form = form_new(c, &e)))
+            return http_error(r, e.status, "%s", e.why), 1;
     } else if (type && strncasecmp(type, "application/json", 16) != 0) {
         return http_error(r, 415, "Content-Type %.100s: send application/json or "
                           "multipart/form-data", type), 1;
@@ -171,8 +172,26 @@ static enum MHD_Result take_body(http_req *r, const char *data, size_t n)
             r->form_failed = 1;
         return MHD_YES;
     }
-    buf_append(&r->body, data, n);
-    return r->body.oom ? MHD_NO : MHD_YES;
+    buf_append(&r->body, data, n); /* out of memory: the rest is dropped, and answered 500 */
+    return MHD_YES;
+}
+
+/* The context of a request whose record could not be allocated: it is answered 500 at
+ * once, and its body (if any) is dropped. */
+static char unrecorded;
+
+static enum MHD_Result answer_unrecorded(struct MHD_Connection *c, void **con_cls)
+{
+    static const char body[] = "{\"error\":\"out of memory\",\"status\":500}";
+    *con_cls = &unrecorded;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    enum MHD_Result ok = MHD_queue_response(c, 500, resp);
+    MHD_destroy_response(resp);
+    return ok;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -181,10 +200,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     shelf_server *s = cls;
+    if (*con_cls == &unrecorded) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
     http_req *r = *con_cls;
     if (!r) { /* the headers */
         if (!(r = mem_calloc(1, sizeof *r)))
-            return MHD_NO;
+            return answer_unrecorded(c, con_cls);
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         *r = (http_req){.srv = s, .conn = c, .slot = ci ? ci->socket_context : NULL,
@@ -207,6 +230,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (r->too_big)
         return http_error(r, 413, "the body is more than the %zu bytes allowed (--max-body)",
                           s->o.max_body);
+    if (r->body.oom)
+        return http_error(r, 500, "out of memory reading the body");
     return endpoint_run(r);
 }
 
@@ -216,9 +241,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     shelf_server *s = cls;
     http_req *r = *con_cls;
-    if (!r)
-        return;
     *con_cls = NULL;
+    if (!r || (void *)r == &unrecorded)
+        return;
     watch_idle(s->watch, r->slot);
     metrics_request(&s->met, r->ep, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : 0,
                     now_sec() - r->t0);
