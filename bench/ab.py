@@ -131,9 +131,9 @@ def serve_job(bins, reps, seconds):
             sys.exit("serve.sh failed:\n" + p.stderr[-3000:])
         rec = {}
         for line in p.stderr.splitlines():
-            m = re.match(r"(\S+): RESULT .*rps=([\d.]+)", line)
-            if m:
-                rec[m.group(1) + "_rps"] = float(m.group(2))
+            m = re.match(r"(.*?): RESULT .*?rps=([\d.]+)", line)
+            if m:  # "text, single product: RESULT rps=..."
+                rec[m.group(1).split(",")[0] + "_rps"] = float(m.group(2))
         runs[b].append(rec)
         if not os.path.exists(fused_model):  # serve.sh trained its stand-in: keep it for both
             made = [f for f in os.listdir(OUT) if f.startswith("serve-fused-")]
