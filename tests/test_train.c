@@ -1,0 +1,189 @@
+/* The one training loop (train/loop.c) with a scripted trainee: every product of every epoch
+ * stepped once, keep-best and its restore, patience, the divergence check, out of memory in
+ * a step, Hogwild shards covering the epoch, and progress once per epoch at least. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/loop.h"
+
+#include "scratch_dir.h"
+
+enum { N = 10, EPOCHS = 8 };
+
+/* One parameter, set by each epoch to its number; validation follows a script. */
+typedef struct script {
+    float param;
+    const double *accuracy; /* per epoch */
+    int epoch, seen[EPOCHS][N];
+    int diverge_at, fail_at; /* epoch (from 1) whose first step diverges or runs out of memory */
+    int validations;
+} script;
+
+static int scripted_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch,
+                         size_t first, loop_meter *meter)
+{
+    (void)tid, (void)first;
+    script *s = ctx;
+    s->epoch = epoch;
+    s->param = (float)(epoch + 1);
+    if (epoch + 1 == s->fail_at)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        __atomic_add_fetch(&s->seen[epoch][rows[i]], 1, __ATOMIC_RELAXED);
+    double loss = epoch + 1 == s->diverge_at ? NAN : 1.0 / (epoch + 1);
+    atomic_store(&meter->loss, atomic_load(&meter->loss) + loss * (double)n);
+    atomic_fetch_add(&meter->count, (long)n);
+    return 0;
+}
+
+static double scripted_validation(void *ctx)
+{
+    script *s = ctx;
+    s->validations++;
+    return s->accuracy[s->epoch];
+}
+
+static int progress_calls;
+static void count_progress(const shelf_progress *p, void *user)
+{
+    (void)p, (void)user;
+    progress_calls++;
+}
+
+/* A one-product catalog: the loop only asks whether there is a validation set. */
+static shelf_catalog *valid_catalog(void)
+{
+    const char *path = write_bytes("valid.csv", "id,title,category\n1,tee,A\n", 26);
+    shelf_read_options ro = {.require_label = 1};
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(path, &ro, &c, NULL), SHELF_OK);
+    return c;
+}
+
+/* Runs the loop over N products with labels 0, threads and patience as given. */
+static shelf_status run(script *s, int hogwild, int threads, int patience, int with_valid,
+                        loop_result *res, shelf_error *err)
+{
+    static const uint32_t y[N] = {0};
+    balance bal;
+    assert_int_equal(balance_init(&bal, SHELF_BALANCE_NONE, 0.5f, y, N, 1), 0);
+    shelf_catalog *valid = with_valid ? valid_catalog() : NULL;
+    trainee t = {.ctx = s, .hogwild = hogwild, .batch = 3, .step = scripted_step,
+                 .validate = scripted_validation, .blocks = {&s->param}, .sizes = {1},
+                 .nblocks = 1};
+    loop_options o = {NULL, valid, y, N, &bal, EPOCHS, threads, patience, 7, count_progress,
+                      NULL};
+    progress_calls = 0;
+    shelf_status st = train_loop(&t, &o, res, err);
+    shelf_catalog_free(valid);
+    balance_free(&bal);
+    return st;
+}
+
+static void every_product_once_an_epoch_and_the_best_epoch_kept(void **state)
+{
+    (void)state;
+    static const double acc[EPOCHS] = {0.1, 0.5, 0.7, 0.6, 0.7, 0.4, 0.3, 0.2};
+    for (int hogwild = 0; hogwild <= 1; hogwild++) {
+        script s = {.accuracy = acc};
+        loop_result res;
+        shelf_error err;
+        assert_int_equal(run(&s, hogwild, 2, 0, 1, &res, &err), SHELF_OK);
+        assert_int_equal(res.ran, EPOCHS);
+        for (int e = 0; e < EPOCHS; e++)
+            for (int i = 0; i < N; i++)
+                assert_int_equal(s.seen[e][i], 1);
+        assert_int_equal(res.epochs, 5); /* a tie keeps the later epoch */
+        assert_float_equal(res.valid_accuracy, 0.7, 1e-12);
+        assert_float_equal(s.param, 5.0f, 0); /* restored to that epoch's */
+        assert_true(progress_calls >= EPOCHS);
+    }
+}
+
+static void patience_stops_after_epochs_without_a_better_accuracy(void **state)
+{
+    (void)state;
+    static const double acc[EPOCHS] = {0.5, 0.6, 0.6, 0.4, 0.4, 0.4, 0.9, 0.9};
+    script s = {.accuracy = acc};
+    loop_result res;
+    shelf_error err;
+    assert_int_equal(run(&s, 0, 1, 3, 1, &res, &err), SHELF_OK);
+    assert_int_equal(res.ran, 6); /* epochs 4, 5 and 6 fall short of 0.6 */
+    assert_int_equal(res.epochs, 3);
+    assert_float_equal(s.param, 3.0f, 0);
+    assert_int_equal(s.validations, 6);
+}
+
+static void without_validation_every_epoch_runs_and_nothing_is_restored(void **state)
+{
+    (void)state;
+    static const double acc[EPOCHS] = {0};
+    script s = {.accuracy = acc};
+    loop_result res;
+    shelf_error err;
+    assert_int_equal(run(&s, 1, 3, 2, 0, &res, &err), SHELF_OK);
+    assert_int_equal(res.ran, EPOCHS);
+    assert_int_equal(res.epochs, EPOCHS);
+    assert_float_equal(res.valid_accuracy, -1, 0);
+    assert_float_equal(s.param, (float)EPOCHS, 0);
+    assert_int_equal(s.validations, 0);
+}
+
+static void a_loss_that_is_not_finite_is_a_divergence(void **state)
+{
+    (void)state;
+    static const double acc[EPOCHS] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+    for (int hogwild = 0; hogwild <= 1; hogwild++) {
+        script s = {.accuracy = acc, .diverge_at = 3};
+        loop_result res;
+        shelf_error err = {0};
+        assert_int_equal(run(&s, hogwild, 2, 0, 1, &res, &err), SHELF_EDATA);
+        assert_non_null(strstr(err.message, "training diverged in epoch 3"));
+        assert_non_null(strstr(err.message, "use a lower --lr"));
+        assert_int_equal(res.ran, 2);
+    }
+}
+
+static void a_step_out_of_memory_ends_the_run(void **state)
+{
+    (void)state;
+    static const double acc[EPOCHS] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+    for (int hogwild = 0; hogwild <= 1; hogwild++) {
+        script s = {.accuracy = acc, .fail_at = 2};
+        loop_result res;
+        shelf_error err = {0};
+        assert_int_equal(run(&s, hogwild, 2, 0, 1, &res, &err), SHELF_ENOMEM);
+        assert_non_null(strstr(err.message, "out of memory"));
+        assert_int_equal(res.ran, 1);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return scratch_setup("train");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return scratch_teardown();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_product_once_an_epoch_and_the_best_epoch_kept),
+        cmocka_unit_test(patience_stops_after_epochs_without_a_better_accuracy),
+        cmocka_unit_test(without_validation_every_epoch_runs_and_nothing_is_restored),
+        cmocka_unit_test(a_loss_that_is_not_finite_is_a_divergence),
+        cmocka_unit_test(a_step_out_of_memory_ends_the_run),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
