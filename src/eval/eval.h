@@ -106,6 +106,5 @@ typedef struct eval_average {
     long n, correct;
     eval_scores macro, micro, weighted;
 } eval_average;
-void eval_average_of(const shelf_eval *e, int level, eval_average *out);
 
 #endif

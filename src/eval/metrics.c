@@ -153,7 +153,7 @@ const eval_counts *eval_counts_at(const eval_label *l, int level)
     return c && (c->truth > 0 || c->pred > 0) ? c : NULL;
 }
 
-void eval_average_of(const shelf_eval *e, int level, eval_average *out)
+static void eval_average_of(const shelf_eval *e, int level, eval_average *out)
 {
     memset(out, 0, sizeof *out);
     eval_counts sum = {0, 0, 0};

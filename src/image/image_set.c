@@ -11,8 +11,9 @@
 #include "image/path.h"
 #include "image/resize.h"
 
-shelf_status image_load_square(const char *path, int size, unsigned char *out,
-                               shelf_error *err)
+/* Decodes one image file and resizes it to size x size RGB into out. */
+static shelf_status image_load_square(const char *path, int size, unsigned char *out,
+                                      shelf_error *err)
 {
     image im = {0};
     shelf_status st = image_decode_file(path, size, IMAGE_DEFAULT_MAX_PIXELS, &im, err);

@@ -33,8 +33,5 @@ shelf_status image_set_load(image_set *s, const char *data_path, const char *con
                             int size, thread_pool *pool, shelf_error *err);
 void image_set_free(image_set *s);
 
-/* Decodes one image file and resizes it to size x size RGB into out. */
-shelf_status image_load_square(const char *path, int size, unsigned char *out,
-                               shelf_error *err);
 
 #endif

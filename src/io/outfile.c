@@ -26,7 +26,9 @@ static const char *kind_of(mode_t mode)
          : S_ISSOCK(mode) ? "a socket" : "not a regular file";
 }
 
-shelf_status outfile_check(const char *path, shelf_error *err)
+/* SHELF_OK if path may be written: a regular file or a new name, in an existing folder
+ * that can be written; else SHELF_EIO with a message naming path and why not. */
+static shelf_status outfile_check(const char *path, shelf_error *err)
 {
     struct stat st;
     if (!path || !*path)
@@ -89,7 +91,9 @@ static void sync_dir(const char *path)
     mem_free(dir);
 }
 
-shelf_status outfile_flush(FILE *f, const char *name, shelf_error *err)
+/* Flushes f and checks that every write to it succeeded; name is its path or "standard
+ * output". SHELF_OK, or SHELF_EIO with "NAME: cannot write: REASON". */
+static shelf_status outfile_flush(FILE *f, const char *name, shelf_error *err)
 {
     int before = errno; /* the reason of a write that failed earlier, if nothing since */
     errno = 0;

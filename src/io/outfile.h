@@ -7,9 +7,6 @@
 
 #include "shelf.h"
 
-/* SHELF_OK if path may be written: a regular file or a new name, in an existing folder
- * that can be written; else SHELF_EIO with a message naming path and why not. */
-shelf_status outfile_check(const char *path, shelf_error *err);
 
 typedef struct outfile {
     FILE *f;    /* write here */
@@ -25,8 +22,5 @@ shelf_status outfile_open(outfile *o, const char *path, shelf_error *err);
  * on failure: removes the temporary file. Frees o's strings either way. */
 shelf_status outfile_close(outfile *o, int commit, shelf_error *err);
 
-/* Flushes f and checks that every write to it succeeded; name is its path or "standard
- * output". SHELF_OK, or SHELF_EIO with "NAME: cannot write: REASON". */
-shelf_status outfile_flush(FILE *f, const char *name, shelf_error *err);
 
 #endif

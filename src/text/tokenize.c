@@ -15,7 +15,8 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem)
     return grow_array(p, cap, need, elem, 64);
 }
 
-int tok_is_cjk(int32_t cp)
+/* 1 for a code point of a script written without spaces between words. */
+static int tok_is_cjk(int32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
            (cp >= 0x20000 && cp <= 0x3FFFF) || (cp >= 0xF900 && cp <= 0xFAFF) ||

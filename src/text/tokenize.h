@@ -33,7 +33,5 @@ typedef struct tok_scratch {
 long tok_tokenize(tok_scratch *s, const char *text, size_t n);
 void tok_scratch_free(tok_scratch *s);
 
-/* 1 for a code point of a script written without spaces between words. */
-int tok_is_cjk(int32_t cp);
 
 #endif
