@@ -1,6 +1,7 @@
-/* The one training loop (train/loop.c) with a scripted trainee: every product of every epoch
- * stepped once, keep-best and its restore, patience, the divergence check, out of memory in
- * a step, Hogwild shards covering the epoch, and progress once per epoch at least. */
+/* Training's parts: the one training loop (train/loop.c) with a scripted trainee (every
+ * product of every epoch stepped once, keep-best and its restore, patience, the divergence
+ * check, out of memory in a step, Hogwild shards covering the epoch, progress), class
+ * balance, and the temperature fitted by calibration. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+#include "train/balance.h"
+#include "train/calibrate.h"
 #include "train/loop.h"
 
 #include "scratch_dir.h"
@@ -164,6 +168,74 @@ static void a_step_out_of_memory_ends_the_run(void **state)
     }
 }
 
+static void balance_weights_and_draws(void **state)
+{
+    (void)state;
+    const uint32_t y[8] = {0, 0, 0, 0, 0, 0, 1, 1}; /* class 0 three times as common */
+    balance b;
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_WEIGHT, 0.5f, y, 8, 2), 0);
+    double mean = (6 * b.weight[0] + 2 * b.weight[1]) / 8;
+    assert_true(fabs(mean - 1) < 1e-6);                                /* mean 1 */
+    assert_true(fabs(b.weight[1] / b.weight[0] - sqrt(3.0)) < 1e-5); /* (6/2)^0.5 */
+    balance_free(&b);
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_NONE, 0.5f, y, 8, 2), 0);
+    assert_true(b.weight[0] == 1 && b.weight[1] == 1);
+    balance_free(&b);
+
+    enum { N = 4000 };
+    uint32_t *yy = malloc(N * sizeof *yy), *order = malloc(N * sizeof *order);
+    for (int i = 0; i < N; i++)
+        yy[i] = i % 4 == 0; /* class 1: a quarter */
+    rng r;
+    rng_seed(&r, 7);
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_OVERSAMPLE, 1.0f, yy, N, 2), 0);
+    size_t m = balance_epoch(&b, yy, &r, order), ones = 0;
+    assert_int_equal(m, N);
+    for (size_t i = 0; i < m; i++)
+        ones += yy[order[i]];
+    assert_true(ones > N * 45 / 100 && ones < N * 55 / 100); /* power 1: classes even */
+    balance_free(&b);
+    assert_int_equal(balance_init(&b, SHELF_BALANCE_UNDERSAMPLE, 1.0f, yy, N, 2), 0);
+    m = balance_epoch(&b, yy, &r, order);
+    ones = 0;
+    for (size_t i = 0; i < m; i++)
+        ones += yy[order[i]];
+    assert_int_equal(ones, N / 4);             /* the rare class is kept whole */
+    assert_true(m < N * 85 / 100 && m > N * 65 / 100); /* the common one thinned */
+    assert_true(balance_epoch_size(&b, yy) > N * 65 / 100);
+    balance_free(&b);
+    free(yy);
+    free(order);
+}
+
+static float fitted_temperature(float q, int right_of_10)
+{
+    enum { N = 1000 };
+    static float rows[N * 2];
+    static int truth[N];
+    for (int i = 0; i < N; i++) {
+        rows[2 * i] = q;
+        rows[2 * i + 1] = 1 - q;
+        truth[i] = i % 10 < right_of_10 ? 0 : 1;
+    }
+    return calibrate_temperature(rows, truth, N, 2);
+}
+
+static void temperature_makes_probabilities_honest(void **state)
+{
+    (void)state;
+    /* sure at 0.99, right 7 times in 10: T flattens 0.99 to 0.7, log(99)/T = log(7/3) */
+    float T = fitted_temperature(0.99f, 7);
+    assert_true(fabsf(T - (float)(log(99.0) / log(7.0 / 3.0))) < 0.01f);
+    /* already honest: 0.8 and right 8 times in 10 */
+    assert_true(fabsf(fitted_temperature(0.8f, 8) - 1) < 0.01f);
+    /* underconfident: 0.6 but right 9 times in 10 sharpens (T < 1) */
+    assert_true(fitted_temperature(0.6f, 9) < 0.5f);
+    int none[1] = {-1};
+    float row[2] = {0.5f, 0.5f};
+    assert_true(calibrate_temperature(row, none, 1, 2) == 1.0f); /* nothing to fit */
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -184,6 +256,8 @@ int main(void)
         cmocka_unit_test(without_validation_every_epoch_runs_and_nothing_is_restored),
         cmocka_unit_test(a_loss_that_is_not_finite_is_a_divergence),
         cmocka_unit_test(a_step_out_of_memory_ends_the_run),
+        cmocka_unit_test(balance_weights_and_draws),
+        cmocka_unit_test(temperature_makes_probabilities_honest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
