@@ -69,8 +69,14 @@ static inline int model_num_labels(const shelf_model *m) { return (int)m->labels
 /* The length of label's parent path ("Apparel > Topwear" of "Apparel > Topwear > Tshirts"),
  * split on the model's label separator; 0 for a label of one part. */
 size_t model_parent_len(const shelf_model *m, const char *label);
-static inline int model_has_text(const shelf_model *m) { return m->modality != SHELF_MODALITY_IMAGE; }
-static inline int model_has_image(const shelf_model *m) { return m->modality != SHELF_MODALITY_TEXT; }
+static inline int model_has_text(const shelf_model *m)
+{
+    return m->modality != SHELF_MODALITY_IMAGE;
+}
+static inline int model_has_image(const shelf_model *m)
+{
+    return m->modality != SHELF_MODALITY_TEXT;
+}
 static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; }
 
 /* The text side's log-probabilities (text encoder, label head, taxonomy) of all K labels

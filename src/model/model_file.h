@@ -1,6 +1,7 @@
 /* The model file's readers: of today's sections (model_file_read.c), of the formats before
- * sections (model_file_legacy.c), and the parts both read alike (model_file_read.c). Each check marks the reader failed when
- * what was read is not something training could have written. */
+ * sections (model_file_legacy.c), and the parts both read alike (model_file_read.c). Each
+ * check marks the reader failed when what was read is not something training could have
+ * written. */
 #ifndef SHELF_MODEL_MODEL_FILE_H
 #define SHELF_MODEL_MODEL_FILE_H
 

@@ -361,14 +361,22 @@ void seq_backward(const seq_encoder *e, seq_work *w, float *grads, const int32_t
  * texts of 64 tokens (zh reviews: as fast as 32, 76 MB against 135 MB peak). */
 enum { PREDICT_STEPS_GRU = 2048, PREDICT_STEPS_TRANSFORMER = 512, WINDOW_BATCHES = 4 };
 
+/* Texts per forward pass when predicting. */
+static int predict_batch(const seq_encoder *e)
+{
+    const int B = (e->kind == SEQ_GRU ? PREDICT_STEPS_GRU : PREDICT_STEPS_TRANSFORMER) / e->T;
+    return B < 1 ? 1 : B > SEQ_PREDICT_BATCH ? SEQ_PREDICT_BATCH : B;
+}
+
+int seq_predict_window(const seq_encoder *e) { return predict_batch(e) * WINDOW_BATCHES; }
+
 seq_scratch *seq_scratch_new(const seq_encoder *e)
 {
     seq_scratch *s = mem_calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    const int B = (e->kind == SEQ_GRU ? PREDICT_STEPS_GRU : PREDICT_STEPS_TRANSFORMER) / e->T;
-    s->B = B < 1 ? 1 : B > SEQ_PREDICT_BATCH ? SEQ_PREDICT_BATCH : B;
-    s->window = s->B * WINDOW_BATCHES;
+    s->B = predict_batch(e);
+    s->window = seq_predict_window(e);
     const size_t step = (size_t)e->T * (size_t)seq_slots(e);
     s->ids = mem_alloc((size_t)s->window * step * sizeof *s->ids);
     s->packed = mem_alloc((size_t)s->B * step * sizeof *s->packed);

@@ -3,8 +3,9 @@
  * max pooling over the real tokens: the features (2W per text) that a label head reads.
  *
  * B = sequences, T = steps (the padded length, at most e->T), D = embedding width, W = the
- * encoder's output width (2D for the GRU: D per direction; D for the Transformer). Tokens are the tokenizer's words (text/tokenize.h): a word seen at least twice in
- * training has an id of its own, any other word hashes into one of nbuckets shared ids.
+ * encoder's output width (2D for the GRU: D per direction; D for the Transformer). Tokens
+ * are the tokenizer's words (text/tokenize.h): a word seen at least twice in training has
+ * an id of its own, any other word hashes into one of nbuckets shared ids.
  * With subwords (nsub > 0), a step's vector is the mean of S = SEQ_SLOTS embeddings: the
  * token's, the bigram's it starts, and up to SEQ_CHAR_NGRAMS of its character 3-grams, the
  * last two hashed into nsub rows: so a rare or new word still means something, and a
@@ -134,6 +135,8 @@ typedef struct seq_scratch {
 
 /* NULL when out of memory. */
 seq_scratch *seq_scratch_new(const seq_encoder *e);
+/* The window of a scratch for e: texts tokenized and predicted at once. */
+int seq_predict_window(const seq_encoder *e);
 void seq_scratch_free(seq_scratch *s);
 
 /* The features of texts[0..n) (n <= s->window) into feats[n][2W], longest first: row j is

@@ -17,10 +17,7 @@ static size_t seq_enc_width(const encoder *e) { return (size_t)seq_width(as_cons
 /* A prediction window: as many texts as seq_scratch tokenizes at once. */
 static size_t seq_enc_batch(const encoder *e)
 {
-    seq_scratch *s = seq_scratch_new(as_const_seq(e));
-    size_t n = s ? (size_t)s->window : 1;
-    seq_scratch_free(s);
-    return n;
+    return (size_t)seq_predict_window(as_const_seq(e));
 }
 
 static void seq_enc_work_free(encoder_work *w)

@@ -60,7 +60,8 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
     if (n == 0 || K < 2)
         return 0;
     shelf_product *p = mem_alloc(n * sizeof *p);
-    int *labels = mem_alloc(n * (size_t)K * sizeof *labels), *counts = mem_alloc(n * sizeof *counts);
+    int *labels = mem_alloc(n * (size_t)K * sizeof *labels);
+    int *counts = mem_alloc(n * sizeof *counts);
     int *truth = mem_alloc(n * sizeof *truth);
     float *probs = mem_alloc(n * (size_t)K * sizeof *probs);
     int status = -1;

@@ -112,7 +112,8 @@ shelf_status fused_fit_head(shelf_model *m, const shelf_catalog *fit, int thread
     size_t K = (size_t)model_num_labels(m), n = shelf_catalog_size(fit);
     n = n < HEAD_MAX_ROWS ? n : HEAD_MAX_ROWS;
     n = n < HEAD_MAX_CELLS / K ? n : HEAD_MAX_CELLS / K;
-    float *text = mem_alloc((n + 1) * K * sizeof *text), *image = mem_alloc((n + 1) * K * sizeof *image);
+    float *text = mem_alloc((n + 1) * K * sizeof *text);
+    float *image = mem_alloc((n + 1) * K * sizeof *image);
     int *y = mem_alloc((n + 1) * sizeof *y);
     int32_t *group = mem_alloc(K * sizeof *group);
     int G = group ? label_branches(m, group) : -1;

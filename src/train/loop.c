@@ -124,7 +124,8 @@ static double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int
 {
     size_t n = shelf_catalog_size(cat), correct = 0;
     const char **texts = mem_alloc((n + 1) * sizeof *texts);
-    int *labels = mem_alloc((n + 1) * sizeof *labels), *counts = mem_alloc((n + 1) * sizeof *counts);
+    int *labels = mem_alloc((n + 1) * sizeof *labels);
+    int *counts = mem_alloc((n + 1) * sizeof *counts);
     float *probs = mem_alloc((n + 1) * sizeof *probs);
     double acc = -1;
     if (texts && labels && counts && probs) {

@@ -345,8 +345,8 @@ static int alloc_buffers(seq_trainer *tr)
     tr->blens = mem_alloc(B * sizeof *tr->blens);
     tr->m1 = mem_calloc(P, sizeof *tr->m1);
     tr->m2 = mem_calloc(P, sizeof *tr->m2);
-    if (!tr->sorted || !tr->planned || !tr->batches || !tr->bounds || !tr->count || !tr->btok || !tr->rows ||
-        !tr->blens || !tr->m1 || !tr->m2)
+    if (!tr->sorted || !tr->planned || !tr->batches || !tr->bounds || !tr->count ||
+        !tr->btok || !tr->rows || !tr->blens || !tr->m1 || !tr->m2)
         return -1;
     for (int t = 0; t < tr->threads; t++) {
         tr->grads[t] = mem_calloc(P, sizeof(float));
