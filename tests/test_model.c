@@ -19,7 +19,7 @@
 #include "model/model.h"
 #include "model/model_io.h"
 #include "model/seq_text_encoder.h"
-#include "train/vcache.h"
+#include "model/bag_cache.h"
 
 static char csv[128], path[128];
 static int hierarchy; /* for train() */
@@ -592,6 +592,15 @@ static void save_replaces_atomically(void **state)
     shelf_model_free(m);
 }
 
+/* The catalog's texts, as the bag's training takes them. */
+static const char **texts_of(const shelf_catalog *c)
+{
+    const char **t = malloc((shelf_catalog_size(c) + 1) * sizeof *t);
+    for (size_t i = 0; t && i < shelf_catalog_size(c); i++)
+        t[i] = shelf_catalog_get(c, i)->text;
+    return t;
+}
+
 static void vector_cache_matches_and_respects_its_budget(void **state)
 {
     (void)state;
@@ -599,9 +608,11 @@ static void vector_cache_matches_and_respects_its_budget(void **state)
     shelf_read_options ro;
     shelf_catalog *c = load_catalog(&ro);
     vcache vc;
-    assert_int_equal(vcache_build(&vc, model_bag(m), c, 2, 64), 0); /* 8 entries: does not fit */
+    const char **texts = texts_of(c);
+    const size_t n = shelf_catalog_size(c);
+    assert_int_equal(vcache_build(&vc, model_bag(m), texts, n, 2, 64), 0); /* does not fit */
     assert_null(vc.off);
-    assert_int_equal(vcache_build(&vc, model_bag(m), c, 2, 1 << 24), 1);
+    assert_int_equal(vcache_build(&vc, model_bag(m), texts, n, 2, 1 << 24), 1);
     vec_scratch vs;
     sparse_vec x = {0}, got;
     assert_int_equal(vec_scratch_init(&vs, model_bag(m)->nrows), 0);
@@ -616,6 +627,7 @@ static void vector_cache_matches_and_respects_its_budget(void **state)
     sparse_vec_free(&x);
     vec_scratch_free(&vs);
     vcache_free(&vc);
+    free(texts);
     shelf_catalog_free(c);
     shelf_model_free(m);
 }
@@ -632,9 +644,11 @@ static void vector_cache_with_more_threads_than_rows(void **state)
     shelf_catalog *c = NULL;
     assert_int_equal(shelf_catalog_load(small, &ro, &c, NULL), SHELF_OK);
     vcache vc;
-    assert_int_equal(vcache_build(&vc, model_bag(m), c, 8, 1 << 24), 1);
+    const char **texts = texts_of(c);
+    assert_int_equal(vcache_build(&vc, model_bag(m), texts, 3, 8, 1 << 24), 1);
     assert_int_equal(vc.off[3], vc.off[2]); /* the empty title */
     vcache_free(&vc);
+    free(texts);
     shelf_catalog_free(c);
     shelf_model_free(m);
 }

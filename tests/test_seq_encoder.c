@@ -50,7 +50,7 @@ static void forward_logits(const seq_encoder *e, const label_head *h, seq_work *
                            const int32_t *tok, const int *lens, int b, int t, float *logits)
 {
     seq_forward(e, w, tok, lens, b, t);
-    encoder_features f = {(size_t)b, h->in, w->pooled, NULL, NULL, NULL, 0};
+    encoder_features f = {(size_t)b, h->in, w->pooled, NULL, NULL, NULL, 0, NULL};
     label_head_forward(h, &f, logits);
 }
 
@@ -77,7 +77,7 @@ static int texts_logits(const seq_encoder *e, const label_head *h, seq_scratch *
         const size_t c = n - i0 < (size_t)s->window ? n - i0 : (size_t)s->window;
         if (seq_window_features(e, s, texts + i0, c, feats))
             return -1;
-        encoder_features f = {c, h->in, feats, NULL, NULL, s->order, (size_t)s->B};
+        encoder_features f = {c, h->in, feats, NULL, NULL, s->order, (size_t)s->B, NULL};
         label_head_forward(h, &f, z);
         for (size_t j = 0; j < c; j++)
             memcpy(logits + (i0 + (size_t)s->order[j]) * k, z + j * k, k * sizeof *z);
@@ -89,6 +89,16 @@ static int texts_logits(const seq_encoder *e, const label_head *h, seq_scratch *
 
 /* A small encoder of the given kind and its head: 3 known words, 4 buckets, random weights.
  * Returns the parameters of both. */
+
+/* The encoder's random start, then its head's, from one seeded stream (as training draws
+ * them). */
+static void init_weights(seq_encoder *e, label_head *h, int K, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    seq_encoder_init_weights(e, &r);
+    seq_encoder_init_head(e, h->w, h->in * (size_t)K, &r);
+}
 static size_t make_encoder(seq_encoder *e, label_head *h, seq_kind kind)
 {
     memset(e, 0, sizeof *e);
@@ -108,7 +118,7 @@ static size_t make_encoder(seq_encoder *e, label_head *h, seq_kind kind)
             }
     assert_int_equal(seq_encoder_alloc(e), 0);
     const size_t total = attach_head(e, h, K);
-    seq_encoder_init_weights(e, 7, h->w, h->in * K);
+    init_weights(e, h, K, 7);
     for (size_t i = 0; i < total; i++) /* layer norms and biases away from 1 and 0 too */
         e->params[i] += 0.05f * (float)((i * 7919) % 13) / 13.0f;
     return total;
@@ -243,7 +253,7 @@ static void predicted_batches_match_each_text_alone(void **state)
                 e.nsub = 1 << 8;
                 assert_int_equal(seq_encoder_alloc(&e), 0);
                 attach_head(&e, &h, K);
-                seq_encoder_init_weights(&e, 9, h.w, h.in * K);
+                init_weights(&e, &h, K, 9);
             }
             seq_scratch *many = seq_scratch_new(&e), *one = seq_scratch_new(&e);
             assert_non_null(many);

@@ -3,16 +3,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/mem.h"
+#include "model/bag_cache.h"
+#include "model/bag_vocab.h"
 #include "nn/sparse_linear.h"
 
+/* The training vectors are cached when they take less than this. */
+static const size_t CACHE_BUDGET = (size_t)256 << 20;
+
 struct encoder_work {
-    size_t cap;
+    size_t cap, n;        /* n: the last training batch's products */
     vec_scratch vs;
-    sparse_vec *x;        /* cap */
+    sparse_vec *x;        /* cap: vectors made here */
+    sparse_vec *in;       /* cap: the batch's vectors (made here, or the cache's) */
     float *hidden;        /* cap x dim */
+    float *grad;          /* cap x dim: the gradient of hidden, training */
     unsigned char *missing;
 };
+
+/* What the bag trains on: the texts, and their vectors when they fit the budget. */
+typedef struct bag_training {
+    const char *const *texts;
+    const uint32_t *rows; /* NULL, or product i is texts[rows[i]] */
+    vcache cache;
+    int cached;
+} bag_training;
 
 static size_t bag_width(const encoder *e)
 {
@@ -34,23 +50,28 @@ static void bag_work_free(encoder_work *w)
     for (size_t i = 0; w->x && i < w->cap; i++)
         sparse_vec_free(&w->x[i]);
     mem_free(w->x);
+    mem_free(w->in);
     mem_free(w->hidden);
+    mem_free(w->grad);
     mem_free(w->missing);
     mem_free(w);
 }
 
 static encoder_work *bag_work_new(const encoder *e, size_t batch, int training)
 {
-    (void)training; /* the bag keeps nothing for a backward pass */
     const bag_encoder *b = as_const_bag(e);
     encoder_work *w = mem_calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->cap = batch ? batch : 1;
+    const size_t D = (size_t)(b->dim ? b->dim : 1);
     w->x = mem_calloc(w->cap, sizeof *w->x);
-    w->hidden = mem_alloc(w->cap * (size_t)(b->dim ? b->dim : 1) * sizeof *w->hidden);
+    w->in = mem_calloc(w->cap, sizeof *w->in);
+    w->hidden = mem_alloc(w->cap * D * sizeof *w->hidden);
+    w->grad = training ? mem_alloc(w->cap * D * sizeof *w->grad) : NULL;
     w->missing = mem_calloc(w->cap, 1);
-    if (!w->x || !w->hidden || !w->missing || vec_scratch_init(&w->vs, b->nrows)) {
+    if (!w->x || !w->in || !w->hidden || (training && !w->grad) || !w->missing ||
+        vec_scratch_init(&w->vs, b->nrows)) {
         bag_work_free(w);
         return NULL;
     }
@@ -77,8 +98,89 @@ static int bag_forward(const encoder *e, encoder_work *w, const encoder_batch *i
             bag_embed(b, &w->x[i], w->hidden + i * D);
     }
     *out = (encoder_features){in->n, bag_width(e), D ? w->hidden : NULL, D ? NULL : w->x,
-                              w->missing, NULL, 0};
+                              w->missing, NULL, 0, NULL};
     return 0;
+}
+
+/* The vocabulary from the texts, the embeddings' random start (the head starts at zero),
+ * and the cache of the texts' vectors. */
+static shelf_status bag_train_begin(encoder *e, const encoder_setup *s, shelf_error *err)
+{
+    bag_encoder *b = as_bag(e);
+    const encoder_batch *all = s->all;
+    const char **texts = NULL;
+    if (all->rows) { /* the texts in the rows' order, as the vocabulary counts them */
+        if (!(texts = mem_alloc((all->n + 1) * sizeof *texts)))
+            return err_set(err, SHELF_ENOMEM, "out of memory");
+        for (size_t i = 0; i < all->n; i++)
+            texts[i] = all->texts[all->rows[i]];
+    }
+    const char *const *in = texts ? texts : all->texts;
+    shelf_status st = bag_vocab_build(b, in, all->n, s->threads, s->seen, err);
+    mem_free(texts);
+    if (st != SHELF_OK)
+        return st;
+    const float a = b->dim ? 1.0f / (float)b->dim : 0;
+    for (size_t i = 0; b->dim && i < (size_t)b->nrows * (size_t)b->dim; i++)
+        b->emb[i] = (2 * rng_float(s->r) - 1) * a;
+    bag_training *t = b->training = mem_calloc(1, sizeof *t);
+    if (!t)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    *t = (bag_training){.texts = all->texts, .rows = all->rows};
+    t->cached = all->rows ? 0 : vcache_build(&t->cache, b, all->texts, all->n, s->threads,
+                                             CACHE_BUDGET);
+    if (t->cached < 0)
+        return err_set(err, SHELF_ENOMEM, "out of memory caching training vectors");
+    return SHELF_OK;
+}
+
+static void bag_train_end(encoder *e)
+{
+    bag_encoder *b = as_bag(e);
+    if (b->training)
+        vcache_free(&b->training->cache);
+    mem_free(b->training);
+    b->training = NULL;
+}
+
+/* The rows' vectors from the cache, or made here. */
+static int bag_forward_train(encoder *e, encoder_work *w, const encoder_batch *in,
+                             encoder_features *out)
+{
+    const bag_encoder *b = as_const_bag(e);
+    const bag_training *t = b->training;
+    const size_t D = (size_t)b->dim;
+    for (size_t i = 0; i < in->n; i++) {
+        const uint32_t p = in->rows[i];
+        if (t->cached) {
+            vcache_get(&t->cache, p, &w->in[i]);
+        } else {
+            const char *text = t->texts[t->rows ? t->rows[p] : p];
+            if (bag_vectorize(b, &w->vs, &w->x[i], text, strlen(text), D ? b->emb : in->next_rows,
+                              D ? D : in->next_stride))
+                return -1;
+            w->in[i] = w->x[i];
+        }
+        w->missing[i] = w->in[i].n == 0;
+        if (D)
+            bag_embed(b, &w->in[i], w->hidden + i * D);
+    }
+    w->n = in->n;
+    *out = (encoder_features){in->n, bag_width(e), D ? w->hidden : NULL, D ? NULL : w->in,
+                              w->missing, NULL, 0, D ? w->grad : NULL};
+    return 0;
+}
+
+/* The embeddings' rows that the batch used, an SGD step each (Hogwild: shared, unlocked). */
+static void bag_backward(encoder *e, encoder_work *w, const encoder_update *u)
+{
+    bag_encoder *b = as_bag(e);
+    const size_t D = (size_t)b->dim;
+    for (size_t i = 0; D && i < w->n; i++) {
+        const sparse_vec *x = &w->in[i];
+        sparse_linear_sgd(b->emb, NULL, w->grad + i * D, NULL, 0, x->rows, x->vals, x->n,
+                          b->dim, u->lr);
+    }
 }
 
 static float *bag_params(encoder *e, size_t *n)
@@ -129,6 +231,7 @@ static void bag_describe(const encoder *e, buf *out, int labels, int nodes)
 static void bag_free(encoder *e)
 {
     bag_encoder *b = as_bag(e);
+    bag_train_end(e);
     bucket_map_free(&b->rows);
     mem_free(b->idf);
     mem_free(b->emb);
@@ -143,6 +246,10 @@ static const encoder_ops BAG_OPS = {
     .work_new = bag_work_new,
     .work_free = bag_work_free,
     .forward = bag_forward,
+    .train_begin = bag_train_begin,
+    .train_end = bag_train_end,
+    .forward_train = bag_forward_train,
+    .backward = bag_backward,
     .params = bag_params,
     .state = bag_state,
     .save = bag_save,

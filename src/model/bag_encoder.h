@@ -26,9 +26,10 @@ typedef struct bag_encoder {
     float *idf;       /* nrows */
     float *emb;       /* dim > 0: E[nrows][dim] */
     int char_norm_one; /* models of before d99ec33: character n-grams normed to 1, as words */
+    struct bag_training *training; /* between train_begin and train_end */
 } bag_encoder;
 
-/* An empty bag with these settings (rows come from vocab_build or a model file). NULL when
+/* An empty bag with these settings (rows come from train_begin or a model file). NULL when
  * out of memory. */
 bag_encoder *bag_encoder_new(const feat_config *feat, int dim);
 /* Allocates idf and the rows' table for nrows rows, and E (zeroed). 0, or -1. */

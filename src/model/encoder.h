@@ -8,6 +8,10 @@
  * so per product, so that a model can route around a missing title as around a missing
  * photo.
  *
+ * Training drives the same encoder through train_begin (vocabulary, statistics, random
+ * start), forward_train and backward, which the trainers of train/ call from the one
+ * training loop (train/loop.h).
+ *
  * Features are dense ([n][width] floats) except the bag's without embeddings, whose
  * features are the sparse TF-IDF vector over its rows (width = rows): its label head is a
  * sparse linear layer. */
@@ -18,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/rng.h"
 #include "model/model_io.h"
 #include "model/sparse_vec.h"
 #include "shelf.h"
@@ -39,6 +44,11 @@ typedef struct encoder_batch {
     const unsigned char *pixels; /* image encoders: n images of S x S x 3 bytes, decoded at
                                     the encoder's size S, one after another */
     const unsigned char *usable; /* image encoders: NULL, or per image whether it decoded */
+    /* Training (forward_train): the products are these rows of the set given to
+     * train_begin, whose input the encoder prepared then (token ids, sparse vectors, the
+     * decoded images); texts and pixels are not read. */
+    const uint32_t *rows;
+    uint64_t noise; /* training: seeds the batch's dropout or augmentation */
     /* Sparse features: the matrix (stride floats per row) that the layer above reads a row
      * of per nonzero, which forward asks the memory for early (NULL: no hint). */
     const float *next_rows;
@@ -57,7 +67,29 @@ typedef struct encoder_features {
     unsigned char *missing;   /* per row: 1 where the product lacks the encoder's input */
     const int *order;
     size_t group;
+    /* Training, dense features: [n][width] in the work area, where the layer above writes
+     * the loss's gradient with respect to the features before calling backward. */
+    float *grad;
 } encoder_features;
+
+/* What training an encoder begins with (train_begin). */
+typedef struct encoder_setup {
+    const encoder_batch *all;        /* every training product (with rows: those rows of the
+                                        texts or pixels) */
+    const shelf_train_options *opts; /* the encoder's settings among them */
+    int threads;
+    rng *r;          /* the parameters' random start is drawn from it, which the caller
+                        seeded; the label head's start is drawn after it */
+    uint64_t *seen;  /* NULL, or per product: the hash of its normalized text (bag), which
+                        the model keeps to tell a product it was trained on */
+} encoder_setup;
+
+/* What a step's backward pass does to the parameters. */
+typedef struct encoder_update {
+    float *grads; /* dense: the parameters' gradient is added here, laid out as params */
+    float lr;     /* sparse (the bag's embeddings, Hogwild): the rows the batch used take an
+                     SGD step at this rate at once */
+} encoder_update;
 
 typedef struct encoder encoder;
 typedef struct encoder_work encoder_work; /* one thread's activations, the encoder's own */
@@ -79,6 +111,21 @@ typedef struct encoder_ops {
      * w and stays valid until the next call. 0, or -1 out of memory. */
     int (*forward)(const encoder *e, encoder_work *w, const encoder_batch *b,
                    encoder_features *out);
+    /* ---- training (train/ drives these; prediction never calls them) ---- */
+    /* Learns what it needs from the training products before the first step (a vocabulary,
+     * the images' channel statistics), allocates its parameters and draws their start. It
+     * keeps the products' input in its own prepared form until train_end, so that a step
+     * names products by row (encoder_batch.rows); s->all must stay valid until then. */
+    shelf_status (*train_begin)(encoder *e, const encoder_setup *s, shelf_error *err);
+    void (*train_end)(encoder *e);
+    /* As forward on a batch of rows, in a work area made for training: with dropout or
+     * augmentation, batch statistics (which it may fold into its running ones), keeping
+     * what backward needs. 0, or -1 out of memory. */
+    int (*forward_train)(encoder *e, encoder_work *w, const encoder_batch *b,
+                         encoder_features *out);
+    /* After forward_train and the layer above's gradient in out->grad: back into the
+     * parameters (encoder_update). */
+    void (*backward)(encoder *e, encoder_work *w, const encoder_update *u);
     /* The parameter block (NULL, 0 for an encoder without parameters). */
     float *(*params)(encoder *e, size_t *n);
     /* Everything training changes: the parameters, then any statistics it keeps (the CNN's

@@ -122,23 +122,24 @@ static void init_block(const seq_encoder *e, float *p, rng *r)
     uniform(w2, D * F, 1 / sqrtf((float)F), r);
 }
 
-void seq_encoder_init_weights(seq_encoder *e, uint64_t seed, float *head_w, size_t n)
+void seq_encoder_init_weights(seq_encoder *e, rng *r)
 {
-    rng r;
-    rng_seed(&r, seed ^ 0x5e9e);
     const seq_layout l = seq_layout_of(e);
     float *P = e->params;
     memset(P, 0, e->nparams * sizeof *P);
-    uniform(P + l.emb, l.pos - l.emb, 0.1f, &r);
+    uniform(P + l.emb, l.pos - l.emb, 0.1f, r);
     if (e->kind == SEQ_TRANSFORMER) {
-        uniform(P + l.pos, l.enc - l.pos, 0.02f, &r);
+        uniform(P + l.pos, l.enc - l.pos, 0.02f, r);
         for (int b = 0; b < e->layers; b++)
-            init_block(e, P + layer_at(&l, b), &r);
+            init_block(e, P + layer_at(&l, b), r);
     } else {
-        uniform(P + l.enc, l.total - l.enc, 1 / sqrtf((float)e->D), &r);
+        uniform(P + l.enc, l.total - l.enc, 1 / sqrtf((float)e->D), r);
     }
-    if (head_w)
-        uniform(head_w, n, 1 / sqrtf((float)(2 * l.W)), &r);
+}
+
+void seq_encoder_init_head(const seq_encoder *e, float *head_w, size_t n, rng *r)
+{
+    uniform(head_w, n, 1 / sqrtf((float)seq_width(e)), r);
 }
 
 uint64_t seq_token_hash(const char *s, size_t n)

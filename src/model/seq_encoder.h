@@ -56,10 +56,11 @@ seq_layout seq_layout_of(const seq_encoder *e);
 int seq_encoder_alloc(seq_encoder *e);
 /* As seq_encoder_alloc without allocating: checks the sizes and sets nparams. 0, or -1. */
 int seq_encoder_size(seq_encoder *e);
-/* Random initial weights as PyTorch's defaults, seeded; head_w (NULL, or the n weights of
- * the label head above, [K][2W]) is drawn from the same stream after the encoder's, as it
- * was when the head was part of the encoder. */
-void seq_encoder_init_weights(seq_encoder *e, uint64_t seed, float *head_w, size_t n);
+/* Random initial weights as PyTorch's defaults, drawn from r. */
+void seq_encoder_init_weights(seq_encoder *e, rng *r);
+/* The n weights of the label head above ([K][2W]) as PyTorch's default, drawn from r after
+ * the encoder's, as they were when the head was part of the encoder. */
+void seq_encoder_init_head(const seq_encoder *e, float *head_w, size_t n, rng *r);
 void seq_encoder_free(seq_encoder *e);
 const char *seq_kind_name(seq_kind k);
 

@@ -1,15 +1,22 @@
 #include "model/seq_text_encoder.h"
 
+#include <limits.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/mem.h"
 
 enum { SIZES = 8 }; /* D, layers, heads, F, T, nwords, nbuckets, nsub */
 
 struct encoder_work {
-    seq_scratch *s;
+    seq_scratch *s;         /* prediction */
     float *feats;           /* window x width */
-    unsigned char *missing; /* window */
+    unsigned char *missing; /* window (training: batch) */
+    /* training: a batch of up to tw.B texts, ids [n][T][slots] padded to their longest */
+    seq_work tw;
+    int32_t *tok;
+    int *lens;
+    int n, T;
 };
 
 static size_t seq_enc_width(const encoder *e) { return (size_t)seq_width(as_const_seq(e)); }
@@ -27,13 +34,32 @@ static void seq_enc_work_free(encoder_work *w)
     seq_scratch_free(w->s);
     mem_free(w->feats);
     mem_free(w->missing);
+    seq_work_free(&w->tw);
+    mem_free(w->tok);
+    mem_free(w->lens);
     mem_free(w);
+}
+
+/* Training: room for a batch of ids and the layers' activations and gradients. */
+static encoder_work *seq_enc_train_work(const seq_encoder *e, size_t batch)
+{
+    encoder_work *w = mem_calloc(1, sizeof *w);
+    const size_t B = batch ? batch : 1;
+    if (!w || B > INT_MAX ||
+        !(w->tok = mem_alloc(B * (size_t)e->T * (size_t)seq_slots(e) * sizeof *w->tok)) ||
+        !(w->lens = mem_alloc(B * sizeof *w->lens)) || !(w->missing = mem_calloc(B, 1)) ||
+        seq_work_init(&w->tw, e, (int)B, 1)) {
+        seq_enc_work_free(w);
+        return NULL;
+    }
+    return w;
 }
 
 static encoder_work *seq_enc_work_new(const encoder *e, size_t batch, int training)
 {
-    (void)batch; /* the scratch's window, which seq_enc_batch reports */
-    (void)training; /* training runs the layers itself (train/seq_trainer.c) */
+    if (training)
+        return seq_enc_train_work(as_const_seq(e), batch);
+    /* prediction: the scratch's window, which seq_enc_batch reports */
     encoder_work *w = mem_calloc(1, sizeof *w);
     if (!w || !(w->s = seq_scratch_new(as_const_seq(e))) ||
         !(w->feats = mem_alloc((size_t)w->s->window * seq_enc_width(e) * sizeof *w->feats)) ||
@@ -53,8 +79,73 @@ static int seq_enc_forward(const encoder *e, encoder_work *w, const encoder_batc
     for (size_t j = 0; j < in->n; j++)
         w->missing[j] = s->lens[s->order[j]] == 0;
     *out = (encoder_features){in->n, seq_enc_width(e), w->feats, NULL, w->missing, s->order,
-                              (size_t)s->B};
+                              (size_t)s->B, NULL};
     return 0;
+}
+
+/* The sizes from the options, the vocabulary and the texts' ids from the training texts,
+ * and the parameters' random start. */
+static shelf_status seq_enc_train_begin(encoder *e, const encoder_setup *s, shelf_error *err)
+{
+    seq_text_encoder *t = (seq_text_encoder *)e;
+    seq_encoder *q = &t->seq;
+    const shelf_train_options *o = s->opts;
+    q->D = o->dim;
+    q->layers = o->layers;
+    q->heads = q->kind == SEQ_TRANSFORMER ? o->heads : 0;
+    q->F = q->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
+    q->T = o->max_tokens;
+    /* subwords only when asked for: they helped fashion's macro-F1, cost flipkart-9k 2.5-3
+     * points and were even on zh-online-shopping-10cats (docs/benchmarks.md) */
+    q->nsub = o->maxn == 0 ? 0 : (uint32_t)o->buckets;
+    t->dropout = o->dropout;
+    shelf_status st = seq_corpus_build(q, &t->training, s->all->texts, s->all->rows, s->all->n,
+                                       err);
+    if (st != SHELF_OK)
+        return st;
+    if (seq_encoder_alloc(q))
+        return err_set(err, SHELF_ENOMEM, "out of memory for the %s encoder's parameters",
+                       seq_kind_name(q->kind));
+    seq_encoder_init_weights(q, s->r);
+    return SHELF_OK;
+}
+
+static void seq_enc_train_end(encoder *e) { seq_corpus_free(&((seq_text_encoder *)e)->training); }
+
+/* The rows' ids, padded to the longest, through the layers with dropout. */
+static int seq_enc_forward_train(encoder *e, encoder_work *w, const encoder_batch *b,
+                                 encoder_features *out)
+{
+    const seq_text_encoder *t = (const seq_text_encoder *)e;
+    const seq_encoder *q = &t->seq;
+    const seq_corpus *c = &t->training;
+    const size_t S = (size_t)seq_slots(q);
+    if (b->n > (size_t)w->tw.B)
+        return -1;
+    w->n = (int)b->n;
+    w->T = 1;
+    for (int i = 0; i < w->n; i++)
+        if (c->len[b->rows[i]] > w->T)
+            w->T = c->len[b->rows[i]];
+    for (int i = 0; i < w->n; i++) {
+        const uint32_t p = b->rows[i];
+        const size_t len = (size_t)c->len[p], row = (size_t)i * (size_t)w->T * S;
+        w->lens[i] = c->len[p];
+        w->missing[i] = len == 0;
+        memcpy(w->tok + row, c->tok + c->off[p] * S, len * S * sizeof *w->tok);
+        memset(w->tok + row + len * S, 0, ((size_t)w->T - len) * S * sizeof *w->tok);
+    }
+    rng_seed(&w->tw.drop_rng, b->noise);
+    w->tw.dropout = t->dropout;
+    seq_forward(q, &w->tw, w->tok, w->lens, w->n, w->T);
+    *out = (encoder_features){.n = b->n, .width = seq_enc_width(e), .dense = w->tw.pooled,
+                              .missing = w->missing, .grad = w->tw.dpooled};
+    return 0;
+}
+
+static void seq_enc_backward(encoder *e, encoder_work *w, const encoder_update *u)
+{
+    seq_backward(as_const_seq(e), &w->tw, u->grads, w->tok, w->lens, w->n, w->T);
 }
 
 static float *seq_enc_params(encoder *e, size_t *n)
@@ -102,6 +193,7 @@ static void seq_enc_describe(const encoder *e, buf *b, int labels, int nodes)
 
 static void seq_enc_free(encoder *e)
 {
+    seq_enc_train_end(e);
     seq_encoder_free(as_seq(e));
     mem_free(e);
 }
@@ -110,9 +202,10 @@ static void seq_enc_free(encoder *e)
     {                                                                                        \
         .kind = KIND, .name = NAME, .width = seq_enc_width, .batch = seq_enc_batch,          \
         .head_by_output = 1, .work_new = seq_enc_work_new, .work_free = seq_enc_work_free,   \
-        .forward = seq_enc_forward, .params = seq_enc_params, .state = seq_enc_state,         \
-        .save = seq_enc_save,          \
-        .describe = seq_enc_describe, .free = seq_enc_free                                   \
+        .forward = seq_enc_forward, .train_begin = seq_enc_train_begin,                       \
+        .train_end = seq_enc_train_end, .forward_train = seq_enc_forward_train,               \
+        .backward = seq_enc_backward, .params = seq_enc_params, .state = seq_enc_state,       \
+        .save = seq_enc_save, .describe = seq_enc_describe, .free = seq_enc_free              \
     }
 static const encoder_ops GRU_OPS = SEQ_OPS(ENCODER_GRU, "gru");
 static const encoder_ops TRANSFORMER_OPS = SEQ_OPS(ENCODER_TRANSFORMER, "transformer");

@@ -1,10 +1,12 @@
-/* Training of the sequence text encoders (see seq_trainer.h).
+/* Training of the sequence text encoders (see seq_trainer.h), through the encoder
+ * interface.
  *
- * B = sequences in a batch, T = the batch's padded length, K = labels. Every training text
- * is tokenized once, up front. Each step, the threads of the pool take slices of the batch,
- * each with its own work area and gradient block; the blocks are then summed in thread order
- * (so a run does not depend on timing) and AdamW updates the dense parameters and the
- * embedding rows the batch used, the threads sharing that work by ranges. */
+ * B = sequences in a batch, K = labels. The encoder tokenizes every training text once, in
+ * train_begin. Each step, the threads of the pool take slices of the batch, each with its
+ * own work area and gradient block, through the encoder's forward_train, the label head,
+ * the loss and back; the blocks are then summed in thread order (so a run does not depend
+ * on timing) and AdamW updates the dense parameters and the embedding rows the batch used,
+ * the threads sharing that work by ranges. */
 #include "train/seq_trainer.h"
 
 #include <math.h>
@@ -16,7 +18,6 @@
 #include "core/rng.h"
 #include "core/threadpool.h"
 #include "nn/dense.h"
-#include "nn/embedding.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "nn/softmax.h"
@@ -24,35 +25,33 @@
 #include "train/balance.h"
 #include "train/loop.h"
 
-enum { MAX_THREADS = 64, PATIENCE = 4, MIN_WORD_COUNT = 2, UNKNOWN_BUCKETS = 1 << 14,
-       MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
+enum { MAX_THREADS = 64, PATIENCE = 4, MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
        /* batches sorted by length together: similar lengths, yet a shuffled order */
        CHUNK_BATCHES = 32 };
 static const float BETA1 = 0.9f, BETA2 = 0.999f, ADAM_EPS = 1e-8f, WARMUP_SHARE = 0.05f;
 
 typedef struct seq_trainer {
     shelf_model *m;
-    seq_encoder *e;
+    encoder *enc;          /* m->text */
+    seq_encoder *e;        /* its layers, whose layout the optimizer reads */
+    const seq_corpus *corpus; /* its training texts as ids */
     label_head *head;      /* m's text head, over the encoder's features */
     size_t P;              /* parameters: the encoder's, then the head's (a gradient block) */
     const shelf_train_options *o;
     thread_pool *pool;
     int threads, B, slice; /* slice: sequences per thread, at most */
     size_t n;
-    int32_t *tok;          /* every product's ids, at tok + off[i], len[i] of them */
-    size_t *off;
-    int *len;
+    const char **texts;    /* the catalog's, for train_begin */
     const uint32_t *y;
     balance bal;           /* --balance: class weights, or each epoch's draw */
     uint32_t *sorted, *batches, *planned; /* by length; batch order; the batches in it */
     size_t *bounds;        /* batch k is planned[bounds[k] .. bounds[k+1]) */
     size_t *count;         /* T + 2 counters for sorting by length */
-    /* the current batch: products batch[0..nb), ids btok[nb][Tb] */
+    /* the current batch: products batch[0..nb); the embedding rows it used */
     const uint32_t *batch;
-    int nb, Tb, nrows;
-    int32_t *btok, *rows;
-    int *blens;
-    seq_work work[MAX_THREADS];
+    int nb, nrows;
+    int32_t *rows;
+    encoder_work *work[MAX_THREADS];
     float *grads[MAX_THREADS], *logits[MAX_THREADS], *dlogits[MAX_THREADS];
     float *leaf[MAX_THREADS]; /* --hierarchy: the labels' logits from the encoder's nodes' */
     double loss[MAX_THREADS];
@@ -75,98 +74,6 @@ shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *er
     return SHELF_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Every product's first T tokens: their hashes (into *hashes) and, with subwords, their
- * subword buckets (into tr->tok, the slots after each token's first, not yet offset past
- * the words' rows); offsets in tr->off. 0, or -1 out of memory. */
-static int hash_tokens(seq_trainer *tr, const shelf_catalog *cat, uint64_t **hashes,
-                       size_t *total)
-{
-    tok_scratch ts = {0};
-    size_t cap = 0, used = 0;
-    uint64_t *h = NULL;
-    const int T = tr->e->T, S = seq_slots(tr->e);
-    int rc = 0;
-    for (size_t i = 0; i < tr->n && !rc; i++) {
-        const char *t = shelf_catalog_get(cat, i)->text;
-        long n = tok_tokenize(&ts, t, strlen(t));
-        if (n < 0) {
-            rc = -1;
-            break;
-        }
-        const long k = n > T ? T : n;
-        if (used + (size_t)k > cap) {
-            size_t ncap = (used + (size_t)k) * 2 + 1024;
-            uint64_t *nh = mem_realloc(h, ncap * sizeof *nh);
-            int32_t *nt = mem_realloc(tr->tok, ncap * (size_t)S * sizeof *nt);
-            if (nh)
-                h = nh;
-            if (nt)
-                tr->tok = nt;
-            if (!nh || !nt) {
-                rc = -1;
-                break;
-            }
-            cap = ncap;
-        }
-        tr->off[i] = used;
-        tr->len[i] = (int)k;
-        for (long j = 0; j < k; j++, used++) {
-            h[used] = seq_token_hash(ts.text + ts.tokens[j].start, ts.tokens[j].len);
-            if (S > 1)
-                seq_subwords(&ts, j, n, tr->e->nsub, tr->tok + used * S + 1);
-        }
-    }
-    tok_scratch_free(&ts);
-    *hashes = h;
-    *total = used;
-    return rc;
-}
-
-/* The vocabulary (tokens seen at least MIN_WORD_COUNT times) and every product's ids. */
-static shelf_status build_vocab(seq_trainer *tr, const shelf_catalog *cat, shelf_error *err)
-{
-    seq_encoder *e = tr->e;
-    uint64_t *h = NULL, *sorted = NULL;
-    size_t total = 0;
-    const int S = seq_slots(e);
-    tr->off = mem_alloc((tr->n + 1) * sizeof *tr->off);
-    tr->len = mem_alloc((tr->n + 1) * sizeof *tr->len);
-    if (!tr->off || !tr->len || hash_tokens(tr, cat, &h, &total) ||
-        (!tr->tok && !(tr->tok = mem_alloc(sizeof *tr->tok))) ||
-        !(sorted = mem_alloc((total + 1) * sizeof *sorted))) {
-        mem_free(h);
-        mem_free(sorted);
-        return err_set(err, SHELF_ENOMEM, "out of memory building the token vocabulary");
-    }
-    memcpy(sorted, h, total * sizeof *h);
-    qsort(sorted, total, sizeof *sorted, cmp_u64);
-    size_t words = 0;
-    for (size_t i = 0, j; i < total; i = j) {
-        for (j = i + 1; j < total && sorted[j] == sorted[i]; j++)
-            ;
-        if (j - i >= MIN_WORD_COUNT && words < SEQ_MAX_WORDS)
-            sorted[words++] = sorted[i];
-    }
-    e->words = sorted;
-    e->nwords = (uint32_t)words;
-    e->nbuckets = UNKNOWN_BUCKETS;
-    const int32_t base = (int32_t)(e->nwords + e->nbuckets);
-    for (size_t i = 0; i < total; i++) {
-        int32_t *id = tr->tok + i * S;
-        id[0] = seq_row_of_hash(e, h[i]);
-        for (int s = 1; s < S; s++)
-            id[s] += id[s] >= 0 ? base : 0;
-    }
-    mem_free(h);
-    return SHELF_OK;
-}
-
 /* This epoch's batches from its shuffled order: sorted by decreasing length within chunks
  * of CHUNK_BATCHES batches, the batches then taken in a shuffled order. */
 static size_t plan_epoch(void *ctx, const uint32_t *order, size_t n, rng *r,
@@ -174,17 +81,17 @@ static size_t plan_epoch(void *ctx, const uint32_t *order, size_t n, rng *r,
 {
     seq_trainer *tr = ctx;
     const size_t chunk = (size_t)tr->B * CHUNK_BATCHES;
-    const int T = tr->e->T;
+    const int T = tr->e->T, *len = tr->corpus->len;
     for (size_t c0 = 0; c0 < n; c0 += chunk) { /* a counting sort, longest first */
         const size_t c1 = n - c0 < chunk ? n : c0 + chunk;
         memset(tr->count, 0, (size_t)(T + 2) * sizeof *tr->count);
         for (size_t i = c0; i < c1; i++)
-            tr->count[T - tr->len[order[i]] + 1]++;
+            tr->count[T - len[order[i]] + 1]++;
         for (int k = 1; k <= T + 1; k++)
             tr->count[k] += tr->count[k - 1];
         for (size_t i = c0; i < c1; i++) {
             uint32_t p = order[i];
-            tr->sorted[c0 + tr->count[T - tr->len[p]]++] = p;
+            tr->sorted[c0 + tr->count[T - len[p]]++] = p;
         }
     }
     const size_t nbatches = (n + (size_t)tr->B - 1) / (size_t)tr->B;
@@ -205,10 +112,11 @@ static size_t plan_epoch(void *ctx, const uint32_t *order, size_t n, rng *r,
     return nbatches;
 }
 
-/* The thread's slice of the batch: forward, softmax cross-entropy (mean over the batch,
- * optionally smoothed, weighted by class under --balance weight), backward into its
- * gradient block. Under --hierarchy the encoder scores the taxonomy's nodes, a label's logit
- * is the sum of its path's. */
+/* The thread's slice of the batch: the encoder's forward_train, the head, softmax
+ * cross-entropy (mean over the batch, optionally smoothed, weighted by class under
+ * --balance weight), back through the head and the encoder into the thread's gradient
+ * block. Under --hierarchy the head scores the taxonomy's nodes, a label's logit is the
+ * sum of its path's. */
 static void run_grad(void *ctx, int tid, int nthreads)
 {
     seq_trainer *tr = ctx;
@@ -216,17 +124,20 @@ static void run_grad(void *ctx, int tid, int nthreads)
     pool_split((size_t)tr->nb, tid, nthreads, &b0, &b1);
     tr->loss[tid] = 0;
     const shelf_model *m = tr->m;
-    const int n = (int)(b1 - b0), K = model_num_labels(m), N = tr->head->out, Tb = tr->Tb;
+    const int n = (int)(b1 - b0), K = model_num_labels(m), N = tr->head->out;
     if (n == 0)
         return;
-    seq_work *w = &tr->work[tid];
-    rng_seed(&w->drop_rng, tr->o->seed ^ ((uint64_t)tr->step << 8) ^ (uint64_t)tid);
-    const int32_t *tok = tr->btok + b0 * (size_t)Tb * (size_t)seq_slots(tr->e);
-    const int *lens = tr->blens + b0;
-    seq_forward(tr->e, w, tok, lens, n, Tb);
+    const encoder_batch batch = {
+        .n = (size_t)n, .rows = tr->batch + b0,
+        .noise = tr->o->seed ^ ((uint64_t)tr->step << 8) ^ (uint64_t)tid};
+    encoder_features f;
+    if (tr->enc->ops->forward_train(tr->enc, tr->work[tid], &batch, &f)) {
+        tr->loss[tid] = NAN; /* cannot happen: the work area holds a slice */
+        return;
+    }
     const label_head *h = tr->head;
     const int F = (int)h->in;
-    dense_forward(tr->logits[tid], w->pooled, h->w, h->b, n, F, N);
+    dense_forward(tr->logits[tid], f.dense, h->w, h->b, n, F, N);
     const float eps = tr->o->label_smoothing, scale = 1.0f / (float)tr->nb;
     double loss = 0;
     for (int b = 0; b < n; b++) {
@@ -245,9 +156,9 @@ static void run_grad(void *ctx, int tid, int nthreads)
     }
     tr->loss[tid] = loss;
     float *gh = tr->grads[tid] + tr->e->nparams; /* the head's gradient, after the encoder's */
-    dense_backward(w->dpooled, 0, gh, gh + (size_t)F * (size_t)N, tr->dlogits[tid], w->pooled,
-                   h->w, n, F, N);
-    seq_backward(tr->e, w, tr->grads[tid], tok, lens, n, Tb);
+    dense_backward(f.grad, 0, gh, gh + (size_t)F * (size_t)N, tr->dlogits[tid], f.dense, h->w,
+                   n, F, N);
+    tr->enc->ops->backward(tr->enc, tr->work[tid], &(encoder_update){.grads = tr->grads[tid]});
 }
 
 /* Sums the threads' gradients of [i0, i1) into thread 0's, in thread order, clears them,
@@ -290,37 +201,19 @@ static void run_update(void *ctx, int tid, int nthreads)
     }
 }
 
-/* Copies the batch's ids into btok, padded to its longest text. */
-static void fill_batch(seq_trainer *tr, const uint32_t *rows, size_t n)
-{
-    const size_t S = (size_t)seq_slots(tr->e);
-    tr->batch = rows;
-    tr->nb = (int)n;
-    tr->Tb = 1;
-    for (int b = 0; b < tr->nb; b++)
-        if (tr->len[tr->batch[b]] > tr->Tb)
-            tr->Tb = tr->len[tr->batch[b]];
-    for (int b = 0; b < tr->nb; b++) {
-        const uint32_t p = tr->batch[b];
-        const size_t len = (size_t)tr->len[p], row = (size_t)b * (size_t)tr->Tb * S;
-        tr->blens[b] = tr->len[p];
-        memcpy(tr->btok + row, tr->tok + tr->off[p] * S, len * S * sizeof *tr->btok);
-        memset(tr->btok + row + len * S, 0, ((size_t)tr->Tb - len) * S * sizeof *tr->btok);
-    }
-}
-
 /* One batch: the gradient on every thread, then AdamW's step at the schedule's rate. */
 static int seq_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch, size_t first,
                     loop_meter *meter)
 {
     (void)tid, (void)epoch, (void)first;
     seq_trainer *tr = ctx;
-    fill_batch(tr, rows, n);
+    tr->batch = rows;
+    tr->nb = (int)n;
     pool_run(tr->pool, run_grad, tr);
     double loss = 0;
     for (int t = 0; t < tr->threads; t++)
         loss += tr->loss[t];
-    tr->nrows = embedding_rows(tr->rows, tr->btok, seq_slots(tr->e), tr->blens, tr->nb, tr->Tb);
+    tr->nrows = seq_corpus_rows_used(tr->e, tr->corpus, rows, n, tr->rows);
     float momentum;
     schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
     tr->step++;
@@ -340,40 +233,33 @@ static int alloc_buffers(seq_trainer *tr)
     tr->batches = mem_alloc((n / B + 2) * sizeof *tr->batches);
     tr->bounds = mem_alloc((n / B + 3) * sizeof *tr->bounds);
     tr->count = mem_alloc((T + 2) * sizeof *tr->count);
-    tr->btok = mem_alloc(B * T * S * sizeof *tr->btok);
     tr->rows = mem_alloc(B * T * S * sizeof *tr->rows);
-    tr->blens = mem_alloc(B * sizeof *tr->blens);
     tr->m1 = mem_calloc(P, sizeof *tr->m1);
     tr->m2 = mem_calloc(P, sizeof *tr->m2);
     if (!tr->sorted || !tr->planned || !tr->batches || !tr->bounds || !tr->count ||
-        !tr->btok || !tr->rows || !tr->blens || !tr->m1 || !tr->m2)
+        !tr->rows || !tr->m1 || !tr->m2)
         return -1;
     for (int t = 0; t < tr->threads; t++) {
         tr->grads[t] = mem_calloc(P, sizeof(float));
         tr->logits[t] = mem_alloc((size_t)tr->slice * (size_t)tr->head->out * sizeof(float));
         tr->dlogits[t] = mem_alloc((size_t)tr->slice * (size_t)tr->head->out * sizeof(float));
         tr->leaf[t] = mem_alloc((size_t)model_num_labels(tr->m) * sizeof(float));
-        if (!tr->grads[t] || !tr->logits[t] || !tr->dlogits[t] || !tr->leaf[t] ||
-            seq_work_init(&tr->work[t], tr->e, tr->slice, 1))
+        tr->work[t] = tr->enc->ops->work_new(tr->enc, (size_t)tr->slice, 1);
+        if (!tr->grads[t] || !tr->logits[t] || !tr->dlogits[t] || !tr->leaf[t] || !tr->work[t])
             return -1;
-        tr->work[t].dropout = tr->o->dropout;
     }
     return 0;
 }
 
 static void free_buffers(seq_trainer *tr)
 {
-    mem_free(tr->tok);
-    mem_free(tr->off);
-    mem_free(tr->len);
+    mem_free(tr->texts);
     mem_free(tr->sorted);
     mem_free(tr->planned);
     mem_free(tr->batches);
     mem_free(tr->bounds);
     mem_free(tr->count);
-    mem_free(tr->btok);
     mem_free(tr->rows);
-    mem_free(tr->blens);
     mem_free(tr->m1);
     mem_free(tr->m2);
     for (int t = 0; t < MAX_THREADS; t++) {
@@ -381,7 +267,8 @@ static void free_buffers(seq_trainer *tr)
         mem_free(tr->logits[t]);
         mem_free(tr->dlogits[t]);
         mem_free(tr->leaf[t]);
-        seq_work_free(&tr->work[t]);
+        if (tr->work[t])
+            tr->enc->ops->work_free(tr->work[t]);
     }
     balance_free(&tr->bal);
     pool_free(tr->pool);
@@ -396,33 +283,33 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                       .B = o->batch};
     seq_text_encoder *t =
         seq_text_encoder_new(o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER);
-    if (!t)
+    if (!t || !(tr.texts = mem_alloc((tr.n + 1) * sizeof *tr.texts))) {
+        encoder_free(t ? &t->base : NULL);
         return err_set(err, SHELF_ENOMEM, "out of memory");
+    }
     encoder_free(m->text);
-    m->text = &t->base;
-    seq_encoder *e = tr.e = &t->seq;
+    m->text = tr.enc = &t->base;
+    tr.e = &t->seq;
+    tr.corpus = &t->training;
     tr.head = &m->text_head;
-    e->D = o->dim;
-    e->layers = o->layers;
-    e->heads = e->kind == SEQ_TRANSFORMER ? o->heads : 0;
-    e->F = e->kind == SEQ_TRANSFORMER ? 4 * o->dim : 0;
-    e->T = o->max_tokens;
-    /* subwords only when asked for: they helped fashion's macro-F1, cost flipkart-9k 2.5-3
-     * points and were even on zh-online-shopping-10cats (docs/benchmarks.md) */
-    e->nsub = o->maxn == 0 ? 0 : (uint32_t)o->buckets;
-    shelf_status st = build_vocab(&tr, train, err);
+    tr.head->by_output = 1;
+    for (size_t i = 0; i < tr.n; i++)
+        tr.texts[i] = shelf_catalog_get(train, i)->text;
+    const encoder_batch all = {.n = tr.n, .texts = tr.texts};
+    rng r; /* the encoder's start, then the head's, from one stream */
+    rng_seed(&r, o->seed ^ 0x5e9e);
+    const encoder_setup setup = {&all, o, o->threads, &r, NULL};
+    shelf_status st = tr.enc->ops->train_begin(tr.enc, &setup, err);
     if (st != SHELF_OK)
         goto done;
-    tr.head->by_output = 1;
     /* the head scores the labels, or under --hierarchy the taxonomy's nodes */
-    if (seq_encoder_alloc(e) ||
-        label_head_alloc(tr.head, (size_t)seq_width(e), model_num_nodes(m))) {
+    if (label_head_alloc(tr.head, encoder_width(tr.enc), model_num_nodes(m))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for the %s encoder's parameters",
-                     seq_kind_name(e->kind));
+                     seq_kind_name(tr.e->kind));
         goto done;
     }
-    tr.P = e->nparams + tr.head->nparams;
-    seq_encoder_init_weights(e, o->seed, tr.head->w, (size_t)tr.head->in * tr.head->out);
+    tr.P = tr.e->nparams + tr.head->nparams;
+    seq_encoder_init_head(tr.e, tr.head->w, (size_t)tr.head->in * tr.head->out, &r);
     tr.pool = pool_new(tr.threads);
     if (tr.pool) /* a pool may start fewer threads than asked: the slices follow it */
         tr.threads = pool_threads(tr.pool);
@@ -445,6 +332,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     m->info.valid_accuracy = res.valid_accuracy;
     m->info.fit_seconds = res.ran ? res.step_seconds / res.ran : 0;
 done:
+    tr.enc->ops->train_end(tr.enc);
     free_buffers(&tr);
     return st;
 }

@@ -1,53 +1,10 @@
 #include "train/vocab.h"
 
-#include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/mem.h"
-
-/* Character n-grams seen in a single product are mostly noise (misspellings, codes) and
- * cost a row of weights each; word n-grams are kept from their first occurrence. */
-enum { MIN_CHAR_DF = 2 };
-
-typedef struct df_job {
-    const bag_encoder *bag;
-    const shelf_catalog *cat;
-    size_t from, to;
-    uint32_t *df;      /* per bucket: products containing it */
-    uint8_t *is_word;  /* per bucket: 1 when some word n-gram hashed there */
-    uint32_t *stamp;   /* per bucket: last product that counted it */
-    uint64_t *seen;    /* per product: hash of its normalized text */
-    int failed;
-} df_job;
-
-static void *df_count(void *arg)
-{
-    df_job *j = arg;
-    feat_list f = {0};
-    for (size_t i = j->from; i < j->to; i++) {
-        const char *t = shelf_catalog_get(j->cat, i)->text;
-        if (feat_extract(&j->bag->feat, &f, t, strlen(t))) {
-            j->failed = 1;
-            break;
-        }
-        j->seen[i] = feat_tokens_hash(&f);
-        uint32_t stamp = (uint32_t)i + 1;
-        for (size_t k = 0; k < f.n; k++) {
-            uint32_t b = f.ids[k];
-            if (k < f.nword)
-                j->is_word[b] = 1;
-            if (j->stamp[b] != stamp) {
-                j->stamp[b] = stamp;
-                j->df[b]++;
-            }
-        }
-    }
-    feat_list_free(&f);
-    return NULL;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -56,7 +13,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Sorted, without repeats, into m->seen (takes ownership of seen). */
-static void keep_seen(shelf_model *m, uint64_t *seen, size_t n)
+void vocab_keep_seen(shelf_model *m, uint64_t *seen, size_t n)
 {
     qsort(seen, n, sizeof *seen, cmp_u64);
     size_t u = 0;
@@ -65,65 +22,6 @@ static void keep_seen(shelf_model *m, uint64_t *seen, size_t n)
             seen[u++] = seen[i];
     m->seen = seen;
     m->nseen = u;
-}
-
-static shelf_status count_features(const bag_encoder *bag, const shelf_catalog *cat,
-                                   int threads, df_job *jobs, uint64_t *seen, shelf_error *err)
-{
-    size_t n = shelf_catalog_size(cat), B = bag->feat.buckets;
-    pthread_t tid[64];
-    int started[64] = {0}, failed = 0;
-    for (int t = 0; t < threads; t++) {
-        df_job *j = &jobs[t];
-        *j = (df_job){bag, cat, n * (size_t)t / (size_t)threads,
-                      n * (size_t)(t + 1) / (size_t)threads, mem_calloc(B, 4), mem_calloc(B, 1),
-                      mem_calloc(B, 4), seen, 0};
-        if (!j->df || !j->is_word || !j->stamp) {
-            failed = 1;
-            break;
-        }
-        if (pthread_create(&tid[t], NULL, df_count, j)) {
-            df_count(j);
-            continue;
-        }
-        started[t] = 1;
-    }
-    for (int t = 0; t < threads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        failed |= jobs[t].failed;
-        mem_free(jobs[t].stamp);
-        jobs[t].stamp = NULL;
-    }
-    return failed ? err_set(err, SHELF_ENOMEM, "out of memory counting features") : SHELF_OK;
-}
-
-/* Whether a feature bucket gets a row: words always, character n-grams when frequent. */
-static int keep_bucket(uint32_t df, uint8_t word) { return df >= MIN_CHAR_DF || (df && word); }
-
-/* Merges the per-thread counts and gives each kept bucket a row and an IDF. */
-static shelf_status assign_rows(bag_encoder *bag, df_job *jobs, int threads, size_t n,
-                                shelf_error *err)
-{
-    size_t B = bag->feat.buckets;
-    uint32_t *df = jobs[0].df;
-    uint8_t *word = jobs[0].is_word;
-    for (int t = 1; t < threads; t++)
-        for (size_t b = 0; b < B; b++) {
-            df[b] += jobs[t].df[b];
-            word[b] |= jobs[t].is_word[b];
-        }
-    uint32_t rows = 0;
-    for (size_t b = 0; b < B; b++)
-        rows += keep_bucket(df[b], word[b]);
-    if (bag_encoder_alloc(bag, rows))
-        return err_set(err, SHELF_ENOMEM, "out of memory for %u feature rows", rows);
-    for (size_t b = 0; b < B; b++)
-        if (keep_bucket(df[b], word[b])) { /* smoothed IDF, as scikit-learn's TfidfVectorizer */
-            bag->idf[bag->rows.n] = (float)(log((1.0 + (double)n) / (1.0 + df[b])) + 1.0);
-            bucket_map_add(&bag->rows, (uint32_t)b);
-        }
-    return SHELF_OK;
 }
 
 shelf_status vocab_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
@@ -138,32 +36,4 @@ shelf_status vocab_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
     }
     return model_build_taxonomy(m) ? err_set(err, SHELF_ENOMEM, "out of memory building the "
                                              "taxonomy") : SHELF_OK;
-}
-
-shelf_status vocab_build(shelf_model *m, bag_encoder *bag, const shelf_catalog *train,
-                         int threads, uint32_t *y, shelf_error *err)
-{
-    size_t n = shelf_catalog_size(train);
-    if (threads > 64)
-        threads = 64;
-    if ((size_t)threads > n)
-        threads = n ? (int)n : 1;
-    df_job jobs[64];
-    memset(jobs, 0, sizeof jobs);
-    uint64_t *seen = mem_alloc((n ? n : 1) * sizeof *seen);
-    shelf_status st = seen ? vocab_labels(m, train, y, err)
-                           : err_set(err, SHELF_ENOMEM, "out of memory");
-    if (st == SHELF_OK)
-        st = count_features(bag, train, threads, jobs, seen, err);
-    if (st == SHELF_OK)
-        st = assign_rows(bag, jobs, threads, n, err);
-    for (int t = 0; t < threads; t++) {
-        mem_free(jobs[t].df);
-        mem_free(jobs[t].is_word);
-    }
-    if (st == SHELF_OK)
-        keep_seen(m, seen, n);
-    else
-        mem_free(seen);
-    return st;
 }

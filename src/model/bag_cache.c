@@ -1,4 +1,5 @@
-#include "train/vcache.h"
+#include "model/bag_cache.h"
+
 #include "core/mem.h"
 
 #include <pthread.h>
@@ -8,7 +9,7 @@
 
 typedef struct vc_job {
     const bag_encoder *bag;
-    const shelf_catalog *cat;
+    const char *const *texts;
     size_t from, to;
     uint64_t *off; /* shared; this job writes off[from+1 .. to] relative to its block */
     sparse_vec block; /* this job's vectors back to back */
@@ -29,7 +30,7 @@ static void *vc_run(void *arg)
     }
     size_t used = 0;
     for (size_t i = j->from; i < j->to && !j->failed; i++) {
-        const char *t = shelf_catalog_get(j->cat, i)->text;
+        const char *t = j->texts[i];
         if (bag_vectorize(j->bag, &vs, &x, t, strlen(t), NULL, 0) ||
             sparse_vec_reserve(&j->block, used + x.n + 1)) {
             j->failed = 1;
@@ -53,14 +54,14 @@ static void *vc_run(void *arg)
 }
 
 /* Average nonzeros of the first products, to predict the cache's size. */
-static double sample_nnz(const bag_encoder *m, const shelf_catalog *cat)
+static double sample_nnz(const bag_encoder *m, const char *const *texts, size_t n)
 {
     vec_scratch vs;
     sparse_vec x = {0};
-    size_t n = shelf_catalog_size(cat), k = n < 2000 ? n : 2000, total = 0;
+    size_t k = n < 2000 ? n : 2000, total = 0;
     if (vec_scratch_init(&vs, m->nrows) == 0)
         for (size_t i = 0; i < k; i++) {
-            const char *t = shelf_catalog_get(cat, i)->text;
+            const char *t = texts[i];
             if (bag_vectorize(m, &vs, &x, t, strlen(t), NULL, 0) == 0)
                 total += x.n;
         }
@@ -95,12 +96,11 @@ static int vc_concat(vcache *c, vc_job *jobs, int threads, size_t n)
     return 0;
 }
 
-int vcache_build(vcache *c, const bag_encoder *m, const shelf_catalog *cat, int threads,
-                 size_t budget)
+int vcache_build(vcache *c, const bag_encoder *m, const char *const *texts, size_t n,
+                 int threads, size_t budget)
 {
     memset(c, 0, sizeof *c);
-    size_t n = shelf_catalog_size(cat);
-    if (sample_nnz(m, cat) * (double)n * 8.0 > (double)budget)
+    if (sample_nnz(m, texts, n) * (double)n * 8.0 > (double)budget)
         return 0;
     if (threads > 64)
         threads = 64;
@@ -112,7 +112,7 @@ int vcache_build(vcache *c, const bag_encoder *m, const shelf_catalog *cat, int 
     atomic_size_t total = 0;
     int failed = 0, over = 0;
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (vc_job){m, cat, n * (size_t)t / (size_t)threads,
+        jobs[t] = (vc_job){m, texts, n * (size_t)t / (size_t)threads,
                            n * (size_t)(t + 1) / (size_t)threads, c->off, {0}, &total,
                            budget / 8, 0, 0};
         if (pthread_create(&tid[t], NULL, vc_run, &jobs[t]))
