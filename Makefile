@@ -35,9 +35,9 @@ build/san/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
 	$(CC) $(CFLAGS_COMMON) $(SAN) -c $< -o $@
 
 build/rel/libshelf.a: $(LIB_SRC:%.c=build/rel/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 build/san/libshelf.a: $(LIB_SRC:%.c=build/san/%.o)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 shelf: $(CLI_SRC:%.c=build/rel/%.o) build/rel/libshelf.a
 	$(CC) $(OPT) -o $@ $^ $(LDLIBS)

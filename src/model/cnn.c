@@ -198,6 +198,7 @@ typedef struct step {
     const cnn *c;
     cnn_work *w;
     float *stats;  /* running statistics to update (training) */
+    float *out;    /* backward: the gradient is added here */
     int n, layer;
     float *bufs[2];  /* inference: the two alternating activation buffers */
 } step;
@@ -379,24 +380,23 @@ static void run_conv_backward(void *arg, int tid, int nthreads)
                     st->n, (int)n0, (int)n1, w->chunk[l], scratch_of(st, tid));
 }
 
-/* Thread 0's gradient block becomes the sum of all threads', in a fixed order so that a
- * run is reproducible for a given number of threads. */
+/* The sum of all threads' gradient blocks, in a fixed order so that a run is reproducible
+ * for a given number of threads, added to the caller's. */
 static void run_reduce(void *arg, int tid, int nthreads)
 {
     step *st = arg;
     size_t i0, i1;
     pool_split(st->c->nparams, tid, nthreads, &i0, &i1);
-    float *sum = grads_of(st, 0);
-    for (int t = 1; t < nthreads; t++) {
+    for (int t = 0; t < nthreads; t++) {
         const float *g = grads_of(st, t);
         for (size_t i = i0; i < i1; i++)
-            sum[i] += g[i];
+            st->out[i] += g[i];
     }
 }
 
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n)
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, float *grads)
 {
-    step st = {.c = c, .w = w, .n = n};
+    step st = {.c = c, .w = w, .n = n, .out = grads};
     /* gradients of activation l live in dbuf[(l + 1) & 1]; pooling writes layer 6's */
     pool_run(pool, run_pool_backward, &st);
     for (int l = CNN_CONVS - 1; l >= 0; l--) {

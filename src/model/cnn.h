@@ -71,7 +71,7 @@ typedef struct cnn_work {
     float *dbuf[2];        /* gradients flowing back, alternating */
     float *scratch;        /* per thread, im2col columns */
     size_t scratch_floats;
-    float *grads;          /* per thread, nparams each; thread 0's holds the sum */
+    float *grads;          /* per thread, nparams each */
     int chunk[CNN_CONVS];  /* images per sgemm */
 } cnn_work;
 
@@ -93,8 +93,9 @@ void cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n);
 void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n);
 
 /* After a training forward pass, from the gradient of the loss with respect to the
- * features in w->dfeat (n x feat, filled by the caller): the gradient of the parameters
- * into w->grads (thread 0's slice, nparams floats). w->dfeat is left as it was. */
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n);
+ * features in w->dfeat (n x feat, filled by the caller): the gradient of the parameters,
+ * summed over the threads' blocks (w->grads), added to grads (nparams floats). w->dfeat is
+ * left as it was. */
+void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, float *grads);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/error.h"
 #include "core/mem.h"
 #include "image/augment.h"
 #include "shelf.h"
@@ -56,24 +57,39 @@ static encoder_work *cnn_enc_work_new(const encoder *e, size_t batch, int traini
     return w;
 }
 
-cnn_work *cnn_encoder_cnn_work(encoder_work *w) { return &w->cw; }
+/* What the CNN trains on: the decoded images, read in place. */
+typedef struct cnn_training {
+    const unsigned char *pix; /* S x S x 3 bytes an image */
+    const uint32_t *rows;     /* NULL, or product i is image rows[i] */
+    int n;                    /* the batch in the work area */
+} cnn_training;
 
 typedef struct fill_job {
     const image_settings *is;
     cnn_work *w;
     const unsigned char *pix;
+    const uint32_t *rows, *index; /* training: image index[rows[i]] (index NULL: rows[i]) */
+    uint64_t noise;               /* training: image i's augmentation is seeded noise + i */
     int size, n;
 } fill_job;
 
-/* The images, normalized as in training (without augmentation), into the network's input. */
+/* The images, normalized (and, in training, augmented) into the network's input. */
 static void run_fill(void *arg, int tid, int nthreads)
 {
     fill_job *j = arg;
     size_t i0, i1, bytes = (size_t)j->size * j->size * 3, plane = (size_t)j->size * j->size;
     pool_split((size_t)j->n, tid, nthreads, &i0, &i1);
-    for (size_t i = i0; i < i1; i++)
-        augment_to_tensor(j->pix + i * bytes, j->size, 0, NULL, j->is->mean, j->is->std,
-                          j->w->x + i * plane, (long)(plane * (size_t)j->n));
+    for (size_t i = i0; i < i1; i++) {
+        size_t at = i;
+        rng r; /* seeded per image: the same run on any number of threads */
+        if (j->rows) {
+            at = j->index ? j->index[j->rows[i]] : j->rows[i];
+            rng_seed(&r, j->noise + i);
+        }
+        augment_to_tensor(j->pix + at * bytes, j->size, j->rows ? j->is->augment : 0,
+                          j->rows ? &r : NULL, j->is->mean, j->is->std, j->w->x + i * plane,
+                          (long)(plane * (size_t)j->n));
+    }
 }
 
 static int cnn_enc_forward(const encoder *e, encoder_work *w, const encoder_batch *b,
@@ -81,7 +97,7 @@ static int cnn_enc_forward(const encoder *e, encoder_work *w, const encoder_batc
 {
     const cnn_encoder *c = as_const_cnn(e);
     if (b->n) {
-        fill_job j = {&c->img, &w->cw, b->pixels, c->net.size, (int)b->n};
+        fill_job j = {&c->img, &w->cw, b->pixels, NULL, NULL, 0, c->net.size, (int)b->n};
         pool_run(w->pool, run_fill, &j);
         cnn_forward_infer(&c->net, &w->cw, w->pool, (int)b->n);
     }
@@ -90,6 +106,84 @@ static int cnn_enc_forward(const encoder *e, encoder_work *w, const encoder_batc
     *out = (encoder_features){.n = b->n, .width = (size_t)c->net.feat, .dense = w->cw.feat,
                               .missing = w->missing};
     return 0;
+}
+
+/* Mean and standard deviation per channel of pixel / 255 over the training images, as the
+ * peers compute them (population deviation). */
+static void channel_stats(const encoder_batch *all, int size, float mean[3], float std[3])
+{
+    double s[3] = {0}, ss[3] = {0};
+    size_t px = (size_t)size * size;
+    for (size_t i = 0; i < all->n; i++) {
+        const unsigned char *p = all->pixels + (all->rows ? all->rows[i] : i) * px * 3;
+        long a[3] = {0}, aa[3] = {0};
+        for (size_t j = 0; j < px; j++)
+            for (int c = 0; c < 3; c++) {
+                long v = p[j * 3 + c];
+                a[c] += v;
+                aa[c] += v * v;
+            }
+        for (int c = 0; c < 3; c++) {
+            s[c] += (double)a[c];
+            ss[c] += (double)aa[c];
+        }
+    }
+    double count = (double)all->n * (double)px;
+    for (int c = 0; c < 3; c++) {
+        double mu = s[c] / count, var = ss[c] / count - mu * mu;
+        mean[c] = (float)(mu / 255);
+        std[c] = var > 1e-6 ? (float)(sqrt(var) / 255) : 1.0f;
+    }
+}
+
+/* The channels' statistics, the settings training keeps for shelf info, the weights'
+ * random start as PyTorch's. */
+static shelf_status cnn_enc_train_begin(encoder *e, const encoder_setup *s, shelf_error *err)
+{
+    cnn_encoder *c = as_cnn(e);
+    const shelf_train_options *o = s->opts;
+    image_settings *is = &c->img;
+    cnn_reset(&c->net, s->r);
+    channel_stats(s->all, c->net.size, is->mean, is->std);
+    is->augment = o->augment;
+    is->batch = o->batch;
+    is->optimizer = o->optimizer;
+    is->schedule = o->schedule;
+    is->weight_decay = o->weight_decay;
+    if (!(c->training = mem_calloc(1, sizeof *c->training)))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    *c->training = (cnn_training){.pix = s->all->pixels, .rows = s->all->rows};
+    return SHELF_OK;
+}
+
+static void cnn_enc_train_end(encoder *e)
+{
+    mem_free(as_cnn(e)->training);
+    as_cnn(e)->training = NULL;
+}
+
+/* The rows' images, augmented, through the network with batch statistics. */
+static int cnn_enc_forward_train(encoder *e, encoder_work *w, const encoder_batch *b,
+                                 encoder_features *out)
+{
+    cnn_encoder *c = as_cnn(e);
+    cnn_training *t = c->training;
+    if (b->n > (size_t)w->cw.cap)
+        return -1;
+    t->n = (int)b->n;
+    fill_job j = {&c->img, &w->cw, t->pix, b->rows, t->rows, b->noise, c->net.size, t->n};
+    pool_run(w->pool, run_fill, &j);
+    cnn_forward_train(&c->net, &w->cw, w->pool, t->n);
+    memset(w->missing, 0, b->n);
+    *out = (encoder_features){.n = b->n, .width = (size_t)c->net.feat, .dense = w->cw.feat,
+                              .missing = w->missing, .grad = w->cw.dfeat};
+    return 0;
+}
+
+static void cnn_enc_backward(encoder *e, encoder_work *w, const encoder_update *u)
+{
+    const cnn_encoder *c = as_const_cnn(e);
+    cnn_backward(&c->net, &w->cw, w->pool, c->training->n, u->grads);
 }
 
 static float *cnn_enc_params(encoder *e, size_t *n)
@@ -146,6 +240,7 @@ static void cnn_enc_describe(const encoder *e, buf *b, int labels, int nodes)
 
 static void cnn_enc_free(encoder *e)
 {
+    cnn_enc_train_end(e);
     cnn_free(&as_cnn(e)->net);
     mem_free(e);
 }
@@ -157,6 +252,10 @@ static const encoder_ops CNN_OPS = {
     .work_new = cnn_enc_work_new,
     .work_free = cnn_enc_work_free,
     .forward = cnn_enc_forward,
+    .train_begin = cnn_enc_train_begin,
+    .train_end = cnn_enc_train_end,
+    .forward_train = cnn_enc_forward_train,
+    .backward = cnn_enc_backward,
     .params = cnn_enc_params,
     .state = cnn_enc_state,
     .save = cnn_enc_save,

@@ -2,7 +2,8 @@
  * output of its last stage, 8 width floats. It reads images decoded at its size S (S x S x
  * 3 bytes), normalized per channel by the training images' mean and deviation, and keeps
  * how it was trained for shelf info. The classifier above it is the model's image label
- * head. */
+ * head. Training reads the decoded images in place (train_begin's pixels), augmenting each
+ * batch with a stream seeded per image. */
 #ifndef SHELF_MODEL_CNN_ENCODER_H
 #define SHELF_MODEL_CNN_ENCODER_H
 
@@ -22,6 +23,7 @@ typedef struct cnn_encoder {
     encoder base;
     cnn net;
     image_settings img;
+    struct cnn_training *training; /* between train_begin and train_end */
 } cnn_encoder;
 
 /* A CNN of this size and width, its parameters zero and settings unset (cnn_reset, the
@@ -32,9 +34,6 @@ cnn_encoder *cnn_encoder_new(int size, int width);
  * single thread of its own); NULL when out of memory. pool must outlive it. */
 encoder_work *cnn_encoder_work_new(const encoder *e, size_t batch, int training,
                                    thread_pool *pool);
-/* The network's work area inside w, for a trainer's passes (its input, features and
- * gradients). */
-cnn_work *cnn_encoder_cnn_work(encoder_work *w);
 
 /* The section of a model file (encoder.h); load reads what save wrote. */
 int cnn_encoder_load(model_reader *r, encoder **out);

@@ -102,34 +102,6 @@ done:
     return st;
 }
 
-/* Mean and standard deviation per channel of pixel / 255 over all training images, as the
- * peers compute them (population deviation). */
-static void channel_stats(const labelled_images *d, int size, float mean[3], float std[3])
-{
-    double s[3] = {0}, ss[3] = {0};
-    size_t px = (size_t)size * size;
-    for (size_t i = 0; i < d->n; i++) {
-        const unsigned char *p = d->set.pix + d->index[i] * px * 3;
-        long a[3] = {0}, aa[3] = {0};
-        for (size_t j = 0; j < px; j++)
-            for (int c = 0; c < 3; c++) {
-                long v = p[j * 3 + c];
-                a[c] += v;
-                aa[c] += v * v;
-            }
-        for (int c = 0; c < 3; c++) {
-            s[c] += (double)a[c];
-            ss[c] += (double)aa[c];
-        }
-    }
-    double count = (double)d->n * (double)px;
-    for (int c = 0; c < 3; c++) {
-        double mu = s[c] / count, var = ss[c] / count - mu * mu;
-        mean[c] = (float)(mu / 255);
-        std[c] = var > 1e-6 ? (float)(sqrt(var) / 255) : 1.0f;
-    }
-}
-
 /* ---- one step ------------------------------------------------------------------------- */
 
 /* Variations of the loss: a weight per class (NULL: all 1) and label smoothing. */
@@ -144,8 +116,9 @@ typedef struct trainer {
     const shelf_train_options *o;
     thread_pool *pool;
     encoder_work *work; /* the encoder's, for batches of o->batch */
-    cnn_work *w;        /* the network's inside it */
+    encoder_features f; /* the batch's, from forward_train */
     labelled_images train;
+    float *grads;         /* the network's gradient */
     float *opt_a, *opt_b; /* the network's AdamW first and second moments; SGD: velocity */
     float *head_a, *head_b; /* the same of the label head */
     float *head_grads;  /* per thread, the head's nparams each; thread 0's holds the sum */
@@ -156,52 +129,24 @@ typedef struct trainer {
     const labelled_images *valid;
     float *valid_probs; /* [valid images][labels] */
     int batch_y[1024];
-    /* the batch being filled */
-    const uint32_t *rows;
-    int nb, epoch;
-    long first; /* position of the batch's first image in the epoch */
+    int nb; /* the batch's images */
     float lr, momentum;
     double started;
     balance bal;   /* --balance over the training images */
     image_loss lopt; /* class weights (--balance weight) and label smoothing */
 } trainer;
 
-static void run_fill_batch(void *arg, int tid, int nthreads)
-{
-    trainer *tr = arg;
-    const image_settings *is = &tr->enc->img;
-    int S = tr->enc->net.size;
-    size_t i0, i1, plane = (size_t)S * S;
-    pool_split((size_t)tr->nb, tid, nthreads, &i0, &i1);
-    for (size_t i = i0; i < i1; i++) {
-        rng r; /* seeded per image and epoch: the same run on any number of threads */
-        rng_seed(&r, tr->o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)tr->epoch * 0x100000001ULL +
-                         (uint64_t)(tr->first + (long)i));
-        size_t row = tr->train.index[tr->rows[i]];
-        augment_to_tensor(tr->train.set.pix + row * plane * 3, S, is->augment, &r, is->mean,
-                          is->std, tr->w->x + i * plane, (long)(plane * (size_t)tr->nb));
-    }
-}
-
-/* The batch's features as the head reads them. */
-static encoder_features batch_features(const trainer *tr)
-{
-    return (encoder_features){.n = (size_t)tr->nb, .width = (size_t)tr->enc->net.feat,
-                              .dense = tr->w->feat};
-}
-
 /* The label head and softmax over the thread's share of the batch, and its cross-entropy. */
 static void run_head_forward(void *arg, int tid, int nthreads)
 {
     trainer *tr = arg;
     const label_head *h = &tr->m->image_head;
-    encoder_features f = batch_features(tr);
     size_t n0, n1, K = (size_t)h->out;
     pool_split((size_t)tr->nb, tid, nthreads, &n0, &n1);
     double loss = 0;
     for (size_t i = n0; i < n1; i++) {
         float *z = tr->probs + i * K;
-        label_head_forward_row(h, &f, i, z);
+        label_head_forward_row(h, &tr->f, i, z);
         softmax_forward(z, z, (int)K);
         loss -= log(fmax(z[tr->batch_y[i]], 1e-30));
     }
@@ -227,8 +172,8 @@ static void run_head_backward(void *arg, int tid, int nthreads)
         float scale = inv_n * (tr->lopt.class_weight ? tr->lopt.class_weight[y] : 1.0f);
         for (int k = 0; k < K; k++) /* the target is (1 - eps) onehot + eps / K */
             z[k] = (z[k] - eps / (float)K + (k == y ? eps : 0)) * scale;
-        linear_backward(tr->w->dfeat + i * (size_t)F, g, g + (size_t)F * K, z,
-                        tr->w->feat + i * (size_t)F, h->w, F, K);
+        linear_backward(tr->f.grad + i * (size_t)F, g, g + (size_t)F * K, z,
+                        tr->f.dense + i * (size_t)F, h->w, F, K);
     }
 }
 
@@ -265,16 +210,18 @@ static void run_optimizer(void *arg, int tid, int nthreads)
     label_head *h = &tr->m->image_head;
     size_t i0, i1;
     pool_split(net->nparams, tid, nthreads, &i0, &i1);
-    step_block(tr, net->params, tr->w->grads, tr->opt_a, tr->opt_b, i0, i1);
+    step_block(tr, net->params, tr->grads, tr->opt_a, tr->opt_b, i0, i1);
+    memset(tr->grads + i0, 0, (i1 - i0) * sizeof *tr->grads); /* backward adds to it */
     pool_split(h->nparams, tid, nthreads, &i0, &i1);
     step_block(tr, h->params, tr->head_grads, tr->head_a, tr->head_b, i0, i1);
 }
 
-/* A training step on the batch filled; returns its mean loss (not finite: diverged). */
-static double train_step(trainer *tr)
+/* A training step on the batch; returns its mean loss (not finite: diverged). */
+static double train_step(trainer *tr, const encoder_batch *b)
 {
-    cnn *net = &tr->enc->net;
-    cnn_forward_train(net, tr->w, tr->pool, tr->nb);
+    encoder *e = tr->m->image;
+    if (e->ops->forward_train(e, tr->work, b, &tr->f))
+        return NAN; /* cannot happen: the work area holds a batch */
     pool_run(tr->pool, run_head_forward, tr);
     double loss = 0;
     for (int t = 0; t < pool_threads(tr->pool); t++)
@@ -284,7 +231,7 @@ static double train_step(trainer *tr)
         return loss;
     pool_run(tr->pool, run_head_backward, tr);
     pool_run(tr->pool, run_head_reduce, tr);
-    cnn_backward(net, tr->w, tr->pool, tr->nb);
+    e->ops->backward(e, tr->work, &(encoder_update){.grads = tr->grads});
     schedule_at(&tr->sched, tr->step, &tr->lr, &tr->momentum);
     tr->step++;
     pool_run(tr->pool, run_optimizer, tr);
@@ -322,13 +269,13 @@ static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int ep
         return 0; /* one value per channel: batch norm cannot train on it (PyTorch refuses
                      it); the last lone image waits for the next epoch */
     tr->nb = (int)n;
-    tr->rows = rows;
-    tr->first = (long)first;
-    tr->epoch = epoch;
     for (int i = 0; i < tr->nb; i++)
-        tr->batch_y[i] = tr->train.y[tr->rows[i]];
-    pool_run(tr->pool, run_fill_batch, tr);
-    double loss = train_step(tr); /* not finite: the loop reports the divergence */
+        tr->batch_y[i] = tr->train.y[rows[i]];
+    /* each image's augmentation is seeded by its place in the run */
+    const encoder_batch b = {.n = n, .rows = rows,
+                             .noise = tr->o->seed * 0x9e3779b97f4a7c15ULL +
+                                      (uint64_t)epoch * 0x100000001ULL + (uint64_t)first};
+    double loss = train_step(tr, &b); /* not finite: the loop reports the divergence */
     atomic_store(&meter->loss, atomic_load(&meter->loss) + loss * tr->nb); /* one writer */
     atomic_fetch_add(&meter->count, (long)n);
     return 0;
@@ -412,6 +359,7 @@ static void free_training(trainer *tr)
 {
     if (tr->work)
         tr->m->image->ops->work_free(tr->work);
+    mem_free(tr->grads);
     mem_free(tr->opt_a);
     mem_free(tr->opt_b);
     mem_free(tr->head_a);
@@ -427,6 +375,7 @@ static int alloc_training(trainer *tr)
     const shelf_train_options *o = tr->o;
     size_t np = tr->enc->net.nparams, hp = tr->m->image_head.nparams;
     int adamw = o->optimizer == SHELF_OPTIMIZER_ADAMW;
+    tr->grads = mem_calloc(np, sizeof *tr->grads);
     tr->opt_a = mem_calloc(np, sizeof *tr->opt_a);
     tr->opt_b = adamw ? mem_calloc(np, sizeof *tr->opt_b) : NULL;
     tr->head_a = mem_calloc(hp, sizeof *tr->head_a);
@@ -434,11 +383,10 @@ static int alloc_training(trainer *tr)
     tr->head_grads = mem_alloc((size_t)pool_threads(tr->pool) * hp * sizeof *tr->head_grads);
     tr->probs = mem_alloc((size_t)o->batch * (size_t)tr->m->image_head.out * sizeof *tr->probs);
     tr->work = cnn_encoder_work_new(tr->m->image, (size_t)o->batch, 1, tr->pool);
-    if (!tr->opt_a || (adamw && (!tr->opt_b || !tr->head_b)) || !tr->head_a ||
-        !tr->head_grads || !tr->probs || !tr->work)
-        return -1;
-    tr->w = cnn_encoder_cnn_work(tr->work);
-    return 0;
+    return !tr->grads || !tr->opt_a || (adamw && (!tr->opt_b || !tr->head_b)) ||
+                   !tr->head_a || !tr->head_grads || !tr->probs || !tr->work
+               ? -1
+               : 0;
 }
 
 shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
@@ -475,15 +423,12 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     }
     rng r; /* the network, then its classifier, as PyTorch's would be initialized */
     rng_seed(&r, o->seed);
-    cnn_reset(&tr.enc->net, &r);
+    const encoder_batch all = {.n = tr.train.n, .pixels = tr.train.set.pix,
+                               .rows = tr.train.index};
+    const encoder_setup setup = {&all, o, o->threads, &r, NULL};
+    if ((st = m->image->ops->train_begin(m->image, &setup, err)) != SHELF_OK)
+        goto done;
     cnn_reset_linear(h->w, h->b, F, K, &r);
-    image_settings *is = &tr.enc->img;
-    channel_stats(&tr.train, o->image_size, is->mean, is->std);
-    is->augment = o->augment;
-    is->batch = o->batch;
-    is->optimizer = o->optimizer;
-    is->schedule = o->schedule;
-    is->weight_decay = o->weight_decay;
     if (alloc_training(&tr)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for training");
         goto done;
@@ -498,6 +443,8 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */
     st = train_epochs(&tr, valid, valid ? &vd : NULL, err);
 done:
+    if (m->image)
+        m->image->ops->train_end(m->image);
     labelled_free(&tr.train);
     labelled_free(&vd);
     free_training(&tr);
