@@ -59,6 +59,7 @@
 #include "core/rng.h"
 #include "nn/batchnorm.h"
 #include "nn/conv2d.h"
+#include "numeric.h"
 
 /* The patterns fx, fw, fd of the script: small multiples of powers of two, so every sum in
  * the convolutions is exact in float. */
@@ -137,25 +138,11 @@ static const float bn_dbeta[3] = {
     0, -0.25, -0.5
 };
 
-static void fill(float *p, size_t n, uint64_t seed)
-{
-    rng r;
-    rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
-        p[i] = rng_float(&r) * 2 - 1;
-}
-
 static float *alloc_floats(size_t n)
 {
     float *p = calloc(n ? n : 1, sizeof *p);
     assert_non_null(p);
     return p;
-}
-
-static void assert_close(double got, double want, double tol)
-{
-    if (fabs(got - want) > tol * fmax(1.0, fabs(want)))
-        fail_msg("got %.8g, want %.8g", got, want);
 }
 
 static void assert_all_close(const float *got, const float *want, size_t n, double tol)

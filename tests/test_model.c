@@ -19,7 +19,6 @@
 #include "model/model.h"
 #include "model/model_io.h"
 #include "model/seq_text_encoder.h"
-#include "model/bag_cache.h"
 
 static char csv[128], path[128];
 static int hierarchy; /* for train() */
@@ -592,67 +591,6 @@ static void save_replaces_atomically(void **state)
     shelf_model_free(m);
 }
 
-/* The catalog's texts, as the bag's training takes them. */
-static const char **texts_of(const shelf_catalog *c)
-{
-    const char **t = malloc((shelf_catalog_size(c) + 1) * sizeof *t);
-    for (size_t i = 0; t && i < shelf_catalog_size(c); i++)
-        t[i] = shelf_catalog_get(c, i)->text;
-    return t;
-}
-
-static void vector_cache_matches_and_respects_its_budget(void **state)
-{
-    (void)state;
-    shelf_model *m = train(0, 1);
-    shelf_read_options ro;
-    shelf_catalog *c = load_catalog(&ro);
-    vcache vc;
-    const char **texts = texts_of(c);
-    const size_t n = shelf_catalog_size(c);
-    assert_int_equal(vcache_build(&vc, model_bag(m), texts, n, 2, 64), 0); /* does not fit */
-    assert_null(vc.off);
-    assert_int_equal(vcache_build(&vc, model_bag(m), texts, n, 2, 1 << 24), 1);
-    vec_scratch vs;
-    sparse_vec x = {0}, got;
-    assert_int_equal(vec_scratch_init(&vs, model_bag(m)->nrows), 0);
-    for (size_t i = 0; i < shelf_catalog_size(c); i += 37) {
-        const char *t = shelf_catalog_get(c, i)->text;
-        assert_int_equal(bag_vectorize(model_bag(m), &vs, &x, t, strlen(t), NULL, 0), 0);
-        vcache_get(&vc, i, &got);
-        assert_int_equal(got.n, x.n);
-        assert_memory_equal(got.rows, x.rows, x.n * sizeof *x.rows);
-        assert_memory_equal(got.vals, x.vals, x.n * sizeof *x.vals);
-    }
-    sparse_vec_free(&x);
-    vec_scratch_free(&vs);
-    vcache_free(&vc);
-    free(texts);
-    shelf_catalog_free(c);
-    shelf_model_free(m);
-}
-
-/* More threads than rows: the jobs without rows have no block to copy (UBSan once caught
- * memcpy from NULL here). */
-static void vector_cache_with_more_threads_than_rows(void **state)
-{
-    (void)state;
-    shelf_model *m = train(0, 1);
-    const char *small = write_bytes("three.csv", "id,title,category\n1,cotton tee,A\n"
-                                    "2,denim jeans,B\n3,,A\n", 54);
-    shelf_read_options ro = {.require_label = 1};
-    shelf_catalog *c = NULL;
-    assert_int_equal(shelf_catalog_load(small, &ro, &c, NULL), SHELF_OK);
-    vcache vc;
-    const char **texts = texts_of(c);
-    assert_int_equal(vcache_build(&vc, model_bag(m), texts, 3, 8, 1 << 24), 1);
-    assert_int_equal(vc.off[3], vc.off[2]); /* the empty title */
-    vcache_free(&vc);
-    free(texts);
-    shelf_catalog_free(c);
-    shelf_model_free(m);
-}
-
 static void bad_options_are_errors(void **state)
 {
     (void)state;
@@ -830,8 +768,6 @@ int main(void)
         cmocka_unit_test(early_version_2_loads_without_a_temperature),
         cmocka_unit_test(damaged_early_version_2_is_refused),
         cmocka_unit_test(save_replaces_atomically),
-        cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
-        cmocka_unit_test(vector_cache_with_more_threads_than_rows),
         cmocka_unit_test(bad_options_are_errors),
         cmocka_unit_test(backoff_gives_the_deepest_sure_ancestor),
         cmocka_unit_test(top_k_ranks_like_a_full_sort),

@@ -14,25 +14,12 @@
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
 #include "nn/vmath.h"
+#include "numeric.h"
 
 enum { R = 7, D = 4, K = 5, NNZ = 3 };
 static const uint32_t rows[NNZ] = {1, 4, 6};
 static const float vals[NNZ] = {0.5f, -1.25f, 0.8f};
 static const int label = 2;
-
-static void fill(float *p, size_t n, uint64_t seed)
-{
-    rng r;
-    rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
-        p[i] = rng_float(&r) * 2 - 1;
-}
-
-static void assert_close(double got, double want, double tol)
-{
-    if (fabs(got - want) > tol * fmax(1.0, fabs(want)))
-        fail_msg("got %.8g, want %.8g", got, want);
-}
 
 static void softmax_matches_reference_values(void **state)
 {

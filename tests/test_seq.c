@@ -26,20 +26,13 @@
 #include "nn/transformer.h"
 
 #include "golden.h"
+#include "numeric.h"
 
 static float *new_floats(size_t n)
 {
     float *p = calloc(n ? n : 1, sizeof *p);
     assert_non_null(p);
     return p;
-}
-
-static void fill(float *p, size_t n, uint64_t seed)
-{
-    rng r;
-    rng_seed(&r, seed);
-    for (size_t i = 0; i < n; i++)
-        p[i] = rng_float(&r) * 2 - 1;
 }
 
 /* ---- finite differences ------------------------------------------------------------
