@@ -15,6 +15,7 @@ struct encoder_work {
     thread_pool *pool;
     thread_pool *own_pool; /* made by the interface's work_new */
     unsigned char *missing;
+    int n; /* the last training batch's images */
 };
 
 static size_t cnn_enc_width(const encoder *e) { return (size_t)as_const_cnn(e)->net.feat; }
@@ -61,7 +62,6 @@ static encoder_work *cnn_enc_work_new(const encoder *e, size_t batch, int traini
 typedef struct cnn_training {
     const unsigned char *pix; /* S x S x 3 bytes an image */
     const uint32_t *rows;     /* NULL, or product i is image rows[i] */
-    int n;                    /* the batch in the work area */
 } cnn_training;
 
 typedef struct fill_job {
@@ -167,13 +167,13 @@ static int cnn_enc_forward_train(encoder *e, encoder_work *w, const encoder_batc
                                  encoder_features *out)
 {
     cnn_encoder *c = as_cnn(e);
-    cnn_training *t = c->training;
+    const cnn_training *t = c->training;
     if (b->n > (size_t)w->cw.cap)
         return -1;
-    t->n = (int)b->n;
-    fill_job j = {&c->img, &w->cw, t->pix, b->rows, t->rows, b->noise, c->net.size, t->n};
+    w->n = (int)b->n;
+    fill_job j = {&c->img, &w->cw, t->pix, b->rows, t->rows, b->noise, c->net.size, w->n};
     pool_run(w->pool, run_fill, &j);
-    cnn_forward_train(&c->net, &w->cw, w->pool, t->n);
+    cnn_forward_train(&c->net, &w->cw, w->pool, w->n);
     memset(w->missing, 0, b->n);
     *out = (encoder_features){.n = b->n, .width = (size_t)c->net.feat, .dense = w->cw.feat,
                               .missing = w->missing, .grad = w->cw.dfeat};
@@ -182,8 +182,7 @@ static int cnn_enc_forward_train(encoder *e, encoder_work *w, const encoder_batc
 
 static void cnn_enc_backward(encoder *e, encoder_work *w, const encoder_update *u)
 {
-    const cnn_encoder *c = as_const_cnn(e);
-    cnn_backward(&c->net, &w->cw, w->pool, c->training->n, u->grads);
+    cnn_backward(&as_const_cnn(e)->net, &w->cw, w->pool, w->n, u->grads);
 }
 
 static float *cnn_enc_params(encoder *e, size_t *n)
