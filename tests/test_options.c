@@ -224,9 +224,23 @@ static void ranges_and_defaults_come_from_the_table(void **state)
     shelf_train_options_default(&o);
     o.modality = SHELF_MODALITY_IMAGE;
     o.optimizer = SHELF_OPTIMIZER_SGD;
-    assert_int_equal(options_check_image(&o, &err), SHELF_OK);
+    assert_int_equal(options_check_image(&o, 28314, &err), SHELF_OK);
     assert_true(o.image_size == 64 && o.width == 32 && o.batch == 64 && o.epochs == 8);
     assert_true(o.lr == 0.05f && o.augment == 15);
+    /* a small photo catalog gets enough epochs for 800 steps, up to 30 */
+    const size_t sizes[] = {8000, 2600, 1000, 10};
+    const int epochs[] = {8, 20, 30, 30};
+    for (int i = 0; i < 4; i++) {
+        shelf_train_options_default(&o);
+        o.modality = SHELF_MODALITY_IMAGE;
+        assert_int_equal(options_check_image(&o, sizes[i], &err), SHELF_OK);
+        assert_int_equal(o.epochs, epochs[i]);
+    }
+    shelf_train_options_default(&o);
+    o.modality = SHELF_MODALITY_IMAGE;
+    o.epochs = 3; /* given: kept */
+    assert_int_equal(options_check_image(&o, 2600, &err), SHELF_OK);
+    assert_int_equal(o.epochs, 3);
 
     shelf_train_options_default(&o);
     o.dim = 5000;

@@ -281,11 +281,6 @@ static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int ep
     return 0;
 }
 
-static shelf_status check_image_options(shelf_train_options *o, shelf_error *err)
-{
-    return options_check_image(o, err); /* the options' table, in train/options.c */
-}
-
 /* The epochs, in the one training loop: the rate follows the schedule over all of them. */
 static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog,
                                  const labelled_images *valid, shelf_error *err)
@@ -393,7 +388,8 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
                                const shelf_catalog *valid, shelf_train_options *o,
                                int fused, shelf_error *err)
 {
-    shelf_status st = check_image_options(o, err);
+    /* the options' table, in train/options.c; epochs from the catalog's size */
+    shelf_status st = options_check_image(o, shelf_catalog_size(train), err);
     if (st != SHELF_OK)
         return st;
     if ((st = check_memory(train, valid, o, err)) != SHELF_OK)

@@ -93,8 +93,8 @@ static const shelf_option table[] = {
     {"weight-decay", SHELF_OPTION_FLOAT, FIELD(weight_decay), SEQ, 5e-4, NULL, 0, FLT_MAX, NULL,
      PRESET, "AdamW's weight decay"},
 
-    {"epochs", SHELF_OPTION_INT, FIELD(epochs), CNN, 8, NULL, 1, INT_MAX, NULL, 0,
-     "passes over the data"},
+    {"epochs", SHELF_OPTION_INT, FIELD(epochs), CNN, 0,
+     "from the catalog size: 800 steps, 8 to 30", 1, INT_MAX, NULL, 0, "passes over the data"},
     {"lr", SHELF_OPTION_FLOAT, FIELD(lr), CNN, 0, "adamw 0.002, sgd 0.05", 0, 1e6, NULL, 0,
      "peak learning rate"},
     {"batch", SHELF_OPTION_INT, FIELD(batch), CNN, 64, NULL, 1, 1024, NULL, 0,
@@ -471,11 +471,27 @@ shelf_status train_check_options(shelf_train_options *o, size_t n, shelf_error *
                                                      : seq_check_options(o, n, err);
 }
 
-shelf_status options_check_image(shelf_train_options *o, shelf_error *err)
+/* Epochs of a CNN when the user gave none: enough for IMAGE_MIN_STEPS steps, so that a
+ * small photo catalog is not left half trained (2,640 photos of 81 classes: 0.373 after 8
+ * epochs, 0.486 after 15), never fewer than the 8 that suit the large ones. */
+enum { IMAGE_MIN_STEPS = 800, IMAGE_MIN_EPOCHS = 8, IMAGE_MAX_EPOCHS = 30 };
+
+static int image_default_epochs(size_t n, int batch)
+{
+    const size_t per_epoch = (n + (size_t)batch - 1) / (size_t)batch;
+    const size_t want = per_epoch ? (IMAGE_MIN_STEPS + per_epoch - 1) / per_epoch : 1;
+    return want < IMAGE_MIN_EPOCHS ? IMAGE_MIN_EPOCHS
+           : want > IMAGE_MAX_EPOCHS ? IMAGE_MAX_EPOCHS
+                                     : (int)want;
+}
+
+shelf_status options_check_image(shelf_train_options *o, size_t n, shelf_error *err)
 {
     shelf_status st = options_fill(o, SHELF_FOR_CNN, 0, err);
     if (st != SHELF_OK)
         return st;
+    if (o->epochs <= 0)
+        o->epochs = image_default_epochs(n, o->batch);
     if (o->lr <= 0)
         o->lr = o->optimizer == SHELF_OPTIMIZER_SGD ? 0.05f : 0.002f;
     if (o->image_size == CNN_MIN_SIZE && o->batch == 1) /* the last stage is 1x1 */
@@ -491,5 +507,5 @@ shelf_status shelf_train_options_check(const shelf_train_options *opts, shelf_er
     if (st != SHELF_OK || opts->modality == SHELF_MODALITY_TEXT)
         return st;
     o = *opts;
-    return options_check_image(&o, err);
+    return options_check_image(&o, 0, err);
 }

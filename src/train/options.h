@@ -16,8 +16,9 @@ shelf_status train_check_options(shelf_train_options *o, size_t n, shelf_error *
 shelf_status options_fill(shelf_train_options *o, unsigned encoders, int fused,
                           shelf_error *err);
 
-/* The CNN's options: options_fill's, then the learning rate by the optimizer and the
- * smallest batch at the smallest image. */
-shelf_status options_check_image(shelf_train_options *o, shelf_error *err);
+/* The CNN's options for a catalog of n products: options_fill's, then the epochs by n when
+ * not given, the learning rate by the optimizer, and the smallest batch at the smallest
+ * image. */
+shelf_status options_check_image(shelf_train_options *o, size_t n, shelf_error *err);
 
 #endif
