@@ -153,7 +153,7 @@ def epochs_check(limit=2600):
         rows.append((epochs or "default", ran.group(2) if ran else "?",
                      ran.group(1) if ran else "?", twall, ev["accuracy"], ev["macro_f1"]))
     print("\n## default epochs, first %d training images, width %s" % (limit, WIDTH))
-    print("| --epochs | epochs planned | epochs run | train s | test accuracy | macro-F1 |")
+    print("| --epochs | epochs planned | best epoch (kept) | train s | test accuracy | macro-F1 |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print("| %s | %s | %s | %.1f | %.4f | %.4f |" % (r[0], r[1], r[2], r[3], r[4], r[5]))
