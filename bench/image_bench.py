@@ -48,7 +48,16 @@ def subset(limit):
     return d
 
 
+def need_peer():
+    """PyTorch and numpy, from Debian's python3-torch and python3-numpy."""
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import numpy, torch"], capture_output=True)
+    if probe.returncode:
+        sys.exit("bench/image.sh: the PyTorch peer needs python3-torch and python3-numpy: "
+                 "bash scripts/install-deps.sh --bench")
+
+
 def run_peer(epochs, limit):
+    need_peer()
     cmd = ["/usr/bin/python3", PEER, DATA, "--epochs", str(epochs), "--threads", THREADS,
            "--width", WIDTH]
     if limit:
