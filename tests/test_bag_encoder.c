@@ -106,6 +106,44 @@ static void forward_train_gives_what_forward_gives(void **state)
     }
 }
 
+/* With rows, product i of the training set is texts[rows[i]]: forward_train of row i gives
+ * forward's features of that text (the bag keeps its own copy in that order). */
+static void rows_name_the_texts_in_their_order(void **state)
+{
+    (void)state;
+    make_texts();
+    const feat_config fc = {2, 3, 5, 1u << 16};
+    bag_encoder *b = bag_encoder_new(&fc, 0);
+    assert_non_null(b);
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    rng r;
+    rng_seed(&r, 1);
+    uint32_t rows[N];
+    for (uint32_t i = 0; i < N; i++)
+        rows[i] = N - 1 - i;
+    const encoder_batch all = {.n = N, .texts = texts, .rows = rows};
+    const encoder_setup s = {&all, &o, 2, &r, NULL};
+    shelf_error err;
+    encoder *e = &b->base;
+    assert_int_equal(e->ops->train_begin(e, &s, &err), SHELF_OK);
+    encoder_work *wt = e->ops->work_new(e, 1, 1), *wp = e->ops->work_new(e, 1, 0);
+    for (uint32_t i = 0; i < N; i += 7) {
+        encoder_features ft, fp;
+        assert_int_equal(e->ops->forward_train(e, wt, &(encoder_batch){.n = 1, .rows = &i}, &ft),
+                         0);
+        assert_int_equal(e->ops->forward(e, wp, &(encoder_batch){.n = 1,
+                                             .texts = &texts[rows[i]]}, &fp), 0);
+        assert_int_equal(ft.sparse[0].n, fp.sparse[0].n);
+        if (fp.sparse[0].n)
+            assert_memory_equal(ft.sparse[0].rows, fp.sparse[0].rows,
+                                fp.sparse[0].n * sizeof(uint32_t));
+    }
+    e->ops->work_free(wt);
+    e->ops->work_free(wp);
+    encoder_free(e);
+}
+
 /* backward moves each row the product used by -lr x its weight x the features' gradient,
  * and no other row. */
 static void backward_steps_only_the_rows_used(void **state)
@@ -193,6 +231,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(vocabulary_keeps_words_and_repeated_character_ngrams),
         cmocka_unit_test(forward_train_gives_what_forward_gives),
+        cmocka_unit_test(rows_name_the_texts_in_their_order),
         cmocka_unit_test(backward_steps_only_the_rows_used),
         cmocka_unit_test(vector_cache_matches_and_respects_its_budget),
         cmocka_unit_test(vector_cache_with_more_threads_than_rows),

@@ -22,10 +22,11 @@ struct encoder_work {
     unsigned char *missing;
 };
 
-/* What the bag trains on: the texts, and their vectors when they fit the budget. */
+/* What the bag trains on: the texts (its own copy in the rows' order when the setup named
+ * rows), and their vectors when they fit the budget. */
 typedef struct bag_training {
     const char *const *texts;
-    const uint32_t *rows; /* NULL, or product i is texts[rows[i]] */
+    const char **ordered; /* owned: texts in the rows' order, or NULL */
     vcache cache;
     int cached;
 } bag_training;
@@ -108,27 +109,24 @@ static shelf_status bag_train_begin(encoder *e, const encoder_setup *s, shelf_er
 {
     bag_encoder *b = as_bag(e);
     const encoder_batch *all = s->all;
-    const char **texts = NULL;
-    if (all->rows) { /* the texts in the rows' order, as the vocabulary counts them */
-        if (!(texts = mem_alloc((all->n + 1) * sizeof *texts)))
+    bag_training *t = b->training = mem_calloc(1, sizeof *t);
+    if (!t)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    t->texts = all->texts;
+    if (all->rows) { /* product i is texts[rows[i]]: one array in that order for all below */
+        if (!(t->ordered = mem_alloc((all->n + 1) * sizeof *t->ordered)))
             return err_set(err, SHELF_ENOMEM, "out of memory");
         for (size_t i = 0; i < all->n; i++)
-            texts[i] = all->texts[all->rows[i]];
+            t->ordered[i] = all->texts[all->rows[i]];
+        t->texts = t->ordered;
     }
-    const char *const *in = texts ? texts : all->texts;
-    shelf_status st = bag_vocab_build(b, in, all->n, s->threads, s->seen, err);
-    mem_free(texts);
+    shelf_status st = bag_vocab_build(b, t->texts, all->n, s->threads, s->seen, err);
     if (st != SHELF_OK)
         return st;
     const float a = b->dim ? 1.0f / (float)b->dim : 0;
     for (size_t i = 0; b->dim && i < (size_t)b->nrows * (size_t)b->dim; i++)
         b->emb[i] = (2 * rng_float(s->r) - 1) * a;
-    bag_training *t = b->training = mem_calloc(1, sizeof *t);
-    if (!t)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
-    *t = (bag_training){.texts = all->texts, .rows = all->rows};
-    t->cached = all->rows ? 0 : vcache_build(&t->cache, b, all->texts, all->n, s->threads,
-                                             CACHE_BUDGET);
+    t->cached = vcache_build(&t->cache, b, t->texts, all->n, s->threads, CACHE_BUDGET);
     if (t->cached < 0)
         return err_set(err, SHELF_ENOMEM, "out of memory caching training vectors");
     return SHELF_OK;
@@ -137,8 +135,10 @@ static shelf_status bag_train_begin(encoder *e, const encoder_setup *s, shelf_er
 static void bag_train_end(encoder *e)
 {
     bag_encoder *b = as_bag(e);
-    if (b->training)
+    if (b->training) {
         vcache_free(&b->training->cache);
+        mem_free(b->training->ordered);
+    }
     mem_free(b->training);
     b->training = NULL;
 }
@@ -155,7 +155,7 @@ static int bag_forward_train(encoder *e, encoder_work *w, const encoder_batch *i
         if (t->cached) {
             vcache_get(&t->cache, p, &w->in[i]);
         } else {
-            const char *text = t->texts[t->rows ? t->rows[p] : p];
+            const char *text = t->texts[p];
             if (bag_vectorize(b, &w->vs, &w->x[i], text, strlen(text), D ? b->emb : in->next_rows,
                               D ? D : in->next_stride))
                 return -1;

@@ -148,14 +148,10 @@ static void worker_free(const bag_trainer *tr, worker *w)
 
 /* The encoder's start (vocabulary, random embeddings, its cache of training vectors), the
  * head, the balance and the workers. */
-static shelf_status prepare(bag_trainer *tr, const shelf_catalog *train,
-                            const shelf_train_options *o, const char **texts, uint64_t *seen,
-                            shelf_error *err)
+static shelf_status prepare(bag_trainer *tr, size_t n, const shelf_train_options *o,
+                            const char *const *texts, uint64_t *seen, shelf_error *err)
 {
     shelf_model *m = tr->m;
-    const size_t n = shelf_catalog_size(train);
-    for (size_t i = 0; i < n; i++)
-        texts[i] = shelf_catalog_get(train, i)->text;
     const encoder_batch all = {.n = n, .texts = texts};
     rng r; /* the embeddings start small and random, the head at zero */
     rng_seed(&r, o->seed ^ 0x5eed);
@@ -188,7 +184,7 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     const feat_config feat = {o->ngrams, o->minn, o->maxn, (uint32_t)o->buckets};
     bag_encoder *bag = bag_encoder_new(&feat, o->dim);
     uint32_t *y = mem_alloc((n + 1) * sizeof *y);
-    const char **texts = mem_alloc((n + 1) * sizeof *texts);
+    const char **texts = vocab_texts(train);
     uint64_t *seen = mem_alloc((n + 1) * sizeof *seen);
     if (!bag || !y || !texts || !seen) {
         encoder_free(bag ? &bag->base : NULL);
@@ -201,7 +197,7 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     bag_trainer tr = {.m = m, .enc = m->text, .head = &m->text_head, .y = y};
     shelf_status st = vocab_labels(m, train, y, err);
     if (st == SHELF_OK)
-        st = prepare(&tr, train, o, texts, seen, err);
+        st = prepare(&tr, n, o, texts, seen, err);
     if (st == SHELF_OK) {
         vocab_keep_seen(m, seen, n);
         seen = NULL;

@@ -24,6 +24,7 @@
 #include "model/seq_text_encoder.h"
 #include "train/balance.h"
 #include "train/loop.h"
+#include "train/vocab.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
        /* batches sorted by length together: similar lengths, yet a shuffled order */
@@ -283,7 +284,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                       .B = o->batch};
     seq_text_encoder *t =
         seq_text_encoder_new(o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER);
-    if (!t || !(tr.texts = mem_alloc((tr.n + 1) * sizeof *tr.texts))) {
+    if (!t || !(tr.texts = vocab_texts(train))) {
         encoder_free(t ? &t->base : NULL);
         return err_set(err, SHELF_ENOMEM, "out of memory");
     }
@@ -293,8 +294,6 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     tr.corpus = &t->training;
     tr.head = &m->text_head;
     tr.head->by_output = 1;
-    for (size_t i = 0; i < tr.n; i++)
-        tr.texts[i] = shelf_catalog_get(train, i)->text;
     const encoder_batch all = {.n = tr.n, .texts = tr.texts};
     rng r; /* the encoder's start, then the head's, from one stream */
     rng_seed(&r, o->seed ^ 0x5e9e);

@@ -24,6 +24,15 @@ void vocab_keep_seen(shelf_model *m, uint64_t *seen, size_t n)
     m->nseen = u;
 }
 
+const char **vocab_texts(const shelf_catalog *cat)
+{
+    const size_t n = shelf_catalog_size(cat);
+    const char **t = mem_alloc((n + 1) * sizeof *t);
+    for (size_t i = 0; t && i < n; i++)
+        t[i] = shelf_catalog_get(cat, i)->text;
+    return t;
+}
+
 shelf_status vocab_labels(shelf_model *m, const shelf_catalog *cat, uint32_t *y,
                           shelf_error *err)
 {

@@ -5,6 +5,9 @@
 
 #include "model/model.h"
 
+/* The catalog's texts, in its order (for an encoder's train_begin); NULL out of memory. */
+const char **vocab_texts(const shelf_catalog *cat);
+
 /* m->seen from the n training texts' hashes (encoder_setup.seen): sorted, without repeats;
  * takes ownership of seen. */
 void vocab_keep_seen(shelf_model *m, uint64_t *seen, size_t n);
