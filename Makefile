@@ -6,8 +6,9 @@ PKGS    := openblas libutf8proc libcjson libjpeg libpng libwebp libmicrohttpd zl
 # Recursive (=), not :=, so that pkg-config is asked after `deps` has installed the packages.
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# oneDNN (Debian's libdnnl-dev) has no pkg-config file; it runs on OpenMP (libgomp).
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp -lmicrohttpd -lz) \
-          -lm -pthread
+          -ldnnl -lgomp -lm -pthread
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -23,6 +24,7 @@ all: deps shelf
 # Installs the Debian packages when a library is missing (scripts/install-deps.sh).
 deps:
 	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] && \
+	  [ -f /usr/include/oneapi/dnnl/dnnl.h ] && \
 	  command -v valgrind >/dev/null && command -v $(FUZZ_CC) >/dev/null && \
 	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 

@@ -87,11 +87,12 @@ static void reference_weights(cnn *c, label_head *h)
 }
 
 /* The weights and input of make_cnn_golden.py. */
-static void setup_reference(cnn *c, label_head *h, cnn_work *w, int threads, int *labels)
+static void setup_reference(cnn *c, label_head *h, cnn_work *w, int threads, cnn_path path,
+                            int *labels)
 {
     assert_int_equal(cnn_init(c, SIZE, WIDTH), 0);
     reference_weights(c, h);
-    assert_int_equal(cnn_work_init(w, c, N, threads, 1), 0);
+    assert_int_equal(cnn_work_init(w, c, N, threads, 1, path), 0);
     for (int n = 0; n < N; n++) {
         labels[n] = (2 * n + 1) % K;
         for (int ch = 0; ch < 3; ch++)
@@ -113,17 +114,18 @@ static void head_probs(const label_head *h, const cnn *c, const cnn_work *w, flo
     }
 }
 
-static void matches_pytorch(int threads)
+static void matches_pytorch(int threads, cnn_path path)
 {
     cnn c;
     label_head h = {0};
     cnn_work w;
     int labels[N];
-    setup_reference(&c, &h, &w, threads, labels);
+    setup_reference(&c, &h, &w, threads, path, labels);
+    assert_true((w.dnnl != NULL) == (path == CNN_PATH_DNNL));
     thread_pool *pool = pool_new(threads);
     assert_non_null(pool);
 
-    cnn_forward_train(&c, &w, pool, N);
+    assert_int_equal(cnn_forward_train(&c, &w, pool, N), 0);
     float probs[N * K];
     head_probs(&h, &c, &w, probs);
     double loss = 0;
@@ -147,7 +149,7 @@ static void matches_pytorch(int threads)
     }
     float *grads = calloc(c.nparams, sizeof *grads);
     assert_non_null(grads);
-    cnn_backward(&c, &w, pool, N, grads);
+    assert_int_equal(cnn_backward(&c, &w, pool, N, grads), 0);
     char name[64];
     for (int l = 0; l < CNN_CONVS; l++) {
         const conv_shape *s = &c.conv[l];
@@ -166,13 +168,13 @@ static void matches_pytorch(int threads)
     expect_array("grad_fc_b", hgrad + (size_t)c.feat * K, K);
 
     /* inference, from the training work area and from one of its own */
-    cnn_forward_infer(&c, &w, pool, N);
+    assert_int_equal(cnn_forward_infer(&c, &w, pool, N), 0);
     head_probs(&h, &c, &w, probs);
     expect_array("infer_probs", probs, N * K);
     cnn_work wi;
-    assert_int_equal(cnn_work_init(&wi, &c, N, threads, 0), 0);
+    assert_int_equal(cnn_work_init(&wi, &c, N, threads, 0, path), 0);
     memcpy(wi.x, w.x, 3 * N * SIZE * SIZE * sizeof(float));
-    cnn_forward_infer(&c, &wi, pool, N);
+    assert_int_equal(cnn_forward_infer(&c, &wi, pool, N), 0);
     head_probs(&h, &c, &wi, probs);
     expect_array("infer_probs", probs, N * K);
 
@@ -188,13 +190,27 @@ static void matches_pytorch(int threads)
 static void reference_cnn_matches_pytorch_one_thread(void **state)
 {
     (void)state;
-    matches_pytorch(1);
+    matches_pytorch(1, CNN_PATH_GEMM);
 }
 
 static void reference_cnn_matches_pytorch_two_threads(void **state)
 {
     (void)state;
-    matches_pytorch(2);
+    matches_pytorch(2, CNN_PATH_GEMM);
+}
+
+/* The oneDNN path, on whatever instruction set oneDNN finds (AVX-512 here; AVX2 under
+ * valgrind, which has no AVX-512, or with ONEDNN_MAX_CPU_ISA=AVX2). */
+static void reference_cnn_matches_pytorch_on_onednn_one_thread(void **state)
+{
+    (void)state;
+    matches_pytorch(1, CNN_PATH_DNNL);
+}
+
+static void reference_cnn_matches_pytorch_on_onednn_two_threads(void **state)
+{
+    (void)state;
+    matches_pytorch(2, CNN_PATH_DNNL);
 }
 
 /* ---- the CNN behind the encoder interface ------------------------------------------- */
@@ -227,13 +243,13 @@ static void encoder_features_are_the_normalized_inference_pass(void **state)
     const cnn_encoder *c = as_const_cnn(e);
     assert_int_equal(encoder_width(e), (size_t)c->net.feat);
     cnn_work w;
-    assert_int_equal(cnn_work_init(&w, &c->net, N, 1, 0), 0);
+    assert_int_equal(cnn_work_init(&w, &c->net, N, 1, 0, CNN_PATH_AUTO), 0);
     size_t plane = SIZE * SIZE;
     for (int i = 0; i < N; i++)
         augment_to_tensor(pix + i * plane * 3, SIZE, 0, NULL, c->img.mean, c->img.std,
                           w.x + i * plane, (long)(plane * N));
     thread_pool *one = pool_new(1), *two = pool_new(2);
-    cnn_forward_infer(&c->net, &w, one, N);
+    assert_int_equal(cnn_forward_infer(&c->net, &w, one, N), 0);
     encoder_batch b = {.n = N, .pixels = pix, .usable = usable};
     encoder_work *ew[3] = {e->ops->work_new(e, N, 0), cnn_encoder_work_new(e, N, 1, one),
                            cnn_encoder_work_new(e, N, 1, two)};
@@ -419,6 +435,8 @@ int main(void)
         cmocka_unit_test(shapes_follow_the_reference),
         cmocka_unit_test(reference_cnn_matches_pytorch_one_thread),
         cmocka_unit_test(reference_cnn_matches_pytorch_two_threads),
+        cmocka_unit_test(reference_cnn_matches_pytorch_on_onednn_one_thread),
+        cmocka_unit_test(reference_cnn_matches_pytorch_on_onednn_two_threads),
         cmocka_unit_test(encoder_features_are_the_normalized_inference_pass),
         cmocka_unit_test(log_probs_are_the_log_of_the_probabilities),
         cmocka_unit_test(encoder_section_round_trips),

@@ -172,7 +172,7 @@ static int bag_forward_train(encoder *e, encoder_work *w, const encoder_batch *i
 }
 
 /* The embeddings' rows that the batch used, an SGD step each (Hogwild: shared, unlocked). */
-static void bag_backward(encoder *e, encoder_work *w, const encoder_update *u)
+static int bag_backward(encoder *e, encoder_work *w, const encoder_update *u)
 {
     bag_encoder *b = as_bag(e);
     const size_t D = (size_t)b->dim;
@@ -181,6 +181,7 @@ static void bag_backward(encoder *e, encoder_work *w, const encoder_update *u)
         sparse_linear_sgd(b->emb, NULL, w->grad + i * D, NULL, 0, x->rows, x->vals, x->n,
                           b->dim, u->lr);
     }
+    return 0;
 }
 
 static float *bag_params(encoder *e, size_t *n)

@@ -6,12 +6,11 @@
 
 #include "core/mem.h"
 #include "core/rng.h"
+#include "model/cnn_dnnl.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
 #include "nn/blas_threads.h"
 #include "nn/pool.h"
-
-static const float BN_EPS = 1e-5f, BN_MOMENTUM = 0.1f;
 /* Images per sgemm: enough columns (HO*WO per image) for sgemm to run near its peak. */
 enum { CHUNK_COLUMNS = 1024 };
 
@@ -107,15 +106,37 @@ void cnn_free(cnn *c)
 /* Floats of one image's output of convolution l. */
 static size_t plane_floats(const conv_shape *s) { return (size_t)s->cout * s->ho * s->wo; }
 
-int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training)
+/* The oneDNN path's work area: its own buffers, and here the input and the features. */
+static int dnnl_work_init(cnn_work *w, const cnn *c, int training)
 {
-    blas_threads_off(); /* the CNN splits every phase over its own threads */
+    size_t n = (size_t)w->cap;
+    if (!(w->dnnl = cnn_dnnl_new(c, w->cap, w->threads, training)))
+        return -1;
+    int ok = (w->x = mem_alloc(3 * n * c->size * c->size * sizeof(float))) &&
+             (w->feat = mem_alloc(n * c->feat * sizeof(float))) &&
+             (!training || (w->dfeat = mem_alloc(n * c->feat * sizeof(float))));
+    if (!ok)
+        cnn_work_free(w);
+    return ok ? 0 : -1;
+}
+
+int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training,
+                  cnn_path path)
+{
     memset(w, 0, sizeof *w);
     if (batch < 1 || threads < 1)
         return -1;
     w->cap = batch;
     w->threads = threads;
     w->training = training;
+    if (path == CNN_PATH_DNNL || (path == CNN_PATH_AUTO && cnn_dnnl_fast())) {
+        if (!dnnl_work_init(w, c, training))
+            return 0;
+        if (path == CNN_PATH_DNNL)
+            return -1;
+        *w = (cnn_work){.cap = batch, .threads = threads, .training = training};
+    }
+    blas_threads_off(); /* the CNN splits every phase over its own threads */
     size_t n = (size_t)batch, biggest = 0;
     w->x = mem_alloc(3 * n * c->size * c->size * sizeof(float));
     int ok = w->x != NULL;
@@ -171,11 +192,15 @@ double cnn_work_bytes(const cnn *c, int batch, int threads, int training)
     }
     double floats = training ? 2 * acts + 2 * biggest + (double)threads * (double)c->nparams
                              : 2 * biggest;
-    return 4 * (floats + (double)threads * scratch + 3.0 * batch * c->size * c->size);
+    double gemm = 4 * (floats + (double)threads * scratch),
+           dnnl = cnn_dnnl_bytes(c, batch, training);
+    return (gemm > dnnl ? gemm : dnnl) +
+           4 * (3.0 * batch * c->size * c->size + 2.0 * batch * c->feat);
 }
 
 void cnn_work_free(cnn_work *w)
 {
+    cnn_dnnl_free(w->dnnl);
     mem_free(w->x);
     for (int l = 0; l < CNN_CONVS; l++) {
         mem_free(w->pre[l]);
@@ -252,8 +277,8 @@ static void run_bn_relu_forward(void *arg, int tid, int nthreads)
     batchnorm_forward_train(w->act[l], w->pre[l], c->params + c->gamma_off[l],
                             c->params + c->beta_off[l], w->save_mean + base,
                             w->save_istd + base, st->stats + c->mean_off[l],
-                            st->stats + c->var_off[l], M, (int)c0, (int)c1, BN_MOMENTUM,
-                            BN_EPS);
+                            st->stats + c->var_off[l], M, (int)c0, (int)c1, CNN_BN_MOMENTUM,
+                            CNN_BN_EPS);
     relu_forward(w->act[l] + c0 * M, w->act[l] + c0 * M, (c1 - c0) * M);
 }
 
@@ -274,8 +299,10 @@ static void run_pool_features(void *arg, int tid, int nthreads)
     pool_features(st->c, st->w, st->w->act[CNN_CONVS - 1], st->n, n0, n1);
 }
 
-void cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n)
+int cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n)
 {
+    if (w->dnnl)
+        return cnn_dnnl_forward_train(w->dnnl, c, w->x, n, w->feat);
     step st = {.c = c, .w = w, .stats = c->stats, .n = n};
     for (int l = 0; l < CNN_CONVS; l++) {
         st.layer = l;
@@ -283,6 +310,7 @@ void cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n)
         pool_run(pool, run_bn_relu_forward, &st);
     }
     pool_run(pool, run_pool_features, &st);
+    return 0;
 }
 
 /* Inference, one layer for the thread's images: batch norm is a fixed affine map per
@@ -306,7 +334,7 @@ static void run_infer_layer(void *arg, int tid, int nthreads)
     size_t hw = (size_t)s->ho * s->wo;
     for (int ch = 0; ch < s->cout; ch++) {
         float scale = c->params[c->gamma_off[l] + ch] /
-                      sqrtf(c->stats[c->var_off[l] + ch] + BN_EPS);
+                      sqrtf(c->stats[c->var_off[l] + ch] + CNN_BN_EPS);
         float shift = c->params[c->beta_off[l] + ch] - c->stats[c->mean_off[l] + ch] * scale;
         float *p = out + ((size_t)ch * st->n + n0) * hw;
         for (size_t i = 0; i < (n1 - n0) * hw; i++) {
@@ -318,14 +346,17 @@ static void run_infer_layer(void *arg, int tid, int nthreads)
         pool_features(c, w, out, st->n, n0, n1);
 }
 
-void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n)
+int cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n)
 {
+    if (w->dnnl)
+        return cnn_dnnl_forward_infer(w->dnnl, c, w->x, n, w->feat);
     /* a training work area lends its gradient buffers */
     step st = {.c = c, .w = w, .n = n,
                .bufs = {w->training ? w->dbuf[0] : w->act[0],
                         w->training ? w->dbuf[1] : w->act[1]}};
     for (st.layer = 0; st.layer < CNN_CONVS; st.layer++)
         pool_run(pool, run_infer_layer, &st);
+    return 0;
 }
 
 /* ---- backward ---------------------------------------------------------------------- */
@@ -394,8 +425,10 @@ static void run_reduce(void *arg, int tid, int nthreads)
     }
 }
 
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, float *grads)
+int cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, float *grads)
 {
+    if (w->dnnl)
+        return cnn_dnnl_backward(w->dnnl, c, w->dfeat, n, grads);
     step st = {.c = c, .w = w, .n = n, .out = grads};
     /* gradients of activation l live in dbuf[(l + 1) & 1]; pooling writes layer 6's */
     pool_run(pool, run_pool_backward, &st);
@@ -405,4 +438,5 @@ void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, float *gr
         pool_run(pool, run_conv_backward, &st);
     }
     pool_run(pool, run_reduce, &st);
+    return 0;
 }

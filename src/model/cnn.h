@@ -23,6 +23,10 @@
 #include "core/threadpool.h"
 #include "nn/conv2d.h"
 
+/* Batch norm's epsilon and the running statistics' momentum, PyTorch's defaults. */
+#define CNN_BN_EPS 1e-5f
+#define CNN_BN_MOMENTUM 0.1f
+
 enum {
     CNN_CONVS = 7,
     CNN_MAX_SIZE = 512,
@@ -58,10 +62,16 @@ void cnn_reset(cnn *c, rng *r);
 void cnn_reset_linear(float *w, float *b, int in, int out, rng *r);
 void cnn_free(cnn *c);
 
+/* How the steps run: im2col and OpenBLAS's sgemm on CNHW batches (this file, any CPU), or
+ * oneDNN's kernels on blocked layouts (model/cnn_dnnl.h). AUTO takes oneDNN where it has its
+ * AVX-512 kernels, which were measured faster (docs/benchmarks.md), im2col elsewhere. */
+typedef enum cnn_path { CNN_PATH_AUTO, CNN_PATH_GEMM, CNN_PATH_DNNL } cnn_path;
+
 /* Everything a batch of up to `batch` images needs, allocated once. */
 typedef struct cnn_work {
     int cap, threads;
     int training;          /* keeps every layer's activations for the backward pass */
+    struct cnn_dnnl *dnnl; /* the oneDNN path; NULL: im2col, and the buffers below */
     float *x;              /* input: [3][cap][S][S] */
     float *pre[CNN_CONVS]; /* convolution outputs, before batch norm (training only) */
     float *act[CNN_CONVS]; /* after batch norm and ReLU (inference: two alternating) */
@@ -75,27 +85,35 @@ typedef struct cnn_work {
     int chunk[CNN_CONVS];  /* images per sgemm */
 } cnn_work;
 
-/* Bytes that cnn_work_init would allocate, to refuse a run that cannot fit beforehand. */
+/* Bytes that cnn_work_init would allocate (the larger of the two paths' needs), to refuse
+ * a run that cannot fit beforehand. */
 double cnn_work_bytes(const cnn *c, int batch, int threads, int training);
 
-/* Also sets OpenBLAS to one thread for the process: the CNN runs its own threads. */
-int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training);
+/* The path given, or for AUTO the faster one here (falling back to im2col when oneDNN
+ * cannot make its primitives). The im2col path sets OpenBLAS to one thread for the process:
+ * the CNN runs its own threads. -1 on bad sizes, out of memory, or an explicit
+ * CNN_PATH_DNNL that oneDNN cannot serve. */
+int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training,
+                  cnn_path path);
 void cnn_work_free(cnn_work *w);
 
 /* The training forward pass over the first n images of w->x into w->feat: batch statistics
- * (the running ones updated with momentum 0.1, as PyTorch's). */
-void cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n);
+ * (the running ones updated with momentum 0.1, as PyTorch's). 0, or -1 when the oneDNN
+ * path cannot make a new batch size's primitives (out of memory). */
+int cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n);
 
 /* The inference forward pass (running statistics) over the first n images of w->x into
  * w->feat, through a work area made with training 0 or 1 (whose training activations it
  * leaves alone but whose gradient buffers it uses). The network is only read, so threads
- * may share it, each with its own work area. */
-void cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n);
+ * may share it, each with its own work area; an inference work area of the oneDNN path
+ * keeps the network's weights folded from its first call, so serves one unchanging
+ * network. 0, or -1 as cnn_forward_train. */
+int cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n);
 
 /* After a training forward pass, from the gradient of the loss with respect to the
  * features in w->dfeat (n x feat, filled by the caller): the gradient of the parameters,
  * summed over the threads' blocks (w->grads), added to grads (nparams floats). w->dfeat is
- * left as it was. */
-void cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, float *grads);
+ * left as it was. 0, or -1 as cnn_forward_train. */
+int cnn_backward(const cnn *c, cnn_work *w, thread_pool *pool, int n, float *grads);
 
 #endif

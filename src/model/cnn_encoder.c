@@ -39,7 +39,7 @@ encoder_work *cnn_encoder_work_new(const encoder *e, size_t batch, int training,
     w->pool = pool;
     if (!batch || batch > INT_MAX || !(w->missing = mem_calloc(batch, 1)) ||
         cnn_work_init(&w->cw, &as_const_cnn(e)->net, (int)batch, pool_threads(pool),
-                      training)) {
+                      training, CNN_PATH_AUTO)) {
         cnn_enc_work_free(w);
         return NULL;
     }
@@ -99,7 +99,8 @@ static int cnn_enc_forward(const encoder *e, encoder_work *w, const encoder_batc
     if (b->n) {
         fill_job j = {&c->img, &w->cw, b->pixels, NULL, NULL, 0, c->net.size, (int)b->n};
         pool_run(w->pool, run_fill, &j);
-        cnn_forward_infer(&c->net, &w->cw, w->pool, (int)b->n);
+        if (cnn_forward_infer(&c->net, &w->cw, w->pool, (int)b->n))
+            return -1;
     }
     for (size_t i = 0; i < b->n; i++)
         w->missing[i] = b->usable && !b->usable[i];
@@ -173,16 +174,17 @@ static int cnn_enc_forward_train(encoder *e, encoder_work *w, const encoder_batc
     w->n = (int)b->n;
     fill_job j = {&c->img, &w->cw, t->pix, b->rows, t->rows, b->noise, c->net.size, w->n};
     pool_run(w->pool, run_fill, &j);
-    cnn_forward_train(&c->net, &w->cw, w->pool, w->n);
+    if (cnn_forward_train(&c->net, &w->cw, w->pool, w->n))
+        return -1;
     memset(w->missing, 0, b->n);
     *out = (encoder_features){.n = b->n, .width = (size_t)c->net.feat, .dense = w->cw.feat,
                               .missing = w->missing, .grad = w->cw.dfeat};
     return 0;
 }
 
-static void cnn_enc_backward(encoder *e, encoder_work *w, const encoder_update *u)
+static int cnn_enc_backward(encoder *e, encoder_work *w, const encoder_update *u)
 {
-    cnn_backward(&as_const_cnn(e)->net, &w->cw, w->pool, w->n, u->grads);
+    return cnn_backward(&as_const_cnn(e)->net, &w->cw, w->pool, w->n, u->grads);
 }
 
 static float *cnn_enc_params(encoder *e, size_t *n)

@@ -124,8 +124,8 @@ typedef struct encoder_ops {
     int (*forward_train)(encoder *e, encoder_work *w, const encoder_batch *b,
                          encoder_features *out);
     /* After forward_train and the layer above's gradient in out->grad: back into the
-     * parameters (encoder_update). */
-    void (*backward)(encoder *e, encoder_work *w, const encoder_update *u);
+     * parameters (encoder_update). 0, or -1 out of memory. */
+    int (*backward)(encoder *e, encoder_work *w, const encoder_update *u);
     /* The parameter block (NULL, 0 for an encoder without parameters). */
     float *(*params)(encoder *e, size_t *n);
     /* Everything training changes: the parameters, then any statistics it keeps (the CNN's

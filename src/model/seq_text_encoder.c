@@ -143,9 +143,10 @@ static int seq_enc_forward_train(encoder *e, encoder_work *w, const encoder_batc
     return 0;
 }
 
-static void seq_enc_backward(encoder *e, encoder_work *w, const encoder_update *u)
+static int seq_enc_backward(encoder *e, encoder_work *w, const encoder_update *u)
 {
     seq_backward(as_const_seq(e), &w->tw, u->grads, w->tok, w->lens, w->n, w->T);
+    return 0;
 }
 
 static float *seq_enc_params(encoder *e, size_t *n)

@@ -97,8 +97,7 @@ static int sgd_step(bag_trainer *tr, worker *w, uint32_t p, float lr, double *lo
         return 0;
     }
     linear_sgd(h->w, h->b, f.grad, dz, active, nact, f.dense, (int)f.width, N, lr);
-    e->ops->backward(e, w->work, &(encoder_update){.lr = lr});
-    return 0;
+    return e->ops->backward(e, w->work, &(encoder_update){.lr = lr});
 }
 
 /* Thread tid's shard: each product in turn. */

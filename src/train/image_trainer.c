@@ -216,26 +216,28 @@ static void run_optimizer(void *arg, int tid, int nthreads)
     step_block(tr, h->params, tr->head_grads, tr->head_a, tr->head_b, i0, i1);
 }
 
-/* A training step on the batch; returns its mean loss (not finite: diverged). */
-static double train_step(trainer *tr, const encoder_batch *b)
+/* A training step on the batch: its mean loss in *loss (not finite: diverged, and no
+ * step taken). 0, or -1 out of memory (oneDNN making a new batch size's primitives). */
+static int train_step(trainer *tr, const encoder_batch *b, double *loss)
 {
     encoder *e = tr->m->image;
     if (e->ops->forward_train(e, tr->work, b, &tr->f))
-        return NAN; /* cannot happen: the work area holds a batch */
+        return -1;
     pool_run(tr->pool, run_head_forward, tr);
-    double loss = 0;
+    *loss = 0;
     for (int t = 0; t < pool_threads(tr->pool); t++)
-        loss += tr->loss[t];
-    loss /= tr->nb;
-    if (!isfinite(loss))
-        return loss;
+        *loss += tr->loss[t];
+    *loss /= tr->nb;
+    if (!isfinite(*loss))
+        return 0;
     pool_run(tr->pool, run_head_backward, tr);
     pool_run(tr->pool, run_head_reduce, tr);
-    e->ops->backward(e, tr->work, &(encoder_update){.grads = tr->grads});
+    if (e->ops->backward(e, tr->work, &(encoder_update){.grads = tr->grads}))
+        return -1;
     schedule_at(&tr->sched, tr->step, &tr->lr, &tr->momentum);
     tr->step++;
     pool_run(tr->pool, run_optimizer, tr);
-    return loss;
+    return 0;
 }
 
 /* Top-1 accuracy of the current network on the validation images, decoded once. */
@@ -246,8 +248,9 @@ static double valid_accuracy(void *ctx)
     const labelled_images *v = tr->valid;
     size_t K = (size_t)model_num_labels(m), correct = 0;
     float *probs = tr->valid_probs;
-    image_model_probs(m->image, &m->image_head, tr->work, (size_t)tr->o->batch, v->set.pix,
-                      v->set.n, 0, probs); /* cannot fail: the work area is all it needs */
+    if (image_model_probs(m->image, &m->image_head, tr->work, (size_t)tr->o->batch,
+                          v->set.pix, v->set.n, 0, probs))
+        return -1;
     for (size_t i = 0; i < v->n; i++) {
         int best;
         float p;
@@ -275,7 +278,9 @@ static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int ep
     const encoder_batch b = {.n = n, .rows = rows,
                              .noise = tr->o->seed * 0x9e3779b97f4a7c15ULL +
                                       (uint64_t)epoch * 0x100000001ULL + (uint64_t)first};
-    double loss = train_step(tr, &b); /* not finite: the loop reports the divergence */
+    double loss; /* not finite: the loop reports the divergence */
+    if (train_step(tr, &b, &loss))
+        return -1;
     atomic_store(&meter->loss, atomic_load(&meter->loss) + loss * tr->nb); /* one writer */
     atomic_fetch_add(&meter->count, (long)n);
     return 0;

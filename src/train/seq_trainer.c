@@ -159,7 +159,9 @@ static void run_grad(void *ctx, int tid, int nthreads)
     float *gh = tr->grads[tid] + tr->e->nparams; /* the head's gradient, after the encoder's */
     dense_backward(f.grad, 0, gh, gh + (size_t)F * (size_t)N, tr->dlogits[tid], f.dense, h->w,
                    n, F, N);
-    tr->enc->ops->backward(tr->enc, tr->work[tid], &(encoder_update){.grads = tr->grads[tid]});
+    /* the sequence encoders' backward allocates nothing: it cannot fail */
+    (void)tr->enc->ops->backward(tr->enc, tr->work[tid],
+                                 &(encoder_update){.grads = tr->grads[tid]});
 }
 
 /* Sums the threads' gradients of [i0, i1) into thread 0's, in thread order, clears them,

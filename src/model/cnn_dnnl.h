@@ -1,0 +1,44 @@
+/* The CNN's steps on oneDNN (Debian's libdnnl, the library PyTorch runs on): direct
+ * convolutions in the blocked layout oneDNN's AVX-512 kernels read (nChw16c), kept from
+ * the first convolution to the pooling, batch norm with the ReLU fused into it, and
+ * average pooling, as primitives made once per batch size and reused.
+ *
+ * The same network, parameters and results as the im2col path of model/cnn.c (the golden
+ * test holds on both): the input comes in as that path's CNHW batch, the features go out as
+ * [n][feat], the parameters and statistics are the cnn's own blocks, read (and, for the
+ * gradient, added to) in place. Chosen at run time by cnn_work_init (cnn.h).
+ *
+ * oneDNN runs on OpenMP threads: each call sets the calling thread's OpenMP thread count to
+ * the work area's, so a server worker with one thread stays on one core. Its primitives'
+ * own allocations do not go through mem_alloc; the buffers they read and write do. */
+#ifndef SHELF_MODEL_CNN_DNNL_H
+#define SHELF_MODEL_CNN_DNNL_H
+
+#include "model/cnn.h"
+
+typedef struct cnn_dnnl cnn_dnnl;
+
+/* 1 when oneDNN runs its AVX-512 convolutions on this CPU: where it was measured faster
+ * than im2col and OpenBLAS (docs/benchmarks.md). ONEDNN_MAX_CPU_ISA=AVX2 in the
+ * environment lowers what oneDNN uses, and so turns this path off. */
+int cnn_dnnl_fast(void);
+
+/* The primitives for batches of `cap` images (others are made when first asked for), on
+ * `threads` threads; training keeps what the backward pass needs. NULL when oneDNN cannot
+ * make them or memory runs out. */
+cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training);
+void cnn_dnnl_free(cnn_dnnl *d);
+
+/* As cnn_forward_train, cnn_forward_infer and cnn_backward (cnn.h): x is the CNHW input of
+ * n images, feat [n][feat], dfeat [n][feat]. 0, or -1 when a new batch size's primitives
+ * cannot be made or a primitive fails. */
+int cnn_dnnl_forward_train(cnn_dnnl *d, cnn *c, const float *x, int n, float *feat);
+int cnn_dnnl_backward(cnn_dnnl *d, const cnn *c, const float *dfeat, int n, float *grads);
+int cnn_dnnl_forward_infer(cnn_dnnl *d, const cnn *c, const float *x, int n, float *feat);
+
+/* Bytes of the buffers cnn_dnnl_new allocates for a cap-image batch, beyond the cnn_work's
+ * input and features (an estimate for the memory check: the blocked layout pads channels to
+ * 16). */
+double cnn_dnnl_bytes(const cnn *c, int cap, int training);
+
+#endif
