@@ -121,7 +121,7 @@ static void matches_pytorch(int threads, cnn_path path)
     cnn_work w;
     int labels[N];
     setup_reference(&c, &h, &w, threads, path, labels);
-    assert_true((w.dnnl != NULL) == (path == CNN_PATH_DNNL));
+    assert_true((w.dnnl != NULL) == (path != CNN_PATH_GEMM));
     thread_pool *pool = pool_new(threads);
     assert_non_null(pool);
 
@@ -211,6 +211,101 @@ static void reference_cnn_matches_pytorch_on_onednn_two_threads(void **state)
 {
     (void)state;
     matches_pytorch(2, CNN_PATH_DNNL);
+}
+
+static void reference_cnn_matches_pytorch_on_onednn_direct(void **state)
+{
+    (void)state;
+    matches_pytorch(1, CNN_PATH_DNNL_DIRECT);
+}
+
+/* What one training step and inference give on a path, for wide_network_paths_agree. */
+typedef struct step_result {
+    float *feat, *grads, *stats, *infer, *one;
+} step_result;
+
+enum { WIDE_SIZE = 32, WIDE_WIDTH = 16, WIDE_CAP = 4 };
+
+static step_result wide_step(cnn_path path)
+{
+    cnn c;
+    assert_int_equal(cnn_init(&c, WIDE_SIZE, WIDE_WIDTH), 0);
+    rng r;
+    rng_seed(&r, 7);
+    cnn_reset(&c, &r);
+    thread_pool *pool = pool_new(2);
+    cnn_work w, wi;
+    assert_int_equal(cnn_work_init(&w, &c, WIDE_CAP, 2, 1, path), 0);
+    assert_int_equal(cnn_work_init(&wi, &c, WIDE_CAP, 2, 0, path), 0);
+    size_t plane = WIDE_SIZE * WIDE_SIZE, F = (size_t)c.feat;
+    step_result s = {calloc(F * WIDE_CAP, 4), calloc(c.nparams, 4), calloc(c.nstats, 4),
+                     calloc(F * WIDE_CAP, 4), calloc(F, 4)};
+    /* a short batch (3 of 4: primitives made on demand), as at the end of an epoch */
+    int n = WIDE_CAP - 1;
+    for (size_t i = 0; i < 3 * plane * (size_t)n; i++)
+        w.x[i] = (float)sin(0.37 * (double)i) + 0.2f;
+    assert_int_equal(cnn_forward_train(&c, &w, pool, n), 0);
+    memcpy(s.feat, w.feat, F * (size_t)n * 4);
+    for (size_t i = 0; i < F * (size_t)n; i++)
+        w.dfeat[i] = (float)cos(0.11 * (double)i) / (float)n;
+    assert_int_equal(cnn_backward(&c, &w, pool, n, s.grads), 0);
+    memcpy(s.stats, c.stats, c.nstats * 4);
+    /* inference on a full batch, then on one image (a server's request) */
+    for (size_t i = 0; i < 3 * plane * WIDE_CAP; i++)
+        wi.x[i] = (float)cos(0.21 * (double)i);
+    assert_int_equal(cnn_forward_infer(&c, &wi, pool, WIDE_CAP), 0);
+    memcpy(s.infer, wi.feat, F * WIDE_CAP * 4);
+    for (size_t ch = 0; ch < 3; ch++) /* the first image alone: its channels packed */
+        memmove(wi.x + ch * plane, wi.x + ch * plane * WIDE_CAP, plane * 4);
+    assert_int_equal(cnn_forward_infer(&c, &wi, pool, 1), 0);
+    memcpy(s.one, wi.feat, F * 4);
+    cnn_work_free(&w);
+    cnn_work_free(&wi);
+    pool_free(pool);
+    cnn_free(&c);
+    return s;
+}
+
+static void expect_close(const char *what, const float *got, const float *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(got[i] - want[i]) <= 1e-4f * fmaxf(1, fabsf(want[i]))))
+            fail_msg("%s[%zu]: %.8g, im2col %.8g", what, i, got[i], want[i]);
+}
+
+static void free_result(step_result *s)
+{
+    free(s->feat);
+    free(s->grads);
+    free(s->stats);
+    free(s->infer);
+    free(s->one);
+}
+
+/* On a network wide enough for oneDNN's Winograd and blocked kernels (16 to 128 channels),
+ * both oneDNN paths agree with im2col, which the golden test ties to PyTorch, within the
+ * golden test's tolerance: a short training batch, the gradient, the running statistics,
+ * inference on a batch and on one image. */
+static void wide_network_paths_agree(void **state)
+{
+    (void)state;
+    cnn c;
+    assert_int_equal(cnn_init(&c, WIDE_SIZE, WIDE_WIDTH), 0);
+    size_t F = (size_t)c.feat, P = c.nparams, S = c.nstats;
+    cnn_free(&c);
+    step_result want = wide_step(CNN_PATH_GEMM);
+    cnn_path paths[] = {CNN_PATH_DNNL, CNN_PATH_DNNL_DIRECT};
+    for (int k = 0; k < 2; k++) {
+        step_result got = wide_step(paths[k]);
+        expect_close("features", got.feat, want.feat, F * (WIDE_CAP - 1));
+        expect_close("gradient", got.grads, want.grads, P);
+        expect_close("running statistics", got.stats, want.stats, S);
+        expect_close("inference", got.infer, want.infer, F * WIDE_CAP);
+        expect_close("one image", got.one, want.one, F);
+        expect_close("one image against the batch", got.one, got.infer, F);
+        free_result(&got);
+    }
+    free_result(&want);
 }
 
 /* ---- the CNN behind the encoder interface ------------------------------------------- */
@@ -437,6 +532,8 @@ int main(void)
         cmocka_unit_test(reference_cnn_matches_pytorch_two_threads),
         cmocka_unit_test(reference_cnn_matches_pytorch_on_onednn_one_thread),
         cmocka_unit_test(reference_cnn_matches_pytorch_on_onednn_two_threads),
+        cmocka_unit_test(reference_cnn_matches_pytorch_on_onednn_direct),
+        cmocka_unit_test(wide_network_paths_agree),
         cmocka_unit_test(encoder_features_are_the_normalized_inference_pass),
         cmocka_unit_test(log_probs_are_the_log_of_the_probabilities),
         cmocka_unit_test(encoder_section_round_trips),

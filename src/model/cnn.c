@@ -107,10 +107,10 @@ void cnn_free(cnn *c)
 static size_t plane_floats(const conv_shape *s) { return (size_t)s->cout * s->ho * s->wo; }
 
 /* The oneDNN path's work area: its own buffers, and here the input and the features. */
-static int dnnl_work_init(cnn_work *w, const cnn *c, int training)
+static int dnnl_work_init(cnn_work *w, const cnn *c, int training, int winograd)
 {
     size_t n = (size_t)w->cap;
-    if (!(w->dnnl = cnn_dnnl_new(c, w->cap, w->threads, training)))
+    if (!(w->dnnl = cnn_dnnl_new(c, w->cap, w->threads, training, winograd)))
         return -1;
     int ok = (w->x = mem_alloc(3 * n * c->size * c->size * sizeof(float))) &&
              (w->feat = mem_alloc(n * c->feat * sizeof(float))) &&
@@ -129,10 +129,11 @@ int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int trainin
     w->cap = batch;
     w->threads = threads;
     w->training = training;
-    if (path == CNN_PATH_DNNL || (path == CNN_PATH_AUTO && cnn_dnnl_fast())) {
-        if (!dnnl_work_init(w, c, training))
+    cnn_path take = path == CNN_PATH_AUTO && cnn_dnnl_fast() ? CNN_PATH_DNNL : path;
+    if (take == CNN_PATH_DNNL || take == CNN_PATH_DNNL_DIRECT) {
+        if (!dnnl_work_init(w, c, training, take == CNN_PATH_DNNL))
             return 0;
-        if (path == CNN_PATH_DNNL)
+        if (path != CNN_PATH_AUTO)
             return -1;
         *w = (cnn_work){.cap = batch, .threads = threads, .training = training};
     }

@@ -63,15 +63,21 @@ void cnn_reset_linear(float *w, float *b, int in, int out, rng *r);
 void cnn_free(cnn *c);
 
 /* How the steps run: im2col and OpenBLAS's sgemm on CNHW batches (this file, any CPU), or
- * oneDNN's kernels on blocked layouts (model/cnn_dnnl.h). AUTO takes oneDNN where it has its
- * AVX-512 kernels, which were measured faster (docs/benchmarks.md), im2col elsewhere. */
-typedef enum cnn_path { CNN_PATH_AUTO, CNN_PATH_GEMM, CNN_PATH_DNNL } cnn_path;
+ * oneDNN's kernels on blocked layouts (model/cnn_dnnl.h), with Winograd's convolutions where
+ * it has them or (DNNL_DIRECT) direct ones only. AUTO takes oneDNN with Winograd where it has
+ * its AVX-512 kernels, which were measured faster (docs/benchmarks.md), im2col elsewhere. */
+typedef enum cnn_path {
+    CNN_PATH_AUTO,
+    CNN_PATH_GEMM,
+    CNN_PATH_DNNL,
+    CNN_PATH_DNNL_DIRECT
+} cnn_path;
 
 /* Everything a batch of up to `batch` images needs, allocated once. */
 typedef struct cnn_work {
     int cap, threads;
     int training;          /* keeps every layer's activations for the backward pass */
-    struct cnn_dnnl *dnnl; /* the oneDNN path; NULL: im2col, and the buffers below */
+    struct cnn_dnnl *dnnl; /* the oneDNN paths; NULL: im2col, and the buffers below */
     float *x;              /* input: [3][cap][S][S] */
     float *pre[CNN_CONVS]; /* convolution outputs, before batch norm (training only) */
     float *act[CNN_CONVS]; /* after batch norm and ReLU (inference: two alternating) */
@@ -91,8 +97,8 @@ double cnn_work_bytes(const cnn *c, int batch, int threads, int training);
 
 /* The path given, or for AUTO the faster one here (falling back to im2col when oneDNN
  * cannot make its primitives). The im2col path sets OpenBLAS to one thread for the process:
- * the CNN runs its own threads. -1 on bad sizes, out of memory, or an explicit
- * CNN_PATH_DNNL that oneDNN cannot serve. */
+ * the CNN runs its own threads. -1 on bad sizes, out of memory, or an explicit oneDNN path
+ * that oneDNN cannot serve. */
 int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training,
                   cnn_path path);
 void cnn_work_free(cnn_work *w);

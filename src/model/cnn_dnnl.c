@@ -1,6 +1,7 @@
 #include "model/cnn_dnnl.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ typedef struct step {
  * convolutions with batch norm folded into their weights and bias and the ReLU fused. */
 typedef struct plan {
     int n, training;
+    dnnl_alg_kind_t alg[CNN_CONVS]; /* each convolution's: Winograd or direct */
     unsigned long used; /* the call count when last used: the least recent is replaced */
     step in;            /* the CNHW input into the first convolution's layout */
     step weights[CNN_CONVS], weights_bwd[CNN_CONVS]; /* plain to each convolution's layout */
@@ -38,16 +40,26 @@ typedef struct plan {
     int nmem;
 } plan;
 
-/* A buffer that the first (largest) plan sizes and later plans share. */
+/* A buffer that the first (largest) plan sizes and later plans share, aligned to 64 bytes:
+ * oneDNN's kernels load and store whole AVX-512 registers at aligned addresses. */
 typedef struct buffer {
-    void *p;
+    void *raw, *p;
     size_t bytes;
 } buffer;
+
+static int buffer_alloc(buffer *b, size_t bytes)
+{
+    b->raw = mem_alloc(bytes + 64);
+    b->p = b->raw ? (void *)(((uintptr_t)b->raw + 63) & ~(uintptr_t)63) : NULL;
+    b->bytes = bytes;
+    return b->p != NULL;
+}
 
 struct cnn_dnnl {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int cap, threads, training;
+    int winograd; /* Winograd's convolutions where oneDNN has them */
     unsigned long calls;
     plan plans[PLANS];
     buffer xin;                                    /* the first convolution's input */
@@ -83,10 +95,8 @@ typedef struct builder {
 static void *buffer_for(builder *b, buffer *buf, const dnnl_memory_desc_t *md)
 {
     size_t bytes = dnnl_memory_desc_get_size(md);
-    if (!buf->p) {
-        buf->p = mem_alloc(bytes ? bytes : 1);
-        buf->bytes = bytes;
-    }
+    if (!buf->p)
+        buffer_alloc(buf, bytes);
     if (!buf->p || bytes > buf->bytes)
         b->ok = 0;
     return b->ok ? buf->p : NULL;
@@ -184,22 +194,32 @@ static dnnl_primitive_desc_t build_conv(builder *b, const cnn *c, int l,
     dnnl_convolution_desc_t cd;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
-    if (p->training) {
-        if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training,
-                                               dnnl_convolution_direct, src, &wany, NULL,
-                                               &dany, strides, pad, pad) != dnnl_success)
-            b->ok = 0;
-    } else if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                                  dnnl_convolution_direct, src, &wany, &bmd,
-                                                  &dany, strides, pad, pad) != dnnl_success ||
-               dnnl_primitive_attr_create(&attr) != dnnl_success ||
-               dnnl_post_ops_create(&ops) != dnnl_success ||
-               dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0, 0) !=
-                   dnnl_success ||
-               dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success) {
+    if (!p->training &&
+        (dnnl_primitive_attr_create(&attr) != dnnl_success ||
+         dnnl_post_ops_create(&ops) != dnnl_success ||
+         dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0, 0) != dnnl_success ||
+         dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success))
         b->ok = 0;
+    /* Winograd where oneDNN has it (stride 1, 3x3, enough channels), else direct */
+    dnnl_primitive_desc_t pd = NULL;
+    p->alg[l] = d->winograd && s->stride == 1 && s->k == 3 ? dnnl_convolution_winograd
+                                                           : dnnl_convolution_direct;
+    for (;;) {
+        if (b->ok && dnnl_convolution_forward_desc_init(
+                         &cd, p->training ? dnnl_forward_training : dnnl_forward_inference,
+                         p->alg[l], src, &wany, p->training ? NULL : &bmd, &dany, strides,
+                         pad, pad) != dnnl_success)
+            b->ok = 0;
+        if (!b->ok || dnnl_primitive_desc_create(&pd, &cd, attr, d->engine, NULL) ==
+                          dnnl_success)
+            break;
+        pd = NULL;
+        if (p->alg[l] == dnnl_convolution_direct) {
+            b->ok = 0;
+            break;
+        }
+        p->alg[l] = dnnl_convolution_direct;
     }
-    dnnl_primitive_desc_t pd = b->ok ? pd_of(b, &cd, attr, NULL) : NULL;
     if (ops)
         dnnl_post_ops_destroy(ops);
     if (attr)
@@ -294,7 +314,7 @@ static void build_conv_bwd(builder *b, const cnn *c, int l, dnnl_primitive_desc_
     desc(b, &wplain, 4, wd, dnnl_oihw);
     dnnl_convolution_desc_t wdsc, ddsc;
     if (b->ok && dnnl_convolution_backward_weights_desc_init(
-                     &wdsc, dnnl_convolution_direct, src_md, &wany, NULL, dst, strides, pad,
+                     &wdsc, p->alg[l], src_md, &wany, NULL, dst, strides, pad,
                      pad) != dnnl_success)
         b->ok = 0;
     dnnl_primitive_desc_t wpd = pd_of(b, &wdsc, NULL, fpd);
@@ -311,7 +331,7 @@ static void build_conv_bwd(builder *b, const cnn *c, int l, dnnl_primitive_desc_
     reorder(b, &p->grad_out[l], dw, memory_in(b, &wplain, &d->wfold));
     if (l == 0)
         return;
-    if (dnnl_convolution_backward_data_desc_init(&ddsc, dnnl_convolution_direct, src_md, &wany,
+    if (dnnl_convolution_backward_data_desc_init(&ddsc, p->alg[l], src_md, &wany,
                                                  dst, strides, pad, pad) != dnnl_success) {
         b->ok = 0;
         return;
@@ -485,12 +505,12 @@ void cnn_dnnl_free(cnn_dnnl *d)
     buffer *bufs[] = {&d->xin, &d->pooled, &d->dw, &d->dgamma, &d->dbeta, &d->dbuf[0], &d->dbuf[1],
                       &d->wfold};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-        mem_free(bufs[i]->p);
+        mem_free(bufs[i]->raw);
     for (int l = 0; l < CNN_CONVS; l++) {
         buffer *ls[] = {&d->pre[l], &d->act[l], &d->ws[l], &d->mean[l], &d->var[l],
                         &d->wfwd[l], &d->wbwd[l], &d->bias[l], &d->winf[l]};
         for (size_t i = 0; i < sizeof ls / sizeof *ls; i++)
-            mem_free(ls[i]->p);
+            mem_free(ls[i]->raw);
     }
     if (d->stream)
         dnnl_stream_destroy(d->stream);
@@ -530,7 +550,7 @@ static size_t largest_output(const cnn *c, int cap)
     return most;
 }
 
-cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training)
+cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd)
 {
     cnn_dnnl *d = mem_calloc(1, sizeof *d);
     if (!d)
@@ -538,6 +558,7 @@ cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training)
     d->cap = cap;
     d->threads = threads;
     d->training = training;
+    d->winograd = winograd;
     size_t wbytes = largest_weights(c, 0) * sizeof(float),
            dwbytes = largest_weights(c, 1) * sizeof(float),
            obytes = largest_output(c, cap) * sizeof(float),
@@ -545,16 +566,11 @@ cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training)
            pbytes = round16(c->feat) * sizeof(float);
     /* the input in any layout oneDNN may pick, its 3 channels padded to a block of 16 */
     size_t xbytes = (size_t)cap * 16 * (size_t)c->size * c->size * sizeof(float);
-    d->xin = (buffer){mem_alloc(xbytes), xbytes};
-    d->wfold = (buffer){mem_alloc(wbytes), wbytes};
-    d->dw = (buffer){mem_alloc(dwbytes), dwbytes};
-    d->dgamma = (buffer){mem_alloc(cbytes), cbytes};
-    d->pooled = (buffer){mem_alloc(cap * pbytes), cap * pbytes};
-    d->dbeta = (buffer){mem_alloc(cbytes), cbytes};
-    for (int i = 0; i < 2; i++)
-        d->dbuf[i] = (buffer){mem_alloc(obytes), obytes};
-    if (!d->xin.p || !d->pooled.p || !d->wfold.p || !d->dw.p || !d->dgamma.p || !d->dbeta.p || !d->dbuf[0].p || !d->dbuf[1].p ||
-        dnnl_engine_create(&d->engine, dnnl_cpu, 0) != dnnl_success ||
+    int ok = buffer_alloc(&d->xin, xbytes) && buffer_alloc(&d->wfold, wbytes) &&
+             buffer_alloc(&d->dw, dwbytes) && buffer_alloc(&d->dgamma, cbytes) &&
+             buffer_alloc(&d->dbeta, cbytes) && buffer_alloc(&d->pooled, cap * pbytes) &&
+             buffer_alloc(&d->dbuf[0], obytes) && buffer_alloc(&d->dbuf[1], obytes);
+    if (!ok || dnnl_engine_create(&d->engine, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags) != dnnl_success ||
         !plan_for(d, c, cap, training)) {
         cnn_dnnl_free(d);
