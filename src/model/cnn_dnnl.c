@@ -13,7 +13,7 @@ void omp_set_num_threads(int n);
 
 /* Batch sizes whose primitives are kept: the training batch, the last short batch of an
  * epoch, the inference chunk, a server's single image. */
-enum { PLANS = 4, MAX_ARGS = 12, MAX_MEMS = 24 * CNN_CONVS };
+enum { PLANS = 4, MAX_ARGS = 12, MAX_MEMS = 32 * CNN_CONVS, MAX_STEPS = 8 * CNN_CONVS + 8 };
 
 /* One primitive and the arguments it runs with. */
 typedef struct step {
@@ -38,6 +38,8 @@ typedef struct plan {
     dnnl_memory_t wplain[CNN_CONVS], gamma[CNN_CONVS], beta[CNN_CONVS];
     dnnl_memory_t mem[MAX_MEMS]; /* every memory made, to free */
     int nmem;
+    dnnl_memory_t scratch[MAX_STEPS]; /* those over the work area's scratchpad */
+    int nscratch;
 } plan;
 
 /* A buffer that the first (largest) plan sizes and later plans share, aligned to 64 bytes:
@@ -67,6 +69,7 @@ struct cnn_dnnl {
     buffer ws[CNN_CONVS], mean[CNN_CONVS], var[CNN_CONVS]; /* training: for the backward */
     buffer wfwd[CNN_CONVS], wbwd[CNN_CONVS];       /* weights in the convolutions' layouts */
     buffer dw, dgamma, dbeta;                      /* one layer's gradients */
+    buffer scratch;            /* the primitives' scratchpad, one at a time */
     buffer pooled;             /* the pooled features in the blocked layout, or their gradient */
     buffer dbuf[2];            /* gradients flowing back; inference: alternating activations */
     buffer wfold, bias[CNN_CONVS], winf[CNN_CONVS]; /* inference: batch norm folded in */
@@ -89,6 +92,7 @@ int cnn_dnnl_fast(void)
 typedef struct builder {
     cnn_dnnl *d;
     plan *p;
+    dnnl_primitive_attr_t attr; /* every primitive's: the scratchpad is ours (make_step) */
     int ok;
 } builder;
 
@@ -121,16 +125,56 @@ static dnnl_memory_t memory_in(builder *b, const dnnl_memory_desc_t *md, buffer 
     return b->ok ? memory(b, md, h) : NULL;
 }
 
+static const dnnl_memory_desc_t *md_of(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
+{
+    return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
 static void arg(step *s, int kind, dnnl_memory_t m)
 {
     s->args[s->nargs++] = (dnnl_exec_arg_t){kind, m};
 }
 
 /* The primitive of pd (destroyed here unless keep, for a hint to the backward ones). */
+/* The work area's scratchpad, grown to at least bytes; every plan's scratchpad memories
+ * follow it. */
+static void *scratch_for(builder *b, size_t bytes)
+{
+    cnn_dnnl *d = b->d;
+    if (bytes > d->scratch.bytes) {
+        buffer grown;
+        if (!buffer_alloc(&grown, bytes)) {
+            b->ok = 0;
+            return NULL;
+        }
+        mem_free(d->scratch.raw);
+        d->scratch = grown;
+        for (int i = 0; i < PLANS; i++)
+            for (int k = 0; k < d->plans[i].nscratch; k++)
+                dnnl_memory_set_data_handle(d->plans[i].scratch[k], grown.p);
+    }
+    return d->scratch.p;
+}
+
+/* The primitive of pd (destroyed here unless keep, for a hint to the backward ones), with
+ * the scratchpad it asks for: oneDNN's own would be allocated behind mem_alloc's back and,
+ * kept per thread, outlive the work area. */
 static void make_step(builder *b, step *s, dnnl_primitive_desc_t pd, int keep)
 {
     if (b->ok && (!pd || dnnl_primitive_create(&s->p, pd) != dnnl_success))
         b->ok = 0;
+    const dnnl_memory_desc_t *md = b->ok ? md_of(pd, dnnl_query_scratchpad_md) : NULL;
+    size_t bytes = md ? dnnl_memory_desc_get_size(md) : 0;
+    if (bytes) {
+        void *h = scratch_for(b, bytes);
+        dnnl_memory_t m = b->ok ? memory(b, md, h) : NULL;
+        if (m && b->p->nscratch < MAX_STEPS) {
+            b->p->scratch[b->p->nscratch++] = m;
+            arg(s, DNNL_ARG_SCRATCHPAD, m);
+        } else {
+            b->ok = 0;
+        }
+    }
     if (pd && !keep)
         dnnl_primitive_desc_destroy(pd);
 }
@@ -145,10 +189,6 @@ static dnnl_primitive_desc_t pd_of(builder *b, const void *desc,
     return b->ok ? pd : NULL;
 }
 
-static const dnnl_memory_desc_t *md_of(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
-{
-    return dnnl_primitive_desc_query_md(pd, what, 0);
-}
 
 static void reorder(builder *b, step *s, dnnl_memory_t from, dnnl_memory_t to)
 {
@@ -158,7 +198,8 @@ static void reorder(builder *b, step *s, dnnl_memory_t from, dnnl_memory_t to)
     dnnl_primitive_desc_t pd = NULL;
     dnnl_memory_get_memory_desc(from, &fmd);
     dnnl_memory_get_memory_desc(to, &tmd);
-    if (dnnl_reorder_primitive_desc_create(&pd, fmd, b->d->engine, tmd, b->d->engine, NULL) !=
+    if (dnnl_reorder_primitive_desc_create(&pd, fmd, b->d->engine, tmd, b->d->engine,
+                                           b->attr) !=
         dnnl_success)
         pd = NULL;
     make_step(b, s, pd, 0);
@@ -195,7 +236,7 @@ static dnnl_primitive_desc_t build_conv(builder *b, const cnn *c, int l,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     if (!p->training &&
-        (dnnl_primitive_attr_create(&attr) != dnnl_success ||
+        (dnnl_primitive_attr_clone(&attr, b->attr) != dnnl_success ||
          dnnl_post_ops_create(&ops) != dnnl_success ||
          dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0, 0) != dnnl_success ||
          dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success))
@@ -210,7 +251,8 @@ static dnnl_primitive_desc_t build_conv(builder *b, const cnn *c, int l,
                          p->alg[l], src, &wany, p->training ? NULL : &bmd, &dany, strides,
                          pad, pad) != dnnl_success)
             b->ok = 0;
-        if (!b->ok || dnnl_primitive_desc_create(&pd, &cd, attr, d->engine, NULL) ==
+        if (!b->ok || dnnl_primitive_desc_create(&pd, &cd, attr ? attr : b->attr, d->engine,
+                                                 NULL) ==
                           dnnl_success)
             break;
         pd = NULL;
@@ -262,8 +304,8 @@ static void build_norm(builder *b, int l, const dnnl_memory_desc_t *dst, int C)
         b->ok = 0;
         return;
     }
-    dnnl_primitive_desc_t fpd = pd_of(b, &fd, NULL, NULL);
-    dnnl_primitive_desc_t bpd = pd_of(b, &bd, NULL, fpd);
+    dnnl_primitive_desc_t fpd = pd_of(b, &fd, b->attr, NULL);
+    dnnl_primitive_desc_t bpd = pd_of(b, &bd, b->attr, fpd);
     if (!b->ok) {
         if (fpd)
             dnnl_primitive_desc_destroy(fpd);
@@ -317,7 +359,7 @@ static void build_conv_bwd(builder *b, const cnn *c, int l, dnnl_primitive_desc_
                      &wdsc, p->alg[l], src_md, &wany, NULL, dst, strides, pad,
                      pad) != dnnl_success)
         b->ok = 0;
-    dnnl_primitive_desc_t wpd = pd_of(b, &wdsc, NULL, fpd);
+    dnnl_primitive_desc_t wpd = pd_of(b, &wdsc, b->attr, fpd);
     if (!b->ok)
         return;
     dnnl_memory_t dact = memory_in(b, dst, &d->dbuf[(l + 1) & 1]);
@@ -336,7 +378,7 @@ static void build_conv_bwd(builder *b, const cnn *c, int l, dnnl_primitive_desc_
         b->ok = 0;
         return;
     }
-    dnnl_primitive_desc_t dpd = pd_of(b, &ddsc, NULL, fpd);
+    dnnl_primitive_desc_t dpd = pd_of(b, &ddsc, b->attr, fpd);
     if (!b->ok)
         return;
     const dnnl_memory_desc_t *wmd = md_of(dpd, dnnl_query_weights_md);
@@ -376,7 +418,7 @@ static void build_pool(builder *b, const cnn *c, const dnnl_memory_desc_t *last,
         b->ok = 0;
         return;
     }
-    dnnl_primitive_desc_t fpd = pd_of(b, &pdsc, NULL, NULL);
+    dnnl_primitive_desc_t fpd = pd_of(b, &pdsc, b->attr, NULL);
     if (!b->ok)
         return;
     p->feat = memory(b, &fmd, DNNL_MEMORY_NONE);
@@ -389,7 +431,7 @@ static void build_pool(builder *b, const cnn *c, const dnnl_memory_desc_t *last,
         if (dnnl_pooling_v2_backward_desc_init(&bdsc, dnnl_pooling_avg, last, &pany, k, k,
                                                zero, zero, zero) != dnnl_success)
             b->ok = 0;
-        dnnl_primitive_desc_t bpd = pd_of(b, &bdsc, NULL, fpd);
+        dnnl_primitive_desc_t bpd = pd_of(b, &bdsc, b->attr, fpd);
         p->dfeat = memory(b, &fmd, DNNL_MEMORY_NONE);
         dnnl_memory_t dpooled =
             b->ok ? memory_in(b, md_of(bpd, dnnl_query_diff_dst_md), &d->pooled) : NULL;
@@ -425,7 +467,11 @@ static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training)
     memset(p, 0, sizeof *p);
     p->n = n;
     p->training = training;
-    builder b = {d, p, 1};
+    builder b = {d, p, NULL, 1};
+    if (dnnl_primitive_attr_create(&b.attr) != dnnl_success ||
+        dnnl_primitive_attr_set_scratchpad_mode(b.attr, dnnl_scratchpad_mode_user) !=
+            dnnl_success)
+        b.ok = 0;
     int S = c->size;
     /* the input as cnn.c lays it out: channel-major, [3][n][S][S] */
     dnnl_dims_t xd = {n, 3, S, S}, xs = {(dnnl_dim_t)S * S, (dnnl_dim_t)n * S * S, S, 1};
@@ -463,6 +509,8 @@ static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training)
     if (b.ok)
         build_pool(&b, c, &mds[CNN_CONVS - 1],
                    p->training ? d->act[CNN_CONVS - 1].p : d->dbuf[(CNN_CONVS - 1) & 1].p);
+    if (b.attr)
+        dnnl_primitive_attr_destroy(b.attr);
     if (!b.ok)
         plan_free(p);
     return b.ok ? 0 : -1;
@@ -502,7 +550,7 @@ void cnn_dnnl_free(cnn_dnnl *d)
         return;
     for (int i = 0; i < PLANS; i++)
         plan_free(&d->plans[i]);
-    buffer *bufs[] = {&d->xin, &d->pooled, &d->dw, &d->dgamma, &d->dbeta, &d->dbuf[0], &d->dbuf[1],
+    buffer *bufs[] = {&d->scratch, &d->xin, &d->pooled, &d->dw, &d->dgamma, &d->dbeta, &d->dbuf[0], &d->dbuf[1],
                       &d->wfold};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         mem_free(bufs[i]->raw);
