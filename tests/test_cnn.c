@@ -16,6 +16,7 @@
 #include "core/threadpool.h"
 #include "image/augment.h"
 #include "model/cnn.h"
+#include "model/cnn_dnnl.h"
 #include "model/cnn_encoder.h"
 #include "model/image_model.h"
 #include "model/label_head.h"
@@ -237,6 +238,8 @@ static step_result wide_step(cnn_path path)
     cnn_work w, wi;
     assert_int_equal(cnn_work_init(&w, &c, WIDE_CAP, 2, 1, path), 0);
     assert_int_equal(cnn_work_init(&wi, &c, WIDE_CAP, 2, 0, path), 0);
+    if (path != CNN_PATH_GEMM && cnn_dnnl_fast()) /* its AVX-512 kernels, not reference code */
+        assert_false(cnn_dnnl_slow(w.dnnl) || cnn_dnnl_slow(wi.dnnl));
     size_t plane = WIDE_SIZE * WIDE_SIZE, F = (size_t)c.feat;
     step_result s = {calloc(F * WIDE_CAP, 4), calloc(c.nparams, 4), calloc(c.nstats, 4),
                      calloc(F * WIDE_CAP, 4), calloc(F, 4)};
@@ -259,6 +262,8 @@ static step_result wide_step(cnn_path path)
         memmove(wi.x + ch * plane, wi.x + ch * plane * WIDE_CAP, plane * 4);
     assert_int_equal(cnn_forward_infer(&c, &wi, pool, 1), 0);
     memcpy(s.one, wi.feat, F * 4);
+    if (path != CNN_PATH_GEMM && cnn_dnnl_fast())
+        assert_false(cnn_dnnl_slow(w.dnnl) || cnn_dnnl_slow(wi.dnnl));
     cnn_work_free(&w);
     cnn_work_free(&wi);
     pool_free(pool);

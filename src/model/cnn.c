@@ -107,10 +107,11 @@ void cnn_free(cnn *c)
 static size_t plane_floats(const conv_shape *s) { return (size_t)s->cout * s->ho * s->wo; }
 
 /* The oneDNN path's work area: its own buffers, and here the input and the features. */
-static int dnnl_work_init(cnn_work *w, const cnn *c, int training, int winograd)
+static int dnnl_work_init(cnn_work *w, const cnn *c, int training, int winograd,
+                          int fast_only)
 {
     size_t n = (size_t)w->cap;
-    if (!(w->dnnl = cnn_dnnl_new(c, w->cap, w->threads, training, winograd)))
+    if (!(w->dnnl = cnn_dnnl_new(c, w->cap, w->threads, training, winograd, fast_only)))
         return -1;
     int ok = (w->x = mem_alloc(3 * n * c->size * c->size * sizeof(float))) &&
              (w->feat = mem_alloc(n * c->feat * sizeof(float))) &&
@@ -129,9 +130,14 @@ int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int trainin
     w->cap = batch;
     w->threads = threads;
     w->training = training;
-    cnn_path take = path == CNN_PATH_AUTO && cnn_dnnl_fast() ? CNN_PATH_DNNL : path;
+    /* oneDNN's kernels take channels in blocks of 16: for other widths it would run its
+     * reference code for some steps, and a training and an inference work area of one
+     * network must take the same path */
+    cnn_path take = path == CNN_PATH_AUTO && cnn_dnnl_fast() && c->width % 16 == 0
+                        ? CNN_PATH_DNNL
+                        : path;
     if (take == CNN_PATH_DNNL || take == CNN_PATH_DNNL_DIRECT) {
-        if (!dnnl_work_init(w, c, training, take == CNN_PATH_DNNL))
+        if (!dnnl_work_init(w, c, training, take == CNN_PATH_DNNL, path == CNN_PATH_AUTO))
             return 0;
         if (path != CNN_PATH_AUTO)
             return -1;

@@ -65,7 +65,8 @@ void cnn_free(cnn *c);
 /* How the steps run: im2col and OpenBLAS's sgemm on CNHW batches (this file, any CPU), or
  * oneDNN's kernels on blocked layouts (model/cnn_dnnl.h), with Winograd's convolutions where
  * it has them or (DNNL_DIRECT) direct ones only. AUTO takes oneDNN with Winograd where it has
- * its AVX-512 kernels, which were measured faster (docs/benchmarks.md), im2col elsewhere. */
+ * its AVX-512 kernels, which were measured faster (docs/benchmarks.md), for widths that are
+ * multiples of 16 (its kernels' channel blocks), im2col elsewhere. */
 typedef enum cnn_path {
     CNN_PATH_AUTO,
     CNN_PATH_GEMM,
@@ -96,7 +97,8 @@ typedef struct cnn_work {
 double cnn_work_bytes(const cnn *c, int batch, int threads, int training);
 
 /* The path given, or for AUTO the faster one here (falling back to im2col when oneDNN
- * cannot make its primitives). The im2col path sets OpenBLAS to one thread for the process:
+ * cannot make its primitives, or would run its slow reference code for some: an explicit
+ * oneDNN path takes that code, which the golden test's tiny network needs). The im2col path sets OpenBLAS to one thread for the process:
  * the CNN runs its own threads. -1 on bad sizes, out of memory, or an explicit oneDNN path
  * that oneDNN cannot serve. */
 int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training,

@@ -62,6 +62,8 @@ struct cnn_dnnl {
     dnnl_stream_t stream;
     int cap, threads, training;
     int winograd; /* Winograd's convolutions where oneDNN has them */
+    int fast_only;  /* refuses oneDNN's reference code */
+    int slow;       /* a plan runs some (allowed when not fast_only) */
     unsigned long calls;
     plan plans[PLANS];
     buffer xin;                                    /* the first convolution's input */
@@ -79,6 +81,8 @@ struct cnn_dnnl {
     const cnn *folded;
     const plan *folded_plan;
 };
+
+int cnn_dnnl_slow(const cnn_dnnl *d) { return d->slow; }
 
 int cnn_dnnl_fast(void)
 {
@@ -163,6 +167,17 @@ static void make_step(builder *b, step *s, dnnl_primitive_desc_t pd, int keep)
 {
     if (b->ok && (!pd || dnnl_primitive_create(&s->p, pd) != dnnl_success))
         b->ok = 0;
+    /* oneDNN's reference code (where it has no kernel for a shape or layout, as for
+     * channel counts that are not multiples of 16) runs a hundred times slower than
+     * im2col: a work area that must be fast refuses it, and cnn.c takes im2col */
+    const char *impl = NULL;
+    if (b->ok && (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) !=
+                      dnnl_success ||
+                  !impl || strncmp(impl, "ref", 3) == 0)) {
+        b->d->slow = 1;
+        if (b->d->fast_only)
+            b->ok = 0;
+    }
     const dnnl_memory_desc_t *md = b->ok ? md_of(pd, dnnl_query_scratchpad_md) : NULL;
     size_t bytes = md ? dnnl_memory_desc_get_size(md) : 0;
     if (bytes) {
@@ -243,8 +258,9 @@ static dnnl_primitive_desc_t build_conv(builder *b, const cnn *c, int l,
         b->ok = 0;
     /* Winograd where oneDNN has it (stride 1, 3x3, enough channels), else direct */
     dnnl_primitive_desc_t pd = NULL;
-    p->alg[l] = d->winograd && s->stride == 1 && s->k == 3 ? dnnl_convolution_winograd
-                                                           : dnnl_convolution_direct;
+    p->alg[l] = d->winograd && s->stride == 1 && s->k == 3 && s->cin >= 16
+                    ? dnnl_convolution_winograd
+                    : dnnl_convolution_direct;
     for (;;) {
         if (b->ok && dnnl_convolution_forward_desc_init(
                          &cd, p->training ? dnnl_forward_training : dnnl_forward_inference,
@@ -598,7 +614,8 @@ static size_t largest_output(const cnn *c, int cap)
     return most;
 }
 
-cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd)
+cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd,
+                       int fast_only)
 {
     cnn_dnnl *d = mem_calloc(1, sizeof *d);
     if (!d)
@@ -607,6 +624,7 @@ cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int win
     d->threads = threads;
     d->training = training;
     d->winograd = winograd;
+    d->fast_only = fast_only;
     size_t wbytes = largest_weights(c, 0) * sizeof(float),
            dwbytes = largest_weights(c, 1) * sizeof(float),
            obytes = largest_output(c, cap) * sizeof(float),

@@ -28,8 +28,14 @@ int cnn_dnnl_fast(void);
 
 /* The primitives for batches of `cap` images (others are made when first asked for), on
  * `threads` threads; training keeps what the backward pass needs; winograd 0 keeps every
- * convolution direct. NULL when oneDNN cannot make them or memory runs out. */
-cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd);
+ * convolution direct; fast_only refuses oneDNN's reference code, which serves shapes its
+ * kernels do not (channel counts that are not multiples of 16) a hundred times slower than
+ * im2col. NULL when oneDNN cannot make them (or only slowly, with fast_only) or memory runs
+ * out. */
+cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd,
+                       int fast_only);
+/* 1 when some primitive made so far is oneDNN's reference code. */
+int cnn_dnnl_slow(const cnn_dnnl *d);
 void cnn_dnnl_free(cnn_dnnl *d);
 
 /* As cnn_forward_train, cnn_forward_infer and cnn_backward (cnn.h): x is the CNHW input of

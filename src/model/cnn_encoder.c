@@ -4,11 +4,22 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/background.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "image/augment.h"
 #include "shelf.h"
+
+/* What the network's input is filled from (see run_fill). */
+typedef struct fill_job {
+    const image_settings *is;
+    float *x;
+    const unsigned char *pix;
+    const uint32_t *rows, *index; /* training: image index[rows[i]] (index NULL: rows[i]) */
+    uint64_t noise;               /* training: image i's augmentation is seeded noise + i */
+    int size, n;
+} fill_job;
 
 struct encoder_work {
     cnn_work cw;
@@ -16,6 +27,11 @@ struct encoder_work {
     thread_pool *own_pool; /* made by the interface's work_new */
     unsigned char *missing;
     int n; /* the last training batch's images */
+    /* training: the upcoming batch, filled into spare by a helper thread while the current
+     * one computes (NULL helper: filled when its turn comes) */
+    background *helper;
+    float *spare;
+    fill_job ahead; /* the job the helper runs or ran; ahead.n 0: none */
 };
 
 static size_t cnn_enc_width(const encoder *e) { return (size_t)as_const_cnn(e)->net.feat; }
@@ -24,6 +40,8 @@ static void cnn_enc_work_free(encoder_work *w)
 {
     if (!w)
         return;
+    background_free(w->helper); /* waits for a batch being prepared */
+    mem_free(w->spare);
     cnn_work_free(&w->cw);
     pool_free(w->own_pool);
     mem_free(w->missing);
@@ -43,6 +61,9 @@ encoder_work *cnn_encoder_work_new(const encoder *e, size_t batch, int training,
         cnn_enc_work_free(w);
         return NULL;
     }
+    int S = as_const_cnn(e)->net.size;
+    if (training && (w->spare = mem_alloc(3 * batch * (size_t)S * (size_t)S * sizeof(float))))
+        w->helper = background_new(); /* without it, each batch is filled in its turn */
     return w;
 }
 
@@ -64,15 +85,6 @@ typedef struct cnn_training {
     const uint32_t *rows;     /* NULL, or product i is image rows[i] */
 } cnn_training;
 
-typedef struct fill_job {
-    const image_settings *is;
-    cnn_work *w;
-    const unsigned char *pix;
-    const uint32_t *rows, *index; /* training: image index[rows[i]] (index NULL: rows[i]) */
-    uint64_t noise;               /* training: image i's augmentation is seeded noise + i */
-    int size, n;
-} fill_job;
-
 /* The images, normalized (and, in training, augmented) into the network's input. */
 static void run_fill(void *arg, int tid, int nthreads)
 {
@@ -87,17 +99,20 @@ static void run_fill(void *arg, int tid, int nthreads)
             rng_seed(&r, j->noise + i);
         }
         augment_to_tensor(j->pix + at * bytes, j->size, j->rows ? j->is->augment : 0,
-                          j->rows ? &r : NULL, j->is->mean, j->is->std, j->w->x + i * plane,
+                          j->rows ? &r : NULL, j->is->mean, j->is->std, j->x + i * plane,
                           (long)(plane * (size_t)j->n));
     }
 }
+
+/* The helper thread's job: a whole batch, alone. */
+static void run_fill_alone(void *arg) { run_fill(arg, 0, 1); }
 
 static int cnn_enc_forward(const encoder *e, encoder_work *w, const encoder_batch *b,
                            encoder_features *out)
 {
     const cnn_encoder *c = as_const_cnn(e);
     if (b->n) {
-        fill_job j = {&c->img, &w->cw, b->pixels, NULL, NULL, 0, c->net.size, (int)b->n};
+        fill_job j = {&c->img, w->cw.x, b->pixels, NULL, NULL, 0, c->net.size, (int)b->n};
         pool_run(w->pool, run_fill, &j);
         if (cnn_forward_infer(&c->net, &w->cw, w->pool, (int)b->n))
             return -1;
@@ -172,8 +187,27 @@ static int cnn_enc_forward_train(encoder *e, encoder_work *w, const encoder_batc
     if (b->n > (size_t)w->cw.cap)
         return -1;
     w->n = (int)b->n;
-    fill_job j = {&c->img, &w->cw, t->pix, b->rows, t->rows, b->noise, c->net.size, w->n};
-    pool_run(w->pool, run_fill, &j);
+    fill_job j = {&c->img, w->cw.x, t->pix, b->rows, t->rows, b->noise, c->net.size, w->n};
+    if (w->helper) {
+        background_wait(w->helper);
+        const fill_job *a = &w->ahead;
+        if (a->n == w->n && a->rows == b->rows && a->noise == b->noise) {
+            float *x = w->cw.x; /* prepared while the last batch computed */
+            w->cw.x = w->spare;
+            w->spare = x;
+        } else {
+            pool_run(w->pool, run_fill, &j);
+        }
+        w->ahead.n = 0;
+        const encoder_batch *u = b->upcoming;
+        if (u && u->n && u->n <= (size_t)w->cw.cap) {
+            w->ahead = (fill_job){&c->img, w->spare, t->pix, u->rows, t->rows, u->noise,
+                                  c->net.size, (int)u->n};
+            background_start(w->helper, run_fill_alone, &w->ahead);
+        }
+    } else {
+        pool_run(w->pool, run_fill, &j);
+    }
     if (cnn_forward_train(&c->net, &w->cw, w->pool, w->n))
         return -1;
     memset(w->missing, 0, b->n);

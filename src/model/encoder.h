@@ -49,6 +49,10 @@ typedef struct encoder_batch {
      * decoded images); texts and pixels are not read. */
     const uint32_t *rows;
     uint64_t noise; /* training: seeds the batch's dropout or augmentation */
+    /* Training, optional: the batch the next forward_train will take, which an encoder may
+     * prepare (augment) beside this batch's compute; its work_free waits for that, so a
+     * trainer frees the work area before the training set. */
+    const struct encoder_batch *upcoming;
     /* Sparse features: the matrix (stride floats per row) that the layer above reads a row
      * of per nonzero, which forward asks the memory for early (NULL: no hint). */
     const float *next_rows;

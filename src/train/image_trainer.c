@@ -117,6 +117,7 @@ typedef struct trainer {
     thread_pool *pool;
     encoder_work *work; /* the encoder's, for batches of o->batch */
     encoder_features f; /* the batch's, from forward_train */
+    encoder_batch upcoming; /* the batch after the next step's (n 0: none known) */
     labelled_images train;
     float *grads;         /* the network's gradient */
     float *opt_a, *opt_b; /* the network's AdamW first and second moments; SGD: velocity */
@@ -260,6 +261,20 @@ static double valid_accuracy(void *ctx)
     return v->n ? (double)correct / (double)v->n : 0;
 }
 
+/* Each image's augmentation is seeded by its place in the run. */
+static uint64_t batch_noise(const trainer *tr, int epoch, size_t first)
+{
+    return tr->o->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)epoch * 0x100000001ULL +
+           (uint64_t)first;
+}
+
+/* The batch after the next step's, which the CNN encoder augments beside that step. */
+static void image_upcoming(void *ctx, const uint32_t *rows, size_t n, int epoch, size_t first)
+{
+    trainer *tr = ctx;
+    tr->upcoming = (encoder_batch){.n = n, .rows = rows, .noise = batch_noise(tr, epoch, first)};
+}
+
 /* One batch of the epoch (rows of the good images, from the epoch's first-th on):
  * augmented, forward, loss, backward, the optimizer's step. */
 static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch,
@@ -274,10 +289,8 @@ static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int ep
     tr->nb = (int)n;
     for (int i = 0; i < tr->nb; i++)
         tr->batch_y[i] = tr->train.y[rows[i]];
-    /* each image's augmentation is seeded by its place in the run */
-    const encoder_batch b = {.n = n, .rows = rows,
-                             .noise = tr->o->seed * 0x9e3779b97f4a7c15ULL +
-                                      (uint64_t)epoch * 0x100000001ULL + (uint64_t)first};
+    const encoder_batch b = {.n = n, .rows = rows, .noise = batch_noise(tr, epoch, first),
+                             .upcoming = tr->upcoming.n ? &tr->upcoming : NULL};
     double loss; /* not finite: the loop reports the divergence */
     if (train_step(tr, &b, &loss))
         return -1;
@@ -308,7 +321,7 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
                                                (size_t)model_num_labels(m) * sizeof(float))))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     trainee t = {.ctx = tr, .batch = (size_t)o->batch, .step = image_step,
-                 .validate = valid_accuracy};
+                 .upcoming = image_upcoming, .validate = valid_accuracy};
     trainee_keep(&t, m->image, &m->image_head);
     /* every epoch runs: a CNN's validation accuracy wanders before it settles */
     loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,
@@ -444,11 +457,11 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */
     st = train_epochs(&tr, valid, valid ? &vd : NULL, err);
 done:
+    free_training(&tr); /* first: the work area may be preparing a batch of tr.train */
     if (m->image)
         m->image->ops->train_end(m->image);
     labelled_free(&tr.train);
     labelled_free(&vd);
-    free_training(&tr);
     balance_free(&tr.bal);
     pool_free(tr.pool);
     return st;

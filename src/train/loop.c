@@ -107,6 +107,11 @@ static int run_batches(run *r, size_t n, int epoch, rng *g, double *seconds)
     for (size_t k = 0; k < nb; k++) {
         const size_t b0 = bounds ? bounds[k] : k * t->batch;
         const size_t b1 = bounds ? bounds[k + 1] : (b0 + t->batch < n ? b0 + t->batch : n);
+        if (t->upcoming) {
+            size_t b2 = k + 1 == nb ? b1 : bounds ? bounds[k + 2]
+                                               : (b1 + t->batch < n ? b1 + t->batch : n);
+            t->upcoming(t->ctx, rows + b1, b2 - b1, epoch, b1);
+        }
         const double s0 = now_sec();
         if (t->step(t->ctx, 0, rows + b0, b1 - b0, epoch, b0, &r->meters[0]))
             return -1;

@@ -40,6 +40,10 @@ typedef struct trainee {
      * Hogwild steps run on thread tid of nthreads. 0, or -1 out of memory. */
     int (*step)(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch, size_t first,
                 loop_meter *meter);
+    /* Optional, batches one after another: called before each step with the batch the
+     * step after it will take (n 0: none in this epoch), for the trainee to prepare
+     * beside the coming step's compute. */
+    void (*upcoming)(void *ctx, const uint32_t *rows, size_t n, int epoch, size_t first);
     /* Optional: accuracy on the validation set, or -1 out of memory; NULL: the model's text
      * predictions on the validation catalog. */
     double (*validate)(void *ctx);
