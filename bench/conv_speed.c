@@ -1,11 +1,9 @@
-/* Speed of the CNN's convolutions next to OpenBLAS's own sgemm, on 1 and 2 threads.
+/* Speed of the CNN's convolutions next to OpenBLAS's own sgemm, on 1 and 2 threads, and of
+ * the whole training step on each of the CNN's paths (im2col, oneDNN direct, oneDNN with
+ * Winograd).
  *
- * Build and run (from the repository root):
- *   gcc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread -O3 \
- *       -march=x86-64-v3 -fno-math-errno $(pkg-config --cflags openblas) \
- *       bench/conv_speed.c src/nn/conv2d.c src/core/rng.c -o /tmp/conv_speed \
- *       $(pkg-config --libs openblas) -lm
- *   /tmp/conv_speed [reps]
+ * Build and run (from the repository root; bench/image.sh runs it):
+ *   make build/bench/conv_speed && build/bench/conv_speed [reps]
  *
  * Measures (a) sgemm GFLOP/s on 512x2048x1024 and (b) the reference CNN's seven
  * convolutions, forward and backward, at batch 64, 64x64 input, width 32, counting
@@ -22,6 +20,8 @@
 #include <time.h>
 
 #include "core/rng.h"
+#include "core/threadpool.h"
+#include "model/cnn.h"
 #include "nn/conv2d.h"
 
 enum { BATCH = 64, LAYERS = 7, MAX_THREADS = 2 };
@@ -143,6 +143,42 @@ static void profile_layers(worker *w, int reps)
     }
 }
 
+/* The whole network's training step (forward with batch norm and ReLU, backward) through
+ * model/cnn.h on a path, 2 threads: the best of reps, in GFLOP/s of its convolutions
+ * (the flops counted as above); 0 when the path is not available here. */
+static double step_gflops(cnn_path path, int reps, double flops)
+{
+    cnn c;
+    cnn_work w;
+    rng r;
+    rng_seed(&r, 3);
+    thread_pool *pool = pool_new(MAX_THREADS);
+    if (!pool || cnn_init(&c, 64, 32))
+        return 0;
+    cnn_reset(&c, &r);
+    float *grads = calloc(c.nparams, sizeof *grads);
+    double best = 1e30;
+    if (grads && !cnn_work_init(&w, &c, BATCH, MAX_THREADS, 1, path)) {
+        for (size_t i = 0; i < (size_t)3 * BATCH * 64 * 64; i++)
+            w.x[i] = 2 * rng_float(&r) - 1;
+        for (size_t i = 0; i < (size_t)BATCH * c.feat; i++)
+            w.dfeat[i] = (2 * rng_float(&r) - 1) / BATCH;
+        for (int i = 0; i < reps + 1; i++) { /* the first warms up */
+            double t = now();
+            if (cnn_forward_train(&c, &w, pool, BATCH) ||
+                cnn_backward(&c, &w, pool, BATCH, grads))
+                break;
+            t = now() - t;
+            best = i && t < best ? t : best;
+        }
+        cnn_work_free(&w);
+    }
+    free(grads);
+    cnn_free(&c);
+    pool_free(pool);
+    return best < 1e30 ? flops / best * 1e-9 : 0;
+}
+
 static double sgemm_gflops(int threads, int reps)
 {
     enum { M = 512, N = 2048, K = 1024 };
@@ -241,11 +277,23 @@ int main(int argc, char **argv)
     fprintf(stderr, "1 thread, chunk = max(1, %d / (HO WO)), per layer:\n", best_cols[1]);
     openblas_set_num_threads(1);
     profile_layers(&w[0], reps);
+    /* the training step as the CNN runs it, on each path (batch norm and ReLU included) */
+    static const cnn_path paths[] = {CNN_PATH_GEMM, CNN_PATH_DNNL_DIRECT, CNN_PATH_DNNL};
+    static const char *names[] = {"im2col", "onednn_direct", "onednn_winograd"};
+    double g_step[3];
+    for (int i = 0; i < 3; i++) {
+        g_step[i] = step_gflops(paths[i], reps, flops);
+        fprintf(stderr, "training step on the %s path, 2 threads: %.1f GFLOP/s of "
+                        "convolutions (%.0f%% of sgemm)\n",
+                names[i], g_step[i], 100 * g_step[i] / g_sgemm[2]);
+    }
     printf("{\"sgemm_gflops_1t\": %.1f, \"conv_gflops_1t\": %.1f, \"ratio_1t\": %.3f, "
            "\"best_cols_1t\": %d, \"sgemm_gflops_2t\": %.1f, \"conv_gflops_2t\": %.1f, "
-           "\"ratio_2t\": %.3f, \"best_cols_2t\": %d}\n",
+           "\"ratio_2t\": %.3f, \"best_cols_2t\": %d, \"step_gflops_2t\": {\"%s\": %.1f, "
+           "\"%s\": %.1f, \"%s\": %.1f}}\n",
            g_sgemm[1], g_conv[1], g_conv[1] / g_sgemm[1], best_cols[1], g_sgemm[2], g_conv[2],
-           g_conv[2] / g_sgemm[2], best_cols[2]);
+           g_conv[2] / g_sgemm[2], best_cols[2], names[0], g_step[0], names[1], g_step[1],
+           names[2], g_step[2]);
     for (int i = 0; i < MAX_THREADS; i++) {
         free(w[i].scratch);
         for (int l = 0; l < LAYERS; l++)

@@ -8,7 +8,8 @@
  * d: direct, w: Winograd for the stride-1 layers past the stem, a: oneDNN's choice.
  * Activation layout: any (oneDNN's blocked nChw16c), nhwc, or cnhw (shelf's today: oneDNN
  * has no fast kernel for it and falls back to its reference code, about 3000 times slower).
- * Not built by make: libdnnl-dev is not yet a dependency. */
+ * Not built by make: a probe of single layers, kept for the layouts compared in
+ * docs/benchmarks.md; build/bench/conv_speed times the CNN's own paths. */
 #include <dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>

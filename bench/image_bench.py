@@ -91,7 +91,7 @@ def run_shelf(epochs, limit):
 def gflops():
     """GFLOP/s of the convolutions against sgemm, from bench/conv_speed (built by make)."""
     exe = os.path.join(ROOT, "build", "bench", "conv_speed")
-    if not os.path.exists(exe):
+    if subprocess.run(["make", "-s", "-C", ROOT, "build/bench/conv_speed"]).returncode:
         return None
     out = subprocess.run([exe], capture_output=True, text=True).stdout
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
