@@ -168,6 +168,22 @@ expect_ok "train an image model" "$SHELF" train --train imgs/train.csv --valid i
 expect_ok "eval an image model" "$SHELF" eval --model img.shelf --data imgs/test.csv --json
 acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
 awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "image accuracy $acc >= 0.8 on easy pictures" || fail "image accuracy $acc >= 0.8"
+# width 16: the CNN's oneDNN path where the CPU has AVX-512; ONEDNN_MAX_CPU_ISA=AVX2 keeps
+# oneDNN below it, which sends the CNN to im2col: both learn the pictures, and one thread with
+# a seed gives the same model twice
+W16=(--modality image --image-size 16 --width 16 --batch 16 --epochs 6 --seed 2 --quiet)
+for isa in ALL AVX2; do
+    for run in 1 2; do
+        ONEDNN_MAX_CPU_ISA=$isa "$SHELF" train --train imgs/train.csv --out "w16-$isa-$run.shelf" \
+            "${W16[@]}" --threads 1 >out.txt 2>err.txt || fail "width 16 ($isa): $(cat err.txt)"
+    done
+    cmp -s "w16-$isa-1.shelf" "w16-$isa-2.shelf" && pass "width 16 ($isa): the same model twice" ||
+        fail "width 16 ($isa): two runs differ"
+    ONEDNN_MAX_CPU_ISA=$isa "$SHELF" eval --model "w16-$isa-1.shelf" --data imgs/test.csv --json >out.txt 2>err.txt
+    acc=$(grep -o '"accuracy": *[0-9.]*' out.txt | head -1 | grep -o '[0-9.]*$')
+    awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "width 16 ($isa): accuracy $acc >= 0.8" ||
+        fail "width 16 ($isa): accuracy $acc >= 0.8 ($(cat err.txt))"
+done
 expect_ok "predict by image" "$SHELF" predict --model img.shelf --data imgs/test.csv --k 2
 [ "$(wc -l < out.txt)" -eq "$(($(wc -l < imgs/test.csv) - 1))" ] && pass "one line per product" || fail "one line per product"
 expect_ok "predict one image file" "$SHELF" predict --model img.shelf --photo imgs/img/0.jpg
