@@ -98,9 +98,9 @@ double cnn_work_bytes(const cnn *c, int batch, int threads, int training);
 
 /* The path given, or for AUTO the faster one here (falling back to im2col when oneDNN
  * cannot make its primitives, or would run its slow reference code for some: an explicit
- * oneDNN path takes that code, which the golden test's tiny network needs). The im2col path sets OpenBLAS to one thread for the process:
- * the CNN runs its own threads. -1 on bad sizes, out of memory, or an explicit oneDNN path
- * that oneDNN cannot serve. */
+ * oneDNN path takes that code, which the golden test's tiny network needs). The im2col
+ * path sets OpenBLAS to one thread for the process: the CNN runs its own threads. -1 on
+ * bad sizes, out of memory, or an explicit oneDNN path that oneDNN cannot serve. */
 int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int training,
                   cnn_path path);
 void cnn_work_free(cnn_work *w);

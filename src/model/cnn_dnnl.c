@@ -10,6 +10,7 @@
 /* OpenMP's own call (oneDNN runs on Debian's libgomp), declared here rather than through
  * omp.h, which not every compiler building this tree ships (clang without libomp). */
 void omp_set_num_threads(int n);
+int omp_get_max_threads(void);
 
 /* Batch sizes whose primitives are kept: the training batch, the last short batch of an
  * epoch, the inference chunk, a server's single image. */
@@ -42,8 +43,9 @@ typedef struct plan {
     int nscratch;
 } plan;
 
-/* A buffer that the first (largest) plan sizes and later plans share, aligned to 64 bytes:
- * oneDNN's kernels load and store whole AVX-512 registers at aligned addresses. */
+/* A buffer the plans share, sized by the first that needs it (plan_for grows it when a
+ * later one needs more), aligned to 64 bytes: oneDNN's kernels load and store whole
+ * AVX-512 registers at aligned addresses. */
 typedef struct buffer {
     void *raw, *p;
     size_t bytes;
@@ -62,8 +64,8 @@ struct cnn_dnnl {
     dnnl_stream_t stream;
     int cap, threads, training;
     int winograd; /* Winograd's convolutions where oneDNN has them */
-    int fast_only;  /* refuses oneDNN's reference code */
-    int slow;       /* a plan runs some (allowed when not fast_only) */
+    int fast_only;  /* refuses oneDNN's reference code (for the first plan) */
+    int slow;       /* a plan runs some */
     unsigned long calls;
     plan plans[PLANS];
     buffer xin;                                    /* the first convolution's input */
@@ -98,15 +100,22 @@ typedef struct builder {
     plan *p;
     dnnl_primitive_attr_t attr; /* every primitive's: the scratchpad is ours (make_step) */
     int ok;
+    buffer *grow; /* a buffer too small for this plan: plan_for grows it and starts over */
+    size_t grow_bytes;
 } builder;
 
 static void *buffer_for(builder *b, buffer *buf, const dnnl_memory_desc_t *md)
 {
     size_t bytes = dnnl_memory_desc_get_size(md);
-    if (!buf->p)
-        buffer_alloc(buf, bytes);
-    if (!buf->p || bytes > buf->bytes)
+    if (!b->ok)
+        return NULL;
+    if (!buf->p && !buffer_alloc(buf, bytes)) {
         b->ok = 0;
+    } else if (bytes > buf->bytes) {
+        b->ok = 0;
+        b->grow = buf;
+        b->grow_bytes = bytes;
+    }
     return b->ok ? buf->p : NULL;
 }
 
@@ -133,13 +142,11 @@ static const dnnl_memory_desc_t *md_of(const_dnnl_primitive_desc_t pd, dnnl_quer
 {
     return dnnl_primitive_desc_query_md(pd, what, 0);
 }
-
 static void arg(step *s, int kind, dnnl_memory_t m)
 {
     s->args[s->nargs++] = (dnnl_exec_arg_t){kind, m};
 }
 
-/* The primitive of pd (destroyed here unless keep, for a hint to the backward ones). */
 /* The work area's scratchpad, grown to at least bytes; every plan's scratchpad memories
  * follow it. */
 static void *scratch_for(builder *b, size_t bytes)
@@ -155,7 +162,9 @@ static void *scratch_for(builder *b, size_t bytes)
         d->scratch = grown;
         for (int i = 0; i < PLANS; i++)
             for (int k = 0; k < d->plans[i].nscratch; k++)
-                dnnl_memory_set_data_handle(d->plans[i].scratch[k], grown.p);
+                if (dnnl_memory_set_data_handle(d->plans[i].scratch[k], grown.p) !=
+                    dnnl_success)
+                    b->ok = 0;
     }
     return d->scratch.p;
 }
@@ -358,6 +367,30 @@ static void build_norm(builder *b, int l, const dnnl_memory_desc_t *dst, int C)
 
 /* Convolution l's backward steps: to its weights (then to the plain layout) and, past the
  * first, to its input. src is the input's memory in the forward pass. */
+/* A backward convolution's descriptor (to the weights, or to the data) in l's algorithm, or
+ * direct where oneDNN has no Winograd kernel for it: the same convolution either way. */
+static dnnl_primitive_desc_t conv_bwd_pd(builder *b, int l, int to_weights,
+                                         const dnnl_memory_desc_t *src,
+                                         const dnnl_memory_desc_t *wany,
+                                         const dnnl_memory_desc_t *dst, const dnnl_dims_t strides,
+                                         const dnnl_dims_t pad, const_dnnl_primitive_desc_t fpd)
+{
+    for (dnnl_alg_kind_t alg = b->p->alg[l]; b->ok; alg = dnnl_convolution_direct) {
+        dnnl_convolution_desc_t cd;
+        dnnl_primitive_desc_t pd = NULL;
+        dnnl_status_t st = to_weights ? dnnl_convolution_backward_weights_desc_init(
+                                            &cd, alg, src, wany, NULL, dst, strides, pad, pad)
+                                      : dnnl_convolution_backward_data_desc_init(
+                                            &cd, alg, src, wany, dst, strides, pad, pad);
+        if (st == dnnl_success &&
+            dnnl_primitive_desc_create(&pd, &cd, b->attr, b->d->engine, fpd) == dnnl_success)
+            return pd;
+        if (alg == dnnl_convolution_direct)
+            b->ok = 0;
+    }
+    return NULL;
+}
+
 static void build_conv_bwd(builder *b, const cnn *c, int l, dnnl_primitive_desc_t fpd,
                            dnnl_memory_t src, const dnnl_memory_desc_t *src_md,
                            const dnnl_memory_desc_t *dst)
@@ -370,12 +403,7 @@ static void build_conv_bwd(builder *b, const cnn *c, int l, dnnl_primitive_desc_
     dnnl_memory_desc_t wany, wplain;
     desc(b, &wany, 4, wd, dnnl_format_tag_any);
     desc(b, &wplain, 4, wd, dnnl_oihw);
-    dnnl_convolution_desc_t wdsc, ddsc;
-    if (b->ok && dnnl_convolution_backward_weights_desc_init(
-                     &wdsc, p->alg[l], src_md, &wany, NULL, dst, strides, pad,
-                     pad) != dnnl_success)
-        b->ok = 0;
-    dnnl_primitive_desc_t wpd = pd_of(b, &wdsc, b->attr, fpd);
+    dnnl_primitive_desc_t wpd = conv_bwd_pd(b, l, 1, src_md, &wany, dst, strides, pad, fpd);
     if (!b->ok)
         return;
     dnnl_memory_t dact = memory_in(b, dst, &d->dbuf[(l + 1) & 1]);
@@ -389,12 +417,7 @@ static void build_conv_bwd(builder *b, const cnn *c, int l, dnnl_primitive_desc_
     reorder(b, &p->grad_out[l], dw, memory_in(b, &wplain, &d->wfold));
     if (l == 0)
         return;
-    if (dnnl_convolution_backward_data_desc_init(&ddsc, p->alg[l], src_md, &wany,
-                                                 dst, strides, pad, pad) != dnnl_success) {
-        b->ok = 0;
-        return;
-    }
-    dnnl_primitive_desc_t dpd = pd_of(b, &ddsc, b->attr, fpd);
+    dnnl_primitive_desc_t dpd = conv_bwd_pd(b, l, 0, src_md, &wany, dst, strides, pad, fpd);
     if (!b->ok)
         return;
     const dnnl_memory_desc_t *wmd = md_of(dpd, dnnl_query_weights_md);
@@ -478,12 +501,15 @@ static void plan_free(plan *p)
     memset(p, 0, sizeof *p);
 }
 
-static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training)
+/* 0; -1 when oneDNN cannot make it or memory runs out; 1 when *grow must first grow to
+ * *grow_bytes. */
+static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training, buffer **grow,
+                      size_t *grow_bytes)
 {
     memset(p, 0, sizeof *p);
     p->n = n;
     p->training = training;
-    builder b = {d, p, NULL, 1};
+    builder b = {d, p, NULL, 1, NULL, 0};
     if (dnnl_primitive_attr_create(&b.attr) != dnnl_success ||
         dnnl_primitive_attr_set_scratchpad_mode(b.attr, dnnl_scratchpad_mode_user) !=
             dnnl_success)
@@ -529,7 +555,9 @@ static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training)
         dnnl_primitive_attr_destroy(b.attr);
     if (!b.ok)
         plan_free(p);
-    return b.ok ? 0 : -1;
+    *grow = b.grow;
+    *grow_bytes = b.grow_bytes;
+    return b.ok ? 0 : b.grow ? 1 : -1;
 }
 
 /* The plan for n images, for training or inference, made (in place of the least recently
@@ -537,6 +565,8 @@ static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training)
 static plan *plan_for(cnn_dnnl *d, const cnn *c, int n, int training)
 {
     plan *oldest = &d->plans[0];
+    if (n < 1 || n > d->cap || (training && !d->training))
+        return NULL;
     d->calls++;
     for (int i = 0; i < PLANS; i++) {
         plan *p = &d->plans[i];
@@ -547,12 +577,25 @@ static plan *plan_for(cnn_dnnl *d, const cnn *c, int n, int training)
         if (p->used < oldest->used)
             oldest = p;
     }
-    if (n < 1 || n > d->cap || (training && !d->training))
-        return NULL;
     if (oldest == d->folded_plan)
         d->folded_plan = NULL;
     plan_free(oldest);
-    if (build_plan(d, oldest, c, n, training))
+    buffer *grow;
+    size_t bytes;
+    int r;
+    /* a buffer sized by an earlier plan may be too small for this one (its layouts can
+     * change with the batch size): the plans over it go, and it grows */
+    for (int tries = 0; (r = build_plan(d, oldest, c, n, training, &grow, &bytes)) == 1 &&
+                        tries < 8;
+         tries++) {
+        for (int i = 0; i < PLANS; i++)
+            plan_free(&d->plans[i]);
+        d->folded_plan = NULL;
+        mem_free(grow->raw);
+        if (!buffer_alloc(grow, bytes))
+            return NULL;
+    }
+    if (r)
         return NULL;
     oldest->used = d->calls;
     return oldest;
@@ -566,8 +609,8 @@ void cnn_dnnl_free(cnn_dnnl *d)
         return;
     for (int i = 0; i < PLANS; i++)
         plan_free(&d->plans[i]);
-    buffer *bufs[] = {&d->scratch, &d->xin, &d->pooled, &d->dw, &d->dgamma, &d->dbeta, &d->dbuf[0], &d->dbuf[1],
-                      &d->wfold};
+    buffer *bufs[] = {&d->scratch, &d->xin,     &d->pooled,  &d->dw,   &d->dgamma,
+                      &d->dbeta,   &d->dbuf[0], &d->dbuf[1], &d->wfold};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         mem_free(bufs[i]->raw);
     for (int l = 0; l < CNN_CONVS; l++) {
@@ -614,6 +657,15 @@ static size_t largest_output(const cnn *c, int cap)
     return most;
 }
 
+/* oneDNN takes the OpenMP thread count when it makes a primitive and when it runs one: the
+ * work area's, set for each call and the caller's given back after (returned here). */
+static int enter(const cnn_dnnl *d)
+{
+    int was = omp_get_max_threads();
+    omp_set_num_threads(d->threads);
+    return was;
+}
+
 cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd,
                        int fast_only)
 {
@@ -636,12 +688,22 @@ cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int win
              buffer_alloc(&d->dw, dwbytes) && buffer_alloc(&d->dgamma, cbytes) &&
              buffer_alloc(&d->dbeta, cbytes) && buffer_alloc(&d->pooled, cap * pbytes) &&
              buffer_alloc(&d->dbuf[0], obytes) && buffer_alloc(&d->dbuf[1], obytes);
-    if (!ok || dnnl_engine_create(&d->engine, dnnl_cpu, 0) != dnnl_success ||
-        dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags) != dnnl_success ||
-        !plan_for(d, c, cap, training)) {
+    if (ok && (dnnl_engine_create(&d->engine, dnnl_cpu, 0) != dnnl_success ||
+               dnnl_stream_create(&d->stream, d->engine, dnnl_stream_default_flags) !=
+                   dnnl_success))
+        ok = 0;
+    if (ok) {
+        int was = enter(d);
+        ok = plan_for(d, c, cap, training) != NULL;
+        omp_set_num_threads(was);
+    }
+    if (!ok) {
         cnn_dnnl_free(d);
         return NULL;
     }
+    /* the first plan decides the path; a later batch size (a short last batch, one
+     * image) that oneDNN serves only with its reference code runs slowly, not fails */
+    d->fast_only = 0;
     return d;
 }
 
@@ -668,39 +730,36 @@ static int run(cnn_dnnl *d, const step *s)
     return dnnl_primitive_execute(s->p, d->stream, s->nargs, s->args) == dnnl_success ? 0 : -1;
 }
 
-/* The plan's memories over the caller's arrays for this call. */
-static void point(dnnl_memory_t m, const void *p)
+/* The plan's memories over the caller's arrays for this call; 0, or -1. */
+static int point(dnnl_memory_t m, const void *p)
 {
-    if (m)
-        dnnl_memory_set_data_handle(m, (void *)p);
+    return !m || dnnl_memory_set_data_handle(m, (void *)p) == dnnl_success ? 0 : -1;
 }
 
 static plan *start(cnn_dnnl *d, const cnn *c, const float *x, int n, float *feat,
                    int training)
 {
     plan *p = plan_for(d, c, n, training);
-    if (!p)
-        return NULL;
-    omp_set_num_threads(d->threads);
-    point(p->x, x);
-    point(p->feat, feat);
-    return p;
+    return p && !point(p->x, x) && !point(p->feat, feat) ? p : NULL;
 }
 
-int cnn_dnnl_forward_train(cnn_dnnl *d, cnn *c, const float *x, int n, float *feat)
+
+static int forward_train(cnn_dnnl *d, cnn *c, const float *x, int n, float *feat)
 {
     plan *p = start(d, c, x, n, feat, 1);
     if (!p || run(d, &p->in))
         return -1;
+    for (int l = 0; l < CNN_CONVS; l++)
+        if (point(p->wplain[l], c->params + c->w_off[l]) ||
+            point(p->gamma[l], c->params + c->gamma_off[l]) ||
+            point(p->beta[l], c->params + c->beta_off[l]) || run(d, &p->weights[l]) ||
+            run(d, &p->conv[l]) || run(d, &p->norm[l]) ||
+            (p->weights_bwd[l].p && run(d, &p->weights_bwd[l])))
+            return -1;
+    if (run(d, &p->pool) || run(d, &p->pool_out))
+        return -1;
+    /* the running statistics as PyTorch's (the variance unbiased), once the step went */
     for (int l = 0; l < CNN_CONVS; l++) {
-        point(p->wplain[l], c->params + c->w_off[l]);
-        point(p->gamma[l], c->params + c->gamma_off[l]);
-        point(p->beta[l], c->params + c->beta_off[l]);
-        if (run(d, &p->weights[l]) || run(d, &p->conv[l]) || run(d, &p->norm[l]))
-            return -1;
-        if (p->weights_bwd[l].p && run(d, &p->weights_bwd[l]))
-            return -1;
-        /* the running statistics as PyTorch's: the variance unbiased */
         const conv_shape *s = &c->conv[l];
         double M = (double)n * s->ho * s->wo;
         const float *mean = d->mean[l].p, *var = d->var[l].p;
@@ -711,7 +770,7 @@ int cnn_dnnl_forward_train(cnn_dnnl *d, cnn *c, const float *x, int n, float *fe
             rv[ch] = (1 - CNN_BN_MOMENTUM) * rv[ch] + CNN_BN_MOMENTUM * (float)unbiased;
         }
     }
-    return run(d, &p->pool) || run(d, &p->pool_out) ? -1 : 0;
+    return 0;
 }
 
 static void add(float *to, const float *from, size_t n)
@@ -720,13 +779,10 @@ static void add(float *to, const float *from, size_t n)
         to[i] += from[i];
 }
 
-int cnn_dnnl_backward(cnn_dnnl *d, const cnn *c, const float *dfeat, int n, float *grads)
+static int backward(cnn_dnnl *d, const cnn *c, const float *dfeat, int n, float *grads)
 {
     plan *p = start(d, c, NULL, n, NULL, 1);
-    if (!p)
-        return -1;
-    point(p->dfeat, dfeat);
-    if (run(d, &p->pool_in) || run(d, &p->pool_bwd))
+    if (!p || point(p->dfeat, dfeat) || run(d, &p->pool_in) || run(d, &p->pool_bwd))
         return -1;
     for (int l = CNN_CONVS - 1; l >= 0; l--) {
         const conv_shape *s = &c->conv[l];
@@ -756,14 +812,13 @@ static int fold(cnn_dnnl *d, plan *p, const cnn *c)
             for (size_t i = 0; i < per; i++)
                 w[ch * per + i] = from[ch * per + i] * scale;
         }
-        point(p->wplain[l], w);
-        if (run(d, &p->weights[l]))
+        if (point(p->wplain[l], w) || run(d, &p->weights[l]))
             return -1;
     }
     return 0;
 }
 
-int cnn_dnnl_forward_infer(cnn_dnnl *d, const cnn *c, const float *x, int n, float *feat)
+static int forward_infer(cnn_dnnl *d, const cnn *c, const float *x, int n, float *feat)
 {
     plan *p = start(d, c, x, n, feat, 0);
     if (!p)
@@ -782,4 +837,25 @@ int cnn_dnnl_forward_infer(cnn_dnnl *d, const cnn *c, const float *x, int n, flo
         if (run(d, &p->conv[l]))
             return -1;
     return run(d, &p->pool) || run(d, &p->pool_out) ? -1 : 0;
+}
+
+int cnn_dnnl_forward_train(cnn_dnnl *d, cnn *c, const float *x, int n, float *feat)
+{
+    int was = enter(d), r = forward_train(d, c, x, n, feat);
+    omp_set_num_threads(was);
+    return r;
+}
+
+int cnn_dnnl_backward(cnn_dnnl *d, const cnn *c, const float *dfeat, int n, float *grads)
+{
+    int was = enter(d), r = backward(d, c, dfeat, n, grads);
+    omp_set_num_threads(was);
+    return r;
+}
+
+int cnn_dnnl_forward_infer(cnn_dnnl *d, const cnn *c, const float *x, int n, float *feat)
+{
+    int was = enter(d), r = forward_infer(d, c, x, n, feat);
+    omp_set_num_threads(was);
+    return r;
 }

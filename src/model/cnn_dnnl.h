@@ -1,19 +1,15 @@
-/* The CNN's steps on oneDNN (Debian's libdnnl, the library PyTorch runs on): convolutions
- * in the blocked layout oneDNN's AVX-512 kernels read (nChw16c), kept from the first
- * convolution to the pooling, batch norm with the ReLU fused into it, and average pooling,
- * as primitives made once per batch size and reused. The stride-1 3x3 convolutions run as
- * Winograd F(4x4, 3x3) where oneDNN has it (fewer multiplications: 1.3 times the training
- * speed of direct convolutions here, within the golden test's tolerance), the others as
- * direct convolutions.
+/* The CNN's steps on oneDNN (Debian's libdnnl, which PyTorch runs on): the activations in
+ * its blocked layout from the first convolution to the pooling, batch norm with the ReLU
+ * fused, Winograd F(4x4, 3x3) for the stride-1 3x3 convolutions where oneDNN has it (fewer
+ * multiplications, within the golden test's tolerance) and direct ones elsewhere; the
+ * primitives made once per batch size. Chosen at run time by cnn_work_init (cnn.h).
  *
- * The same network, parameters and results as the im2col path of model/cnn.c (the golden
- * test holds on both): the input comes in as that path's CNHW batch, the features go out as
- * [n][feat], the parameters and statistics are the cnn's own blocks, read (and, for the
- * gradient, added to) in place. Chosen at run time by cnn_work_init (cnn.h).
+ * The same network and results as model/cnn.c's im2col path: the input is its CNHW batch,
+ * the features [n][feat], the parameters and statistics the cnn's own blocks, in place.
  *
- * oneDNN runs on OpenMP threads: each call sets the calling thread's OpenMP thread count to
- * the work area's, so a server worker with one thread stays on one core. Its primitives'
- * own allocations do not go through mem_alloc; the buffers they read and write do. */
+ * oneDNN runs on OpenMP threads: each call runs on the work area's thread count, the
+ * caller's restored after. Its primitives' own allocations bypass mem_alloc; the buffers
+ * they read and write (scratchpad included) do not. */
 #ifndef SHELF_MODEL_CNN_DNNL_H
 #define SHELF_MODEL_CNN_DNNL_H
 

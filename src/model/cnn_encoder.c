@@ -31,7 +31,8 @@ struct encoder_work {
      * one computes (NULL helper: filled when its turn comes) */
     background *helper;
     float *spare;
-    fill_job ahead; /* the job the helper runs or ran; ahead.n 0: none */
+    fill_job ahead;       /* the job the helper runs or ran; ahead.n 0: none */
+    uint32_t *ahead_rows; /* its rows, copied: the caller's array may go before the job ends */
 };
 
 static size_t cnn_enc_width(const encoder *e) { return (size_t)as_const_cnn(e)->net.feat; }
@@ -42,6 +43,7 @@ static void cnn_enc_work_free(encoder_work *w)
         return;
     background_free(w->helper); /* waits for a batch being prepared */
     mem_free(w->spare);
+    mem_free(w->ahead_rows);
     cnn_work_free(&w->cw);
     pool_free(w->own_pool);
     mem_free(w->missing);
@@ -62,8 +64,15 @@ encoder_work *cnn_encoder_work_new(const encoder *e, size_t batch, int training,
         return NULL;
     }
     int S = as_const_cnn(e)->net.size;
-    if (training && (w->spare = mem_alloc(3 * batch * (size_t)S * (size_t)S * sizeof(float))))
-        w->helper = background_new(); /* without it, each batch is filled in its turn */
+    /* without the helper, each batch is filled in its turn */
+    if (training && (w->spare = mem_alloc(3 * batch * (size_t)S * (size_t)S * sizeof(float))) &&
+        (w->ahead_rows = mem_alloc(batch * sizeof *w->ahead_rows)) &&
+        !(w->helper = background_new())) {
+        mem_free(w->spare);
+        mem_free(w->ahead_rows);
+        w->spare = NULL;
+        w->ahead_rows = NULL;
+    }
     return w;
 }
 
@@ -191,7 +200,8 @@ static int cnn_enc_forward_train(encoder *e, encoder_work *w, const encoder_batc
     if (w->helper) {
         background_wait(w->helper);
         const fill_job *a = &w->ahead;
-        if (a->n == w->n && a->rows == b->rows && a->noise == b->noise) {
+        if (a->n == w->n && a->noise == b->noise &&
+            !memcmp(a->rows, b->rows, b->n * sizeof *b->rows)) {
             float *x = w->cw.x; /* prepared while the last batch computed */
             w->cw.x = w->spare;
             w->spare = x;
@@ -201,7 +211,8 @@ static int cnn_enc_forward_train(encoder *e, encoder_work *w, const encoder_batc
         w->ahead.n = 0;
         const encoder_batch *u = b->upcoming;
         if (u && u->n && u->n <= (size_t)w->cw.cap) {
-            w->ahead = (fill_job){&c->img, w->spare, t->pix, u->rows, t->rows, u->noise,
+            memcpy(w->ahead_rows, u->rows, u->n * sizeof *u->rows);
+            w->ahead = (fill_job){&c->img, w->spare, t->pix, w->ahead_rows, t->rows, u->noise,
                                   c->net.size, (int)u->n};
             background_start(w->helper, run_fill_alone, &w->ahead);
         }

@@ -357,7 +357,8 @@ static shelf_status check_memory(const shelf_catalog *train, const shelf_catalog
     double images = (double)shelf_catalog_size(train) +
                     (valid ? (double)shelf_catalog_size(valid) : 0),
            need = images * o->image_size * o->image_size * 3 +
-                  cnn_work_bytes(&probe, o->batch, threads, 1),
+                  cnn_work_bytes(&probe, o->batch, threads, 1) +
+                  4.0 * 3 * o->batch * o->image_size * o->image_size, /* the next batch's */
            have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
     if (have > 0 && need > 0.6 * have)
         return err_set(err, SHELF_ENOMEM,
