@@ -169,6 +169,7 @@ typedef struct job {
     unsigned char *used;  /* BATCH: what each product was classified by */
     long bad_images;      /* skipped under --skip-bad, over the whole run */
     long text_only;       /* fused models: classified without their image */
+    long image_only;      /* fused models: classified without their text */
     progress *pg;         /* messages go after its line */
     FILE *out;            /* standard output, or the --out file's temporary file */
     const char *out_name; /* the --out path, or "standard output" */
@@ -209,6 +210,7 @@ static int write_batch(job *j, const batch *b)
         note(j->pg, "products without a usable image are classified by their text alone; the "
              "first: %s", ps.first_bad);
     j->text_only += ps.text_only;
+    j->image_only += ps.image_only;
     if (ps.bad_images && !j->bad_images)
         note(j->pg, "skipping products with a bad image; the first: %s", ps.first_bad);
     j->bad_images += ps.bad_images;
@@ -428,6 +430,9 @@ int cmd_predict(int argc, char **argv)
     if (j.text_only)
         fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
                 data, j.text_only);
+    if (j.image_only)
+        fprintf(stderr, "%s: %ld products classified by their image alone (no word of their "
+                "text known to the model)\n", data, j.image_only);
     status = finish(&of);
 done:
     shelf_outfile_discard(of); /* a failed run leaves an old --out file as it was */

@@ -126,7 +126,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     shelf_error err = {0};
     const char *sep = shelf_model_read_options(m)->label_sep;
     int status = -1;
-    long bad = 0, text_only = 0, evaluated = 0;
+    long bad = 0, text_only = 0, image_only = 0, evaluated = 0;
     unknown_labels unknown = {0};
     double load_s = 0, model_s = 0;
     char first_bad[SHELF_ERROR_MAX] = "";
@@ -155,6 +155,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
         if (ps.text_only && !text_only && !bad)
             memcpy(first_bad, ps.first_bad, sizeof first_bad);
         text_only += ps.text_only;
+        image_only += ps.image_only;
         load_s += ps.load_seconds;
         model_s += ps.model_seconds;
         if (bad && !o->skip_bad) {
@@ -180,6 +181,9 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     if (text_only)
         fprintf(stderr, "%s: %ld products classified by their text alone (no usable image); "
                 "the first: %s\n", path, text_only, first_bad);
+    if (image_only)
+        fprintf(stderr, "%s: %ld products classified by their image alone (no word of their "
+                "text known to the model)\n", path, image_only);
     if (shelf_model_modality(m) != SHELF_MODALITY_TEXT)
         fprintf(stderr, "%s: %zu images read in %.2f s, classified in %.2f s (%.0f images/s)\n",
                 path, n, load_s, model_s, model_s > 0 ? (double)n / model_s : 0);

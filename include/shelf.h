@@ -373,6 +373,9 @@ typedef struct shelf_predict_stats {
     long text_only;                  /* fused models: products classified by their text alone,
                                         their image missing or unusable (first_bad says why
                                         for the first; they are not in bad_images) */
+    long image_only;                 /* fused models: products classified by their image
+                                        alone, their text empty or of words the model does
+                                        not know (with neither, a product is a bad image) */
     double load_seconds;             /* reading and decoding images */
     double model_seconds;            /* the model itself */
 } shelf_predict_stats;

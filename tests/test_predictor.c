@@ -13,8 +13,13 @@
 #include <string.h>
 #include <webp/encode.h>
 
-#include "shelf.h"
+#include "core/threadpool.h"
+#include "image/image_set.h"
+#include "model/cnn_encoder.h"
+#include "model/image_model.h"
+#include "model/model.h"
 #include "scratch_dir.h"
+#include "shelf.h"
 
 enum { N = 24, SIDE = 12 };
 static const char *colours[] = {"red", "blue", "green"};
@@ -210,6 +215,60 @@ static void a_fused_predictor_says_why_an_image_was_not_used(void **state)
     shelf_predictor_free(pr);
 }
 
+/* A fused model's product whose text is empty or of words the model never saw is
+ * classified by its image side alone, exactly as that side gives it; with no usable image
+ * either, it is an error row that says both. */
+static void a_fused_product_without_a_known_word_is_its_image_sides(void **state)
+{
+    (void)state;
+    const shelf_model *m = fused_model;
+    shelf_product p[4] = {
+        {"empty", "", "", "products[0].image_base64", 0, photo, photo_size},
+        {"unknown", "zqxj vwkq", "", "products[1].image_base64", 0, photo, photo_size},
+        {"neither", "", "", "", 0, NULL, 0},
+        {"both", "blue thing", "", "products[3].image_base64", 0, photo, photo_size}};
+    answers got;
+    shelf_predict_stats st;
+    shelf_predictor *pr = ran(m, 2, 4, p, 4, 3, &got, &st);
+    assert_int_equal(got.used[0], SHELF_USED_IMAGE);
+    assert_int_equal(got.used[1], SHELF_USED_IMAGE);
+    assert_int_equal(got.counts[2], -1);
+    assert_int_equal(got.used[3], SHELF_USED_TEXT | SHELF_USED_IMAGE);
+    assert_int_equal(st.image_only, 2);
+    assert_int_equal(st.text_only, 0);
+    assert_int_equal(st.bad_images, 1);
+    const char *why = shelf_predictor_image_error(pr, 2);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "no image"));
+    assert_non_null(strstr(why, "no word the model knows"));
+    assert_non_null(strstr(st.first_bad, "no word the model knows"));
+    /* the image side alone: the CNN and its head, a softmax, no fused temperature */
+    image_set set;
+    const char *ref = p[0].image;
+    long line = 0;
+    thread_pool *pool = pool_new(1);
+    assert_int_equal(image_set_load(&set, "-", &ref, &line, p, 1, image_encoder_size(m->image),
+                                    pool, NULL), SHELF_OK);
+    encoder_work *w = cnn_encoder_work_new(m->image, 1, 0, pool);
+    assert_non_null(w);
+    int K = shelf_model_num_labels(m);
+    float *side = calloc((size_t)K, sizeof *side);
+    assert_non_null(side);
+    assert_int_equal(image_model_probs(m->image, &m->image_head, w, 1, set.pix, 1, 0, side), 0);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < got.counts[i]; j++) {
+            int label = got.labels[i * 3 + j];
+            assert_true(fabsf(got.probs[i * 3 + j] - side[label]) < 1e-6f);
+            for (int other = 0; other < K; other++) /* and the best ones, in order */
+                assert_true(j > 0 || side[other] <= side[label]);
+        }
+    free(side);
+    m->image->ops->work_free(w);
+    image_set_free(&set);
+    pool_free(pool);
+    shelf_predictor_free(pr);
+}
+
 static void an_image_model_leaves_out_a_product_whose_image_is_bad(void **state)
 {
     (void)state;
@@ -249,6 +308,7 @@ int main(void)
         cmocka_unit_test(a_text_predictor_gives_what_predict_batch_gives),
         cmocka_unit_test(a_fused_predictor_says_why_an_image_was_not_used),
         cmocka_unit_test(an_image_model_leaves_out_a_product_whose_image_is_bad),
+        cmocka_unit_test(a_fused_product_without_a_known_word_is_its_image_sides),
         cmocka_unit_test(image_check_tells_images_from_other_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

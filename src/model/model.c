@@ -106,7 +106,7 @@ void shelf_scratch_free(shelf_scratch *s)
  * encoder's features, the label head's node scores, the labels' logits. 0, or -1 out of
  * memory. */
 static int window_logits(const shelf_model *m, shelf_scratch *s, const char *const *texts,
-                         size_t n, float *out)
+                         size_t n, float *out, unsigned char *known)
 {
     if (!m->text) /* a model without a text side */
         return -1;
@@ -118,6 +118,8 @@ static int window_logits(const shelf_model *m, shelf_scratch *s, const char *con
     if (m->text->ops->forward(m->text, s->text, &b, &f))
         return -1;
     const size_t K = (size_t)model_num_labels(m), N = (size_t)model_num_nodes(m);
+    for (size_t j = 0; known && j < n; j++)
+        known[f.order ? (size_t)f.order[j] : j] = !(f.missing && f.missing[j]);
     float *z = m->hierarchical || f.order ? s->z : out; /* flat: nodes are the labels */
     label_head_forward(h, &f, z);
     for (size_t j = 0; z != out && j < n; j++) {
@@ -132,22 +134,22 @@ static int window_logits(const shelf_model *m, shelf_scratch *s, const char *con
 
 /* window_logits of any number of texts, a window at a time. */
 static int text_logits(const shelf_model *m, shelf_scratch *s, const char *const *texts,
-                       size_t n, float *out)
+                       size_t n, float *out, unsigned char *known)
 {
     const size_t K = (size_t)model_num_labels(m);
     for (size_t i0 = 0; i0 < n; i0 += s->window) {
         const size_t c = n - i0 < s->window ? n - i0 : s->window;
-        if (window_logits(m, s, texts + i0, c, out + i0 * K))
+        if (window_logits(m, s, texts + i0, c, out + i0 * K, known ? known + i0 : NULL))
             return -1;
     }
     return 0;
 }
 
 int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
-                          size_t n, float *out)
+                          size_t n, float *out, unsigned char *known)
 {
     const size_t K = (size_t)model_num_labels(m);
-    if (text_logits(m, s, texts, n, out))
+    if (text_logits(m, s, texts, n, out, known))
         return -1;
     for (size_t i = 0; i < n; i++)
         log_softmax_forward(out + i * K, out + i * K, (int)K);
@@ -261,7 +263,7 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
 {
     if (k <= 0 || model_num_labels(m) == 0 || !model_has_text(m)) /* fused: the text alone */
         return 0;
-    if (text_logits(m, s, &text, 1, s->logits))
+    if (text_logits(m, s, &text, 1, s->logits, NULL))
         return -1;
     return top_labels(m, s->logits, k, labels, probs);
 }
@@ -277,7 +279,7 @@ static int predict_texts(const shelf_model *m, shelf_scratch *s, const char *con
     }
     for (size_t i0 = 0; i0 < n; i0 += s->window) {
         const size_t c = n - i0 < s->window ? n - i0 : s->window;
-        if (window_logits(m, s, texts + i0, c, s->logits))
+        if (window_logits(m, s, texts + i0, c, s->logits, NULL))
             return -1;
         for (size_t i = i0; i < i0 + c; i++)
             counts[i] = top_labels(m, s->logits + (i - i0) * K, k, labels + i * kk,

@@ -81,9 +81,11 @@ static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; 
 
 /* The text side's log-probabilities (text encoder, label head, taxonomy) of all K labels
  * for texts[0..n) into out[n][K] (no temperature: the evidence a fused model's head weighs),
- * a window of the encoder's batch at a time. 0, or -1 out of memory. */
+ * a window of the encoder's batch at a time; known (NULL: not asked) gets 1 per text with
+ * something the encoder knows, 0 for an empty text or one of unknown words only (whose
+ * log-probabilities are the head's bias: no evidence). 0, or -1 out of memory. */
 int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
-                          size_t n, float *out);
+                          size_t n, float *out, unsigned char *known);
 /* Thread tid's share [begin, end) of n texts, in whole windows of the texts a scratch
  * predicts at once: the same batches, so the same probabilities, with any thread count. */
 void model_split_texts(const shelf_scratch *s, size_t n, int tid, int nthreads, size_t *begin,

@@ -1,5 +1,6 @@
 /* Prediction for image and fused models: decode, resize, the image encoder in batches on all
  * cores and its label head, and for fused models the text side and the fusion head. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,9 +48,10 @@ int predictor_image_init(shelf_predictor *p)
     if (model_has_text(p->m)) {
         p->prior = mem_alloc(c * K * sizeof *p->prior);
         p->texts = mem_alloc(c * sizeof *p->texts);
+        p->known = mem_alloc(c);
     }
     if (!p->probs || !p->refs || !p->lines ||
-        (model_has_text(p->m) && (!p->prior || !p->texts)))
+        (model_has_text(p->m) && (!p->prior || !p->texts || !p->known)))
         return -1;
     p->image_work = cnn_encoder_work_new(p->m->image, p->image_batch, 0, p->pool);
     return p->image_work ? 0 : -1;
@@ -65,6 +67,8 @@ void predictor_image_free(shelf_predictor *p)
     mem_free(p->refs);
     mem_free(p->lines);
     mem_free(p->texts);
+    mem_free(p->known);
+    p->known = NULL;
     p->probs = p->prior = NULL;
     p->refs = p->texts = NULL;
     p->lines = NULL;
@@ -77,6 +81,7 @@ typedef struct prior_job {
     const char *const *texts;
     size_t n;
     float *prior;
+    unsigned char *known;
     shelf_scratch **scratch;
     int failed;
 } prior_job;
@@ -86,7 +91,8 @@ static void run_prior(void *arg, int tid, int nthreads)
     prior_job *j = arg;
     size_t i0, i1, K = (size_t)model_num_labels(j->m);
     model_split_texts(j->scratch[tid], j->n, tid, nthreads, &i0, &i1);
-    if (model_texts_log_probs(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->prior + i0 * K))
+    if (model_texts_log_probs(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->prior + i0 * K,
+                              j->known + i0))
         j->failed = 1;
 }
 
@@ -104,10 +110,27 @@ static int keep_why(shelf_predictor *p, image_set *set, size_t from)
     return 0;
 }
 
+/* A fused model's product with neither a usable image nor a word its text side knows: an
+ * error row, its message the image's with the text's added. 0, or -1 out of memory. */
+static int nothing_to_read(image_set *set, size_t i)
+{
+    const char *was = set->why[i] ? set->why[i] : "no image";
+    size_t len = strlen(was) + 64;
+    char *why = mem_alloc(len);
+    if (!why)
+        return -1;
+    snprintf(why, len, "%s, and the text has no word the model knows", was);
+    mem_free(set->why[i]);
+    set->why[i] = why;
+    return 0;
+}
+
 /* Probabilities of the chunk's c products into p->probs: the CNN's, or for a fused model
- * its head over the text's and the image's evidence (the text's alone without an image). */
+ * its head over the text's and the image's evidence; a fused model's product with only one
+ * side to read (no usable image, or no word of its text known) gets that side's alone, as
+ * its model would give it. */
 static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *products,
-                                const image_set *set, size_t c, shelf_error *err)
+                                image_set *set, size_t c, shelf_error *err)
 {
     const shelf_model *m = p->m;
     size_t K = (size_t)model_num_labels(m);
@@ -115,7 +138,7 @@ static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *product
     if (fused) {
         for (size_t i = 0; i < c; i++)
             p->texts[i] = products[i].text;
-        prior_job pj = {m, p->texts, c, p->prior, p->scratch, 0};
+        prior_job pj = {m, p->texts, c, p->prior, p->known, p->scratch, 0};
         pool_run(p->pool, run_prior, &pj);
         if (pj.failed)
             return err_set(err, SHELF_ENOMEM, "out of memory");
@@ -127,11 +150,15 @@ static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *product
     for (size_t i = 0; i < c; i++) {
         float *q = p->probs + i * K;
         if (fused) {
-            if (set->ok[i])
+            if (set->ok[i] && p->known[i])
                 fusion_head_apply(&m->head, p->prior + i * K, q, q);
-            else /* no image: the text's evidence alone */
+            else if (!set->ok[i]) /* no image: the text's evidence alone */
                 memcpy(q, p->prior + i * K, K * sizeof *q);
             softmax_forward(q, q, (int)K);
+            if (!p->known[i] && !set->ok[i] && nothing_to_read(set, i))
+                return err_set(err, SHELF_ENOMEM, "out of memory");
+            if (!p->known[i]) /* the image side alone, as the image model: its own softmax */
+                continue;
         }
         model_apply_temperature(q, (int)K, m->temperature);
     }
@@ -160,22 +187,27 @@ shelf_status predictor_images(shelf_predictor *p, const char *data_path,
             break;
         double t1 = now_sec();
         st = chunk_probs(p, products + from, &set, c, err);
-        if (st == SHELF_OK && keep_why(p, &set, from))
-            st = err_set(err, SHELF_ENOMEM, "out of memory");
         stats->load_seconds += t1 - t0;
         stats->model_seconds += now_sec() - t1;
+        long unread = 0; /* products with nothing the model can read: error rows */
         for (size_t i = 0; i < c && st == SHELF_OK; i++) {
             size_t at = (from + i) * (size_t)k;
-            counts[from + i] = set.ok[i] || fused ? model_top_k(p->probs + i * K, (int)K, kk,
-                                                                labels + at, probs + at)
-                                                  : -1;
+            int text = fused && p->known[i], none = !set.ok[i] && !text;
+            counts[from + i] = none ? -1 : model_top_k(p->probs + i * K, (int)K, kk,
+                                                       labels + at, probs + at);
             if (used)
-                used[from + i] = (unsigned char)((fused ? SHELF_USED_TEXT : 0) |
+                used[from + i] = (unsigned char)((text ? SHELF_USED_TEXT : 0) |
                                                  (set.ok[i] ? SHELF_USED_IMAGE : 0));
+            if (none && !unread++ && !stats->bad_images)
+                snprintf(stats->first_bad, sizeof stats->first_bad, "%s", set.why[i]);
+            stats->text_only += text && !set.ok[i];
+            stats->image_only += fused && !text && set.ok[i];
         }
-        if (set.bad && !stats->bad_images && !stats->text_only)
+        if (set.bad && !unread && !stats->bad_images && !stats->text_only)
             memcpy(stats->first_bad, set.first_error, sizeof stats->first_bad);
-        *(fused ? &stats->text_only : &stats->bad_images) += set.bad;
+        stats->bad_images += unread;
+        if (st == SHELF_OK && keep_why(p, &set, from))
+            st = err_set(err, SHELF_ENOMEM, "out of memory");
         image_set_free(&set);
     }
     return st;

@@ -23,6 +23,7 @@ struct shelf_predictor {
     encoder_work *image_work;
     size_t image_batch;
     float *probs, *prior;    /* chunk * K: the image side's, the text side's (fused) */
+    unsigned char *known;    /* chunk, fused: whether the text had a word the model knows */
     const char **refs, **texts; /* chunk: image references, texts (fused) */
     long *lines;
     /* the last run's products without a usable image, by increasing index */

@@ -57,12 +57,15 @@ long batcher_queued(batcher *b)
 }
 
 /* After the call, each of j's products that was given image bytes the model could not
- * use makes the job a bad request; at: j's first product in the call. */
+ * use, or that left the model nothing to read (a fused model's product with no usable
+ * image and no word it knows), makes the job a bad request; at: j's first product in the
+ * call. */
 static void find_bad_image(image_job *j, const shelf_predictor *p, size_t at)
 {
     j->bad_image = -1;
     for (size_t i = 0; i < j->n; i++)
-        if (j->products[i].image_data && !(j->used[i] & SHELF_USED_IMAGE)) {
+        if ((j->products[i].image_data && !(j->used[i] & SHELF_USED_IMAGE)) ||
+            j->counts[i] < 0) {
             const char *why = shelf_predictor_image_error(p, at + i);
             snprintf(j->message, sizeof j->message, "%s",
                      why ? why : "the image could not be used");

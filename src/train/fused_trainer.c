@@ -63,12 +63,13 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
     const char **refs = mem_alloc((n + 1) * sizeof *refs);
     long *lines = mem_alloc((n + 1) * sizeof *lines);
     const char **texts = mem_alloc((n + 1) * sizeof *texts);
+    unsigned char *known = mem_alloc(n + 1);
     thread_pool *pool = pool_new(threads);
     shelf_scratch *s = NULL;
     encoder_work *w = NULL;
     image_set set = {0};
     shelf_status st = SHELF_OK;
-    if (!refs || !lines || !texts || !pool ||
+    if (!refs || !lines || !texts || !known || !pool ||
         !(w = cnn_encoder_work_new(m->image, EVIDENCE_BATCH, 0, pool))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
@@ -81,7 +82,7 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
         lines[i] = p->line;
         texts[i] = p->text;
     }
-    if (model_texts_log_probs(m, s, texts, n, text)) {
+    if (model_texts_log_probs(m, s, texts, n, text, known)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
@@ -92,8 +93,11 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
+    /* the head weighs two sides: a product missing one is predicted by the other alone */
     for (size_t i = 0; i < n; i++)
-        y[i] = set.ok[i] ? (int)strmap_find(&m->labels, shelf_catalog_get(fit, i)->label) : -1;
+        y[i] = set.ok[i] && known[i]
+                   ? (int)strmap_find(&m->labels, shelf_catalog_get(fit, i)->label)
+                   : -1;
 done:
     image_set_free(&set);
     if (w)
@@ -103,6 +107,7 @@ done:
     mem_free(refs);
     mem_free(lines);
     mem_free(texts);
+    mem_free(known);
     return st;
 }
 

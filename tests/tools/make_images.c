@@ -4,7 +4,8 @@
  *
  * usage: make_images DIR PER_CLASS
  * writes DIR/train.csv, DIR/valid.csv, DIR/test.csv (id,title,image,category), DIR/img/
- * and DIR/bad.csv (a catalog whose rows 2..4 have a truncated, a fake and a missing image). */
+ * and DIR/bad.csv (a catalog whose rows 2..4 have a truncated, a fake and a missing image,
+ * their titles of a word the models know, for fused models to fall back on). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -140,10 +141,10 @@ static int write_bad(const char *dir)
     if (!f)
         return -1;
     fprintf(f, "id,title,image,category\n"
-               "b1,truncated,img/truncated.jpg,%s\n"
-               "b2,fake,img/fake.jpg,%s\n"
-               "b3,missing,img/missing.jpg,%s\n"
-               "b4,good,img/0.jpg,%s\n",
+               "b1,product truncated,img/truncated.jpg,%s\n"
+               "b2,product fake,img/fake.jpg,%s\n"
+               "b3,product missing,img/missing.jpg,%s\n"
+               "b4,product good,img/0.jpg,%s\n",
             labels[0], labels[1], labels[2], labels[0]);
     return fclose(f);
 }
