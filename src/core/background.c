@@ -51,19 +51,24 @@ background *background_new(void)
     return b;
 }
 
+/* Holding the lock: until no job runs. */
+static void until_idle(background *b)
+{
+    while (b->running)
+        pthread_cond_wait(&b->changed, &b->mu);
+}
+
 void background_wait(background *b)
 {
     pthread_mutex_lock(&b->mu);
-    while (b->running)
-        pthread_cond_wait(&b->changed, &b->mu);
+    until_idle(b);
     pthread_mutex_unlock(&b->mu);
 }
 
 void background_start(background *b, void (*fn)(void *ctx), void *ctx)
 {
     pthread_mutex_lock(&b->mu);
-    while (b->running)
-        pthread_cond_wait(&b->changed, &b->mu);
+    until_idle(b);
     b->fn = fn;
     b->ctx = ctx;
     b->running = 1;
@@ -76,8 +81,7 @@ void background_free(background *b)
     if (!b)
         return;
     pthread_mutex_lock(&b->mu);
-    while (b->running)
-        pthread_cond_wait(&b->changed, &b->mu);
+    until_idle(b);
     b->quit = 1;
     pthread_cond_broadcast(&b->changed);
     pthread_mutex_unlock(&b->mu);

@@ -96,6 +96,15 @@ static int run_shards(run *r, size_t n, int epoch)
 
 /* ---- batches ----------------------------------------------------------------------------- */
 
+/* Where batch k of nb starts in the epoch's n rows (k == nb: n): the plan's bounds, or
+ * batches of t->batch. */
+static size_t batch_start(const trainee *t, const size_t *bounds, size_t k, size_t nb, size_t n)
+{
+    if (bounds)
+        return bounds[k];
+    return k < nb ? k * t->batch : n;
+}
+
 /* The epoch's batches one after another; the time in steps added to *seconds. */
 static int run_batches(run *r, size_t n, int epoch, rng *g, double *seconds)
 {
@@ -105,11 +114,10 @@ static int run_batches(run *r, size_t n, int epoch, rng *g, double *seconds)
     size_t nb = t->plan ? t->plan(t->ctx, r->order, n, g, &rows, &bounds)
                         : (n + t->batch - 1) / t->batch;
     for (size_t k = 0; k < nb; k++) {
-        const size_t b0 = bounds ? bounds[k] : k * t->batch;
-        const size_t b1 = bounds ? bounds[k + 1] : (b0 + t->batch < n ? b0 + t->batch : n);
+        const size_t b0 = batch_start(t, bounds, k, nb, n),
+                     b1 = batch_start(t, bounds, k + 1, nb, n);
         if (t->upcoming) {
-            size_t b2 = k + 1 == nb ? b1 : bounds ? bounds[k + 2]
-                                               : (b1 + t->batch < n ? b1 + t->batch : n);
+            size_t b2 = k + 1 < nb ? batch_start(t, bounds, k + 2, nb, n) : b1;
             t->upcoming(t->ctx, rows + b1, b2 - b1, epoch, b1);
         }
         const double s0 = now_sec();
