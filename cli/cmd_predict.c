@@ -163,7 +163,7 @@ typedef struct job {
     int skip_bad;
     int one_photo;     /* --photo: nothing to skip, so no --skip-bad advice */
     shelf_output_columns cols; /* back-off columns with min_conf; modalities for models that
-                                  read images */
+                                  read images; fusion weights for fused models */
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
     unsigned char *used;  /* BATCH: what each product was classified by */
@@ -176,7 +176,7 @@ typedef struct job {
 } job;
 
 static void write_product(const job *j, const shelf_product *p, const int *labels,
-                          const float *probs, int count, unsigned char used)
+                          const float *probs, int count, unsigned char used, size_t i)
 {
     const char *names[256];
     int n = 0;
@@ -186,6 +186,8 @@ static void write_product(const job *j, const shelf_product *p, const int *label
     char path[1024] = "";
     shelf_prediction pr = {.id = p->id, .n = n, .labels = names, .probs = probs, .path = path,
                            .used = used};
+    if (j->cols.fusion)
+        shelf_predictor_fusion(j->pred, i, pr.fusion);
     if (j->cols.backoff)
         pr.status = shelf_backoff(j->m, labels, probs, count, j->min_conf, path, sizeof path,
                                   &pr.confidence);
@@ -217,7 +219,7 @@ static int write_batch(job *j, const batch *b)
     for (size_t i = 0; i < b->n; i++)
         if (j->counts[i] >= 0)
             write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
-                          j->probs + i * (size_t)j->kq, j->counts[i], j->used[i]);
+                          j->probs + i * (size_t)j->kq, j->counts[i], j->used[i], i);
     /* a full disk stops the run */
     if (shelf_outfile_flush(j->out, j->out_name, &err) != SHELF_OK) {
         note(j->pg, "%s", err.message);
@@ -383,7 +385,11 @@ int cmd_predict(int argc, char **argv)
     int kq = min_conf > 0 ? shelf_model_num_labels(m) : k;
     job j = {.m = m, .data = data, .k = k, .kq = kq < k ? k : kq, .threshold = threshold,
              .min_conf = min_conf,
-             .cols = {fmt, k, min_conf > 0, shelf_model_modality(m) != SHELF_MODALITY_TEXT}};
+             .cols = {.format = fmt,
+                      .k = k,
+                      .backoff = min_conf > 0,
+                      .modalities = shelf_model_modality(m) != SHELF_MODALITY_TEXT,
+                      .fusion = shelf_model_modality(m) == SHELF_MODALITY_BOTH}};
     progress pg = {isatty(2) && !image, 0, now_sec(), 0, 0};
     j.pg = &pg;
     if (!b || job_alloc(&j)) {

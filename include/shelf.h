@@ -414,6 +414,12 @@ shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
  * what is wrong" ("NAME: what is wrong" for an image given in memory, NAME its `image`);
  * NULL when its image was used or the model reads no images. Valid until the next run. */
 const char *shelf_predictor_image_error(const shelf_predictor *p, size_t i);
+/* Fused models: what product i of the last run weighed its text and its image by, into
+ * weights[0] (text) and weights[1] (image): the fusion head's weights for that product
+ * (shelf info says how the head computes them), text 1 and image 0 for a product classified
+ * by its text alone, and the reverse. 0, or -1 when the model is not fused or i is not a
+ * product of the last run. */
+int shelf_predictor_fusion(const shelf_predictor *p, size_t i, float weights[2]);
 void shelf_predictor_free(shelf_predictor *p);
 
 /* Whether data[0..size) is an image shelf can read: JPEG, PNG or WebP, not over the pixel
@@ -443,6 +449,19 @@ size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c);
 
 /* The figures behind shelf_model_describe, for programs (the server's GET /v1/model).
  * Strings belong to the model. */
+/* A fused model's head: how it weighs the text and the image. */
+typedef struct shelf_fusion_summary {
+    const char *head;   /* "gate" (per product), "branch" (per branch of the taxonomy), "text"
+                           or "image" (that side alone); NULL for a model that is not fused */
+    float text, image;  /* the weights of the average product (gate), of the branch where the
+                           photo counts most (branch), or 1 and 0 (one side) */
+    int folds, products; /* the choice between heads was measured on so many folds of so many
+                            validation products; 0 for models trained before it */
+    int ntried;          /* and what each kind it tried scored out of fold */
+    const char *tried[4];
+    float accuracy[4], macro_f1[4];
+} shelf_fusion_summary;
+
 typedef struct shelf_model_summary {
     shelf_modality modality;
     int labels;
@@ -462,6 +481,7 @@ typedef struct shelf_model_summary {
     long skipped_images;
     double fit_seconds;      /* in training steps: image models all epochs, sequence encoders
                                 one epoch; 0 when not known (not kept in the file either) */
+    shelf_fusion_summary fusion;
 } shelf_model_summary;
 void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out);
 
@@ -619,6 +639,9 @@ typedef struct shelf_output_columns {
                        "review"); CSV, TSV columns path (empty for review), confidence, status */
     int modalities; /* what each product was classified by: JSONL "modalities" (a list,
                        ["text","image"]), CSV, TSV column modalities ("text+image") */
+    int fusion;     /* fused models, the weights of text and image for the product
+                       (shelf_predictor_fusion): JSONL "fusion" ({"text":0.41,"image":1.3}),
+                       CSV, TSV columns fusion_text, fusion_image */
 } shelf_output_columns;
 
 /* One product's prediction. Strings are NUL-terminated UTF-8; a NULL id or label is "". */
@@ -633,9 +656,12 @@ typedef struct shelf_prediction {
     float confidence;
     /* with columns.modalities: SHELF_USED_TEXT and/or SHELF_USED_IMAGE */
     unsigned used;
+    /* with columns.fusion: the weights of text and image */
+    float fusion[2];
 } shelf_prediction;
 
-/* CSV, TSV: the header, "id,label1,prob1,...,path,confidence,status,modalities" as c says;
+/* CSV, TSV: the header, "id,label1,prob1,...,path,confidence,status,modalities,fusion_text,
+ * fusion_image" as c says;
  * JSONL: nothing. */
 shelf_status shelf_write_prediction_header(FILE *f, const shelf_output_columns *c,
                                            shelf_error *err);

@@ -226,16 +226,22 @@ grep -q '"accuracy"' out.txt && pass "fused eval reports" || fail "fused eval re
 expect_ok "a product without a usable image falls back on its text" "$SHELF" predict --model both.shelf --data imgs/bad.csv
 [ "$(wc -l < out.txt)" -eq 4 ] && grep -q "classified by their text alone" err.txt && pass "all four classified, three by text alone" || fail "text fallback ($(cat err.txt))"
 [ "$(grep -c '"modalities":\["text"\]' out.txt)" -eq 3 ] && grep -q '"modalities":\["text","image"\]' out.txt && pass "the output says which modalities were used" || fail "modalities in the output ($(cat out.txt))"
+[ "$(grep -c '"modalities":\["text"\],"fusion":{"text":1,"image":0}' out.txt)" -eq 3 ] &&
+    grep '"modalities":\["text","image"\]' out.txt | grep -Eq '"fusion":\{"text":[0-9.e-]+,"image":[0-9.e-]+\}' &&
+    pass "  and the fusion weights of text and image per product" || fail "  fusion weights ($(cat out.txt))"
 awk -F, 'NR == 1 { print; next } NR == 2 { $2 = "" } NR == 3 { $2 = "zqxj vwkq" }
          NR == 4 { $2 = ""; $3 = "" } NR <= 5 { print }' OFS=, imgs/test.csv > imgs/notitle.csv
 expect_ok "a product without a known word is classified by its image" "$SHELF" predict --model both.shelf --data imgs/notitle.csv --skip-bad
 [ "$(grep -c '"modalities":\["image"\]' out.txt)" -eq 2 ] && [ "$(wc -l < out.txt)" -eq 3 ] &&
     grep -q "2 products classified by their image alone" err.txt && grep -q "skipped 1 products" err.txt &&
     pass "  two by their image alone, the one with neither skipped" || fail "  image alone ($(cat out.txt err.txt))"
+[ "$(grep -c '"fusion":{"text":0,"image":1}' out.txt)" -eq 2 ] && pass "  their fusion weights: the image alone" || fail "  image-alone weights ($(cat out.txt))"
 expect_error "a product with neither a known word nor an image is a bad row" 'no word the model knows' "$SHELF" predict --model both.shelf --data imgs/notitle.csv
 expect_ok "info of a fused model" "$SHELF" info --model both.shelf
 grep -q "image CNN" out.txt && grep -q "word n-grams" out.txt && pass "info describes both parts" || fail "info of a fused model"
-grep -q "fusion head .* for 2 branches" out.txt && pass "info describes the fusion head, one weight pair per branch" || fail "info of the fusion head ($(grep -A2 'fusion head' out.txt))"
+grep -Eq "^fusion head +(gate: per product|branch: .* for 2 branches|the (text|image) side alone)" out.txt &&
+    grep -Eq "^fusion choice +out of 5 folds of [0-9]+ validation products: branch .*, gate .*, text .*, image " out.txt &&
+    pass "info describes the fusion head and what the choice measured" || fail "info of the fusion head ($(grep -A2 'fusion head' out.txt))"
 expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1
 expect_ok "and predicts" "$SHELF" predict --model po.shelf --data imgs/photos_only.csv
 cut -d, -f1,2,4 imgs/train.csv > imgs/no_images.csv

@@ -742,12 +742,13 @@ def test_fused(srv, imgs):
     same = len(cli) == len(got) and all(
         a["labels"] == b["labels"] and all(abs(x - y) < 1e-4 for x, y in zip(a["probs"], b["probs"]))
         for a, b in zip(got, cli))
-    check("the same answers as shelf predict on the catalog's files", same,
+    same = same and all(a.get("fusion") == b.get("fusion") for a, b in zip(got, cli))
+    check("the same answers (and fusion weights) as shelf predict on the catalog's files", same,
           next((f"{a} != {b}" for a, b in zip(got, cli) if a["labels"] != b["labels"]), ""))
     st, h, body = srv.classify({"id": "t", "title": "product 1"})
     doc = json.loads(body) if st == 200 else {}
-    check("no image: classified by the text alone", st == 200 and doc.get("modalities") == ["text"],
-          body)
+    check("no image: classified by the text alone", st == 200 and doc.get("modalities") == ["text"]
+          and doc.get("fusion") == {"text": 1, "image": 0}, body)
     st, h, body = srv.classify({"title": "x", "image_base64": base64.b64encode(b"no image").decode()})
     check("an image_base64 that is no image: 400 on a fused model too",
           is_error(st, body, 400, "image_base64")[0], body)
@@ -783,6 +784,13 @@ def test_fused(srv, imgs):
     doc = json.loads(body) if st == 200 else {}
     check("GET /v1/model of a fused model", doc.get("modalities") == ["text", "image"] and
           doc.get("inputs", {}).get("image") == "optional" and "image_model" in doc, body[:300])
+    fu = doc.get("fusion", {})
+    check("  its fusion head, and what the choice measured out of fold",
+          fu.get("head") in ("gate", "branch", "text", "image") and
+          set(fu.get("weights", {})) == {"text", "image"} and
+          fu.get("choice", {}).get("folds") == 5 and
+          set(fu.get("choice", {}).get("out_of_fold", {})) == {"gate", "branch", "text", "image"},
+          json.dumps(fu))
 
 
 def test_saturation(model, imgs):

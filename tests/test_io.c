@@ -1396,14 +1396,15 @@ static const float probs[] = {0.91f, 0.05f, 0.000012345f};
 static void write_plain(FILE *f, shelf_output_format fmt, int k, const char *id, int n,
                         const char *const *l, const float *p)
 {
-    shelf_output_columns c = {fmt, k, 0, 0};
+    shelf_output_columns c = {.format = fmt, .k = k};
     shelf_prediction pr = {.id = id, .n = n, .labels = l, .probs = p};
     assert_int_equal(shelf_write_prediction(f, &c, &pr, NULL), SHELF_OK);
 }
 
 static void write_header(FILE *f, shelf_output_format fmt, int k, int backoff, int modalities)
 {
-    shelf_output_columns c = {fmt, k, backoff, modalities};
+    shelf_output_columns c = {.format = fmt, .k = k, .backoff = backoff,
+                             .modalities = modalities};
     assert_int_equal(shelf_write_prediction_header(f, &c, NULL), SHELF_OK);
 }
 
@@ -1467,13 +1468,16 @@ static void test_writer_tsv_replaces_tabs_and_newlines(void **state)
 /* One product backed off to an ancestor, one sent to review, classified by text and image. */
 static void write_extras(FILE *f, shelf_output_format fmt)
 {
-    shelf_output_columns c = {fmt, 2, 1, 1};
+    shelf_output_columns c = {.format = fmt, .k = 2, .backoff = 1, .modalities = 1,
+                              .fusion = 1};
     assert_int_equal(shelf_write_prediction_header(f, &c, NULL), SHELF_OK);
     shelf_prediction partial = {.id = "p1", .n = 1, .labels = labels, .probs = probs,
                                 .status = SHELF_BACKOFF_PARTIAL, .path = "Home",
-                                .confidence = 0.96f, .used = SHELF_USED_TEXT | SHELF_USED_IMAGE};
+                                .confidence = 0.96f, .used = SHELF_USED_TEXT | SHELF_USED_IMAGE,
+                                .fusion = {0.25f, 1.5f}};
     shelf_prediction review = {.id = "p2", .n = 0, .status = SHELF_BACKOFF_REVIEW,
-                               .path = "ignored", .confidence = 0.4f, .used = SHELF_USED_TEXT};
+                               .path = "ignored", .confidence = 0.4f, .used = SHELF_USED_TEXT,
+                               .fusion = {1, 0}};
     assert_int_equal(shelf_write_prediction(f, &c, &partial, NULL), SHELF_OK);
     assert_int_equal(shelf_write_prediction(f, &c, &review, NULL), SHELF_OK);
 }
@@ -1481,25 +1485,27 @@ static void write_extras(FILE *f, shelf_output_format fmt)
 static void write_extras_jsonl(FILE *f) { write_extras(f, SHELF_OUTPUT_JSONL); }
 static void write_extras_csv(FILE *f) { write_extras(f, SHELF_OUTPUT_CSV); }
 
-static void test_writer_backoff_and_modalities_have_one_vocabulary(void **state)
+static void test_writer_backoff_modalities_and_fusion_have_one_vocabulary(void **state)
 {
     (void)state;
     assert_string_equal(capture(write_extras_jsonl),
                         "{\"id\":\"p1\",\"labels\":[\"Home > \\\"Deco\\\"\"],\"probs\":[0.91],"
                         "\"path\":\"Home\",\"confidence\":0.96,\"status\":\"partial\","
-                        "\"modalities\":[\"text\",\"image\"]}\n"
+                        "\"modalities\":[\"text\",\"image\"],\"fusion\":{\"text\":0.25,\"image\":1.5}}\n"
                         "{\"id\":\"p2\",\"labels\":[],\"probs\":[],\"path\":null,"
-                        "\"confidence\":0.4,\"status\":\"review\",\"modalities\":[\"text\"]}\n");
+                        "\"confidence\":0.4,\"status\":\"review\",\"modalities\":[\"text\"],"
+                        "\"fusion\":{\"text\":1,\"image\":0}}\n");
     assert_string_equal(capture(write_extras_csv),
-                        "id,label1,prob1,label2,prob2,path,confidence,status,modalities\n"
-                        "p1,\"Home > \"\"Deco\"\"\",0.91,,,Home,0.96,partial,text+image\n"
-                        "p2,,,,,,0.4,review,text\n");
+                        "id,label1,prob1,label2,prob2,path,confidence,status,modalities,"
+                        "fusion_text,fusion_image\n"
+                        "p1,\"Home > \"\"Deco\"\"\",0.91,,,Home,0.96,partial,text+image,0.25,1.5\n"
+                        "p2,,,,,,0.4,review,text,1,0\n");
 }
 
 static void test_writer_refuses_bad_arguments(void **state)
 {
     (void)state;
-    shelf_output_columns c = {SHELF_OUTPUT_CSV, 1, 1, 0};
+    shelf_output_columns c = {.format = SHELF_OUTPUT_CSV, .k = 1, .backoff = 1};
     shelf_prediction p = {.id = "x", .n = 1, .labels = labels, .probs = probs};
     shelf_error err = {0};
     FILE *f = fopen("/dev/null", "w");
@@ -1680,7 +1686,7 @@ int main(void)
         cmocka_unit_test(test_writer_jsonl_escapes_strings),
         cmocka_unit_test(test_writer_csv_quotes_when_needed),
         cmocka_unit_test(test_writer_tsv_replaces_tabs_and_newlines),
-        cmocka_unit_test(test_writer_backoff_and_modalities_have_one_vocabulary),
+        cmocka_unit_test(test_writer_backoff_modalities_and_fusion_have_one_vocabulary),
         cmocka_unit_test(test_writer_refuses_bad_arguments),
         cmocka_unit_test(test_outfile_commit_replaces_the_target_whole),
         cmocka_unit_test(test_outfile_discard_leaves_the_old_file),

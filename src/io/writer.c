@@ -49,6 +49,8 @@ shelf_status shelf_write_prediction_header(FILE *f, const shelf_output_columns *
         fprintf(f, "%cpath%cconfidence%cstatus", sep, sep, sep);
     if (c->modalities)
         fprintf(f, "%cmodalities", sep);
+    if (c->fusion)
+        fprintf(f, "%cfusion_text%cfusion_image", sep, sep);
     fputc('\n', f);
     return SHELF_OK;
 }
@@ -145,6 +147,13 @@ static void write_jsonl(FILE *f, const shelf_output_columns *c, const shelf_pred
         }
         fputc(']', f);
     }
+    if (c->fusion) {
+        fputs(",\"fusion\":{\"text\":", f);
+        write_prob(f, p->fusion[0]);
+        fputs(",\"image\":", f);
+        write_prob(f, p->fusion[1]);
+        fputc('}', f);
+    }
     fputs("}\n", f);
 }
 
@@ -204,6 +213,12 @@ static void write_row(FILE *f, const shelf_output_columns *c, const shelf_predic
     if (c->modalities) {
         fputc(sep, f);
         field(f, used_names[p->used & 3]);
+    }
+    if (c->fusion) {
+        fputc(sep, f);
+        write_prob(f, p->fusion[0]);
+        fputc(sep, f);
+        write_prob(f, p->fusion[1]);
     }
     fputc('\n', f);
 }

@@ -336,8 +336,6 @@ size_t shelf_model_count_seen(const shelf_model *m, const shelf_catalog *c)
     return hits;
 }
 
-/* The fusion head: the branches (at most 3) where the photo counts most beside the title,
- * what the head learned to trust. */
 size_t model_parent_len(const shelf_model *m, const char *label)
 {
     size_t len = 0;
@@ -355,11 +353,12 @@ static size_t model_text_params(const shelf_model *m)
     return n + m->text_head.nparams;
 }
 
-static void describe_head(buf *b, const shelf_model *m)
+/* The branches (at most 3) where the photo counts most beside the title. */
+static void describe_branches(buf *b, const shelf_model *m)
 {
     const fusion_head *h = &m->head;
-    buf_printf(b, "fusion head       text and image weights for %d branches of the taxonomy\n",
-               h->ngroups);
+    buf_printf(b, "fusion head       branch: text and image weights for %d branches of the "
+               "taxonomy\n", h->ngroups);
     unsigned char *shown = mem_calloc((size_t)h->ngroups, 1);
     if (!shown)
         b->oom = 1; /* the description fails whole, not with lines left out */
@@ -389,6 +388,38 @@ static void describe_head(buf *b, const shelf_model *m)
         mem_free(s);
     }
     mem_free(shown);
+}
+
+/* The head as it is, and what the choice between heads measured. */
+static void describe_head(buf *b, const shelf_model *m)
+{
+    const fusion_head *h = &m->head;
+    switch (h->kind) {
+    case FUSION_GATE: {
+        float a[2];
+        fusion_gate_weights(h, h->mean, a); /* at the average product's signals */
+        buf_printf(b, "fusion head       gate: per product, text and image weighed by how sure "
+                   "each side is (entropy, top probability, margin), a bias per label; "
+                   "average product: text %.2f, image %.2f\n", (double)a[0], (double)a[1]);
+        break;
+    }
+    case FUSION_BRANCH:
+        describe_branches(b, m);
+        break;
+    default:
+        buf_printf(b, "fusion head       the %s side alone: no head matched it on the "
+                   "validation products\n", fusion_kind_name(h->kind));
+        break;
+    }
+    if (!h->folds)
+        return;
+    buf_printf(b, "fusion choice     out of %d folds of %d validation products:", h->folds,
+               h->rows);
+    for (int k = 0; k < FUSION_KINDS; k++)
+        if (h->tried[k].accuracy >= 0)
+            buf_printf(b, "%s %s %.4f / macro-F1 %.4f", k ? "," : "", fusion_kind_name(k),
+                       (double)h->tried[k].accuracy, (double)h->tried[k].macro_f1);
+    buf_puts(b, "\n");
 }
 
 char *shelf_model_describe(const shelf_model *m, int max_labels)

@@ -110,13 +110,22 @@ static void put_image_head(model_writer *w, const void *ctx)
     label_head_save(&((const shelf_model *)ctx)->image_head, w);
 }
 
+/* The fusion head: its kind and branches, the gate, the biases, what the choice measured. */
 static void put_fusion(model_writer *w, const void *ctx)
 {
     const fusion_head *h = &((const shelf_model *)ctx)->head;
+    mw_u32(w, (uint32_t)h->kind);
     mw_u32(w, (uint32_t)h->ngroups);
     mw_put(w, h->group, (size_t)h->nlabels * 4);
     mw_put(w, h->w_text, (size_t)h->ngroups * 4);
     mw_put(w, h->w_image, (size_t)h->ngroups * 4);
+    mw_put(w, h->mean, sizeof h->mean);
+    mw_put(w, h->scale, sizeof h->scale);
+    mw_put(w, h->gate, sizeof h->gate);
+    mw_put(w, h->bias, (size_t)h->nlabels * 4);
+    mw_put(w, h->tried, sizeof h->tried);
+    mw_u32(w, (uint32_t)h->folds);
+    mw_u32(w, (uint32_t)h->rows);
 }
 
 static void put_sections(model_writer *w, const shelf_model *m)
@@ -137,7 +146,7 @@ static void put_sections(model_writer *w, const shelf_model *m)
         mw_section(w, SECTION_IMAGE_HEAD, put_image_head, m);
     }
     if (m->modality == SHELF_MODALITY_BOTH)
-        mw_section(w, SECTION_FUSION, put_fusion, m);
+        mw_section(w, SECTION_FUSION_HEAD, put_fusion, m);
 }
 
 static void put_file(model_writer *w, const shelf_model *m, uint64_t size)

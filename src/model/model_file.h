@@ -27,7 +27,9 @@ enum {
     SECTION_IMAGE_HEAD = MODEL_TAG('H', 'E', 'D', 'I'),
     SECTION_CNN = MODEL_TAG('C', 'N', 'N', 'I'),       /* read only: the CNN with its classifier,
                                                     as format 7 first wrote it */
-    SECTION_FUSION = MODEL_TAG('F', 'U', 'S', 'E')
+    SECTION_FUSION = MODEL_TAG('F', 'U', 'S', 'E'),    /* read only: the per-branch head, as
+                                                    files before the gate wrote it */
+    SECTION_FUSION_HEAD = MODEL_TAG('F', 'U', 'S', 'H') /* the head of any kind */
 };
 
 /* Version 7 on: the sections after the header, and whether they make a whole model of its
@@ -50,6 +52,8 @@ int model_read_seen(model_reader *r, shelf_model *m);
 /* A fusion head of G branches: with weights, each label's branch and the branches' text
  * and image weights follow; without (version 2), every label in one branch, weights 1. */
 int model_read_fusion(model_reader *r, shelf_model *m, uint32_t G, int weights);
+/* The fusion head of any kind (SECTION_FUSION_HEAD). */
+int model_read_fusion_head(model_reader *r, shelf_model *m);
 /* A sequence encoder of this kind and sizes (D, layers, heads, F, T, nwords, nbuckets,
  * nsub), then its words and parameters and those of its label head, into m->text and
  * m->text_head. */

@@ -173,16 +173,29 @@ static int get_cnn(model_reader *r, shelf_model *m)
 static int check_fusion(model_reader *r, const shelf_model *m)
 {
     const fusion_head *h = &m->head;
+    if (h->kind < 0 || h->kind >= FUSION_KINDS || h->folds < 0 || h->rows < 0)
+        return mr_fail(r, NULL);
     for (int c = 0; c < h->nlabels; c++)
-        if (h->group[c] < 0 || h->group[c] >= h->ngroups)
+        if (h->group[c] < 0 || h->group[c] >= h->ngroups || !isfinite(h->bias[c]))
             return mr_fail(r, NULL);
     for (int g = 0; g < h->ngroups; g++)
         if (!isfinite(h->w_text[g]) || !isfinite(h->w_image[g]))
             return mr_fail(r, NULL);
+    for (int j = 0; j < FUSION_SIGNALS; j++)
+        if (!isfinite(h->mean[j]) || !isfinite(h->scale[j]))
+            return mr_fail(r, NULL);
+    for (int side = 0; side < 2; side++)
+        for (int j = 0; j <= FUSION_SIGNALS; j++)
+            if (!isfinite(h->gate[side][j]))
+                return mr_fail(r, NULL);
+    for (int k = 0; k < FUSION_KINDS; k++)
+        if (!isfinite(h->tried[k].accuracy) || !isfinite(h->tried[k].macro_f1))
+            return mr_fail(r, NULL);
     return 0;
 }
 
-int model_read_fusion(model_reader *r, shelf_model *m, uint32_t G, int weights)
+/* A head of G branches (of kind branch, its other parts as fusion_head_init leaves them). */
+static int new_head(model_reader *r, shelf_model *m, uint32_t G)
 {
     int K = model_num_labels(m);
     if (r->failed || fusion_head_ready(&m->head) || G == 0 || G > (uint32_t)K)
@@ -193,10 +206,38 @@ int model_read_fusion(model_reader *r, shelf_model *m, uint32_t G, int weights)
         return mr_oom(r);
     }
     mem_free(zero);
+    return 0;
+}
+
+int model_read_fusion(model_reader *r, shelf_model *m, uint32_t G, int weights)
+{
+    if (new_head(r, m, G))
+        return -1;
     fusion_head *h = &m->head;
-    if (weights && (mr_get(r, h->group, (size_t)K * 4) || mr_get(r, h->w_text, G * 4) ||
+    if (weights && (mr_get(r, h->group, (size_t)h->nlabels * 4) || mr_get(r, h->w_text, G * 4) ||
                     mr_get(r, h->w_image, G * 4)))
         return -1;
+    return check_fusion(r, m);
+}
+
+int model_read_fusion_head(model_reader *r, shelf_model *m)
+{
+    uint32_t kind = mr_u32(r), G = mr_u32(r);
+    if (r->failed || kind >= FUSION_KINDS || new_head(r, m, G))
+        return mr_fail(r, NULL);
+    fusion_head *h = &m->head;
+    size_t K = (size_t)h->nlabels;
+    h->kind = (fusion_kind)kind;
+    if (mr_get(r, h->group, K * 4) || mr_get(r, h->w_text, G * 4) ||
+        mr_get(r, h->w_image, G * 4) || mr_get(r, h->mean, sizeof h->mean) ||
+        mr_get(r, h->scale, sizeof h->scale) || mr_get(r, h->gate, sizeof h->gate) ||
+        mr_get(r, h->bias, K * 4) || mr_get(r, h->tried, sizeof h->tried))
+        return -1;
+    uint32_t folds = mr_u32(r), rows = mr_u32(r);
+    if (r->failed || folds > 1000 || rows > INT32_MAX)
+        return mr_fail(r, NULL);
+    h->folds = (int)folds;
+    h->rows = (int)rows;
     return check_fusion(r, m);
 }
 
@@ -205,7 +246,8 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
 {
     const int parts = tag == SECTION_TEXT_ENCODER || tag == SECTION_TEXT_HEAD ||
                       tag == SECTION_SEQ || tag == SECTION_IMAGE_ENCODER ||
-                      tag == SECTION_IMAGE_HEAD || tag == SECTION_CNN || tag == SECTION_FUSION;
+                      tag == SECTION_IMAGE_HEAD || tag == SECTION_CNN || tag == SECTION_FUSION ||
+                      tag == SECTION_FUSION_HEAD;
     if (parts && !ls->have_labels) /* encoders and heads are sized by the labels */
         return mr_fail(r, "a part of the model before its labels");
     switch (tag) {
@@ -240,6 +282,8 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return get_cnn(r, m);
     case SECTION_FUSION:
         return model_read_fusion(r, m, mr_u32(r), 1);
+    case SECTION_FUSION_HEAD:
+        return model_read_fusion_head(r, m);
     default:
         return 1;
     }

@@ -1,9 +1,37 @@
 /* A model's figures for programs: what shelf_model_describe prints, as numbers. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "model/model.h"
+
+/* The fused model's head as shelf_fusion_summary says. */
+static void summarize_fusion(const fusion_head *h, shelf_fusion_summary *f)
+{
+    f->head = fusion_kind_name(h->kind);
+    float a[2] = {h->kind != FUSION_IMAGE, h->kind == FUSION_IMAGE};
+    if (h->kind == FUSION_GATE) {
+        fusion_gate_weights(h, h->mean, a);
+    } else if (h->kind == FUSION_BRANCH) {
+        int best = 0; /* the largest image weight per text weight */
+        for (int g = 1; g < h->ngroups; g++)
+            if (h->w_image[g] * fabsf(h->w_text[best]) > h->w_image[best] * fabsf(h->w_text[g]))
+                best = g;
+        a[0] = h->w_text[best];
+        a[1] = h->w_image[best];
+    }
+    f->text = a[0];
+    f->image = a[1];
+    f->folds = h->folds;
+    f->products = h->rows;
+    for (int k = 0; k < FUSION_KINDS && h->folds; k++)
+        if (h->tried[k].accuracy >= 0) {
+            f->tried[f->ntried] = fusion_kind_name((fusion_kind)k);
+            f->accuracy[f->ntried] = h->tried[k].accuracy;
+            f->macro_f1[f->ntried++] = h->tried[k].macro_f1;
+        }
+}
 
 void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
 {
@@ -29,6 +57,8 @@ void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
         .skipped_images = in->skipped_images,
         .fit_seconds = in->fit_seconds,
     };
+    if (m->modality == SHELF_MODALITY_BOTH && fusion_head_ready(&m->head))
+        summarize_fusion(&m->head, &out->fusion);
 }
 
 /* The header starts "SHELFMDL" and a u32 version (model_file.c). */

@@ -130,7 +130,7 @@ static int nothing_to_read(image_set *set, size_t i)
  * side to read (no usable image, or no word of its text known) gets that side's alone, as
  * its model would give it. */
 static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *products,
-                                image_set *set, size_t c, shelf_error *err)
+                                image_set *set, size_t c, float *weights, shelf_error *err)
 {
     const shelf_model *m = p->m;
     size_t K = (size_t)model_num_labels(m);
@@ -150,8 +150,11 @@ static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *product
     for (size_t i = 0; i < c; i++) {
         float *q = p->probs + i * K;
         if (fused) {
+            float *w = weights + 2 * i;
+            w[0] = p->known[i];
+            w[1] = set->ok[i] != 0;
             if (set->ok[i] && p->known[i])
-                fusion_head_apply(&m->head, p->prior + i * K, q, q);
+                fusion_head_apply(&m->head, p->prior + i * K, q, q, w);
             else if (!set->ok[i]) /* no image: the text's evidence alone */
                 memcpy(q, p->prior + i * K, K * sizeof *q);
             softmax_forward(q, q, (int)K);
@@ -174,6 +177,10 @@ shelf_status predictor_images(shelf_predictor *p, const char *data_path,
     size_t K = (size_t)model_num_labels(m);
     int fused = model_has_text(m), kk = k < (int)K ? k : (int)K;
     shelf_status st = SHELF_OK;
+    if (fused && grow_array((void **)&p->weights, &p->weights_cap, 2 * n, sizeof *p->weights,
+                            64))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    p->nweights = fused ? n : 0;
     for (size_t from = 0; from < n && st == SHELF_OK; from += p->chunk) {
         size_t c = n - from < p->chunk ? n - from : p->chunk;
         for (size_t i = 0; i < c; i++) {
@@ -186,7 +193,8 @@ shelf_status predictor_images(shelf_predictor *p, const char *data_path,
                                  image_encoder_size(m->image), p->pool, err)))
             break;
         double t1 = now_sec();
-        st = chunk_probs(p, products + from, &set, c, err);
+        st = chunk_probs(p, products + from, &set, c, fused ? p->weights + 2 * from : NULL,
+                         err);
         stats->load_seconds += t1 - t0;
         stats->model_seconds += now_sec() - t1;
         long unread = 0; /* products with nothing the model can read: error rows */

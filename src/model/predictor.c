@@ -23,6 +23,7 @@ void shelf_predictor_free(shelf_predictor *p)
     for (size_t i = 0; i < p->nwhy; i++)
         mem_free(p->why[i].why);
     mem_free(p->why);
+    mem_free(p->weights);
     pool_free(p->pool);
     mem_free(p);
 }
@@ -72,6 +73,7 @@ shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
     for (size_t i = 0; i < p->nwhy; i++)
         mem_free(p->why[i].why);
     p->nwhy = 0;
+    p->nweights = 0;
     if (k <= 0)
         return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
     if (model_has_image(p->m) && !p->probs)
@@ -104,6 +106,15 @@ const char *shelf_predictor_image_error(const shelf_predictor *p, size_t i)
     const image_why *w = p && p->nwhy ? bsearch(&i, p->why, p->nwhy, sizeof *p->why, cmp_why)
                                       : NULL;
     return w ? w->why : NULL;
+}
+
+int shelf_predictor_fusion(const shelf_predictor *p, size_t i, float weights[2])
+{
+    if (!p || i >= p->nweights)
+        return -1;
+    weights[0] = p->weights[2 * i];
+    weights[1] = p->weights[2 * i + 1];
+    return 0;
 }
 
 shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,

@@ -29,6 +29,9 @@ struct shelf_predictor {
     /* the last run's products without a usable image, by increasing index */
     image_why *why;
     size_t nwhy, why_cap;
+    /* fused models: the last run's weights of text and image per product, [n][2] */
+    float *weights;
+    size_t nweights, weights_cap;
 };
 
 /* shelf_predictor_new; images 0 leaves out what images need (for texts only). */

@@ -56,12 +56,14 @@ long batcher_queued(batcher *b)
     return n;
 }
 
-/* After the call, each of j's products that was given image bytes the model could not
- * use, or that left the model nothing to read (a fused model's product with no usable
- * image and no word it knows), makes the job a bad request; at: j's first product in the
- * call. */
-static void find_bad_image(image_job *j, const shelf_predictor *p, size_t at)
+/* After the call, j's share of what the predictor kept of it (at: j's first product in the
+ * call): the fusion weights, and each of j's products that was given image bytes the model
+ * could not use, or that left the model nothing to read (a fused model's product with no
+ * usable image and no word it knows), which makes the job a bad request. */
+static void finish_job(image_job *j, const shelf_predictor *p, size_t at)
 {
+    for (size_t i = 0; j->fusion && i < j->n; i++)
+        shelf_predictor_fusion(p, at + i, j->fusion + 2 * i);
     j->bad_image = -1;
     for (size_t i = 0; i < j->n; i++)
         if ((j->products[i].image_data && !(j->used[i] & SHELF_USED_IMAGE)) ||
@@ -84,7 +86,7 @@ static void run_one(image_job *j)
     if (j->status != SHELF_OK)
         memcpy(j->message, err.message, sizeof j->message);
     else
-        find_bad_image(j, j->predictor, 0);
+        finish_job(j, j->predictor, 0);
 }
 
 static int reserve_arrays(batcher *b, size_t n, int kq)
@@ -128,7 +130,7 @@ static void run_many(batcher *b, image_job *first, size_t n, int kq)
             j->counts[i] = b->counts[from] < j->kq ? b->counts[from] : j->kq;
             j->used[i] = b->used[from];
         }
-        find_bad_image(j, first->predictor, at);
+        finish_job(j, first->predictor, at);
     }
 }
 

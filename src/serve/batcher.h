@@ -21,6 +21,8 @@ struct image_job {
     int *labels, *counts;           /* n * kq, n */
     float *probs;                   /* n * kq */
     unsigned char *used;            /* n: SHELF_USED_TEXT | SHELF_USED_IMAGE */
+    float *fusion;                  /* fused models: n * 2, the weights of text and image
+                                       (shelf_predictor_fusion); NULL otherwise */
     void (*done)(image_job *j);     /* called from the batcher's thread, last thing it does
                                        with j */
     void *user;

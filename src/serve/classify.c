@@ -13,9 +13,10 @@ int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *
     if (kq < 1)
         kq = 1;
     size_t n = q->n, nk = n * (size_t)kq;
+    size_t nf = shelf_model_modality(m) == SHELF_MODALITY_BOTH ? 2 * n : 0;
     /* pointers, then floats and ints, bytes last: every part stays aligned */
-    p->block = mem_alloc(n * sizeof(char *) + nk * (sizeof(int) + sizeof(float)) +
-                      n * sizeof(int) + n);
+    p->block = mem_alloc(n * sizeof(char *) + (nk + nf) * sizeof(float) + nk * sizeof(int) +
+                         n * sizeof(int) + n);
     if (!p->block)
         return -1;
     p->kq = kq;
@@ -24,7 +25,8 @@ int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *
         p->texts[i] = q->products[i].text;
     p->labels = (int *)(p->texts + n);
     p->probs = (float *)(p->labels + nk);
-    p->counts = (int *)(p->probs + nk);
+    p->fusion = nf ? p->probs + nk : NULL;
+    p->counts = (int *)(p->probs + nk + nf);
     p->used = (unsigned char *)(p->counts + n);
     return 0;
 }
@@ -63,6 +65,7 @@ void classify_image_job(image_job *j, const served_model *sm, const classify_req
     j->probs = p->probs;
     j->counts = p->counts;
     j->used = p->used;
+    j->fusion = p->fusion;
 }
 
 int classify_image_result(const image_job *j, req_error *e)
@@ -74,11 +77,13 @@ int classify_image_result(const image_job *j, req_error *e)
     return 0;
 }
 
-/* One product's object, as shelf predict --min-confidence writes it, modalities included. */
+/* One product's object, as shelf predict --min-confidence writes it, modalities (and a fused
+ * model's fusion weights) included. */
 static void write_product(FILE *f, const served_model *sm, const classify_req *q,
                           const predictions *p, size_t i)
 {
-    static const shelf_output_columns cols = {SHELF_OUTPUT_JSONL, 0, 1, 1};
+    const shelf_output_columns cols = {.format = SHELF_OUTPUT_JSONL, .backoff = 1, .modalities = 1,
+                                       .fusion = p->fusion != NULL};
     const int *labels = p->labels + i * (size_t)p->kq;
     const float *probs = p->probs + i * (size_t)p->kq;
     int count = p->counts[i] > 0 ? p->counts[i] : 0;
@@ -89,6 +94,10 @@ static void write_product(FILE *f, const served_model *sm, const classify_req *q
     char path[1024];
     shelf_prediction pr = {.id = q->products[i].id, .n = n, .labels = names, .probs = probs,
                            .path = path, .used = p->used[i]};
+    if (p->fusion) {
+        pr.fusion[0] = p->fusion[2 * i];
+        pr.fusion[1] = p->fusion[2 * i + 1];
+    }
     /* min_confidence 0 gives the best label: the same call either way */
     pr.status = shelf_backoff(sm->model, labels, probs, count, q->min_conf, path, sizeof path,
                               &pr.confidence);

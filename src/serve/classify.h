@@ -18,6 +18,7 @@ typedef struct predictions {
     int *labels, *counts;
     float *probs;
     unsigned char *used;
+    float *fusion; /* fused models: n * 2, the weights of text and image; NULL otherwise */
     void *block;
 } predictions;
 

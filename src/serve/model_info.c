@@ -91,6 +91,32 @@ static void add_inputs(cJSON *doc, const shelf_model *m, const shelf_model_summa
                                                                             : "optional"));
 }
 
+/* A fused model's head: its kind, the average product's weights, what the choice measured. */
+static void add_fusion(cJSON *doc, const shelf_fusion_summary *f, int *miss)
+{
+    cJSON *fu = cJSON_AddObjectToObject(doc, "fusion");
+    need(miss, fu);
+    need(miss, cJSON_AddStringToObject(fu, "head", f->head));
+    cJSON *w = cJSON_AddObjectToObject(fu, "weights");
+    need(miss, w);
+    need(miss, cJSON_AddNumberToObject(w, "text", f->text));
+    need(miss, cJSON_AddNumberToObject(w, "image", f->image));
+    if (!f->folds)
+        return;
+    cJSON *ch = cJSON_AddObjectToObject(fu, "choice");
+    need(miss, ch);
+    need(miss, cJSON_AddNumberToObject(ch, "folds", f->folds));
+    need(miss, cJSON_AddNumberToObject(ch, "products", f->products));
+    cJSON *tried = cJSON_AddObjectToObject(ch, "out_of_fold");
+    need(miss, tried);
+    for (int k = 0; k < f->ntried; k++) {
+        cJSON *one = cJSON_AddObjectToObject(tried, f->tried[k]);
+        need(miss, one);
+        need(miss, cJSON_AddNumberToObject(one, "accuracy", f->accuracy[k]));
+        need(miss, cJSON_AddNumberToObject(one, "macro_f1", f->macro_f1[k]));
+    }
+}
+
 char *model_info_json(const shelf_model *m, const char *path, long generation,
                       double loaded_at, size_t *len)
 {
@@ -118,6 +144,8 @@ char *model_info_json(const shelf_model *m, const char *path, long generation,
         need(&miss, cJSON_AddNumberToObject(im, "size", s.image_size));
         need(&miss, cJSON_AddNumberToObject(im, "width", s.width));
     }
+    if (s.fusion.head)
+        add_fusion(doc, &s.fusion, &miss);
     need(&miss, cJSON_AddBoolToObject(doc, "hierarchical", s.hierarchical));
     char *desc = shelf_model_describe(m, 0);
     need(&miss, desc);

@@ -1,5 +1,6 @@
 /* Training of fused models (--modality both): the text model and the CNN, each on its own,
- * then the fusion head (model/fusion_head.h) that weighs them per branch of the taxonomy.
+ * then the fusion head (model/fusion_head.h) that weighs them, chosen and fitted by
+ * train/fusion_choice.h.
  *
  * The head must learn how each encoder errs on products it has not seen: on its own
  * training data each is nearly always right and sure (the CNN memorizes photos, the text
@@ -20,7 +21,7 @@
 #include "io/catalog.h"
 #include "model/model.h"
 #include "train/fused_trainer.h"
-#include "train/fusion_fit.h"
+#include "train/fusion_choice.h"
 #include "train/image_trainer.h"
 #include "train/options.h"
 #include "train/text_trainer.h"
@@ -28,8 +29,9 @@
 /* Without a validation set, every HOLDOUT_EVERY-th training product fits the head. */
 enum { HOLDOUT_EVERY = 10 };
 /* The head is fitted on at most this many products and label probabilities (two per
- * product and label: the text's and the image's). */
-enum { HEAD_MAX_ROWS = 50000, HEAD_MAX_CELLS = 1 << 24 };
+ * product and label: the text's and the image's); a fit's step reads every one, and the
+ * choice makes a dozen fits of hundreds of steps. */
+enum { HEAD_MAX_ROWS = 50000, HEAD_MAX_CELLS = 1 << 22 };
 /* Images through the image encoder at a time. */
 enum { EVIDENCE_BATCH = 64 };
 
@@ -57,19 +59,18 @@ static int label_branches(const shelf_model *m, int32_t *group)
 /* Each product's text and image log-probabilities under m's two encoders, and its label
  * (-1 when it has no usable image or a label m does not know: such rows are left out). */
 static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit, size_t n,
-                                  int threads, float *text, float *image, int *y,
+                                  thread_pool *pool, float *text, float *image, int *y,
                                   shelf_error *err)
 {
     const char **refs = mem_alloc((n + 1) * sizeof *refs);
     long *lines = mem_alloc((n + 1) * sizeof *lines);
     const char **texts = mem_alloc((n + 1) * sizeof *texts);
     unsigned char *known = mem_alloc(n + 1);
-    thread_pool *pool = pool_new(threads);
     shelf_scratch *s = NULL;
     encoder_work *w = NULL;
     image_set set = {0};
     shelf_status st = SHELF_OK;
-    if (!refs || !lines || !texts || !known || !pool ||
+    if (!refs || !lines || !texts || !known ||
         !(w = cnn_encoder_work_new(m->image, EVIDENCE_BATCH, 0, pool))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
@@ -103,7 +104,6 @@ done:
     if (w)
         m->image->ops->work_free(w);
     shelf_scratch_free(s);
-    pool_free(pool);
     mem_free(refs);
     mem_free(lines);
     mem_free(texts);
@@ -122,18 +122,21 @@ shelf_status fused_fit_head(shelf_model *m, const shelf_catalog *fit, int thread
     int *y = mem_alloc((n + 1) * sizeof *y);
     int32_t *group = mem_alloc(K * sizeof *group);
     int G = group ? label_branches(m, group) : -1;
+    thread_pool *pool = pool_new(threads);
     shelf_status st = SHELF_OK;
-    if (!text || !image || !y || G < 0 || fusion_head_init(&m->head, (int)K, G, group)) {
+    if (!text || !image || !y || G < 0 || !pool ||
+        fusion_head_init(&m->head, (int)K, G, group)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for the fusion head");
         goto done;
     }
-    if ((st = head_evidence(m, fit, n, threads, text, image, y, err)) != SHELF_OK)
+    if ((st = head_evidence(m, fit, n, pool, text, image, y, err)) != SHELF_OK)
         goto done;
     fusion_fit_options fo;
     fusion_fit_options_default(&fo);
-    if (fusion_head_fit(&m->head, text, image, y, n, &fo) < 0)
+    if (fusion_head_choose(&m->head, text, image, y, n, &fo, pool))
         st = err_set(err, SHELF_ENOMEM, "out of memory fitting the fusion head");
 done:
+    pool_free(pool);
     mem_free(text);
     mem_free(image);
     mem_free(y);

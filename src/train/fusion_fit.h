@@ -1,5 +1,7 @@
-/* Fitting the fusion head (model/fusion_head.h) on products that neither encoder trained on:
- * the mean cross-entropy of the fused scores, plus a pull of each branch's weights towards
+/* Fitting the fusion head (model/fusion_head.h) on products that neither encoder trained on,
+ * in either of its fitted forms (train/fusion_choice.h picks one).
+ *
+ * Branch: the mean cross-entropy of the fused scores, plus a pull of each branch's weights towards
  * the text model alone (text 1, image 0), so that the photo counts only where those
  * products show that it helps: on fashion a photo weighed the same everywhere costs the
  * rare categories, which the titles name and the CNN barely knows (a bias per label, tried
@@ -17,6 +19,10 @@ typedef struct fusion_fit_options {
     int steps;        /* Adam steps */
     float lr;
     float l2_branch;  /* pull of a branch's weights towards text 1, image 0 */
+    int gate_steps;   /* the gate's Adam steps */
+    float gate_lr;
+    float l2_gate;    /* on the gate's weights and constants */
+    float l2_bias;    /* on the labels' biases: without it a rare label's bias fits noise */
 } fusion_fit_options;
 
 void fusion_fit_options_default(fusion_fit_options *o);
@@ -33,5 +39,20 @@ double fusion_head_fit(fusion_head *h, const float *text, const float *image, co
 double fusion_head_loss(const fusion_head *h, const float *text, const float *image,
                         const int *y, size_t n, const fusion_fit_options *o, float *grad,
                         float *scratch);
+
+/* Gate: the mean cross-entropy of a_text * text + a_image * image + bias (fusion_head.h),
+ * plus l2 on the gate's parameters and on the biases. Full-batch Adam from zero (both sides
+ * at softplus(0)), a fixed number of steps, one thread: the same head every run. The
+ * signals' mean and scale come from the products fitted on. Sets h->kind to FUSION_GATE.
+ * The mean loss, or -1 when out of memory (h is then left as it was). */
+double fusion_gate_fit(fusion_head *h, const float *text, const float *image, const int *y,
+                       size_t n, const fusion_fit_options *o);
+
+/* The loss fusion_gate_fit minimizes, given each product's signals sig[n][FUSION_SIGNALS]
+ * (fusion_signals), and its gradient laid out as gate[2][FUSION_SIGNALS + 1], then bias[K]
+ * (grad may be NULL). Exposed for the finite-difference test. scratch holds K floats. */
+double fusion_gate_loss(const fusion_head *h, const float *text, const float *image,
+                        const float *sig, const int *y, size_t n, const fusion_fit_options *o,
+                        float *grad, float *scratch);
 
 #endif
