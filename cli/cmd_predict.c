@@ -176,7 +176,8 @@ typedef struct job {
 } job;
 
 static void write_product(const job *j, const shelf_product *p, const int *labels,
-                          const float *probs, int count, unsigned char used, size_t i)
+                          const float *probs, int count, unsigned char used, size_t i,
+                          const char *explanation)
 {
     const char *names[256];
     int n = 0;
@@ -188,6 +189,7 @@ static void write_product(const job *j, const shelf_product *p, const int *label
                            .used = used};
     if (j->cols.fusion)
         shelf_predictor_fusion(j->pred, i, pr.fusion);
+    pr.explanation = explanation;
     if (j->cols.backoff)
         pr.status = shelf_backoff(j->m, labels, probs, count, j->min_conf, path, sizeof path,
                                   &pr.confidence);
@@ -216,10 +218,20 @@ static int write_batch(job *j, const batch *b)
     if (ps.bad_images && !j->bad_images)
         note(j->pg, "skipping products with a bad image; the first: %s", ps.first_bad);
     j->bad_images += ps.bad_images;
-    for (size_t i = 0; i < b->n; i++)
-        if (j->counts[i] >= 0)
-            write_product(j, &b->p[i], j->labels + i * (size_t)j->kq,
-                          j->probs + i * (size_t)j->kq, j->counts[i], j->used[i], i);
+    for (size_t i = 0; i < b->n; i++) {
+        if (j->counts[i] < 0)
+            continue;
+        char *why = NULL; /* of the best label */
+        if (j->cols.explain && shelf_predictor_explain(j->pred, j->data, b->p, i,
+                                                       j->labels[i * (size_t)j->kq], &why,
+                                                       &err) != SHELF_OK) {
+            note(j->pg, "%s", err.message);
+            return -1;
+        }
+        write_product(j, &b->p[i], j->labels + i * (size_t)j->kq, j->probs + i * (size_t)j->kq,
+                      j->counts[i], j->used[i], i, why);
+        free(why);
+    }
     /* a full disk stops the run */
     if (shelf_outfile_flush(j->out, j->out_name, &err) != SHELF_OK) {
         note(j->pg, "%s", err.message);
@@ -296,7 +308,7 @@ static int finish(shelf_outfile **of)
 
 typedef struct predict_args {
     const char *model, *data, *photo, *outfmt, *out;
-    int k, threads;
+    int k, threads, explain;
     float threshold, min_conf;
     read_flags rf;
 } predict_args;
@@ -316,6 +328,8 @@ static const shelf_option predict_opts[] = {
     OPT_STRING(predict_args, "out", out, "standard output",
                "file to write; written whole or not at all"),
     OPT_INT(predict_args, "threads", threads, 0, "all cores", 0, 64, "threads"),
+    OPT_FLAG(predict_args, "explain", explain,
+             "add why: each token's weight, the image's occlusion grid, the fusion weights"),
 };
 
 /* The model decides the columns (the read options given at training); the label column,
@@ -389,7 +403,8 @@ int cmd_predict(int argc, char **argv)
                       .k = k,
                       .backoff = min_conf > 0,
                       .modalities = shelf_model_modality(m) != SHELF_MODALITY_TEXT,
-                      .fusion = shelf_model_modality(m) == SHELF_MODALITY_BOTH}};
+                      .fusion = shelf_model_modality(m) == SHELF_MODALITY_BOTH,
+                      .explain = a.explain}};
     progress pg = {isatty(2) && !image, 0, now_sec(), 0, 0};
     j.pg = &pg;
     if (!b || job_alloc(&j)) {

@@ -420,6 +420,19 @@ const char *shelf_predictor_image_error(const shelf_predictor *p, size_t i);
  * by its text alone, and the reverse. 0, or -1 when the model is not fused or i is not a
  * product of the last run. */
 int shelf_predictor_fusion(const shelf_predictor *p, size_t i, float weights[2]);
+/* Why product i of the last run (products and data_path as given to it) got label (its
+ * best, normally): a JSON object (the caller frees it) with "label"; "text" for a model that
+ * reads text and a product with text: "method" ("exact" for the bag of n-grams, whose
+ * token weights and "bias" sum to "margin", the label's logit over the runner-up "versus";
+ * "occlusion" for the GRU and Transformer: how much the margin falls without each token),
+ * "tokens" (normalized, with signed weights, best first); "image" for a model that reads
+ * images and a product whose image is usable: "grid", 4 x 4 cells row by row, how much
+ * greying each cell lowers the label's probability (of the image side), and that
+ * "probability"; "fusion" for a fused model, as shelf_predictor_fusion. Single-threaded;
+ * SHELF_EINVAL for bad arguments, SHELF_ENOMEM. */
+shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
+                                     const shelf_product *products, size_t i, int label,
+                                     char **json, shelf_error *err);
 void shelf_predictor_free(shelf_predictor *p);
 
 /* Whether data[0..size) is an image shelf can read: JPEG, PNG or WebP, not over the pixel
@@ -642,6 +655,8 @@ typedef struct shelf_output_columns {
     int fusion;     /* fused models, the weights of text and image for the product
                        (shelf_predictor_fusion): JSONL "fusion" ({"text":0.41,"image":1.3}),
                        CSV, TSV columns fusion_text, fusion_image */
+    int explain;    /* JSONL "explanation" (shelf_predictor_explain's object), CSV, TSV column
+                       explanation (that JSON text) */
 } shelf_output_columns;
 
 /* One product's prediction. Strings are NUL-terminated UTF-8; a NULL id or label is "". */
@@ -658,10 +673,12 @@ typedef struct shelf_prediction {
     unsigned used;
     /* with columns.fusion: the weights of text and image */
     float fusion[2];
+    /* with columns.explain: a JSON object's text (NULL: null) */
+    const char *explanation;
 } shelf_prediction;
 
 /* CSV, TSV: the header, "id,label1,prob1,...,path,confidence,status,modalities,fusion_text,
- * fusion_image" as c says;
+ * fusion_image,explanation" as c says;
  * JSONL: nothing. */
 shelf_status shelf_write_prediction_header(FILE *f, const shelf_output_columns *c,
                                            shelf_error *err);

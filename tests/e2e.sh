@@ -47,6 +47,21 @@ expect_ok "predict jsonl" "$SHELF" predict --model m.shelf --data test.csv --k 3
 expect_ok "predict csv from stdin" sh -c "cut -d, -f1,2 test.csv | '$SHELF' predict --model m.shelf --output-format csv --k 2"
 [ "$(wc -l < out.txt)" -eq 101 ] && pass "csv output has a header and 100 rows" || fail "csv output rows"
 expect_ok "predict tsv with threshold" "$SHELF" predict --model m.shelf --data test.csv --output-format tsv --threshold 0.99
+expect_ok "predict --explain" "$SHELF" predict --model m.shelf --data test.csv --explain
+python3 - out.txt <<'EOF2' && pass "  each line explains its label: token weights and bias sum to the margin" || fail "  explanations ($(head -c 400 out.txt))"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 100
+for d in lines:
+    e = d["explanation"]
+    assert e["label"] == d["labels"][0]
+    t = e["text"]
+    assert t["method"] == "exact" and t["tokens"]
+    s = t["bias"] + sum(x["weight"] for x in t["tokens"])
+    assert abs(s - t["margin"]) < 1e-4 * max(1, abs(t["margin"])) + 1e-5 * len(t["tokens"]), (s, t)
+EOF2
+expect_ok "predict --explain csv" "$SHELF" predict --model m.shelf --data test.csv --explain --output-format csv
+head -1 out.txt | grep -q ',explanation$' && sed -n 2p out.txt | grep -q '"{""label"":' && pass "  the explanation is a CSV column of JSON" || fail "  csv explanation ($(head -2 out.txt))"
 expect_ok "info" "$SHELF" info --model m.shelf
 grep -q "train.csv" out.txt && grep -q "Home > Kitchen > Knives" out.txt && pass "info names data and labels" || fail "info names data and labels"
 
@@ -186,6 +201,13 @@ for isa in ALL AVX2; do
 done
 expect_ok "predict by image" "$SHELF" predict --model img.shelf --data imgs/test.csv --k 2
 [ "$(wc -l < out.txt)" -eq "$(($(wc -l < imgs/test.csv) - 1))" ] && pass "one line per product" || fail "one line per product"
+expect_ok "predict --explain by image" "$SHELF" predict --model img.shelf --data imgs/test.csv --explain
+python3 -c "
+import json, sys
+for l in open('out.txt'):
+    e = json.loads(l)['explanation']
+    assert 'text' not in e and len(e['image']['grid']) == 4 and all(len(r) == 4 for r in e['image']['grid'])
+" && pass "  a 4 x 4 occlusion grid per photo" || fail "  image explanation ($(head -c 300 out.txt))"
 expect_ok "predict one image file" "$SHELF" predict --model img.shelf --photo imgs/img/0.jpg
 grep -q '"id":"imgs/img/0.jpg"' out.txt && pass "the file is the id" || fail "the file is the id ($(cat out.txt))"
 (cd imgs && "$SHELF" predict --model ../img.shelf --photo img/1.png >../out.txt 2>../err.txt) && pass "relative --photo from another folder" || fail "relative --photo"
@@ -229,6 +251,14 @@ expect_ok "a product without a usable image falls back on its text" "$SHELF" pre
 [ "$(grep -c '"modalities":\["text"\],"fusion":{"text":1,"image":0}' out.txt)" -eq 3 ] &&
     grep '"modalities":\["text","image"\]' out.txt | grep -Eq '"fusion":\{"text":[0-9.e-]+,"image":[0-9.e-]+\}' &&
     pass "  and the fusion weights of text and image per product" || fail "  fusion weights ($(cat out.txt))"
+expect_ok "predict --explain with a fused model" "$SHELF" predict --model both.shelf --data imgs/bad.csv --explain
+python3 -c "
+import json
+for l in open('out.txt'):
+    d = json.loads(l); e = d['explanation']
+    assert ('image' in e) == ('image' in d['modalities']) and 'text' in e, d
+    assert e['fusion'] == d['fusion'], d
+" && pass "  the sides each product had, and its fusion weights" || fail "  fused explanations ($(head -c 600 out.txt))"
 awk -F, 'NR == 1 { print; next } NR == 2 { $2 = "" } NR == 3 { $2 = "zqxj vwkq" }
          NR == 4 { $2 = ""; $3 = "" } NR <= 5 { print }' OFS=, imgs/test.csv > imgs/notitle.csv
 expect_ok "a product without a known word is classified by its image" "$SHELF" predict --model both.shelf --data imgs/notitle.csv --skip-bad
@@ -261,6 +291,8 @@ for enc in gru transformer; do
   awk -v a="$acc" 'BEGIN { exit !(a >= 0.8) }' && pass "$enc accuracy $acc >= 0.8 after 2 epochs" || fail "$enc accuracy $acc >= 0.8"
   expect_ok "predict $enc" "$SHELF" predict --model $enc.shelf --data test.csv --k 2
   [ "$(wc -l < out.txt)" -eq 100 ] && cp out.txt pred_$enc.txt && pass "$enc: one line per product" || fail "$enc: one line per product"
+  expect_ok "predict --explain $enc" "$SHELF" predict --model $enc.shelf --data test.csv --explain
+  grep -q '"method":"occlusion"' out.txt && [ "$(wc -l < out.txt)" -eq 100 ] && pass "  $enc: explained by occlusion" || fail "  $enc explanation ($(head -c 300 out.txt))"
   expect_ok "info $enc" "$SHELF" info --model $enc.shelf
   grep -qi "$enc" out.txt && grep -q "tokens in order" out.txt && pass "info describes the $enc encoder" || fail "info describes the $enc encoder ($(head -c 300 out.txt))"
   "$SHELF" train --train train.csv --valid valid.csv --out ${enc}2.shelf --text-encoder $enc --epochs 2 --lr 0.01 --batch 16 --dim 32 --layers 1 "${heads[@]}" --max-tokens 16 --threads 2 --seed 3 2>/dev/null

@@ -1,12 +1,13 @@
 /* The predictor: made once and run many times, it gives what shelf_predict_products and
- * shelf_predict_batch give (text, image and fused models, runs longer than its batch), and
- * says per product why an image was not used. Small models are trained here on a generated
- * catalog of flat-coloured WebP photos. */
+ * shelf_predict_batch give (text, image and fused models, runs longer than its batch), says
+ * per product why an image was not used, and explains its predictions. Small models are
+ * trained here on a generated catalog of flat-coloured WebP photos. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ enum { N = 24, SIDE = 12 };
 static const char *colours[] = {"red", "blue", "green"};
 static const unsigned char rgb_of[3][3] = {{220, 30, 30}, {30, 30, 220}, {30, 200, 30}};
 static char csv[256];
-static shelf_model *text_model, *image_model, *fused_model;
+static shelf_model *text_model, *image_model, *fused_model, *gru_model;
 static unsigned char *photo; /* a valid WebP, in memory */
 static size_t photo_size;
 
@@ -40,7 +41,7 @@ static size_t webp_of(int c, int seed, unsigned char **out)
     return n;
 }
 
-static shelf_model *train(shelf_modality modality)
+static shelf_model *train_with(shelf_modality modality, shelf_text_encoder enc)
 {
     shelf_read_options ro = {0};
     ro.require_label = 1;
@@ -59,11 +60,21 @@ static shelf_model *train(shelf_modality modality)
     o.width = 2;
     o.batch = 8;
     o.augment = 0;
+    o.text_encoder = enc;
+    if (enc == SHELF_TEXT_ENCODER_GRU) {
+        o.dim = 8;
+        o.epochs = 10;
+    }
     shelf_model *m = NULL;
     if (shelf_train(c, NULL, &o, &m, &err) != SHELF_OK)
         fail_msg("training: %s", err.message);
     shelf_catalog_free(c);
     return m;
+}
+
+static shelf_model *train(shelf_modality modality)
+{
+    return train_with(modality, SHELF_TEXT_ENCODER_BAG);
 }
 
 static int setup(void **state)
@@ -87,6 +98,7 @@ static int setup(void **state)
     text_model = train(SHELF_MODALITY_TEXT);
     image_model = train(SHELF_MODALITY_IMAGE);
     fused_model = train(SHELF_MODALITY_BOTH);
+    gru_model = train_with(SHELF_MODALITY_TEXT, SHELF_TEXT_ENCODER_GRU);
     return 0;
 }
 
@@ -96,6 +108,7 @@ static int teardown(void **state)
     shelf_model_free(text_model);
     shelf_model_free(image_model);
     shelf_model_free(fused_model);
+    shelf_model_free(gru_model);
     WebPFree(photo);
     return scratch_teardown();
 }
@@ -298,6 +311,137 @@ static void image_check_tells_images_from_other_bytes(void **state)
     assert_true(err.message[0] != '\0');
 }
 
+/* Product i's explanation of its best label after a run of m on p (threads threads). */
+static cJSON *explained(const shelf_model *m, int threads, const shelf_product *p, size_t n,
+                        size_t i, char **text)
+{
+    answers got;
+    shelf_predict_stats st;
+    shelf_predictor *pr = ran(m, threads, 0, p, n, 1, &got, &st);
+    char *json = NULL;
+    shelf_error err = {0};
+    if (shelf_predictor_explain(pr, "-", p, i, got.labels[i], &json, &err) != SHELF_OK)
+        fail_msg("explain: %s", err.message);
+    shelf_predictor_free(pr);
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetObjectItem(doc, "label")->valuestring,
+                        shelf_model_label(m, got.labels[i]));
+    if (text)
+        *text = json;
+    else
+        free(json);
+    return doc;
+}
+
+static double number(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItem(o, name);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+/* The bag's token weights and its bias sum to the margin they explain, which is the
+ * label's log-probability over the runner-up's (times the temperature); the same
+ * explanation on 1 and 2 threads. */
+static void a_bag_explanation_sums_to_its_margin(void **state)
+{
+    (void)state;
+    const char *texts[] = {"red thing 3", "blue blue thing", "green thing 4 red"};
+    shelf_product p[3];
+    for (int i = 0; i < 3; i++)
+        p[i] = (shelf_product){"x", texts[i], "", "", i + 2, NULL, 0};
+    const int K = shelf_model_num_labels(text_model);
+    for (size_t i = 0; i < 3; i++) {
+        char *one = NULL, *two = NULL;
+        cJSON *doc = explained(text_model, 1, p, 3, i, &one);
+        cJSON_Delete(explained(text_model, 2, p, 3, i, &two));
+        assert_string_equal(one, two);
+        const cJSON *t = cJSON_GetObjectItem(doc, "text");
+        assert_string_equal(cJSON_GetObjectItem(t, "method")->valuestring, "exact");
+        double sum = number(t, "bias"), margin = number(t, "margin");
+        const cJSON *tok;
+        int n = 0;
+        cJSON_ArrayForEach(tok, cJSON_GetObjectItem(t, "tokens"))
+        {
+            sum += number(tok, "weight");
+            n++;
+        }
+        assert_true(n >= 2);
+        assert_true(fabs(sum - margin) < 1e-4 * fmax(1, fabs(margin)));
+        /* the margin against the probabilities */
+        answers all;
+        assert_int_equal(shelf_predict_batch(text_model, texts + i, 1, K, 1, all.labels,
+                                             all.probs, all.counts, NULL), SHELF_OK);
+        int versus = shelf_model_find_label(
+            text_model, cJSON_GetObjectItem(t, "versus")->valuestring);
+        float pv = 0;
+        for (int j = 0; j < all.counts[0]; j++)
+            pv = all.labels[j] == versus ? all.probs[j] : pv;
+        double want = (log(all.probs[0]) - log(pv)) * text_model->temperature;
+        assert_true(fabs(margin - want) < 1e-3 * fmax(1, fabs(want)));
+        free(one);
+        free(two);
+        cJSON_Delete(doc);
+    }
+}
+
+/* A sequence encoder by occlusion: a weight per token, the best first. */
+static void a_gru_explanation_occludes_each_token(void **state)
+{
+    (void)state;
+    shelf_product p = {"x", "blue thing 2 blue", "", "", 2, NULL, 0};
+    cJSON *doc = explained(gru_model, 2, &p, 1, 0, NULL);
+    const cJSON *t = cJSON_GetObjectItem(doc, "text");
+    assert_string_equal(cJSON_GetObjectItem(t, "method")->valuestring, "occlusion");
+    assert_null(cJSON_GetObjectItem(t, "bias"));
+    const cJSON *tok;
+    int n = 0;
+    double last = INFINITY;
+    cJSON_ArrayForEach(tok, cJSON_GetObjectItem(t, "tokens"))
+    {
+        double w = number(tok, "weight");
+        assert_true(w <= last);
+        last = w;
+        n++;
+    }
+    assert_int_equal(n, 4);
+    cJSON_Delete(doc);
+}
+
+/* An image model's 4 x 4 grid; a fused model's product explains the sides it has, and its
+ * fusion weights. */
+static void explanations_cover_the_sides_a_product_has(void **state)
+{
+    (void)state;
+    shelf_product p[3] = {
+        {"both", "blue thing", "", "products[0].image_base64", 0, photo, photo_size},
+        {"no image", "blue thing", "", "", 0, NULL, 0},
+        {"no text", "", "", "products[2].image_base64", 0, photo, photo_size}};
+    cJSON *doc = explained(image_model, 2, p, 1, 0, NULL);
+    const cJSON *grid = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "image"), "grid");
+    assert_int_equal(cJSON_GetArraySize(grid), 4);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(grid, 3)), 4);
+    assert_null(cJSON_GetObjectItem(doc, "text"));
+    cJSON_Delete(doc);
+    static const char *const has[3][2] = {{"text", "image"}, {"text", NULL}, {NULL, "image"}};
+    for (size_t i = 0; i < 3; i++) {
+        doc = explained(fused_model, 2, p, 3, i, NULL);
+        for (int side = 0; side < 2; side++) {
+            const char *name = side ? "image" : "text";
+            if (has[i][side])
+                assert_non_null(cJSON_GetObjectItem(doc, name));
+            else
+                assert_null(cJSON_GetObjectItem(doc, name));
+        }
+        const cJSON *f = cJSON_GetObjectItem(doc, "fusion");
+        assert_non_null(f);
+        assert_true(number(f, "text") == (i == 2 ? 0 : number(f, "text")));
+        assert_true(number(f, "image") == (i == 1 ? 0 : number(f, "image")));
+        cJSON_Delete(doc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +454,9 @@ int main(void)
         cmocka_unit_test(an_image_model_leaves_out_a_product_whose_image_is_bad),
         cmocka_unit_test(a_fused_product_without_a_known_word_is_its_image_sides),
         cmocka_unit_test(image_check_tells_images_from_other_bytes),
+        cmocka_unit_test(a_bag_explanation_sums_to_its_margin),
+        cmocka_unit_test(a_gru_explanation_occludes_each_token),
+        cmocka_unit_test(explanations_cover_the_sides_a_product_has),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -51,6 +51,8 @@ shelf_status shelf_write_prediction_header(FILE *f, const shelf_output_columns *
         fprintf(f, "%cmodalities", sep);
     if (c->fusion)
         fprintf(f, "%cfusion_text%cfusion_image", sep, sep);
+    if (c->explain)
+        fprintf(f, "%cexplanation", sep);
     fputc('\n', f);
     return SHELF_OK;
 }
@@ -154,6 +156,10 @@ static void write_jsonl(FILE *f, const shelf_output_columns *c, const shelf_pred
         write_prob(f, p->fusion[1]);
         fputc('}', f);
     }
+    if (c->explain) { /* a JSON object already: written as it is */
+        fputs(",\"explanation\":", f);
+        fputs(p->explanation ? p->explanation : "null", f);
+    }
     fputs("}\n", f);
 }
 
@@ -219,6 +225,10 @@ static void write_row(FILE *f, const shelf_output_columns *c, const shelf_predic
         write_prob(f, p->fusion[0]);
         fputc(sep, f);
         write_prob(f, p->fusion[1]);
+    }
+    if (c->explain) {
+        fputc(sep, f);
+        field(f, p->explanation ? p->explanation : "");
     }
     fputc('\n', f);
 }

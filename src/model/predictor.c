@@ -9,6 +9,8 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "image/image_set.h"
+#include "model/explain.h"
 
 enum { DEFAULT_CHUNK = 1024 };
 
@@ -24,6 +26,7 @@ void shelf_predictor_free(shelf_predictor *p)
         mem_free(p->why[i].why);
     mem_free(p->why);
     mem_free(p->weights);
+    explainer_free(p->explainer);
     pool_free(p->pool);
     mem_free(p);
 }
@@ -115,6 +118,38 @@ int shelf_predictor_fusion(const shelf_predictor *p, size_t i, float weights[2])
     weights[0] = p->weights[2 * i];
     weights[1] = p->weights[2 * i + 1];
     return 0;
+}
+
+shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
+                                     const shelf_product *products, size_t i, int label,
+                                     char **json, shelf_error *err)
+{
+    *json = NULL;
+    if (!p || !products || label < 0 || label >= model_num_labels(p->m))
+        return err_set(err, SHELF_EINVAL, "shelf_predictor_explain: no predictor, no product "
+                       "or a label the model does not have");
+    const shelf_model *m = p->m;
+    if (!p->explainer && !(p->explainer = explainer_new(m)))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    const shelf_product *q = products + i;
+    const char *text = model_has_text(m) && q->text && *q->text ? q->text : NULL;
+    image_set set = {0};
+    const unsigned char *pixels = NULL;
+    if (model_has_image(m) && p->image_work) { /* decoded again: the run kept no pixels */
+        shelf_status st = image_set_load(&set, data_path, &q->image, &q->line, q, 1,
+                                         image_encoder_size(m->image), p->pool, err);
+        if (st != SHELF_OK)
+            return st;
+        pixels = set.ok[0] ? set.pix : NULL;
+    }
+    float w[2];
+    int fused = m->modality == SHELF_MODALITY_BOTH && shelf_predictor_fusion(p, i, w) == 0;
+    if (fused && w[0] == 0) /* the text had no word the model knows: it played no part */
+        text = NULL;
+    *json = explain_product(p->explainer, p->scratch ? p->scratch[0] : NULL, p->image_work,
+                            p->image_batch, text, pixels, label, fused ? w : NULL);
+    image_set_free(&set);
+    return *json ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
 }
 
 shelf_status shelf_predict_products(const shelf_model *m, const char *data_path,

@@ -32,6 +32,7 @@ struct shelf_predictor {
     /* fused models: the last run's weights of text and image per product, [n][2] */
     float *weights;
     size_t nweights, weights_cap;
+    struct explainer *explainer; /* made by the first shelf_predictor_explain */
 };
 
 /* shelf_predictor_new; images 0 leaves out what images need (for texts only). */

@@ -22,6 +22,7 @@ typedef struct vec_scratch {
     size_t count_cap;
     uint32_t call;
     size_t nrows;
+    size_t nword_rows; /* of the last vector: its first entries, from word n-grams */
 } vec_scratch;
 
 int sparse_vec_reserve(sparse_vec *x, size_t n);

@@ -111,6 +111,7 @@ int bag_vectorize(const bag_encoder *m, vec_scratch *s, sparse_vec *x, const cha
     prefetch_rows(prefetch, stride, x, 0);
     weigh_group(m, s, x, 0, 1.0f);
     size_t nword = x->n;
+    s->nword_rows = nword;
     count_rows(m, s, x, f->ids + f->nword, f->n - f->nword);
     prefetch_rows(prefetch, stride, x, nword);
     weigh_group(m, s, x, nword, m->char_norm_one ? 1.0f : CHAR_WEIGHT);

@@ -15,20 +15,31 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem)
     return grow_array(p, cap, need, elem, 256);
 }
 
+/* Appends a feature of tokens [from, from + span). */
+static void add(const feat_config *c, feat_list *f, uint64_t h, size_t from, int span)
+{
+    if (f->track) {
+        f->from[f->n] = (uint32_t)from;
+        f->span[f->n] = (uint8_t)span;
+    }
+    f->ids[f->n++] = (uint32_t)(hash_finish(h) % c->buckets);
+}
+
 static void add_word_ngrams(const feat_config *c, feat_list *f, size_t ntok)
 {
     for (size_t i = 0; i < ntok; i++) {
         uint64_t h = f->word_hash[i];
-        f->ids[f->n++] = (uint32_t)(hash_finish(h) % c->buckets);
+        add(c, f, h, i, 1);
         for (int k = 1; k < c->ngrams && i + (size_t)k < ntok; k++) {
             h = hash_combine(h, f->word_hash[i + (size_t)k]);
-            f->ids[f->n++] = (uint32_t)(hash_finish(h) % c->buckets);
+            add(c, f, h, i, k + 1);
         }
     }
 }
 
 /* Character n-grams of "<word>", counted in code points, hashed over their bytes. */
-static void add_char_ngrams(const feat_config *c, feat_list *f, const char *w, size_t len)
+static void add_char_ngrams(const feat_config *c, feat_list *f, const char *w, size_t len,
+                            size_t token)
 {
     unsigned char padded[4096 + 2];
     uint32_t pos[4096 + 3]; /* byte offset of each code point in padded */
@@ -46,7 +57,7 @@ static void add_char_ngrams(const feat_config *c, feat_list *f, const char *w, s
         for (int n = c->minn; n <= c->maxn && i + (size_t)n <= nch; n++) {
             uint64_t h = hash_fnv1a(HASH_FNV_BASIS, &CHAR_NS, 1);
             h = hash_fnv1a(h, padded + pos[i], pos[i + (size_t)n] - pos[i]);
-            f->ids[f->n++] = (uint32_t)(hash_finish(h) % c->buckets);
+            add(c, f, h, token, 1);
         }
     }
 }
@@ -66,6 +77,9 @@ int feat_extract(const feat_config *c, feat_list *f, const char *text, size_t n)
     if (reserve((void **)&f->word_hash, &f->word_hash_cap, nt + 1, sizeof(uint64_t)) ||
         reserve((void **)&f->ids, &f->cap, need + 1, sizeof(uint32_t)))
         return -1;
+    if (f->track && (reserve((void **)&f->from, &f->from_cap, need + 1, sizeof *f->from) ||
+                     reserve((void **)&f->span, &f->span_cap, need + 1, sizeof *f->span)))
+        return -1;
     for (size_t i = 0; i < nt; i++) {
         const tok_span *t = &f->tok.tokens[i];
         uint64_t h = hash_fnv1a(HASH_FNV_BASIS, &WORD_NS, 1);
@@ -77,7 +91,7 @@ int feat_extract(const feat_config *c, feat_list *f, const char *text, size_t n)
     for (size_t i = 0; span && i < nt; i++) {
         const tok_span *t = &f->tok.tokens[i];
         if (!t->cjk)
-            add_char_ngrams(c, f, f->tok.text + t->start, t->len);
+            add_char_ngrams(c, f, f->tok.text + t->start, t->len, i);
     }
     return 0;
 }
@@ -103,6 +117,8 @@ void feat_list_free(feat_list *f)
 {
     mem_free(f->ids);
     mem_free(f->word_hash);
+    mem_free(f->from);
+    mem_free(f->span);
     tok_scratch_free(&f->tok);
     memset(f, 0, sizeof *f);
 }

@@ -19,6 +19,12 @@ typedef struct feat_config {
 typedef struct feat_list {
     uint32_t *ids;
     size_t n, nword, cap;
+    /* Explanations: set track, and each feature's first token and number of tokens (1 for a
+     * character n-gram) are kept beside ids (capacity cap). */
+    int track;
+    uint32_t *from;
+    uint8_t *span;
+    size_t from_cap, span_cap;
     uint64_t *word_hash; /* per token, scratch */
     size_t word_hash_cap;
     tok_scratch tok;

@@ -1,0 +1,412 @@
+#include "model/explain.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/grow.h"
+#include "core/mem.h"
+#include "model/cnn_encoder.h"
+#include "model/image_model.h"
+#include "model/sparse_vec.h"
+
+enum { CELLS = EXPLAIN_GRID * EXPLAIN_GRID };
+
+struct explainer {
+    const shelf_model *m;
+    /* the bag's vector of the text explained */
+    vec_scratch vs;
+    sparse_vec vec;
+    int have_vs;
+    float *u; /* --dim: the two labels' head difference over the embedding */
+    /* occlusion: the texts without one token each, and their log-probabilities */
+    tok_scratch tok;
+    buf texts;
+    const char **variants;
+    float *lp;
+    /* per token: its text, weight and place in the ranking */
+    const char **tokens;
+    float *weights;
+    char *token_text;
+    size_t token_cap, text_cap;
+    size_t *order;
+    float *ranked;
+    /* the image and its occluded copies, their probabilities */
+    unsigned char *pix;
+    float *probs;
+};
+
+explainer *explainer_new(const shelf_model *m)
+{
+    explainer *x = mem_calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->m = m;
+    size_t K = (size_t)model_num_labels(m);
+    buf_init(&x->texts);
+    x->lp = mem_alloc((EXPLAIN_MAX_TOKENS + 1) * K * sizeof *x->lp);
+    x->variants = mem_alloc((EXPLAIN_MAX_TOKENS + 1) * sizeof *x->variants);
+    const bag_encoder *b = model_bag(m);
+    if (b) {
+        x->have_vs = vec_scratch_init(&x->vs, b->nrows) == 0;
+        x->vs.feats.track = 1;
+        x->u = mem_alloc((size_t)(b->dim > 0 ? b->dim : 1) * sizeof *x->u);
+    }
+    if (m->image) {
+        size_t S = (size_t)image_encoder_size(m->image);
+        x->pix = mem_alloc((CELLS + 1) * S * S * 3);
+        x->probs = mem_alloc((CELLS + 1) * K * sizeof *x->probs);
+    }
+    if (!x->lp || !x->variants || (b && (!x->have_vs || !x->u)) ||
+        (m->image && (!x->pix || !x->probs))) {
+        explainer_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+void explainer_free(explainer *x)
+{
+    if (!x)
+        return;
+    if (x->have_vs)
+        vec_scratch_free(&x->vs);
+    sparse_vec_free(&x->vec);
+    mem_free(x->u);
+    tok_scratch_free(&x->tok);
+    buf_free(&x->texts);
+    mem_free(x->variants);
+    mem_free(x->lp);
+    mem_free(x->tokens);
+    mem_free(x->weights);
+    mem_free(x->token_text);
+    mem_free(x->order);
+    mem_free(x->ranked);
+    mem_free(x->pix);
+    mem_free(x->probs);
+    mem_free(x);
+}
+
+/* Room for n tokens of text_len bytes in all (each NUL-terminated). 0, or -1. */
+static int reserve_tokens(explainer *x, size_t n, size_t text_len)
+{
+    size_t cap = x->token_cap, c2 = cap, c3 = cap, c4 = cap;
+    if (grow_array((void **)&x->tokens, &cap, n + 1, sizeof *x->tokens, 64) ||
+        grow_array((void **)&x->weights, &c2, n + 1, sizeof *x->weights, 64) ||
+        grow_array((void **)&x->order, &c3, n + 1, sizeof *x->order, 64) ||
+        grow_array((void **)&x->ranked, &c4, n + 1, sizeof *x->ranked, 64))
+        return -1;
+    x->token_cap = cap < c2 ? cap : c2;
+    x->token_cap = x->token_cap < c3 ? x->token_cap : c3;
+    x->token_cap = x->token_cap < c4 ? x->token_cap : c4;
+    return grow_array((void **)&x->token_text, &x->text_cap, text_len + n + 1, 1, 256);
+}
+
+/* Copies the n tokens of t into the explainer's token strings. */
+static void keep_tokens(explainer *x, const tok_scratch *t, size_t n)
+{
+    char *at = x->token_text;
+    for (size_t i = 0; i < n; i++) {
+        const tok_span *sp = &t->tokens[i];
+        memcpy(at, t->text + sp->start, sp->len);
+        at[sp->len] = '\0';
+        x->tokens[i] = at;
+        at += sp->len + 1;
+    }
+}
+
+static size_t tokens_bytes(const tok_scratch *t, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += t->tokens[i].len;
+    return bytes;
+}
+
+/* The weight of head h from input `in` to output `out`, in either layout. */
+static float head_w(const label_head *h, size_t in, uint32_t out)
+{
+    return h->by_output ? h->w[(size_t)out * h->in + in] : h->w[in * (size_t)h->out + out];
+}
+
+/* Label c's taxonomy nodes (its own node when flat): *n of them. */
+static const uint32_t *label_nodes(const shelf_model *m, int c, size_t *n)
+{
+    *n = m->tax.path_off[c + 1] - m->tax.path_off[c];
+    return m->tax.path + m->tax.path_off[c];
+}
+
+/* Sum over label c's nodes of head h's weights from input `in` (in < 0: the biases), minus
+ * the same of label d: what a unit of that input adds to c's logit over d's. */
+static float path_diff(const shelf_model *m, const label_head *h, long in, int c, int d)
+{
+    float sum = 0;
+    for (int side = 0; side < 2; side++) {
+        size_t n;
+        const uint32_t *nodes = label_nodes(m, side ? d : c, &n);
+        for (size_t k = 0; k < n; k++) {
+            float v = in < 0 ? h->b[nodes[k]] : head_w(h, (size_t)in, nodes[k]);
+            sum += side ? -v : v;
+        }
+    }
+    return sum;
+}
+
+/* The bag's exact split of the margin of label over versus into its tokens' weights. */
+static int explain_bag(explainer *x, const char *text, text_explanation *out)
+{
+    const shelf_model *m = x->m;
+    const bag_encoder *b = model_bag(m);
+    const label_head *h = &m->text_head;
+    vec_scratch *vs = &x->vs;
+    sparse_vec *v = &x->vec;
+    if (bag_vectorize(b, vs, v, text, strlen(text), NULL, 0))
+        return -1;
+    const feat_list *f = &vs->feats;
+    size_t ntok = f->tok.ntokens;
+    if (reserve_tokens(x, ntok, tokens_bytes(&f->tok, ntok)))
+        return -1;
+    keep_tokens(x, &f->tok, ntok);
+    memset(x->weights, 0, ntok * sizeof *x->weights);
+    int c = out->label, d = out->versus;
+    const int D = b->dim;
+    for (int k = 0; k < D; k++) /* the head reads the embedding: its difference over it */
+        x->u[k] = path_diff(m, h, k, c, d);
+    /* each group's entries, then its occurrences: entry j of row r gets slot[r] = j */
+    size_t groups[3] = {0, vs->nword_rows, v->n}, occ[3] = {0, f->nword, f->n};
+    for (int g = 0; g < 2; g++) {
+        for (size_t j = groups[g]; j < groups[g + 1]; j++)
+            vs->slot[v->rows[j]] = (uint32_t)j;
+        for (size_t o = occ[g]; o < occ[g + 1]; o++) {
+            int32_t r = bucket_map_row(&b->rows, f->ids[o]);
+            if (r < 0)
+                continue;
+            size_t j = vs->slot[r];
+            float delta = 0;
+            if (D == 0)
+                delta = path_diff(m, h, r, c, d);
+            else
+                for (int k = 0; k < D; k++)
+                    delta += b->emb[(size_t)r * (size_t)D + (size_t)k] * x->u[k];
+            float share = v->vals[j] * delta / (float)vs->count[j] / (float)f->span[o];
+            for (uint32_t t = f->from[o]; t < f->from[o] + f->span[o] && t < ntok; t++)
+                x->weights[t] += share;
+        }
+    }
+    out->bias = path_diff(m, h, -1, c, d);
+    out->exact = 1;
+    out->n = ntok;
+    return 0;
+}
+
+/* Occlusion: each token's weight is the margin's fall without it. lp holds the whole text's
+ * log-probabilities already. */
+static int explain_occlusion(explainer *x, shelf_scratch *s, const char *text,
+                             text_explanation *out)
+{
+    const shelf_model *m = x->m;
+    long got = tok_tokenize(&x->tok, text, strlen(text));
+    if (got < 0)
+        return -1;
+    size_t ntok = (size_t)got < EXPLAIN_MAX_TOKENS ? (size_t)got : EXPLAIN_MAX_TOKENS;
+    if (reserve_tokens(x, ntok, tokens_bytes(&x->tok, ntok)))
+        return -1;
+    keep_tokens(x, &x->tok, ntok);
+    /* the texts without token i, back to back in one buffer */
+    x->texts.len = 0;
+    size_t *start = x->order; /* as scratch: each variant's offset */
+    for (size_t i = 0; i < ntok; i++) {
+        start[i] = x->texts.len;
+        for (size_t j = 0, first = 1; j < ntok; j++) {
+            if (j == i)
+                continue;
+            if (!first)
+                buf_append(&x->texts, " ", 1);
+            buf_puts(&x->texts, x->tokens[j]);
+            first = 0;
+        }
+        buf_append(&x->texts, "", 1); /* each variant NUL-terminated */
+    }
+    if (x->texts.oom)
+        return -1;
+    for (size_t i = 0; i < ntok; i++)
+        x->variants[i] = x->texts.data + start[i];
+    size_t K = (size_t)model_num_labels(m);
+    float *lp = x->lp + K; /* after the whole text's */
+    if (ntok && model_texts_log_probs(m, s, x->variants, ntok, lp, NULL))
+        return -1;
+    for (size_t i = 0; i < ntok; i++) {
+        const float *q = lp + i * K;
+        x->weights[i] = out->margin - (q[out->label] - q[out->versus]);
+    }
+    out->bias = 0;
+    out->exact = 0;
+    out->n = ntok;
+    return 0;
+}
+
+static int by_weight(const void *a, const void *b, void *ctx)
+{
+    const float *w = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    return w[i] > w[j] ? -1 : w[i] < w[j] ? 1 : (i > j) - (i < j);
+}
+
+int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
+                 text_explanation *out)
+{
+    const shelf_model *m = x->m;
+    const int K = model_num_labels(m);
+    memset(out, 0, sizeof *out);
+    out->label = label;
+    if (model_texts_log_probs(m, s, &text, 1, x->lp, NULL))
+        return -1;
+    int versus = label == 0 ? 1 : 0; /* the best other label */
+    for (int c = 0; c < K; c++)
+        if (c != label && x->lp[c] > x->lp[versus])
+            versus = c;
+    out->versus = K > 1 ? versus : label;
+    out->margin = x->lp[label] - x->lp[out->versus];
+    if (model_bag(m) ? explain_bag(x, text, out) : explain_occlusion(x, s, text, out))
+        return -1;
+    for (size_t i = 0; i < out->n; i++)
+        x->order[i] = i;
+    qsort_r(x->order, out->n, sizeof *x->order, by_weight, x->weights);
+    for (size_t i = 0; i < out->n; i++) { /* best first: tokens and weights in that order */
+        x->ranked[i] = x->weights[x->order[i]];
+        x->variants[i] = x->tokens[x->order[i]];
+    }
+    memcpy(x->weights, x->ranked, out->n * sizeof *x->weights);
+    memcpy(x->tokens, x->variants, out->n * sizeof *x->tokens);
+    out->tokens = x->tokens;
+    out->weights = x->weights;
+    return 0;
+}
+
+int explain_image(explainer *x, encoder_work *w, size_t batch, const unsigned char *pixels,
+                  int label, float grid[EXPLAIN_GRID * EXPLAIN_GRID], float *prob)
+{
+    const shelf_model *m = x->m;
+    const size_t S = (size_t)image_encoder_size(m->image), bytes = S * S * 3;
+    const size_t K = (size_t)model_num_labels(m);
+    const image_settings *st = &as_const_cnn(m->image)->img;
+    unsigned char grey[3];
+    for (int ch = 0; ch < 3; ch++) /* the mean colour: 0 once normalized */
+        grey[ch] = (unsigned char)(st->mean[ch] * 255.0f + 0.5f);
+    memcpy(x->pix, pixels, bytes);
+    for (size_t cell = 0; cell < CELLS; cell++) {
+        unsigned char *img = x->pix + (cell + 1) * bytes;
+        memcpy(img, pixels, bytes);
+        size_t gr = cell / EXPLAIN_GRID, gc = cell % EXPLAIN_GRID;
+        size_t r0 = gr * S / EXPLAIN_GRID, r1 = (gr + 1) * S / EXPLAIN_GRID;
+        size_t c0 = gc * S / EXPLAIN_GRID, c1 = (gc + 1) * S / EXPLAIN_GRID;
+        for (size_t r = r0; r < r1; r++)
+            for (size_t c = c0; c < c1; c++)
+                memcpy(img + (r * S + c) * 3, grey, 3);
+    }
+    if (image_model_probs(m->image, &m->image_head, w, batch, x->pix, CELLS + 1, 0, x->probs))
+        return -1;
+    *prob = x->probs[label];
+    for (size_t cell = 0; cell < CELLS; cell++)
+        grid[cell] = *prob - x->probs[(cell + 1) * K + (size_t)label];
+    return 0;
+}
+
+/* cJSON's adders give NULL when out of memory: counted in *missing. */
+static void need(int *missing, const void *added) { *missing += added == NULL; }
+
+/* v to 6 significant digits, as the predictions' probabilities: a float has no more, and
+ * cJSON would print the double's 17. */
+static double digits6(float v)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%.6g", (double)v);
+    return strtod(s, NULL);
+}
+
+static void add_number(cJSON *o, const char *name, float v, int *miss)
+{
+    need(miss, cJSON_AddNumberToObject(o, name, digits6(v)));
+}
+
+static void add_text(cJSON *doc, const shelf_model *m, const text_explanation *t, int *miss)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "text");
+    need(miss, o);
+    need(miss, cJSON_AddStringToObject(o, "method", t->exact ? "exact" : "occlusion"));
+    need(miss, cJSON_AddStringToObject(o, "versus", shelf_model_label(m, t->versus)));
+    add_number(o, "margin", t->margin, miss);
+    if (t->exact)
+        add_number(o, "bias", t->bias, miss);
+    cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");
+    need(miss, tokens);
+    for (size_t i = 0; tokens && i < t->n; i++) {
+        cJSON *one = cJSON_CreateObject();
+        need(miss, one);
+        if (!one)
+            break;
+        need(miss, cJSON_AddStringToObject(one, "token", t->tokens[i]));
+        add_number(one, "weight", t->weights[i], miss);
+        if (!cJSON_AddItemToArray(tokens, one)) {
+            cJSON_Delete(one);
+            (*miss)++;
+        }
+    }
+}
+
+static void add_image(cJSON *doc, const float *grid, float prob, int *miss)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "image");
+    need(miss, o);
+    need(miss, cJSON_AddStringToObject(o, "method", "occlusion"));
+    add_number(o, "probability", prob, miss);
+    cJSON *rows = cJSON_AddArrayToObject(o, "grid");
+    need(miss, rows);
+    for (int r = 0; rows && r < EXPLAIN_GRID; r++) {
+        double cells[EXPLAIN_GRID];
+        for (int c = 0; c < EXPLAIN_GRID; c++)
+            cells[c] = digits6(grid[r * EXPLAIN_GRID + c]);
+        cJSON *row = cJSON_CreateDoubleArray(cells, EXPLAIN_GRID);
+        need(miss, row);
+        if (row && !cJSON_AddItemToArray(rows, row)) {
+            cJSON_Delete(row);
+            (*miss)++;
+        }
+    }
+}
+
+char *explain_product(explainer *x, shelf_scratch *s, encoder_work *w, size_t batch,
+                      const char *text, const unsigned char *pixels, int label,
+                      const float *fusion)
+{
+    const shelf_model *m = x->m;
+    int miss = 0;
+    cJSON *doc = cJSON_CreateObject();
+    need(&miss, doc);
+    need(&miss, cJSON_AddStringToObject(doc, "label", shelf_model_label(m, label)));
+    if (text && m->text) {
+        text_explanation t;
+        if (explain_text(x, s, text, label, &t))
+            miss++;
+        else
+            add_text(doc, m, &t, &miss);
+    }
+    if (pixels && m->image) {
+        float grid[CELLS], prob = 0;
+        if (explain_image(x, w, batch, pixels, label, grid, &prob))
+            miss++;
+        else
+            add_image(doc, grid, prob, &miss);
+    }
+    if (fusion) {
+        cJSON *o = cJSON_AddObjectToObject(doc, "fusion");
+        need(&miss, o);
+        add_number(o, "text", fusion[0], &miss);
+        add_number(o, "image", fusion[1], &miss);
+    }
+    char *json = miss ? NULL : cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    return json;
+}
