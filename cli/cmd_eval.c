@@ -22,6 +22,14 @@ static const shelf_option eval_opts[] = {
     OPT_INT(eval_args, "threads", ro.threads, 0, "all cores", 0, 64, "threads"),
     OPT_FLOAT(eval_args, "min-confidence", ro.min_confidence, 0, "none", 0, 1,
               "also report back-off coverage and precision at this confidence"),
+    OPT_STRING(eval_args, "predictions", ro.outputs.predictions, NULL,
+               "write each product's id, true and predicted label, probability and whether "
+               "it is right (CSV)"),
+    OPT_STRING(eval_args, "confusion-matrix", ro.outputs.confusion, NULL,
+               "write the whole confusion matrix (CSV: rows true, columns predicted)"),
+    OPT_FLOAT(eval_args, "target-precision", ro.outputs.target_precision, 0, "none", 0, 1,
+              "also report the smallest --min-confidence whose back-off reaches this "
+              "precision, and its coverage"),
 };
 
 /* The model decides the columns, the label separator and the depth (the read options given
@@ -60,6 +68,8 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "shelf eval: --model and --data are required (see shelf eval --help)\n");
         return 2;
     }
+    if (eval_outputs_check(&ro_report.outputs))
+        return 1;
     shelf_error err = {0};
     shelf_model *m = NULL;
     if (shelf_model_load(model, &m, &err) != SHELF_OK) {

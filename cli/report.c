@@ -111,12 +111,30 @@ static void unknown_warn(unknown_labels *u, const char *path, long rows)
     fputs("; they count as errors\n", stderr);
 }
 
+/* Prints the report with the outputs' summary: a member of the JSON object, or a line. */
+static void print_report(FILE *out, const char *report, const char *summary, int json)
+{
+    const char *end = json && summary[0] ? strrchr(report, '}') : NULL;
+    if (end) {
+        fwrite(report, 1, (size_t)(end - report), out);
+        fprintf(out, ", %s}\n", summary);
+        return;
+    }
+    fputs(report, out);
+    if (report[0] && report[strlen(report) - 1] != '\n')
+        fputc('\n', out);
+    fputs(summary, out);
+}
+
 int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path,
-                   const report_options *o, FILE *out)
+                   report_options *o, FILE *out)
 {
     size_t n = shelf_catalog_size(c), chunk = n < CHUNK ? n : CHUNK;
     int K = shelf_model_num_labels(m);
-    int kq = o->min_confidence > 0 && K > TOPK ? K : TOPK; /* back-off sums every label */
+    /* back-off, and the search for a target precision's threshold, sum every label */
+    int kq = (o->min_confidence > 0 || o->outputs.target_precision > 0) && K > TOPK ? K : TOPK;
+    o->outputs.m = m;
+    o->outputs.K = K;
     shelf_product *products = malloc((chunk + 1) * sizeof *products);
     int *labels = malloc((chunk * (size_t)kq + 1) * sizeof *labels);
     int *counts = malloc((chunk + 1) * sizeof *counts);
@@ -167,6 +185,10 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
                 continue;
             evaluated++;
             unknown_add(&unknown, m, products[i].label);
+            if (eval_outputs_wanted(&o->outputs))
+                eval_outputs_add(&o->outputs, shelf_catalog_get(c, from + i)->id,
+                                 shelf_catalog_get(c, from + i)->label, labels + i * (size_t)kq,
+                                 probs + i * (size_t)kq, counts[i]);
             if (add_product(e, m, products[i].label, labels + i * (size_t)kq,
                             probs + i * (size_t)kq, counts[i], o->min_confidence)) {
                 fprintf(stderr, "shelf: out of memory evaluating %s\n", path);
@@ -193,9 +215,12 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
         fprintf(stderr, "shelf: out of memory writing the report\n");
         goto done;
     }
-    fputs(report, out);
-    if (report[0] && report[strlen(report) - 1] != '\n')
-        fputc('\n', out);
+    char summary[512];
+    if (eval_outputs_finish(&o->outputs, o->json, summary, sizeof summary)) {
+        free(report);
+        goto done;
+    }
+    print_report(out, report, summary, o->json);
     free(report);
     size_t dup = shelf_model_count_seen(m, c);
     if (dup)
@@ -203,6 +228,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
                 "product\n", dup, n, path);
     status = 0;
 done:
+    eval_outputs_free(&o->outputs);
     free(unknown.rows);
     shelf_predictor_free(pred);
     shelf_eval_free(e);

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "eval_outputs.h"
 #include "shelf.h"
 
 /* Predicts every product, prints the report (JSON or text) to out and notes on duplicates
@@ -12,9 +13,10 @@
 typedef struct report_options {
     int json, per_class, confusions, threads, skip_bad;
     float min_confidence; /* > 0: also the back-off coverage and precision at it */
+    eval_outputs outputs; /* shelf eval's files and target precision */
 } report_options;
 
 int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *path,
-                   const report_options *o, FILE *out);
+                   report_options *o, FILE *out);
 
 #endif

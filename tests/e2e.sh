@@ -42,6 +42,24 @@ awk -v a="$acc" 'BEGIN { exit !(a >= 0.9) }' && pass "accuracy $acc >= 0.9 on an
 expect_ok "eval report with --per-class" "$SHELF" eval --model m.shelf --data test.csv --per-class
 grep -q "Footwear > Sandals" out.txt && pass "per-class report lists labels" || fail "per-class report lists labels"
 grep -q "level 2" out.txt && pass "report has per-level metrics" || fail "report has per-level metrics"
+expect_ok "eval --predictions --confusion-matrix --target-precision" "$SHELF" eval --model m.shelf --data test.csv --json --predictions preds.csv --confusion-matrix cm.csv --target-precision 0.95
+python3 - out.txt preds.csv cm.csv test.csv <<'EOF2' && pass "  per-product rows, the full matrix and the threshold agree with the report" || fail "  eval outputs ($(head -c 300 out.txt); $(head -3 preds.csv))"
+import csv, json, sys
+rep = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+test = list(csv.DictReader(open(sys.argv[4])))
+assert [r["id"] for r in rows] == [t["id"] for t in test]
+assert all(r["true"] == t["category"] for r, t in zip(rows, test))
+assert all(r["correct"] == str(int(r["true"] == r["predicted"])) for r in rows)
+assert abs(sum(int(r["correct"]) for r in rows) / len(rows) - rep["accuracy"]) < 1e-9
+cm = list(csv.reader(open(sys.argv[3])))
+labels = cm[0][1:]
+assert sum(int(c) for row in cm[1:] for c in row[1:]) == len(rows)
+assert sum(int(row[1 + labels.index(row[0])]) for row in cm[1:] if row[0] in labels) == sum(int(r["correct"]) for r in rows)
+tp = rep["target_precision"]
+assert tp["precision"] == 0.95 and (tp["min_confidence"] is None or tp["precision_at_it"] >= 0.95)
+EOF2
+expect_error "eval --predictions into a folder is refused before any work" "predictions" "$SHELF" eval --model m.shelf --data test.csv --predictions .
 expect_ok "predict jsonl" "$SHELF" predict --model m.shelf --data test.csv --k 3
 [ "$(wc -l < out.txt)" -eq 100 ] && grep -q '"id":"p501"' out.txt && pass "one JSON line per product, with ids" || fail "one JSON line per product ($(head -2 out.txt))"
 expect_ok "predict csv from stdin" sh -c "cut -d, -f1,2 test.csv | '$SHELF' predict --model m.shelf --output-format csv --k 2"
