@@ -221,6 +221,17 @@ def test_endpoints(srv, model_labels):
           and doc.get("path") == "Apparel > Topwear > Tshirts" and doc.get("status") == "full"
           and doc.get("modalities") == ["text"], body)
     check("the answer names the model generation", h.get("X-Shelf-Model-Generation") == "1", h)
+    st, h, body = srv.classify({"id": "t2", "title": "cotton tee crew neck", "explain": True},
+                               token=TOKEN)
+    doc = json.loads(body) if st == 200 else {}
+    ex = doc.get("explanation", {}).get("text", {})
+    check("explain: true adds the explanation: token weights and bias sum to the margin",
+          st == 200 and doc["explanation"]["label"] == doc["labels"][0] and
+          ex.get("method") == "exact" and len(ex.get("tokens", [])) == 4 and
+          abs(ex["bias"] + sum(t["weight"] for t in ex["tokens"]) - ex["margin"]) < 1e-4, body)
+    st, h, body = srv.classify({"title": "cotton tee", "explain": "yes"}, token=TOKEN)
+    check("explain must be a boolean", is_error(st, body, 400, "explain must be true or false")[0],
+          body)
     st, h, body = srv.classify({"title": "chef knife steel", "k": 3, "id": 7}, token=TOKEN)
     doc = json.loads(body) if st == 200 else {}
     probs = doc.get("probs", [])
@@ -780,6 +791,19 @@ def test_fused(srv, imgs):
     check("multipart with a photo file", st == 200 and doc.get("id") == "f1" and
           doc.get("modalities") == ["text", "image"] and doc["labels"] == cli[0]["labels"]
           if rows[0]["image"].endswith("0.jpg") else st == 200, body)
+    st, h, body = srv.classify({"products": [{"id": "e1", "title": "product 3",
+                                              "image_base64": b64(jpg)},
+                                             {"id": "e2", "title": "product 3"}],
+                                "explain": True})
+    got = json.loads(body).get("predictions", []) if st == 200 else []
+    check("explain: true on a fused model: both sides, the photo's grid, the fusion weights",
+          st == 200 and len(got) == 2 and
+          len(got[0]["explanation"]["image"]["grid"]) == 4 and "text" in got[0]["explanation"] and
+          got[0]["explanation"]["fusion"] == got[0]["fusion"] and
+          "image" not in got[1]["explanation"] and got[1]["modalities"] == ["text"], body[:600])
+    st, h, body = srv.classify({"title": "x", "image_base64": b64(jpg[:300]), "explain": True})
+    check("  a truncated image with explain: 400 as without", is_error(st, body, 400,
+                                                                         "image_base64")[0], body)
     st, h, body = srv.request("GET", "/v1/model")
     doc = json.loads(body) if st == 200 else {}
     check("GET /v1/model of a fused model", doc.get("modalities") == ["text", "image"] and

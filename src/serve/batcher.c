@@ -76,8 +76,7 @@ static void finish_job(image_job *j, const shelf_predictor *p, size_t at)
         }
 }
 
-/* One call for one job, into its own arrays. */
-static void run_one(image_job *j)
+void image_job_run(image_job *j)
 {
     shelf_error err = {0};
     shelf_predict_stats st;
@@ -104,7 +103,7 @@ static void run_many(batcher *b, image_job *first, size_t n, int kq)
 {
     if (reserve_arrays(b, n, kq)) { /* no room to combine: one call each */
         for (image_job *j = first; j; j = j->next)
-            run_one(j);
+            image_job_run(j);
         return;
     }
     size_t at = 0;
@@ -169,7 +168,7 @@ static void *run(void *arg)
         image_job *jobs = take(b, &n, &kq);
         pthread_mutex_unlock(&b->mu);
         if (!jobs->next)
-            run_one(jobs);
+            image_job_run(jobs);
         else
             run_many(b, jobs, n, kq);
         for (image_job *j = jobs, *next; j; j = next) {

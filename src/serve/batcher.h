@@ -34,6 +34,10 @@ struct image_job {
     image_job *next;
 };
 
+/* Runs j at once on this thread, with its own predictor, outside any queue; fills what the
+ * batcher would have, then returns (done is not called). */
+void image_job_run(image_job *j);
+
 typedef struct batcher batcher;
 
 /* max_queue: products waiting at the most; max_call: products per call. NULL when out of

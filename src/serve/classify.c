@@ -20,12 +20,18 @@ int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *
     if (!p->block)
         return -1;
     p->kq = kq;
+    p->n = n;
     p->texts = p->block;
     for (size_t i = 0; i < n; i++)
         p->texts[i] = q->products[i].text;
     p->labels = (int *)(p->texts + n);
     p->probs = (float *)(p->labels + nk);
     p->fusion = nf ? p->probs + nk : NULL;
+    if (q->explain && !(p->explanations = mem_calloc(n + 1, sizeof *p->explanations))) {
+        mem_free(p->block);
+        p->block = NULL;
+        return -1;
+    }
     p->counts = (int *)(p->probs + nk + nf);
     p->used = (unsigned char *)(p->counts + n);
     return 0;
@@ -33,6 +39,9 @@ int predictions_alloc(predictions *p, const classify_req *q, const shelf_model *
 
 void predictions_free(predictions *p)
 {
+    for (size_t i = 0; p->explanations && i < p->n; i++)
+        mem_free(p->explanations[i]);
+    mem_free(p->explanations);
     mem_free(p->block);
     memset(p, 0, sizeof *p);
 }
@@ -68,6 +77,35 @@ void classify_image_job(image_job *j, const served_model *sm, const classify_req
     j->fusion = p->fusion;
 }
 
+int classify_explained(const served_model *sm, const classify_req *q, predictions *p,
+                       req_error *e)
+{
+    shelf_predictor *pr = NULL;
+    shelf_error err = {0};
+    if (shelf_predictor_new(sm->model, 1, q->n, &pr, &err) != SHELF_OK)
+        return req_fail(e, 500, "%s", err.message);
+    int rc = 0;
+    if (shelf_model_modality(sm->model) == SHELF_MODALITY_TEXT) { /* images are ignored */
+        shelf_predict_stats st;
+        if (shelf_predictor_run(pr, "-", q->products, q->n, p->kq, p->labels, p->probs,
+                                p->counts, p->used, &st, &err) != SHELF_OK)
+            rc = req_fail(e, 500, "%s", err.message);
+    } else {
+        image_job j;
+        classify_image_job(&j, sm, q, p);
+        j.predictor = pr;
+        image_job_run(&j);
+        rc = classify_image_result(&j, e);
+    }
+    for (size_t i = 0; rc == 0 && i < q->n; i++)
+        if (p->counts[i] >= 0 &&
+            shelf_predictor_explain(pr, "-", q->products, i, p->labels[i * (size_t)p->kq],
+                                    &p->explanations[i], &err) != SHELF_OK)
+            rc = req_fail(e, 500, "%s", err.message);
+    shelf_predictor_free(pr);
+    return rc;
+}
+
 int classify_image_result(const image_job *j, req_error *e)
 {
     if (j->status != SHELF_OK)
@@ -82,8 +120,11 @@ int classify_image_result(const image_job *j, req_error *e)
 static void write_product(FILE *f, const served_model *sm, const classify_req *q,
                           const predictions *p, size_t i)
 {
-    const shelf_output_columns cols = {.format = SHELF_OUTPUT_JSONL, .backoff = 1, .modalities = 1,
-                                       .fusion = p->fusion != NULL};
+    const shelf_output_columns cols = {.format = SHELF_OUTPUT_JSONL,
+                                       .backoff = 1,
+                                       .modalities = 1,
+                                       .fusion = p->fusion != NULL,
+                                       .explain = p->explanations != NULL};
     const int *labels = p->labels + i * (size_t)p->kq;
     const float *probs = p->probs + i * (size_t)p->kq;
     int count = p->counts[i] > 0 ? p->counts[i] : 0;
@@ -93,7 +134,8 @@ static void write_product(FILE *f, const served_model *sm, const classify_req *q
         names[n] = shelf_model_label(sm->model, labels[n]);
     char path[1024];
     shelf_prediction pr = {.id = q->products[i].id, .n = n, .labels = names, .probs = probs,
-                           .path = path, .used = p->used[i]};
+                           .path = path, .used = p->used[i],
+                           .explanation = p->explanations ? p->explanations[i] : NULL};
     if (p->fusion) {
         pr.fusion[0] = p->fusion[2 * i];
         pr.fusion[1] = p->fusion[2 * i + 1];

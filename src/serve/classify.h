@@ -14,11 +14,14 @@
 /* The model's answers for a request's n products, kq labels each, in one allocation. */
 typedef struct predictions {
     int kq;
+    size_t n;
     const char **texts; /* the request's products' */
     int *labels, *counts;
     float *probs;
     unsigned char *used;
     float *fusion; /* fused models: n * 2, the weights of text and image; NULL otherwise */
+    char **explanations; /* "explain": true: n JSON objects (NULL for a product not
+                            classified); NULL otherwise */
     void *block;
 } predictions;
 
@@ -29,6 +32,13 @@ void predictions_free(predictions *p);
 /* Text models: predicts q's products on this thread. 0, or -1 with e set. */
 int classify_text(model_holder *h, served_model *sm, const classify_req *q, predictions *p,
                   req_error *e);
+
+/* "explain": true: q's products through a predictor of the request's own, on this thread,
+ * and each one's explanation (shelf_predictor_explain): an explanation costs a model pass per
+ * token or image cell, so it stays off the shared queue. 0, or -1 with e set (400 for an
+ * image that cannot be used, as without explanations). */
+int classify_explained(const served_model *sm, const classify_req *q, predictions *p,
+                       req_error *e);
 
 /* Image and fused models: fills j to predict q's products into p; the caller submits it. */
 void classify_image_job(image_job *j, const served_model *sm, const classify_req *q,

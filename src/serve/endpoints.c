@@ -101,6 +101,11 @@ static enum MHD_Result classify_start(http_req *r)
     req_error e = {0};
     if (classify_parse(r, &e))
         return http_error(r, e.status, "%s", e.why);
+    if (r->q.explain) {
+        if (classify_explained(r->sm, &r->q, &r->pred, &e))
+            return http_error(r, e.status, "%s", e.why);
+        return classify_answer_ok(r);
+    }
     if (shelf_model_modality(r->sm->model) == SHELF_MODALITY_TEXT) {
         if (classify_text(&s->holder, r->sm, &r->q, &r->pred, &e))
             return http_error(r, e.status, "%s", e.why);

@@ -151,9 +151,15 @@ static int take_fields(form *f, classify_req *q, const field_names *names, produ
         } else if (!strcmp(x->name, "min_confidence")) {
             if (req_parse_min_conf(q, v, len, e))
                 return -1;
+        } else if (!strcmp(x->name, "explain")) {
+            if (len == 4 && !memcmp(v, "true", 4))
+                q->explain = 1;
+            else if (!(len == 5 && !memcmp(v, "false", 5)))
+                return req_fail(e, 400, "explain must be true or false");
         } else {
             return req_fail(e, 400, "unknown form field '%.64s' (fields: id, the text fields, "
-                            "image (a file) or image_base64, k, min_confidence)", x->name);
+                            "image (a file) or image_base64, k, min_confidence, explain)",
+                            x->name);
         }
     }
     return 0;

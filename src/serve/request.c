@@ -100,7 +100,7 @@ static int unknown_field(req_error *e, const where *w, const char *key, const fi
         return req_fail(e, 400, "%simage: the server never reads a file path; send the image's "
                         "bytes as image_base64 (or as a multipart/form-data file)", w->s);
     return req_fail(e, 400, "%sunknown field '%s' (a product has id, %simage_base64; a request "
-                    "also products, k, min_confidence)", w->at, shown, list);
+                    "also products, k, min_confidence, explain)", w->at, shown, list);
 }
 
 static int parse_k(classify_req *q, const cJSON *v, req_error *e)
@@ -123,7 +123,22 @@ static int parse_min_conf(classify_req *q, const cJSON *v, req_error *e)
     return 0;
 }
 
-enum { SEEN_ID = REQ_MAX_TEXT_FIELDS, SEEN_IMAGE, SEEN_K, SEEN_MIN_CONF, SEEN_PRODUCTS };
+enum {
+    SEEN_ID = REQ_MAX_TEXT_FIELDS,
+    SEEN_IMAGE,
+    SEEN_K,
+    SEEN_MIN_CONF,
+    SEEN_EXPLAIN,
+    SEEN_PRODUCTS
+};
+
+static int parse_explain(classify_req *q, const cJSON *v, req_error *e)
+{
+    if (!cJSON_IsBool(v))
+        return req_fail(e, 400, "explain must be true or false, not %s", json_type_name(v));
+    q->explain = cJSON_IsTrue(v);
+    return 0;
+}
 
 /* 1 when key was seen already in this object; marks it. */
 static int seen_before(unsigned *seen, int bit)
@@ -150,7 +165,8 @@ static int parse_product(const cJSON *obj, const where *w, const field_names *f,
                   : !strcmp(key, "id")            ? SEEN_ID
                   : !strcmp(key, "image_base64")  ? SEEN_IMAGE
                                                   : -1;
-        if (top && (!strcmp(key, "k") || !strcmp(key, "min_confidence")))
+        if (top && (!strcmp(key, "k") || !strcmp(key, "min_confidence") ||
+                    !strcmp(key, "explain")))
             continue;
         if (bit < 0)
             return unknown_field(e, w, key, f);
@@ -235,7 +251,9 @@ static int parse_top(classify_req *q, cJSON *doc, const field_names *f, int max_
     for (cJSON *v = doc->child; v; v = v->next) {
         const char *key = v->string;
         int bit = !strcmp(key, "products") ? SEEN_PRODUCTS : !strcmp(key, "k") ? SEEN_K
-                  : !strcmp(key, "min_confidence") ? SEEN_MIN_CONF : -1;
+                  : !strcmp(key, "min_confidence") ? SEEN_MIN_CONF
+                  : !strcmp(key, "explain")        ? SEEN_EXPLAIN
+                                                   : -1;
         if (bit < 0) { /* a product's field, checked by parse_product, or a mistake */
             if (field_index(f, key) < 0 && strcmp(key, "id") && strcmp(key, "image_base64")) {
                 where w = where_of(0, 0);
@@ -247,7 +265,8 @@ static int parse_top(classify_req *q, cJSON *doc, const field_names *f, int max_
         if (seen_before(&seen, bit))
             return req_fail(e, 400, "%s is given twice", key);
         if ((bit == SEEN_K && parse_k(q, v, e)) ||
-            (bit == SEEN_MIN_CONF && parse_min_conf(q, v, e)))
+            (bit == SEEN_MIN_CONF && parse_min_conf(q, v, e)) ||
+            (bit == SEEN_EXPLAIN && parse_explain(q, v, e)))
             return -1;
         if (bit == SEEN_PRODUCTS)
             products = v;

@@ -15,6 +15,7 @@ typedef struct classify_req {
     int k;                 /* labels per product, 1 by default */
     float min_conf;        /* 0: no back-off */
     int batch;             /* given as {"products": [...]}: answered as {"predictions": [...]} */
+    int explain;           /* "explain": true: each answer carries its explanation */
     size_t n;
     shelf_product *products; /* n; strings and image bytes live in store */
     unsigned char *store;
