@@ -425,7 +425,8 @@ int shelf_predictor_fusion(const shelf_predictor *p, size_t i, float weights[2])
  * reads text and a product with text: "method" ("exact" for the bag of n-grams, whose
  * token weights and "bias" sum to "margin", the label's logit over the runner-up "versus";
  * "occlusion" for the GRU and Transformer: how much the margin falls without each token),
- * "tokens" (normalized, with signed weights, best first); "image" for a model that reads
+ * "tokens" (normalized, with signed weights and their position in the text's
+ * token sequence, best first); "image" for a model that reads
  * images and a product whose image is usable: "grid", 4 x 4 cells row by row, how much
  * greying each cell lowers the label's probability (of the image side), and that
  * "probability"; "fusion" for a fused model, as shelf_predictor_fusion. Single-threaded;

@@ -282,6 +282,7 @@ int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
     memcpy(x->tokens, x->variants, out->n * sizeof *x->tokens);
     out->tokens = x->tokens;
     out->weights = x->weights;
+    out->positions = x->order;
     return 0;
 }
 
@@ -349,6 +350,7 @@ static void add_text(cJSON *doc, const shelf_model *m, const text_explanation *t
             break;
         need(miss, cJSON_AddStringToObject(one, "token", t->tokens[i]));
         add_number(one, "weight", t->weights[i], miss);
+        need(miss, cJSON_AddNumberToObject(one, "position", (double)t->positions[i]));
         if (!cJSON_AddItemToArray(tokens, one)) {
             cJSON_Delete(one);
             (*miss)++;

@@ -30,7 +30,8 @@ explainer *explainer_new(const shelf_model *m);
 void explainer_free(explainer *x);
 
 /* The text side's explanation of label for text: tokens[0..*n) (pointers into the
- * explainer, valid until its next call) with weights, best first; the runner-up; the margin
+ * explainer, valid until its next call) with weights and positions, best first; the
+ * runner-up; the margin
  * and the part no token carries (bias: exact for the bag, 0 for occlusion). exact says
  * which. 0, or -1 out of memory. */
 typedef struct text_explanation {
@@ -40,6 +41,7 @@ typedef struct text_explanation {
     size_t n;
     const char **tokens;
     float *weights;
+    const size_t *positions; /* each token's place in the text's token sequence */
 } text_explanation;
 int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
                  text_explanation *out);
