@@ -335,6 +335,11 @@ const char *shelf_model_label(const shelf_model *m, int i);
 int shelf_model_find_label(const shelf_model *m, const char *label);
 /* The options the model was trained with, for reading new data the same way. */
 const shelf_read_options *shelf_model_read_options(const shelf_model *m);
+/* The training curve: the mean training loss and the validation accuracy (-1 without a
+ * validation set) after each epoch run, into loss[e] and accuracy[e] for e < max (a fused
+ * model's are its CNN's). Returns the number of epochs recorded: 0 for models trained before
+ * shelf kept it. */
+int shelf_model_curve(const shelf_model *m, float *loss, float *accuracy, int max);
 /* A human-readable description: training data, options, sizes, labels (up to max_labels). */
 char *shelf_model_describe(const shelf_model *m, int max_labels);
 

@@ -82,6 +82,7 @@ expect_ok "predict --explain csv" "$SHELF" predict --model m.shelf --data test.c
 head -1 out.txt | grep -q ',explanation$' && sed -n 2p out.txt | grep -q '"{""label"":' && pass "  the explanation is a CSV column of JSON" || fail "  csv explanation ($(head -2 out.txt))"
 expect_ok "info" "$SHELF" info --model m.shelf
 grep -q "train.csv" out.txt && grep -q "Home > Kitchen > Knives" out.txt && pass "info names data and labels" || fail "info names data and labels"
+grep -Eq '^curve +epoch: loss, validation accuracy; 1: [0-9.]+, [0-9.]+; 2: ' out.txt && pass "info shows the training curve kept in the model" || fail "training curve ($(grep curve out.txt))"
 
 echo "reproducibility"
 "$SHELF" train --train train.csv --out a.shelf --seed 5 --threads 1 2>/dev/null

@@ -34,6 +34,7 @@ void shelf_model_free(shelf_model *m)
     for (int i = 0; i < 5; i++)
         mem_free(m->read_strings[i]);
     mem_free(m->info.train_path);
+    mem_free(m->info.curve);
     mem_free(m->seen);
     encoder_free(m->image);
     label_head_free(&m->image_head);
@@ -390,6 +391,25 @@ static void describe_branches(buf *b, const shelf_model *m)
     mem_free(shown);
 }
 
+/* The training curve, each epoch's loss and validation accuracy: the first and last three
+ * of a long one. */
+static void describe_curve(buf *b, const model_info *in)
+{
+    if (!in->ncurve)
+        return;
+    buf_puts(b, "curve             epoch: loss, validation accuracy");
+    for (int e = 0; e < in->ncurve; e++) {
+        if (in->ncurve > 8 && e == 3) {
+            buf_puts(b, "; ...");
+            e = in->ncurve - 3;
+        }
+        buf_printf(b, "; %d: %.4f", e + 1, (double)in->curve[e].loss);
+        if (in->curve[e].valid_accuracy >= 0)
+            buf_printf(b, ", %.4f", (double)in->curve[e].valid_accuracy);
+    }
+    buf_puts(b, "\n");
+}
+
 /* The head as it is, and what the choice between heads measured. */
 static void describe_head(buf *b, const shelf_model *m)
 {
@@ -422,6 +442,15 @@ static void describe_head(buf *b, const shelf_model *m)
     buf_puts(b, "\n");
 }
 
+int shelf_model_curve(const shelf_model *m, float *loss, float *accuracy, int max)
+{
+    for (int e = 0; e < m->info.ncurve && e < max; e++) {
+        loss[e] = m->info.curve[e].loss;
+        accuracy[e] = m->info.curve[e].valid_accuracy;
+    }
+    return m->info.ncurve;
+}
+
 char *shelf_model_describe(const shelf_model *m, int max_labels)
 {
     buf b;
@@ -440,6 +469,7 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     if (in->train_seconds > 0) /* files of older versions kept the time */
         buf_printf(&b, ", %.1f s", in->train_seconds);
     buf_puts(&b, "\n");
+    describe_curve(&b, in);
     if (model_has_image(m)) {
         m->image->ops->describe(m->image, &b, model_num_labels(m), m->image_head.out);
         buf_printf(&b, "image head        linear %zu x %d (%zu parameters)\n", m->image_head.in,

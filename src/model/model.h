@@ -18,6 +18,12 @@
 
 enum { MODEL_MAX_LABEL_DEPTH = 64 };
 
+/* One epoch of training: the mean training loss, and the validation accuracy after it (-1
+ * without a validation set). */
+typedef struct model_epoch {
+    float loss, valid_accuracy;
+} model_epoch;
+
 typedef struct model_info {
     char *train_path;
     long train_rows, valid_rows;
@@ -32,6 +38,9 @@ typedef struct model_info {
     long skipped_empty;    /* fused models: products with neither a text nor an image */
     double fit_seconds;    /* in training steps (no loading, no validation): image models
                               all epochs, sequence text encoders per epoch */
+    model_epoch *curve;    /* the training curve, ncurve epochs (the CNN's in a fused model);
+                              NULL in files before it was kept */
+    int ncurve;
 } model_info;
 
 struct shelf_model {

@@ -74,6 +74,16 @@ static void put_info(model_writer *w, const void *ctx)
        bytes */
 }
 
+static void put_curve(model_writer *w, const void *ctx)
+{
+    const model_info *in = &((const shelf_model *)ctx)->info;
+    mw_u32(w, (uint32_t)in->ncurve);
+    for (int e = 0; e < in->ncurve; e++) {
+        mw_f32(w, in->curve[e].loss);
+        mw_f32(w, in->curve[e].valid_accuracy);
+    }
+}
+
 static void put_calibration(model_writer *w, const void *ctx)
 {
     mw_f32(w, ((const shelf_model *)ctx)->temperature);
@@ -134,6 +144,8 @@ static void put_sections(model_writer *w, const shelf_model *m)
     mw_section(w, SECTION_READ, put_read, m);
     mw_section(w, SECTION_LABELS, put_labels, m);
     mw_section(w, SECTION_INFO, put_info, m);
+    if (m->info.ncurve)
+        mw_section(w, SECTION_CURVE, put_curve, m);
     mw_section(w, SECTION_CALIBRATION, put_calibration, m);
     if (m->nseen)
         mw_section(w, SECTION_SEEN, put_seen, m);

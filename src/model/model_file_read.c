@@ -112,6 +112,24 @@ static int get_info(model_reader *r, shelf_model *m)
     return r->failed ? -1 : 0;
 }
 
+/* u32 epochs, then each one's loss and validation accuracy (-1, or in [0, 1]). */
+static int get_curve(model_reader *r, shelf_model *m)
+{
+    model_info *in = &m->info;
+    uint32_t n = mr_u32(r);
+    if (r->failed || in->curve || n == 0)
+        return mr_fail(r, NULL);
+    if (!(in->curve = mr_array(r, "the training curve", n, sizeof *in->curve)))
+        return -1;
+    in->ncurve = (int)n;
+    for (uint32_t e = 0; e < n; e++) {
+        float loss = in->curve[e].loss, acc = in->curve[e].valid_accuracy;
+        if (!isfinite(loss) || loss < 0 || !(acc == -1 || (acc >= 0 && acc <= 1)))
+            return mr_fail(r, NULL);
+    }
+    return 0;
+}
+
 int model_read_seen(model_reader *r, shelf_model *m)
 {
     m->nseen = mr_u64(r);
@@ -263,6 +281,8 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return model_build_taxonomy(m) ? mr_oom(r) : 0;
     case SECTION_INFO:
         return get_info(r, m);
+    case SECTION_CURVE:
+        return get_curve(r, m);
     case SECTION_CALIBRATION:
         m->temperature = mr_f32(r);
         return r->failed ? -1 : model_check_settings(r, m);

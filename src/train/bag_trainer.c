@@ -206,6 +206,7 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
                            o->progress, o->progress_user};
         loop_result res;
         st = train_loop(&t, &lo, &res, err);
+        loop_keep_curve(m, &res);
         m->info.epochs = res.epochs;
         m->info.valid_accuracy = res.valid_accuracy;
     }

@@ -328,6 +328,7 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
                        o->threads, 0, o->seed, o->progress, o->progress_user};
     loop_result res;
     shelf_status st = train_loop(&t, &lo, &res, err);
+    loop_keep_curve(m, &res);
     mem_free(tr->valid_probs);
     m->info.fit_seconds = res.step_seconds;
     m->info.epochs_planned = o->epochs;

@@ -72,7 +72,12 @@ typedef struct loop_result {
     int ran;               /* epochs run */
     double valid_accuracy; /* of the epoch kept; -1 without validation */
     double step_seconds;   /* in steps, every epoch */
+    model_epoch *curve;    /* ran of them: each epoch's mean loss and validation accuracy;
+                              the caller hands it to the model (loop_keep_curve) */
 } loop_result;
+
+/* Moves res's curve into m's training record, replacing any before. */
+void loop_keep_curve(shelf_model *m, loop_result *res);
 
 /* The blocks to keep of an encoder and its head: the encoder's state, then the head's
  * parameters. */

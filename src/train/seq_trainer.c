@@ -329,6 +329,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                        o->progress, o->progress_user};
     loop_result res;
     st = train_loop(&te, &lo, &res, err);
+    loop_keep_curve(m, &res);
     m->info.epochs = res.epochs;
     m->info.valid_accuracy = res.valid_accuracy;
     m->info.fit_seconds = res.ran ? res.step_seconds / res.ran : 0;
