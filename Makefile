@@ -26,6 +26,7 @@ deps:
 	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] && \
 	  [ -f /usr/include/oneapi/dnnl/dnnl.h ] && \
 	  command -v valgrind >/dev/null && command -v $(FUZZ_CC) >/dev/null && \
+	  command -v chromium >/dev/null && \
 	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 
 build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)

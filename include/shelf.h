@@ -441,6 +441,13 @@ shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
                                      char **json, shelf_error *err);
 void shelf_predictor_free(shelf_predictor *p);
 
+/* A thumbnail of the image `ref` (resolved against the folder of data_path, as predictions
+ * do) no larger than max_side pixels on its longer side, keeping its proportions, as PNG
+ * bytes in *png (the caller frees them), *size of them: for reports that carry their images
+ * inline. SHELF_EDATA or SHELF_EIO saying what is wrong with the image, SHELF_ENOMEM. */
+shelf_status shelf_image_thumbnail(const char *data_path, const char *ref, int max_side,
+                                   unsigned char **png, size_t *size, shelf_error *err);
+
 /* Whether data[0..size) is an image shelf can read: JPEG, PNG or WebP, not over the pixel
  * limit, decoding whole (a JPEG at a reduced scale). SHELF_EDATA with what is wrong in err
  * (without a name: put your own in front), SHELF_ENOMEM, or SHELF_OK. */

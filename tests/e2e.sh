@@ -21,6 +21,15 @@ expect_error() {
   if [ $rc -eq 1 ] && grep -qE -- "$pattern" err.txt; then pass "$name"; else
     fail "$name (exit $rc, stderr: $(head -c 300 err.txt))"; fi
 }
+# renders MODEL DATA NAME: shelf report's page opens in headless Chromium, every section there
+renders() {
+  if bash "$TESTS/report_renders.sh" "$SHELF" "$1" "$2" "$3" > render.txt; then
+    pass "$(sed 's/^  ok   //' render.txt)"
+  else
+    fail "$(sed 's/^  FAIL //' render.txt)"
+  fi
+}
+
 expect_ok() {
   local name=$1; shift
   if "$@" >out.txt 2>err.txt; then pass "$name"; else
@@ -84,6 +93,10 @@ expect_ok "info" "$SHELF" info --model m.shelf
 grep -q "train.csv" out.txt && grep -q "Home > Kitchen > Knives" out.txt && pass "info names data and labels" || fail "info names data and labels"
 grep -Eq '^curve +epoch: loss, validation accuracy; 1: [0-9.]+, [0-9.]+; 2: ' out.txt && pass "info shows the training curve kept in the model" || fail "training curve ($(grep curve out.txt))"
 
+renders m.shelf test.csv "a text model"
+cut -d, -f1,2 test.csv > unlabelled.csv
+expect_error "a report on a catalog without labels says it needs them" 'needs each product' "$SHELF" report --model m.shelf --data unlabelled.csv --out r.html
+[ ! -e r.html ] && pass "  and writes nothing" || fail "  a page was written"
 echo "reproducibility"
 "$SHELF" train --train train.csv --out a.shelf --seed 5 --threads 1 2>/dev/null
 "$SHELF" train --train train.csv --out b.shelf --seed 5 --threads 1 2>/dev/null
@@ -231,6 +244,7 @@ expect_ok "predict one image file" "$SHELF" predict --model img.shelf --photo im
 grep -q '"id":"imgs/img/0.jpg"' out.txt && pass "the file is the id" || fail "the file is the id ($(cat out.txt))"
 (cd imgs && "$SHELF" predict --model ../img.shelf --photo img/1.png >../out.txt 2>../err.txt) && pass "relative --photo from another folder" || fail "relative --photo"
 expect_ok "info of an image model" "$SHELF" info --model img.shelf
+renders img.shelf imgs/test.csv "an image model"
 grep -q "image CNN" out.txt && pass "info describes the CNN" || fail "info describes the CNN"
 expect_error "truncated image names file, line and path" 'bad.csv:2: img/truncated.jpg: ' "$SHELF" eval --model img.shelf --data imgs/bad.csv
 expect_error "training refuses a bad image" 'bad.csv:2: img/truncated.jpg' "$SHELF" train --train imgs/bad.csv --out x.shelf "${IMG_OPTS[@]}"
@@ -287,6 +301,7 @@ expect_ok "a product without a known word is classified by its image" "$SHELF" p
 [ "$(grep -c '"fusion":{"text":0,"image":1}' out.txt)" -eq 2 ] && pass "  their fusion weights: the image alone" || fail "  image-alone weights ($(cat out.txt))"
 expect_error "a product with neither a known word nor an image is a bad row" 'no word the model knows' "$SHELF" predict --model both.shelf --data imgs/notitle.csv
 expect_ok "info of a fused model" "$SHELF" info --model both.shelf
+renders both.shelf imgs/test.csv "a fused model"
 grep -q "image CNN" out.txt && grep -q "word n-grams" out.txt && pass "info describes both parts" || fail "info of a fused model"
 grep -Eq "^fusion head +(gate: per product|branch: .* for 2 branches|the (text|image) side alone)" out.txt &&
     grep -Eq "^fusion choice +out of 5 folds of [0-9]+ validation products: branch .*, gate .*, text .*, image " out.txt &&
