@@ -149,6 +149,8 @@ printf '{"products": [{"title": "a"}, {"title": "b", "image_base64": "%s"}], "k"
 printf '{"title": ["x"], "k": -1, "min_confidence": 2, "image_base64": "data:image/png;base64,AAAA"}' \
   >"$out/fuzz_request/bad_types"
 printf '{"products": []}' >"$out/fuzz_request/empty_batch"
+printf '{"title": "red tee", "explain": true, "k": 2}' >"$out/fuzz_request/explain"
+printf '{"products": [{"title": "a"}], "explain": "yes"}' >"$out/fuzz_request/explain_bad"
 printf '%s' "$b64" >"$out/fuzz_base64/png"
 printf 'data:image/jpeg;base64,/9j/4AAQ\r\nSkZJRg==' >"$out/fuzz_base64/data_url"
 printf 'ab-_cd==x' >"$out/fuzz_base64/urlsafe_bad"
@@ -158,6 +160,8 @@ printf '\x00\x05title\x07red tee\x01\x04 big\x00\x0bdescription\x04crew\x00\x01k
   >"$out/fuzz_multipart/parts"
 printf '\x00\x0cimage_base64\x04AAAA\x00\x0emin_confidence\x030.4\x00\x02id\x01x\x02\x03abc' \
   >"$out/fuzz_multipart/nameless"
+printf '\x00\x05title\x03tee\x00\x07explain\x04true\x00\x07explain\x02no' \
+  >"$out/fuzz_multipart/explain"
 printf '\x00\x05title\x01a\x03\x01b\x00\x05other\x00\x09\x00\x00\x02id\x01\xff' \
   >"$out/fuzz_multipart/repeated"
 { printf '\x00\x05image\x00'; for f in "$out"/fuzz_image/0.jpg; do
