@@ -1,6 +1,8 @@
 /* shelf predict: one line per product with its top-k labels, streaming, so a catalog of
  * millions of rows is read in batches and never held whole. While one batch is predicted
  * and written, a second thread reads the next, so reading takes no turn of its own. */
+#include <cjson/cJSON.h>
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +14,8 @@
 
 #include "options.h"
 
-enum { BATCH = 8192 };
+/* Products read and predicted at a time; the side of --explain-dir's pictures. */
+enum { BATCH = 8192, OVERLAY_SIDE = 256 };
 
 typedef struct batch {
     shelf_product p[BATCH];  /* strings point into strings */
@@ -167,6 +170,7 @@ typedef struct job {
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
     unsigned char *used;  /* BATCH: what each product was classified by */
+    const char *explain_dir; /* --explain-dir, or NULL */
     long bad_images;      /* skipped under --skip-bad, over the whole run */
     long text_only;       /* fused models: classified without their image */
     long image_only;      /* fused models: classified without their text */
@@ -194,6 +198,49 @@ static void write_product(const job *j, const shelf_product *p, const int *label
         pr.status = shelf_backoff(j->m, labels, probs, count, j->min_conf, path, sizeof path,
                                   &pr.confidence);
     shelf_write_prediction(j->out, &j->cols, &pr, NULL); /* valid by construction */
+}
+
+/* --explain-dir: the product's photo with its explanation's grid over it, as DIR/ID.png (the
+ * id's characters other than letters, digits, '.', '-' and '_' as '_'; line N without an
+ * id). 0 (also for a product without a photo explained), or -1 after a note. */
+static int write_overlay(const job *j, const shelf_product *p, const char *why)
+{
+    cJSON *doc = cJSON_Parse(why);
+    const cJSON *grid = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "image"), "grid");
+    float cells[64];
+    int g = cJSON_GetArraySize(grid), n = 0;
+    const cJSON *row, *cell;
+    cJSON_ArrayForEach(row, grid) cJSON_ArrayForEach(cell, row) if (n < 64) cells[n++] =
+        (float)cell->valuedouble;
+    cJSON_Delete(doc);
+    if (g <= 0 || n != g * g)
+        return 0;
+    char name[512];
+    int len = p->id && *p->id ? snprintf(name, 200, "%s", p->id)
+                              : snprintf(name, 200, "line-%ld", p->line);
+    for (int i = 0; i < len && i < 200; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr(".-_", name[i]))
+            name[i] = '_';
+    if (name[0] == '.')
+        name[0] = '_'; /* never "." or "..", nor a hidden file */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%.200s.png", j->explain_dir, name);
+    unsigned char *png = NULL;
+    size_t size = 0;
+    shelf_error err = {0};
+    shelf_outfile *o = NULL;
+    int rc = -1;
+    if (shelf_image_overlay(j->data, p->image, cells, g, OVERLAY_SIDE, &png, &size, &err) ==
+            SHELF_OK &&
+        shelf_outfile_open(path, &o, &err) == SHELF_OK) {
+        fwrite(png, 1, size, shelf_outfile_stream(o));
+        rc = shelf_outfile_commit(o, &err) == SHELF_OK ? 0 : -1;
+    }
+    if (rc)
+        note(j->pg, "--explain-dir: %s", err.message);
+    free(png);
+    return rc;
 }
 
 static int write_batch(job *j, const batch *b)
@@ -230,7 +277,10 @@ static int write_batch(job *j, const batch *b)
         }
         write_product(j, &b->p[i], j->labels + i * (size_t)j->kq, j->probs + i * (size_t)j->kq,
                       j->counts[i], j->used[i], i, why);
+        int bad = why && j->explain_dir && write_overlay(j, &b->p[i], why);
         free(why);
+        if (bad)
+            return -1;
     }
     /* a full disk stops the run */
     if (shelf_outfile_flush(j->out, j->out_name, &err) != SHELF_OK) {
@@ -307,7 +357,7 @@ static int finish(shelf_outfile **of)
 }
 
 typedef struct predict_args {
-    const char *model, *data, *photo, *outfmt, *out;
+    const char *model, *data, *photo, *outfmt, *out, *explain_dir;
     int k, threads, explain;
     float threshold, min_conf;
     read_flags rf;
@@ -330,6 +380,9 @@ static const shelf_option predict_opts[] = {
     OPT_INT(predict_args, "threads", threads, 0, "all cores", 0, 64, "threads"),
     OPT_FLAG(predict_args, "explain", explain,
              "add why: each token's weight, the image's occlusion grid, the fusion weights"),
+    OPT_STRING(predict_args, "explain-dir", explain_dir, NULL,
+               "with --explain (which it implies), write each photo with its occlusion grid "
+               "laid over it to this folder, as ID.png"),
 };
 
 /* The model decides the columns (the read options given at training); the label column,
@@ -386,6 +439,12 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "shelf predict: --out %s\n", err.message);
         return 1;
     }
+    char probe[4096]; /* a picture's name in --explain-dir, so that the folder is checked */
+    snprintf(probe, sizeof probe, "%s/product.png", a.explain_dir ? a.explain_dir : ".");
+    if (a.explain_dir && shelf_outfile_check(probe, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf predict: --explain-dir %s\n", err.message);
+        return 1;
+    }
     shelf_model *m = NULL;
     if (shelf_model_load(model, &m, &err) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
@@ -404,7 +463,8 @@ int cmd_predict(int argc, char **argv)
                       .backoff = min_conf > 0,
                       .modalities = shelf_model_modality(m) != SHELF_MODALITY_TEXT,
                       .fusion = shelf_model_modality(m) == SHELF_MODALITY_BOTH,
-                      .explain = a.explain}};
+                      .explain = a.explain || a.explain_dir},
+             .explain_dir = a.explain_dir};
     progress pg = {isatty(2) && !image, 0, now_sec(), 0, 0};
     j.pg = &pg;
     if (!b || job_alloc(&j)) {

@@ -447,6 +447,12 @@ void shelf_predictor_free(shelf_predictor *p);
  * inline. SHELF_EDATA or SHELF_EIO saying what is wrong with the image, SHELF_ENOMEM. */
 shelf_status shelf_image_thumbnail(const char *data_path, const char *ref, int max_side,
                                    unsigned char **png, size_t *size, shelf_error *err);
+/* The same thumbnail with an explanation's g x g occlusion grid (row by row) laid over it:
+ * each cell reddened by its weight's share of the largest (cells that lower the label's
+ * probability most when greyed are the reddest). grid NULL: the plain thumbnail. */
+shelf_status shelf_image_overlay(const char *data_path, const char *ref, const float *grid,
+                                 int g, int max_side, unsigned char **png, size_t *size,
+                                 shelf_error *err);
 
 /* Whether data[0..size) is an image shelf can read: JPEG, PNG or WebP, not over the pixel
  * limit, decoding whole (a JPEG at a reduced scale). SHELF_EDATA with what is wrong in err

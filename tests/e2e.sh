@@ -240,6 +240,14 @@ for l in open('out.txt'):
     e = json.loads(l)['explanation']
     assert 'text' not in e and len(e['image']['grid']) == 4 and all(len(r) == 4 for r in e['image']['grid'])
 " && pass "  a 4 x 4 occlusion grid per photo" || fail "  image explanation ($(head -c 300 out.txt))"
+mkdir -p overlays
+expect_ok "predict --explain-dir" "$SHELF" predict --model img.shelf --data imgs/test.csv --explain-dir overlays
+python3 -c "
+import glob, sys
+pngs = [open(f, 'rb').read(8) for f in glob.glob('overlays/*.png')]
+sys.exit(not (len(pngs) == sum(1 for _ in open('out.txt')) and all(p == b'\\x89PNG\\r\\n\\x1a\\n' for p in pngs)))
+" && pass "  a PNG with the grid laid over per photo" || fail "  overlays ($(ls overlays | head -3))"
+expect_error "--explain-dir into a missing folder is refused before any work" 'explain-dir' "$SHELF" predict --model img.shelf --data imgs/test.csv --explain-dir nowhere/at/all
 expect_ok "predict one image file" "$SHELF" predict --model img.shelf --photo imgs/img/0.jpg
 grep -q '"id":"imgs/img/0.jpg"' out.txt && pass "the file is the id" || fail "the file is the id ($(cat out.txt))"
 (cd imgs && "$SHELF" predict --model ../img.shelf --photo img/1.png >../out.txt 2>../err.txt) && pass "relative --photo from another folder" || fail "relative --photo"

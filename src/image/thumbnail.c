@@ -11,13 +11,38 @@
 #include "image/path.h"
 #include "image/resize.h"
 
+/* Reddens each of the g x g cells of rgb (w x h) by its weight's share of the largest
+ * positive weight: where the occlusion grid says the label lives. */
+static void overlay(unsigned char *rgb, int w, int h, const float *grid, int g)
+{
+    float top = 0;
+    for (int c = 0; c < g * g; c++)
+        top = grid[c] > top ? grid[c] : top;
+    for (int y = 0; y < h && top > 0; y++)
+        for (int x = 0; x < w; x++) {
+            float v = grid[(y * g / h) * g + x * g / w] / top;
+            float a = v > 0 ? 0.6f * v : 0;
+            unsigned char *px = rgb + ((size_t)y * (size_t)w + (size_t)x) * 3;
+            px[0] = (unsigned char)(px[0] * (1 - a) + 230 * a);
+            px[1] = (unsigned char)(px[1] * (1 - a) + 20 * a);
+            px[2] = (unsigned char)(px[2] * (1 - a) + 20 * a);
+        }
+}
+
 shelf_status shelf_image_thumbnail(const char *data_path, const char *ref, int max_side,
                                    unsigned char **png, size_t *size, shelf_error *err)
+{
+    return shelf_image_overlay(data_path, ref, NULL, 0, max_side, png, size, err);
+}
+
+shelf_status shelf_image_overlay(const char *data_path, const char *ref, const float *grid,
+                                 int g, int max_side, unsigned char **png, size_t *size,
+                                 shelf_error *err)
 {
     *png = NULL;
     *size = 0;
     char path[PATH_MAX];
-    if (max_side < 1 || !ref || image_resolve_path(data_path ? data_path : "-", ref, path,
+    if (max_side < 1 || !ref || (grid && g < 1) || image_resolve_path(data_path ? data_path : "-", ref, path,
                                                    sizeof path))
         return err_set(err, SHELF_EINVAL, "shelf_image_thumbnail: no image, or a size below 1");
     image im;
@@ -38,6 +63,8 @@ shelf_status shelf_image_thumbnail(const char *data_path, const char *ref, int m
     }
     if (small != im.rgb)
         image_resize(im.rgb, im.w, im.h, small, w, h);
+    if (grid && g > 0)
+        overlay(small, w, h, grid, g);
     png_image out;
     memset(&out, 0, sizeof out);
     out.version = PNG_IMAGE_VERSION;
