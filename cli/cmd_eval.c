@@ -6,7 +6,7 @@
 #include "report.h"
 
 typedef struct eval_args {
-    const char *model, *data;
+    const char *model, *data, *min_conf;
     report_options ro;
     read_flags rf;
 } eval_args;
@@ -20,8 +20,9 @@ static const shelf_option eval_opts[] = {
     OPT_INT(eval_args, "confusions", ro.confusions, 10, NULL, 0, INT_MAX,
             "how many frequent confusions to list"),
     OPT_INT(eval_args, "threads", ro.threads, 0, "all cores", 0, 64, "threads"),
-    OPT_FLOAT(eval_args, "min-confidence", ro.min_confidence, 0, "none", 0, 1,
-              "also report back-off coverage and precision at this confidence"),
+    OPT_STRING(eval_args, "min-confidence", min_conf, "none",
+               "also report back-off coverage and precision at this confidence (auto: the "
+               "threshold that kept precision 0.99 on the validation set)"),
     OPT_STRING(eval_args, "predictions", ro.outputs.predictions, NULL,
                "write each product's id, true and predicted label, probability and whether "
                "it is right (CSV)"),
@@ -75,6 +76,11 @@ int cmd_eval(int argc, char **argv)
     if (shelf_model_load(model, &m, &err) != SHELF_OK) {
         fprintf(stderr, "shelf eval: %s\n", err.message);
         return 1;
+    }
+    int bad_conf = min_confidence_arg("eval", a.min_conf, m, &ro_report.min_confidence);
+    if (bad_conf) {
+        shelf_model_free(m);
+        return bad_conf;
     }
     shelf_read_options ro;
     shelf_catalog *c = NULL;

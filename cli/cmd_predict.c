@@ -357,9 +357,9 @@ static int finish(shelf_outfile **of)
 }
 
 typedef struct predict_args {
-    const char *model, *data, *photo, *outfmt, *out, *explain_dir;
+    const char *model, *data, *photo, *outfmt, *out, *explain_dir, *min_conf;
     int k, threads, explain;
-    float threshold, min_conf;
+    float threshold;
     read_flags rf;
 } predict_args;
 
@@ -371,8 +371,9 @@ static const shelf_option predict_opts[] = {
     OPT_INT(predict_args, "k", k, 1, NULL, 1, 256, "how many labels per product"),
     OPT_FLOAT(predict_args, "threshold", threshold, 0, NULL, 0, 1,
               "leave out labels less probable than this"),
-    OPT_FLOAT(predict_args, "min-confidence", min_conf, 0, "none", 0, 1,
-              "below it, give the deepest ancestor path that reaches it, or mark for review"),
+    OPT_STRING(predict_args, "min-confidence", min_conf, "none",
+               "below it, give the deepest ancestor path that reaches it, or mark for review; "
+               "auto: the threshold that kept precision 0.99 on the validation set"),
     OPT_STRING(predict_args, "output-format", outfmt, "from --out's extension, else jsonl",
                "jsonl, csv or tsv"),
     OPT_STRING(predict_args, "out", out, "standard output",
@@ -412,7 +413,8 @@ int cmd_predict(int argc, char **argv)
     const char *model = a.model, *data = a.data, *outfmt = a.outfmt, *out = a.out;
     const char *image = a.photo;
     const int k = a.k, threads = a.threads;
-    const float threshold = a.threshold, min_conf = a.min_conf;
+    const float threshold = a.threshold;
+    float min_conf = 0;
     const read_flags rf = a.rf;
     if (!outfmt)
         outfmt = out_format_of(out);
@@ -449,6 +451,11 @@ int cmd_predict(int argc, char **argv)
     if (shelf_model_load(model, &m, &err) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         return 1;
+    }
+    int bad_conf = min_confidence_arg("predict", a.min_conf, m, &min_conf);
+    if (bad_conf) {
+        shelf_model_free(m);
+        return bad_conf;
     }
     int status = 1;
     shelf_reader *rd = NULL;

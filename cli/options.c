@@ -291,3 +291,33 @@ void report_read_stats(const char *path, const shelf_read_stats *s)
     if (s->empty_text)
         fprintf(stderr, "%s: %ld products have no text\n", path, s->empty_text);
 }
+
+int min_confidence_arg(const char *cmd, const char *arg, const shelf_model *m, float *out)
+{
+    *out = 0;
+    if (!arg)
+        return 0;
+    if (!strcmp(arg, "auto")) {
+        float precision, coverage, t = shelf_model_auto_confidence(m, &precision, &coverage);
+        if (t <= 0) {
+            fprintf(stderr, "shelf %s: --min-confidence auto: the model keeps no threshold (it "
+                            "was trained without --valid, before shelf kept one, or no "
+                            "threshold reached precision 0.99 on its validation set); give a "
+                            "number\n", cmd);
+            return 1;
+        }
+        fprintf(stderr, "--min-confidence auto: %.3f (precision %.4f at coverage %.4f on the "
+                        "validation set)\n", (double)t, (double)precision, (double)coverage);
+        *out = t;
+        return 0;
+    }
+    char *end;
+    float v = strtof(arg, &end);
+    if (end == arg || *end || !(v >= 0 && v <= 1)) {
+        fprintf(stderr, "shelf %s: --min-confidence must be a number from 0 to 1 or auto, not "
+                        "'%s'\n", cmd, arg);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}

@@ -92,6 +92,12 @@ int out_is_an_input(const char *cmd, const char *out, const char *const *inputs,
 /* Prints the reader's skip and repair counts of a catalog to stderr. */
 void report_read_stats(const char *path, const shelf_read_stats *s);
 
+/* --min-confidence's value: a number from 0 to 1, or "auto" (the threshold the model keeps
+ * from training; shelf_model_auto_confidence). NULL gives 0 (no back-off). 0 with *out set,
+ * or the exit status after printing why not: 2 for a bad value, 1 for auto of a model that
+ * keeps no threshold. */
+int min_confidence_arg(const char *cmd, const char *arg, const shelf_model *m, float *out);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

@@ -335,6 +335,10 @@ const char *shelf_model_label(const shelf_model *m, int i);
 int shelf_model_find_label(const shelf_model *m, const char *label);
 /* The options the model was trained with, for reading new data the same way. */
 const shelf_read_options *shelf_model_read_options(const shelf_model *m);
+/* --min-confidence auto: the lowest back-off threshold that kept precision 0.99 on the
+ * validation set at training (with its precision and coverage there, when not NULL), or -1
+ * when none did, the model had no validation set, or was trained before shelf kept it. */
+float shelf_model_auto_confidence(const shelf_model *m, float *precision, float *coverage);
 /* The training curve: the mean training loss and the validation accuracy (-1 without a
  * validation set) after each epoch run, into loss[e] and accuracy[e] for e < max (a fused
  * model's are its CNN's). Returns the number of epochs recorded: 0 for models trained before

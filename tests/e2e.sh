@@ -194,6 +194,11 @@ expect_ok "eval --min-confidence --json" "$SHELF" eval --model m.shelf --data te
 grep -q '"backoff":{"threshold":0.9,"coverage"' out.txt && grep -q '"hierarchical_f1":{"precision"' out.txt && pass "eval JSON has backoff and hierarchical_f1" || fail "eval JSON backoff ($(head -c 300 out.txt))"
 "$SHELF" eval --model m.shelf --data test.csv --min-confidence 1.5 >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && pass "--min-confidence above 1 is refused" || fail "--min-confidence 1.5 (exit $rc)"
+expect_ok "--min-confidence auto: the threshold training kept" "$SHELF" predict --model m.shelf --data test.csv --min-confidence auto
+grep -q '"status":"' out.txt && grep -q "min-confidence auto: 0\.[0-9]* (precision" err.txt && pass "  back-off at it, and a note of which" || fail "  auto ($(cat err.txt))"
+"$SHELF" info --model m.shelf > info.txt && grep -q "^min-confidence    auto: " info.txt && pass "  info shows it" || fail "  info of auto ($(grep -i confidence info.txt))"
+"$SHELF" train --train train.csv --out nv.shelf --epochs 2 --quiet 2>/dev/null
+expect_error "--min-confidence auto of a model trained without --valid" 'keeps no threshold' "$SHELF" eval --model nv.shelf --data test.csv --min-confidence auto
 for b in weight oversample undersample; do
   expect_ok "train --balance $b" "$SHELF" train --train train.csv --out b.shelf --balance $b --epochs 3 --quiet
 done

@@ -20,6 +20,7 @@ shelf_model *model_new(void)
     strmap_init(&m->labels);
     m->info.valid_accuracy = -1;
     m->temperature = 1;
+    m->auto_threshold = -1;
     return m;
 }
 
@@ -442,6 +443,15 @@ static void describe_head(buf *b, const shelf_model *m)
     buf_puts(b, "\n");
 }
 
+float shelf_model_auto_confidence(const shelf_model *m, float *precision, float *coverage)
+{
+    if (precision)
+        *precision = m->auto_threshold > 0 ? m->auto_precision : 0;
+    if (coverage)
+        *coverage = m->auto_threshold > 0 ? m->auto_coverage : 0;
+    return m->auto_threshold > 0 ? m->auto_threshold : -1;
+}
+
 int shelf_model_curve(const shelf_model *m, float *loss, float *accuracy, int max)
 {
     for (int e = 0; e < m->info.ncurve && e < max; e++) {
@@ -485,6 +495,11 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     if (m->temperature != 1)
         buf_printf(&b, "calibration       temperature %.3f, fitted on the validation set\n",
                    (double)m->temperature);
+    if (m->auto_threshold > 0)
+        buf_printf(&b, "min-confidence    auto: %.3f, the lowest threshold whose back-off kept "
+                   "precision %.2f on the validation set (there: coverage %.4f, precision "
+                   "%.4f)\n", (double)m->auto_threshold, (double)MODEL_AUTO_PRECISION,
+                   (double)m->auto_coverage, (double)m->auto_precision);
     if (m->hierarchical)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));

@@ -17,6 +17,7 @@
 #include "shelf.h"
 
 enum { MODEL_MAX_LABEL_DEPTH = 64 };
+#define MODEL_AUTO_PRECISION 0.99f
 
 /* One epoch of training: the mean training loss, and the validation accuracy after it (-1
  * without a validation set). */
@@ -46,6 +47,10 @@ typedef struct model_info {
 struct shelf_model {
     shelf_modality modality;
     float temperature;   /* logits are divided by it before the softmax (train/calibrate.h) */
+    /* the lowest --min-confidence whose back-off reached MODEL_AUTO_PRECISION on the
+     * validation set (-1: none did, or no validation set), and its coverage and precision
+     * there: --min-confidence auto */
+    float auto_threshold, auto_coverage, auto_precision;
     /* the text encoder and its label head */
     encoder *text;
     label_head text_head;

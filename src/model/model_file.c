@@ -84,6 +84,15 @@ static void put_curve(model_writer *w, const void *ctx)
     }
 }
 
+static void put_threshold(model_writer *w, const void *ctx)
+{
+    const shelf_model *m = ctx;
+    mw_f32(w, MODEL_AUTO_PRECISION);
+    mw_f32(w, m->auto_threshold);
+    mw_f32(w, m->auto_coverage);
+    mw_f32(w, m->auto_precision);
+}
+
 static void put_calibration(model_writer *w, const void *ctx)
 {
     mw_f32(w, ((const shelf_model *)ctx)->temperature);
@@ -147,6 +156,8 @@ static void put_sections(model_writer *w, const shelf_model *m)
     if (m->info.ncurve)
         mw_section(w, SECTION_CURVE, put_curve, m);
     mw_section(w, SECTION_CALIBRATION, put_calibration, m);
+    if (m->auto_threshold > 0)
+        mw_section(w, SECTION_THRESHOLD, put_threshold, m);
     if (m->nseen)
         mw_section(w, SECTION_SEEN, put_seen, m);
     if (m->text) {

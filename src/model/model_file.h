@@ -30,8 +30,9 @@ enum {
     SECTION_FUSION = MODEL_TAG('F', 'U', 'S', 'E'),    /* read only: the per-branch head, as
                                                     files before the gate wrote it */
     SECTION_FUSION_HEAD = MODEL_TAG('F', 'U', 'S', 'H'), /* the head of any kind */
-    SECTION_CURVE = MODEL_TAG('C', 'U', 'R', 'V')        /* loss and validation accuracy per
+    SECTION_CURVE = MODEL_TAG('C', 'U', 'R', 'V'),       /* loss and validation accuracy per
                                                            epoch */
+    SECTION_THRESHOLD = MODEL_TAG('T', 'H', 'R', 'S')    /* --min-confidence auto */
 };
 
 /* Version 7 on: the sections after the header, and whether they make a whole model of its

@@ -283,6 +283,16 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return get_info(r, m);
     case SECTION_CURVE:
         return get_curve(r, m);
+    case SECTION_THRESHOLD: {
+        float target = mr_f32(r), t = mr_f32(r), c = mr_f32(r), q = mr_f32(r);
+        if (r->failed || target != MODEL_AUTO_PRECISION || !(t > 0 && t < 1) ||
+            !(c >= 0 && c <= 1) || !(q >= 0 && q <= 1))
+            return mr_fail(r, NULL);
+        m->auto_threshold = t;
+        m->auto_coverage = c;
+        m->auto_precision = q;
+        return 0;
+    }
     case SECTION_CALIBRATION:
         m->temperature = mr_f32(r);
         return r->failed ? -1 : model_check_settings(r, m);

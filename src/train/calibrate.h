@@ -15,8 +15,10 @@ float calibrate_temperature(const float *rows, const int *truth, size_t n, int K
 
 #include "shelf.h"
 
-/* Fits m->temperature on (up to the first 20,000 products, and 16 M probabilities, of) valid. 0, or -1 when out of
- * memory (the model is left at its temperature). */
+/* Fits m->temperature on (up to the first 20,000 products, and 16 M probabilities, of) valid,
+ * then the lowest back-off threshold that keeps MODEL_AUTO_PRECISION there
+ * (m->auto_threshold, for --min-confidence auto). 0, or -1 when out of memory (the model is
+ * left at its temperature). */
 int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads);
 
 #endif
