@@ -203,10 +203,9 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
         trainee t = {.ctx = &tr, .hogwild = 1, .step = bag_step};
         trainee_keep(&t, tr.enc, tr.head);
         loop_options lo = {m, valid, y, n, &tr.bal, o->epochs, o->threads, PATIENCE, o->seed,
-                           o->progress, o->progress_user};
+                           o->progress, o->progress_user, &m->info};
         loop_result res;
         st = train_loop(&t, &lo, &res, err);
-        loop_keep_curve(m, &res);
         m->info.epochs = res.epochs;
         m->info.valid_accuracy = res.valid_accuracy;
     }

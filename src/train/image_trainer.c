@@ -325,10 +325,9 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
     trainee_keep(&t, m->image, &m->image_head);
     /* every epoch runs: a CNN's validation accuracy wanders before it settles */
     loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,
-                       o->threads, 0, o->seed, o->progress, o->progress_user};
+                       o->threads, 0, o->seed, o->progress, o->progress_user, &m->info};
     loop_result res;
     shelf_status st = train_loop(&t, &lo, &res, err);
-    loop_keep_curve(m, &res);
     mem_free(tr->valid_probs);
     m->info.fit_seconds = res.step_seconds;
     m->info.epochs_planned = o->epochs;

@@ -189,14 +189,6 @@ void trainee_keep(trainee *t, encoder *e, const label_head *h)
     t->sizes[t->nblocks++] = h->nparams;
 }
 
-void loop_keep_curve(shelf_model *m, loop_result *res)
-{
-    mem_free(m->info.curve);
-    m->info.curve = res->curve;
-    m->info.ncurve = res->curve ? res->ran : 0;
-    res->curve = NULL;
-}
-
 shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, shelf_error *err)
 {
     run r = {.t = t, .o = o, .t0 = now_sec(), .threads = t->hogwild ? o->threads : 1};
@@ -204,8 +196,14 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
     r.planned = (double)balance_epoch_size(o->bal, o->y) * o->epochs;
     if (r.threads > LOOP_MAX_THREADS)
         r.threads = LOOP_MAX_THREADS;
-    *res = (loop_result){0, 0, -1, 0, NULL};
+    *res = (loop_result){0, 0, -1, 0};
+    model_info *rec = o->record;
     size_t curve_cap = 0;
+    if (rec) { /* a curve of this run only */
+        mem_free(rec->curve);
+        rec->curve = NULL;
+        rec->ncurve = 0;
+    }
     float *best = NULL;
     double best_acc = -1;
     int bad_epochs = 0;
@@ -253,12 +251,14 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         }
         /* the epoch's own figures: the meters were cleared at its start */
         report(&r, epoch, acc);
-        if (grow_array((void **)&res->curve, &curve_cap, (size_t)res->ran, sizeof *res->curve,
-                       16)) {
+        if (rec && grow_array((void **)&rec->curve, &curve_cap, (size_t)res->ran,
+                              sizeof *rec->curve, 16)) {
             st = err_set(err, SHELF_ENOMEM, "out of memory");
             break;
         }
-        res->curve[res->ran - 1] = (model_epoch){(float)(count ? loss / count : 0), (float)acc};
+        if (rec)
+            rec->curve[rec->ncurve++] =
+                (model_epoch){(float)(count ? loss / count : 0), (float)acc};
         if (!o->valid)
             continue;
         if (acc >= best_acc) { /* on a tie, the later epoch: it ran at a lower rate */

@@ -65,6 +65,8 @@ typedef struct loop_options {
     uint64_t seed;
     shelf_progress_fn progress;
     void *progress_user;
+    model_info *record;         /* its curve gets each epoch's loss and validation accuracy
+                                   (replacing any before); NULL: not kept */
 } loop_options;
 
 typedef struct loop_result {
@@ -72,12 +74,7 @@ typedef struct loop_result {
     int ran;               /* epochs run */
     double valid_accuracy; /* of the epoch kept; -1 without validation */
     double step_seconds;   /* in steps, every epoch */
-    model_epoch *curve;    /* ran of them: each epoch's mean loss and validation accuracy;
-                              the caller hands it to the model (loop_keep_curve) */
 } loop_result;
-
-/* Moves res's curve into m's training record, replacing any before. */
-void loop_keep_curve(shelf_model *m, loop_result *res);
 
 /* The blocks to keep of an encoder and its head: the encoder's state, then the head's
  * parameters. */

@@ -326,10 +326,9 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step};
     trainee_keep(&te, m->text, tr.head);
     loop_options lo = {m, valid, y, tr.n, &tr.bal, o->epochs, tr.threads, PATIENCE, o->seed,
-                       o->progress, o->progress_user};
+                       o->progress, o->progress_user, &m->info};
     loop_result res;
     st = train_loop(&te, &lo, &res, err);
-    loop_keep_curve(m, &res);
     m->info.epochs = res.epochs;
     m->info.valid_accuracy = res.valid_accuracy;
     m->info.fit_seconds = res.ran ? res.step_seconds / res.ran : 0;
