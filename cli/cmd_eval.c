@@ -29,8 +29,8 @@ static const shelf_option eval_opts[] = {
     OPT_STRING(eval_args, "confusion-matrix", ro.outputs.confusion, NULL,
                "write the whole confusion matrix (CSV: rows true, columns predicted)"),
     OPT_FLOAT(eval_args, "target-precision", ro.outputs.target_precision, 0, "none", 0, 1,
-              "also report the smallest --min-confidence whose back-off reaches this "
-              "precision, and its coverage"),
+              "also report the lowest --min-confidence whose back-off keeps this precision, "
+              "scanning down from 0.999, and its coverage"),
 };
 
 /* The model decides the columns, the label separator and the depth (the read options given
@@ -69,7 +69,7 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "shelf eval: --model and --data are required (see shelf eval --help)\n");
         return 2;
     }
-    if (eval_outputs_check(&ro_report.outputs))
+    if (eval_outputs_check(&ro_report.outputs, data, model))
         return 1;
     shelf_error err = {0};
     shelf_model *m = NULL;

@@ -200,9 +200,10 @@ static void write_product(const job *j, const shelf_product *p, const int *label
     shelf_write_prediction(j->out, &j->cols, &pr, NULL); /* valid by construction */
 }
 
-/* --explain-dir: the product's photo with its explanation's grid over it, as DIR/ID.png (the
- * id's characters other than letters, digits, '.', '-' and '_' as '_'; line N without an
- * id). 0 (also for a product without a photo explained), or -1 after a note. */
+/* --explain-dir: the product's photo with its explanation's grid over it, as
+ * DIR/LINE-ID.png: the line keeps two products apart whatever their ids, and the id's
+ * characters other than letters, digits, '.', '-' and '_' become '_' (at most 200 of them).
+ * 0 (also for a product without a photo explained), or -1 after a note. */
 static int write_overlay(const job *j, const shelf_product *p, const char *why)
 {
     cJSON *doc = cJSON_Parse(why);
@@ -216,16 +217,13 @@ static int write_overlay(const job *j, const shelf_product *p, const char *why)
     cJSON_Delete(doc);
     if (g <= 0 || n != g * g)
         return 0;
-    char name[512];
-    int len = p->id && *p->id ? snprintf(name, 200, "%s", p->id)
-                              : snprintf(name, 200, "line-%ld", p->line);
+    char name[256];
+    int len = snprintf(name, 201, "%s", p->id ? p->id : "");
     for (int i = 0; i < len && i < 200; i++)
         if (!isalnum((unsigned char)name[i]) && !strchr(".-_", name[i]))
             name[i] = '_';
-    if (name[0] == '.')
-        name[0] = '_'; /* never "." or "..", nor a hidden file */
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%.200s.png", j->explain_dir, name);
+    char path[4096]; /* the line first: never ".", "..", nor a hidden file */
+    snprintf(path, sizeof path, "%s/%ld-%s.png", j->explain_dir, p->line, name);
     unsigned char *png = NULL;
     size_t size = 0;
     shelf_error err = {0};
@@ -383,7 +381,7 @@ static const shelf_option predict_opts[] = {
              "add why: each token's weight, the image's occlusion grid, the fusion weights"),
     OPT_STRING(predict_args, "explain-dir", explain_dir, NULL,
                "with --explain (which it implies), write each photo with its occlusion grid "
-               "laid over it to this folder, as ID.png"),
+               "laid over it to this folder, as LINE-ID.png"),
 };
 
 /* The model decides the columns (the read options given at training); the label column,

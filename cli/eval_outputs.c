@@ -3,10 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "terminal.h"
 
-int eval_outputs_check(const eval_outputs *o)
+int eval_outputs_check(const eval_outputs *o, const char *data, const char *model)
 {
+    const char *inputs[] = {data, model}, *what[] = {"--data", "--model"};
+    if (out_is_an_input("eval", o->predictions, inputs, what, 2) ||
+        out_is_an_input("eval", o->confusion, inputs, what, 2))
+        return -1;
     const char *paths[2] = {o->predictions, o->confusion};
     const char *names[2] = {"--predictions", "--confusion-matrix"};
     for (int i = 0; i < 2; i++) {
@@ -211,7 +216,7 @@ static void find_threshold(const eval_outputs *o, float *threshold, double *cove
         float t = (float)step / 1000;
         double c, p;
         backoff_at(o, t, &c, &p);
-        if (p < o->target_precision)
+        if (p < (double)o->target_precision - 1e-6) /* a float's 0.99 is 0.99 */
             break;
         *threshold = t;
         *coverage = c;

@@ -1,6 +1,7 @@
 /* What shelf eval writes for analysis beside its report: each product's prediction
- * (--predictions), the whole confusion matrix (--confusion-matrix), and the smallest
- * --min-confidence that reaches a precision (--target-precision). */
+ * (--predictions), the whole confusion matrix (--confusion-matrix), and the lowest
+ * --min-confidence that keeps a precision (--target-precision), scanning down from 0.999 in
+ * steps of 0.001 until the precision first falls short. */
 #ifndef SHELF_CLI_EVAL_OUTPUTS_H
 #define SHELF_CLI_EVAL_OUTPUTS_H
 
@@ -30,8 +31,9 @@ static inline int eval_outputs_wanted(const eval_outputs *o)
     return o->predictions || o->confusion || o->target_precision > 0;
 }
 
-/* Checks the files can be written before any work. 0, or -1 after printing why not. */
-int eval_outputs_check(const eval_outputs *o);
+/* Checks the files can be written before any work, and are neither the catalog nor the
+ * model. 0, or -1 after printing why not. */
+int eval_outputs_check(const eval_outputs *o, const char *data, const char *model);
 /* One product: its id and true label (the catalog's, kept by the caller until
  * eval_outputs_finish), its labels and probabilities ranked (count of them). */
 void eval_outputs_add(eval_outputs *o, const char *id, const char *truth, const int *labels,

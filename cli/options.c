@@ -295,7 +295,7 @@ void report_read_stats(const char *path, const shelf_read_stats *s)
 int min_confidence_arg(const char *cmd, const char *arg, const shelf_model *m, float *out)
 {
     *out = 0;
-    if (!arg)
+    if (!arg || !strcmp(arg, "none"))
         return 0;
     if (!strcmp(arg, "auto")) {
         float precision, coverage, t = shelf_model_auto_confidence(m, &precision, &coverage);

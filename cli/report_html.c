@@ -355,7 +355,7 @@ static void backoff_curve(FILE *f, const report_page *p)
     for (int s = 0; s < STEPS; s++) {
         thr[s] = 0.999f - (float)s * (0.999f - 0.05f) / (STEPS - 1);
         backoff_at(p, thr[s], &cov[s], &prec[s]);
-        if (mark == s - 1 && prec[s] >= 0.99)
+        if (mark == s - 1 && prec[s] >= 0.99 - 1e-6)
             mark = s;
     }
     double lo = 1;

@@ -448,7 +448,8 @@ void shelf_predictor_free(shelf_predictor *p);
 /* A thumbnail of the image `ref` (resolved against the folder of data_path, as predictions
  * do) no larger than max_side pixels on its longer side, keeping its proportions, as PNG
  * bytes in *png (the caller frees them), *size of them: for reports that carry their images
- * inline. SHELF_EDATA or SHELF_EIO saying what is wrong with the image, SHELF_ENOMEM. */
+ * inline. SHELF_EDATA or SHELF_EIO saying what is wrong with the image, SHELF_ENOMEM (also
+ * when libpng cannot write the thumbnail, with its message). */
 shelf_status shelf_image_thumbnail(const char *data_path, const char *ref, int max_side,
                                    unsigned char **png, size_t *size, shelf_error *err);
 /* The same thumbnail with an explanation's g x g occlusion grid (row by row) laid over it:
@@ -490,7 +491,8 @@ typedef struct shelf_fusion_summary {
     const char *head;   /* "gate" (per product), "branch" (per branch of the taxonomy), "text"
                            or "image" (that side alone); NULL for a model that is not fused */
     float text, image;  /* the weights of the average product (gate), of the branch where the
-                           photo counts most (branch), or 1 and 0 (one side) */
+                           photo counts most (branch), or 1 and 0 (text alone), 0 and 1 (image
+                           alone) */
     int folds, products; /* the choice between heads was measured on so many folds of so many
                             validation products; 0 for models trained before it */
     int ntried;          /* and what each kind it tried scored out of fold */

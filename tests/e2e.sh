@@ -69,6 +69,9 @@ tp = rep["target_precision"]
 assert tp["precision"] == 0.95 and (tp["min_confidence"] is None or tp["precision_at_it"] >= 0.95)
 EOF2
 expect_error "eval --predictions into a folder is refused before any work" "predictions" "$SHELF" eval --model m.shelf --data test.csv --predictions .
+cp test.csv keep.csv
+"$SHELF" eval --model m.shelf --data keep.csv --predictions keep.csv >/dev/null 2>err.txt; rc=$?
+[ $rc -ne 0 ] && cmp -s keep.csv test.csv && pass "eval --predictions naming its --data is refused, the catalog kept" || fail "predictions over the data (exit $rc)"
 expect_ok "predict jsonl" "$SHELF" predict --model m.shelf --data test.csv --k 3
 [ "$(wc -l < out.txt)" -eq 100 ] && grep -q '"id":"p501"' out.txt && pass "one JSON line per product, with ids" || fail "one JSON line per product ($(head -2 out.txt))"
 expect_ok "predict csv from stdin" sh -c "cut -d, -f1,2 test.csv | '$SHELF' predict --model m.shelf --output-format csv --k 2"
@@ -302,7 +305,8 @@ python3 -c "
 import json
 for l in open('out.txt'):
     d = json.loads(l); e = d['explanation']
-    assert ('image' in e) == ('image' in d['modalities']) and 'text' in e, d
+    assert ('image' in e) == ('image' in d['modalities'] and d['fusion']['image'] > 0), d
+    assert 'text' in e, d
     assert e['fusion'] == d['fusion'], d
 " && pass "  the sides each product had, and its fusion weights" || fail "  fused explanations ($(head -c 600 out.txt))"
 awk -F, 'NR == 1 { print; next } NR == 2 { $2 = "" } NR == 3 { $2 = "zqxj vwkq" }

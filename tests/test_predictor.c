@@ -386,6 +386,38 @@ static void a_bag_explanation_sums_to_its_margin(void **state)
     }
 }
 
+/* Texts longer than the tokens explained: the bag splits all of them, occlusion the first
+ * EXPLAIN_MAX_TOKENS (256) reading the rest unchanged; a product outside the last run is
+ * refused. */
+static void long_texts_are_explained_whole_or_up_to_the_cap(void **state)
+{
+    (void)state;
+    char *text = malloc(300 * 8 + 1);
+    assert_non_null(text);
+    size_t at = 0;
+    for (int i = 0; i < 300; i++)
+        at += (size_t)sprintf(text + at, "%s ", i % 2 ? "blue" : "thing");
+    shelf_product p = {"long", text, "", "", 2, NULL, 0};
+    const shelf_model *models[2] = {text_model, gru_model};
+    const int want[2] = {300, 256};
+    for (int k = 0; k < 2; k++) {
+        cJSON *doc = explained(models[k], 1, &p, 1, 0, NULL);
+        const cJSON *t = cJSON_GetObjectItem(doc, "text");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(t, "tokens")), want[k]);
+        cJSON_Delete(doc);
+    }
+    answers got;
+    shelf_predict_stats st;
+    shelf_predictor *pr = ran(text_model, 1, 0, &p, 1, 1, &got, &st);
+    char *json = NULL;
+    shelf_error err = {0};
+    assert_int_equal(shelf_predictor_explain(pr, "-", &p, 1, got.labels[0], &json, &err),
+                     SHELF_EINVAL);
+    assert_null(json);
+    shelf_predictor_free(pr);
+    free(text);
+}
+
 /* A sequence encoder by occlusion: a weight per token, the best first. */
 static void a_gru_explanation_occludes_each_token(void **state)
 {
@@ -456,6 +488,7 @@ int main(void)
         cmocka_unit_test(image_check_tells_images_from_other_bytes),
         cmocka_unit_test(a_bag_explanation_sums_to_its_margin),
         cmocka_unit_test(a_gru_explanation_occludes_each_token),
+        cmocka_unit_test(long_texts_are_explained_whole_or_up_to_the_cap),
         cmocka_unit_test(explanations_cover_the_sides_a_product_has),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

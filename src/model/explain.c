@@ -33,6 +33,7 @@ struct explainer {
     size_t token_cap, text_cap;
     size_t *order;
     float *ranked;
+    const char **ranked_tokens;
     /* the image and its occluded copies, their probabilities */
     unsigned char *pix;
     float *probs;
@@ -84,6 +85,7 @@ void explainer_free(explainer *x)
     mem_free(x->token_text);
     mem_free(x->order);
     mem_free(x->ranked);
+    mem_free(x->ranked_tokens);
     mem_free(x->pix);
     mem_free(x->probs);
     mem_free(x);
@@ -92,15 +94,18 @@ void explainer_free(explainer *x)
 /* Room for n tokens of text_len bytes in all (each NUL-terminated). 0, or -1. */
 static int reserve_tokens(explainer *x, size_t n, size_t text_len)
 {
-    size_t cap = x->token_cap, c2 = cap, c3 = cap, c4 = cap;
+    size_t cap = x->token_cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap;
     if (grow_array((void **)&x->tokens, &cap, n + 1, sizeof *x->tokens, 64) ||
         grow_array((void **)&x->weights, &c2, n + 1, sizeof *x->weights, 64) ||
         grow_array((void **)&x->order, &c3, n + 1, sizeof *x->order, 64) ||
-        grow_array((void **)&x->ranked, &c4, n + 1, sizeof *x->ranked, 64))
+        grow_array((void **)&x->ranked, &c4, n + 1, sizeof *x->ranked, 64) ||
+        grow_array((void **)&x->ranked_tokens, &c5, n + 1, sizeof *x->ranked_tokens, 64))
         return -1;
-    x->token_cap = cap < c2 ? cap : c2;
-    x->token_cap = x->token_cap < c3 ? x->token_cap : c3;
-    x->token_cap = x->token_cap < c4 ? x->token_cap : c4;
+    /* each grew to at least n + 1: the smallest capacity is what all have */
+    size_t caps[] = {cap, c2, c3, c4, c5};
+    x->token_cap = cap;
+    for (size_t i = 1; i < sizeof caps / sizeof *caps; i++)
+        x->token_cap = caps[i] < x->token_cap ? caps[i] : x->token_cap;
     return grow_array((void **)&x->token_text, &x->text_cap, text_len + n + 1, 1, 256);
 }
 
@@ -210,16 +215,17 @@ static int explain_occlusion(explainer *x, shelf_scratch *s, const char *text,
     long got = tok_tokenize(&x->tok, text, strlen(text));
     if (got < 0)
         return -1;
-    size_t ntok = (size_t)got < EXPLAIN_MAX_TOKENS ? (size_t)got : EXPLAIN_MAX_TOKENS;
-    if (reserve_tokens(x, ntok, tokens_bytes(&x->tok, ntok)))
+    /* every token is read; the first EXPLAIN_MAX_TOKENS are explained, each by a variant */
+    size_t all = (size_t)got, ntok = all < EXPLAIN_MAX_TOKENS ? all : EXPLAIN_MAX_TOKENS;
+    if (reserve_tokens(x, all, tokens_bytes(&x->tok, all)))
         return -1;
-    keep_tokens(x, &x->tok, ntok);
+    keep_tokens(x, &x->tok, all);
     /* the texts without token i, back to back in one buffer */
     x->texts.len = 0;
     size_t *start = x->order; /* as scratch: each variant's offset */
     for (size_t i = 0; i < ntok; i++) {
         start[i] = x->texts.len;
-        for (size_t j = 0, first = 1; j < ntok; j++) {
+        for (size_t j = 0, first = 1; j < all; j++) {
             if (j == i)
                 continue;
             if (!first)
@@ -276,10 +282,10 @@ int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
     qsort_r(x->order, out->n, sizeof *x->order, by_weight, x->weights);
     for (size_t i = 0; i < out->n; i++) { /* best first: tokens and weights in that order */
         x->ranked[i] = x->weights[x->order[i]];
-        x->variants[i] = x->tokens[x->order[i]];
+        x->ranked_tokens[i] = x->tokens[x->order[i]];
     }
     memcpy(x->weights, x->ranked, out->n * sizeof *x->weights);
-    memcpy(x->tokens, x->variants, out->n * sizeof *x->tokens);
+    memcpy(x->tokens, x->ranked_tokens, out->n * sizeof *x->tokens);
     out->tokens = x->tokens;
     out->weights = x->weights;
     out->positions = x->order;

@@ -77,6 +77,7 @@ shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
         mem_free(p->why[i].why);
     p->nwhy = 0;
     p->nweights = 0;
+    p->nlast = n;
     if (k <= 0)
         return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
     if (model_has_image(p->m) && !p->probs)
@@ -125,9 +126,9 @@ shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
                                      char **json, shelf_error *err)
 {
     *json = NULL;
-    if (!p || !products || label < 0 || label >= model_num_labels(p->m))
-        return err_set(err, SHELF_EINVAL, "shelf_predictor_explain: no predictor, no product "
-                       "or a label the model does not have");
+    if (!p || !products || i >= p->nlast || label < 0 || label >= model_num_labels(p->m))
+        return err_set(err, SHELF_EINVAL, "shelf_predictor_explain: no predictor, a product "
+                       "that was not in its last run, or a label the model does not have");
     const shelf_model *m = p->m;
     if (!p->explainer && !(p->explainer = explainer_new(m)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
@@ -146,6 +147,8 @@ shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
     int fused = m->modality == SHELF_MODALITY_BOTH && shelf_predictor_fusion(p, i, w) == 0;
     if (fused && w[0] == 0) /* the text had no word the model knows: it played no part */
         text = NULL;
+    if (fused && w[1] == 0) /* no usable image, or a head that keeps the text alone */
+        pixels = NULL;
     *json = explain_product(p->explainer, p->scratch ? p->scratch[0] : NULL, p->image_work,
                             p->image_batch, text, pixels, label, fused ? w : NULL);
     image_set_free(&set);

@@ -33,6 +33,7 @@ struct shelf_predictor {
     float *weights;
     size_t nweights, weights_cap;
     struct explainer *explainer; /* made by the first shelf_predictor_explain */
+    size_t nlast;                /* products of the last run */
 };
 
 /* shelf_predictor_new; images 0 leaves out what images need (for texts only). */

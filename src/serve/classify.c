@@ -80,6 +80,9 @@ void classify_image_job(image_job *j, const served_model *sm, const classify_req
 int classify_explained(const served_model *sm, const classify_req *q, predictions *p,
                        req_error *e)
 {
+    if (q->n > REQ_MAX_EXPLAINED)
+        return req_fail(e, 413, "explain: at most %d products per request, not %zu (each "
+                        "costs a model pass per token or image cell)", REQ_MAX_EXPLAINED, q->n);
     shelf_predictor *pr = NULL;
     shelf_error err = {0};
     if (shelf_predictor_new(sm->model, 1, q->n, &pr, &err) != SHELF_OK)

@@ -9,7 +9,9 @@
 
 #include "shelf.h"
 
-enum { REQ_MAX_K = 256, REQ_MAX_TEXT_FIELDS = 16, REQ_WHY = 512 };
+/* REQ_MAX_EXPLAINED: products of one "explain": true request; an explanation costs a model
+ * pass per token or image cell, on the request's HTTP thread. */
+enum { REQ_MAX_K = 256, REQ_MAX_TEXT_FIELDS = 16, REQ_WHY = 512, REQ_MAX_EXPLAINED = 16 };
 
 typedef struct classify_req {
     int k;                 /* labels per product, 1 by default */

@@ -89,7 +89,7 @@ static void fit_threshold(shelf_model *m, const shelf_product *p, const int *lab
         float t = (float)step / 1000;
         double c, q;
         backoff_at(m, p, labels, probs, counts, n, t, &c, &q);
-        if (q < MODEL_AUTO_PRECISION)
+        if (q < (double)MODEL_AUTO_PRECISION - 1e-6) /* 990 of 1000 is 0.99 */
             break;
         m->auto_threshold = t;
         m->auto_coverage = (float)c;

@@ -1,5 +1,6 @@
 #include "train/fusion_choice.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,7 @@ typedef struct choice_job {
     size_t n;
     const fusion_fit_options *o;
     int *pred;       /* [NFITTED][n]: the label out of fold */
-    int failed;
+    _Atomic int failed;
 } choice_job;
 
 static int argmax(const float *z, int K)
