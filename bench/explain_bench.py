@@ -105,7 +105,7 @@ def image_deletion(rng, limit):
     model = train("fashion", "image")
     info = run([SHELF, "info", "--model", model])
     mean = next(l for l in info.splitlines() if l.startswith("normalization")).split()[2:5]
-    grey = tuple(int(float(v) * 255 + 0.5) for v in mean)
+    grey = tuple(int(float(v.rstrip(",")) * 255 + 0.5) for v in mean)
     test = split("fashion", "test")
     with open(test, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))[:limit]
