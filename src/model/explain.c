@@ -1,6 +1,6 @@
 #include "model/explain.h"
 
-#include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "model/cnn_encoder.h"
 #include "model/image_model.h"
 #include "model/sparse_vec.h"
+#include "text/utf8.h"
 
 enum { CELLS = EXPLAIN_GRID * EXPLAIN_GRID };
 
@@ -321,68 +322,79 @@ int explain_image(explainer *x, encoder_work *w, size_t batch, const unsigned ch
     return 0;
 }
 
-/* cJSON's adders give NULL when out of memory: counted in *missing. */
-static void need(int *missing, const void *added) { *missing += added == NULL; }
+/* ---- the JSON object, written straight into a buffer: an explanation of a long text has
+ * hundreds of tokens, and building a cJSON tree of them cost three times the explanation */
 
-/* v to 6 significant digits, as the predictions' probabilities: a float has no more, and
- * cJSON would print the double's 17. */
-static double digits6(float v)
+/* s as a JSON string: quotes, backslashes and control characters escaped, bytes that are not
+ * UTF-8 as U+FFFD, so that the output stays valid JSON whatever a label holds. */
+static void json_string(buf *b, const char *s)
 {
-    char s[32];
-    snprintf(s, sizeof s, "%.6g", (double)v);
-    return strtod(s, NULL);
-}
-
-static void add_number(cJSON *o, const char *name, float v, int *miss)
-{
-    need(miss, cJSON_AddNumberToObject(o, name, digits6(v)));
-}
-
-static void add_text(cJSON *doc, const shelf_model *m, const text_explanation *t, int *miss)
-{
-    cJSON *o = cJSON_AddObjectToObject(doc, "text");
-    need(miss, o);
-    need(miss, cJSON_AddStringToObject(o, "method", t->exact ? "exact" : "occlusion"));
-    need(miss, cJSON_AddStringToObject(o, "versus", shelf_model_label(m, t->versus)));
-    add_number(o, "margin", t->margin, miss);
-    if (t->exact)
-        add_number(o, "bias", t->bias, miss);
-    cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");
-    need(miss, tokens);
-    for (size_t i = 0; tokens && i < t->n; i++) {
-        cJSON *one = cJSON_CreateObject();
-        need(miss, one);
-        if (!one)
+    size_t n = s ? strlen(s) : 0;
+    buf_append(b, "\"", 1);
+    while (n > 0) {
+        size_t ok = utf8_valid_prefix(s, n), start = 0;
+        for (size_t i = 0; i < ok; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c >= 0x20 && c != '"' && c != '\\')
+                continue;
+            buf_append(b, s + start, i - start);
+            start = i + 1;
+            if (c == '"' || c == '\\')
+                buf_printf(b, "\\%c", c);
+            else
+                buf_printf(b, "\\u%04x", c);
+        }
+        buf_append(b, s + start, ok - start);
+        s += ok;
+        n -= ok;
+        if (n == 0)
             break;
-        need(miss, cJSON_AddStringToObject(one, "token", t->tokens[i]));
-        add_number(one, "weight", t->weights[i], miss);
-        need(miss, cJSON_AddNumberToObject(one, "position", (double)t->positions[i]));
-        if (!cJSON_AddItemToArray(tokens, one)) {
-            cJSON_Delete(one);
-            (*miss)++;
-        }
+        size_t bad = utf8_invalid_len(s, n);
+        buf_puts(b, "\\ufffd");
+        s += bad;
+        n -= bad;
     }
+    buf_append(b, "\"", 1);
 }
 
-static void add_image(cJSON *doc, const float *grid, float prob, int *miss)
+/* ,"name":v with 6 significant digits, as the predictions' probabilities (a float has no
+ * more); a value that is not finite, which no model should give, as 0. */
+static void json_number(buf *b, const char *name, float v)
 {
-    cJSON *o = cJSON_AddObjectToObject(doc, "image");
-    need(miss, o);
-    need(miss, cJSON_AddStringToObject(o, "method", "occlusion"));
-    add_number(o, "probability", prob, miss);
-    cJSON *rows = cJSON_AddArrayToObject(o, "grid");
-    need(miss, rows);
-    for (int r = 0; rows && r < EXPLAIN_GRID; r++) {
-        double cells[EXPLAIN_GRID];
-        for (int c = 0; c < EXPLAIN_GRID; c++)
-            cells[c] = digits6(grid[r * EXPLAIN_GRID + c]);
-        cJSON *row = cJSON_CreateDoubleArray(cells, EXPLAIN_GRID);
-        need(miss, row);
-        if (row && !cJSON_AddItemToArray(rows, row)) {
-            cJSON_Delete(row);
-            (*miss)++;
-        }
+    buf_printf(b, ",\"%s\":%.6g", name, isfinite(v) ? (double)v : 0.0);
+}
+
+static void put_text(buf *b, const shelf_model *m, const text_explanation *t)
+{
+    buf_printf(b, ",\"text\":{\"method\":\"%s\",\"versus\":", t->exact ? "exact" : "occlusion");
+    json_string(b, shelf_model_label(m, t->versus));
+    json_number(b, "margin", t->margin);
+    if (t->exact)
+        json_number(b, "bias", t->bias);
+    buf_puts(b, ",\"tokens\":[");
+    for (size_t i = 0; i < t->n; i++) {
+        buf_puts(b, i ? ",{\"token\":" : "{\"token\":");
+        json_string(b, t->tokens[i]);
+        json_number(b, "weight", t->weights[i]);
+        buf_printf(b, ",\"position\":%zu}", t->positions[i]);
     }
+    buf_puts(b, "]}");
+}
+
+static void put_image(buf *b, const float *grid, float prob)
+{
+    buf_puts(b, ",\"image\":{\"method\":\"occlusion\"");
+    json_number(b, "probability", prob);
+    buf_puts(b, ",\"grid\":[");
+    for (int r = 0; r < EXPLAIN_GRID; r++) {
+        buf_puts(b, r ? ",[" : "[");
+        for (int c = 0; c < EXPLAIN_GRID; c++) {
+            float v = grid[r * EXPLAIN_GRID + c];
+            buf_printf(b, c ? ",%.6g" : "%.6g", isfinite(v) ? (double)v : 0.0);
+        }
+        buf_puts(b, "]");
+    }
+    buf_puts(b, "]}");
 }
 
 char *explain_product(explainer *x, shelf_scratch *s, encoder_work *w, size_t batch,
@@ -390,31 +402,32 @@ char *explain_product(explainer *x, shelf_scratch *s, encoder_work *w, size_t ba
                       const float *fusion)
 {
     const shelf_model *m = x->m;
-    int miss = 0;
-    cJSON *doc = cJSON_CreateObject();
-    need(&miss, doc);
-    need(&miss, cJSON_AddStringToObject(doc, "label", shelf_model_label(m, label)));
+    buf b;
+    buf_init(&b);
+    buf_puts(&b, "{\"label\":");
+    json_string(&b, shelf_model_label(m, label));
     if (text && m->text) {
         text_explanation t;
         if (explain_text(x, s, text, label, &t))
-            miss++;
+            b.oom = 1;
         else
-            add_text(doc, m, &t, &miss);
+            put_text(&b, m, &t);
     }
     if (pixels && m->image) {
         float grid[CELLS], prob = 0;
         if (explain_image(x, w, batch, pixels, label, grid, &prob))
-            miss++;
+            b.oom = 1;
         else
-            add_image(doc, grid, prob, &miss);
+            put_image(&b, grid, prob);
     }
     if (fusion) {
-        cJSON *o = cJSON_AddObjectToObject(doc, "fusion");
-        need(&miss, o);
-        add_number(o, "text", fusion[0], &miss);
-        add_number(o, "image", fusion[1], &miss);
+        buf_puts(&b, ",\"fusion\":{");
+        buf_printf(&b, "\"text\":%.6g", isfinite(fusion[0]) ? (double)fusion[0] : 0.0);
+        json_number(&b, "image", fusion[1]);
+        buf_puts(&b, "}");
     }
-    char *json = miss ? NULL : cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
+    buf_puts(&b, "}");
+    char *json = buf_detach(&b); /* NULL after any failure, the explanation's included */
+    buf_free(&b);
     return json;
 }
