@@ -180,32 +180,6 @@ done:
     return rc;
 }
 
-/* Back-off's coverage and precision at threshold t: rows given a path, and of those the
- * ones whose path is the true label or an ancestor of it. */
-static void backoff_at(const eval_outputs *o, float t, double *coverage, double *precision)
-{
-    size_t K = (size_t)o->K;
-    long given = 0, right = 0;
-    char path[1024];
-    const char *sep = shelf_model_read_options(o->m)->label_sep;
-    if (!sep || !*sep)
-        sep = " > ";
-    size_t seplen = strlen(sep);
-    for (size_t i = 0; i < o->n; i++) {
-        float prob;
-        if (shelf_backoff(o->m, o->ranked + i * K, o->probs + i * K, o->K, t, path, sizeof path,
-                          &prob) == SHELF_BACKOFF_REVIEW)
-            continue;
-        given++;
-        size_t len = strlen(path);
-        const char *truth = o->truths[i];
-        right += strncmp(truth, path, len) == 0 &&
-                 (truth[len] == '\0' || strncmp(truth + len, sep, seplen) == 0);
-    }
-    *coverage = o->n ? (double)given / (double)o->n : 0;
-    *precision = given ? (double)right / (double)given : 1;
-}
-
 /* Scanning down from 0.999 in steps of 0.001 while the precision holds: the last threshold
  * at which it did (the widest coverage before it first falls below the target). */
 static void find_threshold(const eval_outputs *o, float *threshold, double *coverage,
@@ -215,7 +189,8 @@ static void find_threshold(const eval_outputs *o, float *threshold, double *cove
     for (int step = 999; step >= 1; step--) {
         float t = (float)step / 1000;
         double c, p;
-        backoff_at(o, t, &c, &p);
+        shelf_backoff_measure(o->m, o->ranked, o->probs, o->K, NULL, o->truths, o->n, t, &c,
+                              &p);
         if (p < (double)o->target_precision - 1e-6) /* a float's 0.99 is 0.99 */
             break;
         *threshold = t;

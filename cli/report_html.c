@@ -322,42 +322,25 @@ static void calibration(FILE *f, const report_page *p)
     fputs("</svg></section>", f);
 }
 
-/* Back-off's coverage and precision at threshold t over the kept labels. */
-static void backoff_at(const report_page *p, float t, double *coverage, double *precision)
-{
-    const char *sep = shelf_model_read_options(p->m)->label_sep;
-    sep = sep && *sep ? sep : " > ";
-    size_t seplen = strlen(sep);
-    long given = 0, right = 0;
-    char path[1024];
-    for (size_t i = 0; i < p->n; i++) {
-        float prob;
-        size_t at = i * (size_t)p->kq;
-        if (shelf_backoff(p->m, p->ranked + at, p->probs + at, p->kq, t, path, sizeof path,
-                          &prob) == SHELF_BACKOFF_REVIEW)
-            continue;
-        given++;
-        const char *truth = label_or_unknown(p, p->truth[i]);
-        size_t len = strlen(path);
-        right += !strncmp(truth, path, len) &&
-                 (truth[len] == '\0' || !strncmp(truth + len, sep, seplen));
-    }
-    *coverage = p->n ? (double)given / (double)p->n : 0;
-    *precision = given ? (double)right / (double)given : 1;
-}
-
-static void backoff_curve(FILE *f, const report_page *p)
+static int backoff_curve(FILE *f, const report_page *p)
 {
     enum { STEPS = 60 };
     double cov[STEPS], prec[STEPS];
     float thr[STEPS];
     int mark = -1; /* the lowest threshold, scanning down, before 99% precision is lost */
+    const char **truths = malloc((p->n + 1) * sizeof *truths);
+    if (!truths)
+        return -1;
+    for (size_t i = 0; i < p->n; i++)
+        truths[i] = label_or_unknown(p, p->truth[i]);
     for (int s = 0; s < STEPS; s++) {
         thr[s] = 0.999f - (float)s * (0.999f - 0.05f) / (STEPS - 1);
-        backoff_at(p, thr[s], &cov[s], &prec[s]);
+        shelf_backoff_measure(p->m, p->ranked, p->probs, p->kq, NULL, truths, p->n, thr[s],
+                              &cov[s], &prec[s]);
         if (mark == s - 1 && prec[s] >= 0.99 - 1e-6)
             mark = s;
     }
+    free(truths);
     double lo = 1;
     for (int s = 0; s < STEPS; s++)
         lo = prec[s] < lo ? prec[s] : lo;
@@ -386,6 +369,7 @@ static void backoff_curve(FILE *f, const report_page *p)
                 M + cov[mark] * (W - 2 * M),
                 H - M - (prec[mark] - lo) / (1 - lo + 1e-9) * (H - 2 * M), (double)thr[mark]);
     fputs("</svg></section>", f);
+    return 0;
 }
 
 static int training(FILE *f, const report_page *p)
@@ -545,7 +529,7 @@ int report_html(FILE *f, const report_page *p)
     classes(f, mt);
     int rc = confusions(f, p);
     calibration(f, p);
-    backoff_curve(f, p);
+    rc |= backoff_curve(f, p);
     rc |= training(f, p);
     mistakes(f, p);
     hygiene(f, p);

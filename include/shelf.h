@@ -479,6 +479,14 @@ typedef enum shelf_backoff_result {
 shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, const float *probs,
                                    int n, float min_conf, char *out, size_t outsize,
                                    float *prob);
+/* Back-off at min_conf over n products, product i's labels and probabilities ranked in
+ * labels[i*stride ..] and probs[i*stride ..] (stride of them, or counts[i] when counts is
+ * not NULL; a product with counts[i] < stride, or a NULL truths[i], is left out) and its
+ * true path truths[i]: *coverage, the share of products given a path, and *precision, the
+ * share of those paths that are the true one or an ancestor of it (1 when none is given). */
+void shelf_backoff_measure(const shelf_model *m, const int *labels, const float *probs,
+                           int stride, const int *counts, const char *const *truths, size_t n,
+                           float min_conf, double *coverage, double *precision);
 
 /* How many of the catalog's products have a text that also occurs in the model's training
  * data (after normalization). */

@@ -54,3 +54,31 @@ shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, cons
     *prob = nends ? top : probs[0];
     return SHELF_BACKOFF_REVIEW;
 }
+
+void shelf_backoff_measure(const shelf_model *m, const int *labels, const float *probs,
+                           int stride, const int *counts, const char *const *truths, size_t n,
+                           float min_conf, double *coverage, double *precision)
+{
+    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep
+                                                              : SHELF_DEFAULT_LABEL_SEP;
+    size_t seplen = strlen(sep);
+    long given = 0, right = 0, rows = 0;
+    char path[1024];
+    for (size_t i = 0; i < n; i++) {
+        const char *truth = truths[i];
+        if (!truth || (counts && counts[i] < stride))
+            continue;
+        rows++;
+        float prob;
+        size_t at = i * (size_t)stride;
+        if (shelf_backoff(m, labels + at, probs + at, stride, min_conf, path, sizeof path,
+                          &prob) == SHELF_BACKOFF_REVIEW)
+            continue;
+        given++;
+        size_t len = strlen(path); /* the path, or an ancestor of it: a prefix ending a level */
+        right += !strncmp(truth, path, len) &&
+                 (truth[len] == '\0' || !strncmp(truth + len, sep, seplen));
+    }
+    *coverage = rows ? (double)given / (double)rows : 0;
+    *precision = given ? (double)right / (double)given : 1;
+}

@@ -51,44 +51,17 @@ float calibrate_temperature(const float *rows, const int *truth, size_t n, int K
     return nll(rows, truth, n, K, best) < nll(rows, truth, n, K, 1.0) ? (float)best : 1.0f;
 }
 
-/* Back-off's precision and coverage at threshold t over the n validation rows (every label,
- * ranked, in labels and probs): paths given that are the true label or an ancestor of it. */
-static void backoff_at(const shelf_model *m, const shelf_product *p, const int *labels,
-                       const float *probs, const int *counts, size_t n, float t,
-                       double *coverage, double *precision)
-{
-    const int K = model_num_labels(m);
-    const char *sep = m->read.label_sep && *m->read.label_sep ? m->read.label_sep : " > ";
-    size_t seplen = strlen(sep);
-    long given = 0, right = 0, rows = 0;
-    char path[1024];
-    for (size_t i = 0; i < n; i++) {
-        if (counts[i] < K || !p[i].label)
-            continue;
-        rows++;
-        float prob;
-        if (shelf_backoff(m, labels + i * (size_t)K, probs + i * (size_t)K, K, t, path,
-                          sizeof path, &prob) == SHELF_BACKOFF_REVIEW)
-            continue;
-        given++;
-        size_t len = strlen(path);
-        right += !strncmp(p[i].label, path, len) &&
-                 (p[i].label[len] == '\0' || !strncmp(p[i].label + len, sep, seplen));
-    }
-    *coverage = rows ? (double)given / (double)rows : 0;
-    *precision = given ? (double)right / (double)given : 1;
-}
-
 /* --min-confidence auto: scanning down from 0.999 in steps of 0.001 while back-off keeps
  * MODEL_AUTO_PRECISION on the validation rows, the last threshold that did. */
-static void fit_threshold(shelf_model *m, const shelf_product *p, const int *labels,
+static void fit_threshold(shelf_model *m, const char *const *truths, const int *labels,
                           const float *probs, const int *counts, size_t n)
 {
     m->auto_threshold = -1;
     for (int step = 999; step >= 1; step--) {
         float t = (float)step / 1000;
         double c, q;
-        backoff_at(m, p, labels, probs, counts, n, t, &c, &q);
+        shelf_backoff_measure(m, labels, probs, model_num_labels(m), counts, truths, n, t, &c,
+                              &q);
         if (q < (double)MODEL_AUTO_PRECISION - 1e-6) /* 990 of 1000 is 0.99 */
             break;
         m->auto_threshold = t;
@@ -131,8 +104,15 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
     }
     m->temperature = calibrate_temperature(probs, truth, n, K);
     for (size_t i = 0; i < n; i++) /* the ranking stays: a temperature is monotone */
-        model_apply_temperature(probs + i * (size_t)K, counts[i], m->temperature);
-    fit_threshold(m, p, labels, probs, counts, n);
+        if (counts[i] == K) /* the others (a bad image) are left out below too */
+            model_apply_temperature(probs + i * (size_t)K, K, m->temperature);
+    const char **truths = mem_alloc(n * sizeof *truths);
+    if (!truths)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        truths[i] = p[i].label;
+    fit_threshold(m, truths, labels, probs, counts, n);
+    mem_free(truths);
     status = 0;
 done:
     mem_free(p);
