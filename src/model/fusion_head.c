@@ -72,18 +72,32 @@ void fusion_signals(const float *text_log_prob, const float *image_log_prob, int
     side_signals(image_log_prob, K, s + FUSION_SIDE_SIGNALS);
 }
 
-/* log(1 + e^x), without overflow for large x. */
-static float softplus(float x) { return x > 20 ? x : log1pf(expf(x)); }
-
-void fusion_gate_weights(const fusion_head *h, const float s[FUSION_SIGNALS], float a[2])
+void fusion_gate_scores(const fusion_head *h, const float s[FUSION_SIGNALS], float u[2])
 {
     for (int side = 0; side < 2; side++) {
         const float *w = h->gate[side];
-        float u = w[FUSION_SIGNALS];
+        u[side] = w[FUSION_SIGNALS];
         for (int j = 0; j < FUSION_SIGNALS; j++)
-            u += w[j] * (s[j] - h->mean[j]) * h->scale[j];
-        a[side] = softplus(u);
+            u[side] += w[j] * (s[j] - h->mean[j]) * h->scale[j];
     }
+}
+
+void fusion_gate_weights(const fusion_head *h, const float s[FUSION_SIGNALS], float a[2])
+{
+    float u[2];
+    fusion_gate_scores(h, s, u);
+    a[0] = fusion_gate_weight(u[0]);
+    a[1] = fusion_gate_weight(u[1]);
+}
+
+int fusion_head_photo_branch(const fusion_head *h, const unsigned char *skip)
+{
+    int best = -1;
+    for (int g = 0; g < h->ngroups; g++)
+        if (!(skip && skip[g]) && (best < 0 || h->w_image[g] * fabsf(h->w_text[best]) >
+                                                   h->w_image[best] * fabsf(h->w_text[g])))
+            best = g;
+    return best;
 }
 
 void fusion_head_apply(const fusion_head *h, const float *text_log_prob,

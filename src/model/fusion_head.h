@@ -19,6 +19,7 @@
 #ifndef SHELF_MODEL_FUSION_HEAD_H
 #define SHELF_MODEL_FUSION_HEAD_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,8 +69,16 @@ const char *fusion_kind_name(fusion_kind k);
 /* The gate's signals of one product from its two sides' log-probabilities (K labels). */
 void fusion_signals(const float *text_log_prob, const float *image_log_prob, int K,
                     float s[FUSION_SIGNALS]);
-/* The gate's weights (a_text, a_image) for signals s. */
+/* The gate's scores u (text, image) for signals s, before the softplus that makes them
+ * weights; and the weights (a_text, a_image) themselves. */
+void fusion_gate_scores(const fusion_head *h, const float s[FUSION_SIGNALS], float u[2]);
+/* The weight a score gives: softplus(u) = log(1 + e^u), without overflow. */
+static inline float fusion_gate_weight(float u) { return u > 20 ? u : log1pf(expf(u)); }
 void fusion_gate_weights(const fusion_head *h, const float s[FUSION_SIGNALS], float a[2]);
+/* Branch heads: the branch, other than those skip marks (NULL: none), where the photo
+ * weighs most per unit of the title's weight (the first of equals); -1 when every one is
+ * skipped. */
+int fusion_head_photo_branch(const fusion_head *h, const unsigned char *skip);
 
 /* The fused scores z[0..K) of one product (z may be image_log_prob), and in weights (NULL:
  * not asked) what the text and the image weighed for it: the gate's a, the branch weights

@@ -365,11 +365,7 @@ static void describe_branches(buf *b, const shelf_model *m)
     if (!shown)
         b->oom = 1; /* the description fails whole, not with lines left out */
     for (int round = 0; shown && round < 3 && round < h->ngroups; round++) {
-        int best = -1;
-        for (int g = 0; g < h->ngroups; g++) /* the largest image weight per text weight */
-            if (!shown[g] && (best < 0 || h->w_image[g] * fabsf(h->w_text[best]) >
-                                              h->w_image[best] * fabsf(h->w_text[g])))
-                best = g;
+        int best = fusion_head_photo_branch(h, shown);
         shown[best] = 1;
         const char *label = "";
         for (int c = 0; c < h->nlabels && !*label; c++)

@@ -14,10 +14,7 @@ static void summarize_fusion(const fusion_head *h, shelf_fusion_summary *f)
     if (h->kind == FUSION_GATE) {
         fusion_gate_weights(h, h->mean, a);
     } else if (h->kind == FUSION_BRANCH) {
-        int best = 0; /* the largest image weight per text weight */
-        for (int g = 1; g < h->ngroups; g++)
-            if (h->w_image[g] * fabsf(h->w_text[best]) > h->w_image[best] * fabsf(h->w_text[g]))
-                best = g;
+        int best = fusion_head_photo_branch(h, NULL);
         a[0] = h->w_text[best];
         a[1] = h->w_image[best];
     }

@@ -113,8 +113,10 @@ double fusion_gate_loss(const fusion_head *h, const float *text, const float *im
         if (y[i] < 0)
             continue;
         const float *t = text + i * (size_t)K, *im = image + i * (size_t)K, *s = sig + i * S;
-        float a[2];
-        fusion_gate_weights(h, s, a);
+        float u[2], a[2];
+        fusion_gate_scores(h, s, u); /* once: the weights and their derivatives read it */
+        a[0] = fusion_gate_weight(u[0]);
+        a[1] = fusion_gate_weight(u[1]);
         for (int c = 0; c < K; c++)
             z[c] = a[0] * t[c] + a[1] * im[c] + h->bias[c];
         log_softmax_forward(z, z, K);
@@ -129,11 +131,8 @@ double fusion_gate_loss(const fusion_head *h, const float *text, const float *im
             grad[GATE_PARAMS + c] += d;
         }
         for (int side = 0; side < 2; side++) { /* a = softplus(u): da/du = sigmoid(u) */
-            const float *w = h->gate[side];
-            float u = w[S], *g = grad + side * (S + 1);
-            for (int j = 0; j < S; j++)
-                u += w[j] * (s[j] - h->mean[j]) * h->scale[j];
-            float du = (float)da[side] * sigmoid(u);
+            float *g = grad + side * (S + 1);
+            float du = (float)da[side] * sigmoid(u[side]);
             for (int j = 0; j < S; j++)
                 g[j] += du * (s[j] - h->mean[j]) * h->scale[j];
             g[S] += du;
