@@ -170,6 +170,8 @@ typedef struct job {
     int *labels, *counts; /* BATCH * kq, BATCH */
     float *probs;
     unsigned char *used;  /* BATCH: what each product was classified by */
+    int *best;            /* --explain, BATCH: the label explained, -1 for a skipped product */
+    const char **why;     /* --explain, BATCH: the explanations (the predictor's) */
     const char *explain_dir; /* --explain-dir, or NULL */
     long bad_images;      /* skipped under --skip-bad, over the whole run */
     long text_only;       /* fused models: classified without their image */
@@ -263,21 +265,20 @@ static int write_batch(job *j, const batch *b)
     if (ps.bad_images && !j->bad_images)
         note(j->pg, "skipping products with a bad image; the first: %s", ps.first_bad);
     j->bad_images += ps.bad_images;
+    for (size_t i = 0; j->cols.explain && i < b->n; i++) /* each product's best label */
+        j->best[i] = j->counts[i] < 0 ? -1 : j->labels[i * (size_t)j->kq];
+    if (j->cols.explain && shelf_predictor_explain_many(j->pred, j->data, b->p, b->n, j->best,
+                                                        j->why, &err) != SHELF_OK) {
+        note(j->pg, "%s", err.message);
+        return -1;
+    }
     for (size_t i = 0; i < b->n; i++) {
         if (j->counts[i] < 0)
             continue;
-        char *why = NULL; /* of the best label */
-        if (j->cols.explain && shelf_predictor_explain(j->pred, j->data, b->p, i,
-                                                       j->labels[i * (size_t)j->kq], &why,
-                                                       &err) != SHELF_OK) {
-            note(j->pg, "%s", err.message);
-            return -1;
-        }
+        const char *why = j->cols.explain ? j->why[i] : NULL; /* of the best label */
         write_product(j, &b->p[i], j->labels + i * (size_t)j->kq, j->probs + i * (size_t)j->kq,
                       j->counts[i], j->used[i], i, why);
-        int bad = why && j->explain_dir && write_overlay(j, &b->p[i], why);
-        free(why);
-        if (bad)
+        if (why && j->explain_dir && write_overlay(j, &b->p[i], why))
             return -1;
     }
     /* a full disk stops the run */
@@ -321,6 +322,12 @@ static int job_alloc(job *j)
     j->counts = malloc(sizeof(int) * BATCH);
     j->probs = malloc(sizeof(float) * BATCH * (size_t)j->kq);
     j->used = malloc(BATCH);
+    if (j->cols.explain) {
+        j->best = malloc(sizeof(int) * BATCH);
+        j->why = malloc(sizeof(char *) * BATCH);
+        if (!j->best || !j->why)
+            return -1;
+    }
     return j->labels && j->counts && j->probs && j->used ? 0 : -1;
 }
 
@@ -493,6 +500,7 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
+    shelf_predictor_explain_best(j.pred, j.cols.explain);
     j.out = out ? shelf_outfile_stream(of) : stdout;
     j.out_name = out ? out : "standard output";
     if (image) {
@@ -529,6 +537,8 @@ done:
     free(j.counts);
     free(j.probs);
     free(j.used);
+    free(j.best);
+    free((void *)j.why);
     shelf_predictor_free(j.pred);
     shelf_reader_close(rd);
     shelf_model_free(m);

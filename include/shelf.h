@@ -443,6 +443,19 @@ int shelf_predictor_fusion(const shelf_predictor *p, size_t i, float weights[2])
 shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
                                      const shelf_product *products, size_t i, int label,
                                      char **json, shelf_error *err);
+/* on: the next runs explain each product's best label as they predict it, for
+ * shelf_predictor_explain_many to hand over; a bag-of-n-grams model then reads each text
+ * once for both. Other models explain in shelf_predictor_explain_many itself. */
+void shelf_predictor_explain_best(shelf_predictor *p, int on);
+/* shelf_predictor_explain of the last run's products [0, n) at once, on the predictor's
+ * threads: json[i] explains labels[i] (NULL where labels[i] < 0: a product not explained, as
+ * one the run skipped). The texts belong to the predictor and stay valid until its next run
+ * or shelf_predictor_explain_many. A model that reads images explains one product after
+ * another, its occluded copies over all cores. */
+shelf_status shelf_predictor_explain_many(shelf_predictor *p, const char *data_path,
+                                          const shelf_product *products, size_t n,
+                                          const int *labels, const char **json,
+                                          shelf_error *err);
 void shelf_predictor_free(shelf_predictor *p);
 
 /* A thumbnail of the image `ref` (resolved against the folder of data_path, as predictions

@@ -388,6 +388,36 @@ static shelf_status predictor_runs(const void *arg, shelf_error *err)
     return s;
 }
 
+/* A run that explains as it predicts, each product's best label explained at once and one
+ * product's second label alone, twice (the second run reuses the buffers). */
+static shelf_status explained_runs(const void *arg, shelf_error *err)
+{
+    shelf_product p[N];
+    for (size_t i = 0; i < N; i++)
+        p[i] = *shelf_catalog_get(products, i);
+    int labels[N * K], counts[N], best[N];
+    float probs[N * K];
+    unsigned char used[N];
+    const char *json[N];
+    shelf_predict_stats st;
+    shelf_predictor *pr = NULL;
+    shelf_status s = shelf_predictor_new(arg, 2, 0, &pr, err);
+    shelf_predictor_explain_best(pr, 1);
+    for (int run = 0; run < 2 && s == SHELF_OK; run++) {
+        s = shelf_predictor_run(pr, csv, p, N, K, labels, probs, counts, used, &st, err);
+        for (size_t i = 0; i < N && s == SHELF_OK; i++)
+            best[i] = counts[i] > 0 ? labels[i * K] : -1;
+        if (s == SHELF_OK)
+            s = shelf_predictor_explain_many(pr, csv, p, N, best, json, err);
+        char *one = NULL;
+        if (s == SHELF_OK && counts[0] > 1)
+            s = shelf_predictor_explain(pr, csv, p, 0, labels[1], &one, err);
+        free(one);
+    }
+    shelf_predictor_free(pr);
+    return s;
+}
+
 static void predicting_texts(void **state)
 {
     (void)state;
@@ -406,6 +436,8 @@ static void predicting_texts(void **state)
         fail_both_ways(what, predict_products, m);
         snprintf(what, sizeof what, "predictor %s", name);
         fail_both_ways(what, predictor_runs, m);
+        snprintf(what, sizeof what, "explained %s", name);
+        fail_both_ways(what, explained_runs, m);
     }
 }
 
@@ -515,6 +547,7 @@ static void predicting_images(void **state)
     fail_both_ways("predictor image", predictor_runs, models[IMAGE]);
     fail_both_ways("predict_products fused", predict_products, models[FUSED]);
     fail_both_ways("predictor fused", predictor_runs, models[FUSED]);
+    fail_both_ways("explained fused", explained_runs, models[FUSED]);
 }
 
 /* ---- d. a server's request ----------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * messages; the allocator's fault injection, and through it every allocation failure of the
  * arena, the buffer, growing arrays, the string map and the thread pool (each a clean -1 or
  * NULL, with nothing leaked: the sanitizer build runs these tests); the random numbers; the
- * pool's split of work. */
+ * pool's split of work; fmt_g6 against printf's "%.6g". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/fmt_float.h"
 #include "core/grow.h"
 #include "core/hash.h"
 #include "core/mem.h"
@@ -563,6 +564,58 @@ static void strmap_out_of_memory_returns_minus_one_and_keeps_the_map(void **stat
     }
 }
 
+/* ---- fmt_float */
+
+static void expect_g6(float v)
+{
+    char want[64], got[FMT_G6_MAX];
+    snprintf(want, sizeof want, "%.6g", (double)v);
+    size_t len = fmt_g6(got, v);
+    assert_string_equal(got, want);
+    assert_int_equal(len, strlen(want));
+}
+
+static void fmt_g6_writes_what_printf_writes(void **state)
+{
+    (void)state;
+    const float edges[] = {0.0f, -0.0f, 1, -1, 0.5f, 1e-4f, 1.00001e-4f, 9.999995e-5f,
+                           0.000123456f, 999999, 999999.5f, 1e6f, 123456.5f, 0.1f, 9.5f,
+                           99999.95f, 0.99999949f, 0.9999995f, 2.5f, 1e-5f, 3e38f, 1e-38f,
+                           1.5e-45f, 12345.65f, 1.234565f, 100, 1000.5f, 10.25f};
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+        expect_g6(edges[i]);
+    rng r;
+    rng_seed(&r, 7);
+    for (int i = 0; i < 2000000; i++) {
+        /* every magnitude: random bits; the usual one: weights and probabilities */
+        uint32_t bits = (uint32_t)rng_next(&r);
+        float v;
+        memcpy(&v, &bits, sizeof v);
+        if (i % 2)
+            v = (rng_float(&r) - 0.5f) * (float)(1 << (i % 24));
+        if (v != v || v - v != 0) /* NaN, infinities: not for explanations */
+            continue;
+        expect_g6(v);
+    }
+    /* ties at the sixth digit: x.xxxxx5 exactly, as a float holds it */
+    for (int i = 0; i < 100000; i++)
+        expect_g6((float)i + 0.5f);
+    for (int i = 0; i < 100000; i++)
+        expect_g6((float)i * 0.125f);
+}
+
+static void fmt_uint_writes_decimal(void **state)
+{
+    (void)state;
+    const unsigned long long cases[] = {0, 7, 10, 99, 12345, 18446744073709551615ULL};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char want[32], got[24];
+        snprintf(want, sizeof want, "%llu", cases[i]);
+        assert_int_equal(fmt_uint(got, cases[i]), strlen(want));
+        assert_string_equal(got, want);
+    }
+}
+
 /* ---- threadpool */
 
 static void pool_split_covers_every_item_once(void **state)
@@ -678,6 +731,8 @@ int main(void)
         cmocka_unit_test(strmap_interns_in_first_seen_order),
         cmocka_unit_test(strmap_keeps_ids_across_growth),
         cmocka_unit_test(strmap_out_of_memory_returns_minus_one_and_keeps_the_map),
+        cmocka_unit_test(fmt_g6_writes_what_printf_writes),
+        cmocka_unit_test(fmt_uint_writes_decimal),
         cmocka_unit_test(pool_split_covers_every_item_once),
         cmocka_unit_test(pool_run_runs_every_thread_once),
         cmocka_unit_test(pool_out_of_memory_runs_with_fewer_threads_or_returns_null),

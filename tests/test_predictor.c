@@ -474,6 +474,71 @@ static void explanations_cover_the_sides_a_product_has(void **state)
     }
 }
 
+/* Explanations of a whole run at once (shelf_predictor_explain_many), after a run that
+ * explained as it predicted (shelf_predictor_explain_best) or not: the same labels and
+ * probabilities as a plain run, the same objects as one shelf_predictor_explain each, on 1 and
+ * 2 threads; a label other than the best is explained afresh; -1 explains nothing. */
+static void a_run_explains_what_one_product_at_a_time_explains(void **state)
+{
+    (void)state;
+    shelf_product p[6] = {
+        {"a", "red thing 3", "", "", 2, NULL, 0},
+        {"b", "blue blue thing", "", "products[1].image_base64", 3, photo, photo_size},
+        {"c", "", "", "", 4, NULL, 0},
+        {"d", "green thing 4 red", "", "products[3].image_base64", 5, photo, photo_size},
+        {"e", "zzz unknown", "", "", 6, NULL, 0},
+        {"f", "thing \"quoted\" \\ back", "", "", 7, NULL, 0}};
+    const shelf_model *models[3] = {text_model, gru_model, fused_model};
+    for (int mi = 0; mi < 3; mi++) {
+        const shelf_model *m = models[mi];
+        size_t n = m == fused_model ? 4 : 6; /* a fused product needs a side */
+        for (int threads = 1; threads <= 2; threads++) {
+            for (int best = 0; best < 2; best++) {
+                answers plain, got;
+                shelf_predict_stats st;
+                shelf_predictor_free(ran(m, threads, 0, p, n, 2, &plain, &st));
+                shelf_predictor *pr = NULL;
+                assert_int_equal(shelf_predictor_new(m, threads, 0, &pr, NULL), SHELF_OK);
+                shelf_predictor_explain_best(pr, best);
+                assert_int_equal(shelf_predictor_run(pr, "-", p, n, 2, got.labels, got.probs,
+                                                     got.counts, got.used, &st, NULL),
+                                 SHELF_OK);
+                expect_same(&plain, &got, n, 2);
+                int labels[6];
+                const char *json[7];
+                for (size_t i = 0; i < n; i++) /* the best; the second for one; none for one */
+                    labels[i] = got.counts[i] <= 0 ? -1 : i == 1 ? -1
+                                : got.labels[i * 2 + (i == 3 && got.counts[i] > 1)];
+                shelf_error err = {0};
+                assert_int_equal(shelf_predictor_explain_many(pr, "-", p, n, labels, json, &err),
+                                 SHELF_OK);
+                for (size_t i = 0; i < n; i++) {
+                    if (labels[i] < 0) {
+                        assert_null(json[i]);
+                        continue;
+                    }
+                    char *one = NULL;
+                    assert_int_equal(shelf_predictor_explain(pr, "-", p, i, labels[i], &one,
+                                                             &err), SHELF_OK);
+                    if (strcmp(json[i], one))
+                        fail_msg("model %d, %d threads, best %d, product %zu:\n%s\n%s", mi,
+                                 threads, best, i, json[i], one);
+                    cJSON *doc = cJSON_Parse(json[i]);
+                    assert_non_null(doc);
+                    cJSON_Delete(doc);
+                    free(one);
+                }
+                labels[0] = m == fused_model ? 99 : shelf_model_num_labels(m);
+                assert_int_equal(shelf_predictor_explain_many(pr, "-", p, n, labels, json, &err),
+                                 SHELF_EINVAL);
+                assert_int_equal(shelf_predictor_explain_many(pr, "-", p, n + 1, labels, json,
+                                                              &err), SHELF_EINVAL);
+                shelf_predictor_free(pr);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +555,7 @@ int main(void)
         cmocka_unit_test(a_gru_explanation_occludes_each_token),
         cmocka_unit_test(long_texts_are_explained_whole_or_up_to_the_cap),
         cmocka_unit_test(explanations_cover_the_sides_a_product_has),
+        cmocka_unit_test(a_run_explains_what_one_product_at_a_time_explains),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

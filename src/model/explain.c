@@ -1,16 +1,19 @@
 #include "model/explain.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/fmt_float.h"
 #include "core/grow.h"
 #include "core/mem.h"
 #include "model/cnn_encoder.h"
 #include "model/image_model.h"
 #include "model/sparse_vec.h"
+#include "nn/softmax.h"
 #include "text/utf8.h"
 
 enum { CELLS = EXPLAIN_GRID * EXPLAIN_GRID };
@@ -20,8 +23,9 @@ struct explainer {
     /* the bag's vector of the text explained */
     vec_scratch vs;
     sparse_vec vec;
-    int have_vs;
     float *u; /* --dim: the two labels' head difference over the embedding */
+    float *hidden, *z; /* the text's embedding (--dim), its node scores */
+    float *top;        /* K: explain_bag_predict's copy of the logits, for the best labels */
     /* occlusion: the texts without one token each, and their log-probabilities */
     tok_scratch tok;
     buf texts;
@@ -33,6 +37,10 @@ struct explainer {
     char *token_text;
     size_t token_cap, text_cap;
     size_t *order;
+    uint64_t *keys; /* 2 per token: the ranking's sort keys and its scratch */
+    float *share;   /* per entry of the bag's vector: its share of the margin per occurrence */
+    size_t share_cap;
+    size_t keys_cap;
     float *ranked;
     const char **ranked_tokens;
     /* the image and its occluded copies, their probabilities */
@@ -51,17 +59,22 @@ explainer *explainer_new(const shelf_model *m)
     x->lp = mem_alloc((EXPLAIN_MAX_TOKENS + 1) * K * sizeof *x->lp);
     x->variants = mem_alloc((EXPLAIN_MAX_TOKENS + 1) * sizeof *x->variants);
     const bag_encoder *b = model_bag(m);
+    int bad_vs = 0;
     if (b) {
-        x->have_vs = vec_scratch_init(&x->vs, b->nrows) == 0;
+        bad_vs = vec_scratch_init(&x->vs, b->nrows);
         x->vs.feats.track = 1;
         x->u = mem_alloc((size_t)(b->dim > 0 ? b->dim : 1) * sizeof *x->u);
+        x->hidden = mem_alloc((size_t)(b->dim > 0 ? b->dim : 1) * sizeof *x->hidden);
+        x->z = mem_alloc((size_t)model_num_nodes(m) * sizeof *x->z);
+        x->top = mem_alloc(K * sizeof *x->top);
     }
     if (m->image) {
         size_t S = (size_t)image_encoder_size(m->image);
         x->pix = mem_alloc((CELLS + 1) * S * S * 3);
         x->probs = mem_alloc((CELLS + 1) * K * sizeof *x->probs);
     }
-    if (!x->lp || !x->variants || (b && (!x->have_vs || !x->u)) ||
+    if (!x->lp || !x->variants || bad_vs ||
+        (b && (!x->u || !x->hidden || !x->z || !x->top)) ||
         (m->image && (!x->pix || !x->probs))) {
         explainer_free(x);
         return NULL;
@@ -73,10 +86,12 @@ void explainer_free(explainer *x)
 {
     if (!x)
         return;
-    if (x->have_vs)
-        vec_scratch_free(&x->vs);
+    vec_scratch_free(&x->vs); /* zeroed, or made in part: either is freed */
     sparse_vec_free(&x->vec);
     mem_free(x->u);
+    mem_free(x->hidden);
+    mem_free(x->z);
+    mem_free(x->top);
     tok_scratch_free(&x->tok);
     buf_free(&x->texts);
     mem_free(x->variants);
@@ -85,6 +100,8 @@ void explainer_free(explainer *x)
     mem_free(x->weights);
     mem_free(x->token_text);
     mem_free(x->order);
+    mem_free(x->keys);
+    mem_free(x->share);
     mem_free(x->ranked);
     mem_free(x->ranked_tokens);
     mem_free(x->pix);
@@ -107,7 +124,8 @@ static int reserve_tokens(explainer *x, size_t n, size_t text_len)
     x->token_cap = cap;
     for (size_t i = 1; i < sizeof caps / sizeof *caps; i++)
         x->token_cap = caps[i] < x->token_cap ? caps[i] : x->token_cap;
-    return grow_array((void **)&x->token_text, &x->text_cap, text_len + n + 1, 1, 256);
+    return grow_array((void **)&x->keys, &x->keys_cap, 2 * n + 2, sizeof *x->keys, 128) ||
+           grow_array((void **)&x->token_text, &x->text_cap, text_len + n + 1, 1, 256);
 }
 
 /* Copies the n tokens of t into the explainer's token strings. */
@@ -160,16 +178,41 @@ static float path_diff(const shelf_model *m, const label_head *h, long in, int c
     return sum;
 }
 
-/* The bag's exact split of the margin of label over versus into its tokens' weights. */
-static int explain_bag(explainer *x, const char *text, text_explanation *out)
+/* The bag's vector of text, with each feature's tokens tracked, and the labels' logits from
+ * it into x->lp: the text is read once for both. 0, or -1. */
+static int bag_logits(explainer *x, const char *text)
+{
+    const shelf_model *m = x->m;
+    const bag_encoder *b = model_bag(m);
+    const label_head *h = &m->text_head; /* the rows read next, fetched early as a run does */
+    const float *next = b->dim ? b->emb : h->by_output ? NULL : h->w;
+    if (bag_vectorize(b, &x->vs, &x->vec, text, strlen(text), next,
+                      b->dim ? (size_t)b->dim : (size_t)h->out))
+        return -1;
+    encoder_features f = {.n = 1, .width = h->in, .sparse = &x->vec};
+    if (b->dim) { /* the head reads the embedding */
+        bag_embed(b, &x->vec, x->hidden);
+        f.sparse = NULL;
+        f.dense = x->hidden;
+    }
+    label_head_forward_row(h, &f, 0, x->z);
+    const int K = model_num_labels(m);
+    if (m->hierarchical)
+        taxonomy_leaf_logits(&m->tax, x->z, x->lp);
+    else
+        memcpy(x->lp, x->z, (size_t)K * sizeof *x->lp);
+    return 0;
+}
+
+/* The bag's exact split of the margin of label over versus into its tokens' weights, from
+ * the vector bag_logits made. */
+static int explain_bag(explainer *x, text_explanation *out)
 {
     const shelf_model *m = x->m;
     const bag_encoder *b = model_bag(m);
     const label_head *h = &m->text_head;
     vec_scratch *vs = &x->vs;
     sparse_vec *v = &x->vec;
-    if (bag_vectorize(b, vs, v, text, strlen(text), NULL, 0))
-        return -1;
     const feat_list *f = &vs->feats;
     size_t ntok = f->tok.ntokens;
     if (reserve_tokens(x, ntok, tokens_bytes(&f->tok, ntok)))
@@ -180,26 +223,24 @@ static int explain_bag(explainer *x, const char *text, text_explanation *out)
     const int D = b->dim;
     for (int k = 0; k < D; k++) /* the head reads the embedding: its difference over it */
         x->u[k] = path_diff(m, h, k, c, d);
-    /* each group's entries, then its occurrences: entry j of row r gets slot[r] = j */
-    size_t groups[3] = {0, vs->nword_rows, v->n}, occ[3] = {0, f->nword, f->n};
-    for (int g = 0; g < 2; g++) {
-        for (size_t j = groups[g]; j < groups[g + 1]; j++)
-            vs->slot[v->rows[j]] = (uint32_t)j;
-        for (size_t o = occ[g]; o < occ[g + 1]; o++) {
-            int32_t r = bucket_map_row(&b->rows, f->ids[o]);
-            if (r < 0)
-                continue;
-            size_t j = vs->slot[r];
-            float delta = 0;
-            if (D == 0)
-                delta = path_diff(m, h, r, c, d);
-            else
-                for (int k = 0; k < D; k++)
-                    delta += b->emb[(size_t)r * (size_t)D + (size_t)k] * x->u[k];
-            float share = v->vals[j] * delta / (float)vs->count[j] / (float)f->span[o];
-            for (uint32_t t = f->from[o]; t < f->from[o] + f->span[o] && t < ntok; t++)
-                x->weights[t] += share;
-        }
+    if (grow_array((void **)&x->share, &x->share_cap, v->n + 1, sizeof *x->share, 256))
+        return -1;
+    for (size_t j = 0; j < v->n; j++) { /* each entry's share of the margin, per occurrence */
+        const size_t r = v->rows[j];
+        float delta = 0;
+        if (D == 0)
+            delta = path_diff(m, h, (long)r, c, d);
+        else
+            for (int k = 0; k < D; k++)
+                delta += b->emb[r * (size_t)D + (size_t)k] * x->u[k];
+        x->share[j] = v->vals[j] * delta / (float)vs->count[j];
+    }
+    for (size_t o = 0; o < f->n; o++) { /* each occurrence's, to the tokens it spans */
+        if (vs->entry[o] == VEC_UNKNOWN)
+            continue;
+        float share = x->share[vs->entry[o]] / (float)f->span[o];
+        for (uint32_t t = f->from[o]; t < f->from[o] + f->span[o] && t < ntok; t++)
+            x->weights[t] += share;
     }
     out->bias = path_diff(m, h, -1, c, d);
     out->exact = 1;
@@ -254,33 +295,71 @@ static int explain_occlusion(explainer *x, shelf_scratch *s, const char *text,
     return 0;
 }
 
-static int by_weight(const void *a, const void *b, void *ctx)
+/* A key that sorts ascending as the tokens are ranked: weight down, then position up. */
+static uint64_t rank_key(float w, size_t i)
 {
-    const float *w = ctx;
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    return w[i] > w[j] ? -1 : w[i] < w[j] ? 1 : (i > j) - (i < j);
+    uint32_t bits;
+    w += 0.0f; /* -0 as 0: equal weights rank by position */
+    memcpy(&bits, &w, sizeof bits);
+    bits = bits & 0x80000000u ? ~bits : bits | 0x80000000u; /* ascending with the float */
+    return (uint64_t)~bits << 32 | (uint64_t)i;
 }
 
-int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
-                 text_explanation *out)
+/* Sorts k[0..n) ascending, tmp[n] the scratch: a merge sort, since qsort's comparison
+ * through a function pointer cost a tenth of explaining a bag model's long texts. */
+static void sort_keys(uint64_t *k, uint64_t *tmp, size_t n)
+{
+    for (size_t i = 1; i < n; i++) { /* runs of 8 by insertion */
+        if (i % 8 == 0)
+            continue;
+        uint64_t v = k[i];
+        size_t j = i;
+        for (; j % 8 && k[j - 1] > v; j--)
+            k[j] = k[j - 1];
+        k[j] = v;
+    }
+    uint64_t *from = k, *to = tmp;
+    for (size_t run = 8; run < n; run *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * run) {
+            size_t mid = lo + run < n ? lo + run : n, hi = lo + 2 * run < n ? lo + 2 * run : n;
+            size_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi)
+                to[o++] = from[a] <= from[b] ? from[a++] : from[b++];
+            while (a < mid)
+                to[o++] = from[a++];
+            while (b < hi)
+                to[o++] = from[b++];
+        }
+        uint64_t *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != k)
+        memcpy(k, from, n * sizeof *k);
+}
+
+/* explain_text once x->lp holds the text's log-probabilities (and, for the bag, x->vs its
+ * tracked vector). */
+static int explain_read_text(explainer *x, shelf_scratch *s, const char *text, int label,
+                             text_explanation *out)
 {
     const shelf_model *m = x->m;
     const int K = model_num_labels(m);
     memset(out, 0, sizeof *out);
     out->label = label;
-    if (model_texts_log_probs(m, s, &text, 1, x->lp, NULL))
-        return -1;
     int versus = label == 0 ? 1 : 0; /* the best other label */
     for (int c = 0; c < K; c++)
         if (c != label && x->lp[c] > x->lp[versus])
             versus = c;
     out->versus = K > 1 ? versus : label;
     out->margin = x->lp[label] - x->lp[out->versus];
-    if (model_bag(m) ? explain_bag(x, text, out) : explain_occlusion(x, s, text, out))
+    if (model_bag(m) ? explain_bag(x, out) : explain_occlusion(x, s, text, out))
         return -1;
     for (size_t i = 0; i < out->n; i++)
-        x->order[i] = i;
-    qsort_r(x->order, out->n, sizeof *x->order, by_weight, x->weights);
+        x->keys[i] = rank_key(x->weights[i], i);
+    sort_keys(x->keys, x->keys + out->n, out->n);
+    for (size_t i = 0; i < out->n; i++)
+        x->order[i] = (size_t)(uint32_t)x->keys[i];
     for (size_t i = 0; i < out->n; i++) { /* best first: tokens and weights in that order */
         x->ranked[i] = x->weights[x->order[i]];
         x->ranked_tokens[i] = x->tokens[x->order[i]];
@@ -291,6 +370,19 @@ int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
     out->weights = x->weights;
     out->positions = x->order;
     return 0;
+}
+
+int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
+                 text_explanation *out)
+{
+    const shelf_model *m = x->m;
+    if (!model_bag(m))
+        return model_texts_log_probs(m, s, &text, 1, x->lp, NULL) ? -1
+               : explain_read_text(x, s, text, label, out);
+    if (bag_logits(x, text))
+        return -1;
+    log_softmax_forward(x->lp, x->lp, model_num_labels(m));
+    return explain_read_text(x, s, text, label, out);
 }
 
 int explain_image(explainer *x, encoder_work *w, size_t batch, const unsigned char *pixels,
@@ -325,43 +417,65 @@ int explain_image(explainer *x, encoder_work *w, size_t batch, const unsigned ch
 /* ---- the JSON object, written straight into a buffer: an explanation of a long text has
  * hundreds of tokens, and building a cJSON tree of them cost three times the explanation */
 
-/* s as a JSON string: quotes, backslashes and control characters escaped, bytes that are not
- * UTF-8 as U+FFFD, so that the output stays valid JSON whatever a label holds. */
-static void json_string(buf *b, const char *s)
+/* s (n bytes) as a JSON string at o, which has room for 6 * n + 2 bytes; returns the end.
+ * Quotes, backslashes and control characters escaped, bytes that are not UTF-8 as U+FFFD,
+ * so that the output stays valid JSON whatever a label holds. */
+static char *json_string_at(char *o, const char *s, size_t n)
 {
-    size_t n = s ? strlen(s) : 0;
-    buf_append(b, "\"", 1);
+    *o++ = '"';
     while (n > 0) {
-        size_t ok = utf8_valid_prefix(s, n), start = 0;
+        size_t ok = utf8_valid_prefix(s, n);
         for (size_t i = 0; i < ok; i++) {
             unsigned char c = (unsigned char)s[i];
-            if (c >= 0x20 && c != '"' && c != '\\')
-                continue;
-            buf_append(b, s + start, i - start);
-            start = i + 1;
-            if (c == '"' || c == '\\')
-                buf_printf(b, "\\%c", c);
-            else
-                buf_printf(b, "\\u%04x", c);
+            if (c >= 0x20 && c != '"' && c != '\\') {
+                *o++ = (char)c;
+            } else if (c == '"' || c == '\\') {
+                *o++ = '\\';
+                *o++ = (char)c;
+            } else {
+                static const char hex[] = "0123456789abcdef";
+                memcpy(o, "\\u00", 4);
+                o[4] = hex[c >> 4];
+                o[5] = hex[c & 15];
+                o += 6;
+            }
         }
-        buf_append(b, s + start, ok - start);
         s += ok;
         n -= ok;
         if (n == 0)
             break;
         size_t bad = utf8_invalid_len(s, n);
-        buf_puts(b, "\\ufffd");
+        memcpy(o, "\\ufffd", 6);
+        o += 6;
         s += bad;
         n -= bad;
     }
-    buf_append(b, "\"", 1);
+    *o++ = '"';
+    return o;
 }
 
-/* ,"name":v with 6 significant digits, as the predictions' probabilities (a float has no
- * more); a value that is not finite, which no model should give, as 0. */
+static void json_string(buf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > (SIZE_MAX - 2) / 6 || buf_reserve(b, 6 * n + 2))
+        return;
+    b->len = (size_t)(json_string_at(b->data + b->len, s ? s : "", n) - b->data);
+    b->data[b->len] = '\0';
+}
+
+/* v with 6 significant digits, as the predictions' probabilities (a float has no more); a
+ * value that is not finite, which no model should give, as 0. */
+static void json_float(buf *b, float v)
+{
+    char num[FMT_G6_MAX];
+    buf_append(b, num, fmt_g6(num, isfinite(v) ? v : 0.0f));
+}
+
+/* ,"name":v */
 static void json_number(buf *b, const char *name, float v)
 {
-    buf_printf(b, ",\"%s\":%.6g", name, isfinite(v) ? (double)v : 0.0);
+    buf_printf(b, ",\"%s\":", name);
+    json_float(b, v);
 }
 
 static void put_text(buf *b, const shelf_model *m, const text_explanation *t)
@@ -372,11 +486,26 @@ static void put_text(buf *b, const shelf_model *m, const text_explanation *t)
     if (t->exact)
         json_number(b, "bias", t->bias);
     buf_puts(b, ",\"tokens\":[");
+    /* a long text's hundreds of tokens: each written in place, its room reserved at once */
+    static const char TOKEN[] = ",{\"token\":", WEIGHT[] = ",\"weight\":",
+                      POSITION[] = ",\"position\":";
     for (size_t i = 0; i < t->n; i++) {
-        buf_puts(b, i ? ",{\"token\":" : "{\"token\":");
-        json_string(b, t->tokens[i]);
-        json_number(b, "weight", t->weights[i]);
-        buf_printf(b, ",\"position\":%zu}", t->positions[i]);
+        size_t len = strlen(t->tokens[i]);
+        if (len > SIZE_MAX / 8 || buf_reserve(b, 6 * len + 96))
+            return;
+        char *o = b->data + b->len, *first = o;
+        memcpy(o, TOKEN + (i == 0), sizeof TOKEN - 1 - (i == 0));
+        o += sizeof TOKEN - 1 - (i == 0);
+        o = json_string_at(o, t->tokens[i], len);
+        memcpy(o, WEIGHT, sizeof WEIGHT - 1);
+        o += sizeof WEIGHT - 1;
+        float w = t->weights[i];
+        o += fmt_g6(o, isfinite(w) ? w : 0.0f);
+        memcpy(o, POSITION, sizeof POSITION - 1);
+        o += sizeof POSITION - 1;
+        o += fmt_uint(o, t->positions[i]);
+        *o++ = '}';
+        b->len += (size_t)(o - first);
     }
     buf_puts(b, "]}");
 }
@@ -389,45 +518,81 @@ static void put_image(buf *b, const float *grid, float prob)
     for (int r = 0; r < EXPLAIN_GRID; r++) {
         buf_puts(b, r ? ",[" : "[");
         for (int c = 0; c < EXPLAIN_GRID; c++) {
-            float v = grid[r * EXPLAIN_GRID + c];
-            buf_printf(b, c ? ",%.6g" : "%.6g", isfinite(v) ? (double)v : 0.0);
+            if (c)
+                buf_puts(b, ",");
+            json_float(b, grid[r * EXPLAIN_GRID + c]);
         }
         buf_puts(b, "]");
     }
     buf_puts(b, "]}");
 }
 
-char *explain_product(explainer *x, shelf_scratch *s, encoder_work *w, size_t batch,
-                      const char *text, const unsigned char *pixels, int label,
-                      const float *fusion)
+/* explain_product_to; text_read: the text is in x->lp (and x->vs) already. */
+static int product_json(explainer *x, buf *b, shelf_scratch *s, encoder_work *w,
+                        size_t batch, const char *text, int text_read,
+                        const unsigned char *pixels, int label, const float *fusion)
 {
     const shelf_model *m = x->m;
-    buf b;
-    buf_init(&b);
-    buf_puts(&b, "{\"label\":");
-    json_string(&b, shelf_model_label(m, label));
+    buf_puts(b, "{\"label\":");
+    json_string(b, shelf_model_label(m, label));
     if (text && m->text) {
         text_explanation t;
-        if (explain_text(x, s, text, label, &t))
-            b.oom = 1;
+        if (text_read ? explain_read_text(x, s, text, label, &t)
+                      : explain_text(x, s, text, label, &t))
+            b->oom = 1;
         else
-            put_text(&b, m, &t);
+            put_text(b, m, &t);
     }
     if (pixels && m->image) {
         float grid[CELLS], prob = 0;
         if (explain_image(x, w, batch, pixels, label, grid, &prob))
-            b.oom = 1;
+            b->oom = 1;
         else
-            put_image(&b, grid, prob);
+            put_image(b, grid, prob);
     }
     if (fusion) {
-        buf_puts(&b, ",\"fusion\":{");
-        buf_printf(&b, "\"text\":%.6g", isfinite(fusion[0]) ? (double)fusion[0] : 0.0);
-        json_number(&b, "image", fusion[1]);
-        buf_puts(&b, "}");
+        buf_puts(b, ",\"fusion\":{\"text\":");
+        json_float(b, fusion[0]);
+        json_number(b, "image", fusion[1]);
+        buf_puts(b, "}");
     }
-    buf_puts(&b, "}");
+    buf_append(b, "}", 2); /* with its NUL: the next object follows it */
+    return b->oom ? -1 : 0;
+}
+
+int explain_product_to(explainer *x, buf *out, shelf_scratch *s, encoder_work *w,
+                       size_t batch, const char *text, const unsigned char *pixels, int label,
+                       const float *fusion)
+{
+    return product_json(x, out, s, w, batch, text, 0, pixels, label, fusion);
+}
+
+char *explain_product(explainer *x, shelf_scratch *s, encoder_work *w, size_t batch,
+                      const char *text, const unsigned char *pixels, int label,
+                      const float *fusion)
+{
+    buf b;
+    buf_init(&b);
+    if (product_json(x, &b, s, w, batch, text, 0, pixels, label, fusion))
+        b.oom = 1;
     char *json = buf_detach(&b); /* NULL after any failure, the explanation's included */
     buf_free(&b);
     return json;
+}
+
+int explain_bag_predict(explainer *x, const char *text, int k, int *labels, float *probs,
+                        buf *out)
+{
+    const shelf_model *m = x->m;
+    const int K = model_num_labels(m);
+    if (bag_logits(x, text))
+        return -1;
+    memcpy(x->top, x->lp, (size_t)K * sizeof *x->top); /* the same logits as a plain run */
+    int count = model_top_labels(m, x->top, k, labels, probs);
+    log_softmax_forward(x->lp, x->lp, K);
+    /* an empty text explained as a product without one, as explain_product is asked */
+    if (count > 0 && product_json(x, out, NULL, NULL, 0, *text ? text : NULL, 1, NULL,
+                                  labels[0], NULL))
+        return -1;
+    return count;
 }

@@ -19,6 +19,7 @@
 #ifndef SHELF_MODEL_EXPLAIN_H
 #define SHELF_MODEL_EXPLAIN_H
 
+#include "core/buf.h"
 #include "model/model.h"
 
 enum { EXPLAIN_GRID = 4, EXPLAIN_MAX_TOKENS = 256 };
@@ -58,5 +59,18 @@ int explain_image(explainer *x, encoder_work *w, size_t batch, const unsigned ch
 char *explain_product(explainer *x, shelf_scratch *s, encoder_work *w, size_t batch,
                       const char *text, const unsigned char *pixels, int label,
                       const float *fusion);
+
+/* explain_product's object appended to out, with its NUL (so that many can share one
+ * buffer). 0, or -1 out of memory. */
+int explain_product_to(explainer *x, buf *out, shelf_scratch *s, encoder_work *w,
+                       size_t batch, const char *text, const unsigned char *pixels, int label,
+                       const float *fusion);
+
+/* The bag model's prediction of text as shelf_predict_texts gives it (k labels and their
+ * probabilities; returns how many) and the explanation of the best one appended to out as
+ * explain_product_to does (nothing when no label), reading the text once for both: what an
+ * explained run of a bag model does per product. -1 out of memory. */
+int explain_bag_predict(explainer *x, const char *text, int k, int *labels, float *probs,
+                        buf *out);
 
 #endif

@@ -248,9 +248,7 @@ int model_top_k(const float *p, int K, int k, int *labels, float *probs)
     return n;
 }
 
-/* The k best labels of a text's logits[K] (overwritten by its probabilities), as
- * shelf_predict returns them. */
-static int top_labels(const shelf_model *m, float *logits, int k, int *labels, float *probs)
+int model_top_labels(const shelf_model *m, float *logits, int k, int *labels, float *probs)
 {
     int K = model_num_labels(m);
     if (m->temperature != 1)
@@ -267,7 +265,7 @@ int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int 
         return 0;
     if (text_logits(m, s, &text, 1, s->logits, NULL))
         return -1;
-    return top_labels(m, s->logits, k, labels, probs);
+    return model_top_labels(m, s->logits, k, labels, probs);
 }
 
 /* shelf_predict_texts without clearing counts on failure. */
@@ -284,7 +282,7 @@ static int predict_texts(const shelf_model *m, shelf_scratch *s, const char *con
         if (window_logits(m, s, texts + i0, c, s->logits, NULL))
             return -1;
         for (size_t i = i0; i < i0 + c; i++)
-            counts[i] = top_labels(m, s->logits + (i - i0) * K, k, labels + i * kk,
+            counts[i] = model_top_labels(m, s->logits + (i - i0) * K, k, labels + i * kk,
                                    probs + i * kk);
     }
     return 0;

@@ -108,6 +108,10 @@ void model_split_texts(const shelf_scratch *s, size_t n, int tid, int nthreads, 
 /* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */
 void model_apply_temperature(float *p, int K, float T);
 
+/* The k best labels of a text's logits[K] (overwritten by its probabilities: temperature,
+ * softmax), as shelf_predict returns them; returns how many (k, or K when fewer). */
+int model_top_labels(const shelf_model *m, float *logits, int k, int *labels, float *probs);
+
 /* The k (<= K) largest of p[K], best first, into labels and probs; returns k. */
 int model_top_k(const float *p, int K, int k, int *labels, float *probs);
 

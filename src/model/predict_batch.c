@@ -1,9 +1,11 @@
 /* Prediction of many texts on all cores: the one path shared by predict, eval, the server's
  * image queue (fused models' text side aside) and validation during training. */
 #include "core/error.h"
+#include "model/explain.h"
 #include "model/predictor.h"
 
 typedef struct text_job {
+    shelf_predictor *p;
     const shelf_model *m;
     shelf_scratch **scratch;
     const char *const *texts;
@@ -23,6 +25,25 @@ static void run_texts(void *arg, int tid, int nthreads)
         j->failed = 1; /* its counts are 0 */
 }
 
+/* run_texts of a bag model whose run explains as it predicts (shelf_predictor_explain_best):
+ * each text read once for its labels and its explanation, kept in the thread's buffer. */
+static void run_texts_explained(void *arg, int tid, int nthreads)
+{
+    text_job *j = arg;
+    shelf_predictor *p = j->p;
+    size_t i0, i1, k = (size_t)j->k;
+    model_split_texts(j->scratch[tid], j->n, tid, nthreads, &i0, &i1);
+    explainer *x = predictor_explainer(p, tid);
+    for (size_t i = i0; i < i1; i++) {
+        size_t off = p->xbuf[tid].len;
+        int got = x ? explain_bag_predict(x, j->texts[i], j->k, j->labels + i * k,
+                                          j->probs + i * k, &p->xbuf[tid]) : -1;
+        j->counts[i] = got < 0 ? 0 : got;
+        j->failed |= got < 0;
+        p->xrec[i] = (struct explained){off, tid, got > 0 ? j->labels[i * k] : -1};
+    }
+}
+
 shelf_status predictor_texts(shelf_predictor *p, const char *const *texts, size_t n, int k,
                              int *labels, float *probs, int *counts, shelf_error *err)
 {
@@ -31,7 +52,13 @@ shelf_status predictor_texts(shelf_predictor *p, const char *const *texts, size_
     if (!model_has_text(p->m))
         return err_set(err, SHELF_EINVAL, "the model classifies images: use "
                        "shelf_predict_products");
-    text_job j = {p->m, p->scratch, texts, n, k, labels, counts, probs, 0};
+    text_job j = {p, p->m, p->scratch, texts, n, k, labels, counts, probs, 0};
+    if (p->explain_best && model_bag(p->m)) {
+        if (predictor_forget_explained(p, n))
+            return err_set(err, SHELF_ENOMEM, "out of memory");
+        pool_run(p->pool, run_texts_explained, &j);
+        return j.failed ? err_set(err, SHELF_ENOMEM, "out of memory predicting") : SHELF_OK;
+    }
     pool_run(p->pool, run_texts, &j);
     return j.failed ? err_set(err, SHELF_ENOMEM, "out of memory predicting") : SHELF_OK;
 }

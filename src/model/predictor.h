@@ -4,6 +4,7 @@
 #ifndef SHELF_MODEL_PREDICTOR_H
 #define SHELF_MODEL_PREDICTOR_H
 
+#include "core/buf.h"
 #include "model/model.h"
 
 /* A product whose image was not used, and why (owned). */
@@ -32,13 +33,30 @@ struct shelf_predictor {
     /* fused models: the last run's weights of text and image per product, [n][2] */
     float *weights;
     size_t nweights, weights_cap;
-    struct explainer *explainer; /* made by the first shelf_predictor_explain */
+    struct explainer **explainers; /* one per thread of the pool, made on first use */
+    int explain_best;              /* shelf_predictor_explain_best */
+    /* the explanations of the last run's products: each thread's appended to its buffer,
+       where record i says which and at what offset product i's is (the label it explains;
+       -1: none). Kept until the next run: the pointers handed out point into them. */
+    buf *xbuf;
+    struct explained {
+        size_t off;
+        int tid, label;
+    } *xrec;
+    size_t nxrec, xrec_cap;
     size_t nlast;                /* products of the last run */
 };
 
 /* shelf_predictor_new; images 0 leaves out what images need (for texts only). */
 shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, int images,
                            shelf_predictor **out, shelf_error *err);
+
+/* Forgets the explanations of the last run, and makes room to record n: 0, or -1 out of
+ * memory. */
+int predictor_forget_explained(shelf_predictor *p, size_t n);
+
+/* Explainer t (one per thread of the pool), made on first use. NULL out of memory. */
+struct explainer *predictor_explainer(shelf_predictor *p, int t);
 
 /* Texts texts[0..n) on the predictor's threads, as shelf_predict_batch says. */
 shelf_status predictor_texts(shelf_predictor *p, const char *const *texts, size_t n, int k,

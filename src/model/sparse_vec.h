@@ -14,6 +14,8 @@ typedef struct sparse_vec {
     size_t n, cap;
 } sparse_vec;
 
+#define VEC_UNKNOWN UINT32_MAX
+
 typedef struct vec_scratch {
     feat_list feats;
     uint32_t *stamp; /* per model row: the call that last saw it */
@@ -23,6 +25,10 @@ typedef struct vec_scratch {
     uint32_t call;
     size_t nrows;
     size_t nword_rows; /* of the last vector: its first entries, from word n-grams */
+    /* feats.track: per feature occurrence, its entry in the vector (VEC_UNKNOWN: a feature
+     * the model has no row for), so that an explanation need not look the rows up again */
+    uint32_t *entry;
+    size_t entry_cap;
 } vec_scratch;
 
 int sparse_vec_reserve(sparse_vec *x, size_t n);

@@ -41,12 +41,14 @@ void vec_scratch_free(vec_scratch *s)
     mem_free(s->stamp);
     mem_free(s->slot);
     mem_free(s->count);
+    mem_free(s->entry);
     memset(s, 0, sizeof *s);
 }
 
-/* Appends the distinct rows of ids[0..n) to x with their counts in s->count. */
+/* Appends the distinct rows of ids[0..n) to x with their counts in s->count; entry (NULL:
+ * not asked) gets each id's entry in x. */
 static void count_rows(const bag_encoder *m, vec_scratch *s, sparse_vec *x, const uint32_t *ids,
-                       size_t n)
+                       size_t n, uint32_t *entry)
 {
     if (++s->call == 0) { /* the stamp wrapped: forget every row seen */
         memset(s->stamp, 0, s->nrows * sizeof *s->stamp);
@@ -54,8 +56,11 @@ static void count_rows(const bag_encoder *m, vec_scratch *s, sparse_vec *x, cons
     }
     for (size_t i = 0; i < n; i++) {
         int32_t r = bucket_map_row(&m->rows, ids[i]);
-        if (r < 0)
+        if (r < 0) {
+            if (entry)
+                entry[i] = VEC_UNKNOWN;
             continue;
+        }
         if (s->stamp[r] != s->call) {
             s->stamp[r] = s->call;
             s->slot[r] = (uint32_t)x->n;
@@ -63,6 +68,8 @@ static void count_rows(const bag_encoder *m, vec_scratch *s, sparse_vec *x, cons
             s->count[x->n++] = 0;
         }
         s->count[s->slot[r]]++;
+        if (entry)
+            entry[i] = s->slot[r];
     }
 }
 
@@ -107,12 +114,18 @@ int bag_vectorize(const bag_encoder *m, vec_scratch *s, sparse_vec *x, const cha
         return -1;
     if (grow_array((void **)&s->count, &s->count_cap, x->cap, sizeof *s->count, 256))
         return -1;
-    count_rows(m, s, x, f->ids, f->nword);
+    uint32_t *entry = NULL;
+    if (f->track) {
+        if (grow_array((void **)&s->entry, &s->entry_cap, f->n + 1, sizeof *s->entry, 256))
+            return -1;
+        entry = s->entry;
+    }
+    count_rows(m, s, x, f->ids, f->nword, entry);
     prefetch_rows(prefetch, stride, x, 0);
     weigh_group(m, s, x, 0, 1.0f);
     size_t nword = x->n;
     s->nword_rows = nword;
-    count_rows(m, s, x, f->ids + f->nword, f->n - f->nword);
+    count_rows(m, s, x, f->ids + f->nword, f->n - f->nword, entry ? entry + f->nword : NULL);
     prefetch_rows(prefetch, stride, x, nword);
     weigh_group(m, s, x, nword, m->char_norm_one ? 1.0f : CHAR_WEIGHT);
     return 0;
