@@ -43,6 +43,7 @@ struct explainer {
     size_t keys_cap;
     float *ranked;
     const char **ranked_tokens;
+    size_t *token_len; /* by position: each token's bytes */
     /* the image and its occluded copies, their probabilities */
     unsigned char *pix;
     float *probs;
@@ -104,6 +105,7 @@ void explainer_free(explainer *x)
     mem_free(x->share);
     mem_free(x->ranked);
     mem_free(x->ranked_tokens);
+    mem_free(x->token_len);
     mem_free(x->pix);
     mem_free(x->probs);
     mem_free(x);
@@ -112,15 +114,16 @@ void explainer_free(explainer *x)
 /* Room for n tokens of text_len bytes in all (each NUL-terminated). 0, or -1. */
 static int reserve_tokens(explainer *x, size_t n, size_t text_len)
 {
-    size_t cap = x->token_cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap;
+    size_t cap = x->token_cap, c2 = cap, c3 = cap, c4 = cap, c5 = cap, c6 = cap;
     if (grow_array((void **)&x->tokens, &cap, n + 1, sizeof *x->tokens, 64) ||
         grow_array((void **)&x->weights, &c2, n + 1, sizeof *x->weights, 64) ||
         grow_array((void **)&x->order, &c3, n + 1, sizeof *x->order, 64) ||
         grow_array((void **)&x->ranked, &c4, n + 1, sizeof *x->ranked, 64) ||
-        grow_array((void **)&x->ranked_tokens, &c5, n + 1, sizeof *x->ranked_tokens, 64))
+        grow_array((void **)&x->ranked_tokens, &c5, n + 1, sizeof *x->ranked_tokens, 64) ||
+        grow_array((void **)&x->token_len, &c6, n + 1, sizeof *x->token_len, 64))
         return -1;
     /* each grew to at least n + 1: the smallest capacity is what all have */
-    size_t caps[] = {cap, c2, c3, c4, c5};
+    size_t caps[] = {cap, c2, c3, c4, c5, c6};
     x->token_cap = cap;
     for (size_t i = 1; i < sizeof caps / sizeof *caps; i++)
         x->token_cap = caps[i] < x->token_cap ? caps[i] : x->token_cap;
@@ -137,6 +140,7 @@ static void keep_tokens(explainer *x, const tok_scratch *t, size_t n)
         memcpy(at, t->text + sp->start, sp->len);
         at[sp->len] = '\0';
         x->tokens[i] = at;
+        x->token_len[i] = sp->len;
         at += sp->len + 1;
     }
 }
@@ -225,10 +229,15 @@ static int explain_bag(explainer *x, text_explanation *out)
         x->u[k] = path_diff(m, h, k, c, d);
     if (grow_array((void **)&x->share, &x->share_cap, v->n + 1, sizeof *x->share, 256))
         return -1;
+    size_t nc, nd; /* one node each (a flat model): a row's two weights, read directly */
+    const uint32_t *cn = label_nodes(m, c, &nc), *dn = label_nodes(m, d, &nd);
+    const int direct = D == 0 && nc == 1 && nd == 1 && !h->by_output;
     for (size_t j = 0; j < v->n; j++) { /* each entry's share of the margin, per occurrence */
         const size_t r = v->rows[j];
         float delta = 0;
-        if (D == 0)
+        if (direct)
+            delta = h->w[r * (size_t)h->out + cn[0]] - h->w[r * (size_t)h->out + dn[0]];
+        else if (D == 0)
             delta = path_diff(m, h, (long)r, c, d);
         else
             for (int k = 0; k < D; k++)
@@ -305,31 +314,44 @@ static uint64_t rank_key(float w, size_t i)
     return (uint64_t)~bits << 32 | (uint64_t)i;
 }
 
-/* Sorts k[0..n) ascending, tmp[n] the scratch: a merge sort, since qsort's comparison
- * through a function pointer cost a tenth of explaining a bag model's long texts. */
+/* Sorts k[0..n) ascending by their high 32 bits (the weight's), keeping the order of equal
+ * ones (k[i] made in position order: the positions' order), tmp[n] the scratch. A short list
+ * by insertion; a long one by a radix sort a byte at a time, which has no comparison to
+ * mispredict (qsort cost a tenth of explaining a bag model's long texts, a merge sort two
+ * thirds of that). */
 static void sort_keys(uint64_t *k, uint64_t *tmp, size_t n)
 {
-    for (size_t i = 1; i < n; i++) { /* runs of 8 by insertion */
-        if (i % 8 == 0)
-            continue;
-        uint64_t v = k[i];
-        size_t j = i;
-        for (; j % 8 && k[j - 1] > v; j--)
-            k[j] = k[j - 1];
-        k[j] = v;
+    if (n <= 16) { /* the keys are distinct (the position is in them): stable as it is */
+        for (size_t i = 1; i < n; i++) {
+            uint64_t v = k[i];
+            size_t j = i;
+            for (; j > 0 && k[j - 1] > v; j--)
+                k[j] = k[j - 1];
+            k[j] = v;
+        }
+        return;
+    }
+    uint32_t at[4][256]; /* each byte's counts, all four from one read */
+    memset(at, 0, sizeof at);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t w = (uint32_t)(k[i] >> 32);
+        at[0][w & 255]++;
+        at[1][(w >> 8) & 255]++;
+        at[2][(w >> 16) & 255]++;
+        at[3][w >> 24]++;
     }
     uint64_t *from = k, *to = tmp;
-    for (size_t run = 8; run < n; run *= 2) {
-        for (size_t lo = 0; lo < n; lo += 2 * run) {
-            size_t mid = lo + run < n ? lo + run : n, hi = lo + 2 * run < n ? lo + 2 * run : n;
-            size_t a = lo, b = mid, o = lo;
-            while (a < mid && b < hi)
-                to[o++] = from[a] <= from[b] ? from[a++] : from[b++];
-            while (a < mid)
-                to[o++] = from[a++];
-            while (b < hi)
-                to[o++] = from[b++];
+    for (int p = 0; p < 4; p++) {
+        const int shift = 32 + 8 * p;
+        if (at[p][(from[0] >> shift) & 255] == n) /* one value of this byte: in order already */
+            continue;
+        for (uint32_t b = 0, sum = 0; b < 256; b++) { /* counts into each value's first place */
+            uint32_t c = at[p][b];
+            at[p][b] = sum;
+            sum += c;
         }
+        for (size_t i = 0; i < n; i++)
+            to[at[p][(from[i] >> shift) & 255]++] = from[i];
         uint64_t *t = from;
         from = to;
         to = t;
@@ -369,6 +391,7 @@ static int explain_read_text(explainer *x, shelf_scratch *s, const char *text, i
     out->tokens = x->tokens;
     out->weights = x->weights;
     out->positions = x->order;
+    out->lens = x->token_len;
     return 0;
 }
 
@@ -474,13 +497,16 @@ static void json_float(buf *b, float v)
 /* ,"name":v */
 static void json_number(buf *b, const char *name, float v)
 {
-    buf_printf(b, ",\"%s\":", name);
+    buf_puts(b, ",\"");
+    buf_puts(b, name);
+    buf_puts(b, "\":");
     json_float(b, v);
 }
 
 static void put_text(buf *b, const shelf_model *m, const text_explanation *t)
 {
-    buf_printf(b, ",\"text\":{\"method\":\"%s\",\"versus\":", t->exact ? "exact" : "occlusion");
+    buf_puts(b, t->exact ? ",\"text\":{\"method\":\"exact\",\"versus\":"
+                         : ",\"text\":{\"method\":\"occlusion\",\"versus\":");
     json_string(b, shelf_model_label(m, t->versus));
     json_number(b, "margin", t->margin);
     if (t->exact)
@@ -490,7 +516,7 @@ static void put_text(buf *b, const shelf_model *m, const text_explanation *t)
     static const char TOKEN[] = ",{\"token\":", WEIGHT[] = ",\"weight\":",
                       POSITION[] = ",\"position\":";
     for (size_t i = 0; i < t->n; i++) {
-        size_t len = strlen(t->tokens[i]);
+        size_t len = t->lens[t->positions[i]];
         if (len > SIZE_MAX / 8 || buf_reserve(b, 6 * len + 96))
             return;
         char *o = b->data + b->len, *first = o;

@@ -43,6 +43,7 @@ typedef struct text_explanation {
     const char **tokens;
     float *weights;
     const size_t *positions; /* each token's place in the text's token sequence */
+    const size_t *lens;      /* by position: each token's bytes */
 } text_explanation;
 int explain_text(explainer *x, shelf_scratch *s, const char *text, int label,
                  text_explanation *out);
