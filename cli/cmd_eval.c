@@ -6,7 +6,7 @@
 #include "report.h"
 
 typedef struct eval_args {
-    const char *model, *data, *min_conf;
+    const char *model, *data, *min_conf, *keep;
     report_options ro;
     read_flags rf;
 } eval_args;
@@ -26,6 +26,9 @@ static const shelf_option eval_opts[] = {
     OPT_STRING(eval_args, "predictions", ro.outputs.predictions, NULL,
                "write each product's id, true and predicted label, probability and whether "
                "it is right (CSV)"),
+    OPT_STRING(eval_args, "keep", keep, NULL,
+               "with --predictions, also copy these input columns into it, after its own "
+               "(\"brand,price\"; each must exist)"),
     OPT_STRING(eval_args, "confusion-matrix", ro.outputs.confusion, NULL,
                "write the whole confusion matrix (CSV: rows true, columns predicted)"),
     OPT_FLOAT(eval_args, "target-precision", ro.outputs.target_precision, 0, "none", 0, 1,
@@ -69,6 +72,11 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "shelf eval: --model and --data are required (see shelf eval --help)\n");
         return 2;
     }
+    if (a.keep && !ro_report.outputs.predictions) {
+        fprintf(stderr, "shelf eval: --keep copies columns into --predictions, which is not "
+                        "given\n");
+        return 2;
+    }
     if (eval_outputs_check(&ro_report.outputs, data, model))
         return 1;
     shelf_error err = {0};
@@ -90,6 +98,7 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     ro.require_label = 1;
+    ro.keep_columns = a.keep;
     ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
     int trained_depth = shelf_model_read_options(m)->max_depth;
     if (ro.max_depth != trained_depth) /* only --max-depth can make them differ */
@@ -101,6 +110,8 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "shelf eval: %s\n", err.message);
         goto done;
     }
+    if (eval_outputs_kept_check(c))
+        goto done;
     shelf_read_stats st;
     shelf_catalog_stats(c, &st);
     report_read_stats(data, &st);

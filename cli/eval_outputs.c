@@ -28,27 +28,45 @@ int eval_outputs_check(const eval_outputs *o, const char *data, const char *mode
     return 0;
 }
 
+/* The columns of --predictions before the kept ones. */
+static const char *const OWN_COLUMNS[] = {"id", "true", "predicted", "probability", "correct"};
+
+int eval_outputs_kept_check(const shelf_catalog *c)
+{
+    for (int j = 0; j < shelf_catalog_nkept(c); j++)
+        for (size_t k = 0; k < sizeof OWN_COLUMNS / sizeof *OWN_COLUMNS; k++)
+            if (strcmp(shelf_catalog_kept_name(c, j), OWN_COLUMNS[k]) == 0) {
+                fprintf(stderr, "shelf eval: --keep %s: --predictions has a column '%s' of "
+                        "its own (the product's %s)\n", OWN_COLUMNS[k], OWN_COLUMNS[k],
+                        k == 0 ? "id, as --id names it" : "evaluation");
+                return -1;
+            }
+    return 0;
+}
+
 static int grow(eval_outputs *o)
 {
     size_t cap = o->cap ? 2 * o->cap : 1024, K = (size_t)o->K;
-    void *p[6] = {realloc(o->ids, cap * sizeof *o->ids),
+    void *p[7] = {realloc(o->ids, cap * sizeof *o->ids),
                   realloc(o->truths, cap * sizeof *o->truths),
                   realloc(o->pred, cap * sizeof *o->pred),
-                  realloc(o->prob, cap * sizeof *o->prob), NULL, NULL};
+                  realloc(o->prob, cap * sizeof *o->prob),
+                  realloc(o->rows, cap * sizeof *o->rows), NULL, NULL};
     /* each realloc that worked is kept, so that nothing leaks when another fails */
     if (p[0]) o->ids = p[0];
     if (p[1]) o->truths = p[1];
     if (p[2]) o->pred = p[2];
     if (p[3]) o->prob = p[3];
-    int ok = p[0] && p[1] && p[2] && p[3];
+    if (p[4]) o->rows = p[4];
+    int ok = p[0] && p[1] && p[2] && p[3] && p[4];
     if (ok && o->target_precision > 0) {
-        p[4] = realloc(o->ranked, cap * K * sizeof *o->ranked);
-        if (p[4])
-            o->ranked = p[4];
-        p[5] = realloc(o->probs, cap * K * sizeof *o->probs);
+        p[5] = realloc(o->ranked, cap * K * sizeof *o->ranked);
         if (p[5])
-            o->probs = p[5];
-        ok = p[4] && p[5];
+            o->ranked = p[5];
+        p[6] = realloc(o->probs, cap * K * sizeof *o->probs);
+        if (p[6])
+            o->probs = p[6];
+        ok = p[5] && p[6];
     }
     if (!ok)
         return -1;
@@ -56,16 +74,18 @@ static int grow(eval_outputs *o)
     return 0;
 }
 
-void eval_outputs_add(eval_outputs *o, const char *id, const char *truth, const int *labels,
-                      const float *probs, int count)
+void eval_outputs_add(eval_outputs *o, size_t row, const int *labels, const float *probs,
+                      int count)
 {
     if (o->oom || (o->n == o->cap && grow(o))) {
         o->oom = 1;
         return;
     }
     size_t i = o->n++, K = (size_t)o->K;
-    o->ids[i] = id ? id : "";
-    o->truths[i] = truth ? truth : "";
+    const shelf_product *p = shelf_catalog_get(o->c, row);
+    o->ids[i] = p->id ? p->id : "";
+    o->truths[i] = p->label ? p->label : "";
+    o->rows[i] = row;
     o->pred[i] = count > 0 ? labels[0] : -1;
     o->prob[i] = count > 0 ? probs[0] : 0;
     if (o->target_precision > 0) {
@@ -104,7 +124,14 @@ static int write_predictions(const eval_outputs *o)
         return -1;
     }
     FILE *f = shelf_outfile_stream(of);
-    fputs("id,true,predicted,probability,correct\n", f);
+    const int nkept = shelf_catalog_nkept(o->c);
+    for (size_t k = 0; k < sizeof OWN_COLUMNS / sizeof *OWN_COLUMNS; k++)
+        fprintf(f, "%s%s", k ? "," : "", OWN_COLUMNS[k]);
+    for (int j = 0; j < nkept; j++) { /* --keep: the input's columns, under their names */
+        fputc(',', f);
+        csv_field(f, shelf_catalog_kept_name(o->c, j));
+    }
+    fputc('\n', f);
     for (size_t i = 0; i < o->n; i++) {
         const char *pred = o->pred[i] >= 0 ? shelf_model_label(o->m, o->pred[i]) : "";
         csv_field(f, o->ids[i]);
@@ -112,7 +139,13 @@ static int write_predictions(const eval_outputs *o)
         csv_field(f, o->truths[i]);
         fputc(',', f);
         csv_field(f, pred);
-        fprintf(f, ",%.6g,%d\n", (double)o->prob[i], strcmp(pred, o->truths[i]) == 0);
+        fprintf(f, ",%.6g,%d", (double)o->prob[i], strcmp(pred, o->truths[i]) == 0);
+        const char *const *kept = shelf_catalog_kept(o->c, o->rows[i]);
+        for (int j = 0; j < nkept; j++) {
+            fputc(',', f);
+            csv_field(f, kept[j]);
+        }
+        fputc('\n', f);
     }
     if (shelf_outfile_commit(of, &err) != SHELF_OK) {
         fprintf(stderr, "shelf eval: --predictions %s\n", err.message);
@@ -236,6 +269,7 @@ void eval_outputs_free(eval_outputs *o)
     free(o->truths);
     free(o->pred);
     free(o->prob);
+    free(o->rows);
     free(o->ranked);
     free(o->probs);
 }

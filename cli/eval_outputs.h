@@ -15,8 +15,10 @@ typedef struct eval_outputs {
     float target_precision;   /* 0: not asked */
     /* what eval_outputs_add collected */
     const shelf_model *m;
+    const shelf_catalog *c; /* the products' kept columns (--keep) */
     size_t n, cap;
     const char **ids, **truths;
+    size_t *rows;  /* each product's row in c */
     int *pred;     /* best label per product */
     float *prob;   /* its probability */
     int *ranked;   /* target precision: every label per product, best first */
@@ -34,10 +36,13 @@ static inline int eval_outputs_wanted(const eval_outputs *o)
 /* Checks the files can be written before any work, and are neither the catalog nor the
  * model. 0, or -1 after printing why not. */
 int eval_outputs_check(const eval_outputs *o, const char *data, const char *model);
-/* One product: its id and true label (the catalog's, kept by the caller until
- * eval_outputs_finish), its labels and probabilities ranked (count of them). */
-void eval_outputs_add(eval_outputs *o, const char *id, const char *truth, const int *labels,
-                      const float *probs, int count);
+/* --keep's columns must not take the name of one --predictions writes. 0, or -1 after
+ * printing why. */
+int eval_outputs_kept_check(const shelf_catalog *c);
+/* Product i of the catalog o->c (kept by the caller until eval_outputs_finish): its labels
+ * and probabilities ranked (count of them). */
+void eval_outputs_add(eval_outputs *o, size_t i, const int *labels, const float *probs,
+                      int count);
 /* Writes the files and, with a target precision, puts its threshold and coverage in summary
  * (a JSON member "target_precision" when json, else a line; "" when not asked). 0, or -1
  * after printing an error. */

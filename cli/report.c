@@ -134,6 +134,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
     /* back-off, and the search for a target precision's threshold, sum every label */
     int kq = (o->min_confidence > 0 || o->outputs.target_precision > 0) && K > TOPK ? K : TOPK;
     o->outputs.m = m;
+    o->outputs.c = c;
     o->outputs.K = K;
     shelf_product *products = malloc((chunk + 1) * sizeof *products);
     int *labels = malloc((chunk * (size_t)kq + 1) * sizeof *labels);
@@ -186,8 +187,7 @@ int report_catalog(const shelf_model *m, const shelf_catalog *c, const char *pat
             evaluated++;
             unknown_add(&unknown, m, products[i].label);
             if (eval_outputs_wanted(&o->outputs))
-                eval_outputs_add(&o->outputs, shelf_catalog_get(c, from + i)->id,
-                                 shelf_catalog_get(c, from + i)->label, labels + i * (size_t)kq,
+                eval_outputs_add(&o->outputs, from + i, labels + i * (size_t)kq,
                                  probs + i * (size_t)kq, counts[i]);
             if (add_product(e, m, products[i].label, labels + i * (size_t)kq,
                             probs + i * (size_t)kq, counts[i], o->min_confidence)) {

@@ -78,6 +78,11 @@ typedef struct shelf_read_options {
     char delimiter;           /* CSV, TSV: the field separator; 0: tab for TSV, and for CSV
                                  ',' unless the first line has more ';' than ',' outside
                                  quotes. Neither of these two is recorded in the model file */
+    const char *keep_columns; /* "brand,price": columns each product carries through as they
+                                 are (shelf_reader_kept, shelf_catalog_kept), for outputs
+                                 that copy them; each
+                                 must exist (JSONL: in the first object). Not in the model
+                                 file; the fastText format has no columns to keep */
 } shelf_read_options;
 
 /* One product. Strings are NUL-terminated UTF-8 owned by the reader or catalog. A missing
@@ -112,6 +117,13 @@ shelf_status shelf_reader_open(const char *path, const shelf_read_options *opts,
  * valid until the next call. */
 shelf_status shelf_reader_next(shelf_reader *r, shelf_product *out, shelf_error *err);
 void shelf_reader_stats(const shelf_reader *r, shelf_read_stats *out);
+/* The kept columns (keep_columns): how many, and column j's name as resolved. */
+int shelf_reader_nkept(const shelf_reader *r);
+const char *shelf_reader_kept_name(const shelf_reader *r, int j);
+/* The last product's kept values, in their order ("" for a row without one; JSONL: a string
+ * as it is, another value as its JSON), valid until the next call; NULL without kept
+ * columns. */
+const char *const *shelf_reader_kept(const shelf_reader *r);
 /* Bytes of the input consumed so far and its size, for a progress bar; *total is 0 when
  * the size is not known (standard input, a pipe). */
 void shelf_reader_progress(const shelf_reader *r, uint64_t *done, uint64_t *total);
@@ -126,6 +138,10 @@ size_t shelf_catalog_size(const shelf_catalog *c);
 const shelf_product *shelf_catalog_get(const shelf_catalog *c, size_t i);
 const char *shelf_catalog_path(const shelf_catalog *c);
 void shelf_catalog_stats(const shelf_catalog *c, shelf_read_stats *out);
+/* The kept columns, as shelf_reader_nkept and the like say, of product i. */
+int shelf_catalog_nkept(const shelf_catalog *c);
+const char *shelf_catalog_kept_name(const shelf_catalog *c, int j);
+const char *const *shelf_catalog_kept(const shelf_catalog *c, size_t i);
 void shelf_catalog_free(shelf_catalog *c);
 
 /* Label paths. A label is a path through the taxonomy, "Apparel > Topwear > Tshirts", its

@@ -69,6 +69,41 @@ tp = rep["target_precision"]
 assert tp["precision"] == 0.95 and (tp["min_confidence"] is None or tp["precision_at_it"] >= 0.95)
 EOF2
 expect_error "eval --predictions into a folder is refused before any work" "predictions" "$SHELF" eval --model m.shelf --data test.csv --predictions .
+python3 - test.csv <<'EOF2'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+with open("keep.tsv", "w", encoding="utf-8") as f:
+    f.write("id\ttitle\tdescription\tcategory\n")
+    for r in rows:
+        f.write("\t".join(r[k] for k in ("id", "title", "description", "category")) + "\n")
+with open("keep.jsonl", "w", encoding="utf-8") as f:
+    for i, r in enumerate(rows):  # a number and a missing key among the kept values
+        o = {"id": r["id"], "title": r["title"], "category": r["category"], "rank": i}
+        if i % 2 == 0:  # the first object names the kept keys, as it names the columns
+            o["description"] = r["description"]
+        f.write(json.dumps(o, ensure_ascii=False) + "\n")
+EOF2
+for kf in test.csv keep.tsv keep.jsonl; do
+  case $kf in *.jsonl) cols="description, rank";; *) cols="description, title";; esac
+  expect_ok "eval --keep $kf" "$SHELF" eval --model m.shelf --data $kf --predictions kept.csv --keep "$cols"
+  python3 - kept.csv test.csv "$kf" <<'EOF2' && pass "  the kept columns are copied exactly, in input order" || fail "  --keep $kf ($(head -2 kept.csv))"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+test = list(csv.DictReader(open(sys.argv[2], newline="", encoding="utf-8")))
+assert [r["id"] for r in rows] == [t["id"] for t in test]
+if sys.argv[3].endswith(".jsonl"):
+    assert list(rows[0]) == ["id", "true", "predicted", "probability", "correct", "description", "rank"]
+    assert [r["description"] for r in rows] == [t["description"] if i % 2 == 0 else "" for i, t in enumerate(test)]
+    assert [r["rank"] for r in rows] == [str(i) for i in range(len(test))]
+else:
+    assert list(rows[0]) == ["id", "true", "predicted", "probability", "correct", "description", "title"]
+    assert [(r["description"], r["title"]) for r in rows] == [(t["description"], t["title"]) for t in test]
+EOF2
+done
+expect_error "eval --keep of a column the catalog lacks names it and the columns" "no kept column 'brand' \\(columns: id, title, description, category\\)" "$SHELF" eval --model m.shelf --data test.csv --predictions kept.csv --keep brand
+expect_error "eval --keep of a column --predictions writes itself is refused" "has a column 'id' of its own" "$SHELF" eval --model m.shelf --data test.csv --predictions kept.csv --keep title,id
+"$SHELF" eval --model m.shelf --data test.csv --keep title >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--predictions" err.txt && pass "eval --keep without --predictions is a usage error" || fail "--keep alone (exit $rc: $(cat err.txt))"
 cp test.csv keep.csv
 "$SHELF" eval --model m.shelf --data keep.csv --predictions keep.csv >/dev/null 2>err.txt; rc=$?
 [ $rc -ne 0 ] && cmp -s keep.csv test.csv && pass "eval --predictions naming its --data is refused, the catalog kept" || fail "predictions over the data (exit $rc)"

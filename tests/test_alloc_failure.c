@@ -702,17 +702,20 @@ typedef struct catalog_case {
     int lenient; /* skip_bad, fix_utf8, a depth limit and images */
     int no_header;
     const char *text_columns;
+    const char *keep_columns;
 } catalog_case;
 
 static const catalog_case catalogs[] = {
     {.name = "c.csv",
      .text = "id,title,description,category\n1,Red \"shirt\",cotton,Apparel > Tops\n"
-             "2,\"Blue, jeans\",denim,Apparel > Bottoms\n3,Mug,,Home\n"},
+             "2,\"Blue, jeans\",denim,Apparel > Bottoms\n3,Mug,,Home\n",
+     .keep_columns = "description,id"},
     {.name = "c.tsv", .text = "id\ttitle\tcategory\n1\tRed shirt\tApparel > Tops\n2\tMug\tHome\n"},
     {.name = "c.jsonl",
      .text = "{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"}\n"
              "{\"id\": \"2\", \"title\": \"Mug\", \"description\": \"white\", "
-             "\"category\": \"Home\"}\n"},
+             "\"category\": \"Home\"}\n",
+     .keep_columns = "id"},
     {.name = "c.json",
      .text = "[{\"id\": 1, \"title\": \"Red shirt\", \"category\": \"Apparel > Tops\"},"
              " {\"id\": 2, \"title\": \"Mug\", \"category\": \"Home\"}]"},
@@ -738,6 +741,7 @@ static shelf_read_options read_options(const catalog_case *c)
     ro.image_column = c->lenient ? "image" : NULL;
     ro.no_header = c->no_header;
     ro.text_columns = c->text_columns;
+    ro.keep_columns = c->keep_columns;
     if (c->no_header) {
         ro.id_column = "1";
         ro.label_column = "4";

@@ -456,6 +456,93 @@ static void test_text_columns_option_selects_and_orders_columns(void **state)
                          "choose the text columns with --text");
 }
 
+static void assert_kept(const shelf_catalog *c, size_t i, const char *a, const char *b)
+{
+    const char *const *kept = shelf_catalog_kept(c, i);
+    assert_non_null(kept);
+    assert_string_equal(kept[0], a);
+    assert_string_equal(kept[1], b);
+}
+
+/* keep_columns: values carried through as the file has them, in the order named, from
+ * CSV (quoted fields), TSV without a header (by number), JSONL (any value; a missing key is
+ * ""), streamed or loaded; a missing column is an error naming the columns there are; the
+ * fastText format has none to keep. */
+static void test_kept_columns_are_carried_through_in_every_format(void **state)
+{
+    (void)state;
+    const char *csv = write_text("keep.csv", "id,title,brand,price,category\n"
+                                             "1,Mug,\"Acme, Inc.\",\"1,200\",Kitchen\n"
+                                             "2,Tee,,5,Apparel\n"
+                                             "3,Kayak,\"Ünï \"\"x\"\"\",\"multi\nline\",Sports\n");
+    shelf_read_options o = opts_default();
+    o.keep_columns = " price , brand";
+    shelf_catalog *c = load_ok(csv, &o);
+    assert_int_equal(shelf_catalog_nkept(c), 2);
+    assert_string_equal(shelf_catalog_kept_name(c, 0), "price");
+    assert_string_equal(shelf_catalog_kept_name(c, 1), "brand");
+    assert_null(shelf_catalog_kept_name(c, 2));
+    assert_kept(c, 0, "1,200", "Acme, Inc.");
+    assert_kept(c, 1, "5", "");
+    assert_kept(c, 2, "multi\nline", "Ünï \"x\"");
+    assert_null(shelf_catalog_kept(c, 3));
+    shelf_catalog_free(c);
+
+    shelf_reader *r = NULL; /* streamed: the same values, until the next product */
+    assert_int_equal(shelf_reader_open(csv, &o, &r, NULL), SHELF_OK);
+    assert_int_equal(shelf_reader_nkept(r), 2);
+    assert_string_equal(shelf_reader_kept_name(r, 1), "brand");
+    shelf_product p;
+    assert_int_equal(shelf_reader_next(r, &p, NULL), SHELF_OK);
+    assert_string_equal(shelf_reader_kept(r)[0], "1,200");
+    assert_int_equal(shelf_reader_next(r, &p, NULL), SHELF_OK);
+    assert_string_equal(shelf_reader_kept(r)[1], "");
+    shelf_reader_close(r);
+
+    const char *tsv = write_text("keep.tsv", "a\tMug\tKitchen\tAcme\n");
+    o = opts_default();
+    o.no_header = 1;
+    o.text_columns = "2";
+    o.label_column = "3";
+    o.keep_columns = "4,1";
+    c = load_ok(tsv, &o);
+    assert_string_equal(shelf_catalog_kept_name(c, 0), "4");
+    assert_kept(c, 0, "Acme", "a");
+    shelf_catalog_free(c);
+
+    const char *jsonl = write_text(
+        "keep.jsonl", "{\"title\":\"Mug\",\"category\":\"K\",\"price\":1.50,\"tags\":[\"a\"]}\n"
+                      "{\"title\":\"Tee\",\"category\":\"A\",\"price\":true}\n");
+    o = opts_default();
+    o.keep_columns = "price,tags";
+    c = load_ok(jsonl, &o);
+    assert_kept(c, 0, "1.50", "[\"a\"]");
+    assert_kept(c, 1, "true", "");
+    shelf_catalog_free(c);
+
+    o.keep_columns = "price,colour";
+    const char *msg = load_fail(jsonl, &o, SHELF_EDATA);
+    assert_contains(msg, "no kept column 'colour' (columns: title, category, price, tags); "
+                         "choose the kept columns with --keep");
+    o = opts_default();
+    o.keep_columns = "brand,colour";
+    msg = load_fail(csv, &o, SHELF_EDATA);
+    assert_at(msg, csv, 1);
+    assert_contains(msg, "no kept column 'colour'");
+
+    const char *ft = write_text("keep.txt", "__label__a red mug\n");
+    o = opts_default();
+    o.format = SHELF_FORMAT_FASTTEXT;
+    o.keep_columns = "brand";
+    msg = load_fail(ft, &o, SHELF_EDATA);
+    assert_contains(msg, "the fastText format has no columns");
+    o.keep_columns = NULL; /* without it, nothing is kept */
+    c = load_ok(ft, &o);
+    assert_int_equal(shelf_catalog_nkept(c), 0);
+    assert_null(shelf_catalog_kept(c, 0));
+    shelf_catalog_free(c);
+}
+
 static void test_no_default_text_column_is_an_error_listing_columns(void **state)
 {
     (void)state;
@@ -1644,6 +1731,7 @@ int main(void)
         cmocka_unit_test(test_fasttext_label_underscores_become_spaces),
         cmocka_unit_test(test_default_text_columns_are_joined_without_empty_parts),
         cmocka_unit_test(test_text_columns_option_selects_and_orders_columns),
+        cmocka_unit_test(test_kept_columns_are_carried_through_in_every_format),
         cmocka_unit_test(test_no_default_text_column_is_an_error_listing_columns),
         cmocka_unit_test(test_label_column_missing_is_an_error_only_when_required),
         cmocka_unit_test(test_id_column_defaults_to_the_line_number),

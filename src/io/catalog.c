@@ -19,13 +19,33 @@ struct shelf_catalog {
     size_t n, cap;
     char *path;
     shelf_read_stats stats;
+    int nkept;            /* keep_columns: their names, and n * nkept values (in strings) */
+    char **kept_names;
+    const char **kept;
+    size_t kept_cap;
 };
 
-/* Copies p into the catalog: id, text and image in one arena allocation, the label
- * interned. */
-static int add(shelf_catalog *c, const shelf_product *p)
+/* Copies the kept values of the product being added (c->n) into the arena. */
+static int add_kept(shelf_catalog *c, const char *const *kept)
 {
-    if (grow_array((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items, 1024))
+    size_t want = (c->n + 1) * (size_t)c->nkept;
+    if (grow_array((void **)&c->kept, &c->kept_cap, want, sizeof *c->kept, 1024))
+        return -1;
+    for (int j = 0; j < c->nkept; j++) {
+        char *v = arena_strndup(&c->strings, kept[j], strlen(kept[j]));
+        if (!v)
+            return -1;
+        c->kept[c->n * (size_t)c->nkept + (size_t)j] = v;
+    }
+    return 0;
+}
+
+/* Copies p into the catalog: id, text and image in one arena allocation, the label
+ * interned, the kept values. */
+static int add(shelf_catalog *c, const shelf_product *p, const char *const *kept)
+{
+    if (grow_array((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items, 1024) ||
+        (c->nkept && add_kept(c, kept)))
         return -1;
     size_t idlen = strlen(p->id) + 1, textlen = strlen(p->text) + 1;
     size_t imagelen = strlen(p->image) + 1;
@@ -56,8 +76,16 @@ static shelf_status read_all(shelf_catalog *c, shelf_reader *r, shelf_error *err
 {
     shelf_product p;
     shelf_status st;
+    if ((c->nkept = shelf_reader_nkept(r)) > 0) {
+        if (!(c->kept_names = mem_calloc((size_t)c->nkept, sizeof *c->kept_names)))
+            return err_set(err, SHELF_ENOMEM, "%s: out of memory", io_display_name(c->path));
+        for (int j = 0; j < c->nkept; j++)
+            if (!(c->kept_names[j] = mem_strdup(shelf_reader_kept_name(r, j))))
+                return err_set(err, SHELF_ENOMEM, "%s: out of memory",
+                               io_display_name(c->path));
+    }
     while ((st = shelf_reader_next(r, &p, err)) == SHELF_OK) {
-        if (add(c, &p)) {
+        if (add(c, &p, shelf_reader_kept(r))) {
             st = err_set(err, SHELF_ENOMEM, "%s:%ld: out of memory after %zu products",
                          io_display_name(c->path), p.line, c->n);
             break;
@@ -137,10 +165,26 @@ void shelf_catalog_stats(const shelf_catalog *c, shelf_read_stats *out)
         memset(out, 0, sizeof *out);
 }
 
+int shelf_catalog_nkept(const shelf_catalog *c) { return c ? c->nkept : 0; }
+
+const char *shelf_catalog_kept_name(const shelf_catalog *c, int j)
+{
+    return c && j >= 0 && j < c->nkept ? c->kept_names[j] : NULL;
+}
+
+const char *const *shelf_catalog_kept(const shelf_catalog *c, size_t i)
+{
+    return c && c->nkept && i < c->n ? c->kept + i * (size_t)c->nkept : NULL;
+}
+
 void shelf_catalog_free(shelf_catalog *c)
 {
     if (!c)
         return;
+    for (int j = 0; c->kept_names && j < c->nkept; j++)
+        mem_free(c->kept_names[j]);
+    mem_free(c->kept_names);
+    mem_free(c->kept);
     arena_free(&c->strings);
     strmap_free(&c->labels);
     mem_free(c->items);

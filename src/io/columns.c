@@ -44,20 +44,34 @@ static shelf_status missing(const char *const *names, int n, const char *where,
     return err_set(err, SHELF_EDATA, "%s: %s (columns: %s)%s", where, what, list, hint);
 }
 
-static int add_text(columns *c, int index, const char *name, size_t len)
+/* A list of columns named by an option (the text columns, the kept ones): where each is,
+ * its name, how many; kind names the option in messages. */
+typedef struct column_list {
+    int *n, *index;
+    char **name;
+    const char *kind, *option;
+} column_list;
+
+static int add_column(column_list *l, int index, const char *name, size_t len)
 {
     char *copy = mem_strndup(name, len);
     if (!copy)
         return -1;
-    c->text[c->ntext] = index;
-    c->text_name[c->ntext++] = copy;
+    l->index[*l->n] = index;
+    l->name[(*l->n)++] = copy;
     return 0;
+}
+
+static int add_text(columns *c, int index, const char *name, size_t len)
+{
+    column_list text = {&c->ntext, c->text, c->text_name, "text", "--text"};
+    return add_column(&text, index, name, len);
 }
 
 static int is_space(char ch) { return ch == ' ' || ch == '\t'; }
 
-/* Resolves "title, description". Every named column must exist. */
-static shelf_status resolve_list(columns *c, const char *const *names, int n,
+/* Resolves "title, description" into l. Every named column must exist. */
+static shelf_status resolve_list(column_list *l, const char *const *names, int n,
                                  const char *list, const char *where, shelf_error *err)
 {
     for (const char *p = list; *p;) {
@@ -71,12 +85,12 @@ static shelf_status resolve_list(columns *c, const char *const *names, int n,
             e--;
         if (e > p) {
             int i = find(names, n, p, (size_t)(e - p));
-            char what[160];
-            snprintf(what, sizeof what, "no text column '%.*s'", (int)(e - p), p);
+            char what[160], hint[64];
+            snprintf(what, sizeof what, "no %s column '%.*s'", l->kind, (int)(e - p), p);
+            snprintf(hint, sizeof hint, "; choose the %s columns with %s", l->kind, l->option);
             if (i < 0)
-                return missing(names, n, where, what, "; choose the text columns with --text",
-                               err);
-            if (add_text(c, i, p, (size_t)(e - p)))
+                return missing(names, n, where, what, hint, err);
+            if (add_column(l, i, p, (size_t)(e - p)))
                 return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
         }
         p = *end ? end + 1 : end;
@@ -99,18 +113,35 @@ static shelf_status resolve_default(columns *c, const char *const *names, int n,
                    "; choose the text columns with --text", err);
 }
 
+/* Entries of a comma-separated list (at least its commas plus one). */
+static size_t list_size(const char *list)
+{
+    size_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == ',';
+    return n;
+}
+
 /* Room for the text columns: one per comma-separated entry, or the defaults. */
 static int alloc_text(columns *c, const char *list)
 {
-    size_t cap = NDEFAULT;
-    if (list) {
-        cap = 1;
-        for (const char *p = list; *p; p++)
-            cap += *p == ',';
-    }
+    size_t cap = list ? list_size(list) : NDEFAULT;
     c->text = mem_calloc(cap, sizeof *c->text);
     c->text_name = mem_calloc(cap, sizeof *c->text_name);
     return c->text && c->text_name ? 0 : -1;
+}
+
+/* The kept columns (keep_columns), each of which must exist. */
+static shelf_status resolve_keep(columns *c, const char *const *names, int n,
+                                 const char *list, const char *where, shelf_error *err)
+{
+    size_t cap = list_size(list);
+    c->keep = mem_calloc(cap, sizeof *c->keep);
+    c->keep_name = mem_calloc(cap, sizeof *c->keep_name);
+    if (!c->keep || !c->keep_name)
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", where);
+    column_list keep = {&c->nkeep, c->keep, c->keep_name, "kept", "--keep"};
+    return resolve_list(&keep, names, n, list, where, err);
 }
 
 static int blank(const char *s)
@@ -175,11 +206,14 @@ shelf_status columns_resolve(columns *c, const char *const *names, int n,
     shelf_status st = alloc_text(c, list)
                           ? err_set(err, SHELF_ENOMEM, "%s: out of memory", where)
                           : SHELF_OK;
+    column_list text = {&c->ntext, c->text, c->text_name, "text", "--text"};
     if (st == SHELF_OK)
-        st = list ? resolve_list(c, names, n, list, where, err)
+        st = list ? resolve_list(&text, names, n, list, where, err)
                   : resolve_default(c, names, n, opts, where, err);
     if (st == SHELF_OK)
         st = resolve_others(c, names, n, opts, where, err);
+    if (st == SHELF_OK && opts->keep_columns && !blank(opts->keep_columns))
+        st = resolve_keep(c, names, n, opts->keep_columns, where, err);
     if (st != SHELF_OK)
         columns_free(c);
     return st;
@@ -191,6 +225,10 @@ void columns_free(columns *c)
         mem_free(c->text_name[i]);
     mem_free(c->text);
     mem_free(c->text_name);
+    for (int i = 0; i < c->nkeep; i++)
+        mem_free(c->keep_name[i]);
+    mem_free(c->keep);
+    mem_free(c->keep_name);
     mem_free(c->label_name);
     mem_free(c->id_name);
     mem_free(c->image_name);

@@ -13,6 +13,9 @@ typedef struct columns {
     char *label_name;     /* the label column's name, even when it is absent */
     char *id_name;        /* NULL when there is no id column */
     char *image_name;     /* NULL when there is no image column */
+    int nkeep;            /* keep_columns: indexes and names, in their order */
+    int *keep;
+    char **keep_name;
 } columns;
 
 /* Resolves opts against the n column names. Messages start with where ("train.csv:1") and

@@ -168,6 +168,8 @@ row_status dsv_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_err
     out->image = field(rec, r->cols.image);
     for (int i = 0; i < r->cols.ntext; i++)
         out->text[i] = field(rec, r->cols.text[i]);
+    for (int i = 0; i < r->cols.nkeep; i++)
+        out->kept[i] = field(rec, r->cols.keep[i]);
     return ROW_OK;
 }
 

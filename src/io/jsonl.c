@@ -176,6 +176,8 @@ static int extract(shelf_reader *r, const cJSON *obj, const char *s, size_t n, r
               value_text(r, obj, c->image_name, s, n, &out->image);
     for (int i = 0; i < c->ntext && !bad; i++)
         bad = value_text(r, obj, c->text_name[i], s, n, &out->text[i]);
+    for (int i = 0; i < c->nkeep && !bad; i++)
+        bad = value_text(r, obj, c->keep_name[i], s, n, &out->kept[i]);
     if (bad)
         return -1;
     if (cJSON_IsArray(label) && !r->require_label) { /* predict reads no label */
@@ -314,10 +316,12 @@ static shelf_status resolve(shelf_reader *r, const shelf_read_options *o, long l
     if (st == SHELF_OK && columns_take_all_defaults(&r->cols, o))
         st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     if (st == SHELF_OK) {
-        /* the texts, id, label and image of a row may each need a copy */
-        r->owned = mem_calloc((size_t)r->cols.ntext + 3, sizeof *r->owned);
+        /* the texts, kept values, id, label and image of a row may each need a copy */
+        const size_t nkeep = (size_t)r->cols.nkeep;
+        r->owned = mem_calloc((size_t)r->cols.ntext + nkeep + 3, sizeof *r->owned);
         r->first.text = mem_calloc((size_t)r->cols.ntext, sizeof *r->first.text);
-        if (!r->owned || !r->first.text)
+        r->first.kept = mem_calloc(nkeep + 1, sizeof *r->first.kept);
+        if (!r->owned || !r->first.text || !r->first.kept)
             st = err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
     }
     return st;
@@ -370,6 +374,7 @@ row_status jsonl_row(shelf_reader *r, row *out, char *why, size_t whysz, shelf_e
         out->label = r->first.label;
         out->image = r->first.image;
         memcpy(out->text, r->first.text, (size_t)r->cols.ntext * sizeof *out->text);
+        memcpy(out->kept, r->first.kept, (size_t)r->cols.nkeep * sizeof *out->kept);
         return ROW_OK;
     }
     const char *s;
@@ -396,6 +401,8 @@ void jsonl_free(shelf_reader *r)
         free_owned(r);
     mem_free(r->owned);
     mem_free(r->first.text);
+    mem_free(r->first.kept);
     r->owned = NULL;
     r->first.text = NULL;
+    r->first.kept = NULL;
 }

@@ -195,6 +195,23 @@ static int take_id(shelf_reader *r, const row *rw, long *fixed, char *why, size_
     return 0;
 }
 
+/* The kept columns' values, as they are (UTF-8 checked, as every field), one after another
+ * in r->kept with their NULs; r->kept_at points at each once they stop moving. */
+static int take_kept(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
+{
+    r->kept.len = 0;
+    for (int i = 0; i < r->cols.nkeep; i++) {
+        span s = rw->kept[i];
+        r->kept_off[i] = r->kept.len;
+        if (s.p && append_field(r, &r->kept, s, r->cols.keep_name[i], fixed, why, whysz))
+            return 1;
+        buf_append(&r->kept, "", 1);
+    }
+    for (int i = 0; i < r->cols.nkeep && !r->kept.oom; i++)
+        r->kept_at[i] = r->kept.data + r->kept_off[i];
+    return 0;
+}
+
 /* Makes the product of a row. Returns 0, 1 for a bad row (why says why), 2 for a row
  * without the label it needs, -1 when out of memory. */
 static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *why,
@@ -206,10 +223,11 @@ static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *
         return label;
     if (take_id(r, rw, &fixed, why, whysz) ||
         take_text(r, rw, &fixed, why, whysz) ||
-        take_field(r, &r->image, rw->image, r->cols.image_name, &fixed, why, whysz))
+        take_field(r, &r->image, rw->image, r->cols.image_name, &fixed, why, whysz) ||
+        take_kept(r, rw, &fixed, why, whysz))
         return 1;
     if (r->label.oom || r->id.oom || r->text.oom || r->image.oom || r->fixed.oom ||
-        r->tmp.oom)
+        r->tmp.oom || r->kept.oom)
         return -1;
     *out = (shelf_product){r->id.data, r->text.data, r->label.data, r->image.data,
                            rw->line, NULL, 0};
@@ -272,7 +290,7 @@ shelf_status shelf_reader_next(shelf_reader *r, shelf_product *out, shelf_error 
         return err_set(err, SHELF_EINVAL, "shelf_reader_next: NULL argument");
     char why[768];
     for (;;) {
-        row rw = {.text = r->parts};
+        row rw = {.text = r->parts, .kept = r->kept_parts};
         row_status st = r->done ? ROW_END : next_row(r, &rw, why, sizeof why, err);
         if (st == ROW_END) {
             r->done = 1;
@@ -334,7 +352,12 @@ static shelf_status open_format(shelf_reader *r, const shelf_read_options *o,
     if (st != SHELF_OK || r->done)
         return st;
     r->parts = mem_calloc((size_t)r->cols.ntext, sizeof *r->parts);
-    return r->parts ? SHELF_OK : err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
+    r->kept_parts = mem_calloc((size_t)r->cols.nkeep + 1, sizeof *r->kept_parts);
+    r->kept_at = mem_calloc((size_t)r->cols.nkeep + 1, sizeof *r->kept_at);
+    r->kept_off = mem_calloc((size_t)r->cols.nkeep + 1, sizeof *r->kept_off);
+    return r->parts && r->kept_parts && r->kept_at && r->kept_off
+               ? SHELF_OK
+               : err_set(err, SHELF_ENOMEM, "%s: out of memory", r->name);
 }
 
 static shelf_status reader_init(shelf_reader *r, const char *path,
@@ -403,6 +426,18 @@ void shelf_reader_progress(const shelf_reader *r, uint64_t *done, uint64_t *tota
     *done = (uint64_t)lines_offset(&r->in);
 }
 
+int shelf_reader_nkept(const shelf_reader *r) { return r ? r->cols.nkeep : 0; }
+
+const char *shelf_reader_kept_name(const shelf_reader *r, int j)
+{
+    return r && j >= 0 && j < r->cols.nkeep ? r->cols.keep_name[j] : NULL;
+}
+
+const char *const *shelf_reader_kept(const shelf_reader *r)
+{
+    return r && r->cols.nkeep ? r->kept_at : NULL;
+}
+
 void shelf_reader_close(shelf_reader *r)
 {
     if (!r)
@@ -415,6 +450,10 @@ void shelf_reader_close(shelf_reader *r)
         fclose(r->f);
     lines_free(&r->in);
     mem_free(r->parts);
+    mem_free(r->kept_parts);
+    mem_free(r->kept_at);
+    mem_free(r->kept_off);
+    buf_free(&r->kept);
     mem_free(r->name);
     mem_free(r->label_sep);
     buf_free(&r->text);

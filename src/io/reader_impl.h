@@ -21,6 +21,7 @@ typedef struct row {
     long line;
     span id, label, image;
     span *text; /* columns.ntext of them (the reader's r->parts) */
+    span *kept; /* columns.nkeep of them (r->kept_parts) */
 } row;
 
 struct shelf_reader {
@@ -35,6 +36,10 @@ struct shelf_reader {
     char *label_sep;
     columns cols;
     span *parts;      /* text spans of the current row, cols.ntext of them */
+    span *kept_parts; /* its kept columns' spans, cols.nkeep of them */
+    buf kept;         /* the current product's kept values, each with its NUL */
+    const char **kept_at; /* cols.nkeep: each value's start in kept */
+    size_t *kept_off;     /* the same as offsets, while kept grows */
     int done;         /* nothing more to read (a JSONL file of blank lines only) */
 
     record header, rec; /* CSV and TSV; with no_header, header is the first product */

@@ -7,7 +7,8 @@
  * bits 4-5 the columns (defaults; named; other names; an image catalog), bits 6-7 the
  * label separator (default " > ", "/", "", ">").
  * second option byte: bit 0 no_header (the named columns become numbers), bits 1-2 the
- * delimiter (the format's; ';'; '|'; tab), bits 3-4 max_depth (0: whole paths). */
+ * delimiter (the format's; ';'; '|'; tab), bits 3-4 max_depth (0: whole paths), bit 5
+ * columns kept (keep_columns). */
 #ifndef SHELF_TESTS_FUZZ_READER_H
 #define SHELF_TESTS_FUZZ_READER_H
 
@@ -26,7 +27,9 @@ static void fuzz_read_options(uint8_t b, uint8_t b2, shelf_format format,
                               .label_sep = seps[b >> 6],
                               .no_header = b2 & 1,
                               .delimiter = delims[(b2 >> 1) & 3],
-                              .max_depth = (b2 >> 3) & 3};
+                              .max_depth = (b2 >> 3) & 3,
+                              .keep_columns = (b2 >> 5) & 1 ? (b2 & 1 ? "1,3" : "id,title")
+                                                            : NULL};
     switch ((b >> 4) & 3) {
     case 1:
         o->text_columns = o->no_header ? "2,3" : "title,description";
@@ -56,6 +59,8 @@ static void fuzz_stream(const char *path, const shelf_read_options *o)
     size_t sum = 0;
     while (shelf_reader_next(r, &p, &err) == SHELF_OK) {
         sum += strlen(p.id) + strlen(p.text) + strlen(p.label) + strlen(p.image);
+        for (int j = 0; j < shelf_reader_nkept(r); j++)
+            sum += strlen(shelf_reader_kept(r)[j]) + strlen(shelf_reader_kept_name(r, j));
         uint64_t done, total;
         shelf_reader_progress(r, &done, &total);
     }
@@ -76,6 +81,8 @@ static void fuzz_load(const char *path, const shelf_read_options *o)
     for (size_t i = 0; i < shelf_catalog_size(c); i++) {
         const shelf_product *p = shelf_catalog_get(c, i);
         sum += strlen(p->id) + strlen(p->text) + strlen(p->label) + strlen(p->image);
+        for (int j = 0; j < shelf_catalog_nkept(c); j++)
+            sum += strlen(shelf_catalog_kept(c, i)[j]);
     }
     shelf_catalog_free(c);
     (void)sum;
