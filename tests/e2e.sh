@@ -358,6 +358,11 @@ grep -q "image CNN" out.txt && grep -q "word n-grams" out.txt && pass "info desc
 grep -Eq "^fusion head +(gate: per product|branch: .* for 2 branches|the (text|image) side alone)" out.txt &&
     grep -Eq "^fusion choice +out of 5 folds of [0-9]+ validation products: branch .*, gate .*, text .*, image " out.txt &&
     pass "info describes the fusion head and what the choice measured" || fail "info of the fusion head ($(grep -A2 'fusion head' out.txt))"
+# bad.csv's first three photos cannot be decoded: the fused model reads their titles, and
+# those that are mistakes come without a thumbnail
+expect_ok "a report whose mistakes have photos that cannot be decoded" "$SHELF" report --model both.shelf --data imgs/bad.csv --out rbad.html
+grep -q "note: no thumbnail for line [234]: " err.txt && grep -q "<svg" rbad.html && ! grep -q "<img[^>]*src=\"\"" rbad.html &&
+    pass "  their thumbnails are left out with a note, the page written" || fail "  report with bad photos ($(cat err.txt))"
 expect_ok "a catalog of photos without text trains" "$SHELF" train --train imgs/photos_only.csv --out po.shelf "${IMG_OPTS[@]}" --epochs 1
 expect_ok "and predicts" "$SHELF" predict --model po.shelf --data imgs/photos_only.csv
 cut -d, -f1,2,4 imgs/train.csv > imgs/no_images.csv
