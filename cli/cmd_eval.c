@@ -110,7 +110,7 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "shelf eval: %s\n", err.message);
         goto done;
     }
-    if (eval_outputs_kept_check(c))
+    if (eval_outputs_kept_check(c, a.keep))
         goto done;
     shelf_read_stats st;
     shelf_catalog_stats(c, &st);

@@ -31,9 +31,21 @@ int eval_outputs_check(const eval_outputs *o, const char *data, const char *mode
 /* The columns of --predictions before the kept ones. */
 static const char *const OWN_COLUMNS[] = {"id", "true", "predicted", "probability", "correct"};
 
-int eval_outputs_kept_check(const shelf_catalog *c)
+int eval_outputs_kept_check(const shelf_catalog *c, const char *keep)
 {
-    for (int j = 0; j < shelf_catalog_nkept(c); j++)
+    const int n = shelf_catalog_nkept(c);
+    if (keep && n == 0) {
+        fprintf(stderr, "shelf eval: --keep '%s' names no column\n", keep);
+        return -1;
+    }
+    for (int j = 0; j < n; j++)
+        for (int k = 0; k < j; k++)
+            if (strcmp(shelf_catalog_kept_name(c, j), shelf_catalog_kept_name(c, k)) == 0) {
+                fprintf(stderr, "shelf eval: --keep names '%s' twice\n",
+                        shelf_catalog_kept_name(c, j));
+                return -1;
+            }
+    for (int j = 0; j < n; j++)
         for (size_t k = 0; k < sizeof OWN_COLUMNS / sizeof *OWN_COLUMNS; k++)
             if (strcmp(shelf_catalog_kept_name(c, j), OWN_COLUMNS[k]) == 0) {
                 fprintf(stderr, "shelf eval: --keep %s: --predictions has a column '%s' of "

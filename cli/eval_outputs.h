@@ -36,9 +36,9 @@ static inline int eval_outputs_wanted(const eval_outputs *o)
 /* Checks the files can be written before any work, and are neither the catalog nor the
  * model. 0, or -1 after printing why not. */
 int eval_outputs_check(const eval_outputs *o, const char *data, const char *model);
-/* --keep's columns must not take the name of one --predictions writes. 0, or -1 after
- * printing why. */
-int eval_outputs_kept_check(const shelf_catalog *c);
+/* --keep (keep: the option as given) must name columns, each once, none with the name of
+ * one --predictions writes. 0, or -1 after printing why. */
+int eval_outputs_kept_check(const shelf_catalog *c, const char *keep);
 /* Product i of the catalog o->c (kept by the caller until eval_outputs_finish): its labels
  * and probabilities ranked (count of them). */
 void eval_outputs_add(eval_outputs *o, size_t i, const int *labels, const float *probs,

@@ -102,6 +102,8 @@ EOF2
 done
 expect_error "eval --keep of a column the catalog lacks names it and the columns" "no kept column 'brand' \\(columns: id, title, description, category\\)" "$SHELF" eval --model m.shelf --data test.csv --predictions kept.csv --keep brand
 expect_error "eval --keep of a column --predictions writes itself is refused" "has a column 'id' of its own" "$SHELF" eval --model m.shelf --data test.csv --predictions kept.csv --keep title,id
+expect_error "eval --keep of a column twice is refused" "names 'title' twice" "$SHELF" eval --model m.shelf --data test.csv --predictions kept.csv --keep "title, title"
+expect_error "eval --keep naming no column is refused" "names no column" "$SHELF" eval --model m.shelf --data test.csv --predictions kept.csv --keep " , "
 "$SHELF" eval --model m.shelf --data test.csv --keep title >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q -- "--predictions" err.txt && pass "eval --keep without --predictions is a usage error" || fail "--keep alone (exit $rc: $(cat err.txt))"
 cp test.csv keep.csv

@@ -46,6 +46,8 @@ static shelf_model *train_with(shelf_modality modality, shelf_text_encoder enc)
     shelf_read_options ro = {0};
     ro.require_label = 1;
     ro.for_images = modality == SHELF_MODALITY_IMAGE;
+    char keep[8] = "id"; /* columns kept for outputs: read, and not the model's business */
+    ro.keep_columns = enc == SHELF_TEXT_ENCODER_GRU ? keep : NULL;
     shelf_catalog *c = NULL;
     shelf_error err;
     assert_int_equal(shelf_catalog_load(csv, &ro, &c, &err), SHELF_OK);
@@ -69,6 +71,8 @@ static shelf_model *train_with(shelf_modality modality, shelf_text_encoder enc)
     if (shelf_train(c, NULL, &o, &m, &err) != SHELF_OK)
         fail_msg("training: %s", err.message);
     shelf_catalog_free(c);
+    memset(keep, 'x', sizeof keep - 1); /* the model must not point into the caller's */
+    assert_null(shelf_model_read_options(m)->keep_columns);
     return m;
 }
 

@@ -61,6 +61,7 @@ int model_set_read_options(shelf_model *m, const shelf_read_options *r)
     m->read.skip_bad = 0;
     m->read.fix_utf8 = 0;
     m->read.require_label = 0;
+    m->read.keep_columns = NULL; /* what an output copies, not how the model reads */
     return dup_opt(m, 0, r->text_columns, &m->read.text_columns) ||
            dup_opt(m, 1, r->label_column, &m->read.label_column) ||
            dup_opt(m, 2, r->id_column, &m->read.id_column) ||
