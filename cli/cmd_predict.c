@@ -266,7 +266,7 @@ static int write_batch(job *j, const batch *b)
         note(j->pg, "skipping products with a bad image; the first: %s", ps.first_bad);
     j->bad_images += ps.bad_images;
     for (size_t i = 0; j->cols.explain && i < b->n; i++) /* each product's best label */
-        j->best[i] = j->counts[i] < 0 ? -1 : j->labels[i * (size_t)j->kq];
+        j->best[i] = j->counts[i] <= 0 ? -1 : j->labels[i * (size_t)j->kq];
     if (j->cols.explain && shelf_predictor_explain_many(j->pred, j->data, b->p, b->n, j->best,
                                                         j->why, &err) != SHELF_OK) {
         note(j->pg, "%s", err.message);

@@ -78,9 +78,9 @@ typedef struct shelf_read_options {
     char delimiter;           /* CSV, TSV: the field separator; 0: tab for TSV, and for CSV
                                  ',' unless the first line has more ';' than ',' outside
                                  quotes. Neither of these two is recorded in the model file */
-    const char *keep_columns; /* "brand,price": columns each product carries through as they
-                                 are (shelf_reader_kept, shelf_catalog_kept), for outputs
-                                 that copy them; each
+    const char *keep_columns; /* "brand,price": columns each product carries through
+                                 (shelf_reader_kept, shelf_catalog_kept), for outputs that
+                                 copy them; each
                                  must exist (JSONL: in the first object). Not in the model
                                  file; the fastText format has no columns to keep */
 } shelf_read_options;
@@ -120,9 +120,10 @@ void shelf_reader_stats(const shelf_reader *r, shelf_read_stats *out);
 /* The kept columns (keep_columns): how many, and column j's name as resolved. */
 int shelf_reader_nkept(const shelf_reader *r);
 const char *shelf_reader_kept_name(const shelf_reader *r, int j);
-/* The last product's kept values, in their order ("" for a row without one; JSONL: a string
- * as it is, another value as its JSON), valid until the next call; NULL without kept
- * columns. */
+/* The last product's kept values, in their order, trimmed as every field ("" for a row
+ * without one; JSONL: a string as it is, another value as its JSON; invalid UTF-8 replaced
+ * with U+FFFD, since an output's column must not make a row bad), valid until the next
+ * call; NULL without kept columns or before the first product. */
 const char *const *shelf_reader_kept(const shelf_reader *r);
 /* Bytes of the input consumed so far and its size, for a progress bar; *total is 0 when
  * the size is not known (standard input, a pipe). */
@@ -461,13 +462,15 @@ shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
                                      char **json, shelf_error *err);
 /* on: the next runs explain each product's best label as they predict it, for
  * shelf_predictor_explain_many to hand over; a bag-of-n-grams model then reads each text
- * once for both. Other models explain in shelf_predictor_explain_many itself. */
+ * once for both, and the predictor holds a run's explanations (some kilobytes a product for
+ * long texts) until the next run. Other models explain in shelf_predictor_explain_many. */
 void shelf_predictor_explain_best(shelf_predictor *p, int on);
 /* shelf_predictor_explain of the last run's products [0, n) at once, on the predictor's
  * threads: json[i] explains labels[i] (NULL where labels[i] < 0: a product not explained, as
  * one the run skipped). The texts belong to the predictor and stay valid until its next run
- * or shelf_predictor_explain_many. A model that reads images explains one product after
- * another, its occluded copies over all cores. */
+ * or shelf_predictor_explain_many; their memory is given back at the next run, so calling
+ * this again and again after one run keeps adding to it. A model that reads images explains
+ * one product after another, its occluded copies over all cores. */
 shelf_status shelf_predictor_explain_many(shelf_predictor *p, const char *data_path,
                                           const shelf_product *products, size_t n,
                                           const int *labels, const char **json,

@@ -490,6 +490,7 @@ static void test_kept_columns_are_carried_through_in_every_format(void **state)
 
     shelf_reader *r = NULL; /* streamed: the same values, until the next product */
     assert_int_equal(shelf_reader_open(csv, &o, &r, NULL), SHELF_OK);
+    assert_null(shelf_reader_kept(r)); /* no product yet */
     assert_int_equal(shelf_reader_nkept(r), 2);
     assert_string_equal(shelf_reader_kept_name(r, 1), "brand");
     shelf_product p;
@@ -498,6 +499,14 @@ static void test_kept_columns_are_carried_through_in_every_format(void **state)
     assert_int_equal(shelf_reader_next(r, &p, NULL), SHELF_OK);
     assert_string_equal(shelf_reader_kept(r)[1], "");
     shelf_reader_close(r);
+
+    /* invalid UTF-8 in a kept column is replaced: an output's column makes no row bad */
+    const char *bad = write_text("keepbad.csv", "title,brand,category\nMug,Ac\xffme,K\n");
+    o = opts_default();
+    o.keep_columns = "brand";
+    c = load_ok(bad, &o);
+    assert_string_equal(shelf_catalog_kept(c, 0)[0], "Ac\xef\xbf\xbdme");
+    shelf_catalog_free(c);
 
     const char *tsv = write_text("keep.tsv", "a\tMug\tKitchen\tAcme\n");
     o = opts_default();

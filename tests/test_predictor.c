@@ -26,7 +26,7 @@ enum { N = 24, SIDE = 12 };
 static const char *colours[] = {"red", "blue", "green"};
 static const unsigned char rgb_of[3][3] = {{220, 30, 30}, {30, 30, 220}, {30, 200, 30}};
 static char csv[256];
-static shelf_model *text_model, *image_model, *fused_model, *gru_model;
+static shelf_model *text_model, *image_model, *fused_model, *gru_model, *dim_model;
 static unsigned char *photo; /* a valid WebP, in memory */
 static size_t photo_size;
 
@@ -41,7 +41,7 @@ static size_t webp_of(int c, int seed, unsigned char **out)
     return n;
 }
 
-static shelf_model *train_with(shelf_modality modality, shelf_text_encoder enc)
+static shelf_model *train_dim(shelf_modality modality, shelf_text_encoder enc, int dim)
 {
     shelf_read_options ro = {0};
     ro.require_label = 1;
@@ -67,6 +67,8 @@ static shelf_model *train_with(shelf_modality modality, shelf_text_encoder enc)
         o.dim = 8;
         o.epochs = 10;
     }
+    if (dim)
+        o.dim = dim;
     shelf_model *m = NULL;
     if (shelf_train(c, NULL, &o, &m, &err) != SHELF_OK)
         fail_msg("training: %s", err.message);
@@ -74,6 +76,11 @@ static shelf_model *train_with(shelf_modality modality, shelf_text_encoder enc)
     memset(keep, 'x', sizeof keep - 1); /* the model must not point into the caller's */
     assert_null(shelf_model_read_options(m)->keep_columns);
     return m;
+}
+
+static shelf_model *train_with(shelf_modality modality, shelf_text_encoder enc)
+{
+    return train_dim(modality, enc, 0);
 }
 
 static shelf_model *train(shelf_modality modality)
@@ -103,6 +110,7 @@ static int setup(void **state)
     image_model = train(SHELF_MODALITY_IMAGE);
     fused_model = train(SHELF_MODALITY_BOTH);
     gru_model = train_with(SHELF_MODALITY_TEXT, SHELF_TEXT_ENCODER_GRU);
+    dim_model = train_dim(SHELF_MODALITY_TEXT, SHELF_TEXT_ENCODER_BAG, 8); /* dense head */
     return 0;
 }
 
@@ -113,6 +121,7 @@ static int teardown(void **state)
     shelf_model_free(image_model);
     shelf_model_free(fused_model);
     shelf_model_free(gru_model);
+    shelf_model_free(dim_model);
     WebPFree(photo);
     return scratch_teardown();
 }
@@ -492,8 +501,8 @@ static void a_run_explains_what_one_product_at_a_time_explains(void **state)
         {"d", "green thing 4 red", "", "products[3].image_base64", 5, photo, photo_size},
         {"e", "zzz unknown", "", "", 6, NULL, 0},
         {"f", "thing \"quoted\" \\ back", "", "", 7, NULL, 0}};
-    const shelf_model *models[3] = {text_model, gru_model, fused_model};
-    for (int mi = 0; mi < 3; mi++) {
+    const shelf_model *models[4] = {text_model, dim_model, gru_model, fused_model};
+    for (int mi = 0; mi < 4; mi++) {
         const shelf_model *m = models[mi];
         size_t n = m == fused_model ? 4 : 6; /* a fused product needs a side */
         for (int threads = 1; threads <= 2; threads++) {
@@ -530,6 +539,23 @@ static void a_run_explains_what_one_product_at_a_time_explains(void **state)
                     cJSON *doc = cJSON_Parse(json[i]);
                     assert_non_null(doc);
                     cJSON_Delete(doc);
+                    free(one);
+                }
+                /* again, every product for its runner-up: explained afresh, the buffers
+                   reused */
+                for (size_t i = 0; i < n; i++)
+                    labels[i] = got.counts[i] > 1 ? got.labels[i * 2 + 1] : -1;
+                assert_int_equal(shelf_predictor_explain_many(pr, "-", p, n, labels, json, &err),
+                                 SHELF_OK);
+                for (size_t i = 0; i < n; i++) {
+                    char *one = NULL;
+                    if (labels[i] < 0) {
+                        assert_null(json[i]);
+                        continue;
+                    }
+                    assert_int_equal(shelf_predictor_explain(pr, "-", p, i, labels[i], &one,
+                                                             &err), SHELF_OK);
+                    assert_string_equal(json[i], one);
                     free(one);
                 }
                 labels[0] = m == fused_model ? 99 : shelf_model_num_labels(m);

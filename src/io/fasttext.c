@@ -61,8 +61,8 @@ shelf_status fasttext_open(shelf_reader *r, const shelf_read_options *o, shelf_e
         return err_set(err, SHELF_EDATA, "%s: no image column '%s': the fastText format has "
                        "no images", r->name, o->image_column);
     if (o->keep_columns && o->keep_columns[strspn(o->keep_columns, " \t,")])
-        return err_set(err, SHELF_EDATA, "%s: no column '%s' to keep: the fastText format has "
-                       "no columns", r->name, o->keep_columns);
+        return err_set(err, SHELF_EDATA, "%s: no columns to keep: the fastText format has no "
+                       "columns", r->name);
     if (lines_at_eof(&r->in))
         return err_set(err, SHELF_EDATA, "%s: empty file", r->name);
     /* Fixed pseudo-columns, so that messages can name the field. */

@@ -195,21 +195,23 @@ static int take_id(shelf_reader *r, const row *rw, long *fixed, char *why, size_
     return 0;
 }
 
-/* The kept columns' values, as they are (UTF-8 checked, as every field), one after another
- * in r->kept with their NULs; r->kept_at points at each once they stop moving. */
-static int take_kept(shelf_reader *r, const row *rw, long *fixed, char *why, size_t whysz)
+/* The kept columns' values, trimmed as every field, one after another in r->kept with their
+ * NULs; r->kept_at points at each once they stop moving. Invalid UTF-8 is replaced, never a
+ * bad row: a column kept for an output must not change which products are read. */
+static void take_kept(shelf_reader *r, const row *rw)
 {
     r->kept.len = 0;
     for (int i = 0; i < r->cols.nkeep; i++) {
         span s = rw->kept[i];
         r->kept_off[i] = r->kept.len;
-        if (s.p && append_field(r, &r->kept, s, r->cols.keep_name[i], fixed, why, whysz))
-            return 1;
+        long repaired = 0;
+        size_t bad = 0;
+        if (s.p)
+            field_append(&r->kept, s, &r->fixed, &repaired, &bad);
         buf_append(&r->kept, "", 1);
     }
     for (int i = 0; i < r->cols.nkeep && !r->kept.oom; i++)
         r->kept_at[i] = r->kept.data + r->kept_off[i];
-    return 0;
 }
 
 /* Makes the product of a row. Returns 0, 1 for a bad row (why says why), 2 for a row
@@ -223,9 +225,9 @@ static int finish_row(shelf_reader *r, const row *rw, shelf_product *out, char *
         return label;
     if (take_id(r, rw, &fixed, why, whysz) ||
         take_text(r, rw, &fixed, why, whysz) ||
-        take_field(r, &r->image, rw->image, r->cols.image_name, &fixed, why, whysz) ||
-        take_kept(r, rw, &fixed, why, whysz))
+        take_field(r, &r->image, rw->image, r->cols.image_name, &fixed, why, whysz))
         return 1;
+    take_kept(r, rw);
     if (r->label.oom || r->id.oom || r->text.oom || r->image.oom || r->fixed.oom ||
         r->tmp.oom || r->kept.oom)
         return -1;
@@ -435,7 +437,7 @@ const char *shelf_reader_kept_name(const shelf_reader *r, int j)
 
 const char *const *shelf_reader_kept(const shelf_reader *r)
 {
-    return r && r->cols.nkeep ? r->kept_at : NULL;
+    return r && r->cols.nkeep && r->kept.len ? r->kept_at : NULL; /* len: a product read */
 }
 
 void shelf_reader_close(shelf_reader *r)

@@ -57,9 +57,11 @@ explainer *explainer_new(const shelf_model *m)
     x->m = m;
     size_t K = (size_t)model_num_labels(m);
     buf_init(&x->texts);
-    x->lp = mem_alloc((EXPLAIN_MAX_TOKENS + 1) * K * sizeof *x->lp);
-    x->variants = mem_alloc((EXPLAIN_MAX_TOKENS + 1) * sizeof *x->variants);
     const bag_encoder *b = model_bag(m);
+    /* occlusion reads a variant of the text per token; the bag splits one reading */
+    const size_t rows = b ? 1 : EXPLAIN_MAX_TOKENS + 1;
+    x->lp = mem_alloc(rows * K * sizeof *x->lp);
+    x->variants = mem_alloc(rows * sizeof *x->variants);
     int bad_vs = 0;
     if (b) {
         bad_vs = vec_scratch_init(&x->vs, b->nrows);
@@ -480,7 +482,11 @@ static char *json_string_at(char *o, const char *s, size_t n)
 static void json_string(buf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n > (SIZE_MAX - 2) / 6 || buf_reserve(b, 6 * n + 2))
+    if (n > (SIZE_MAX - 2) / 6) {
+        b->oom = 1;
+        return;
+    }
+    if (buf_reserve(b, 6 * n + 2))
         return;
     b->len = (size_t)(json_string_at(b->data + b->len, s ? s : "", n) - b->data);
     b->data[b->len] = '\0';
@@ -517,7 +523,11 @@ static void put_text(buf *b, const shelf_model *m, const text_explanation *t)
                       POSITION[] = ",\"position\":";
     for (size_t i = 0; i < t->n; i++) {
         size_t len = t->lens[t->positions[i]];
-        if (len > SIZE_MAX / 8 || buf_reserve(b, 6 * len + 96))
+        if (len > SIZE_MAX / 8) {
+            b->oom = 1;
+            return;
+        }
+        if (buf_reserve(b, 6 * len + 96))
             return;
         char *o = b->data + b->len, *first = o;
         memcpy(o, TOKEN + (i == 0), sizeof TOKEN - 1 - (i == 0));

@@ -1,5 +1,7 @@
 /* Prediction of many texts on all cores: the one path shared by predict, eval, the server's
  * image queue (fused models' text side aside) and validation during training. */
+#include <stdatomic.h>
+
 #include "core/error.h"
 #include "model/explain.h"
 #include "model/predictor.h"
@@ -12,7 +14,7 @@ typedef struct text_job {
     size_t n;
     int k, *labels, *counts;
     float *probs;
-    int failed;
+    atomic_int failed; /* set by any thread, only ever to 1 */
 } text_job;
 
 static void run_texts(void *arg, int tid, int nthreads)
@@ -22,7 +24,7 @@ static void run_texts(void *arg, int tid, int nthreads)
     model_split_texts(j->scratch[tid], j->n, tid, nthreads, &i0, &i1);
     if (shelf_predict_texts(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->k,
                             j->labels + i0 * k, j->probs + i0 * k, j->counts + i0))
-        j->failed = 1; /* its counts are 0 */
+        atomic_store(&j->failed, 1); /* its counts are 0 */
 }
 
 /* run_texts of a bag model whose run explains as it predicts (shelf_predictor_explain_best):
@@ -34,13 +36,18 @@ static void run_texts_explained(void *arg, int tid, int nthreads)
     size_t i0, i1, k = (size_t)j->k;
     model_split_texts(j->scratch[tid], j->n, tid, nthreads, &i0, &i1);
     explainer *x = predictor_explainer(p, tid);
+    buf *out = &p->xbuf[tid];
     for (size_t i = i0; i < i1; i++) {
-        size_t off = p->xbuf[tid].len;
+        size_t off = out->len;
         int got = x ? explain_bag_predict(x, j->texts[i], j->k, j->labels + i * k,
-                                          j->probs + i * k, &p->xbuf[tid]) : -1;
+                                          j->probs + i * k, out) : -1;
         j->counts[i] = got < 0 ? 0 : got;
-        j->failed |= got < 0;
         p->xrec[i] = (struct explained){off, tid, got > 0 ? j->labels[i * k] : -1};
+        if (got < 0) { /* the half-written object goes; later ones may still fit */
+            atomic_store(&j->failed, 1);
+            out->len = off;
+            out->oom = 0;
+        }
     }
 }
 
@@ -57,10 +64,12 @@ shelf_status predictor_texts(shelf_predictor *p, const char *const *texts, size_
         if (predictor_forget_explained(p, n))
             return err_set(err, SHELF_ENOMEM, "out of memory");
         pool_run(p->pool, run_texts_explained, &j);
-        return j.failed ? err_set(err, SHELF_ENOMEM, "out of memory predicting") : SHELF_OK;
+        return atomic_load(&j.failed) ? err_set(err, SHELF_ENOMEM, "out of memory predicting")
+                                      : SHELF_OK;
     }
     pool_run(p->pool, run_texts, &j);
-    return j.failed ? err_set(err, SHELF_ENOMEM, "out of memory predicting") : SHELF_OK;
+    return atomic_load(&j.failed) ? err_set(err, SHELF_ENOMEM, "out of memory predicting")
+                                  : SHELF_OK;
 }
 
 shelf_status shelf_predict_batch(const shelf_model *m, const char *const *texts, size_t n,

@@ -3,6 +3,7 @@
  * server and calibration: shelf_predict_products is a predictor used once. */
 #include "model/predictor.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,10 +197,10 @@ static shelf_status explain_one(shelf_predictor *p, int t, const char *data_path
     return bad ? err_set(err, SHELF_ENOMEM, "out of memory") : SHELF_OK;
 }
 
-static shelf_status bad_explain_args(shelf_error *err)
+static shelf_status bad_explain_args(const char *fn, shelf_error *err)
 {
-    return err_set(err, SHELF_EINVAL, "shelf_predictor_explain: no predictor, a product that "
-                   "was not in its last run, or a label the model does not have");
+    return err_set(err, SHELF_EINVAL, "%s: no predictor, a product that was not in its last "
+                   "run, or a label the model does not have", fn);
 }
 
 shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
@@ -208,7 +209,7 @@ shelf_status shelf_predictor_explain(shelf_predictor *p, const char *data_path,
 {
     *json = NULL;
     if (!p || !products || i >= p->nlast || label < 0 || label >= model_num_labels(p->m))
-        return bad_explain_args(err);
+        return bad_explain_args("shelf_predictor_explain", err);
     buf b;
     buf_init(&b);
     shelf_status st = explain_one(p, 0, data_path, products, i, label, &b, err);
@@ -223,10 +224,15 @@ static shelf_status explain_recorded(shelf_predictor *p, int t, const char *data
                                      const shelf_product *products, size_t i, int label,
                                      shelf_error *err)
 {
-    size_t off = p->xbuf[t].len;
-    shelf_status st = explain_one(p, t, data_path, products, i, label, &p->xbuf[t], err);
-    if (st == SHELF_OK)
+    buf *out = &p->xbuf[t];
+    size_t off = out->len;
+    shelf_status st = explain_one(p, t, data_path, products, i, label, out, err);
+    if (st == SHELF_OK) {
         p->xrec[i] = (struct explained){off, t, label};
+    } else { /* the half-written object goes; a later call may still fit */
+        out->len = off;
+        out->oom = 0;
+    }
     return st;
 }
 
@@ -241,7 +247,7 @@ typedef struct explain_job {
     const shelf_product *products;
     const int *labels;
     size_t n;
-    int failed;
+    atomic_int failed; /* set by any thread, only ever to 1 */
 } explain_job;
 
 static void run_explain(void *arg, int tid, int nthreads)
@@ -250,10 +256,10 @@ static void run_explain(void *arg, int tid, int nthreads)
     size_t i0, i1;
     pool_split(j->n, tid, nthreads, &i0, &i1);
     shelf_error err;
-    for (size_t i = i0; i < i1 && !j->failed; i++)
+    for (size_t i = i0; i < i1 && !atomic_load(&j->failed); i++)
         if (unexplained(j->p, i, j->labels[i]) &&
             explain_recorded(j->p, tid, NULL, j->products, i, j->labels[i], &err))
-            j->failed = 1;
+            atomic_store(&j->failed, 1);
 }
 
 shelf_status shelf_predictor_explain_many(shelf_predictor *p, const char *data_path,
@@ -264,11 +270,11 @@ shelf_status shelf_predictor_explain_many(shelf_predictor *p, const char *data_p
     if (json)
         memset(json, 0, n * sizeof *json);
     if (!p || !products || !labels || !json || n > p->nlast)
-        return bad_explain_args(err);
+        return bad_explain_args("shelf_predictor_explain_many", err);
     const int K = model_num_labels(p->m);
     for (size_t i = 0; i < n; i++)
         if (labels[i] >= K)
-            return bad_explain_args(err);
+            return bad_explain_args("shelf_predictor_explain_many", err);
     if (p->nxrec < p->nlast && predictor_forget_explained(p, p->nlast))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     shelf_status st = SHELF_OK;
@@ -279,7 +285,7 @@ shelf_status shelf_predictor_explain_many(shelf_predictor *p, const char *data_p
     } else {
         explain_job j = {p, products, labels, n, 0};
         pool_run(p->pool, run_explain, &j);
-        if (j.failed)
+        if (atomic_load(&j.failed))
             st = err_set(err, SHELF_ENOMEM, "out of memory");
     }
     if (st != SHELF_OK)
