@@ -105,6 +105,11 @@ int cmd_train(int argc, char **argv)
     }
     if (read_flags_apply(&a.rf, NULL, &o.read))
         return 2;
+    if (o.balance == SHELF_BALANCE_ADJUST && !valid) { /* before reading a catalog */
+        fprintf(stderr, "shelf train: --balance adjust fits its strength on the validation "
+                        "set: give --valid\n");
+        return 2;
+    }
     shelf_error err = {0};
     if (shelf_train_options_check(&o, &err) != SHELF_OK) { /* before reading a catalog */
         fprintf(stderr, "shelf train: %s\n", err.message);

@@ -203,7 +203,10 @@ typedef enum shelf_balance {
     SHELF_BALANCE_NONE = 0,  /* every product once per epoch, equal weight */
     SHELF_BALANCE_WEIGHT,    /* class-weighted cross-entropy */
     SHELF_BALANCE_OVERSAMPLE, /* each epoch re-draws products, rare classes more often */
-    SHELF_BALANCE_UNDERSAMPLE /* each epoch keeps a share of the common classes' products */
+    SHELF_BALANCE_UNDERSAMPLE, /* each epoch keeps a share of the common classes' products */
+    SHELF_BALANCE_ADJUST      /* trained as none; then each label's logit less tau times the
+                                 log of its share of the training products, tau fitted on the
+                                 validation set (which it needs) */
 } shelf_balance;
 
 /* Training options. Those a user sets by name are described by one table
@@ -553,6 +556,8 @@ typedef struct shelf_model_summary {
                                 same training command writes the same bytes */
     double valid_accuracy;   /* -1 without a validation set */
     float temperature;       /* 1: not calibrated */
+    float logit_adjustment;  /* --balance adjust: the strength fitted (0: none; -1: trained
+                                without it) */
     int hierarchical;
     int dim;                 /* text models: embedding size, 0 for the sparse linear layer */
     int image_size, width;   /* image models, else 0 */

@@ -243,6 +243,13 @@ for b in weight oversample undersample; do
   expect_ok "train --balance $b" "$SHELF" train --train train.csv --out b.shelf --balance $b --epochs 3 --quiet
 done
 expect_ok "train --label-smoothing 0.1" "$SHELF" train --train train.csv --out b.shelf --label-smoothing 0.1 --epochs 3 --quiet
+expect_ok "train --balance adjust --valid" "$SHELF" train --train train.csv --valid valid.csv --out adj.shelf --balance adjust --epochs 3 --quiet
+"$SHELF" info --model adj.shelf > out.txt 2>&1
+grep -Eq "^balance +adjust: each label's logit less [0-9.]+ times" out.txt && pass "  info tells the logit adjustment's strength" || fail "  info of --balance adjust ($(grep balance out.txt))"
+"$SHELF" predict --model adj.shelf --data test.csv > adj1.txt && "$SHELF" predict --model adj.shelf --data test.csv --threads 1 > adj2.txt &&
+    cmp -s adj1.txt adj2.txt && [ "$(wc -l < adj1.txt)" -eq 100 ] && pass "  its model predicts, the same on 1 and 2 threads" || fail "  --balance adjust predictions"
+"$SHELF" train --train train.csv --out b.shelf --balance adjust >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "give --valid" err.txt && pass "--balance adjust without --valid is refused before reading" || fail "--balance adjust alone (exit $rc: $(cat err.txt))"
 "$SHELF" train --train train.csv --out b.shelf --balance always >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "undersample" err.txt && pass "a bad --balance is refused" || fail "a bad --balance (exit $rc)"
 "$SHELF" train --train train.csv --out b.shelf --label-smoothing 1 >/dev/null 2>err.txt; rc=$?

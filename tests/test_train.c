@@ -248,6 +248,39 @@ static int teardown(void **state)
     return scratch_teardown();
 }
 
+/* --balance adjust: rows of a model that leans to the common label (the rare one's products
+ * get 0.4 of it); the strength fitted moves them back and lifts both accuracy and
+ * macro-F1, never past what helps; with nothing to gain, 0. */
+static void logit_adjustment_lifts_a_rare_label_only_when_it_helps(void **state)
+{
+    (void)state;
+    enum { ROWS = 100, K = 2 };
+    float probs[ROWS * K];
+    int labels[ROWS * K], truth[ROWS];
+    const float log_prior[K] = {logf(0.9f), logf(0.1f)};
+    for (int i = 0; i < ROWS; i++) {
+        int rare = i % 10 == 0; /* 10 rare products, each ranked second */
+        float p = rare ? 0.6f : 0.8f;
+        probs[i * K] = p;
+        probs[i * K + 1] = 1 - p;
+        labels[i * K] = 0;
+        labels[i * K + 1] = 1;
+        truth[i] = rare ? 1 : 0;
+    }
+    float tau = calibrate_adjustment(probs, labels, truth, ROWS, K, log_prior);
+    /* log 0.4 - log 0.6 + tau (log 0.9 - log 0.1) > 0 flips the rare ones: tau > 0.185; the
+       common ones flip past tau 0.631 */
+    assert_true(tau > 0.18f && tau < 0.64f);
+    for (int i = 0; i < ROWS; i++) /* a balanced prior: nothing to gain */
+        truth[i] = 0;
+    const float even[K] = {logf(0.5f), logf(0.5f)};
+    assert_true(calibrate_adjustment(probs, labels, truth, ROWS, K, even) == 0.0f);
+    int none[ROWS];
+    for (int i = 0; i < ROWS; i++)
+        none[i] = -1;
+    assert_true(calibrate_adjustment(probs, labels, none, ROWS, K, log_prior) == 0.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +291,7 @@ int main(void)
         cmocka_unit_test(a_step_out_of_memory_ends_the_run),
         cmocka_unit_test(balance_weights_and_draws),
         cmocka_unit_test(temperature_makes_probabilities_honest),
+        cmocka_unit_test(logit_adjustment_lifts_a_rare_label_only_when_it_helps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -37,6 +37,7 @@ void shelf_model_free(shelf_model *m)
     mem_free(m->info.train_path);
     mem_free(m->info.curve);
     mem_free(m->seen);
+    mem_free(m->log_prior);
     encoder_free(m->image);
     label_head_free(&m->image_head);
     fusion_head_free(&m->head);
@@ -249,12 +250,24 @@ int model_top_k(const float *p, int K, int k, int *labels, float *probs)
     return n;
 }
 
+void model_apply_adjustment(const shelf_model *m, float *p, int K)
+{
+    if (!m->log_prior || m->adjust_tau == 0)
+        return;
+    for (int c = 0; c < K; c++) /* in logs, as the temperature: stable for tiny p */
+        p[c] = p[c] > 0 ? logf(p[c]) - m->adjust_tau * m->log_prior[c] : -INFINITY;
+    softmax_forward(p, p, K);
+}
+
 int model_top_labels(const shelf_model *m, float *logits, int k, int *labels, float *probs)
 {
     int K = model_num_labels(m);
     if (m->temperature != 1)
         for (int c = 0; c < K; c++)
             logits[c] /= m->temperature;
+    if (m->log_prior && m->adjust_tau != 0)
+        for (int c = 0; c < K; c++)
+            logits[c] -= m->adjust_tau * m->log_prior[c];
     softmax_forward(logits, logits, K);
     return model_top_k(logits, K, k < K ? k : K, labels, probs);
 }
@@ -490,6 +503,10 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     if (m->temperature != 1)
         buf_printf(&b, "calibration       temperature %.3f, fitted on the validation set\n",
                    (double)m->temperature);
+    if (m->log_prior)
+        buf_printf(&b, "balance           adjust: each label's logit less %.2f times the log of "
+                   "its share of the training products (%s on the validation set)\n",
+                   (double)m->adjust_tau, m->adjust_tau > 0 ? "fitted" : "0: no gain");
     if (m->auto_threshold > 0)
         buf_printf(&b, "min-confidence    auto: %.3f, the lowest threshold whose back-off kept "
                    "precision %.2f on the validation set (there: coverage %.4f, precision "

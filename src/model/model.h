@@ -51,6 +51,11 @@ struct shelf_model {
      * validation set (-1: none did, or no validation set), and its coverage and precision
      * there: --min-confidence auto */
     float auto_threshold, auto_coverage, auto_precision;
+    /* --balance adjust: each label's logit less adjust_tau times the log of its share of the
+     * training products (log_prior[K]; NULL: no adjustment), after the temperature, for
+     * accuracy and macro-F1 together on the validation set (train/calibrate.h) */
+    float adjust_tau;
+    float *log_prior;
     /* the text encoder and its label head */
     encoder *text;
     label_head text_head;
@@ -104,6 +109,10 @@ int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *co
  * predicts at once: the same batches, so the same probabilities, with any thread count. */
 void model_split_texts(const shelf_scratch *s, size_t n, int tid, int nthreads, size_t *begin,
                        size_t *end);
+
+/* The logit adjustment of --balance adjust on the probabilities p[K] of every label (each
+ * times prior^-tau, renormalized); nothing without one. */
+void model_apply_adjustment(const shelf_model *m, float *p, int K);
 
 /* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */
 void model_apply_temperature(float *p, int K, float T);

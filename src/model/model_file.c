@@ -98,6 +98,13 @@ static void put_calibration(model_writer *w, const void *ctx)
     mw_f32(w, ((const shelf_model *)ctx)->temperature);
 }
 
+static void put_adjustment(model_writer *w, const void *ctx)
+{
+    const shelf_model *m = ctx;
+    mw_f32(w, m->adjust_tau);
+    mw_floats(w, m->log_prior, (size_t)model_num_labels(m));
+}
+
 static void put_seen(model_writer *w, const void *ctx)
 {
     const shelf_model *m = ctx;
@@ -158,6 +165,8 @@ static void put_sections(model_writer *w, const shelf_model *m)
     mw_section(w, SECTION_CALIBRATION, put_calibration, m);
     if (m->auto_threshold > 0)
         mw_section(w, SECTION_THRESHOLD, put_threshold, m);
+    if (m->log_prior)
+        mw_section(w, SECTION_ADJUST, put_adjustment, m);
     if (m->nseen)
         mw_section(w, SECTION_SEEN, put_seen, m);
     if (m->text) {

@@ -32,7 +32,8 @@ enum {
     SECTION_FUSION_HEAD = MODEL_TAG('F', 'U', 'S', 'H'), /* the head of any kind */
     SECTION_CURVE = MODEL_TAG('C', 'U', 'R', 'V'),       /* loss and validation accuracy per
                                                            epoch */
-    SECTION_THRESHOLD = MODEL_TAG('T', 'H', 'R', 'S')    /* --min-confidence auto */
+    SECTION_THRESHOLD = MODEL_TAG('T', 'H', 'R', 'S'),   /* --min-confidence auto */
+    SECTION_ADJUST = MODEL_TAG('L', 'A', 'D', 'J')       /* --balance adjust */
 };
 
 /* Version 7 on: the sections after the header, and whether they make a whole model of its

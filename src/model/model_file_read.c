@@ -293,6 +293,23 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         m->auto_precision = q;
         return 0;
     }
+    case SECTION_ADJUST: {
+        const size_t K = (size_t)model_num_labels(m);
+        if (m->log_prior)
+            return mr_fail(r, "two logit adjustments");
+        m->adjust_tau = mr_f32(r);
+        if (r->failed || !(m->adjust_tau >= 0 && m->adjust_tau <= 4) ||
+            mr_claim(r, "the logit adjustment", K, 4))
+            return mr_fail(r, NULL);
+        if (!(m->log_prior = mem_alloc((K ? K : 1) * sizeof *m->log_prior)))
+            return mr_oom(r);
+        if (mr_floats(r, "the logit adjustment", m->log_prior, K))
+            return -1;
+        for (size_t c = 0; c < K; c++)
+            if (!(m->log_prior[c] <= 0 && m->log_prior[c] > -100))
+                return mr_fail(r, "a label's share of the training products out of range");
+        return 0;
+    }
     case SECTION_CALIBRATION:
         m->temperature = mr_f32(r);
         return r->failed ? -1 : model_check_settings(r, m);

@@ -47,6 +47,7 @@ void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
         .train_seconds = in->train_seconds,
         .valid_accuracy = in->valid_rows ? in->valid_accuracy : -1,
         .temperature = m->temperature,
+        .logit_adjustment = m->log_prior ? m->adjust_tau : -1,
         .hierarchical = m->hierarchical,
         .dim = model_bag(m) ? model_bag(m)->dim : 0,
         .image_size = m->image ? image_encoder_size(m->image) : 0,

@@ -164,6 +164,7 @@ static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *product
                 continue;
         }
         model_apply_temperature(q, (int)K, m->temperature);
+        model_apply_adjustment(m, q, (int)K);
     }
     return SHELF_OK;
 }

@@ -71,6 +71,8 @@ static void add_training(cJSON *doc, const shelf_model_summary *s, int *miss)
     else
         need(miss, cJSON_AddNullToObject(mt, "validation_accuracy"));
     need(miss, cJSON_AddNumberToObject(mt, "temperature", s->temperature));
+    if (s->logit_adjustment >= 0)
+        need(miss, cJSON_AddNumberToObject(mt, "logit_adjustment", s->logit_adjustment));
 }
 
 /* What a request may send: the text fields, and whether an image is read. */

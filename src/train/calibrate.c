@@ -51,6 +51,75 @@ float calibrate_temperature(const float *rows, const int *truth, size_t n, int K
     return nll(rows, truth, n, K, best) < nll(rows, truth, n, K, 1.0) ? (float)best : 1.0f;
 }
 
+/* The mean of accuracy and macro-F1 (over the labels true or predicted) of predicted
+ * against truth; tp, fp, fn: K counts each, scratch. */
+static double accuracy_and_macro_f1(const int *predicted, const int *truth, size_t n, int K,
+                                    long *tp, long *fp, long *fn)
+{
+    memset(tp, 0, (size_t)K * sizeof *tp);
+    memset(fp, 0, (size_t)K * sizeof *fp);
+    memset(fn, 0, (size_t)K * sizeof *fn);
+    long right = 0, used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (truth[i] < 0)
+            continue;
+        used++;
+        if (predicted[i] == truth[i]) {
+            right++;
+            tp[truth[i]]++;
+        } else {
+            fp[predicted[i]]++;
+            fn[truth[i]]++;
+        }
+    }
+    double f1 = 0;
+    int labels = 0;
+    for (int c = 0; c < K; c++) {
+        if (!tp[c] && !fp[c] && !fn[c])
+            continue;
+        f1 += 2.0 * (double)tp[c] / (double)(2 * tp[c] + fp[c] + fn[c]);
+        labels++;
+    }
+    return used ? ((double)right / (double)used + (labels ? f1 / labels : 0)) / 2 : 0;
+}
+
+float calibrate_adjustment(const float *probs, const int *labels, const int *truth, size_t n,
+                           int K, const float *log_prior)
+{
+    int *predicted = mem_alloc((n + 1) * sizeof *predicted);
+    long *counts = mem_alloc(3 * (size_t)K * sizeof *counts);
+    float best_tau = 0;
+    if (!predicted || !counts)
+        goto done;
+    double best = -1;
+    for (int step = 0; step <= 40; step++) {
+        const float tau = (float)step * 0.05f;
+        for (size_t i = 0; i < n; i++) {
+            const float *p = probs + i * (size_t)K;
+            const int *l = labels + i * (size_t)K;
+            float top = -INFINITY;
+            predicted[i] = l[0];
+            for (int j = 0; j < K && truth[i] >= 0; j++) {
+                float s = (p[j] > 0 ? logf(p[j]) : -1e30f) - tau * log_prior[l[j]];
+                if (s > top) {
+                    top = s;
+                    predicted[i] = l[j];
+                }
+            }
+        }
+        double score = accuracy_and_macro_f1(predicted, truth, n, K, counts, counts + K,
+                                             counts + 2 * K);
+        if (score > best + 1e-9) {
+            best = score;
+            best_tau = tau;
+        }
+    }
+done:
+    mem_free(predicted);
+    mem_free(counts);
+    return best_tau;
+}
+
 /* --min-confidence auto: scanning down from 0.999 in steps of 0.001 while back-off keeps
  * MODEL_AUTO_PRECISION on the validation rows, the last threshold that did. */
 static void fit_threshold(shelf_model *m, const char *const *truths, const int *labels,
@@ -82,10 +151,12 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
     int *labels = mem_alloc(n * (size_t)K * sizeof *labels);
     int *counts = mem_alloc(n * sizeof *counts);
     int *truth = mem_alloc(n * sizeof *truth);
+    int *label_of = mem_alloc(n * sizeof *label_of);
     float *probs = mem_alloc(n * (size_t)K * sizeof *probs);
     int status = -1;
     m->temperature = 1;
-    if (!p || !labels || !counts || !truth || !probs)
+    m->adjust_tau = 0;
+    if (!p || !labels || !counts || !truth || !label_of || !probs)
         goto done;
     for (size_t i = 0; i < n; i++)
         p[i] = *shelf_catalog_get(valid, i);
@@ -96,6 +167,7 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
     for (size_t i = 0; i < n; i++) { /* where the true label sits in row i's ranking */
         long y = strmap_find(&m->labels, p[i].label);
         truth[i] = -1;
+        label_of[i] = counts[i] == K ? (int)y : -1; /* -1 also for a label the model lacks */
         for (int j = 0; y >= 0 && j < counts[i]; j++)
             if (labels[i * (size_t)K + (size_t)j] == (int)y)
                 truth[i] = j;
@@ -106,6 +178,13 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
     for (size_t i = 0; i < n; i++) /* the ranking stays: a temperature is monotone */
         if (counts[i] == K) /* the others (a bad image) are left out below too */
             model_apply_temperature(probs + i * (size_t)K, K, m->temperature);
+    if (m->log_prior) { /* --balance adjust; the threshold below is then the adjusted model's */
+        m->adjust_tau = calibrate_adjustment(probs, labels, label_of, n, K, m->log_prior);
+        if (m->adjust_tau > 0 &&
+            shelf_predict_products(m, shelf_catalog_path(valid), p, n, K, threads, labels,
+                                   probs, counts, NULL, &ps, NULL) != SHELF_OK)
+            goto done;
+    }
     const char **truths = mem_alloc(n * sizeof *truths);
     if (!truths)
         goto done;
@@ -119,6 +198,7 @@ done:
     mem_free(labels);
     mem_free(counts);
     mem_free(truth);
+    mem_free(label_of);
     mem_free(probs);
     return status;
 }

@@ -24,7 +24,8 @@
 
 static const char *const modalities[] = {"text", "image", "both", NULL};     /* shelf_modality */
 static const char *const encoders[] = {"bag", "gru", "transformer", NULL};  /* shelf_text_encoder */
-static const char *const balances[] = {"none", "weight", "oversample", "undersample", NULL};
+static const char *const balances[] = {"none", "weight", "oversample", "undersample", "adjust",
+                                       NULL};
 static const char *const optimizers[] = {"adamw", "sgd", NULL};             /* shelf_optimizer */
 static const char *const schedules[] = {"onecycle", "cosine", "constant", NULL};
 static const char *const augments[] = {"flip", "crop", "rotate", "jitter", NULL}; /* AUG_* bits */
@@ -44,7 +45,8 @@ static const shelf_option table[] = {
     {"seed", SHELF_OPTION_U64, FIELD(seed), ALL, 1, NULL, 0, (double)UINT64_MAX, NULL, PRESET,
      "random seed"},
     {"balance", SHELF_OPTION_CHOICE, FIELD(balance), ALL, 0, NULL, 0, 0, balances, 0,
-     "class balance: class-weighted loss, or each epoch's products re-drawn"},
+     "class balance: class-weighted loss, each epoch's products re-drawn, or (adjust, with "
+     "--valid) rare labels' scores raised after training by a strength fitted on --valid"},
     {"balance-power", SHELF_OPTION_FLOAT, FIELD(balance_power), ALL, 0.5, NULL, 0, 4, NULL, 0,
      "class weight = (mean class size / size)^power"},
     {"label-smoothing", SHELF_OPTION_FLOAT, FIELD(label_smoothing), ALL, 0, NULL, 0, 1, NULL,

@@ -1,6 +1,7 @@
 /* shelf_train: the options checked and completed (train/options.h), then the trainer of the
  * model's encoders (text_trainer.h, image_trainer.h, fused_trainer.h), then what every
  * model records and its calibration. */
+#include <math.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -13,9 +14,33 @@
 #include "train/options.h"
 #include "train/text_trainer.h"
 
-/* What every trained model records, and its temperature fitted on valid. */
+/* --balance adjust: each label's log share of the training products (one more each, so
+ * that no share is 0), for calibrate_model to fit the strength of. 0, or -1. */
+static int set_log_prior(shelf_model *m, const shelf_catalog *train)
+{
+    const size_t K = (size_t)model_num_labels(m), n = shelf_catalog_size(train);
+    if (!(m->log_prior = mem_alloc((K ? K : 1) * sizeof *m->log_prior)))
+        return -1;
+    for (size_t c = 0; c < K; c++)
+        m->log_prior[c] = 1;
+    for (size_t i = 0; i < n; i++) {
+        int c = shelf_model_find_label(m, shelf_catalog_get(train, i)->label);
+        if (c >= 0)
+            m->log_prior[c]++;
+    }
+    double total = 0;
+    for (size_t c = 0; c < K; c++)
+        total += m->log_prior[c];
+    for (size_t c = 0; c < K; c++)
+        m->log_prior[c] = (float)log(m->log_prior[c] / total);
+    return 0;
+}
+
+/* What every trained model records, its temperature fitted on valid, and with train (for
+ * --balance adjust) its logit adjustment. */
 static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, size_t n,
-                                 const shelf_catalog *valid, shelf_error *err)
+                                 const shelf_catalog *valid, const shelf_catalog *adjust,
+                                 shelf_error *err)
 {
     mem_free(m->info.train_path); /* a fused model's text part recorded it already */
     m->info.train_path = NULL;
@@ -24,6 +49,8 @@ static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, s
     /* a fused model's text part learned from every product, its CNN from those with images */
     m->info.train_rows = (long)n - m->info.skipped_empty -
                          (m->modality == SHELF_MODALITY_IMAGE ? m->info.skipped_images : 0);
+    if (adjust && set_log_prior(m, adjust))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
     if (valid && calibrate_model(m, valid, o->threads))
         return err_set(err, SHELF_ENOMEM, "out of memory calibrating on the validation set");
     m->info.valid_rows = valid ? (long)shelf_catalog_size(valid) : 0;
@@ -46,12 +73,20 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
         return st;
     if (n == 0)
         return err_set(err, SHELF_EDATA, "no products to train on");
+    /* --balance adjust trains as none, then fits the adjustment's strength on valid */
+    const shelf_catalog *adjust = o.balance == SHELF_BALANCE_ADJUST ? train : NULL;
+    if (adjust && !valid)
+        return err_set(err, SHELF_EINVAL, "--balance adjust fits its strength on the "
+                       "validation set: give --valid");
+    if (adjust)
+        o.balance = SHELF_BALANCE_NONE;
     if (o.modality == SHELF_MODALITY_BOTH) { /* the text model, the CNN, the head */
         shelf_model *fused = NULL;
         shelf_train_options both = *opts;
         both.threads = o.threads;
+        both.balance = o.balance;
         if ((st = train_fused_model(train, valid, &both, &fused, err)) == SHELF_OK &&
-            (st = finish_model(fused, &o, n, valid, err)) == SHELF_OK) {
+            (st = finish_model(fused, &o, n, valid, adjust, err)) == SHELF_OK) {
             *out = fused;
             return SHELF_OK;
         }
@@ -70,7 +105,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
     } else if ((st = train_text_model(m, train, valid, &o, err)) == SHELF_OK) {
         m->info.train_seconds = now_sec() - t0; /* the image trainer records its own */
     }
-    if (st == SHELF_OK && (st = finish_model(m, &o, n, valid, err)) == SHELF_OK) {
+    if (st == SHELF_OK && (st = finish_model(m, &o, n, valid, adjust, err)) == SHELF_OK) {
         *out = m;
         return SHELF_OK;
     }
