@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "eval/score.h"
 #include "model/model.h"
 
 enum { CALIBRATE_MAX_ROWS = 20000, CALIBRATE_MAX_CELLS = 16 << 20 };
@@ -51,38 +52,6 @@ float calibrate_temperature(const float *rows, const int *truth, size_t n, int K
     return nll(rows, truth, n, K, best) < nll(rows, truth, n, K, 1.0) ? (float)best : 1.0f;
 }
 
-/* The mean of accuracy and macro-F1 (over the labels true or predicted) of predicted
- * against truth; tp, fp, fn: K counts each, scratch. */
-static double accuracy_and_macro_f1(const int *predicted, const int *truth, size_t n, int K,
-                                    long *tp, long *fp, long *fn)
-{
-    memset(tp, 0, (size_t)K * sizeof *tp);
-    memset(fp, 0, (size_t)K * sizeof *fp);
-    memset(fn, 0, (size_t)K * sizeof *fn);
-    long right = 0, used = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (truth[i] < 0)
-            continue;
-        used++;
-        if (predicted[i] == truth[i]) {
-            right++;
-            tp[truth[i]]++;
-        } else {
-            fp[predicted[i]]++;
-            fn[truth[i]]++;
-        }
-    }
-    double f1 = 0;
-    int labels = 0;
-    for (int c = 0; c < K; c++) {
-        if (!tp[c] && !fp[c] && !fn[c])
-            continue;
-        f1 += 2.0 * (double)tp[c] / (double)(2 * tp[c] + fp[c] + fn[c]);
-        labels++;
-    }
-    return used ? ((double)right / (double)used + (labels ? f1 / labels : 0)) / 2 : 0;
-}
-
 float calibrate_adjustment(const float *probs, const int *labels, const int *truth, size_t n,
                            int K, const float *log_prior)
 {
@@ -107,8 +76,9 @@ float calibrate_adjustment(const float *probs, const int *labels, const int *tru
                 }
             }
         }
-        double score = accuracy_and_macro_f1(predicted, truth, n, K, counts, counts + K,
-                                             counts + 2 * K);
+        double accuracy, macro_f1;
+        score_predictions(predicted, truth, n, K, counts, &accuracy, &macro_f1);
+        double score = (accuracy + macro_f1) / 2;
         if (score > best + 1e-9) {
             best = score;
             best_tau = tau;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "eval/score.h"
 
 /* The heads fitted per fold. */
 static const fusion_kind fitted[] = {FUSION_BRANCH, FUSION_GATE};
@@ -76,34 +77,12 @@ static void run_tasks(void *arg, int tid, int nthreads)
             j->failed = 1;
 }
 
-/* Accuracy and macro-F1 (over the labels that are true or predicted somewhere) of pred
- * against y, on the products with y >= 0. counts holds 3 K ints. */
+/* Accuracy and macro-F1 of pred against y (eval/score.h). */
 static fusion_score score(const int *pred, const int *y, size_t n, int K, long *counts)
 {
-    long *tp = counts, *fp = counts + K, *fn = counts + 2 * K, right = 0, used = 0;
-    memset(counts, 0, 3 * (size_t)K * sizeof *counts);
-    for (size_t i = 0; i < n; i++) {
-        if (y[i] < 0)
-            continue;
-        used++;
-        if (pred[i] == y[i]) {
-            right++;
-            tp[y[i]]++;
-        } else {
-            fp[pred[i]]++;
-            fn[y[i]]++;
-        }
-    }
-    double f1 = 0;
-    int labels = 0;
-    for (int c = 0; c < K; c++) {
-        if (tp[c] + fp[c] + fn[c] == 0)
-            continue;
-        labels++;
-        f1 += 2.0 * (double)tp[c] / (double)(2 * tp[c] + fp[c] + fn[c]);
-    }
-    return (fusion_score){used ? (float)right / (float)used : 0,
-                          labels ? (float)(f1 / labels) : 0};
+    double accuracy, macro_f1;
+    score_predictions(pred, y, n, K, counts, &accuracy, &macro_f1);
+    return (fusion_score){(float)accuracy, (float)macro_f1};
 }
 
 int fusion_head_choose(fusion_head *h, const float *text, const float *image, const int *y,
