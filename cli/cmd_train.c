@@ -88,6 +88,41 @@ static void usage(void)
     opt_train_sections();
 }
 
+static int by_string(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A validation catalog without some of the training labels (common: fashion's lacks 49 of
+ * 165) is fine, but its figures, early stopping and calibration say nothing of those: a
+ * warning with the count. */
+static void warn_missing_labels(const shelf_catalog *tc, const shelf_catalog *vc,
+                                const char *valid)
+{
+    size_t nt = shelf_catalog_size(tc), nv = shelf_catalog_size(vc), distinct = 0, missing = 0;
+    const char **t = malloc((nt + 1) * sizeof *t), **v = malloc((nv + 1) * sizeof *v);
+    if (t && v) {
+        for (size_t i = 0; i < nt; i++)
+            t[i] = shelf_catalog_get(tc, i)->label;
+        for (size_t i = 0; i < nv; i++)
+            v[i] = shelf_catalog_get(vc, i)->label;
+        qsort(t, nt, sizeof *t, by_string);
+        qsort(v, nv, sizeof *v, by_string);
+        for (size_t i = 0; i < nt; i++) {
+            if (i > 0 && strcmp(t[i], t[i - 1]) == 0)
+                continue;
+            distinct++;
+            missing += !bsearch(&t[i], v, nv, sizeof *v, by_string);
+        }
+    }
+    if (missing)
+        fprintf(stderr, "warning: %s has no product of %zu of the %zu training labels: its "
+                "figures, early stopping and calibration do not see them\n", valid, missing,
+                distinct);
+    free(t);
+    free(v);
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_args a = {0};
@@ -136,6 +171,8 @@ int cmd_train(int argc, char **argv)
     if (!a.quiet)
         hygiene_report(tc, train, o.read.label_sep, o.modality != SHELF_MODALITY_TEXT,
                        stderr);
+    if (vc)
+        warn_missing_labels(tc, vc, valid);
     if (shelf_train(tc, vc, &o, &m, &err) != SHELF_OK ||
         shelf_model_save(m, out, &err) != SHELF_OK) {
         if (o.progress)

@@ -243,6 +243,9 @@ for b in weight oversample undersample; do
   expect_ok "train --balance $b" "$SHELF" train --train train.csv --out b.shelf --balance $b --epochs 3 --quiet
 done
 expect_ok "train --label-smoothing 0.1" "$SHELF" train --train train.csv --out b.shelf --label-smoothing 0.1 --epochs 3 --quiet
+{ head -1 test.csv; grep "Footwear" test.csv; } > fewer.csv # the other labels: none
+expect_ok "train with a validation split that lacks some labels" "$SHELF" train --train train.csv --valid fewer.csv --out fw.shelf --epochs 2
+grep -Eq "warning: fewer.csv has no product of [0-9]+ of the [0-9]+ training labels" err.txt && pass "  a warning gives the count" || fail "  missing labels warning ($(grep -i warn err.txt))"
 expect_ok "train --balance adjust --valid" "$SHELF" train --train train.csv --valid valid.csv --out adj.shelf --balance adjust --epochs 3 --quiet
 "$SHELF" info --model adj.shelf > out.txt 2>&1
 grep -Eq "^balance +adjust: each label's logit less [0-9.]+ times" out.txt && pass "  info tells the logit adjustment's strength" || fail "  info of --balance adjust ($(grep balance out.txt))"
