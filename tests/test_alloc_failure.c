@@ -870,7 +870,7 @@ static void evaluating_and_saving(void **state)
 /* ---- f. training --------------------------------------------------------------------- */
 
 /* Other choices of the training loops than the models of setup make. */
-enum { PLAIN, OVERSAMPLE, WEIGHTED, AUGMENTED, NAMED };
+enum { PLAIN, OVERSAMPLE, WEIGHTED, AUGMENTED, NAMED, ADJUSTED };
 
 typedef struct train_case {
     int which, variant;
@@ -903,6 +903,9 @@ static shelf_status train_model(const void *arg, shelf_error *err)
     case WEIGHTED:
         o.balance = SHELF_BALANCE_WEIGHT;
         break;
+    case ADJUSTED:
+        o.balance = SHELF_BALANCE_ADJUST;
+        break;
     case AUGMENTED:
         o.augment = -1;
         o.optimizer = SHELF_OPTIMIZER_SGD;
@@ -932,6 +935,7 @@ static void training(void **state)
         {BAG, PLAIN, "train bag", NULL, NULL, NULL},
         {BAG, OVERSAMPLE, "train bag oversampled", NULL, NULL, NULL},
         {BAG_DIM, WEIGHTED, "train bag_dim weighted", NULL, NULL, NULL},
+        {BAG, ADJUSTED, "train bag logit-adjusted", NULL, NULL, NULL},
         {GRU, PLAIN, "train gru", NULL, NULL, NULL},
         {TRANSFORMER, PLAIN, "train transformer", NULL, NULL, NULL},
         {IMAGE, PLAIN, "train image", NULL, NULL, NULL},

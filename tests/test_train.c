@@ -267,18 +267,21 @@ static void logit_adjustment_lifts_a_rare_label_only_when_it_helps(void **state)
         labels[i * K + 1] = 1;
         truth[i] = rare ? 1 : 0;
     }
-    float tau = calibrate_adjustment(probs, labels, truth, ROWS, K, log_prior);
+    float tau = -1;
+    assert_int_equal(calibrate_adjustment(probs, labels, truth, ROWS, K, log_prior, &tau), 0);
     /* log 0.4 - log 0.6 + tau (log 0.9 - log 0.1) > 0 flips the rare ones: tau > 0.185; the
        common ones flip past tau 0.631 */
     assert_true(tau > 0.18f && tau < 0.64f);
     for (int i = 0; i < ROWS; i++) /* a balanced prior: nothing to gain */
         truth[i] = 0;
     const float even[K] = {logf(0.5f), logf(0.5f)};
-    assert_true(calibrate_adjustment(probs, labels, truth, ROWS, K, even) == 0.0f);
+    assert_int_equal(calibrate_adjustment(probs, labels, truth, ROWS, K, even, &tau), 0);
+    assert_true(tau == 0.0f);
     int none[ROWS];
     for (int i = 0; i < ROWS; i++)
         none[i] = -1;
-    assert_true(calibrate_adjustment(probs, labels, none, ROWS, K, log_prior) == 0.0f);
+    assert_int_equal(calibrate_adjustment(probs, labels, none, ROWS, K, log_prior, &tau), 0);
+    assert_true(tau == 0.0f);
 }
 
 int main(void)

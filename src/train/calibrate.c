@@ -52,24 +52,25 @@ float calibrate_temperature(const float *rows, const int *truth, size_t n, int K
     return nll(rows, truth, n, K, best) < nll(rows, truth, n, K, 1.0) ? (float)best : 1.0f;
 }
 
-float calibrate_adjustment(const float *probs, const int *labels, const int *truth, size_t n,
-                           int K, const float *log_prior)
+int calibrate_adjustment(const float *probs, const int *labels, const int *truth, size_t n,
+                         int K, const float *log_prior, float *tau)
 {
     int *predicted = mem_alloc((n + 1) * sizeof *predicted);
     long *counts = mem_alloc(3 * (size_t)K * sizeof *counts);
     float best_tau = 0;
+    int status = -1;
     if (!predicted || !counts)
         goto done;
     double best = -1;
     for (int step = 0; step <= 40; step++) {
-        const float tau = (float)step * 0.05f;
+        const float t = (float)step * 0.05f;
         for (size_t i = 0; i < n; i++) {
             const float *p = probs + i * (size_t)K;
             const int *l = labels + i * (size_t)K;
             float top = -INFINITY;
             predicted[i] = l[0];
             for (int j = 0; j < K && truth[i] >= 0; j++) {
-                float s = (p[j] > 0 ? logf(p[j]) : -1e30f) - tau * log_prior[l[j]];
+                float s = (p[j] > 0 ? logf(p[j]) : -1e30f) - t * log_prior[l[j]];
                 if (s > top) {
                     top = s;
                     predicted[i] = l[j];
@@ -81,13 +82,15 @@ float calibrate_adjustment(const float *probs, const int *labels, const int *tru
         double score = (accuracy + macro_f1) / 2;
         if (score > best + 1e-9) {
             best = score;
-            best_tau = tau;
+            best_tau = t;
         }
     }
+    status = 0;
 done:
+    *tau = best_tau;
     mem_free(predicted);
     mem_free(counts);
-    return best_tau;
+    return status;
 }
 
 /* --min-confidence auto: scanning down from 0.999 in steps of 0.001 while back-off keeps
@@ -149,7 +152,8 @@ int calibrate_model(shelf_model *m, const shelf_catalog *valid, int threads)
         if (counts[i] == K) /* the others (a bad image) are left out below too */
             model_apply_temperature(probs + i * (size_t)K, K, m->temperature);
     if (m->log_prior) { /* --balance adjust; the threshold below is then the adjusted model's */
-        m->adjust_tau = calibrate_adjustment(probs, labels, label_of, n, K, m->log_prior);
+        if (calibrate_adjustment(probs, labels, label_of, n, K, m->log_prior, &m->adjust_tau))
+            goto done;
         if (m->adjust_tau > 0 &&
             shelf_predict_products(m, shelf_catalog_path(valid), p, n, K, threads, labels,
                                    probs, counts, NULL, &ps, NULL) != SHELF_OK)

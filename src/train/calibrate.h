@@ -18,9 +18,10 @@ float calibrate_temperature(const float *rows, const int *truth, size_t n, int K
 /* --balance adjust: the strength tau in [0, 2] (steps of 0.05) of the logit adjustment
  * log p - tau log prior with the best mean of accuracy and macro-F1 over rows whose
  * probabilities probs (after the temperature) rank labels[] as the model gave them, truth[i]
- * row i's true label (-1: left out); the smaller tau on a tie, so 0 unless it helps. */
-float calibrate_adjustment(const float *probs, const int *labels, const int *truth, size_t n,
-                           int K, const float *log_prior);
+ * row i's true label (-1: left out); the smaller tau on a tie, so 0 unless it helps.
+ * 0, or -1 out of memory. */
+int calibrate_adjustment(const float *probs, const int *labels, const int *truth, size_t n,
+                         int K, const float *log_prior, float *tau);
 
 /* Fits m->temperature on (up to the first 20,000 products, and 16 M probabilities, of) valid,
  * then, when m->log_prior is set (--balance adjust), m->adjust_tau, then the lowest back-off
