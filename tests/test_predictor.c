@@ -357,9 +357,8 @@ static double number(const cJSON *o, const char *name)
 /* The bag's token weights and its bias sum to the margin they explain, which is the
  * label's log-probability over the runner-up's (times the temperature); the same
  * explanation on 1 and 2 threads. */
-static void a_bag_explanation_sums_to_its_margin(void **state)
+static void bag_explanations_sum_to_their_margin(void)
 {
-    (void)state;
     const char *texts[] = {"red thing 3", "blue blue thing", "green thing 4 red"};
     shelf_product p[3];
     for (int i = 0; i < 3; i++)
@@ -397,6 +396,25 @@ static void a_bag_explanation_sums_to_its_margin(void **state)
         free(two);
         cJSON_Delete(doc);
     }
+}
+
+/* The same with --balance adjust's logit adjustment, which moves the margin (and the
+ * runner-up) by a constant the bias carries. */
+static void a_bag_explanation_sums_to_its_margin(void **state)
+{
+    (void)state;
+    bag_explanations_sum_to_their_margin();
+    const int K = shelf_model_num_labels(text_model);
+    float *prior = malloc((size_t)K * sizeof *prior);
+    assert_non_null(prior);
+    for (int c = 0; c < K; c++) /* the first label common, the others rare */
+        prior[c] = logf(c == 0 ? 0.8f : 0.2f / (float)(K - 1));
+    text_model->log_prior = prior;
+    text_model->adjust_tau = 0.7f;
+    bag_explanations_sum_to_their_margin();
+    text_model->log_prior = NULL;
+    text_model->adjust_tau = 0;
+    free(prior);
 }
 
 /* Texts longer than the tokens explained: the bag splits all of them, occlusion the first

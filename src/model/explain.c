@@ -253,7 +253,7 @@ static int explain_bag(explainer *x, text_explanation *out)
         for (uint32_t t = f->from[o]; t < f->from[o] + f->span[o] && t < ntok; t++)
             x->weights[t] += share;
     }
-    out->bias = path_diff(m, h, -1, c, d);
+    out->bias = path_diff(m, h, -1, c, d) + out->adjust; /* the adjustment is no token's */
     out->exact = 1;
     out->n = ntok;
     return 0;
@@ -298,7 +298,7 @@ static int explain_occlusion(explainer *x, shelf_scratch *s, const char *text,
         return -1;
     for (size_t i = 0; i < ntok; i++) {
         const float *q = lp + i * K;
-        x->weights[i] = out->margin - (q[out->label] - q[out->versus]);
+        x->weights[i] = out->margin - out->adjust - (q[out->label] - q[out->versus]);
     }
     out->bias = 0;
     out->exact = 0;
@@ -371,12 +371,18 @@ static int explain_read_text(explainer *x, shelf_scratch *s, const char *text, i
     const int K = model_num_labels(m);
     memset(out, 0, sizeof *out);
     out->label = label;
+    /* --balance adjust moves each label's logit by a constant (in these units, before the
+       temperature: T tau log prior): the runner-up and the margin are the adjusted ones */
+    const float shift = m->log_prior ? m->temperature * m->adjust_tau : 0;
+#define ADJUSTED(c) (x->lp[c] - (shift != 0 ? shift * m->log_prior[c] : 0))
     int versus = label == 0 ? 1 : 0; /* the best other label */
     for (int c = 0; c < K; c++)
-        if (c != label && x->lp[c] > x->lp[versus])
+        if (c != label && ADJUSTED(c) > ADJUSTED(versus))
             versus = c;
     out->versus = K > 1 ? versus : label;
-    out->margin = x->lp[label] - x->lp[out->versus];
+    out->margin = ADJUSTED(label) - ADJUSTED(out->versus);
+    out->adjust = out->margin - (x->lp[label] - x->lp[out->versus]);
+#undef ADJUSTED
     if (model_bag(m) ? explain_bag(x, out) : explain_occlusion(x, s, text, out))
         return -1;
     for (size_t i = 0; i < out->n; i++)

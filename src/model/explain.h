@@ -39,6 +39,7 @@ typedef struct text_explanation {
     int label, versus;
     int exact;
     float margin, bias;
+    float adjust; /* --balance adjust's part of the margin (0 without), in the bias */
     size_t n;
     const char **tokens;
     float *weights;
