@@ -1,6 +1,7 @@
 /* shelf train: catalog in, model file out, validation metrics at the end. */
 #include <limits.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,9 @@ typedef struct train_args {
     const char *train, *valid, *out;
     int quiet;
     read_flags rf;
+    float autotune;      /* seconds; 0: no search */
+    int autotune_trials; /* 0: as many as the budget allows */
+    const char *autotune_metric, *autotune_log;
 } train_args;
 
 static const shelf_option train_opts[] = {
@@ -65,7 +69,37 @@ static const shelf_option train_opts[] = {
                "validation catalog: early stopping and final metrics"),
     OPT_STRING(train_args, "out", out, NULL, "model file to write (required)"),
     OPT_FLAG(train_args, "quiet", quiet, "no progress line"),
+    OPT_FLOAT(train_args, "autotune", autotune, 0, "no search", 1, 86400,
+              "search for the best text model within this many seconds, each trial scored "
+              "on --valid (which it needs): bag settings, a GRU, a Transformer, ensembles "
+              "of them; the winner is written"),
+    OPT_INT(train_args, "autotune-trials", autotune_trials, 0, "as the budget allows", 0, 10000,
+            "at most this many trials (the same choice on any machine; the sequence encoders "
+            "from 8 on)"),
+    OPT_STRING(train_args, "autotune-metric", autotune_metric, "accuracy",
+               "what the search maximizes on --valid: accuracy, macro_f1 or coverage@0.99 "
+               "(the share back-off classifies at precision 0.99)"),
+    OPT_STRING(train_args, "autotune-log", autotune_log, NULL,
+               "write each trial (settings, validation figure, seconds) as a JSON line"),
 };
+
+/* What --autotune tells of each trial: a JSON line to --autotune-log, and unless --quiet
+ * the same to stderr. */
+typedef struct trial_sink {
+    FILE *log;
+    int quiet;
+} trial_sink;
+
+static void tell_trial(const char *json, void *user)
+{
+    trial_sink *t = user;
+    if (t->log) {
+        fputs(json, t->log);
+        fputc('\n', t->log);
+    }
+    if (!t->quiet)
+        fprintf(stderr, "autotune %s\n", json);
+}
 
 /* The columns and paths are recorded in the model: eval and predict read the same ones. */
 static const shelf_option catalog_opts[] = {
@@ -140,6 +174,26 @@ int cmd_train(int argc, char **argv)
     }
     if (read_flags_apply(&a.rf, NULL, &o.read))
         return 2;
+    int tuning = a.autotune > 0 || a.autotune_trials > 0;
+    trial_sink sink = {NULL, a.quiet};
+    shelf_autotune_options ao = {a.autotune, a.autotune_trials, SHELF_AUTOTUNE_ACCURACY, 0,
+                                 tell_trial, &sink};
+    if (tuning && !valid) {
+        fprintf(stderr, "shelf train: --autotune scores its trials on the validation set: "
+                        "give --valid\n");
+        return 2;
+    }
+    if (a.autotune_metric && strcmp(a.autotune_metric, "accuracy") != 0) {
+        if (strcmp(a.autotune_metric, "macro_f1") == 0) {
+            ao.metric = SHELF_AUTOTUNE_MACRO_F1;
+        } else if (strcmp(a.autotune_metric, "coverage@0.99") == 0) {
+            ao.metric = SHELF_AUTOTUNE_COVERAGE;
+        } else {
+            fprintf(stderr, "shelf train: --autotune-metric is accuracy, macro_f1 or "
+                            "coverage@0.99, not '%s'\n", a.autotune_metric);
+            return 2;
+        }
+    }
     if (o.balance == SHELF_BALANCE_ADJUST && !valid) { /* before reading a catalog */
         fprintf(stderr, "shelf train: --balance adjust fits its strength on the validation "
                         "set: give --valid\n");
@@ -173,8 +227,22 @@ int cmd_train(int argc, char **argv)
                        stderr);
     if (vc)
         warn_missing_labels(tc, vc, valid);
-    if (shelf_train(tc, vc, &o, &m, &err) != SHELF_OK ||
-        shelf_model_save(m, out, &err) != SHELF_OK) {
+    FILE *tlog = NULL;
+    if (tuning && a.autotune_log) {
+        if (!(tlog = fopen(a.autotune_log, "w"))) {
+            fprintf(stderr, "shelf train: --autotune-log %s: cannot open: %s\n",
+                    a.autotune_log, strerror(errno));
+            goto done;
+        }
+        sink.log = tlog;
+    }
+    double tuned = 0;
+    shelf_status ts = tuning ? shelf_autotune(tc, vc, &o, &ao, &m, &tuned, &err)
+                             : shelf_train(tc, vc, &o, &m, &err);
+    if (tlog && fclose(tlog) != 0 && ts == SHELF_OK)
+        ts = SHELF_EIO, snprintf(err.message, sizeof err.message, "--autotune-log %s: "
+                                 "cannot write", a.autotune_log);
+    if (ts != SHELF_OK || shelf_model_save(m, out, &err) != SHELF_OK) {
         if (o.progress)
             fputc('\n', stderr);
         fprintf(stderr, "shelf train: %s\n", err.message);

@@ -344,6 +344,36 @@ shelf_status shelf_augment_parse(const char *list, int *flags, shelf_error *err)
 shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
                          const shelf_train_options *opts, shelf_model **out, shelf_error *err);
 
+/* --autotune: the best text model for a catalog within a budget, chosen on valid. Bags of
+ * n-grams of sampled settings (the defaults first; word n-grams, character n-grams, learning
+ * rate, epochs, --dim, hierarchy, class balance), then around the best; a GRU and a
+ * Transformer at their defaults when the budget holds them; then ensembles of two or three
+ * of the best (weights fitted on valid), chosen only when they beat the best single model
+ * by ENSEMBLE margin (shelf_autotune_options.ensemble_margin). Every trial trains on all of
+ * train (early stopping and calibration on valid), so the winner is kept, not retrained. */
+typedef enum shelf_autotune_metric {
+    SHELF_AUTOTUNE_ACCURACY = 0,
+    SHELF_AUTOTUNE_MACRO_F1,
+    SHELF_AUTOTUNE_COVERAGE /* the share back-off classifies at precision 0.99 */
+} shelf_autotune_metric;
+typedef struct shelf_autotune_options {
+    double seconds;   /* the budget (> 0), or 0 with trials > 0: no trial starts that the time
+                         measured so far says would not end within it */
+    int trials;       /* > 0: at most this many trials, whatever the machine's speed (the
+                         sequence encoders are tried from 8 on: the last two) */
+    shelf_autotune_metric metric;
+    double ensemble_margin; /* what an ensemble must gain on the metric over the best single
+                               model (it costs the sum of their prediction time); 0: 0.002 */
+    /* after each trial and the ensemble (NULL: not told): its record, one JSON object */
+    void (*trial_done)(const char *json, void *user);
+    void *user;
+} shelf_autotune_options;
+/* The chosen model, its search recorded in it (shelf_model_describe shows it), and its
+ * figure on valid for the metric in *score. SHELF_EINVAL without valid or a budget. */
+shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *valid,
+                            const shelf_train_options *base, const shelf_autotune_options *ao,
+                            shelf_model **out, double *score, shelf_error *err);
+
 /* Writes atomically: a temporary file beside path, fsync, rename. */
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err);
 shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err);

@@ -1,5 +1,6 @@
 #include "eval/score.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void score_predictions(const int *pred, const int *y, size_t n, int K, long *counts,
@@ -29,4 +30,30 @@ void score_predictions(const int *pred, const int *y, size_t n, int K, long *cou
     }
     *accuracy = used ? (double)right / (double)used : 0;
     *macro_f1 = labels ? f1 / labels : 0;
+}
+
+static int by_conf_desc(const void *a, const void *b)
+{
+    const score_rank *x = a, *y = b;
+    if (x->conf != y->conf)
+        return x->conf < y->conf ? 1 : -1;
+    return x->i < y->i ? -1 : 1;
+}
+
+double score_coverage_at(const float *conf, const int *pred, const int *y, size_t n,
+                         double precision, score_rank *order)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (y[i] >= 0)
+            order[m++] = (score_rank){conf[i], i};
+    qsort(order, m, sizeof *order, by_conf_desc);
+    size_t right = 0, best = 0;
+    for (size_t j = 0; j < m; j++) {
+        right += pred[order[j].i] == y[order[j].i];
+        int tie_next = j + 1 < m && order[j + 1].conf == order[j].conf;
+        if (!tie_next && (double)right >= precision * (double)(j + 1))
+            best = j + 1;
+    }
+    return m ? (double)best / (double)m : 0;
 }

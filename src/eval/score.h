@@ -10,4 +10,15 @@
 void score_predictions(const int *pred, const int *y, size_t n, int K, long *counts,
                        double *accuracy, double *macro_f1);
 
+/* The largest share of the products with y >= 0 that back-off at some confidence threshold
+ * keeps with at least `precision` right among them: the products ranked by conf (the top
+ * probability), the longest prefix of that ranking (ties taken whole) that is precise
+ * enough. order: n entries of scratch. */
+typedef struct score_rank {
+    float conf;
+    size_t i;
+} score_rank;
+double score_coverage_at(const float *conf, const int *pred, const int *y, size_t n,
+                         double precision, score_rank *order);
+
 #endif

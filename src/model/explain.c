@@ -577,7 +577,7 @@ static int product_json(explainer *x, buf *b, shelf_scratch *s, encoder_work *w,
     const shelf_model *m = x->m;
     buf_puts(b, "{\"label\":");
     json_string(b, shelf_model_label(m, label));
-    if (text && m->text) {
+    if (text && model_reads_text(m)) {
         text_explanation t;
         if (text_read ? explain_read_text(x, s, text, label, &t)
                       : explain_text(x, s, text, label, &t))

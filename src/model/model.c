@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "model/ensemble.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
@@ -41,6 +42,9 @@ void shelf_model_free(shelf_model *m)
     encoder_free(m->image);
     label_head_free(&m->image_head);
     fusion_head_free(&m->head);
+    for (int j = 0; j < m->nmembers; j++)
+        shelf_model_free(m->member[j]);
+    mem_free(m->search_log);
     mem_free(m);
 }
 
@@ -85,7 +89,8 @@ shelf_status shelf_scratch_new(const shelf_model *m, shelf_scratch **out, shelf_
         s->window = m->text ? m->text->ops->batch(m->text) : 1;
     }
     const size_t K = (size_t)model_num_labels(m), N = (size_t)model_num_nodes(m);
-    if (!s || (m->text && !(s->text = m->text->ops->work_new(m->text, s->window, 0))) ||
+    if (!s || (m->nmembers && ensemble_scratch_new(m, s)) ||
+        (m->text && !(s->text = m->text->ops->work_new(m->text, s->window, 0))) ||
         !(s->logits = mem_alloc(s->window * K * sizeof(float))) ||
         !(s->z = mem_alloc(s->window * N * sizeof(float)))) {
         shelf_scratch_free(s);
@@ -101,6 +106,9 @@ void shelf_scratch_free(shelf_scratch *s)
         return;
     if (s->text)
         s->encoder->ops->work_free(s->text);
+    for (int j = 0; j < MODEL_MAX_MEMBERS; j++)
+        shelf_scratch_free(s->member[j]);
+    mem_free(s->mix);
     mem_free(s->z);
     mem_free(s->logits);
     mem_free(s);
@@ -112,6 +120,8 @@ void shelf_scratch_free(shelf_scratch *s)
 static int window_logits(const shelf_model *m, shelf_scratch *s, const char *const *texts,
                          size_t n, float *out, unsigned char *known)
 {
+    if (m->nmembers) /* log-probabilities: the softmax that follows keeps them */
+        return ensemble_log_probs(m, s, texts, n, out, known);
     if (!m->text) /* a model without a text side */
         return -1;
     const label_head *h = &m->text_head;
@@ -362,8 +372,13 @@ size_t model_parent_len(const shelf_model *m, const char *label)
 static size_t model_text_params(const shelf_model *m)
 {
     size_t n = 0;
-    if (m->text)
-        m->text->ops->params(m->text, &n);
+    for (int j = 0; j < m->nmembers; j++)
+        n += model_text_params(m->member[j]);
+    if (m->text) {
+        size_t own = 0;
+        m->text->ops->params(m->text, &own);
+        n += own;
+    }
     return n + m->text_head.nparams;
 }
 
@@ -481,9 +496,13 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, ", %ld validation products, validation accuracy %.4f%s", in->valid_rows,
                    in->valid_accuracy,
                    m->modality == SHELF_MODALITY_BOTH ? " of the CNN alone" : "");
-    buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu",
-               in->epochs, in->epochs_planned, (double)in->lr, in->threads,
-               (unsigned long long)in->seed);
+    if (m->nmembers) /* its members trained, each as its line below says */
+        buf_printf(&b, ")\ntraining          an ensemble of %d models, %d threads, seed %llu",
+                   m->nmembers, in->threads, (unsigned long long)in->seed);
+    else
+        buf_printf(&b, ")\ntraining          %d of %d epochs, lr %g, %d threads, seed %llu",
+                   in->epochs, in->epochs_planned, (double)in->lr, in->threads,
+                   (unsigned long long)in->seed);
     if (in->train_seconds > 0) /* files of older versions kept the time */
         buf_printf(&b, ", %.1f s", in->train_seconds);
     buf_puts(&b, "\n");
@@ -498,6 +517,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     }
     if (m->text) /* speeds: shelf train tells them, the file keeps no times */
         m->text->ops->describe(m->text, &b, model_num_labels(m), m->text_head.out);
+    if (m->nmembers)
+        ensemble_describe(m, &b);
     if (m->modality == SHELF_MODALITY_BOTH && fusion_head_ready(&m->head))
         describe_head(&b, m);
     if (m->temperature != 1)
@@ -512,6 +533,22 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
                    "precision %.2f on the validation set (there: coverage %.4f, precision "
                    "%.4f)\n", (double)m->auto_threshold, (double)MODEL_AUTO_PRECISION,
                    (double)m->auto_coverage, (double)m->auto_precision);
+    if (m->search_log) {
+        buf_puts(&b, "autotune          each trial's figures on the validation set, then the "
+                 "choice:\n");
+        for (const char *l = m->search_log; *l;) {
+            const char *nl = strchr(l, '\n');
+            size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            char *line = mem_strndup(l, len); /* from the file: shown escaped */
+            if (!line)
+                b.oom = 1;
+            buf_puts(&b, "  ");
+            buf_put_escaped(&b, line ? line : "");
+            buf_puts(&b, "\n");
+            mem_free(line);
+            l += len + (nl != NULL);
+        }
+    }
     if (m->hierarchical)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));

@@ -16,7 +16,7 @@
 #include "model/taxonomy.h"
 #include "shelf.h"
 
-enum { MODEL_MAX_LABEL_DEPTH = 64 };
+enum { MODEL_MAX_LABEL_DEPTH = 64, MODEL_MAX_MEMBERS = 3 };
 #define MODEL_AUTO_PRECISION 0.99f
 
 /* One epoch of training: the mean training loss, and the validation accuracy after it (-1
@@ -72,6 +72,12 @@ struct shelf_model {
     model_info info;
     uint64_t *seen;      /* sorted hashes of the training texts */
     size_t nseen;
+    /* ensembles (model/ensemble.h): text models over the same labels, whose calibrated
+     * probabilities are mixed with these weights; the ensemble has no encoder of its own */
+    int nmembers;
+    shelf_model *member[MODEL_MAX_MEMBERS];
+    float member_w[MODEL_MAX_MEMBERS];
+    char *search_log; /* --autotune: the trials, one JSON line each (NULL: not tuned) */
 };
 
 /* Per-thread prediction scratch, for a window of texts: as many as the text encoder takes
@@ -82,12 +88,19 @@ struct shelf_scratch {
     size_t window;
     float *z;      /* node scores [window][N] */
     float *logits; /* label logits [window][K] */
+    shelf_scratch *member[MODEL_MAX_MEMBERS]; /* an ensemble's: its members' scratch */
+    float *mix;    /* an ensemble's: a member's log-probabilities [window][K] */
 };
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
 /* The length of label's parent path ("Apparel > Topwear" of "Apparel > Topwear > Tshirts"),
  * split on the model's label separator; 0 for a label of one part. */
 size_t model_parent_len(const shelf_model *m, const char *label);
+/* Whether the model reads texts through an encoder of its own or its members'. */
+static inline int model_reads_text(const shelf_model *m)
+{
+    return m->text != NULL || m->nmembers > 0;
+}
 static inline int model_has_text(const shelf_model *m)
 {
     return m->modality != SHELF_MODALITY_IMAGE;

@@ -154,6 +154,29 @@ static void put_fusion(model_writer *w, const void *ctx)
     mw_u32(w, (uint32_t)h->rows);
 }
 
+static void put_sections(model_writer *w, const shelf_model *m);
+
+static void put_member(model_writer *w, const void *ctx)
+{
+    put_sections(w, ctx);
+}
+
+/* The weights, then each member whole, in a section of its own. */
+static void put_ensemble(model_writer *w, const void *ctx)
+{
+    const shelf_model *m = ctx;
+    mw_u32(w, (uint32_t)m->nmembers);
+    for (int j = 0; j < m->nmembers; j++)
+        mw_f32(w, m->member_w[j]);
+    for (int j = 0; j < m->nmembers; j++)
+        mw_section(w, SECTION_MEMBER, put_member, m->member[j]);
+}
+
+static void put_search(model_writer *w, const void *ctx)
+{
+    mw_str(w, ((const shelf_model *)ctx)->search_log);
+}
+
 static void put_sections(model_writer *w, const shelf_model *m)
 {
     mw_section(w, SECTION_MODEL, put_model_kind, m);
@@ -179,6 +202,10 @@ static void put_sections(model_writer *w, const shelf_model *m)
     }
     if (m->modality == SHELF_MODALITY_BOTH)
         mw_section(w, SECTION_FUSION_HEAD, put_fusion, m);
+    if (m->nmembers)
+        mw_section(w, SECTION_ENSEMBLE, put_ensemble, m);
+    if (m->search_log)
+        mw_section(w, SECTION_SEARCH, put_search, m);
 }
 
 static void put_file(model_writer *w, const shelf_model *m, uint64_t size)

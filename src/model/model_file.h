@@ -33,7 +33,11 @@ enum {
     SECTION_CURVE = MODEL_TAG('C', 'U', 'R', 'V'),       /* loss and validation accuracy per
                                                            epoch */
     SECTION_THRESHOLD = MODEL_TAG('T', 'H', 'R', 'S'),   /* --min-confidence auto */
-    SECTION_ADJUST = MODEL_TAG('L', 'A', 'D', 'J')       /* --balance adjust */
+    SECTION_ADJUST = MODEL_TAG('L', 'A', 'D', 'J'),      /* --balance adjust */
+    SECTION_ENSEMBLE = MODEL_TAG('E', 'N', 'S', 'M'),    /* an ensemble's weights, then a
+                                                           SECTION_MEMBER per member */
+    SECTION_MEMBER = MODEL_TAG('M', 'E', 'M', 'B'),      /* a member: a model's sections */
+    SECTION_SEARCH = MODEL_TAG('A', 'T', 'U', 'N')       /* --autotune's trials (JSON lines) */
 };
 
 /* Version 7 on: the sections after the header, and whether they make a whole model of its

@@ -6,6 +6,7 @@
 
 #include "core/mem.h"
 #include "model/cnn_encoder.h"
+#include "model/ensemble.h"
 #include "model/model_file.h"
 #include "model/seq_text_encoder.h"
 
@@ -259,13 +260,47 @@ int model_read_fusion_head(model_reader *r, shelf_model *m)
     return check_fusion(r, m);
 }
 
+/* An ensemble: its weights, then each member, a text model over the same labels. */
+static int get_ensemble(model_reader *r, shelf_model *m)
+{
+    uint32_t n = mr_u32(r);
+    if (r->failed || r->member || m->nmembers || m->text || n < 2 || n > MODEL_MAX_MEMBERS)
+        return mr_fail(r, "an ensemble out of place");
+    float sum = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        m->member_w[j] = mr_f32(r);
+        if (r->failed || !(m->member_w[j] >= 0 && m->member_w[j] <= 1))
+            return mr_fail(r, "an ensemble's weight out of range");
+        sum += m->member_w[j];
+    }
+    if (!(fabsf(sum - 1) < 1e-3f))
+        return mr_fail(r, "an ensemble's weights do not sum to 1");
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t tag;
+        model_reader section;
+        if (mr_section(r, &tag, &section) || tag != SECTION_MEMBER)
+            return mr_fail(r, "an ensemble's member is missing");
+        shelf_model *x = model_new();
+        if (!x)
+            return mr_oom(r);
+        m->member[m->nmembers++] = x; /* freed with m */
+        section.member = 1;
+        model_read_sections(&section, x);
+        if (mr_section_end(r, &section))
+            return -1;
+        if (x->modality != SHELF_MODALITY_TEXT || !ensemble_labels_match(m, x))
+            return mr_fail(r, "an ensemble's member is not a text model of its labels");
+    }
+    return 0;
+}
+
 /* One section into m; 1 when no part knows its tag. */
 static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state *ls)
 {
     const int parts = tag == SECTION_TEXT_ENCODER || tag == SECTION_TEXT_HEAD ||
                       tag == SECTION_SEQ || tag == SECTION_IMAGE_ENCODER ||
                       tag == SECTION_IMAGE_HEAD || tag == SECTION_CNN || tag == SECTION_FUSION ||
-                      tag == SECTION_FUSION_HEAD;
+                      tag == SECTION_FUSION_HEAD || tag == SECTION_ENSEMBLE;
     if (parts && !ls->have_labels) /* encoders and heads are sized by the labels */
         return mr_fail(r, "a part of the model before its labels");
     switch (tag) {
@@ -331,6 +366,13 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return model_read_fusion(r, m, mr_u32(r), 1);
     case SECTION_FUSION_HEAD:
         return model_read_fusion_head(r, m);
+    case SECTION_ENSEMBLE:
+        return get_ensemble(r, m);
+    case SECTION_SEARCH:
+        if (m->search_log)
+            return mr_fail(r, "two searches");
+        m->search_log = mr_str(r);
+        return r->failed ? -1 : 0;
     default:
         return 1;
     }
@@ -348,10 +390,11 @@ int model_read_sections(model_reader *r, shelf_model *m)
     }
     if (r->failed)
         return -1;
-    int text = m->text != NULL, image = m->image != NULL;
+    int text = model_reads_text(m), image = m->image != NULL;
     if (!ls.have_labels || text != model_has_text(m) || image != model_has_image(m) ||
         (m->text && !m->text_head.params) || (m->image && !m->image_head.params) ||
-        (m->modality == SHELF_MODALITY_BOTH) != fusion_head_ready(&m->head))
+        (m->modality == SHELF_MODALITY_BOTH) != fusion_head_ready(&m->head) ||
+        (m->nmembers && (m->text || m->image || m->modality != SHELF_MODALITY_TEXT)))
         return mr_fail(r, "a part of the model is missing");
     return 0;
 }

@@ -190,7 +190,8 @@ int mr_section(model_reader *r, uint32_t *tag, model_reader *section)
     if (r->failed || len > r->left)
         return mr_fail(r, "a section runs past the end of the file");
     r->left -= len; /* read through section */
-    *section = (model_reader){.f = r->f, .left = len, .version = r->version};
+    *section = (model_reader){.f = r->f, .left = len, .version = r->version,
+                               .member = r->member};
     return 0;
 }
 

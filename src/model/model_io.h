@@ -56,6 +56,7 @@ typedef struct model_reader {
                         words), version 2 before 782eb3f (no temperature) */
     int failed;
     int oom;         /* failed for want of memory, not for the file's contents */
+    int member;      /* the sections of an ensemble's member, which holds no ensemble */
     char why[160];   /* what was wrong, when known */
 } model_reader;
 

@@ -1,0 +1,573 @@
+#include "train/autotune.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "core/rng.h"
+#include "core/threadpool.h"
+#include "eval/score.h"
+#include "model/ensemble.h"
+#include "model/model.h"
+#include "train/calibrate.h"
+
+enum {
+    SEARCH_MAX_ROWS = 20000,     /* validation products a candidate is scored on */
+    SEARCH_MAX_CELLS = 1 << 24,  /* and probabilities kept per candidate */
+    KEEP = 4,                    /* kept for ensembles: two bags, a GRU, a Transformer */
+    SEQ_FROM_TRIALS = 8          /* --autotune-trials from which the sequence encoders run */
+};
+/* Texts per second a sequence encoder trains at on two cores, for the first one's estimate
+ * (measured: 4,100 for the GRU on zh-online-shopping-10cats' titles). */
+#define SEQ_TEXTS_PER_SECOND 3500.0
+/* The share of the budget for bags before the sequence encoders. */
+#define BAG_SHARE 0.3
+
+/* A trained candidate: its calibrated probabilities on the validation rows, its figures. */
+typedef struct candidate {
+    shelf_model *m;
+    float *p; /* [n][K] */
+    double score, accuracy, macro_f1, coverage, seconds, per_second;
+    int trial;
+    const char *kind;
+} candidate;
+
+typedef struct search {
+    const shelf_catalog *train, *valid;
+    const shelf_autotune_options *ao;
+    int threads;
+    size_t n;
+    int K;
+    shelf_product *rows;
+    int *truth, *labels, *counts, *pred;
+    float *probs, *conf, *mix;
+    long *cells;
+    score_rank *rank;
+    candidate keep[KEEP]; /* 0, 1: the best bags; 2: the GRU; 3: the Transformer */
+    shelf_train_options best_bag;
+    double best_bag_score;
+    buf log;
+    double t0, bag_seconds;
+    int trials, bags;
+} search;
+
+static double metric_of(const search *s, double acc, double f1, double cov)
+{
+    switch (s->ao->metric) {
+    case SHELF_AUTOTUNE_MACRO_F1:
+        return f1;
+    case SHELF_AUTOTUNE_COVERAGE:
+        return cov;
+    default:
+        return acc;
+    }
+}
+
+/* The figures of probabilities p[n][K] on the validation rows into c. */
+static void score_probs(search *s, const float *p, candidate *c)
+{
+    const size_t K = (size_t)s->K;
+    for (size_t i = 0; i < s->n; i++) {
+        const float *row = p + i * K;
+        int best = 0;
+        for (size_t k = 1; k < K; k++)
+            if (row[k] > row[best])
+                best = (int)k;
+        s->pred[i] = best;
+        s->conf[i] = row[best];
+    }
+    score_predictions(s->pred, s->truth, s->n, s->K, s->cells, &c->accuracy, &c->macro_f1);
+    c->coverage = score_coverage_at(s->conf, s->pred, s->truth, s->n, MODEL_AUTO_PRECISION,
+                                    s->rank);
+    c->score = metric_of(s, c->accuracy, c->macro_f1, c->coverage);
+}
+
+/* A model's calibrated probabilities of every label on the validation rows, into p[n][K],
+ * through the one prediction path; and its prediction speed (products/s, top label only). */
+static shelf_status model_probs(search *s, const shelf_model *m, float *p, double *per_second,
+                                shelf_error *err)
+{
+    const size_t K = (size_t)s->K;
+    shelf_predict_stats st;
+    const char *path = shelf_catalog_path(s->valid);
+    shelf_status rc = shelf_predict_products(m, path, s->rows, s->n, s->K, s->threads,
+                                             s->labels, s->probs, s->counts, NULL, &st, err);
+    if (rc != SHELF_OK)
+        return rc;
+    memset(p, 0, s->n * K * sizeof *p);
+    for (size_t i = 0; i < s->n; i++)
+        for (int j = 0; j < s->counts[i]; j++)
+            p[i * K + (size_t)s->labels[i * K + (size_t)j]] = s->probs[i * K + (size_t)j];
+    const double t = now_sec();
+    if ((rc = shelf_predict_products(m, path, s->rows, s->n, 1, s->threads, s->labels,
+                                     s->probs, s->counts, NULL, &st, err)) != SHELF_OK)
+        return rc;
+    const double secs = now_sec() - t;
+    *per_second = secs > 0 ? (double)s->n / secs : 0;
+    return SHELF_OK;
+}
+
+/* The trial's record: one JSON object, into the search log and to the caller. */
+static void record(search *s, const candidate *c, const shelf_train_options *o,
+                   const char *members)
+{
+    static const char *const balances[] = {"none", "weight", "oversample", "undersample",
+                                           "adjust"};
+    buf b;
+    buf_init(&b);
+    buf_printf(&b, "{\"trial\":%d,\"kind\":\"%s\"", c->trial, c->kind);
+    if (members)
+        buf_puts(&b, members);
+    else if (o && o->text_encoder == SHELF_TEXT_ENCODER_BAG)
+        buf_printf(&b, ",\"ngrams\":%d,\"minn\":%d,\"maxn\":%d,\"lr\":%g,\"epochs\":%d,"
+                   "\"dim\":%d,\"hierarchy\":%d,\"balance\":\"%s\"", o->ngrams, o->minn,
+                   o->maxn, (double)o->lr, o->epochs, o->dim, o->hierarchy,
+                   (unsigned)o->balance < 5 ? balances[o->balance] : "?");
+    buf_printf(&b, ",\"accuracy\":%.4f,\"macro_f1\":%.4f,\"coverage\":%.4f,\"score\":%.4f,"
+               "\"seconds\":%.1f,\"products_per_second\":%.0f}", c->accuracy, c->macro_f1,
+               c->coverage, c->score, c->seconds, c->per_second);
+    char *line = buf_detach(&b);
+    if (line) {
+        buf_puts(&s->log, line);
+        buf_puts(&s->log, "\n");
+        if (s->ao->trial_done)
+            s->ao->trial_done(line, s->ao->user);
+    } else {
+        s->log.oom = 1;
+    }
+    mem_free(line);
+}
+
+static void candidate_free(candidate *c)
+{
+    shelf_model_free(c->m);
+    mem_free(c->p);
+    *c = (candidate){0};
+}
+
+/* Keeps c in slot `at` if it scores above what is there (slot 0 moves to 1 for bags);
+ * frees what is not kept. */
+static void keep_candidate(search *s, candidate *c, int at)
+{
+    candidate *k = s->keep;
+    if (at == 0 && c->score <= k[0].score && k[0].m) {
+        at = 1;
+    } else if (at == 0) {
+        candidate_free(&k[1]);
+        k[1] = k[0];
+        k[0] = (candidate){0};
+    }
+    if (k[at].m && c->score <= k[at].score) {
+        candidate_free(c);
+        return;
+    }
+    candidate_free(&k[at]);
+    k[at] = *c;
+    *c = (candidate){0};
+}
+
+/* ---- the search -------------------------------------------------------------------------- */
+
+static shelf_status search_init(search *s, shelf_error *err)
+{
+    const size_t most = SEARCH_MAX_CELLS / (size_t)(s->K > 0 ? s->K : 1);
+    size_t n = shelf_catalog_size(s->valid);
+    n = n < SEARCH_MAX_ROWS ? n : SEARCH_MAX_ROWS;
+    s->n = n < most ? n : most;
+    const size_t cells = s->n * (size_t)s->K + 1;
+    s->rows = mem_alloc((s->n + 1) * sizeof *s->rows);
+    s->truth = mem_alloc((s->n + 1) * sizeof *s->truth);
+    s->pred = mem_alloc((s->n + 1) * sizeof *s->pred);
+    s->counts = mem_alloc((s->n + 1) * sizeof *s->counts);
+    s->conf = mem_alloc((s->n + 1) * sizeof *s->conf);
+    s->rank = mem_alloc((s->n + 1) * sizeof *s->rank);
+    s->labels = mem_alloc(cells * sizeof *s->labels);
+    s->probs = mem_alloc(cells * sizeof *s->probs);
+    s->mix = mem_alloc(cells * sizeof *s->mix);
+    s->cells = mem_alloc(3 * ((size_t)s->K + 1) * sizeof *s->cells);
+    if (!s->rows || !s->truth || !s->pred || !s->counts || !s->conf || !s->rank ||
+        !s->labels || !s->probs || !s->mix || !s->cells)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->n; i++)
+        s->rows[i] = *shelf_catalog_get(s->valid, i);
+    return SHELF_OK;
+}
+
+/* The truth per validation row, from the first model's labels (every trial has the same):
+ * -1 for a label training never saw, left out of every figure alike. */
+static void set_truth(search *s, const shelf_model *m)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s->truth[i] = shelf_model_find_label(m, s->rows[i].label);
+}
+
+static void search_free(search *s)
+{
+    for (int j = 0; j < KEEP; j++)
+        candidate_free(&s->keep[j]);
+    mem_free(s->rows);
+    mem_free(s->truth);
+    mem_free(s->pred);
+    mem_free(s->counts);
+    mem_free(s->conf);
+    mem_free(s->rank);
+    mem_free(s->labels);
+    mem_free(s->probs);
+    mem_free(s->mix);
+    mem_free(s->cells);
+    buf_free(&s->log);
+}
+
+/* One trial: trains with o, scores on valid, records, keeps. */
+static shelf_status run_trial(search *s, const shelf_train_options *o, int slot,
+                              shelf_error *err)
+{
+    candidate c = {.trial = s->trials++,
+                   .kind = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru"
+                           : o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER ? "transformer"
+                                                                               : "bag"};
+    const double t = now_sec();
+    shelf_status st = shelf_train(s->train, s->valid, o, &c.m, err);
+    if (st != SHELF_OK)
+        return st;
+    if (!s->rows) { /* the first trial sizes the search */
+        s->K = shelf_model_num_labels(c.m);
+        if ((st = search_init(s, err)) != SHELF_OK) {
+            candidate_free(&c);
+            return st;
+        }
+        set_truth(s, c.m);
+    } else if (s->keep[0].m && !ensemble_labels_match(s->keep[0].m, c.m)) {
+        candidate_free(&c);
+        return err_set(err, SHELF_EINVAL, "a trial's model has other labels than the first's");
+    }
+    if (!(c.p = mem_alloc(s->n * (size_t)s->K * sizeof *c.p))) {
+        candidate_free(&c);
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    }
+    if ((st = model_probs(s, c.m, c.p, &c.per_second, err)) != SHELF_OK) {
+        candidate_free(&c);
+        return st;
+    }
+    c.seconds = now_sec() - t;
+    score_probs(s, c.p, &c);
+    record(s, &c, o, NULL);
+    if (slot == 0) {
+        s->bags++;
+        s->bag_seconds += c.seconds;
+        if (c.score > s->best_bag_score) {
+            s->best_bag_score = c.score;
+            s->best_bag = *o;
+        }
+    }
+    keep_candidate(s, &c, slot);
+    return SHELF_OK;
+}
+
+/* ---- the bag's settings ------------------------------------------------------------------ */
+
+static const int NGRAMS[] = {1, 2, 3};
+static const int CHARS[][2] = {{-1, -1}, {3, 6}, {1, 4}, {1, 3}, {0, 0}};
+static const float LRS[] = {0, 0.25f, 0.5f, 2, 4};
+static const int EPOCHS[] = {0, 0, 8, 15, 25};
+static const int DIMS[] = {0, 0, 0, 64};
+static const shelf_balance BALANCES[] = {SHELF_BALANCE_NONE, SHELF_BALANCE_WEIGHT,
+                                         SHELF_BALANCE_ADJUST};
+#define PICK(r, a) ((a)[rng_next(r) % (sizeof(a) / sizeof *(a))])
+enum { BAG_DIMS = 7 };
+
+/* Sets dimension d of the bag's settings at random. */
+static void draw(shelf_train_options *o, rng *r, int d)
+{
+    switch (d) {
+    case 0:
+        o->ngrams = PICK(r, NGRAMS);
+        break;
+    case 1: {
+        const int c = (int)(rng_next(r) % (sizeof CHARS / sizeof *CHARS));
+        o->minn = CHARS[c][0];
+        o->maxn = CHARS[c][1];
+        break;
+    }
+    case 2:
+        o->lr = PICK(r, LRS);
+        break;
+    case 3:
+        o->epochs = PICK(r, EPOCHS);
+        break;
+    case 4:
+        o->dim = PICK(r, DIMS);
+        break;
+    case 5:
+        o->hierarchy = (int)(rng_next(r) % 2);
+        break;
+    default:
+        o->balance = PICK(r, BALANCES);
+        break;
+    }
+}
+
+/* The bag trial after `bags` of them: the defaults first, then random settings, then (from
+ * the eighth, every other trial) the best so far with one or two settings drawn again. */
+static void bag_settings(search *s, shelf_train_options *o, rng *r)
+{
+    if (s->bags == 0)
+        return;
+    if (s->bags >= 8 && rng_next(r) % 2) {
+        *o = s->best_bag;
+        draw(o, r, (int)(rng_next(r) % BAG_DIMS));
+        if (rng_next(r) % 2)
+            draw(o, r, (int)(rng_next(r) % BAG_DIMS));
+        return;
+    }
+    for (int d = 0; d < BAG_DIMS; d++)
+        draw(o, r, d);
+}
+
+/* ---- ensembles --------------------------------------------------------------------------- */
+
+/* s->mix = the weighted mean of the candidates' probabilities. */
+static void mix(search *s, candidate *const *c, const float *w, int n)
+{
+    const size_t cells = s->n * (size_t)s->K;
+    for (size_t i = 0; i < cells; i++) {
+        float v = 0;
+        for (int j = 0; j < n; j++)
+            v += w[j] * c[j]->p[i];
+        s->mix[i] = v;
+    }
+}
+
+/* The best weights (a grid over the simplex: steps of 0.05 for two, 0.1 for three) of the
+ * candidates c[0..n), into w; returns their figure. */
+static double fit_weights(search *s, candidate *const *c, int n, float *w, candidate *fig)
+{
+    const int steps = n == 2 ? 20 : 10;
+    double best = -1;
+    for (int a = 1; a < steps; a++)
+        for (int b = 1; a + b <= steps; b++) {
+            if (n == 2 && a + b != steps)
+                continue;
+            if (n == 3 && a + b == steps)
+                continue;
+            const float t[3] = {(float)a / steps, (float)b / steps,
+                                (float)(steps - a - b) / steps};
+            mix(s, c, t, n);
+            candidate f = {0};
+            score_probs(s, s->mix, &f);
+            if (f.score > best) {
+                best = f.score;
+                *fig = f;
+                memcpy(w, t, sizeof t);
+            }
+        }
+    return best;
+}
+
+/* The best ensemble of the kept candidates; *out is NULL when none beats the best single
+ * one by the margin. Its members leave s->keep. */
+static shelf_status best_ensemble(search *s, shelf_model **out, candidate *fig,
+                                  shelf_error *err)
+{
+    *out = NULL;
+    candidate *have[KEEP];
+    int nh = 0;
+    double single = -1;
+    for (int j = 0; j < KEEP; j++)
+        if (s->keep[j].m) {
+            have[nh++] = &s->keep[j];
+            single = s->keep[j].score > single ? s->keep[j].score : single;
+        }
+    const double margin = s->ao->ensemble_margin > 0 ? s->ao->ensemble_margin : 0.002;
+    double best = single + margin - 1e-9;
+    candidate *pick[3];
+    float wbest[3] = {0};
+    int npick = 0;
+    for (int mask = 0; mask < 1 << nh; mask++) {
+        candidate *c[3];
+        int n = 0;
+        for (int j = 0; j < nh; j++)
+            if (mask >> j & 1 && n < 3)
+                c[n++] = have[j];
+        int bits = 0;
+        for (int j = 0; j < nh; j++)
+            bits += mask >> j & 1;
+        if (n < 2 || bits != n)
+            continue;
+        float w[3];
+        candidate f;
+        if (fit_weights(s, c, n, w, &f) >= best) {
+            best = f.score;
+            *fig = f;
+            memcpy(pick, c, sizeof c);
+            memcpy(wbest, w, sizeof w);
+            npick = n;
+        }
+    }
+    if (!npick)
+        return SHELF_OK;
+    shelf_model *members[3];
+    char desc[160];
+    int len = snprintf(desc, sizeof desc, ",\"members\":[");
+    for (int j = 0; j < npick; j++) {
+        members[j] = pick[j]->m;
+        pick[j]->m = NULL;
+        len += snprintf(desc + len, sizeof desc - (size_t)len, "%s{\"trial\":%d,\"weight\":%.2f}",
+                        j ? "," : "", pick[j]->trial, (double)wbest[j]);
+    }
+    snprintf(desc + len, sizeof desc - (size_t)len, "]");
+    fig->kind = "ensemble";
+    fig->trial = s->trials;
+    shelf_status st = ensemble_new(members, wbest, npick, out, err);
+    for (int j = 0; j < npick; j++)
+        candidate_free(pick[j]);
+    if (st != SHELF_OK)
+        return st;
+    if (calibrate_model(*out, s->valid, s->threads))
+        return err_set(err, SHELF_ENOMEM, "out of memory calibrating the ensemble");
+    float *p = mem_alloc(s->n * (size_t)s->K * sizeof *p);
+    if (!p)
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    const double t = now_sec();
+    if ((st = model_probs(s, *out, p, &fig->per_second, err)) == SHELF_OK) {
+        fig->seconds = now_sec() - t;
+        score_probs(s, p, fig); /* after its own calibration: the figure it will give */
+        (*out)->info.valid_accuracy = fig->accuracy;
+        record(s, fig, NULL, desc);
+    }
+    mem_free(p);
+    return st;
+}
+
+static double elapsed(const search *s) { return now_sec() - s->t0; }
+
+/* Whether trial budget and time leave room for another trial expected to take secs. */
+static int room_for(const search *s, double secs, int trials_left_after)
+{
+    if (s->ao->trials > 0 && s->trials + 1 + trials_left_after > s->ao->trials)
+        return 0;
+    if (s->ao->seconds <= 0)
+        return 1;
+    const double reserve = 2 + 0.03 * s->ao->seconds; /* the ensemble, calibration */
+    return elapsed(s) + secs + reserve <= s->ao->seconds;
+}
+
+/* The options of a sequence encoder's trial: its defaults, the run's own settings kept. */
+static shelf_train_options seq_options(const shelf_train_options *base,
+                                       shelf_text_encoder kind)
+{
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    o.threads = base->threads;
+    o.seed = base->seed;
+    o.read = base->read;
+    o.train_path = base->train_path;
+    o.text_encoder = kind;
+    return o;
+}
+
+/* The sequence encoder's training time: from the one before it, or a guess from the texts
+ * it would read (its default epochs: 2,000 steps of 32, at least 5 passes). */
+static double seq_estimate(const search *s, double measured)
+{
+    if (measured > 0)
+        return measured * 1.2;
+    const double n = (double)shelf_catalog_size(s->train);
+    const double texts = 5 * n > 64000 ? 5 * n : 64000;
+    const int threads = s->threads > 0 ? s->threads : pool_cores();
+    return texts / (SEQ_TEXTS_PER_SECOND * threads / 2.0);
+}
+
+shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *valid,
+                            const shelf_train_options *base, const shelf_autotune_options *ao,
+                            shelf_model **out, double *score, shelf_error *err)
+{
+    *out = NULL;
+    *score = -1;
+    if (!valid)
+        return err_set(err, SHELF_EINVAL, "--autotune scores its trials on the validation "
+                       "set: give --valid");
+    if (!(ao->seconds > 0) && ao->trials <= 0)
+        return err_set(err, SHELF_EINVAL, "--autotune needs a budget above 0 seconds");
+    if (base->modality != SHELF_MODALITY_TEXT)
+        return err_set(err, SHELF_EINVAL, "--autotune searches text models");
+    search s = {.train = train, .valid = valid, .ao = ao, .threads = base->threads,
+                .best_bag_score = -1, .t0 = now_sec()};
+    buf_init(&s.log);
+    rng r;
+    rng_seed(&r, base->seed ^ 0x61757475ULL);
+    shelf_train_options bag = *base;
+    bag.given = 0; /* settings are filled in directly: none is refused as not applying */
+    bag.text_encoder = SHELF_TEXT_ENCODER_BAG;
+    bag.progress = NULL; /* trials are told by trial_done */
+    s.best_bag = bag;
+    shelf_status st = SHELF_OK;
+    const int seq_trials = ao->trials <= 0 || ao->trials >= SEQ_FROM_TRIALS ? 2 : 0;
+    /* bags: the first share of the budget (or all but the last two trials) */
+    for (;;) {
+        const double mean = s.bags ? s.bag_seconds / s.bags : 0;
+        if (s.bags > 0 && (!room_for(&s, mean, seq_trials) ||
+                           (ao->seconds > 0 && seq_trials &&
+                            elapsed(&s) + mean > BAG_SHARE * ao->seconds)))
+            break;
+        shelf_train_options o = bag;
+        bag_settings(&s, &o, &r);
+        if ((st = run_trial(&s, &o, 0, err)) != SHELF_OK)
+            goto done;
+    }
+    /* the sequence encoders at their defaults */
+    double measured = 0;
+    for (int k = 0; k < seq_trials; k++) {
+        const double est = seq_estimate(&s, measured);
+        if (!room_for(&s, est, seq_trials - 1 - k))
+            continue;
+        shelf_train_options o = seq_options(base, k ? SHELF_TEXT_ENCODER_TRANSFORMER
+                                                    : SHELF_TEXT_ENCODER_GRU);
+        const double t = now_sec();
+        if ((st = run_trial(&s, &o, 2 + k, err)) != SHELF_OK)
+            goto done;
+        measured = now_sec() - t;
+    }
+    /* what is left: more bags */
+    while (s.bags > 0 && room_for(&s, s.bag_seconds / s.bags, 0)) {
+        shelf_train_options o = bag;
+        bag_settings(&s, &o, &r);
+        if ((st = run_trial(&s, &o, 0, err)) != SHELF_OK)
+            goto done;
+    }
+    candidate fig = {0};
+    shelf_model *ens = NULL;
+    if ((st = best_ensemble(&s, &ens, &fig, err)) != SHELF_OK)
+        goto done;
+    int best = -1;
+    for (int j = 0; j < KEEP; j++)
+        if (s.keep[j].m && (best < 0 || s.keep[j].score > s.keep[best].score))
+            best = j;
+    if (ens) {
+        *out = ens;
+        *score = fig.score;
+        ens->info.train_seconds = elapsed(&s);
+    } else {
+        *out = s.keep[best].m;
+        *score = s.keep[best].score;
+        s.keep[best].m = NULL;
+    }
+    buf_printf(&s.log, "{\"chosen\":%d,\"metric\":\"%s\",\"seconds\":%.1f}\n",
+               ens ? fig.trial : s.keep[best].trial,
+               ao->metric == SHELF_AUTOTUNE_MACRO_F1 ? "macro_f1"
+               : ao->metric == SHELF_AUTOTUNE_COVERAGE ? "coverage@0.99" : "accuracy",
+               elapsed(&s));
+    if (!((*out)->search_log = buf_detach(&s.log)))
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+done:
+    if (st != SHELF_OK) {
+        shelf_model_free(*out);
+        *out = NULL;
+        *score = -1;
+    }
+    search_free(&s);
+    return st;
+}
