@@ -61,6 +61,7 @@ typedef struct train_args {
     float autotune;      /* seconds; 0: no search */
     int autotune_trials; /* 0: as many as the budget allows */
     const char *autotune_metric, *autotune_log;
+    float ensemble_margin;
 } train_args;
 
 static const shelf_option train_opts[] = {
@@ -79,6 +80,9 @@ static const shelf_option train_opts[] = {
     OPT_STRING(train_args, "autotune-metric", autotune_metric, "accuracy",
                "what the search maximizes on --valid: accuracy, macro_f1 or coverage@0.99 "
                "(the share back-off classifies at precision 0.99)"),
+    OPT_FLOAT(train_args, "autotune-ensemble-margin", ensemble_margin, 0.002f, NULL, -2, 1,
+              "what an ensemble must gain on the metric over the best single model to be "
+              "chosen (it predicts at the pace of its members together); below -1: always"),
     OPT_STRING(train_args, "autotune-log", autotune_log, NULL,
                "write each trial (settings, validation figure, seconds) as a JSON line"),
 };
@@ -176,8 +180,8 @@ int cmd_train(int argc, char **argv)
         return 2;
     int tuning = a.autotune > 0 || a.autotune_trials > 0;
     trial_sink sink = {NULL, a.quiet};
-    shelf_autotune_options ao = {a.autotune, a.autotune_trials, SHELF_AUTOTUNE_ACCURACY, 0,
-                                 tell_trial, &sink};
+    shelf_autotune_options ao = {a.autotune, a.autotune_trials, SHELF_AUTOTUNE_ACCURACY,
+                                 a.ensemble_margin, tell_trial, &sink};
     if (tuning && !valid) {
         fprintf(stderr, "shelf train: --autotune scores its trials on the validation set: "
                         "give --valid\n");

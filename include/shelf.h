@@ -345,11 +345,11 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
                          const shelf_train_options *opts, shelf_model **out, shelf_error *err);
 
 /* --autotune: the best text model for a catalog within a budget, chosen on valid. Bags of
- * n-grams of sampled settings (the defaults first; word n-grams, character n-grams, learning
+ * n-grams of sampled settings (the settings given first; word n-grams, character n-grams, learning
  * rate, epochs, --dim, hierarchy, class balance), then around the best; a GRU and a
  * Transformer at their defaults when the budget holds them; then ensembles of two or three
  * of the best (weights fitted on valid), chosen only when they beat the best single model
- * by ENSEMBLE margin (shelf_autotune_options.ensemble_margin). Every trial trains on all of
+ * by a margin (shelf_autotune_options.ensemble_margin). Every trial trains on all of
  * train (early stopping and calibration on valid), so the winner is kept, not retrained. */
 typedef enum shelf_autotune_metric {
     SHELF_AUTOTUNE_ACCURACY = 0,
@@ -363,7 +363,8 @@ typedef struct shelf_autotune_options {
                          sequence encoders are tried from 8 on: the last two) */
     shelf_autotune_metric metric;
     double ensemble_margin; /* what an ensemble must gain on the metric over the best single
-                               model (it costs the sum of their prediction time); 0: 0.002 */
+                               model, since it costs the sum of their prediction time
+                               (shelf train: 0.002); below -1: always the best ensemble */
     /* after each trial and the ensemble (NULL: not told): its record, one JSON object */
     void (*trial_done)(const char *json, void *user);
     void *user;

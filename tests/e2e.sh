@@ -258,6 +258,48 @@ grep -Eq "^balance +adjust: each label's logit less [0-9.]+ times" out.txt && pa
 "$SHELF" train --train train.csv --out b.shelf --label-smoothing 1 >/dev/null 2>err.txt; rc=$?
 [ $rc -eq 1 ] && grep -q "label-smoothing" err.txt && pass "--label-smoothing 1 is refused" || fail "--label-smoothing 1 (exit $rc)"
 
+echo "autotune"
+# a deliberately bad start (trial 0 is the settings given), then 3 trials the seed draws
+"$SHELF" train --train train.csv --valid valid.csv --out bad.shelf --epochs 1 --lr 0.001 --quiet 2>/dev/null
+expect_ok "train --autotune-trials 4 from a bad start" "$SHELF" train --train train.csv --valid valid.csv --out tuned.shelf --epochs 1 --lr 0.001 --autotune-trials 4 --autotune-log trials.jsonl --seed 5 --quiet
+python3 - trials.jsonl <<'EOF2' && pass "  the log has each trial's settings and figures, then the choice" || fail "  --autotune-log ($(head -c 400 trials.jsonl))"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+trials = [r for r in rows if r.get("kind") == "bag"]
+assert len(trials) == 4, rows
+assert trials[0]["epochs"] == 1 and abs(trials[0]["lr"] - 0.001) < 1e-9, trials[0]
+for r in trials:
+    assert 0 <= r["accuracy"] <= 1 and 0 <= r["macro_f1"] <= 1 and r["score"] == r["accuracy"]
+assert max(r["score"] for r in trials[1:]) > trials[0]["score"], trials
+EOF2
+acc() { "$SHELF" eval --model "$1" --data test.csv --json | grep -o '"accuracy": *[0-9.]*' | head -1 | grep -o '[0-9.]*$'; }
+a_bad=$(acc bad.shelf) a_tuned=$(acc tuned.shelf)
+awk -v b="$a_bad" -v t="$a_tuned" 'BEGIN { exit !(t > b + 0.1) }' && pass "  the tuned model beats the bad start on test ($a_tuned against $a_bad)" || fail "  tuned $a_tuned against bad $a_bad"
+"$SHELF" info --model tuned.shelf > info.txt
+grep -q '^autotune ' info.txt && [ "$(grep -c '^  {"trial"' info.txt)" -ge 4 ] && grep -q '^  {"chosen"' info.txt && pass "  info shows every trial and the choice" || fail "  info of a tuned model ($(grep -A3 autotune info.txt))"
+"$SHELF" train --train train.csv --valid valid.csv --out t2.shelf --epochs 1 --lr 0.001 --autotune-trials 4 --autotune-log trials2.jsonl --seed 5 --threads 1 --quiet 2>/dev/null &&
+"$SHELF" train --train train.csv --valid valid.csv --out t3.shelf --epochs 1 --lr 0.001 --autotune-trials 4 --autotune-log trials3.jsonl --seed 5 --threads 1 --quiet 2>/dev/null &&
+    diff <(sed 's/"seconds":[^,}]*//g; s/"products_per_second":[^,}]*//g' trials2.jsonl) <(sed 's/"seconds":[^,}]*//g; s/"products_per_second":[^,}]*//g' trials3.jsonl) >/dev/null &&
+    pass "  --autotune-trials with --seed and one thread: the same trials, figures and choice" || fail "  autotune determinism"
+expect_ok "an ensemble forced by --autotune-ensemble-margin -2" "$SHELF" train --train train.csv --valid valid.csv --out ens.shelf --autotune-trials 3 --autotune-ensemble-margin -2 --seed 2 --quiet
+"$SHELF" info --model ens.shelf > info.txt
+grep -q '^ensemble  ' info.txt && grep -q '^member 2 ' info.txt && grep -q '"kind":"ensemble"' info.txt && pass "  info shows its members and weights" || fail "  ensemble info ($(head -12 info.txt))"
+"$SHELF" predict --model ens.shelf --data test.csv > e1.txt && "$SHELF" predict --model ens.shelf --data test.csv --threads 1 > e2.txt &&
+    cmp -s e1.txt e2.txt && [ "$(wc -l < e1.txt)" -eq 100 ] && pass "  it predicts, the same on 1 and 2 threads" || fail "  ensemble predictions"
+a_ens=$(acc ens.shelf)
+awk -v t="$a_ens" 'BEGIN { exit !(t >= 0.9) }' && pass "  its accuracy $a_ens >= 0.9" || fail "  ensemble accuracy $a_ens"
+expect_ok "  it explains (occlusion)" "$SHELF" predict --model ens.shelf --data test.csv --explain
+grep -q '"method":"occlusion"' out.txt && [ "$(wc -l < out.txt)" -eq 100 ] && pass "  each product explained" || fail "  ensemble explanation ($(head -c 300 out.txt))"
+"$SHELF" train --train train.csv --out b.shelf --autotune 10 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "give --valid" err.txt && pass "--autotune without --valid is refused before reading" || fail "--autotune alone (exit $rc: $(cat err.txt))"
+"$SHELF" train --train train.csv --valid valid.csv --out b.shelf --autotune 0 >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "autotune must be between 1" err.txt && pass "--autotune 0 is refused" || fail "--autotune 0 (exit $rc: $(cat err.txt))"
+"$SHELF" train --train train.csv --valid valid.csv --out b.shelf --autotune 5 --autotune-metric speed >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "coverage@0.99" err.txt && pass "a bad --autotune-metric is refused" || fail "--autotune-metric speed (exit $rc: $(cat err.txt))"
+expect_ok "--autotune with a validation split that lacks some labels" "$SHELF" train --train train.csv --valid fewer.csv --out fw.shelf --autotune-trials 2 --autotune-metric macro_f1
+grep -Eq "warning: fewer.csv has no product of [0-9]+ of the [0-9]+ training labels" err.txt && pass "  a warning gives the count" || fail "  missing labels warning under autotune ($(grep -i warn err.txt))"
+expect_ok "--autotune-metric coverage@0.99" "$SHELF" train --train train.csv --valid valid.csv --out cov.shelf --autotune-trials 2 --autotune-metric coverage@0.99 --quiet
+
 printf 'id,title,category\n1,red tee,A > Tops > Tees\n2,red tee,A > Tops > Tees\n3,red tee,B > Tees\n4,blue jeans,A > Jeans\n5,green tee,A > Tops > Tees\n' > hyg.csv
 expect_ok "train reports hygiene" "$SHELF" train --train hyg.csv --out h.shelf --epochs 1
 grep -q "2 products repeat an earlier product's text; 1 groups of them have different labels" err.txt && pass "duplicates inside the training set are counted" || fail "duplicates counted ($(cat err.txt))"

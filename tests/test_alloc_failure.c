@@ -870,7 +870,7 @@ static void evaluating_and_saving(void **state)
 /* ---- f. training --------------------------------------------------------------------- */
 
 /* Other choices of the training loops than the models of setup make. */
-enum { PLAIN, OVERSAMPLE, WEIGHTED, AUGMENTED, NAMED, ADJUSTED };
+enum { PLAIN, OVERSAMPLE, WEIGHTED, AUGMENTED, NAMED, ADJUSTED, AUTOTUNED };
 
 typedef struct train_case {
     int which, variant;
@@ -914,7 +914,14 @@ static shelf_status train_model(const void *arg, shelf_error *err)
         break;
     }
     shelf_model *m = NULL;
-    shelf_status s = shelf_train(t->train, t->valid, &o, &m, err);
+    shelf_status s;
+    if (t->variant == AUTOTUNED) { /* two bags, always made an ensemble */
+        shelf_autotune_options ao = {0, 2, SHELF_AUTOTUNE_ACCURACY, -2, NULL, NULL};
+        double score;
+        s = shelf_autotune(t->train, t->valid, &o, &ao, &m, &score, err);
+    } else {
+        s = shelf_train(t->train, t->valid, &o, &m, err);
+    }
     shelf_model_free(m);
     return s;
 }
@@ -936,6 +943,7 @@ static void training(void **state)
         {BAG, OVERSAMPLE, "train bag oversampled", NULL, NULL, NULL},
         {BAG_DIM, WEIGHTED, "train bag_dim weighted", NULL, NULL, NULL},
         {BAG, ADJUSTED, "train bag logit-adjusted", NULL, NULL, NULL},
+        {BAG, AUTOTUNED, "autotune to an ensemble", NULL, NULL, NULL},
         {GRU, PLAIN, "train gru", NULL, NULL, NULL},
         {TRANSFORMER, PLAIN, "train transformer", NULL, NULL, NULL},
         {IMAGE, PLAIN, "train image", NULL, NULL, NULL},

@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "shelf.h"
 #include "scratch_dir.h"
+#include "model/ensemble.h"
 #include "model/model.h"
 #include "model/model_io.h"
 #include "model/seq_text_encoder.h"
@@ -318,6 +319,80 @@ static void crafted_sizes_allocate_nothing_big(void **state)
     assert_int_equal(load_patched(m, sizes, 8, 1, 4096, &back, &err), SHELF_EMODEL);
     assert_non_null(strstr(err.message, "the sequence encoder claims"));
     shelf_model_free(m);
+}
+
+/* An ensemble: the log of the weighted mean of its members' probabilities, through the one
+ * prediction path; its file round trip; what its loader refuses. */
+static void ensemble_mixes_its_members(void **state)
+{
+    (void)state;
+    shelf_model *bag = train(0, 1);
+    text_encoder_kind = SHELF_TEXT_ENCODER_GRU;
+    shelf_model *gru = train(0, 2);
+    text_encoder_kind = SHELF_TEXT_ENCODER_BAG;
+    const char *texts[] = {"garden hose brand3", "slim denim", "纯棉 夏季", "unknown words"};
+    enum { N = 4, K = 5 };
+    float pb[N][K], pg[N][K], pe[N][K];
+    shelf_scratch *s = NULL;
+    assert_int_equal(shelf_scratch_new(bag, &s, NULL), SHELF_OK);
+    assert_int_equal(model_texts_log_probs(bag, s, texts, N, &pb[0][0], NULL), 0);
+    shelf_scratch_free(s);
+    assert_int_equal(shelf_scratch_new(gru, &s, NULL), SHELF_OK);
+    assert_int_equal(model_texts_log_probs(gru, s, texts, N, &pg[0][0], NULL), 0);
+    shelf_scratch_free(s);
+
+    shelf_model *members[] = {bag, gru}, *e = NULL;
+    const float w[] = {0.7f, 0.3f};
+    shelf_error err;
+    assert_int_equal(ensemble_new(members, w, 1, &e, &err), SHELF_EINVAL); /* frees them */
+    bag = train(0, 1);
+    text_encoder_kind = SHELF_TEXT_ENCODER_GRU;
+    gru = train(0, 2);
+    text_encoder_kind = SHELF_TEXT_ENCODER_BAG;
+    members[0] = bag, members[1] = gru;
+    assert_int_equal(ensemble_new(members, w, 2, &e, &err), SHELF_OK);
+    assert_int_equal(shelf_scratch_new(e, &s, NULL), SHELF_OK);
+    assert_int_equal(model_texts_log_probs(e, s, texts, N, &pe[0][0], NULL), 0);
+    shelf_scratch_free(s);
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < K; c++)
+            assert_float_equal(expf(pe[i][c]), 0.7f * expf(pb[i][c]) + 0.3f * expf(pg[i][c]),
+                               1e-5f);
+    char *d = shelf_model_describe(e, 0);
+    assert_non_null(strstr(d, "ensemble          the weighted mean of 2 models"));
+    assert_non_null(strstr(d, "member 2          weight 0.30, gru"));
+    free(d);
+
+    shelf_model *back = NULL; /* the file: the same predictions */
+    assert_int_equal(shelf_model_save(e, path, &err), SHELF_OK);
+    assert_int_equal(shelf_model_load(path, &back, &err), SHELF_OK);
+    for (int i = 0; i < N; i++) {
+        int a, b;
+        float qa, qb;
+        top(e, texts[i], &a, &qa);
+        top(back, texts[i], &b, &qb);
+        assert_int_equal(a, b);
+        assert_true(qa == qb);
+    }
+    shelf_model_free(back);
+
+    union { float f; uint32_t u; } w0 = {0.7f}, w1 = {0.3f}, w9 = {0.9f};
+    const uint32_t weights[] = {2, w0.u, w1.u};
+    assert_int_equal(load_patched(e, weights, 3, 0, 1, &back, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "an ensemble out of place"));
+    assert_int_equal(load_patched(e, weights, 3, 1, w9.u, &back, &err), SHELF_EMODEL);
+    assert_non_null(strstr(err.message, "weights do not sum to 1"));
+
+    /* an ensemble inside an ensemble (which ensemble_new refuses) is refused on loading */
+    shelf_model *outer = NULL, *pair[] = {train(0, 3), train(0, 4)};
+    assert_int_equal(ensemble_new(pair, w, 2, &outer, &err), SHELF_OK);
+    shelf_model_free(outer->member[0]);
+    outer->member[0] = e;
+    assert_int_equal(shelf_model_save(outer, path, &err), SHELF_OK);
+    assert_int_equal(shelf_model_load(path, &back, &err), SHELF_EMODEL);
+    assert_null(back);
+    assert_non_null(strstr(err.message, "an ensemble out of place"));
+    shelf_model_free(outer);
 }
 
 /* ---- files written before format changes made without a version bump ---------------------- */
@@ -761,6 +836,7 @@ int main(void)
         cmocka_unit_test(other_file_is_refused),
         cmocka_unit_test(fifo_is_refused_without_blocking),
         cmocka_unit_test(crafted_sizes_allocate_nothing_big),
+        cmocka_unit_test(ensemble_mixes_its_members),
         cmocka_unit_test(early_checksum_drops_a_short_write),
         cmocka_unit_test(early_version_1_loads_by_its_old_checksum),
         cmocka_unit_test(early_version_1_sums_each_row_as_written),

@@ -17,14 +17,17 @@
 enum {
     SEARCH_MAX_ROWS = 20000,     /* validation products a candidate is scored on */
     SEARCH_MAX_CELLS = 1 << 24,  /* and probabilities kept per candidate */
-    KEEP = 4,                    /* kept for ensembles: two bags, a GRU, a Transformer */
+    KEEP = 4,                    /* kept for ensembles: the best bag with character n-grams,
+                                    the best of words alone, a GRU, a Transformer */
     SEQ_FROM_TRIALS = 8          /* --autotune-trials from which the sequence encoders run */
 };
 /* Texts per second a sequence encoder trains at on two cores, for the first one's estimate
  * (measured: 4,100 for the GRU on zh-online-shopping-10cats' titles). */
 #define SEQ_TEXTS_PER_SECOND 3500.0
 /* The share of the budget for bags before the sequence encoders. */
-#define BAG_SHARE 0.3
+#define BAG_SHARE 0.2
+/* Subword rows of the sequence encoders' second try. */
+#define SEQ_SUBWORD_ROWS 100000
 
 /* A trained candidate: its calibrated probabilities on the validation rows, its figures. */
 typedef struct candidate {
@@ -46,7 +49,7 @@ typedef struct search {
     float *probs, *conf, *mix;
     long *cells;
     score_rank *rank;
-    candidate keep[KEEP]; /* 0, 1: the best bags; 2: the GRU; 3: the Transformer */
+    candidate keep[KEEP]; /* as KEEP says: models that err differently mix best */
     shelf_train_options best_bag;
     double best_bag_score;
     buf log;
@@ -148,24 +151,16 @@ static void candidate_free(candidate *c)
     *c = (candidate){0};
 }
 
-/* Keeps c in slot `at` if it scores above what is there (slot 0 moves to 1 for bags);
- * frees what is not kept. */
+/* Keeps c in slot `at` if it scores above what is there; frees what is not kept. */
 static void keep_candidate(search *s, candidate *c, int at)
 {
-    candidate *k = s->keep;
-    if (at == 0 && c->score <= k[0].score && k[0].m) {
-        at = 1;
-    } else if (at == 0) {
-        candidate_free(&k[1]);
-        k[1] = k[0];
-        k[0] = (candidate){0};
-    }
-    if (k[at].m && c->score <= k[at].score) {
+    candidate *k = &s->keep[at];
+    if (k->m && c->score <= k->score) {
         candidate_free(c);
         return;
     }
-    candidate_free(&k[at]);
-    k[at] = *c;
+    candidate_free(k);
+    *k = *c;
     *c = (candidate){0};
 }
 
@@ -221,10 +216,21 @@ static void search_free(search *s)
     buf_free(&s->log);
 }
 
-/* One trial: trains with o, scores on valid, records, keeps. */
-static shelf_status run_trial(search *s, const shelf_train_options *o, int slot,
-                              shelf_error *err)
+/* A kept model (there is one after the first trial). */
+static const shelf_model *first_kept(const search *s)
 {
+    for (int j = 0; j < KEEP; j++)
+        if (s->keep[j].m)
+            return s->keep[j].m;
+    return NULL;
+}
+
+/* One trial: trains with o, scores on valid, records, keeps. */
+static shelf_status run_trial(search *s, const shelf_train_options *o, shelf_error *err)
+{
+    const int bag = o->text_encoder == SHELF_TEXT_ENCODER_BAG;
+    const int slot = bag ? (o->maxn == 0 ? 1 : 0)
+                         : o->text_encoder == SHELF_TEXT_ENCODER_GRU ? 2 : 3;
     candidate c = {.trial = s->trials++,
                    .kind = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru"
                            : o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER ? "transformer"
@@ -240,7 +246,7 @@ static shelf_status run_trial(search *s, const shelf_train_options *o, int slot,
             return st;
         }
         set_truth(s, c.m);
-    } else if (s->keep[0].m && !ensemble_labels_match(s->keep[0].m, c.m)) {
+    } else if (!ensemble_labels_match(first_kept(s), c.m)) {
         candidate_free(&c);
         return err_set(err, SHELF_EINVAL, "a trial's model has other labels than the first's");
     }
@@ -255,7 +261,7 @@ static shelf_status run_trial(search *s, const shelf_train_options *o, int slot,
     c.seconds = now_sec() - t;
     score_probs(s, c.p, &c);
     record(s, &c, o, NULL);
-    if (slot == 0) {
+    if (bag) {
         s->bags++;
         s->bag_seconds += c.seconds;
         if (c.score > s->best_bag_score) {
@@ -310,12 +316,18 @@ static void draw(shelf_train_options *o, rng *r, int d)
     }
 }
 
-/* The bag trial after `bags` of them: the defaults first, then random settings, then (from
- * the eighth, every other trial) the best so far with one or two settings drawn again. */
+/* The bag trial after `bags` of them: the settings given first, then those with character
+ * n-grams turned off (or on), then random settings, then (from the eighth, every other
+ * trial) the best so far with one or two settings drawn again. */
 static void bag_settings(search *s, shelf_train_options *o, rng *r)
 {
     if (s->bags == 0)
         return;
+    if (s->bags == 1) { /* the other family, so that an ensemble has two to mix */
+        o->minn = o->maxn == 0 ? -1 : 0;
+        o->maxn = o->maxn == 0 ? -1 : 0;
+        return;
+    }
     if (s->bags >= 8 && rng_next(r) % 2) {
         *o = s->best_bag;
         draw(o, r, (int)(rng_next(r) % BAG_DIMS));
@@ -325,6 +337,13 @@ static void bag_settings(search *s, shelf_train_options *o, rng *r)
     }
     for (int d = 0; d < BAG_DIMS; d++)
         draw(o, r, d);
+}
+
+/* Embeddings (--dim) diverge at the sparse model's larger rates. */
+static void tame(shelf_train_options *o)
+{
+    if (o->dim > 0 && (o->lr == 0 || o->lr > 0.5f))
+        o->lr = 0.5f;
 }
 
 /* ---- ensembles --------------------------------------------------------------------------- */
@@ -381,8 +400,7 @@ static shelf_status best_ensemble(search *s, shelf_model **out, candidate *fig,
             have[nh++] = &s->keep[j];
             single = s->keep[j].score > single ? s->keep[j].score : single;
         }
-    const double margin = s->ao->ensemble_margin > 0 ? s->ao->ensemble_margin : 0.002;
-    double best = single + margin - 1e-9;
+    double best = s->ao->ensemble_margin < -1 ? -1 : single + s->ao->ensemble_margin - 1e-9;
     candidate *pick[3];
     float wbest[3] = {0};
     int npick = 0;
@@ -426,19 +444,23 @@ static shelf_status best_ensemble(search *s, shelf_model **out, candidate *fig,
         candidate_free(pick[j]);
     if (st != SHELF_OK)
         return st;
+    float *p = NULL;
     if (calibrate_model(*out, s->valid, s->threads))
-        return err_set(err, SHELF_ENOMEM, "out of memory calibrating the ensemble");
-    float *p = mem_alloc(s->n * (size_t)s->K * sizeof *p);
-    if (!p)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
+        st = err_set(err, SHELF_ENOMEM, "out of memory calibrating the ensemble");
+    else if (!(p = mem_alloc(s->n * (size_t)s->K * sizeof *p)))
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
     const double t = now_sec();
-    if ((st = model_probs(s, *out, p, &fig->per_second, err)) == SHELF_OK) {
+    if (st == SHELF_OK && (st = model_probs(s, *out, p, &fig->per_second, err)) == SHELF_OK) {
         fig->seconds = now_sec() - t;
         score_probs(s, p, fig); /* after its own calibration: the figure it will give */
         (*out)->info.valid_accuracy = fig->accuracy;
         record(s, fig, NULL, desc);
     }
     mem_free(p);
+    if (st != SHELF_OK) {
+        shelf_model_free(*out);
+        *out = NULL;
+    }
     return st;
 }
 
@@ -469,12 +491,10 @@ static shelf_train_options seq_options(const shelf_train_options *base,
     return o;
 }
 
-/* The sequence encoder's training time: from the one before it, or a guess from the texts
- * it would read (its default epochs: 2,000 steps of 32, at least 5 passes). */
-static double seq_estimate(const search *s, double measured)
+/* The first sequence encoder's training time, a guess from the texts it would read (its
+ * default epochs: 2,000 steps of 32, at least 5 passes). */
+static double seq_estimate(const search *s)
 {
-    if (measured > 0)
-        return measured * 1.2;
     const double n = (double)shelf_catalog_size(s->train);
     const double texts = 5 * n > 64000 ? 5 * n : 64000;
     const int threads = s->threads > 0 ? s->threads : pool_cores();
@@ -515,27 +535,39 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
             break;
         shelf_train_options o = bag;
         bag_settings(&s, &o, &r);
-        if ((st = run_trial(&s, &o, 0, err)) != SHELF_OK)
+        tame(&o);
+        if ((st = run_trial(&s, &o, err)) != SHELF_OK)
             goto done;
     }
-    /* the sequence encoders at their defaults */
-    double measured = 0;
-    for (int k = 0; k < seq_trials; k++) {
-        const double est = seq_estimate(&s, measured);
-        if (!room_for(&s, est, seq_trials - 1 - k))
+    /* the sequence encoders at their defaults, then with subwords while time allows */
+    static const struct {
+        shelf_text_encoder kind;
+        int buckets;
+    } seqs[] = {{SHELF_TEXT_ENCODER_GRU, 0}, {SHELF_TEXT_ENCODER_TRANSFORMER, 0},
+                {SHELF_TEXT_ENCODER_GRU, SEQ_SUBWORD_ROWS},
+                {SHELF_TEXT_ENCODER_TRANSFORMER, SEQ_SUBWORD_ROWS}};
+    double took[2] = {0, 0}; /* each kind's last training, for the next one's estimate */
+    const int nseq = ao->trials > 0 ? seq_trials : (int)(sizeof seqs / sizeof *seqs);
+    for (int k = 0; k < nseq; k++) {
+        const int t = seqs[k].kind == SHELF_TEXT_ENCODER_TRANSFORMER;
+        /* the Transformer trains at about half the GRU's pace (measured on amazon-uk-toys) */
+        const double est = took[t] > 0 ? took[t] * 1.2
+                         : took[!t] > 0 ? took[!t] * (t ? 2.0 : 0.6) : seq_estimate(&s);
+        if (!room_for(&s, est, k < seq_trials ? seq_trials - 1 - k : 0))
             continue;
-        shelf_train_options o = seq_options(base, k ? SHELF_TEXT_ENCODER_TRANSFORMER
-                                                    : SHELF_TEXT_ENCODER_GRU);
-        const double t = now_sec();
-        if ((st = run_trial(&s, &o, 2 + k, err)) != SHELF_OK)
+        shelf_train_options o = seq_options(base, seqs[k].kind);
+        o.buckets = seqs[k].buckets;
+        const double t0 = now_sec();
+        if ((st = run_trial(&s, &o, err)) != SHELF_OK)
             goto done;
-        measured = now_sec() - t;
+        took[t] = now_sec() - t0;
     }
     /* what is left: more bags */
     while (s.bags > 0 && room_for(&s, s.bag_seconds / s.bags, 0)) {
         shelf_train_options o = bag;
         bag_settings(&s, &o, &r);
-        if ((st = run_trial(&s, &o, 0, err)) != SHELF_OK)
+        tame(&o);
+        if ((st = run_trial(&s, &o, err)) != SHELF_OK)
             goto done;
     }
     candidate fig = {0};
@@ -555,11 +587,16 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
         *score = s.keep[best].score;
         s.keep[best].m = NULL;
     }
-    buf_printf(&s.log, "{\"chosen\":%d,\"metric\":\"%s\",\"seconds\":%.1f}\n",
+    char chosen[96];
+    snprintf(chosen, sizeof chosen, "{\"chosen\":%d,\"metric\":\"%s\",\"seconds\":%.1f}",
                ens ? fig.trial : s.keep[best].trial,
                ao->metric == SHELF_AUTOTUNE_MACRO_F1 ? "macro_f1"
                : ao->metric == SHELF_AUTOTUNE_COVERAGE ? "coverage@0.99" : "accuracy",
                elapsed(&s));
+    buf_puts(&s.log, chosen);
+    buf_puts(&s.log, "\n");
+    if (ao->trial_done)
+        ao->trial_done(chosen, ao->user);
     if (!((*out)->search_log = buf_detach(&s.log)))
         st = err_set(err, SHELF_ENOMEM, "out of memory");
 done:

@@ -1,7 +1,8 @@
 /* --autotune: shelf_autotune (shelf.h). A search over text models within a budget of time
  * or trials, each trial trained on train by shelf_train and scored on valid through the one
- * prediction path: bags of n-grams of sampled settings (the defaults first, so the search
- * never ends below them on valid, then random settings, then the best with one or two
+ * prediction path: bags of n-grams of sampled settings (the settings given first, so the
+ * search never ends below them on valid; then without character n-grams, or with them;
+ * then random settings, then the best with one or two
  * settings drawn again); a GRU and a Transformer at their defaults where the budget holds
  * them; then ensembles (model/ensemble.h) of two or three of the kept candidates, whose
  * weights are fitted on valid. The trials are recorded in the chosen model. */
