@@ -75,14 +75,15 @@ static const shelf_option train_opts[] = {
               "on --valid (which it needs): bag settings, a GRU, a Transformer, ensembles "
               "of them; the winner is written"),
     OPT_INT(train_args, "autotune-trials", autotune_trials, 0, "as the budget allows", 0, 10000,
-            "at most this many trials (the same choice on any machine; the sequence encoders "
-            "from 8 on)"),
+            "at most this many trials (with --threads 1 and --seed, the same choice on any "
+            "machine; the sequence encoders from 8 on)"),
     OPT_STRING(train_args, "autotune-metric", autotune_metric, "accuracy",
                "what the search maximizes on --valid: accuracy, macro_f1 or coverage@0.99 "
                "(the share back-off classifies at precision 0.99)"),
-    OPT_FLOAT(train_args, "autotune-ensemble-margin", ensemble_margin, 0.002f, NULL, -2, 1,
+    OPT_FLOAT(train_args, "autotune-ensemble-margin", ensemble_margin, 0, NULL, -2, 1,
               "what an ensemble must gain on the metric over the best single model to be "
-              "chosen (it predicts at the pace of its members together); below -1: always"),
+              "chosen, since it predicts at the pace of its members together (0: at least "
+              "match it; below -1: always)"),
     OPT_STRING(train_args, "autotune-log", autotune_log, NULL,
                "write each trial (settings, validation figure, seconds) as a JSON line"),
 };
@@ -182,6 +183,16 @@ int cmd_train(int argc, char **argv)
     trial_sink sink = {NULL, a.quiet};
     shelf_autotune_options ao = {a.autotune, a.autotune_trials, SHELF_AUTOTUNE_ACCURACY,
                                  a.ensemble_margin, tell_trial, &sink};
+    if (!tuning && a.autotune_log) {
+        fprintf(stderr, "shelf train: --autotune-log records a search: give --autotune or "
+                        "--autotune-trials\n");
+        return 2;
+    }
+    if (tuning && o.modality != SHELF_MODALITY_TEXT) {
+        fprintf(stderr, "shelf train: --autotune searches text models, not --modality %s\n",
+                o.modality == SHELF_MODALITY_IMAGE ? "image" : "both");
+        return 2;
+    }
     if (tuning && !valid) {
         fprintf(stderr, "shelf train: --autotune scores its trials on the validation set: "
                         "give --valid\n");

@@ -364,7 +364,8 @@ typedef struct shelf_autotune_options {
     shelf_autotune_metric metric;
     double ensemble_margin; /* what an ensemble must gain on the metric over the best single
                                model, since it costs the sum of their prediction time
-                               (shelf train: 0.002); below -1: always the best ensemble */
+                               (shelf train: 0, at least a match); below -1: always the best
+                               ensemble */
     /* after each trial and the ensemble (NULL: not told): its record, one JSON object */
     void (*trial_done)(const char *json, void *user);
     void *user;

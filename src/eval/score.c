@@ -1,5 +1,6 @@
 #include "eval/score.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,14 +47,18 @@ double score_coverage_at(const float *conf, const int *pred, const int *y, size_
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (y[i] >= 0)
-            order[m++] = (score_rank){conf[i], i};
+            order[m++] = (score_rank){isnan(conf[i]) ? -1 : conf[i], i}; /* NaN: last */
     qsort(order, m, sizeof *order, by_conf_desc);
-    size_t right = 0, best = 0;
-    for (size_t j = 0; j < m; j++) {
-        right += pred[order[j].i] == y[order[j].i];
-        int tie_next = j + 1 < m && order[j + 1].conf == order[j].conf;
-        if (!tie_next && (double)right >= precision * (double)(j + 1))
-            best = j + 1;
+    /* as --min-confidence auto's threshold is fitted: down from 0.999 in steps of 0.001,
+       until the first threshold whose products are not precise enough */
+    size_t kept = 0, right = 0, best = 0;
+    for (int step = 999; step >= 1; step--) {
+        const float t = (float)step / 1000;
+        for (; kept < m && order[kept].conf >= t; kept++)
+            right += pred[order[kept].i] == y[order[kept].i];
+        if (kept && (double)right < precision * (double)kept - 1e-6 * (double)kept)
+            break; /* 990 of 1000 is 0.99 */
+        best = kept;
     }
     return m ? (double)best / (double)m : 0;
 }

@@ -10,10 +10,10 @@
 void score_predictions(const int *pred, const int *y, size_t n, int K, long *counts,
                        double *accuracy, double *macro_f1);
 
-/* The largest share of the products with y >= 0 that back-off at some confidence threshold
- * keeps with at least `precision` right among them: the products ranked by conf (the top
- * probability), the longest prefix of that ranking (ties taken whole) that is precise
- * enough. order: n entries of scratch. */
+/* The share of the products with y >= 0 whose top label is kept at the lowest confidence
+ * threshold, scanning down from 0.999 in steps of 0.001 as --min-confidence auto is fitted,
+ * before the first whose kept products are less than `precision` right (back-off to parent
+ * paths is not counted). order: n entries of scratch. */
 typedef struct score_rank {
     float conf;
     size_t i;

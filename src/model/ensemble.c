@@ -74,6 +74,9 @@ shelf_status ensemble_new(shelf_model **members, const float *w, int n, shelf_mo
     for (int j = 0; j < n; j++) {
         e->member[j] = members[j];
         e->member_w[j] = w[j];
+        mem_free(members[j]->seen); /* the ensemble keeps the one copy */
+        members[j]->seen = NULL;
+        members[j]->nseen = 0;
     }
     *out = e;
     return SHELF_OK;

@@ -17,8 +17,10 @@
 enum {
     SEARCH_MAX_ROWS = 20000,     /* validation products a candidate is scored on */
     SEARCH_MAX_CELLS = 1 << 24,  /* and probabilities kept per candidate */
-    KEEP = 4,                    /* kept for ensembles: the best bag with character n-grams,
-                                    the best of words alone, a GRU, a Transformer */
+    KEEP = 6,                    /* kept for ensembles (slots): the three best bags (0-2), the
+                                    best other bag of words alone (3: another kind of error),
+                                    the best GRU (4) and Transformer (5) */
+    BAG_TOP = 3, WORDS_SLOT = 3, GRU_SLOT = 4, TRANSFORMER_SLOT = 5,
     SEQ_FROM_TRIALS = 8          /* --autotune-trials from which the sequence encoders run */
 };
 /* Texts per second a sequence encoder trains at on two cores, for the first one's estimate
@@ -50,10 +52,11 @@ typedef struct search {
     long *cells;
     score_rank *rank;
     candidate keep[KEEP]; /* as KEEP says: models that err differently mix best */
+    int words[BAG_TOP];   /* whether the bags of slots 0-2 read words alone */
     shelf_train_options best_bag;
     double best_bag_score;
     buf log;
-    double t0, bag_seconds;
+    double t0, bag_seconds, bag_longest;
     int trials, bags;
 } search;
 
@@ -113,7 +116,25 @@ static shelf_status model_probs(search *s, const shelf_model *m, float *p, doubl
     return SHELF_OK;
 }
 
-/* The trial's record: one JSON object, into the search log and to the caller. */
+/* A record (body: a JSON object without its closing brace; times: its timed fields) into
+ * the search log and to the caller. The model keeps the times only of a search bounded by
+ * seconds, whose outcome depends on them anyway: one bounded by trials alone, with --seed
+ * and one thread, writes the same bytes every time. */
+static void tell(search *s, const char *body, const char *times)
+{
+    buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s%s}", body, times);
+    char *line = buf_detach(&b);
+    if (line && s->ao->trial_done)
+        s->ao->trial_done(line, s->ao->user);
+    mem_free(line);
+    if (!line)
+        s->log.oom = 1;
+    buf_printf(&s->log, "%s%s}\n", body, s->ao->seconds > 0 ? times : "");
+}
+
+/* The trial's record: what it was, its figures on valid, its seconds and prediction speed. */
 static void record(search *s, const candidate *c, const shelf_train_options *o,
                    const char *members)
 {
@@ -129,19 +150,19 @@ static void record(search *s, const candidate *c, const shelf_train_options *o,
                    "\"dim\":%d,\"hierarchy\":%d,\"balance\":\"%s\"", o->ngrams, o->minn,
                    o->maxn, (double)o->lr, o->epochs, o->dim, o->hierarchy,
                    (unsigned)o->balance < 5 ? balances[o->balance] : "?");
-    buf_printf(&b, ",\"accuracy\":%.4f,\"macro_f1\":%.4f,\"coverage\":%.4f,\"score\":%.4f,"
-               "\"seconds\":%.1f,\"products_per_second\":%.0f}", c->accuracy, c->macro_f1,
-               c->coverage, c->score, c->seconds, c->per_second);
-    char *line = buf_detach(&b);
-    if (line) {
-        buf_puts(&s->log, line);
-        buf_puts(&s->log, "\n");
-        if (s->ao->trial_done)
-            s->ao->trial_done(line, s->ao->user);
-    } else {
+    else if (o)
+        buf_printf(&b, ",\"subword_rows\":%d", o->buckets);
+    buf_printf(&b, ",\"accuracy\":%.4f,\"macro_f1\":%.4f,\"coverage\":%.4f,\"score\":%.4f",
+               c->accuracy, c->macro_f1, c->coverage, c->score);
+    char times[96];
+    snprintf(times, sizeof times, ",\"seconds\":%.1f,\"products_per_second\":%.0f", c->seconds,
+             c->per_second);
+    char *body = buf_detach(&b);
+    if (body)
+        tell(s, body, times);
+    else
         s->log.oom = 1;
-    }
-    mem_free(line);
+    mem_free(body);
 }
 
 static void candidate_free(candidate *c)
@@ -162,6 +183,31 @@ static void keep_candidate(search *s, candidate *c, int at)
     candidate_free(k);
     *k = *c;
     *c = (candidate){0};
+}
+
+/* A bag: among the three best (best first), else, of words alone, as the best other such;
+ * what falls out of the three is tried for that slot in turn. Several good bags mixed are
+ * less at the mercy of one configuration's luck on valid than the best alone. */
+static void keep_bag(search *s, candidate *c, int words_only)
+{
+    candidate *k = s->keep;
+    int at = BAG_TOP;
+    while (at > 0 && (!k[at - 1].m || c->score > k[at - 1].score))
+        at--;
+    if (at < BAG_TOP) {
+        candidate out = k[BAG_TOP - 1]; /* falls out */
+        int out_words = s->words[BAG_TOP - 1];
+        memmove(&k[at + 1], &k[at], (size_t)(BAG_TOP - 1 - at) * sizeof *k);
+        memmove(&s->words[at + 1], &s->words[at], (size_t)(BAG_TOP - 1 - at) * sizeof *s->words);
+        k[at] = *c;
+        s->words[at] = words_only;
+        *c = out;
+        words_only = out_words;
+    }
+    if (c->m && words_only)
+        keep_candidate(s, c, WORDS_SLOT);
+    else
+        candidate_free(c);
 }
 
 /* ---- the search -------------------------------------------------------------------------- */
@@ -229,8 +275,7 @@ static const shelf_model *first_kept(const search *s)
 static shelf_status run_trial(search *s, const shelf_train_options *o, shelf_error *err)
 {
     const int bag = o->text_encoder == SHELF_TEXT_ENCODER_BAG;
-    const int slot = bag ? (o->maxn == 0 ? 1 : 0)
-                         : o->text_encoder == SHELF_TEXT_ENCODER_GRU ? 2 : 3;
+    const int slot = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? GRU_SLOT : TRANSFORMER_SLOT;
     candidate c = {.trial = s->trials++,
                    .kind = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? "gru"
                            : o->text_encoder == SHELF_TEXT_ENCODER_TRANSFORMER ? "transformer"
@@ -264,12 +309,16 @@ static shelf_status run_trial(search *s, const shelf_train_options *o, shelf_err
     if (bag) {
         s->bags++;
         s->bag_seconds += c.seconds;
+        s->bag_longest = c.seconds > s->bag_longest ? c.seconds : s->bag_longest;
         if (c.score > s->best_bag_score) {
             s->best_bag_score = c.score;
             s->best_bag = *o;
         }
     }
-    keep_candidate(s, &c, slot);
+    if (bag)
+        keep_bag(s, &c, o->maxn == 0);
+    else
+        keep_candidate(s, &c, slot);
     return SHELF_OK;
 }
 
@@ -316,6 +365,13 @@ static void draw(shelf_train_options *o, rng *r, int d)
     }
 }
 
+/* Embeddings (--dim) diverge at the sparse model's larger rates. */
+static void tame(shelf_train_options *o)
+{
+    if (o->dim > 0 && (o->lr == 0 || o->lr > 0.5f))
+        o->lr = 0.5f;
+}
+
 /* The bag trial after `bags` of them: the settings given first, then those with character
  * n-grams turned off (or on), then random settings, then (from the eighth, every other
  * trial) the best so far with one or two settings drawn again. */
@@ -333,18 +389,14 @@ static void bag_settings(search *s, shelf_train_options *o, rng *r)
         draw(o, r, (int)(rng_next(r) % BAG_DIMS));
         if (rng_next(r) % 2)
             draw(o, r, (int)(rng_next(r) % BAG_DIMS));
+        tame(o);
         return;
     }
     for (int d = 0; d < BAG_DIMS; d++)
         draw(o, r, d);
+    tame(o);
 }
 
-/* Embeddings (--dim) diverge at the sparse model's larger rates. */
-static void tame(shelf_train_options *o)
-{
-    if (o->dim > 0 && (o->lr == 0 || o->lr > 0.5f))
-        o->lr = 0.5f;
-}
 
 /* ---- ensembles --------------------------------------------------------------------------- */
 
@@ -364,21 +416,27 @@ static void mix(search *s, candidate *const *c, const float *w, int n)
  * candidates c[0..n), into w; returns their figure. */
 static double fit_weights(search *s, candidate *const *c, int n, float *w, candidate *fig)
 {
-    const int steps = n == 2 ? 20 : 10;
+    /* every member weighs at least 0.2: one that weighs less adds its whole prediction
+       time for little, and a weight fitted that close to 0 or 1 mostly fits the noise of
+       a small validation split; ties go to the more even weights */
+    const int steps = n == 2 ? 20 : 10, least = steps / 5;
     double best = -1;
-    for (int a = 1; a < steps; a++)
-        for (int b = 1; a + b <= steps; b++) {
-            if (n == 2 && a + b != steps)
+    float best_spread = 2;
+    for (int a = least; a < steps; a++)
+        for (int b = least; a + b <= steps; b++) {
+            const int rest = steps - a - b;
+            if (n == 2 ? rest != 0 : rest < least)
                 continue;
-            if (n == 3 && a + b == steps)
-                continue;
-            const float t[3] = {(float)a / steps, (float)b / steps,
-                                (float)(steps - a - b) / steps};
+            const float t[3] = {(float)a / steps, (float)b / steps, (float)rest / steps};
             mix(s, c, t, n);
             candidate f = {0};
             score_probs(s, s->mix, &f);
-            if (f.score > best) {
+            float spread = 0; /* the largest weight: the lower, the more even */
+            for (int j = 0; j < n; j++)
+                spread = t[j] > spread ? t[j] : spread;
+            if (f.score > best || (f.score == best && spread < best_spread)) {
                 best = f.score;
+                best_spread = spread;
                 *fig = f;
                 memcpy(w, t, sizeof t);
             }
@@ -401,29 +459,49 @@ static shelf_status best_ensemble(search *s, shelf_model **out, candidate *fig,
             single = s->keep[j].score > single ? s->keep[j].score : single;
         }
     double best = s->ao->ensemble_margin < -1 ? -1 : single + s->ao->ensemble_margin - 1e-9;
-    candidate *pick[3];
-    float wbest[3] = {0};
-    int npick = 0;
-    for (int mask = 0; mask < 1 << nh; mask++) {
-        candidate *c[3];
-        int n = 0;
-        for (int j = 0; j < nh; j++)
-            if (mask >> j & 1 && n < 3)
-                c[n++] = have[j];
-        int bits = 0;
-        for (int j = 0; j < nh; j++)
-            bits += mask >> j & 1;
-        if (n < 2 || bits != n)
-            continue;
-        float w[3];
-        candidate f;
-        if (fit_weights(s, c, n, w, &f) >= best) {
-            best = f.score;
-            *fig = f;
-            memcpy(pick, c, sizeof c);
-            memcpy(wbest, w, sizeof w);
-            npick = n;
+    candidate *pick[3], *any[3];
+    float wbest[3] = {0}, wany[3] = {0};
+    int npick = 0, nany = 0;
+    candidate fany = {0};
+    double best_any = -1;
+    for (int size = 2; size <= 3; size++) /* on a tie, the fewer members */
+        for (int mask = 0; mask < 1 << nh; mask++) {
+            candidate *c[3];
+            int n = 0;
+            for (int j = 0; j < nh; j++)
+                if (mask >> j & 1) {
+                    if (n < 3)
+                        c[n] = have[j];
+                    n++;
+                }
+            if (n != size)
+                continue;
+            float w[3];
+            candidate f;
+            const double got = fit_weights(s, c, n, w, &f);
+            if (got > best_any) {
+                best_any = got, fany = f, nany = n;
+                memcpy(any, c, sizeof c);
+                memcpy(wany, w, sizeof w);
+            }
+            if (npick ? got > best : got >= best) {
+                best = f.score;
+                *fig = f;
+                memcpy(pick, c, sizeof c);
+                memcpy(wbest, w, sizeof w);
+                npick = n;
+            }
         }
+    if (!npick && nany) { /* the best mix, on record, though not worth its cost */
+        char d[160];
+        int l = snprintf(d, sizeof d, ",\"kept\":false,\"members\":[");
+        for (int j = 0; j < nany; j++)
+            l += snprintf(d + l, sizeof d - (size_t)l, "%s{\"trial\":%d,\"weight\":%.2f}",
+                          j ? "," : "", any[j]->trial, (double)wany[j]);
+        snprintf(d + l, sizeof d - (size_t)l, "]");
+        fany.kind = "ensemble";
+        fany.trial = s->trials;
+        record(s, &fany, NULL, d);
     }
     if (!npick)
         return SHELF_OK;
@@ -473,7 +551,12 @@ static int room_for(const search *s, double secs, int trials_left_after)
         return 0;
     if (s->ao->seconds <= 0)
         return 1;
-    const double reserve = 2 + 0.03 * s->ao->seconds; /* the ensemble, calibration */
+    /* after the last trial: the ensemble's fit, its calibration and figures, and the
+       caller's report on valid, about four passes of every kept model over valid */
+    double reserve = 2 + 0.02 * s->ao->seconds;
+    for (int j = 0; j < KEEP; j++)
+        if (s->keep[j].m && s->keep[j].per_second > 0)
+            reserve += 4 * (double)s->n / s->keep[j].per_second;
     return elapsed(s) + secs + reserve <= s->ao->seconds;
 }
 
@@ -529,13 +612,12 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
     /* bags: the first share of the budget (or all but the last two trials) */
     for (;;) {
         const double mean = s.bags ? s.bag_seconds / s.bags : 0;
-        if (s.bags > 0 && (!room_for(&s, mean, seq_trials) ||
+        if (s.bags > 0 && (!room_for(&s, s.bag_longest, seq_trials) ||
                            (ao->seconds > 0 && seq_trials &&
                             elapsed(&s) + mean > BAG_SHARE * ao->seconds)))
             break;
         shelf_train_options o = bag;
         bag_settings(&s, &o, &r);
-        tame(&o);
         if ((st = run_trial(&s, &o, err)) != SHELF_OK)
             goto done;
     }
@@ -563,21 +645,25 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
         took[t] = now_sec() - t0;
     }
     /* what is left: more bags */
-    while (s.bags > 0 && room_for(&s, s.bag_seconds / s.bags, 0)) {
+    while (s.bags > 0 && room_for(&s, s.bag_longest, 0)) {
         shelf_train_options o = bag;
         bag_settings(&s, &o, &r);
-        tame(&o);
         if ((st = run_trial(&s, &o, err)) != SHELF_OK)
             goto done;
     }
+    int best = -1; /* the best single model, before an ensemble takes its members */
+    for (int j = 0; j < KEEP; j++)
+        if (s.keep[j].m && (best < 0 || s.keep[j].score > s.keep[best].score))
+            best = j;
+    if (best < 0) { /* every trial trains or fails the search: never */
+        st = err_set(err, SHELF_EINVAL, "--autotune ran no trial");
+        goto done;
+    }
+    const candidate single = s.keep[best];
     candidate fig = {0};
     shelf_model *ens = NULL;
     if ((st = best_ensemble(&s, &ens, &fig, err)) != SHELF_OK)
         goto done;
-    int best = -1;
-    for (int j = 0; j < KEEP; j++)
-        if (s.keep[j].m && (best < 0 || s.keep[j].score > s.keep[best].score))
-            best = j;
     if (ens) {
         *out = ens;
         *score = fig.score;
@@ -587,16 +673,17 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
         *score = s.keep[best].score;
         s.keep[best].m = NULL;
     }
-    char chosen[96];
-    snprintf(chosen, sizeof chosen, "{\"chosen\":%d,\"metric\":\"%s\",\"seconds\":%.1f}",
-               ens ? fig.trial : s.keep[best].trial,
-               ao->metric == SHELF_AUTOTUNE_MACRO_F1 ? "macro_f1"
-               : ao->metric == SHELF_AUTOTUNE_COVERAGE ? "coverage@0.99" : "accuracy",
-               elapsed(&s));
-    buf_puts(&s.log, chosen);
-    buf_puts(&s.log, "\n");
-    if (ao->trial_done)
-        ao->trial_done(chosen, ao->user);
+    /* the choice, and what an ensemble costs against the best single model */
+    char chosen[160], times[160];
+    snprintf(chosen, sizeof chosen, "{\"chosen\":%d,\"metric\":\"%s\",\"score\":%.4f,"
+             "\"best_single\":{\"trial\":%d,\"score\":%.4f}", ens ? fig.trial : single.trial,
+             ao->metric == SHELF_AUTOTUNE_MACRO_F1 ? "macro_f1"
+             : ao->metric == SHELF_AUTOTUNE_COVERAGE ? "coverage@0.99" : "accuracy",
+             *score, single.trial, single.score);
+    snprintf(times, sizeof times, ",\"products_per_second\":%.0f,"
+             "\"best_single_products_per_second\":%.0f,\"seconds\":%.1f",
+             ens ? fig.per_second : single.per_second, single.per_second, elapsed(&s));
+    tell(&s, chosen, times);
     if (!((*out)->search_log = buf_detach(&s.log)))
         st = err_set(err, SHELF_ENOMEM, "out of memory");
 done:
