@@ -269,7 +269,7 @@ trials = [r for r in rows if r.get("kind") == "bag"]
 assert len(trials) == 4, rows
 assert trials[0]["epochs"] == 1 and abs(trials[0]["lr"] - 0.001) < 1e-9, trials[0]
 for r in trials:
-    assert 0 <= r["accuracy"] <= 1 and 0 <= r["macro_f1"] <= 1 and r["score"] == r["accuracy"]
+    assert 0 <= r["accuracy"] <= 1 and 0 <= r["macro_f1"] <= 1 and 0 <= r["score"] <= 1
 assert max(r["score"] for r in trials[1:]) > trials[0]["score"], trials
 EOF2
 acc() { "$SHELF" eval --model "$1" --data test.csv --json | grep -o '"accuracy": *[0-9.]*' | head -1 | grep -o '[0-9.]*$'; }

@@ -10,6 +10,7 @@
 #include "core/rng.h"
 #include "core/threadpool.h"
 #include "eval/score.h"
+#include "io/catalog.h"
 #include "model/ensemble.h"
 #include "model/model.h"
 #include "train/calibrate.h"
@@ -21,7 +22,8 @@ enum {
                                     best other bag of words alone (3: another kind of error),
                                     the best GRU (4) and Transformer (5) */
     BAG_TOP = 3, WORDS_SLOT = 3, GRU_SLOT = 4, TRANSFORMER_SLOT = 5,
-    SEQ_FROM_TRIALS = 8          /* --autotune-trials from which the sequence encoders run */
+    SEQ_FROM_TRIALS = 8,         /* --autotune-trials from which the sequence encoders run */
+    OOF_MIN_ROWS = 20            /* training products from which bags are ranked out of fold */
 };
 /* Texts per second a sequence encoder trains at on two cores, for the first one's estimate
  * (measured: 4,100 for the GRU on zh-online-shopping-10cats' titles). */
@@ -35,7 +37,9 @@ enum {
 typedef struct candidate {
     shelf_model *m;
     float *p; /* [n][K] */
-    double score, accuracy, macro_f1, coverage, seconds, per_second;
+    /* score: what the search ranks by (valid, and for bags the training split out of fold
+       too); valid_score, accuracy, macro_f1, coverage: on the validation rows alone */
+    double score, valid_score, accuracy, macro_f1, coverage, seconds, per_second;
     int trial;
     const char *kind;
 } candidate;
@@ -58,6 +62,17 @@ typedef struct search {
     buf log;
     double t0, bag_seconds, bag_longest;
     int trials, bags;
+    uint64_t seed;
+    /* Out of fold: the bags' settings are ranked on the validation rows and on every
+       training product, predicted by a bag of the same settings trained on the other half
+       of the training split: ten times the products of a small validation split, so that
+       the best of a hundred settings is chosen by signal more than by its luck there. */
+    shelf_catalog *half[2];      /* the two halves' training catalogs (views) */
+    shelf_product *held;         /* the other halves' products: half[1]'s, then half[0]'s */
+    size_t nheld[2], noof;
+    int *oof_labels, *oof_counts, *all_pred, *all_truth;
+    float *oof_probs, *all_conf;
+    score_rank *all_rank;
 } search;
 
 static double metric_of(const search *s, double acc, double f1, double cov)
@@ -88,7 +103,48 @@ static void score_probs(search *s, const float *p, candidate *c)
     score_predictions(s->pred, s->truth, s->n, s->K, s->cells, &c->accuracy, &c->macro_f1);
     c->coverage = score_coverage_at(s->conf, s->pred, s->truth, s->n, MODEL_AUTO_PRECISION,
                                     s->rank);
-    c->score = metric_of(s, c->accuracy, c->macro_f1, c->coverage);
+    c->score = c->valid_score = metric_of(s, c->accuracy, c->macro_f1, c->coverage);
+}
+
+/* A bag's settings o, trained on each half of the training split, predict the other half;
+ * c->score becomes the metric over the validation rows (as score_probs left them in s->pred
+ * and s->conf) and those out-of-fold predictions together. */
+static shelf_status score_out_of_fold(search *s, const shelf_model *full,
+                                      const shelf_train_options *o, candidate *c,
+                                      shelf_error *err)
+{
+    memcpy(s->all_pred, s->pred, s->n * sizeof *s->pred);
+    memcpy(s->all_conf, s->conf, s->n * sizeof *s->conf);
+    size_t at = s->n;
+    const shelf_product *held = s->held;
+    for (int f = 0; f < 2; f++) {
+        shelf_model *m = NULL;
+        shelf_predict_stats st;
+        shelf_status rc = shelf_train(s->half[f], s->valid, o, &m, err);
+        if (rc == SHELF_OK)
+            rc = shelf_predict_products(m, shelf_catalog_path(s->train), held, s->nheld[f], 1,
+                                        s->threads, s->oof_labels, s->oof_probs,
+                                        s->oof_counts, NULL, &st, err);
+        for (size_t i = 0; rc == SHELF_OK && i < s->nheld[f]; i++, at++) {
+            const char *label = s->oof_counts[i] ? shelf_model_label(m, s->oof_labels[i]) : NULL;
+            const int id = label ? shelf_model_find_label(full, label) : -1;
+            /* no label (an empty text): wrong, whatever the truth */
+            s->all_pred[at] = id >= 0 ? id : s->all_truth[at] == 0;
+            s->all_conf[at] = id >= 0 ? s->oof_probs[i] : 0;
+        }
+        shelf_model_free(m);
+        if (rc != SHELF_OK)
+            return rc;
+        held += s->nheld[f];
+    }
+    double acc, f1;
+    score_predictions(s->all_pred, s->all_truth, at, s->K, s->cells, &acc, &f1);
+    const double cov = s->ao->metric == SHELF_AUTOTUNE_COVERAGE
+                           ? score_coverage_at(s->all_conf, s->all_pred, s->all_truth, at,
+                                               MODEL_AUTO_PRECISION, s->all_rank)
+                           : 0;
+    c->score = metric_of(s, acc, f1, cov);
+    return SHELF_OK;
 }
 
 /* A model's calibrated probabilities of every label on the validation rows, into p[n][K],
@@ -152,6 +208,7 @@ static void record(search *s, const candidate *c, const shelf_train_options *o,
                    (unsigned)o->balance < 5 ? balances[o->balance] : "?");
     else if (o)
         buf_printf(&b, ",\"subword_rows\":%d", o->buckets);
+    /* score: what the search ranked by (a bag's: on valid and out of fold) */
     buf_printf(&b, ",\"accuracy\":%.4f,\"macro_f1\":%.4f,\"coverage\":%.4f,\"score\":%.4f",
                c->accuracy, c->macro_f1, c->coverage, c->score);
     char times[96];
@@ -212,6 +269,48 @@ static void keep_bag(search *s, candidate *c, int words_only)
 
 /* ---- the search -------------------------------------------------------------------------- */
 
+/* The training split's two halves (drawn from the seed) for the out-of-fold ranking of the
+ * bags; none for a catalog too small to halve. */
+static shelf_status split_halves(search *s, shelf_error *err)
+{
+    const size_t nt = shelf_catalog_size(s->train);
+    if (nt < OOF_MIN_ROWS)
+        return SHELF_OK;
+    size_t *perm = mem_alloc(nt * sizeof *perm);
+    s->held = mem_alloc(nt * sizeof *s->held);
+    s->all_pred = mem_alloc((s->n + nt) * sizeof *s->all_pred);
+    s->all_truth = mem_alloc((s->n + nt) * sizeof *s->all_truth);
+    s->all_conf = mem_alloc((s->n + nt) * sizeof *s->all_conf);
+    s->all_rank = mem_alloc((s->n + nt) * sizeof *s->all_rank);
+    s->oof_labels = mem_alloc((nt / 2 + 1) * sizeof *s->oof_labels);
+    s->oof_counts = mem_alloc((nt / 2 + 1) * sizeof *s->oof_counts);
+    s->oof_probs = mem_alloc((nt / 2 + 1) * sizeof *s->oof_probs);
+    if (!perm || !s->held || !s->all_pred || !s->all_truth || !s->all_conf || !s->all_rank ||
+        !s->oof_labels || !s->oof_counts || !s->oof_probs) {
+        mem_free(perm);
+        return err_set(err, SHELF_ENOMEM, "out of memory");
+    }
+    rng r;
+    rng_seed(&r, s->seed ^ 0x686176ULL);
+    for (size_t i = 0; i < nt; i++)
+        perm[i] = i;
+    for (size_t i = nt - 1; i > 0; i--) {
+        size_t j = (size_t)(rng_next(&r) % (i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    const size_t na = nt / 2;
+    s->half[0] = catalog_view(s->train, perm, na);
+    s->half[1] = catalog_view(s->train, perm + na, nt - na);
+    s->nheld[0] = nt - na; /* half 0's model predicts half 1 */
+    s->nheld[1] = na;
+    for (size_t i = 0; i < nt; i++)
+        s->held[i] = *shelf_catalog_get(s->train, perm[i < nt - na ? na + i : i - (nt - na)]);
+    s->noof = nt;
+    mem_free(perm);
+    return s->half[0] && s->half[1] ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
+}
+
 static shelf_status search_init(search *s, shelf_error *err)
 {
     const size_t most = SEARCH_MAX_CELLS / (size_t)(s->K > 0 ? s->K : 1);
@@ -234,7 +333,7 @@ static shelf_status search_init(search *s, shelf_error *err)
         return err_set(err, SHELF_ENOMEM, "out of memory");
     for (size_t i = 0; i < s->n; i++)
         s->rows[i] = *shelf_catalog_get(s->valid, i);
-    return SHELF_OK;
+    return split_halves(s, err);
 }
 
 /* The truth per validation row, from the first model's labels (every trial has the same):
@@ -243,6 +342,9 @@ static void set_truth(search *s, const shelf_model *m)
 {
     for (size_t i = 0; i < s->n; i++)
         s->truth[i] = shelf_model_find_label(m, s->rows[i].label);
+    for (size_t i = 0; s->all_truth && i < s->n + s->noof; i++)
+        s->all_truth[i] = i < s->n ? s->truth[i]
+                                   : shelf_model_find_label(m, s->held[i - s->n].label);
 }
 
 static void search_free(search *s)
@@ -260,6 +362,16 @@ static void search_free(search *s)
     mem_free(s->mix);
     mem_free(s->cells);
     buf_free(&s->log);
+    for (int f = 0; f < 2; f++)
+        shelf_catalog_free(s->half[f]);
+    mem_free(s->held);
+    mem_free(s->all_pred);
+    mem_free(s->all_truth);
+    mem_free(s->all_conf);
+    mem_free(s->all_rank);
+    mem_free(s->oof_labels);
+    mem_free(s->oof_counts);
+    mem_free(s->oof_probs);
 }
 
 /* A kept model (there is one after the first trial). */
@@ -303,8 +415,12 @@ static shelf_status run_trial(search *s, const shelf_train_options *o, shelf_err
         candidate_free(&c);
         return st;
     }
-    c.seconds = now_sec() - t;
     score_probs(s, c.p, &c);
+    if (bag && s->half[0] && (st = score_out_of_fold(s, c.m, o, &c, err)) != SHELF_OK) {
+        candidate_free(&c);
+        return st;
+    }
+    c.seconds = now_sec() - t;
     record(s, &c, o, NULL);
     if (bag) {
         s->bags++;
@@ -456,9 +572,11 @@ static shelf_status best_ensemble(search *s, shelf_model **out, candidate *fig,
     for (int j = 0; j < KEEP; j++)
         if (s->keep[j].m) {
             have[nh++] = &s->keep[j];
-            single = s->keep[j].score > single ? s->keep[j].score : single;
+            single = s->keep[j].valid_score > single ? s->keep[j].valid_score : single;
         }
-    double best = s->ao->ensemble_margin < -1 ? -1 : single + s->ao->ensemble_margin - 1e-9;
+    /* above the best single model by the margin: a mix that only matches it is not worth
+       its cost */
+    double best = s->ao->ensemble_margin < -1 ? -1 : single + s->ao->ensemble_margin;
     candidate *pick[3], *any[3];
     float wbest[3] = {0}, wany[3] = {0};
     int npick = 0, nany = 0;
@@ -484,7 +602,7 @@ static shelf_status best_ensemble(search *s, shelf_model **out, candidate *fig,
                 memcpy(any, c, sizeof c);
                 memcpy(wany, w, sizeof w);
             }
-            if (npick ? got > best : got >= best) {
+            if (got > best) {
                 best = f.score;
                 *fig = f;
                 memcpy(pick, c, sizeof c);
@@ -598,7 +716,7 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
     if (base->modality != SHELF_MODALITY_TEXT)
         return err_set(err, SHELF_EINVAL, "--autotune searches text models");
     search s = {.train = train, .valid = valid, .ao = ao, .threads = base->threads,
-                .best_bag_score = -1, .t0 = now_sec()};
+                .best_bag_score = -1, .t0 = now_sec(), .seed = base->seed};
     buf_init(&s.log);
     rng r;
     rng_seed(&r, base->seed ^ 0x61757475ULL);
@@ -653,7 +771,7 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
     }
     int best = -1; /* the best single model, before an ensemble takes its members */
     for (int j = 0; j < KEEP; j++)
-        if (s.keep[j].m && (best < 0 || s.keep[j].score > s.keep[best].score))
+        if (s.keep[j].m && (best < 0 || s.keep[j].valid_score > s.keep[best].valid_score))
             best = j;
     if (best < 0) { /* every trial trains or fails the search: never */
         st = err_set(err, SHELF_EINVAL, "--autotune ran no trial");
@@ -670,7 +788,7 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
         ens->info.train_seconds = elapsed(&s);
     } else {
         *out = s.keep[best].m;
-        *score = s.keep[best].score;
+        *score = s.keep[best].valid_score;
         s.keep[best].m = NULL;
     }
     /* the choice, and what an ensemble costs against the best single model */
@@ -679,7 +797,7 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
              "\"best_single\":{\"trial\":%d,\"score\":%.4f}", ens ? fig.trial : single.trial,
              ao->metric == SHELF_AUTOTUNE_MACRO_F1 ? "macro_f1"
              : ao->metric == SHELF_AUTOTUNE_COVERAGE ? "coverage@0.99" : "accuracy",
-             *score, single.trial, single.score);
+             *score, single.trial, single.valid_score);
     snprintf(times, sizeof times, ",\"products_per_second\":%.0f,"
              "\"best_single_products_per_second\":%.0f,\"seconds\":%.1f",
              ens ? fig.per_second : single.per_second, single.per_second, elapsed(&s));
