@@ -344,7 +344,8 @@ static void ensemble_mixes_its_members(void **state)
     shelf_model *members[] = {bag, gru}, *e = NULL;
     const float w[] = {0.7f, 0.3f};
     shelf_error err;
-    assert_int_equal(ensemble_new(members, w, 1, &e, &err), SHELF_EINVAL); /* frees them */
+    assert_int_equal(ensemble_new(members, w, 1, &e, &err), SHELF_EINVAL); /* frees the one */
+    shelf_model_free(gru);
     bag = train(0, 1);
     text_encoder_kind = SHELF_TEXT_ENCODER_GRU;
     gru = train(0, 2);
