@@ -82,8 +82,8 @@ static const shelf_option train_opts[] = {
                "(the share back-off classifies at precision 0.99)"),
     OPT_FLOAT(train_args, "autotune-ensemble-margin", ensemble_margin, 0, NULL, -2, 1,
               "what an ensemble must gain on the metric over the best single model to be "
-              "chosen, since it predicts at the pace of its members together (0: at least "
-              "match it; below -1: always)"),
+              "chosen, since it predicts at the pace of its members together (0: any gain; "
+              "below -1: always)"),
     OPT_STRING(train_args, "autotune-log", autotune_log, NULL,
                "write each trial (settings, validation figure, seconds) as a JSON line"),
 };

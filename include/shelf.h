@@ -363,9 +363,9 @@ typedef struct shelf_autotune_options {
                          sequence encoders are tried from 8 on: the last two) */
     shelf_autotune_metric metric;
     double ensemble_margin; /* what an ensemble must gain on the metric over the best single
-                               model, since it costs the sum of their prediction time
-                               (shelf train: 0, at least a match); below -1: always the best
-                               ensemble */
+                               model (above it by more than this), since it costs the sum of
+                               their prediction time (shelf train: 0); below -1: always the
+                               best ensemble */
     /* after each trial and the ensemble (NULL: not told): its record, one JSON object */
     void (*trial_done)(const char *json, void *user);
     void *user;
