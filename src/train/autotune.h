@@ -5,7 +5,10 @@
  * then random settings, then the best with one or two
  * settings drawn again); a GRU and a Transformer at their defaults where the budget holds
  * them; then ensembles (model/ensemble.h) of two or three of the kept candidates, whose
- * weights are fitted on valid. The trials are recorded in the chosen model. */
+ * weights are fitted on valid. Bags are ranked on valid and out of fold on the training
+ * split (two halves), so that among a hundred settings the best is chosen by more than its
+ * luck on a small validation split; the choice between the kept models and their mixes is
+ * made on valid. The trials are recorded in the chosen model. */
 #ifndef SHELF_TRAIN_AUTOTUNE_H
 #define SHELF_TRAIN_AUTOTUNE_H
 
