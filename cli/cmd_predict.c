@@ -1,32 +1,17 @@
-/* shelf predict: one line per product with its top-k labels, streaming, so a catalog of
- * millions of rows is read in batches and never held whole. While one batch is predicted
- * and written, a second thread reads the next, so reading takes no turn of its own. */
+/* shelf predict: one line per product with its top-k labels, streaming (stream.h), so a
+ * catalog of millions of rows is read in batches and never held whole. */
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "options.h"
+#include "stream.h"
 
-/* Products read and predicted at a time; the side of --explain-dir's pictures. */
-enum { BATCH = 8192, OVERLAY_SIDE = 256 };
-
-typedef struct batch {
-    shelf_product p[BATCH];  /* strings point into strings */
-    size_t at[BATCH][3];     /* offsets of each product's id, text and image in strings */
-    char *strings;           /* the batch's strings, one after another */
-    size_t len, cap;         /* of strings */
-    int oom;                 /* a string did not fit: later ones are not kept */
-    size_t n;
-    int end;                 /* batch_fill's answer: 0 more may follow, 1 the end, -1 error */
-    char why[SHELF_ERROR_MAX]; /* the error, when end is -1 */
-} batch;
+enum { OVERLAY_SIDE = 256 }; /* the side of --explain-dir's pictures */
 
 /* --output-format from --out's name (preds.csv, preds.tsv), else jsonl: a file named .csv
  * should hold CSV. */
@@ -34,124 +19,6 @@ static const char *out_format_of(const char *out)
 {
     const char *dot = out ? strrchr(out, '.') : NULL;
     return dot && (!strcasecmp(dot, ".csv") || !strcasecmp(dot, ".tsv")) ? dot + 1 : "jsonl";
-}
-
-/* Appends s and its NUL to b->strings; returns its offset (0 once out of memory, b->oom). */
-static size_t keep(batch *b, const char *s)
-{
-    size_t n = strlen(s) + 1, at = b->len;
-    if (b->oom)
-        return 0;
-    if (at + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < at + n)
-            cap *= 2;
-        char *grown = realloc(b->strings, cap);
-        if (!grown) {
-            b->oom = 1;
-            return 0;
-        }
-        b->strings = grown;
-        b->cap = cap;
-    }
-    memcpy(b->strings + at, s, n);
-    b->len += n;
-    return at;
-}
-
-/* A monotonic clock in seconds, for the progress line. */
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Reads up to BATCH products; b->end says 0 (more may follow), 1 at the end, -1 on an error
- * (in b->why: this may run on another thread while the main one writes). */
-static void batch_fill(batch *b, shelf_reader *r)
-{
-    shelf_error err = {0};
-    b->n = 0;
-    b->len = 0;
-    b->end = 0;
-    while (b->n < BATCH && !b->end) {
-        shelf_product p;
-        shelf_status st = shelf_reader_next(r, &p, &err);
-        if (st == SHELF_END) {
-            b->end = 1;
-        } else if (st != SHELF_OK) {
-            snprintf(b->why, sizeof b->why, "%s", err.message);
-            b->end = -1;
-        } else {
-            b->at[b->n][0] = keep(b, p.id);
-            b->at[b->n][1] = keep(b, p.text);
-            b->at[b->n][2] = keep(b, p.image ? p.image : "");
-            b->p[b->n++] = (shelf_product){NULL, NULL, "", NULL, p.line, NULL, 0};
-        }
-    }
-    if (b->oom) {
-        snprintf(b->why, sizeof b->why, "out of memory");
-        b->end = -1;
-        return;
-    }
-    for (size_t i = 0; i < b->n; i++) { /* the strings have stopped moving */
-        b->p[i].id = b->strings + b->at[i][0];
-        b->p[i].text = b->strings + b->at[i][1];
-        b->p[i].image = b->strings + b->at[i][2];
-    }
-}
-
-typedef struct fill_arg {
-    batch *b;
-    shelf_reader *r;
-} fill_arg;
-
-static void *fill_thread(void *arg)
-{
-    fill_arg *a = arg;
-    batch_fill(a->b, a->r);
-    return NULL;
-}
-
-/* A line on a terminal, redrawn at most a few times a second: products so far, how far
- * into the input, and the rate. */
-typedef struct progress {
-    int on, shown;
-    double start, last;
-    long done;
-} progress;
-
-/* Prints "shelf predict: MESSAGE" on a line of its own, after any progress line. */
-static void note(progress *pg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(progress *pg, const char *fmt, ...)
-{
-    if (pg->shown)
-        fputc('\n', stderr);
-    pg->shown = 0;
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("shelf predict: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static void progress_show(progress *pg, shelf_reader *r, int final)
-{
-    double now = now_sec();
-    if (!pg->on || (!final && now - pg->last < 0.25))
-        return;
-    pg->last = now;
-    pg->shown = !final;
-    uint64_t at, total;
-    shelf_reader_progress(r, &at, &total);
-    char share[16] = "";
-    if (total)
-        snprintf(share, sizeof share, "  %3.0f%%", 100.0 * (double)at / (double)total);
-    fprintf(stderr, "\rshelf predict: %ld products%s  %.0f products/s%s", pg->done, share,
-            pg->done / (now - pg->start > 1e-9 ? now - pg->start : 1e-9), final ? "\n" : "");
-    fflush(stderr);
 }
 
 /* What every batch is predicted and written with. */
@@ -243,8 +110,9 @@ static int write_overlay(const job *j, const shelf_product *p, const char *why)
     return rc;
 }
 
-static int write_batch(job *j, const batch *b)
+static int write_batch(void *arg, const batch *b)
 {
+    job *j = arg;
     shelf_error err = {0};
     shelf_predict_stats ps;
     if (shelf_predictor_run(j->pred, j->data, b->p, b->n, j->kq, j->labels, j->probs,
@@ -289,32 +157,6 @@ static int write_batch(job *j, const batch *b)
     return 0;
 }
 
-/* The catalog, batch after batch in input order: batch i is predicted and written while
- * batch i + 1 is read. Returns 0, or -1 after printing an error. */
-static int predict_stream(job *j, shelf_reader *r, batch *b, progress *pg)
-{
-    batch_fill(&b[0], r);
-    for (int cur = 0;; cur ^= 1) {
-        batch *now = &b[cur], *next = &b[cur ^ 1];
-        if (now->end < 0) {
-            note(pg, "%s", now->why);
-            return -1;
-        }
-        fill_arg fa = {next, r};
-        pthread_t t;
-        int reading = !now->end && pthread_create(&t, NULL, fill_thread, &fa) == 0;
-        int rc = write_batch(j, now);
-        pg->done += (long)now->n;
-        if (reading)
-            pthread_join(t, NULL);
-        else if (!now->end && rc == 0) /* no second thread: read in turn */
-            batch_fill(next, r);
-        progress_show(pg, r, 0); /* the reader is ours again */
-        if (rc || now->end)
-            return rc;
-    }
-}
-
 /* The batches' and job's arrays; 0, or -1 when out of memory. */
 static int job_alloc(job *j)
 {
@@ -335,8 +177,8 @@ static int job_alloc(job *j)
 static int predict_one_image(job *j, batch *b, const char *image)
 {
     b->n = 1;
-    b->at[0][0] = keep(b, image);
-    b->at[0][1] = keep(b, "");
+    b->at[0][0] = batch_keep(b, image);
+    b->at[0][1] = batch_keep(b, "");
     if (b->oom)
         return -1;
     b->p[0] = (shelf_product){b->strings, b->strings + b->at[0][1], "", b->strings, 0, NULL, 0};
@@ -477,7 +319,8 @@ int cmd_predict(int argc, char **argv)
                       .fusion = shelf_model_modality(m) == SHELF_MODALITY_BOTH,
                       .explain = a.explain || a.explain_dir},
              .explain_dir = a.explain_dir};
-    progress pg = {isatty(2) && !image, 0, now_sec(), 0, 0};
+    progress pg;
+    progress_start(&pg, "predict", isatty(2) && !image);
     j.pg = &pg;
     if (!b || job_alloc(&j)) {
         fprintf(stderr, "shelf predict: out of memory\n");
@@ -518,7 +361,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     shelf_write_prediction_header(j.out, &j.cols, NULL);
-    if (predict_stream(&j, rd, b, &pg))
+    if (stream_batches(rd, b, &pg, write_batch, &j))
         goto done;
     progress_show(&pg, rd, 1);
     shelf_read_stats st;

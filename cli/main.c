@@ -12,6 +12,7 @@ static const struct {
     {"train", cmd_train, "train a model on a labelled catalog"},
     {"eval", cmd_eval, "measure a model on a labelled catalog"},
     {"predict", cmd_predict, "categorize products"},
+    {"embed", cmd_embed, "one vector per product, for similar products and search"},
     {"report", cmd_report, "a model on a labelled catalog as one HTML page"},
     {"info", cmd_info, "describe a model file"},
     {"serve", cmd_serve, "answer classification requests over HTTP (JSON)"},

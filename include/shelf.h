@@ -512,6 +512,29 @@ shelf_status shelf_predictor_explain_many(shelf_predictor *p, const char *data_p
                                           shelf_error *err);
 void shelf_predictor_free(shelf_predictor *p);
 
+/* Embeddings: one L2-normalized vector of shelf_embedding_dim(m) floats per product, from
+ * what the model computes to classify it, for similar products, near-duplicates and search.
+ * Each side the model reads (text, photo) gives its encoder's features (a bag of n-grams
+ * without --dim: its TF-IDF vector by a fixed random projection to 256 dimensions) and the
+ * square roots of its probabilities over the labels, each half of the side's weight; a
+ * product lacking one side has zeros there. The layout is the model's own: vectors of two
+ * models do not compare. */
+size_t shelf_embedding_dim(const shelf_model *m);
+/* Product i's embedding into out[i * dim ..] (products and data_path as for
+ * shelf_predictor_run), ok[i] 1, or 0 and zeros for a product with nothing the model can
+ * read (an empty text or one of unknown words; no usable photo, counted in stats as by
+ * shelf_predictor_run, with the message of shelf_predictor_image_error). stats may be NULL.
+ * Fails only on bad arguments or when out of memory. */
+shelf_status shelf_predictor_embed(shelf_predictor *p, const char *data_path,
+                                   const shelf_product *products, size_t n, float *out,
+                                   unsigned char *ok, shelf_predict_stats *stats,
+                                   shelf_error *err);
+/* As shelf_predictor_embed, with a predictor made and freed per call (threads 0: all
+ * cores). */
+shelf_status shelf_embed(const shelf_model *m, const char *data_path,
+                         const shelf_product *products, size_t n, int threads, float *out,
+                         unsigned char *ok, shelf_predict_stats *stats, shelf_error *err);
+
 /* A thumbnail of the image `ref` (resolved against the folder of data_path, as predictions
  * do) no larger than max_side pixels on its longer side, keeping its proportions, as PNG
  * bytes in *png (the caller frees them), *size of them: for reports that carry their images
@@ -817,6 +840,40 @@ void shelf_outfile_discard(shelf_outfile *o);
  * every write to it succeeded; name is its path or "standard output". SHELF_OK, or SHELF_EIO
  * with "NAME: cannot write: REASON". */
 shelf_status shelf_outfile_flush(FILE *f, const char *name, shelf_error *err);
+
+/* ---- writing vectors (embeddings) ----------------------------------------------------- */
+
+/* Files of vectors: numpy's .npy (float32, little-endian, one row a product: numpy, faiss
+ * and vector databases read it as it is), .fvecs (per vector an int32 count then the
+ * floats, as the ANN benchmarks' files) or JSONL ({"id":"p1","vector":[0.12,...]}, 6
+ * significant digits). npy and fvecs carry no ids: they go to a file of their own, one a
+ * line in the vectors' order (a line break, carriage return or backslash in an id written
+ * as \n, \r, \\). */
+typedef enum shelf_vector_format {
+    SHELF_VECTORS_NPY = 0,
+    SHELF_VECTORS_FVECS,
+    SHELF_VECTORS_JSONL
+} shelf_vector_format;
+
+/* "npy", "fvecs" or "jsonl" (any case); SHELF_EINVAL otherwise. */
+shelf_status shelf_vector_format_parse(const char *name, shelf_vector_format *out,
+                                       shelf_error *err);
+/* The format a file's name asks for: .npy, .fvecs, else JSONL. */
+shelf_vector_format shelf_vector_format_of(const char *path);
+
+typedef struct shelf_vector_writer shelf_vector_writer;
+/* Vectors of dim floats to path (NULL: standard output, JSONL only), written atomically as
+ * a model file is; npy and fvecs need ids_path for the ids (NULL: none written). */
+shelf_status shelf_vector_writer_open(const char *path, const char *ids_path,
+                                      shelf_vector_format fmt, size_t dim,
+                                      shelf_vector_writer **out, shelf_error *err);
+/* Appends n vectors vecs[n][dim] with their ids (NULL: ""). A write error shows at commit. */
+shelf_status shelf_vector_writer_add(shelf_vector_writer *w, const char *const *ids,
+                                     const float *vecs, size_t n, shelf_error *err);
+/* Completes the files (npy's row count) and puts them in place; frees w either way. */
+shelf_status shelf_vector_writer_commit(shelf_vector_writer *w, shelf_error *err);
+/* Leaves any old files as they were; frees w. NULL does nothing. */
+void shelf_vector_writer_discard(shelf_vector_writer *w);
 
 #ifdef __cplusplus
 }

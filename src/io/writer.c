@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "core/error.h"
+#include "io/json_write.h"
 #include "shelf.h"
 #include "text/utf8.h"
 
@@ -92,8 +93,7 @@ static void json_valid(FILE *f, const char *s, size_t n)
     fwrite(s + start, 1, n - start, f);
 }
 
-/* Writes s as a JSON string; invalid UTF-8 becomes U+FFFD, so the output stays valid. */
-static void json_string(FILE *f, const char *s)
+void json_string(FILE *f, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     fputc('"', f);

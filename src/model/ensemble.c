@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "model/embed.h"
 #include "nn/softmax.h"
 
 int ensemble_labels_match(const shelf_model *a, const shelf_model *b)
@@ -107,11 +108,24 @@ int ensemble_log_probs(const shelf_model *m, shelf_scratch *s, const char *const
                        size_t n, float *out, unsigned char *known)
 {
     const size_t K = (size_t)model_num_labels(m);
+    float *feat = s->feat; /* embeddings: each member's features in turn, weighed */
     for (int j = 0; j < m->nmembers; j++) {
-        if (ensemble_member_log_probs(m->member[j], s->member[j], texts, n, s->mix,
-                                      j == 0 ? known : NULL))
+        shelf_scratch *ms = s->member[j];
+        ms->feat = feat;
+        ms->feat_stride = s->feat_stride;
+        int failed = ensemble_member_log_probs(m->member[j], ms, texts, n, s->mix,
+                                               j == 0 ? known : NULL);
+        ms->feat = NULL;
+        if (failed)
             return -1;
         const float w = m->member_w[j];
+        if (feat) {
+            size_t F = model_text_feature_dim(m->member[j]);
+            for (size_t i = 0; i < n; i++)
+                for (size_t d = 0; d < F; d++)
+                    feat[i * s->feat_stride + d] *= sqrtf(w);
+            feat += F;
+        }
         for (size_t i = 0; i < n * K; i++)
             out[i] = (j ? out[i] : 0) + w * expf(s->mix[i]);
     }

@@ -437,7 +437,7 @@ int explain_image(explainer *x, encoder_work *w, size_t batch, const unsigned ch
             for (size_t c = c0; c < c1; c++)
                 memcpy(img + (r * S + c) * 3, grey, 3);
     }
-    if (image_model_probs(m->image, &m->image_head, w, batch, x->pix, CELLS + 1, 0, x->probs))
+    if (image_model_probs(m->image, &m->image_head, w, batch, x->pix, CELLS + 1, 0, x->probs, NULL, 0))
         return -1;
     *prob = x->probs[label];
     for (size_t cell = 0; cell < CELLS; cell++)

@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "model/embed.h"
 #include "model/ensemble.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
@@ -131,6 +132,8 @@ static int window_logits(const shelf_model *m, shelf_scratch *s, const char *con
     encoder_features f;
     if (m->text->ops->forward(m->text, s->text, &b, &f))
         return -1;
+    for (size_t j = 0; s->feat && j < n; j++)
+        embed_features(&f, j, s->feat + (f.order ? (size_t)f.order[j] : j) * s->feat_stride);
     const size_t K = (size_t)model_num_labels(m), N = (size_t)model_num_nodes(m);
     for (size_t j = 0; known && j < n; j++)
         known[f.order ? (size_t)f.order[j] : j] = !(f.missing && f.missing[j]);
@@ -151,9 +154,13 @@ static int text_logits(const shelf_model *m, shelf_scratch *s, const char *const
                        size_t n, float *out, unsigned char *known)
 {
     const size_t K = (size_t)model_num_labels(m);
+    float *feat = s->feat; /* embeddings: each window's from its first text's */
     for (size_t i0 = 0; i0 < n; i0 += s->window) {
         const size_t c = n - i0 < s->window ? n - i0 : s->window;
-        if (window_logits(m, s, texts + i0, c, out + i0 * K, known ? known + i0 : NULL))
+        s->feat = feat ? feat + i0 * s->feat_stride : NULL;
+        int failed = window_logits(m, s, texts + i0, c, out + i0 * K, known ? known + i0 : NULL);
+        s->feat = feat;
+        if (failed)
             return -1;
     }
     return 0;
@@ -269,7 +276,7 @@ void model_apply_adjustment(const shelf_model *m, float *p, int K)
     softmax_forward(p, p, K);
 }
 
-int model_top_labels(const shelf_model *m, float *logits, int k, int *labels, float *probs)
+void model_calibrate(const shelf_model *m, float *logits)
 {
     int K = model_num_labels(m);
     if (m->temperature != 1)
@@ -279,7 +286,35 @@ int model_top_labels(const shelf_model *m, float *logits, int k, int *labels, fl
         for (int c = 0; c < K; c++)
             logits[c] -= m->adjust_tau * m->log_prior[c];
     softmax_forward(logits, logits, K);
+}
+
+int model_top_labels(const shelf_model *m, float *logits, int k, int *labels, float *probs)
+{
+    int K = model_num_labels(m);
+    model_calibrate(m, logits);
     return model_top_k(logits, K, k < K ? k : K, labels, probs);
+}
+
+int model_texts_embed(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                      size_t n, float *out, size_t stride, unsigned char *known)
+{
+    const size_t K = (size_t)model_num_labels(m), F = model_text_feature_dim(m);
+    for (size_t i0 = 0; i0 < n; i0 += s->window) {
+        const size_t c = n - i0 < s->window ? n - i0 : s->window;
+        s->feat = out + i0 * stride;
+        s->feat_stride = stride;
+        int failed = window_logits(m, s, texts + i0, c, s->logits, known ? known + i0 : NULL);
+        s->feat = NULL;
+        if (failed)
+            return -1;
+        for (size_t j = 0; j < c; j++) {
+            float *z = s->logits + j * K, *to = out + (i0 + j) * stride + F;
+            model_calibrate(m, z);
+            for (size_t c2 = 0; c2 < K; c2++)
+                to[c2] = sqrtf(z[c2]);
+        }
+    }
+    return 0;
 }
 
 int shelf_predict(const shelf_model *m, shelf_scratch *s, const char *text, int k, int *labels,

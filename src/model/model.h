@@ -90,6 +90,10 @@ struct shelf_scratch {
     float *logits; /* label logits [window][K] */
     shelf_scratch *member[MODEL_MAX_MEMBERS]; /* an ensemble's: its members' scratch */
     float *mix;    /* an ensemble's: a member's log-probabilities [window][K] */
+    /* embeddings (model/embed.h): when set, a window also writes each text's features,
+       L2-normalized, at feat + i * feat_stride (model_text_feature_dim floats) */
+    float *feat;
+    size_t feat_stride;
 };
 
 static inline int model_num_labels(const shelf_model *m) { return (int)m->labels.n; }
@@ -118,6 +122,12 @@ static inline int model_num_nodes(const shelf_model *m) { return m->tax.nnodes; 
  * log-probabilities are the head's bias: no evidence). 0, or -1 out of memory. */
 int model_texts_log_probs(const shelf_model *m, shelf_scratch *s, const char *const *texts,
                           size_t n, float *out, unsigned char *known);
+/* The text side's embedding parts of texts[0..n) into out + i * stride: the features
+ * (model_text_feature_dim floats, L2-normalized, zero for a text of no known word) then the
+ * square roots of the calibrated probabilities of the K labels; known as for
+ * model_texts_log_probs. 0, or -1 out of memory. */
+int model_texts_embed(const shelf_model *m, shelf_scratch *s, const char *const *texts,
+                      size_t n, float *out, size_t stride, unsigned char *known);
 /* Thread tid's share [begin, end) of n texts, in whole windows of the texts a scratch
  * predicts at once: the same batches, so the same probabilities, with any thread count. */
 void model_split_texts(const shelf_scratch *s, size_t n, int tid, int nthreads, size_t *begin,
@@ -129,6 +139,10 @@ void model_apply_adjustment(const shelf_model *m, float *p, int K);
 
 /* p[K] (probabilities) become p^(1/T) renormalized: the softmax of logits divided by T. */
 void model_apply_temperature(float *p, int K, float T);
+
+/* A text's logits[K] become its calibrated probabilities: the temperature, the logit
+ * adjustment, the softmax. */
+void model_calibrate(const shelf_model *m, float *logits);
 
 /* The k best labels of a text's logits[K] (overwritten by its probabilities: temperature,
  * softmax), as shelf_predict returns them; returns how many (k, or K when fewer). */

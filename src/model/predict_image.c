@@ -1,5 +1,6 @@
 /* Prediction for image and fused models: decode, resize, the image encoder in batches on all
  * cores and its label head, and for fused models the text side and the fusion head. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,13 @@
 #include "core/grow.h"
 #include "core/mem.h"
 #include "image/image_set.h"
+#include "model/embed.h"
 #include "model/predictor.h"
 #include "nn/softmax.h"
 
 int image_model_probs(const encoder *e, const label_head *h, encoder_work *w, size_t batch,
-                      const unsigned char *pix, size_t n, int log_probs, float *probs)
+                      const unsigned char *pix, size_t n, int log_probs, float *probs,
+                      float *feat, size_t feat_stride)
 {
     size_t S = (size_t)image_encoder_size(e), bytes = S * S * 3, K = (size_t)h->out;
     for (size_t done = 0; done < n;) {
@@ -24,6 +27,9 @@ int image_model_probs(const encoder *e, const label_head *h, encoder_work *w, si
             return -1;
         for (size_t i = 0; i < b; i++) {
             float *z = probs + (done + i) * K;
+            if (feat)
+                embed_features(&f, i, feat + (done + (f.order ? (size_t)f.order[i] : i)) *
+                                                 feat_stride);
             label_head_forward_row(h, &f, i, z);
             if (log_probs)
                 log_softmax_forward(z, z, (int)K);
@@ -84,16 +90,47 @@ typedef struct prior_job {
     unsigned char *known;
     shelf_scratch **scratch;
     int failed;
+    float *feat; /* embeddings: the text's features of product i at feat + i * stride */
+    size_t stride;
 } prior_job;
 
 static void run_prior(void *arg, int tid, int nthreads)
 {
     prior_job *j = arg;
     size_t i0, i1, K = (size_t)model_num_labels(j->m);
-    model_split_texts(j->scratch[tid], j->n, tid, nthreads, &i0, &i1);
-    if (model_texts_log_probs(j->m, j->scratch[tid], j->texts + i0, i1 - i0, j->prior + i0 * K,
+    shelf_scratch *s = j->scratch[tid];
+    model_split_texts(s, j->n, tid, nthreads, &i0, &i1);
+    s->feat = j->feat ? j->feat + i0 * j->stride : NULL;
+    s->feat_stride = j->stride;
+    if (model_texts_log_probs(j->m, s, j->texts + i0, i1 - i0, j->prior + i0 * K,
                               j->known + i0))
         j->failed = 1;
+    s->feat = NULL;
+}
+
+/* Probabilities (or log-probabilities) p[K] as their square roots into dst: an embedding's
+ * part (embed.h). */
+static void put_sqrt_probs(float *dst, const float *p, size_t K, int logs)
+{
+    for (size_t c = 0; c < K; c++)
+        dst[c] = sqrtf(logs ? expf(p[c]) : p[c]);
+}
+
+/* shelf_predictor_embed: the probabilities' parts of the chunk's embeddings emb[c][dim]
+ * (the features are written), then each finished. */
+static void finish_embeddings(shelf_predictor *p, const image_set *set, size_t c, float *emb,
+                              unsigned char *ok)
+{
+    embed_layout l;
+    embed_layout_of(p->m, &l);
+    int fused = model_has_text(p->m);
+    for (size_t i = 0; i < c; i++) {
+        float *v = emb + i * l.dim;
+        if (fused)
+            put_sqrt_probs(v + l.text_probs, p->prior + i * l.K, l.K, 1);
+        put_sqrt_probs(v + l.image_probs, p->probs + i * l.K, l.K, fused);
+        ok[i] = (unsigned char)embed_finish(&l, v, fused && p->known[i], set->ok[i] != 0);
+    }
 }
 
 /* Keeps the messages of the chunk's products whose image was not used, from index from. */
@@ -130,23 +167,33 @@ static int nothing_to_read(image_set *set, size_t i)
  * side to read (no usable image, or no word of its text known) gets that side's alone, as
  * its model would give it. */
 static shelf_status chunk_probs(shelf_predictor *p, const shelf_product *products,
-                                image_set *set, size_t c, float *weights, shelf_error *err)
+                                image_set *set, size_t c, float *weights, size_t from,
+                                shelf_error *err)
 {
     const shelf_model *m = p->m;
     size_t K = (size_t)model_num_labels(m);
     int fused = model_has_text(m);
+    embed_layout l = {0};
+    float *emb = NULL; /* shelf_predictor_embed: the chunk's embeddings */
+    if (p->embed) {
+        embed_layout_of(m, &l);
+        emb = p->embed + from * l.dim;
+    }
     if (fused) {
         for (size_t i = 0; i < c; i++)
             p->texts[i] = products[i].text;
-        prior_job pj = {m, p->texts, c, p->prior, p->known, p->scratch, 0};
+        prior_job pj = {m,      p->texts, c, p->prior, p->known, p->scratch, 0,
+                        emb ? emb + l.text_feat : NULL, l.dim};
         pool_run(p->pool, run_prior, &pj);
         if (pj.failed)
             return err_set(err, SHELF_ENOMEM, "out of memory");
     }
     /* a fused model's head weighs log-probabilities */
     if (image_model_probs(m->image, &m->image_head, p->image_work, p->image_batch, set->pix, c,
-                          fused, p->probs))
+                          fused, p->probs, emb ? emb + l.image_feat : NULL, l.dim))
         return err_set(err, SHELF_ENOMEM, "out of memory");
+    if (emb) /* the evidence of each side, before the fusion head mixes them */
+        finish_embeddings(p, set, c, emb, p->embed_ok + from);
     for (size_t i = 0; i < c; i++) {
         float *q = p->probs + i * K;
         if (fused) {
@@ -195,7 +242,7 @@ shelf_status predictor_images(shelf_predictor *p, const char *data_path,
             break;
         double t1 = now_sec();
         st = chunk_probs(p, products + from, &set, c, fused ? p->weights + 2 * from : NULL,
-                         err);
+                         from, err);
         stats->load_seconds += t1 - t0;
         stats->model_seconds += now_sec() - t1;
         long unread = 0; /* products with nothing the model can read: error rows */

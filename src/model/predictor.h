@@ -45,6 +45,10 @@ struct shelf_predictor {
     } *xrec;
     size_t nxrec, xrec_cap;
     size_t nlast;                /* products of the last run */
+    /* shelf_predictor_embed of an image or fused model: the run writes each product's
+       embedding here (embed.h's layout) and whether it has one, instead of nothing */
+    float *embed;
+    unsigned char *embed_ok;
 };
 
 /* shelf_predictor_new; images 0 leaves out what images need (for texts only). */

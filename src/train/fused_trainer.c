@@ -90,7 +90,7 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
     if ((st = image_set_load(&set, shelf_catalog_path(fit), refs, lines, NULL, n,
                              image_encoder_size(m->image), pool, err)) != SHELF_OK)
         goto done;
-    if (image_model_probs(m->image, &m->image_head, w, EVIDENCE_BATCH, set.pix, n, 1, image)) {
+    if (image_model_probs(m->image, &m->image_head, w, EVIDENCE_BATCH, set.pix, n, 1, image, NULL, 0)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }

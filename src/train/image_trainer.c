@@ -250,7 +250,7 @@ static double valid_accuracy(void *ctx)
     size_t K = (size_t)model_num_labels(m), correct = 0;
     float *probs = tr->valid_probs;
     if (image_model_probs(m->image, &m->image_head, tr->work, (size_t)tr->o->batch,
-                          v->set.pix, v->set.n, 0, probs))
+                          v->set.pix, v->set.n, 0, probs, NULL, 0))
         return -1;
     for (size_t i = 0; i < v->n; i++) {
         int best;

@@ -1,0 +1,205 @@
+/* shelf embed: one L2-normalized vector per product (shelf_embed), streaming (stream.h), to
+ * .npy, .fvecs or JSONL, with the ids beside. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "stream.h"
+
+/* What every batch is embedded and written with. */
+typedef struct embed_job {
+    shelf_predictor *pred;
+    const char *data;
+    size_t dim;
+    int skip_bad;
+    float *vecs;            /* BATCH * dim */
+    unsigned char *ok;      /* BATCH */
+    const char **ids;       /* BATCH: the ids of the products written */
+    shelf_vector_writer *w;
+    long skipped;           /* bad images skipped under --skip-bad */
+    long unknown;           /* text models: products of no known word (zero vectors) */
+    long first_unknown;     /* the line of the first */
+    progress *pg;
+} embed_job;
+
+static int embed_batch(void *arg, const batch *b)
+{
+    embed_job *j = arg;
+    shelf_error err = {0};
+    shelf_predict_stats ps;
+    if (shelf_predictor_embed(j->pred, j->data, b->p, b->n, j->vecs, j->ok, &ps, &err)) {
+        note(j->pg, "%s", err.message);
+        return -1;
+    }
+    if (ps.bad_images && !j->skip_bad) {
+        note(j->pg, "%s (--skip-bad skips such products)", ps.first_bad);
+        return -1;
+    }
+    if (ps.bad_images && !j->skipped)
+        note(j->pg, "skipping products with a bad image; the first: %s", ps.first_bad);
+    j->skipped += ps.bad_images;
+    size_t n = 0; /* the products written, their vectors moved up over the skipped */
+    for (size_t i = 0; i < b->n; i++) {
+        if (!j->ok[i] && ps.bad_images && shelf_predictor_image_error(j->pred, i))
+            continue; /* a bad image, skipped */
+        if (!j->ok[i] && !j->unknown++)
+            j->first_unknown = b->p[i].line;
+        if (n != i)
+            memcpy(j->vecs + n * j->dim, j->vecs + i * j->dim, j->dim * sizeof *j->vecs);
+        j->ids[n++] = b->p[i].id;
+    }
+    if (shelf_vector_writer_add(j->w, j->ids, j->vecs, n, &err) != SHELF_OK) {
+        note(j->pg, "%s", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct embed_args {
+    const char *model, *data, *out, *outfmt, *ids;
+    int threads;
+    read_flags rf;
+} embed_args;
+
+static const shelf_option embed_opts[] = {
+    OPT_STRING(embed_args, "model", model, NULL, "model file (required)"),
+    OPT_STRING(embed_args, "data", data, "standard input",
+               "catalog to embed, or - for standard input"),
+    OPT_STRING(embed_args, "out", out, "standard output (JSONL only)",
+               "file to write; written whole or not at all"),
+    OPT_STRING(embed_args, "output-format", outfmt, "from --out's extension, else jsonl",
+               "npy, fvecs or jsonl"),
+    OPT_STRING(embed_args, "ids", ids, "--out with .ids added (npy, fvecs)",
+               "file of the ids, one a line in the vectors' order"),
+    OPT_INT(embed_args, "threads", threads, 0, "all cores", 0, 64, "threads"),
+};
+static const shelf_option file_opts[] = {READ_FILE_OPTS(embed_args)};
+static const shelf_option column_opts[] = {
+    COLUMN_OPTS(embed_args, "the model's", "the model's", "the model's")};
+
+static void usage(void)
+{
+    opt_usage("embed", "--model MODEL [--data FILE | -] [--out FILE.npy] [options]");
+    printf("One L2-normalized vector per product, in input order: each side the model reads\n"
+           "(text, photo) gives its encoder's features and the square roots of its label\n"
+           "probabilities. A product with no word the model knows gets zeros.\n");
+    opt_section("options", OPT_TABLE(embed_opts, NULL));
+    opt_section("how the file is written", OPT_TABLE(file_opts, NULL));
+    opt_section("its columns: the model's (as given at training), unless these name others",
+                OPT_TABLE(column_opts, NULL));
+}
+
+/* The run: after the arguments are checked and the model loaded. 0, or 1 after an error. */
+static int embed_run(const embed_args *a, const shelf_model *m, shelf_vector_format fmt,
+                     const char *ids_path)
+{
+    shelf_error err = {0};
+    shelf_read_options ro;
+    if (read_flags_apply(&a->rf, shelf_model_read_options(m), &ro))
+        return 2;
+    ro.require_label = 0;
+    ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
+    progress pg;
+    progress_start(&pg, "embed", isatty(2));
+    embed_job j = {.data = a->data, .dim = shelf_embedding_dim(m), .skip_bad = ro.skip_bad,
+                   .pg = &pg};
+    batch *b = calloc(2, sizeof *b);
+    shelf_reader *rd = NULL;
+    j.vecs = malloc(BATCH * j.dim * sizeof *j.vecs);
+    j.ok = malloc(BATCH);
+    j.ids = malloc(BATCH * sizeof *j.ids);
+    int status = 1;
+    if (!b || !j.vecs || !j.ok || !j.ids) {
+        fprintf(stderr, "shelf embed: out of memory\n");
+        goto done;
+    }
+    if (shelf_predictor_new(m, a->threads, 0, &j.pred, &err) != SHELF_OK ||
+        shelf_reader_open(a->data, &ro, &rd, &err) != SHELF_OK ||
+        shelf_vector_writer_open(a->out, ids_path, fmt, j.dim, &j.w, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf embed: %s\n", err.message);
+        goto done;
+    }
+    if (stream_batches(rd, b, &pg, embed_batch, &j))
+        goto done;
+    progress_show(&pg, rd, 1);
+    shelf_read_stats st;
+    shelf_reader_stats(rd, &st);
+    report_read_stats(a->data, &st);
+    if (j.skipped)
+        fprintf(stderr, "%s: skipped %ld products with a bad image\n", a->data, j.skipped);
+    if (j.unknown)
+        fprintf(stderr, "%s: %ld products have no word the model knows: their vectors are "
+                "zeros (the first at line %ld)\n", a->data, j.unknown, j.first_unknown);
+    shelf_vector_writer *w = j.w;
+    j.w = NULL; /* committed or not, it is gone */
+    if (shelf_vector_writer_commit(w, &err) != SHELF_OK)
+        fprintf(stderr, "shelf embed: %s\n", err.message);
+    else
+        status = 0;
+done:
+    shelf_vector_writer_discard(j.w); /* a failed run leaves old files as they were */
+    for (int i = 0; b && i < 2; i++)
+        free(b[i].strings);
+    free(b);
+    free(j.vecs);
+    free(j.ok);
+    free((void *)j.ids);
+    shelf_predictor_free(j.pred);
+    shelf_reader_close(rd);
+    return status;
+}
+
+int cmd_embed(int argc, char **argv)
+{
+    embed_args a = {0};
+    const opt_table t[] = {OPT_TABLE(embed_opts, &a), OPT_TABLE(file_opts, &a),
+                           OPT_TABLE(column_opts, &a)};
+    opt_defaults(t, 3);
+    int r = opt_parse("embed", argc, argv, t, 3, NULL);
+    if (r)
+        return r > 0 ? (usage(), 0) : 2;
+    shelf_error err = {0};
+    shelf_vector_format fmt = shelf_vector_format_of(a.out);
+    if (!a.model) {
+        fprintf(stderr, "shelf embed: needs --model\n");
+        return 2;
+    }
+    if (a.outfmt && shelf_vector_format_parse(a.outfmt, &fmt, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf embed: --output-format: %s\n", err.message);
+        return 2;
+    }
+    if (!a.out && fmt != SHELF_VECTORS_JSONL) {
+        fprintf(stderr, "shelf embed: %s vectors need --out FILE\n", a.outfmt);
+        return 2;
+    }
+    if (read_flags_image_is_file(&a.rf, "embed"))
+        return 2;
+    if (!a.data)
+        a.data = "-";
+    char ids[4096] = "";
+    if (fmt != SHELF_VECTORS_JSONL)
+        snprintf(ids, sizeof ids, "%s", a.ids ? a.ids : a.out);
+    if (fmt != SHELF_VECTORS_JSONL && !a.ids)
+        strncat(ids, ".ids", sizeof ids - strlen(ids) - 1);
+    if (a.ids && fmt == SHELF_VECTORS_JSONL)
+        fprintf(stderr, "shelf embed: JSONL carries the ids; --ids is not written\n");
+    const char *inputs[] = {a.data, a.model}, *names[] = {"--data", "--model"};
+    if (out_is_an_input("embed", a.out, inputs, names, 2) ||
+        (*ids && out_is_an_input("embed", ids, inputs, names, 2)))
+        return 2;
+    if ((a.out && shelf_outfile_check(a.out, &err) != SHELF_OK) ||
+        (*ids && shelf_outfile_check(ids, &err) != SHELF_OK)) { /* before any work */
+        fprintf(stderr, "shelf embed: %s\n", err.message);
+        return 1;
+    }
+    shelf_model *m = NULL;
+    if (shelf_model_load(a.model, &m, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf embed: %s\n", err.message);
+        return 1;
+    }
+    int status = embed_run(&a, m, fmt, *ids ? ids : NULL);
+    shelf_model_free(m);
+    return status;
+}
