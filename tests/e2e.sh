@@ -690,5 +690,55 @@ done
 "$SHELF" predict --help | grep -q -- "--max-depth" && fail "predict --help offers --max-depth" || pass "predict --help offers no --max-depth or --label"
 "$SHELF" eval --help | grep -qE -- "--max-depth N .*\(the model's\)" && pass "eval --help: --max-depth defaults to the model's" || fail "eval --help --max-depth"
 
+echo "embeddings (shelf embed)"
+expect_ok "embed to .npy" "$SHELF" embed --model m.shelf --data test.csv --out e.npy
+python3 - e.npy e.npy.ids test.csv <<'EOF2' && pass "  a float32 row per product, unit length, the ids beside in input order" || fail "  embed npy ($(head -c 300 err.txt))"
+import ast, csv, math, struct, sys
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x93NUMPY\x01\x00", b[:8]
+hlen = struct.unpack("<H", b[8:10])[0]
+h = ast.literal_eval(b[10:10 + hlen].decode())
+n, d = h["shape"]
+assert h["descr"] == "<f4" and not h["fortran_order"] and (10 + hlen) % 64 == 0
+rows = list(csv.DictReader(open(sys.argv[3])))
+assert n == len(rows) and len(b) == 10 + hlen + 4 * n * d, (n, len(rows))
+v = struct.unpack("<%df" % (n * d), b[10 + hlen:])
+for i in range(n):
+    assert abs(math.sqrt(sum(x * x for x in v[i * d:(i + 1) * d])) - 1) < 1e-4
+ids = open(sys.argv[2]).read().split("\n")[:-1]
+assert ids == [r["id"] for r in rows], ids[:3]
+# the nearest neighbour of most products shares its category
+cat = [r["category"] for r in rows]
+same = 0
+for i in range(n):
+    best = max((j for j in range(n) if j != i), key=lambda j: sum(a * b for a, b in zip(v[i * d:(i + 1) * d], v[j * d:(j + 1) * d])))
+    same += cat[best] == cat[i]
+assert same >= 0.8 * n, same
+EOF2
+expect_ok "embed to JSONL on standard output" "$SHELF" embed --model m.shelf --data test.csv
+[ "$(grep -c '^{"id":"[^"]*","vector":\[' out.txt)" -eq 100 ] && pass "  one line per product with its id" || fail "  embed jsonl ($(head -c 200 out.txt))"
+expect_ok "embed to .fvecs with --ids" "$SHELF" embed --model m.shelf --data test.csv --out e.fvecs --ids e.txt
+d=$(python3 -c "import struct; print(struct.unpack('<i', open('e.fvecs','rb').read(4))[0])")
+[ "$(stat -c %s e.fvecs)" -eq $((100 * (4 + 4 * d))) ] && [ "$(wc -l < e.txt)" -eq 100 ] && pass "  a count and the floats per product" || fail "  embed fvecs (d=$d)"
+"$SHELF" embed --model m.shelf --data test.csv --output-format npy >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "npy vectors need --out" err.txt && pass "npy to standard output is refused" || fail "npy to stdout (exit $rc, $(cat err.txt))"
+"$SHELF" embed --model m.shelf --data test.csv --out e.npy --output-format parquet >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "npy, fvecs or jsonl" err.txt && pass "an unknown --output-format is refused" || fail "embed --output-format (exit $rc, $(cat err.txt))"
+out_is_input "embed --out the --data file is refused" "(--data)" same.csv "$SHELF" embed --model m.shelf --data same.csv --out same.csv
+out_is_input "embed --ids the model is refused" "(--model)" same.shelf "$SHELF" embed --model same.shelf --data test.csv --out e2.npy --ids same.shelf
+expect_error "embed without a model file" 'missing.shelf' "$SHELF" embed --model missing.shelf --data test.csv
+printf 'id,title,category\n1,zqxj vwkq,x\n2,"broken,x\n' > unknown.csv
+expect_error "embed names a broken row" 'unknown.csv:3' "$SHELF" embed --model m.shelf --data unknown.csv --out u.npy
+[ ! -e u.npy ] && [ ! -e u.npy.ids ] && pass "  and writes nothing" || fail "  a failed embed left files"
+expect_ok "embed a text of no known word" "$SHELF" embed --model m.shelf --data unknown.csv --out u.npy --skip-bad
+grep -q "1 products have no word the model knows: their vectors are zeros (the first at line 2)" err.txt && [ "$(wc -l < u.npy.ids)" -eq 1 ] && pass "  a zero vector, counted with its line" || fail "  unknown words ($(cat err.txt))"
+echo old > old.npy
+( trap '' XFSZ; ulimit -f 1; "$SHELF" embed --model m.shelf --data test.csv --out old.npy ) >/dev/null 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "old.npy: cannot write: File too large" err.txt && [ "$(cat old.npy)" = old ] && pass "embed on a full disk fails and keeps the old file" || fail "embed full disk (exit $rc, $(cat err.txt))"
+expect_ok "embed with an image model" "$SHELF" embed --model img.shelf --data imgs/test.csv --out i.jsonl
+[ "$(wc -l < i.jsonl)" -eq "$(($(wc -l < imgs/test.csv) - 1))" ] && pass "  every photo" || fail "  image embed rows"
+expect_error "embed stops at a bad photo, naming it" 'bad.csv:2: img/truncated.jpg' "$SHELF" embed --model img.shelf --data imgs/bad.csv
+expect_ok "embed --skip-bad leaves out bad photos" "$SHELF" embed --model both.shelf --data imgs/notitle.csv --skip-bad
+[ "$(wc -l < out.txt)" -eq 3 ] && grep -q "skipped 1 products with a bad image" err.txt && pass "  the product with neither a known word nor a photo skipped and counted" || fail "  fused embed skip ($(cat err.txt))"
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

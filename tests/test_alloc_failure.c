@@ -388,6 +388,42 @@ static shelf_status predictor_runs(const void *arg, shelf_error *err)
     return s;
 }
 
+/* Embeddings of the catalog's products, then of products with their image in memory, with
+ * a predictor made once; and the vectors written to a file. */
+static shelf_status embedded_runs(const void *arg, shelf_error *err)
+{
+    static const unsigned char junk[] = "GIF89a, not really";
+    shelf_product mem[2] = {
+        {"good", "blue thing", "", "products[0].image_base64", 0, photo, photo_size},
+        {"junk", "zqxj", "", "products[1].image_base64", 0, junk, sizeof junk}};
+    shelf_product p[N];
+    for (size_t i = 0; i < N; i++)
+        p[i] = *shelf_catalog_get(products, i);
+    size_t dim = shelf_embedding_dim(arg);
+    float *v = malloc(N * dim * sizeof *v);
+    unsigned char ok[N];
+    shelf_predictor *pr = NULL;
+    shelf_vector_writer *w = NULL;
+    shelf_status s = v ? shelf_predictor_new(arg, 2, 5, &pr, err) : SHELF_ENOMEM;
+    if (s == SHELF_OK)
+        s = shelf_predictor_embed(pr, csv, p, N, v, ok, NULL, err);
+    if (s == SHELF_OK)
+        s = shelf_predictor_embed(pr, "-", mem, 2, v, ok, NULL, err);
+    if (s == SHELF_OK)
+        s = shelf_vector_writer_open(path_of("v.npy"), path_of("v.ids"), SHELF_VECTORS_NPY,
+                                     dim, &w, err);
+    if (s == SHELF_OK)
+        s = shelf_vector_writer_add(w, NULL, v, 2, err);
+    if (s == SHELF_OK) {
+        s = shelf_vector_writer_commit(w, err);
+        w = NULL;
+    }
+    shelf_vector_writer_discard(w);
+    shelf_predictor_free(pr);
+    free(v);
+    return s;
+}
+
 /* A run that explains as it predicts, each product's best label explained at once and one
  * product's second label alone, twice (the second run reuses the buffers). */
 static shelf_status explained_runs(const void *arg, shelf_error *err)
@@ -438,6 +474,8 @@ static void predicting_texts(void **state)
         fail_both_ways(what, predictor_runs, m);
         snprintf(what, sizeof what, "explained %s", name);
         fail_both_ways(what, explained_runs, m);
+        snprintf(what, sizeof what, "embedded %s", name);
+        fail_both_ways(what, embedded_runs, m);
     }
 }
 
@@ -548,6 +586,8 @@ static void predicting_images(void **state)
     fail_both_ways("predict_products fused", predict_products, models[FUSED]);
     fail_both_ways("predictor fused", predictor_runs, models[FUSED]);
     fail_both_ways("explained fused", explained_runs, models[FUSED]);
+    fail_both_ways("embedded image", embedded_runs, models[IMAGE]);
+    fail_both_ways("embedded fused", embedded_runs, models[FUSED]);
 }
 
 /* ---- d. a server's request ----------------------------------------------------------- */

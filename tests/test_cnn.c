@@ -464,8 +464,8 @@ static void log_probs_are_the_log_of_the_probabilities(void **state)
     encoder_work *w = e->ops->work_new(e, 2, 0);
     assert_non_null(w);
     float plain[N * K], logs[N * K];
-    assert_int_equal(image_model_probs(e, &h, w, 2, pix, N, 0, plain), 0);
-    assert_int_equal(image_model_probs(e, &h, w, 2, pix, N, 1, logs), 0);
+    assert_int_equal(image_model_probs(e, &h, w, 2, pix, N, 0, plain, NULL, 0), 0);
+    assert_int_equal(image_model_probs(e, &h, w, 2, pix, N, 1, logs, NULL, 0), 0);
     for (int i = 0; i < N * K; i++)
         assert_true(fabs(exp(logs[i]) - plain[i]) < 1e-6);
     e->ops->work_free(w);

@@ -1705,6 +1705,111 @@ static void test_outfile_flush_reports_a_full_disk(void **state)
     assert_int_equal(shelf_outfile_flush(NULL, "x", &err), SHELF_EINVAL);
 }
 
+/* ---- vectors ---------------------------------------------------------------------------- */
+
+/* The bytes of a file, and how many. */
+static size_t file_bytes(const char *path, unsigned char *out, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(out, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static const float three_vecs[3][2] = {{0.6f, 0.8f}, {1, 0}, {-0.25f, 1e-7f}};
+static const char *const three_ids[3] = {"a", "line\nbreak\\x", NULL};
+
+static void write_vectors(const char *path, const char *ids, shelf_vector_format fmt)
+{
+    shelf_vector_writer *w = NULL;
+    shelf_error err = {0};
+    assert_int_equal(shelf_vector_writer_open(path, ids, fmt, 2, &w, &err), SHELF_OK);
+    assert_int_equal(shelf_vector_writer_add(w, three_ids, &three_vecs[0][0], 2, &err), SHELF_OK);
+    assert_int_equal(shelf_vector_writer_add(w, three_ids + 2, &three_vecs[2][0], 1, &err),
+                     SHELF_OK);
+    assert_int_equal(shelf_vector_writer_commit(w, &err), SHELF_OK);
+}
+
+/* npy: numpy's header (magic, version 1.0, a dictionary with the shape, 64-byte aligned),
+ * then the rows as little-endian float32; the ids beside, escaped. */
+static void test_vectors_npy_holds_a_header_numpy_reads(void **state)
+{
+    (void)state;
+    const char *path = path_of("v.npy");
+    char ids[512];
+    snprintf(ids, sizeof ids, "%s", path_of("v.npy.ids"));
+    write_vectors(path, ids, shelf_vector_format_of(path));
+    unsigned char b[512];
+    size_t n = file_bytes(path, b, sizeof b);
+    assert_int_equal(n, 128 + 3 * 2 * 4);
+    assert_memory_equal(b, "\x93NUMPY\x01\x00", 8);
+    size_t hlen = b[8] | (size_t)b[9] << 8;
+    assert_int_equal((10 + hlen) % 64, 0);
+    assert_int_equal(b[10 + hlen - 1], '\n');
+    char header[256];
+    memcpy(header, b + 10, hlen);
+    header[hlen] = '\0';
+    assert_non_null(strstr(header, "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 2), }"));
+    float got[6];
+    memcpy(got, b + 10 + hlen, sizeof got);
+    assert_memory_equal(got, three_vecs, sizeof got);
+    assert_file_holds(ids, "a\nline\\nbreak\\\\x\n\n");
+}
+
+static void test_vectors_fvecs_and_jsonl(void **state)
+{
+    (void)state;
+    const char *path = path_of("v.fvecs");
+    write_vectors(path, NULL, shelf_vector_format_of(path)); /* no ids asked: none written */
+    unsigned char b[512];
+    assert_int_equal(file_bytes(path, b, sizeof b), 3 * (4 + 2 * 4));
+    int32_t d;
+    float v[2];
+    memcpy(&d, b + 12, 4);
+    memcpy(v, b + 16, 8);
+    assert_int_equal(d, 2);
+    assert_memory_equal(v, three_vecs[1], 8);
+    path = path_of("v.jsonl");
+    write_vectors(path, NULL, shelf_vector_format_of(path));
+    assert_file_holds(path, "{\"id\":\"a\",\"vector\":[0.6,0.8]}\n"
+                            "{\"id\":\"line\\nbreak\\\\x\",\"vector\":[1,0]}\n"
+                            "{\"id\":\"\",\"vector\":[-0.25,1e-07]}\n");
+}
+
+static void test_vectors_refuse_bad_requests_and_keep_old_files(void **state)
+{
+    (void)state;
+    shelf_vector_writer *w = (shelf_vector_writer *)state;
+    shelf_error err = {0};
+    shelf_vector_format f;
+    assert_int_equal(shelf_vector_format_parse("NPY", &f, &err), SHELF_OK);
+    assert_int_equal(f, SHELF_VECTORS_NPY);
+    assert_int_equal(shelf_vector_format_parse("csv", &f, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "npy, fvecs or jsonl"));
+    assert_int_equal(shelf_vector_format_of("x.FVECS"), SHELF_VECTORS_FVECS);
+    assert_int_equal(shelf_vector_format_of(NULL), SHELF_VECTORS_JSONL);
+    assert_int_equal(shelf_vector_writer_open(NULL, NULL, SHELF_VECTORS_NPY, 2, &w, &err),
+                     SHELF_EINVAL);
+    assert_null(w);
+    assert_non_null(strstr(err.message, "need a file"));
+    assert_int_equal(shelf_vector_writer_open("x.npy", NULL, SHELF_VECTORS_NPY, 0, &w, &err),
+                     SHELF_EINVAL);
+    assert_int_equal(shelf_vector_writer_open("x.npy", "x.npy", SHELF_VECTORS_NPY, 2, &w, &err),
+                     SHELF_EINVAL);
+    assert_int_equal(shelf_vector_writer_open("/dev/null", NULL, SHELF_VECTORS_NPY, 2, &w, &err),
+                     SHELF_EIO);
+    const char *path = write_text("old.npy", "old\n");
+    assert_int_equal(shelf_vector_writer_open(path, NULL, SHELF_VECTORS_NPY, 2, &w, &err),
+                     SHELF_OK);
+    assert_int_equal(shelf_vector_writer_add(w, NULL, &three_vecs[0][0], 3, &err), SHELF_OK);
+    shelf_vector_writer_discard(w);
+    shelf_vector_writer_discard(NULL);
+    assert_file_holds(path, "old\n");
+    assert_int_equal(entries_starting("old.npy.tmp."), 0);
+    assert_int_equal(shelf_vector_writer_commit(NULL, &err), SHELF_EINVAL);
+}
+
 /* ---- setup ----------------------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -1789,6 +1894,9 @@ int main(void)
         cmocka_unit_test(test_outfile_discard_leaves_the_old_file),
         cmocka_unit_test(test_outfile_check_refuses_what_it_must_not_replace),
         cmocka_unit_test(test_outfile_flush_reports_a_full_disk),
+        cmocka_unit_test(test_vectors_npy_holds_a_header_numpy_reads),
+        cmocka_unit_test(test_vectors_fvecs_and_jsonl),
+        cmocka_unit_test(test_vectors_refuse_bad_requests_and_keep_old_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

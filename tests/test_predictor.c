@@ -17,6 +17,7 @@
 #include "core/threadpool.h"
 #include "image/image_set.h"
 #include "model/cnn_encoder.h"
+#include "model/embed.h"
 #include "model/image_model.h"
 #include "model/model.h"
 #include "scratch_dir.h"
@@ -280,7 +281,8 @@ static void a_fused_product_without_a_known_word_is_its_image_sides(void **state
     int K = shelf_model_num_labels(m);
     float *side = calloc((size_t)K, sizeof *side);
     assert_non_null(side);
-    assert_int_equal(image_model_probs(m->image, &m->image_head, w, 1, set.pix, 1, 0, side), 0);
+    assert_int_equal(image_model_probs(m->image, &m->image_head, w, 1, set.pix, 1, 0, side,
+                                       NULL, 0), 0);
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < got.counts[i]; j++) {
             int label = got.labels[i * 3 + j];
@@ -587,6 +589,145 @@ static void a_run_explains_what_one_product_at_a_time_explains(void **state)
     }
 }
 
+/* ---- embeddings ---------------------------------------------------------------------- */
+
+static float dot(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t d = 0; d < n; d++)
+        s += (double)a[d] * b[d];
+    return (float)s;
+}
+
+/* Every product of the catalog: unit vectors of the model's length, the same from a
+ * predictor holding 5 at a time on one thread as from shelf_embed on two, and products of
+ * one colour nearer each other than products of two (where the model tells them apart). */
+static void embeddings_are_unit_vectors_that_group_a_label(void **state)
+{
+    const shelf_model *m = **(shelf_model ***)state;
+    shelf_catalog *c = catalog(m);
+    shelf_product p[N];
+    for (size_t i = 0; i < N; i++)
+        p[i] = *shelf_catalog_get(c, i);
+    size_t dim = shelf_embedding_dim(m);
+    size_t K = (size_t)shelf_model_num_labels(m);
+    assert_true(dim > K);
+    float *want = calloc(N * dim, sizeof *want), *got = calloc(N * dim, sizeof *got);
+    unsigned char ok[N], ok2[N];
+    shelf_predict_stats st;
+    assert_int_equal(shelf_embed(m, csv, p, N, 2, want, ok, &st, NULL), SHELF_OK);
+    shelf_predictor *pr = NULL;
+    assert_int_equal(shelf_predictor_new(m, 1, 5, &pr, NULL), SHELF_OK);
+    assert_int_equal(shelf_predictor_embed(pr, csv, p, N, got, ok2, NULL, NULL), SHELF_OK);
+    double same = 0, other = 0;
+    int nsame = 0, nother = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(ok[i], 1);
+        assert_int_equal(ok2[i], 1);
+        assert_true(fabsf(dot(want + i * dim, want + i * dim, dim) - 1) < 1e-5f);
+        for (size_t d = 0; d < dim; d++) /* batches of other sizes may round the CNN's sums */
+            assert_true(fabsf(want[i * dim + d] - got[i * dim + d]) < 1e-5f);
+        for (size_t j = 0; j < i; j++) {
+            float cos = dot(want + i * dim, want + j * dim, dim);
+            if (i % 3 == j % 3)
+                same += cos, nsame++;
+            else
+                other += cos, nother++;
+        }
+    }
+    /* the CNN trained here (2 epochs, 2 channels) hardly tells the colours apart; the GRU's
+       pooled features are all alike in sign, so its cosines are all near 1 */
+    float margin = m == image_model ? -1 : m == gru_model ? 0 : 0.1f;
+    assert_true(same / nsame > other / nother + margin);
+    /* the predictor still predicts after embedding */
+    answers a;
+    assert_int_equal(shelf_predictor_run(pr, csv, p, N, 1, a.labels, a.probs, a.counts, a.used,
+                                         &st, NULL), SHELF_OK);
+    assert_int_equal(a.counts[0], 1);
+    assert_int_equal(shelf_predictor_embed(pr, csv, p, N, NULL, ok, NULL, NULL), SHELF_EINVAL);
+    assert_int_equal(shelf_embedding_dim(NULL), 0);
+    shelf_predictor_free(pr);
+    free(want);
+    free(got);
+    shelf_catalog_free(c);
+}
+
+/* What a product lacks is zeros: a text model's text of no known word has no vector; a fused
+ * model's product without a photo has its text's, without a known word its photo's, with
+ * neither none (a bad image, as a prediction counts it). */
+static void embeddings_leave_out_what_a_product_lacks(void **state)
+{
+    (void)state;
+    float v[4 * 1024];
+    unsigned char ok[4];
+    size_t dim = shelf_embedding_dim(text_model);
+    assert_true(dim < 1024);
+    shelf_product t[2] = {{"a", "zqxj vwkq", "", "", 1, NULL, 0},
+                          {"b", "red thing", "", "", 2, NULL, 0}};
+    assert_int_equal(shelf_embed(text_model, "-", t, 2, 1, v, ok, NULL, NULL), SHELF_OK);
+    assert_int_equal(ok[0], 0);
+    assert_int_equal(ok[1], 1);
+    assert_true(dot(v, v, dim) == 0);
+
+    const shelf_model *m = fused_model;
+    dim = shelf_embedding_dim(m);
+    assert_true(dim < 1024);
+    shelf_product p[4] = {
+        {"text", "blue thing", "", "", 0, NULL, 0},
+        {"photo", "zqxj", "", "products[1].image_base64", 0, photo, photo_size},
+        {"neither", "", "", "", 0, NULL, 0},
+        {"both", "blue thing", "", "products[3].image_base64", 0, photo, photo_size}};
+    shelf_predict_stats st;
+    assert_int_equal(shelf_embed(m, "-", p, 4, 2, v, ok, &st, NULL), SHELF_OK);
+    assert_int_equal(ok[0], 1);
+    assert_int_equal(ok[1], 1);
+    assert_int_equal(ok[2], 0);
+    assert_int_equal(ok[3], 1);
+    assert_int_equal(st.bad_images, 1);
+    /* text alone: its part is the whole vector; photo alone: the same for the photo */
+    double text_part = 0, photo_part = 0;
+    for (size_t d = 0; d < dim; d++) {
+        text_part += (double)v[0 * dim + d] * v[0 * dim + d];
+        photo_part += (double)v[1 * dim + d] * v[1 * dim + d];
+        assert_true(v[0 * dim + d] == 0 || v[1 * dim + d] == 0); /* apart */
+        assert_true(v[2 * dim + d] == 0);
+    }
+    assert_true(fabs(text_part - 1) < 1e-5 && fabs(photo_part - 1) < 1e-5);
+    /* both: the same text and the same photo, each side at half the weight */
+    assert_true(fabsf(dot(v, v + 3 * dim, dim) - sqrtf(0.5f)) < 1e-3f);
+    assert_true(fabsf(dot(v + dim, v + 3 * dim, dim) - sqrtf(0.5f)) < 1e-3f);
+}
+
+/* The sparse bag's projection keeps TF-IDF cosines; dense features keep their width. */
+static void a_sparse_bag_projection_keeps_cosines(void **state)
+{
+    (void)state;
+    enum { NNZ = 40 };
+    uint32_t rows_a[NNZ], rows_b[NNZ];
+    float vals_a[NNZ], vals_b[NNZ];
+    for (int i = 0; i < NNZ; i++) { /* half the rows shared: a cosine of 0.5 */
+        rows_a[i] = (uint32_t)i;
+        rows_b[i] = (uint32_t)(i < NNZ / 2 ? i : 1000 + i);
+        vals_a[i] = vals_b[i] = 1;
+    }
+    sparse_vec xs[2] = {{rows_a, vals_a, NNZ, NNZ}, {rows_b, vals_b, NNZ, NNZ}};
+    encoder_features f = {.n = 2, .width = 5000, .sparse = xs};
+    float a[EMBED_PROJECTION], b[EMBED_PROJECTION];
+    embed_features(&f, 0, a);
+    embed_features(&f, 1, b);
+    assert_true(fabsf(dot(a, a, EMBED_PROJECTION) - 1) < 1e-5f);
+    float cos = dot(a, b, EMBED_PROJECTION);
+    assert_true(cos > 0.3f && cos < 0.7f); /* 0.5, give or take the projection's 1/16 */
+    sparse_vec none = {NULL, NULL, 0, 0};
+    encoder_features g = {.n = 1, .width = 5000, .sparse = &none};
+    embed_features(&g, 0, a);
+    assert_true(dot(a, a, EMBED_PROJECTION) == 0);
+    /* the dense models: width of the features, plus the labels' probabilities */
+    size_t K = (size_t)shelf_model_num_labels(dim_model);
+    assert_int_equal(shelf_embedding_dim(dim_model), 8 + K);
+    assert_int_equal(shelf_embedding_dim(text_model), EMBED_PROJECTION + K);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +745,13 @@ int main(void)
         cmocka_unit_test(long_texts_are_explained_whole_or_up_to_the_cap),
         cmocka_unit_test(explanations_cover_the_sides_a_product_has),
         cmocka_unit_test(a_run_explains_what_one_product_at_a_time_explains),
+        cmocka_unit_test_prestate(embeddings_are_unit_vectors_that_group_a_label, &text_model),
+        cmocka_unit_test_prestate(embeddings_are_unit_vectors_that_group_a_label, &image_model),
+        cmocka_unit_test_prestate(embeddings_are_unit_vectors_that_group_a_label, &fused_model),
+        cmocka_unit_test_prestate(embeddings_are_unit_vectors_that_group_a_label, &gru_model),
+        cmocka_unit_test_prestate(embeddings_are_unit_vectors_that_group_a_label, &dim_model),
+        cmocka_unit_test(embeddings_leave_out_what_a_product_lacks),
+        cmocka_unit_test(a_sparse_bag_projection_keeps_cosines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

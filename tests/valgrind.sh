@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The unit tests and a small train / eval / predict run under valgrind's memcheck: no invalid
+# The unit tests and a small train / eval / predict / embed run under valgrind's memcheck: no invalid
 # access, no use of uninitialized memory, no leak. usage: tests/valgrind.sh SHELF_BINARY
 set -euo pipefail
 SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -18,6 +18,7 @@ trap 'rm -rf "$T"' EXIT
 "${VG[@]}" "$SHELF" eval --model "$T/m.shelf" --data examples/sample/test.csv --json > /dev/null
 "${VG[@]}" "$SHELF" predict --model "$T/m.shelf" --data examples/sample/new.csv --k 3 > /dev/null
 "${VG[@]}" "$SHELF" info --model "$T/m.shelf" > /dev/null
+"${VG[@]}" "$SHELF" embed --model "$T/m.shelf" --data examples/sample/new.csv --out "$T/e.npy"
 echo "== valgrind shelf on a small image catalog (with bad images)"
 build/tools/make_images "$T/imgs" 6
 "${VG[@]}" "$SHELF" train --train "$T/imgs/train.csv" --valid "$T/imgs/valid.csv" \
@@ -29,4 +30,5 @@ build/tools/make_images "$T/imgs" 6
   --out "$T/b.shelf" --modality both --image-size 16 --width 2 --batch 8 --epochs 1 \
   --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }
 "${VG[@]}" "$SHELF" predict --model "$T/b.shelf" --data "$T/imgs/bad.csv" > /dev/null 2>&1
+"${VG[@]}" "$SHELF" embed --model "$T/b.shelf" --data "$T/imgs/bad.csv" > /dev/null 2>&1
 echo "valgrind: clean"
