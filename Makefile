@@ -6,13 +6,18 @@ PKGS    := openblas libutf8proc libcjson libjpeg libpng libwebp libmicrohttpd zl
 # Recursive (=), not :=, so that pkg-config is asked after `deps` has installed the packages.
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# The one C++ translation unit (src/index/hnsw.cpp, over hnswlib's headers) builds with the
+# same warnings; the library then needs libstdc++.
+CXXFLAGS_COMMON = -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc -pthread
 # oneDNN (Debian's libdnnl-dev) has no pkg-config file; it runs on OpenMP (libgomp).
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp -lmicrohttpd -lz) \
-          -ldnnl -lgomp -lm -pthread
+          -ldnnl -lgomp -lstdc++ -lm -pthread
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
+LIB_CXX_SRC := $(sort $(wildcard src/*/*.cpp))
+LIB_OBJ := $(LIB_SRC:%.c=%.o) $(LIB_CXX_SRC:%.cpp=%.o)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTS   := $(TEST_SRC:tests/%.c=%)
@@ -26,7 +31,8 @@ deps:
 	@pkg-config --exists $(PKGS) cmocka && [ -f /usr/include/utf8proc.h ] && \
 	  [ -f /usr/include/oneapi/dnnl/dnnl.h ] && \
 	  command -v valgrind >/dev/null && command -v $(FUZZ_CC) >/dev/null && \
-	  command -v chromium >/dev/null && \
+	  command -v chromium >/dev/null && command -v $(CXX) >/dev/null && \
+	  [ -f /usr/include/hnswlib/hnswlib.h ] && \
 	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 
 build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
@@ -37,9 +43,17 @@ build/san/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN) -c $< -o $@
 
-build/rel/libshelf.a: $(LIB_SRC:%.c=build/rel/%.o)
+build/rel/%.o: %.cpp include/shelf.h $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_COMMON) $(OPT) -c $< -o $@
+
+build/san/%.o: %.cpp include/shelf.h $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_COMMON) $(SAN) -c $< -o $@
+
+build/rel/libshelf.a: $(LIB_OBJ:%=build/rel/%)
 	rm -f $@ && ar rcs $@ $^
-build/san/libshelf.a: $(LIB_SRC:%.c=build/san/%.o)
+build/san/libshelf.a: $(LIB_OBJ:%=build/san/%)
 	rm -f $@ && ar rcs $@ $^
 
 shelf: $(CLI_SRC:%.c=build/rel/%.o) build/rel/libshelf.a
@@ -56,6 +70,7 @@ build/san/tests/%: build/san/tests/%.o build/san/libshelf.a
 # ASan and UBSan, over the library built the same way in build/fuzz. `make fuzz` runs each
 # for FUZZ_SECONDS, `make test` for 30 s (fuzz-smoke); tests/fuzz/run.sh says how.
 FUZZ_CC       := clang-14
+FUZZ_CXX      := clang++-14
 # clang's fuzzer runtime (libclang-rt-14-dev); = so that it is looked for after `deps`
 FUZZ_RT        = $(wildcard /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 # clang (not gcc) warns of `|` between the overflow builtins in model_file.c, which is meant:
@@ -70,7 +85,10 @@ FUZZ_JOBS     ?= 2
 build/fuzz/%.o: %.c include/shelf.h $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
-build/fuzz/libshelf.a: $(LIB_SRC:%.c=build/fuzz/%.o)
+build/fuzz/%.o: %.cpp include/shelf.h $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(CXXFLAGS_COMMON) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/libshelf.a: $(LIB_OBJ:%=build/fuzz/%)
 	ar rcs $@ $^
 build/fuzz/bin/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build/fuzz/libshelf.a
 	@mkdir -p $(dir $@)

@@ -5,56 +5,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "embedding.h"
 #include "options.h"
-#include "stream.h"
 
-/* What every batch is embedded and written with. */
-typedef struct embed_job {
-    shelf_predictor *pred;
-    const char *data;
-    size_t dim;
-    int skip_bad;
-    float *vecs;            /* BATCH * dim */
-    unsigned char *ok;      /* BATCH */
-    const char **ids;       /* BATCH: the ids of the products written */
-    shelf_vector_writer *w;
-    long skipped;           /* bad images skipped under --skip-bad */
-    long unknown;           /* text models: products of no known word (zero vectors) */
-    long first_unknown;     /* the line of the first */
-    progress *pg;
-} embed_job;
-
-static int embed_batch(void *arg, const batch *b)
+/* The vectors of a batch's kept products to the file. */
+static int write_vectors(embedding *e, const batch *b, size_t n)
 {
-    embed_job *j = arg;
+    (void)b;
     shelf_error err = {0};
-    shelf_predict_stats ps;
-    if (shelf_predictor_embed(j->pred, j->data, b->p, b->n, j->vecs, j->ok, &ps, &err)) {
-        note(j->pg, "%s", err.message);
-        return -1;
-    }
-    if (ps.bad_images && !j->skip_bad) {
-        note(j->pg, "%s (--skip-bad skips such products)", ps.first_bad);
-        return -1;
-    }
-    if (ps.bad_images && !j->skipped)
-        note(j->pg, "skipping products with a bad image; the first: %s", ps.first_bad);
-    j->skipped += ps.bad_images;
-    size_t n = 0; /* the products written, their vectors moved up over the skipped */
-    for (size_t i = 0; i < b->n; i++) {
-        if (!j->ok[i] && ps.bad_images && shelf_predictor_image_error(j->pred, i))
-            continue; /* a bad image, skipped */
-        if (!j->ok[i] && !j->unknown++)
-            j->first_unknown = b->p[i].line;
-        if (n != i)
-            memcpy(j->vecs + n * j->dim, j->vecs + i * j->dim, j->dim * sizeof *j->vecs);
-        j->ids[n++] = b->p[i].id;
-    }
-    if (shelf_vector_writer_add(j->w, j->ids, j->vecs, n, &err) != SHELF_OK) {
-        note(j->pg, "%s", err.message);
-        return -1;
-    }
-    return 0;
+    if (shelf_vector_writer_add(e->sink_arg, e->ids, e->vecs, n, &err) == SHELF_OK)
+        return 0;
+    note(e->pg, "%s", err.message);
+    return -1;
 }
 
 typedef struct embed_args {
@@ -103,50 +65,39 @@ static int embed_run(const embed_args *a, const shelf_model *m, shelf_vector_for
     ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
     progress pg;
     progress_start(&pg, "embed", isatty(2));
-    embed_job j = {.data = a->data, .dim = shelf_embedding_dim(m), .skip_bad = ro.skip_bad,
-                   .pg = &pg};
+    embedding e;
     batch *b = calloc(2, sizeof *b);
     shelf_reader *rd = NULL;
-    j.vecs = malloc(BATCH * j.dim * sizeof *j.vecs);
-    j.ok = malloc(BATCH);
-    j.ids = malloc(BATCH * sizeof *j.ids);
+    shelf_vector_writer *w = NULL;
     int status = 1;
-    if (!b || !j.vecs || !j.ok || !j.ids) {
-        fprintf(stderr, "shelf embed: out of memory\n");
+    if (embedding_init(&e, m, a->threads, a->data, ro.skip_bad, &pg))
+        goto done;
+    if (!b || shelf_reader_open(a->data, &ro, &rd, &err) != SHELF_OK ||
+        shelf_vector_writer_open(a->out, ids_path, fmt, e.dim, &w, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf embed: %s\n", b ? err.message : "out of memory");
         goto done;
     }
-    if (shelf_predictor_new(m, a->threads, 0, &j.pred, &err) != SHELF_OK ||
-        shelf_reader_open(a->data, &ro, &rd, &err) != SHELF_OK ||
-        shelf_vector_writer_open(a->out, ids_path, fmt, j.dim, &j.w, &err) != SHELF_OK) {
-        fprintf(stderr, "shelf embed: %s\n", err.message);
-        goto done;
-    }
-    if (stream_batches(rd, b, &pg, embed_batch, &j))
+    e.sink = write_vectors;
+    e.sink_arg = w;
+    if (stream_batches(rd, b, &pg, embedding_batch, &e))
         goto done;
     progress_show(&pg, rd, 1);
     shelf_read_stats st;
     shelf_reader_stats(rd, &st);
     report_read_stats(a->data, &st);
-    if (j.skipped)
-        fprintf(stderr, "%s: skipped %ld products with a bad image\n", a->data, j.skipped);
-    if (j.unknown)
-        fprintf(stderr, "%s: %ld products have no word the model knows: their vectors are "
-                "zeros (the first at line %ld)\n", a->data, j.unknown, j.first_unknown);
-    shelf_vector_writer *w = j.w;
-    j.w = NULL; /* committed or not, it is gone */
-    if (shelf_vector_writer_commit(w, &err) != SHELF_OK)
+    embedding_report(&e);
+    shelf_vector_writer *done_w = w;
+    w = NULL; /* committed or not, it is gone */
+    if (shelf_vector_writer_commit(done_w, &err) != SHELF_OK)
         fprintf(stderr, "shelf embed: %s\n", err.message);
     else
         status = 0;
 done:
-    shelf_vector_writer_discard(j.w); /* a failed run leaves old files as they were */
+    shelf_vector_writer_discard(w); /* a failed run leaves old files as they were */
     for (int i = 0; b && i < 2; i++)
         free(b[i].strings);
     free(b);
-    free(j.vecs);
-    free(j.ok);
-    free((void *)j.ids);
-    shelf_predictor_free(j.pred);
+    embedding_free(&e);
     shelf_reader_close(rd);
     return status;
 }

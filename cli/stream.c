@@ -58,6 +58,7 @@ static void batch_fill(batch *b, shelf_reader *r)
             b->at[b->n][0] = batch_keep(b, p.id);
             b->at[b->n][1] = batch_keep(b, p.text);
             b->at[b->n][2] = batch_keep(b, p.image ? p.image : "");
+            b->at[b->n][3] = batch_keep(b, p.label ? p.label : "");
             b->p[b->n++] = (shelf_product){NULL, NULL, "", NULL, p.line, NULL, 0};
         }
     }
@@ -70,6 +71,7 @@ static void batch_fill(batch *b, shelf_reader *r)
         b->p[i].id = b->strings + b->at[i][0];
         b->p[i].text = b->strings + b->at[i][1];
         b->p[i].image = b->strings + b->at[i][2];
+        b->p[i].label = b->strings + b->at[i][3];
     }
 }
 

@@ -14,7 +14,7 @@ enum { BATCH = 8192 };
 
 typedef struct batch {
     shelf_product p[BATCH];  /* strings point into strings */
-    size_t at[BATCH][3];     /* offsets of each product's id, text and image in strings */
+    size_t at[BATCH][4];     /* offsets of each product's id, text, image, label in strings */
     char *strings;           /* the batch's strings, one after another */
     size_t len, cap;         /* of strings */
     int oom;                 /* a string did not fit: later ones are not kept */

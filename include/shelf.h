@@ -520,6 +520,9 @@ void shelf_predictor_free(shelf_predictor *p);
  * product lacking one side has zeros there. The layout is the model's own: vectors of two
  * models do not compare. */
 size_t shelf_embedding_dim(const shelf_model *m);
+/* What tells one model from another: the checksum of its file (the file it was loaded from,
+ * or the one shelf_model_save writes of it). Vectors and indexes record it. */
+uint64_t shelf_model_fingerprint(const shelf_model *m);
 /* Product i's embedding into out[i * dim ..] (products and data_path as for
  * shelf_predictor_run), ok[i] 1, or 0 and zeros for a product with nothing the model can
  * read (an empty text or one of unknown words; no usable photo, counted in stats as by
@@ -840,6 +843,64 @@ void shelf_outfile_discard(shelf_outfile *o);
  * every write to it succeeded; name is its path or "standard output". SHELF_OK, or SHELF_EIO
  * with "NAME: cannot write: REASON". */
 shelf_status shelf_outfile_flush(FILE *f, const char *name, shelf_error *err);
+
+/* ---- similarity: an index of a catalog's embeddings ------------------------------------- */
+
+/* The embeddings of a catalog's products (shelf_embed) with their ids and labels, and the
+ * fingerprint of the model that made them, for the nearest neighbours of new products
+ * (similar products, recommendations) and near-duplicate listings. Searched exactly by
+ * matrix products (OpenBLAS), or approximately by an HNSW graph (hnswlib) for large
+ * catalogs. Saved to one file, checksummed and written atomically as models are. */
+typedef struct shelf_index shelf_index;
+
+typedef enum shelf_index_type {
+    SHELF_INDEX_AUTO = 0, /* exact below SHELF_INDEX_AUTO_ROWS products, else HNSW */
+    SHELF_INDEX_EXACT,
+    SHELF_INDEX_HNSW
+} shelf_index_type;
+#define SHELF_INDEX_AUTO_ROWS 50000
+/* "auto", "exact" or "hnsw"; SHELF_EINVAL otherwise. */
+shelf_status shelf_index_type_parse(const char *name, shelf_index_type *out, shelf_error *err);
+
+/* An empty index for model m's embeddings. */
+shelf_status shelf_index_new(const shelf_model *m, shelf_index **out, shelf_error *err);
+/* Appends n products: their ids (repeats allowed: an id finds its first product), labels
+ * (the catalog's; NULL with labels_predicted 1 when they are the model's best guesses) and
+ * vectors vecs[n][shelf_embedding_dim]. labels_predicted must be the same at every call. */
+shelf_status shelf_index_add(shelf_index *x, const char *const *ids,
+                             const char *const *labels, int labels_predicted,
+                             const float *vecs, size_t n, shelf_error *err);
+/* Makes the index searchable as type says, on `threads` threads (0: all cores): for HNSW,
+ * builds the graph (a second copy of the vectors, and minutes for millions). */
+shelf_status shelf_index_build(shelf_index *x, shelf_index_type type, int threads,
+                               shelf_error *err);
+shelf_status shelf_index_save(const shelf_index *x, const char *path, shelf_error *err);
+/* Loads an index; with a model (NULL: not checked), refuses one that model did not make. */
+shelf_status shelf_index_load(const char *path, const shelf_model *m, shelf_index **out,
+                              shelf_error *err);
+void shelf_index_free(shelf_index *x);
+
+size_t shelf_index_size(const shelf_index *x);
+size_t shelf_index_dim(const shelf_index *x);
+int shelf_index_is_approximate(const shelf_index *x);
+/* Product i's id and label; NULL when i is not a product of the index. */
+const char *shelf_index_id(const shelf_index *x, size_t i);
+const char *shelf_index_label(const shelf_index *x, size_t i);
+/* Whether the labels are the model's guesses rather than the catalog's. */
+int shelf_index_labels_predicted(const shelf_index *x);
+/* The first product with this id, or -1. */
+long shelf_index_find(const shelf_index *x, const char *id);
+/* Product i's vector (shelf_index_dim floats), NULL when i is out of range. */
+const float *shelf_index_vector(const shelf_index *x, size_t i);
+/* The k nearest products (1 <= k <= 1000, and no more than the index holds) of each of nq
+ * queries queries[nq][dim] by cosine, best first (ties: the earlier product first):
+ * rows[q * k ..] and scores[q * k ..]; query q's own product skip[q] is left out (skip
+ * NULL, or -1: none), for the neighbours of a product of the index. exact 1 searches every
+ * product even when the index has a graph. Runs on `threads` threads (0: all cores).
+ * SHELF_EINVAL for a bad k. */
+shelf_status shelf_index_search(const shelf_index *x, const float *queries, size_t nq, int k,
+                                const long *skip, int exact, int threads, long *rows,
+                                float *scores, shelf_error *err);
 
 /* ---- writing vectors (embeddings) ----------------------------------------------------- */
 

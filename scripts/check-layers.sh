@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Keeps the layers honest (make check-layers, and first in make test). A file in src/LAYER/
 # may include its own folder and the layers before it, in this order, never one after it:
-LAYERS=(core text io image nn model eval train serve)
+LAYERS=(core text io image nn model index eval train serve)
 # cli/ sees the library only through include/shelf.h (with system headers and cli/'s own
 # headers); include/shelf.h includes only system headers. Tests and benches may look inside.
 # Prints every include that breaks this as FILE:LINE and exits 1.

@@ -78,6 +78,7 @@ struct shelf_model {
     shelf_model *member[MODEL_MAX_MEMBERS];
     float member_w[MODEL_MAX_MEMBERS];
     char *search_log; /* --autotune: the trials, one JSON line each (NULL: not tuned) */
+    uint64_t fingerprint; /* the checksum of the file it was loaded from (0: not loaded) */
 };
 
 /* Per-thread prediction scratch, for a window of texts: as many as the text encoder takes

@@ -270,29 +270,6 @@ uint64_t model_checksum(const void *data, size_t n)
     return sum64_final(&s);
 }
 
-/* Verifies the checksum of the whole file before anything in it is trusted, so that a
- * damaged file is refused before its sizes drive any allocation. 1 when it matches, 0 when
- * not, -1 out of memory. */
-static int checksum_ok(FILE *f, uint64_t size)
-{
-    enum { CHUNK = 1 << 20 };
-    unsigned char *chunk = mem_alloc(CHUNK);
-    if (!chunk)
-        return -1;
-    sum64 s = {0, {0}, 0};
-    uint64_t left = size - 8, have = 0;
-    int ok = fseek(f, 0, SEEK_SET) == 0;
-    while (ok && left) {
-        size_t n = left < CHUNK ? (size_t)left : CHUNK;
-        ok = fread(chunk, 1, n, f) == n;
-        sum64_update(&s, chunk, n);
-        left -= n;
-    }
-    ok = ok && fread(&have, 8, 1, f) == 1 && have == sum64_final(&s);
-    mem_free(chunk);
-    return ok;
-}
-
 /* Opens path for reading if it is a regular file. The open does not block (a FIFO would
  * wait forever for a writer, in `shelf info` as in a server's reload); blocking reads are
  * restored once the file is known to be regular. */
@@ -369,7 +346,8 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
     if (st.st_size < HEADER_SIZE + 8)
         r.left = 0;
     s = check_header(&r, path, (uint64_t)st.st_size, &r.version, err);
-    int sum = s == SHELF_OK ? checksum_ok(f, (uint64_t)st.st_size) : 1;
+    uint64_t fingerprint = 0;
+    int sum = s == SHELF_OK ? mr_checksum_ok(f, (uint64_t)st.st_size, &fingerprint) : 1;
     if (sum == 0 && r.version == 1) { /* or summed by the rule before 7d13485 */
         sum = model_legacy_early_checksum_ok(f, (uint64_t)st.st_size);
         r.early = sum == 1;
@@ -384,6 +362,20 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
         s = err_set(err, SHELF_EIO, "%s: cannot read the model: %s", path, strerror(errno));
     if (s == SHELF_OK)
         s = read_model(&r, path, out, err);
+    if (s == SHELF_OK)
+        (*out)->fingerprint = fingerprint;
     fclose(f);
     return s;
+}
+
+uint64_t shelf_model_fingerprint(const shelf_model *m)
+{
+    if (!m)
+        return 0;
+    if (m->fingerprint)
+        return m->fingerprint;
+    model_writer count = {0}, hash = {.hash_only = 1}; /* the file's checksum, unwritten */
+    put_file(&count, m, 0);
+    put_file(&hash, m, count.size);
+    return sum64_final(&hash.sum);
 }

@@ -56,9 +56,9 @@ uint64_t sum64_final(const sum64 *s)
 void mw_put(model_writer *w, const void *p, size_t n)
 {
     w->size += n;
-    if (!w->f || w->failed || n == 0)
+    if (w->failed || n == 0 || (!w->f && !w->hash_only))
         return;
-    if (fwrite(p, 1, n, w->f) != n)
+    if (w->f && fwrite(p, 1, n, w->f) != n)
         w->failed = 1;
     sum64_update(&w->sum, p, n);
 }
@@ -213,4 +213,25 @@ int mr_section_skip(model_reader *r, model_reader *section)
     if (fseek(r->f, (long)section->left, SEEK_CUR) != 0)
         return mr_fail(r, "cannot skip a section");
     return 0;
+}
+
+int mr_checksum_ok(FILE *f, uint64_t size, uint64_t *sum)
+{
+    enum { CHUNK = 1 << 20 };
+    unsigned char *chunk = mem_alloc(CHUNK);
+    if (!chunk)
+        return -1;
+    sum64 s = {0, {0}, 0};
+    uint64_t left = size - 8, have = 0;
+    int ok = fseek(f, 0, SEEK_SET) == 0;
+    while (ok && left) {
+        size_t n = left < CHUNK ? (size_t)left : CHUNK;
+        ok = fread(chunk, 1, n, f) == n;
+        sum64_update(&s, chunk, n);
+        left -= n;
+    }
+    ok = ok && fread(&have, 8, 1, f) == 1 && have == sum64_final(&s);
+    *sum = have;
+    mem_free(chunk);
+    return ok;
 }

@@ -28,10 +28,11 @@ void sum64_update_early(sum64 *s, const void *data, size_t n);
 
 /* f NULL: a counting pass, which only adds up size. */
 typedef struct model_writer {
-    FILE *f;
+    FILE *f;        /* NULL: nothing written, only counted (and summed with hash_only) */
     sum64 sum;
     uint64_t size;
     int failed;
+    int hash_only;
 } model_writer;
 
 void mw_put(model_writer *w, const void *p, size_t n);
@@ -81,6 +82,12 @@ int mr_floats(model_reader *r, const char *what, float *p, size_t n);
 int mr_oom(model_reader *r);
 /* Marks the reader failed, with why (when none was given yet). Returns -1. */
 int mr_fail(model_reader *r, const char *why);
+
+/* Verifies the checksum of the whole file f of size bytes (its last 8 bytes: the checksum
+ * of every byte before them) before anything in it is trusted, so that a damaged file is
+ * refused before its sizes drive any allocation; *sum gets the checksum. 1 when it matches,
+ * 0 when not, -1 out of memory. */
+int mr_checksum_ok(FILE *f, uint64_t size, uint64_t *sum);
 
 /* The next section's header: its tag and a reader limited to its payload (sharing r's
  * file). 0, or -1 at the end of r (or on a damaged header). */

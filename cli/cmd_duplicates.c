@@ -1,0 +1,208 @@
+/* shelf duplicates: groups of near-duplicate listings in an index: every product's nearest
+ * neighbours at a cosine of at least --threshold, joined into groups (a pair of products
+ * near each other, and their other near ones), one JSON line per group:
+ * {"ids":["p1","p9"],"labels":["A > B","A > C"],"score":0.981,"labels_differ":true}, the
+ * lowest score that joined the group; labels_differ flags a product filed under two
+ * categories, a catalog error worth fixing. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+
+enum { QUERIES = 4096 }; /* products searched at a time */
+
+/* Union-find over the products, with the lowest score that joined each group. */
+static size_t root(size_t *up, size_t i)
+{
+    while (up[i] != i)
+        i = up[i] = up[up[i]];
+    return i;
+}
+
+typedef struct dup_args {
+    const char *index, *out;
+    float threshold;
+    int k, threads, exact;
+} dup_args;
+
+static const shelf_option dup_opts[] = {
+    OPT_STRING(dup_args, "index", index, NULL, "index file (shelf index; required)"),
+    OPT_FLOAT(dup_args, "threshold", threshold, 0.95f, NULL, 0, 1,
+              "the least cosine of two products' vectors for them to be near-duplicates"),
+    OPT_INT(dup_args, "k", k, 10, NULL, 1, 1000, "neighbours looked at per product"),
+    OPT_FLAG(dup_args, "exact", exact,
+             "compare with every product even when the index has an approximate graph"),
+    OPT_STRING(dup_args, "out", out, "standard output",
+               "file to write; written whole or not at all"),
+    OPT_INT(dup_args, "threads", threads, 0, "all cores", 0, 64, "threads"),
+};
+
+static void usage(void)
+{
+    opt_usage("duplicates", "--index CATALOG.idx [--threshold T] [options]");
+    opt_section("options", OPT_TABLE(dup_opts, NULL));
+}
+
+/* Joins every product to its neighbours at the threshold or above. 0, or 1 after an error. */
+static int join_pairs(const dup_args *a, const shelf_index *x, size_t *up, float *low)
+{
+    size_t n = shelf_index_size(x), dim = shelf_index_dim(x);
+    int k = a->k < (int)n - 1 ? a->k : (int)n - 1;
+    long *rows = malloc(QUERIES * (size_t)k * sizeof *rows), *skip = malloc(QUERIES * sizeof *skip);
+    float *scores = malloc(QUERIES * (size_t)k * sizeof *scores);
+    float *q = malloc(QUERIES * dim * sizeof *q);
+    int status = rows && skip && scores && q ? 0 : 1;
+    if (status)
+        fprintf(stderr, "shelf duplicates: out of memory\n");
+    shelf_error err = {0};
+    for (size_t q0 = 0; q0 < n && !status; q0 += QUERIES) {
+        size_t c = n - q0 < QUERIES ? n - q0 : QUERIES;
+        for (size_t i = 0; i < c; i++) {
+            memcpy(q + i * dim, shelf_index_vector(x, q0 + i), dim * sizeof *q);
+            skip[i] = (long)(q0 + i);
+        }
+        if (shelf_index_search(x, q, c, k, skip, a->exact, a->threads, rows, scores, &err) !=
+            SHELF_OK) {
+            fprintf(stderr, "shelf duplicates: %s\n", err.message);
+            status = 1;
+            break;
+        }
+        for (size_t i = 0; i < c; i++)
+            for (int r = 0; r < k; r++) {
+                long j = rows[i * (size_t)k + (size_t)r];
+                float s = scores[i * (size_t)k + (size_t)r];
+                if (j < 0 || s < a->threshold)
+                    break;
+                size_t ra = root(up, q0 + i), rb = root(up, (size_t)j);
+                float l = fminf(s, fminf(low[ra], low[rb]));
+                if (ra != rb)
+                    up[rb] = ra;
+                low[ra] = l;
+            }
+    }
+    free(rows);
+    free(skip);
+    free(scores);
+    free(q);
+    return status;
+}
+
+/* The groups, in the order of their first product. Counts groups and mixed ones. */
+static int write_groups(FILE *out, const shelf_index *x, size_t *up, const float *low,
+                        long *groups, long *mixed, long *members)
+{
+    size_t n = shelf_index_size(x);
+    size_t *next = malloc(n * sizeof *next), *last = malloc(n * sizeof *last);
+    if (!next || !last) {
+        free(next);
+        free(last);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) /* each root's members as a list, in product order */
+        next[i] = last[i] = n;
+    for (size_t i = 0; i < n; i++) {
+        size_t r = root(up, i);
+        if (r != i)
+            next[last[r] == n ? r : last[r]] = i, last[r] = i;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (up[i] != i || next[i] == n)
+            continue;
+        cJSON *o = cJSON_CreateObject(), *ids = cJSON_CreateArray(), *labels = cJSON_CreateArray();
+        int differ = 0, size = 0;
+        for (size_t m = i; m != n; m = next[m], size++) {
+            cJSON_AddItemToArray(ids, cJSON_CreateString(shelf_index_id(x, m)));
+            cJSON_AddItemToArray(labels, cJSON_CreateString(shelf_index_label(x, m)));
+            differ |= strcmp(shelf_index_label(x, m), shelf_index_label(x, i)) != 0;
+        }
+        cJSON_AddItemToObject(o, "ids", ids);
+        cJSON_AddItemToObject(o, "labels", labels);
+        cJSON_AddNumberToObject(o, "score", round((double)low[i] * 1e6) / 1e6);
+        cJSON_AddBoolToObject(o, "labels_differ", differ);
+        char *text = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!text) {
+            rc = -1;
+            break;
+        }
+        fprintf(out, "%s\n", text);
+        cJSON_free(text);
+        (*groups)++;
+        *mixed += differ;
+        *members += size;
+    }
+    free(next);
+    free(last);
+    return rc;
+}
+
+int cmd_duplicates(int argc, char **argv)
+{
+    dup_args a = {0};
+    const opt_table t[] = {OPT_TABLE(dup_opts, &a)};
+    opt_defaults(t, 1);
+    int r = opt_parse("duplicates", argc, argv, t, 1, NULL);
+    if (r)
+        return r > 0 ? (usage(), 0) : 2;
+    if (!a.index) {
+        fprintf(stderr, "shelf duplicates: needs --index\n");
+        return 2;
+    }
+    const char *inputs[] = {a.index}, *names[] = {"--index"};
+    if (out_is_an_input("duplicates", a.out, inputs, names, 1))
+        return 2;
+    shelf_error err = {0};
+    if (a.out && shelf_outfile_check(a.out, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf duplicates: --out %s\n", err.message);
+        return 1;
+    }
+    shelf_index *x = NULL;
+    shelf_outfile *of = NULL;
+    size_t *up = NULL;
+    float *low = NULL;
+    int status = 1;
+    if (shelf_index_load(a.index, NULL, &x, &err) != SHELF_OK ||
+        (a.out && shelf_outfile_open(a.out, &of, &err) != SHELF_OK)) {
+        fprintf(stderr, "shelf duplicates: %s\n", err.message);
+        goto done;
+    }
+    size_t n = shelf_index_size(x);
+    up = malloc((n ? n : 1) * sizeof *up);
+    low = malloc((n ? n : 1) * sizeof *low);
+    if (!up || !low) {
+        fprintf(stderr, "shelf duplicates: out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        up[i] = i, low[i] = 1;
+    if (n > 1 && join_pairs(&a, x, up, low))
+        goto done;
+    long groups = 0, mixed = 0, members = 0;
+    FILE *out = of ? shelf_outfile_stream(of) : stdout;
+    if (write_groups(out, x, up, low, &groups, &mixed, &members)) {
+        fprintf(stderr, "shelf duplicates: out of memory\n");
+        goto done;
+    }
+    shelf_outfile *o = of;
+    of = NULL;
+    if ((o ? shelf_outfile_commit(o, &err) : shelf_outfile_flush(stdout, "standard output",
+                                                                 &err)) != SHELF_OK) {
+        fprintf(stderr, "shelf duplicates: %s\n", err.message);
+        goto done;
+    }
+    fprintf(stderr, "shelf duplicates: %ld groups of near-duplicates (%ld of the %zu products) "
+            "at a cosine of %g or more; %ld of them under different labels%s\n", groups,
+            members, n, (double)a.threshold, mixed,
+            shelf_index_labels_predicted(x) ? " (the model's guesses)" : "");
+    status = 0;
+done:
+    shelf_outfile_discard(of);
+    free(up);
+    free(low);
+    shelf_index_free(x);
+    return status;
+}

@@ -1,0 +1,197 @@
+// The HNSW graph of hnsw.h over hnswlib. Every entry point catches what hnswlib throws
+// (std::bad_alloc, std::runtime_error) and answers with a status. The graph travels through
+// an in-memory file (memfd), since hnswlib saves and loads by path only.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <hnswlib/hnswlib.h>
+
+extern "C" {
+#include "core/error.h"
+#include "core/mem.h"
+#include "index/hnsw.h"
+}
+
+struct hnsw {
+    hnswlib::InnerProductSpace space;
+    hnswlib::HierarchicalNSW<float> *graph = nullptr;
+    size_t n;
+    explicit hnsw(size_t dim, size_t rows) : space(dim), n(rows) {}
+    ~hnsw() { delete graph; }
+};
+
+extern "C" shelf_status hnsw_build(const float *vecs, size_t n, size_t dim, int m,
+                                   int ef_build, int threads, struct hnsw **out,
+                                   shelf_error *err)
+{
+    *out = nullptr;
+    hnsw *h = nullptr;
+    try {
+        h = new hnsw(dim, n);
+        h->graph = new hnswlib::HierarchicalNSW<float>(&h->space, n, (size_t)m,
+                                                       (size_t)ef_build, 100);
+        if (n)
+            h->graph->addPoint(vecs, 0); /* the entry point first, as any thread count */
+        unsigned nt = threads > 0 ? (unsigned)threads : std::thread::hardware_concurrency();
+        nt = nt ? nt : 1;
+        std::atomic<size_t> next(1);
+        std::atomic<int> failed(0);
+        auto work = [&]() {
+            try {
+                for (size_t i; !failed && (i = next++) < n;)
+                    h->graph->addPoint(vecs + i * dim, i);
+            } catch (...) {
+                failed = 1;
+            }
+        };
+        std::vector<std::thread> team;
+        for (unsigned t = 1; t < nt; t++)
+            team.emplace_back(work);
+        work();
+        for (auto &t : team)
+            t.join();
+        if (failed)
+            throw std::bad_alloc();
+        h->graph->setEf(HNSW_EF_SEARCH);
+    } catch (const std::exception &e) {
+        delete h;
+        return err_set(err, SHELF_ENOMEM, "out of memory building the HNSW graph (%s)",
+                       e.what());
+    }
+    *out = h;
+    return SHELF_OK;
+}
+
+extern "C" int hnsw_search(const struct hnsw *h, const float *q, int k, long *rows,
+                           float *scores)
+{
+    try {
+        auto best = h->graph->searchKnn(q, (size_t)k);
+        int got = (int)best.size();
+        for (int i = got - 1; i >= 0; i--) { /* the queue pops the farthest first */
+            rows[i] = (long)best.top().second;
+            scores[i] = 1.0f - best.top().first;
+            best.pop();
+        }
+        return got;
+    } catch (...) {
+        return -1;
+    }
+}
+
+/* An anonymous in-memory file and its path, for hnswlib's streams. */
+struct memfile {
+    int fd = -1;
+    std::string path;
+    memfile()
+    {
+        fd = memfd_create("shelf-hnsw", MFD_CLOEXEC);
+        if (fd >= 0)
+            path = "/proc/self/fd/" + std::to_string(fd);
+    }
+    ~memfile()
+    {
+        if (fd >= 0)
+            close(fd);
+    }
+};
+
+extern "C" shelf_status hnsw_save(const struct hnsw *h, unsigned char **bytes, size_t *size,
+                                  shelf_error *err)
+{
+    *bytes = nullptr;
+    *size = 0;
+    try {
+        memfile mf;
+        if (mf.fd < 0)
+            return err_set(err, SHELF_EIO, "cannot make a file in memory for the HNSW graph");
+        h->graph->saveIndex(mf.path);
+        off_t end = lseek(mf.fd, 0, SEEK_END);
+        if (end < 0)
+            return err_set(err, SHELF_EIO, "cannot read back the HNSW graph");
+        unsigned char *b = (unsigned char *)mem_alloc(end ? (size_t)end : 1);
+        if (!b)
+            return err_set(err, SHELF_ENOMEM, "out of memory");
+        if (pread(mf.fd, b, (size_t)end, 0) != end) {
+            mem_free(b);
+            return err_set(err, SHELF_EIO, "cannot read back the HNSW graph");
+        }
+        *bytes = b;
+        *size = (size_t)end;
+    } catch (const std::exception &e) {
+        return err_set(err, SHELF_ENOMEM, "out of memory saving the HNSW graph (%s)", e.what());
+    }
+    return SHELF_OK;
+}
+
+/* Whether every node's links, at every level it has, name nodes of the graph, and the
+ * header agrees with the index: what search follows without checking. */
+static bool links_ok(const hnswlib::HierarchicalNSW<float> *g, size_t n, size_t dim)
+{
+    if (g->cur_element_count != n || g->data_size_ != dim * sizeof(float) ||
+        g->maxM0_ > 4096 || g->maxM_ > 4096 || g->maxlevel_ < 0 ||
+        (n && (size_t)g->enterpoint_node_ >= n) ||
+        g->size_data_per_element_ != g->maxM0_ * sizeof(hnswlib::tableint) +
+                                         sizeof(hnswlib::linklistsizeint) + g->data_size_ +
+                                         sizeof(hnswlib::labeltype) ||
+        g->label_offset_ != g->size_data_per_element_ - sizeof(hnswlib::labeltype) ||
+        g->offsetData_ != g->size_data_per_element_ - sizeof(hnswlib::labeltype) - g->data_size_)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int levels = g->element_levels_[i];
+        if (levels < 0 || levels > g->maxlevel_ || g->getExternalLabel((unsigned)i) >= n)
+            return false;
+        for (int l = 0; l <= levels; l++) {
+            auto *ll = l ? g->get_linklist((unsigned)i, l) : g->get_linklist0((unsigned)i);
+            size_t cnt = g->getListCount(ll), max = l ? g->maxM_ : g->maxM0_;
+            if (cnt > max)
+                return false;
+            auto *to = (hnswlib::tableint *)(ll + 1);
+            for (size_t j = 0; j < cnt; j++)
+                if (to[j] >= n)
+                    return false;
+        }
+    }
+    return true;
+}
+
+extern "C" shelf_status hnsw_load(const unsigned char *bytes, size_t size, size_t n,
+                                  size_t dim, struct hnsw **out, shelf_error *err)
+{
+    *out = nullptr;
+    hnsw *h = nullptr;
+    try {
+        memfile mf;
+        if (mf.fd < 0)
+            return err_set(err, SHELF_EIO, "cannot make a file in memory for the HNSW graph");
+        if (write(mf.fd, bytes, size) != (ssize_t)size)
+            return err_set(err, SHELF_EIO, "cannot hold the HNSW graph in memory");
+        h = new hnsw(dim, n);
+        h->graph = new hnswlib::HierarchicalNSW<float>(&h->space, mf.path, false, n);
+        if (!links_ok(h->graph, n, dim)) {
+            delete h;
+            return err_set(err, SHELF_EMODEL, "the HNSW graph does not fit the index");
+        }
+        h->graph->setEf(HNSW_EF_SEARCH);
+    } catch (const std::bad_alloc &) {
+        delete h;
+        return err_set(err, SHELF_ENOMEM, "out of memory loading the HNSW graph");
+    } catch (const std::exception &e) {
+        delete h;
+        return err_set(err, SHELF_EMODEL, "the HNSW graph is damaged (%s)", e.what());
+    }
+    *out = h;
+    return SHELF_OK;
+}
+
+extern "C" void hnsw_free(struct hnsw *h) { delete h; }
