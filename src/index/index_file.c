@@ -161,7 +161,7 @@ shelf_status shelf_index_load(const char *path, const shelf_model *m, shelf_inde
     *out = NULL;
     struct stat st;
     FILE *f = NULL;
-    shelf_status s = model_open(path, &f, &st, err); /* a regular file, never a FIFO */
+    shelf_status s = model_open(path, "index", &f, &st, err); /* a regular file, never a FIFO */
     if (s != SHELF_OK)
         return s;
     uint64_t sum = 0;

@@ -165,9 +165,11 @@ static inline const bag_encoder *model_bag(const shelf_model *m)
 int model_set_read_options(shelf_model *m, const shelf_read_options *r);
 shelf_model *model_new(void);
 
-/* Opens a model file for reading, refusing anything but a regular file (a FIFO would block
- * forever) without blocking on the open; fills st. SHELF_OK with *f open, or an error. */
-shelf_status model_open(const char *path, FILE **f, struct stat *st, shelf_error *err);
+/* Opens a model file (or another file of the model's making, `what` in messages) for
+ * reading, refusing anything but a regular file (a FIFO would block forever) without
+ * blocking on the open; fills st. SHELF_OK with *f open, or an error. */
+shelf_status model_open(const char *path, const char *what, FILE **f, struct stat *st,
+                        shelf_error *err);
 
 /* The model file's checksum of data[0..n) (the file stores it of every byte before it). */
 uint64_t model_checksum(const void *data, size_t n);

@@ -273,11 +273,12 @@ uint64_t model_checksum(const void *data, size_t n)
 /* Opens path for reading if it is a regular file. The open does not block (a FIFO would
  * wait forever for a writer, in `shelf info` as in a server's reload); blocking reads are
  * restored once the file is known to be regular. */
-shelf_status model_open(const char *path, FILE **out, struct stat *st, shelf_error *err)
+shelf_status model_open(const char *path, const char *what, FILE **out, struct stat *st,
+                        shelf_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return err_set(err, SHELF_EIO, "%s: cannot open model: %s", path, strerror(errno));
+        return err_set(err, SHELF_EIO, "%s: cannot open %s: %s", path, what, strerror(errno));
     int flags = fstat(fd, st) == 0 && S_ISREG(st->st_mode) ? fcntl(fd, F_GETFL) : -1;
     *out = flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
     if (*out)
@@ -339,7 +340,7 @@ shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *
 {
     struct stat st;
     FILE *f = NULL;
-    shelf_status s = model_open(path, &f, &st, err);
+    shelf_status s = model_open(path, "model", &f, &st, err);
     if (s != SHELF_OK)
         return s;
     model_reader r = {.f = f, .left = (uint64_t)st.st_size - 8};

@@ -65,7 +65,7 @@ shelf_status shelf_model_file_version(const char *path, unsigned *version, shelf
     unsigned char head[12];
     FILE *f = NULL;
     struct stat st;
-    shelf_status s = model_open(path, &f, &st, err);
+    shelf_status s = model_open(path, "model", &f, &st, err);
     if (s != SHELF_OK)
         return s;
     size_t got = fread(head, 1, sizeof head, f);
