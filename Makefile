@@ -92,8 +92,8 @@ build/fuzz/libshelf.a: $(LIB_OBJ:%=build/fuzz/%)
 	ar rcs $@ $^
 build/fuzz/bin/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build/fuzz/libshelf.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< build/fuzz/libshelf.a \
-	  $(LDLIBS)
+	$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@.o
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o build/fuzz/libshelf.a $(LDLIBS)
 
 fuzz-build: deps $(FUZZ_TARGETS:%=build/fuzz/bin/%)
 

@@ -740,5 +740,62 @@ expect_ok "embed with an image model" "$SHELF" embed --model img.shelf --data im
 expect_error "embed stops at a bad photo, naming it" 'bad.csv:2: img/truncated.jpg' "$SHELF" embed --model img.shelf --data imgs/bad.csv
 expect_ok "embed --skip-bad leaves out bad photos" "$SHELF" embed --model both.shelf --data imgs/notitle.csv --skip-bad
 [ "$(wc -l < out.txt)" -eq 3 ] && grep -q "skipped 1 products with a bad image" err.txt && pass "  the product with neither a known word nor a photo skipped and counted" || fail "  fused embed skip ($(cat err.txt))"
+echo "similar products and near-duplicates (shelf index, similar, duplicates)"
+expect_ok "index a catalog" "$SHELF" index --model m.shelf --data train.csv --out c.idx
+grep -q "exact search, the catalog's labels" err.txt && pass "  exact below 50,000 products, the catalog's labels" || fail "  index note ($(cat err.txt))"
+expect_ok "similar products of a catalog's products" "$SHELF" similar --index c.idx --model m.shelf --data test.csv --k 5
+python3 - out.txt test.csv <<'EOF2' && pass "  one line per product, five neighbours best first, mostly of its category" || fail "  similar output ($(head -c 300 out.txt))"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[2])))
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert [l["id"] for l in lines] == [r["id"] for r in rows]
+same = 0
+for l, r in zip(lines, rows):
+    n = l["neighbours"]
+    assert len(n) == 5 and all(a["score"] >= b["score"] for a, b in zip(n, n[1:])), n
+    same += sum(x["label"] == r["category"] for x in n)
+assert same >= 0.8 * 5 * len(rows), same
+EOF2
+expect_ok "similar to a product of the index by id" "$SHELF" similar --index c.idx --id p1 --k 3
+python3 -c "
+import json; d = json.loads(open('out.txt').read())
+assert d['id'] == 'p1' and len(d['neighbours']) == 3 and all(n['id'] != 'p1' for n in d['neighbours']), d
+" && pass "  three others" || fail "  similar --id ($(cat out.txt))"
+expect_ok "an approximate index" "$SHELF" index --model m.shelf --data train.csv --out h.idx --index-type hnsw
+"$SHELF" similar --index h.idx --model m.shelf --data test.csv --k 5 > approx.txt 2>err.txt
+"$SHELF" similar --index c.idx --model m.shelf --data test.csv --k 5 > exact.txt 2>>err.txt
+python3 - approx.txt exact.txt <<'EOF2' && pass "  finds what exact search finds" || fail "  approximate recall ($(cat err.txt))"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+e = [json.loads(l) for l in open(sys.argv[2])]
+hit = sum(len({x["id"] for x in p["neighbours"]} & {x["id"] for x in q["neighbours"]}) for p, q in zip(a, e))
+assert hit >= 0.95 * 5 * len(e), hit
+EOF2
+head -40 train.csv > dups.csv; tail -n +2 train.csv | head -5 | sed 's/^\([^,]*\),/d\1,/' >> dups.csv
+tail -n +2 train.csv | sed -n 6p | sed 's/^\([^,]*\),\(.*\),[^,]*$/x\1,\2,Footwear > Sandals/' >> dups.csv
+expect_ok "index with repeated listings" "$SHELF" index --model m.shelf --data dups.csv --out d.idx
+expect_ok "duplicates" "$SHELF" duplicates --index d.idx --threshold 0.99
+python3 - out.txt <<'EOF2' && pass "  the repeated listings grouped, the one filed elsewhere flagged" || fail "  duplicates ($(cat out.txt err.txt))"
+import json, sys
+groups = [json.loads(l) for l in open(sys.argv[1])]
+pairs = [g for g in groups if any(i.startswith("d") or i.startswith("x") for i in g["ids"])]
+assert len(pairs) >= 6, groups
+assert any(g["labels_differ"] and any(i.startswith("x") for i in g["ids"]) for g in groups), groups
+assert all(g["score"] >= 0.99 for g in groups)
+EOF2
+grep -q "groups of near-duplicates" err.txt && grep -q "under different labels" err.txt && pass "  and counted" || fail "  duplicates summary ($(cat err.txt))"
+expect_error "an index built by another model is refused" 'built by another model' "$SHELF" similar --index c.idx --model depth1.shelf --data test.csv
+expect_error "an id not in the index" 'no product of the index has this id' "$SHELF" similar --index c.idx --id nope
+expect_error "k larger than the index" 'the index holds' "$SHELF" similar --index d.idx --model m.shelf --data test.csv --k 900
+"$SHELF" similar --index c.idx --model m.shelf --data test.csv --k 0 >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--k" err.txt && pass "k of 0 is refused" || fail "k 0 (exit $rc, $(cat err.txt))"
+"$SHELF" similar --index c.idx --data test.csv >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "needs --index, and --model with --data, or --id" err.txt && pass "similar --data without --model is refused" || fail "similar without model (exit $rc)"
+head -c 300 c.idx > short.idx
+expect_error "a damaged index is refused" 'short.idx: .*(damaged|checksum)' "$SHELF" duplicates --index short.idx
+expect_error "a model file is not an index" 'not a shelf index' "$SHELF" duplicates --index m.shelf
+"$SHELF" index --model m.shelf --data train.csv --out x.idx --index-type ivf >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "auto, exact or hnsw" err.txt && pass "an unknown --index-type is refused" || fail "index-type (exit $rc)"
+out_is_input "index --out the model is refused" "(--model)" same.shelf "$SHELF" index --model same.shelf --data test.csv --out same.shelf
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

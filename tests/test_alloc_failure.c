@@ -424,6 +424,45 @@ static shelf_status embedded_runs(const void *arg, shelf_error *err)
     return s;
 }
 
+/* An index of the catalog's embeddings: made, built (exact, or with a graph), saved,
+ * loaded and searched both ways. hnswlib's own allocations do not go through the hook. */
+static shelf_status index_runs(const void *arg, shelf_error *err)
+{
+    const shelf_model *m = models[BAG];
+    int graph = *(const int *)arg;
+    shelf_product p[N];
+    const char *ids[N];
+    for (size_t i = 0; i < N; i++) {
+        p[i] = *shelf_catalog_get(products, i);
+        ids[i] = p[i].id;
+    }
+    size_t dim = shelf_embedding_dim(m);
+    float *v = malloc(N * dim * sizeof *v);
+    unsigned char ok[N];
+    long rows[N * 3];
+    float scores[N * 3];
+    shelf_index *x = NULL, *y = NULL;
+    shelf_status s = v ? shelf_embed(m, csv, p, N, 2, v, ok, NULL, err) : SHELF_ENOMEM;
+    if (s == SHELF_OK)
+        s = shelf_index_new(m, &x, err);
+    if (s == SHELF_OK)
+        s = shelf_index_add(x, ids, NULL, 1, v, N, err);
+    if (s == SHELF_OK)
+        s = shelf_index_build(x, graph ? SHELF_INDEX_HNSW : SHELF_INDEX_EXACT, 2, err);
+    if (s == SHELF_OK)
+        s = shelf_index_save(x, path_of("c.idx"), err);
+    if (s == SHELF_OK)
+        s = shelf_index_load(path_of("c.idx"), m, &y, err);
+    if (s == SHELF_OK)
+        s = shelf_index_search(y, v, N, 3, NULL, 0, 2, rows, scores, err);
+    if (s == SHELF_OK)
+        s = shelf_index_search(y, v, N, 3, NULL, 1, 2, rows, scores, err);
+    shelf_index_free(x);
+    shelf_index_free(y);
+    free(v);
+    return s;
+}
+
 /* A run that explains as it predicts, each product's best label explained at once and one
  * product's second label alone, twice (the second run reuses the buffers). */
 static shelf_status explained_runs(const void *arg, shelf_error *err)
@@ -477,6 +516,9 @@ static void predicting_texts(void **state)
         snprintf(what, sizeof what, "embedded %s", name);
         fail_both_ways(what, embedded_runs, m);
     }
+    static const int exact = 0, graph = 1;
+    fail_both_ways("index exact", index_runs, &exact);
+    fail_both_ways("index hnsw", index_runs, &graph);
 }
 
 /* ---- c. image prediction ------------------------------------------------------------- */

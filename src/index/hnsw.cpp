@@ -196,6 +196,32 @@ static bool links_ok(const hnswlib::HierarchicalNSW<float> *g, size_t n, size_t 
     return true;
 }
 
+/* hnswlib's file header (saveIndex), checked before hnswlib sizes anything by it: what it
+ * allocates then is bounded by the bytes there are. */
+static bool header_ok(const unsigned char *b, size_t size, size_t n, size_t dim)
+{
+    enum { HEADER = 6 * 8 + 4 + 4 + 3 * 8 + 8 + 8 };
+    if (size < HEADER)
+        return false;
+    size_t v[6], m[3], efc;
+    int maxlevel;
+    unsigned enter;
+    double mult;
+    memcpy(v, b, sizeof v);
+    memcpy(&maxlevel, b + 48, 4);
+    memcpy(&enter, b + 52, 4);
+    memcpy(m, b + 56, sizeof m);
+    memcpy(&mult, b + 80, 8);
+    memcpy(&efc, b + 88, 8);
+    size_t max_m0 = m[1], per = v[3];
+    if (v[0] != 0 || v[1] != n || v[2] != n || max_m0 == 0 || max_m0 > 4096 || m[0] > 4096 ||
+        m[2] > 4096 || maxlevel < 0 || maxlevel > 64 || (n && enter >= n) ||
+        !(mult > 0 && mult < 1e6) || efc > (1u << 20) ||
+        per != max_m0 * 4 + 4 + dim * 4 + 8 || v[4] != per - 8 || v[5] != per - 8 - dim * 4)
+        return false;
+    return n <= (size - HEADER) / (per + 4); /* every node's data and its link list's size */
+}
+
 extern "C" shelf_status hnsw_load(const unsigned char *bytes, size_t size, size_t n,
                                   size_t dim, struct hnsw **out, shelf_error *err)
 {
@@ -205,6 +231,8 @@ extern "C" shelf_status hnsw_load(const unsigned char *bytes, size_t size, size_
         memfile mf;
         if (mf.fd < 0)
             return err_set(err, SHELF_EIO, "cannot make a file in memory for the HNSW graph");
+        if (!header_ok(bytes, size, n, dim))
+            return err_set(err, SHELF_EMODEL, "the HNSW graph does not fit the index");
         if (write(mf.fd, bytes, size) != (ssize_t)size)
             return err_set(err, SHELF_EIO, "cannot hold the HNSW graph in memory");
         h = new hnsw(dim, n);

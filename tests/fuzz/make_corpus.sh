@@ -109,6 +109,14 @@ for m in image both; do
 done
 text fuzz_model not_a_model 0 'SHELFMDL'
 
+# ---- index files: exact and with an HNSW graph, of the bag model's vectors ----
+head -31 "$tmp/train.csv" > "$tmp/few.csv"
+"$shelf" index --model "$tmp/bag.model" --data "$tmp/few.csv" --out "$tmp/exact.idx" 2>/dev/null
+"$shelf" index --model "$tmp/bag.model" --data "$tmp/few.csv" --out "$tmp/hnsw.idx" --index-type hnsw 2>/dev/null
+seed fuzz_index exact 1 "$tmp/exact.idx"
+seed fuzz_index hnsw 1 "$tmp/hnsw.idx"
+text fuzz_index not_an_index 0 'SHELFIDX'
+
 # ---- images: one of each format, and the damaged ones make_images writes ----
 mkdir -p "$out/fuzz_image"
 for f in "$tmp"/img/img/*; do

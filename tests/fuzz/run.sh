@@ -19,7 +19,7 @@ shift 2
 # The largest input of each target: models and images may be big, the rest are text.
 max_len() {
   case $1 in
-    fuzz_model|fuzz_image) echo 1048576 ;;
+    fuzz_model|fuzz_image|fuzz_index) echo 1048576 ;;
     *) echo 65536 ;;
   esac
 }
