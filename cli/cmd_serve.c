@@ -98,6 +98,9 @@ typedef struct serve_args {
 /* A limit left at 0 is the library's default, which the help gives in words. */
 static const shelf_option serve_opts[] = {
     OPT_STRING(serve_args, "model", o.model_path, NULL, "model file (required)"),
+    OPT_STRING(serve_args, "index", o.index_path, NULL,
+               "index file (shelf index, with this model) for POST /v1/similar; reloaded "
+               "with the model"),
     OPT_STRING(serve_args, "host", o.host, "127.0.0.1",
                "address to listen on; 0.0.0.0 for all"),
     OPT_INT(serve_args, "port", o.port, 8080, NULL, 0, 65535,

@@ -631,8 +631,9 @@ shelf_status shelf_model_file_version(const char *path, unsigned *version, shelf
 
 /* ---- serving ------------------------------------------------------------------------- */
 
-/* An HTTP JSON server over a model file (POST /v1/classify, GET /healthz, GET /v1/model,
- * GET /metrics, POST /v1/admin/reload), on libmicrohttpd's thread pool; see README.md. */
+/* An HTTP JSON server over a model file (POST /v1/classify, POST /v1/similar with an index,
+ * GET /healthz, GET /v1/model, GET /metrics, POST /v1/admin/reload), on libmicrohttpd's
+ * thread pool; see README.md. */
 typedef struct shelf_server shelf_server;
 
 /* Receives the server's log lines (start, reloads, errors of the HTTP layer), without a
@@ -641,6 +642,8 @@ typedef void (*shelf_log_fn)(const char *line, void *user);
 
 typedef struct shelf_server_options {
     const char *model_path;
+    const char *index_path; /* NULL: no POST /v1/similar; else an index (shelf index) of the
+                               model's making, loaded and reloaded with it */
     const char *host;      /* a numeric address to bind; NULL: "127.0.0.1" */
     int port;              /* 0: any free port (shelf_server_port says which) */
     int threads;           /* HTTP threads, and threads of each image prediction; 0: cores */

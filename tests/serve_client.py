@@ -881,6 +881,67 @@ def test_drain(srv, body, token):
           f"exit {rc}: " + srv.text()[-1500:])
 
 
+def test_similar(model, index, other_model, both, both_index, jpg):
+    """POST /v1/similar: by id and by product, one or many; bad input gets a 4xx."""
+    srv = Server(model, "--index", index)
+    post = lambda body: srv.request("POST", "/v1/similar", body)
+    st, h, body = post({"id": "p1", "k": 3})
+    doc = json.loads(body) if st == 200 else {}
+    check("similar to a product of the index by id: three others, best first",
+          st == 200 and doc["id"] == "p1" and len(doc["neighbours"]) == 3
+          and all(n["id"] != "p1" for n in doc["neighbours"])
+          and all(a["score"] >= b["score"] for a, b in zip(doc["neighbours"], doc["neighbours"][1:]))
+          and h.get("X-Shelf-Model-Generation") == "1", body)
+    st, h, body = post({"title": "Brand5 running running size 2"})
+    doc = json.loads(body) if st == 200 else {}
+    check("similar to a new product: ten by default, with labels",
+          st == 200 and len(doc["neighbours"]) == 10 and all("label" in n for n in doc["neighbours"]),
+          body)
+    st, h, body = post({"products": [{"id": "q", "title": "stainless knife"}, {"id": "p2"}], "k": 2})
+    doc = json.loads(body) if st == 200 else {}
+    check("a batch of a new product and an id", st == 200 and [r["id"] for r in doc["results"]] ==
+          ["q", "p2"] and all(len(r["neighbours"]) == 2 for r in doc["results"]), body)
+    for name, req, want, word in [
+            ("an id not in the index: 404", {"id": "nope"}, 404, "not a product of the index"),
+            ("k 0: 400", {"id": "p1", "k": 0}, 400, "k must be"),
+            ("k past the largest: 400", {"id": "p1", "k": 257}, 400, "k must be"),
+            ("explain is for classify: 400", {"id": "p1", "explain": True}, 400, "classify"),
+            ("nothing to compare: 400", {}, 400, None)]:
+        st, h, body = post(req)
+        check("similar: " + name, is_error(st, body, want, word)[0], body)
+    st, h, body = srv.request("GET", "/v1/similar")
+    check("similar: GET is refused (405)", st == 405, st)
+    st, h, body = srv.request("POST", "/v1/similar", b"id=p1",
+                              {"Content-Type": "application/x-www-form-urlencoded"})
+    check("similar: a form body is refused (415)", st == 415, st)
+    text = srv.request("GET", "/metrics")[2].decode()
+    check("similar requests are counted", (metric(text, 'shelf_http_requests_total{endpoint='
+                                                  '"/v1/similar",status="200"}') or 0) >= 3, text[:300])
+    st, h, body = srv.request("POST", "/v1/admin/reload")
+    srv.send(signal.SIGHUP)
+    time.sleep(1)
+    st, h, body = post({"id": "p1"})
+    check("the index is reloaded with the model", st == 200 and h.get("X-Shelf-Model-Generation") == "2",
+          (st, h, body))
+    check("stops with status 0", srv.stop() == 0, srv.text()[-500:])
+    p = subprocess.run([SHELF, "serve", "--model", other_model, "--index", index, "--port", "0"],
+                       capture_output=True, text=True, timeout=60)
+    check("an index of another model is refused at start", p.returncode == 1 and
+          "built by another model" in p.stderr, p.stderr)
+    no_index = Server(model)
+    st, h, body = no_index.request("POST", "/v1/similar", {"id": "p1"})
+    check("similar without an index: 404 naming --index", is_error(st, body, 404, "--index")[0], body)
+    check("stops with status 0", no_index.stop() == 0, no_index.text()[-500:])
+    fused = Server(both, "--index", both_index)
+    st, h, body = fused.request("POST", "/v1/similar", {"title": "product", "image_base64": jpg, "k": 2})
+    check("a fused model's similar products of a photo and a title", st == 200 and
+          len(json.loads(body)["neighbours"]) == 2, body)
+    st, h, body = fused.request("POST", "/v1/similar", {"title": "product", "image_base64": jpg,
+                                                        "k": 200})
+    check("k larger than the index: 400 saying its size", is_error(st, body, 400, "the index holds")[0],
+          body)
+    check("stops with status 0", fused.stop() == 0, fused.text()[-500:])
+
 def info_labels(model):
     out = subprocess.run([SHELF, "info", "--model", model, "--labels", "1000"],
                          capture_output=True, text=True).stdout
@@ -948,6 +1009,8 @@ def main():
           body)
     check("stops with status 0", image_only.stop() == 0, image_only.text()[-500:])
     test_saturation(both, os.path.join(DIR, "imgs"))
+    test_similar(os.path.join(DIR, "served.shelf"), os.path.join(DIR, "served.idx"),
+                 os.path.join(DIR, "other.shelf"), both, os.path.join(DIR, "both.idx"), jpg)
     print("serve e2e: all passed" if failures == 0 else f"serve e2e: {failures} failed")
     return 1 if failures else 0
 

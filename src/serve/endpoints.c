@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 #include "serve/server.h"
+#include "serve/similar.h"
 
 static enum MHD_Result healthz(http_req *r)
 {
@@ -133,6 +134,30 @@ static enum MHD_Result classify_finish(http_req *r)
     return classify_answer_ok(r);
 }
 
+/* ---- POST /v1/similar ------------------------------------------------------------------ */
+
+static enum MHD_Result similar_run(http_req *r)
+{
+    shelf_server *s = r->srv;
+    req_error e = {0};
+    r->sm = holder_acquire(&s->holder);
+    field_names names;
+    field_names_of(r->sm->model, &names);
+    names.id_alone = 1;
+    char *body = NULL;
+    size_t len = 0;
+    if (req_parse_json(&r->q, r->body.data ? r->body.data : "", r->body.len, &names,
+                       s->o.max_batch, &e) ||
+        req_check_images(&r->q, r->sm->model, s->o.max_image_pixels, s->o.max_request_pixels,
+                         &e) ||
+        similar_answer(r->sm, &r->q, &body, &len, &e))
+        return http_error(r, e.status, "%s", e.why);
+    char generation[24];
+    snprintf(generation, sizeof generation, "%ld", r->sm->generation);
+    return http_respond(r, 200, "application/json", body, len, MHD_RESPMEM_MUST_FREE,
+                        "X-Shelf-Model-Generation", generation);
+}
+
 /* ---- POST /v1/admin/reload ------------------------------------------------------------ */
 
 static void *reload_thread(void *arg)
@@ -223,6 +248,8 @@ enum MHD_Result endpoint_run(http_req *r)
         return r->waiting ? reload_finish(r) : reload_start(r);
     case EP_CLASSIFY:
         return r->waiting ? classify_finish(r) : classify_start(r);
+    case EP_SIMILAR:
+        return similar_run(r);
     default:
         return http_error(r, 404, "no such endpoint");
     }

@@ -13,7 +13,8 @@ static const double bounds[METRIC_NBUCKETS - 1] = {0.0001, 0.00025, 0.0005, 0.00
                                                    0.25,   1,       5};
 
 static const char *const paths[EP_COUNT] = {"/v1/classify", "/healthz", "/v1/model",
-                                            "/metrics", "/v1/admin/reload", "other"};
+                                            "/metrics", "/v1/admin/reload", "/v1/similar",
+                                            "other"};
 
 const char *endpoint_path(endpoint ep) { return paths[ep]; }
 

@@ -14,6 +14,7 @@ typedef enum {
     EP_MODEL,
     EP_METRICS,
     EP_RELOAD,
+    EP_SIMILAR,
     EP_OTHER, /* unknown paths */
     EP_COUNT
 } endpoint;

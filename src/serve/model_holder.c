@@ -16,6 +16,7 @@ static void served_free(served_model *sm)
         shelf_scratch_free(sm->spare[i]);
     mem_free(sm->spare);
     shelf_predictor_free(sm->predictor);
+    shelf_index_free(sm->index);
     mem_free(sm->info_json);
     mem_free(sm->path);
     shelf_model_free(sm->model);
@@ -36,6 +37,8 @@ static shelf_status served_load(const model_holder *h, const char *path, long ge
     shelf_status st = shelf_model_load(path, &sm->model, err);
     if (st == SHELF_OK && shelf_model_modality(sm->model) != SHELF_MODALITY_TEXT)
         st = shelf_predictor_new(sm->model, h->threads, h->image_batch, &sm->predictor, err);
+    if (st == SHELF_OK && h->index_path)
+        st = shelf_index_load(h->index_path, sm->model, &sm->index, err);
     if (st != SHELF_OK) {
         served_free(sm);
         return st;
@@ -54,15 +57,20 @@ static shelf_status served_load(const model_holder *h, const char *path, long ge
     return SHELF_OK;
 }
 
-shelf_status holder_init(model_holder *h, const char *path, int threads, size_t image_batch,
-                         shelf_error *err)
+shelf_status holder_init(model_holder *h, const char *path, const char *index_path,
+                         int threads, size_t image_batch, shelf_error *err)
 {
     memset(h, 0, sizeof *h);
     h->threads = threads;
     h->image_batch = image_batch;
+    if (index_path && !(h->index_path = mem_strdup(index_path)))
+        return err_set(err, SHELF_ENOMEM, "out of memory");
     shelf_status st = served_load(h, path, 1, &h->current, err);
-    if (st != SHELF_OK)
+    if (st != SHELF_OK) {
+        mem_free(h->index_path);
+        h->index_path = NULL;
         return st;
+    }
     pthread_mutex_init(&h->mu, NULL);
     pthread_mutex_init(&h->reload_mu, NULL);
     return SHELF_OK;
@@ -114,6 +122,8 @@ shelf_status holder_reload(model_holder *h, const char *path, shelf_error *err)
 
 void holder_free(model_holder *h)
 {
+    mem_free(h->index_path);
+    h->index_path = NULL;
     if (!h->current)
         return;
     holder_release(h, h->current);

@@ -18,6 +18,7 @@ typedef struct served_model {
     char *info_json;        /* the body of GET /v1/model */
     size_t info_len;
     shelf_predictor *predictor; /* models that read images; used by one thread at a time */
+    shelf_index *index;     /* --index: the catalog's vectors by this model (NULL: none) */
     /* guarded by the holder's lock */
     int refs;
     shelf_scratch **spare;  /* scratches not in use */
@@ -29,15 +30,18 @@ typedef struct model_holder {
     pthread_mutex_t reload_mu; /* one reload at a time */
     served_model *current;
     int threads;               /* of each model's predictor */
+    char *index_path;          /* loaded with each model (NULL: none) */
     size_t image_batch;        /* products a predictor decodes at a time */
 } model_holder;
 
-/* Loads path as generation 1; models that read images get a predictor of threads threads
- * decoding image_batch products at a time. */
-shelf_status holder_init(model_holder *h, const char *path, int threads, size_t image_batch,
-                         shelf_error *err);
-/* Loads path (NULL: the current model's path) and swaps it in; the old model is freed
- * when its last request gives it back. On failure nothing changes. */
+/* Loads path as generation 1, with the index at index_path (NULL: none), which must be of
+ * its making; models that read images get a predictor of threads threads decoding
+ * image_batch products at a time. */
+shelf_status holder_init(model_holder *h, const char *path, const char *index_path,
+                         int threads, size_t image_batch, shelf_error *err);
+/* Loads path (NULL: the current model's path) and the index again, and swaps them in; the
+ * old ones are freed when their last request gives them back. On failure (an index the new
+ * model did not make, too) nothing changes. */
 shelf_status holder_reload(model_holder *h, const char *path, shelf_error *err);
 void holder_free(model_holder *h);
 

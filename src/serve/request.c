@@ -29,6 +29,7 @@ int req_fail(req_error *e, unsigned status, const char *fmt, ...)
 void field_names_of(const shelf_model *m, field_names *f)
 {
     f->n = model_text_fields(m, f->buf, sizeof f->buf, f->name, REQ_MAX_TEXT_FIELDS);
+    f->id_alone = 0;
 }
 
 void classify_req_free(classify_req *q)
@@ -110,6 +111,7 @@ static int parse_k(classify_req *q, const cJSON *v, req_error *e)
         return req_fail(e, 400, "k must be an integer from 1 to %d, not %s", REQ_MAX_K,
                         cJSON_IsNumber(v) ? "that" : json_type_name(v));
     q->k = (int)d;
+    q->k_given = 1;
     return 0;
 }
 
@@ -383,7 +385,7 @@ static int build_product(classify_req *q, size_t i, const product_fields *x,
     int any_text = 0;
     for (int t = 0; t < f->n; t++)
         any_text |= x->text[t] != NULL;
-    if (!any_text && !x->image)
+    if (!any_text && !x->image && !(f->id_alone && x->id))
         return req_fail(e, 400, "%snothing to classify: no text field (%s...) and no image",
                         w.at, f->n ? f->name[0] : "");
     if (x->id && utf8_valid_prefix(x->id, x->id_len) < x->id_len)

@@ -15,6 +15,7 @@ enum { REQ_MAX_K = 256, REQ_MAX_TEXT_FIELDS = 16, REQ_WHY = 512, REQ_MAX_EXPLAIN
 
 typedef struct classify_req {
     int k;                 /* labels per product, 1 by default */
+    int k_given;           /* whether the request said k */
     float min_conf;        /* 0: no back-off */
     int batch;             /* given as {"products": [...]}: answered as {"predictions": [...]} */
     int explain;           /* "explain": true: each answer carries its explanation */
@@ -44,6 +45,7 @@ typedef struct product_fields {
 typedef struct field_names {
     const char *name[REQ_MAX_TEXT_FIELDS];
     int n;
+    int id_alone; /* a product may be an id alone (/v1/similar: a product of the index) */
     char buf[512];
 } field_names;
 void field_names_of(const shelf_model *m, field_names *f);

@@ -111,7 +111,10 @@ static int authorized(const shelf_server *s, struct MHD_Connection *c)
     return diff == 0;
 }
 
-static int is_post(endpoint ep) { return ep == EP_CLASSIFY || ep == EP_RELOAD; }
+static int is_post(endpoint ep)
+{
+    return ep == EP_CLASSIFY || ep == EP_RELOAD || ep == EP_SIMILAR;
+}
 
 /* The checks a request's headers allow; answers and returns 1 when one fails (nothing of
  * the body has been read: libmicrohttpd closes the connection after the answer). */
@@ -122,8 +125,9 @@ static int refuse_early(http_req *r, const char *url, const char *method)
     if (s->draining)
         return http_error_h(r, 503, "Retry-After", "1", "the server is shutting down"), 1;
     if (r->ep == EP_OTHER)
-        return http_error(r, 404, "no such endpoint '%.200s' (POST /v1/classify, GET "
-                          "/healthz, GET /v1/model, GET /metrics, POST /v1/admin/reload)", url), 1;
+        return http_error(r, 404, "no such endpoint '%.200s' (POST /v1/classify, POST "
+                          "/v1/similar, GET /healthz, GET /v1/model, GET /metrics, POST "
+                          "/v1/admin/reload)", url), 1;
     /* requests, not connections: those still sending headers make room (watchdog.h) */
     if (atomic_load(&s->met.in_flight) > s->o.max_connections)
         return http_error_h(r, 503, "Retry-After", "1", "too many requests at once (more "
@@ -141,16 +145,16 @@ static int refuse_early(http_req *r, const char *url, const char *method)
     if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
         return http_error(r, 413, "the body is %.24s bytes, more than the %zu allowed "
                           "(--max-body)", cl, s->o.max_body), 1;
-    if (r->ep != EP_CLASSIFY)
+    if (r->ep != EP_CLASSIFY && r->ep != EP_SIMILAR)
         return 0;
     const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (type && strncasecmp(type, "multipart/form-data", 19) == 0) {
+    if (type && r->ep == EP_CLASSIFY && strncasecmp(type, "multipart/form-data", 19) == 0) {
         req_error e = {0};
         if (!(r->form = form_new(c, &e)))
             return http_error(r, e.status, "%s", e.why), 1;
     } else if (type && strncasecmp(type, "application/json", 16) != 0) {
-        return http_error(r, 415, "Content-Type %.100s: send application/json or "
-                          "multipart/form-data", type), 1;
+        return http_error(r, 415, "Content-Type %.100s: send application/json%s", type,
+                          r->ep == EP_CLASSIFY ? " or multipart/form-data" : ""), 1;
     }
     return 0;
 }
@@ -406,7 +410,8 @@ shelf_status shelf_server_start(const shelf_server_options *opts, shelf_server *
         st = err_set(err, SHELF_ENOMEM, "out of memory");
     s->o.token = NULL; /* the caller's copy may go */
     if (st == SHELF_OK)
-        st = holder_init(&s->holder, s->o.model_path, s->o.threads, IMAGES_PER_CALL, err);
+        st = holder_init(&s->holder, s->o.model_path, s->o.index_path, s->o.threads,
+                         IMAGES_PER_CALL, err);
     /* always: a reload may bring a model that reads images */
     if (st == SHELF_OK && !(s->images = batcher_new(s->o.max_queue, IMAGES_PER_CALL)))
         st = err_set(err, SHELF_ENOMEM, "cannot start the image prediction thread");
