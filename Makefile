@@ -116,6 +116,9 @@ build/bench/refit_head: bench/refit_head.c build/rel/libshelf.a
 build/bench/conv_speed: bench/conv_speed.c build/rel/libshelf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
+build/bench/ann_speed: bench/ann_speed.c build/rel/libshelf.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)
 build/bench/seq_speed: bench/seq_speed.c build/rel/libshelf.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(OPT) -o $@ $^ $(LDLIBS)

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Embeddings on fashion (issue 19): precision@10 of neighbours against TF-IDF and raw-pixel
+# k-NN, near-duplicate detection, exact against approximate search on a million vectors.
+# Run on a quiet machine; see bench/embed_bench.py for what each part measures.
+#   bash bench/embed.sh [--text M] [--image M] [--fused M] [--dups N] [--ann-rows N] [--no-ann]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh --bench
+make -s shelf build/bench/ann_speed
+exec /usr/bin/python3 bench/embed_bench.py "$@"
