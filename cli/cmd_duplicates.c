@@ -77,6 +77,10 @@ static int join_pairs(const dup_args *a, const shelf_index *x, size_t *up, float
                 if (j < 0 || s < a->threshold)
                     break;
                 size_t ra = root(up, q0 + i), rb = root(up, (size_t)j);
+                if (rb < ra) { /* the group's first product is its root */
+                    size_t t = ra;
+                    ra = rb, rb = t;
+                }
                 float l = fminf(s, fminf(low[ra], low[rb]));
                 if (ra != rb)
                     up[rb] = ra;

@@ -69,7 +69,8 @@ static int search_batch(embedding *e, const batch *b, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         size_t at = i * (size_t)j->k;
-        const char *why = e->ok[i] ? NULL : "no word the model knows: nothing to compare";
+        const char *why = e->ok[e->kept[i]] ? NULL : "no word the model knows: nothing to "
+                                                      "compare";
         if (write_neighbours(j->out, j->x, e->ids[i], j->rows + at, j->scores + at, j->k,
                              why)) {
             note(e->pg, "out of memory");

@@ -86,8 +86,11 @@ extern "C" shelf_status hnsw_build(const float *vecs, size_t n, size_t dim, int 
             }
         };
         std::vector<std::thread> team;
-        for (unsigned t = 1; t < nt; t++)
-            team.emplace_back(work);
+        try {
+            for (unsigned t = 1; t < nt; t++)
+                team.emplace_back(work);
+        } catch (...) { /* fewer threads than asked: those there are do the work */
+        }
         work();
         for (auto &t : team)
             t.join();
@@ -148,14 +151,18 @@ extern "C" shelf_status hnsw_save(const struct hnsw *h, unsigned char **bytes, s
             return err_set(err, SHELF_EIO, "cannot make a file in memory for the HNSW graph");
         h->graph->saveIndex(mf.path);
         off_t end = lseek(mf.fd, 0, SEEK_END);
-        if (end < 0)
+        if (end <= 0) /* hnswlib says nothing of a file it could not open */
             return err_set(err, SHELF_EIO, "cannot read back the HNSW graph");
         unsigned char *b = (unsigned char *)mem_alloc(end ? (size_t)end : 1);
         if (!b)
             return err_set(err, SHELF_ENOMEM, "out of memory");
-        if (pread(mf.fd, b, (size_t)end, 0) != end) {
-            mem_free(b);
-            return err_set(err, SHELF_EIO, "cannot read back the HNSW graph");
+        for (size_t got = 0; got < (size_t)end;) { /* a call moves at most 2 GiB */
+            ssize_t r = pread(mf.fd, b + got, (size_t)end - got, (off_t)got);
+            if (r <= 0) {
+                mem_free(b);
+                return err_set(err, SHELF_EIO, "cannot read back the HNSW graph");
+            }
+            got += (size_t)r;
         }
         *bytes = b;
         *size = (size_t)end;
@@ -165,8 +172,9 @@ extern "C" shelf_status hnsw_save(const struct hnsw *h, unsigned char **bytes, s
     return SHELF_OK;
 }
 
-/* Whether every node's links, at every level it has, name nodes of the graph, and the
- * header agrees with the index: what search follows without checking. */
+/* Whether every node's links, at every level it has, name nodes of the graph that have
+ * that level too, the entry point has the top level, and the header agrees with the index:
+ * what search follows without checking. */
 static bool links_ok(const hnswlib::HierarchicalNSW<float> *g, size_t n, size_t dim)
 {
     if (g->cur_element_count != n || g->data_size_ != dim * sizeof(float) ||
@@ -178,10 +186,15 @@ static bool links_ok(const hnswlib::HierarchicalNSW<float> *g, size_t n, size_t 
         g->label_offset_ != g->size_data_per_element_ - sizeof(hnswlib::labeltype) ||
         g->offsetData_ != g->size_data_per_element_ - sizeof(hnswlib::labeltype) - g->data_size_)
         return false;
+    if (n && g->element_levels_[g->enterpoint_node_] != g->maxlevel_)
+        return false;
     for (size_t i = 0; i < n; i++) {
         int levels = g->element_levels_[i];
         if (levels < 0 || levels > g->maxlevel_ || g->getExternalLabel((unsigned)i) >= n)
             return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int levels = g->element_levels_[i];
         for (int l = 0; l <= levels; l++) {
             auto *ll = l ? g->get_linklist((unsigned)i, l) : g->get_linklist0((unsigned)i);
             size_t cnt = g->getListCount(ll), max = l ? g->maxM_ : g->maxM0_;
@@ -189,7 +202,7 @@ static bool links_ok(const hnswlib::HierarchicalNSW<float> *g, size_t n, size_t 
                 return false;
             auto *to = (hnswlib::tableint *)(ll + 1);
             for (size_t j = 0; j < cnt; j++)
-                if (to[j] >= n)
+                if (to[j] >= n || g->element_levels_[to[j]] < l)
                     return false;
         }
     }
@@ -233,8 +246,12 @@ extern "C" shelf_status hnsw_load(const unsigned char *bytes, size_t size, size_
             return err_set(err, SHELF_EIO, "cannot make a file in memory for the HNSW graph");
         if (!header_ok(bytes, size, n, dim))
             return err_set(err, SHELF_EMODEL, "the HNSW graph does not fit the index");
-        if (write(mf.fd, bytes, size) != (ssize_t)size)
-            return err_set(err, SHELF_EIO, "cannot hold the HNSW graph in memory");
+        for (size_t put = 0; put < size;) { /* a call moves at most 2 GiB */
+            ssize_t w = write(mf.fd, bytes + put, size - put);
+            if (w <= 0)
+                return err_set(err, SHELF_EIO, "cannot hold the HNSW graph in memory");
+            put += (size_t)w;
+        }
         h = new hnsw(dim, n);
         h->graph = new hnswlib::HierarchicalNSW<float>(&h->space, mf.path, false, n);
         if (!links_ok(h->graph, n, dim)) {

@@ -72,16 +72,16 @@ static int index_reserve(shelf_index *x, size_t n)
 /* Row r's id and label, interned. 0, or -1 out of memory. */
 int index_name_row(shelf_index *x, size_t r, const char *id, const char *label)
 {
-    long before = (long)x->ids.n, i = strmap_intern(&x->ids, id ? id : "");
+    /* room first: an id interned always has its row */
     long l = strmap_intern(&x->labels, label ? label : "");
-    if (i < 0 || l < 0)
+    if (l < 0 || grow_array((void **)&x->row_of_id, &x->row_of_id_cap, x->ids.n + 1,
+                            sizeof *x->row_of_id, 1024))
         return -1;
-    if (i == before) { /* a new id: this is its first row */
-        if (grow_array((void **)&x->row_of_id, &x->row_of_id_cap, (size_t)i + 1,
-                       sizeof *x->row_of_id, 1024))
-            return -1;
+    long before = (long)x->ids.n, i = strmap_intern(&x->ids, id ? id : "");
+    if (i < 0)
+        return -1;
+    if (i == before) /* a new id: this is its first row */
         x->row_of_id[i] = (uint32_t)r;
-    }
     x->id_of[r] = (uint32_t)i;
     x->label_of[r] = (uint32_t)l;
     return 0;

@@ -5,6 +5,7 @@
 #ifndef SHELF_INDEX_INDEX_H
 #define SHELF_INDEX_INDEX_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,7 +15,7 @@
 /* Limits the file and the builder share, so that a damaged file cannot ask for absurd
  * allocations and every index built can be loaded. */
 enum { INDEX_MAX_DIM = 1 << 16, INDEX_MAX_K = 1000 };
-#define INDEX_MAX_ROWS (1ull << 31)
+#define INDEX_MAX_ROWS ((unsigned long long)INT_MAX) /* BLAS counts in int */
 
 struct shelf_index {
     uint64_t fingerprint; /* the model's (shelf_model_fingerprint) */

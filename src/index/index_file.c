@@ -130,8 +130,13 @@ static int read_index(model_reader *r, shelf_index *x, shelf_error *err, const c
     x->row_of_id = mem_alloc(x->row_of_id_cap * sizeof *x->row_of_id);
     if (!x->row_of_id)
         return mr_oom(r);
+    for (size_t i = 0; i < x->ids.n; i++)
+        x->row_of_id[i] = UINT32_MAX;
     for (size_t i = x->n; i-- > 0;) /* the first product with each id */
         x->row_of_id[x->id_of[i]] = (uint32_t)i;
+    for (size_t i = 0; i < x->ids.n; i++)
+        if (x->row_of_id[i] == UINT32_MAX)
+            return mr_fail(r, "an id without a product");
     uint32_t m = mr_u32(r), ef = mr_u32(r);
     uint64_t size = mr_u64(r);
     if (r->failed || (m == 0) != (size == 0) || mr_claim(r, "the graph", size, 1))

@@ -170,6 +170,7 @@ shelf_status shelf_predictor_embed(shelf_predictor *p, const char *data_path,
     if (!stats)
         stats = &ignored;
     memset(stats, 0, sizeof *stats);
+    predictor_forget_run(p, n);
     if (!p->m->image)
         return embed_texts(p, products, n, out, ok, err);
     int *labels = mem_alloc((n ? n : 1) * sizeof *labels);

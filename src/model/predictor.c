@@ -101,18 +101,23 @@ shelf_status shelf_predictor_new(const shelf_model *m, int threads, size_t max_b
     return predictor_new(m, threads, max_batch, 1, out, err);
 }
 
-shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
-                                 const shelf_product *products, size_t n, int k, int *labels,
-                                 float *probs, int *counts, unsigned char *used,
-                                 shelf_predict_stats *stats, shelf_error *err)
+void predictor_forget_run(shelf_predictor *p, size_t n)
 {
-    memset(stats, 0, sizeof *stats);
     for (size_t i = 0; i < p->nwhy; i++)
         mem_free(p->why[i].why);
     p->nwhy = 0;
     p->nweights = 0;
     p->nlast = n;
     predictor_forget_explained(p, 0);
+}
+
+shelf_status shelf_predictor_run(shelf_predictor *p, const char *data_path,
+                                 const shelf_product *products, size_t n, int k, int *labels,
+                                 float *probs, int *counts, unsigned char *used,
+                                 shelf_predict_stats *stats, shelf_error *err)
+{
+    memset(stats, 0, sizeof *stats);
+    predictor_forget_run(p, n);
     if (k <= 0)
         return err_set(err, SHELF_EINVAL, "k must be at least 1, not %d", k);
     if (model_has_image(p->m) && !p->probs)

@@ -55,6 +55,10 @@ struct shelf_predictor {
 shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, int images,
                            shelf_predictor **out, shelf_error *err);
 
+/* Forgets what the last run left (why images were not used, fusion weights,
+ * explanations) before a run of n products. */
+void predictor_forget_run(shelf_predictor *p, size_t n);
+
 /* Forgets the explanations of the last run, and makes room to record n: 0, or -1 out of
  * memory. */
 int predictor_forget_explained(shelf_predictor *p, size_t n);

@@ -28,7 +28,8 @@ static int queries(const served_model *sm, const classify_req *q, float *v, long
             embedded++;
             continue;
         }
-        if ((skip[i] = shelf_index_find(x, p->id)) < 0)
+        skip[i] = shelf_index_find(x, p->id);
+        if (skip[i] < 0 || !shelf_index_vector(x, (size_t)skip[i]))
             return req_fail(e, 404, "%sid '%.200s' is not a product of the index (send its "
                             "title or image to compare a new product)", q->batch ? "a product's "
                             : "", p->id);
@@ -97,7 +98,7 @@ int similar_answer(const served_model *sm, const classify_req *q, char **body, s
     if (q->explain || q->min_conf > 0)
         return req_fail(e, 400, "explain and min_confidence are for /v1/classify");
     int k = q->k_given ? q->k : SIMILAR_DEFAULT_K;
-    size_t n = shelf_index_size(x), most = n - 1; /* a product of the index is left out */
+    size_t n = shelf_index_size(x), most = n ? n - 1 : 0; /* a product is not its own */
     if ((size_t)k > most)
         return req_fail(e, 400, "k must be from 1 to %zu (the index holds %zu products), "
                         "not %d", most, n, k);
