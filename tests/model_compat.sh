@@ -20,14 +20,22 @@ export ONEDNN_MAX_CPU_ISA=AVX2
 pass() { printf '  ok   %s\n' "$1"; }
 fail() { printf '  FAIL %s\n' "$1"; fails=$((fails + 1)); }
 
-# same_fields OLD NEW DIGITS: every line (JSON) of OLD agrees with NEW's on the keys both
-# have. Numbers are taken as printed with at least DIGITS significant digits (%g leaves out
-# trailing zeros): printed alike, they must be equal; printed to different digits, agree
-# within half a unit in the last digit of each.
+# same_fields OLD NEW DIGITS [CLOSE]: every line (JSON) of OLD agrees with NEW's on the keys
+# both have. Numbers are taken as printed with at least DIGITS significant digits (%g leaves
+# out trailing zeros): printed alike, they must be equal; printed to different digits, agree
+# within half a unit in the last digit of each. With CLOSE, numbers need only agree within a
+# unit in their CLOSE-th significant digit: what another CPU's BLAS kernels (another order
+# of summing) change.
 same_fields() {
-    python3 - "$1" "$2" "$3" <<'EOF'
+    python3 - "$1" "$2" "$3" "${4:-0}" <<'EOF'
 import json, sys
 from decimal import Decimal
+
+CLOSE = int(sys.argv[4])
+
+def close(a, b):
+    big = max(abs(a), abs(b))
+    return CLOSE > 0 and big > 0 and abs(a - b) <= Decimal(1).scaleb(big.adjusted() - CLOSE + 1)
 
 def ulp(d):
     if d == 0:
@@ -44,7 +52,7 @@ def agree(a, b, where):
             return False
         return all(agree(x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(a, b)))
     if isinstance(a, Decimal) and isinstance(b, Decimal):
-        if a == b or (ulp(a) != ulp(b) and abs(a - b) <= (ulp(a) + ulp(b)) / 2):
+        if a == b or (ulp(a) != ulp(b) and abs(a - b) <= (ulp(a) + ulp(b)) / 2) or close(a, b):
             return True
     elif a == b:
         return True
@@ -63,14 +71,21 @@ sys.exit(0 if all(agree(a, b, f"line {i + 1}") for i, (a, b) in enumerate(zip(ol
 EOF
 }
 
-# check WHAT OUTPUT EXPECTED OLD DIGITS: OUTPUT is byte-identical to EXPECTED and agrees with
-# OLD, the old binary's, on their common fields (numbers printed with DIGITS digits).
+# check WHAT OUTPUT EXPECTED OLD DIGITS [CLOSE]: OUTPUT is byte-identical to EXPECTED and
+# agrees with OLD, the old binary's, on their common fields (numbers printed with DIGITS
+# digits). Models that read images (CLOSE 5) run their CNN on OpenBLAS, whose kernels differ
+# from one CPU to another (the fixtures were made on an Intel Xeon; an AMD EPYC sums in
+# another order): there the numbers need agree only to 5 digits, the rest exactly.
 check() {
-    local what=$1 got=$2 expected=$3 old=$4 digits=$5
-    if cmp -s "$got" "$expected"; then pass "$what as the current build printed it"; else
+    local what=$1 got=$2 expected=$3 old=$4 digits=$5 close=${6:-0}
+    if cmp -s "$got" "$expected"; then pass "$what as the current build printed it"
+    elif [ "$close" -gt 0 ] && same_fields "$expected" "$got" "$digits" "$close" >"$T/why" 2>&1 &&
+         same_fields "$got" "$expected" "$digits" "$close" >>"$T/why" 2>&1; then
+        pass "$what as the current build printed it, to $close digits on this CPU"
+    else
         fail "$what differs from $(basename "$expected"): $(diff "$expected" "$got" | head -c 300)"
     fi
-    if same_fields "$old" "$got" "$digits" >"$T/why" 2>&1; then
+    if same_fields "$old" "$got" "$digits" "$close" >"$T/why" 2>&1; then
         pass "$what agrees with the old binary's"
     else fail "$what disagrees with $(basename "$old"): $(head -c 400 "$T/why")"; fi
 }
@@ -82,7 +97,7 @@ known_failure() {
 
 for model in "$FIXTURES"/v*.shelf; do
     name=$(basename "$model" .shelf)
-    case $name in *-image | *-both | *-both-*) data=images.csv ;; *) data=query.csv ;; esac
+    case $name in *-image | *-both | *-both-*) data=images.csv close=5 ;; *) data=query.csv close=0 ;; esac
     echo "$name ($data)"
     checked=$((checked + 1))
     bug=$(known_failure "$name")
@@ -101,21 +116,22 @@ for model in "$FIXTURES"/v*.shelf; do
     if "$SHELF" info --model "$model" >"$T/info" 2>"$T/err" && grep -q '^labels' "$T/info"; then
         pass "info"; else fail "info (stderr: $(head -c 300 "$T/err"))"; fi
     if "$SHELF" predict --model "$model" --data "$data" --k 3 --threads 1 >"$T/pred" 2>"$T/err"
-    then check "predict" "$T/pred" "$FIXTURES/$name.expected.jsonl" "$FIXTURES/$name.old.jsonl" 6
+    then check "predict" "$T/pred" "$FIXTURES/$name.expected.jsonl" "$FIXTURES/$name.old.jsonl" 6 \
+        "$close"
     else fail "predict (stderr: $(head -c 300 "$T/err"))"; fi
     # The CNN's oneDNN path (issue 15), where this CPU has it, rounds differently: it agrees
     # with the old binary to 4 digits.
     if [ "$data" = images.csv ] && [ -n "$ONEDNN_SAVED" ]; then
         if ONEDNN_MAX_CPU_ISA=$ONEDNN_SAVED "$SHELF" predict --model "$model" --data "$data" \
                --k 3 --threads 1 >"$T/pred4" 2>"$T/err" &&
-           same_fields "$FIXTURES/$name.old.jsonl" "$T/pred4" 4 >"$T/why" 2>&1 &&
-           same_fields "$T/pred4" "$FIXTURES/$name.old.jsonl" 4 >>"$T/why" 2>&1
+           same_fields "$FIXTURES/$name.old.jsonl" "$T/pred4" 4 4 >"$T/why" 2>&1 &&
+           same_fields "$T/pred4" "$FIXTURES/$name.old.jsonl" 4 4 >>"$T/why" 2>&1
         then pass "predict on oneDNN agrees with the old binary's to 4 digits"
         else fail "predict on oneDNN: $(head -c 400 "$T/why" "$T/err")"; fi
     fi
     if "$SHELF" eval --model "$model" --data "$data" --json --threads 1 >"$T/eval" 2>"$T/err"
     then check "eval" "$T/eval" "$FIXTURES/$name.eval.expected.json" \
-        "$FIXTURES/$name.old.eval.json" 17
+        "$FIXTURES/$name.old.eval.json" 17 "$close"
     else fail "eval (stderr: $(head -c 300 "$T/err"))"; fi
 done
 
