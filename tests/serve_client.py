@@ -1009,7 +1009,7 @@ def main():
           body)
     check("stops with status 0", image_only.stop() == 0, image_only.text()[-500:])
     test_saturation(both, os.path.join(DIR, "imgs"))
-    test_similar(os.path.join(DIR, "served.shelf"), os.path.join(DIR, "served.idx"),
+    test_similar(os.path.join(DIR, "similar.shelf"), os.path.join(DIR, "similar.idx"),
                  os.path.join(DIR, "other.shelf"), both, os.path.join(DIR, "both.idx"), jpg)
     print("serve e2e: all passed" if failures == 0 else f"serve e2e: {failures} failed")
     return 1 if failures else 0

@@ -23,7 +23,8 @@ IMG=(--image-size 16 --width 4 --batch 16 --seed 2)
 train --train imgs/train.csv --valid imgs/valid.csv --out both.shelf --modality both \
   "${IMG[@]}" --epochs 2
 train --train imgs/train.csv --out img.shelf --modality image "${IMG[@]}" --epochs 1
-"$SHELF" index --model served.shelf --data train.csv --out served.idx --index-type hnsw 2>/dev/null
+cp served.shelf similar.shelf # the reload tests replace served.shelf
+"$SHELF" index --model similar.shelf --data train.csv --out similar.idx --index-type hnsw 2>/dev/null
 "$SHELF" index --model both.shelf --data imgs/train.csv --out both.idx 2>/dev/null
 
 /usr/bin/python3 "$ROOT/tests/serve_client.py" "$SHELF" "$T"
