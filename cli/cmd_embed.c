@@ -58,48 +58,21 @@ static int embed_run(const embed_args *a, const shelf_model *m, shelf_vector_for
                      const char *ids_path)
 {
     shelf_error err = {0};
-    shelf_read_options ro;
-    if (read_flags_apply(&a->rf, shelf_model_read_options(m), &ro))
-        return 2;
-    ro.require_label = 0;
-    ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
-    progress pg;
-    progress_start(&pg, "embed", isatty(2));
-    embedding e;
-    batch *b = calloc(2, sizeof *b);
-    shelf_reader *rd = NULL;
     shelf_vector_writer *w = NULL;
-    int status = 1;
-    if (embedding_init(&e, m, a->threads, a->data, ro.skip_bad, &pg))
-        goto done;
-    if (!b || shelf_reader_open(a->data, &ro, &rd, &err) != SHELF_OK ||
-        shelf_vector_writer_open(a->out, ids_path, fmt, e.dim, &w, &err) != SHELF_OK) {
-        fprintf(stderr, "shelf embed: %s\n", b ? err.message : "out of memory");
-        goto done;
-    }
-    e.sink = write_vectors;
-    e.sink_arg = w;
-    if (stream_batches(rd, b, &pg, embedding_batch, &e))
-        goto done;
-    progress_show(&pg, rd, 1);
-    shelf_read_stats st;
-    shelf_reader_stats(rd, &st);
-    report_read_stats(a->data, &st);
-    embedding_report(&e);
-    shelf_vector_writer *done_w = w;
-    w = NULL; /* committed or not, it is gone */
-    if (shelf_vector_writer_commit(done_w, &err) != SHELF_OK)
+    if (shelf_vector_writer_open(a->out, ids_path, fmt, shelf_embedding_dim(m), &w, &err) !=
+        SHELF_OK) {
         fprintf(stderr, "shelf embed: %s\n", err.message);
-    else
-        status = 0;
-done:
-    shelf_vector_writer_discard(w); /* a failed run leaves old files as they were */
-    for (int i = 0; b && i < 2; i++)
-        free(b[i].strings);
-    free(b);
-    embedding_free(&e);
-    shelf_reader_close(rd);
-    return status;
+        return 1;
+    }
+    int status = embedding_run("embed", m, &a->rf, a->data, a->threads, write_vectors, w);
+    if (status) {
+        shelf_vector_writer_discard(w); /* old files stay as they were */
+        return status;
+    }
+    if (shelf_vector_writer_commit(w, &err) == SHELF_OK)
+        return 0;
+    fprintf(stderr, "shelf embed: %s\n", err.message);
+    return 1;
 }
 
 int cmd_embed(int argc, char **argv)

@@ -80,42 +80,23 @@ static void usage(void)
 static int index_run(const index_args *a, const shelf_model *m, shelf_index_type type)
 {
     shelf_error err = {0};
-    shelf_read_options ro;
-    if (read_flags_apply(&a->rf, shelf_model_read_options(m), &ro))
-        return 2;
-    ro.require_label = 0;
-    ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
-    progress pg;
-    progress_start(&pg, "index", isatty(2));
-    embedding e;
     index_sink s = {.predicted = -1, .m = m};
-    batch *b = calloc(2, sizeof *b);
-    shelf_reader *rd = NULL;
     int status = 1;
-    if (embedding_init(&e, m, a->threads, a->data, ro.skip_bad, &pg))
-        goto done;
     s.labels = malloc(BATCH * sizeof *s.labels);
     s.counts = malloc(BATCH * sizeof *s.counts);
     s.probs = malloc(BATCH * sizeof *s.probs);
     s.names = malloc(BATCH * sizeof *s.names);
-    if (!b || !s.labels || !s.counts || !s.probs || !s.names) {
+    if (!s.labels || !s.counts || !s.probs || !s.names) {
         fprintf(stderr, "shelf index: out of memory\n");
         goto done;
     }
-    if (shelf_index_new(m, &s.x, &err) != SHELF_OK ||
-        shelf_reader_open(a->data, &ro, &rd, &err) != SHELF_OK) {
+    if (shelf_index_new(m, &s.x, &err) != SHELF_OK) {
         fprintf(stderr, "shelf index: %s\n", err.message);
         goto done;
     }
-    e.sink = add_batch;
-    e.sink_arg = &s;
-    if (stream_batches(rd, b, &pg, embedding_batch, &e))
+    if ((status = embedding_run("index", m, &a->rf, a->data, a->threads, add_batch, &s)))
         goto done;
-    progress_show(&pg, rd, 1);
-    shelf_read_stats st;
-    shelf_reader_stats(rd, &st);
-    report_read_stats(a->data, &st);
-    embedding_report(&e);
+    status = 1;
     if (shelf_index_size(s.x) == 0) {
         fprintf(stderr, "shelf index: %s: no products to index\n", a->data);
         goto done;
@@ -131,16 +112,11 @@ static int index_run(const index_args *a, const shelf_model *m, shelf_index_type
             shelf_index_labels_predicted(s.x) ? "the model's" : "the catalog's", a->out);
     status = 0;
 done:
-    for (int i = 0; b && i < 2; i++)
-        free(b[i].strings);
-    free(b);
     free(s.labels);
     free(s.counts);
     free(s.probs);
     free((void *)s.names);
     shelf_index_free(s.x);
-    embedding_free(&e);
-    shelf_reader_close(rd);
     return status;
 }
 

@@ -148,41 +148,7 @@ static int similar_to_id(similar_job *j, const char *id)
 /* --data: the neighbours of each of a catalog's products, embedded by the model. */
 static int similar_to_catalog(similar_job *j, const similar_args *a, const shelf_model *m)
 {
-    shelf_read_options ro;
-    if (read_flags_apply(&a->rf, shelf_model_read_options(m), &ro))
-        return 2;
-    ro.require_label = 0;
-    ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
-    shelf_error err = {0};
-    progress pg;
-    progress_start(&pg, "similar", isatty(2));
-    embedding e;
-    batch *b = calloc(2, sizeof *b);
-    shelf_reader *rd = NULL;
-    int status = 1;
-    if (embedding_init(&e, m, a->threads, a->data, ro.skip_bad, &pg))
-        goto done;
-    if (!b || shelf_reader_open(a->data, &ro, &rd, &err) != SHELF_OK) {
-        fprintf(stderr, "shelf similar: %s\n", b ? err.message : "out of memory");
-        goto done;
-    }
-    e.sink = search_batch;
-    e.sink_arg = j;
-    if (stream_batches(rd, b, &pg, embedding_batch, &e))
-        goto done;
-    progress_show(&pg, rd, 1);
-    shelf_read_stats st;
-    shelf_reader_stats(rd, &st);
-    report_read_stats(a->data, &st);
-    embedding_report(&e);
-    status = 0;
-done:
-    for (int i = 0; b && i < 2; i++)
-        free(b[i].strings);
-    free(b);
-    embedding_free(&e);
-    shelf_reader_close(rd);
-    return status;
+    return embedding_run("similar", m, &a->rf, a->data, a->threads, search_batch, j);
 }
 
 int cmd_similar(int argc, char **argv)

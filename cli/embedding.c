@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int embedding_init(embedding *e, const shelf_model *m, int threads, const char *data,
                    int skip_bad, progress *pg)
@@ -76,4 +77,45 @@ void embedding_report(const embedding *e)
     if (e->unknown)
         fprintf(stderr, "%s: %ld products have no word the model knows: their vectors are "
                 "zeros (the first at line %ld)\n", e->data, e->unknown, e->first_unknown);
+}
+
+int embedding_run(const char *cmd, const shelf_model *m, const read_flags *rf,
+                  const char *data, int threads,
+                  int (*sink)(embedding *e, const batch *b, size_t n), void *sink_arg)
+{
+    shelf_read_options ro;
+    if (read_flags_apply(rf, shelf_model_read_options(m), &ro))
+        return 2;
+    ro.require_label = 0;
+    ro.for_images = shelf_model_modality(m) != SHELF_MODALITY_TEXT;
+    progress pg;
+    progress_start(&pg, cmd, isatty(2));
+    embedding e;
+    batch *b = calloc(2, sizeof *b);
+    shelf_reader *rd = NULL;
+    shelf_error err = {0};
+    int status = 1;
+    if (embedding_init(&e, m, threads, data, ro.skip_bad, &pg))
+        goto done;
+    if (!b || shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf %s: %s\n", cmd, b ? err.message : "out of memory");
+        goto done;
+    }
+    e.sink = sink;
+    e.sink_arg = sink_arg;
+    if (stream_batches(rd, b, &pg, embedding_batch, &e))
+        goto done;
+    progress_show(&pg, rd, 1);
+    shelf_read_stats st;
+    shelf_reader_stats(rd, &st);
+    report_read_stats(data, &st);
+    embedding_report(&e);
+    status = 0;
+done:
+    for (int i = 0; b && i < 2; i++)
+        free(b[i].strings);
+    free(b);
+    embedding_free(&e);
+    shelf_reader_close(rd);
+    return status;
 }

@@ -5,6 +5,7 @@
 #ifndef SHELF_CLI_EMBEDDING_H
 #define SHELF_CLI_EMBEDDING_H
 
+#include "options.h"
 #include "stream.h"
 
 typedef struct embedding {
@@ -34,5 +35,13 @@ void embedding_free(embedding *e);
 int embedding_batch(void *arg, const batch *b);
 /* The counts after the run, on standard error. */
 void embedding_report(const embedding *e);
+
+/* The whole run of shelf CMD: the catalog `data` read with the model's read options as the
+ * flags change them, embedded batch by batch on `threads` threads, each batch's kept
+ * products handed to sink (with sink_arg in the embedding), the read counts and the
+ * embedding's printed at the end. 0, 1 after an error it printed, 2 for bad flags. */
+int embedding_run(const char *cmd, const shelf_model *m, const read_flags *rf,
+                  const char *data, int threads,
+                  int (*sink)(embedding *e, const batch *b, size_t n), void *sink_arg);
 
 #endif
