@@ -64,10 +64,11 @@ def describe(t):
     if t["kind"] == "ensemble":
         return "ensemble of trials " + " + ".join("%d (%.2f)" % (m["trial"], m["weight"])
                                                   for m in t["members"])
-    if t["kind"] == "bag":
-        return "bag, word n-grams 1-%d, chars %d-%d, lr %g, epochs %d, dim %d%s, %s" % (
-            t["ngrams"], t["minn"], t["maxn"], t["lr"], t["epochs"], t["dim"],
-            ", hierarchy" if t["hierarchy"] else "", t["balance"])
+    if t["kind"] == "bag":  # 0: the default, which the catalog's size decides
+        auto = lambda v, f: f % v if v else "auto"
+        return "bag, word n-grams 1-%d, chars %d-%d, lr %s, epochs %s, dim %d%s, %s" % (
+            t["ngrams"], t["minn"], t["maxn"], auto(t["lr"], "%g"), auto(t["epochs"], "%d"),
+            t["dim"], ", hierarchy" if t["hierarchy"] else "", t["balance"])
     return t["kind"]
 
 
