@@ -49,22 +49,20 @@ static void usage(void)
 /* Joins every product to its neighbours at the threshold or above. 0, or 1 after an error. */
 static int join_pairs(const dup_args *a, const shelf_index *x, size_t *up, float *low)
 {
-    size_t n = shelf_index_size(x), dim = shelf_index_dim(x);
+    size_t n = shelf_index_size(x);
     int k = a->k < (int)n - 1 ? a->k : (int)n - 1;
     long *rows = malloc(QUERIES * (size_t)k * sizeof *rows), *skip = malloc(QUERIES * sizeof *skip);
     float *scores = malloc(QUERIES * (size_t)k * sizeof *scores);
-    float *q = malloc(QUERIES * dim * sizeof *q);
-    int status = rows && skip && scores && q ? 0 : 1;
+    int status = rows && skip && scores ? 0 : 1;
     if (status)
         fprintf(stderr, "shelf duplicates: out of memory\n");
     shelf_error err = {0};
     for (size_t q0 = 0; q0 < n && !status; q0 += QUERIES) {
         size_t c = n - q0 < QUERIES ? n - q0 : QUERIES;
-        for (size_t i = 0; i < c; i++) {
-            memcpy(q + i * dim, shelf_index_vector(x, q0 + i), dim * sizeof *q);
+        for (size_t i = 0; i < c; i++) /* each product's neighbours but itself */
             skip[i] = (long)(q0 + i);
-        }
-        if (shelf_index_search(x, q, c, k, skip, a->exact, a->threads, rows, scores, &err) !=
+        /* the index's vectors lie one after another: a block of them is the queries */
+        if (shelf_index_search(x, shelf_index_vector(x, q0), c, k, skip, a->exact, a->threads, rows, scores, &err) !=
             SHELF_OK) {
             fprintf(stderr, "shelf duplicates: %s\n", err.message);
             status = 1;
@@ -90,7 +88,6 @@ static int join_pairs(const dup_args *a, const shelf_index *x, size_t *up, float
     free(rows);
     free(skip);
     free(scores);
-    free(q);
     return status;
 }
 

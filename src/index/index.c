@@ -103,12 +103,11 @@ shelf_status shelf_index_add(shelf_index *x, const char *const *ids,
     x->labels_predicted = labels_predicted != 0;
     if (index_reserve(x, n))
         return err_set(err, SHELF_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (index_name_row(x, x->n, ids[i], labels ? labels[i] : NULL))
+    for (size_t i = 0; i < n; i++)
+        if (index_name_row(x, x->n + i, ids[i], labels ? labels[i] : NULL))
             return err_set(err, SHELF_ENOMEM, "out of memory");
-        memcpy(x->vecs + x->n * x->dim, vecs + i * x->dim, x->dim * sizeof *x->vecs);
-        x->n++;
-    }
+    memcpy(x->vecs + x->n * x->dim, vecs, n * x->dim * sizeof *x->vecs);
+    x->n += n;
     return SHELF_OK;
 }
 

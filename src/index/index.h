@@ -35,10 +35,4 @@ struct shelf_index {
 /* Row r's id and label (interned; r < cap). 0, or -1 out of memory. */
 int index_name_row(shelf_index *x, size_t r, const char *id, const char *label);
 
-/* The k best rows for query q[dim] (cosines, best first; ties: the lower row first) among
- * all rows, exactly, skipping row `skip` (-1: none): a product's neighbours without itself.
- * Returns how many (k, or fewer rows). Used where one query at a time is simplest. */
-int index_search_one(const shelf_index *x, const float *q, int k, long skip, long *rows,
-                     float *scores);
-
 #endif

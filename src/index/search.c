@@ -72,19 +72,6 @@ static int top_k(const float *s, size_t n, int k, long skip, long *rows, float *
     return have;
 }
 
-int index_search_one(const shelf_index *x, const float *q, int k, long skip, long *rows,
-                     float *scores)
-{
-    float *s = mem_alloc((x->n ? x->n : 1) * sizeof *s);
-    if (!s)
-        return -1;
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)x->n, (int)x->dim, 1.0f, x->vecs,
-                (int)x->dim, q, 1, 0.0f, s, 1);
-    int got = top_k(s, x->n, k, skip, rows, scores);
-    mem_free(s);
-    return got;
-}
-
 typedef struct search_job {
     const shelf_index *x;
     const float *q;

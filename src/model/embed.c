@@ -86,6 +86,12 @@ void embed_features(const encoder_features *f, size_t j, float *dst)
     normalize(dst, EMBED_PROJECTION);
 }
 
+void embed_probs(float *dst, const float *p, size_t K, int logs)
+{
+    for (size_t c = 0; c < K; c++)
+        dst[c] = sqrtf(logs ? expf(p[c]) : p[c]);
+}
+
 static void scale(float *v, size_t n, float by)
 {
     for (size_t d = 0; d < n; d++)

@@ -45,6 +45,10 @@ void embed_features(const encoder_features *f, size_t j, float *dst);
  * another (each L2-normalized and weighed by the square root of its weight). */
 size_t model_text_feature_dim(const shelf_model *m);
 
+/* Probabilities p[K] (their logarithms with logs) as their square roots into dst: an
+ * embedding's probability part. */
+void embed_probs(float *dst, const float *p, size_t K, int logs);
+
 /* Finishes embedding v (its parts written: features normalized, probabilities as square
  * roots): zeros over a side the product lacks, each part weighed, the whole L2-normalized.
  * Returns 1, or 0 when the product has neither side (v is then zeros). */

@@ -308,10 +308,9 @@ int model_texts_embed(const shelf_model *m, shelf_scratch *s, const char *const 
         if (failed)
             return -1;
         for (size_t j = 0; j < c; j++) {
-            float *z = s->logits + j * K, *to = out + (i0 + j) * stride + F;
+            float *z = s->logits + j * K;
             model_calibrate(m, z);
-            for (size_t c2 = 0; c2 < K; c2++)
-                to[c2] = sqrtf(z[c2]);
+            embed_probs(out + (i0 + j) * stride + F, z, K, 0);
         }
     }
     return 0;

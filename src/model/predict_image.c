@@ -108,14 +108,6 @@ static void run_prior(void *arg, int tid, int nthreads)
     s->feat = NULL;
 }
 
-/* Probabilities (or log-probabilities) p[K] as their square roots into dst: an embedding's
- * part (embed.h). */
-static void put_sqrt_probs(float *dst, const float *p, size_t K, int logs)
-{
-    for (size_t c = 0; c < K; c++)
-        dst[c] = sqrtf(logs ? expf(p[c]) : p[c]);
-}
-
 /* shelf_predictor_embed: the probabilities' parts of the chunk's embeddings emb[c][dim]
  * (the features are written), then each finished. */
 static void finish_embeddings(shelf_predictor *p, const image_set *set, size_t c, float *emb,
@@ -127,8 +119,8 @@ static void finish_embeddings(shelf_predictor *p, const image_set *set, size_t c
     for (size_t i = 0; i < c; i++) {
         float *v = emb + i * l.dim;
         if (fused)
-            put_sqrt_probs(v + l.text_probs, p->prior + i * l.K, l.K, 1);
-        put_sqrt_probs(v + l.image_probs, p->probs + i * l.K, l.K, fused);
+            embed_probs(v + l.text_probs, p->prior + i * l.K, l.K, 1);
+        embed_probs(v + l.image_probs, p->probs + i * l.K, l.K, fused);
         ok[i] = (unsigned char)embed_finish(&l, v, fused && p->known[i], set->ok[i] != 0);
     }
 }
