@@ -16,6 +16,7 @@ static const struct {
     {"index", cmd_index, "a catalog's vectors in an index file, for similar and duplicates"},
     {"similar", cmd_similar, "the most similar products of an index"},
     {"duplicates", cmd_duplicates, "groups of near-duplicate listings in an index"},
+    {"labels", cmd_labels, "add labels to a model from a few examples, without retraining"},
     {"report", cmd_report, "a model on a labelled catalog as one HTML page"},
     {"info", cmd_info, "describe a model file"},
     {"serve", cmd_serve, "answer classification requests over HTTP (JSON)"},

@@ -108,5 +108,6 @@ int cmd_duplicates(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_labels(int argc, char **argv);
 
 #endif

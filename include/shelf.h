@@ -376,6 +376,29 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
                             const shelf_train_options *base, const shelf_autotune_options *ao,
                             shelf_model **out, double *score, shelf_error *err);
 
+/* New labels without retraining (shelf labels add): each label of examples that the model
+ * does not have gets a head column from its examples' features, the mean of them, scaled and
+ * offset by one scale and one threshold chosen on the examples themselves (each left out of
+ * its own label's mean), so that a product as close to the examples as they are to each
+ * other wins and others keep their old label (weight imprinting). Products of labels the
+ * model has are used only to choose those two. The bag of n-grams gains rows for the new
+ * products' words. Text models (not ensembles) only; m is changed only on success.
+ * SHELF_EINVAL when examples has no new label, or no product of the model's labels (nothing
+ * would say how far the new labels may reach). */
+typedef struct shelf_imprint_report {
+    int added;            /* new labels */
+    long examples;        /* products of new labels */
+    long contrast;        /* products of labels the model had */
+    long skipped_empty;   /* products without text, not used */
+    long new_rows;        /* feature rows the bag gained */
+    float scale, threshold; /* chosen */
+    float loo_accuracy;   /* on the new labels' examples, each left out of its label's mean
+                             (-1: no label has two examples) */
+    double seconds;       /* the call's */
+} shelf_imprint_report;
+shelf_status shelf_labels_add(shelf_model *m, const shelf_catalog *examples,
+                              shelf_imprint_report *report, shelf_error *err);
+
 /* Writes atomically: a temporary file beside path, fsync, rename. */
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err);
 shelf_status shelf_model_load(const char *path, shelf_model **out, shelf_error *err);

@@ -10,4 +10,13 @@
 shelf_status bag_vocab_build(bag_encoder *bag, const char *const *texts, size_t n,
                              int threads, uint64_t *seen, shelf_error *err);
 
+/* A copy of the bag (without embeddings) with rows for the features of texts[0..n) that it
+ * has none for and training would have kept (the same rule), weighted with the IDF they
+ * would have had in a corpus of corpus + n texts: the words of labels added after training
+ * (train/imprint.h). *out is NULL when no row is new (or the bag has embeddings, which new
+ * rows would lack); else *old_to_new[r] is old row r's row in it. */
+shelf_status bag_vocab_extend(const bag_encoder *bag, const char *const *texts, size_t n,
+                              long corpus, bag_encoder **out, uint32_t **old_to_new,
+                              shelf_error *err);
+
 #endif

@@ -1,0 +1,623 @@
+/* shelf labels add: new labels from a few examples each, without retraining (weight
+ * imprinting). A new label's head column is the mean of its examples' features, the vector
+ * the label head reads, divided by its squared length, so that the column scores a
+ * product's closeness s to the examples on one scale for every label (the examples' own
+ * mean scores 1). Its logit is then a * (s - t), after the model's calibration, with one
+ * scale a and one threshold t for all new labels, chosen by the log-loss of the file's
+ * products: each new label's examples scored against a mean without themselves, as new
+ * products will be, and products of the model's labels, which must keep them. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "model/bag_encoder.h"
+#include "model/bag_vocab.h"
+#include "model/label_head.h"
+#include "model/model.h"
+#include "model/taxonomy.h"
+
+/* One nonzero of a sparse feature vector. */
+typedef struct entry {
+    uint32_t at;
+    float v;
+} entry;
+
+/* Sparse vectors, one after another: vector i is e[off[i] .. off[i + 1]). */
+typedef struct vectors {
+    entry *e;
+    size_t n, cap;
+    size_t *off;
+} vectors;
+
+typedef struct imprint {
+    const shelf_model *m;
+    const char *path;
+    strmap labels;       /* the model's, then the new ones */
+    taxonomy tax;        /* over them */
+    int K0, K, N0, N;
+    size_t n;            /* products used */
+    const char **texts;
+    int *label;          /* each one's, among labels */
+    long *line;
+    encoder *enc;        /* the model's encoder, or the bag with rows for the new words */
+    uint32_t *old_to_new;
+    label_head head;     /* the model's, new rows and columns zero until the columns are set */
+    float *log_prior;    /* K, NULL without the adjustment */
+    float *base;         /* [n][K]: calibrated logits with the new columns zero */
+    vectors x;           /* the products' features, each ascending */
+    vectors mean;        /* per new label */
+    long *count;         /* per new label: its products */
+    /* per new label, then the centre (every product's mean): */
+    float *mm;           /* mean . mean */
+    float *mg;           /* mean . centre */
+    float *mx;           /* [n][C + 1]: mean . x */
+    float *xx;           /* [n]: x . x */
+    double old_weight;   /* in the log-loss, of a product of the model's labels */
+    float *t;            /* per new label: its threshold */
+} imprint;
+
+static void imprint_free(imprint *im)
+{
+    strmap_free(&im->labels);
+    taxonomy_free(&im->tax);
+    if (im->enc && im->enc != im->m->text)
+        encoder_free(im->enc);
+    label_head_free(&im->head);
+    mem_free(im->old_to_new);
+    mem_free(im->log_prior);
+    mem_free(im->texts);
+    mem_free(im->label);
+    mem_free(im->line);
+    mem_free(im->base);
+    mem_free(im->x.e);
+    mem_free(im->x.off);
+    mem_free(im->mean.e);
+    mem_free(im->mean.off);
+    mem_free(im->count);
+    mem_free(im->mm);
+    mem_free(im->mg);
+    mem_free(im->mx);
+    mem_free(im->xx);
+    mem_free(im->t);
+}
+
+static shelf_status oom(shelf_error *err)
+{
+    return err_set(err, SHELF_ENOMEM, "out of memory adding labels");
+}
+
+/* The products with a text, their labels interned after the model's. */
+static shelf_status collect(imprint *im, const shelf_catalog *c, shelf_imprint_report *rep,
+                            shelf_error *err)
+{
+    const shelf_model *m = im->m;
+    strmap_init(&im->labels);
+    for (int k = 0; k < im->K0; k++)
+        if (strmap_intern(&im->labels, m->labels.keys[k]) < 0)
+            return oom(err);
+    size_t total = shelf_catalog_size(c);
+    im->texts = mem_alloc((total + 1) * sizeof *im->texts);
+    im->label = mem_alloc((total + 1) * sizeof *im->label);
+    im->line = mem_alloc((total + 1) * sizeof *im->line);
+    if (!im->texts || !im->label || !im->line)
+        return oom(err);
+    for (size_t i = 0; i < total; i++) {
+        const shelf_product *p = shelf_catalog_get(c, i);
+        if (!p->label || !*p->label)
+            return err_set(err, SHELF_EINVAL, "%s:%ld: no label; every example needs one",
+                           im->path, p->line);
+        if (!p->text || !*p->text) {
+            rep->skipped_empty++;
+            continue;
+        }
+        long id = strmap_intern(&im->labels, p->label);
+        if (id < 0)
+            return oom(err);
+        im->texts[im->n] = p->text;
+        im->line[im->n] = p->line;
+        im->label[im->n++] = (int)id;
+        if (id < im->K0)
+            rep->contrast++;
+        else
+            rep->examples++;
+    }
+    im->K = (int)im->labels.n;
+    rep->added = im->K - im->K0;
+    if (rep->added == 0)
+        return err_set(err, SHELF_EINVAL,
+                       "%s: every label in it is one the model has (%ld products with text); "
+                       "nothing to add", im->path, (long)im->n);
+    if (rep->contrast == 0) /* nothing says how far the new labels may reach */
+        return err_set(err, SHELF_EINVAL,
+                       "%s: all its products have new labels; add about as many products of "
+                       "the model's own labels (from its training catalog), so that the new "
+                       "labels are placed against the old ones", im->path);
+    const char *sep = m->read.label_sep ? m->read.label_sep : SHELF_DEFAULT_LABEL_SEP;
+    if (taxonomy_build(&im->tax, &im->labels, sep, m->hierarchical))
+        return oom(err);
+    im->N0 = model_num_nodes(m);
+    im->N = im->tax.nnodes;
+    for (int k = im->K0; k < im->K; k++) {
+        uint32_t leaf = im->tax.path[im->tax.path_off[k + 1] - 1];
+        if ((int)leaf < im->N0) /* "Apparel" beside "Apparel > Topwear": no node of its own */
+            return err_set(err, SHELF_EINVAL,
+                           "%s: label '%s' is a branch of the model's taxonomy, not a new "
+                           "leaf; it cannot be added", im->path, im->labels.keys[k]);
+    }
+    return SHELF_OK;
+}
+
+/* The encoder the new model reads with, and its head: the model's, with rows for the new
+ * words (the bag) and zero columns for the new nodes. */
+static shelf_status widen(imprint *im, shelf_imprint_report *rep, shelf_error *err)
+{
+    const shelf_model *m = im->m;
+    im->enc = m->text;
+    if (m->text->ops->kind == ENCODER_BAG) {
+        bag_encoder *wider = NULL;
+        shelf_status st = bag_vocab_extend(as_const_bag(m->text), im->texts, im->n,
+                                           m->info.train_rows, &wider, &im->old_to_new, err);
+        if (st != SHELF_OK)
+            return st;
+        if (wider) {
+            im->enc = &wider->base;
+            rep->new_rows = (long)(wider->nrows - as_const_bag(m->text)->nrows);
+        }
+    }
+    const label_head *old = &m->text_head;
+    im->head.by_output = old->by_output;
+    if (label_head_alloc(&im->head, encoder_width(im->enc), im->N))
+        return oom(err);
+    const size_t N0 = (size_t)im->N0, N = (size_t)im->N;
+    if (old->by_output) { /* w[out][in]: the old outputs' rows as they were */
+        memcpy(im->head.w, old->w, old->in * N0 * sizeof *old->w);
+    } else {
+        for (size_t r = 0; r < old->in; r++) {
+            size_t to = im->old_to_new ? im->old_to_new[r] : r;
+            memcpy(im->head.w + to * N, old->w + r * N0, N0 * sizeof *old->w);
+        }
+    }
+    memcpy(im->head.b, old->b, N0 * sizeof *old->b);
+    if (m->log_prior) { /* a new label counts as a typical one */
+        if (!(im->log_prior = mem_alloc((size_t)im->K * sizeof *im->log_prior)))
+            return oom(err);
+        double sum = 0;
+        for (int k = 0; k < im->K0; k++)
+            sum += (im->log_prior[k] = m->log_prior[k]);
+        for (int k = im->K0; k < im->K; k++)
+            im->log_prior[k] = (float)(sum / im->K0);
+    }
+    return SHELF_OK;
+}
+
+static int by_index(const void *a, const void *b)
+{
+    uint32_t x = ((const entry *)a)->at, y = ((const entry *)b)->at;
+    return (x > y) - (x < y);
+}
+
+static int vectors_put(vectors *v, uint32_t at, float val)
+{
+    if (val == 0)
+        return 0;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 1024;
+        entry *e = mem_realloc(v->e, cap * sizeof *e);
+        if (!e)
+            return -1;
+        v->e = e;
+        v->cap = cap;
+    }
+    v->e[v->n++] = (entry){at, val};
+    return 0;
+}
+
+/* Product p's features (f's row j) into x, ascending. */
+static int keep_features(vectors *x, const encoder_features *f, size_t j, size_t p,
+                         size_t *len)
+{
+    size_t from = x->n;
+    if (f->sparse) {
+        const sparse_vec *s = &f->sparse[j];
+        for (size_t k = 0; k < s->n; k++)
+            if (vectors_put(x, s->rows[k], s->vals[k]))
+                return -1;
+    } else {
+        for (size_t k = 0; k < f->width; k++)
+            if (vectors_put(x, (uint32_t)k, f->dense[j * f->width + k]))
+                return -1;
+    }
+    qsort(x->e + from, x->n - from, sizeof *x->e, by_index);
+    x->off[p] = from;
+    len[p] = x->n - from;
+    return 0;
+}
+
+/* Every product's features and its calibrated logits with the new columns still zero. */
+static shelf_status score_products(imprint *im, shelf_error *err)
+{
+    const shelf_model *m = im->m;
+    const size_t K = (size_t)im->K, N = (size_t)im->N, window = im->enc->ops->batch(im->enc);
+    encoder_work *w = im->enc->ops->work_new(im->enc, window, 0);
+    float *z = mem_alloc(window * N * sizeof *z);
+    size_t *len = mem_alloc((im->n + 1) * sizeof *len);
+    im->base = mem_alloc(im->n * K * sizeof *im->base);
+    im->x.off = mem_alloc((im->n + 1) * sizeof *im->x.off);
+    shelf_status st = w && z && len && im->base && im->x.off ? SHELF_OK : oom(err);
+    for (size_t i0 = 0; st == SHELF_OK && i0 < im->n; i0 += window) {
+        encoder_batch b = {.n = im->n - i0 < window ? im->n - i0 : window,
+                           .texts = im->texts + i0};
+        encoder_features f;
+        if (im->enc->ops->forward(im->enc, w, &b, &f)) {
+            st = oom(err);
+            break;
+        }
+        label_head_forward(&im->head, &f, z);
+        for (size_t j = 0; j < b.n; j++) {
+            size_t p = i0 + (f.order ? (size_t)f.order[j] : j);
+            if (keep_features(&im->x, &f, j, p, len)) {
+                st = oom(err);
+                break;
+            }
+            float *l = im->base + p * K;
+            taxonomy_leaf_logits(&im->tax, z + j * N, l);
+            for (size_t k = 0; k < K; k++)
+                l[k] = l[k] / m->temperature -
+                       (im->log_prior ? m->adjust_tau * im->log_prior[k] : 0);
+        }
+    }
+    /* one array in product order, so that off[i + 1] ends vector i */
+    if (st == SHELF_OK) {
+        entry *e = mem_alloc((im->x.n + 1) * sizeof *e);
+        if (!e) {
+            st = oom(err);
+        } else {
+            size_t at = 0;
+            for (size_t i = 0; i < im->n; i++) {
+                memcpy(e + at, im->x.e + im->x.off[i], len[i] * sizeof *e);
+                im->x.off[i] = at;
+                at += len[i];
+            }
+            im->x.off[im->n] = at;
+            mem_free(im->x.e);
+            im->x.e = e;
+            im->x.cap = im->x.n + 1;
+        }
+    }
+    if (w)
+        im->enc->ops->work_free(w);
+    mem_free(z);
+    mem_free(len);
+    return st;
+}
+
+static double dot(const entry *a, size_t na, const entry *b, size_t nb)
+{
+    double s = 0;
+    for (size_t i = 0, j = 0; i < na && j < nb;) {
+        if (a[i].at == b[j].at)
+            s += (double)a[i++].v * b[j++].v;
+        else if (a[i].at < b[j].at)
+            i++;
+        else
+            j++;
+    }
+    return s;
+}
+
+/* The mean features of group c: new label c, or with c = C every product in the file,
+ * the centre that the labels' means are taken from. all is scratch. */
+static int mean_of(imprint *im, size_t c, size_t C, vectors *all)
+{
+    all->n = 0; /* the group's nonzeros, then summed per index */
+    long count = 0;
+    for (size_t i = 0; i < im->n; i++) {
+        if (c < C && (size_t)(im->label[i] - im->K0) != c)
+            continue;
+        count++;
+        for (size_t k = im->x.off[i]; k < im->x.off[i + 1]; k++)
+            if (vectors_put(all, im->x.e[k].at, im->x.e[k].v))
+                return -1;
+    }
+    if (c < C)
+        im->count[c] = count;
+    qsort(all->e, all->n, sizeof *all->e, by_index);
+    im->mean.off[c] = im->mean.n;
+    for (size_t k = 0; k < all->n;) {
+        uint32_t at = all->e[k].at;
+        double sum = 0;
+        for (; k < all->n && all->e[k].at == at; k++)
+            sum += all->e[k].v;
+        float v = (float)(sum / (double)count);
+        if (vectors_put(&im->mean, at, v))
+            return -1;
+    }
+    im->mean.off[c + 1] = im->mean.n;
+    return 0;
+}
+
+static double dot_means(const imprint *im, size_t a, size_t b)
+{
+    const vectors *m = &im->mean;
+    return dot(m->e + m->off[a], m->off[a + 1] - m->off[a], m->e + m->off[b],
+               m->off[b + 1] - m->off[b]);
+}
+
+/* Each new label's mean features and the centre's, and their dot products with every
+ * product's and each other's. */
+static shelf_status means(imprint *im, shelf_error *err)
+{
+    const size_t C = (size_t)(im->K - im->K0), G = C + 1;
+    im->count = mem_calloc(C, sizeof *im->count);
+    im->mm = mem_calloc(G, sizeof *im->mm);
+    im->mg = mem_calloc(G, sizeof *im->mg);
+    im->mean.off = mem_alloc((G + 1) * sizeof *im->mean.off);
+    im->mx = mem_alloc((im->n * G + 1) * sizeof *im->mx);
+    im->xx = mem_alloc((im->n + 1) * sizeof *im->xx);
+    if (!im->count || !im->mm || !im->mg || !im->mean.off || !im->mx || !im->xx)
+        return oom(err);
+    vectors all = {0};
+    for (size_t c = 0; c < G; c++)
+        if (mean_of(im, c, C, &all)) {
+            mem_free(all.e);
+            return oom(err);
+        }
+    mem_free(all.e);
+    for (size_t c = 0; c < G; c++) {
+        im->mm[c] = (float)dot_means(im, c, c);
+        im->mg[c] = (float)dot_means(im, c, C);
+    }
+    /* a mean at a time spread over the features' width, which each product reads at its
+     * nonzeros only: the centre's mean spans every product's words */
+    float *dense = mem_calloc(encoder_width(im->enc) + 1, sizeof *dense);
+    if (!dense)
+        return oom(err);
+    for (size_t i = 0; i < im->n; i++) {
+        const entry *x = im->x.e + im->x.off[i];
+        size_t nx = im->x.off[i + 1] - im->x.off[i];
+        im->xx[i] = (float)dot(x, nx, x, nx);
+    }
+    for (size_t c = 0; c < G; c++) {
+        const entry *me = im->mean.e;
+        for (size_t k = im->mean.off[c]; k < im->mean.off[c + 1]; k++)
+            dense[me[k].at] = me[k].v;
+        for (size_t i = 0; i < im->n; i++) {
+            double sum = 0;
+            for (size_t k = im->x.off[i]; k < im->x.off[i + 1]; k++)
+                sum += (double)im->x.e[k].v * dense[im->x.e[k].at];
+            im->mx[i * G + c] = (float)sum;
+        }
+        for (size_t k = im->mean.off[c]; k < im->mean.off[c + 1]; k++)
+            dense[me[k].at] = 0;
+    }
+    mem_free(dense);
+    return SHELF_OK;
+}
+
+/* Product i's closeness to new label c, both taken from the centre g:
+ * (mean - g) . (x - g) / |mean - g|^2, with the mean of c's products other than i when i is
+ * one of them. NAN when that leaves none. */
+static float closeness(const imprint *im, size_t i, size_t c)
+{
+    const size_t C = (size_t)(im->K - im->K0), G = C + 1;
+    double mx = im->mx[i * G + c], mm = im->mm[c], mg = im->mg[c];
+    const double gx = im->mx[i * G + C], gg = im->mm[C];
+    if ((size_t)(im->label[i] - im->K0) == c) {
+        double n = (double)im->count[c], xx = im->xx[i];
+        if (n < 2)
+            return NAN;
+        mm = (n * n * mm - 2 * n * mx + xx) / ((n - 1) * (n - 1));
+        mx = (n * mx - xx) / (n - 1);
+        mg = (n * mg - gx) / (n - 1);
+    }
+    double len = mm - 2 * mg + gg;
+    return len > 1e-12 ? (float)((mx - mg - gx + gg) / len) : 0;
+}
+
+/* The mean log-loss and the accuracy over the products that can be scored, with scale a
+ * and threshold t. The model's labels' logits are the same for every a and t: their
+ * largest and log-sum-exp per product (old[i][0], old[i][1]) stand for them. */
+static double loss_at(const imprint *im, const float *s, const float (*old)[2], float a,
+                      const float *t, double *accuracy)
+{
+    const size_t K = (size_t)im->K, K0 = (size_t)im->K0, C = K - K0;
+    double loss = 0, used = 0;
+    long right = 0, new_used = 0;
+    for (size_t i = 0; i < im->n; i++) {
+        const size_t y = (size_t)im->label[i];
+        const float *base = im->base + i * K, *si = s + i * C;
+        if (y >= K0 && isnan(si[y - K0]))
+            continue;
+        float top = old[i][0], ly = y < K0 ? base[y] : 0;
+        size_t best = 0; /* some old label */
+        for (size_t c = 0; c < C; c++) {
+            float l = base[K0 + c] + a * (si[c] - t[c]);
+            if (l > top)
+                top = l, best = K0 + c;
+            if (K0 + c == y)
+                ly = l;
+        }
+        float sum = expf(old[i][1] - top);
+        for (size_t c = 0; c < C; c++)
+            sum += expf(base[K0 + c] + a * (si[c] - t[c]) - top);
+        double weight = y < K0 ? im->old_weight : 1;
+        loss += weight * (logf(sum) + top - ly);
+        used += weight;
+        if (y >= K0) {
+            new_used++;
+            right += best == y;
+        }
+    }
+    *accuracy = new_used ? (double)right / (double)new_used : -1;
+    return used > 0 ? loss / used : 0;
+}
+
+static const float SCALES[] = {0.5f, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
+
+/* The scale and threshold of least log-loss (defaults when nothing can be scored). */
+static shelf_status choose(imprint *im, shelf_imprint_report *rep, shelf_error *err)
+{
+    const size_t C = (size_t)(im->K - im->K0);
+    float *s = mem_alloc((im->n * C + 1) * sizeof *s);
+    float(*old_logits)[2] = mem_alloc((im->n + 1) * sizeof *old_logits);
+    im->t = mem_alloc((C + 1) * sizeof *im->t);
+    if (!s || !old_logits || !im->t) {
+        mem_free(s);
+        mem_free(old_logits);
+        return oom(err);
+    }
+    long scored_new = 0, old = 0;
+    for (size_t i = 0; i < im->n; i++) {
+        const float *base = im->base + i * (size_t)im->K;
+        float top = base[0];
+        for (int k = 1; k < im->K0; k++)
+            top = base[k] > top ? base[k] : top;
+        double sum = 0;
+        for (int k = 0; k < im->K0; k++)
+            sum += exp((double)(base[k] - top));
+        old_logits[i][0] = top;
+        old_logits[i][1] = top + (float)log(sum);
+        for (size_t c = 0; c < C; c++)
+            s[i * C + c] = closeness(im, i, c);
+        if (im->label[i] < im->K0)
+            old++;
+        else
+            scored_new += !isnan(s[i * C + (size_t)(im->label[i] - im->K0)]);
+    }
+    /* new products will be as many as those of C typical labels among K: the model's
+     * products weigh K0 to the new labels' C, however many the file has of each */
+    im->old_weight = old ? (double)im->K0 / (double)C * (double)scored_new / (double)old : 1;
+    /* one scale and threshold for all, then each label's threshold on its own */
+    double best = INFINITY, acc;
+    rep->scale = 8;
+    rep->threshold = 0.5f;
+    rep->loo_accuracy = -1;
+    const float(*ol)[2] = (const float(*)[2])old_logits;
+    for (size_t ai = 0; ai < sizeof SCALES / sizeof *SCALES; ai++)
+        for (int ti = -10; ti <= 20; ti++) {
+            for (size_t c = 0; c < C; c++)
+                im->t[c] = 0.05f * (float)ti;
+            double loss = loss_at(im, s, ol, SCALES[ai], im->t, &acc);
+            if (loss > 0 && loss < best) {
+                best = loss;
+                rep->scale = SCALES[ai];
+                rep->threshold = 0.05f * (float)ti;
+                rep->loo_accuracy = (float)acc;
+            }
+        }
+    for (size_t c = 0; c < C; c++)
+        im->t[c] = rep->threshold;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t c = 0; c < C; c++) {
+            float keep = im->t[c];
+            for (int ti = -10; ti <= 20; ti++) {
+                im->t[c] = 0.05f * (float)ti;
+                double loss = loss_at(im, s, ol, rep->scale, im->t, &acc);
+                if (loss > 0 && loss < best) {
+                    best = loss;
+                    keep = im->t[c];
+                    rep->loo_accuracy = (float)acc;
+                }
+            }
+            im->t[c] = keep;
+        }
+    mem_free(s);
+    mem_free(old_logits);
+    return SHELF_OK;
+}
+
+/* The new labels' columns: a * T * (mean - g) / |mean - g|^2, and the bias that takes
+ * (mean - g) . g / |mean - g|^2 + t off it, so that after the temperature T the logit gains
+ * a * (s - t). */
+static void set_columns(imprint *im, float a)
+{
+    const size_t C = (size_t)(im->K - im->K0), N = (size_t)im->N;
+    const float at = a * im->m->temperature;
+    label_head *h = &im->head;
+    for (size_t c = 0; c < C; c++) {
+        size_t k = (size_t)im->K0 + c, node = im->tax.path[im->tax.path_off[k + 1] - 1];
+        double len = im->mm[c] - 2 * im->mg[c] + im->mm[C];
+        float scale = len > 1e-12 ? (float)(at / len) : 0;
+        /* mean - g, merged over both lists */
+        const entry *m = im->mean.e + im->mean.off[c], *ge = im->mean.e + im->mean.off[C];
+        size_t nm = im->mean.off[c + 1] - im->mean.off[c], ng = im->mean.off[C + 1] - im->mean.off[C];
+        for (size_t i = 0, j = 0; i < nm || j < ng;) {
+            uint32_t at_row;
+            float v;
+            if (j == ng || (i < nm && m[i].at < ge[j].at)) {
+                at_row = m[i].at;
+                v = m[i++].v;
+            } else if (i == nm || ge[j].at < m[i].at) {
+                at_row = ge[j].at;
+                v = -ge[j++].v;
+            } else {
+                at_row = m[i].at;
+                v = m[i++].v - ge[j++].v;
+            }
+            if (h->by_output)
+                h->w[node * h->in + at_row] = scale * v;
+            else
+                h->w[(size_t)at_row * N + node] = scale * v;
+        }
+        h->b[node] = -scale * (float)(im->mg[c] - im->mm[C]) - at * im->t[c];
+    }
+}
+
+/* The model takes the new labels, taxonomy, encoder and head. */
+static void commit(imprint *im, shelf_model *m)
+{
+    strmap_free(&m->labels);
+    m->labels = im->labels;
+    strmap_init(&im->labels);
+    taxonomy_free(&m->tax);
+    m->tax = im->tax;
+    memset(&im->tax, 0, sizeof im->tax);
+    if (im->enc != m->text) {
+        encoder_free(m->text);
+        m->text = im->enc;
+    }
+    im->enc = NULL;
+    label_head_free(&m->text_head);
+    m->text_head = im->head;
+    memset(&im->head, 0, sizeof im->head);
+    if (im->log_prior) {
+        mem_free(m->log_prior);
+        m->log_prior = im->log_prior;
+        im->log_prior = NULL;
+    }
+    m->fingerprint = 0; /* no longer the file it came from */
+}
+
+shelf_status shelf_labels_add(shelf_model *m, const shelf_catalog *examples,
+                              shelf_imprint_report *report, shelf_error *err)
+{
+    const double t0 = now_sec();
+    shelf_imprint_report rep = {0};
+    if (!m->text || m->image || m->nmembers)
+        return err_set(err, SHELF_EINVAL,
+                       "labels can be added to a text model only; this one %s (retrain it "
+                       "with the new labels)",
+                       m->nmembers ? "is an ensemble" : "reads photos");
+    imprint im = {.m = m, .path = shelf_catalog_path(examples), .K0 = model_num_labels(m)};
+    shelf_status st = collect(&im, examples, &rep, err);
+    if (st == SHELF_OK)
+        st = widen(&im, &rep, err);
+    if (st == SHELF_OK)
+        st = score_products(&im, err);
+    if (st == SHELF_OK)
+        st = means(&im, err);
+    if (st == SHELF_OK)
+        st = choose(&im, &rep, err);
+    if (st == SHELF_OK) {
+        set_columns(&im, rep.scale);
+        commit(&im, m);
+        rep.seconds = now_sec() - t0;
+        if (report)
+            *report = rep;
+    }
+    imprint_free(&im);
+    return st;
+}
