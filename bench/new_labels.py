@@ -7,7 +7,7 @@ category, with 1,000 training products of the model's own categories beside them
 against a full retrain on every category. Accuracy on the test split's products of the new
 categories and of the old ones, and the time of each step.
 
-usage: /usr/bin/python3 bench/new_labels.py [--held-out N] [--seed S]
+usage: /usr/bin/python3 bench/new_labels.py [--held-out N] [--seed S] [--text-encoder E]
 """
 import argparse
 import csv
@@ -46,9 +46,9 @@ def sh(cmd):
     return time.time() - t0, p
 
 
-def train(train_csv, valid_csv, out):
+def train(train_csv, valid_csv, out, encoder):
     t, _ = sh([SHELF, "train", "--train", train_csv, "--valid", valid_csv, "--out", out,
-               "--threads", "2", "--seed", "1", "--quiet"])
+               "--threads", "2", "--seed", "1", "--quiet", "--text-encoder", encoder])
     return t
 
 
@@ -76,7 +76,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--held-out", type=int, default=10)
     ap.add_argument("--seed", type=int, default=19)
+    ap.add_argument("--text-encoder", default="bag", help="bag, gru or transformer")
     a = ap.parse_args()
+    global OUT
+    OUT = os.path.join(OUT, a.text_encoder)
     os.makedirs(OUT, exist_ok=True)
     rnd = random.Random(a.seed)
     tr, va, te = rows("train"), rows("valid"), rows("test")
@@ -89,12 +92,14 @@ def main():
     test = os.path.join(DATA, "test.csv")
     base = os.path.join(OUT, "old.shelf")
     results = []
-    emit = lambda r: (results.append(r), print(json.dumps(r), flush=True))
-    t_base = train(base_train, base_valid, base)
+    emit = lambda r: (results.append(dict(r, encoder=a.text_encoder)),
+                      print(json.dumps(results[-1]), flush=True))
+    t_base = train(base_train, base_valid, base, a.text_encoder)
     emit(dict({"system": "trained without the new categories", "seconds": round(t_base, 1),
                "categories": sorted(new)}, **accuracy(base, test, new)))
     full = os.path.join(OUT, "full.shelf")
-    t_full = train(os.path.join(DATA, "train.csv"), os.path.join(DATA, "valid.csv"), full)
+    t_full = train(os.path.join(DATA, "train.csv"), os.path.join(DATA, "valid.csv"), full,
+                   a.text_encoder)
     emit(dict({"system": "full retrain", "seconds": round(t_full, 1)}, **accuracy(full, test, new)))
     old_rows = [r for r in tr if r["category"] not in new]
     for n in (5, 20):

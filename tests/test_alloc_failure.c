@@ -260,6 +260,13 @@ static int setup(void **state)
                 colours[i % 3]);
     }
     assert_int_equal(fclose(f), 0);
+    f = fopen(path_of("examples.csv"), "w"); /* a new colour, and old ones beside it */
+    assert_non_null(f);
+    fprintf(f, "id,title,image,category\n");
+    for (int i = 0; i < 6; i++)
+        fprintf(f, "e%d,violet gadget %d,,Things > violet\ne%d,%s thing %d,,Things > %s\n", i,
+                i, i + 6, colours[i % 3], i, colours[i % 3]);
+    assert_int_equal(fclose(f), 0);
     photo_size = webp_of(1, 99, &photo);
     for (int m = 0; m < MODELS; m++) {
         models[m] = train(m);
@@ -493,6 +500,30 @@ static shelf_status explained_runs(const void *arg, shelf_error *err)
     return s;
 }
 
+/* New labels from examples (shelf_labels_add) into a fresh copy of a text model: the model
+ * loaded, the examples read, the labels added; a failure leaves the model as it was. */
+static shelf_status labels_added(const void *arg, shelf_error *err)
+{
+    int which = *(const int *)arg;
+    char examples[256];
+    snprintf(examples, sizeof examples, "%s", path_of("examples.csv"));
+    shelf_model *m = NULL;
+    shelf_catalog *c = NULL;
+    shelf_read_options ro = train_read_options(which);
+    shelf_status s = shelf_model_load(model_paths[which], &m, err);
+    if (s == SHELF_OK)
+        s = shelf_catalog_load(examples, &ro, &c, err);
+    int before = m ? shelf_model_num_labels(m) : 0;
+    shelf_imprint_report rep;
+    if (s == SHELF_OK)
+        s = shelf_labels_add(m, c, &rep, err);
+    if (m && s != SHELF_OK && shelf_model_num_labels(m) != before)
+        fail_msg("labels add %s: the model changed on a failure", model_names[which]);
+    shelf_catalog_free(c);
+    shelf_model_free(m);
+    return s;
+}
+
 static void predicting_texts(void **state)
 {
     (void)state;
@@ -515,6 +546,8 @@ static void predicting_texts(void **state)
         fail_both_ways(what, explained_runs, m);
         snprintf(what, sizeof what, "embedded %s", name);
         fail_both_ways(what, embedded_runs, m);
+        snprintf(what, sizeof what, "labels add %s", name);
+        fail_both_ways(what, labels_added, &text_models[i]);
     }
     static const int exact = 0, graph = 1;
     fail_both_ways("index exact", index_runs, &exact);

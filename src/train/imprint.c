@@ -150,8 +150,16 @@ static shelf_status collect(imprint *im, const shelf_catalog *c, shelf_imprint_r
     return SHELF_OK;
 }
 
+/* The head's weight from input r to output o; r = in: output o's bias. */
+static float *param(label_head *h, size_t r, size_t o)
+{
+    return r == h->in     ? &h->b[o]
+         : h->by_output ? &h->w[o * h->in + r]
+                        : &h->w[r * (size_t)h->out + o];
+}
+
 /* The encoder the new model reads with, and its head: the model's, with rows for the new
- * words (the bag) and zero columns for the new nodes. */
+ * words (the bag) and columns for the new nodes. */
 static shelf_status widen(imprint *im, shelf_imprint_report *rep, shelf_error *err)
 {
     const shelf_model *m = im->m;
@@ -181,6 +189,44 @@ static shelf_status widen(imprint *im, shelf_imprint_report *rep, shelf_error *e
         }
     }
     memcpy(im->head.b, old->b, N0 * sizeof *old->b);
+    return SHELF_OK;
+}
+
+/* A new label starts as the model's average one, whose logit a product's top label beats;
+ * the imprint then adds what its examples share (set_columns). Each new leaf node's column:
+ * the mean over the old labels of the sum of their nodes'
+ * columns, less the columns of its nodes that the model has (its branch, under
+ * --hierarchy); a new branch node stays zero. */
+static shelf_status average_label(imprint *im, shelf_error *err)
+{
+    const taxonomy *t = &im->tax;
+    label_head *h = &im->head;
+    const size_t N0 = (size_t)im->N0;
+    float *uses = mem_calloc(N0 + 1, sizeof *uses); /* old labels under each old node */
+    if (!uses)
+        return oom(err);
+    for (int k = 0; k < im->K0; k++)
+        for (uint32_t j = t->path_off[k]; j < t->path_off[k + 1]; j++)
+            uses[t->path[j]] += 1.0f / (float)im->K0;
+    for (size_t r = 0; r <= h->in; r++) { /* row in: the biases */
+        double avg = 0;
+        for (size_t o = 0; o < N0; o++)
+            avg += uses[o] * *param(h, r, o);
+        for (int k = im->K0; k < im->K; k++) {
+            double v = avg;
+            for (uint32_t j = t->path_off[k]; j + 1 < t->path_off[k + 1]; j++)
+                if (t->path[j] < N0)
+                    v -= *param(h, r, t->path[j]);
+            *param(h, r, t->path[t->path_off[k + 1] - 1]) = (float)v;
+        }
+    }
+    mem_free(uses);
+    return SHELF_OK;
+}
+
+static shelf_status prior(imprint *im, shelf_error *err)
+{
+    const shelf_model *m = im->m;
     if (m->log_prior) { /* a new label counts as a typical one */
         if (!(im->log_prior = mem_alloc((size_t)im->K * sizeof *im->log_prior)))
             return oom(err);
@@ -417,22 +463,38 @@ static float closeness(const imprint *im, size_t i, size_t c)
     return len > 1e-12 ? (float)((mx - mg - gx + gg) / len) : 0;
 }
 
-/* The mean log-loss and the accuracy over the products that can be scored, with scale a
- * and threshold t. The model's labels' logits are the same for every a and t: their
- * largest and log-sum-exp per product (old[i][0], old[i][1]) stand for them. */
-static double loss_at(const imprint *im, const float *s, const float (*old)[2], float a,
-                      const float *t, double *accuracy)
+/* What the model's own labels give a product, the same for every scale and threshold: the
+ * largest logit, its label, and the log-sum-exp. */
+typedef struct old_logits {
+    float top, lse;
+    int best;
+} old_logits;
+
+/* How a scale and thresholds do on the products that can be scored, each weighted (a
+ * product of the model's labels by old_weight): the errors, then the log-loss. */
+typedef struct fit {
+    double errors, loss, new_accuracy;
+} fit;
+
+static int better(fit a, fit b)
+{
+    return a.errors < b.errors - 1e-9 || (a.errors <= b.errors + 1e-9 && a.loss < b.loss);
+}
+
+static fit fit_at(const imprint *im, const float *s, const old_logits *old, float a,
+                  const float *t)
 {
     const size_t K = (size_t)im->K, K0 = (size_t)im->K0, C = K - K0;
-    double loss = 0, used = 0;
+    double used = 0;
     long right = 0, new_used = 0;
+    fit f = {0, 0, -1};
     for (size_t i = 0; i < im->n; i++) {
         const size_t y = (size_t)im->label[i];
         const float *base = im->base + i * K, *si = s + i * C;
         if (y >= K0 && isnan(si[y - K0]))
             continue;
-        float top = old[i][0], ly = y < K0 ? base[y] : 0;
-        size_t best = 0; /* some old label */
+        float top = old[i].top, ly = y < K0 ? base[y] : 0;
+        size_t best = (size_t)old[i].best;
         for (size_t c = 0; c < C; c++) {
             float l = base[K0 + c] + a * (si[c] - t[c]);
             if (l > top)
@@ -440,72 +502,112 @@ static double loss_at(const imprint *im, const float *s, const float (*old)[2], 
             if (K0 + c == y)
                 ly = l;
         }
-        float sum = expf(old[i][1] - top);
+        float sum = expf(old[i].lse - top);
         for (size_t c = 0; c < C; c++)
             sum += expf(base[K0 + c] + a * (si[c] - t[c]) - top);
         double weight = y < K0 ? im->old_weight : 1;
-        loss += weight * (logf(sum) + top - ly);
+        f.loss += weight * (logf(sum) + top - ly);
+        f.errors += weight * (best != y);
         used += weight;
         if (y >= K0) {
             new_used++;
             right += best == y;
         }
     }
-    *accuracy = new_used ? (double)right / (double)new_used : -1;
-    return used > 0 ? loss / used : 0;
+    if (used > 0) {
+        f.loss /= used;
+        f.errors /= used;
+    }
+    if (new_used)
+        f.new_accuracy = (double)right / (double)new_used;
+    return f;
 }
 
+/* Scales, in logits per the closeness's range; thresholds: steps across that range. */
 static const float SCALES[] = {0.5f, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
+enum { THRESHOLDS = 40 };
 
-/* The scale and threshold of least log-loss (defaults when nothing can be scored). */
+static int by_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The 1st and 99th percentiles of the closeness values that are numbers. 0, or -1 out of
+ * memory. */
+static int closeness_range(const float *s, size_t n, float *lo, float *hi)
+{
+    float *v = mem_alloc((n + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(s[i]))
+            v[m++] = s[i];
+    if (!m) { /* nothing to go by: the range of the bag's closeness */
+        *lo = -0.5f, *hi = 1;
+    } else {
+        qsort(v, m, sizeof *v, by_float);
+        *lo = v[m / 100];
+        *hi = v[m - 1 - m / 100];
+    }
+    mem_free(v);
+    return 0;
+}
+
+/* The scale and thresholds of fewest errors, then least log-loss: one scale and threshold
+ * for all, then each label's threshold on its own. Defaults when nothing can be scored. */
 static shelf_status choose(imprint *im, shelf_imprint_report *rep, shelf_error *err)
 {
     const size_t C = (size_t)(im->K - im->K0);
     float *s = mem_alloc((im->n * C + 1) * sizeof *s);
-    float(*old_logits)[2] = mem_alloc((im->n + 1) * sizeof *old_logits);
+    old_logits *old = mem_alloc((im->n + 1) * sizeof *old);
     im->t = mem_alloc((C + 1) * sizeof *im->t);
-    if (!s || !old_logits || !im->t) {
+    if (!s || !old || !im->t) {
         mem_free(s);
-        mem_free(old_logits);
+        mem_free(old);
         return oom(err);
     }
-    long scored_new = 0, old = 0;
+    long scored_new = 0, nold = 0;
     for (size_t i = 0; i < im->n; i++) {
         const float *base = im->base + i * (size_t)im->K;
-        float top = base[0];
+        int best = 0;
         for (int k = 1; k < im->K0; k++)
-            top = base[k] > top ? base[k] : top;
+            best = base[k] > base[best] ? k : best;
         double sum = 0;
         for (int k = 0; k < im->K0; k++)
-            sum += exp((double)(base[k] - top));
-        old_logits[i][0] = top;
-        old_logits[i][1] = top + (float)log(sum);
+            sum += exp((double)(base[k] - base[best]));
+        old[i] = (old_logits){base[best], base[best] + (float)log(sum), best};
         for (size_t c = 0; c < C; c++)
             s[i * C + c] = closeness(im, i, c);
         if (im->label[i] < im->K0)
-            old++;
+            nold++;
         else
             scored_new += !isnan(s[i * C + (size_t)(im->label[i] - im->K0)]);
     }
     /* new products will be as many as those of C typical labels among K: the model's
      * products weigh K0 to the new labels' C, however many the file has of each */
-    im->old_weight = old ? (double)im->K0 / (double)C * (double)scored_new / (double)old : 1;
-    /* one scale and threshold for all, then each label's threshold on its own */
-    double best = INFINITY, acc;
-    rep->scale = 8;
-    rep->threshold = 0.5f;
-    rep->loo_accuracy = -1;
-    const float(*ol)[2] = (const float(*)[2])old_logits;
+    im->old_weight = nold ? (double)im->K0 / (double)C * (double)scored_new / (double)nold : 1;
+    /* closeness has the scale of the encoder's features: the grids span its range */
+    float lo, hi;
+    if (closeness_range(s, im->n * C, &lo, &hi)) {
+        mem_free(s);
+        mem_free(old);
+        return oom(err);
+    }
+    const float span = hi - lo > 1e-6f ? hi - lo : 1;
+    fit best = {INFINITY, INFINITY, -1};
+    rep->scale = 8 / span;
+    rep->threshold = lo + span / 2;
     for (size_t ai = 0; ai < sizeof SCALES / sizeof *SCALES; ai++)
-        for (int ti = -10; ti <= 20; ti++) {
+        for (int ti = 0; ti <= THRESHOLDS; ti++) {
             for (size_t c = 0; c < C; c++)
-                im->t[c] = 0.05f * (float)ti;
-            double loss = loss_at(im, s, ol, SCALES[ai], im->t, &acc);
-            if (loss > 0 && loss < best) {
-                best = loss;
-                rep->scale = SCALES[ai];
-                rep->threshold = 0.05f * (float)ti;
-                rep->loo_accuracy = (float)acc;
+                im->t[c] = lo + span * (float)ti / THRESHOLDS;
+            fit f = fit_at(im, s, old, SCALES[ai] / span, im->t);
+            if (better(f, best)) {
+                best = f;
+                rep->scale = SCALES[ai] / span;
+                rep->threshold = im->t[0];
             }
         }
     for (size_t c = 0; c < C; c++)
@@ -513,28 +615,28 @@ static shelf_status choose(imprint *im, shelf_imprint_report *rep, shelf_error *
     for (int pass = 0; pass < 2; pass++)
         for (size_t c = 0; c < C; c++) {
             float keep = im->t[c];
-            for (int ti = -10; ti <= 20; ti++) {
-                im->t[c] = 0.05f * (float)ti;
-                double loss = loss_at(im, s, ol, rep->scale, im->t, &acc);
-                if (loss > 0 && loss < best) {
-                    best = loss;
+            for (int ti = 0; ti <= THRESHOLDS; ti++) {
+                im->t[c] = lo + span * (float)ti / THRESHOLDS;
+                fit f = fit_at(im, s, old, rep->scale, im->t);
+                if (better(f, best)) {
+                    best = f;
                     keep = im->t[c];
-                    rep->loo_accuracy = (float)acc;
                 }
             }
             im->t[c] = keep;
         }
+    rep->loo_accuracy = (float)best.new_accuracy;
     mem_free(s);
-    mem_free(old_logits);
+    mem_free(old);
     return SHELF_OK;
 }
 
-/* The new labels' columns: a * T * (mean - g) / |mean - g|^2, and the bias that takes
+/* The new labels' columns gain a * T * (mean - g) / |mean - g|^2, and the bias that takes
  * (mean - g) . g / |mean - g|^2 + t off it, so that after the temperature T the logit gains
  * a * (s - t). */
 static void set_columns(imprint *im, float a)
 {
-    const size_t C = (size_t)(im->K - im->K0), N = (size_t)im->N;
+    const size_t C = (size_t)(im->K - im->K0);
     const float at = a * im->m->temperature;
     label_head *h = &im->head;
     for (size_t c = 0; c < C; c++) {
@@ -557,12 +659,9 @@ static void set_columns(imprint *im, float a)
                 at_row = m[i].at;
                 v = m[i++].v - ge[j++].v;
             }
-            if (h->by_output)
-                h->w[node * h->in + at_row] = scale * v;
-            else
-                h->w[(size_t)at_row * N + node] = scale * v;
+            *param(h, at_row, node) += scale * v;
         }
-        h->b[node] = -scale * (float)(im->mg[c] - im->mm[C]) - at * im->t[c];
+        *param(h, h->in, node) += -scale * (float)(im->mg[c] - im->mm[C]) - at * im->t[c];
     }
 }
 
@@ -605,6 +704,10 @@ shelf_status shelf_labels_add(shelf_model *m, const shelf_catalog *examples,
     shelf_status st = collect(&im, examples, &rep, err);
     if (st == SHELF_OK)
         st = widen(&im, &rep, err);
+    if (st == SHELF_OK)
+        st = average_label(&im, err);
+    if (st == SHELF_OK)
+        st = prior(&im, err);
     if (st == SHELF_OK)
         st = score_products(&im, err);
     if (st == SHELF_OK)
