@@ -3,8 +3,8 @@
 ten leaf categories held out of training (chosen at random, seeded, among those with at
 least 40 training and 10 test products), a model trained on the rest (train and valid
 splits without them), then `shelf labels add` with 5 and 20 training products of each held-out
-category, with 1,000 training products of the model's own categories beside them,
-against a full retrain on every category. Accuracy on the test split's products of the new
+category, with 1,000 training products of the model's own categories beside them, and
+`shelf train --init` on the same examples, against a full retrain on every category. Accuracy on the test split's products of the new
 categories and of the old ones, and the time of each step.
 
 usage: /usr/bin/python3 bench/new_labels.py [--held-out N] [--seed S] [--text-encoder E]
@@ -117,6 +117,16 @@ def main():
                    "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
                    "old - before": round(100 * (acc["old"] - results[0]["old"]), 2),
                    "log": p.stderr.strip().splitlines()[-2]}, **acc))
+        # the same examples, training continued from the model (its defaults: epochs by size)
+        out = os.path.join(OUT, "init-%d.shelf" % n)
+        t, _ = sh([SHELF, "train", "--init", base, "--train", data, "--out", out, "--threads", "2",
+                   "--seed", "1", "--quiet"])
+        acc = accuracy(out, test, new)
+        emit(dict({"system": "train --init, %d examples each" % n, "seconds": round(t, 3),
+                   "share of retrain time": round(t / t_full, 4),
+                   "new / retrain's new": round(acc["new"] / results[1]["new"], 3),
+                   "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
+                   "old - before": round(100 * (acc["old"] - results[0]["old"]), 2)}, **acc))
     with open(os.path.join(OUT, "results.jsonl"), "w") as f:
         for r in results:
             f.write(json.dumps(r) + "\n")

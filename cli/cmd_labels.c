@@ -52,7 +52,14 @@ static int labels_add(int argc, char **argv)
                         "labels add --help)\n");
         return 2;
     }
+    const char *inputs[] = {a.model, a.data}, *names[] = {"--model", "--data"};
+    if (out_is_an_input("labels add", a.out, inputs, names, 2))
+        return 2;
     shelf_error err = {0};
+    if (shelf_outfile_check(a.out, &err) != SHELF_OK) { /* now, not after the work */
+        fprintf(stderr, "shelf labels add: --out %s\n", err.message);
+        return 1;
+    }
     shelf_model *m = NULL;
     shelf_catalog *c = NULL;
     shelf_read_options ro;

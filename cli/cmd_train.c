@@ -55,7 +55,7 @@ static void speed_report(const shelf_model *m)
 
 /* shelf train's own options; the training options are the library's table. */
 typedef struct train_args {
-    const char *train, *valid, *out;
+    const char *train, *valid, *out, *init;
     int quiet;
     read_flags rf;
     float autotune;      /* seconds; 0: no search */
@@ -69,6 +69,10 @@ static const shelf_option train_opts[] = {
     OPT_STRING(train_args, "valid", valid, NULL,
                "validation catalog: early stopping and final metrics"),
     OPT_STRING(train_args, "out", out, NULL, "model file to write (required)"),
+    OPT_STRING(train_args, "init", init, NULL,
+               "continue training this model (a sparse bag of n-grams): its settings, "
+               "columns and weights are kept, its labels too, and --train's new labels and "
+               "words are added"),
     OPT_FLAG(train_args, "quiet", quiet, "no progress line"),
     OPT_FLOAT(train_args, "autotune", autotune, 0, "no search", 1, 86400,
               "search for the best text model within this many seconds, each trial scored "
@@ -162,23 +166,17 @@ static void warn_missing_labels(const shelf_catalog *tc, const shelf_catalog *vc
     free(v);
 }
 
-int cmd_train(int argc, char **argv)
+/* The run, after the arguments are parsed (and --init's model loaded into o). */
+static int train_run(train_args a, shelf_train_options o)
 {
-    train_args a = {0};
-    shelf_train_options o;
-    shelf_train_options_default(&o);
-    const opt_table t[] = {OPT_TABLE(train_opts, &a), OPT_TABLE(catalog_opts, &a)};
-    opt_defaults(t, 2);
-    int r = opt_parse("train", argc, argv, t, 2, &o);
-    if (r)
-        return r > 0 ? (usage(), 0) : 2;
     const char *train = a.train, *valid = a.valid, *out = a.out;
-    if (!train || !out) {
-        fprintf(stderr, "shelf train: --train and --out are required (see shelf train --help)\n");
+    if (read_flags_apply(&a.rf, o.init ? shelf_model_read_options(o.init) : NULL, &o.read))
+        return 2;
+    if (o.init && (a.autotune > 0 || a.autotune_trials > 0)) {
+        fprintf(stderr, "shelf train: --autotune searches models from the start; it does not "
+                        "continue one (--init)\n");
         return 2;
     }
-    if (read_flags_apply(&a.rf, NULL, &o.read))
-        return 2;
     int tuning = a.autotune > 0 || a.autotune_trials > 0;
     trial_sink sink = {NULL, a.quiet};
     shelf_autotune_options ao = {a.autotune, a.autotune_trials, SHELF_AUTOTUNE_ACCURACY,
@@ -225,8 +223,8 @@ int cmd_train(int argc, char **argv)
     if (!a.quiet && isatty(2))
         o.progress = show_progress;
 
-    const char *inputs[] = {train, valid}, *names[] = {"--train", "--valid"};
-    if (out_is_an_input("train", out, inputs, names, 2))
+    const char *inputs[] = {train, valid, a.init}, *names[] = {"--train", "--valid", "--init"};
+    if (out_is_an_input("train", out, inputs, names, 3))
         return 2;
     if (shelf_outfile_check(out, &err) != SHELF_OK) { /* now, not after the training */
         fprintf(stderr, "shelf train: --out %s\n", err.message);
@@ -295,5 +293,31 @@ done:
     shelf_model_free(m);
     shelf_catalog_free(tc);
     shelf_catalog_free(vc);
+    return status;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a = {0};
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    const opt_table t[] = {OPT_TABLE(train_opts, &a), OPT_TABLE(catalog_opts, &a)};
+    opt_defaults(t, 2);
+    int r = opt_parse("train", argc, argv, t, 2, &o);
+    if (r)
+        return r > 0 ? (usage(), 0) : 2;
+    if (!a.train || !a.out) {
+        fprintf(stderr, "shelf train: --train and --out are required (see shelf train --help)\n");
+        return 2;
+    }
+    shelf_model *init = NULL;
+    shelf_error err = {0};
+    if (a.init && shelf_model_load(a.init, &init, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf train: --init %s\n", err.message);
+        return 1;
+    }
+    o.init = init;
+    int status = train_run(a, o);
+    shelf_model_free(init);
     return status;
 }

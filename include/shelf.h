@@ -255,6 +255,11 @@ typedef struct shelf_train_options {
     float weight_decay;      /* image models, gru, transformer; default 5e-4 */
     shelf_schedule schedule;
     int augment;             /* -1: all; else flags: 1 flip, 2 crop, 4 rotate, 8 jitter */
+    /* shelf train --init: NULL, or a text model of the sparse bag of n-grams (no --dim) to
+     * continue training from. Its settings (n-grams, buckets, hierarchy), feature rows and
+     * weights are kept, and its labels their ids; the catalog's new labels come after them,
+     * and its new words gain rows. The caller keeps it (it is only read). */
+    const shelf_model *init;
     /* Which options were set by name (shelf_train_options_set), one bit per option: an option
      * given that does not apply to the model (--heads with --text-encoder gru, --width with a
      * text model) is refused by shelf_train. 0 when the fields are filled directly: nothing

@@ -797,5 +797,57 @@ expect_error "a model file is not an index" 'not a shelf index' "$SHELF" duplica
 "$SHELF" index --model m.shelf --data train.csv --out x.idx --index-type ivf >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "auto, exact or hnsw" err.txt && pass "an unknown --index-type is refused" || fail "index-type (exit $rc)"
 out_is_input "index --out the model is refused" "(--model)" same.shelf "$SHELF" index --model same.shelf --data test.csv --out same.shelf
+echo "new labels without retraining (shelf labels add, shelf train --init)"
+# two new leaves, one under a branch the model has; 8 examples each, and 40 of its own products
+python3 - <<'EOF2'
+import random
+rnd = random.Random(5)
+new = {"Home > Candles": "scented wax candle jar wick soy", "Toys > Kites": "kite string flying tail nylon"}
+old = open("train.csv", encoding="utf-8").read().splitlines()
+with open("newlabels.csv", "w", encoding="utf-8") as f, open("newtest.csv", "w", encoding="utf-8") as t:
+    f.write(old[0] + "\n"); t.write(old[0] + "\n")
+    f.write("\n".join(old[1:41]) + "\n")
+    for i in range(24):
+        label = sorted(new)[i % 2]
+        w = new[label].split()
+        title = "Brand%d %s %s size %d" % (rnd.randrange(9), rnd.choice(w), rnd.choice(w), rnd.randrange(5))
+        (f if i < 16 else t).write('n%d,%s,"",%s\n' % (i, title, label))
+EOF2
+expect_ok "labels add" "$SHELF" labels add --model m.shelf --data newlabels.csv --out added.shelf
+grep -q "added 2 labels from 16 products (40 of the model's labels beside them)" err.txt && pass "  counted" || fail "  labels add summary ($(cat err.txt))"
+"$SHELF" eval --model added.shelf --data newtest.csv --json > new.json 2>/dev/null
+"$SHELF" eval --model added.shelf --data test.csv --json > old.json 2>/dev/null
+"$SHELF" eval --model m.shelf --data test.csv --json > before.json 2>/dev/null
+python3 - new.json old.json before.json <<'EOF2' && pass "  the new labels are predicted, the old ones kept" || fail "  labels add accuracy ($(head -c 200 new.json))"
+import json, sys
+new, old, before = (json.load(open(p))["accuracy"] for p in sys.argv[1:])
+assert new >= 0.75 and old >= before - 0.02, (new, old, before)
+EOF2
+"$SHELF" info --model added.shelf | grep -q "Toys > Kites" && pass "  and listed by shelf info" || fail "  info of added labels"
+expect_ok "train --init continues a model with new labels" "$SHELF" train --init m.shelf --train newlabels.csv --out init.shelf --seed 3 --threads 1 --quiet
+"$SHELF" eval --model init.shelf --data newtest.csv --json > new.json 2>/dev/null
+"$SHELF" eval --model init.shelf --data test.csv --json > old.json 2>/dev/null
+python3 - new.json old.json before.json <<'EOF2' && pass "  the new labels learned, the old ones kept" || fail "  --init accuracy ($(head -c 200 new.json) $(head -c 100 old.json))"
+import json, sys
+new, old, before = (json.load(open(p))["accuracy"] for p in sys.argv[1:])
+assert new >= 0.75 and old >= before - 0.05, (new, old, before)
+EOF2
+"$SHELF" train --init m.shelf --train newlabels.csv --out init2.shelf --seed 3 --threads 1 --quiet 2>/dev/null
+cmp -s init.shelf init2.shelf && pass "  the same bytes twice with --seed and one thread" || fail "  --init is not reproducible"
+head -41 newlabels.csv > oldonly.csv
+expect_error "labels add without a new label" 'oldonly.csv: every label in it is one the model has' "$SHELF" labels add --model m.shelf --data oldonly.csv --out x.shelf
+(head -1 newlabels.csv; tail -n 16 newlabels.csv) > newonly.csv
+expect_error "labels add without the model's own products" "newonly.csv: all its products have new labels" "$SHELF" labels add --model m.shelf --data newonly.csv --out x.shelf
+expect_error "labels add to an image model" 'text model only' "$SHELF" labels add --model img.shelf --data newlabels.csv --out x.shelf
+expect_error "labels add to an ensemble" 'is an ensemble' "$SHELF" labels add --model ens.shelf --data newlabels.csv --out x.shelf
+expect_error "train --init from an image model" '--init continues a sparse bag' "$SHELF" train --init img.shelf --train newlabels.csv --out x.shelf
+expect_error "train --init from a missing file" '--init .*nope.shelf' "$SHELF" train --init nope.shelf --train newlabels.csv --out x.shelf
+"$SHELF" train --init m.shelf --train newlabels.csv --valid valid.csv --out x.shelf --autotune-trials 2 >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "does not continue one" err.txt && pass "train --init with --autotune is refused" || fail "--init --autotune (exit $rc, $(cat err.txt))"
+"$SHELF" labels >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "the one action is add" err.txt && pass "labels without an action says which there is" || fail "labels (exit $rc)"
+"$SHELF" labels add --model m.shelf --data newlabels.csv >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "are required" err.txt && pass "labels add without --out" || fail "labels add without --out (exit $rc)"
+out_is_input "labels add --out the examples is refused" "(--data)" newlabels.csv "$SHELF" labels add --model m.shelf --data newlabels.csv --out newlabels.csv
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

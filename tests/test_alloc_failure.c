@@ -985,7 +985,7 @@ static void evaluating_and_saving(void **state)
 /* ---- f. training --------------------------------------------------------------------- */
 
 /* Other choices of the training loops than the models of setup make. */
-enum { PLAIN, OVERSAMPLE, WEIGHTED, AUGMENTED, NAMED, ADJUSTED, AUTOTUNED };
+enum { PLAIN, OVERSAMPLE, WEIGHTED, AUGMENTED, NAMED, ADJUSTED, AUTOTUNED, CONTINUED };
 
 typedef struct train_case {
     int which, variant;
@@ -1021,6 +1021,9 @@ static shelf_status train_model(const void *arg, shelf_error *err)
     case ADJUSTED:
         o.balance = SHELF_BALANCE_ADJUST;
         break;
+    case CONTINUED: /* the bag trained in setup, on examples with a new label */
+        o.init = models[BAG];
+        break;
     case AUGMENTED:
         o.augment = -1;
         o.optimizer = SHELF_OPTIMIZER_SGD;
@@ -1053,6 +1056,8 @@ static void training(void **state)
         fprintf(f, "%d,%s thing,%d.webp,%s\n", i, colours[i % 3], i % N, colours[i % 3]);
     fprintf(f, "%d,,,red\n", 2 * N);
     assert_int_equal(fclose(f), 0);
+    char examples[256];
+    snprintf(examples, sizeof examples, "%s", path_of("examples.csv"));
     train_case cases[] = {
         {BAG, PLAIN, "train bag", NULL, NULL, NULL},
         {BAG, OVERSAMPLE, "train bag oversampled", NULL, NULL, NULL},
@@ -1070,6 +1075,7 @@ static void training(void **state)
          * nor an image; every column named, which the model keeps */
         {FUSED, NAMED, "train fused without valid", gaps, NULL, NULL},
         {BAG, NAMED, "train bag without valid", gaps, NULL, NULL},
+        {BAG, CONTINUED, "train --init bag", examples, NULL, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         train_case *t = &cases[i];

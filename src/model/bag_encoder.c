@@ -120,7 +120,9 @@ static shelf_status bag_train_begin(encoder *e, const encoder_setup *s, shelf_er
             t->ordered[i] = all->texts[all->rows[i]];
         t->texts = t->ordered;
     }
-    shelf_status st = bag_vocab_build(b, t->texts, all->n, s->threads, s->seen, err);
+    /* a bag with rows already (shelf train --init) keeps them */
+    shelf_status st = b->nrows ? SHELF_OK
+                               : bag_vocab_build(b, t->texts, all->n, s->threads, s->seen, err);
     if (st != SHELF_OK)
         return st;
     const float a = b->dim ? 1.0f / (float)b->dim : 0;

@@ -129,27 +129,27 @@ shelf_status bag_vocab_build(bag_encoder *bag, const char *const *texts, size_t 
 }
 
 shelf_status bag_vocab_extend(const bag_encoder *bag, const char *const *texts, size_t n,
-                              long corpus, bag_encoder **out, uint32_t **old_to_new,
-                              shelf_error *err)
+                              long corpus, uint64_t *seen, bag_encoder **out,
+                              uint32_t **old_to_new, shelf_error *err)
 {
     *out = NULL;
     *old_to_new = NULL;
     if (bag->dim) /* new rows would have no embedding to give them */
-        return SHELF_OK;
+        return err_set(err, SHELF_EINVAL, "a bag with embeddings (--dim) cannot gain rows");
     df_job job = {0};
-    shelf_status st = count_features(bag, texts, n, 1, &job, NULL, err);
+    shelf_status st = count_features(bag, texts, n, 1, &job, seen, err);
     const uint32_t B = bag->feat.buckets, old = bag->nrows;
     uint32_t added = 0;
     for (uint32_t b = 0; st == SHELF_OK && b < B; b++)
         added += keep_bucket(job.df[b], job.is_word[b]) && bucket_map_row(&bag->rows, b) < 0;
     bag_encoder *e = NULL;
-    if (st == SHELF_OK && added) {
+    if (st == SHELF_OK) {
         e = bag_encoder_new(&bag->feat, 0);
         *old_to_new = mem_alloc(((size_t)old + 1) * sizeof **old_to_new);
         if (!e || !*old_to_new || bag_encoder_alloc(e, old + added))
-            st = err_set(err, SHELF_ENOMEM, "out of memory for %u new feature rows", added);
+            st = err_set(err, SHELF_ENOMEM, "out of memory for %u feature rows", old + added);
     }
-    if (e && st == SHELF_OK) {
+    if (st == SHELF_OK) {
         e->char_norm_one = bag->char_norm_one;
         /* both lists ascend: merge them, so that the rows stay in bucket order */
         uint32_t r = 0;

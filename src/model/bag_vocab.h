@@ -13,10 +13,11 @@ shelf_status bag_vocab_build(bag_encoder *bag, const char *const *texts, size_t 
 /* A copy of the bag (without embeddings) with rows for the features of texts[0..n) that it
  * has none for and training would have kept (the same rule), weighted with the IDF they
  * would have had in a corpus of corpus + n texts: the words of labels added after training
- * (train/imprint.h). *out is NULL when no row is new (or the bag has embeddings, which new
- * rows would lack); else *old_to_new[r] is old row r's row in it. */
+ * (train/imprint.c, shelf train --init). (*old_to_new)[r] is old row r's row in the copy;
+ * seen (NULL, or n hashes) gets each text's, as bag_vocab_build. SHELF_EINVAL for a bag with
+ * embeddings, whose new rows would have none. */
 shelf_status bag_vocab_extend(const bag_encoder *bag, const char *const *texts, size_t n,
-                              long corpus, bag_encoder **out, uint32_t **old_to_new,
-                              shelf_error *err);
+                              long corpus, uint64_t *seen, bag_encoder **out,
+                              uint32_t **old_to_new, shelf_error *err);
 
 #endif

@@ -73,3 +73,17 @@ int label_head_load(label_head *h, model_reader *r, size_t in, int out, int by_o
         return mr_oom(r);
     return mr_floats(r, "the label head", h->params, h->nparams);
 }
+
+void label_head_copy_into(const label_head *from, label_head *to, const uint32_t *row_of)
+{
+    const size_t N0 = (size_t)from->out, N = (size_t)to->out;
+    if (from->by_output) { /* w[out][in]: the old outputs' rows as they were */
+        for (size_t o = 0; o < N0; o++)
+            for (size_t r = 0; r < from->in; r++)
+                to->w[o * to->in + (row_of ? row_of[r] : r)] = from->w[o * from->in + r];
+    } else {
+        for (size_t r = 0; r < from->in; r++)
+            memcpy(to->w + (row_of ? row_of[r] : r) * N, from->w + r * N0, N0 * sizeof *to->w);
+    }
+    memcpy(to->b, from->b, N0 * sizeof *to->b);
+}

@@ -28,6 +28,11 @@ void label_head_forward(const label_head *h, const encoder_features *f, float *z
 /* z[out] = the scores of row i alone (threads may share a batch's rows this way). */
 void label_head_forward_row(const label_head *h, const encoder_features *f, size_t i, float *z);
 
+/* from's weights into to, a head of the same layout with at least as many inputs and
+ * outputs (labels added: train/imprint.c, shelf train --init): input r goes to row_of[r]
+ * (NULL: r), output o stays o; the rest of to is left as it is. */
+void label_head_copy_into(const label_head *from, label_head *to, const uint32_t *row_of);
+
 void label_head_save(const label_head *h, model_writer *w);
 /* Reads a head that must have in inputs and out outputs (in the layout by_output says). 0,
  * or -1 with r failed. */

@@ -715,6 +715,9 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
         return err_set(err, SHELF_EINVAL, "--autotune needs a budget above 0 seconds");
     if (base->modality != SHELF_MODALITY_TEXT)
         return err_set(err, SHELF_EINVAL, "--autotune searches text models");
+    if (base->init)
+        return err_set(err, SHELF_EINVAL, "--autotune searches models from the start; it "
+                       "does not continue one (--init)");
     search s = {.train = train, .valid = valid, .ao = ao, .threads = base->threads,
                 .best_bag_score = -1, .t0 = now_sec(), .seed = base->seed};
     buf_init(&s.log);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "model/bag_vocab.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
@@ -46,6 +47,7 @@ typedef struct bag_trainer {
     atomic_long done_steps;
     worker workers[LOOP_MAX_THREADS];
     int nworkers;
+    uint32_t *row_of; /* --init: each of its rows' row in the bag trained */
 } bag_trainer;
 
 /* Product p's features through the encoder, the head, the loss and back: SGD at rate lr.
@@ -160,6 +162,8 @@ static shelf_status prepare(bag_trainer *tr, size_t n, const shelf_train_options
         return st;
     if (label_head_alloc(tr->head, encoder_width(tr->enc), model_num_nodes(m)))
         return err_set(err, SHELF_ENOMEM, "out of memory for the label head");
+    if (o->init) /* --init: its weights, each row where the wider bag put it */
+        label_head_copy_into(&o->init->text_head, tr->head, tr->row_of);
     if (balance_init(&tr->bal, o->balance, o->balance_power, tr->y, n, model_num_labels(m)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     tr->smoothing = o->label_smoothing;
@@ -181,24 +185,40 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
 {
     const size_t n = shelf_catalog_size(train);
     const feat_config feat = {o->ngrams, o->minn, o->maxn, (uint32_t)o->buckets};
-    bag_encoder *bag = bag_encoder_new(&feat, o->dim);
+    const shelf_model *init = o->init;
+    const size_t nseen = n + (init ? init->nseen : 0); /* --init: its texts were seen too */
+    bag_encoder *bag = init ? NULL : bag_encoder_new(&feat, o->dim);
     uint32_t *y = mem_alloc((n + 1) * sizeof *y);
     const char **texts = vocab_texts(train);
-    uint64_t *seen = mem_alloc((n + 1) * sizeof *seen);
-    if (!bag || !y || !texts || !seen) {
+    uint64_t *seen = mem_alloc((nseen + 1) * sizeof *seen);
+    bag_trainer tr = {.m = m, .head = &m->text_head, .y = y};
+    shelf_status st = y && texts && seen && (bag || init)
+                          ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
+    if (st == SHELF_OK && init) { /* its labels first, in its order; its rows and more */
+        for (int k = 0; k < model_num_labels(init) && st == SHELF_OK; k++)
+            if (strmap_intern(&m->labels, init->labels.keys[k]) < 0)
+                st = err_set(err, SHELF_ENOMEM, "out of memory storing labels");
+        if (st == SHELF_OK)
+            st = bag_vocab_extend(as_const_bag(init->text), texts, n, init->info.train_rows,
+                                  seen, &bag, &tr.row_of, err);
+        if (st == SHELF_OK && init->nseen)
+            memcpy(seen + n, init->seen, init->nseen * sizeof *seen);
+    }
+    if (st != SHELF_OK) {
         encoder_free(bag ? &bag->base : NULL);
+        mem_free(tr.row_of);
         mem_free(y);
         mem_free(texts);
         mem_free(seen);
-        return err_set(err, SHELF_ENOMEM, "out of memory");
+        return st;
     }
     m->text = &bag->base;
-    bag_trainer tr = {.m = m, .enc = m->text, .head = &m->text_head, .y = y};
-    shelf_status st = vocab_labels(m, train, y, err);
+    tr.enc = m->text;
+    st = vocab_labels(m, train, y, err);
     if (st == SHELF_OK)
         st = prepare(&tr, n, o, texts, seen, err);
     if (st == SHELF_OK) {
-        vocab_keep_seen(m, seen, n);
+        vocab_keep_seen(m, seen, nseen);
         seen = NULL;
         trainee t = {.ctx = &tr, .hogwild = 1, .step = bag_step};
         trainee_keep(&t, tr.enc, tr.head);
@@ -213,6 +233,7 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     for (int t = 0; t < tr.nworkers; t++)
         worker_free(&tr, &tr.workers[t]);
     balance_free(&tr.bal);
+    mem_free(tr.row_of);
     mem_free(y);
     mem_free(texts);
     mem_free(seen);

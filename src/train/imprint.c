@@ -164,31 +164,21 @@ static shelf_status widen(imprint *im, shelf_imprint_report *rep, shelf_error *e
 {
     const shelf_model *m = im->m;
     im->enc = m->text;
-    if (m->text->ops->kind == ENCODER_BAG) {
+    if (m->text->ops->kind == ENCODER_BAG && !as_const_bag(m->text)->dim) {
         bag_encoder *wider = NULL;
         shelf_status st = bag_vocab_extend(as_const_bag(m->text), im->texts, im->n,
-                                           m->info.train_rows, &wider, &im->old_to_new, err);
+                                           m->info.train_rows, NULL, &wider, &im->old_to_new,
+                                           err);
         if (st != SHELF_OK)
             return st;
-        if (wider) {
-            im->enc = &wider->base;
-            rep->new_rows = (long)(wider->nrows - as_const_bag(m->text)->nrows);
-        }
+        im->enc = &wider->base;
+        rep->new_rows = (long)(wider->nrows - as_const_bag(m->text)->nrows);
     }
     const label_head *old = &m->text_head;
     im->head.by_output = old->by_output;
     if (label_head_alloc(&im->head, encoder_width(im->enc), im->N))
         return oom(err);
-    const size_t N0 = (size_t)im->N0, N = (size_t)im->N;
-    if (old->by_output) { /* w[out][in]: the old outputs' rows as they were */
-        memcpy(im->head.w, old->w, old->in * N0 * sizeof *old->w);
-    } else {
-        for (size_t r = 0; r < old->in; r++) {
-            size_t to = im->old_to_new ? im->old_to_new[r] : r;
-            memcpy(im->head.w + to * N, old->w + r * N0, N0 * sizeof *old->w);
-        }
-    }
-    memcpy(im->head.b, old->b, N0 * sizeof *old->b);
+    label_head_copy_into(old, &im->head, im->old_to_new);
     return SHELF_OK;
 }
 

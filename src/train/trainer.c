@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "model/bag_encoder.h"
 #include "model/model.h"
 #include "train/calibrate.h"
 #include "train/fused_trainer.h"
@@ -63,12 +64,41 @@ static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, s
     return SHELF_OK;
 }
 
+/* --init: the model must be one the bag's trainer can continue, and its settings are the
+ * run's. */
+static shelf_status continue_from(shelf_train_options *o, shelf_error *err)
+{
+    const shelf_model *m = o->init;
+    const char *what = m->nmembers                          ? "an ensemble"
+                     : m->image                             ? "a model that reads photos"
+                     : m->text->ops->kind != ENCODER_BAG    ? m->text->ops->name
+                     : as_const_bag(m->text)->dim           ? "a bag with embeddings (--dim)"
+                                                            : NULL;
+    if (what)
+        return err_set(err, SHELF_EINVAL, "--init continues a sparse bag-of-n-grams text "
+                       "model; this one is %s (retrain it, or add labels with shelf labels "
+                       "add)", what);
+    if (o->modality != SHELF_MODALITY_TEXT)
+        return err_set(err, SHELF_EINVAL, "--init continues a text model: no --modality");
+    const bag_encoder *b = as_const_bag(m->text);
+    o->text_encoder = SHELF_TEXT_ENCODER_BAG;
+    o->ngrams = b->feat.ngrams;
+    o->minn = b->feat.minn;
+    o->maxn = b->feat.maxn;
+    o->buckets = (int)b->feat.buckets;
+    o->dim = 0;
+    o->hierarchy = m->hierarchical;
+    return SHELF_OK;
+}
+
 shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
                          const shelf_train_options *opts, shelf_model **out, shelf_error *err)
 {
     shelf_train_options o = *opts;
     size_t n = shelf_catalog_size(train);
     shelf_status st = train_check_options(&o, n, err);
+    if (st == SHELF_OK && o.init)
+        st = continue_from(&o, err);
     if (st != SHELF_OK)
         return st;
     if (n == 0)
