@@ -117,6 +117,8 @@ def main():
                    "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
                    "old - before": round(100 * (acc["old"] - results[0]["old"]), 2),
                    "log": p.stderr.strip().splitlines()[-2]}, **acc))
+        if a.text_encoder != "bag":  # --init continues the sparse bag only
+            continue
         # the same examples, training continued from the model (its defaults: epochs by size)
         out = os.path.join(OUT, "init-%d.shelf" % n)
         t, _ = sh([SHELF, "train", "--init", base, "--train", data, "--out", out, "--threads", "2",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The unit tests and a small train / eval / predict / embed run under valgrind's memcheck: no invalid
+# The unit tests and a small train / eval / predict / embed / labels add run under valgrind's memcheck: no invalid
 # access, no use of uninitialized memory, no leak. usage: tests/valgrind.sh SHELF_BINARY
 set -euo pipefail
 SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -19,6 +19,11 @@ trap 'rm -rf "$T"' EXIT
 "${VG[@]}" "$SHELF" predict --model "$T/m.shelf" --data examples/sample/new.csv --k 3 > /dev/null
 "${VG[@]}" "$SHELF" info --model "$T/m.shelf" > /dev/null
 "${VG[@]}" "$SHELF" embed --model "$T/m.shelf" --data examples/sample/new.csv --out "$T/e.npy"
+{ head -31 examples/sample/train.csv
+  for i in 1 2 3 4 5 6; do echo "k$i,Nylon Flying Kite $i with String,,Toys > Kites"; done; } > "$T/labels.csv"
+"${VG[@]}" "$SHELF" labels add --model "$T/m.shelf" --data "$T/labels.csv" --out "$T/l.shelf" 2> /dev/null
+"${VG[@]}" "$SHELF" train --init "$T/m.shelf" --train "$T/labels.csv" --out "$T/n.shelf" \
+  --epochs 2 --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }
 echo "== valgrind shelf on a small image catalog (with bad images)"
 build/tools/make_images "$T/imgs" 6
 "${VG[@]}" "$SHELF" train --train "$T/imgs/train.csv" --valid "$T/imgs/valid.csv" \
