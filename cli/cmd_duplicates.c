@@ -1,6 +1,8 @@
-/* shelf duplicates: groups of near-duplicate listings in an index: every product's nearest
- * neighbours at a cosine of at least --threshold, joined into groups (a pair of products
- * near each other, and their other near ones), one JSON line per group:
+/* shelf duplicates: groups of near-duplicate listings, one JSON line per group. With --index,
+ * every product's nearest neighbours in an index of a model's embeddings at a cosine of at
+ * least --threshold; with --data, a catalog's listings of the same product found without a
+ * model (shelf_find_duplicates: fingerprints, then their photos or titles compared). Pairs
+ * are joined into groups (a pair of products, and their other near ones):
  * {"ids":["p1","p9"],"labels":["A > B","A > C"],"score":0.981,"labels_differ":true}, the
  * lowest score that joined the group; labels_differ flags a product filed under two
  * categories, a catalog error worth fixing. */
@@ -23,15 +25,26 @@ static size_t root(size_t *up, size_t i)
 }
 
 typedef struct dup_args {
-    const char *index, *out;
-    float threshold;
+    const char *index, *data, *out;
+    float threshold, candidate;
     int k, threads, exact;
+    read_flags rf;
 } dup_args;
 
 static const shelf_option dup_opts[] = {
-    OPT_STRING(dup_args, "index", index, NULL, "index file (shelf index; required)"),
-    OPT_FLOAT(dup_args, "threshold", threshold, 0.95f, NULL, 0, 1,
-              "the least cosine of two products' vectors for them to be near-duplicates"),
+    OPT_STRING(dup_args, "index", index, NULL,
+               "index file (shelf index): its embeddings' cosine decides"),
+    OPT_STRING(dup_args, "data", data, NULL,
+               "catalog, or - for standard input: listings of the same product whatever a "
+               "seller changed (title words, case, a typo; a photo re-encoded, mirrored, "
+               "cut by a tenth), found without a model"),
+    OPT_FLOAT(dup_args, "threshold", threshold, -1, "0.95 with --index, 0.999 with --data",
+              0, 1,
+              "--index: the least cosine of two products' vectors; --data: the least "
+              "correlation of their photos at their best alignment (of their titles' "
+              "fingerprints when one has no photo)"),
+    OPT_FLOAT(dup_args, "candidate", candidate, SHELF_DUPLICATE_CANDIDATE, NULL, 0, 1,
+              "--data: the least cosine of two fingerprints for their photos to be compared"),
     OPT_INT(dup_args, "k", k, 10, NULL, 1, 1000, "neighbours looked at per product"),
     OPT_FLAG(dup_args, "exact", exact,
              "compare with every product even when the index has an approximate graph"),
@@ -40,10 +53,55 @@ static const shelf_option dup_opts[] = {
     OPT_INT(dup_args, "threads", threads, 0, "all cores", 0, 64, "threads"),
 };
 
+static const shelf_option file_opts[] = {READ_FILE_OPTS(dup_args)};
+static const shelf_option column_opts[] = {
+    COLUMN_OPTS(dup_args, "title, name, description", "id", "image"),
+    OPT_STRING(dup_args, "label", rf.label, "category", "label column (optional)"),
+};
+
 static void usage(void)
 {
-    opt_usage("duplicates", "--index CATALOG.idx [--threshold T] [options]");
+    opt_usage("duplicates", "--index CATALOG.idx | --data CATALOG [--threshold T] [options]");
     opt_section("options", OPT_TABLE(dup_opts, NULL));
+    opt_section("--data: how the file is written (--skip-bad also leaves unreadable photos "
+                "out, counted)", OPT_TABLE(file_opts, NULL));
+    opt_section("--data: its columns", OPT_TABLE(column_opts, NULL));
+}
+
+/* Where a group's members come from: an index or a catalog. */
+typedef struct listing {
+    const shelf_index *x;
+    const shelf_catalog *c;
+} listing;
+
+static size_t listing_size(const listing *l)
+{
+    return l->x ? shelf_index_size(l->x) : shelf_catalog_size(l->c);
+}
+
+static const char *listing_id(const listing *l, size_t i)
+{
+    return l->x ? shelf_index_id(l->x, i) : shelf_catalog_get(l->c, i)->id;
+}
+
+static const char *listing_label(const listing *l, size_t i)
+{
+    const char *s = l->x ? shelf_index_label(l->x, i) : shelf_catalog_get(l->c, i)->label;
+    return s ? s : "";
+}
+
+/* Products a and b into one group, which keeps the lowest score that joined it. */
+static void join(size_t *up, float *low, size_t a, size_t b, float s)
+{
+    size_t ra = root(up, a), rb = root(up, b);
+    if (rb < ra) { /* the group's first product is its root */
+        size_t t = ra;
+        ra = rb, rb = t;
+    }
+    float l = fminf(s, fminf(low[ra], low[rb]));
+    if (ra != rb)
+        up[rb] = ra;
+    low[ra] = l;
 }
 
 /* Joins every product to its neighbours at the threshold or above. 0, or 1 after an error. */
@@ -74,15 +132,7 @@ static int join_pairs(const dup_args *a, const shelf_index *x, size_t *up, float
                 float s = scores[i * (size_t)k + (size_t)r];
                 if (j < 0 || s < a->threshold)
                     break;
-                size_t ra = root(up, q0 + i), rb = root(up, (size_t)j);
-                if (rb < ra) { /* the group's first product is its root */
-                    size_t t = ra;
-                    ra = rb, rb = t;
-                }
-                float l = fminf(s, fminf(low[ra], low[rb]));
-                if (ra != rb)
-                    up[rb] = ra;
-                low[ra] = l;
+                join(up, low, q0 + i, (size_t)j, s);
             }
     }
     free(rows);
@@ -92,10 +142,10 @@ static int join_pairs(const dup_args *a, const shelf_index *x, size_t *up, float
 }
 
 /* The groups, in the order of their first product. Counts groups and mixed ones. */
-static int write_groups(FILE *out, const shelf_index *x, size_t *up, const float *low,
+static int write_groups(FILE *out, const listing *x, size_t *up, const float *low,
                         long *groups, long *mixed, long *members)
 {
-    size_t n = shelf_index_size(x);
+    size_t n = listing_size(x);
     size_t *next = malloc(n * sizeof *next), *last = malloc(n * sizeof *last);
     if (!next || !last) {
         free(next);
@@ -116,9 +166,9 @@ static int write_groups(FILE *out, const shelf_index *x, size_t *up, const float
         cJSON *o = cJSON_CreateObject(), *ids = cJSON_CreateArray(), *labels = cJSON_CreateArray();
         int differ = 0, size = 0;
         for (size_t m = i; m != n; m = next[m], size++) {
-            cJSON_AddItemToArray(ids, cJSON_CreateString(shelf_index_id(x, m)));
-            cJSON_AddItemToArray(labels, cJSON_CreateString(shelf_index_label(x, m)));
-            differ |= strcmp(shelf_index_label(x, m), shelf_index_label(x, i)) != 0;
+            cJSON_AddItemToArray(ids, cJSON_CreateString(listing_id(x, m)));
+            cJSON_AddItemToArray(labels, cJSON_CreateString(listing_label(x, m)));
+            differ |= strcmp(listing_label(x, m), listing_label(x, i)) != 0;
         }
         cJSON_AddItemToObject(o, "ids", ids);
         cJSON_AddItemToObject(o, "labels", labels);
@@ -141,20 +191,53 @@ static int write_groups(FILE *out, const shelf_index *x, size_t *up, const float
     return rc;
 }
 
+/* --data: the catalog's verified pairs, joined. 0, or 1 after an error. */
+static int join_found(const dup_args *a, const shelf_catalog *c, size_t *up, float *low)
+{
+    shelf_duplicate_options o;
+    shelf_duplicate_options_default(&o);
+    o.threshold = a->threshold;
+    o.candidate = a->candidate;
+    o.k = a->k;
+    o.threads = a->threads;
+    o.skip_bad = a->rf.skip_bad;
+    shelf_duplicate_pairs found;
+    shelf_error err = {0};
+    if (shelf_find_duplicates(c, &o, &found, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf duplicates: %s\n", err.message);
+        return 1;
+    }
+    for (size_t i = 0; i < found.n; i++)
+        join(up, low, found.pairs[i].a, found.pairs[i].b, found.pairs[i].score);
+    if (found.unread_photos)
+        fprintf(stderr, "%s: %ld photos could not be read and were left out (compared by "
+                "title), the first: %s\n", shelf_catalog_path(c), found.unread_photos,
+                found.first_unread);
+    shelf_duplicate_pairs_free(&found);
+    return 0;
+}
+
 int cmd_duplicates(int argc, char **argv)
 {
     dup_args a = {0};
-    const opt_table t[] = {OPT_TABLE(dup_opts, &a)};
-    opt_defaults(t, 1);
-    int r = opt_parse("duplicates", argc, argv, t, 1, NULL);
+    const opt_table t[] = {OPT_TABLE(dup_opts, &a), OPT_TABLE(file_opts, &a),
+                           OPT_TABLE(column_opts, &a)};
+    opt_defaults(t, 3);
+    int r = opt_parse("duplicates", argc, argv, t, 3, NULL);
     if (r)
         return r > 0 ? (usage(), 0) : 2;
-    if (!a.index) {
-        fprintf(stderr, "shelf duplicates: needs --index\n");
+    if (!a.index == !a.data) {
+        fprintf(stderr, "shelf duplicates: needs --index (a model's embeddings) or --data (a "
+                        "catalog, without a model), not both\n");
         return 2;
     }
-    const char *inputs[] = {a.index}, *names[] = {"--index"};
+    if (a.threshold < 0)
+        a.threshold = a.index ? 0.95f : SHELF_DUPLICATE_THRESHOLD;
+    const char *inputs[] = {a.index ? a.index : a.data}, *names[] = {a.index ? "--index" : "--data"};
     if (out_is_an_input("duplicates", a.out, inputs, names, 1))
+        return 2;
+    shelf_read_options ro;
+    if (a.data && read_flags_apply(&a.rf, NULL, &ro))
         return 2;
     shelf_error err = {0};
     if (a.out && shelf_outfile_check(a.out, &err) != SHELF_OK) {
@@ -162,16 +245,24 @@ int cmd_duplicates(int argc, char **argv)
         return 1;
     }
     shelf_index *x = NULL;
+    shelf_catalog *c = NULL;
     shelf_outfile *of = NULL;
     size_t *up = NULL;
     float *low = NULL;
     int status = 1;
-    if (shelf_index_load(a.index, NULL, &x, &err) != SHELF_OK ||
+    if ((a.index ? shelf_index_load(a.index, NULL, &x, &err)
+                 : shelf_catalog_load(a.data, &ro, &c, &err)) != SHELF_OK ||
         (a.out && shelf_outfile_open(a.out, &of, &err) != SHELF_OK)) {
         fprintf(stderr, "shelf duplicates: %s\n", err.message);
         goto done;
     }
-    size_t n = shelf_index_size(x);
+    if (c) {
+        shelf_read_stats st;
+        shelf_catalog_stats(c, &st);
+        report_read_stats(a.data, &st);
+    }
+    const listing l = {x, c};
+    size_t n = listing_size(&l);
     up = malloc((n ? n : 1) * sizeof *up);
     low = malloc((n ? n : 1) * sizeof *low);
     if (!up || !low) {
@@ -180,11 +271,11 @@ int cmd_duplicates(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++)
         up[i] = i, low[i] = 1;
-    if (n > 1 && join_pairs(&a, x, up, low))
+    if (n > 1 && (x ? join_pairs(&a, x, up, low) : join_found(&a, c, up, low)))
         goto done;
     long groups = 0, mixed = 0, members = 0;
     FILE *out = of ? shelf_outfile_stream(of) : stdout;
-    if (write_groups(out, x, up, low, &groups, &mixed, &members)) {
+    if (write_groups(out, &l, up, low, &groups, &mixed, &members)) {
         fprintf(stderr, "shelf duplicates: out of memory\n");
         goto done;
     }
@@ -196,14 +287,15 @@ int cmd_duplicates(int argc, char **argv)
         goto done;
     }
     fprintf(stderr, "shelf duplicates: %ld groups of near-duplicates (%ld of the %zu products) "
-            "at a cosine of %g or more; %ld of them under different labels%s\n", groups,
-            members, n, (double)a.threshold, mixed,
-            shelf_index_labels_predicted(x) ? " (the model's guesses)" : "");
+            "at %s of %g or more; %ld of them under different labels%s\n", groups, members, n,
+            x ? "a cosine" : "a similarity", (double)a.threshold, mixed,
+            x && shelf_index_labels_predicted(x) ? " (the model's guesses)" : "");
     status = 0;
 done:
     shelf_outfile_discard(of);
     free(up);
     free(low);
     shelf_index_free(x);
+    shelf_catalog_free(c);
     return status;
 }

@@ -21,7 +21,9 @@ static const shelf_option add_opts[] = {
 };
 static const shelf_option file_opts[] = {READ_FILE_OPTS(labels_args)};
 static const shelf_option column_opts[] = {
-    COLUMN_OPTS(labels_args, "the model's", "the model's", "the model's"),
+    OPT_STRING(labels_args, "text", rf.text, "the model's",
+               "text columns, e.g. title,description (or 2,4)"),
+    OPT_STRING(labels_args, "id", rf.id, "the model's", "id column"),
     OPT_STRING(labels_args, "label", rf.label, "the model's", "label column"),
 };
 
@@ -34,8 +36,8 @@ static void usage(void)
            "only; retrain for many new labels or a changed taxonomy.\n");
     opt_section("options", OPT_TABLE(add_opts, NULL));
     opt_section("how the file is written", OPT_TABLE(file_opts, NULL));
-    opt_section("its columns and label separator: the model's (as given at training), unless "
-                "these name others", OPT_TABLE(column_opts, NULL));
+    opt_section("its columns: the model's (as given at training), unless these name others",
+                OPT_TABLE(column_opts, NULL));
 }
 
 static int labels_add(int argc, char **argv)

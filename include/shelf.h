@@ -933,6 +933,42 @@ shelf_status shelf_index_search(const shelf_index *x, const float *queries, size
                                 const long *skip, int exact, int threads, long *rows,
                                 float *scores, shelf_error *err);
 
+/* ---- near-duplicates without a model (shelf duplicates --data) ----------------------- */
+
+/* Listings of the same product in one catalog, whatever a seller changed: word order, case,
+ * a typo, words added to the title; the photo re-encoded, mirrored or cut by a tenth of a
+ * side. Each product gets a fingerprint (its title's words with their letters sorted,
+ * TF-IDF weighted over the catalog, and the outline of the object in its photo, the same
+ * under a mirror); pairs whose fingerprints are at least `candidate` close among each
+ * product's k nearest are verified on their photos (the best correlation of their grey
+ * thumbnails over a mirror and a cut of a tenth of each side) or, when one has none, on
+ * their titles, and kept at `threshold` or above. Memory: the fingerprints (11 KB) and a
+ * thumbnail (at most 16 KB) per product. */
+#define SHELF_DUPLICATE_THRESHOLD 0.999f
+#define SHELF_DUPLICATE_CANDIDATE 0.7f
+typedef struct shelf_duplicate_options {
+    float threshold; /* verified similarity a pair needs (SHELF_DUPLICATE_THRESHOLD) */
+    float candidate; /* fingerprint cosine for a pair to be verified */
+    int k;           /* nearest products looked at per product, 1 to 1000 (10) */
+    int threads;     /* 0: all cores */
+    int skip_bad;    /* a photo that cannot be read leaves its product's photo out (counted),
+                        instead of stopping with FILE:LINE */
+} shelf_duplicate_options;
+void shelf_duplicate_options_default(shelf_duplicate_options *o);
+typedef struct shelf_duplicate_pair {
+    size_t a, b;  /* products of the catalog, a < b */
+    float score;  /* the verified similarity */
+} shelf_duplicate_pair;
+typedef struct shelf_duplicate_pairs {
+    shelf_duplicate_pair *pairs; /* by a, then b */
+    size_t n;
+    long unread_photos;          /* under skip_bad */
+    char first_unread[SHELF_ERROR_MAX]; /* FILE:LINE: IMAGE: why, of the first */
+} shelf_duplicate_pairs;
+shelf_status shelf_find_duplicates(const shelf_catalog *c, const shelf_duplicate_options *o,
+                                   shelf_duplicate_pairs *out, shelf_error *err);
+void shelf_duplicate_pairs_free(shelf_duplicate_pairs *p);
+
 /* ---- writing vectors (embeddings) ----------------------------------------------------- */
 
 /* Files of vectors: numpy's .npy (float32, little-endian, one row a product: numpy, faiss

@@ -797,6 +797,19 @@ expect_error "a model file is not an index" 'not a shelf index' "$SHELF" duplica
 "$SHELF" index --model m.shelf --data train.csv --out x.idx --index-type ivf >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "auto, exact or hnsw" err.txt && pass "an unknown --index-type is refused" || fail "index-type (exit $rc)"
 out_is_input "index --out the model is refused" "(--model)" same.shelf "$SHELF" index --model same.shelf --data test.csv --out same.shelf
+echo "near-duplicates without a model (shelf duplicates --data)"
+{ head -7 imgs/train.csv; echo "x1,PRODUCT 1,img/1.png,Apparel > Topwear > Red stripes"; } > imgs/d.csv
+expect_ok "duplicates --data" "$SHELF" duplicates --data imgs/d.csv
+python3 - out.txt <<'EOF2' && pass "  the listing copied under another label found and flagged" || fail "  duplicates --data ($(cat out.txt err.txt))"
+import json, sys
+groups = [json.loads(l) for l in open(sys.argv[1])]
+assert len(groups) == 1 and sorted(groups[0]["ids"]) == ["1", "x1"] and groups[0]["labels_differ"], groups
+EOF2
+expect_error "duplicates --data stops at a bad photo, naming it" 'bad.csv:2: img/truncated.jpg' "$SHELF" duplicates --data imgs/bad.csv
+expect_ok "duplicates --data --skip-bad counts them" "$SHELF" duplicates --data imgs/bad.csv --skip-bad
+grep -q "photos could not be read and were left out" err.txt && pass "  counted" || fail "  skip-bad count ($(cat err.txt))"
+"$SHELF" duplicates --data imgs/d.csv --index c.idx >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "not both" err.txt && pass "duplicates with --data and --index is refused" || fail "duplicates both (exit $rc)"
 echo "new labels without retraining (shelf labels add, shelf train --init)"
 # two new leaves, one under a branch the model has; 8 examples each, and 40 of its own products
 python3 - <<'EOF2'
@@ -842,6 +855,9 @@ expect_error "labels add to an image model" 'text model only' "$SHELF" labels ad
 expect_error "labels add to an ensemble" 'is an ensemble' "$SHELF" labels add --model ens.shelf --data newlabels.csv --out x.shelf
 expect_error "train --init from an image model" '--init continues a sparse bag' "$SHELF" train --init img.shelf --train newlabels.csv --out x.shelf
 expect_error "train --init from a missing file" '--init .*nope.shelf' "$SHELF" train --init nope.shelf --train newlabels.csv --out x.shelf
+expect_error "train --init keeps the model's settings" "--init keeps the model's settings: --dim" "$SHELF" train --init m.shelf --train newlabels.csv --out x.shelf --dim 16
+"$SHELF" train --train train.csv --out hier.shelf --hierarchy --quiet 2>/dev/null
+expect_error "train --init splits labels as the model did" "splits label paths on ' > ', not '/'" "$SHELF" train --init hier.shelf --train newlabels.csv --out x.shelf --label-sep /
 "$SHELF" train --init m.shelf --train newlabels.csv --valid valid.csv --out x.shelf --autotune-trials 2 >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "does not continue one" err.txt && pass "train --init with --autotune is refused" || fail "--init --autotune (exit $rc, $(cat err.txt))"
 "$SHELF" labels >out.txt 2>err.txt; rc=$?

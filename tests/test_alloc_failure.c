@@ -524,6 +524,22 @@ static shelf_status labels_added(const void *arg, shelf_error *err)
     return s;
 }
 
+/* Near-duplicates without a model: the catalog's photos read on two threads, their
+ * fingerprints searched and the pairs verified. */
+static shelf_status duplicates_found(const void *arg, shelf_error *err)
+{
+    (void)arg;
+    shelf_duplicate_options o;
+    shelf_duplicate_options_default(&o);
+    o.threads = 2;
+    o.threshold = 0.5f; /* many pairs: the list grows */
+    o.candidate = 0;
+    shelf_duplicate_pairs found;
+    shelf_status s = shelf_find_duplicates(products, &o, &found, err);
+    shelf_duplicate_pairs_free(&found);
+    return s;
+}
+
 static void predicting_texts(void **state)
 {
     (void)state;
@@ -552,6 +568,7 @@ static void predicting_texts(void **state)
     static const int exact = 0, graph = 1;
     fail_both_ways("index exact", index_runs, &exact);
     fail_both_ways("index hnsw", index_runs, &graph);
+    fail_both_ways("duplicates without a model", duplicates_found, NULL);
 }
 
 /* ---- c. image prediction ------------------------------------------------------------- */

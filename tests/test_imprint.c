@@ -213,9 +213,43 @@ static void bad_examples_are_refused(void **state)
     shelf_catalog *c = load(path);
     shelf_error err;
     assert_int_equal(shelf_labels_add(m, c, NULL, &err), SHELF_EINVAL);
-    assert_non_null(strstr(err.message, "branch of the model's taxonomy"));
+    assert_non_null(strstr(err.message, "branch.csv:3: label 'Apparel' is a branch of the "
+                                        "model's taxonomy"));
     assert_int_equal(shelf_model_num_labels(m), 4);
     shelf_catalog_free(c);
+    /* nor of another new label's */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "id,title,category\n1,cotton tee,Apparel > Tops\n2,kite,Toys\n"
+               "3,kite tail,Toys > Kites\n");
+    assert_int_equal(fclose(f), 0);
+    c = load(path);
+    assert_int_equal(shelf_labels_add(m, c, NULL, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "label 'Toys' is a branch of the new labels'"));
+    assert_int_equal(shelf_model_num_labels(m), 4);
+    shelf_catalog_free(c);
+    shelf_model_free(m);
+}
+
+/* One example per new label: nothing to choose the scale by, so the defaults; the
+ * examples' own words still find their labels. */
+static void one_example_each(void **state)
+{
+    (void)state;
+    shelf_model *m = train(BAG);
+    char path[256];
+    snprintf(path, sizeof path, "%s", path_of("one.csv"));
+    write_catalog(path, 40, 1, 1);
+    shelf_catalog *c = load(path);
+    shelf_imprint_report rep;
+    shelf_error err;
+    if (shelf_labels_add(m, c, &rep, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    shelf_catalog_free(c);
+    assert_int_equal(rep.added, 2);
+    assert_true(rep.loo_accuracy == -1);
+    assert_true(rep.scale > 0);
+    assert_string_equal(top(m, "woollen muffler brand0"), "Apparel > Scarves");
     shelf_model_free(m);
 }
 
@@ -228,6 +262,7 @@ int main(void)
         cmocka_unit_test(gru),
         cmocka_unit_test(transformer),
         cmocka_unit_test(bad_examples_are_refused),
+        cmocka_unit_test(one_example_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

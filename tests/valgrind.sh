@@ -31,6 +31,8 @@ build/tools/make_images "$T/imgs" 6
   --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }
 "${VG[@]}" "$SHELF" eval --model "$T/i.shelf" --data "$T/imgs/test.csv" --json > /dev/null 2>&1
 "${VG[@]}" "$SHELF" predict --model "$T/i.shelf" --data "$T/imgs/bad.csv" --skip-bad > /dev/null 2>&1
+"${VG[@]}" "$SHELF" duplicates --data "$T/imgs/train.csv" --threads 2 > /dev/null 2>&1
+"${VG[@]}" "$SHELF" duplicates --data "$T/imgs/bad.csv" --skip-bad > /dev/null 2>&1
 "${VG[@]}" "$SHELF" train --train "$T/imgs/train.csv" --valid "$T/imgs/valid.csv" \
   --out "$T/b.shelf" --modality both --image-size 16 --width 2 --batch 8 --epochs 1 \
   --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }

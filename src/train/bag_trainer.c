@@ -162,6 +162,8 @@ static shelf_status prepare(bag_trainer *tr, size_t n, const shelf_train_options
         return st;
     if (label_head_alloc(tr->head, encoder_width(tr->enc), model_num_nodes(m)))
         return err_set(err, SHELF_ENOMEM, "out of memory for the label head");
+    if (o->init && model_num_nodes(m) < model_num_nodes(o->init))
+        return err_set(err, SHELF_EINVAL, "--init: the labels cannot keep the model's nodes");
     if (o->init) /* --init: its weights, each row where the wider bag put it */
         label_head_copy_into(&o->init->text_head, tr->head, tr->row_of);
     if (balance_init(&tr->bal, o->balance, o->balance_power, tr->y, n, model_num_labels(m)))

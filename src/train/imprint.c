@@ -18,6 +18,7 @@
 #include "model/label_head.h"
 #include "model/model.h"
 #include "model/taxonomy.h"
+#include "train/vocab.h"
 
 /* One nonzero of a sparse feature vector. */
 typedef struct entry {
@@ -57,6 +58,8 @@ typedef struct imprint {
     float *xx;           /* [n]: x . x */
     double old_weight;   /* in the log-loss, of a product of the model's labels */
     float *t;            /* per new label: its threshold */
+    uint64_t *seen;      /* the bag: the new labels' products' text hashes (nseen) */
+    size_t nseen;
 } imprint;
 
 static void imprint_free(imprint *im)
@@ -82,6 +85,7 @@ static void imprint_free(imprint *im)
     mem_free(im->mx);
     mem_free(im->xx);
     mem_free(im->t);
+    mem_free(im->seen);
 }
 
 static shelf_status oom(shelf_error *err)
@@ -140,13 +144,28 @@ static shelf_status collect(imprint *im, const shelf_catalog *c, shelf_imprint_r
         return oom(err);
     im->N0 = model_num_nodes(m);
     im->N = im->tax.nnodes;
+    /* a new label must be a leaf of its own: not a branch of the model's ("Apparel" beside
+     * "Apparel > Topwear") nor of another new label's */
+    uint8_t *branch = mem_calloc((size_t)im->N + 1, 1);
+    if (!branch)
+        return oom(err);
+    for (int k = 0; k < im->K; k++)
+        for (uint32_t j = im->tax.path_off[k]; j + 1 < im->tax.path_off[k + 1]; j++)
+            branch[im->tax.path[j]] = 1;
     for (int k = im->K0; k < im->K; k++) {
         uint32_t leaf = im->tax.path[im->tax.path_off[k + 1] - 1];
-        if ((int)leaf < im->N0) /* "Apparel" beside "Apparel > Topwear": no node of its own */
-            return err_set(err, SHELF_EINVAL,
-                           "%s: label '%s' is a branch of the model's taxonomy, not a new "
-                           "leaf; it cannot be added", im->path, im->labels.keys[k]);
+        if ((int)leaf >= im->N0 && !branch[leaf])
+            continue;
+        long line = 0;
+        for (size_t i = 0; i < im->n && !line; i++)
+            line = im->label[i] == k ? im->line[i] : 0;
+        mem_free(branch);
+        return err_set(err, SHELF_EINVAL,
+                       "%s:%ld: label '%s' is a branch of the %s taxonomy, not a leaf; it "
+                       "cannot be added", im->path, line, im->labels.keys[k],
+                       (int)leaf < im->N0 ? "model's" : "new labels'");
     }
+    mem_free(branch);
     return SHELF_OK;
 }
 
@@ -165,10 +184,22 @@ static shelf_status widen(imprint *im, shelf_imprint_report *rep, shelf_error *e
     const shelf_model *m = im->m;
     im->enc = m->text;
     if (m->text->ops->kind == ENCODER_BAG && !as_const_bag(m->text)->dim) {
+        /* the new labels' products only: the model's own were (most likely) in its
+         * training corpus already; their texts' hashes join the model's (model->seen) */
+        const char **texts = mem_alloc((im->n + 1) * sizeof *texts);
+        im->seen = mem_alloc((im->n + 1) * sizeof *im->seen);
+        if (!texts || !im->seen) {
+            mem_free(texts);
+            return oom(err);
+        }
+        for (size_t i = 0; i < im->n; i++)
+            if (im->label[i] >= im->K0)
+                texts[im->nseen++] = im->texts[i];
         bag_encoder *wider = NULL;
-        shelf_status st = bag_vocab_extend(as_const_bag(m->text), im->texts, im->n,
-                                           m->info.train_rows, NULL, &wider, &im->old_to_new,
-                                           err);
+        shelf_status st = bag_vocab_extend(as_const_bag(m->text), texts, im->nseen,
+                                           m->info.train_rows, im->seen, &wider,
+                                           &im->old_to_new, err);
+        mem_free(texts);
         if (st != SHELF_OK)
             return st;
         im->enc = &wider->base;
@@ -515,7 +546,7 @@ static fit fit_at(const imprint *im, const float *s, const old_logits *old, floa
 
 /* Scales, in logits per the closeness's range; thresholds: steps across that range. */
 static const float SCALES[] = {0.5f, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64};
-enum { THRESHOLDS = 40 };
+enum { THRESHOLDS = 40, PER_LABEL_MAX = 64 };
 
 static int by_float(const void *a, const void *b)
 {
@@ -589,6 +620,11 @@ static shelf_status choose(imprint *im, shelf_imprint_report *rep, shelf_error *
     fit best = {INFINITY, INFINITY, -1};
     rep->scale = 8 / span;
     rep->threshold = lo + span / 2;
+    rep->loo_accuracy = -1;
+    for (size_t c = 0; c < C; c++)
+        im->t[c] = rep->threshold;
+    if (!scored_new) /* every label has a single example: nothing to choose by */
+        goto chosen;
     for (size_t ai = 0; ai < sizeof SCALES / sizeof *SCALES; ai++)
         for (int ti = 0; ti <= THRESHOLDS; ti++) {
             for (size_t c = 0; c < C; c++)
@@ -602,7 +638,8 @@ static shelf_status choose(imprint *im, shelf_imprint_report *rep, shelf_error *
         }
     for (size_t c = 0; c < C; c++)
         im->t[c] = rep->threshold;
-    for (int pass = 0; pass < 2; pass++)
+    /* each label's own threshold: a pass costs products x labels^2, so for a few labels */
+    for (int pass = 0; pass < 2 && C <= PER_LABEL_MAX; pass++)
         for (size_t c = 0; c < C; c++) {
             float keep = im->t[c];
             for (int ti = 0; ti <= THRESHOLDS; ti++) {
@@ -616,6 +653,7 @@ static shelf_status choose(imprint *im, shelf_imprint_report *rep, shelf_error *
             im->t[c] = keep;
         }
     rep->loo_accuracy = (float)best.new_accuracy;
+chosen:
     mem_free(s);
     mem_free(old);
     return SHELF_OK;
@@ -676,6 +714,16 @@ static void commit(imprint *im, shelf_model *m)
         mem_free(m->log_prior);
         m->log_prior = im->log_prior;
         im->log_prior = NULL;
+    }
+    if (im->nseen) { /* the examples count as seen: shelf eval flags them in a test set */
+        uint64_t *all = mem_realloc(im->seen, (im->nseen + m->nseen) * sizeof *all);
+        if (all) { /* else the examples stay unflagged: nothing else depends on it */
+            memcpy(all + im->nseen, m->seen, m->nseen * sizeof *all);
+            im->seen = NULL;
+            mem_free(m->seen); /* vocab_keep_seen takes all */
+            m->seen = NULL;
+            vocab_keep_seen(m, all, im->nseen + m->nseen);
+        }
     }
     m->fingerprint = 0; /* no longer the file it came from */
 }

@@ -137,6 +137,12 @@ static int option_index(const char *name)
     return -1;
 }
 
+int train_option_given(const shelf_train_options *o, const char *name)
+{
+    int i = option_index(name);
+    return i >= 0 && (o->given & ((uint64_t)1 << i));
+}
+
 static void *field(void *base, const shelf_option *e)
 {
     return (char *)base + e->offset;

@@ -9,6 +9,9 @@
 /* Checks o for a catalog of n products: which options given apply to the model, and the
  * range of each that does; then fills in the defaults of what it leaves unset (the text
  * side's; an image model's lr and augmentations are options_check_image's). */
+/* Whether the option of this name was given by name (shelf_train_options_set). */
+int train_option_given(const shelf_train_options *o, const char *name);
+
 shelf_status train_check_options(shelf_train_options *o, size_t n, shelf_error *err);
 
 /* For the table's entries that apply to encoders (SHELF_FOR_*; fused: a fused model's

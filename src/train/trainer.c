@@ -50,6 +50,8 @@ static shelf_status finish_model(shelf_model *m, const shelf_train_options *o, s
     /* a fused model's text part learned from every product, its CNN from those with images */
     m->info.train_rows = (long)n - m->info.skipped_empty -
                          (m->modality == SHELF_MODALITY_IMAGE ? m->info.skipped_images : 0);
+    if (o->init) /* --init: its corpus, then this one (new words' IDF counts on both) */
+        m->info.train_rows += o->init->info.train_rows;
     if (adjust && set_log_prior(m, adjust))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     if (valid && calibrate_model(m, valid, o->threads))
@@ -80,6 +82,17 @@ static shelf_status continue_from(shelf_train_options *o, shelf_error *err)
                        "add)", what);
     if (o->modality != SHELF_MODALITY_TEXT)
         return err_set(err, SHELF_EINVAL, "--init continues a text model: no --modality");
+    static const char *const kept[] = {"text-encoder", "ngrams", "minn", "maxn", "buckets",
+                                       "dim", "hierarchy"};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        if (train_option_given(o, kept[i]))
+            return err_set(err, SHELF_EINVAL, "--init keeps the model's settings: --%s "
+                           "cannot change them", kept[i]);
+    const char *sep = o->read.label_sep ? o->read.label_sep : SHELF_DEFAULT_LABEL_SEP;
+    const char *had = m->read.label_sep ? m->read.label_sep : SHELF_DEFAULT_LABEL_SEP;
+    if (m->hierarchical && strcmp(sep, had) != 0) /* its nodes are split on its own */
+        return err_set(err, SHELF_EINVAL, "--init: the model splits label paths on '%s', "
+                       "not '%s' (--label-sep)", had, sep);
     const bag_encoder *b = as_const_bag(m->text);
     o->text_encoder = SHELF_TEXT_ENCODER_BAG;
     o->ngrams = b->feat.ngrams;
@@ -96,9 +109,9 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
 {
     shelf_train_options o = *opts;
     size_t n = shelf_catalog_size(train);
-    shelf_status st = train_check_options(&o, n, err);
-    if (st == SHELF_OK && o.init)
-        st = continue_from(&o, err);
+    shelf_status st = o.init ? continue_from(&o, err) : SHELF_OK;
+    if (st == SHELF_OK)
+        st = train_check_options(&o, n, err);
     if (st != SHELF_OK)
         return st;
     if (n == 0)
