@@ -231,6 +231,11 @@ int cmd_duplicates(int argc, char **argv)
                         "catalog, without a model), not both\n");
         return 2;
     }
+    if (a.data && a.exact) {
+        fprintf(stderr, "shelf duplicates: --exact searches an index's vectors exactly; with "
+                        "--data, search is exact below 50,000 products\n");
+        return 2;
+    }
     if (a.threshold < 0)
         a.threshold = a.index ? 0.95f : SHELF_DUPLICATE_THRESHOLD;
     const char *inputs[] = {a.index ? a.index : a.data}, *names[] = {a.index ? "--index" : "--data"};

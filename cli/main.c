@@ -15,7 +15,7 @@ static const struct {
     {"embed", cmd_embed, "one vector per product, for similar products and search"},
     {"index", cmd_index, "a catalog's vectors in an index file, for similar and duplicates"},
     {"similar", cmd_similar, "the most similar products of an index"},
-    {"duplicates", cmd_duplicates, "groups of near-duplicate listings in an index"},
+    {"duplicates", cmd_duplicates, "groups of near-duplicate listings (an index, or a catalog without a model)"},
     {"labels", cmd_labels, "add labels to a model from a few examples, without retraining"},
     {"report", cmd_report, "a model on a labelled catalog as one HTML page"},
     {"info", cmd_info, "describe a model file"},

@@ -942,8 +942,9 @@ shelf_status shelf_index_search(const shelf_index *x, const float *queries, size
  * under a mirror); pairs whose fingerprints are at least `candidate` close among each
  * product's k nearest are verified on their photos (the best correlation of their grey
  * thumbnails over a mirror and a cut of a tenth of each side) or, when one has none, on
- * their titles, and kept at `threshold` or above. Memory: the fingerprints (11 KB) and a
- * thumbnail (at most 16 KB) per product. */
+ * their titles, and kept at `threshold` or above. A photo of one colour counts as none.
+ * Memory: the fingerprint (7 KB, twice that from SHELF_INDEX_AUTO_ROWS products, when a
+ * graph is built) and a thumbnail (at most 16 KB) per product. */
 #define SHELF_DUPLICATE_THRESHOLD 0.999f
 #define SHELF_DUPLICATE_CANDIDATE 0.7f
 typedef struct shelf_duplicate_options {

@@ -201,12 +201,48 @@ static void bad_photos_stop_or_are_counted(void **state)
     shelf_catalog_free(c);
 }
 
+/* Two listings alone with the same words (in every title of the catalog), and a pair whose
+ * photos are blank (one colour: as none), are found by their titles. */
+static void titles_alone_and_blank_photos(void **state)
+{
+    (void)state;
+    unsigned char white[W * H * 3];
+    memset(white, 255, sizeof white);
+    write_webp("white.webp", white, W);
+    const char *cases[][2] = {
+        {"a.csv", "id,title,image\n1,Acme Kettle,\n2,kettle ACME,\n"},
+        {"b.csv", "id,title,image\n1,Acme Kettle,white.webp\n2,kettle ACME,white.webp\n"
+                  "3,Garden Hose,\n"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s", path_of(cases[k][0]));
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(cases[k][1], f);
+        assert_int_equal(fclose(f), 0);
+        shelf_catalog *c = load(path, 0);
+        shelf_duplicate_options o;
+        shelf_duplicate_options_default(&o);
+        shelf_duplicate_pairs found;
+        shelf_error err;
+        if (shelf_find_duplicates(c, &o, &found, &err) != SHELF_OK)
+            fail_msg("%s", err.message);
+        assert_int_equal(found.n, 1);
+        assert_string_equal(id(c, found.pairs[0].a), "1");
+        assert_string_equal(id(c, found.pairs[0].b), "2");
+        shelf_duplicate_pairs_free(&found);
+        shelf_catalog_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(finds_the_copies_and_nothing_else),
         cmocka_unit_test(verify_aligns_a_mirror_and_a_cut),
         cmocka_unit_test(bad_photos_stop_or_are_counted),
+        cmocka_unit_test(titles_alone_and_blank_photos),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

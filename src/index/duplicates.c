@@ -28,6 +28,7 @@ typedef struct dup_job {
     float *vecs;       /* [n][FP_DIM] */
     fp_thumb *thumbs;
     unsigned char *has_title;
+    unsigned char *has_any; /* a title or a photo: something to compare */
     long *unread;      /* per thread: photos that could not be read */
     int *failed;       /* per thread: 1 out of memory, 2 a bad photo (not skip_bad) */
     shelf_error *why;  /* per thread: the first bad photo */
@@ -123,7 +124,7 @@ static shelf_status title_halves(dup_job *j, shelf_error *err)
                     continue;
                 }
                 uint64_t h = hash_fnv1a(HASH_FNV_BASIS, key, s->len);
-                float w = (float)log((double)n / df[id]);
+                float w = (float)log((n + 1.0) / df[id]); /* > 0 even in every title */
                 v[h % FP_TITLE_DIM] += (h >> 63) ? -w : w;
             }
             if (pass == 1) {
@@ -150,6 +151,7 @@ static void join_halves(dup_job *j, size_t n)
         float *v = j->vecs + i * FP_DIM;
         int photo = j->thumbs[i].w > 0, title = j->has_title[i];
         float w = photo && title ? (float)M_SQRT1_2 : 1;
+        j->has_any[i] = photo || title;
         for (int d = 0; d < FP_DIM && w != 1; d++)
             v[d] *= w;
     }
@@ -163,9 +165,11 @@ static int by_pair(const void *a, const void *b)
     return (x->b > y->b) - (x->b < y->b);
 }
 
-/* The candidates of every product, verified, into out (each pair once, a < b). */
-static shelf_status verify_pairs(dup_job *j, shelf_index *x, const shelf_duplicate_options *o,
-                                 shelf_duplicate_pairs *out, shelf_error *err)
+/* Candidate pairs (a < b, each once) from every product's nearest at o->candidate or
+ * more; a product with neither a title nor a photo has none. */
+static shelf_status candidates(const dup_job *j, const shelf_index *x,
+                               const shelf_duplicate_options *o, shelf_duplicate_pairs *c,
+                               shelf_error *err)
 {
     enum { QUERIES = 1024 };
     const size_t n = x->n;
@@ -176,58 +180,71 @@ static shelf_status verify_pairs(dup_job *j, shelf_index *x, const shelf_duplica
     size_t cap = 0;
     shelf_status st = rows && skip && scores ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
     for (size_t q0 = 0; st == SHELF_OK && q0 < n; q0 += QUERIES) {
-        size_t c = n - q0 < QUERIES ? n - q0 : QUERIES;
-        for (size_t i = 0; i < c; i++)
+        size_t m = n - q0 < QUERIES ? n - q0 : QUERIES;
+        for (size_t i = 0; i < m; i++)
             skip[i] = (long)(q0 + i);
-        st = shelf_index_search(x, x->vecs + q0 * FP_DIM, c, k, skip, 0, o->threads, rows,
+        st = shelf_index_search(x, x->vecs + q0 * FP_DIM, m, k, skip, 0, o->threads, rows,
                                 scores, err);
-        for (size_t i = 0; st == SHELF_OK && i < c; i++)
+        for (size_t i = 0; st == SHELF_OK && i < m; i++)
             for (int r = 0; r < k; r++) {
                 long nb = rows[i * (size_t)k + (size_t)r];
                 size_t a = q0 + i;
                 if (nb < 0 || scores[i * (size_t)k + (size_t)r] < o->candidate)
                     break;
-                size_t lo = (size_t)nb < a ? (size_t)nb : a, hi = (size_t)nb < a ? a : (size_t)nb;
-                float s;
-                if (j->thumbs[lo].w && j->thumbs[hi].w) {
-                    if (fp_verify(&j->thumbs[lo], &j->thumbs[hi], &s)) {
-                        st = err_set(err, SHELF_ENOMEM, "out of memory");
-                        break;
-                    }
-                } else { /* no photo to compare: the titles' cosine */
-                    double d = 0;
-                    for (int t = 0; t < FP_TITLE_DIM; t++)
-                        d += (double)x->vecs[lo * FP_DIM + (size_t)t] *
-                             x->vecs[hi * FP_DIM + (size_t)t];
-                    int scaled = j->thumbs[lo].w || j->thumbs[hi].w; /* one halved */
-                    s = (float)(scaled ? d * M_SQRT2 : d);
-                }
-                if (s < o->threshold)
+                if (!j->has_any[a] || !j->has_any[nb])
                     continue;
-                if (out->n == cap) {
+                if (c->n == cap) {
                     size_t c2 = cap ? cap * 2 : 256;
-                    shelf_duplicate_pair *p2 = mem_realloc(out->pairs, c2 * sizeof *p2);
+                    shelf_duplicate_pair *p2 = mem_realloc(c->pairs, c2 * sizeof *p2);
                     if (!p2) {
                         st = err_set(err, SHELF_ENOMEM, "out of memory");
                         break;
                     }
-                    out->pairs = p2, cap = c2;
+                    c->pairs = p2, cap = c2;
                 }
-                out->pairs[out->n++] = (shelf_duplicate_pair){lo, hi, s};
+                size_t lo = (size_t)nb < a ? (size_t)nb : a, hi = (size_t)nb < a ? a : (size_t)nb;
+                c->pairs[c->n++] = (shelf_duplicate_pair){lo, hi, 0};
             }
     }
-    if (st == SHELF_OK && out->n) { /* a pair found from both sides once */
-        qsort(out->pairs, out->n, sizeof *out->pairs, by_pair);
-        size_t m = 1;
-        for (size_t i = 1; i < out->n; i++)
-            if (out->pairs[i].a != out->pairs[m - 1].a || out->pairs[i].b != out->pairs[m - 1].b)
-                out->pairs[m++] = out->pairs[i];
-        out->n = m;
+    if (st == SHELF_OK && c->n) { /* a pair found from both sides once */
+        qsort(c->pairs, c->n, sizeof *c->pairs, by_pair);
+        size_t u = 1;
+        for (size_t i = 1; i < c->n; i++)
+            if (c->pairs[i].a != c->pairs[u - 1].a || c->pairs[i].b != c->pairs[u - 1].b)
+                c->pairs[u++] = c->pairs[i];
+        c->n = u;
     }
     mem_free(rows);
     mem_free(skip);
     mem_free(scores);
     return st;
+}
+
+/* Each candidate verified on its photos, or on its titles when either has none; those at
+ * o->threshold or above are kept, in place. */
+static shelf_status verify_pairs(const dup_job *j, const shelf_index *x,
+                                 const shelf_duplicate_options *o, shelf_duplicate_pairs *c,
+                                 shelf_error *err)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t lo = c->pairs[i].a, hi = c->pairs[i].b;
+        float s;
+        if (j->thumbs[lo].w && j->thumbs[hi].w) {
+            if (fp_verify(&j->thumbs[lo], &j->thumbs[hi], &s))
+                return err_set(err, SHELF_ENOMEM, "out of memory");
+        } else { /* no photo to compare: the titles' cosine */
+            double d = 0;
+            for (int t = 0; t < FP_TITLE_DIM; t++)
+                d += (double)x->vecs[lo * FP_DIM + (size_t)t] * x->vecs[hi * FP_DIM + (size_t)t];
+            int halved = j->thumbs[lo].w || j->thumbs[hi].w; /* one title weighed 1/sqrt(2) */
+            s = (float)(halved ? d * M_SQRT2 : d);
+        }
+        if (s >= o->threshold)
+            c->pairs[kept++] = (shelf_duplicate_pair){lo, hi, s};
+    }
+    c->n = kept;
+    return SHELF_OK;
 }
 
 void shelf_duplicate_options_default(shelf_duplicate_options *o)
@@ -241,6 +258,8 @@ void shelf_duplicate_options_default(shelf_duplicate_options *o)
 shelf_status shelf_find_duplicates(const shelf_catalog *c, const shelf_duplicate_options *o,
                                    shelf_duplicate_pairs *out, shelf_error *err)
 {
+    if (!c || !o || !out)
+        return err_set(err, SHELF_EINVAL, "shelf_find_duplicates: missing argument");
     memset(out, 0, sizeof *out);
     const size_t n = shelf_catalog_size(c);
     if (o->k < 1 || o->k > INDEX_MAX_K || !(o->threshold >= -1 && o->threshold <= 1) ||
@@ -249,6 +268,8 @@ shelf_status shelf_find_duplicates(const shelf_catalog *c, const shelf_duplicate
                        "from -1 to 1", INDEX_MAX_K);
     if (n < 2)
         return SHELF_OK;
+    if (n > INDEX_MAX_ROWS)
+        return err_set(err, SHELF_EINVAL, "%zu products: at most %llu", n, INDEX_MAX_ROWS);
     thread_pool *pool = pool_new(o->threads);
     const int T = pool ? pool_threads(pool) : 1;
     dup_job j = {.c = c, .path = shelf_catalog_path(c), .skip_bad = o->skip_bad};
@@ -256,11 +277,12 @@ shelf_status shelf_find_duplicates(const shelf_catalog *c, const shelf_duplicate
     j.vecs = mem_calloc(n * FP_DIM, sizeof *j.vecs);
     j.thumbs = mem_calloc(n, sizeof *j.thumbs);
     j.has_title = mem_calloc(n, 1);
+    j.has_any = mem_calloc(n, 1);
     j.unread = mem_calloc((size_t)T, sizeof *j.unread);
     j.failed = mem_calloc((size_t)T, sizeof *j.failed);
     j.why = mem_calloc((size_t)T, sizeof *j.why);
-    shelf_status st = pool && x && j.vecs && j.thumbs && j.has_title && j.unread && j.failed &&
-                      j.why ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
+    shelf_status st = pool && x && j.vecs && j.thumbs && j.has_title && j.has_any && j.unread &&
+                      j.failed && j.why ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
     if (st == SHELF_OK) {
         pool_run(pool, read_photos, &j);
         for (int t = 0; t < T && st == SHELF_OK; t++) {
@@ -289,6 +311,8 @@ shelf_status shelf_find_duplicates(const shelf_catalog *c, const shelf_duplicate
         st = shelf_index_build(x, SHELF_INDEX_AUTO, o->threads, err);
     }
     if (st == SHELF_OK)
+        st = candidates(&j, x, o, out, err);
+    if (st == SHELF_OK)
         st = verify_pairs(&j, x, o, out, err);
     if (st != SHELF_OK)
         shelf_duplicate_pairs_free(out);
@@ -300,6 +324,7 @@ shelf_status shelf_find_duplicates(const shelf_catalog *c, const shelf_duplicate
     mem_free(j.vecs);
     mem_free(j.thumbs);
     mem_free(j.has_title);
+    mem_free(j.has_any);
     mem_free(j.unread);
     mem_free(j.failed);
     mem_free(j.why);

@@ -40,11 +40,13 @@ int fp_photo(const image *im, float *v, fp_thumb *t)
     object_box(im, box);
     const int bw = box[2], bh = box[3];
     const int longer = im->w > im->h ? im->w : im->h;
-    const int tw = longer > FP_THUMB_MAX ? (int)lround((double)im->w * FP_THUMB_MAX / longer) : im->w;
-    const int th = longer > FP_THUMB_MAX ? (int)lround((double)im->h * FP_THUMB_MAX / longer) : im->h;
+    int tw = longer > FP_THUMB_MAX ? (int)lround((double)im->w * FP_THUMB_MAX / longer) : im->w;
+    int th = longer > FP_THUMB_MAX ? (int)lround((double)im->h * FP_THUMB_MAX / longer) : im->h;
+    tw = tw < 1 ? 1 : tw; /* a long thin photo keeps a side of a pixel */
+    th = th < 1 ? 1 : th;
     unsigned char *crop = mem_alloc((size_t)bw * (size_t)bh * 3);
-    unsigned char *small = mem_alloc((size_t)(tw > 0 ? tw : 1) * (size_t)(th > 0 ? th : 1) * 3);
-    t->px = mem_alloc((size_t)(tw > 0 ? tw : 1) * (size_t)(th > 0 ? th : 1));
+    unsigned char *small = mem_alloc((size_t)tw * (size_t)th * 3);
+    t->px = mem_alloc((size_t)tw * (size_t)th);
     if (!crop || !small || !t->px) {
         mem_free(crop);
         mem_free(small);
@@ -71,8 +73,15 @@ int fp_photo(const image *im, float *v, fp_thumb *t)
         v[i] -= (float)mean;
         norm += (double)v[i] * v[i];
     }
-    for (int i = 0; i < FP_PHOTO_DIM; i++) /* a blank photo says nothing: zeros */
-        v[i] = norm > 1e-6 ? (float)(v[i] / sqrt(norm)) : 0;
+    if (norm <= 1e-6) { /* a blank photo says nothing: the product has none */
+        memset(v, 0, FP_PHOTO_DIM * sizeof *v);
+        mem_free(crop);
+        mem_free(small);
+        fp_thumb_free(t);
+        return 0;
+    }
+    for (int i = 0; i < FP_PHOTO_DIM; i++)
+        v[i] = (float)(v[i] / sqrt(norm));
     const unsigned char *src = im->rgb;
     if (tw != im->w || th != im->h) {
         image_resize(im->rgb, im->w, im->h, small, tw, th);

@@ -34,8 +34,9 @@ typedef struct fp_thumb {
     unsigned char *px;
 } fp_thumb;
 
-/* The photo half of v (FP_PHOTO_DIM floats, unit length, or zeros for a blank photo) and the
- * thumbnail of a decoded photo. 0, or -1 out of memory. */
+/* The photo half of v (FP_PHOTO_DIM floats, unit length) and the thumbnail of a decoded
+ * photo; a blank photo (one colour) is none: zeros and an empty thumbnail. 0, or -1 out of
+ * memory. */
 int fp_photo(const image *im, float *v, fp_thumb *t);
 void fp_thumb_free(fp_thumb *t);
 
