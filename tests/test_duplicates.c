@@ -108,6 +108,16 @@ static shelf_catalog *load(const char *path, int skip_bad)
     return c;
 }
 
+/* A catalog file of these lines, read. */
+static shelf_catalog *catalog_of(const char *name, const char *lines)
+{
+    FILE *f = fopen(path_of(name), "w");
+    assert_non_null(f);
+    fputs(lines, f);
+    assert_int_equal(fclose(f), 0);
+    return load(path_of(name), 0);
+}
+
 static const char *id(const shelf_catalog *c, size_t i) { return shelf_catalog_get(c, i)->id; }
 
 static void finds_the_copies_and_nothing_else(void **state)
@@ -177,14 +187,10 @@ static void bad_photos_stop_or_are_counted(void **state)
 {
     (void)state;
     write_bytes("broken.webp", (const unsigned char *)"RIFF\x10\0\0\0WEBPVP8 ", 16);
-    char path[256];
-    snprintf(path, sizeof path, "%s", path_of("bad.csv"));
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "id,title,image,category\np0,Brand0 Classic tee,p0.webp,A\n"
-               "b1,Brand0 tee classic,broken.webp,A\nb2,other thing,missing.webp,B\n");
-    assert_int_equal(fclose(f), 0);
-    shelf_catalog *c = load(path, 0);
+    shelf_catalog *c = catalog_of("bad.csv", "id,title,image,category\n"
+                                             "p0,Brand0 Classic tee,p0.webp,A\n"
+                                             "b1,Brand0 tee classic,broken.webp,A\n"
+                                             "b2,other thing,missing.webp,B\n");
     shelf_duplicate_options o;
     shelf_duplicate_options_default(&o);
     shelf_duplicate_pairs found;
@@ -215,13 +221,7 @@ static void titles_alone_and_blank_photos(void **state)
                   "3,Garden Hose,\n"},
     };
     for (size_t k = 0; k < 2; k++) {
-        char path[256];
-        snprintf(path, sizeof path, "%s", path_of(cases[k][0]));
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(cases[k][1], f);
-        assert_int_equal(fclose(f), 0);
-        shelf_catalog *c = load(path, 0);
+        shelf_catalog *c = catalog_of(cases[k][0], cases[k][1]);
         shelf_duplicate_options o;
         shelf_duplicate_options_default(&o);
         shelf_duplicate_pairs found;
