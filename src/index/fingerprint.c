@@ -87,9 +87,17 @@ int fp_photo(const image *im, float *v, fp_thumb *t)
         image_resize(im->rgb, im->w, im->h, small, tw, th);
         src = small;
     }
-    for (size_t i = 0; i < (size_t)tw * (size_t)th; i++)
+    unsigned char lo = 255, hi = 0;
+    for (size_t i = 0; i < (size_t)tw * (size_t)th; i++) {
         t->px[i] = grey(src + i * 3);
+        lo = t->px[i] < lo ? t->px[i] : lo;
+        hi = t->px[i] > hi ? t->px[i] : hi;
+    }
     t->w = tw, t->h = th;
+    if (lo == hi) { /* one grey: nothing to align, as a blank photo */
+        memset(v, 0, FP_PHOTO_DIM * sizeof *v);
+        fp_thumb_free(t);
+    }
     mem_free(crop);
     mem_free(small);
     return 0;
@@ -128,7 +136,9 @@ static float correlation(const float *a, const float *b)
         double x = a[i] - ma, y = b[i] - mb;
         ab += x * y, aa += x * x, bb += y * y;
     }
-    return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0;
+    if (aa == 0 || bb == 0) /* flat at this size: the same only when the same grey */
+        return aa == bb && fabs(ma - mb) < 0.5 ? 1 : 0;
+    return (float)(ab / sqrt(aa * bb));
 }
 
 /* The best correlation of a as it is with b mirrored or not, whole or cut by a tenth of

@@ -35,8 +35,8 @@ typedef struct fp_thumb {
 } fp_thumb;
 
 /* The photo half of v (FP_PHOTO_DIM floats, unit length) and the thumbnail of a decoded
- * photo; a blank photo (one colour) is none: zeros and an empty thumbnail. 0, or -1 out of
- * memory. */
+ * photo; a blank photo (one colour, or one grey) is none: zeros and an empty thumbnail. 0,
+ * or -1 out of memory. */
 int fp_photo(const image *im, float *v, fp_thumb *t);
 void fp_thumb_free(fp_thumb *t);
 

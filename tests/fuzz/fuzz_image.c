@@ -1,12 +1,14 @@
 /* libFuzzer target: the header probe the server runs on every upload (image_probe_size),
  * then the image decoders (JPEG, PNG, WebP, told apart by their first bytes) through
  * image_decode_mem, at full size and as prediction decodes a JPEG (scaled down
- * towards 64 pixels), then resized to a model's input as prediction does. The pixel limit
+ * towards 64 pixels), then resized to a model's input as prediction does, and made into a
+ * duplicate fingerprint compared with itself (shelf duplicates --data). The pixel limit
  * is 4 Mpx, so that each input stays fast; the limit itself is checked on the header. */
 #include <stdlib.h>
 
 #include "image/decode.h"
 #include "image/resize.h"
+#include "index/fingerprint.h"
 
 enum { FUZZ_MAX_PIXELS = 4 << 20, SIDE = 16 };
 
@@ -22,6 +24,13 @@ static void decode(const uint8_t *data, size_t size, int min_side, long probe_w,
             abort(); /* the probe let the server budget pixels that are not there */
         unsigned char out[SIDE * SIDE * 3];
         image_resize(im.rgb, im.w, im.h, out, SIDE, SIDE);
+        float v[FP_PHOTO_DIM], score;
+        fp_thumb t;
+        if (min_side == 0 && fp_photo(&im, v, &t) == 0) {
+            if (t.w && (fp_verify(&t, &t, &score) != 0 || !(score > 0.99f)))
+                abort(); /* a photo is its own duplicate */
+            fp_thumb_free(&t);
+        }
     }
     image_free(&im);
 }
