@@ -4,7 +4,8 @@ ten leaf categories held out of training (chosen at random, seeded, among those 
 least 40 training and 10 test products), a model trained on the rest (train and valid
 splits without them), then `shelf labels add` with 5 and 20 training products of each held-out
 category, with 1,000 training products of the model's own categories beside them, and
-`shelf train --init` on the same examples, against a full retrain on every category. Accuracy on the test split's products of the new
+`shelf train --init` on the same examples, and the labels added by their names alone
+(`--names`, beside the 1,000), against a full retrain on every category. Accuracy on the test split's products of the new
 categories and of the old ones, and the time of each step.
 
 usage: /usr/bin/python3 bench/new_labels.py [--held-out N] [--seed S] [--text-encoder E]
@@ -102,6 +103,19 @@ def main():
                    a.text_encoder)
     emit(dict({"system": "full retrain", "seconds": round(t_full, 1)}, **accuracy(full, test, new)))
     old_rows = [r for r in tr if r["category"] not in new]
+    # by their names alone: the labels' words stand for their products
+    names = os.path.join(OUT, "names.txt")
+    with open(names, "w", encoding="utf-8") as f:
+        f.write("".join(c + "\n" for c in sorted(new)))
+    data = write(os.path.join(OUT, "contrast.csv"), rnd.sample(old_rows, CONTRAST))
+    out = os.path.join(OUT, "named.shelf")
+    t, p = sh([SHELF, "labels", "add", "--model", base, "--names", names, "--data", data, "--out", out])
+    acc = accuracy(out, test, new)
+    emit(dict({"system": "labels add, by name alone", "seconds": round(t, 3),
+               "new / retrain's new": round(acc["new"] / results[1]["new"], 3),
+               "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
+               "old - before": round(100 * (acc["old"] - results[0]["old"]), 2),
+               "log": p.stderr.strip().splitlines()[-2]}, **acc))
     for n in (5, 20):
         ex = []
         for c in sorted(new):

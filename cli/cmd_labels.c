@@ -1,12 +1,15 @@
 /* shelf labels add: new labels in a model from a few examples each, without retraining
  * (shelf_labels_add: weight imprinting). */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "options.h"
 
 typedef struct labels_args {
-    const char *model, *data, *out;
+    const char *model, *data, *out, *names;
     read_flags rf;
 } labels_args;
 
@@ -18,6 +21,9 @@ static const shelf_option add_opts[] = {
                "catalog), against which the new ones are placed"),
     OPT_STRING(labels_args, "out", out, NULL,
                "model file to write (required); written whole or not at all"),
+    OPT_STRING(labels_args, "names", names, NULL,
+               "a file of labels to add by their names alone, one full path a line: the "
+               "name's words stand for its products"),
 };
 static const shelf_option file_opts[] = {READ_FILE_OPTS(labels_args)};
 static const shelf_option column_opts[] = {
@@ -40,6 +46,59 @@ static void usage(void)
                 OPT_TABLE(column_opts, NULL));
 }
 
+/* The lines of path, trimmed, the empty ones left out, into *out (n of them; free with
+ * free_lines). 0, or 1 after printing why. */
+static int read_lines(const char *path, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "shelf labels add: --names %s: cannot open: %s\n", path,
+                strerror(errno));
+        return 1;
+    }
+    char line[4096];
+    size_t cap = 0;
+    int status = 0;
+    while (!status && fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        while (len && isspace((unsigned char)line[len - 1]))
+            line[--len] = '\0';
+        char *start = line;
+        while (isspace((unsigned char)*start))
+            start++;
+        if (!*start)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(*out, cap * sizeof *grown);
+            if (!grown) {
+                status = 1;
+                break;
+            }
+            *out = grown;
+        }
+        if (!((*out)[*n] = strdup(start)))
+            status = 1;
+        else
+            (*n)++;
+    }
+    if (status)
+        fprintf(stderr, "shelf labels add: out of memory reading --names %s\n", path);
+    else if (ferror(f))
+        status = 1, fprintf(stderr, "shelf labels add: --names %s: cannot read\n", path);
+    fclose(f);
+    return status;
+}
+
+static void free_lines(char **lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
 static int labels_add(int argc, char **argv)
 {
     labels_args a = {0};
@@ -54,14 +113,19 @@ static int labels_add(int argc, char **argv)
                         "labels add --help)\n");
         return 2;
     }
-    const char *inputs[] = {a.model, a.data}, *names[] = {"--model", "--data"};
-    if (out_is_an_input("labels add", a.out, inputs, names, 2))
+    const char *inputs[] = {a.model, a.data, a.names};
+    const char *flags[] = {"--model", "--data", "--names"};
+    if (out_is_an_input("labels add", a.out, inputs, flags, 3))
         return 2;
     shelf_error err = {0};
     if (shelf_outfile_check(a.out, &err) != SHELF_OK) { /* now, not after the work */
         fprintf(stderr, "shelf labels add: --out %s\n", err.message);
         return 1;
     }
+    char **names = NULL;
+    size_t nnames = 0;
+    if (a.names && read_lines(a.names, &names, &nnames))
+        return 1;
     shelf_model *m = NULL;
     shelf_catalog *c = NULL;
     shelf_read_options ro;
@@ -79,13 +143,16 @@ static int labels_add(int argc, char **argv)
     shelf_read_stats st;
     shelf_catalog_stats(c, &st);
     report_read_stats(a.data, &st);
-    if (shelf_labels_add(m, c, &rep, &err) != SHELF_OK ||
+    if (shelf_labels_add_names(m, c, (const char *const *)names, nnames, &rep, &err) !=
+            SHELF_OK ||
         shelf_model_save(m, a.out, &err) != SHELF_OK)
         goto failed;
     fprintf(stderr,
             "added %d label%s from %ld product%s (%ld of the model's labels beside them",
             rep.added, rep.added == 1 ? "" : "s", rep.examples, rep.examples == 1 ? "" : "s",
             rep.contrast);
+    if (rep.named)
+        fprintf(stderr, "; %ld by name alone", rep.named);
     if (rep.skipped_empty)
         fprintf(stderr, "; %ld without text, not used", rep.skipped_empty);
     fprintf(stderr, "); %ld new feature rows; scale %g, threshold %.2f", rep.new_rows,
@@ -102,6 +169,7 @@ failed:
 done:
     shelf_catalog_free(c);
     shelf_model_free(m);
+    free_lines(names, nnames);
     return status;
 }
 

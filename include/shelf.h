@@ -395,6 +395,7 @@ typedef struct shelf_imprint_report {
     long examples;        /* products of new labels */
     long contrast;        /* products of labels the model had */
     long skipped_empty;   /* products without text, not used */
+    long named;           /* labels given by their names alone */
     long new_rows;        /* feature rows the bag gained */
     float scale, threshold; /* chosen */
     float loo_accuracy;   /* on the new labels' examples, each left out of its label's mean
@@ -403,6 +404,11 @@ typedef struct shelf_imprint_report {
 } shelf_imprint_report;
 shelf_status shelf_labels_add(shelf_model *m, const shelf_catalog *examples,
                               shelf_imprint_report *report, shelf_error *err);
+/* The same, with labels also added by their names alone (full paths, none the model has):
+ * each name's words stand as its one example ("Footwear > Shoes > Heels"). */
+shelf_status shelf_labels_add_names(shelf_model *m, const shelf_catalog *examples,
+                                    const char *const *names, size_t nnames,
+                                    shelf_imprint_report *report, shelf_error *err);
 
 /* Writes atomically: a temporary file beside path, fsync, rename. */
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err);

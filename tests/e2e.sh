@@ -847,6 +847,13 @@ assert new >= 0.75 and old >= before - 0.05, (new, old, before)
 EOF2
 "$SHELF" train --init m.shelf --train newlabels.csv --out init2.shelf --seed 3 --threads 1 --quiet 2>/dev/null
 cmp -s init.shelf init2.shelf && pass "  the same bytes twice with --seed and one thread" || fail "  --init is not reproducible"
+printf 'Home > Candles\nToys > Kites\n' > names.txt
+head -41 newlabels.csv > contrast.csv
+expect_ok "labels add by names alone" "$SHELF" labels add --model m.shelf --names names.txt --data contrast.csv --out named.shelf
+grep -q "2 by name alone" err.txt && "$SHELF" info --model named.shelf | grep -q "Home > Candles" && pass "  added and counted" || fail "  --names ($(cat err.txt))"
+printf 'Footwear > Sandals\n' > oldname.txt
+expect_error "a name the model has is refused" "'Footwear > Sandals', given by name, is one the model has" "$SHELF" labels add --model m.shelf --names oldname.txt --data newlabels.csv --out x.shelf
+expect_error "a missing names file" '--names nope.txt: cannot open' "$SHELF" labels add --model m.shelf --names nope.txt --data newlabels.csv --out x.shelf
 head -41 newlabels.csv > oldonly.csv
 expect_error "labels add without a new label" 'oldonly.csv: every label in it is one the model has' "$SHELF" labels add --model m.shelf --data oldonly.csv --out x.shelf
 (head -1 newlabels.csv; tail -n 16 newlabels.csv) > newonly.csv

@@ -253,6 +253,31 @@ static void one_example_each(void **state)
     shelf_model_free(m);
 }
 
+/* Labels by their names alone: the name's words are its one example. */
+static void by_name_alone(void **state)
+{
+    (void)state;
+    shelf_model *m = train(BAG);
+    char path[256];
+    snprintf(path, sizeof path, "%s", path_of("contrast.csv"));
+    write_catalog(path, 40, 0, 1);
+    shelf_catalog *c = load(path);
+    const char *names[] = {"Garden > Kites", "Apparel > Scarves"};
+    shelf_imprint_report rep;
+    shelf_error err;
+    if (shelf_labels_add_names(m, c, names, 2, &rep, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal(rep.named, 2);
+    assert_int_equal(rep.added, 2);
+    assert_string_equal(top(m, "kites brand3"), "Garden > Kites");
+    const char *old[] = {"Apparel > Tops"};
+    assert_int_equal(shelf_labels_add_names(m, c, old, 1, &rep, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "given by name, is one the model has"));
+    assert_int_equal(shelf_model_num_labels(m), 6);
+    shelf_catalog_free(c);
+    shelf_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +288,7 @@ int main(void)
         cmocka_unit_test(transformer),
         cmocka_unit_test(bad_examples_are_refused),
         cmocka_unit_test(one_example_each),
+        cmocka_unit_test(by_name_alone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -36,6 +36,8 @@ typedef struct vectors {
 typedef struct imprint {
     const shelf_model *m;
     const char *path;
+    const char *const *names; /* labels added by their names alone (nnames) */
+    size_t nnames;
     strmap labels;       /* the model's, then the new ones */
     taxonomy tax;        /* over them */
     int K0, K, N0, N;
@@ -102,13 +104,13 @@ static shelf_status collect(imprint *im, const shelf_catalog *c, shelf_imprint_r
     for (int k = 0; k < im->K0; k++)
         if (strmap_intern(&im->labels, m->labels.keys[k]) < 0)
             return oom(err);
-    size_t total = shelf_catalog_size(c);
+    size_t total = shelf_catalog_size(c) + im->nnames;
     im->texts = mem_alloc((total + 1) * sizeof *im->texts);
     im->label = mem_alloc((total + 1) * sizeof *im->label);
     im->line = mem_alloc((total + 1) * sizeof *im->line);
     if (!im->texts || !im->label || !im->line)
         return oom(err);
-    for (size_t i = 0; i < total; i++) {
+    for (size_t i = 0; i < shelf_catalog_size(c); i++) {
         const shelf_product *p = shelf_catalog_get(c, i);
         if (!p->label || !*p->label)
             return err_set(err, SHELF_EINVAL, "%s:%ld: no label; every example needs one",
@@ -127,6 +129,21 @@ static shelf_status collect(imprint *im, const shelf_catalog *c, shelf_imprint_r
             rep->contrast++;
         else
             rep->examples++;
+    }
+    for (size_t i = 0; i < im->nnames; i++) { /* a label by its name: its words its text */
+        const char *name = im->names[i];
+        if (!name || !*name)
+            continue;
+        if (strmap_find(&m->labels, name) >= 0)
+            return err_set(err, SHELF_EINVAL, "label '%s', given by name, is one the model "
+                           "has", name);
+        long id = strmap_intern(&im->labels, name);
+        if (id < 0)
+            return oom(err);
+        im->texts[im->n] = name;
+        im->line[im->n] = 0;
+        im->label[im->n++] = (int)id;
+        rep->named++;
     }
     im->K = (int)im->labels.n;
     rep->added = im->K - im->K0;
@@ -160,9 +177,14 @@ static shelf_status collect(imprint *im, const shelf_catalog *c, shelf_imprint_r
         for (size_t i = 0; i < im->n && !line; i++)
             line = im->label[i] == k ? im->line[i] : 0;
         mem_free(branch);
+        char where[SHELF_ERROR_MAX / 2];
+        if (line)
+            snprintf(where, sizeof where, "%.300s:%ld: label", im->path, line);
+        else
+            snprintf(where, sizeof where, "label given by name");
         return err_set(err, SHELF_EINVAL,
-                       "%s:%ld: label '%s' is a branch of the %s taxonomy, not a leaf; it "
-                       "cannot be added", im->path, line, im->labels.keys[k],
+                       "%s '%s' is a branch of the %s taxonomy, not a leaf; it cannot be "
+                       "added", where, im->labels.keys[k],
                        (int)leaf < im->N0 ? "model's" : "new labels'");
     }
     mem_free(branch);
@@ -731,6 +753,13 @@ static void commit(imprint *im, shelf_model *m)
 shelf_status shelf_labels_add(shelf_model *m, const shelf_catalog *examples,
                               shelf_imprint_report *report, shelf_error *err)
 {
+    return shelf_labels_add_names(m, examples, NULL, 0, report, err);
+}
+
+shelf_status shelf_labels_add_names(shelf_model *m, const shelf_catalog *examples,
+                                    const char *const *names, size_t nnames,
+                                    shelf_imprint_report *report, shelf_error *err)
+{
     const double t0 = now_sec();
     shelf_imprint_report rep = {0};
     if (!m->text || m->image || m->nmembers)
@@ -738,7 +767,8 @@ shelf_status shelf_labels_add(shelf_model *m, const shelf_catalog *examples,
                        "labels can be added to a text model only; this one %s (retrain it "
                        "with the new labels)",
                        m->nmembers ? "is an ensemble" : "reads photos");
-    imprint im = {.m = m, .path = shelf_catalog_path(examples), .K0 = model_num_labels(m)};
+    imprint im = {.m = m, .path = shelf_catalog_path(examples), .names = names,
+                  .nnames = nnames, .K0 = model_num_labels(m)};
     shelf_status st = collect(&im, examples, &rep, err);
     if (st == SHELF_OK)
         st = widen(&im, &rep, err);
