@@ -563,7 +563,8 @@ static void predicting_texts(void **state)
         snprintf(what, sizeof what, "embedded %s", name);
         fail_both_ways(what, embedded_runs, m);
         snprintf(what, sizeof what, "labels add %s", name);
-        fail_both_ways(what, labels_added, &text_models[i]);
+        if (text_models[i] == BAG || text_models[i] == GRU) /* both head layouts */
+            fail_both_ways(what, labels_added, &text_models[i]);
     }
     static const int exact = 0, graph = 1;
     fail_both_ways("index exact", index_runs, &exact);
