@@ -5,11 +5,10 @@ set -euo pipefail
 SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 cd "$(dirname "$0")/.."
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect)
-for t in build/rel/tests/test_*; do
-  [ -x "$t" ] || continue
-  echo "== valgrind $t"
-  "${VG[@]}" "$t" > /dev/null
-done
+# two unit tests at a time (valgrind runs a program on one core); any failure fails the run
+export VG_CMD="${VG[*]}"
+ls build/rel/tests/test_* | xargs -P 2 -I{} sh -c \
+  '[ -x "$1" ] || exit 0; $VG_CMD "$1" > /dev/null || { echo "== valgrind $1: FAILED"; exit 1; }; echo "== valgrind $1"' _ {}
 echo "== valgrind shelf train / eval / predict / info on the sample catalog"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
