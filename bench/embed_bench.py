@@ -162,18 +162,17 @@ def found_pairs(model, data, threshold, tag):
         sh([SHELF, "index", "--model", model, "--data", data, "--out", idx, "--index-type",
             "exact", "--threads", "2"])
         BUILT.add(idx)
-    _, p = sh([SHELF, "duplicates", "--index", idx, "--threshold", str(threshold), "--k", "10",
-               "--threads", "2"])
-    got = set()
-    for line in p.stdout.splitlines():
-        ids = json.loads(line)["ids"]
-        got |= {(a, b) for a in ids for b in ids if a < b}
-    return got
+    return grouped_pairs(["--index", idx, "--threshold", str(threshold), "--k", "10"])
 
 
 def found_pairs_data(data, threshold):
     """The pairs of `shelf duplicates --data` (no model: fingerprints, then photos)."""
-    _, p = sh([SHELF, "duplicates", "--data", data, "--threshold", str(threshold), "--threads", "2"])
+    return grouped_pairs(["--data", data, "--threshold", str(threshold)])
+
+
+def grouped_pairs(args):
+    """Every pair within the groups `shelf duplicates` writes."""
+    _, p = sh([SHELF, "duplicates"] + args + ["--threads", "2"])
     got = set()
     for line in p.stdout.splitlines():
         ids = json.loads(line)["ids"]

@@ -103,6 +103,18 @@ def main():
                    a.text_encoder)
     emit(dict({"system": "full retrain", "seconds": round(t_full, 1)}, **accuracy(full, test, new)))
     old_rows = [r for r in tr if r["category"] not in new]
+    def against(system, t, out, log=None):
+        """A row: out's accuracies, beside the model before and the full retrain."""
+        acc = accuracy(out, test, new)
+        row = {"system": system, "seconds": round(t, 3),
+               "share of retrain time": round(t / t_full, 4),
+               "new / retrain's new": round(acc["new"] / results[1]["new"], 3),
+               "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
+               "old - before": round(100 * (acc["old"] - results[0]["old"]), 2)}
+        if log:
+            row["log"] = log.strip().splitlines()[-2]
+        emit(dict(row, **acc))
+
     # by their names alone: the labels' words stand for their products
     names = os.path.join(OUT, "names.txt")
     with open(names, "w", encoding="utf-8") as f:
@@ -110,12 +122,7 @@ def main():
     data = write(os.path.join(OUT, "contrast.csv"), rnd.sample(old_rows, CONTRAST))
     out = os.path.join(OUT, "named.shelf")
     t, p = sh([SHELF, "labels", "add", "--model", base, "--names", names, "--data", data, "--out", out])
-    acc = accuracy(out, test, new)
-    emit(dict({"system": "labels add, by name alone", "seconds": round(t, 3),
-               "new / retrain's new": round(acc["new"] / results[1]["new"], 3),
-               "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
-               "old - before": round(100 * (acc["old"] - results[0]["old"]), 2),
-               "log": p.stderr.strip().splitlines()[-2]}, **acc))
+    against("labels add, by name alone", t, out, p.stderr)
     for n in (5, 20):
         ex = []
         for c in sorted(new):
@@ -124,25 +131,14 @@ def main():
         data = write(os.path.join(OUT, "examples-%d.csv" % n), ex)
         out = os.path.join(OUT, "added-%d.shelf" % n)
         t, p = sh([SHELF, "labels", "add", "--model", base, "--data", data, "--out", out])
-        acc = accuracy(out, test, new)
-        emit(dict({"system": "labels add, %d examples each" % n, "seconds": round(t, 3),
-                   "share of retrain time": round(t / t_full, 4),
-                   "new / retrain's new": round(acc["new"] / results[1]["new"], 3),
-                   "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
-                   "old - before": round(100 * (acc["old"] - results[0]["old"]), 2),
-                   "log": p.stderr.strip().splitlines()[-2]}, **acc))
+        against("labels add, %d examples each" % n, t, out, p.stderr)
         if a.text_encoder != "bag":  # --init continues the sparse bag only
             continue
         # the same examples, training continued from the model (its defaults: epochs by size)
         out = os.path.join(OUT, "init-%d.shelf" % n)
         t, _ = sh([SHELF, "train", "--init", base, "--train", data, "--out", out, "--threads", "2",
                    "--seed", "1", "--quiet"])
-        acc = accuracy(out, test, new)
-        emit(dict({"system": "train --init, %d examples each" % n, "seconds": round(t, 3),
-                   "share of retrain time": round(t / t_full, 4),
-                   "new / retrain's new": round(acc["new"] / results[1]["new"], 3),
-                   "old - retrain's old": round(100 * (acc["old"] - results[1]["old"]), 2),
-                   "old - before": round(100 * (acc["old"] - results[0]["old"]), 2)}, **acc))
+        against("train --init, %d examples each" % n, t, out)
     with open(os.path.join(OUT, "results.jsonl"), "w") as f:
         for r in results:
             f.write(json.dumps(r) + "\n")

@@ -72,6 +72,15 @@ static shelf_catalog *load(const char *path)
     return c;
 }
 
+/* A catalog written as write_catalog says, under name in the scratch folder, read. */
+static shelf_catalog *catalog_at(const char *name, int n, int with_new, int with_old)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s", path_of(name));
+    write_catalog(path, n, with_new, with_old);
+    return load(path);
+}
+
 typedef enum kind { BAG, BAG_DIM, HIERARCHY, GRU, TRANSFORMER } kind;
 
 static shelf_model *train(kind k)
@@ -237,10 +246,7 @@ static void one_example_each(void **state)
 {
     (void)state;
     shelf_model *m = train(BAG);
-    char path[256];
-    snprintf(path, sizeof path, "%s", path_of("one.csv"));
-    write_catalog(path, 40, 1, 1);
-    shelf_catalog *c = load(path);
+    shelf_catalog *c = catalog_at("one.csv", 40, 1, 1);
     shelf_imprint_report rep;
     shelf_error err;
     if (shelf_labels_add(m, c, &rep, &err) != SHELF_OK)
@@ -258,10 +264,7 @@ static void by_name_alone(void **state)
 {
     (void)state;
     shelf_model *m = train(BAG);
-    char path[256];
-    snprintf(path, sizeof path, "%s", path_of("contrast.csv"));
-    write_catalog(path, 40, 0, 1);
-    shelf_catalog *c = load(path);
+    shelf_catalog *c = catalog_at("contrast.csv", 40, 0, 1);
     const char *names[] = {"Garden > Kites", "Apparel > Scarves"};
     shelf_imprint_report rep;
     shelf_error err;

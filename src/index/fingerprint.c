@@ -172,17 +172,11 @@ int fp_verify(const fp_thumb *a, const fp_thumb *b, float *score)
     *score = -1;
     if (!a->w || !b->w)
         return 0;
-    size_t most = (size_t)(a->w * a->h > b->w * b->h ? a->w * a->h : b->w * b->h);
-    unsigned char *rgb = mem_alloc(most * 3), *sq = mem_alloc(FP_VERIFY_SIDE * FP_VERIFY_SIDE * 3);
-    if (!rgb || !sq) {
-        mem_free(rgb);
-        mem_free(sq);
-        return -1;
-    }
+    /* thumbnails are at most FP_THUMB_MAX square: scratch on the stack, nothing allocated
+     * per pair */
+    unsigned char rgb[FP_THUMB_MAX * FP_THUMB_MAX * 3], sq[FP_VERIFY_SIDE * FP_VERIFY_SIDE * 3];
     float ab = best_of(a, b, rgb, sq), ba = best_of(b, a, rgb, sq);
     *score = ab > ba ? ab : ba;
-    mem_free(rgb);
-    mem_free(sq);
     return 0;
 }
 

@@ -41,8 +41,9 @@ int fp_photo(const image *im, float *v, fp_thumb *t);
 void fp_thumb_free(fp_thumb *t);
 
 /* The correlation of two photos at their best alignment: b as it is, mirrored, and each cut
- * by a tenth of one side, against a, and the other way round. In [-1, 1]. 0, or -1 out of
- * memory. */
+ * by a tenth of one side, against a, and the other way round. In [-1, 1]; -1 when either
+ * has no photo. Returns 0: it allocates nothing (thumbnails are at most FP_THUMB_MAX
+ * square), which keeps the verification of many pairs free of the heap. */
 int fp_verify(const fp_thumb *a, const fp_thumb *b, float *score);
 
 /* The key of a title word: its bytes sorted (n bytes of w into key). */
