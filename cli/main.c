@@ -17,6 +17,7 @@ static const struct {
     {"similar", cmd_similar, "the most similar products of an index"},
     {"duplicates", cmd_duplicates, "groups of near-duplicate listings (an index, or a catalog without a model)"},
     {"labels", cmd_labels, "add labels to a model from a few examples, without retraining"},
+    {"quantize", cmd_quantize, "a smaller model: int8 weights, optionally fewer features"},
     {"report", cmd_report, "a model on a labelled catalog as one HTML page"},
     {"info", cmd_info, "describe a model file"},
     {"serve", cmd_serve, "answer classification requests over HTTP (JSON)"},

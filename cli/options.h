@@ -109,5 +109,6 @@ int cmd_info(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_labels(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 #endif

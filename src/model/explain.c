@@ -155,12 +155,6 @@ static size_t tokens_bytes(const tok_scratch *t, size_t n)
     return bytes;
 }
 
-/* The weight of head h from input `in` to output `out`, in either layout. */
-static float head_w(const label_head *h, size_t in, uint32_t out)
-{
-    return h->by_output ? h->w[(size_t)out * h->in + in] : h->w[in * (size_t)h->out + out];
-}
-
 /* Label c's taxonomy nodes (its own node when flat): *n of them. */
 static const uint32_t *label_nodes(const shelf_model *m, int c, size_t *n)
 {
@@ -177,7 +171,7 @@ static float path_diff(const shelf_model *m, const label_head *h, long in, int c
         size_t n;
         const uint32_t *nodes = label_nodes(m, side ? d : c, &n);
         for (size_t k = 0; k < n; k++) {
-            float v = in < 0 ? h->b[nodes[k]] : head_w(h, (size_t)in, nodes[k]);
+            float v = in < 0 ? h->b[nodes[k]] : label_head_weight(h, (size_t)in, (int)nodes[k]);
             sum += side ? -v : v;
         }
     }
@@ -191,7 +185,7 @@ static int bag_logits(explainer *x, const char *text)
     const shelf_model *m = x->m;
     const bag_encoder *b = model_bag(m);
     const label_head *h = &m->text_head; /* the rows read next, fetched early as a run does */
-    const float *next = b->dim ? b->emb : h->by_output ? NULL : h->w;
+    const float *next = b->dim ? b->emb : h->by_output ? NULL : h->w; /* NULL when int8 */
     if (bag_vectorize(b, &x->vs, &x->vec, text, strlen(text), next,
                       b->dim ? (size_t)b->dim : (size_t)h->out))
         return -1;
@@ -233,7 +227,7 @@ static int explain_bag(explainer *x, text_explanation *out)
         return -1;
     size_t nc, nd; /* one node each (a flat model): a row's two weights, read directly */
     const uint32_t *cn = label_nodes(m, c, &nc), *dn = label_nodes(m, d, &nd);
-    const int direct = D == 0 && nc == 1 && nd == 1 && !h->by_output;
+    const int direct = D == 0 && nc == 1 && nd == 1 && !h->by_output && !h->q;
     for (size_t j = 0; j < v->n; j++) { /* each entry's share of the margin, per occurrence */
         const size_t r = v->rows[j];
         float delta = 0;

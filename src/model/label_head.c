@@ -25,13 +25,26 @@ int label_head_alloc(label_head *h, size_t in, int out)
 
 void label_head_free(label_head *h)
 {
+    if (h->q)
+        int8_rows_free(h->q);
+    mem_free(h->q);
     mem_free(h->params);
     memset(h, 0, sizeof *h);
 }
 
+float label_head_weight(const label_head *h, size_t in, int out)
+{
+    if (h->q)
+        return int8_rows_get(h->q, (uint32_t)in, out);
+    return h->by_output ? h->w[(size_t)out * h->in + in] : h->w[in * (size_t)h->out + (size_t)out];
+}
+
 void label_head_forward_row(const label_head *h, const encoder_features *f, size_t i, float *z)
 {
-    if (h->by_output) {
+    if (h->q) { /* int8 rows: the sparse layout only */
+        const sparse_vec *x = &f->sparse[i];
+        int8_sparse_forward(z, x->rows, x->vals, x->n, h->q, h->b);
+    } else if (h->by_output) {
         dense_forward(z, f->dense + i * h->in, h->w, h->b, 1, (int)h->in, h->out);
     } else if (f->sparse) {
         const sparse_vec *x = &f->sparse[i];
@@ -86,4 +99,68 @@ void label_head_copy_into(const label_head *from, label_head *to, const uint32_t
             memcpy(to->w + (row_of ? row_of[r] : r) * N, from->w + r * N0, N0 * sizeof *to->w);
     }
     memcpy(to->b, from->b, N0 * sizeof *to->b);
+}
+
+/* The biases alone as the head's parameters, beside its int8 rows. 0, or -1. */
+static int alloc_int8(label_head *h, size_t in, int out)
+{
+    label_head_free(h);
+    h->in = in;
+    h->out = out;
+    h->nparams = (size_t)out;
+    h->params = mem_calloc((size_t)out, sizeof *h->params);
+    h->q = mem_calloc(1, sizeof *h->q);
+    if (!h->params || !h->q) {
+        label_head_free(h);
+        return -1;
+    }
+    h->b = h->params;
+    return 0;
+}
+
+int label_head_quantize(const label_head *from, const uint32_t *keep, uint32_t nkeep,
+                        float drop, label_head *to)
+{
+    memset(to, 0, sizeof *to);
+    if (from->by_output || from->q || alloc_int8(to, nkeep, from->out) ||
+        int8_rows_quantize(to->q, from->w, from->out, keep, nkeep, drop)) {
+        label_head_free(to);
+        return -1;
+    }
+    memcpy(to->b, from->b, (size_t)from->out * sizeof *to->b);
+    return 0;
+}
+
+void label_head_save_int8(const label_head *h, model_writer *w)
+{
+    const int8_rows *q = h->q;
+    mw_u64(w, h->in);
+    mw_u32(w, (uint32_t)h->out);
+    mw_u64(w, int8_rows_nnz(q));
+    mw_floats(w, h->b, (size_t)h->out);
+    mw_floats(w, q->scale, q->nrows);
+    mw_put(w, q->start, ((size_t)q->nrows + 1) * sizeof *q->start);
+    mw_put(w, q->col, int8_rows_nnz(q) * sizeof *q->col);
+    mw_put(w, q->code, int8_rows_nnz(q));
+}
+
+int label_head_load_int8(label_head *h, model_reader *r, size_t in, int out)
+{
+    if (mr_u64(r) != in || mr_u32(r) != (uint32_t)out)
+        return mr_fail(r, "the int8 label head does not fit its encoder and labels");
+    uint64_t nnz = mr_u64(r);
+    if (r->failed || out > INT8_ROWS_MAX_COLS || in > UINT32_MAX ||
+        nnz > (uint64_t)in * (uint64_t)out || mr_claim(r, "the int8 label head", nnz, 3))
+        return mr_fail(r, "the int8 label head's size is out of range");
+    if (alloc_int8(h, in, out) || int8_rows_alloc(h->q, (uint32_t)in, out, (size_t)nnz))
+        return mr_oom(r);
+    int8_rows *q = h->q;
+    if (mr_floats(r, "the int8 label head", h->b, (size_t)out) ||
+        mr_floats(r, "the int8 label head", q->scale, q->nrows) ||
+        mr_get(r, q->start, (in + 1) * sizeof *q->start) ||
+        mr_get(r, q->col, (size_t)nnz * sizeof *q->col) || mr_get(r, q->code, (size_t)nnz))
+        return -1;
+    if (q->start[q->nrows] != nnz || !int8_rows_valid(q))
+        return mr_fail(r, "the int8 label head's rows are damaged");
+    return 0;
 }

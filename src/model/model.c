@@ -127,7 +127,7 @@ static int window_logits(const shelf_model *m, shelf_scratch *s, const char *con
         return -1;
     const label_head *h = &m->text_head;
     encoder_batch b = {.n = n, .texts = texts};
-    if (!h->by_output) /* the sparse head reads a row of w per feature */
+    if (!h->by_output && h->w) /* the sparse float head reads a row of w per feature */
         b.next_rows = h->w, b.next_stride = (size_t)h->out;
     encoder_features f;
     if (m->text->ops->forward(m->text, s->text, &b, &f))
@@ -402,18 +402,21 @@ size_t model_parent_len(const shelf_model *m, const char *label)
     return len;
 }
 
-/* The text side's parameters: the encoder's and its head's. */
-static size_t model_text_params(const shelf_model *m)
+/* The text side's parameters (the encoder's and its head's) and their bytes. */
+static size_t model_text_params(const shelf_model *m, size_t *bytes)
 {
     size_t n = 0;
     for (int j = 0; j < m->nmembers; j++)
-        n += model_text_params(m->member[j]);
+        n += model_text_params(m->member[j], bytes);
     if (m->text) {
         size_t own = 0;
         m->text->ops->params(m->text, &own);
         n += own;
+        *bytes += own * 4;
     }
-    return n + m->text_head.nparams;
+    const label_head *h = &m->text_head;
+    *bytes += h->nparams * 4 + (h->q ? int8_rows_bytes(h->q) : 0);
+    return n + h->nparams + (h->q ? int8_rows_nnz(h->q) : 0);
 }
 
 /* The branches (at most 3) where the photo counts most beside the title. */
@@ -551,6 +554,12 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     }
     if (m->text) /* speeds: shelf train tells them, the file keeps no times */
         m->text->ops->describe(m->text, &b, model_num_labels(m), m->text_head.out);
+    if (m->text_head.q) {
+        const int8_rows *q = m->text_head.q;
+        buf_printf(&b, "quantized         int8: %zu weights kept of %u x %d (%.1f%%), a scale "
+                   "per feature\n", int8_rows_nnz(q), q->nrows, q->cols,
+                   100.0 * (double)int8_rows_nnz(q) / ((double)q->nrows * q->cols + 1e-9));
+    }
     if (m->nmembers)
         ensemble_describe(m, &b);
     if (m->modality == SHELF_MODALITY_BOTH && fusion_head_ready(&m->head))
@@ -587,8 +596,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "taxonomy          %d labels scored through %d path nodes\n",
                    model_num_labels(m), model_num_nodes(m));
     if (model_has_text(m)) {
-        size_t np = model_text_params(m);
-        buf_printf(&b, "parameters        %zu (%.1f MB)\n", np, (double)np * 4 / 1e6);
+        size_t bytes = 0, np = model_text_params(m, &bytes);
+        buf_printf(&b, "parameters        %zu (%.1f MB)\n", np, (double)bytes / 1e6);
     }
     const shelf_read_options *r = &m->read;
     const char *cols[] = {"columns           text ",

@@ -131,6 +131,11 @@ static void put_image_encoder(model_writer *w, const void *ctx)
     e->ops->save(e, w);
 }
 
+static void put_text_head_int8(model_writer *w, const void *ctx)
+{
+    label_head_save_int8(&((const shelf_model *)ctx)->text_head, w);
+}
+
 static void put_image_head(model_writer *w, const void *ctx)
 {
     label_head_save(&((const shelf_model *)ctx)->image_head, w);
@@ -194,7 +199,10 @@ static void put_sections(model_writer *w, const shelf_model *m)
         mw_section(w, SECTION_SEEN, put_seen, m);
     if (m->text) {
         mw_section(w, SECTION_TEXT_ENCODER, put_text_encoder, m);
-        mw_section(w, SECTION_TEXT_HEAD, put_text_head, m);
+        if (m->text_head.q)
+            mw_section(w, SECTION_TEXT_HEAD_INT8, put_text_head_int8, m);
+        else
+            mw_section(w, SECTION_TEXT_HEAD, put_text_head, m);
     }
     if (m->image) {
         mw_section(w, SECTION_IMAGE_ENCODER, put_image_encoder, m);

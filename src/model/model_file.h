@@ -21,6 +21,8 @@ enum {
     SECTION_SEEN = MODEL_TAG('S', 'E', 'E', 'N'),      /* the training texts' hashes */
     SECTION_TEXT_ENCODER = MODEL_TAG('E', 'N', 'C', 'T'),
     SECTION_TEXT_HEAD = MODEL_TAG('H', 'E', 'D', 'T'),
+    SECTION_TEXT_HEAD_INT8 = MODEL_TAG('H', 'D', '8', 'T'), /* the text head as int8 rows
+                                                            (shelf quantize) */
     SECTION_SEQ = MODEL_TAG('S', 'E', 'Q', 'T'),       /* read only: a sequence encoder with its
                                                     head, as format 7 first wrote it */
     SECTION_IMAGE_ENCODER = MODEL_TAG('E', 'N', 'C', 'I'),

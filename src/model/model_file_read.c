@@ -171,6 +171,15 @@ static int get_head(model_reader *r, const encoder *e, label_head *h, int out)
     return label_head_load(h, r, encoder_width(e), out, e->ops->head_by_output);
 }
 
+/* The int8 head that shelf quantize makes of the sparse bag's. */
+static int get_head_int8(model_reader *r, shelf_model *m)
+{
+    const bag_encoder *b = model_bag(m);
+    if (!b || b->dim || m->text_head.params)
+        return mr_fail(r, "an int8 label head without a sparse bag before it");
+    return label_head_load_int8(&m->text_head, r, b->nrows, model_num_nodes(m));
+}
+
 static int get_seq(model_reader *r, shelf_model *m)
 {
     uint32_t u[9];
@@ -298,6 +307,7 @@ static int get_ensemble(model_reader *r, shelf_model *m)
 static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state *ls)
 {
     const int parts = tag == SECTION_TEXT_ENCODER || tag == SECTION_TEXT_HEAD ||
+                      tag == SECTION_TEXT_HEAD_INT8 ||
                       tag == SECTION_SEQ || tag == SECTION_IMAGE_ENCODER ||
                       tag == SECTION_IMAGE_HEAD || tag == SECTION_CNN || tag == SECTION_FUSION ||
                       tag == SECTION_FUSION_HEAD || tag == SECTION_ENSEMBLE;
@@ -354,6 +364,8 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return get_encoder(r, &m->text, 0);
     case SECTION_TEXT_HEAD:
         return get_head(r, m->text, &m->text_head, model_num_nodes(m));
+    case SECTION_TEXT_HEAD_INT8:
+        return get_head_int8(r, m);
     case SECTION_SEQ:
         return get_seq(r, m);
     case SECTION_IMAGE_ENCODER:

@@ -1,0 +1,144 @@
+/* shelf quantize: the sparse bag's label head as int8 rows (nn/int8_rows.h), and with a
+ * cutoff only the features that weigh most, the rest dropped from the bag as if training
+ * had never kept them. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/mem.h"
+#include "model/bag_encoder.h"
+#include "model/label_head.h"
+#include "model/model.h"
+
+shelf_quantize_options shelf_quantize_options_default(void)
+{
+    return (shelf_quantize_options){.cutoff = 0, .drop = SHELF_QUANTIZE_DROP};
+}
+
+typedef struct ranked {
+    float score;
+    uint32_t row;
+} ranked;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row; /* the same choice on every machine */
+}
+
+static int by_row(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The n rows of the bag that weigh most into keep[n], ascending (so their buckets stay in
+ * order): a feature's weight on a product's scores is its TF-IDF value, about its IDF, times
+ * its row of weights, whose largest says how far it can move one label. 0, or -1. */
+static int rows_to_keep(const bag_encoder *b, const label_head *h, uint32_t n, uint32_t *keep)
+{
+    ranked *r = mem_alloc(((size_t)b->nrows ? b->nrows : 1) * sizeof *r);
+    if (!r)
+        return -1;
+    for (uint32_t i = 0; i < b->nrows; i++) {
+        const float *w = h->w + (size_t)i * (size_t)h->out;
+        float mx = 0;
+        for (int k = 0; k < h->out; k++)
+            mx = fmaxf(mx, fabsf(w[k]));
+        r[i] = (ranked){mx * b->idf[i], i};
+    }
+    qsort(r, b->nrows, sizeof *r, by_score_desc);
+    for (uint32_t i = 0; i < n; i++)
+        keep[i] = r[i].row;
+    mem_free(r);
+    qsort(keep, n, sizeof *keep, by_row);
+    return 0;
+}
+
+/* A copy of bag b with only its rows keep[0..n) (ascending). NULL out of memory. */
+static bag_encoder *bag_keep_rows(const bag_encoder *b, const uint32_t *keep, uint32_t n)
+{
+    bag_encoder *e = bag_encoder_new(&b->feat, 0);
+    if (!e || bag_encoder_alloc(e, n)) {
+        if (e)
+            encoder_free(&e->base);
+        return NULL;
+    }
+    e->char_norm_one = b->char_norm_one;
+    for (uint32_t i = 0; i < n; i++) {
+        e->idf[i] = b->idf[keep[i]];
+        bucket_map_add(&e->rows, b->rows.buckets[keep[i]]);
+    }
+    e->nrows = n;
+    return e;
+}
+
+static size_t head_bytes(const label_head *h)
+{
+    return h->nparams * 4 + (h->q ? int8_rows_bytes(h->q) : 0);
+}
+
+shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *o,
+                                  shelf_quantize_report *rep, shelf_error *err)
+{
+    shelf_quantize_options d = shelf_quantize_options_default();
+    if (!o)
+        o = &d;
+    if (rep)
+        memset(rep, 0, sizeof *rep);
+    if (!m)
+        return err_set(err, SHELF_EINVAL, "no model to quantize");
+    if (m->text_head.q)
+        return err_set(err, SHELF_EINVAL, "the model is already quantized (int8)");
+    if (m->nmembers)
+        return err_set(err, SHELF_EINVAL, "an ensemble cannot be quantized yet: quantize "
+                       "its members' models instead (sparse bags) before combining them");
+    if (m->image)
+        return err_set(err, SHELF_EINVAL, "models with an image side (the CNN) cannot be "
+                       "quantized yet: only the bag of n-grams' text models can");
+    const bag_encoder *b = model_bag(m);
+    if (!b || b->dim)
+        return err_set(err, SHELF_EINVAL, "only the bag of n-grams without --dim can be "
+                       "quantized so far; this model's text encoder is %s",
+                       b ? "the bag with embeddings (--dim)" : m->text->ops->name);
+    if (o->cutoff < 0 || !(o->drop >= 0 && o->drop < 1))
+        return err_set(err, SHELF_EINVAL, "quantize: the cutoff must be >= 0 and drop in "
+                       "[0, 1) (got %ld and %g)", o->cutoff, (double)o->drop);
+    const uint32_t n = o->cutoff && (unsigned long)o->cutoff < b->nrows ? (uint32_t)o->cutoff
+                                                                        : b->nrows;
+    uint32_t *keep = NULL;
+    bag_encoder *kept = NULL;
+    label_head q;
+    if (n < b->nrows) {
+        keep = mem_alloc(((size_t)n ? n : 1) * sizeof *keep);
+        if (!keep || rows_to_keep(b, &m->text_head, n, keep) ||
+            !(kept = bag_keep_rows(b, keep, n)))
+            goto oom;
+    }
+    if (label_head_quantize(&m->text_head, keep, n, o->drop, &q))
+        goto oom;
+    if (rep) {
+        rep->rows_before = b->nrows;
+        rep->rows_after = n;
+        rep->weights_before = m->text_head.in * (size_t)m->text_head.out;
+        rep->weights_after = int8_rows_nnz(q.q);
+        rep->bytes_before = head_bytes(&m->text_head) + (size_t)b->nrows * 8;
+        rep->bytes_after = head_bytes(&q) + (size_t)n * 8;
+    }
+    if (kept) {
+        encoder_free(m->text);
+        m->text = &kept->base;
+    }
+    label_head_free(&m->text_head);
+    m->text_head = q;
+    mem_free(keep);
+    return SHELF_OK;
+oom:
+    if (kept)
+        encoder_free(&kept->base);
+    mem_free(keep);
+    return err_set(err, SHELF_ENOMEM, "out of memory quantizing %u feature rows", n);
+}
