@@ -673,6 +673,7 @@ typedef struct shelf_model_summary {
                                 without it) */
     int hierarchical;
     int dim;                 /* text models: embedding size, 0 for the sparse linear layer */
+    int quantized;           /* 8: int8 weights (shelf quantize); 0: float */
     int image_size, width;   /* image models, else 0 */
     long skipped_images;
     double fit_seconds;      /* in training steps: image models all epochs, sequence encoders

@@ -55,9 +55,9 @@ static const unsigned char rgb_of[3][3] = {{220, 30, 30}, {30, 30, 220}, {30, 20
 
 static char csv[256];
 /* the models, trained once with no allocation failing, and their files */
-enum { BAG, BAG_DIM, GRU, TRANSFORMER, IMAGE, FUSED, MODELS };
+enum { BAG, BAG_DIM, GRU, TRANSFORMER, IMAGE, FUSED, BAG_INT8, MODELS };
 static const char *model_names[MODELS] = {"bag", "bag_dim", "gru", "transformer", "image",
-                                          "fused"};
+                                          "fused", "bag_int8"};
 static shelf_model *models[MODELS];
 static char model_paths[MODELS][256];
 static shelf_catalog *products; /* the catalog, read for prediction */
@@ -237,6 +237,8 @@ static shelf_model *train(int which)
     shelf_model *m = NULL;
     if (shelf_train(c, NULL, &o, &m, &err) != SHELF_OK)
         fail_msg("training %s: %s", model_names[which], err.message);
+    if (which == BAG_INT8 && shelf_model_quantize(m, NULL, NULL, &err) != SHELF_OK)
+        fail_msg("quantizing: %s", err.message);
     shelf_catalog_free(c);
     return m;
 }
@@ -524,6 +526,27 @@ static shelf_status labels_added(const void *arg, shelf_error *err)
     return s;
 }
 
+/* The bag quantized with a cutoff (shelf_model_quantize) in a fresh copy: a failure leaves
+ * the model as it was, predicting as before. */
+static shelf_status quantized(const void *arg, shelf_error *err)
+{
+    (void)arg;
+    shelf_model *m = NULL;
+    shelf_status s = shelf_model_load(model_paths[BAG], &m, err);
+    shelf_quantize_options o = shelf_quantize_options_default();
+    o.cutoff = 5;
+    shelf_quantize_report rep;
+    if (s == SHELF_OK)
+        s = shelf_model_quantize(m, &o, &rep, err);
+    shelf_model_summary sum;
+    if (m)
+        shelf_model_summarize(m, &sum);
+    if (m && s != SHELF_OK && sum.quantized)
+        fail_msg("quantize: the model changed on a failure");
+    shelf_model_free(m);
+    return s;
+}
+
 /* Near-duplicates without a model: the catalog's photos read on two threads, their
  * fingerprints searched and the pairs verified. */
 static shelf_status duplicates_found(const void *arg, shelf_error *err)
@@ -543,7 +566,7 @@ static shelf_status duplicates_found(const void *arg, shelf_error *err)
 static void predicting_texts(void **state)
 {
     (void)state;
-    static const int text_models[] = {BAG, BAG_DIM, GRU, TRANSFORMER};
+    static const int text_models[] = {BAG, BAG_DIM, GRU, TRANSFORMER, BAG_INT8};
     for (size_t i = 0; i < sizeof text_models / sizeof *text_models; i++) {
         const shelf_model *m = models[text_models[i]];
         const char *name = model_names[text_models[i]];
@@ -570,6 +593,7 @@ static void predicting_texts(void **state)
     fail_both_ways("index exact", index_runs, &exact);
     fail_both_ways("index hnsw", index_runs, &graph);
     fail_both_ways("duplicates without a model", duplicates_found, NULL);
+    fail_both_ways("quantize", quantized, NULL);
 }
 
 /* ---- c. image prediction ------------------------------------------------------------- */

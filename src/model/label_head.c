@@ -131,36 +131,50 @@ int label_head_quantize(const label_head *from, const uint32_t *keep, uint32_t n
     return 0;
 }
 
+/* The file keeps each row's count of codes (u16), not the offsets they add up to. */
 void label_head_save_int8(const label_head *h, model_writer *w)
 {
     const int8_rows *q = h->q;
     mw_u64(w, h->in);
     mw_u32(w, (uint32_t)h->out);
-    mw_u64(w, int8_rows_nnz(q));
+    mw_u64(w, int8_rows_ncodes(q));
+    mw_u64(w, int8_rows_ncols(q));
     mw_floats(w, h->b, (size_t)h->out);
     mw_floats(w, q->scale, q->nrows);
-    mw_put(w, q->start, ((size_t)q->nrows + 1) * sizeof *q->start);
-    mw_put(w, q->col, int8_rows_nnz(q) * sizeof *q->col);
-    mw_put(w, q->code, int8_rows_nnz(q));
+    for (uint32_t r = 0; r < q->nrows; r++) {
+        uint16_t len = (uint16_t)(q->start[r + 1] - q->start[r]);
+        mw_put(w, &len, sizeof len);
+    }
+    mw_put(w, q->col, int8_rows_ncols(q) * sizeof *q->col);
+    mw_put(w, q->code, int8_rows_ncodes(q));
 }
 
 int label_head_load_int8(label_head *h, model_reader *r, size_t in, int out)
 {
     if (mr_u64(r) != in || mr_u32(r) != (uint32_t)out)
         return mr_fail(r, "the int8 label head does not fit its encoder and labels");
-    uint64_t nnz = mr_u64(r);
+    uint64_t ncodes = mr_u64(r), ncols = mr_u64(r);
     if (r->failed || out > INT8_ROWS_MAX_COLS || in > UINT32_MAX ||
-        nnz > (uint64_t)in * (uint64_t)out || mr_claim(r, "the int8 label head", nnz, 3))
+        ncodes > (uint64_t)in * (uint64_t)out || ncols > ncodes ||
+        mr_claim(r, "the int8 label head", ncodes + 2 * ncols + 6 * (uint64_t)in, 1))
         return mr_fail(r, "the int8 label head's size is out of range");
-    if (alloc_int8(h, in, out) || int8_rows_alloc(h->q, (uint32_t)in, out, (size_t)nnz))
+    uint16_t *len = mem_alloc((in ? in : 1) * sizeof *len);
+    if (!len || alloc_int8(h, in, out) ||
+        int8_rows_alloc(h->q, (uint32_t)in, out, (size_t)ncodes, (size_t)ncols)) {
+        mem_free(len);
         return mr_oom(r);
+    }
     int8_rows *q = h->q;
-    if (mr_floats(r, "the int8 label head", h->b, (size_t)out) ||
-        mr_floats(r, "the int8 label head", q->scale, q->nrows) ||
-        mr_get(r, q->start, (in + 1) * sizeof *q->start) ||
-        mr_get(r, q->col, (size_t)nnz * sizeof *q->col) || mr_get(r, q->code, (size_t)nnz))
+    int bad = mr_floats(r, "the int8 label head", h->b, (size_t)out) ||
+              mr_floats(r, "the int8 label head", q->scale, q->nrows) ||
+              mr_get(r, len, in * sizeof *len);
+    if (!bad && int8_rows_set_lengths(q, len, (size_t)ncodes, (size_t)ncols))
+        bad = mr_fail(r, "the int8 label head's rows do not add up");
+    mem_free(len);
+    if (bad || mr_get(r, q->col, (size_t)ncols * sizeof *q->col) ||
+        mr_get(r, q->code, (size_t)ncodes))
         return -1;
-    if (q->start[q->nrows] != nnz || !int8_rows_valid(q))
+    if (!int8_rows_valid(q))
         return mr_fail(r, "the int8 label head's rows are damaged");
     return 0;
 }

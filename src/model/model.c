@@ -416,7 +416,7 @@ static size_t model_text_params(const shelf_model *m, size_t *bytes)
     }
     const label_head *h = &m->text_head;
     *bytes += h->nparams * 4 + (h->q ? int8_rows_bytes(h->q) : 0);
-    return n + h->nparams + (h->q ? int8_rows_nnz(h->q) : 0);
+    return n + h->nparams + (h->q ? int8_rows_ncodes(h->q) : 0);
 }
 
 /* The branches (at most 3) where the photo counts most beside the title. */
@@ -557,8 +557,8 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
     if (m->text_head.q) {
         const int8_rows *q = m->text_head.q;
         buf_printf(&b, "quantized         int8: %zu weights kept of %u x %d (%.1f%%), a scale "
-                   "per feature\n", int8_rows_nnz(q), q->nrows, q->cols,
-                   100.0 * (double)int8_rows_nnz(q) / ((double)q->nrows * q->cols + 1e-9));
+                   "per feature\n", int8_rows_ncodes(q), q->nrows, q->cols,
+                   100.0 * (double)int8_rows_ncodes(q) / ((double)q->nrows * q->cols + 1e-9));
     }
     if (m->nmembers)
         ensemble_describe(m, &b);

@@ -124,7 +124,7 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
         rep->rows_before = b->nrows;
         rep->rows_after = n;
         rep->weights_before = m->text_head.in * (size_t)m->text_head.out;
-        rep->weights_after = int8_rows_nnz(q.q);
+        rep->weights_after = int8_rows_ncodes(q.q);
         rep->bytes_before = head_bytes(&m->text_head) + (size_t)b->nrows * 8;
         rep->bytes_after = head_bytes(&q) + (size_t)n * 8;
     }

@@ -5,26 +5,28 @@
 
 #include "core/mem.h"
 
-int int8_rows_alloc(int8_rows *q, uint32_t nrows, int cols, size_t nnz)
+int int8_rows_alloc(int8_rows *q, uint32_t nrows, int cols, size_t ncodes, size_t ncols)
 {
     memset(q, 0, sizeof *q);
     q->nrows = nrows;
     q->cols = cols;
     q->start = mem_alloc(((size_t)nrows + 1) * sizeof *q->start);
-    q->col = mem_alloc((nnz ? nnz : 1) * sizeof *q->col);
-    q->code = mem_alloc(nnz ? nnz : 1);
+    q->cstart = mem_alloc(((size_t)nrows + 1) * sizeof *q->cstart);
+    q->col = mem_alloc((ncols ? ncols : 1) * sizeof *q->col);
+    q->code = mem_alloc(ncodes ? ncodes : 1);
     q->scale = mem_alloc(((size_t)nrows ? nrows : 1) * sizeof *q->scale);
-    if (!q->start || !q->col || !q->code || !q->scale || nnz > UINT32_MAX) {
+    if (!q->start || !q->cstart || !q->col || !q->code || !q->scale || ncodes > UINT32_MAX) {
         int8_rows_free(q);
         return -1;
     }
-    q->start[0] = 0;
+    q->start[0] = q->cstart[0] = 0;
     return 0;
 }
 
 void int8_rows_free(int8_rows *q)
 {
     mem_free(q->start);
+    mem_free(q->cstart);
     mem_free(q->col);
     mem_free(q->code);
     mem_free(q->scale);
@@ -33,8 +35,8 @@ void int8_rows_free(int8_rows *q)
 
 size_t int8_rows_bytes(const int8_rows *q)
 {
-    return ((size_t)q->nrows + 1) * sizeof *q->start + (size_t)q->nrows * sizeof *q->scale +
-           int8_rows_nnz(q) * (sizeof *q->col + sizeof *q->code);
+    return ((size_t)q->nrows + 1) * 2 * sizeof *q->start + (size_t)q->nrows * sizeof *q->scale +
+           int8_rows_ncodes(q) + int8_rows_ncols(q) * sizeof *q->col;
 }
 
 static float row_max(const float *w, int cols)
@@ -45,48 +47,82 @@ static float row_max(const float *w, int cols)
     return mx;
 }
 
-/* The weights of w[cols] that row r keeps: magnitude at least the cut, and a code not 0. */
+/* Whether a weight is kept: magnitude at least the cut, and a code not 0. */
 static int kept(float v, float cut, float inv)
 {
     return fabsf(v) >= cut && lrintf(v * inv) != 0;
 }
 
+/* A row of n weights kept is dense when its columns would cost as much as its zeros. */
+static int dense(size_t n, int cols) { return n * 3 > (size_t)cols; }
+
 int int8_rows_quantize(int8_rows *q, const float *W, int cols, const uint32_t *keep,
                        uint32_t nkeep, float drop)
 {
-    size_t nnz = 0; /* a first pass counts, so that the arrays are allocated once */
+    size_t ncodes = 0, ncols = 0; /* a first pass counts, so that the arrays are allocated once */
     for (uint32_t i = 0; i < nkeep; i++) {
         const float *w = W + (size_t)(keep ? keep[i] : i) * (size_t)cols;
         float mx = row_max(w, cols), inv = mx > 0 ? 127.0f / mx : 0, cut = drop * mx;
+        size_t n = 0;
         for (int c = 0; c < cols; c++)
-            nnz += kept(w[c], cut, inv);
+            n += kept(w[c], cut, inv);
+        ncodes += dense(n, cols) ? (size_t)cols : n;
+        ncols += dense(n, cols) ? 0 : n;
     }
-    if (int8_rows_alloc(q, nkeep, cols, nnz))
+    if (int8_rows_alloc(q, nkeep, cols, ncodes, ncols))
         return -1;
-    size_t t = 0;
+    size_t t = 0, u = 0;
     for (uint32_t i = 0; i < nkeep; i++) {
         const float *w = W + (size_t)(keep ? keep[i] : i) * (size_t)cols;
         float mx = row_max(w, cols), inv = mx > 0 ? 127.0f / mx : 0, cut = drop * mx;
-        q->scale[i] = mx / 127.0f;
+        size_t n = 0;
         for (int c = 0; c < cols; c++)
-            if (kept(w[c], cut, inv)) {
-                q->col[t] = (uint16_t)c;
+            n += kept(w[c], cut, inv);
+        q->scale[i] = mx / 127.0f;
+        const int is_dense = dense(n, cols);
+        for (int c = 0; c < cols; c++) {
+            const int k = kept(w[c], cut, inv);
+            if (is_dense)
+                q->code[t++] = (int8_t)(k ? lrintf(w[c] * inv) : 0);
+            else if (k) {
+                q->col[u++] = (uint16_t)c;
                 q->code[t++] = (int8_t)lrintf(w[c] * inv);
             }
+        }
         q->start[i + 1] = (uint32_t)t;
+        q->cstart[i + 1] = (uint32_t)u;
     }
     return 0;
 }
 
+int int8_rows_set_lengths(int8_rows *q, const uint16_t *len, size_t ncodes, size_t ncols)
+{
+    uint64_t t = 0, u = 0;
+    for (uint32_t r = 0; r < q->nrows; r++) {
+        if (len[r] > q->cols)
+            return -1;
+        t += len[r];
+        u += len[r] == q->cols ? 0 : len[r];
+        if (t > ncodes || u > ncols)
+            return -1;
+        q->start[r + 1] = (uint32_t)t;
+        q->cstart[r + 1] = (uint32_t)u;
+    }
+    return t == ncodes && u == ncols ? 0 : -1;
+}
+
 int int8_rows_valid(const int8_rows *q)
 {
-    if (q->start[0] != 0 || q->cols < 1 || q->cols > INT8_ROWS_MAX_COLS)
+    if (q->start[0] != 0 || q->cstart[0] != 0 || q->cols < 1 || q->cols > INT8_ROWS_MAX_COLS)
         return 0;
     for (uint32_t r = 0; r < q->nrows; r++) {
-        if (q->start[r + 1] < q->start[r] || !isfinite(q->scale[r]) || q->scale[r] < 0)
+        const uint32_t n = q->start[r + 1] - q->start[r], nc = q->cstart[r + 1] - q->cstart[r];
+        if (q->start[r + 1] < q->start[r] || q->cstart[r + 1] < q->cstart[r] ||
+            !(n == (uint32_t)q->cols ? nc == 0 : nc == n) || !isfinite(q->scale[r]) ||
+            q->scale[r] < 0)
             return 0;
-        for (uint32_t t = q->start[r]; t < q->start[r + 1]; t++)
-            if (q->col[t] >= q->cols || (t > q->start[r] && q->col[t] <= q->col[t - 1]))
+        for (uint32_t t = q->cstart[r]; t < q->cstart[r + 1]; t++)
+            if (q->col[t] >= q->cols || (t > q->cstart[r] && q->col[t] <= q->col[t - 1]))
                 return 0;
     }
     return 1;
@@ -94,7 +130,10 @@ int int8_rows_valid(const int8_rows *q)
 
 float int8_rows_get(const int8_rows *q, uint32_t r, int c)
 {
-    uint32_t lo = q->start[r], hi = q->start[r + 1];
+    const uint32_t s = q->start[r];
+    if (q->start[r + 1] - s == (uint32_t)q->cols) /* dense */
+        return (float)q->code[s + (uint32_t)c] * q->scale[r];
+    uint32_t lo = q->cstart[r], hi = q->cstart[r + 1], end = hi;
     while (lo < hi) { /* the row's columns ascend */
         uint32_t mid = lo + (hi - lo) / 2;
         if (q->col[mid] < c)
@@ -102,21 +141,29 @@ float int8_rows_get(const int8_rows *q, uint32_t r, int c)
         else
             hi = mid;
     }
-    return lo < q->start[r + 1] && q->col[lo] == c ? (float)q->code[lo] * q->scale[r] : 0.0f;
+    return lo < end && q->col[lo] == c ? (float)q->code[s + (lo - q->cstart[r])] * q->scale[r]
+                                       : 0.0f;
 }
 
-void int8_sparse_forward(float *out, const uint32_t *rows, const float *vals, size_t n,
+void int8_sparse_forward(float *restrict out, const uint32_t *rows, const float *vals, size_t n,
                          const int8_rows *W, const float *b)
 {
-    const size_t K = (size_t)W->cols;
+    const uint32_t K = (uint32_t)W->cols;
     if (b)
         memcpy(out, b, K * sizeof *out);
     else
         memset(out, 0, K * sizeof *out);
     for (size_t j = 0; j < n; j++) {
-        const uint32_t r = rows[j], end = W->start[r + 1];
-        const float s = vals[j] * W->scale[r];
-        for (uint32_t t = W->start[r]; t < end; t++)
-            out[W->col[t]] += s * (float)W->code[t];
+        const uint32_t r = rows[j], s = W->start[r], len = W->start[r + 1] - s;
+        const float v = vals[j] * W->scale[r];
+        const int8_t *restrict code = W->code + s;
+        if (len == K) { /* dense: vectorizes */
+            for (uint32_t k = 0; k < K; k++)
+                out[k] += v * (float)code[k];
+        } else {
+            const uint16_t *restrict col = W->col + W->cstart[r];
+            for (uint32_t t = 0; t < len; t++)
+                out[col[t]] += v * (float)code[t];
+        }
     }
 }

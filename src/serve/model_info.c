@@ -149,6 +149,7 @@ char *model_info_json(const shelf_model *m, const char *path, long generation,
     if (s.fusion.head)
         add_fusion(doc, &s.fusion, &miss);
     need(&miss, cJSON_AddBoolToObject(doc, "hierarchical", s.hierarchical));
+    need(&miss, cJSON_AddStringToObject(doc, "weights", s.quantized ? "int8" : "float32"));
     char *desc = shelf_model_describe(m, 0);
     need(&miss, desc);
     need(&miss, cJSON_AddStringToObject(doc, "description", desc ? desc : ""));

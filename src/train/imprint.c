@@ -767,6 +767,9 @@ shelf_status shelf_labels_add_names(shelf_model *m, const shelf_catalog *example
                        "labels can be added to a text model only; this one %s (retrain it "
                        "with the new labels)",
                        m->nmembers ? "is an ensemble" : "reads photos");
+    if (m->text_head.q)
+        return err_set(err, SHELF_EINVAL, "the model is quantized (int8): add the labels to "
+                       "its float model, then quantize that");
     imprint im = {.m = m, .path = shelf_catalog_path(examples), .names = names,
                   .nnames = nnames, .K0 = model_num_labels(m)};
     shelf_status st = collect(&im, examples, &rep, err);

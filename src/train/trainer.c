@@ -76,6 +76,9 @@ static shelf_status continue_from(shelf_train_options *o, shelf_error *err)
                      : m->text->ops->kind != ENCODER_BAG    ? m->text->ops->name
                      : as_const_bag(m->text)->dim           ? "a bag with embeddings (--dim)"
                                                             : NULL;
+    if (!what && m->text_head.q)
+        return err_set(err, SHELF_EINVAL, "--init: the model is quantized (int8); continue "
+                       "its float model, then quantize that");
     if (what)
         return err_set(err, SHELF_EINVAL, "--init continues a sparse bag-of-n-grams text "
                        "model; this one is %s (retrain it, or add labels with shelf labels "
