@@ -62,6 +62,7 @@ typedef struct train_args {
     int autotune_trials; /* 0: as many as the budget allows */
     const char *autotune_metric, *autotune_log;
     float ensemble_margin;
+    int quantize, cutoff; /* shelf quantize's, on the model trained */
 } train_args;
 
 static const shelf_option train_opts[] = {
@@ -90,6 +91,10 @@ static const shelf_option train_opts[] = {
               "below -1: always)"),
     OPT_STRING(train_args, "autotune-log", autotune_log, NULL,
                "write each trial (settings, validation figure, seconds) as a JSON line"),
+    OPT_FLAG(train_args, "quantize", quantize,
+             "write the model with int8 weights, as shelf quantize does (the sparse bag)"),
+    OPT_INT(train_args, "cutoff", cutoff, 0, "all", 0, INT_MAX,
+            "with --quantize: keep only this many features, those that weigh most"),
 };
 
 /* What --autotune tells of each trial: a JSON line to --autotune-log, and unless --quiet
@@ -191,6 +196,17 @@ static int train_run(train_args a, shelf_train_options o)
                 o.modality == SHELF_MODALITY_IMAGE ? "image" : "both");
         return 2;
     }
+    if (a.cutoff && !a.quantize) {
+        fprintf(stderr, "shelf train: --cutoff prunes a quantized model: give --quantize\n");
+        return 2;
+    }
+    if (a.quantize && (tuning || o.modality != SHELF_MODALITY_TEXT || o.dim > 0 ||
+                       o.text_encoder != SHELF_TEXT_ENCODER_BAG)) {
+        fprintf(stderr, "shelf train: --quantize makes int8 models of the sparse bag of "
+                        "n-grams only (not with --autotune, --modality, --dim or another "
+                        "--text-encoder)\n");
+        return 2;
+    }
     if (tuning && !valid) {
         fprintf(stderr, "shelf train: --autotune scores its trials on the validation set: "
                         "give --valid\n");
@@ -252,6 +268,10 @@ static int train_run(train_args a, shelf_train_options o)
     double tuned = 0;
     shelf_status ts = tuning ? shelf_autotune(tc, vc, &o, &ao, &m, &tuned, &err)
                              : shelf_train(tc, vc, &o, &m, &err);
+    shelf_quantize_options qo = shelf_quantize_options_default();
+    qo.cutoff = a.cutoff;
+    if (ts == SHELF_OK && a.quantize)
+        ts = shelf_model_quantize(m, &qo, NULL, &err);
     if (tlog && fclose(tlog) != 0 && ts == SHELF_OK)
         ts = SHELF_EIO, snprintf(err.message, sizeof err.message, "--autotune-log %s: "
                                  "cannot write", a.autotune_log);

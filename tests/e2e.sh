@@ -872,5 +872,43 @@ expect_error "train --init splits labels as the model did" "splits label paths o
 "$SHELF" labels add --model m.shelf --data newlabels.csv >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "are required" err.txt && pass "labels add without --out" || fail "labels add without --out (exit $rc)"
 out_is_input "labels add --out the examples is refused" "(--data)" newlabels.csv "$SHELF" labels add --model m.shelf --data newlabels.csv --out newlabels.csv
+echo "int8 models (shelf quantize, shelf train --quantize)"
+expect_ok "quantize" "$SHELF" quantize --model m.shelf --out m8.shelf
+grep -q "features kept" err.txt && pass "  it says what it kept" || fail "  quantize summary ($(cat err.txt))"
+[ "$(stat -c %s m8.shelf)" -lt "$(stat -c %s m.shelf)" ] && pass "  the file is smaller" || fail "  int8 size $(stat -c %s m8.shelf) vs $(stat -c %s m.shelf)"
+"$SHELF" info --model m8.shelf 2>&1 | grep -q "^quantized *int8" && pass "  info says int8" || fail "  info of the int8 model"
+"$SHELF" predict --model m.shelf --data test.csv --output-format jsonl > pf.jsonl 2>/dev/null
+expect_ok "  it predicts" "$SHELF" predict --model m8.shelf --data test.csv --output-format jsonl
+python3 - pf.jsonl out.txt <<'EOF2' && pass "  the same labels as the float model, probabilities within 0.03" || fail "  int8 predictions ($(head -c 200 out.txt))"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) == 100
+for x, y in zip(a, b):
+    assert x["labels"][0] == y["labels"][0], (x, y)
+    assert abs(x["probs"][0] - y["probs"][0]) < 0.03, (x, y)
+EOF2
+expect_ok "  it explains" "$SHELF" predict --model m8.shelf --data test.csv --explain
+python3 - out.txt <<'EOF2' && pass "  token weights and bias still sum to the margin" || fail "  int8 explanations ($(head -c 300 out.txt))"
+import json, sys
+for l in open(sys.argv[1]):
+    t = json.loads(l)["explanation"]["text"]
+    s = t["bias"] + sum(x["weight"] for x in t["tokens"])
+    assert t["method"] == "exact" and abs(s - t["margin"]) < 1e-4 * max(1, abs(t["margin"])) + 1e-5 * len(t["tokens"]), t
+EOF2
+expect_ok "  it evaluates" "$SHELF" eval --model m8.shelf --data test.csv --json
+expect_ok "  it embeds" "$SHELF" embed --model m8.shelf --data test.csv --out m8.npy
+expect_error "quantizing a quantized model says so" 'already quantized' "$SHELF" quantize --model m8.shelf --out x.shelf
+expect_error "quantizing an image model is refused" 'cannot be quantized yet' "$SHELF" quantize --model img.shelf --out x.shelf
+expect_error "labels add to an int8 model is refused" 'quantized \(int8\)' "$SHELF" labels add --model m8.shelf --data newlabels.csv --out x.shelf
+expect_ok "quantize --cutoff" "$SHELF" quantize --model m.shelf --out m8c.shelf --cutoff 300
+grep -q "300 of [0-9]* features kept" err.txt && pass "  300 features kept" || fail "  cutoff ($(cat err.txt))"
+expect_ok "train --quantize --cutoff" "$SHELF" train --train train.csv --out tq.shelf --quantize --cutoff 500 --quiet
+"$SHELF" info --model tq.shelf 2>&1 | grep -q "sparse linear 500 features" && pass "  an int8 model of 500 features" || fail "  train --quantize ($("$SHELF" info --model tq.shelf 2>&1 | head -8))"
+"$SHELF" train --train train.csv --out x.shelf --cutoff 5 >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "give --quantize" err.txt && pass "train --cutoff without --quantize is refused" || fail "--cutoff alone (exit $rc)"
+"$SHELF" train --train train.csv --out x.shelf --quantize --text-encoder gru >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "sparse bag" err.txt && pass "train --quantize of a GRU is refused before training" || fail "--quantize gru (exit $rc)"
+out_is_input "quantize --out the model is refused" "(--model)" m.shelf "$SHELF" quantize --model m.shelf --out m.shelf
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

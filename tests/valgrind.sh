@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The unit tests and a small train / eval / predict / embed / labels add run under valgrind's memcheck: no invalid
-# access, no use of uninitialized memory, no leak. usage: tests/valgrind.sh SHELF_BINARY
+# The unit tests and a small train / eval / predict / embed / labels add / quantize run
+# under valgrind's memcheck: no invalid access, no use of uninitialized memory, no leak. usage: tests/valgrind.sh SHELF_BINARY
 set -euo pipefail
 SHELF=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 cd "$(dirname "$0")/.."
@@ -23,6 +23,8 @@ trap 'rm -rf "$T"' EXIT
 "${VG[@]}" "$SHELF" labels add --model "$T/m.shelf" --data "$T/labels.csv" --out "$T/l.shelf" 2> /dev/null
 "${VG[@]}" "$SHELF" train --init "$T/m.shelf" --train "$T/labels.csv" --out "$T/n.shelf" \
   --epochs 2 --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }
+"${VG[@]}" "$SHELF" quantize --model "$T/m.shelf" --out "$T/q.shelf" --cutoff 200 2> /dev/null
+"${VG[@]}" "$SHELF" predict --model "$T/q.shelf" --data examples/sample/new.csv --explain > /dev/null
 echo "== valgrind shelf on a small image catalog (with bad images)"
 build/tools/make_images "$T/imgs" 6
 "${VG[@]}" "$SHELF" train --train "$T/imgs/train.csv" --valid "$T/imgs/valid.csv" \

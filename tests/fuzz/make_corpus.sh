@@ -96,6 +96,8 @@ train() { # NAME OPTIONS...
 train bag --epochs 2 --buckets 500 --maxn 3
 train bag_dim --epochs 2 --buckets 500 --dim 4
 train bag_hier --epochs 2 --buckets 500 --hierarchy
+"$shelf" quantize --model "$tmp/bag_hier.model" --out "$tmp/bag_int8.model" 2>/dev/null
+seed fuzz_model bag_int8 3 "$tmp/bag_int8.model"
 train gru --text-encoder gru --dim 8 --epochs 1 --max-tokens 8 --batch 8
 train transformer --text-encoder transformer --dim 8 --heads 2 --layers 1 --epochs 1 \
   --max-tokens 8 --batch 8
