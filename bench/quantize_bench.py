@@ -4,9 +4,11 @@ bench/text.sh, in one run, 2 threads. Called by bench/quantize.sh (see there for
 
 Per dataset:
  * shelf float: `shelf train --train T --valid V --out M --threads 2` (defaults).
- * shelf int8: `shelf quantize --model M --out M8` (every feature, int8 weights).
- * shelf int8 pruned: `shelf quantize --cutoff N`, N the smallest of rows/2, /4, /8, /16 whose
-   validation accuracy is within 0.1 point of the float model's (chosen on valid, never test).
+ * shelf int8: `shelf quantize --model M --out M8` (every feature, int8 weights, the weights
+   below 5% of their feature's largest left out).
+ * shelf int8 pruned: `shelf quantize --cutoff N`, N the smallest of rows/2, /4, ... /32 whose
+   validation accuracy is within 0.2 point of the float model's (chosen on valid, never
+   test; a validation split of 900 products moves by 0.11 point a product).
  * fastText: tuned (as bench/text.sh: -epoch 25 -lr 0.5 -wordNgrams 2 -minn 2 -maxn 5
    -bucket 2000000), then `fasttext quantize -qnorm -retrain -cutoff 100000` (its .ftz).
 Test accuracy (shelf eval; for fastText, its predictions scored as bench/text.sh does),
@@ -25,8 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import text_bench as tb  # noqa: E402
 
 FT_CUTOFF = "100000"
-CUTOFF_FRACTIONS = (2, 4, 8, 16)
-VALID_SLACK = 0.001  # a pruned model may lose this much validation accuracy
+CUTOFF_FRACTIONS = (2, 4, 8, 16, 32)
+VALID_SLACK = 0.002  # a pruned model may lose this much validation accuracy
 
 
 def shelf_eval(run, shelf, tag, model, data):
@@ -96,9 +98,8 @@ def bench_dataset(run, a, name, emit):
             v = shelf_eval(run, a.shelf, name + "-pruned-valid-%d" % n, mp, vap) if q["ok"] else None
             emit(dict(kind="cutoff", dataset=name, cutoff=n, rows=rows, valid_accuracy=v and v["accuracy"],
                       float_valid_accuracy=base["accuracy"], mb=tb.mb(mp)))
-            if not v or v["accuracy"] < base["accuracy"] - VALID_SLACK:
-                break
-            chosen = (n, mp)
+            if v and v["accuracy"] >= base["accuracy"] - VALID_SLACK:
+                chosen = (n, mp)  # the smallest that passes: noise can fail a larger one
         if chosen:
             rec = shelf_record(run, a, name, "shelf int8 pruned", chosen[1], tep, big, n_big)
             rec["cutoff"] = chosen[0]

@@ -419,7 +419,7 @@ shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_erro
  * other; its file is written as any other. m is changed only on success. SHELF_EINVAL for
  * a model already quantized, an ensemble, or one whose text side is not the sparse bag (the
  * sequence encoders, --dim, the CNN: not yet). */
-#define SHELF_QUANTIZE_DROP 0.02f /* the default drop, chosen on the validation splits */
+#define SHELF_QUANTIZE_DROP 0.05f /* the default drop, chosen on the validation splits */
 typedef struct shelf_quantize_options {
     long cutoff; /* features kept; 0: all */
     float drop;  /* weights below this share of their row's largest are left out [0, 1) */
