@@ -130,6 +130,26 @@ const char *const *shelf_reader_kept(const shelf_reader *r);
 void shelf_reader_progress(const shelf_reader *r, uint64_t *done, uint64_t *total);
 void shelf_reader_close(shelf_reader *r);
 
+/* A catalog file in parts, one per process of a distributed run (mpirun -np N shelf
+ * predict): part i holds the records that start in [start, end) of the file, start being
+ * the first byte of line `line`; parts follow one another and cover the file. */
+typedef struct shelf_catalog_part {
+    uint64_t start, end;
+    long line;
+} shelf_catalog_part;
+/* Splits the file into nparts parts of about equal size, each starting on a record's first
+ * byte (CSV's quoted line breaks followed as the reader does), in one pass over the file.
+ * SHELF_EINVAL for standard input, compressed input and a JSON array, which cannot be read
+ * in parts. */
+shelf_status shelf_catalog_split(const char *path, const shelf_read_options *opts, int nparts,
+                                 shelf_catalog_part *parts, shelf_error *err);
+/* A reader of one part: it reads the header (CSV, TSV) or the first object (JSONL) at the
+ * file's start as shelf_reader_open does, then only the part's records, numbered by their
+ * lines in the file. Reading every part gives the file's products, each once, in order. */
+shelf_status shelf_reader_open_part(const char *path, const shelf_read_options *opts,
+                                    const shelf_catalog_part *part, shelf_reader **out,
+                                    shelf_error *err);
+
 typedef struct shelf_catalog shelf_catalog;
 
 /* Reads a whole catalog into memory. An empty catalog (no products) is an error. */

@@ -1812,6 +1812,112 @@ static void test_vectors_refuse_bad_requests_and_keep_old_files(void **state)
 
 /* ---- setup ----------------------------------------------------------------------------- */
 
+/* ---- a catalog in parts (shelf_catalog_split, shelf_reader_open_part) ---------------- */
+
+/* Every product of path as "LINE|ID|TEXT\n", read whole or part after part. */
+static char *products_of(const char *path, shelf_format fmt, const shelf_catalog_part *parts,
+                         int nparts)
+{
+    buf all;
+    buf_init(&all);
+    shelf_read_options o = opts_default();
+    o.skip_bad = 1;
+    o.format = fmt;
+    for (int i = 0; i < (parts ? nparts : 1); i++) {
+        shelf_reader *r = NULL;
+        shelf_error err;
+        shelf_status st = parts ? shelf_reader_open_part(path, &o, &parts[i], &r, &err)
+                                : shelf_reader_open(path, &o, &r, &err);
+        if (st != SHELF_OK)
+            fail_msg("%s", err.message);
+        shelf_product p;
+        while ((st = shelf_reader_next(r, &p, &err)) == SHELF_OK)
+            buf_printf(&all, "%ld|%s|%s\n", p.line, p.id, p.text);
+        assert_int_equal(st, SHELF_END);
+        shelf_reader_close(r);
+    }
+    return all.data ? all.data : strdup("");
+}
+
+static void parts_read_as_the_whole(const char *name, shelf_format fmt, const char *text)
+{
+    const char *path = write_text(name, text);
+    shelf_read_options o = opts_default();
+    o.format = fmt;
+    char *whole = products_of(path, fmt, NULL, 0);
+    assert_true(strlen(whole) > 0);
+    for (int n = 1; n <= 7; n++) {
+        shelf_catalog_part parts[7];
+        shelf_error err;
+        if (shelf_catalog_split(path, &o, n, parts, &err) != SHELF_OK)
+            fail_msg("%s", err.message);
+        for (int i = 1; i < n; i++) /* they follow one another and cover the file */
+            assert_true(parts[i].start == parts[i - 1].end);
+        assert_int_equal(parts[0].start, 0);
+        char *joined = products_of(path, fmt, parts, n);
+        if (strcmp(joined, whole) != 0)
+            fail_msg("%s in %d parts:\n%s\nwhole:\n%s", name, n, joined, whole);
+        free(joined);
+    }
+    free(whole);
+}
+
+static void test_parts_of_a_csv_with_quoted_line_breaks(void **state)
+{
+    (void)state;
+    buf b;
+    buf_init(&b);
+    buf_puts(&b, "id,title,category\n");
+    for (int i = 0; i < 40; i++) { /* quoted breaks, doubled quotes, a quote in plain text */
+        if (i % 3 == 0)
+            buf_printf(&b, "%d,\"two\nlines, \"\"quoted\"\" %d\",A\n", i, i);
+        else if (i % 3 == 1)
+            buf_printf(&b, "%d,a 5\" screen %d,B\r\n", i, i);
+        else
+            buf_printf(&b, "%d,\"\n\n%d\n\",C\n\n", i, i);
+    }
+    buf_puts(&b, "40,\"bad\"x,C\n41,last,A\n"); /* a bad record, skipped in every part */
+    parts_read_as_the_whole("parts.csv", SHELF_FORMAT_AUTO, b.data);
+    buf_free(&b);
+}
+
+static void test_parts_of_tsv_jsonl_and_fasttext(void **state)
+{
+    (void)state;
+    buf t, j, f;
+    buf_init(&t), buf_init(&j), buf_init(&f);
+    buf_puts(&t, "id\ttitle\tcategory\n");
+    buf_puts(&j, "\n\n"); /* blank lines before the object that names the columns */
+    for (int i = 0; i < 30; i++) {
+        buf_printf(&t, "%d\ttitle \"%d\"\tA\n", i, i);
+        buf_printf(&j, "{\"id\": \"%d\", \"title\": \"t\\n%d\", \"category\": \"B\"}\n", i, i);
+        buf_printf(&f, "__label__c%d word%d more\n", i % 3, i);
+    }
+    parts_read_as_the_whole("parts.tsv", SHELF_FORMAT_AUTO, t.data);
+    parts_read_as_the_whole("parts.jsonl", SHELF_FORMAT_AUTO, j.data);
+    parts_read_as_the_whole("parts.txt", SHELF_FORMAT_FASTTEXT, f.data);
+    buf_free(&t), buf_free(&j), buf_free(&f);
+}
+
+static void test_parts_refused_where_they_cannot_be(void **state)
+{
+    (void)state;
+    shelf_catalog_part parts[2];
+    shelf_error err;
+    const char *arr = write_text("arr.json", "[{\"title\": \"a\", \"category\": \"b\"}]\n");
+    shelf_read_options o = opts_default();
+    o.format = SHELF_FORMAT_JSONL;
+    assert_int_equal(shelf_catalog_split(arr, &o, 2, parts, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "JSON array"));
+    const char *csv = "id,title,category\n1,a,b\n";
+    gzFile g = gzopen(path_of("c.csv.gz"), "wb");
+    gzwrite(g, csv, (unsigned)strlen(csv));
+    gzclose(g);
+    assert_int_equal(shelf_catalog_split(path_of("c.csv.gz"), NULL, 2, parts, &err),
+                     SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "compressed"));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1897,6 +2003,9 @@ int main(void)
         cmocka_unit_test(test_vectors_npy_holds_a_header_numpy_reads),
         cmocka_unit_test(test_vectors_fvecs_and_jsonl),
         cmocka_unit_test(test_vectors_refuse_bad_requests_and_keep_old_files),
+        cmocka_unit_test(test_parts_of_a_csv_with_quoted_line_breaks),
+        cmocka_unit_test(test_parts_of_tsv_jsonl_and_fasttext),
+        cmocka_unit_test(test_parts_refused_where_they_cannot_be),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

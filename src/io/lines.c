@@ -62,10 +62,18 @@ static int refill(lines *l)
 {
     if (l->eof || l->error || !l->gz)
         return 0;
+    unsigned want = LINES_CHUNK;
+    if (l->limit && l->limit - l->at < want) /* a part ends there */
+        want = (unsigned)(l->limit > l->at ? l->limit - l->at : 0);
+    l->pos = l->end = 0;
+    if (!want) {
+        l->eof = 1;
+        return 0;
+    }
     errno = 0;
-    int got = gzread(l->gz, l->chunk, LINES_CHUNK);
-    l->pos = 0;
+    int got = gzread(l->gz, l->chunk, want);
     l->end = got > 0 ? (size_t)got : 0;
+    l->at += l->end;
     if (got > 0)
         return 1;
     int code = Z_OK;
@@ -78,6 +86,31 @@ static int refill(lines *l)
     const char *colon = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ": ") : NULL;
     if (code != Z_ERRNO) /* zlib names the input "<fd:N>": the reader names it better */
         snprintf(l->zerror, sizeof l->zerror, "gzip data: %s", colon ? colon + 2 : msg);
+    return 0;
+}
+
+int lines_part(lines *l, uint64_t from, long lineno, uint64_t to)
+{
+    if (!l->gz || !gzdirect(l->gz)) {
+        l->error = ESPIPE;
+        return -1;
+    }
+    if (from > lines_tell(l)) {
+        if (gzseek(l->gz, (z_off_t)from, SEEK_SET) < 0) {
+            l->error = errno ? errno : EIO;
+            return -1;
+        }
+        l->pos = l->end = 0;
+        l->at = from;
+        l->lineno = lineno;
+        l->eof = 0;
+    }
+    l->limit = to;
+    if (to && l->at > to) { /* read ahead past the end: forget those bytes */
+        uint64_t over = l->at - to;
+        l->end = l->end - l->pos > over ? l->end - (size_t)over : l->pos;
+        l->at = to;
+    }
     return 0;
 }
 

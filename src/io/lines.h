@@ -7,6 +7,7 @@
 #define SHELF_IO_LINES_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <zlib.h>
 
@@ -31,6 +32,8 @@ typedef struct lines {
      * quotes, to know whether the record goes on after it. */
     void (*skipped)(void *ctx, const char *s, size_t n);
     void *skipped_ctx;
+    uint64_t at;      /* the input's offset of chunk[end] (a plain file's bytes read) */
+    uint64_t limit;   /* 0: none; else nothing at or past this offset is read (a part) */
 } lines;
 
 typedef enum { LINE_OK, LINE_EOF, LINE_TOOLONG, LINE_RUNAWAY, LINE_EIO, LINE_ENOMEM } line_status;
@@ -47,6 +50,14 @@ const char *lines_error_text(const lines *l);
 
 /* Bytes of the underlying file consumed so far, for progress: compressed bytes for gzip. */
 long long lines_offset(const lines *l);
+
+/* A part of a plain file (not gzip): reading goes on at byte offset `from` (when it is past
+ * what has been read: a later part), numbering its line `lineno` + 1, and stops at byte
+ * `to` (0: the end), even inside what is read ahead already. 0, or -1 for compressed input
+ * or a failed seek (l->error set). */
+int lines_part(lines *l, uint64_t from, long lineno, uint64_t to);
+/* The offset of the next byte to be parsed. */
+static inline uint64_t lines_tell(const lines *l) { return l->at - (l->end - l->pos); }
 
 /* Reads the next line into *s, *n: without its '\n' but with any '\r' before it, and
  * without a UTF-8 byte order mark on line 1. The bytes stay valid until the next call.
