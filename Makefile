@@ -12,6 +12,10 @@ CXXFLAGS_COMMON = -std=c++17 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc
 # oneDNN (Debian's libdnnl-dev) has no pkg-config file; it runs on OpenMP (libgomp).
 LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf8proc -lcjson -ljpeg -lpng16 -lwebp -lmicrohttpd -lz) \
           -ldnnl -lgomp -lstdc++ -lm -pthread
+# Open MPI (Debian's libopenmpi-dev): the command-line tool's distributed runs (cli/parallel.c);
+# the library never sees it.
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -32,7 +36,8 @@ deps:
 	  [ -f /usr/include/oneapi/dnnl/dnnl.h ] && \
 	  command -v valgrind >/dev/null && command -v $(FUZZ_CC) >/dev/null && \
 	  command -v chromium >/dev/null && command -v $(CXX) >/dev/null && \
-	  [ -f /usr/include/hnswlib/hnswlib.h ] && \
+	  [ -f /usr/include/hnswlib/hnswlib.h ] && pkg-config --exists ompi-c && \
+	  command -v mpirun >/dev/null && \
 	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 
 build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
@@ -56,10 +61,11 @@ build/rel/libshelf.a: $(LIB_OBJ:%=build/rel/%)
 build/san/libshelf.a: $(LIB_OBJ:%=build/san/%)
 	rm -f $@ && ar rcs $@ $^
 
+build/rel/cli/parallel.o build/san/cli/parallel.o: CFLAGS_COMMON += $(MPI_CFLAGS)
 shelf: $(CLI_SRC:%.c=build/rel/%.o) build/rel/libshelf.a
-	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
+	$(CC) $(OPT) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 build/san/shelf: $(CLI_SRC:%.c=build/san/%.o) build/san/libshelf.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 
 build/rel/tests/%: build/rel/tests/%.o build/rel/libshelf.a
 	$(CC) $(OPT) -o $@ $^ $(LDLIBS) -lcmocka

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "parallel.h"
+#include "predict_parts.h"
 #include "stream.h"
 
 enum { OVERLAY_SIDE = 256 }; /* the side of --explain-dir's pictures */
@@ -203,6 +205,45 @@ static int finish(shelf_outfile **of)
     return 1;
 }
 
+/* What reading skipped or replaced, and the products classified by one side alone. */
+static void tell_stats(const char *data, const shelf_read_stats *st, const job *j)
+{
+    report_read_stats(data, st);
+    if (j->bad_images)
+        fprintf(stderr, "%s: skipped %ld products with a bad image\n", data, j->bad_images);
+    if (j->text_only)
+        fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
+                data, j->text_only);
+    if (j->image_only)
+        fprintf(stderr, "%s: %ld products classified by their image alone (no word of their "
+                "text known to the model)\n", data, j->image_only);
+}
+
+/* Under mpirun, after every rank has written its part (or failed): whether all did; then
+ * rank 0 tells the run's figures and joins the parts into out. The exit status. */
+static int finish_parts(int status, const char *data, const char *out, const char *part,
+                        shelf_read_stats *st, job *j)
+{
+    if (!par_all_ok(status == 0)) {
+        if (status == 0)
+            remove(part);
+        return status ? status : 1;
+    }
+    long extra[3] = {j->bad_images, j->text_only, j->image_only};
+    parts_sum_stats(st, extra, 3);
+    if (par_rank() != 0)
+        return 0;
+    j->bad_images = extra[0], j->text_only = extra[1], j->image_only = extra[2];
+    tell_stats(data, st, j);
+    status = parts_join(out) ? 1 : 0;
+    char path[4096];
+    for (int r = 0; r < par_size(); r++) {
+        parts_path(out, r, path, sizeof path);
+        remove(path);
+    }
+    return status;
+}
+
 typedef struct predict_args {
     const char *model, *data, *photo, *outfmt, *out, *explain_dir, *min_conf;
     int k, threads, explain;
@@ -279,6 +320,14 @@ int cmd_predict(int argc, char **argv)
     }
     if (!data)
         data = "-";
+    const int ranks = par_size();
+    if (ranks > 1 && (image || !out || !strcmp(data, "-"))) {
+        if (par_rank() == 0)
+            fprintf(stderr, "shelf predict: under mpirun each rank reads its part of --data "
+                            "FILE and the ranks write one --out FILE (not standard input or "
+                            "output, nor --photo)\n");
+        return 2;
+    }
     const char *inputs[] = {data, model, image}, *names[] = {"--data", "--model", "--photo"};
     if (out_is_an_input("predict", out, inputs, names, 3))
         return 2;
@@ -295,8 +344,11 @@ int cmd_predict(int argc, char **argv)
         return 1;
     }
     shelf_model *m = NULL;
-    if (shelf_model_load(model, &m, &err) != SHELF_OK) {
+    int loaded = shelf_model_load(model, &m, &err) == SHELF_OK;
+    if (!loaded)
         fprintf(stderr, "shelf predict: %s\n", err.message);
+    if (!par_all_ok(loaded)) { /* under mpirun: every rank stops if one could not load it */
+        shelf_model_free(m);
         return 1;
     }
     int bad_conf = min_confidence_arg("predict", a.min_conf, m, &min_conf);
@@ -305,6 +357,12 @@ int cmd_predict(int argc, char **argv)
         return bad_conf;
     }
     int status = 1;
+    int stage = ranks > 1; /* under mpirun: 1 setting up, 2 split, 3 predicting a part */
+    shelf_catalog_part part = {0};
+    char part_file[4096] = "";
+    if (ranks > 1)
+        parts_path(out, par_rank(), part_file, sizeof part_file);
+    shelf_read_stats st = {0};
     shelf_reader *rd = NULL;
     shelf_read_options ro;
     batch *b = calloc(2, sizeof *b);
@@ -339,7 +397,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (shelf_predictor_new(m, threads, 0, &j.pred, &err) != SHELF_OK ||
-        (out && shelf_outfile_open(out, &of, &err) != SHELF_OK)) {
+        (out && shelf_outfile_open(ranks > 1 ? part_file : out, &of, &err) != SHELF_OK)) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
@@ -356,27 +414,31 @@ int cmd_predict(int argc, char **argv)
         status = predict_one_image(&j, b, image) == 0 ? finish(&of) : 1;
         goto done;
     }
-    if (shelf_reader_open(data, &ro, &rd, &err) != SHELF_OK) {
+    if (ranks > 1) { /* every rank set up: rank 0 splits the catalog */
+        stage = 2;
+        if (!par_all_ok(1) || parts_split(data, &ro, &part))
+            goto done;
+        stage = 3;
+    }
+    if ((ranks > 1 ? shelf_reader_open_part(data, &ro, &part, &rd, &err)
+                   : shelf_reader_open(data, &ro, &rd, &err)) != SHELF_OK) {
         fprintf(stderr, "shelf predict: %s\n", err.message);
         goto done;
     }
-    shelf_write_prediction_header(j.out, &j.cols, NULL);
+    if (par_rank() == 0) /* the parts join under one header */
+        shelf_write_prediction_header(j.out, &j.cols, NULL);
     if (stream_batches(rd, b, &pg, write_batch, &j))
         goto done;
     progress_show(&pg, rd, 1);
-    shelf_read_stats st;
     shelf_reader_stats(rd, &st);
-    report_read_stats(data, &st);
-    if (j.bad_images)
-        fprintf(stderr, "%s: skipped %ld products with a bad image\n", data, j.bad_images);
-    if (j.text_only)
-        fprintf(stderr, "%s: %ld products classified by their text alone (no usable image)\n",
-                data, j.text_only);
-    if (j.image_only)
-        fprintf(stderr, "%s: %ld products classified by their image alone (no word of their "
-                "text known to the model)\n", data, j.image_only);
+    if (ranks == 1)
+        tell_stats(data, &st, &j);
     status = finish(&of);
 done:
+    if (stage == 1) /* this rank failed to set up: the others learn it and stop */
+        par_all_ok(0);
+    if (stage == 3)
+        status = finish_parts(status, data, out, part_file, &st, &j);
     shelf_outfile_discard(of); /* a failed run leaves an old --out file as it was */
     for (int i = 0; b && i < 2; i++)
         free(b[i].strings);

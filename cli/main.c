@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "parallel.h"
 
 static const struct {
     const char *name;
@@ -41,7 +42,11 @@ static int finish(int status)
     return status ? status : 1;
 }
 
-int main(int argc, char **argv)
+/* The commands that run as ranks of mpirun, each on its part of the work; the others would
+ * only do the same work N times, so they refuse. */
+static int runs_distributed(const char *name) { return !strcmp(name, "predict"); }
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -51,10 +56,27 @@ int main(int argc, char **argv)
         usage(stdout);
         return finish(0);
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return finish(commands[i].run(argc - 1, argv + 1));
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        if (par_size() > 1 && !runs_distributed(argv[1])) {
+            if (par_rank() == 0)
+                fprintf(stderr, "shelf %s runs in one process; under mpirun only predict is "
+                        "spread over the ranks (run it without mpirun)\n", argv[1]);
+            return 2;
+        }
+        return finish(commands[i].run(argc - 1, argv + 1));
+    }
     fprintf(stderr, "shelf: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (par_start(&argc, &argv))
+        return 1;
+    int status = run(argc, argv);
+    par_end();
+    return status;
 }

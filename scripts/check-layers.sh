@@ -46,6 +46,8 @@ check_src_file() {
         return
     fi
     while IFS=$'\t' read -r line delim name; do
+        # MPI lives in the command-line tool (cli/parallel.c), never in the library
+        [ "$name" = mpi.h ] && fail "$file" "$line" "<mpi.h>" "the library never uses MPI"
         is_ours "$delim" "$name" || continue
         [ "$name" = shelf.h ] && continue
         case $name in

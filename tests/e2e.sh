@@ -910,5 +910,45 @@ expect_ok "train --quantize --cutoff" "$SHELF" train --train train.csv --out tq.
 "$SHELF" train --train train.csv --out x.shelf --quantize --text-encoder gru >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "sparse bag" err.txt && pass "train --quantize of a GRU is refused before training" || fail "--quantize gru (exit $rc)"
 out_is_input "quantize --out the model is refused" "(--model)" m.shelf "$SHELF" quantize --model m.shelf --out m.shelf
+echo "distributed prediction (mpirun -np N shelf predict)"
+# Open MPI's own allocations are never freed: leaks are checked in the runs without mpirun
+MPIRUN=(env ASAN_OPTIONS=detect_leaks=0 timeout 120 mpirun --oversubscribe)
+[ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
+python3 - <<'EOF2'
+import csv, random
+rnd = random.Random(3)
+rows = list(csv.DictReader(open("test.csv", encoding="utf-8")))
+with open("multi.csv", "w", encoding="utf-8", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["id", "title", "image", "category"])
+    for i in range(300):  # titles over several lines, quotes, commas, a 5" screen
+        r = rows[i % len(rows)]
+        t = r["title"]
+        t = t + '\n"second" line, 5" screen' if i % 3 == 0 else t
+        w.writerow(["m%d" % i, t, "", r["category"]])
+EOF2
+"$SHELF" predict --model m.shelf --data multi.csv --out one.csv 2>/dev/null
+for n in 2 3; do
+  expect_ok "mpirun -np $n predict" "${MPIRUN[@]}" -np $n "$SHELF" predict --model m.shelf --data multi.csv --out n$n.csv --threads 1
+  cmp -s one.csv n$n.csv && pass "  the same file, byte for byte, as one process writes" || fail "  -np $n output differs from one process's"
+  ls multi.csv.part* n$n.csv.part* >/dev/null 2>&1 && fail "  part files left behind" || pass "  no part file left"
+done
+"$SHELF" predict --model m.shelf --data test.csv --out one.jsonl 2>/dev/null
+expect_ok "mpirun -np 2 predict, JSONL" "${MPIRUN[@]}" -np 2 "$SHELF" predict --model m.shelf --data test.csv --out two.jsonl --threads 1
+cmp -s one.jsonl two.jsonl && pass "  identical" || fail "  JSONL output differs"
+{ cat multi.csv; echo 'x1,"a title whose quote never ends,,Home'; } > mbad.csv
+echo "old" > keep.csv
+"${MPIRUN[@]}" -np 2 "$SHELF" predict --model m.shelf --data mbad.csv --out keep.csv --threads 1 >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "mbad.csv:$(($(wc -l < multi.csv) + 1)): unterminated quote" err.txt && [ "$(cat keep.csv)" = old ] \
+  && pass "a bad row in the last rank's part stops the job naming FILE:LINE, the old --out kept" || fail "mpirun bad row (exit $rc, $(head -c 300 err.txt))"
+"${MPIRUN[@]}" -np 2 "$SHELF" predict --model m.shelf --data test.csv >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "one --out FILE" err.txt && pass "mpirun predict without --out is refused" || fail "mpirun without --out (exit $rc)"
+"${MPIRUN[@]}" -np 2 "$SHELF" predict --model nope.shelf --data test.csv --out x.csv >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "nope.shelf" err.txt && pass "mpirun predict of a missing model stops every rank" || fail "mpirun missing model (exit $rc)"
+gzip -c test.csv > t.csv.gz
+"${MPIRUN[@]}" -np 2 "$SHELF" predict --model m.shelf --data t.csv.gz --out x.csv >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "cannot be read in parts: it is compressed" err.txt && pass "mpirun predict of gzip input says why not" || fail "mpirun gzip (exit $rc, $(head -c 200 err.txt))"
+"${MPIRUN[@]}" -np 2 "$SHELF" eval --model m.shelf --data test.csv >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "runs in one process" err.txt && pass "commands not spread over ranks refuse mpirun" || fail "mpirun eval (exit $rc)"
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"
