@@ -6,9 +6,12 @@ Per dataset:
  * shelf float: `shelf train --train T --valid V --out M --threads 2` (defaults).
  * shelf int8: `shelf quantize --model M --out M8` (every feature, int8 weights, the weights
    below 5% of their feature's largest left out).
- * shelf int8 pruned: `shelf quantize --cutoff N`, N the smallest of rows/2, /4, ... /32 whose
-   validation accuracy is within 0.2 point of the float model's (chosen on valid, never
-   test; a validation split of 900 products moves by 0.11 point a product).
+ * shelf int8, 8x: the mildest of these that is at least 8 times smaller than the float
+   model: int8 with every feature if it is; else the largest cutoff (rows/2, /4, ... /32) that
+   is, among those within 0.2 point of the float model's validation accuracy (chosen on
+   valid, never test; a validation split of 900 products moves by 0.11 point a product).
+ * shelf int8 pruned: `shelf quantize --cutoff N`, N the smallest of rows/2, /4, ... /32
+   within 0.2 point on valid: how far pruning goes.
  * fastText: tuned (as bench/text.sh: -epoch 25 -lr 0.5 -wordNgrams 2 -minn 2 -maxn 5
    -bucket 2000000), then `fasttext quantize -qnorm -retrain -cutoff 100000` (its .ftz).
 Test accuracy (shelf eval; for fastText, its predictions scored as bench/text.sh does),
@@ -90,16 +93,32 @@ def bench_dataset(run, a, name, emit):
         rows = rows_of(info["stdout"]) if info["ok"] else None
         base = shelf_eval(run, a.shelf, name + "-float-valid", model, vap)
         chosen = None
+        tried = []  # (cutoff, path, valid accuracy or None, MB)
         for f in CUTOFF_FRACTIONS if rows and base else ():
             n = rows // f
             mp = os.path.join(tmp, "pruned-%d.shelf" % n)
-            q = run.timed(name + "-shelf-quantize-%d" % n,
-                          [a.shelf, "quantize", "--model", model, "--out", mp, "--cutoff", str(n)])
-            v = shelf_eval(run, a.shelf, name + "-pruned-valid-%d" % n, mp, vap) if q["ok"] else None
+            qc = run.timed(name + "-shelf-quantize-%d" % n,
+                           [a.shelf, "quantize", "--model", model, "--out", mp, "--cutoff", str(n)])
+            v = shelf_eval(run, a.shelf, name + "-pruned-valid-%d" % n, mp, vap) if qc["ok"] else None
             emit(dict(kind="cutoff", dataset=name, cutoff=n, rows=rows, valid_accuracy=v and v["accuracy"],
                       float_valid_accuracy=base["accuracy"], mb=tb.mb(mp)))
+            tried.append((n, mp, v and v["accuracy"], tb.mb(mp)))
             if v and v["accuracy"] >= base["accuracy"] - VALID_SLACK:
                 chosen = (n, mp)  # the smallest that passes: noise can fail a larger one
+        # the mildest model at least 8x smaller than the float one
+        target = (tb.mb(model) or 0) / 8
+        eight = None
+        if q["ok"] and tb.mb(m8) <= target:
+            eight = (0, m8)
+        else:
+            small = [t for t in tried if t[3] <= target]
+            good = [t for t in small if t[2] is not None and t[2] >= base["accuracy"] - VALID_SLACK]
+            pick = max(good or small, key=lambda t: t[0], default=None)
+            eight = pick and (pick[0], pick[1])
+        if eight:
+            rec = shelf_record(run, a, name, "shelf int8, 8x", eight[1], tep, big, n_big)
+            rec["cutoff"] = eight[0]
+            recs.append(rec)
         if chosen:
             rec = shelf_record(run, a, name, "shelf int8 pruned", chosen[1], tep, big, n_big)
             rec["cutoff"] = chosen[0]
