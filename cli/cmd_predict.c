@@ -10,7 +10,7 @@
 
 #include "options.h"
 #include "parallel.h"
-#include "predict_parts.h"
+#include "parts.h"
 #include "stream.h"
 
 enum { OVERLAY_SIDE = 256 }; /* the side of --explain-dir's pictures */
@@ -416,7 +416,7 @@ int cmd_predict(int argc, char **argv)
     }
     if (ranks > 1) { /* every rank set up: rank 0 splits the catalog */
         stage = 2;
-        if (!par_all_ok(1) || parts_split(data, &ro, &part))
+        if (!par_all_ok(1) || parts_split("predict", data, &ro, &part))
             goto done;
         stage = 3;
     }

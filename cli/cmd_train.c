@@ -9,6 +9,8 @@
 
 #include "hygiene.h"
 #include "options.h"
+#include "parallel.h"
+#include "parts.h"
 #include "report.h"
 
 static void show_progress(const shelf_progress *p, void *user)
@@ -23,11 +25,14 @@ static void show_progress(const shelf_progress *p, void *user)
     fflush(stderr);
 }
 
-static shelf_catalog *load(const char *path, const shelf_read_options *ro)
+/* The catalog at path, or its part under mpirun (part not NULL). */
+static shelf_catalog *load(const char *path, const shelf_read_options *ro,
+                           const shelf_catalog_part *part)
 {
     shelf_catalog *c = NULL;
     shelf_error err = {0};
-    if (shelf_catalog_load(path, ro, &c, &err) != SHELF_OK) {
+    if ((part ? shelf_catalog_load_part(path, ro, part, &c, &err)
+              : shelf_catalog_load(path, ro, &c, &err)) != SHELF_OK) {
         fprintf(stderr, "shelf train: %s\n", err.message);
         return NULL;
     }
@@ -207,6 +212,12 @@ static int train_run(train_args a, shelf_train_options o)
                         "--text-encoder)\n");
         return 2;
     }
+    if (par_size() > 1 && (tuning || a.init)) {
+        if (par_rank() == 0)
+            fprintf(stderr, "shelf train: under mpirun the ranks train one bag model together; "
+                            "--autotune and --init run in one process\n");
+        return 2;
+    }
     if (tuning && !valid) {
         fprintf(stderr, "shelf train: --autotune scores its trials on the validation set: "
                         "give --valid\n");
@@ -248,13 +259,26 @@ static int train_run(train_args a, shelf_train_options o)
     }
     int status = 1;
     shelf_model *m = NULL;
-    shelf_catalog *tc = load(train, &o.read), *vc = NULL;
-    if (!tc || (valid && !(vc = load(valid, &o.read))))
+    shelf_catalog *tc = NULL, *vc = NULL;
+    shelf_catalog_part part;
+    shelf_comm comm;
+    const int ranks = par_size(), me = par_rank();
+    if (ranks > 1) { /* each rank its part of the training catalog, and all of valid */
+        if (parts_split("train", train, &o.read, &part))
+            goto done;
+        par_comm(&comm);
+        o.comm = &comm;
+        o.progress = NULL;
+    }
+    tc = load(train, &o.read, ranks > 1 ? &part : NULL);
+    if (tc && valid)
+        vc = load(valid, &o.read, NULL);
+    if (!par_all_ok(tc && (!valid || vc)))
         goto done;
-    if (!a.quiet)
+    if (!a.quiet && me == 0)
         hygiene_report(tc, train, o.read.label_sep, o.modality != SHELF_MODALITY_TEXT,
                        stderr);
-    if (vc)
+    if (vc && ranks == 1) /* a rank sees its part's labels only */
         warn_missing_labels(tc, vc, valid);
     FILE *tlog = NULL;
     if (tuning && a.autotune_log) {
@@ -275,10 +299,14 @@ static int train_run(train_args a, shelf_train_options o)
     if (tlog && fclose(tlog) != 0 && ts == SHELF_OK)
         ts = SHELF_EIO, snprintf(err.message, sizeof err.message, "--autotune-log %s: "
                                  "cannot write", a.autotune_log);
-    if (ts != SHELF_OK || shelf_model_save(m, out, &err) != SHELF_OK) {
+    if (ts != SHELF_OK || (me == 0 && shelf_model_save(m, out, &err) != SHELF_OK)) {
         if (o.progress)
             fputc('\n', stderr);
         fprintf(stderr, "shelf train: %s\n", err.message);
+        goto done;
+    }
+    if (me != 0) { /* rank 0 writes the model and tells of it */
+        status = 0;
         goto done;
     }
     if (o.progress)
@@ -288,9 +316,12 @@ static int train_run(train_args a, shelf_train_options o)
     long skipped = shelf_model_skipped_images(m);
     int fused = shelf_model_modality(m) == SHELF_MODALITY_BOTH;
     long empty = shelf_model_skipped_empty(m);
-    fprintf(stderr, "trained on %zu products, %d labels; model written to %s (%.1f MB)\n",
-            shelf_catalog_size(tc) - (size_t)(fused ? empty : skipped),
-            shelf_model_num_labels(m), out, mb);
+    shelf_model_summary sum;
+    shelf_model_summarize(m, &sum);
+    fprintf(stderr, "trained on %zu products%s, %d labels; model written to %s (%.1f MB)\n",
+            ranks > 1 ? (size_t)sum.train_rows
+                      : shelf_catalog_size(tc) - (size_t)(fused ? empty : skipped),
+            ranks > 1 ? " (all ranks)" : "", shelf_model_num_labels(m), out, mb);
     speed_report(m);
     if (empty)
         fprintf(stderr, "%s: skipped %ld products with neither a text nor an image\n", train,

@@ -44,7 +44,10 @@ static int finish(int status)
 
 /* The commands that run as ranks of mpirun, each on its part of the work; the others would
  * only do the same work N times, so they refuse. */
-static int runs_distributed(const char *name) { return !strcmp(name, "predict"); }
+static int runs_distributed(const char *name)
+{
+    return !strcmp(name, "predict") || !strcmp(name, "train");
+}
 
 static int run(int argc, char **argv)
 {
@@ -61,8 +64,9 @@ static int run(int argc, char **argv)
             continue;
         if (par_size() > 1 && !runs_distributed(argv[1])) {
             if (par_rank() == 0)
-                fprintf(stderr, "shelf %s runs in one process; under mpirun only predict is "
-                        "spread over the ranks (run it without mpirun)\n", argv[1]);
+                fprintf(stderr, "shelf %s runs in one process; under mpirun only train and "
+                        "predict are spread over the ranks (run it without mpirun)\n",
+                        argv[1]);
             return 2;
         }
         return finish(commands[i].run(argc - 1, argv + 1));
@@ -77,6 +81,6 @@ int main(int argc, char **argv)
     if (par_start(&argc, &argv))
         return 1;
     int status = run(argc, argv);
-    par_end();
+    par_end(status);
     return status;
 }

@@ -7,11 +7,15 @@
 
 #include <stddef.h>
 
+#include "shelf.h"
+
 /* Joins the other ranks when mpirun started this process (its environment says so). 0, or
  * -1 after printing why MPI could not start. */
 int par_start(int *argc, char ***argv);
-/* Leaves MPI (after the command); nothing without mpirun. */
-void par_end(void);
+/* Leaves MPI after the command; nothing without mpirun. A rank that failed (status not 0)
+ * leaves without waiting for the others: mpirun then ends the job, so that ranks waiting
+ * for it in a collective step do not hang. */
+void par_end(int status);
 
 int par_rank(void);
 int par_size(void);
@@ -25,5 +29,8 @@ void par_bcast(void *buf, size_t bytes, int root);
 void par_sum_longs(long *v, int n);
 /* The smallest v over the ranks. */
 int par_min_int(int v);
+/* The library's view of the ranks (shelf_train_options.comm): rank, size, and a sum over
+ * MPI. */
+void par_comm(shelf_comm *c);
 
 #endif

@@ -155,6 +155,10 @@ typedef struct shelf_catalog shelf_catalog;
 /* Reads a whole catalog into memory. An empty catalog (no products) is an error. */
 shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts,
                                 shelf_catalog **out, shelf_error *err);
+/* The products of one part of the file (shelf_catalog_split): a distributed run's share. */
+shelf_status shelf_catalog_load_part(const char *path, const shelf_read_options *opts,
+                                     const shelf_catalog_part *part, shelf_catalog **out,
+                                     shelf_error *err);
 size_t shelf_catalog_size(const shelf_catalog *c);
 const shelf_product *shelf_catalog_get(const shelf_catalog *c, size_t i);
 const char *shelf_catalog_path(const shelf_catalog *c);
@@ -229,6 +233,22 @@ typedef enum shelf_balance {
                                  validation set (which it needs) */
 } shelf_balance;
 
+/* A distributed training run's collective operation, given by the caller (shelf's
+ * command-line tool over Open MPI; the library never uses MPI itself). Every rank calls
+ * shelf_train with its share of the training catalog and the same options; the ranks' label
+ * lists, vocabulary counts and parameters are combined through sum, and the same model
+ * comes out of every rank. */
+typedef enum shelf_comm_type {
+    SHELF_COMM_U8, SHELF_COMM_U32, SHELF_COMM_U64, SHELF_COMM_FLOAT, SHELF_COMM_DOUBLE
+} shelf_comm_type;
+typedef struct shelf_comm {
+    int rank, size;
+    void *user;
+    /* buf[0..n) of type summed over the ranks, in place on every rank (every rank calls it
+     * with the same n and type). 0, or -1 when the run cannot go on (another rank failed). */
+    int (*sum)(void *user, void *buf, size_t n, shelf_comm_type type);
+} shelf_comm;
+
 /* Training options. Those a user sets by name are described by one table
  * (shelf_train_option_table): name, type, default, range, help and the encoders each applies
  * to; shelf train's --help, its parsing and shelf_train's checks all read it. A field left
@@ -280,6 +300,10 @@ typedef struct shelf_train_options {
      * weights are kept, and its labels their ids; the catalog's new labels come after them,
      * and its new words gain rows. The caller keeps it (it is only read). */
     const shelf_model *init;
+    /* NULL: one process; else this rank's part of a distributed run (the sparse bag of
+     * n-grams so far: each rank trains Hogwild on its share, and the ranks average their
+     * parameters after every epoch) */
+    const shelf_comm *comm;
     /* Which options were set by name (shelf_train_options_set), one bit per option: an option
      * given that does not apply to the model (--heads with --text-encoder gru, --width with a
      * text model) is refused by shelf_train. 0 when the fields are filled directly: nothing

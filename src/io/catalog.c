@@ -104,8 +104,9 @@ static shelf_status read_all(shelf_catalog *c, shelf_reader *r, shelf_error *err
     return SHELF_OK;
 }
 
-shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts,
-                                shelf_catalog **out, shelf_error *err)
+/* The products of path (of its part when part is not NULL). */
+static shelf_status load(const char *path, const shelf_read_options *opts,
+                         const shelf_catalog_part *part, shelf_catalog **out, shelf_error *err)
 {
     if (!path || !out)
         return err_set(err, SHELF_EINVAL, "shelf_catalog_load: NULL argument");
@@ -118,7 +119,8 @@ shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts
     arena_init(&c->strings);
     strmap_init(&c->labels);
     shelf_reader *r = NULL;
-    shelf_status st = shelf_reader_open(path, opts, &r, err);
+    shelf_status st = part ? shelf_reader_open_part(path, opts, part, &r, err)
+                           : shelf_reader_open(path, opts, &r, err);
     if (st == SHELF_OK)
         st = read_all(c, r, err);
     shelf_reader_close(r);
@@ -128,6 +130,19 @@ shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts
     }
     *out = c;
     return SHELF_OK;
+}
+
+shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts,
+                                shelf_catalog **out, shelf_error *err)
+{
+    return load(path, opts, NULL, out, err);
+}
+
+shelf_status shelf_catalog_load_part(const char *path, const shelf_read_options *opts,
+                                     const shelf_catalog_part *part, shelf_catalog **out,
+                                     shelf_error *err)
+{
+    return load(path, opts, part, out, err);
 }
 
 shelf_catalog *catalog_view(const shelf_catalog *c, const size_t *rows, size_t n)

@@ -122,7 +122,8 @@ static shelf_status bag_train_begin(encoder *e, const encoder_setup *s, shelf_er
     }
     /* a bag with rows already (shelf train --init) keeps them */
     shelf_status st = b->nrows ? SHELF_OK
-                               : bag_vocab_build(b, t->texts, all->n, s->threads, s->seen, err);
+                               : bag_vocab_build(b, t->texts, all->n, s->threads, s->seen,
+                                                 s->opts->comm, err);
     if (st != SHELF_OK)
         return st;
     const float a = b->dim ? 1.0f / (float)b->dim : 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -84,9 +85,10 @@ static shelf_status count_features(const bag_encoder *bag, const char *const *te
 /* Whether a feature bucket gets a row: words always, character n-grams when frequent. */
 static int keep_bucket(uint32_t df, uint8_t word) { return df >= MIN_CHAR_DF || (df && word); }
 
-/* Merges the per-thread counts and gives each kept bucket a row and an IDF. */
+/* Merges the per-thread counts (and the ranks', with comm) and gives each kept bucket a
+ * row and an IDF. */
 static shelf_status assign_rows(bag_encoder *bag, df_job *jobs, int threads, size_t n,
-                                shelf_error *err)
+                                const shelf_comm *comm, shelf_error *err)
 {
     size_t B = bag->feat.buckets;
     uint32_t *df = jobs[0].df;
@@ -96,6 +98,21 @@ static shelf_status assign_rows(bag_encoder *bag, df_job *jobs, int threads, siz
             df[b] += jobs[t].df[b];
             word[b] |= jobs[t].is_word[b];
         }
+    if (comm_ranks(comm) > 1) { /* every rank's counts: a u32 each, flags too (any count) */
+        uint64_t total = n;
+        uint32_t *flags = mem_alloc(B * sizeof *flags);
+        for (size_t b = 0; flags && b < B; b++)
+            flags[b] = word[b];
+        int bad = !flags || comm_sum(comm, df, B, SHELF_COMM_U32) ||
+                  comm_sum(comm, flags, B, SHELF_COMM_U32) ||
+                  comm_sum(comm, &total, 1, SHELF_COMM_U64);
+        for (size_t b = 0; !bad && b < B; b++)
+            word[b] = flags[b] != 0;
+        mem_free(flags);
+        if (bad)
+            return err_set(err, SHELF_EIO, "the ranks could not combine their counts");
+        n = (size_t)total;
+    }
     uint32_t rows = 0;
     for (size_t b = 0; b < B; b++)
         rows += keep_bucket(df[b], word[b]);
@@ -110,7 +127,8 @@ static shelf_status assign_rows(bag_encoder *bag, df_job *jobs, int threads, siz
 }
 
 shelf_status bag_vocab_build(bag_encoder *bag, const char *const *texts, size_t n,
-                             int threads, uint64_t *seen, shelf_error *err)
+                             int threads, uint64_t *seen, const shelf_comm *comm,
+                             shelf_error *err)
 {
     if (threads > 64)
         threads = 64;
@@ -120,7 +138,7 @@ shelf_status bag_vocab_build(bag_encoder *bag, const char *const *texts, size_t 
     memset(jobs, 0, sizeof jobs);
     shelf_status st = count_features(bag, texts, n, threads, jobs, seen, err);
     if (st == SHELF_OK)
-        st = assign_rows(bag, jobs, threads, n, err);
+        st = assign_rows(bag, jobs, threads, n, comm, err);
     for (int t = 0; t < threads; t++) {
         mem_free(jobs[t].df);
         mem_free(jobs[t].is_word);

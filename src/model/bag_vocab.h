@@ -6,9 +6,12 @@
 #include "model/bag_encoder.h"
 
 /* The bag's rows and IDF weights (its settings must be set) from texts[0..n), on `threads`
- * threads; seen (NULL, or n hashes) gets each text's normalized tokens' hash. */
+ * threads; seen (NULL, or n hashes) gets each text's normalized tokens' hash. With comm (a
+ * distributed run, texts this rank's share) the counts of every rank's texts: the same rows
+ * on every rank, as one process would keep from all of them. */
 shelf_status bag_vocab_build(bag_encoder *bag, const char *const *texts, size_t n,
-                             int threads, uint64_t *seen, shelf_error *err);
+                             int threads, uint64_t *seen, const shelf_comm *comm,
+                             shelf_error *err);
 
 /* A copy of the bag (without embeddings) with rows for the features of texts[0..n) that it
  * has none for and training would have kept (the same rule), weighted with the IDF they

@@ -216,16 +216,21 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     }
     m->text = &bag->base;
     tr.enc = m->text;
-    st = vocab_labels(m, train, y, err);
+    st = vocab_share(m, train, o->comm, err); /* a distributed run: every rank's labels */
+    if (st == SHELF_OK)
+        st = vocab_labels(m, train, y, err);
     if (st == SHELF_OK)
         st = prepare(&tr, n, o, texts, seen, err);
+    size_t kept_seen = nseen;
+    if (st == SHELF_OK)
+        st = vocab_share_seen(o->comm, &seen, &kept_seen, err);
     if (st == SHELF_OK) {
-        vocab_keep_seen(m, seen, nseen);
+        vocab_keep_seen(m, seen, kept_seen);
         seen = NULL;
         trainee t = {.ctx = &tr, .hogwild = 1, .step = bag_step};
         trainee_keep(&t, tr.enc, tr.head);
         loop_options lo = {m, valid, y, n, &tr.bal, o->epochs, o->threads, PATIENCE, o->seed,
-                           o->progress, o->progress_user, &m->info};
+                           o->progress, o->progress_user, &m->info, o->comm};
         loop_result res;
         st = train_loop(&t, &lo, &res, err);
         m->info.epochs = res.epochs;

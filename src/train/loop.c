@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/comm.h"
 #include "core/grow.h"
 #include "core/error.h"
 #include "core/mem.h"
@@ -231,6 +232,17 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
             res->step_seconds += now_sec() - e0;
         double loss, count;
         epoch_sums(&r, &loss, &count);
+        if (o->comm) { /* every rank sees the run's figures, and takes the same branch */
+            double v[4] = {loss, count, rc < 0, rc > 0};
+            if (comm_sum(o->comm, v, 4, SHELF_COMM_DOUBLE)) {
+                st = err_set(err, SHELF_EIO, "another rank stopped the run");
+                break;
+            }
+            loss = v[0], count = v[1], rc = v[2] > 0 ? -1 : v[3] > 0 ? 1 : 0;
+            for (int b = 0; rc == 0 && b < t->nblocks; b++)
+                if (comm_average(o->comm, t->blocks[b], t->sizes[b]))
+                    rc = -1;
+        }
         if (rc < 0) {
             st = err_set(err, SHELF_ENOMEM, "out of memory during training");
             break;

@@ -67,6 +67,9 @@ typedef struct loop_options {
     void *progress_user;
     model_info *record;         /* its curve gets each epoch's loss and validation accuracy
                                    (replacing any before); NULL: not kept */
+    const shelf_comm *comm;     /* a distributed run: each rank steps through its share, then
+                                   the ranks average their blocks after every epoch (and sum
+                                   its loss); NULL: one process */
 } loop_options;
 
 typedef struct loop_result {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "model/bag_encoder.h"
@@ -107,12 +108,38 @@ static shelf_status continue_from(shelf_train_options *o, shelf_error *err)
     return SHELF_OK;
 }
 
+/* A distributed run: what it can train so far (the sparse bag, plainly), and the products
+ * of every rank into *n. */
+static shelf_status distributed(const shelf_train_options *o, size_t *n, shelf_error *err)
+{
+    const shelf_comm *c = o->comm;
+    if (!c)
+        return SHELF_OK;
+    if (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->sum)
+        return err_set(err, SHELF_EINVAL, "a distributed run needs its rank, size and sum");
+    const char *what = o->modality != SHELF_MODALITY_TEXT               ? "--modality"
+                     : o->text_encoder != SHELF_TEXT_ENCODER_BAG         ? "--text-encoder"
+                     : o->init                                           ? "--init"
+                     : o->balance != SHELF_BALANCE_NONE                  ? "--balance"
+                                                                         : NULL;
+    if (what)
+        return err_set(err, SHELF_EINVAL, "distributed training runs the bag of n-grams text "
+                       "model so far, without %s; train it in one process", what);
+    uint64_t total = *n;
+    if (comm_sum(c, &total, 1, SHELF_COMM_U64))
+        return err_set(err, SHELF_EIO, "the ranks could not count their products");
+    *n = (size_t)total;
+    return SHELF_OK;
+}
+
 shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
                          const shelf_train_options *opts, shelf_model **out, shelf_error *err)
 {
     shelf_train_options o = *opts;
-    size_t n = shelf_catalog_size(train);
-    shelf_status st = o.init ? continue_from(&o, err) : SHELF_OK;
+    size_t n = shelf_catalog_size(train); /* with comm: every rank's, from here on */
+    shelf_status st = distributed(&o, &n, err);
+    if (st == SHELF_OK && o.init)
+        st = continue_from(&o, err);
     if (st == SHELF_OK)
         st = train_check_options(&o, n, err);
     if (st != SHELF_OK)

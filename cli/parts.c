@@ -1,13 +1,15 @@
-/* shelf predict under mpirun: each rank predicts its part of the catalog (a byte range that
- * starts on a record, shelf_catalog_split) into a part file beside --out, and rank 0 joins
- * the parts in order into --out: the same file, byte for byte, as one process writes. */
+/* A catalog in parts for the ranks of mpirun: rank 0 splits it (byte ranges that start on
+ * a record, shelf_catalog_split) and sends each rank its part. shelf train's ranks each
+ * learn from theirs; shelf predict's each predict theirs into a part file beside --out,
+ * and rank 0 joins the parts in order into --out: the same file, byte for byte, as one
+ * process writes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "parallel.h"
-#include "predict_parts.h"
+#include "parts.h"
 
 /* What rank 0 sends every rank: whether the split worked (and why not), and the parts. */
 typedef struct split_msg {
@@ -15,7 +17,8 @@ typedef struct split_msg {
     char why[SHELF_ERROR_MAX];
 } split_msg;
 
-int parts_split(const char *data, const shelf_read_options *ro, shelf_catalog_part *mine)
+int parts_split(const char *cmd, const char *data, const shelf_read_options *ro,
+                shelf_catalog_part *mine)
 {
     const int n = par_size(), me = par_rank();
     shelf_catalog_part *all = calloc((size_t)n, sizeof *all);
@@ -34,7 +37,7 @@ int parts_split(const char *data, const shelf_read_options *ro, shelf_catalog_pa
     if (ok)
         *mine = all[me];
     else if (me == 0)
-        fprintf(stderr, "shelf predict: %s\n", msg.why);
+        fprintf(stderr, "shelf %s: %s\n", cmd, msg.why);
     free(all);
     return ok ? 0 : -1;
 }

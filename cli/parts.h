@@ -1,14 +1,15 @@
-/* shelf predict under mpirun (predict_parts.c). */
-#ifndef SHELF_CLI_PREDICT_PARTS_H
-#define SHELF_CLI_PREDICT_PARTS_H
+/* A catalog in parts for the ranks of mpirun (parts.c): shelf predict's and shelf train's. */
+#ifndef SHELF_CLI_PARTS_H
+#define SHELF_CLI_PARTS_H
 
 #include <stddef.h>
 
 #include "shelf.h"
 
 /* Rank 0 splits data into one part per rank and every rank receives its own into *mine.
- * Collective. 0, or -1 on every rank (rank 0 printed why). */
-int parts_split(const char *data, const shelf_read_options *ro, shelf_catalog_part *mine);
+ * Collective. 0, or -1 on every rank (rank 0 printed why, as shelf CMD). */
+int parts_split(const char *cmd, const char *data, const shelf_read_options *ro,
+                shelf_catalog_part *mine);
 /* Where a rank writes its part of --out's file. */
 void parts_path(const char *out, int rank, char *path, size_t size);
 /* Rank 0: the ranks' part files, in order, into out (written whole or not at all). 0, or
