@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Beyond one machine (issue 20): distributed prediction under Open MPI, one process against
-# mpirun -np 1 and -np 2 (--threads 1 in each rank), outputs compared byte for byte.
+# Beyond one machine (issue 20): distributed training of the bag and prediction under Open
+# MPI, one process against mpirun -np 1 and -np 2 (--threads 1 in each rank); prediction
+# outputs compared byte for byte.
 #
-#   bash bench/scale.sh [--rows N]      (from anywhere; needs ./shelf and mpirun)
+#   bash bench/scale.sh [--rows N] [--train-rows N]   (from anywhere; needs ./shelf, mpirun)
 #
-# Distributed training is not built yet: this measures prediction only.
+# The CNN does not train distributed yet: the bag only.
 # Writes bench/out/scale-results.md and .jsonl. Details: bench/scale_bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,16 @@
 #!/usr/bin/python3
-"""Distributed prediction under Open MPI (issue 20), called by bench/scale.sh.
+"""Distributed training and prediction under Open MPI (issue 20), called by bench/scale.sh.
 
+Training: the bag of n-grams on --rows products (fashion's training titles repeated, new
+ids), defaults: one process with --threads 1 and --threads 2, and `mpirun -np 1` and
+`-np 2` with --threads 1 in each rank; products/s = rows / wall seconds of the command
+(reading, vocabulary, epochs, writing); test accuracy on fashion's test split. The bytes the
+ranks exchange: the labels and the vocabulary's counts once, then the parameters averaged
+after every epoch. On paper, an epoch on 8 and 64 machines at 10 and 100 Gb/s: the measured
+one-rank epoch's compute divided by the machines, plus the ring all-reduce of the
+parameters, 2 (p - 1) / p times their bytes over the link.
+
+Prediction:
 A catalog of --rows products (fashion's test titles repeated, new ids), the fashion bag
 model trained with defaults on the train split, and its predictions written with --out:
  * one process, --threads 1 and --threads 2 (`shelf predict`);
@@ -48,11 +58,84 @@ def same(a, b):
                 return True
 
 
+def info_of(shelf, model):
+    out = subprocess.run([shelf, "info", "--model", model, "--labels", "0"], capture_output=True,
+                         text=True).stdout
+    rows = labels = epochs = None
+    for line in out.splitlines():
+        if "sparse linear" in line:
+            w = line.split()
+            rows, labels = int(w[3]), int(w[6])
+        if line.startswith("training"):
+            epochs = int(line.split()[1])
+    return rows, labels, epochs
+
+
+def accuracy(shelf, model, data):
+    p = subprocess.run([shelf, "eval", "--model", model, "--data", data, "--json"], capture_output=True,
+                       text=True)
+    return json.loads(p.stdout)["accuracy"]
+
+
+def bench_training(a, shelf, d, tmp):
+    rows = list(csv.DictReader(open(os.path.join(d, "train.csv"), encoding="utf-8", newline="")))
+    big = os.path.join(tmp, "train-big.csv")
+    with open(big, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "title", "category"])
+        for i in range(a.train_rows):
+            r = rows[i % len(rows)]
+            w.writerow(["r%d" % i, r["title"], r["category"]])
+    test = os.path.join(d, "test.csv")
+    runs = [("one process, --threads 1", [shelf, "train", "--threads", "1"]),
+            ("one process, --threads 2", [shelf, "train", "--threads", "2"]),
+            ("mpirun -np 1, --threads 1", mpirun() + ["-np", "1", shelf, "train", "--threads", "1"]),
+            ("mpirun -np 2, --threads 1 each", mpirun() + ["-np", "2", shelf, "train", "--threads", "1"])]
+    recs = []
+    for name, cmd in runs:
+        model = os.path.join(tmp, "t%d.shelf" % len(recs))
+        secs = timed(cmd + ["--train", big, "--out", model, "--quiet"])
+        nrows, labels, epochs = info_of(shelf, model)
+        recs.append(dict(kind="train", run=name, rows=a.train_rows, seconds=round(secs, 2),
+                         per_s=round(a.train_rows / secs), accuracy=accuracy(shelf, model, test),
+                         feature_rows=nrows, labels=labels, epochs=epochs))
+        os.remove(model)
+    base = recs[2]
+    md = ["# Distributed training (mpirun), the bag on %d products, fashion test split" % a.train_rows, "",
+          "| run | wall s | products/s | vs mpirun -np 1 | test accuracy | vs mpirun -np 1 (points) |",
+          "|---|---|---|---|---|---|"]
+    for r in recs:
+        r["vs_one_rank"] = round(r["per_s"] / base["per_s"], 3)
+        md.append("| %s | %.1f | %d | %.2fx | %.4f | %+.2f |" % (r["run"], r["seconds"], r["per_s"], r["vs_one_rank"],
+                                                              r["accuracy"], 100 * (r["accuracy"] - base["accuracy"])))
+    params = base["feature_rows"] * base["labels"] + base["labels"]
+    pbytes = params * 4
+    once = 2000000 * 4 * 2  # the default 2,000,000 buckets: counts and word flags, u32 each
+    epoch_compute = base["seconds"] / max(1, base["epochs"])  # an upper bound: the whole run per epoch
+    md += ["", "Bytes exchanged by each rank: %.1f MB once (the vocabulary's counts), then %.1f MB of "
+           "parameters (%d feature rows x %d labels, float) averaged after each of %d epochs." %
+           (once / 1e6, pbytes / 1e6, base["feature_rows"], base["labels"], base["epochs"]), "",
+           "On paper, one epoch (the one-rank run's %.1f s per epoch, all of it counted as compute, divided "
+           "by the machines, plus a ring all-reduce of the parameters):" % epoch_compute, "",
+           "| machines | 10 Gb/s | 100 Gb/s |", "|---|---|---|"]
+    for p in (8, 64):
+        cells = []
+        for gbps in (10, 100):
+            comm = 2 * (p - 1) / p * pbytes * 8 / (gbps * 1e9)
+            cells.append("%.2f s (%.2f compute + %.3f all-reduce)" % (epoch_compute / p + comm, epoch_compute / p, comm))
+        md.append("| %d | %s | %s |" % (p, cells[0], cells[1]))
+    with open(os.path.join(a.out, "scale-train.jsonl"), "w") as jl:
+        for r in recs:
+            jl.write(json.dumps(r) + "\n")
+    return md + ["", ""]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--shelf", default="./shelf")
     ap.add_argument("--rows", type=int, default=2000000)
+    ap.add_argument("--train-rows", type=int, default=2000000)
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
     a = ap.parse_args()
@@ -72,6 +155,7 @@ def main():
                 r = rows[i % len(rows)]
                 w.writerow(["r%d" % i, r["title"], r["category"]])
         size_mb = os.path.getsize(big) / 1e6
+        train_md = bench_training(a, shelf, d, tmp)
         runs = [("one process, --threads 1", [shelf, "predict", "--threads", "1"]),
                 ("one process, --threads 2", [shelf, "predict", "--threads", "2"]),
                 ("mpirun -np 1, --threads 1", mpirun() + ["-np", "1", shelf, "predict", "--threads", "1"]),
@@ -92,7 +176,7 @@ def main():
             for r in recs:
                 r["vs_one_rank"] = round(r["per_s"] / base["per_s"], 3)
                 jl.write(json.dumps(r) + "\n")
-        md = ["# Distributed prediction (mpirun), %d products (%.0f MB CSV), fashion bag model" % (a.rows, size_mb), "",
+        md = train_md + ["# Distributed prediction (mpirun), %d products (%.0f MB CSV), fashion bag model" % (a.rows, size_mb), "",
               "| run | median s (of %d) | products/s | vs mpirun -np 1 | output identical to one process's |" % REPEATS,
               "|---|---|---|---|---|"]
         for r in recs:

@@ -950,5 +950,22 @@ gzip -c test.csv > t.csv.gz
 [ $rc -ne 0 ] && grep -q "cannot be read in parts: it is compressed" err.txt && pass "mpirun predict of gzip input says why not" || fail "mpirun gzip (exit $rc, $(head -c 200 err.txt))"
 "${MPIRUN[@]}" -np 2 "$SHELF" eval --model m.shelf --data test.csv >out.txt 2>err.txt; rc=$?
 [ $rc -ne 0 ] && grep -q "runs in one process" err.txt && pass "commands not spread over ranks refuse mpirun" || fail "mpirun eval (exit $rc)"
+echo "distributed training (mpirun -np N shelf train)"
+"$SHELF" train --train train.csv --valid valid.csv --out d1.shelf --threads 1 --seed 3 --quiet 2>/dev/null
+expect_ok "mpirun -np 2 train" "${MPIRUN[@]}" -np 2 "$SHELF" train --train train.csv --valid valid.csv --out d2.shelf --threads 1 --seed 3
+grep -q "trained on 500 products (all ranks)" err.txt && pass "  every rank's products counted" || fail "  distributed train summary ($(head -c 300 err.txt))"
+[ "$("$SHELF" info --model d1.shelf | grep 'sparse linear')" = "$("$SHELF" info --model d2.shelf | grep 'sparse linear')" ] \
+  && pass "  the same feature rows and labels as one process" || fail "  rows differ: $("$SHELF" info --model d2.shelf | grep 'sparse linear')"
+a1=$("$SHELF" eval --model d1.shelf --data test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+a2=$("$SHELF" eval --model d2.shelf --data test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+python3 -c "import sys; sys.exit(0 if $a2 >= $a1 - 0.03 else 1)" && pass "  accuracy $a2 against one process's $a1" || fail "  distributed accuracy $a2 vs $a1"
+{ cat train.csv; echo 'x1,"a title whose quote never ends,,Home'; } > tbad.csv
+"${MPIRUN[@]}" -np 2 "$SHELF" train --train tbad.csv --out x.shelf --threads 1 >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "tbad.csv:$(($(wc -l < train.csv) + 1)): unterminated quote" err.txt \
+  && pass "a rank that cannot read its part stops the job with its FILE:LINE" || fail "mpirun train bad part (exit $rc, $(head -c 300 err.txt))"
+"${MPIRUN[@]}" -np 2 "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --epochs 1 >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "distributed training runs the bag" err.txt && pass "mpirun train of a GRU says what runs distributed" || fail "mpirun gru (exit $rc, $(head -c 300 err.txt))"
+"${MPIRUN[@]}" -np 2 "$SHELF" train --train train.csv --valid valid.csv --out x.shelf --autotune-trials 2 >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "run in one process" err.txt && pass "mpirun train --autotune is refused" || fail "mpirun autotune (exit $rc)"
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"
