@@ -68,6 +68,7 @@ typedef struct train_args {
     const char *autotune_metric, *autotune_log;
     float ensemble_margin;
     int quantize, cutoff; /* shelf quantize's, on the model trained */
+    const char *checkpoint, *resume; /* folders */
 } train_args;
 
 static const shelf_option train_opts[] = {
@@ -100,6 +101,12 @@ static const shelf_option train_opts[] = {
              "write the model with int8 weights, as shelf quantize does (the sparse bag)"),
     OPT_INT(train_args, "cutoff", cutoff, 0, "all", 0, INT_MAX,
             "with --quantize: keep only this many features, those that weigh most"),
+    OPT_STRING(train_args, "checkpoint", checkpoint, NULL,
+               "write the training state to this folder after every epoch (made if "
+               "missing), for --resume (the bag of n-grams)"),
+    OPT_STRING(train_args, "resume", resume, NULL,
+               "go on from the checkpoint in this folder, of a run stopped or killed: give "
+               "the command that wrote it, with --resume; it checkpoints there still"),
 };
 
 /* What --autotune tells of each trial: a JSON line to --autotune-log, and unless --quiet
@@ -361,14 +368,33 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "shelf train: --train and --out are required (see shelf train --help)\n");
         return 2;
     }
-    shelf_model *init = NULL;
+    shelf_model *init = NULL, *resume = NULL;
     shelf_error err = {0};
     if (a.init && shelf_model_load(a.init, &init, &err) != SHELF_OK) {
         fprintf(stderr, "shelf train: --init %s\n", err.message);
         return 1;
     }
+    char ckpt[4096];
+    const char *dir = a.checkpoint ? a.checkpoint : a.resume;
+    if (dir) { /* DIR/checkpoint.shelf; the folder made when it is missing */
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.shelf", dir);
+        if (a.checkpoint && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "shelf train: --checkpoint %s: cannot make the folder: %s\n", dir,
+                    strerror(errno));
+            shelf_model_free(init);
+            return 1;
+        }
+        o.checkpoint = ckpt;
+    }
+    if (a.resume && shelf_model_load(ckpt, &resume, &err) != SHELF_OK) {
+        fprintf(stderr, "shelf train: --resume %s\n", err.message);
+        shelf_model_free(init);
+        return 1;
+    }
     o.init = init;
+    o.resume = resume;
     int status = train_run(a, o);
     shelf_model_free(init);
+    shelf_model_free(resume);
     return status;
 }

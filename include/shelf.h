@@ -304,6 +304,13 @@ typedef struct shelf_train_options {
      * n-grams so far: each rank trains Hogwild on its share, and the ranks average their
      * parameters after every epoch) */
     const shelf_comm *comm;
+    /* Checkpoints (the sparse bag of n-grams so far). checkpoint: NULL, or a path where the
+     * training state is written after every epoch, atomically (rank 0's in a distributed
+     * run): a model file of the weights so far and where the run stands. resume: NULL, or
+     * such a file loaded (shelf_model_load), to go on from: the same catalog and options as
+     * the run that wrote it, else SHELF_EINVAL. */
+    const char *checkpoint;
+    const shelf_model *resume;
     /* Which options were set by name (shelf_train_options_set), one bit per option: an option
      * given that does not apply to the model (--heads with --text-encoder gru, --width with a
      * text model) is refused by shelf_train. 0 when the fields are filled directly: nothing

@@ -39,6 +39,9 @@ void shelf_model_free(shelf_model *m)
     mem_free(m->info.train_path);
     mem_free(m->info.curve);
     mem_free(m->seen);
+    if (m->state)
+        mem_free(m->state->best);
+    mem_free(m->state);
     mem_free(m->log_prior);
     encoder_free(m->image);
     label_head_free(&m->image_head);
@@ -544,6 +547,9 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, ", %.1f s", in->train_seconds);
     buf_puts(&b, "\n");
     describe_curve(&b, in);
+    if (m->state)
+        buf_printf(&b, "checkpoint        after epoch %d of a training run (shelf train "
+                   "--resume goes on from it)\n", m->state->epochs_done);
     if (model_has_image(m)) {
         m->image->ops->describe(m->image, &b, model_num_labels(m), m->image_head.out);
         buf_printf(&b, "image head        linear %zu x %d (%zu parameters)\n", m->image_head.in,

@@ -44,6 +44,18 @@ typedef struct model_info {
     int ncurve;
 } model_info;
 
+/* Where a training run stands, kept in a checkpoint (shelf train --checkpoint DIR): a model
+ * file of the weights so far, which --resume continues from. */
+typedef struct train_state {
+    int epochs_done, best_epoch, bad_epochs;
+    double best_acc;           /* of the best epoch; -1 without validation */
+    uint64_t steps;            /* SGD steps taken: where the learning rate's schedule stands */
+    uint64_t catalog, options; /* fingerprints of the training catalog and of the options
+                                  that shape the run, so that a resume of another is refused */
+    float *best;               /* the best epoch's parameters (keep-best), nbest; or NULL */
+    size_t nbest;
+} train_state;
+
 struct shelf_model {
     shelf_modality modality;
     float temperature;   /* logits are divided by it before the softmax (train/calibrate.h) */
@@ -79,6 +91,7 @@ struct shelf_model {
     float member_w[MODEL_MAX_MEMBERS];
     char *search_log; /* --autotune: the trials, one JSON line each (NULL: not tuned) */
     uint64_t fingerprint; /* the checksum of the file it was loaded from (0: not loaded) */
+    train_state *state;   /* a checkpoint's (shelf train --checkpoint); NULL for a model */
 };
 
 /* Per-thread prediction scratch, for a window of texts: as many as the text encoder takes

@@ -177,6 +177,21 @@ static void put_ensemble(model_writer *w, const void *ctx)
         mw_section(w, SECTION_MEMBER, put_member, m->member[j]);
 }
 
+static void put_state(model_writer *w, const void *ctx)
+{
+    const train_state *s = ((const shelf_model *)ctx)->state;
+    const uint32_t u[3] = {(uint32_t)s->epochs_done, (uint32_t)s->best_epoch,
+                           (uint32_t)s->bad_epochs};
+    mw_put(w, u, sizeof u);
+    mw_put(w, &s->best_acc, sizeof s->best_acc);
+    mw_u64(w, s->steps);
+    mw_u64(w, s->catalog);
+    mw_u64(w, s->options);
+    mw_u64(w, s->best ? s->nbest : 0);
+    if (s->best)
+        mw_floats(w, s->best, s->nbest);
+}
+
 static void put_search(model_writer *w, const void *ctx)
 {
     mw_str(w, ((const shelf_model *)ctx)->search_log);
@@ -214,6 +229,8 @@ static void put_sections(model_writer *w, const shelf_model *m)
         mw_section(w, SECTION_ENSEMBLE, put_ensemble, m);
     if (m->search_log)
         mw_section(w, SECTION_SEARCH, put_search, m);
+    if (m->state)
+        mw_section(w, SECTION_STATE, put_state, m);
 }
 
 static void put_file(model_writer *w, const shelf_model *m, uint64_t size)

@@ -39,7 +39,8 @@ enum {
     SECTION_ENSEMBLE = MODEL_TAG('E', 'N', 'S', 'M'),    /* an ensemble's weights, then a
                                                            SECTION_MEMBER per member */
     SECTION_MEMBER = MODEL_TAG('M', 'E', 'M', 'B'),      /* a member: a model's sections */
-    SECTION_SEARCH = MODEL_TAG('A', 'T', 'U', 'N')       /* --autotune's trials (JSON lines) */
+    SECTION_SEARCH = MODEL_TAG('A', 'T', 'U', 'N'),      /* --autotune's trials (JSON lines) */
+    SECTION_STATE = MODEL_TAG('C', 'K', 'P', 'T')        /* a checkpoint's training state */
 };
 
 /* Version 7 on: the sections after the header, and whether they make a whole model of its

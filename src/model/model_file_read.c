@@ -180,6 +180,34 @@ static int get_head_int8(model_reader *r, shelf_model *m)
     return label_head_load_int8(&m->text_head, r, b->nrows, model_num_nodes(m));
 }
 
+/* A checkpoint's training state (its best parameters as many as the model's). */
+static int get_state(model_reader *r, shelf_model *m)
+{
+    if (m->state)
+        return mr_fail(r, "two training states");
+    train_state *s = m->state = mem_calloc(1, sizeof *s);
+    if (!s)
+        return mr_oom(r);
+    uint32_t u[3];
+    mr_get(r, u, sizeof u);
+    mr_get(r, &s->best_acc, sizeof s->best_acc);
+    s->steps = mr_u64(r);
+    s->catalog = mr_u64(r);
+    s->options = mr_u64(r);
+    uint64_t nbest = mr_u64(r);
+    s->epochs_done = (int)u[0], s->best_epoch = (int)u[1], s->bad_epochs = (int)u[2];
+    if (r->failed || u[0] > 100000 || u[1] > u[0] || u[2] > u[0] ||
+        !(s->best_acc >= -1 && s->best_acc <= 1) || mr_claim(r, "the best epoch", nbest, 4))
+        return mr_fail(r, "a damaged training state");
+    if (nbest) {
+        if (!(s->best = mem_alloc((size_t)nbest * sizeof *s->best)))
+            return mr_oom(r);
+        s->nbest = (size_t)nbest;
+        return mr_floats(r, "the best epoch", s->best, s->nbest);
+    }
+    return 0;
+}
+
 static int get_seq(model_reader *r, shelf_model *m)
 {
     uint32_t u[9];
@@ -380,6 +408,8 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return model_read_fusion_head(r, m);
     case SECTION_ENSEMBLE:
         return get_ensemble(r, m);
+    case SECTION_STATE:
+        return get_state(r, m);
     case SECTION_SEARCH:
         if (m->search_log)
             return mr_fail(r, "two searches");

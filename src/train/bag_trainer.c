@@ -8,7 +8,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/mem.h"
 #include "core/rng.h"
 #include "model/bag_vocab.h"
@@ -16,6 +18,7 @@
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
 #include "train/loop.h"
+#include "train/options.h"
 #include "train/vocab.h"
 
 /* The margin by which training wants the true label's logit ahead of the others: the
@@ -48,6 +51,9 @@ typedef struct bag_trainer {
     worker workers[LOOP_MAX_THREADS];
     int nworkers;
     uint32_t *row_of; /* --init: each of its rows' row in the bag trained */
+    const shelf_comm *comm;
+    const char *checkpoint;      /* where each epoch's state goes, or NULL */
+    uint64_t catalog, options;   /* the run's fingerprints, kept in a checkpoint */
 } bag_trainer;
 
 /* Product p's features through the encoder, the head, the loss and back: SGD at rate lr.
@@ -162,10 +168,13 @@ static shelf_status prepare(bag_trainer *tr, size_t n, const shelf_train_options
         return st;
     if (label_head_alloc(tr->head, encoder_width(tr->enc), model_num_nodes(m)))
         return err_set(err, SHELF_ENOMEM, "out of memory for the label head");
-    if (o->init && model_num_nodes(m) < model_num_nodes(o->init))
+    const shelf_model *from = o->init ? o->init : o->resume;
+    if (from && model_num_nodes(m) < model_num_nodes(from))
         return err_set(err, SHELF_EINVAL, "--init: the labels cannot keep the model's nodes");
-    if (o->init) /* --init: its weights, each row where the wider bag put it */
-        label_head_copy_into(&o->init->text_head, tr->head, tr->row_of);
+    if (from) /* --init, --resume: its weights, each row where the wider bag put it */
+        label_head_copy_into(&from->text_head, tr->head, tr->row_of);
+    if (o->resume) /* where the learning rate's schedule stood */
+        atomic_store(&tr->done_steps, (long)o->resume->state->steps);
     if (balance_init(&tr->bal, o->balance, o->balance_power, tr->y, n, model_num_labels(m)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     tr->smoothing = o->label_smoothing;
@@ -181,19 +190,75 @@ static shelf_status prepare(bag_trainer *tr, size_t n, const shelf_train_options
     return SHELF_OK;
 }
 
+/* The fingerprint of the training catalog: a sum over its products (their texts' hashes and
+ * labels), so that the ranks' parts sum to the whole's. */
+static uint64_t catalog_fingerprint(const shelf_model *m, const uint64_t *seen,
+                                    const uint32_t *y, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *label = m->labels.keys[y[i]];
+        uint64_t h = hash_fnv1a(seen[i] ^ HASH_FNV_BASIS, label, strlen(label));
+        sum += h * 0x9e3779b97f4a7c15ull + (h >> 29);
+    }
+    return sum;
+}
+
+/* After every epoch (loop.h): the model as it stands, with where the run stands, written
+ * whole or not at all (rank 0's, in a distributed run: every rank has the same). */
+static shelf_status bag_checkpoint(void *user, const train_state *s, shelf_error *err)
+{
+    bag_trainer *tr = user;
+    if (tr->comm && tr->comm->rank != 0)
+        return SHELF_OK;
+    train_state st = *s;
+    st.steps = (uint64_t)atomic_load(&tr->done_steps);
+    st.catalog = tr->catalog;
+    st.options = tr->options;
+    tr->m->state = &st;
+    shelf_status rc = shelf_model_save(tr->m, tr->checkpoint, err);
+    tr->m->state = NULL;
+    return rc;
+}
+
+/* --resume: the checkpoint is of this run (its catalog, its options), and its curve goes
+ * on. */
+static shelf_status resume_check(bag_trainer *tr, const shelf_train_options *o,
+                                 shelf_error *err)
+{
+    const train_state *s = o->resume->state;
+    if (s->options != tr->options)
+        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint was written by a run of "
+                       "other options (give the command that wrote it, with --resume)");
+    if (s->catalog != tr->catalog)
+        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint was written by a run on "
+                       "another training catalog");
+    const model_info *in = &o->resume->info;
+    model_info *out = &tr->m->info;
+    if (in->ncurve) {
+        mem_free(out->curve);
+        if (!(out->curve = mem_alloc((size_t)in->ncurve * sizeof *out->curve)))
+            return err_set(err, SHELF_ENOMEM, "out of memory");
+        memcpy(out->curve, in->curve, (size_t)in->ncurve * sizeof *out->curve);
+        out->ncurve = in->ncurve;
+    }
+    return SHELF_OK;
+}
+
 shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
                              const shelf_catalog *valid, const shelf_train_options *o,
                              shelf_error *err)
 {
     const size_t n = shelf_catalog_size(train);
     const feat_config feat = {o->ngrams, o->minn, o->maxn, (uint32_t)o->buckets};
-    const shelf_model *init = o->init;
+    const shelf_model *init = o->init ? o->init : o->resume; /* resume: as --init */
     const size_t nseen = n + (init ? init->nseen : 0); /* --init: its texts were seen too */
     bag_encoder *bag = init ? NULL : bag_encoder_new(&feat, o->dim);
     uint32_t *y = mem_alloc((n + 1) * sizeof *y);
     const char **texts = vocab_texts(train);
     uint64_t *seen = mem_alloc((nseen + 1) * sizeof *seen);
-    bag_trainer tr = {.m = m, .head = &m->text_head, .y = y};
+    bag_trainer tr = {.m = m, .head = &m->text_head, .y = y, .comm = o->comm,
+                      .checkpoint = o->checkpoint, .options = train_options_fingerprint(o)};
     shelf_status st = y && texts && seen && (bag || init)
                           ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
     if (st == SHELF_OK && init) { /* its labels first, in its order; its rows and more */
@@ -222,6 +287,13 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     if (st == SHELF_OK)
         st = prepare(&tr, n, o, texts, seen, err);
     size_t kept_seen = nseen;
+    if (st == SHELF_OK) { /* every rank's part counted, before the hashes are shared */
+        tr.catalog = catalog_fingerprint(m, seen, y, n);
+        if (comm_sum(o->comm, &tr.catalog, 1, SHELF_COMM_U64))
+            st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    }
+    if (st == SHELF_OK && o->resume)
+        st = resume_check(&tr, o, err);
     if (st == SHELF_OK)
         st = vocab_share_seen(o->comm, &seen, &kept_seen, err);
     if (st == SHELF_OK) {
@@ -230,7 +302,9 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
         trainee t = {.ctx = &tr, .hogwild = 1, .step = bag_step};
         trainee_keep(&t, tr.enc, tr.head);
         loop_options lo = {m, valid, y, n, &tr.bal, o->epochs, o->threads, PATIENCE, o->seed,
-                           o->progress, o->progress_user, &m->info, o->comm};
+                           o->progress, o->progress_user, &m->info, o->comm,
+                           o->resume ? o->resume->state : NULL,
+                           o->checkpoint ? bag_checkpoint : NULL, &tr};
         loop_result res;
         st = train_loop(&t, &lo, &res, err);
         m->info.epochs = res.epochs;

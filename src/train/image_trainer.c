@@ -325,7 +325,8 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
     trainee_keep(&t, m->image, &m->image_head);
     /* every epoch runs: a CNN's validation accuracy wanders before it settles */
     loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,
-                       o->threads, 0, o->seed, o->progress, o->progress_user, &m->info, NULL};
+                       o->threads, 0, o->seed, o->progress, o->progress_user, &m->info,
+                       .comm = NULL};
     loop_result res;
     shelf_status st = train_loop(&t, &lo, &res, err);
     mem_free(tr->valid_probs);

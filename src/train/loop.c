@@ -183,6 +183,18 @@ static void restore(const trainee *t, const float *best)
             memcpy(t->blocks[b], best + at, t->sizes[b] * sizeof *best);
 }
 
+/* The epoch's products into r->order, shuffled (or re-drawn under balance) from g: the
+ * same draws in the same order give the same epochs. Returns how many. */
+static size_t draw_order(run *r, rng *g)
+{
+    const loop_options *o = r->o;
+    if (o->bal->mode == SHELF_BALANCE_NONE || o->bal->mode == SHELF_BALANCE_WEIGHT) {
+        rng_shuffle_u32(g, r->order, o->n);
+        return o->n;
+    }
+    return balance_epoch(o->bal, o->y, g, r->order); /* re-drawn each epoch */
+}
+
 void trainee_keep(trainee *t, encoder *e, const label_head *h)
 {
     t->nblocks = e->ops->state(e, t->blocks, t->sizes, LOOP_MAX_BLOCKS - 1);
@@ -199,15 +211,20 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         r.threads = LOOP_MAX_THREADS;
     *res = (loop_result){0, 0, -1, 0};
     model_info *rec = o->record;
-    size_t curve_cap = 0;
-    if (rec) { /* a curve of this run only */
+    size_t curve_cap = 0, total = 0;
+    if (rec && o->resume) { /* the checkpoint's curve, which this run goes on */
+        rec->ncurve = rec->ncurve < o->resume->epochs_done ? rec->ncurve : o->resume->epochs_done;
+        curve_cap = (size_t)rec->ncurve;
+    } else if (rec) { /* a curve of this run only */
         mem_free(rec->curve);
         rec->curve = NULL;
         rec->ncurve = 0;
     }
+    for (int b = 0; b < t->nblocks; b++)
+        total += t->sizes[b];
     float *best = NULL;
     double best_acc = -1;
-    int bad_epochs = 0;
+    int bad_epochs = 0, first = 0;
     shelf_status st = SHELF_OK;
     if (!(r.order = mem_alloc((o->n ? o->n : 1) * sizeof *r.order)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
@@ -215,12 +232,31 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         r.order[i] = (uint32_t)i;
     rng g;
     rng_seed(&g, o->seed);
-    for (int epoch = 0; epoch < o->epochs; epoch++) {
-        size_t n = o->n;
-        if (o->bal->mode == SHELF_BALANCE_NONE || o->bal->mode == SHELF_BALANCE_WEIGHT)
-            rng_shuffle_u32(&g, r.order, n);
-        else /* re-drawn each epoch */
-            n = balance_epoch(o->bal, o->y, &g, r.order);
+    if (o->resume) { /* where it stopped: its best epoch, and the orders drawn so far */
+        const train_state *s = o->resume;
+        first = s->epochs_done;
+        best_acc = s->best_acc;
+        bad_epochs = s->bad_epochs;
+        res->epochs = s->best_epoch;
+        res->ran = first;
+        if (s->best && s->nbest != total) {
+            mem_free(r.order);
+            return err_set(err, SHELF_EINVAL, "the checkpoint's best epoch does not fit the "
+                           "model");
+        }
+        if (s->best && !(best = mem_alloc(total * sizeof *best))) {
+            mem_free(r.order);
+            return err_set(err, SHELF_ENOMEM, "out of memory");
+        }
+        if (s->best)
+            memcpy(best, s->best, total * sizeof *best);
+        for (int e = 0; e < first; e++)
+            draw_order(&r, &g);
+    }
+    for (int epoch = first; epoch < o->epochs; epoch++) {
+        if (o->valid && o->patience && bad_epochs >= o->patience)
+            break; /* a resumed run that had stopped early */
+        size_t n = draw_order(&r, &g);
         for (int i = 0; i < r.threads; i++) {
             atomic_store(&r.meters[i].loss, 0);
             atomic_store(&r.meters[i].count, 0);
@@ -271,9 +307,7 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         if (rec)
             rec->curve[rec->ncurve++] =
                 (model_epoch){(float)(count ? loss / count : 0), (float)acc};
-        if (!o->valid)
-            continue;
-        if (acc >= best_acc) { /* on a tie, the later epoch: it ran at a lower rate */
+        if (o->valid && acc >= best_acc) { /* on a tie, the later epoch: a lower rate */
             best_acc = acc;
             bad_epochs = 0;
             if (keep(t, &best)) {
@@ -281,9 +315,17 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
                 break;
             }
             res->epochs = epoch + 1;
-        } else if (o->patience && ++bad_epochs >= o->patience) {
-            break;
+        } else if (o->valid && o->patience) {
+            ++bad_epochs;
         }
+        if (o->checkpoint) {
+            train_state s = {epoch + 1, res->epochs, bad_epochs, best_acc, 0, 0, 0,
+                             best, best ? total : 0};
+            if ((st = o->checkpoint(o->checkpoint_user, &s, err)) != SHELF_OK)
+                break;
+        }
+        if (o->valid && o->patience && bad_epochs >= o->patience)
+            break;
     }
     if (st == SHELF_OK && best)
         restore(t, best);

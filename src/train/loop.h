@@ -70,6 +70,14 @@ typedef struct loop_options {
     const shelf_comm *comm;     /* a distributed run: each rank steps through its share, then
                                    the ranks average their blocks after every epoch (and sum
                                    its loss); NULL: one process */
+    /* NULL, or where a checkpointed run stopped (the trainee's blocks hold its parameters,
+     * record its curve): the epochs go on from there, in the order they would have had */
+    const train_state *resume;
+    /* NULL, or told after every epoch where the run stands (epochs, the best epoch and its
+     * parameters; steps and fingerprints left for it): a checkpoint. SHELF_OK, or the error
+     * (err set), which stops the run. */
+    shelf_status (*checkpoint)(void *user, const train_state *s, shelf_error *err);
+    void *checkpoint_user;
 } loop_options;
 
 typedef struct loop_result {

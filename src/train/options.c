@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "model/bag_encoder.h"
 #include "model/cnn.h"
 #include "model/seq_encoder.h"
@@ -516,4 +517,13 @@ shelf_status shelf_train_options_check(const shelf_train_options *opts, shelf_er
         return st;
     o = *opts;
     return options_check_image(&o, 0, err);
+}
+
+uint64_t train_options_fingerprint(const shelf_train_options *o)
+{
+    const double v[] = {o->modality,  o->text_encoder, o->epochs,  o->lr,
+                        o->dim,       o->ngrams,       o->minn,    o->maxn,
+                        o->buckets,   o->hierarchy,    (double)o->seed, o->balance,
+                        o->balance_power, o->label_smoothing};
+    return hash_fnv1a(HASH_FNV_BASIS, v, sizeof v);
 }

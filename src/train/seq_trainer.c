@@ -326,7 +326,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step};
     trainee_keep(&te, m->text, tr.head);
     loop_options lo = {m, valid, y, tr.n, &tr.bal, o->epochs, tr.threads, PATIENCE, o->seed,
-                       o->progress, o->progress_user, &m->info, NULL};
+                       o->progress, o->progress_user, &m->info, .comm = NULL};
     loop_result res;
     st = train_loop(&te, &lo, &res, err);
     m->info.epochs = res.epochs;

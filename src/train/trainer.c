@@ -132,12 +132,35 @@ static shelf_status distributed(const shelf_train_options *o, size_t *n, shelf_e
     return SHELF_OK;
 }
 
+/* --checkpoint and --resume: what they can continue so far (the sparse bag). */
+static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
+{
+    if (!o->checkpoint && !o->resume)
+        return SHELF_OK;
+    if (o->modality != SHELF_MODALITY_TEXT || o->text_encoder != SHELF_TEXT_ENCODER_BAG ||
+        o->dim > 0)
+        return err_set(err, SHELF_EINVAL, "checkpoints are written for the bag of n-grams "
+                       "(without --dim) so far");
+    if (o->resume && o->init)
+        return err_set(err, SHELF_EINVAL, "--resume continues the run that wrote the "
+                       "checkpoint: no --init");
+    if (o->resume && !o->resume->state)
+        return err_set(err, SHELF_EINVAL, "--resume: the file is a model, not a checkpoint "
+                       "(shelf train --checkpoint writes them)");
+    if (o->resume && (!model_bag(o->resume) || model_bag(o->resume)->dim ||
+                      o->resume->text_head.q))
+        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint is not of a sparse bag");
+    return SHELF_OK;
+}
+
 shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
                          const shelf_train_options *opts, shelf_model **out, shelf_error *err)
 {
     shelf_train_options o = *opts;
     size_t n = shelf_catalog_size(train); /* with comm: every rank's, from here on */
     shelf_status st = distributed(&o, &n, err);
+    if (st == SHELF_OK)
+        st = checkpoints(&o, err);
     if (st == SHELF_OK && o.init)
         st = continue_from(&o, err);
     if (st == SHELF_OK)

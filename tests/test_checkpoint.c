@@ -1,0 +1,202 @@
+/* Checkpoints (shelf_train_options.checkpoint, .resume): a run stopped after some epochs and
+ * resumed from its checkpoint ends with the model, byte for byte, that the run would have
+ * written without stopping (one thread, a seed); a checkpoint of another catalog or other
+ * options is refused, as is a model that is not a checkpoint. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scratch_dir.h"
+#include "shelf.h"
+
+static const char *labels[] = {"Apparel > Tops", "Apparel > Jeans", "Kitchen > Knives",
+                               "Garden > Hoses"};
+static const char *words[][4] = {{"cotton", "tee", "crew", "shirt"},
+                                 {"denim", "jeans", "slim", "indigo"},
+                                 {"steel", "knife", "chef", "blade"},
+                                 {"garden", "hose", "spray", "nozzle"}};
+static char train_csv[256], valid_csv[256], other_csv[256], ckpt[256], copy[256];
+
+static void write_catalog(const char *path, int n, int shift)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "id,title,category\n");
+    for (int i = 0; i < n; i++) {
+        int c = (i + shift) % 4;
+        fprintf(f, "%d,%s %s brand%d,%s\n", i, words[c][i % 4], words[c][(i / 4) % 4],
+                (i + shift) % 9, labels[c]);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (scratch_setup("checkpoint"))
+        return -1;
+    snprintf(train_csv, sizeof train_csv, "%s", path_of("train.csv"));
+    snprintf(valid_csv, sizeof valid_csv, "%s", path_of("valid.csv"));
+    snprintf(other_csv, sizeof other_csv, "%s", path_of("other.csv"));
+    snprintf(ckpt, sizeof ckpt, "%s", path_of("checkpoint.shelf"));
+    snprintf(copy, sizeof copy, "%s", path_of("stopped.shelf"));
+    write_catalog(train_csv, 300, 0);
+    write_catalog(valid_csv, 60, 1);
+    write_catalog(other_csv, 300, 2);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return scratch_teardown();
+}
+
+static shelf_catalog *load(const char *path)
+{
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    shelf_catalog *c = NULL;
+    assert_int_equal(shelf_catalog_load(path, &ro, &c, NULL), SHELF_OK);
+    return c;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, a)) > 0)
+        assert_int_equal(fwrite(chunk, 1, n, b), n);
+    fclose(a);
+    assert_int_equal(fclose(b), 0);
+}
+
+/* The progress of epoch 4 (counted from 1) comes after epoch 3's checkpoint: keep that one,
+ * as a run killed during epoch 4 would leave it. */
+static void keep_third(const shelf_progress *p, void *user)
+{
+    int *kept = user;
+    if (p->epoch == 4 && !*kept) {
+        copy_file(ckpt, copy);
+        *kept = 1;
+    }
+}
+
+static shelf_train_options options(void)
+{
+    shelf_train_options o;
+    shelf_train_options_default(&o);
+    o.threads = 1;
+    o.seed = 7;
+    o.epochs = 7;
+    return o;
+}
+
+static char *file_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    char *b = malloc(*n ? *n : 1);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+static void resumed_run_ends_as_the_whole_run(int with_valid)
+{
+    shelf_catalog *train = load(train_csv), *valid = with_valid ? load(valid_csv) : NULL;
+    shelf_train_options o = options();
+    int kept = 0;
+    o.checkpoint = ckpt;
+    o.progress = keep_third;
+    o.progress_user = &kept;
+    shelf_model *whole = NULL;
+    shelf_error err;
+    if (shelf_train(train, valid, &o, &whole, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    assert_true(kept);
+    shelf_model *stopped = NULL;
+    assert_int_equal(shelf_model_load(copy, &stopped, NULL), SHELF_OK);
+    char *d = shelf_model_describe(stopped, 0);
+    assert_non_null(strstr(d, "after epoch 3"));
+    free(d);
+    o = options();
+    o.resume = stopped;
+    shelf_model *resumed = NULL;
+    if (shelf_train(train, valid, &o, &resumed, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s", path_of("whole.shelf"));
+    snprintf(b, sizeof b, "%s", path_of("resumed.shelf"));
+    assert_int_equal(shelf_model_save(whole, a, NULL), SHELF_OK);
+    assert_int_equal(shelf_model_save(resumed, b, NULL), SHELF_OK);
+    size_t na, nb;
+    char *ba = file_bytes(a, &na), *bb = file_bytes(b, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ba, bb, na);
+    free(ba);
+    free(bb);
+    shelf_model_free(whole);
+    shelf_model_free(resumed);
+    shelf_model_free(stopped);
+    shelf_catalog_free(train);
+    shelf_catalog_free(valid);
+}
+
+static void resumed_without_validation(void **s) { (void)s; resumed_run_ends_as_the_whole_run(0); }
+static void resumed_with_validation(void **s) { (void)s; resumed_run_ends_as_the_whole_run(1); }
+
+static void another_run_is_refused(void **state)
+{
+    (void)state;
+    shelf_catalog *train = load(train_csv), *other = load(other_csv);
+    shelf_train_options o = options();
+    o.checkpoint = ckpt;
+    shelf_model *m = NULL, *ck = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_train(train, NULL, &o, &m, &err), SHELF_OK);
+    assert_int_equal(shelf_model_load(ckpt, &ck, NULL), SHELF_OK);
+    o = options();
+    o.resume = ck;
+    shelf_model *x = NULL;
+    assert_int_equal(shelf_train(other, NULL, &o, &x, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "another training catalog"));
+    o.epochs = 3;
+    assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "other options"));
+    o = options();
+    o.resume = m; /* a model, not a checkpoint */
+    assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "not a checkpoint"));
+    o = options();
+    o.checkpoint = ckpt;
+    o.text_encoder = SHELF_TEXT_ENCODER_GRU;
+    assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "checkpoints are written for the bag"));
+    assert_null(x);
+    shelf_model_free(m);
+    shelf_model_free(ck);
+    shelf_catalog_free(train);
+    shelf_catalog_free(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(resumed_without_validation),
+        cmocka_unit_test(resumed_with_validation),
+        cmocka_unit_test(another_run_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
