@@ -967,5 +967,30 @@ python3 -c "import sys; sys.exit(0 if $a2 >= $a1 - 0.03 else 1)" && pass "  accu
 [ $rc -ne 0 ] && grep -q "distributed training runs the bag" err.txt && pass "mpirun train of a GRU says what runs distributed" || fail "mpirun gru (exit $rc, $(head -c 300 err.txt))"
 "${MPIRUN[@]}" -np 2 "$SHELF" train --train train.csv --valid valid.csv --out x.shelf --autotune-trials 2 >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "run in one process" err.txt && pass "mpirun train --autotune is refused" || fail "mpirun autotune (exit $rc)"
+echo "checkpoints: a run killed mid-epoch and resumed (shelf train --checkpoint, --resume)"
+python3 - <<'EOF2'
+rows = open("train.csv", encoding="utf-8").read().splitlines()
+with open("big.csv", "w", encoding="utf-8") as f:
+    f.write(rows[0] + "\n")
+    for r in range(60):  # 30,000 products: epochs long enough to be killed in
+        for line in rows[1:]:
+            f.write("r%d-%s\n" % (r, line))
+EOF2
+CK=(--train big.csv --valid valid.csv --threads 1 --seed 5 --epochs 8 --quiet)
+"$SHELF" train "${CK[@]}" --out whole.shelf 2>/dev/null
+rm -rf ckdir killed.shelf
+"$SHELF" train "${CK[@]}" --out killed.shelf --checkpoint ckdir 2>/dev/null &
+pid=$!
+for _ in $(seq 600); do [ -f ckdir/checkpoint.shelf ] && break; sleep 0.1; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; rc=$?
+[ -f ckdir/checkpoint.shelf ] && [ ! -f killed.shelf ] && [ $rc -ne 0 ] \
+  && pass "killed with SIGKILL after its first checkpoint, before writing the model" || fail "kill (exit $rc, $(ls ckdir killed.shelf 2>&1))"
+"$SHELF" info --model ckdir/checkpoint.shelf 2>/dev/null | grep -q "^checkpoint *after epoch" && pass "  the checkpoint is a model file that says where the run stood" || fail "  checkpoint info"
+expect_ok "  --resume goes on" "$SHELF" train "${CK[@]}" --out killed.shelf --resume ckdir
+cmp -s whole.shelf killed.shelf && pass "  and writes the model of the run never killed, byte for byte" || fail "  resumed model differs from the whole run's"
+"$SHELF" train --train valid.csv --threads 1 --seed 5 --epochs 8 --quiet --out x.shelf --resume ckdir >out.txt 2>err.txt; rc=$?
+[ $rc -eq 1 ] && grep -q "another training catalog" err.txt && pass "--resume on another catalog is refused" || fail "resume other catalog (exit $rc, $(cat err.txt))"
+mkdir -p notck && cp m.shelf notck/checkpoint.shelf
+expect_error "--resume of a model that is not a checkpoint" "not a checkpoint" "$SHELF" train "${CK[@]}" --out x.shelf --resume notck
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

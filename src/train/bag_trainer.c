@@ -53,6 +53,7 @@ typedef struct bag_trainer {
     uint32_t *row_of; /* --init: each of its rows' row in the bag trained */
     const shelf_comm *comm;
     const char *checkpoint;      /* where each epoch's state goes, or NULL */
+    const shelf_train_options *o;
     uint64_t catalog, options;   /* the run's fingerprints, kept in a checkpoint */
 } bag_trainer;
 
@@ -215,9 +216,16 @@ static shelf_status bag_checkpoint(void *user, const train_state *s, shelf_error
     st.steps = (uint64_t)atomic_load(&tr->done_steps);
     st.catalog = tr->catalog;
     st.options = tr->options;
+    model_info *in = &tr->m->info, was = *in; /* what shelf info tells of it, so far */
+    in->epochs = s->epochs_done;
+    in->epochs_planned = tr->o->epochs;
+    in->lr = tr->o->lr;
+    in->threads = tr->o->threads;
+    in->seed = tr->o->seed;
     tr->m->state = &st;
     shelf_status rc = shelf_model_save(tr->m, tr->checkpoint, err);
     tr->m->state = NULL;
+    *in = was;
     return rc;
 }
 
@@ -257,7 +265,7 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     uint32_t *y = mem_alloc((n + 1) * sizeof *y);
     const char **texts = vocab_texts(train);
     uint64_t *seen = mem_alloc((nseen + 1) * sizeof *seen);
-    bag_trainer tr = {.m = m, .head = &m->text_head, .y = y, .comm = o->comm,
+    bag_trainer tr = {.m = m, .head = &m->text_head, .y = y, .comm = o->comm, .o = o,
                       .checkpoint = o->checkpoint, .options = train_options_fingerprint(o)};
     shelf_status st = y && texts && seen && (bag || init)
                           ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
