@@ -21,6 +21,23 @@ int comm_average(const shelf_comm *c, float *buf, size_t n)
     return 0;
 }
 
+int comm_min(const shelf_comm *c, uint64_t n, uint64_t *min)
+{
+    *min = n;
+    const int R = comm_ranks(c);
+    if (R < 2)
+        return 0;
+    uint64_t *all = mem_calloc((size_t)R, sizeof *all);
+    if (!all)
+        return -1;
+    all[c->rank] = n;
+    int rc = comm_sum(c, all, (size_t)R, SHELF_COMM_U64);
+    for (int r = 0; !rc && r < R; r++)
+        *min = all[r] < *min ? all[r] : *min;
+    mem_free(all);
+    return rc;
+}
+
 /* The gather is a sum: each rank writes its bytes at its offset of a zeroed buffer. The
  * ranks first agree that every one of them has its buffer, so that none waits in a sum that
  * another left. */

@@ -6,6 +6,7 @@
 
 #include "core/background.h"
 #include "core/buf.h"
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "image/augment.h"
@@ -135,9 +136,10 @@ static int cnn_enc_forward(const encoder *e, encoder_work *w, const encoder_batc
 
 /* Mean and standard deviation per channel of pixel / 255 over the training images, as the
  * peers compute them (population deviation). */
-static void channel_stats(const encoder_batch *all, int size, float mean[3], float std[3])
+static int channel_stats(const encoder_batch *all, int size, const shelf_comm *comm,
+                         float mean[3], float std[3])
 {
-    double s[3] = {0}, ss[3] = {0};
+    double s[7] = {0}, *ss = s + 3; /* then the count: every rank's, in a distributed run */
     size_t px = (size_t)size * size;
     for (size_t i = 0; i < all->n; i++) {
         const unsigned char *p = all->pixels + (all->rows ? all->rows[i] : i) * px * 3;
@@ -153,12 +155,16 @@ static void channel_stats(const encoder_batch *all, int size, float mean[3], flo
             ss[c] += (double)aa[c];
         }
     }
-    double count = (double)all->n * (double)px;
+    s[6] = (double)all->n * (double)px;
+    if (comm_sum(comm, s, 7, SHELF_COMM_DOUBLE))
+        return -1;
+    const double count = s[6];
     for (int c = 0; c < 3; c++) {
         double mu = s[c] / count, var = ss[c] / count - mu * mu;
         mean[c] = (float)(mu / 255);
         std[c] = var > 1e-6 ? (float)(sqrt(var) / 255) : 1.0f;
     }
+    return 0;
 }
 
 /* The channels' statistics, the settings training keeps for shelf info, the weights'
@@ -169,7 +175,8 @@ static shelf_status cnn_enc_train_begin(encoder *e, const encoder_setup *s, shel
     const shelf_train_options *o = s->opts;
     image_settings *is = &c->img;
     cnn_reset(&c->net, s->r);
-    channel_stats(s->all, c->net.size, is->mean, is->std);
+    if (channel_stats(s->all, c->net.size, s->opts->comm, is->mean, is->std))
+        return err_set(err, SHELF_EIO, "the ranks could not combine their images' statistics");
     is->augment = o->augment;
     is->batch = o->batch;
     is->optimizer = o->optimizer;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/rng.h"
@@ -20,9 +21,10 @@
 #include "nn/schedule.h"
 #include "nn/softmax.h"
 #include "train/balance.h"
-#include "train/loop.h"
 #include "train/image_trainer.h"
+#include "train/loop.h"
 #include "train/options.h"
+#include "train/vocab.h"
 
 
 /* The images of a catalog, with the rows whose image is bad dropped (skip_bad) or refused. */
@@ -225,15 +227,21 @@ static int train_step(trainer *tr, const encoder_batch *b, double *loss)
     if (e->ops->forward_train(e, tr->work, b, &tr->f))
         return -1;
     pool_run(tr->pool, run_head_forward, tr);
-    *loss = 0;
+    double sums[2] = {0, (double)tr->nb}; /* the loss and images: every rank's */
     for (int t = 0; t < pool_threads(tr->pool); t++)
-        *loss += tr->loss[t];
-    *loss /= tr->nb;
-    if (!isfinite(*loss))
+        sums[0] += tr->loss[t];
+    if (comm_sum(tr->o->comm, sums, 2, SHELF_COMM_DOUBLE))
+        return -1;
+    *loss = sums[0] / sums[1];
+    if (!isfinite(*loss)) /* every rank stops at the same step */
         return 0;
     pool_run(tr->pool, run_head_backward, tr);
     pool_run(tr->pool, run_head_reduce, tr);
     if (e->ops->backward(e, tr->work, &(encoder_update){.grads = tr->grads}))
+        return -1;
+    /* a distributed run: the ranks' mean gradient, so that every rank takes the same step */
+    if (comm_average(tr->o->comm, tr->grads, tr->enc->net.nparams) ||
+        comm_average(tr->o->comm, tr->head_grads, tr->m->image_head.nparams))
         return -1;
     schedule_at(&tr->sched, tr->step, &tr->lr, &tr->momentum);
     tr->step++;
@@ -326,7 +334,7 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
     /* every epoch runs: a CNN's validation accuracy wanders before it settles */
     loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,
                        o->threads, 0, o->seed, o->progress, o->progress_user, &m->info,
-                       .comm = NULL};
+                       .comm = o->comm};
     loop_result res;
     shelf_status st = train_loop(&t, &lo, &res, err);
     mem_free(tr->valid_probs);
@@ -414,6 +422,8 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
         return st;
     if ((st = check_memory(train, valid, o, err)) != SHELF_OK)
         return st;
+    if (comm_ranks(o->comm) > 1) /* the ranks' batches make one of the size asked for */
+        o->batch = (o->batch + comm_ranks(o->comm) - 1) / comm_ranks(o->comm);
     trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec()};
     labelled_images vd = {0};
     if (!tr.pool)
@@ -424,6 +434,8 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
         goto done;
     }
     m->image = &tr.enc->base; /* load_images reads the size from it */
+    if ((st = vocab_share(m, train, o->comm, err)) != SHELF_OK) /* every rank's labels */
+        goto done;
     long skipped = 0, vskipped = 0;
     if ((st = load_images(&tr.train, m, train, 1, o->read.skip_bad, fused, tr.pool, &skipped,
                           err)))

@@ -230,6 +230,12 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         return err_set(err, SHELF_ENOMEM, "out of memory");
     for (size_t i = 0; i < o->n; i++)
         r.order[i] = (uint32_t)i;
+    uint64_t cap = o->n; /* a distributed run's batches: as many on every rank, each step's
+                            gradients summed across them */
+    if (!t->hogwild && comm_min(o->comm, o->n, &cap)) {
+        mem_free(r.order);
+        return err_set(err, SHELF_EIO, "another rank stopped the run");
+    }
     rng g;
     rng_seed(&g, o->seed);
     if (o->resume) { /* where it stopped: its best epoch, and the orders drawn so far */
@@ -257,6 +263,8 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         if (o->valid && o->patience && bad_epochs >= o->patience)
             break; /* a resumed run that had stopped early */
         size_t n = draw_order(&r, &g);
+        if (n > cap)
+            n = (size_t)cap;
         for (int i = 0; i < r.threads; i++) {
             atomic_store(&r.meters[i].loss, 0);
             atomic_store(&r.meters[i].count, 0);
