@@ -130,12 +130,56 @@ def bench_training(a, shelf, d, tmp):
     return md + ["", ""]
 
 
+def bench_cnn(a, shelf, d, tmp):
+    """The CNN on the first --cnn-images training images of fashion (paths made absolute),
+    one epoch at the reference settings, one rank against two, --threads 1 each."""
+    src = list(csv.DictReader(open(os.path.join(d, "train.csv"), encoding="utf-8", newline="")))
+    sub = os.path.join(tmp, "cnn-train.csv")
+    with open(sub, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "image", "category"])
+        for r in src[:a.cnn_images]:
+            w.writerow([r["id"], os.path.abspath(os.path.join(d, r["image"])), r["category"]])
+    test = os.path.join(tmp, "cnn-test.csv")
+    with open(test, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "image", "category"])
+        for r in csv.DictReader(open(os.path.join(d, "test.csv"), encoding="utf-8", newline="")):
+            w.writerow([r["id"], os.path.abspath(os.path.join(d, r["image"])), r["category"]])
+    opts = ["--modality", "image", "--epochs", str(a.cnn_epochs), "--seed", "1", "--quiet"]
+    runs = [("mpirun -np 1, --threads 1", mpirun() + ["-np", "1", shelf, "train", "--threads", "1"]),
+            ("mpirun -np 2, --threads 1 each", mpirun() + ["-np", "2", shelf, "train", "--threads", "1"])]
+    recs = []
+    for name, cmd in runs:
+        model = os.path.join(tmp, "c%d.shelf" % len(recs))
+        secs = timed(cmd + ["--train", sub, "--out", model] + opts)
+        recs.append(dict(kind="cnn", run=name, images=a.cnn_images, epochs=a.cnn_epochs, seconds=round(secs, 1),
+                         per_s=round(a.cnn_images * a.cnn_epochs / secs, 1),
+                         accuracy=accuracy(shelf, model, test)))
+    base = recs[0]
+    md = ["# Distributed training of the CNN (mpirun), fashion's first %d training images, %d epoch(s)" %
+          (a.cnn_images, a.cnn_epochs), "",
+          "| run | wall s | images/s (wall, everything included) | vs one rank | test accuracy | vs one rank (points) |",
+          "|---|---|---|---|---|---|"]
+    for r in recs:
+        r["vs_one_rank"] = round(r["per_s"] / base["per_s"], 3)
+        md.append("| %s | %.1f | %.1f | %.2fx | %.4f | %+.2f |" % (r["run"], r["seconds"], r["per_s"], r["vs_one_rank"],
+                                                                r["accuracy"], 100 * (r["accuracy"] - base["accuracy"])))
+    with open(os.path.join(a.out, "scale-cnn.jsonl"), "w") as jl:
+        for r in recs:
+            jl.write(json.dumps(r) + "\n")
+    return md + ["", ""]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--shelf", default="./shelf")
     ap.add_argument("--rows", type=int, default=2000000)
     ap.add_argument("--train-rows", type=int, default=2000000)
+    ap.add_argument("--cnn-images", type=int, default=6000)
+    ap.add_argument("--cnn-epochs", type=int, default=1)
+    ap.add_argument("--no-cnn", action="store_true")
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
     a = ap.parse_args()
@@ -156,6 +200,8 @@ def main():
                 w.writerow(["r%d" % i, r["title"], r["category"]])
         size_mb = os.path.getsize(big) / 1e6
         train_md = bench_training(a, shelf, d, tmp)
+        if not a.no_cnn:
+            train_md += bench_cnn(a, shelf, d, tmp)
         runs = [("one process, --threads 1", [shelf, "predict", "--threads", "1"]),
                 ("one process, --threads 2", [shelf, "predict", "--threads", "2"]),
                 ("mpirun -np 1, --threads 1", mpirun() + ["-np", "1", shelf, "predict", "--threads", "1"]),
