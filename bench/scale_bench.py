@@ -180,6 +180,7 @@ def main():
     ap.add_argument("--cnn-images", type=int, default=6000)
     ap.add_argument("--cnn-epochs", type=int, default=1)
     ap.add_argument("--no-cnn", action="store_true")
+    ap.add_argument("--cnn-only", action="store_true", help="only the CNN (for a full-length run)")
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
     a = ap.parse_args()
@@ -187,6 +188,12 @@ def main():
     tmp = tempfile.mkdtemp(prefix="shelf-scale-", dir=a.tmp)
     try:
         d = os.path.join(a.data, "fashion")
+        if a.cnn_only:
+            text = "\n".join(bench_cnn(a, shelf, d, tmp))
+            with open(os.path.join(a.out, "scale-cnn.md"), "w") as f:
+                f.write(text)
+            print(text)
+            return
         model = os.path.join(tmp, "m.shelf")
         subprocess.run([shelf, "train", "--train", os.path.join(d, "train.csv"), "--out", model,
                         "--threads", "2", "--quiet"], check=True, stderr=subprocess.DEVNULL)
