@@ -31,6 +31,11 @@ static shelf_catalog *load(const char *path, const shelf_read_options *ro,
 {
     shelf_catalog *c = NULL;
     shelf_error err = {0};
+    if (part && part->start >= part->end) {
+        fprintf(stderr, "shelf train: %s has too few products for %d ranks: rank %d's part is "
+                "empty (use fewer ranks)\n", path, par_size(), par_rank());
+        return NULL;
+    }
     if ((part ? shelf_catalog_load_part(path, ro, part, &c, &err)
               : shelf_catalog_load(path, ro, &c, &err)) != SHELF_OK) {
         fprintf(stderr, "shelf train: %s\n", err.message);
@@ -217,6 +222,11 @@ static int train_run(train_args a, shelf_train_options o)
         fprintf(stderr, "shelf train: --quantize makes int8 models of the sparse bag of "
                         "n-grams only (not with --autotune, --modality, --dim or another "
                         "--text-encoder)\n");
+        return 2;
+    }
+    if ((a.checkpoint || a.resume) && (tuning || a.init)) {
+        fprintf(stderr, "shelf train: --checkpoint and --resume keep one run's state; not with "
+                        "--autotune or --init\n");
         return 2;
     }
     if (par_size() > 1 && (tuning || a.init)) {

@@ -963,8 +963,17 @@ python3 -c "import sys; sys.exit(0 if $a2 >= $a1 - 0.03 else 1)" && pass "  accu
 "${MPIRUN[@]}" -np 2 "$SHELF" train --train tbad.csv --out x.shelf --threads 1 >out.txt 2>err.txt; rc=$?
 [ $rc -ne 0 ] && grep -q "tbad.csv:$(($(wc -l < train.csv) + 1)): unterminated quote" err.txt \
   && pass "a rank that cannot read its part stops the job with its FILE:LINE" || fail "mpirun train bad part (exit $rc, $(head -c 300 err.txt))"
+"$SHELF" train --train imgs/train.csv --valid imgs/valid.csv --out ci1.shelf --modality image --image-size 16 --width 4 --batch 16 --epochs 4 --seed 2 --threads 1 --quiet 2>/dev/null
+expect_ok "mpirun -np 2 train --modality image" "${MPIRUN[@]}" -np 2 "$SHELF" train --train imgs/train.csv --valid imgs/valid.csv --out ci2.shelf --modality image --image-size 16 --width 4 --batch 16 --epochs 4 --seed 2 --threads 1
+grep -q "(all ranks)" err.txt && pass "  every rank's images counted" || fail "  distributed CNN summary ($(head -c 300 err.txt))"
+c1=$("$SHELF" eval --model ci1.shelf --data imgs/test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+c2=$("$SHELF" eval --model ci2.shelf --data imgs/test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+python3 -c "import sys; sys.exit(0 if $c2 >= $c1 - 0.2 else 1)" && pass "  accuracy $c2 against one process's $c1 (a tiny, noisy set)" || fail "  distributed CNN accuracy $c2 vs $c1"
 "${MPIRUN[@]}" -np 2 "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --epochs 1 >out.txt 2>err.txt; rc=$?
 [ $rc -ne 0 ] && grep -q "distributed training runs the bag" err.txt && pass "mpirun train of a GRU says what runs distributed" || fail "mpirun gru (exit $rc, $(head -c 300 err.txt))"
+head -4 train.csv > three.csv
+"${MPIRUN[@]}" -np 5 "$SHELF" train --train three.csv --out x.shelf --threads 1 >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "too few products for 5 ranks" err.txt && pass "more ranks than products say so" || fail "mpirun -np 5 (exit $rc, $(head -c 300 err.txt))"
 "${MPIRUN[@]}" -np 2 "$SHELF" train --train train.csv --valid valid.csv --out x.shelf --autotune-trials 2 >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "run in one process" err.txt && pass "mpirun train --autotune is refused" || fail "mpirun autotune (exit $rc)"
 echo "checkpoints: a run killed mid-epoch and resumed (shelf train --checkpoint, --resume)"
@@ -988,9 +997,11 @@ kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; rc=$?
 "$SHELF" info --model ckdir/checkpoint.shelf 2>/dev/null | grep -q "^checkpoint *after epoch" && pass "  the checkpoint is a model file that says where the run stood" || fail "  checkpoint info"
 expect_ok "  --resume goes on" "$SHELF" train "${CK[@]}" --out killed.shelf --resume ckdir
 cmp -s whole.shelf killed.shelf && pass "  and writes the model of the run never killed, byte for byte" || fail "  resumed model differs from the whole run's"
-"$SHELF" train --train valid.csv --threads 1 --seed 5 --epochs 8 --quiet --out x.shelf --resume ckdir >out.txt 2>err.txt; rc=$?
+"$SHELF" train --train test.csv --valid valid.csv --threads 1 --seed 5 --epochs 8 --quiet --out x.shelf --resume ckdir >out.txt 2>err.txt; rc=$?
 [ $rc -eq 1 ] && grep -q "another training catalog" err.txt && pass "--resume on another catalog is refused" || fail "resume other catalog (exit $rc, $(cat err.txt))"
 mkdir -p notck && cp m.shelf notck/checkpoint.shelf
 expect_error "--resume of a model that is not a checkpoint" "not a checkpoint" "$SHELF" train "${CK[@]}" --out x.shelf --resume notck
+"$SHELF" train --train big.csv --out x.shelf --checkpoint ckdir --autotune-trials 2 --valid valid.csv >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "not with --autotune or --init" err.txt && pass "--checkpoint with --autotune is refused" || fail "checkpoint autotune (exit $rc)"
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
 echo "e2e: all passed"

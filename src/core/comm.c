@@ -25,16 +25,15 @@ int comm_min(const shelf_comm *c, uint64_t n, uint64_t *min)
 {
     *min = n;
     const int R = comm_ranks(c);
+    uint64_t all[COMM_MAX_RANKS] = {0}; /* no allocation: nothing to fail on one rank only */
     if (R < 2)
         return 0;
-    uint64_t *all = mem_calloc((size_t)R, sizeof *all);
-    if (!all)
+    if (R > COMM_MAX_RANKS)
         return -1;
     all[c->rank] = n;
     int rc = comm_sum(c, all, (size_t)R, SHELF_COMM_U64);
     for (int r = 0; !rc && r < R; r++)
         *min = all[r] < *min ? all[r] : *min;
-    mem_free(all);
     return rc;
 }
 
@@ -46,8 +45,8 @@ int comm_gather(const shelf_comm *c, const void *mine, size_t n, void **all, siz
 {
     *all = NULL;
     const int R = comm_ranks(c), me = c ? c->rank : 0;
-    uint64_t sizes[1024] = {0}; /* the CLI starts at most this many ranks: see parallel.c */
-    if (R > 1024)
+    uint64_t sizes[COMM_MAX_RANKS] = {0};
+    if (R > COMM_MAX_RANKS)
         return -1;
     sizes[me] = n;
     if (comm_sum(c, sizes, (size_t)R, SHELF_COMM_U64))

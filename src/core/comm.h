@@ -8,6 +8,8 @@
 
 #include "shelf.h"
 
+enum { COMM_MAX_RANKS = 4096 }; /* what the helpers below gather on the stack */
+
 static inline int comm_ranks(const shelf_comm *c) { return c ? c->size : 1; }
 
 /* buf[0..n) summed over the ranks. 0, or -1. */

@@ -108,7 +108,10 @@ shelf_status shelf_catalog_split(const char *path, const shelf_read_options *opt
         }
         if (got == 0)
             break;
-        for (ssize_t i = 0; i < got; i++, k.at++) {
+        ssize_t i0 = 0;
+        if (k.at == 0 && got >= 3 && memcmp(chunk, "\xEF\xBB\xBF", 3) == 0)
+            i0 = 3, k.at = 3; /* a byte order mark, which the reader skips too */
+        for (ssize_t i = i0; i < got; i++, k.at++) {
             const char c = chunk[i];
             const int end = ends_record(&k, c);
             if (c != '\n')

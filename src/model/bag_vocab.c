@@ -100,10 +100,12 @@ static shelf_status assign_rows(bag_encoder *bag, df_job *jobs, int threads, siz
         }
     if (comm_ranks(comm) > 1) { /* every rank's counts: a u32 each, flags too (any count) */
         uint64_t total = n;
-        uint32_t *flags = mem_alloc(B * sizeof *flags);
+        uint32_t *flags = mem_alloc(B * sizeof *flags), failed = flags == NULL;
         for (size_t b = 0; flags && b < B; b++)
             flags[b] = word[b];
-        int bad = !flags || comm_sum(comm, df, B, SHELF_COMM_U32) ||
+        /* the ranks agree first that each has its buffer: none waits in a sum another left */
+        int bad = comm_sum(comm, &failed, 1, SHELF_COMM_U32) || failed ||
+                  comm_sum(comm, df, B, SHELF_COMM_U32) ||
                   comm_sum(comm, flags, B, SHELF_COMM_U32) ||
                   comm_sum(comm, &total, 1, SHELF_COMM_U64);
         for (size_t b = 0; !bad && b < B; b++)

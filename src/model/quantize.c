@@ -104,6 +104,9 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
         return err_set(err, SHELF_EINVAL, "only the bag of n-grams without --dim can be "
                        "quantized so far; this model's text encoder is %s",
                        b ? "the bag with embeddings (--dim)" : m->text->ops->name);
+    if (m->text_head.out > INT8_ROWS_MAX_COLS)
+        return err_set(err, SHELF_EINVAL, "an int8 head scores at most %d labels (or taxonomy "
+                       "nodes); this one scores %d", INT8_ROWS_MAX_COLS, m->text_head.out);
     if (o->cutoff < 0 || !(o->drop >= 0 && o->drop < 1))
         return err_set(err, SHELF_EINVAL, "quantize: the cutoff must be >= 0 and drop in "
                        "[0, 1) (got %ld and %g)", o->cutoff, (double)o->drop);
@@ -134,6 +137,11 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
     }
     label_head_free(&m->text_head);
     m->text_head = q;
+    if (m->state) { /* a checkpoint's training state (a float copy of the head) is not kept */
+        mem_free(m->state->best);
+        mem_free(m->state);
+        m->state = NULL;
+    }
     mem_free(keep);
     return SHELF_OK;
 oom:

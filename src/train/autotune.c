@@ -715,6 +715,9 @@ shelf_status shelf_autotune(const shelf_catalog *train, const shelf_catalog *val
         return err_set(err, SHELF_EINVAL, "--autotune needs a budget above 0 seconds");
     if (base->modality != SHELF_MODALITY_TEXT)
         return err_set(err, SHELF_EINVAL, "--autotune searches text models");
+    if (base->checkpoint || base->resume || base->comm)
+        return err_set(err, SHELF_EINVAL, "--autotune runs its trials in one process, without "
+                       "--checkpoint or --resume");
     if (base->init)
         return err_set(err, SHELF_EINVAL, "--autotune searches models from the start; it "
                        "does not continue one (--init)");

@@ -174,10 +174,11 @@ static shelf_status prepare(bag_trainer *tr, size_t n, const shelf_train_options
         return err_set(err, SHELF_EINVAL, "--init: the labels cannot keep the model's nodes");
     if (from) /* --init, --resume: its weights, each row where the wider bag put it */
         label_head_copy_into(&from->text_head, tr->head, tr->row_of);
-    if (o->resume) /* where the learning rate's schedule stood */
-        atomic_store(&tr->done_steps, (long)o->resume->state->steps);
     if (balance_init(&tr->bal, o->balance, o->balance_power, tr->y, n, model_num_labels(m)))
         return err_set(err, SHELF_ENOMEM, "out of memory");
+    if (o->resume) /* where this rank's learning rate stood: a checkpoint ends an epoch */
+        atomic_store(&tr->done_steps, (long)balance_epoch_size(&tr->bal, tr->y) *
+                                          o->resume->state->epochs_done);
     tr->smoothing = o->label_smoothing;
     tr->lr = o->lr;
     tr->total_steps = (long)balance_epoch_size(&tr->bal, tr->y) * o->epochs;
@@ -266,7 +267,9 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
     const char **texts = vocab_texts(train);
     uint64_t *seen = mem_alloc((nseen + 1) * sizeof *seen);
     bag_trainer tr = {.m = m, .head = &m->text_head, .y = y, .comm = o->comm, .o = o,
-                      .checkpoint = o->checkpoint, .options = train_options_fingerprint(o)};
+                      .checkpoint = o->checkpoint,
+                      .options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid)
+                                                                    : 0)};
     shelf_status st = y && texts && seen && (bag || init)
                           ? SHELF_OK : err_set(err, SHELF_ENOMEM, "out of memory");
     if (st == SHELF_OK && init) { /* its labels first, in its order; its rows and more */

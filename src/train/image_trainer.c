@@ -224,24 +224,28 @@ static void run_optimizer(void *arg, int tid, int nthreads)
 static int train_step(trainer *tr, const encoder_batch *b, double *loss)
 {
     encoder *e = tr->m->image;
-    if (e->ops->forward_train(e, tr->work, b, &tr->f))
-        return -1;
-    pool_run(tr->pool, run_head_forward, tr);
-    double sums[2] = {0, (double)tr->nb}; /* the loss and images: every rank's */
-    for (int t = 0; t < pool_threads(tr->pool); t++)
+    const shelf_comm *comm = tr->o->comm;
+    /* a distributed run: every rank makes every sum, a failed one too, so that all stop at
+       the same step (a failure flag travels with the loss) */
+    const int failed = e->ops->forward_train(e, tr->work, b, &tr->f) != 0;
+    if (!failed)
+        pool_run(tr->pool, run_head_forward, tr);
+    double sums[3] = {0, (double)tr->nb, failed}; /* the loss and images: every rank's */
+    for (int t = 0; !failed && t < pool_threads(tr->pool); t++)
         sums[0] += tr->loss[t];
-    if (comm_sum(tr->o->comm, sums, 2, SHELF_COMM_DOUBLE))
+    if (comm_sum(comm, sums, 3, SHELF_COMM_DOUBLE) || sums[2] > 0)
         return -1;
     *loss = sums[0] / sums[1];
     if (!isfinite(*loss)) /* every rank stops at the same step */
         return 0;
     pool_run(tr->pool, run_head_backward, tr);
     pool_run(tr->pool, run_head_reduce, tr);
-    if (e->ops->backward(e, tr->work, &(encoder_update){.grads = tr->grads}))
+    uint32_t bad = e->ops->backward(e, tr->work, &(encoder_update){.grads = tr->grads}) != 0;
+    if (comm_sum(comm, &bad, 1, SHELF_COMM_U32) || bad)
         return -1;
-    /* a distributed run: the ranks' mean gradient, so that every rank takes the same step */
-    if (comm_average(tr->o->comm, tr->grads, tr->enc->net.nparams) ||
-        comm_average(tr->o->comm, tr->head_grads, tr->m->image_head.nparams))
+    /* the ranks' mean gradient, so that every rank takes the same step */
+    if (comm_average(comm, tr->grads, tr->enc->net.nparams) ||
+        comm_average(comm, tr->head_grads, tr->m->image_head.nparams))
         return -1;
     schedule_at(&tr->sched, tr->step, &tr->lr, &tr->momentum);
     tr->step++;
@@ -314,7 +318,9 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
     shelf_model *m = tr->m;
     const shelf_train_options *o = tr->o;
     const uint32_t *y = (const uint32_t *)tr->train.y; /* training labels are all >= 0 */
-    size_t per_epoch = balance_epoch_size(&tr->bal, y);
+    uint64_t per_epoch = balance_epoch_size(&tr->bal, y); /* every rank takes the least's */
+    if (comm_min(o->comm, per_epoch, &per_epoch))
+        return err_set(err, SHELF_EIO, "another rank stopped the run");
     long steps_per_epoch = (long)((per_epoch + (size_t)o->batch - 1) / (size_t)o->batch);
     tr->sched = (schedule){(schedule_kind)(o->schedule == SHELF_SCHEDULE_ONECYCLE
                                                ? SCHEDULE_ONECYCLE
@@ -417,7 +423,10 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
                                int fused, shelf_error *err)
 {
     /* the options' table, in train/options.c; epochs from the catalog's size */
-    shelf_status st = options_check_image(o, shelf_catalog_size(train), err);
+    uint64_t products = shelf_catalog_size(train); /* a distributed run: every rank's */
+    if (comm_sum(o->comm, &products, 1, SHELF_COMM_U64))
+        return err_set(err, SHELF_EIO, "another rank stopped the run");
+    shelf_status st = options_check_image(o, (size_t)products, err);
     if (st != SHELF_OK)
         return st;
     if ((st = check_memory(train, valid, o, err)) != SHELF_OK)

@@ -519,11 +519,11 @@ shelf_status shelf_train_options_check(const shelf_train_options *opts, shelf_er
     return options_check_image(&o, 0, err);
 }
 
-uint64_t train_options_fingerprint(const shelf_train_options *o)
+uint64_t train_options_fingerprint(const shelf_train_options *o, size_t valid)
 {
-    const double v[] = {o->modality,  o->text_encoder, o->epochs,  o->lr,
-                        o->dim,       o->ngrams,       o->minn,    o->maxn,
-                        o->buckets,   o->hierarchy,    (double)o->seed, o->balance,
-                        o->balance_power, o->label_smoothing};
-    return hash_fnv1a(HASH_FNV_BASIS, v, sizeof v);
+    const double v[] = {o->modality, o->text_encoder,  o->epochs,        o->lr,
+                        o->dim,      o->ngrams,        o->minn,          o->maxn,
+                        o->buckets,  o->hierarchy,     o->balance,       o->balance_power,
+                        o->label_smoothing, (double)valid};
+    return hash_fnv1a(hash_fnv1a(HASH_FNV_BASIS, v, sizeof v), &o->seed, sizeof o->seed);
 }

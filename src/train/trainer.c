@@ -115,7 +115,8 @@ static shelf_status distributed(const shelf_train_options *o, size_t *n, shelf_e
     const shelf_comm *c = o->comm;
     if (!c)
         return SHELF_OK;
-    if (c->size < 1 || c->rank < 0 || c->rank >= c->size || !c->sum)
+    if (c->size < 1 || c->size > COMM_MAX_RANKS || c->rank < 0 || c->rank >= c->size ||
+        !c->sum)
         return err_set(err, SHELF_EINVAL, "a distributed run needs its rank, size and sum");
     const char *what = o->modality == SHELF_MODALITY_BOTH               ? "--modality both"
                      : o->modality == SHELF_MODALITY_TEXT &&
@@ -143,9 +144,8 @@ static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
         o->dim > 0)
         return err_set(err, SHELF_EINVAL, "checkpoints are written for the bag of n-grams "
                        "(without --dim) so far");
-    if (o->resume && o->init)
-        return err_set(err, SHELF_EINVAL, "--resume continues the run that wrote the "
-                       "checkpoint: no --init");
+    if (o->init)
+        return err_set(err, SHELF_EINVAL, "checkpoints keep one run's state: not with --init");
     if (o->resume && !o->resume->state)
         return err_set(err, SHELF_EINVAL, "--resume: the file is a model, not a checkpoint "
                        "(shelf train --checkpoint writes them)");
