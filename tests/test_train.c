@@ -82,7 +82,7 @@ static shelf_status run(script *s, int hogwild, int threads, int patience, int w
                  .validate = scripted_validation, .blocks = {&s->param}, .sizes = {1},
                  .nblocks = 1};
     loop_options o = {NULL, valid, y, N, &bal, EPOCHS, threads, patience, 7, count_progress,
-                      NULL, NULL};
+                      NULL, NULL, .comm = NULL};
     progress_calls = 0;
     shelf_status st = train_loop(&t, &o, res, err);
     shelf_catalog_free(valid);

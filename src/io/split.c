@@ -149,8 +149,11 @@ shelf_status shelf_reader_open_part(const char *path, const shelf_read_options *
     const char *why = not_partable(r);
     if (why)
         st = refuse(r, why, err);
-    else if (part->start > 0)
-        r->pending = 0; /* the first record, read to name the columns, is the first part's */
+    else if (part->start > 0) { /* the first record, read to name the columns, and any bad
+                                   lines before it are the first part's */
+        r->pending = 0;
+        memset(&r->stats, 0, sizeof r->stats);
+    }
     if (st == SHELF_OK && lines_part(&r->in, part->start, part->line - 1, part->end))
         st = err_set(err, SHELF_EIO, "%s: cannot seek: %s", r->name, lines_error_text(&r->in));
     if (st != SHELF_OK) {
