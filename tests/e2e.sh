@@ -1001,6 +1001,10 @@ cmp -s whole.shelf killed.shelf && pass "  and writes the model of the run never
 [ $rc -eq 1 ] && grep -q "another training catalog" err.txt && pass "--resume on another catalog is refused" || fail "resume other catalog (exit $rc, $(cat err.txt))"
 mkdir -p notck && cp m.shelf notck/checkpoint.shelf
 expect_error "--resume of a model that is not a checkpoint" "not a checkpoint" "$SHELF" train "${CK[@]}" --out x.shelf --resume notck
+CI_OPTS=(--train imgs/train.csv --valid imgs/valid.csv --modality image --image-size 16 --width 4 --batch 16 --epochs 3 --seed 2 --threads 1 --quiet)
+expect_ok "the CNN checkpoints too" "$SHELF" train "${CI_OPTS[@]}" --out cw.shelf --checkpoint ckimg
+expect_ok "  and resumes from its last one" "$SHELF" train "${CI_OPTS[@]}" --out cr.shelf --resume ckimg
+cmp -s cw.shelf cr.shelf && pass "  to the same model" || fail "  CNN resumed from its last checkpoint differs"
 "$SHELF" train --train big.csv --out x.shelf --checkpoint ckdir --autotune-trials 2 --valid valid.csv >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "not with --autotune or --init" err.txt && pass "--checkpoint with --autotune is refused" || fail "checkpoint autotune (exit $rc)"
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi

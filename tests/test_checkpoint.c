@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <png.h>
+
 #include "scratch_dir.h"
 #include "shelf.h"
 
@@ -113,6 +115,22 @@ static char *file_bytes(const char *path, size_t *n)
     return b;
 }
 
+/* The two models' files are the same, byte for byte. */
+static void assert_same_files(const shelf_model *x, const shelf_model *y)
+{
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s", path_of("x.shelf"));
+    snprintf(b, sizeof b, "%s", path_of("y.shelf"));
+    assert_int_equal(shelf_model_save(x, a, NULL), SHELF_OK);
+    assert_int_equal(shelf_model_save(y, b, NULL), SHELF_OK);
+    size_t na, nb;
+    char *ba = file_bytes(a, &na), *bb = file_bytes(b, &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ba, bb, na);
+    free(ba);
+    free(bb);
+}
+
 static void resumed_run_ends_as_the_whole_run(int with_valid)
 {
     shelf_catalog *train = load(train_csv), *valid = with_valid ? load(valid_csv) : NULL;
@@ -136,17 +154,7 @@ static void resumed_run_ends_as_the_whole_run(int with_valid)
     shelf_model *resumed = NULL;
     if (shelf_train(train, valid, &o, &resumed, &err) != SHELF_OK)
         fail_msg("%s", err.message);
-    char a[256], b[256];
-    snprintf(a, sizeof a, "%s", path_of("whole.shelf"));
-    snprintf(b, sizeof b, "%s", path_of("resumed.shelf"));
-    assert_int_equal(shelf_model_save(whole, a, NULL), SHELF_OK);
-    assert_int_equal(shelf_model_save(resumed, b, NULL), SHELF_OK);
-    size_t na, nb;
-    char *ba = file_bytes(a, &na), *bb = file_bytes(b, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(ba, bb, na);
-    free(ba);
-    free(bb);
+    assert_same_files(whole, resumed);
     shelf_model_free(whole);
     shelf_model_free(resumed);
     shelf_model_free(stopped);
@@ -156,6 +164,99 @@ static void resumed_run_ends_as_the_whole_run(int with_valid)
 
 static void resumed_without_validation(void **s) { (void)s; resumed_run_ends_as_the_whole_run(0); }
 static void resumed_with_validation(void **s) { (void)s; resumed_run_ends_as_the_whole_run(1); }
+
+/* ---- the CNN ------------------------------------------------------------------------- */
+
+/* A catalog of 48 small photos of four colours, with some noise, as PNG. */
+static const char *photo_catalog(void)
+{
+    static const unsigned char rgb[4][3] = {{220, 30, 30}, {30, 30, 220}, {30, 200, 30},
+                                            {200, 200, 40}};
+    static char path[256]; /* path_of's buffer is the next call's */
+    snprintf(path, sizeof path, "%s", path_of("photos.csv"));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "id,image,category\n");
+    unsigned seed = 1;
+    for (int i = 0; i < 48; i++) {
+        unsigned char px[12 * 12 * 3];
+        for (int j = 0; j < 12 * 12 * 3; j++) {
+            seed = seed * 1103515245u + 12345u;
+            int v = rgb[i % 4][j % 3] + (int)((seed >> 16) % 41) - 20;
+            px[j] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "p%d.png", i);
+        png_image img = {.version = PNG_IMAGE_VERSION, .width = 12, .height = 12,
+                         .format = PNG_FORMAT_RGB};
+        assert_int_not_equal(png_image_write_to_file(&img, path_of(name), 0, px, 0, NULL), 0);
+        fprintf(f, "%d,%s,Colour %d\n", i, name, i % 4);
+    }
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+static shelf_train_options image_options(void)
+{
+    shelf_train_options o = options();
+    o.modality = SHELF_MODALITY_IMAGE;
+    o.image_size = 8;
+    o.width = 4;
+    o.batch = 8;
+    o.epochs = 6;
+    return o;
+}
+
+/* The CNN stopped after epoch 3 and resumed: its network, head, batch-norm statistics and
+ * optimizer moments come back, and the run ends as the whole one. */
+static void cnn_resumed_as_the_whole_run(void **state)
+{
+    (void)state;
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    ro.for_images = 1;
+    shelf_catalog *c = NULL;
+    shelf_error err;
+    if (shelf_catalog_load(photo_catalog(), &ro, &c, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    shelf_train_options o = image_options();
+    int kept = 0;
+    o.read = ro;
+    o.checkpoint = ckpt;
+    o.progress = keep_third;
+    o.progress_user = &kept;
+    shelf_model *whole = NULL, *stopped = NULL, *resumed = NULL;
+    if (shelf_train(c, NULL, &o, &whole, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    assert_true(kept);
+    assert_int_equal(shelf_model_load(copy, &stopped, NULL), SHELF_OK);
+    o = image_options();
+    o.read = ro;
+    o.resume = stopped;
+    if (shelf_train(c, NULL, &o, &resumed, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    assert_same_files(whole, resumed);
+    o = image_options(); /* a bag's checkpoint does not resume a CNN */
+    o.read = ro;
+    shelf_model *x = NULL;
+    shelf_catalog *text = load(train_csv);
+    shelf_train_options bo = options();
+    bo.checkpoint = ckpt;
+    assert_int_equal(shelf_train(text, NULL, &bo, &x, &err), SHELF_OK);
+    shelf_model_free(x);
+    x = NULL;
+    shelf_model *bagck = NULL;
+    assert_int_equal(shelf_model_load(ckpt, &bagck, NULL), SHELF_OK);
+    o.resume = bagck;
+    assert_int_equal(shelf_train(c, NULL, &o, &x, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "not of an image model"));
+    shelf_model_free(bagck);
+    shelf_catalog_free(text);
+    shelf_model_free(whole);
+    shelf_model_free(resumed);
+    shelf_model_free(stopped);
+    shelf_catalog_free(c);
+}
 
 static void another_run_is_refused(void **state)
 {
@@ -184,6 +285,10 @@ static void another_run_is_refused(void **state)
     o.text_encoder = SHELF_TEXT_ENCODER_GRU;
     assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
     assert_non_null(strstr(err.message, "checkpoints are written for the bag"));
+    o = options();
+    o.checkpoint = ckpt;
+    o.modality = SHELF_MODALITY_BOTH;
+    assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
     assert_null(x);
     shelf_model_free(m);
     shelf_model_free(ck);
@@ -197,6 +302,7 @@ int main(void)
         cmocka_unit_test(resumed_without_validation),
         cmocka_unit_test(resumed_with_validation),
         cmocka_unit_test(another_run_is_refused),
+        cmocka_unit_test(cnn_resumed_as_the_whole_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

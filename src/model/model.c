@@ -39,8 +39,10 @@ void shelf_model_free(shelf_model *m)
     mem_free(m->info.train_path);
     mem_free(m->info.curve);
     mem_free(m->seen);
-    if (m->state)
+    if (m->state) {
         mem_free(m->state->best);
+        mem_free(m->state->extra);
+    }
     mem_free(m->state);
     mem_free(m->log_prior);
     encoder_free(m->image);

@@ -54,6 +54,8 @@ typedef struct train_state {
                                   that shape the run, so that a resume of another is refused */
     float *best;               /* the best epoch's parameters (keep-best), nbest; or NULL */
     size_t nbest;
+    float *extra;              /* the trainer's own (the CNN's optimizer moments), nextra */
+    size_t nextra;
 } train_state;
 
 struct shelf_model {

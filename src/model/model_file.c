@@ -190,6 +190,9 @@ static void put_state(model_writer *w, const void *ctx)
     mw_u64(w, s->best ? s->nbest : 0);
     if (s->best)
         mw_floats(w, s->best, s->nbest);
+    mw_u64(w, s->extra ? s->nextra : 0);
+    if (s->extra)
+        mw_floats(w, s->extra, s->nextra);
 }
 
 static void put_search(model_writer *w, const void *ctx)

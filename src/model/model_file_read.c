@@ -203,9 +203,18 @@ static int get_state(model_reader *r, shelf_model *m)
         if (!(s->best = mem_alloc((size_t)nbest * sizeof *s->best)))
             return mr_oom(r);
         s->nbest = (size_t)nbest;
-        return mr_floats(r, "the best epoch", s->best, s->nbest);
+        if (mr_floats(r, "the best epoch", s->best, s->nbest))
+            return -1;
     }
-    return 0;
+    uint64_t nextra = mr_u64(r);
+    if (r->failed || mr_claim(r, "the trainer's state", nextra, 4))
+        return mr_fail(r, "a damaged training state");
+    if (!nextra)
+        return 0;
+    if (!(s->extra = mem_alloc((size_t)nextra * sizeof *s->extra)))
+        return mr_oom(r);
+    s->nextra = (size_t)nextra;
+    return mr_floats(r, "the trainer's state", s->extra, s->nextra);
 }
 
 static int get_seq(model_reader *r, shelf_model *m)

@@ -17,6 +17,7 @@
 #include "nn/linear.h"
 #include "nn/softmax.h"
 #include "nn/sparse_linear.h"
+#include "train/checkpoint.h"
 #include "train/loop.h"
 #include "train/options.h"
 #include "train/vocab.h"
@@ -206,52 +207,15 @@ static uint64_t catalog_fingerprint(const shelf_model *m, const uint64_t *seen,
     return sum;
 }
 
-/* After every epoch (loop.h): the model as it stands, with where the run stands, written
- * whole or not at all (rank 0's, in a distributed run: every rank has the same). */
+/* After every epoch (loop.h): the model as it stands, with where the run stands. */
 static shelf_status bag_checkpoint(void *user, const train_state *s, shelf_error *err)
 {
     bag_trainer *tr = user;
-    if (tr->comm && tr->comm->rank != 0)
-        return SHELF_OK;
     train_state st = *s;
     st.steps = (uint64_t)atomic_load(&tr->done_steps);
     st.catalog = tr->catalog;
     st.options = tr->options;
-    model_info *in = &tr->m->info, was = *in; /* what shelf info tells of it, so far */
-    in->epochs = s->epochs_done;
-    in->epochs_planned = tr->o->epochs;
-    in->lr = tr->o->lr;
-    in->threads = tr->o->threads;
-    in->seed = tr->o->seed;
-    tr->m->state = &st;
-    shelf_status rc = shelf_model_save(tr->m, tr->checkpoint, err);
-    tr->m->state = NULL;
-    *in = was;
-    return rc;
-}
-
-/* --resume: the checkpoint is of this run (its catalog, its options), and its curve goes
- * on. */
-static shelf_status resume_check(bag_trainer *tr, const shelf_train_options *o,
-                                 shelf_error *err)
-{
-    const train_state *s = o->resume->state;
-    if (s->options != tr->options)
-        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint was written by a run of "
-                       "other options (give the command that wrote it, with --resume)");
-    if (s->catalog != tr->catalog)
-        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint was written by a run on "
-                       "another training catalog");
-    const model_info *in = &o->resume->info;
-    model_info *out = &tr->m->info;
-    if (in->ncurve) {
-        mem_free(out->curve);
-        if (!(out->curve = mem_alloc((size_t)in->ncurve * sizeof *out->curve)))
-            return err_set(err, SHELF_ENOMEM, "out of memory");
-        memcpy(out->curve, in->curve, (size_t)in->ncurve * sizeof *out->curve);
-        out->ncurve = in->ncurve;
-    }
-    return SHELF_OK;
+    return checkpoint_write(tr->m, tr->o, &st, err);
 }
 
 shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
@@ -304,7 +268,7 @@ shelf_status train_bag_model(shelf_model *m, const shelf_catalog *train,
             st = err_set(err, SHELF_EIO, "another rank stopped the run");
     }
     if (st == SHELF_OK && o->resume)
-        st = resume_check(&tr, o, err);
+        st = checkpoint_take_up(m, o->resume, tr.catalog, tr.options, err);
     if (st == SHELF_OK)
         st = vocab_share_seen(o->comm, &seen, &kept_seen, err);
     if (st == SHELF_OK) {

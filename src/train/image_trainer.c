@@ -11,16 +11,19 @@
 #include "core/clock.h"
 #include "core/comm.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/mem.h"
 #include "core/rng.h"
 #include "image/augment.h"
 #include "image/image_set.h"
+#include "model/cnn_encoder.h"
 #include "model/model.h"
 #include "nn/linear.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "nn/softmax.h"
 #include "train/balance.h"
+#include "train/checkpoint.h"
 #include "train/image_trainer.h"
 #include "train/loop.h"
 #include "train/options.h"
@@ -137,6 +140,7 @@ typedef struct trainer {
     double started;
     balance bal;   /* --balance over the training images */
     image_loss lopt; /* class weights (--balance weight) and label smoothing */
+    uint64_t catalog, options; /* the run's fingerprints, kept in a checkpoint */
 } trainer;
 
 /* The label head and softmax over the thread's share of the batch, and its cross-entropy. */
@@ -311,6 +315,82 @@ static int image_step(void *ctx, int tid, const uint32_t *rows, size_t n, int ep
     return 0;
 }
 
+/* The optimizer's moments, one after another (network, then head; the second moments only
+ * for AdamW): copied into out, or from in, when not NULL. Returns how many floats. */
+static size_t moments(const trainer *tr, float *out, const float *in)
+{
+    const size_t np = tr->enc->net.nparams, hp = tr->m->image_head.nparams;
+    float *const parts[4] = {tr->opt_a, tr->opt_b, tr->head_a, tr->head_b};
+    const size_t sizes[4] = {np, np, hp, hp};
+    size_t at = 0;
+    for (int i = 0; i < 4; i++) {
+        if (!parts[i])
+            continue;
+        if (in)
+            memcpy(parts[i], in + at, sizes[i] * sizeof *in);
+        if (out)
+            memcpy(out + at, parts[i], sizes[i] * sizeof *out);
+        at += sizes[i];
+    }
+    return at;
+}
+
+/* After every epoch (loop.h): the model as it stands, with the optimizer's moments and
+ * where the run stands, written whole or not at all (rank 0's in a distributed run). */
+static shelf_status image_checkpoint(void *user, const train_state *s, shelf_error *err)
+{
+    trainer *tr = user;
+    train_state st = *s;
+    st.steps = (uint64_t)tr->step;
+    st.catalog = tr->catalog;
+    st.options = tr->options;
+    st.nextra = moments(tr, NULL, NULL);
+    if (!(st.extra = mem_alloc(st.nextra * sizeof *st.extra)))
+        return err_set(err, SHELF_ENOMEM, "out of memory writing a checkpoint");
+    moments(tr, st.extra, NULL);
+    shelf_status rc = checkpoint_write(tr->m, tr->o, &st, err);
+    mem_free(st.extra);
+    return rc;
+}
+
+/* The fingerprint of the training images: a sum over them (their references and labels),
+ * so that the ranks' parts sum to the whole's. */
+static uint64_t images_fingerprint(const trainer *tr, const shelf_catalog *c)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < tr->train.n; i++) {
+        const shelf_product *p = shelf_catalog_get(c, tr->train.index[i]);
+        uint64_t h = hash_fnv1a(HASH_FNV_BASIS, p->image ? p->image : "",
+                                p->image ? strlen(p->image) : 0);
+        h = hash_fnv1a(h, p->label, strlen(p->label));
+        sum += h * 0x9e3779b97f4a7c15ull + (h >> 29);
+    }
+    return sum;
+}
+
+/* --resume: the checkpoint is of this run; its network, head, statistics, moments and step
+ * replace the fresh start. */
+static shelf_status resume_from(trainer *tr, const shelf_model *from, shelf_error *err)
+{
+    const train_state *s = from->state;
+    const cnn *net = &tr->enc->net, *old = &as_const_cnn(from->image)->net;
+    label_head *h = &tr->m->image_head;
+    shelf_status st = checkpoint_take_up(tr->m, from, tr->catalog, tr->options, err);
+    if (st != SHELF_OK)
+        return st;
+    if (old->nparams != net->nparams || old->nstats != net->nstats ||
+        from->image_head.nparams != h->nparams || s->nextra != moments(tr, NULL, NULL) ||
+        model_num_labels(from) != model_num_labels(tr->m))
+        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint's network does not fit");
+    memcpy(net->params, old->params, net->nparams * sizeof *net->params);
+    memcpy(net->stats, old->stats, net->nstats * sizeof *net->stats);
+    memcpy(h->params, from->image_head.params, h->nparams * sizeof *h->params);
+    tr->enc->img = as_const_cnn(from->image)->img; /* the channels' statistics too */
+    moments(tr, NULL, s->extra);
+    tr->step = (long)s->steps;
+    return SHELF_OK;
+}
+
 /* The epochs, in the one training loop: the rate follows the schedule over all of them. */
 static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog,
                                  const labelled_images *valid, shelf_error *err)
@@ -340,7 +420,9 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
     /* every epoch runs: a CNN's validation accuracy wanders before it settles */
     loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,
                        o->threads, 0, o->seed, o->progress, o->progress_user, &m->info,
-                       .comm = o->comm};
+                       .comm = o->comm, .resume = o->resume ? o->resume->state : NULL,
+                       .checkpoint = o->checkpoint ? image_checkpoint : NULL,
+                       .checkpoint_user = tr};
     loop_result res;
     shelf_status st = train_loop(&t, &lo, &res, err);
     mem_free(tr->valid_probs);
@@ -431,9 +513,12 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
         return st;
     if ((st = check_memory(train, valid, o, err)) != SHELF_OK)
         return st;
+    const uint64_t options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid)
+                                                                : 0);
     if (comm_ranks(o->comm) > 1) /* the ranks' batches make one of the size asked for */
         o->batch = (o->batch + comm_ranks(o->comm) - 1) / comm_ranks(o->comm);
-    trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec()};
+    trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec(),
+                  .options = options};
     labelled_images vd = {0};
     if (!tr.pool)
         return err_set(err, SHELF_ENOMEM, "out of memory");
@@ -477,6 +562,13 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     }
     tr.lopt = (image_loss){o->balance == SHELF_BALANCE_WEIGHT ? tr.bal.weight : NULL,
                            o->label_smoothing};
+    tr.catalog = images_fingerprint(&tr, train);
+    if (comm_sum(o->comm, &tr.catalog, 1, SHELF_COMM_U64)) {
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+        goto done;
+    }
+    if (o->resume && (st = resume_from(&tr, o->resume, err)) != SHELF_OK)
+        goto done;
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */
     st = train_epochs(&tr, valid, valid ? &vd : NULL, err);
 done:

@@ -327,8 +327,9 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
             ++bad_epochs;
         }
         if (o->checkpoint) {
-            train_state s = {epoch + 1, res->epochs, bad_epochs, best_acc, 0, 0, 0,
-                             best, best ? total : 0};
+            train_state s = {.epochs_done = epoch + 1, .best_epoch = res->epochs,
+                             .bad_epochs = bad_epochs, .best_acc = best_acc, .best = best,
+                             .nbest = best ? total : 0};
             if ((st = o->checkpoint(o->checkpoint_user, &s, err)) != SHELF_OK)
                 break;
         }

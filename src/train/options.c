@@ -524,6 +524,8 @@ uint64_t train_options_fingerprint(const shelf_train_options *o, size_t valid)
     const double v[] = {o->modality, o->text_encoder,  o->epochs,        o->lr,
                         o->dim,      o->ngrams,        o->minn,          o->maxn,
                         o->buckets,  o->hierarchy,     o->balance,       o->balance_power,
-                        o->label_smoothing, (double)valid};
+                        o->label_smoothing, (double)valid, o->image_size, o->width,
+                        o->batch,    o->optimizer,     o->weight_decay,  o->schedule,
+                        o->augment};
     return hash_fnv1a(hash_fnv1a(HASH_FNV_BASIS, v, sizeof v), &o->seed, sizeof o->seed);
 }

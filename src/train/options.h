@@ -24,8 +24,8 @@ shelf_status options_fill(shelf_train_options *o, unsigned encoders, int fused,
  * image. */
 shelf_status options_check_image(shelf_train_options *o, size_t n, shelf_error *err);
 
-/* What shapes a run (the encoder's settings, epochs, rate, seed, balance, the size of the
- * validation set, 0 without one; not threads nor ranks): checkpoints record it so that
+/* What shapes a run (the encoders' settings, epochs, rate, batch, optimizer, seed,
+ * balance, the size of the validation set, 0 without one; not threads nor ranks): checkpoints record it so that
  * --resume of another run is refused. */
 uint64_t train_options_fingerprint(const shelf_train_options *o, size_t valid);
 

@@ -140,18 +140,21 @@ static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
 {
     if (!o->checkpoint && !o->resume)
         return SHELF_OK;
-    if (o->modality != SHELF_MODALITY_TEXT || o->text_encoder != SHELF_TEXT_ENCODER_BAG ||
-        o->dim > 0)
+    const int image = o->modality == SHELF_MODALITY_IMAGE;
+    if (!image && (o->modality != SHELF_MODALITY_TEXT ||
+                   o->text_encoder != SHELF_TEXT_ENCODER_BAG || o->dim > 0))
         return err_set(err, SHELF_EINVAL, "checkpoints are written for the bag of n-grams "
-                       "(without --dim) so far");
+                       "(without --dim) and the CNN (--modality image) so far");
     if (o->init)
         return err_set(err, SHELF_EINVAL, "checkpoints keep one run's state: not with --init");
     if (o->resume && !o->resume->state)
         return err_set(err, SHELF_EINVAL, "--resume: the file is a model, not a checkpoint "
                        "(shelf train --checkpoint writes them)");
-    if (o->resume && (!model_bag(o->resume) || model_bag(o->resume)->dim ||
-                      o->resume->text_head.q))
-        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint is not of a sparse bag");
+    if (o->resume && (image ? o->resume->modality != SHELF_MODALITY_IMAGE
+                            : !model_bag(o->resume) || model_bag(o->resume)->dim ||
+                                  o->resume->text_head.q))
+        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint is not of %s",
+                       image ? "an image model" : "a sparse bag");
     return SHELF_OK;
 }
 
