@@ -62,8 +62,20 @@ struct hnsw {
     UnitSpace space;
     hnswlib::HierarchicalNSW<float> *graph = nullptr;
     size_t n;
+    bool loaded = false; /* read from a file: its level-0 nodes' lists are set, NULL or not */
     explicit hnsw(size_t dim, size_t rows) : space(dim), n(rows) {}
-    ~hnsw() { delete graph; }
+    ~hnsw()
+    {
+        /* hnswlib frees only the upper levels' lists of nodes whose level is above 0; a
+           damaged file can give a level-0 node a list of its own, which would leak (a built
+           graph leaves those entries unset: not touched) */
+        for (size_t i = 0; loaded && graph && i < graph->cur_element_count; i++)
+            if (graph->element_levels_[i] == 0 && graph->linkLists_[i]) {
+                free(graph->linkLists_[i]);
+                graph->linkLists_[i] = nullptr;
+            }
+        delete graph;
+    }
 };
 
 extern "C" shelf_status hnsw_build(const float *vecs, size_t n, size_t dim, int m,
@@ -259,6 +271,7 @@ extern "C" shelf_status hnsw_load(const unsigned char *bytes, size_t size, size_
         }
         h = new hnsw(dim, n);
         h->graph = new hnswlib::HierarchicalNSW<float>(&h->space, mf.path, false, n);
+        h->loaded = true;
         if (!links_ok(h->graph, n, dim)) {
             delete h;
             return err_set(err, SHELF_EMODEL, "the HNSW graph does not fit the index");
