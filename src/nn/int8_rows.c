@@ -53,6 +53,19 @@ static int kept(float v, float cut, float inv)
     return fabsf(v) >= cut && lrintf(v * inv) != 0;
 }
 
+/* Row w's largest magnitude, the codes' scale and the cut below which weights are left
+ * out; returns how many it keeps. */
+static size_t row_kept(const float *w, int cols, float drop, float *mx, float *inv, float *cut)
+{
+    *mx = row_max(w, cols);
+    *inv = *mx > 0 ? 127.0f / *mx : 0;
+    *cut = drop * *mx;
+    size_t n = 0;
+    for (int c = 0; c < cols; c++)
+        n += kept(w[c], *cut, *inv);
+    return n;
+}
+
 /* A row of n weights kept is dense when its columns would cost as much as its zeros. */
 static int dense(size_t n, int cols) { return n * 3 > (size_t)cols; }
 
@@ -61,11 +74,9 @@ int int8_rows_quantize(int8_rows *q, const float *W, int cols, const uint32_t *k
 {
     size_t ncodes = 0, ncols = 0; /* a first pass counts, so that the arrays are allocated once */
     for (uint32_t i = 0; i < nkeep; i++) {
-        const float *w = W + (size_t)(keep ? keep[i] : i) * (size_t)cols;
-        float mx = row_max(w, cols), inv = mx > 0 ? 127.0f / mx : 0, cut = drop * mx;
-        size_t n = 0;
-        for (int c = 0; c < cols; c++)
-            n += kept(w[c], cut, inv);
+        float mx, inv, cut;
+        size_t n = row_kept(W + (size_t)(keep ? keep[i] : i) * (size_t)cols, cols, drop, &mx,
+                            &inv, &cut);
         ncodes += dense(n, cols) ? (size_t)cols : n;
         ncols += dense(n, cols) ? 0 : n;
     }
@@ -74,10 +85,8 @@ int int8_rows_quantize(int8_rows *q, const float *W, int cols, const uint32_t *k
     size_t t = 0, u = 0;
     for (uint32_t i = 0; i < nkeep; i++) {
         const float *w = W + (size_t)(keep ? keep[i] : i) * (size_t)cols;
-        float mx = row_max(w, cols), inv = mx > 0 ? 127.0f / mx : 0, cut = drop * mx;
-        size_t n = 0;
-        for (int c = 0; c < cols; c++)
-            n += kept(w[c], cut, inv);
+        float mx, inv, cut;
+        size_t n = row_kept(w, cols, drop, &mx, &inv, &cut);
         q->scale[i] = mx / 127.0f;
         const int is_dense = dense(n, cols);
         for (int c = 0; c < cols; c++) {
