@@ -103,7 +103,8 @@ static const shelf_option train_opts[] = {
     OPT_STRING(train_args, "autotune-log", autotune_log, NULL,
                "write each trial (settings, validation figure, seconds) as a JSON line"),
     OPT_FLAG(train_args, "quantize", quantize,
-             "write the model with int8 weights, as shelf quantize does (the sparse bag)"),
+             "write the model with int8 weights, as shelf quantize does (the sparse bag, "
+             "the CNN calibrated on training images)"),
     OPT_INT(train_args, "cutoff", cutoff, 0, "all", 0, INT_MAX,
             "with --quantize: keep only this many features, those that weigh most"),
     OPT_STRING(train_args, "checkpoint", checkpoint, NULL,
@@ -217,10 +218,10 @@ static int train_run(train_args a, shelf_train_options o)
         fprintf(stderr, "shelf train: --cutoff prunes a quantized model: give --quantize\n");
         return 2;
     }
-    if (a.quantize && (tuning || o.modality != SHELF_MODALITY_TEXT || o.dim > 0 ||
-                       o.text_encoder != SHELF_TEXT_ENCODER_BAG)) {
+    if (a.quantize && (tuning || (o.modality != SHELF_MODALITY_IMAGE &&
+                                  (o.dim > 0 || o.text_encoder != SHELF_TEXT_ENCODER_BAG)))) {
         fprintf(stderr, "shelf train: --quantize makes int8 models of the sparse bag of "
-                        "n-grams only (not with --autotune, --modality, --dim or another "
+                        "n-grams and the CNN only (not with --autotune, --dim or another "
                         "--text-encoder)\n");
         return 2;
     }
@@ -311,7 +312,9 @@ static int train_run(train_args a, shelf_train_options o)
                              : shelf_train(tc, vc, &o, &m, &err);
     shelf_quantize_options qo = shelf_quantize_options_default();
     qo.cutoff = a.cutoff;
-    if (ts == SHELF_OK && a.quantize)
+    qo.calibration = tc; /* the CNN's activations: calibrated on training images */
+    qo.threads = o.threads;
+    if (ts == SHELF_OK && a.quantize && me == 0) /* rank 0's model is the one written */
         ts = shelf_model_quantize(m, &qo, NULL, &err);
     if (tlog && fclose(tlog) != 0 && ts == SHELF_OK)
         ts = SHELF_EIO, snprintf(err.message, sizeof err.message, "--autotune-log %s: "

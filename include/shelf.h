@@ -463,23 +463,33 @@ shelf_status shelf_labels_add_names(shelf_model *m, const shelf_catalog *example
 
 /* Writes atomically: a temporary file beside path, fsync, rename. */
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err);
-/* int8 models (shelf quantize): the sparse bag's label head becomes int8 rows, a scale per
+/* int8 models (shelf quantize). The sparse bag's label head becomes int8 rows, a scale per
  * feature, its weights below `drop` times the row's largest left out; with a cutoff, only
  * that many features are kept, those whose weights weigh most (their largest weight times
- * their IDF). The quantized model predicts, evaluates, explains, embeds and serves as any
- * other; its file is written as any other. m is changed only on success. SHELF_EINVAL for
- * a model already quantized, an ensemble, or one whose text side is not the sparse bag (the
- * sequence encoders, --dim, the CNN: not yet). */
+ * their IDF). The CNN gets batch norm folded into its convolutions, int8 weights with a
+ * scale per output channel, and u8 activations whose scales are calibrated on sample
+ * images (the calibration catalog's, spread over it; products without a usable image are
+ * passed over); it runs on oneDNN's int8 kernels where the CPU has AVX-512 VNNI, and as
+ * float elsewhere. The quantized model predicts, evaluates, explains, embeds and serves as
+ * any other; its file is written as any other. m is changed only on success. SHELF_EINVAL
+ * for a model already quantized, an ensemble, a text side that is not the sparse bag (the
+ * sequence encoders, --dim: not yet), or an image side without calibration images;
+ * SHELF_EDATA when none of them can be read. */
 #define SHELF_QUANTIZE_DROP 0.05f /* the default drop, chosen on the validation splits */
+#define SHELF_QUANTIZE_IMAGES 512 /* calibration images, by default */
 typedef struct shelf_quantize_options {
     long cutoff; /* features kept; 0: all */
     float drop;  /* weights below this share of their row's largest are left out [0, 1) */
+    const shelf_catalog *calibration; /* image models: the products to calibrate on */
+    long images;                      /* how many of them, spread over the catalog */
+    int threads;                      /* calibration's; 0: all cores */
 } shelf_quantize_options;
 shelf_quantize_options shelf_quantize_options_default(void);
 typedef struct shelf_quantize_report {
     long rows_before, rows_after;       /* the bag's features */
     size_t weights_before, weights_after; /* the head's weights (after: those kept) */
-    size_t bytes_before, bytes_after;   /* the text side's parameters in memory */
+    size_t bytes_before, bytes_after;   /* the parameters in memory */
+    long images, bad_images;            /* calibration: images read, and those passed over */
 } shelf_quantize_report;
 shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *o,
                                   shelf_quantize_report *report, shelf_error *err);

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <png.h>
-
+#include "photo_catalog.h"
 #include "scratch_dir.h"
 #include "shelf.h"
 
@@ -167,35 +166,6 @@ static void resumed_with_validation(void **s) { (void)s; resumed_run_ends_as_the
 
 /* ---- the CNN ------------------------------------------------------------------------- */
 
-/* A catalog of 48 small photos of four colours, with some noise, as PNG. */
-static const char *photo_catalog(void)
-{
-    static const unsigned char rgb[4][3] = {{220, 30, 30}, {30, 30, 220}, {30, 200, 30},
-                                            {200, 200, 40}};
-    static char path[256]; /* path_of's buffer is the next call's */
-    snprintf(path, sizeof path, "%s", path_of("photos.csv"));
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "id,image,category\n");
-    unsigned seed = 1;
-    for (int i = 0; i < 48; i++) {
-        unsigned char px[12 * 12 * 3];
-        for (int j = 0; j < 12 * 12 * 3; j++) {
-            seed = seed * 1103515245u + 12345u;
-            int v = rgb[i % 4][j % 3] + (int)((seed >> 16) % 41) - 20;
-            px[j] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
-        char name[32];
-        snprintf(name, sizeof name, "p%d.png", i);
-        png_image img = {.version = PNG_IMAGE_VERSION, .width = 12, .height = 12,
-                         .format = PNG_FORMAT_RGB};
-        assert_int_not_equal(png_image_write_to_file(&img, path_of(name), 0, px, 0, NULL), 0);
-        fprintf(f, "%d,%s,Colour %d\n", i, name, i % 4);
-    }
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
 static shelf_train_options image_options(void)
 {
     shelf_train_options o = options();
@@ -217,7 +187,7 @@ static void cnn_resumed_as_the_whole_run(void **state)
     ro.for_images = 1;
     shelf_catalog *c = NULL;
     shelf_error err;
-    if (shelf_catalog_load(photo_catalog(), &ro, &c, &err) != SHELF_OK)
+    if (shelf_catalog_load(photo_catalog("photos", 48), &ro, &c, &err) != SHELF_OK)
         fail_msg("%s", err.message);
     shelf_train_options o = image_options();
     int kept = 0;

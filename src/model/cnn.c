@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "model/cnn_dnnl.h"
+#include "model/cnn_int8.h"
 #include "nn/activation.h"
 #include "nn/batchnorm.h"
 #include "nn/blas_threads.h"
@@ -98,6 +99,7 @@ void cnn_reset_linear(float *w, float *b, int in, int out, rng *r)
 
 void cnn_free(cnn *c)
 {
+    cnn_int8_free(c);
     mem_free(c->params);
     mem_free(c->stats);
     c->params = c->stats = NULL;
@@ -108,10 +110,10 @@ static size_t plane_floats(const conv_shape *s) { return (size_t)s->cout * s->ho
 
 /* The oneDNN path's work area: its own buffers, and here the input and the features. */
 static int dnnl_work_init(cnn_work *w, const cnn *c, int training, int winograd,
-                          int fast_only)
+                          int fast_only, int int8)
 {
     size_t n = (size_t)w->cap;
-    if (!(w->dnnl = cnn_dnnl_new(c, w->cap, w->threads, training, winograd, fast_only)))
+    if (!(w->dnnl = cnn_dnnl_new(c, w->cap, w->threads, training, winograd, fast_only, int8)))
         return -1;
     int ok = (w->x = mem_alloc(3 * n * c->size * c->size * sizeof(float))) &&
              (w->feat = mem_alloc(n * c->feat * sizeof(float))) &&
@@ -136,8 +138,16 @@ int cnn_work_init(cnn_work *w, const cnn *c, int batch, int threads, int trainin
     cnn_path take = path == CNN_PATH_AUTO && cnn_dnnl_fast() && c->width % 16 == 0
                         ? CNN_PATH_DNNL
                         : path;
+    /* an int8 network's inference on oneDNN's VNNI kernels; without them, or where oneDNN
+     * cannot make them, on the float paths (the codes' values) */
+    if (path == CNN_PATH_AUTO && c->q && !training && take == CNN_PATH_DNNL &&
+        cnn_dnnl_int8_fast()) {
+        if (!dnnl_work_init(w, c, 0, 0, 1, 1))
+            return 0;
+        *w = (cnn_work){.cap = batch, .threads = threads, .training = training};
+    }
     if (take == CNN_PATH_DNNL || take == CNN_PATH_DNNL_DIRECT) {
-        if (!dnnl_work_init(w, c, training, take == CNN_PATH_DNNL, path == CNN_PATH_AUTO))
+        if (!dnnl_work_init(w, c, training, take == CNN_PATH_DNNL, path == CNN_PATH_AUTO, 0))
             return 0;
         if (path != CNN_PATH_AUTO)
             return -1;
@@ -340,9 +350,8 @@ static void run_infer_layer(void *arg, int tid, int nthreads)
                    st->n, (int)n0, (int)n1, w->chunk[l], scratch_of(st, tid));
     size_t hw = (size_t)s->ho * s->wo;
     for (int ch = 0; ch < s->cout; ch++) {
-        float scale = c->params[c->gamma_off[l] + ch] /
-                      sqrtf(c->stats[c->var_off[l] + ch] + CNN_BN_EPS);
-        float shift = c->params[c->beta_off[l] + ch] - c->stats[c->mean_off[l] + ch] * scale;
+        float scale, shift;
+        cnn_bn_affine(c, l, ch, &scale, &shift);
         float *p = out + ((size_t)ch * st->n + n0) * hw;
         for (size_t i = 0; i < (n1 - n0) * hw; i++) {
             float v = p[i] * scale + shift;
@@ -353,17 +362,38 @@ static void run_infer_layer(void *arg, int tid, int nthreads)
         pool_features(c, w, out, st->n, n0, n1);
 }
 
-int cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n)
+void cnn_bn_affine(const cnn *c, int l, int ch, float *scale, float *shift)
+{
+    if (c->q) {
+        *scale = 1;
+        *shift = c->q->bias[c->chan_off[l] + (size_t)ch];
+        return;
+    }
+    *scale = c->params[c->gamma_off[l] + ch] / sqrtf(c->stats[c->var_off[l] + ch] + CNN_BN_EPS);
+    *shift = c->params[c->beta_off[l] + ch] - c->stats[c->mean_off[l] + ch] * *scale;
+}
+
+int cnn_forward_infer_seen(const cnn *c, cnn_work *w, thread_pool *pool, int n,
+                           void (*see)(void *user, int layer, const float *out, size_t count),
+                           void *user)
 {
     if (w->dnnl)
-        return cnn_dnnl_forward_infer(w->dnnl, c, w->x, n, w->feat);
+        return see ? -1 : cnn_dnnl_forward_infer(w->dnnl, c, w->x, n, w->feat);
     /* a training work area lends its gradient buffers */
     step st = {.c = c, .w = w, .n = n,
                .bufs = {w->training ? w->dbuf[0] : w->act[0],
                         w->training ? w->dbuf[1] : w->act[1]}};
-    for (st.layer = 0; st.layer < CNN_CONVS; st.layer++)
+    for (st.layer = 0; st.layer < CNN_CONVS; st.layer++) {
         pool_run(pool, run_infer_layer, &st);
+        if (see)
+            see(user, st.layer, st.bufs[st.layer & 1], (size_t)n * plane_floats(&c->conv[st.layer]));
+    }
     return 0;
+}
+
+int cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n)
+{
+    return cnn_forward_infer_seen(c, w, pool, n, NULL, NULL);
 }
 
 /* ---- backward ---------------------------------------------------------------------- */

@@ -34,6 +34,19 @@ enum {
     CNN_MIN_SIZE = 8 /* three stride-2 stages still leave one pixel */
 };
 
+/* int8 inference (shelf quantize, model/cnn_int8.c): batch norm folded into each
+ * convolution, its weights as codes with a scale per output channel, and a scale for each
+ * convolution's input, calibrated on sample images: the image as s8, the ReLUs' outputs as
+ * u8. oneDNN runs it where the CPU has AVX-512 VNNI; elsewhere the float network runs on
+ * the codes' values (cnn.params holds them, batch norm then the identity and the bias). */
+typedef struct cnn_int8 {
+    int8_t *codes;         /* each convolution's folded weights (oihw), one after another */
+    size_t code_off[CNN_CONVS], ncodes;
+    float *scale;          /* nchans: a weight of output channel ch is scale[ch] * its code */
+    float *bias;           /* nchans: batch norm's shift, folded */
+    float act[CNN_CONVS];  /* convolution l's input is act[l] * its code */
+} cnn_int8;
+
 typedef struct cnn {
     int size, width;
     conv_shape conv[CNN_CONVS];
@@ -46,6 +59,7 @@ typedef struct cnn {
     size_t mean_off[CNN_CONVS], var_off[CNN_CONVS];
     size_t chan_off[CNN_CONVS];  /* convolution l's first channel among all convolutions' */
     size_t nchans;
+    cnn_int8 *q;                 /* NULL: float */
 } cnn;
 
 /* Sets up the shapes and allocates the blocks; -1 on bad sizes or out of memory. */
@@ -62,11 +76,16 @@ void cnn_reset(cnn *c, rng *r);
 void cnn_reset_linear(float *w, float *b, int in, int out, rng *r);
 void cnn_free(cnn *c);
 
+/* Batch norm of convolution l's channel ch as the fixed map inference applies: x * scale +
+ * shift (running statistics; for an int8 network, folded already: 1 and the bias). */
+void cnn_bn_affine(const cnn *c, int l, int ch, float *scale, float *shift);
+
 /* How the steps run: im2col and OpenBLAS's sgemm on CNHW batches (this file, any CPU), or
  * oneDNN's kernels on blocked layouts (model/cnn_dnnl.h), with Winograd's convolutions where
  * it has them or (DNNL_DIRECT) direct ones only. AUTO takes oneDNN with Winograd where it has
  * its AVX-512 kernels, which were measured faster (docs/benchmarks.md), for widths that are
- * multiples of 16 (its kernels' channel blocks), im2col elsewhere. */
+ * multiples of 16 (its kernels' channel blocks), im2col elsewhere; for an int8 network's
+ * inference, oneDNN's int8 kernels where the CPU has AVX-512 VNNI. */
 typedef enum cnn_path {
     CNN_PATH_AUTO,
     CNN_PATH_GEMM,
@@ -117,6 +136,13 @@ int cnn_forward_train(cnn *c, cnn_work *w, thread_pool *pool, int n);
  * keeps the network's weights folded from its first call, so serves one unchanging
  * network. 0, or -1 as cnn_forward_train. */
 int cnn_forward_infer(const cnn *c, cnn_work *w, thread_pool *pool, int n);
+
+/* As cnn_forward_infer on an im2col work area (CNN_PATH_GEMM), showing see each
+ * convolution's output after batch norm and the ReLU (n images, CNHW, count floats): what
+ * int8 calibration measures. 0, or -1 for a oneDNN work area. */
+int cnn_forward_infer_seen(const cnn *c, cnn_work *w, thread_pool *pool, int n,
+                           void (*see)(void *user, int layer, const float *out, size_t count),
+                           void *user);
 
 /* After a training forward pass, from the gradient of the loss with respect to the
  * features in w->dfeat (n x feat, filled by the caller): the gradient of the parameters,

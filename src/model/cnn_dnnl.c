@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "model/cnn_int8.h"
 
 /* OpenMP's own call (oneDNN runs on Debian's libgomp), declared here rather than through
  * omp.h, which not every compiler building this tree ships (clang without libomp). */
@@ -64,6 +65,7 @@ struct cnn_dnnl {
     dnnl_stream_t stream;
     int cap, threads, training;
     int winograd; /* Winograd's convolutions where oneDNN has them */
+    int int8;     /* inference of an int8 network (cnn.q) on its int8 kernels */
     int fast_only;  /* refuses oneDNN's reference code (for the first plan) */
     int slow;       /* a plan runs some */
     unsigned long calls;
@@ -86,12 +88,15 @@ struct cnn_dnnl {
 
 int cnn_dnnl_slow(const cnn_dnnl *d) { return d->slow; }
 
-int cnn_dnnl_fast(void)
+/* the ISA values are sets of bits: every AVX-512 level has avx512_core's */
+static int has_isa(unsigned want)
 {
-    /* the ISA values are sets of bits: every AVX-512 level has avx512_core's */
-    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), core = dnnl_cpu_isa_avx512_core;
-    return (isa & core) == core;
+    return ((unsigned)dnnl_get_effective_cpu_isa() & want) == want;
 }
+
+int cnn_dnnl_fast(void) { return has_isa(dnnl_cpu_isa_avx512_core); }
+
+int cnn_dnnl_int8_fast(void) { return has_isa(dnnl_cpu_isa_avx512_core_vnni); }
 
 /* ---- building a plan ------------------------------------------------------------------ */
 
@@ -214,28 +219,57 @@ static dnnl_primitive_desc_t pd_of(builder *b, const void *desc,
 }
 
 
-static void reorder(builder *b, step *s, dnnl_memory_t from, dnnl_memory_t to)
+/* A reorder, its values multiplied by scale on the way (1: as they are). */
+static void reorder_scaled(builder *b, step *s, dnnl_memory_t from, dnnl_memory_t to,
+                           float scale)
 {
     if (!b->ok)
         return;
     const dnnl_memory_desc_t *fmd, *tmd;
     dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
     dnnl_memory_get_memory_desc(from, &fmd);
     dnnl_memory_get_memory_desc(to, &tmd);
-    if (dnnl_reorder_primitive_desc_create(&pd, fmd, b->d->engine, tmd, b->d->engine,
-                                           b->attr) !=
-        dnnl_success)
+    if (scale != 1 && (dnnl_primitive_attr_clone(&attr, b->attr) != dnnl_success ||
+                       dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale) != dnnl_success))
+        b->ok = 0;
+    else if (dnnl_reorder_primitive_desc_create(&pd, fmd, b->d->engine, tmd, b->d->engine,
+                                                attr ? attr : b->attr) != dnnl_success)
         pd = NULL;
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
     make_step(b, s, pd, 0);
     arg(s, DNNL_ARG_FROM, from);
     arg(s, DNNL_ARG_TO, to);
 }
 
+static void reorder(builder *b, step *s, dnnl_memory_t from, dnnl_memory_t to)
+{
+    reorder_scaled(b, s, from, to, 1);
+}
+
+static void desc_of(builder *b, dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
+                    dnnl_data_type_t type, dnnl_format_tag_t tag)
+{
+    if (b->ok && dnnl_memory_desc_init_by_tag(md, ndims, dims, type, tag) != dnnl_success)
+        b->ok = 0;
+}
+
 static void desc(builder *b, dnnl_memory_desc_t *md, int ndims, const dnnl_dims_t dims,
                  dnnl_format_tag_t tag)
 {
-    if (b->ok && dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag) != dnnl_success)
-        b->ok = 0;
+    desc_of(b, md, ndims, dims, dnnl_f32, tag);
+}
+
+/* An int8 convolution's output scale per channel (into out), which oneDNN 2 applies to the
+ * s32 sum and bias: the input's step times the weights', over the output's step (u8), or
+ * alone for the last convolution, whose output stays float for the pooling. */
+static void int8_scales(const cnn *c, int l, float *out)
+{
+    const cnn_int8 *q = c->q;
+    float to = l + 1 < CNN_CONVS ? q->act[l + 1] : 1;
+    for (int ch = 0; ch < c->conv[l].cout; ch++)
+        out[ch] = q->act[l] * q->scale[c->chan_off[l] + (size_t)ch] / to;
 }
 
 /* Convolution l's forward step (inference: with the folded bias and the ReLU) and its
@@ -250,10 +284,13 @@ static dnnl_primitive_desc_t build_conv(builder *b, const cnn *c, int l,
     dnnl_dims_t wd = {s->cout, s->cin, s->k, s->k}, dd = {n, s->cout, s->ho, s->wo},
                 bd = {s->cout}, strides = {s->stride, s->stride}, pad = {s->pad, s->pad};
     dnnl_memory_desc_t wany, dany, bmd, wplain;
-    desc(b, &wany, 4, wd, dnnl_format_tag_any);
-    desc(b, &dany, 4, dd, dnnl_format_tag_any);
+    /* int8: s8 weights; u8 outputs after the ReLU but the last, which the pooling reads */
+    dnnl_data_type_t wtype = d->int8 ? dnnl_s8 : dnnl_f32,
+                     dtype = !d->int8 || l == CNN_CONVS - 1 ? dnnl_f32 : dnnl_u8;
+    desc_of(b, &wany, 4, wd, wtype, dnnl_format_tag_any);
+    desc_of(b, &dany, 4, dd, dtype, dnnl_format_tag_any);
     desc(b, &bmd, 1, bd, dnnl_x);
-    desc(b, &wplain, 4, wd, dnnl_oihw);
+    desc_of(b, &wplain, 4, wd, wtype, dnnl_oihw);
     if (!b->ok)
         return NULL;
     dnnl_convolution_desc_t cd;
@@ -265,9 +302,16 @@ static dnnl_primitive_desc_t build_conv(builder *b, const cnn *c, int l,
          dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0, 0) != dnnl_success ||
          dnnl_primitive_attr_set_post_ops(attr, ops) != dnnl_success))
         b->ok = 0;
+    if (b->ok && d->int8) {
+        float scales[CNN_MAX_WIDTH * 8];
+        int8_scales(c, l, scales);
+        if (dnnl_primitive_attr_set_output_scales(attr, s->cout, 1 << 1, scales) !=
+            dnnl_success)
+            b->ok = 0;
+    }
     /* Winograd where oneDNN has it (stride 1, 3x3, enough channels), else direct */
     dnnl_primitive_desc_t pd = NULL;
-    p->alg[l] = d->winograd && s->stride == 1 && s->k == 3 && s->cin >= 16
+    p->alg[l] = d->winograd && !d->int8 && s->stride == 1 && s->k == 3 && s->cin >= 16
                     ? dnnl_convolution_winograd
                     : dnnl_convolution_direct;
     for (;;) {
@@ -520,7 +564,8 @@ static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training, b
     dnnl_memory_desc_t xmd, any, mds[CNN_CONVS];
     if (dnnl_memory_desc_init_by_strides(&xmd, 4, xd, dnnl_f32, xs) != dnnl_success)
         b.ok = 0;
-    desc(&b, &any, 4, xd, dnnl_format_tag_any);
+    /* int8: the image quantized (s8) on its way into the first convolution's layout */
+    desc_of(&b, &any, 4, xd, d->int8 ? dnnl_s8 : dnnl_f32, dnnl_format_tag_any);
     dnnl_memory_t srcs[CNN_CONVS] = {0};
     for (int l = 0; l < CNN_CONVS && b.ok; l++) {
         const dnnl_memory_desc_t *src = l ? &mds[l - 1] : &any;
@@ -535,7 +580,7 @@ static int build_plan(cnn_dnnl *d, plan *p, const cnn *c, int n, int training, b
         if (l == 0) {
             p->x = memory(&b, &xmd, DNNL_MEMORY_NONE);
             srcs[0] = memory_in(&b, &src_md, &d->xin);
-            reorder(&b, &p->in, p->x, srcs[0]);
+            reorder_scaled(&b, &p->in, p->x, srcs[0], d->int8 ? 1 / c->q->act[0] : 1);
         } else if (p->training) {
             srcs[l] = memory_in(&b, &src_md, &d->act[l - 1]);
         } else {
@@ -667,8 +712,10 @@ static int enter(const cnn_dnnl *d)
 }
 
 cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd,
-                       int fast_only)
+                       int fast_only, int int8)
 {
+    if (int8 && (training || !c->q))
+        return NULL;
     cnn_dnnl *d = mem_calloc(1, sizeof *d);
     if (!d)
         return NULL;
@@ -677,6 +724,7 @@ cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int win
     d->training = training;
     d->winograd = winograd;
     d->fast_only = fast_only;
+    d->int8 = int8;
     size_t wbytes = largest_weights(c, 0) * sizeof(float),
            dwbytes = largest_weights(c, 1) * sizeof(float),
            obytes = largest_output(c, cap) * sizeof(float),
@@ -796,19 +844,37 @@ static int backward(cnn_dnnl *d, const cnn *c, const float *dfeat, int n, float 
     return 0;
 }
 
+/* An int8 network's codes into each convolution's layout (oneDNN adds what its kernels need
+ * for an s8 input), and the biases in the units of the s32 sums they join. */
+static int load_int8(cnn_dnnl *d, plan *p, const cnn *c)
+{
+    const cnn_int8 *q = c->q;
+    for (int l = 0; l < CNN_CONVS; l++) {
+        float *bias = d->bias[l].p;
+        for (int ch = 0; ch < c->conv[l].cout; ch++) {
+            size_t at = c->chan_off[l] + (size_t)ch;
+            bias[ch] = q->bias[at] / (q->act[l] * q->scale[at]);
+        }
+        if (point(p->wplain[l], q->codes + q->code_off[l]) || run(d, &p->weights[l]))
+            return -1;
+    }
+    return 0;
+}
+
 /* Batch norm's fixed affine map folded into each convolution: weights scaled per output
  * channel, the shift as a bias; then into each convolution's layout. */
 static int fold(cnn_dnnl *d, plan *p, const cnn *c)
 {
+    if (d->int8)
+        return load_int8(d, p, c);
     for (int l = 0; l < CNN_CONVS; l++) {
         const conv_shape *s = &c->conv[l];
         size_t per = (size_t)s->cin * s->k * s->k;
         float *w = d->wfold.p, *bias = d->bias[l].p;
         const float *from = c->params + c->w_off[l];
         for (int ch = 0; ch < s->cout; ch++) {
-            float scale = c->params[c->gamma_off[l] + ch] /
-                          sqrtf(c->stats[c->var_off[l] + ch] + CNN_BN_EPS);
-            bias[ch] = c->params[c->beta_off[l] + ch] - c->stats[c->mean_off[l] + ch] * scale;
+            float scale;
+            cnn_bn_affine(c, l, ch, &scale, &bias[ch]);
             for (size_t i = 0; i < per; i++)
                 w[ch * per + i] = from[ch * per + i] * scale;
         }

@@ -21,15 +21,19 @@ typedef struct cnn_dnnl cnn_dnnl;
  * than im2col and OpenBLAS (docs/benchmarks.md). ONEDNN_MAX_CPU_ISA=AVX2 in the
  * environment lowers what oneDNN uses, and so turns this path off. */
 int cnn_dnnl_fast(void);
+/* 1 when it runs its int8 convolutions on AVX-512 VNNI here (one instruction for four
+ * multiply-adds: without it, u8 times s8 pairs can saturate). */
+int cnn_dnnl_int8_fast(void);
 
 /* The primitives for batches of `cap` images (others are made when first asked for), on
  * `threads` threads; training keeps what the backward pass needs; winograd 0 keeps every
  * convolution direct; fast_only refuses oneDNN's reference code, which serves shapes its
  * kernels do not (channel counts that are not multiples of 16) a hundred times slower than
- * im2col. NULL when oneDNN cannot make them (or only slowly, with fast_only) or memory runs
- * out. */
+ * im2col. int8: the inference of c's int8 form (c->q), batch norm folded in, u8
+ * activations between the convolutions. NULL when oneDNN cannot make them (or only slowly,
+ * with fast_only) or memory runs out. */
 cnn_dnnl *cnn_dnnl_new(const cnn *c, int cap, int threads, int training, int winograd,
-                       int fast_only);
+                       int fast_only, int int8);
 /* 1 when some primitive made so far is oneDNN's reference code. */
 int cnn_dnnl_slow(const cnn_dnnl *d);
 void cnn_dnnl_free(cnn_dnnl *d);

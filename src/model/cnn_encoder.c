@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "image/augment.h"
+#include "model/cnn_int8.h"
 #include "shelf.h"
 
 /* What the network's input is filled from (see run_fill). */
@@ -256,9 +257,8 @@ static int cnn_enc_state(encoder *e, float **blocks, size_t *sizes, int max)
     return 2;
 }
 
-static void cnn_enc_save(const encoder *e, model_writer *w)
+static void save_settings(const cnn_encoder *c, model_writer *w)
 {
-    const cnn_encoder *c = as_const_cnn(e);
     const image_settings *is = &c->img;
     const uint32_t u[6] = {(uint32_t)c->net.size, (uint32_t)c->net.width, (uint32_t)is->augment,
                            (uint32_t)is->batch, (uint32_t)is->optimizer, (uint32_t)is->schedule};
@@ -266,8 +266,26 @@ static void cnn_enc_save(const encoder *e, model_writer *w)
     mw_f32(w, is->weight_decay);
     mw_put(w, is->mean, 12);
     mw_put(w, is->std, 12);
+}
+
+static void cnn_enc_save(const encoder *e, model_writer *w)
+{
+    const cnn_encoder *c = as_const_cnn(e);
+    save_settings(c, w);
     mw_floats(w, c->net.params, c->net.nparams);
     mw_floats(w, c->net.stats, c->net.nstats);
+}
+
+void cnn_encoder_save_int8(const encoder *e, model_writer *w)
+{
+    const cnn_encoder *c = as_const_cnn(e);
+    const cnn_int8 *q = c->net.q;
+    save_settings(c, w);
+    mw_put(w, q->act, sizeof q->act);
+    mw_floats(w, q->scale, c->net.nchans);
+    mw_floats(w, q->bias, c->net.nchans);
+    mw_u64(w, q->ncodes);
+    mw_put(w, q->codes, q->ncodes);
 }
 
 static void cnn_enc_describe(const encoder *e, buf *b, int labels, int nodes)
@@ -277,9 +295,14 @@ static void cnn_enc_describe(const encoder *e, buf *b, int labels, int nodes)
     const image_settings *is = &c->img;
     char aug[64];
     augment_format(is->augment, aug, sizeof aug);
-    buf_printf(b, "model             image CNN, input %dx%d, width %d, %zu parameters "
-               "(%.1f MB)\n", c->net.size, c->net.size, c->net.width, c->net.nparams,
-               (double)c->net.nparams * 4 / 1e6);
+    if (c->net.q)
+        buf_printf(b, "model             image CNN, input %dx%d, width %d, int8: %zu weights "
+                   "(%.1f MB), a scale per channel, batch norm folded\n", c->net.size,
+                   c->net.size, c->net.width, c->net.q->ncodes, (double)c->net.q->ncodes / 1e6);
+    else
+        buf_printf(b, "model             image CNN, input %dx%d, width %d, %zu parameters "
+                   "(%.1f MB)\n", c->net.size, c->net.size, c->net.width, c->net.nparams,
+                   (double)c->net.nparams * 4 / 1e6);
     buf_printf(b, "optimizer         %s, weight decay %g, schedule %s, batch %d, "
                "augmentation %s\n", is->optimizer == SHELF_OPTIMIZER_SGD ? "sgd" : "adamw",
                (double)is->weight_decay,
@@ -401,6 +424,82 @@ static int read_cnn(model_reader *r, encoder **out, label_head *head, int nlabel
 int cnn_encoder_load(model_reader *r, encoder **out)
 {
     return read_cnn(r, out, NULL, 0);
+}
+
+int cnn_encoder_load_int8(model_reader *r, encoder **out)
+{
+    image_settings is;
+    uint32_t size, width;
+    cnn shape;
+    if (read_settings(r, &is, &size, &width) || size > CNN_MAX_SIZE || width > CNN_MAX_WIDTH ||
+        cnn_shape(&shape, (int)size, (int)width))
+        return mr_fail(r, NULL);
+    if (mr_claim(r, "the int8 image network", (uint64_t)shape.nparams, 1))
+        return -1;
+    for (int c = 0; c < 3; c++)
+        if (!(is.std[c] > 0) || !isfinite(is.mean[c]))
+            return mr_fail(r, "bad image normalization");
+    cnn_encoder *c = cnn_encoder_new((int)size, (int)width);
+    if (!c)
+        return mr_oom(r);
+    *out = &c->base;
+    c->img = is;
+    cnn *net = &c->net;
+    if (cnn_int8_alloc(net))
+        return mr_oom(r);
+    cnn_int8 *q = net->q;
+    if (mr_get(r, q->act, sizeof q->act) ||
+        mr_floats(r, "the int8 image network", q->scale, net->nchans) ||
+        mr_floats(r, "the int8 image network", q->bias, net->nchans) ||
+        mr_u64(r) != q->ncodes || mr_get(r, q->codes, q->ncodes))
+        return mr_fail(r, "the int8 image network");
+    for (int l = 0; l < CNN_CONVS; l++)
+        if (!(q->act[l] > 0) || !isfinite(q->act[l]))
+            return mr_fail(r, "a bad activation scale in the int8 image network");
+    for (size_t i = 0; i < net->nchans; i++)
+        if (!(q->scale[i] > 0) || !isfinite(q->scale[i]) || !isfinite(q->bias[i]))
+            return mr_fail(r, "a bad weight scale or bias in the int8 image network");
+    cnn_int8_dequantize(net);
+    return 0;
+}
+
+/* ---- int8 ------------------------------------------------------------------------------ */
+
+/* The network's input bound: the normalized pixels' largest magnitude, reached at 0 or 255
+ * (so no image is clipped). */
+static float input_bound(const image_settings *is)
+{
+    float most = 0;
+    for (int ch = 0; ch < 3; ch++)
+        most = fmaxf(most, fmaxf(is->mean[ch], 1 - is->mean[ch]) / is->std[ch]);
+    return most;
+}
+
+int cnn_encoder_quantize(cnn_encoder *c, const unsigned char *pix, size_t n, size_t batch,
+                         int clip, thread_pool *pool)
+{
+    cnn_work w;
+    if (c->net.q || !n || !batch || batch > INT_MAX ||
+        cnn_work_init(&w, &c->net, (int)batch, pool_threads(pool), 0, CNN_PATH_GEMM))
+        return -1;
+    cnn_calib k = {.clip = clip};
+    int r = (k.hist = mem_calloc((size_t)CNN_CONVS * CNN_CALIB_BINS, sizeof *k.hist)) ? 0 : -1;
+    for (k.pass = 0; k.pass < 2 && !r; k.pass++)
+        for (size_t from = 0; from < n && !r; from += batch) {
+            size_t m = n - from < batch ? n - from : batch;
+            fill_job j = {&c->img, w.x, pix + from * (size_t)c->net.size * c->net.size * 3,
+                          NULL, NULL, 0, c->net.size, (int)m};
+            pool_run(pool, run_fill, &j);
+            r = cnn_forward_infer_seen(&c->net, &w, pool, (int)m, cnn_calib_see, &k);
+        }
+    float act_max[CNN_CONVS] = {input_bound(&c->img)};
+    if (!r) {
+        cnn_calib_clips(&k, act_max);
+        r = cnn_quantize(&c->net, act_max);
+    }
+    mem_free(k.hist);
+    cnn_work_free(&w);
+    return r;
 }
 
 int cnn_encoder_load_with_classifier(model_reader *r, encoder **out, label_head *head,

@@ -37,6 +37,17 @@ encoder_work *cnn_encoder_work_new(const encoder *e, size_t batch, int training,
 
 /* The section of a model file (encoder.h); load reads what save wrote. */
 int cnn_encoder_load(model_reader *r, encoder **out);
+/* An int8 network's section (the model file's SECTION_IMAGE_ENCODER_INT8): the settings,
+ * then the int8 form alone (cnn_int8), a quarter of the float one's bytes. */
+void cnn_encoder_save_int8(const encoder *e, model_writer *w);
+int cnn_encoder_load_int8(model_reader *r, encoder **out);
+
+/* The network's int8 form (model/cnn_int8.h), calibrated on n images (S x S x 3 bytes at
+ * its size, one after another) run through the float network in batches of `batch` on
+ * pool's threads; clip 1 chooses each activation's clip for the least distortion, 0 takes
+ * the largest value seen. 0, or -1 out of memory or already int8 (c unchanged). */
+int cnn_encoder_quantize(cnn_encoder *c, const unsigned char *pix, size_t n, size_t batch,
+                         int clip, thread_pool *pool);
 /* The CNN as files before the encoder interface stored it (format 1-6, and format 7's
  * 'CNNI' section): the same fields, with the classifier's weights and bias after the
  * network's in one parameter block, read into head (nlabels outputs). 0, or -1 with r

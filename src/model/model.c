@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/mem.h"
+#include "model/cnn_encoder.h"
 #include "model/embed.h"
 #include "model/ensemble.h"
 #include "nn/linear.h"
@@ -636,3 +637,10 @@ char *shelf_model_describe(const shelf_model *m, int max_labels)
         buf_printf(&b, "  ... (%zu more)\n", m->labels.n - (size_t)max_labels);
     return buf_detach(&b);
 }
+
+int model_image_int8(const shelf_model *m)
+{
+    return m->image && as_const_cnn(m->image)->net.q != NULL;
+}
+
+int model_quantized(const shelf_model *m) { return m->text_head.q || model_image_int8(m); }

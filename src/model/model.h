@@ -170,6 +170,11 @@ int model_top_k(const float *p, int K, int k, int *labels, float *probs);
 /* Builds m->tax from the labels and the label separator of m->read. 0, or -1 out of memory. */
 int model_build_taxonomy(shelf_model *m);
 
+/* 1 when shelf quantize made the model's int8: its bag's head, or its CNN. */
+int model_quantized(const shelf_model *m);
+/* The image side's CNN in its int8 form (model/cnn_int8.h). */
+int model_image_int8(const shelf_model *m);
+
 /* The bag of a model's text side (NULL when it has none). */
 static inline const bag_encoder *model_bag(const shelf_model *m)
 {

@@ -24,6 +24,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "io/outfile.h"
+#include "model/cnn_encoder.h"
 
 #define MODEL_MAGIC "SHELFMDL"
 enum { MODEL_VERSION = 7, FIRST_SECTIONED = 7, HEADER_SIZE = 24 };
@@ -131,6 +132,11 @@ static void put_image_encoder(model_writer *w, const void *ctx)
     e->ops->save(e, w);
 }
 
+static void put_image_encoder_int8(model_writer *w, const void *ctx)
+{
+    cnn_encoder_save_int8(((const shelf_model *)ctx)->image, w);
+}
+
 static void put_text_head_int8(model_writer *w, const void *ctx)
 {
     label_head_save_int8(&((const shelf_model *)ctx)->text_head, w);
@@ -223,7 +229,10 @@ static void put_sections(model_writer *w, const shelf_model *m)
             mw_section(w, SECTION_TEXT_HEAD, put_text_head, m);
     }
     if (m->image) {
-        mw_section(w, SECTION_IMAGE_ENCODER, put_image_encoder, m);
+        if (model_image_int8(m))
+            mw_section(w, SECTION_IMAGE_ENCODER_INT8, put_image_encoder_int8, m);
+        else
+            mw_section(w, SECTION_IMAGE_ENCODER, put_image_encoder, m);
         mw_section(w, SECTION_IMAGE_HEAD, put_image_head, m);
     }
     if (m->modality == SHELF_MODALITY_BOTH)

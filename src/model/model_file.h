@@ -27,6 +27,7 @@ enum {
                                                     head, as format 7 first wrote it */
     SECTION_IMAGE_ENCODER = MODEL_TAG('E', 'N', 'C', 'I'),
     SECTION_IMAGE_HEAD = MODEL_TAG('H', 'E', 'D', 'I'),
+    SECTION_IMAGE_ENCODER_INT8 = MODEL_TAG('E', 'N', 'I', '8'), /* the CNN's int8 form */
     SECTION_CNN = MODEL_TAG('C', 'N', 'N', 'I'),       /* read only: the CNN with its classifier,
                                                     as format 7 first wrote it */
     SECTION_FUSION = MODEL_TAG('F', 'U', 'S', 'E'),    /* read only: the per-branch head, as

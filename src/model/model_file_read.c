@@ -346,6 +346,7 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
     const int parts = tag == SECTION_TEXT_ENCODER || tag == SECTION_TEXT_HEAD ||
                       tag == SECTION_TEXT_HEAD_INT8 ||
                       tag == SECTION_SEQ || tag == SECTION_IMAGE_ENCODER ||
+                      tag == SECTION_IMAGE_ENCODER_INT8 ||
                       tag == SECTION_IMAGE_HEAD || tag == SECTION_CNN || tag == SECTION_FUSION ||
                       tag == SECTION_FUSION_HEAD || tag == SECTION_ENSEMBLE;
     if (parts && !ls->have_labels) /* encoders and heads are sized by the labels */
@@ -407,6 +408,10 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return get_seq(r, m);
     case SECTION_IMAGE_ENCODER:
         return get_encoder(r, &m->image, 1);
+    case SECTION_IMAGE_ENCODER_INT8:
+        if (m->image)
+            return mr_fail(r, "two encoders of one side");
+        return cnn_encoder_load_int8(r, &m->image);
     case SECTION_IMAGE_HEAD:
         return get_head(r, m->image, &m->image_head, model_num_labels(m));
     case SECTION_CNN:

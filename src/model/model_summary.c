@@ -50,7 +50,7 @@ void shelf_model_summarize(const shelf_model *m, shelf_model_summary *out)
         .logit_adjustment = m->log_prior ? m->adjust_tau : -1,
         .hierarchical = m->hierarchical,
         .dim = model_bag(m) ? model_bag(m)->dim : 0,
-        .quantized = m->text_head.q ? 8 : 0,
+        .quantized = model_quantized(m) ? 8 : 0,
         .image_size = m->image ? image_encoder_size(m->image) : 0,
         .width = m->image ? as_const_cnn(m->image)->net.width : 0,
         .skipped_images = in->skipped_images,

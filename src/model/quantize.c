@@ -1,19 +1,25 @@
 /* shelf quantize: the sparse bag's label head as int8 rows (nn/int8_rows.h), and with a
  * cutoff only the features that weigh most, the rest dropped from the bag as if training
- * had never kept them. */
+ * had never kept them; the CNN's int8 form (model/cnn_int8.h), calibrated on sample
+ * images. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/mem.h"
+#include "core/threadpool.h"
+#include "image/image_set.h"
 #include "model/bag_encoder.h"
+#include "model/cnn_encoder.h"
+#include "model/cnn_int8.h"
 #include "model/label_head.h"
 #include "model/model.h"
 
 shelf_quantize_options shelf_quantize_options_default(void)
 {
-    return (shelf_quantize_options){.cutoff = 0, .drop = SHELF_QUANTIZE_DROP};
+    return (shelf_quantize_options){
+        .cutoff = 0, .drop = SHELF_QUANTIZE_DROP, .images = SHELF_QUANTIZE_IMAGES};
 }
 
 typedef struct ranked {
@@ -81,6 +87,65 @@ static size_t head_bytes(const label_head *h)
     return h->nparams * 4 + (h->q ? int8_rows_bytes(h->q) : 0);
 }
 
+/* The image side's int8 form (model/cnn_int8.h), calibrated on the images of up to
+ * o->images products spread over the calibration catalog. */
+static shelf_status quantize_image(shelf_model *m, const shelf_quantize_options *o,
+                                   shelf_quantize_report *rep, shelf_error *err)
+{
+    const shelf_catalog *cat = o->calibration;
+    const size_t total = cat ? shelf_catalog_size(cat) : 0;
+    if (!total)
+        return err_set(err, SHELF_EINVAL, "an image model's int8 activations are calibrated "
+                       "on sample images: give a catalog of products with images (shelf "
+                       "quantize --calibrate FILE; the training catalog serves)");
+    const size_t n = o->images > 0 && (size_t)o->images < total ? (size_t)o->images : total;
+    const char **refs = mem_alloc(n * sizeof *refs);
+    long *lines = mem_alloc(n * sizeof *lines);
+    thread_pool *pool = pool_new(o->threads);
+    image_set set = {0};
+    shelf_status st = SHELF_OK;
+    if (!refs || !lines || !pool) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) { /* spread: a catalog is often sorted by category */
+        const shelf_product *p = shelf_catalog_get(cat, i * total / n);
+        refs[i] = p->image;
+        lines[i] = p->line;
+    }
+    cnn_encoder *c = as_cnn(m->image);
+    const size_t bytes = (size_t)c->net.size * (size_t)c->net.size * 3;
+    if ((st = image_set_load(&set, shelf_catalog_path(cat), refs, lines, NULL, n, c->net.size,
+                             pool, err)) != SHELF_OK)
+        goto done;
+    size_t good = 0;
+    for (size_t i = 0; i < n; i++)
+        if (set.ok[i])
+            memmove(set.pix + good++ * bytes, set.pix + i * bytes, bytes);
+    if (!good) {
+        st = err_set(err, SHELF_EDATA, "none of the %zu calibration products has a usable "
+                     "image; the first: %s", n, set.first_error);
+        goto done;
+    }
+    if (rep) {
+        rep->images = (long)good;
+        rep->bad_images = (long)(n - good);
+        rep->bytes_before += (c->net.nparams + c->net.nstats) * 4;
+    }
+    if (cnn_encoder_quantize(c, set.pix, good, 64, 1, pool)) {
+        st = err_set(err, SHELF_ENOMEM, "out of memory calibrating the image network");
+        goto done;
+    }
+    if (rep)
+        rep->bytes_after += c->net.q->ncodes + c->net.nchans * 8;
+done:
+    image_set_free(&set);
+    pool_free(pool);
+    mem_free(refs);
+    mem_free(lines);
+    return st;
+}
+
 shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *o,
                                   shelf_quantize_report *rep, shelf_error *err)
 {
@@ -91,62 +156,74 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
         memset(rep, 0, sizeof *rep);
     if (!m)
         return err_set(err, SHELF_EINVAL, "no model to quantize");
-    if (m->text_head.q)
+    if (model_quantized(m))
         return err_set(err, SHELF_EINVAL, "the model is already quantized (int8)");
     if (m->nmembers)
         return err_set(err, SHELF_EINVAL, "an ensemble cannot be quantized yet: quantize "
                        "its members' models instead (sparse bags) before combining them");
-    if (m->image)
-        return err_set(err, SHELF_EINVAL, "models with an image side (the CNN) cannot be "
-                       "quantized yet: only the bag of n-grams' text models can");
-    const bag_encoder *b = model_bag(m);
-    if (!b || b->dim)
+    const bag_encoder *b = m->text ? model_bag(m) : NULL;
+    if (m->text && (!b || b->dim))
         return err_set(err, SHELF_EINVAL, "only the bag of n-grams without --dim can be "
                        "quantized so far; this model's text encoder is %s",
                        b ? "the bag with embeddings (--dim)" : m->text->ops->name);
-    if (m->text_head.out > INT8_ROWS_MAX_COLS)
+    if (m->text && m->text_head.out > INT8_ROWS_MAX_COLS)
         return err_set(err, SHELF_EINVAL, "an int8 head scores at most %d labels (or taxonomy "
                        "nodes); this one scores %d", INT8_ROWS_MAX_COLS, m->text_head.out);
-    if (o->cutoff < 0 || !(o->drop >= 0 && o->drop < 1))
-        return err_set(err, SHELF_EINVAL, "quantize: the cutoff must be >= 0 and drop in "
-                       "[0, 1) (got %ld and %g)", o->cutoff, (double)o->drop);
-    const uint32_t n = o->cutoff && (unsigned long)o->cutoff < b->nrows ? (uint32_t)o->cutoff
-                                                                        : b->nrows;
+    if (o->cutoff < 0 || !(o->drop >= 0 && o->drop < 1) || o->images < 0)
+        return err_set(err, SHELF_EINVAL, "quantize: the cutoff must be >= 0, drop in [0, 1) "
+                       "and the calibration images >= 0 (got %ld, %g and %ld)", o->cutoff,
+                       (double)o->drop, o->images);
+    if (m->image && !o->calibration)
+        return quantize_image(m, o, rep, err); /* says what is missing */
+    const uint32_t n = !b ? 0
+                       : o->cutoff && (unsigned long)o->cutoff < b->nrows ? (uint32_t)o->cutoff
+                                                                         : b->nrows;
     uint32_t *keep = NULL;
     bag_encoder *kept = NULL;
-    label_head q;
-    if (n < b->nrows) {
+    label_head q = {0};
+    shelf_status st = SHELF_OK;
+    if (b && n < b->nrows) {
         keep = mem_alloc(((size_t)n ? n : 1) * sizeof *keep);
         if (!keep || rows_to_keep(b, &m->text_head, n, keep) ||
             !(kept = bag_keep_rows(b, keep, n)))
             goto oom;
     }
-    if (label_head_quantize(&m->text_head, keep, n, o->drop, &q))
+    if (b && label_head_quantize(&m->text_head, keep, n, o->drop, &q))
         goto oom;
-    if (rep) {
+    /* the image side last: it may fail on its images, and m changes only on success */
+    if (m->image && (st = quantize_image(m, o, rep, err)) != SHELF_OK) {
+        label_head_free(&q);
+        goto fail;
+    }
+    if (b && rep) {
         rep->rows_before = b->nrows;
         rep->rows_after = n;
         rep->weights_before = m->text_head.in * (size_t)m->text_head.out;
         rep->weights_after = int8_rows_ncodes(q.q);
-        rep->bytes_before = head_bytes(&m->text_head) + (size_t)b->nrows * 8;
-        rep->bytes_after = head_bytes(&q) + (size_t)n * 8;
+        rep->bytes_before += head_bytes(&m->text_head) + (size_t)b->nrows * 8;
+        rep->bytes_after += head_bytes(&q) + (size_t)n * 8;
     }
     if (kept) {
         encoder_free(m->text);
         m->text = &kept->base;
     }
-    label_head_free(&m->text_head);
-    m->text_head = q;
+    if (b) {
+        label_head_free(&m->text_head);
+        m->text_head = q;
+    }
     if (m->state) { /* a checkpoint's training state (a float copy of the head) is not kept */
         mem_free(m->state->best);
+        mem_free(m->state->extra);
         mem_free(m->state);
         m->state = NULL;
     }
     mem_free(keep);
     return SHELF_OK;
 oom:
+    st = err_set(err, SHELF_ENOMEM, "out of memory quantizing %u feature rows", n);
+fail:
     if (kept)
         encoder_free(&kept->base);
     mem_free(keep);
-    return err_set(err, SHELF_ENOMEM, "out of memory quantizing %u feature rows", n);
+    return st;
 }
