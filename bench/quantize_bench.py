@@ -18,10 +18,22 @@ Test accuracy (shelf eval; for fastText, its predictions scored as bench/text.sh
 model file size, and prediction throughput (the test split repeated to --predict-rows
 products, model loading included, output to /dev/null).
 Writes OUT/quantize-results.md (also printed) and OUT/quantize-results.jsonl.
+
+The CNN (--cnn, or --cnn-only), on fashion's photos:
+ * shelf float: `shelf train --modality image --threads 2 --seed 1` on train, with valid
+   (or --cnn-model, a model trained so before, to save the half hour).
+ * shelf int8: `shelf quantize --calibrate train.csv` (512 training images), with the clip
+   that least distorts each activation (the default) and with --clip-max; the one kept is
+   the better on valid, never test.
+Test accuracy, and the network's images/s as `shelf eval --threads 2` tells it (decoded
+images through the network and the head, the median of --cnn-repeats runs, float and int8
+alternating); also `shelf predict`'s wall-clock images/s, decoding included. Writes
+OUT/quantize-cnn.md and .jsonl.
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -172,6 +184,109 @@ def bench_dataset(run, a, name, emit):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cnn_eval(run, a, tag, model, data):
+    """Accuracy and the network's images/s (shelf eval tells it) of an image model."""
+    e = run.timed(tag, [a.shelf, "eval", "--model", model, "--data", data, "--json", "--threads", tb.THREADS])
+    if not e["ok"]:
+        return None
+    j = json.loads(e["stdout"])
+    m = re.search(r"\(([\d.]+) images/s\)", open(os.path.join(run.logdir, tag + ".log")).read().split("$ ")[-1])
+    return dict(accuracy=j["accuracy"], macro_f1=j.get("macro_f1"), net_per_s=float(m.group(1)) if m else None)
+
+
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    return xs[len(xs) // 2] if xs else None
+
+
+def bench_cnn(run, a, emit):
+    d = os.path.join(a.data, "fashion")
+    trp, vap, tep = (os.path.join(d, s + ".csv") for s in ("train", "valid", "test"))
+    print("== fashion CNN", file=sys.stderr, flush=True)
+    tmp = tempfile.mkdtemp(prefix="shelf-quantize-cnn-", dir=a.tmp)
+    try:
+        model = a.cnn_model or os.path.join(tmp, "cnn.shelf")
+        if not a.cnn_model:
+            t = run.timed("cnn-train", [a.shelf, "train", "--train", trp, "--valid", vap, "--out", model,
+                                        "--modality", "image", "--threads", tb.THREADS, "--seed", "1", "--quiet"])
+            if not t["ok"]:
+                emit(dict(kind="error", dataset="fashion-cnn", error="train failed: " + t["stderr_tail"]))
+                return []
+        variants = {}
+        for label, extra in (("int8", []), ("int8, --clip-max", ["--clip-max"])):
+            out = os.path.join(tmp, "cnn-%d.shelf" % len(variants))
+            q = run.timed("cnn-quantize-%d" % len(variants),
+                          [a.shelf, "quantize", "--model", model, "--out", out, "--calibrate", trp,
+                           "--threads", tb.THREADS] + extra)
+            if q["ok"]:
+                v = cnn_eval(run, a, "cnn-valid-%d" % len(variants), out, vap)
+                variants[label] = dict(path=out, valid=v and v["accuracy"], quantize_s=q["wall_s"])
+        fv = cnn_eval(run, a, "cnn-valid-float", model, vap)
+        chosen = max(variants, key=lambda k: variants[k]["valid"] or 0, default=None)
+        emit(dict(kind="cnn-valid", float_valid=fv and fv["accuracy"],
+                  **{k: v["valid"] for k, v in variants.items()}, chosen=chosen))
+        systems = [("shelf float", model)] + ([("shelf " + chosen, variants[chosen]["path"])] if chosen else [])
+        recs = {name: dict(system=name, model_mb=tb.mb(path), rates=[], wall_rates=[]) for name, path in systems}
+        big = os.path.join(tmp, "test-big.csv")
+        with open(tep, encoding="utf-8") as f:
+            head, body = f.readline(), f.readlines()
+        with open(big, "w", encoding="utf-8") as f:  # images made absolute: the file is elsewhere
+            f.write(head)
+            col = head.strip().split(",").index("image")
+            for _ in range(4):
+                for line in body:
+                    cells = line.split(",")
+                    cells[col] = os.path.abspath(os.path.join(d, cells[col]))
+                    f.write(",".join(cells))
+        n_big = 4 * len(body)
+        for rep in range(a.cnn_repeats):
+            for name, path in systems:
+                e = cnn_eval(run, a, "cnn-test-%s-%d" % (name.replace(" ", "_").replace(",", ""), rep), path, tep)
+                if e:
+                    recs[name].update(accuracy=e["accuracy"], macro_f1=e["macro_f1"])
+                    recs[name]["rates"].append(e["net_per_s"])
+                p = run.timed("cnn-predict-%s-%d" % (name.replace(" ", "_").replace(",", ""), rep),
+                              [a.shelf, "predict", "--model", path, "--data", big, "--threads", tb.THREADS],
+                              stdout_path=os.devnull)
+                if p["ok"]:
+                    recs[name]["wall_rates"].append(n_big / max(p["wall_s"], 0.01))
+        out = []
+        for name, _ in systems:
+            r = recs[name]
+            r.update(net_per_s=median(r.pop("rates")), predict_per_s=median(r.pop("wall_rates")))
+            if name != "shelf float":
+                r.update(quantize_s=variants[chosen]["quantize_s"])
+            emit(dict(kind="cnn", **r))
+            out.append(r)
+        return out
+    finally:
+        if not a.keep_tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report_cnn(recs, valid):
+    fl = recs[0] if recs else {}
+    lines = ["# The CNN in int8 against float (fashion, 2 threads)", "",
+             "Validation accuracy: float %s; %s; kept: %s." % (
+                 fmt(valid.get("float_valid"), "%.4f"),
+                 ", ".join("%s %s" % (k, fmt(v, "%.4f")) for k, v in valid.items()
+                           if k not in ("kind", "float_valid", "chosen")),
+                 valid.get("chosen")), "",
+             "| system | test accuracy | vs float (points) | model MB | network images/s | vs float | "
+             "predict images/s (decoding included) | vs float |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in recs:
+        def ratio(k):
+            return "%.2fx" % (r[k] / fl[k]) if r.get(k) and fl.get(k) else ""
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["system"], fmt(r.get("accuracy"), "%.4f"),
+            "%+.2f" % (100 * (r["accuracy"] - fl["accuracy"])) if r.get("accuracy") is not None and
+            fl.get("accuracy") is not None else "",
+            fmt(r.get("model_mb"), "%.2f"), fmt(r.get("net_per_s"), "%.0f"), ratio("net_per_s"),
+            fmt(r.get("predict_per_s"), "%.0f"), ratio("predict_per_s")))
+    return "\n".join(lines) + "\n"
+
+
 def fmt(v, spec):
     return "" if v is None else spec % v
 
@@ -211,10 +326,29 @@ def main():
     ap.add_argument("--predict-rows", type=int, default=50000)
     ap.add_argument("--keep-tmp", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--cnn", action="store_true", help="also the CNN's int8 inference on fashion")
+    ap.add_argument("--cnn-only", action="store_true", help="only the CNN")
+    ap.add_argument("--cnn-model", help="a float fashion CNN trained before (else trained here)")
+    ap.add_argument("--cnn-repeats", type=int, default=3)
     ap.add_argument("datasets", nargs="*", default=tb.DATASETS)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     run = tb.Runner(os.path.join(a.out, "logs"), a.verbose)
+    if a.cnn or a.cnn_only:
+        cl = open(os.path.join(a.out, "quantize-cnn.jsonl"), "w")
+        seen = {}
+
+        def emit_cnn(r):
+            cl.write(json.dumps(r) + "\n")
+            cl.flush()
+            if r.get("kind") == "cnn-valid":
+                seen.update(r)
+        md = report_cnn(bench_cnn(run, a, emit_cnn), seen)
+        with open(os.path.join(a.out, "quantize-cnn.md"), "w") as f:
+            f.write(md)
+        print(md)
+        if a.cnn_only:
+            return
     jl = open(os.path.join(a.out, "quantize-results.jsonl"), "w")
 
     def emit(r):

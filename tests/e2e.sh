@@ -899,7 +899,37 @@ EOF2
 expect_ok "  it evaluates" "$SHELF" eval --model m8.shelf --data test.csv --json
 expect_ok "  it embeds" "$SHELF" embed --model m8.shelf --data test.csv --out m8.npy
 expect_error "quantizing a quantized model says so" 'already quantized' "$SHELF" quantize --model m8.shelf --out x.shelf
-expect_error "quantizing an image model is refused" 'cannot be quantized yet' "$SHELF" quantize --model img.shelf --out x.shelf
+expect_error "quantizing an image model without --calibrate says what it needs" 'calibrate' "$SHELF" quantize --model w16-ALL-1.shelf --out x.shelf
+# width 16: oneDNN's int8 kernels where the CPU has AVX-512 VNNI, the float path elsewhere
+expect_ok "quantize the CNN, calibrated on its training images" "$SHELF" quantize --model w16-ALL-1.shelf --out w16-8.shelf --calibrate imgs/train.csv --images 40
+grep -q "calibrated on 40 images" err.txt && pass "  it says what it calibrated on" || fail "  CNN quantize summary ($(cat err.txt))"
+[ "$(stat -c %s w16-8.shelf)" -lt "$(stat -c %s w16-ALL-1.shelf)" ] && pass "  the file is smaller" || fail "  CNN int8 size"
+"$SHELF" info --model w16-8.shelf 2>&1 | grep -q "image CNN.*int8" && pass "  info says int8" || fail "  info of the int8 CNN"
+"$SHELF" predict --model w16-ALL-1.shelf --data imgs/test.csv --output-format jsonl > pf.jsonl 2>/dev/null
+expect_ok "  it predicts" "$SHELF" predict --model w16-8.shelf --data imgs/test.csv --output-format jsonl
+python3 - pf.jsonl out.txt <<'EOF2' && pass "  nearly every label as the float model's" || fail "  int8 CNN predictions ($(head -c 200 out.txt))"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) > 0
+same = sum(x["labels"][0] == y["labels"][0] for x, y in zip(a, b))
+assert same >= 0.9 * len(a), (same, len(a))
+EOF2
+ONEDNN_MAX_CPU_ISA=AVX2 "$SHELF" predict --model w16-8.shelf --data imgs/test.csv --output-format jsonl > pa.jsonl 2>/dev/null
+python3 - out.txt pa.jsonl <<'EOF2' && pass "  without AVX-512 (the float path on its codes) nearly the same labels" || fail "  int8 CNN on AVX2"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) > 0 and sum(x["labels"][0] == y["labels"][0] for x, y in zip(a, b)) >= 0.9 * len(a)
+EOF2
+expect_ok "  it evaluates" "$SHELF" eval --model w16-8.shelf --data imgs/test.csv --json
+expect_ok "  it explains" "$SHELF" predict --model w16-8.shelf --data imgs/test.csv --explain
+expect_ok "  it embeds" "$SHELF" embed --model w16-8.shelf --data imgs/test.csv --out w16-8.npy
+expect_error "  quantizing it again says so" 'already quantized' "$SHELF" quantize --model w16-8.shelf --out x.shelf --calibrate imgs/train.csv
+printf 'id,image,category\n1,nowhere.png,A\n' > nophoto.csv
+expect_error "  calibration without one readable image is refused" 'no.*usable image.*nowhere.png' "$SHELF" quantize --model w16-ALL-1.shelf --out x.shelf --calibrate nophoto.csv
+expect_ok "train --quantize of a CNN" "$SHELF" train --train imgs/train.csv --out tq8.shelf "${W16[@]}" --threads 2 --quantize
+"$SHELF" info --model tq8.shelf 2>&1 | grep -q "image CNN.*int8" && pass "  an int8 CNN" || fail "  train --quantize CNN ($("$SHELF" info --model tq8.shelf 2>&1 | head -4))"
 expect_error "labels add to an int8 model is refused" 'quantized \(int8\)' "$SHELF" labels add --model m8.shelf --data newlabels.csv --out x.shelf
 expect_ok "quantize --cutoff" "$SHELF" quantize --model m.shelf --out m8c.shelf --cutoff 300
 grep -q "300 of [0-9]* features kept" err.txt && pass "  300 features kept" || fail "  cutoff ($(cat err.txt))"

@@ -547,6 +547,29 @@ static shelf_status quantized(const void *arg, shelf_error *err)
     return s;
 }
 
+/* The CNN quantized, calibrated on the catalog's photos, in a fresh copy: a failure leaves
+ * the model as it was; the int8 model then predicts. */
+static shelf_status quantized_image(const void *arg, shelf_error *err)
+{
+    (void)arg;
+    shelf_model *m = NULL;
+    shelf_status s = shelf_model_load(model_paths[IMAGE], &m, err);
+    shelf_quantize_options o = shelf_quantize_options_default();
+    o.calibration = products;
+    o.threads = 2;
+    if (s == SHELF_OK)
+        s = shelf_model_quantize(m, &o, NULL, err);
+    shelf_model_summary sum;
+    if (m)
+        shelf_model_summarize(m, &sum);
+    if (m && s != SHELF_OK && sum.quantized)
+        fail_msg("quantize image: the model changed on a failure");
+    if (s == SHELF_OK)
+        s = predict_products(m, err);
+    shelf_model_free(m);
+    return s;
+}
+
 /* Near-duplicates without a model: the catalog's photos read on two threads, their
  * fingerprints searched and the pairs verified. */
 static shelf_status duplicates_found(const void *arg, shelf_error *err)
@@ -705,6 +728,7 @@ static void predicting_images(void **state)
     fail_both_ways("explained fused", explained_runs, models[FUSED]);
     fail_both_ways("embedded image", embedded_runs, models[IMAGE]);
     fail_both_ways("embedded fused", embedded_runs, models[FUSED]);
+    fail_both_ways("quantize image", quantized_image, NULL);
 }
 
 /* ---- d. a server's request ----------------------------------------------------------- */

@@ -32,6 +32,9 @@ build/tools/make_images "$T/imgs" 6
   --threads 2 2> "$T/err" || { cat "$T/err"; exit 1; }
 "${VG[@]}" "$SHELF" eval --model "$T/i.shelf" --data "$T/imgs/test.csv" --json > /dev/null 2>&1
 "${VG[@]}" "$SHELF" predict --model "$T/i.shelf" --data "$T/imgs/bad.csv" --skip-bad > /dev/null 2>&1
+"${VG[@]}" "$SHELF" quantize --model "$T/i.shelf" --out "$T/i8.shelf" --calibrate "$T/imgs/train.csv" \
+  --images 20 2> /dev/null
+"${VG[@]}" "$SHELF" predict --model "$T/i8.shelf" --data "$T/imgs/bad.csv" --skip-bad > /dev/null 2>&1
 "${VG[@]}" "$SHELF" duplicates --data "$T/imgs/train.csv" --threads 2 > /dev/null 2>&1
 "${VG[@]}" "$SHELF" duplicates --data "$T/imgs/bad.csv" --skip-bad > /dev/null 2>&1
 "${VG[@]}" "$SHELF" train --train "$T/imgs/train.csv" --valid "$T/imgs/valid.csv" \

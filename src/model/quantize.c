@@ -132,7 +132,7 @@ static shelf_status quantize_image(shelf_model *m, const shelf_quantize_options 
         rep->bad_images = (long)(n - good);
         rep->bytes_before += (c->net.nparams + c->net.nstats) * 4;
     }
-    if (cnn_encoder_quantize(c, set.pix, good, 64, 1, pool)) {
+    if (cnn_encoder_quantize(c, set.pix, good, 64, !o->clip_max, pool)) {
         st = err_set(err, SHELF_ENOMEM, "out of memory calibrating the image network");
         goto done;
     }

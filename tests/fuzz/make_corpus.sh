@@ -111,6 +111,9 @@ for m in image both; do
     --threads 1 --quiet --epochs 1 --image-size 16 --width 4 --batch 8 "${buckets[@]}" >/dev/null)
   seed fuzz_model "cnn_$m" 3 "$tmp/$m.model"
 done
+"$shelf" quantize --model "$tmp/image.model" --out "$tmp/image_int8.model" \
+  --calibrate "$tmp/img/train.csv" --images 8 2>/dev/null
+seed fuzz_model cnn_int8 3 "$tmp/image_int8.model"
 text fuzz_model not_a_model 0 'SHELFMDL'
 
 # ---- index files: exact and with an HNSW graph, of the bag model's vectors ----
