@@ -82,6 +82,15 @@ static void clips_follow_the_distribution(void **state)
     assert_float_equal(s.hist[CNN_CALIB_BINS - 1], 1, 0);
     cnn_calib_see(&s, CNN_CONVS - 1, out, 5); /* the last layer is pooled in float */
     assert_float_equal(s.top[CNN_CONVS - 1], 0, 0);
+    /* a broken network's NaN and infinities: noticed in pass 0, counted in no bin after */
+    const float bad[] = {1, NAN, INFINITY, -INFINITY, 3};
+    s.pass = 0;
+    cnn_calib_see(&s, 1, bad, 5);
+    assert_true(s.nonfinite);
+    assert_float_equal(s.top[1], 3, 0);
+    s.pass = 1;
+    s.top[1] = 1e-38f; /* a scale whose inverse is infinite */
+    cnn_calib_see(&s, 1, bad, 5);
     free(k.hist);
 }
 
@@ -169,6 +178,10 @@ static void coded_network_is_close_to_the_float_one(void **state)
     size_t F = (size_t)c.feat * CAP;
     float *want = malloc(F * 4), *got = malloc(F * 4);
     features(&c, CNN_PATH_GEMM, CAP, want, 0);
+    const float wild[CNN_CONVS] = {1, 1, INFINITY, 1, 1, 1, 1}, none[CNN_CONVS] = {1, 0};
+    assert_int_equal(cnn_quantize(&c, wild), -2); /* bounds out of range: refused */
+    assert_int_equal(cnn_quantize(&c, none), -2);
+    assert_null(c.q);
     quantize(&c, 0);
     const cnn_int8 *q = c.q;
     for (int l = 0; l < CNN_CONVS; l++) {

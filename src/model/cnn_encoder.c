@@ -434,7 +434,13 @@ int cnn_encoder_load_int8(model_reader *r, encoder **out)
     if (read_settings(r, &is, &size, &width) || size > CNN_MAX_SIZE || width > CNN_MAX_WIDTH ||
         cnn_shape(&shape, (int)size, (int)width))
         return mr_fail(r, NULL);
-    if (mr_claim(r, "the int8 image network", (uint64_t)shape.nparams, 1))
+    /* its bytes: the activations' scales, two counted float arrays, the counted codes */
+    uint64_t ncodes = 0;
+    for (int l = 0; l < CNN_CONVS; l++)
+        ncodes += (uint64_t)shape.conv[l].cout * shape.conv[l].cin * shape.conv[l].k *
+                  shape.conv[l].k;
+    if (mr_claim(r, "the int8 image network", 4 * CNN_CONVS + 24 + 8 * shape.nchans + ncodes,
+                 1))
         return -1;
     for (int c = 0; c < 3; c++)
         if (!(is.std[c] > 0) || !isfinite(is.mean[c]))
@@ -453,12 +459,8 @@ int cnn_encoder_load_int8(model_reader *r, encoder **out)
         mr_floats(r, "the int8 image network", q->bias, net->nchans) ||
         mr_u64(r) != q->ncodes || mr_get(r, q->codes, q->ncodes))
         return mr_fail(r, "the int8 image network");
-    for (int l = 0; l < CNN_CONVS; l++)
-        if (!(q->act[l] > 0) || !isfinite(q->act[l]))
-            return mr_fail(r, "a bad activation scale in the int8 image network");
-    for (size_t i = 0; i < net->nchans; i++)
-        if (!(q->scale[i] > 0) || !isfinite(q->scale[i]) || !isfinite(q->bias[i]))
-            return mr_fail(r, "a bad weight scale or bias in the int8 image network");
+    if (cnn_int8_check(net))
+        return mr_fail(r, "a scale or bias out of range in the int8 image network");
     cnn_int8_dequantize(net);
     return 0;
 }
@@ -493,6 +495,8 @@ int cnn_encoder_quantize(cnn_encoder *c, const unsigned char *pix, size_t n, siz
             r = cnn_forward_infer_seen(&c->net, &w, pool, (int)m, cnn_calib_see, &k);
         }
     float act_max[CNN_CONVS] = {input_bound(&c->img)};
+    if (!r && k.nonfinite)
+        r = -2;
     if (!r) {
         cnn_calib_clips(&k, act_max);
         r = cnn_quantize(&c->net, act_max);

@@ -64,10 +64,38 @@ void cnn_int8_dequantize(cnn *c)
     }
 }
 
+/* Scales kept within this range, and what the kernels derive from them finite. */
+#define SCALE_MIN 1e-30f
+#define SCALE_MAX 1e30f
+
+static int scale_ok(float s) { return s >= SCALE_MIN && s <= SCALE_MAX; }
+
+int cnn_int8_check(const cnn *c)
+{
+    const cnn_int8 *q = c->q;
+    for (int l = 0; l < CNN_CONVS; l++) {
+        if (!scale_ok(q->act[l]))
+            return -1;
+        float next = l + 1 < CNN_CONVS ? q->act[l + 1] : 1;
+        for (int ch = 0; ch < c->conv[l].cout; ch++) {
+            size_t at = c->chan_off[l] + (size_t)ch;
+            float step = q->act[l] * q->scale[at]; /* a unit of the s32 sums */
+            if (!scale_ok(q->scale[at]) || !isfinite(q->bias[at]) || !(step > 0) ||
+                !isfinite(q->scale[at] * 127) || !isfinite(q->bias[at] / step) ||
+                !isfinite(step / next) || !(step / next > 0))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 int cnn_quantize(cnn *c, const float act_max[CNN_CONVS])
 {
     if (c->q)
         return -1;
+    for (int l = 0; l < CNN_CONVS; l++)
+        if (!scale_ok(act_max[l]))
+            return -2;
     cnn tmp = *c; /* the float network's batch norm is read before the int8 form replaces it */
     if (cnn_int8_alloc(&tmp))
         return -1;
@@ -83,13 +111,18 @@ int cnn_quantize(cnn *c, const float act_max[CNN_CONVS])
             const float *w = c->params + c->w_off[l] + ch * per;
             for (size_t i = 0; i < per; i++)
                 most = fmaxf(most, fabsf(w[i] * bn));
-            float sc = most > 0 ? most / 127 : 1;
+            /* a channel of (nearly) nothing keeps zeros: its scale stays a number */
+            float sc = most >= 127 * SCALE_MIN ? most / 127 : 1;
             int8_t *code = q->codes + q->code_off[l] + ch * per;
             for (size_t i = 0; i < per; i++)
-                code[i] = (int8_t)lrintf(w[i] * bn / sc);
+                code[i] = most >= 127 * SCALE_MIN ? (int8_t)lrintf(w[i] * bn / sc) : 0;
             q->scale[c->chan_off[l] + (size_t)ch] = sc;
             q->bias[c->chan_off[l] + (size_t)ch] = shift;
         }
+    }
+    if (!isfinite(tmp.q->act[0]) || cnn_int8_check(&tmp)) { /* a float network gone bad */
+        cnn_int8_free(&tmp);
+        return -2;
     }
     c->q = q;
     cnn_int8_dequantize(c);
@@ -105,20 +138,26 @@ void cnn_calib_see(void *user, int layer, const float *out, size_t count)
         return;
     if (k->pass == 0) {
         float most = k->top[layer];
-        for (size_t i = 0; i < count; i++)
-            most = fmaxf(most, out[i]);
+        for (size_t i = 0; i < count; i++) {
+            if (!isfinite(out[i]))
+                k->nonfinite = 1;
+            else
+                most = fmaxf(most, out[i]);
+        }
         k->top[layer] = most;
         return;
     }
     double *h = k->hist + (size_t)layer * CNN_CALIB_BINS;
     float top = k->top[layer], per = top > 0 ? CNN_CALIB_BINS / top : 0;
+    if (!isfinite(per))
+        per = 0;
     for (size_t i = 0; i < count; i++) {
-        if (out[i] <= 0) {
+        if (!(out[i] > 0)) {
             k->zeros[layer]++;
             continue;
         }
-        int b = (int)(out[i] * per);
-        h[b < CNN_CALIB_BINS ? b : CNN_CALIB_BINS - 1]++;
+        float f = out[i] * per; /* compared as a float: no conversion out of range */
+        h[f < CNN_CALIB_BINS - 1 ? (int)f : CNN_CALIB_BINS - 1]++;
     }
 }
 

@@ -13,9 +13,12 @@ void cnn_int8_free(cnn *c);
 /* The int8 form of the float network c, given each convolution's input bound: act_max[0]
  * the image's largest magnitude, act_max[l] the clip of convolution l - 1's output. Batch
  * norm is folded in, each output channel's weights coded in [-127, 127]; c->params then
- * hold the codes' values (what the float paths run). 0, or -1 out of memory or already
- * int8 (c unchanged). */
+ * hold the codes' values (what the float paths run). 0; -1 out of memory or already int8;
+ * -2 for bounds, weights or batch norm out of range (c unchanged in both). */
 int cnn_quantize(cnn *c, const float act_max[CNN_CONVS]);
+/* 0 when c->q's scales are within range and what the kernels derive from them (the
+ * biases in the units of the s32 sums, the output scales) finite; else -1. */
+int cnn_int8_check(const cnn *c);
 /* c->params and c->stats from c->q (after reading a file). */
 void cnn_int8_dequantize(cnn *c);
 
@@ -26,6 +29,7 @@ void cnn_int8_dequantize(cnn *c);
 enum { CNN_CALIB_BINS = 2048 };
 typedef struct cnn_calib {
     int pass, clip;
+    int nonfinite; /* pass 0 saw a NaN or an infinity: the float network is broken */
     float top[CNN_CONVS];
     double zeros[CNN_CONVS];
     double *hist; /* CNN_CONVS x CNN_CALIB_BINS, zeroed, for pass 1 */

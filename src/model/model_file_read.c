@@ -74,7 +74,7 @@ int model_read_seq(model_reader *r, shelf_model *m, seq_kind kind, const uint32_
 
 /* Which sections were read, for those that need an earlier one. */
 typedef struct load_state {
-    int have_model, have_read, have_labels;
+    int have_model, have_read, have_labels, have_info;
 } load_state;
 
 static int get_model_kind(model_reader *r, shelf_model *m)
@@ -362,8 +362,8 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         if (model_read_labels(r, m))
             return -1;
         return model_build_taxonomy(m) ? mr_oom(r) : 0;
-    case SECTION_INFO:
-        return get_info(r, m);
+    case SECTION_INFO: /* its strings would be read over the first's */
+        return ls->have_info++ ? mr_fail(r, "two info sections") : get_info(r, m);
     case SECTION_CURVE:
         return get_curve(r, m);
     case SECTION_THRESHOLD: {
@@ -397,7 +397,8 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         m->temperature = mr_f32(r);
         return r->failed ? -1 : model_check_settings(r, m);
     case SECTION_SEEN:
-        return model_read_seen(r, m);
+        return m->seen ? mr_fail(r, "two sets of training texts' hashes")
+                       : model_read_seen(r, m);
     case SECTION_TEXT_ENCODER:
         return get_encoder(r, &m->text, 0);
     case SECTION_TEXT_HEAD:

@@ -132,8 +132,12 @@ static shelf_status quantize_image(shelf_model *m, const shelf_quantize_options 
         rep->bad_images = (long)(n - good);
         rep->bytes_before += (c->net.nparams + c->net.nstats) * 4;
     }
-    if (cnn_encoder_quantize(c, set.pix, good, 64, !o->clip_max, pool)) {
-        st = err_set(err, SHELF_ENOMEM, "out of memory calibrating the image network");
+    int r = cnn_encoder_quantize(c, set.pix, good, 64, !o->clip_max, pool);
+    if (r) {
+        st = r == -2 ? err_set(err, SHELF_EDATA, "the image network gives values out of "
+                               "range (not numbers, or beyond int8's reach): it cannot be "
+                               "quantized; retrain it")
+                     : err_set(err, SHELF_ENOMEM, "out of memory calibrating the image network");
         goto done;
     }
     if (rep)

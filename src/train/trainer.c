@@ -150,6 +150,9 @@ static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
     if (o->resume && !o->resume->state)
         return err_set(err, SHELF_EINVAL, "--resume: the file is a model, not a checkpoint "
                        "(shelf train --checkpoint writes them)");
+    if (o->resume && model_quantized(o->resume))
+        return err_set(err, SHELF_EINVAL, "--resume: the model is quantized (int8), not a "
+                       "checkpoint");
     if (o->resume && (image ? o->resume->modality != SHELF_MODALITY_IMAGE
                             : !model_bag(o->resume) || model_bag(o->resume)->dim ||
                                   o->resume->text_head.q))
