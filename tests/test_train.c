@@ -46,11 +46,15 @@ static int scripted_step(void *ctx, int tid, const uint32_t *rows, size_t n, int
     return 0;
 }
 
-static double scripted_validation(void *ctx)
+/* The script's accuracy, as products right of the trainee's 1000 (the loop's share). */
+static int scripted_validation(void *ctx, size_t from, size_t to, size_t *correct)
 {
     script *s = ctx;
     s->validations++;
-    return s->accuracy[s->epoch];
+    assert_int_equal(from, 0);
+    assert_int_equal(to, 1000);
+    *correct = (size_t)lround(s->accuracy[s->epoch] * 1000);
+    return 0;
 }
 
 static int progress_calls;
@@ -79,7 +83,7 @@ static shelf_status run(script *s, int hogwild, int threads, int patience, int w
     assert_int_equal(balance_init(&bal, SHELF_BALANCE_NONE, 0.5f, y, N, 1), 0);
     shelf_catalog *valid = with_valid ? valid_catalog() : NULL;
     trainee t = {.ctx = s, .hogwild = hogwild, .batch = 3, .step = scripted_step,
-                 .validate = scripted_validation, .blocks = {&s->param}, .sizes = {1},
+                 .validate = scripted_validation, .nvalid = 1000, .blocks = {&s->param}, .sizes = {1},
                  .nblocks = 1};
     loop_options o = {NULL, valid, y, N, &bal, EPOCHS, threads, patience, 7, count_progress,
                       NULL, NULL, .comm = NULL};

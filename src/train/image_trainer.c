@@ -258,23 +258,29 @@ static int train_step(trainer *tr, const encoder_batch *b, double *loss)
 }
 
 /* Top-1 accuracy of the current network on the validation images, decoded once. */
-static double valid_accuracy(void *ctx)
+/* The validation images [from, to) (of the good ones) predicted right: the images from
+ * the first's to the last's through the network at once. */
+static int valid_correct(void *ctx, size_t from, size_t to, size_t *correct)
 {
     trainer *tr = ctx;
     const shelf_model *m = tr->m;
     const labelled_images *v = tr->valid;
-    size_t K = (size_t)model_num_labels(m), correct = 0;
+    size_t K = (size_t)model_num_labels(m), S = (size_t)image_encoder_size(m->image);
+    *correct = 0;
+    if (from >= to)
+        return 0;
+    size_t a = v->index[from], b = (size_t)v->index[to - 1] + 1;
     float *probs = tr->valid_probs;
     if (image_model_probs(m->image, &m->image_head, tr->work, (size_t)tr->o->batch,
-                          v->set.pix, v->set.n, 0, probs, NULL, 0))
+                          v->set.pix + a * S * S * 3, b - a, 0, probs, NULL, 0))
         return -1;
-    for (size_t i = 0; i < v->n; i++) {
+    for (size_t i = from; i < to; i++) {
         int best;
         float p;
-        model_top_k(probs + (size_t)v->index[i] * K, (int)K, 1, &best, &p);
-        correct += v->y[i] == best;
+        model_top_k(probs + (size_t)(v->index[i] - a) * K, (int)K, 1, &best, &p);
+        *correct += v->y[i] == best;
     }
-    return v->n ? (double)correct / (double)v->n : 0;
+    return 0;
 }
 
 /* Each image's augmentation is seeded by its place in the run. */
@@ -415,7 +421,8 @@ static shelf_status train_epochs(trainer *tr, const shelf_catalog *valid_catalog
                                                (size_t)model_num_labels(m) * sizeof(float))))
         return err_set(err, SHELF_ENOMEM, "out of memory");
     trainee t = {.ctx = tr, .batch = (size_t)o->batch, .step = image_step,
-                 .upcoming = image_upcoming, .validate = valid_accuracy};
+                 .upcoming = image_upcoming, .validate = valid_correct,
+                 .nvalid = valid ? valid->n : 0};
     trainee_keep(&t, m->image, &m->image_head);
     /* every epoch runs: a CNN's validation accuracy wanders before it settles */
     loop_options lo = {m, valid ? valid_catalog : NULL, y, tr->train.n, &tr->bal, o->epochs,

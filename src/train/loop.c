@@ -135,29 +135,49 @@ static int run_batches(run *r, size_t n, int epoch, rng *g, double *seconds)
 
 /* Top-1 accuracy of m's text predictions on a catalog, on `threads` threads; -1 when out of
  * memory. */
-static double train_accuracy(const shelf_model *m, const shelf_catalog *cat, int threads)
+/* How many of the catalog's products [from, to) the model's text predictions get right;
+ * 0, or -1 out of memory. */
+static int text_correct(const shelf_model *m, const shelf_catalog *cat, int threads,
+                        size_t from, size_t to, size_t *correct)
 {
-    size_t n = shelf_catalog_size(cat), correct = 0;
+    size_t n = to - from;
     const char **texts = mem_alloc((n + 1) * sizeof *texts);
     int *labels = mem_alloc((n + 1) * sizeof *labels);
     int *counts = mem_alloc((n + 1) * sizeof *counts);
     float *probs = mem_alloc((n + 1) * sizeof *probs);
-    double acc = -1;
+    int rc = -1;
+    *correct = 0;
     if (texts && labels && counts && probs) {
         for (size_t i = 0; i < n; i++)
-            texts[i] = shelf_catalog_get(cat, i)->text;
+            texts[i] = shelf_catalog_get(cat, from + i)->text;
         if (shelf_predict_batch(m, texts, n, 1, threads, labels, probs, counts, NULL) == 0) {
             for (size_t i = 0; i < n; i++)
-                correct += counts[i] == 1 && strcmp(shelf_model_label(m, labels[i]),
-                                                    shelf_catalog_get(cat, i)->label) == 0;
-            acc = n ? (double)correct / (double)n : 0;
+                *correct += counts[i] == 1 &&
+                            strcmp(shelf_model_label(m, labels[i]),
+                                   shelf_catalog_get(cat, from + i)->label) == 0;
+            rc = 0;
         }
     }
     mem_free(texts);
     mem_free(labels);
     mem_free(counts);
     mem_free(probs);
-    return acc;
+    return rc;
+}
+
+/* Validation accuracy: in a distributed run each rank scores its share of the products and
+ * the counts are summed (a failure on one rank fails all). -1 out of memory. */
+static double valid_accuracy(const loop_options *o, const trainee *t)
+{
+    size_t n = t->validate ? t->nvalid : shelf_catalog_size(o->valid);
+    size_t rank = o->comm ? (size_t)o->comm->rank : 0, ranks = o->comm ? (size_t)o->comm->size : 1;
+    size_t from = n * rank / ranks, to = n * (rank + 1) / ranks, correct = 0;
+    int rc = t->validate ? t->validate(t->ctx, from, to, &correct)
+                         : text_correct(o->m, o->valid, o->threads, from, to, &correct);
+    double v[2] = {rc ? 1 : 0, (double)correct};
+    if (comm_sum(o->comm, v, 2, SHELF_COMM_DOUBLE) || v[0])
+        return -1;
+    return n ? v[1] / (double)n : 0;
 }
 
 /* ---- epochs ------------------------------------------------------------------------------ */
@@ -298,9 +318,7 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         }
         res->ran++;
         r.done_before += count;
-        double acc = !o->valid ? -1
-                     : t->validate ? t->validate(t->ctx)
-                                   : train_accuracy(o->m, o->valid, o->threads);
+        double acc = o->valid ? valid_accuracy(o, t) : -1;
         if (o->valid && acc < 0) {
             st = err_set(err, SHELF_ENOMEM, "out of memory measuring validation accuracy");
             break;

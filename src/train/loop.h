@@ -44,9 +44,11 @@ typedef struct trainee {
      * step after it will take (n 0: none in this epoch), for the trainee to prepare
      * beside the coming step's compute. */
     void (*upcoming)(void *ctx, const uint32_t *rows, size_t n, int epoch, size_t first);
-    /* Optional: accuracy on the validation set, or -1 out of memory; NULL: the model's text
-     * predictions on the validation catalog. */
-    double (*validate)(void *ctx);
+    /* Optional: how many of the validation products [from, to) of nvalid it predicts right
+     * (a distributed run's ranks each score a share); 0, or -1 out of memory. NULL: the
+     * model's text predictions on the validation catalog. */
+    int (*validate)(void *ctx, size_t from, size_t to, size_t *correct);
+    size_t nvalid;
     /* The parameters whose values at the best epoch are kept. */
     float *blocks[LOOP_MAX_BLOCKS];
     size_t sizes[LOOP_MAX_BLOCKS];
