@@ -130,10 +130,26 @@ static void assert_same_files(const shelf_model *x, const shelf_model *y)
     free(bb);
 }
 
-static void resumed_run_ends_as_the_whole_run(int with_valid)
+/* The options of a run with this text encoder (a small GRU or Transformer). */
+static shelf_train_options encoder_options(shelf_text_encoder enc)
+{
+    shelf_train_options o = options();
+    o.text_encoder = enc;
+    if (enc != SHELF_TEXT_ENCODER_BAG) {
+        o.dim = 8;
+        o.max_tokens = 8;
+        o.layers = 1;
+        o.heads = 2;
+        o.batch = 16;
+        o.epochs = 6;
+    }
+    return o;
+}
+
+static void resumed_run_ends_as_the_whole_run(int with_valid, shelf_text_encoder enc)
 {
     shelf_catalog *train = load(train_csv), *valid = with_valid ? load(valid_csv) : NULL;
-    shelf_train_options o = options();
+    shelf_train_options o = encoder_options(enc);
     int kept = 0;
     o.checkpoint = ckpt;
     o.progress = keep_third;
@@ -148,7 +164,7 @@ static void resumed_run_ends_as_the_whole_run(int with_valid)
     char *d = shelf_model_describe(stopped, 0);
     assert_non_null(strstr(d, "after epoch 3"));
     free(d);
-    o = options();
+    o = encoder_options(enc);
     o.resume = stopped;
     shelf_model *resumed = NULL;
     if (shelf_train(train, valid, &o, &resumed, &err) != SHELF_OK)
@@ -161,8 +177,57 @@ static void resumed_run_ends_as_the_whole_run(int with_valid)
     shelf_catalog_free(valid);
 }
 
-static void resumed_without_validation(void **s) { (void)s; resumed_run_ends_as_the_whole_run(0); }
-static void resumed_with_validation(void **s) { (void)s; resumed_run_ends_as_the_whole_run(1); }
+static void resumed_without_validation(void **s)
+{
+    (void)s;
+    resumed_run_ends_as_the_whole_run(0, SHELF_TEXT_ENCODER_BAG);
+}
+
+static void resumed_with_validation(void **s)
+{
+    (void)s;
+    resumed_run_ends_as_the_whole_run(1, SHELF_TEXT_ENCODER_BAG);
+}
+
+/* The sequence encoders: their parameters, AdamW's moments (the embedding rows' as their
+ * lazy updates left them) and step come back. */
+static void gru_resumed(void **s)
+{
+    (void)s;
+    resumed_run_ends_as_the_whole_run(1, SHELF_TEXT_ENCODER_GRU);
+}
+
+static void transformer_resumed(void **s)
+{
+    (void)s;
+    resumed_run_ends_as_the_whole_run(0, SHELF_TEXT_ENCODER_TRANSFORMER);
+}
+
+/* A GRU's checkpoint does not resume a Transformer, nor a bag's a GRU. */
+static void another_encoders_checkpoint_is_refused(void **state)
+{
+    (void)state;
+    shelf_catalog *train = load(train_csv);
+    shelf_train_options o = encoder_options(SHELF_TEXT_ENCODER_GRU);
+    o.epochs = 1;
+    o.checkpoint = ckpt;
+    shelf_model *m = NULL, *gru = NULL;
+    shelf_error err;
+    assert_int_equal(shelf_train(train, NULL, &o, &m, &err), SHELF_OK);
+    shelf_model_free(m);
+    m = NULL;
+    assert_int_equal(shelf_model_load(ckpt, &gru, NULL), SHELF_OK);
+    o = encoder_options(SHELF_TEXT_ENCODER_TRANSFORMER);
+    o.resume = gru;
+    assert_int_equal(shelf_train(train, NULL, &o, &m, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "not of a Transformer"));
+    o = options();
+    o.resume = gru;
+    assert_int_equal(shelf_train(train, NULL, &o, &m, &err), SHELF_EINVAL);
+    assert_non_null(strstr(err.message, "not of a sparse bag"));
+    shelf_model_free(gru);
+    shelf_catalog_free(train);
+}
 
 /* ---- the CNN ------------------------------------------------------------------------- */
 
@@ -252,7 +317,7 @@ static void another_run_is_refused(void **state)
     assert_non_null(strstr(err.message, "not a checkpoint"));
     o = options();
     o.checkpoint = ckpt;
-    o.text_encoder = SHELF_TEXT_ENCODER_GRU;
+    o.dim = 4; /* the bag with embeddings */
     assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
     assert_non_null(strstr(err.message, "checkpoints are written for the bag"));
     o = options();
@@ -271,6 +336,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resumed_without_validation),
         cmocka_unit_test(resumed_with_validation),
+        cmocka_unit_test(gru_resumed),
+        cmocka_unit_test(transformer_resumed),
+        cmocka_unit_test(another_encoders_checkpoint_is_refused),
         cmocka_unit_test(another_run_is_refused),
         cmocka_unit_test(cnn_resumed_as_the_whole_run),
     };

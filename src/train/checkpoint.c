@@ -3,7 +3,15 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/mem.h"
+
+uint64_t checkpoint_fingerprint_add(uint64_t sum, const char *content, const char *label)
+{
+    uint64_t h = hash_fnv1a(HASH_FNV_BASIS, content ? content : "", content ? strlen(content) : 0);
+    h = hash_fnv1a(h, label, strlen(label));
+    return sum + h * 0x9e3779b97f4a7c15ull + (h >> 29);
+}
 
 shelf_status checkpoint_write(shelf_model *m, const shelf_train_options *o, train_state *st,
                               shelf_error *err)

@@ -16,4 +16,9 @@ shelf_status checkpoint_write(shelf_model *m, const shelf_train_options *o, trai
 shelf_status checkpoint_take_up(shelf_model *m, const shelf_model *from, uint64_t catalog,
                                 uint64_t options, shelf_error *err);
 
+/* A catalog's fingerprint is a sum over its products, so that a distributed run's parts sum
+ * to the whole's: sum with the product of this content (its text or image reference) and
+ * label added. */
+uint64_t checkpoint_fingerprint_add(uint64_t sum, const char *content, const char *label);
+
 #endif

@@ -11,7 +11,6 @@
 #include "core/clock.h"
 #include "core/comm.h"
 #include "core/error.h"
-#include "core/hash.h"
 #include "core/mem.h"
 #include "core/rng.h"
 #include "image/augment.h"
@@ -366,10 +365,7 @@ static uint64_t images_fingerprint(const trainer *tr, const shelf_catalog *c)
     uint64_t sum = 0;
     for (size_t i = 0; i < tr->train.n; i++) {
         const shelf_product *p = shelf_catalog_get(c, tr->train.index[i]);
-        uint64_t h = hash_fnv1a(HASH_FNV_BASIS, p->image ? p->image : "",
-                                p->image ? strlen(p->image) : 0);
-        h = hash_fnv1a(h, p->label, strlen(p->label));
-        sum += h * 0x9e3779b97f4a7c15ull + (h >> 29);
+        sum = checkpoint_fingerprint_add(sum, p->image, p->label);
     }
     return sum;
 }

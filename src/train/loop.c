@@ -133,8 +133,6 @@ static int run_batches(run *r, size_t n, int epoch, rng *g, double *seconds)
     return 0;
 }
 
-/* Top-1 accuracy of m's text predictions on a catalog, on `threads` threads; -1 when out of
- * memory. */
 /* How many of the catalog's products [from, to) the model's text predictions get right;
  * 0, or -1 out of memory. */
 static int text_correct(const shelf_model *m, const shelf_catalog *cat, int threads,
@@ -276,8 +274,13 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         }
         if (s->best)
             memcpy(best, s->best, total * sizeof *best);
-        for (int e = 0; e < first; e++)
-            draw_order(&r, &g);
+        for (int e = 0; e < first; e++) { /* a trainee's plan draws from g too */
+            size_t n = draw_order(&r, &g);
+            const uint32_t *rows;
+            const size_t *bounds;
+            if (t->plan && !t->hogwild)
+                t->plan(t->ctx, r.order, n > cap ? (size_t)cap : n, &g, &rows, &bounds);
+        }
     }
     for (int epoch = first; epoch < o->epochs; epoch++) {
         if (o->valid && o->patience && bad_epochs >= o->patience)

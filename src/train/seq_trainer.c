@@ -23,7 +23,9 @@
 #include "nn/softmax.h"
 #include "model/seq_text_encoder.h"
 #include "train/balance.h"
+#include "train/checkpoint.h"
 #include "train/loop.h"
+#include "train/options.h"
 #include "train/vocab.h"
 
 enum { MAX_THREADS = 64, PATIENCE = 4, MIN_STEPS = 2000, MIN_EPOCHS = 5, MAX_EPOCHS = 50,
@@ -59,6 +61,7 @@ typedef struct seq_trainer {
     float *m1, *m2, lr;
     long step;
     schedule sched;
+    uint64_t catalog, options; /* the run's fingerprints, kept in a checkpoint */
 } seq_trainer;
 
 shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *err)
@@ -277,6 +280,48 @@ static void free_buffers(seq_trainer *tr)
     pool_free(tr->pool);
 }
 
+/* After every epoch (loop.h): the model as it stands, with AdamW's moments (the embedding
+ * rows' as the lazy updates left them) and step, written whole or not at all. */
+static shelf_status seq_checkpoint(void *user, const train_state *s, shelf_error *err)
+{
+    seq_trainer *tr = user;
+    train_state st = *s;
+    st.steps = (uint64_t)tr->step;
+    st.catalog = tr->catalog;
+    st.options = tr->options;
+    st.nextra = 2 * tr->P;
+    if (!(st.extra = mem_alloc(st.nextra * sizeof *st.extra)))
+        return err_set(err, SHELF_ENOMEM, "out of memory writing a checkpoint");
+    memcpy(st.extra, tr->m1, tr->P * sizeof *tr->m1);
+    memcpy(st.extra + tr->P, tr->m2, tr->P * sizeof *tr->m2);
+    shelf_status rc = checkpoint_write(tr->m, tr->o, &st, err);
+    mem_free(st.extra);
+    return rc;
+}
+
+/* --resume: the checkpoint is of this run (the same texts and labels, so the same
+ * vocabulary and shapes); its parameters, moments and step replace the fresh start. */
+static shelf_status resume_from(seq_trainer *tr, const shelf_model *from, shelf_error *err)
+{
+    const train_state *s = from->state;
+    shelf_status st = checkpoint_take_up(tr->m, from, tr->catalog, tr->options, err);
+    if (st != SHELF_OK)
+        return st;
+    const seq_encoder *old = from->text && from->text->ops->kind == tr->enc->ops->kind
+                                 ? as_const_seq(from->text)
+                                 : NULL;
+    if (!old || old->nparams != tr->e->nparams || from->text_head.nparams != tr->head->nparams ||
+        s->nextra != 2 * tr->P || model_num_labels(from) != model_num_labels(tr->m))
+        return err_set(err, SHELF_EINVAL, "--resume: the checkpoint's %s encoder does not fit",
+                       seq_kind_name(tr->e->kind));
+    memcpy(tr->e->params, old->params, tr->e->nparams * sizeof *tr->e->params);
+    memcpy(tr->head->params, from->text_head.params, tr->head->nparams * sizeof(float));
+    memcpy(tr->m1, s->extra, tr->P * sizeof *tr->m1);
+    memcpy(tr->m2, s->extra + tr->P, tr->P * sizeof *tr->m2);
+    tr->step = (long)s->steps;
+    return SHELF_OK;
+}
+
 shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                              const shelf_catalog *valid, const shelf_train_options *o,
                              const uint32_t *y, shelf_error *err)
@@ -319,6 +364,11 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
         st = err_set(err, SHELF_ENOMEM, "out of memory for training buffers");
         goto done;
     }
+    for (size_t i = 0; i < tr.n; i++)
+        tr.catalog = checkpoint_fingerprint_add(tr.catalog, tr.texts[i], m->labels.keys[y[i]]);
+    tr.options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid) : 0);
+    if (o->resume && (st = resume_from(&tr, o->resume, err)) != SHELF_OK)
+        goto done;
     const size_t epoch_size = balance_epoch_size(&tr.bal, y);
     long per_epoch = (long)((epoch_size + (size_t)tr.B - 1) / (size_t)tr.B);
     tr.sched = (schedule){SCHEDULE_COSINE, o->lr, BETA1, per_epoch * o->epochs, 0};
@@ -326,7 +376,10 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step};
     trainee_keep(&te, m->text, tr.head);
     loop_options lo = {m, valid, y, tr.n, &tr.bal, o->epochs, tr.threads, PATIENCE, o->seed,
-                       o->progress, o->progress_user, &m->info, .comm = NULL};
+                       o->progress, o->progress_user, &m->info, .comm = NULL,
+                       .resume = o->resume ? o->resume->state : NULL,
+                       .checkpoint = o->checkpoint ? seq_checkpoint : NULL,
+                       .checkpoint_user = &tr};
     loop_result res;
     st = train_loop(&te, &lo, &res, err);
     m->info.epochs = res.epochs;

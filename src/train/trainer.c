@@ -135,16 +135,19 @@ static shelf_status distributed(const shelf_train_options *o, size_t *n, shelf_e
     return SHELF_OK;
 }
 
-/* --checkpoint and --resume: what they can continue so far (the sparse bag). */
+/* --checkpoint and --resume: what they can continue so far (the sparse bag, the sequence
+ * encoders, the CNN). */
 static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
 {
     if (!o->checkpoint && !o->resume)
         return SHELF_OK;
-    const int image = o->modality == SHELF_MODALITY_IMAGE;
-    if (!image && (o->modality != SHELF_MODALITY_TEXT ||
-                   o->text_encoder != SHELF_TEXT_ENCODER_BAG || o->dim > 0))
+    const int image = o->modality == SHELF_MODALITY_IMAGE,
+              seq = o->modality == SHELF_MODALITY_TEXT &&
+                    o->text_encoder != SHELF_TEXT_ENCODER_BAG;
+    if (!image && !seq && (o->modality != SHELF_MODALITY_TEXT || o->dim > 0))
         return err_set(err, SHELF_EINVAL, "checkpoints are written for the bag of n-grams "
-                       "(without --dim) and the CNN (--modality image) so far");
+                       "(without --dim), the GRU, the Transformer and the CNN (--modality "
+                       "image) so far: not for fused models or the bag with --dim");
     if (o->init)
         return err_set(err, SHELF_EINVAL, "checkpoints keep one run's state: not with --init");
     if (o->resume && !o->resume->state)
@@ -153,11 +156,16 @@ static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
     if (o->resume && model_quantized(o->resume))
         return err_set(err, SHELF_EINVAL, "--resume: the model is quantized (int8), not a "
                        "checkpoint");
+    const encoder_kind want = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? ENCODER_GRU
+                              : ENCODER_TRANSFORMER;
     if (o->resume && (image ? o->resume->modality != SHELF_MODALITY_IMAGE
-                            : !model_bag(o->resume) || model_bag(o->resume)->dim ||
-                                  o->resume->text_head.q))
+                      : seq ? o->resume->modality != SHELF_MODALITY_TEXT ||
+                                  o->resume->text->ops->kind != want
+                            : !model_bag(o->resume) || model_bag(o->resume)->dim))
         return err_set(err, SHELF_EINVAL, "--resume: the checkpoint is not of %s",
-                       image ? "an image model" : "a sparse bag");
+                       image ? "an image model"
+                       : seq ? (want == ENCODER_GRU ? "a GRU" : "a Transformer")
+                             : "a sparse bag");
     return SHELF_OK;
 }
 
