@@ -1035,6 +1035,11 @@ CI_OPTS=(--train imgs/train.csv --valid imgs/valid.csv --modality image --image-
 expect_ok "the CNN checkpoints too" "$SHELF" train "${CI_OPTS[@]}" --out cw.shelf --checkpoint ckimg
 expect_ok "  and resumes from its last one" "$SHELF" train "${CI_OPTS[@]}" --out cr.shelf --resume ckimg
 cmp -s cw.shelf cr.shelf && pass "  to the same model" || fail "  CNN resumed from its last checkpoint differs"
+GK=(--train train.csv --valid valid.csv --text-encoder gru --dim 8 --max-tokens 8 --epochs 2 --seed 3 --threads 1 --quiet)
+expect_ok "the GRU checkpoints too" "$SHELF" train "${GK[@]}" --out gw.shelf --checkpoint ckgru
+expect_ok "  and resumes from its last one" "$SHELF" train "${GK[@]}" --out gr.shelf --resume ckgru
+cmp -s gw.shelf gr.shelf && pass "  to the same model" || fail "  GRU resumed from its last checkpoint differs"
+expect_error "  a Transformer does not resume a GRU's checkpoint" "not of a Transformer" "$SHELF" train --train train.csv --valid valid.csv --text-encoder transformer --dim 8 --max-tokens 8 --epochs 2 --seed 3 --threads 1 --quiet --out x.shelf --resume ckgru
 "$SHELF" train --train big.csv --out x.shelf --checkpoint ckdir --autotune-trials 2 --valid valid.csv >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "not with --autotune or --init" err.txt && pass "--checkpoint with --autotune is refused" || fail "checkpoint autotune (exit $rc)"
 if [ $fails -ne 0 ]; then echo "e2e: $fails failed"; exit 1; fi
