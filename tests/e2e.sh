@@ -999,8 +999,16 @@ grep -q "(all ranks)" err.txt && pass "  every rank's images counted" || fail " 
 c1=$("$SHELF" eval --model ci1.shelf --data imgs/test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
 c2=$("$SHELF" eval --model ci2.shelf --data imgs/test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
 python3 -c "import sys; sys.exit(0 if $c2 >= $c1 - 0.2 else 1)" && pass "  accuracy $c2 against one process's $c1 (a tiny, noisy set)" || fail "  distributed CNN accuracy $c2 vs $c1"
-"${MPIRUN[@]}" -np 2 "$SHELF" train --train train.csv --out x.shelf --text-encoder gru --epochs 1 >out.txt 2>err.txt; rc=$?
-[ $rc -ne 0 ] && grep -q "distributed training runs the bag" err.txt && pass "mpirun train of a GRU says what runs distributed" || fail "mpirun gru (exit $rc, $(head -c 300 err.txt))"
+GD=(--train train.csv --valid valid.csv --text-encoder gru --dim 16 --max-tokens 12 --epochs 3 --batch 16 --seed 3 --threads 1 --quiet)
+"$SHELF" train "${GD[@]}" --out g1.shelf 2>/dev/null
+expect_ok "mpirun -np 2 train --text-encoder gru" "${MPIRUN[@]}" -np 2 "$SHELF" train "${GD[@]}" --out g2.shelf
+[ "$("$SHELF" info --model g1.shelf | grep -i 'vocabulary\|words')" = "$("$SHELF" info --model g2.shelf | grep -i 'vocabulary\|words')" ] \
+  && pass "  the vocabulary one process learns" || fail "  GRU vocabulary differs: $("$SHELF" info --model g2.shelf | grep -i 'words')"
+g1=$("$SHELF" eval --model g1.shelf --data test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+g2=$("$SHELF" eval --model g2.shelf --data test.csv --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+python3 -c "import sys; sys.exit(0 if $g2 >= $g1 - 0.05 else 1)" && pass "  accuracy $g2 against one process's $g1" || fail "  distributed GRU accuracy $g2 vs $g1"
+"${MPIRUN[@]}" -np 2 "$SHELF" train --train imgs/train.csv --out x.shelf --modality both --epochs 1 >out.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q "distributed training runs the bag" err.txt && pass "mpirun train of a fused model says what runs distributed" || fail "mpirun fused (exit $rc, $(head -c 300 err.txt))"
 head -4 train.csv > three.csv
 "${MPIRUN[@]}" -np 5 "$SHELF" train --train three.csv --out x.shelf --threads 1 >out.txt 2>err.txt; rc=$?
 [ $rc -ne 0 ] && grep -q "too few products for 5 ranks" err.txt && pass "more ranks than products say so" || fail "mpirun -np 5 (exit $rc, $(head -c 300 err.txt))"

@@ -144,6 +144,8 @@ static shelf_train_options options(void)
 
 static char valid_csv[256]; /* every rank validates on all of it, each scoring a share */
 
+static shelf_text_encoder encoder_asked = SHELF_TEXT_ENCODER_BAG; /* what train_on trains */
+
 static shelf_model *train_on(const char *path, const shelf_comm *comm)
 {
     shelf_read_options ro = {0};
@@ -153,6 +155,14 @@ static shelf_model *train_on(const char *path, const shelf_comm *comm)
     assert_int_equal(shelf_catalog_load(valid_csv, &ro, &v, NULL), SHELF_OK);
     shelf_train_options o = options();
     o.comm = comm;
+    o.text_encoder = encoder_asked;
+    if (encoder_asked != SHELF_TEXT_ENCODER_BAG) {
+        o.dim = 8;
+        o.max_tokens = 8;
+        o.batch = 16;
+        o.epochs = 12;
+        o.lr = 0.01f;
+    }
     shelf_model *m = NULL;
     shelf_error err;
     if (shelf_train(c, v, &o, &m, &err) != SHELF_OK)
@@ -264,6 +274,55 @@ static void two_ranks_train_one_model(void **state)
     shelf_model_free(one);
 }
 
+/* Two ranks train one GRU (each half the batch, the embedding rows any rank used shared
+ * every step): the same model on both, byte for byte, with the vocabulary one process
+ * learns from the whole catalog (words each part alone sees once count), and as accurate. */
+static void two_ranks_train_one_gru(void **state)
+{
+    (void)state;
+    encoder_asked = SHELF_TEXT_ENCODER_GRU;
+    snprintf(valid_csv, sizeof valid_csv, "%s", write_part("valid.csv", 3, ROWS / 3));
+    shelf_model *one = train_on(write_part("all.csv", 0, ROWS), NULL);
+    fake f;
+    pthread_barrier_init(&f.bar, NULL, RANKS);
+    train_job j[RANKS] = {{{&f, 0}, write_part("p0.csv", 0, ROWS / 2), NULL},
+                          {{&f, 1}, write_part("p1.csv", ROWS / 2, ROWS), NULL}};
+    pthread_t t[RANKS];
+    for (int r = 0; r < RANKS; r++)
+        pthread_create(&t[r], NULL, train_rank, &j[r]);
+    for (int r = 0; r < RANKS; r++)
+        pthread_join(t[r], NULL);
+    pthread_barrier_destroy(&f.bar);
+    encoder_asked = SHELF_TEXT_ENCODER_BAG;
+    char *d1 = shelf_model_describe(one, 0), *d2 = shelf_model_describe(j[0].m, 0);
+    const char *w1 = strstr(d1, "words seen"), *w2 = strstr(d2, "words seen");
+    assert_non_null(w1);
+    assert_non_null(w2);
+    const char *l1 = w1, *l2 = w2; /* the whole line: the count of words */
+    while (l1 > d1 && l1[-1] != '\n')
+        l1--;
+    while (l2 > d2 && l2[-1] != '\n')
+        l2--;
+    assert_memory_equal(l1, l2, strcspn(l1, "\n"));
+    free(d1);
+    free(d2);
+    char p0[256], p1[256];
+    snprintf(p0, sizeof p0, "%s", path_of("g0.shelf"));
+    snprintf(p1, sizeof p1, "%s", path_of("g1.shelf"));
+    assert_int_equal(shelf_model_save(j[0].m, p0, NULL), SHELF_OK);
+    assert_int_equal(shelf_model_save(j[1].m, p1, NULL), SHELF_OK);
+    size_t n0, n1;
+    char *b0 = file_bytes(p0, &n0), *b1 = file_bytes(p1, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(b0, b1, n0);
+    free(b0);
+    free(b1);
+    assert_true(accuracy(j[0].m) >= accuracy(one) - 0.05);
+    for (int r = 0; r < RANKS; r++)
+        shelf_model_free(j[r].m);
+    shelf_model_free(one);
+}
+
 static void what_does_not_run_distributed_is_refused(void **state)
 {
     (void)state;
@@ -275,11 +334,11 @@ static void what_does_not_run_distributed_is_refused(void **state)
     assert_int_equal(shelf_catalog_load(write_part("x.csv", 0, 20), &ro, &cat, NULL), SHELF_OK);
     shelf_train_options o = options();
     o.comm = &c;
-    o.text_encoder = SHELF_TEXT_ENCODER_GRU;
+    o.modality = SHELF_MODALITY_BOTH;
     shelf_model *m = NULL;
     shelf_error err;
     assert_int_equal(shelf_train(cat, NULL, &o, &m, &err), SHELF_EINVAL);
-    assert_non_null(strstr(err.message, "--text-encoder"));
+    assert_non_null(strstr(err.message, "--modality both"));
     o = options();
     o.comm = &c;
     o.balance = SHELF_BALANCE_OVERSAMPLE;
@@ -305,6 +364,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gather_puts_ranks_in_order),
         cmocka_unit_test(two_ranks_train_one_model),
+        cmocka_unit_test(two_ranks_train_one_gru),
         cmocka_unit_test(what_does_not_run_distributed_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

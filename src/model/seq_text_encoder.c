@@ -100,7 +100,7 @@ static shelf_status seq_enc_train_begin(encoder *e, const encoder_setup *s, shel
     q->nsub = o->maxn == 0 ? 0 : (uint32_t)o->buckets;
     t->dropout = o->dropout;
     shelf_status st = seq_corpus_build(q, &t->training, s->all->texts, s->all->rows, s->all->n,
-                                       err);
+                                       o->comm, err);
     if (st != SHELF_OK)
         return st;
     if (seq_encoder_alloc(q))

@@ -35,10 +35,12 @@ int seq_text_encoder_load(model_reader *r, encoder_kind kind, encoder **out);
 int seq_text_encoder_read_sizes(model_reader *r, seq_kind kind, const uint32_t *sizes,
                                 seq_text_encoder **out);
 
-/* The vocabulary (tokens seen at least twice; the others hash into buckets) into e, and
- * the texts (texts[rows[i]], or texts[i] without rows) as e's ids into c. */
+/* The vocabulary (tokens seen at least twice, over every rank's texts in a distributed run
+ * (comm; NULL: one process); the others hash into buckets) into e, and the texts
+ * (texts[rows[i]], or texts[i] without rows) as e's ids into c. */
 shelf_status seq_corpus_build(seq_encoder *e, seq_corpus *c, const char *const *texts,
-                              const uint32_t *rows, size_t n, shelf_error *err);
+                              const uint32_t *rows, size_t n, const shelf_comm *comm,
+                              shelf_error *err);
 void seq_corpus_free(seq_corpus *c);
 /* The embedding rows that texts rows[0..n) of c use, ascending, each once, into out (room
  * for all their ids); returns how many. */

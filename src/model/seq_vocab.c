@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/mem.h"
 
@@ -14,6 +15,62 @@ static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* A token's hash and how often it was seen. */
+typedef struct seen_count {
+    uint64_t hash, count;
+} seen_count;
+
+static int by_hash(const void *a, const void *b) { return cmp_u64(a, b); }
+
+/* The vocabulary from the texts' sorted hashes (total of them): the hashes seen at least
+ * MIN_WORD_COUNT times, in a distributed run over every rank's texts (each rank's counts
+ * gathered and summed), the first SEQ_MAX_WORDS in hash order, into e->words. 0, or -1 out
+ * of memory (or a rank's failure). */
+static int learn_words(seq_encoder *e, const uint64_t *sorted, size_t total,
+                       const shelf_comm *comm)
+{
+    seen_count *mine = mem_alloc((total + 1) * sizeof *mine), *all = mine;
+    size_t n = 0, bytes;
+    for (size_t i = 0, j; mine && i < total; i = j) {
+        for (j = i + 1; j < total && sorted[j] == sorted[i]; j++)
+            ;
+        mine[n++] = (seen_count){sorted[i], j - i};
+    }
+    if (comm_ranks(comm) > 1) {
+        size_t at;
+        void *got = NULL;
+        uint32_t failed = mine == NULL;
+        /* every rank takes part in every gather, even one that failed */
+        int rc = comm_gather(comm, mine, mine ? n * sizeof *mine : 0, &got, &bytes, &at);
+        if (comm_sum(comm, &failed, 1, SHELF_COMM_U32) || failed || rc) {
+            mem_free(got);
+            mem_free(mine);
+            return -1;
+        }
+        mem_free(mine);
+        all = got;
+        n = bytes / sizeof *all;
+        qsort(all, n, sizeof *all, by_hash);
+    }
+    if (!all)
+        return -1;
+    uint64_t *words = mem_alloc((n + 1) * sizeof *words);
+    size_t kept = 0;
+    for (size_t i = 0, j; words && i < n; i = j) {
+        uint64_t count = 0;
+        for (j = i; j < n && all[j].hash == all[i].hash; j++)
+            count += all[j].count;
+        if (count >= MIN_WORD_COUNT && kept < SEQ_MAX_WORDS)
+            words[kept++] = all[i].hash;
+    }
+    mem_free(all);
+    if (!words)
+        return -1;
+    e->words = words;
+    e->nwords = (uint32_t)kept;
+    return 0;
 }
 
 /* Every text's first T tokens: their hashes (into *hashes) and, with subwords, their
@@ -64,7 +121,8 @@ static int hash_tokens(const seq_encoder *e, seq_corpus *c, const char *const *t
 }
 
 shelf_status seq_corpus_build(seq_encoder *e, seq_corpus *c, const char *const *texts,
-                              const uint32_t *rows, size_t n, shelf_error *err)
+                              const uint32_t *rows, size_t n, const shelf_comm *comm,
+                              shelf_error *err)
 {
     uint64_t *h = NULL, *sorted = NULL;
     size_t total = 0;
@@ -82,15 +140,13 @@ shelf_status seq_corpus_build(seq_encoder *e, seq_corpus *c, const char *const *
     }
     memcpy(sorted, h, total * sizeof *h);
     qsort(sorted, total, sizeof *sorted, cmp_u64);
-    size_t words = 0;
-    for (size_t i = 0, j; i < total; i = j) {
-        for (j = i + 1; j < total && sorted[j] == sorted[i]; j++)
-            ;
-        if (j - i >= MIN_WORD_COUNT && words < SEQ_MAX_WORDS)
-            sorted[words++] = sorted[i];
+    int rc = learn_words(e, sorted, total, comm);
+    mem_free(sorted);
+    if (rc) {
+        mem_free(h);
+        return err_set(err, SHELF_ENOMEM, "out of memory building the token vocabulary%s",
+                       comm_ranks(comm) > 1 ? " (or another rank stopped)" : "");
     }
-    e->words = sorted;
-    e->nwords = (uint32_t)words;
     e->nbuckets = UNKNOWN_BUCKETS;
     const int32_t base = (int32_t)(e->nwords + e->nbuckets);
     for (size_t i = 0; i < total; i++) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/rng.h"
@@ -62,6 +63,11 @@ typedef struct seq_trainer {
     long step;
     schedule sched;
     uint64_t catalog, options; /* the run's fingerprints, kept in a checkpoint */
+    /* a distributed run: the embedding rows any rank's batch used, and their gradients */
+    const shelf_comm *comm;
+    int32_t *all_rows;
+    float *packed;
+    size_t all_cap; /* rows that all_rows and packed hold */
 } seq_trainer;
 
 shelf_status seq_check_options(shelf_train_options *o, size_t n, shelf_error *err)
@@ -133,7 +139,8 @@ static void run_grad(void *ctx, int tid, int nthreads)
         return;
     const encoder_batch batch = {
         .n = (size_t)n, .rows = tr->batch + b0,
-        .noise = tr->o->seed ^ ((uint64_t)tr->step << 8) ^ (uint64_t)tid};
+        .noise = tr->o->seed ^ ((uint64_t)tr->step << 8) ^ (uint64_t)tid ^
+                 ((uint64_t)(tr->comm ? tr->comm->rank : 0) << 40)};
     encoder_features f;
     if (tr->enc->ops->forward_train(tr->enc, tr->work[tid], &batch, &f)) {
         tr->loss[tid] = NAN; /* cannot happen: the work area holds a slice */
@@ -170,7 +177,7 @@ static void run_grad(void *ctx, int tid, int nthreads)
 /* Sums the threads' gradients of [i0, i1) into thread 0's, in thread order, clears them,
  * and takes the AdamW step there. Indexes run over the encoder's parameters, then the
  * head's. */
-static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
+static void reduce(seq_trainer *tr, size_t i0, size_t i1)
 {
     float *g = tr->grads[0];
     for (int t = 1; t < tr->threads; t++) {
@@ -179,6 +186,12 @@ static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
             g[i] += gt[i];
         memset(gt + i0, 0, (i1 - i0) * sizeof *gt);
     }
+}
+
+static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
+{
+    float *g = tr->grads[0];
+    reduce(tr, i0, i1);
     const size_t E = tr->e->nparams, e1 = i1 < E ? i1 : E, h0 = i0 > E ? i0 : E;
     if (i0 < e1)
         adamw_step(tr->e->params, g, tr->m1, tr->m2, i0, e1, lr, BETA1, BETA2, ADAM_EPS,
@@ -207,6 +220,68 @@ static void run_update(void *ctx, int tid, int nthreads)
     }
 }
 
+/* The threads' gradients summed into thread 0's, the dense range and the batch's rows. */
+static void run_reduce(void *ctx, int tid, int nthreads)
+{
+    seq_trainer *tr = ctx;
+    const seq_layout l = seq_layout_of(tr->e);
+    const size_t D = (size_t)tr->e->D;
+    size_t i0, i1;
+    pool_split(tr->P - l.pos, tid, nthreads, &i0, &i1);
+    if (i1 > i0)
+        reduce(tr, l.pos + i0, l.pos + i1);
+    pool_split((size_t)tr->nrows, tid, nthreads, &i0, &i1);
+    for (size_t r = i0; r < i1; r++) {
+        const size_t row = (size_t)tr->rows[r];
+        reduce(tr, l.emb + row * D, l.emb + (row + 1) * D);
+    }
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A distributed step: the dense gradient averaged over the ranks, and the embedding rows
+ * any rank's batch used (gathered, each once) with their gradients averaged; every rank
+ * then steps those rows, so that all keep the same parameters. 0, or -1 (out of memory, or
+ * another rank failed: every rank makes every call). */
+static int share_gradients(seq_trainer *tr)
+{
+    const seq_layout l = seq_layout_of(tr->e);
+    const size_t D = (size_t)tr->e->D;
+    float *g = tr->grads[0];
+    pool_run(tr->pool, run_reduce, tr);
+    if (comm_average(tr->comm, g + l.pos, tr->P - l.pos))
+        return -1;
+    void *got = NULL;
+    size_t bytes = 0, at;
+    int rc = comm_gather(tr->comm, tr->rows, (size_t)tr->nrows * sizeof *tr->rows, &got,
+                         &bytes, &at);
+    size_t n = rc ? 0 : bytes / sizeof *tr->rows, u = 0;
+    int32_t *all = got;
+    uint32_t failed = rc || n > tr->all_cap;
+    if (!failed) {
+        qsort(all, n, sizeof *all, cmp_i32);
+        for (size_t i = 0; i < n; i++)
+            if (!u || all[i] != all[u - 1])
+                all[u++] = all[i];
+        memcpy(tr->all_rows, all, u * sizeof *all);
+        for (size_t i = 0; i < u; i++) /* rows this rank did not use hold zeros */
+            memcpy(tr->packed + i * D, g + l.emb + (size_t)all[i] * D, D * sizeof *g);
+    }
+    mem_free(got);
+    if (comm_sum(tr->comm, &failed, 1, SHELF_COMM_U32) || failed ||
+        comm_average(tr->comm, tr->packed, u * D))
+        return -1;
+    for (size_t i = 0; i < u; i++)
+        memcpy(g + l.emb + (size_t)tr->all_rows[i] * D, tr->packed + i * D, D * sizeof *g);
+    memcpy(tr->rows, tr->all_rows, u * sizeof *tr->rows);
+    tr->nrows = (int)u;
+    return 0;
+}
+
 /* One batch: the gradient on every thread, then AdamW's step at the schedule's rate. */
 static int seq_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoch, size_t first,
                     loop_meter *meter)
@@ -220,6 +295,8 @@ static int seq_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoc
     for (int t = 0; t < tr->threads; t++)
         loss += tr->loss[t];
     tr->nrows = seq_corpus_rows_used(tr->e, tr->corpus, rows, n, tr->rows);
+    if (tr->comm && share_gradients(tr))
+        return -1;
     float momentum;
     schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
     tr->step++;
@@ -239,7 +316,13 @@ static int alloc_buffers(seq_trainer *tr)
     tr->batches = mem_alloc((n / B + 2) * sizeof *tr->batches);
     tr->bounds = mem_alloc((n / B + 3) * sizeof *tr->bounds);
     tr->count = mem_alloc((T + 2) * sizeof *tr->count);
-    tr->rows = mem_alloc(B * T * S * sizeof *tr->rows);
+    /* a distributed run's steps use the rows of every rank's batch: room for all */
+    const size_t R = (size_t)comm_ranks(tr->comm);
+    tr->all_cap = R * B * T * S;
+    tr->rows = mem_alloc(tr->all_cap * sizeof *tr->rows);
+    if (R > 1 && (!(tr->all_rows = mem_alloc(tr->all_cap * sizeof *tr->all_rows)) ||
+                  !(tr->packed = mem_alloc(tr->all_cap * (size_t)tr->e->D * sizeof(float)))))
+        return -1;
     tr->m1 = mem_calloc(P, sizeof *tr->m1);
     tr->m2 = mem_calloc(P, sizeof *tr->m2);
     if (!tr->sorted || !tr->planned || !tr->batches || !tr->bounds || !tr->count ||
@@ -266,6 +349,8 @@ static void free_buffers(seq_trainer *tr)
     mem_free(tr->bounds);
     mem_free(tr->count);
     mem_free(tr->rows);
+    mem_free(tr->all_rows);
+    mem_free(tr->packed);
     mem_free(tr->m1);
     mem_free(tr->m2);
     for (int t = 0; t < MAX_THREADS; t++) {
@@ -326,9 +411,11 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                              const shelf_catalog *valid, const shelf_train_options *o,
                              const uint32_t *y, shelf_error *err)
 {
+    /* a distributed run's ranks each take their share of the batch */
+    const int ranks = comm_ranks(o->comm);
     seq_trainer tr = {.m = m, .o = o, .y = y, .n = shelf_catalog_size(train),
                       .threads = o->threads < MAX_THREADS ? o->threads : MAX_THREADS,
-                      .B = o->batch};
+                      .B = o->batch / ranks > 0 ? o->batch / ranks : 1, .comm = o->comm};
     seq_text_encoder *t =
         seq_text_encoder_new(o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER);
     if (!t || !(tr.texts = vocab_texts(train))) {
@@ -367,16 +454,24 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     for (size_t i = 0; i < tr.n; i++)
         tr.catalog = checkpoint_fingerprint_add(tr.catalog, tr.texts[i], m->labels.keys[y[i]]);
     tr.options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid) : 0);
+    if (comm_sum(o->comm, &tr.catalog, 1, SHELF_COMM_U64)) { /* the parts' sum: the whole's */
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+        goto done;
+    }
     if (o->resume && (st = resume_from(&tr, o->resume, err)) != SHELF_OK)
         goto done;
-    const size_t epoch_size = balance_epoch_size(&tr.bal, y);
+    uint64_t epoch_size = balance_epoch_size(&tr.bal, y); /* every rank takes the least's */
+    if (comm_min(o->comm, epoch_size, &epoch_size)) {
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+        goto done;
+    }
     long per_epoch = (long)((epoch_size + (size_t)tr.B - 1) / (size_t)tr.B);
     tr.sched = (schedule){SCHEDULE_COSINE, o->lr, BETA1, per_epoch * o->epochs, 0};
     tr.sched.warmup_steps = (long)(WARMUP_SHARE * (float)tr.sched.total_steps);
     trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step};
     trainee_keep(&te, m->text, tr.head);
     loop_options lo = {m, valid, y, tr.n, &tr.bal, o->epochs, tr.threads, PATIENCE, o->seed,
-                       o->progress, o->progress_user, &m->info, .comm = NULL,
+                       o->progress, o->progress_user, &m->info, .comm = o->comm,
                        .resume = o->resume ? o->resume->state : NULL,
                        .checkpoint = o->checkpoint ? seq_checkpoint : NULL,
                        .checkpoint_user = &tr};

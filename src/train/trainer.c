@@ -118,16 +118,14 @@ static shelf_status distributed(const shelf_train_options *o, size_t *n, shelf_e
     if (c->size < 1 || c->size > COMM_MAX_RANKS || c->rank < 0 || c->rank >= c->size ||
         !c->sum)
         return err_set(err, SHELF_EINVAL, "a distributed run needs its rank, size and sum");
-    const char *what = o->modality == SHELF_MODALITY_BOTH               ? "--modality both"
-                     : o->modality == SHELF_MODALITY_TEXT &&
-                               o->text_encoder != SHELF_TEXT_ENCODER_BAG ? "--text-encoder"
-                     : o->init                                           ? "--init"
-                     : o->balance != SHELF_BALANCE_NONE                  ? "--balance"
-                                                                         : NULL;
+    const char *what = o->modality == SHELF_MODALITY_BOTH  ? "--modality both"
+                     : o->init                              ? "--init"
+                     : o->balance != SHELF_BALANCE_NONE     ? "--balance"
+                                                            : NULL;
     if (what)
-        return err_set(err, SHELF_EINVAL, "distributed training runs the bag of n-grams and "
-                       "the CNN (--modality image) so far, without %s; train it in one "
-                       "process", what);
+        return err_set(err, SHELF_EINVAL, "distributed training runs the bag of n-grams, the "
+                       "GRU, the Transformer and the CNN (--modality image) so far, without "
+                       "%s; train it in one process", what);
     uint64_t total = *n;
     if (comm_sum(c, &total, 1, SHELF_COMM_U64))
         return err_set(err, SHELF_EIO, "the ranks could not count their products");
