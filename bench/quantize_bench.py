@@ -22,15 +22,16 @@ Writes OUT/quantize-results.md (also printed) and OUT/quantize-results.jsonl.
 The CNN (--cnn, or --cnn-only), on fashion's photos:
  * shelf float: `shelf train --modality image --threads 2 --seed 1` on train, with valid
    (or --cnn-model, a model trained so before, to save the half hour).
- * shelf int8: `shelf quantize --calibrate train.csv` (512 training images), with the clip
-   that least distorts each activation (the default) and with --clip-max; the one kept is
-   the better on valid, never test.
+ * shelf int8: `shelf quantize --calibrate train.csv` (512 training images), each
+   activation's scale from the largest value seen (the default) and with --clip-mse (the
+   clip that least distorts it); the one kept is the better on valid, never test.
 Test accuracy, and the network's images/s as `shelf eval --threads 2` tells it (decoded
 images through the network and the head, the median of --cnn-repeats runs, float and int8
 alternating); also `shelf predict`'s wall-clock images/s, decoding included. Writes
 OUT/quantize-cnn.md and .jsonl.
 """
 import argparse
+import csv
 import json
 import os
 import re
@@ -213,7 +214,7 @@ def bench_cnn(run, a, emit):
                 emit(dict(kind="error", dataset="fashion-cnn", error="train failed: " + t["stderr_tail"]))
                 return []
         variants = {}
-        for label, extra in (("int8", []), ("int8, --clip-max", ["--clip-max"])):
+        for label, extra in (("int8", []), ("int8, --clip-mse", ["--clip-mse"])):
             out = os.path.join(tmp, "cnn-%d.shelf" % len(variants))
             q = run.timed("cnn-quantize-%d" % len(variants),
                           [a.shelf, "quantize", "--model", model, "--out", out, "--calibrate", trp,
@@ -228,17 +229,15 @@ def bench_cnn(run, a, emit):
         systems = [("shelf float", model)] + ([("shelf " + chosen, variants[chosen]["path"])] if chosen else [])
         recs = {name: dict(system=name, model_mb=tb.mb(path), rates=[], wall_rates=[]) for name, path in systems}
         big = os.path.join(tmp, "test-big.csv")
-        with open(tep, encoding="utf-8") as f:
-            head, body = f.readline(), f.readlines()
-        with open(big, "w", encoding="utf-8") as f:  # images made absolute: the file is elsewhere
-            f.write(head)
-            col = head.strip().split(",").index("image")
+        with open(tep, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        with open(big, "w", encoding="utf-8", newline="") as f:  # images made absolute
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
             for _ in range(4):
-                for line in body:
-                    cells = line.split(",")
-                    cells[col] = os.path.abspath(os.path.join(d, cells[col]))
-                    f.write(",".join(cells))
-        n_big = 4 * len(body)
+                for r in rows:
+                    w.writerow(dict(r, image=os.path.abspath(os.path.join(d, r["image"]))))
+        n_big = 4 * len(rows)
         for rep in range(a.cnn_repeats):
             for name, path in systems:
                 e = cnn_eval(run, a, "cnn-test-%s-%d" % (name.replace(" ", "_").replace(",", ""), rep), path, tep)

@@ -7,7 +7,7 @@
 
 typedef struct quantize_args {
     const char *model, *out, *calibrate;
-    int cutoff, images, threads, clip_max;
+    int cutoff, images, threads, clip_mse;
     float drop;
     read_flags rf;
 } quantize_args;
@@ -25,9 +25,9 @@ static const shelf_option quantize_opts[] = {
                "activations' scales, e.g. the training catalog"),
     OPT_INT(quantize_args, "images", images, SHELF_QUANTIZE_IMAGES, NULL, 1, INT_MAX,
             "calibration images, spread over --calibrate's products"),
-    OPT_FLAG(quantize_args, "clip-max", clip_max,
-             "calibration: each activation's scale from the largest value seen, rather than "
-             "the clip that least distorts its values"),
+    OPT_FLAG(quantize_args, "clip-mse", clip_mse,
+             "calibration: each activation's scale from the clip that least distorts its "
+             "values, rather than the largest value seen"),
     OPT_INT(quantize_args, "threads", threads, 0, "all cores", 0, 64,
             "threads for calibration"),
 };
@@ -80,7 +80,7 @@ int cmd_quantize(int argc, char **argv)
     o.drop = a.drop;
     o.images = a.images;
     o.threads = a.threads;
-    o.clip_max = a.clip_max;
+    o.clip_mse = a.clip_mse;
     shelf_quantize_report rep;
     shelf_read_options ro;
     int status = 1;

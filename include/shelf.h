@@ -482,8 +482,9 @@ typedef struct shelf_quantize_options {
     float drop;  /* weights below this share of their row's largest are left out [0, 1) */
     const shelf_catalog *calibration; /* image models: the products to calibrate on */
     long images;                      /* how many of them, spread over the catalog */
-    int clip_max; /* an activation's scale from the largest value seen, not the clip that
-                     least distorts the values (the default, chosen on validation) */
+    int clip_mse; /* an activation's scale from the clip that least distorts its values,
+                     not the largest value seen (the default: as good or better on
+                     fashion's validation split) */
     int threads;                      /* calibration's; 0: all cores */
 } shelf_quantize_options;
 shelf_quantize_options shelf_quantize_options_default(void);

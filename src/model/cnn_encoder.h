@@ -44,8 +44,8 @@ int cnn_encoder_load_int8(model_reader *r, encoder **out);
 
 /* The network's int8 form (model/cnn_int8.h), calibrated on n images (S x S x 3 bytes at
  * its size, one after another) run through the float network in batches of `batch` on
- * pool's threads; clip 1 chooses each activation's clip for the least distortion, 0 takes
- * the largest value seen. 0; -1 out of memory or already int8; -2 when the float network
+ * pool's threads; clip 1 chooses each activation's clip for the least distortion, 0 (the
+ * default of shelf quantize) takes the largest value seen. 0; -1 out of memory or already int8; -2 when the float network
  * gives values that are not numbers, or out of range (c unchanged in both). */
 int cnn_encoder_quantize(cnn_encoder *c, const unsigned char *pix, size_t n, size_t batch,
                          int clip, thread_pool *pool);

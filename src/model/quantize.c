@@ -132,7 +132,7 @@ static shelf_status quantize_image(shelf_model *m, const shelf_quantize_options 
         rep->bad_images = (long)(n - good);
         rep->bytes_before += (c->net.nparams + c->net.nstats) * 4;
     }
-    int r = cnn_encoder_quantize(c, set.pix, good, 64, !o->clip_max, pool);
+    int r = cnn_encoder_quantize(c, set.pix, good, 64, o->clip_mse, pool);
     if (r) {
         st = r == -2 ? err_set(err, SHELF_EDATA, "the image network gives values out of "
                                "range (not numbers, or beyond int8's reach): it cannot be "
