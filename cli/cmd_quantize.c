@@ -49,10 +49,11 @@ int cmd_quantize(int argc, char **argv)
                               "[--calibrate FILE]");
         printf("Writes the model with int8 weights. The bag of n-grams (without --dim): a\n"
                "scale per feature, the weights that barely count left out, and with --cutoff\n"
-               "only the features that weigh most. The CNN: batch norm folded in, a scale per\n"
-               "channel, and u8 activations calibrated on --calibrate's images; oneDNN's\n"
-               "int8 kernels run it where the CPU has AVX-512 VNNI. The model predicts,\n"
-               "evaluates, explains, embeds and serves as the float model does.\n");
+               "only the features that weigh most. The GRU and the Transformer: the embedding\n"
+               "table, a scale per row. The CNN: batch norm folded in, a scale per channel,\n"
+               "and u8 activations calibrated on --calibrate's images; oneDNN's int8 kernels\n"
+               "run it where the CPU has AVX-512 VNNI. The model predicts, evaluates,\n"
+               "explains, embeds and serves as the float model does.\n");
         opt_section("options", t[0]);
         opt_section("how --calibrate is written", t[1]);
         opt_section("its columns: the model's, unless these name others", t[2]);
@@ -104,6 +105,8 @@ int cmd_quantize(int argc, char **argv)
     if (rep.rows_before)
         fprintf(stderr, "; the bag: %ld of %ld features kept, %zu of %zu weights",
                 rep.rows_after, rep.rows_before, rep.weights_after, rep.weights_before);
+    if (rep.embedding_rows)
+        fprintf(stderr, "; the embedding table: %ld rows as int8", rep.embedding_rows);
     if (rep.images)
         fprintf(stderr, "; the CNN: calibrated on %ld images of %s (%ld without a usable "
                 "image passed over)", rep.images, a.calibrate, rep.bad_images);

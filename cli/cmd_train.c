@@ -218,11 +218,11 @@ static int train_run(train_args a, shelf_train_options o)
         fprintf(stderr, "shelf train: --cutoff prunes a quantized model: give --quantize\n");
         return 2;
     }
-    if (a.quantize && (tuning || (o.modality != SHELF_MODALITY_IMAGE &&
-                                  (o.dim > 0 || o.text_encoder != SHELF_TEXT_ENCODER_BAG)))) {
+    if (a.quantize && (tuning || (o.text_encoder == SHELF_TEXT_ENCODER_BAG && o.dim > 0 &&
+                                  o.modality != SHELF_MODALITY_IMAGE))) {
         fprintf(stderr, "shelf train: --quantize makes int8 models of the sparse bag of "
-                        "n-grams and the CNN only (not with --autotune, --dim or another "
-                        "--text-encoder)\n");
+                        "n-grams, the GRU, the Transformer and the CNN (not with --autotune or "
+                        "the bag's --dim)\n");
         return 2;
     }
     if ((a.checkpoint || a.resume) && (tuning || a.init)) {

@@ -470,7 +470,8 @@ shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_erro
  * scale per output channel, and u8 activations whose scales are calibrated on sample
  * images (the calibration catalog's, spread over it; products without a usable image are
  * passed over); it runs on oneDNN's int8 kernels where the CPU has AVX-512 VNNI, and as
- * float elsewhere. The quantized model predicts, evaluates, explains, embeds and serves as
+ * float elsewhere. The GRU and the Transformer get their embedding table (the bulk of their
+ * parameters) as int8 rows with a scale each, read as they are by the forward pass. The quantized model predicts, evaluates, explains, embeds and serves as
  * any other; its file is written as any other. m is changed only on success. SHELF_EINVAL
  * for a model already quantized, an ensemble, a text side that is not the sparse bag (the
  * sequence encoders, --dim: not yet), or an image side without calibration images;
@@ -493,6 +494,7 @@ typedef struct shelf_quantize_report {
     size_t weights_before, weights_after; /* the head's weights (after: those kept) */
     size_t bytes_before, bytes_after;   /* the parameters in memory */
     long images, bad_images;            /* calibration: images read, and those passed over */
+    long embedding_rows;                /* a GRU's or Transformer's table, now int8 */
 } shelf_quantize_report;
 shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *o,
                                   shelf_quantize_report *report, shelf_error *err);

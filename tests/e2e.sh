@@ -937,8 +937,13 @@ expect_ok "train --quantize --cutoff" "$SHELF" train --train train.csv --out tq.
 "$SHELF" info --model tq.shelf 2>&1 | grep -q "sparse linear 500 features" && pass "  an int8 model of 500 features" || fail "  train --quantize ($("$SHELF" info --model tq.shelf 2>&1 | head -8))"
 "$SHELF" train --train train.csv --out x.shelf --cutoff 5 >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "give --quantize" err.txt && pass "train --cutoff without --quantize is refused" || fail "--cutoff alone (exit $rc)"
-"$SHELF" train --train train.csv --out x.shelf --quantize --text-encoder gru >out.txt 2>err.txt; rc=$?
-[ $rc -eq 2 ] && grep -q "sparse bag" err.txt && pass "train --quantize of a GRU is refused before training" || fail "--quantize gru (exit $rc)"
+"$SHELF" train --train train.csv --out x.shelf --quantize --dim 4 >out.txt 2>err.txt; rc=$?
+[ $rc -eq 2 ] && grep -q "sparse bag" err.txt && pass "train --quantize of the bag with --dim is refused before training" || fail "--quantize --dim (exit $rc)"
+expect_ok "train --quantize of a GRU" "$SHELF" train --train train.csv --out gq.shelf --quantize --text-encoder gru --dim 16 --max-tokens 12 --epochs 2 --threads 2 --quiet
+"$SHELF" info --model gq.shelf 2>&1 | grep -q "^quantized *int8 embedding table" && pass "  its embedding table is int8" || fail "  GRU int8 info ($("$SHELF" info --model gq.shelf 2>&1 | head -9))"
+expect_ok "  it predicts" "$SHELF" predict --model gq.shelf --data test.csv --output-format jsonl
+expect_ok "  it explains" "$SHELF" predict --model gq.shelf --data test.csv --explain
+expect_ok "  it embeds" "$SHELF" embed --model gq.shelf --data test.csv --out gq.npy
 out_is_input "quantize --out the model is refused" "(--model)" m.shelf "$SHELF" quantize --model m.shelf --out m.shelf
 echo "distributed prediction (mpirun -np N shelf predict)"
 # Open MPI's own allocations are never freed: leaks are checked in the runs without mpirun

@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "model/cnn_encoder.h"
 #include "model/embed.h"
+#include "model/seq_text_encoder.h"
 #include "model/ensemble.h"
 #include "nn/linear.h"
 #include "nn/softmax.h"
@@ -643,4 +644,14 @@ int model_image_int8(const shelf_model *m)
     return m->image && as_const_cnn(m->image)->net.q != NULL;
 }
 
-int model_quantized(const shelf_model *m) { return m->text_head.q || model_image_int8(m); }
+int model_text_int8(const shelf_model *m)
+{
+    return m->text && (m->text->ops->kind == ENCODER_GRU ||
+                       m->text->ops->kind == ENCODER_TRANSFORMER) &&
+           as_const_seq(m->text)->int8;
+}
+
+int model_quantized(const shelf_model *m)
+{
+    return m->text_head.q || model_image_int8(m) || model_text_int8(m);
+}

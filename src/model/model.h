@@ -174,6 +174,8 @@ int model_build_taxonomy(shelf_model *m);
 int model_quantized(const shelf_model *m);
 /* The image side's CNN in its int8 form (model/cnn_int8.h). */
 int model_image_int8(const shelf_model *m);
+/* The text side's GRU or Transformer with its int8 embedding table. */
+int model_text_int8(const shelf_model *m);
 
 /* The bag of a model's text side (NULL when it has none). */
 static inline const bag_encoder *model_bag(const shelf_model *m)

@@ -25,6 +25,7 @@
 #include "core/mem.h"
 #include "io/outfile.h"
 #include "model/cnn_encoder.h"
+#include "model/seq_text_encoder.h"
 
 #define MODEL_MAGIC "SHELFMDL"
 enum { MODEL_VERSION = 7, FIRST_SECTIONED = 7, HEADER_SIZE = 24 };
@@ -118,6 +119,11 @@ static void put_text_encoder(model_writer *w, const void *ctx)
     const encoder *e = ((const shelf_model *)ctx)->text;
     mw_u32(w, (uint32_t)e->ops->kind);
     e->ops->save(e, w);
+}
+
+static void put_text_encoder_int8(model_writer *w, const void *ctx)
+{
+    seq_text_encoder_save_int8(((const shelf_model *)ctx)->text, w);
 }
 
 static void put_text_head(model_writer *w, const void *ctx)
@@ -222,7 +228,10 @@ static void put_sections(model_writer *w, const shelf_model *m)
     if (m->nseen)
         mw_section(w, SECTION_SEEN, put_seen, m);
     if (m->text) {
-        mw_section(w, SECTION_TEXT_ENCODER, put_text_encoder, m);
+        if (model_text_int8(m))
+            mw_section(w, SECTION_TEXT_ENCODER_INT8, put_text_encoder_int8, m);
+        else
+            mw_section(w, SECTION_TEXT_ENCODER, put_text_encoder, m);
         if (m->text_head.q)
             mw_section(w, SECTION_TEXT_HEAD_INT8, put_text_head_int8, m);
         else

@@ -20,6 +20,8 @@ enum {
     SECTION_CALIBRATION = MODEL_TAG('C', 'A', 'L', 'B'),
     SECTION_SEEN = MODEL_TAG('S', 'E', 'E', 'N'),      /* the training texts' hashes */
     SECTION_TEXT_ENCODER = MODEL_TAG('E', 'N', 'C', 'T'),
+    SECTION_TEXT_ENCODER_INT8 = MODEL_TAG('E', 'N', 'T', '8'), /* a GRU's or Transformer's
+                                                                  int8 embedding table */
     SECTION_TEXT_HEAD = MODEL_TAG('H', 'E', 'D', 'T'),
     SECTION_TEXT_HEAD_INT8 = MODEL_TAG('H', 'D', '8', 'T'), /* the text head as int8 rows
                                                             (shelf quantize) */

@@ -51,7 +51,7 @@ int model_check_settings(model_reader *r, shelf_model *m)
 int model_read_seq(model_reader *r, shelf_model *m, seq_kind kind, const uint32_t *sizes)
 {
     seq_text_encoder *t = NULL;
-    int rc = seq_text_encoder_read_sizes(r, kind, sizes, &t);
+    int rc = seq_text_encoder_read_sizes(r, kind, sizes, 0, &t);
     m->text = t ? &t->base : NULL;
     if (rc)
         return -1;
@@ -344,7 +344,7 @@ static int get_ensemble(model_reader *r, shelf_model *m)
 static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state *ls)
 {
     const int parts = tag == SECTION_TEXT_ENCODER || tag == SECTION_TEXT_HEAD ||
-                      tag == SECTION_TEXT_HEAD_INT8 ||
+                      tag == SECTION_TEXT_HEAD_INT8 || tag == SECTION_TEXT_ENCODER_INT8 ||
                       tag == SECTION_SEQ || tag == SECTION_IMAGE_ENCODER ||
                       tag == SECTION_IMAGE_ENCODER_INT8 ||
                       tag == SECTION_IMAGE_HEAD || tag == SECTION_CNN || tag == SECTION_FUSION ||
@@ -405,6 +405,10 @@ static int get_section(model_reader *r, uint32_t tag, shelf_model *m, load_state
         return get_head(r, m->text, &m->text_head, model_num_nodes(m));
     case SECTION_TEXT_HEAD_INT8:
         return get_head_int8(r, m);
+    case SECTION_TEXT_ENCODER_INT8:
+        if (m->text)
+            return mr_fail(r, "two encoders of one side");
+        return seq_text_encoder_load_int8(r, &m->text);
     case SECTION_SEQ:
         return get_seq(r, m);
     case SECTION_IMAGE_ENCODER:

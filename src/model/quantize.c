@@ -15,6 +15,7 @@
 #include "model/cnn_int8.h"
 #include "model/label_head.h"
 #include "model/model.h"
+#include "model/seq_text_encoder.h"
 
 shelf_quantize_options shelf_quantize_options_default(void)
 {
@@ -150,6 +151,17 @@ done:
     return st;
 }
 
+/* A checkpoint's training state (float copies of the parameters) is not kept. */
+static void drop_state(shelf_model *m)
+{
+    if (m->state) {
+        mem_free(m->state->best);
+        mem_free(m->state->extra);
+        mem_free(m->state);
+        m->state = NULL;
+    }
+}
+
 shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *o,
                                   shelf_quantize_report *rep, shelf_error *err)
 {
@@ -166,10 +178,29 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
         return err_set(err, SHELF_EINVAL, "an ensemble cannot be quantized yet: quantize "
                        "its members' models instead (sparse bags) before combining them");
     const bag_encoder *b = m->text ? model_bag(m) : NULL;
-    if (m->text && (!b || b->dim))
-        return err_set(err, SHELF_EINVAL, "only the bag of n-grams without --dim can be "
-                       "quantized so far; this model's text encoder is %s",
-                       b ? "the bag with embeddings (--dim)" : m->text->ops->name);
+    const int seq = m->text && (m->text->ops->kind == ENCODER_GRU ||
+                                m->text->ops->kind == ENCODER_TRANSFORMER);
+    if (m->text && !seq && (!b || b->dim))
+        return err_set(err, SHELF_EINVAL, "the bag with embeddings (--dim) cannot be quantized "
+                       "yet: the bag without --dim, the GRU, the Transformer and the CNN can");
+    if (seq && m->image)
+        return err_set(err, SHELF_EINVAL, "a fused model with a %s cannot be quantized yet",
+                       m->text->ops->name);
+    if (seq) { /* the embedding table: the bulk of the parameters */
+        seq_encoder *e = as_seq(m->text);
+        size_t before = e->nparams * 4 + (size_t)e->nwords * 8;
+        if (seq_encoder_quantize(e))
+            return err_set(err, SHELF_ENOMEM, "out of memory quantizing the %s",
+                           m->text->ops->name);
+        if (rep) {
+            rep->bytes_before = before;
+            rep->bytes_after = e->nparams * 4 + (size_t)e->nwords * 8 +
+                               seq_rows(e) * ((size_t)e->D + 4);
+            rep->embedding_rows = (long)seq_rows(e);
+        }
+        drop_state(m);
+        return SHELF_OK;
+    }
     if (m->text && m->text_head.out > INT8_ROWS_MAX_COLS)
         return err_set(err, SHELF_EINVAL, "an int8 head scores at most %d labels (or taxonomy "
                        "nodes); this one scores %d", INT8_ROWS_MAX_COLS, m->text_head.out);
@@ -215,12 +246,7 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
         label_head_free(&m->text_head);
         m->text_head = q;
     }
-    if (m->state) { /* a checkpoint's training state (a float copy of the head) is not kept */
-        mem_free(m->state->best);
-        mem_free(m->state->extra);
-        mem_free(m->state);
-        m->state = NULL;
-    }
+    drop_state(m);
     mem_free(keep);
     return SHELF_OK;
 oom:

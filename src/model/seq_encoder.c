@@ -2,6 +2,7 @@
  * W = encoder output width. */
 #include "model/seq_encoder.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,11 @@ const char *seq_kind_name(seq_kind k)
     return k == SEQ_GRU ? "gru" : k == SEQ_TRANSFORMER ? "transformer" : "bag";
 }
 
+size_t seq_rows(const seq_encoder *e) { return (size_t)e->nwords + e->nbuckets + e->nsub; }
+
 seq_layout seq_layout_of(const seq_encoder *e)
 {
-    const size_t D = (size_t)e->D, V = (size_t)e->nwords + e->nbuckets + e->nsub;
+    const size_t D = (size_t)e->D, V = e->int8 ? 0 : seq_rows(e);
     seq_layout l = {0};
     const int tf = e->kind == SEQ_TRANSFORMER;
     const gru_shape g0 = gru_of(e, 0), g1 = gru_of(e, 1);
@@ -91,11 +94,58 @@ int seq_encoder_alloc(seq_encoder *e)
     return e->params ? 0 : -1;
 }
 
+int seq_encoder_alloc_int8(seq_encoder *e)
+{
+    const size_t V = seq_rows(e);
+    mem_free(e->codes);
+    mem_free(e->scales);
+    e->codes = mem_alloc(V * (size_t)e->D + 1);
+    e->scales = mem_alloc((V + 1) * sizeof *e->scales);
+    return e->codes && e->scales ? 0 : -1;
+}
+
+int seq_encoder_quantize(seq_encoder *e)
+{
+    if (e->int8)
+        return -1;
+    const size_t V = seq_rows(e), D = (size_t)e->D, emb = V * D, rest = e->nparams - emb;
+    seq_encoder q = *e;
+    q.codes = NULL;
+    q.scales = NULL;
+    q.int8 = 1;
+    float *dense = mem_alloc((rest + 1) * sizeof *dense);
+    if (!dense || seq_encoder_alloc_int8(&q)) {
+        mem_free(dense);
+        mem_free(q.codes);
+        mem_free(q.scales);
+        return -1;
+    }
+    for (size_t r = 0; r < V; r++) {
+        const float *row = e->params + r * D;
+        float most = 0;
+        for (size_t j = 0; j < D; j++)
+            most = fmaxf(most, fabsf(row[j]));
+        /* a row of (nearly) nothing keeps zeros, its scale a number */
+        const float sc = most >= 127 * FLT_MIN ? most / 127 : 1;
+        q.scales[r] = sc;
+        for (size_t j = 0; j < D; j++)
+            q.codes[r * D + j] = most >= 127 * FLT_MIN ? (int8_t)lrintf(row[j] / sc) : 0;
+    }
+    memcpy(dense, e->params + emb, rest * sizeof *dense);
+    mem_free(e->params);
+    q.params = dense;
+    q.nparams = rest;
+    *e = q;
+    return 0;
+}
+
 void seq_encoder_free(seq_encoder *e)
 {
     if (!e)
         return;
     mem_free(e->params);
+    mem_free(e->codes);
+    mem_free(e->scales);
     mem_free(e->words);
     memset(e, 0, sizeof *e);
 }
@@ -293,8 +343,12 @@ void seq_forward(const seq_encoder *e, seq_work *w, const int32_t *tokens, const
     const float *P = e->params;
     const int W = l.W;
     const int drop = w->train && w->dropout > 0;
-    embedding_forward(w->x, tokens, seq_slots(e), lens, P + l.emb,
-                      e->kind == SEQ_TRANSFORMER ? P + l.pos : NULL, B, T, e->D);
+    if (e->int8)
+        embedding_forward_int8(w->x, tokens, seq_slots(e), lens, e->codes, e->scales,
+                               e->kind == SEQ_TRANSFORMER ? P + l.pos : NULL, B, T, e->D);
+    else
+        embedding_forward(w->x, tokens, seq_slots(e), lens, P + l.emb,
+                          e->kind == SEQ_TRANSFORMER ? P + l.pos : NULL, B, T, e->D);
     if (drop) /* padded rows are 0 and stay 0 */
         dropout_forward(w->x, w->xmask, w->x, (size_t)B * T * e->D, w->dropout, &w->drop_rng);
     const transformer_shape s = block_on(e, w);

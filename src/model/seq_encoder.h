@@ -35,6 +35,11 @@ typedef struct seq_encoder {
     uint64_t *words;           /* nwords token hashes, ascending: word i has row i */
     size_t nparams;
     float *params; /* one block, in the order of seq_layout */
+    /* int8 (shelf quantize): the embedding rows as codes with a scale each, read as they are
+     * by the forward pass; params then start at pos (seq_layout's emb range is empty) */
+    int int8;
+    int8_t *codes; /* V x D */
+    float *scales; /* V: row r's values are scales[r] times its codes */
 } seq_encoder;
 
 /* Where each tensor starts in the parameter block (or a gradient block): emb [V][D],
@@ -50,6 +55,16 @@ typedef struct seq_layout {
 } seq_layout;
 
 seq_layout seq_layout_of(const seq_encoder *e);
+
+/* The embedding table's rows: nwords + nbuckets + nsub. */
+size_t seq_rows(const seq_encoder *e);
+
+/* e's int8 form: the embedding table's rows coded in [-127, 127] with a scale each (the
+ * row's largest magnitude over 127), the table then dropped from params. 0, or -1 out of
+ * memory or already int8 (e unchanged). */
+int seq_encoder_quantize(seq_encoder *e);
+/* The codes and scales of an int8 encoder (set int8 first), for a model file. 0, or -1. */
+int seq_encoder_alloc_int8(seq_encoder *e);
 
 /* Checks the sizes, allocates the zeroed parameter block (words is left alone). 0, or -1
  * for bad sizes or out of memory. */

@@ -163,13 +163,19 @@ static int seq_enc_state(encoder *e, float **blocks, size_t *sizes, int max)
     return 1;
 }
 
-static void seq_enc_save(const encoder *e, model_writer *w)
+/* The sizes, then the words' hashes. */
+static void save_sizes(const seq_encoder *s, model_writer *w)
 {
-    const seq_encoder *s = as_const_seq(e);
     const uint32_t u[SIZES] = {(uint32_t)s->D, (uint32_t)s->layers, (uint32_t)s->heads,
                                (uint32_t)s->F, (uint32_t)s->T, s->nwords, s->nbuckets, s->nsub};
     mw_put(w, u, sizeof u);
     mw_put(w, s->words, (size_t)s->nwords * 8);
+}
+
+static void seq_enc_save(const encoder *e, model_writer *w)
+{
+    const seq_encoder *s = as_const_seq(e);
+    save_sizes(s, w);
     mw_floats(w, s->params, s->nparams);
 }
 
@@ -190,6 +196,9 @@ static void seq_enc_describe(const encoder *e, buf *b, int labels, int nodes)
         buf_printf(b, "model             transformer, %d blocks of width %d, %d heads, "
                    "feed-forward %d, mean and max pooling, linear %d x %d\n", s->layers, s->D,
                    s->heads, s->F, seq_width(s), nodes);
+    if (s->int8)
+        buf_printf(b, "quantized         int8 embedding table: %zu rows, a scale each\n",
+                   seq_rows(s));
 }
 
 static void seq_enc_free(encoder *e)
@@ -221,7 +230,7 @@ seq_text_encoder *seq_text_encoder_new(seq_kind kind)
     return t;
 }
 
-int seq_text_encoder_read_sizes(model_reader *r, seq_kind kind, const uint32_t *u,
+int seq_text_encoder_read_sizes(model_reader *r, seq_kind kind, const uint32_t *u, int int8,
                                 seq_text_encoder **out)
 {
     seq_text_encoder *t = seq_text_encoder_new(kind);
@@ -231,18 +240,21 @@ int seq_text_encoder_read_sizes(model_reader *r, seq_kind kind, const uint32_t *
     seq_encoder *e = &t->seq;
     *e = (seq_encoder){.kind = kind, .D = (int)u[0], .layers = (int)u[1], .heads = (int)u[2],
                        .F = (int)u[3], .T = (int)u[4], .nwords = u[5], .nbuckets = u[6],
-                       .nsub = u[7]};
+                       .nsub = u[7], .int8 = int8};
+    /* int8: the embedding table's codes (a byte each) and scales beside the floats */
     if (u[0] > 4096 || u[1] > SEQ_MAX_LAYERS || u[2] > 4096 || u[3] > 16384 ||
         u[5] > SEQ_MAX_WORDS || u[6] > SEQ_MAX_WORDS || u[7] > SEQ_MAX_WORDS ||
         seq_encoder_size(e) ||
-        mr_claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 + e->nparams, 4))
+        mr_claim(r, "the sequence encoder", (uint64_t)e->nwords * 2 + e->nparams, 4) ||
+        (int8 && mr_claim(r, "the sequence encoder's int8 rows",
+                          (uint64_t)seq_rows(e) * ((uint64_t)e->D + 4), 1)))
         return mr_fail(r, NULL);
     if (!(e->words = mr_array(r, "the sequence encoder's words", e->nwords, 8)))
         return -1;
     for (uint32_t i = 1; i < e->nwords; i++)
         if (e->words[i] <= e->words[i - 1])
             return mr_fail(r, NULL);
-    return seq_encoder_alloc(e) ? mr_oom(r) : 0;
+    return seq_encoder_alloc(e) || (int8 && seq_encoder_alloc_int8(e)) ? mr_oom(r) : 0;
 }
 
 int seq_text_encoder_load(model_reader *r, encoder_kind kind, encoder **out)
@@ -253,9 +265,44 @@ int seq_text_encoder_load(model_reader *r, encoder_kind kind, encoder **out)
     int rc = r->failed ? -1
                        : seq_text_encoder_read_sizes(r, kind == ENCODER_GRU ? SEQ_GRU
                                                                             : SEQ_TRANSFORMER,
-                                                     u, &t);
+                                                     u, 0, &t);
     *out = t ? &t->base : NULL;
     if (rc)
         return -1;
     return mr_floats(r, "the sequence encoder", t->seq.params, t->seq.nparams);
+}
+
+void seq_text_encoder_save_int8(const encoder *e, model_writer *w)
+{
+    const seq_encoder *s = as_const_seq(e);
+    mw_u32(w, (uint32_t)e->ops->kind);
+    save_sizes(s, w);
+    const size_t V = seq_rows(s);
+    mw_u64(w, V * (size_t)s->D);
+    mw_put(w, s->codes, V * (size_t)s->D);
+    mw_floats(w, s->scales, V);
+    mw_floats(w, s->params, s->nparams);
+}
+
+int seq_text_encoder_load_int8(model_reader *r, encoder **out)
+{
+    uint32_t kind = mr_u32(r), u[SIZES];
+    mr_get(r, u, sizeof u);
+    if (r->failed || (kind != ENCODER_GRU && kind != ENCODER_TRANSFORMER))
+        return mr_fail(r, "an int8 text encoder of an unknown kind");
+    seq_text_encoder *t = NULL;
+    int rc = seq_text_encoder_read_sizes(r, kind == ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER, u,
+                                         1, &t);
+    *out = t ? &t->base : NULL;
+    if (rc)
+        return -1;
+    seq_encoder *e = &t->seq;
+    const size_t V = seq_rows(e);
+    if (mr_u64(r) != V * (size_t)e->D || mr_get(r, e->codes, V * (size_t)e->D) ||
+        mr_floats(r, "the sequence encoder's int8 rows", e->scales, V))
+        return mr_fail(r, "the sequence encoder's int8 rows");
+    for (size_t i = 0; i < V; i++)
+        if (!(e->scales[i] > 0) || !(e->scales[i] < 1e30f))
+            return mr_fail(r, "a bad scale in the sequence encoder's int8 rows");
+    return mr_floats(r, "the sequence encoder", e->params, e->nparams);
 }

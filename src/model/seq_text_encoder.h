@@ -33,7 +33,11 @@ int seq_text_encoder_load(model_reader *r, encoder_kind kind, encoder **out);
 /* Reads the sizes into a new encoder of kind (checked as training checks them), for a
  * section of today's format or of an earlier one. 0, or -1 with r failed. */
 int seq_text_encoder_read_sizes(model_reader *r, seq_kind kind, const uint32_t *sizes,
-                                seq_text_encoder **out);
+                                int int8, seq_text_encoder **out);
+/* An int8 encoder's section (the model file's SECTION_TEXT_ENCODER_INT8): its kind, sizes
+ * and words, the embedding table's codes and scales, then the other parameters. */
+void seq_text_encoder_save_int8(const encoder *e, model_writer *w);
+int seq_text_encoder_load_int8(model_reader *r, encoder **out);
 
 /* The vocabulary (tokens seen at least twice, over every rank's texts in a distributed run
  * (comm; NULL: one process); the others hash into buckets) into e, and the texts

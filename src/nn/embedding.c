@@ -14,8 +14,30 @@ static const int32_t *step_ids(const int32_t *tokens, int S, int b, int T, int t
     return id;
 }
 
-void embedding_forward(float *out, const int32_t *tokens, int S, const int *lens,
-                       const float *table, const float *pos, int B, int T, int D)
+/* The table's rows: floats, or int8 codes with a scale each. */
+typedef struct rows {
+    const float *table;
+    const int8_t *codes;
+    const float *scales;
+} rows;
+
+/* Row r copied into o (first) or added to it. */
+static void take_row(float *o, const rows *t, int32_t r, int D, int first)
+{
+    if (t->table) {
+        const float *e = t->table + (size_t)r * D;
+        for (int j = 0; j < D; j++)
+            o[j] = first ? e[j] : o[j] + e[j];
+        return;
+    }
+    const int8_t *c = t->codes + (size_t)r * D;
+    const float s = t->scales[r];
+    for (int j = 0; j < D; j++)
+        o[j] = (first ? 0 : o[j]) + s * (float)c[j];
+}
+
+static void forward(float *out, const int32_t *tokens, int S, const int *lens, const rows *tab,
+                    const float *pos, int B, int T, int D)
 {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
@@ -26,14 +48,11 @@ void embedding_forward(float *out, const int32_t *tokens, int S, const int *lens
             }
             int used;
             const int32_t *id = step_ids(tokens, S, b, T, t, &used);
-            memcpy(o, table + (size_t)id[0] * D, (size_t)D * sizeof *o);
+            take_row(o, tab, id[0], D, 1);
             if (used > 1) { /* the mean of the slots' rows */
                 for (int s = 1; s < S; s++)
-                    if (id[s] >= 0) {
-                        const float *e = table + (size_t)id[s] * D;
-                        for (int j = 0; j < D; j++)
-                            o[j] += e[j];
-                    }
+                    if (id[s] >= 0)
+                        take_row(o, tab, id[s], D, 0);
                 const float inv = 1.0f / (float)used;
                 for (int j = 0; j < D; j++)
                     o[j] *= inv;
@@ -44,6 +63,21 @@ void embedding_forward(float *out, const int32_t *tokens, int S, const int *lens
                     o[j] += p[j];
             }
         }
+}
+
+void embedding_forward(float *out, const int32_t *tokens, int S, const int *lens,
+                       const float *table, const float *pos, int B, int T, int D)
+{
+    const rows t = {table, NULL, NULL};
+    forward(out, tokens, S, lens, &t, pos, B, T, D);
+}
+
+void embedding_forward_int8(float *out, const int32_t *tokens, int S, const int *lens,
+                            const int8_t *codes, const float *scales, const float *pos, int B,
+                            int T, int D)
+{
+    const rows t = {NULL, codes, scales};
+    forward(out, tokens, S, lens, &t, pos, B, T, D);
 }
 
 void embedding_backward(float *dtable, float *dpos, const float *dout, const int32_t *tokens,

@@ -15,6 +15,10 @@
  * t < lens[b]; padded rows are 0. */
 void embedding_forward(float *out, const int32_t *tokens, int S, const int *lens,
                        const float *table, const float *pos, int B, int T, int D);
+/* As embedding_forward over an int8 table: row r is scales[r] times codes[r][0..D). */
+void embedding_forward_int8(float *out, const int32_t *tokens, int S, const int *lens,
+                            const int8_t *codes, const float *scales, const float *pos, int B,
+                            int T, int D);
 
 /* dtable[tokens[b][t][s]] += dout[b][t] / (slots used) and dpos[t] += dout[b][t] (dpos may
  * be NULL) for t < lens[b]: only the rows of the ids present are touched, and padding has

@@ -767,7 +767,7 @@ shelf_status shelf_labels_add_names(shelf_model *m, const shelf_catalog *example
                        "labels can be added to a text model only; this one %s (retrain it "
                        "with the new labels)",
                        m->nmembers ? "is an ensemble" : "reads photos");
-    if (m->text_head.q)
+    if (model_quantized(m))
         return err_set(err, SHELF_EINVAL, "the model is quantized (int8): add the labels to "
                        "its float model, then quantize that");
     imprint im = {.m = m, .path = shelf_catalog_path(examples), .names = names,
