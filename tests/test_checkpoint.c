@@ -13,6 +13,7 @@
 
 #include "photo_catalog.h"
 #include "scratch_dir.h"
+#include "same_model.h"
 #include "shelf.h"
 
 static const char *labels[] = {"Apparel > Tops", "Apparel > Jeans", "Kitchen > Knives",
@@ -101,34 +102,6 @@ static shelf_train_options options(void)
     return o;
 }
 
-static char *file_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    char *b = malloc(*n ? *n : 1);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
-/* The two models' files are the same, byte for byte. */
-static void assert_same_files(const shelf_model *x, const shelf_model *y)
-{
-    char a[256], b[256];
-    snprintf(a, sizeof a, "%s", path_of("x.shelf"));
-    snprintf(b, sizeof b, "%s", path_of("y.shelf"));
-    assert_int_equal(shelf_model_save(x, a, NULL), SHELF_OK);
-    assert_int_equal(shelf_model_save(y, b, NULL), SHELF_OK);
-    size_t na, nb;
-    char *ba = file_bytes(a, &na), *bb = file_bytes(b, &nb);
-    assert_int_equal(na, nb);
-    assert_memory_equal(ba, bb, na);
-    free(ba);
-    free(bb);
-}
 
 /* The options of a run with this text encoder (a small GRU or Transformer). */
 static shelf_train_options encoder_options(shelf_text_encoder enc)

@@ -14,6 +14,7 @@
 
 #include "core/comm.h"
 #include "scratch_dir.h"
+#include "same_model.h"
 #include "shelf.h"
 
 enum { RANKS = 2 };
@@ -186,19 +187,6 @@ static void *train_rank(void *arg)
     return NULL;
 }
 
-static char *file_bytes(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    char *b = malloc(*n ? *n : 1);
-    assert_int_equal(fread(b, 1, *n, f), *n);
-    fclose(f);
-    return b;
-}
-
 /* Accuracy on the rows [from, to) of the catalog. */
 static double accuracy_on(const shelf_model *m, int from, int to)
 {
@@ -255,18 +243,7 @@ static void two_ranks_train_one_model(void **state)
      * accuracy of the model kept (the best epoch's) */
     assert_true(s.valid_accuracy >= 0);
     assert_float_equal(s.valid_accuracy, accuracy_on(j[1].m, 3, ROWS / 3), 1e-12);
-    /* the same model on both ranks, byte for byte */
-    char p0[256], p1[256];
-    snprintf(p0, sizeof p0, "%s", path_of("r0.shelf"));
-    snprintf(p1, sizeof p1, "%s", path_of("r1.shelf"));
-    assert_int_equal(shelf_model_save(j[0].m, p0, NULL), SHELF_OK);
-    assert_int_equal(shelf_model_save(j[1].m, p1, NULL), SHELF_OK);
-    size_t n0, n1;
-    char *b0 = file_bytes(p0, &n0), *b1 = file_bytes(p1, &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(b0, b1, n0);
-    free(b0);
-    free(b1);
+    assert_same_files(j[0].m, j[1].m); /* the same model on both ranks, byte for byte */
     /* and as good as one process's: the kites, which rank 0 never saw, included */
     assert_true(accuracy(j[0].m) >= accuracy(one) - 0.02);
     for (int r = 0; r < RANKS; r++)
@@ -306,21 +283,34 @@ static void two_ranks_train_one_gru(void **state)
     assert_memory_equal(l1, l2, strcspn(l1, "\n"));
     free(d1);
     free(d2);
-    char p0[256], p1[256];
-    snprintf(p0, sizeof p0, "%s", path_of("g0.shelf"));
-    snprintf(p1, sizeof p1, "%s", path_of("g1.shelf"));
-    assert_int_equal(shelf_model_save(j[0].m, p0, NULL), SHELF_OK);
-    assert_int_equal(shelf_model_save(j[1].m, p1, NULL), SHELF_OK);
-    size_t n0, n1;
-    char *b0 = file_bytes(p0, &n0), *b1 = file_bytes(p1, &n1);
-    assert_int_equal(n0, n1);
-    assert_memory_equal(b0, b1, n0);
-    free(b0);
-    free(b1);
+    assert_same_files(j[0].m, j[1].m);
     assert_true(accuracy(j[0].m) >= accuracy(one) - 0.05);
     for (int r = 0; r < RANKS; r++)
         shelf_model_free(j[r].m);
     shelf_model_free(one);
+}
+
+static int lone_sum(void *user, void *buf, size_t n, shelf_comm_type t)
+{
+    (void)user, (void)buf, (void)n, (void)t;
+    return 0;
+}
+
+/* A comm of one rank (a library caller may pass one) trains the GRU as no comm does, byte
+ * for byte. */
+static void one_rank_is_one_process(void **state)
+{
+    (void)state;
+    encoder_asked = SHELF_TEXT_ENCODER_GRU;
+    snprintf(valid_csv, sizeof valid_csv, "%s", write_part("valid.csv", 3, ROWS / 3));
+    const char *all = write_part("all.csv", 0, ROWS);
+    shelf_model *plain = train_on(all, NULL);
+    shelf_comm one = {0, 1, NULL, lone_sum};
+    shelf_model *lone = train_on(all, &one);
+    encoder_asked = SHELF_TEXT_ENCODER_BAG;
+    assert_same_files(plain, lone);
+    shelf_model_free(plain);
+    shelf_model_free(lone);
 }
 
 static void what_does_not_run_distributed_is_refused(void **state)
@@ -365,6 +355,7 @@ int main(void)
         cmocka_unit_test(gather_puts_ranks_in_order),
         cmocka_unit_test(two_ranks_train_one_model),
         cmocka_unit_test(two_ranks_train_one_gru),
+        cmocka_unit_test(one_rank_is_one_process),
         cmocka_unit_test(what_does_not_run_distributed_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

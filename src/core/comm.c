@@ -40,6 +40,12 @@ int comm_min(const shelf_comm *c, uint64_t n, uint64_t *min)
 /* The gather is a sum: each rank writes its bytes at its offset of a zeroed buffer. The
  * ranks first agree that every one of them has its buffer, so that none waits in a sum that
  * another left. */
+int comm_agree(const shelf_comm *c, int ok)
+{
+    uint32_t failed = !ok;
+    return comm_sum(c, &failed, 1, SHELF_COMM_U32) == 0 && failed == 0;
+}
+
 int comm_gather(const shelf_comm *c, const void *mine, size_t n, void **all, size_t *total,
                 size_t *offset)
 {

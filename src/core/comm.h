@@ -16,6 +16,9 @@ static inline int comm_ranks(const shelf_comm *c) { return c ? c->size : 1; }
 int comm_sum(const shelf_comm *c, void *buf, size_t n, shelf_comm_type type);
 /* buf[0..n) averaged over the ranks. 0, or -1. */
 int comm_average(const shelf_comm *c, float *buf, size_t n);
+/* 1 when every rank is ok, else 0 (also when the sum fails): a rank that failed on its
+ * own tells the others before they go on into a collective it will not join. */
+int comm_agree(const shelf_comm *c, int ok);
 /* The smallest n over the ranks, into *min. 0, or -1. */
 int comm_min(const shelf_comm *c, uint64_t n, uint64_t *min);
 /* Every rank's n bytes at mine, one after another in rank order, into *all (mem_alloc'd;

@@ -27,11 +27,13 @@ static int by_hash(const void *a, const void *b) { return cmp_u64(a, b); }
 /* The vocabulary from the texts' sorted hashes (total of them): the hashes seen at least
  * MIN_WORD_COUNT times, in a distributed run over every rank's texts (each rank's counts
  * gathered and summed), the first SEQ_MAX_WORDS in hash order, into e->words. 0, or -1 out
- * of memory (or a rank's failure). */
+ * of memory or failed_before (this rank failed already, and joins the gather to say so),
+ * or when another rank failed. */
 static int learn_words(seq_encoder *e, const uint64_t *sorted, size_t total,
-                       const shelf_comm *comm)
+                       const shelf_comm *comm, int failed_before)
 {
-    seen_count *mine = mem_alloc((total + 1) * sizeof *mine), *all = mine;
+    seen_count *mine = failed_before ? NULL : mem_alloc((total + 1) * sizeof *mine);
+    seen_count *all = mine;
     size_t n = 0, bytes;
     for (size_t i = 0, j; mine && i < total; i = j) {
         for (j = i + 1; j < total && sorted[j] == sorted[i]; j++)
@@ -134,13 +136,14 @@ shelf_status seq_corpus_build(seq_encoder *e, seq_corpus *c, const char *const *
     if (!c->off || !c->len || hash_tokens(e, c, texts, rows, &h, &total) ||
         (!c->tok && !(c->tok = mem_alloc(sizeof *c->tok))) ||
         !(sorted = mem_alloc((total + 1) * sizeof *sorted))) {
+        learn_words(e, NULL, 0, comm, 1); /* the other ranks wait in its gather */
         mem_free(h);
         mem_free(sorted);
         return err_set(err, SHELF_ENOMEM, "out of memory building the token vocabulary");
     }
     memcpy(sorted, h, total * sizeof *h);
     qsort(sorted, total, sizeof *sorted, cmp_u64);
-    int rc = learn_words(e, sorted, total, comm);
+    int rc = learn_words(e, sorted, total, comm, 0);
     mem_free(sorted);
     if (rc) {
         mem_free(h);

@@ -345,6 +345,8 @@ static size_t moments(const trainer *tr, float *out, const float *in)
 static shelf_status image_checkpoint(void *user, const train_state *s, shelf_error *err)
 {
     trainer *tr = user;
+    if (tr->o->comm && tr->o->comm->rank != 0) /* rank 0 writes it */
+        return SHELF_OK;
     train_state st = *s;
     st.steps = (uint64_t)tr->step;
     st.catalog = tr->catalog;
@@ -516,8 +518,10 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
         return st;
     if ((st = check_memory(train, valid, o, err)) != SHELF_OK)
         return st;
+    /* the ranks share the batch: another count of them is another run */
     const uint64_t options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid)
-                                                                : 0);
+                                                                : 0) ^
+                             (uint64_t)comm_ranks(o->comm) * 0x9e3779b97f4a7c15ull;
     if (comm_ranks(o->comm) > 1) /* the ranks' batches make one of the size asked for */
         o->batch = (o->batch + comm_ranks(o->comm) - 1) / comm_ranks(o->comm);
     trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec(),

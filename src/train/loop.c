@@ -172,10 +172,11 @@ static double valid_accuracy(const loop_options *o, const trainee *t)
     size_t from = n * rank / ranks, to = n * (rank + 1) / ranks, correct = 0;
     int rc = t->validate ? t->validate(t->ctx, from, to, &correct)
                          : text_correct(o->m, o->valid, o->threads, from, to, &correct);
-    double v[2] = {rc ? 1 : 0, (double)correct};
-    if (comm_sum(o->comm, v, 2, SHELF_COMM_DOUBLE) || v[0])
+    /* the shares' counts summed too: every rank divides by the same */
+    double v[3] = {rc ? 1 : 0, (double)correct, (double)(to - from)};
+    if (comm_sum(o->comm, v, 3, SHELF_COMM_DOUBLE) || v[0])
         return -1;
-    return n ? v[1] / (double)n : 0;
+    return v[2] > 0 ? v[1] / v[2] : 0;
 }
 
 /* ---- epochs ------------------------------------------------------------------------------ */
@@ -306,7 +307,7 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
                 break;
             }
             loss = v[0], count = v[1], rc = v[2] > 0 ? -1 : v[3] > 0 ? 1 : 0;
-            for (int b = 0; rc == 0 && b < t->nblocks; b++)
+            for (int b = 0; rc == 0 && !t->identical && b < t->nblocks; b++)
                 if (comm_average(o->comm, t->blocks[b], t->sizes[b]))
                     rc = -1;
         }
@@ -351,7 +352,10 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
             train_state s = {.epochs_done = epoch + 1, .best_epoch = res->epochs,
                              .bad_epochs = bad_epochs, .best_acc = best_acc, .best = best,
                              .nbest = best ? total : 0};
-            if ((st = o->checkpoint(o->checkpoint_user, &s, err)) != SHELF_OK)
+            st = o->checkpoint(o->checkpoint_user, &s, err);
+            if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK) /* rank 0 writes */
+                st = err_set(err, SHELF_EIO, "another rank could not write the checkpoint");
+            if (st != SHELF_OK)
                 break;
         }
         if (o->valid && o->patience && bad_epochs >= o->patience)

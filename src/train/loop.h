@@ -49,6 +49,9 @@ typedef struct trainee {
      * model's text predictions on the validation catalog. */
     int (*validate)(void *ctx, size_t from, size_t to, size_t *correct);
     size_t nvalid;
+    /* A distributed run's ranks hold the same blocks after every step (their gradients
+     * are shared): nothing to average at an epoch's end. */
+    int identical;
     /* The parameters whose values at the best epoch are kept. */
     float *blocks[LOOP_MAX_BLOCKS];
     size_t sizes[LOOP_MAX_BLOCKS];

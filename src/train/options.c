@@ -526,6 +526,7 @@ uint64_t train_options_fingerprint(const shelf_train_options *o, size_t valid)
                         o->buckets,  o->hierarchy,     o->balance,       o->balance_power,
                         o->label_smoothing, (double)valid, o->image_size, o->width,
                         o->batch,    o->optimizer,     o->weight_decay,  o->schedule,
-                        o->augment};
+                        o->augment,  o->max_tokens,    o->layers,        o->heads,
+                        o->dropout};
     return hash_fnv1a(hash_fnv1a(HASH_FNV_BASIS, v, sizeof v), &o->seed, sizeof o->seed);
 }

@@ -243,17 +243,33 @@ static int cmp_i32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* A distributed step: the dense gradient averaged over the ranks, and the embedding rows
- * any rank's batch used (gathered, each once) with their gradients averaged; every rank
- * then steps those rows, so that all keep the same parameters. 0, or -1 (out of memory, or
- * another rank failed: every rank makes every call). */
-static int share_gradients(seq_trainer *tr)
+static void scale(float *p, size_t n, float by)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] *= by;
+}
+
+/* A distributed step: the dense gradient summed over the ranks, each rank's weighted by
+ * its share of all the ranks' texts (a rank's is the mean over its own batch, and a short
+ * last batch falls on different steps on different ranks), and the embedding rows any
+ * rank's batch used (gathered, each once) with their gradients summed so; every rank then
+ * steps those rows, so that all keep the same parameters. A loss that is not a number on
+ * any rank becomes NaN on all, which stops them at the same step. 0, or -1 (out of memory,
+ * or another rank failed: every rank makes every call). */
+static int share_gradients(seq_trainer *tr, double *loss)
 {
     const seq_layout l = seq_layout_of(tr->e);
     const size_t D = (size_t)tr->e->D;
     float *g = tr->grads[0];
+    double v[2] = {!isfinite(*loss), (double)tr->nb};
+    if (comm_sum(tr->comm, v, 2, SHELF_COMM_DOUBLE) || !(v[1] > 0))
+        return -1;
+    if (v[0] > 0)
+        *loss = NAN;
+    const float share = (float)((double)tr->nb / v[1]);
     pool_run(tr->pool, run_reduce, tr);
-    if (comm_average(tr->comm, g + l.pos, tr->P - l.pos))
+    scale(g + l.pos, tr->P - l.pos, share);
+    if (comm_sum(tr->comm, g + l.pos, tr->P - l.pos, SHELF_COMM_FLOAT))
         return -1;
     void *got = NULL;
     size_t bytes = 0, at;
@@ -270,10 +286,11 @@ static int share_gradients(seq_trainer *tr)
         memcpy(tr->all_rows, all, u * sizeof *all);
         for (size_t i = 0; i < u; i++) /* rows this rank did not use hold zeros */
             memcpy(tr->packed + i * D, g + l.emb + (size_t)all[i] * D, D * sizeof *g);
+        scale(tr->packed, u * D, share);
     }
     mem_free(got);
     if (comm_sum(tr->comm, &failed, 1, SHELF_COMM_U32) || failed ||
-        comm_average(tr->comm, tr->packed, u * D))
+        comm_sum(tr->comm, tr->packed, u * D, SHELF_COMM_FLOAT))
         return -1;
     for (size_t i = 0; i < u; i++)
         memcpy(g + l.emb + (size_t)tr->all_rows[i] * D, tr->packed + i * D, D * sizeof *g);
@@ -295,7 +312,7 @@ static int seq_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoc
     for (int t = 0; t < tr->threads; t++)
         loss += tr->loss[t];
     tr->nrows = seq_corpus_rows_used(tr->e, tr->corpus, rows, n, tr->rows);
-    if (tr->comm && share_gradients(tr))
+    if (comm_ranks(tr->comm) > 1 && share_gradients(tr, &loss))
         return -1;
     float momentum;
     schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
@@ -370,6 +387,8 @@ static void free_buffers(seq_trainer *tr)
 static shelf_status seq_checkpoint(void *user, const train_state *s, shelf_error *err)
 {
     seq_trainer *tr = user;
+    if (tr->comm && tr->comm->rank != 0) /* rank 0 writes it */
+        return SHELF_OK;
     train_state st = *s;
     st.steps = (uint64_t)tr->step;
     st.catalog = tr->catalog;
@@ -434,12 +453,12 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     const encoder_setup setup = {&all, o, o->threads, &r, NULL};
     shelf_status st = tr.enc->ops->train_begin(tr.enc, &setup, err);
     if (st != SHELF_OK)
-        goto done;
+        goto agree;
     /* the head scores the labels, or under --hierarchy the taxonomy's nodes */
     if (label_head_alloc(tr.head, encoder_width(tr.enc), model_num_nodes(m))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for the %s encoder's parameters",
                      seq_kind_name(tr.e->kind));
-        goto done;
+        goto agree;
     }
     tr.P = tr.e->nparams + tr.head->nparams;
     seq_encoder_init_head(tr.e, tr.head->w, (size_t)tr.head->in * tr.head->out, &r);
@@ -449,16 +468,27 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     if (!tr.pool || alloc_buffers(&tr) ||
         balance_init(&tr.bal, o->balance, o->balance_power, y, tr.n, model_num_labels(m))) {
         st = err_set(err, SHELF_ENOMEM, "out of memory for training buffers");
-        goto done;
+        goto agree;
     }
+agree: /* a rank that failed on its own tells the others before the collectives below */
+    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    if (st != SHELF_OK)
+        goto done;
     for (size_t i = 0; i < tr.n; i++)
         tr.catalog = checkpoint_fingerprint_add(tr.catalog, tr.texts[i], m->labels.keys[y[i]]);
-    tr.options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid) : 0);
+    /* the ranks share the batch: another count of them is another run */
+    tr.options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid) : 0) ^
+                 (uint64_t)ranks * 0x9e3779b97f4a7c15ull;
     if (comm_sum(o->comm, &tr.catalog, 1, SHELF_COMM_U64)) { /* the parts' sum: the whole's */
         st = err_set(err, SHELF_EIO, "another rank stopped the run");
         goto done;
     }
-    if (o->resume && (st = resume_from(&tr, o->resume, err)) != SHELF_OK)
+    if (o->resume)
+        st = resume_from(&tr, o->resume, err);
+    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+        st = err_set(err, SHELF_EIO, "another rank could not resume the run");
+    if (st != SHELF_OK)
         goto done;
     uint64_t epoch_size = balance_epoch_size(&tr.bal, y); /* every rank takes the least's */
     if (comm_min(o->comm, epoch_size, &epoch_size)) {
@@ -468,7 +498,8 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
     long per_epoch = (long)((epoch_size + (size_t)tr.B - 1) / (size_t)tr.B);
     tr.sched = (schedule){SCHEDULE_COSINE, o->lr, BETA1, per_epoch * o->epochs, 0};
     tr.sched.warmup_steps = (long)(WARMUP_SHARE * (float)tr.sched.total_steps);
-    trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step};
+    trainee te = {.ctx = &tr, .batch = (size_t)tr.B, .plan = plan_epoch, .step = seq_step,
+                  .identical = 1};
     trainee_keep(&te, m->text, tr.head);
     loop_options lo = {m, valid, y, tr.n, &tr.bal, o->epochs, tr.threads, PATIENCE, o->seed,
                        o->progress, o->progress_user, &m->info, .comm = o->comm,

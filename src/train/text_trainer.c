@@ -17,9 +17,10 @@ shelf_status train_text_model(shelf_model *m, const shelf_catalog *train,
         return train_bag_model(m, train, valid, o, err);
     const size_t n = shelf_catalog_size(train);
     uint32_t *y = mem_alloc((n + 1) * sizeof *y);
-    /* a distributed run: every rank's labels, in file order */
-    shelf_status st = y ? vocab_share(m, train, o->comm, err)
-                        : err_set(err, SHELF_ENOMEM, "out of memory");
+    /* a distributed run: every rank's labels, in file order (every rank takes part) */
+    shelf_status st = vocab_share(m, train, o->comm, err);
+    if (st == SHELF_OK && !y)
+        st = err_set(err, SHELF_ENOMEM, "out of memory");
     if (st == SHELF_OK)
         st = vocab_labels(m, train, y, err);
     if (st == SHELF_OK)
