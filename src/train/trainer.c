@@ -110,7 +110,8 @@ static shelf_status continue_from(shelf_train_options *o, shelf_error *err)
 
 /* A distributed run: what it can train so far (the sparse bag, plainly), and the products
  * of every rank into *n. */
-static shelf_status distributed(const shelf_train_options *o, size_t *n, shelf_error *err)
+static shelf_status distributed(const shelf_train_options *o, const shelf_catalog *valid,
+                                size_t *n, shelf_error *err)
 {
     const shelf_comm *c = o->comm;
     if (!c)
@@ -118,14 +119,16 @@ static shelf_status distributed(const shelf_train_options *o, size_t *n, shelf_e
     if (c->size < 1 || c->size > COMM_MAX_RANKS || c->rank < 0 || c->rank >= c->size ||
         !c->sum)
         return err_set(err, SHELF_EINVAL, "a distributed run needs its rank, size and sum");
-    const char *what = o->modality == SHELF_MODALITY_BOTH  ? "--modality both"
-                     : o->init                              ? "--init"
+    const char *what = o->init                              ? "--init"
                      : o->balance != SHELF_BALANCE_NONE     ? "--balance"
-                                                            : NULL;
+                     : o->modality == SHELF_MODALITY_BOTH && !valid
+                         ? "--modality both without --valid (each rank would fit the fusion "
+                           "head on its own held-out products)"
+                         : NULL;
     if (what)
         return err_set(err, SHELF_EINVAL, "distributed training runs the bag of n-grams, the "
-                       "GRU, the Transformer and the CNN (--modality image) so far, without "
-                       "%s; train it in one process", what);
+                       "GRU, the Transformer, the CNN and fused models, without %s; train it "
+                       "in one process", what);
     uint64_t total = *n;
     if (comm_sum(c, &total, 1, SHELF_COMM_U64))
         return err_set(err, SHELF_EIO, "the ranks could not count their products");
@@ -172,7 +175,7 @@ shelf_status shelf_train(const shelf_catalog *train, const shelf_catalog *valid,
 {
     shelf_train_options o = *opts;
     size_t n = shelf_catalog_size(train); /* with comm: every rank's, from here on */
-    shelf_status st = distributed(&o, &n, err);
+    shelf_status st = distributed(&o, valid, &n, err);
     if (st == SHELF_OK)
         st = checkpoints(&o, err);
     if (st == SHELF_OK && o.init)
