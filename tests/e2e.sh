@@ -1058,6 +1058,11 @@ GK=(--train train.csv --valid valid.csv --text-encoder gru --dim 8 --max-tokens 
 expect_ok "the GRU checkpoints too" "$SHELF" train "${GK[@]}" --out gw.shelf --checkpoint ckgru
 expect_ok "  and resumes from its last one" "$SHELF" train "${GK[@]}" --out gr.shelf --resume ckgru
 cmp -s gw.shelf gr.shelf && pass "  to the same model" || fail "  GRU resumed from its last checkpoint differs"
+FK=(--train imgs/train.csv --valid imgs/valid.csv --modality both --image-size 16 --width 4 --batch 16 --epochs 3 --seed 2 --threads 1 --quiet)
+expect_ok "a fused model checkpoints too" "$SHELF" train "${FK[@]}" --out fkw.shelf --checkpoint ckfused
+expect_error "  its checkpoint (no fusion head yet) does not predict" "fusion head" "$SHELF" predict --model ckfused/checkpoint.shelf --data imgs/test.csv
+expect_ok "  and resumes from its last one" "$SHELF" train "${FK[@]}" --out fkr.shelf --resume ckfused
+cmp -s fkw.shelf fkr.shelf && pass "  to the same model" || fail "  fused model resumed from its last checkpoint differs"
 expect_error "  a Transformer does not resume a GRU's checkpoint" "not of a Transformer" "$SHELF" train --train train.csv --valid valid.csv --text-encoder transformer --dim 8 --max-tokens 8 --epochs 2 --seed 3 --threads 1 --quiet --out x.shelf --resume ckgru
 "$SHELF" train --train big.csv --out x.shelf --checkpoint ckdir --autotune-trials 2 --valid valid.csv >out.txt 2>err.txt; rc=$?
 [ $rc -eq 2 ] && grep -q "not with --autotune or --init" err.txt && pass "--checkpoint with --autotune is refused" || fail "checkpoint autotune (exit $rc)"

@@ -266,6 +266,77 @@ static void cnn_resumed_as_the_whole_run(void **state)
     shelf_catalog_free(c);
 }
 
+/* A fused model stopped in its text side's training (the bag's checkpoint, which is all a
+ * run killed then leaves) or in its CNN's (the whole model so far, which has no fusion
+ * head yet and does not predict), resumed: the run ends as the whole one. */
+static void fused_resumed(int in_text_side)
+{
+    shelf_read_options ro = {0};
+    ro.require_label = 1;
+    shelf_catalog *c = NULL;
+    shelf_error err;
+    if (shelf_catalog_load(photo_catalog_titled("titled", 48, 1), &ro, &c, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    shelf_train_options o = image_options();
+    o.modality = SHELF_MODALITY_BOTH;
+    o.read = ro;
+    o.checkpoint = ckpt;
+    int kept = 0;
+    /* the text side runs without progress: its first checkpoint is copied as it comes */
+    o.progress = in_text_side ? NULL : keep_third;
+    o.progress_user = &kept;
+    shelf_model *whole = NULL, *stopped = NULL, *resumed = NULL;
+    if (in_text_side) { /* its text side alone, stopped after one epoch */
+        shelf_train_options t = options();
+        t.read = ro;
+        t.epochs = 1;
+        t.checkpoint = ckpt;
+        shelf_model *x = NULL;
+        assert_int_equal(shelf_train(c, NULL, &t, &x, &err), SHELF_OK);
+        shelf_model_free(x);
+        copy_file(ckpt, copy);
+        kept = 1;
+    }
+    if (shelf_train(c, NULL, &o, &whole, &err) != SHELF_OK)
+        fail_msg("%s", err.message);
+    assert_true(kept);
+    assert_int_equal(shelf_model_load(copy, &stopped, NULL), SHELF_OK);
+    if (!in_text_side) { /* no fusion head yet: it cannot predict */
+        shelf_predictor *p = NULL;
+        assert_int_equal(shelf_predictor_new(stopped, 1, 0, &p, &err), SHELF_EINVAL);
+        assert_non_null(strstr(err.message, "fusion head"));
+    }
+    o = image_options();
+    o.modality = SHELF_MODALITY_BOTH;
+    o.read = ro;
+    o.resume = stopped;
+    if (shelf_train(c, NULL, &o, &resumed, &err) != SHELF_OK) {
+        if (!in_text_side)
+            fail_msg("%s", err.message);
+        /* the text side's checkpoint of another run (one epoch, not the fused run's
+         * defaults) is refused as such */
+        assert_non_null(strstr(err.message, "other options"));
+    } else {
+        assert_same_files(whole, resumed);
+    }
+    shelf_model_free(whole);
+    shelf_model_free(resumed);
+    shelf_model_free(stopped);
+    shelf_catalog_free(c);
+}
+
+static void fused_resumed_in_its_cnn(void **s)
+{
+    (void)s;
+    fused_resumed(0);
+}
+
+static void fused_checkpoint_of_another_text_run_refused(void **s)
+{
+    (void)s;
+    fused_resumed(1);
+}
+
 static void another_run_is_refused(void **state)
 {
     (void)state;
@@ -293,9 +364,9 @@ static void another_run_is_refused(void **state)
     o.dim = 4; /* the bag with embeddings */
     assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
     assert_non_null(strstr(err.message, "checkpoints are written for the bag"));
-    o = options();
-    o.checkpoint = ckpt;
+    o = options(); /* a bag's checkpoint does not resume a fused model's CNN */
     o.modality = SHELF_MODALITY_BOTH;
+    o.resume = ck;
     assert_int_equal(shelf_train(train, NULL, &o, &x, &err), SHELF_EINVAL);
     assert_null(x);
     shelf_model_free(m);
@@ -314,6 +385,8 @@ int main(void)
         cmocka_unit_test(another_encoders_checkpoint_is_refused),
         cmocka_unit_test(another_run_is_refused),
         cmocka_unit_test(cnn_resumed_as_the_whole_run),
+        cmocka_unit_test(fused_resumed_in_its_cnn),
+        cmocka_unit_test(fused_checkpoint_of_another_text_run_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

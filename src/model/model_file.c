@@ -244,7 +244,8 @@ static void put_sections(model_writer *w, const shelf_model *m)
             mw_section(w, SECTION_IMAGE_ENCODER, put_image_encoder, m);
         mw_section(w, SECTION_IMAGE_HEAD, put_image_head, m);
     }
-    if (m->modality == SHELF_MODALITY_BOTH)
+    if (m->modality == SHELF_MODALITY_BOTH && fusion_head_ready(&m->head)) /* else a
+                                                         checkpoint taken before its fit */
         mw_section(w, SECTION_FUSION_HEAD, put_fusion, m);
     if (m->nmembers)
         mw_section(w, SECTION_ENSEMBLE, put_ensemble, m);

@@ -454,7 +454,10 @@ int model_read_sections(model_reader *r, shelf_model *m)
     int text = model_reads_text(m), image = m->image != NULL;
     if (!ls.have_labels || text != model_has_text(m) || image != model_has_image(m) ||
         (m->text && !m->text_head.params) || (m->image && !m->image_head.params) ||
-        (m->modality == SHELF_MODALITY_BOTH) != fusion_head_ready(&m->head) ||
+        /* a fused model's checkpoint taken while its CNN trained has no head yet */
+        (m->modality == SHELF_MODALITY_BOTH
+             ? !fusion_head_ready(&m->head) && !m->state
+             : fusion_head_ready(&m->head)) ||
         (m->nmembers && (m->text || m->image || m->modality != SHELF_MODALITY_TEXT)))
         return mr_fail(r, "a part of the model is missing");
     return 0;

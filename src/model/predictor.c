@@ -45,6 +45,10 @@ shelf_status predictor_new(const shelf_model *m, int threads, size_t max_batch, 
     *out = NULL;
     if (!m)
         return err_set(err, SHELF_EINVAL, "shelf_predictor_new: no model");
+    if (images && m->modality == SHELF_MODALITY_BOTH && !fusion_head_ready(&m->head))
+        return err_set(err, SHELF_EINVAL, "a fused model's checkpoint taken while its CNN "
+                       "trained: its fusion head is fitted when training ends (resume it "
+                       "with shelf train --resume)");
     shelf_predictor *p = mem_calloc(1, sizeof *p);
     if (!p || !(p->pool = pool_new(threads)))
         goto oom;

@@ -212,6 +212,14 @@ shelf_status train_fused_model(const shelf_catalog *train, const shelf_catalog *
     text.batch = 0;
     image.modality = SHELF_MODALITY_IMAGE;
     text.given = image.given = 0; /* shelf_train checked them against the fused model */
+    /* --resume: a checkpoint of the text side's training goes on there; one of the CNN's
+     * (the whole model so far) goes on there, after the text side is trained again as it
+     * was (the same seed and data; it is the quick side), writing no checkpoint over it */
+    const int image_stage = opts->resume && opts->resume->image;
+    text.resume = image_stage ? NULL : opts->resume;
+    image.resume = image_stage ? opts->resume : NULL;
+    if (image_stage)
+        text.checkpoint = NULL;
     shelf_catalog *content = NULL, *kept = NULL, *held = NULL;
     const shelf_catalog *learn = train, *fit = valid;
     shelf_model *m = NULL;

@@ -136,19 +136,21 @@ static shelf_status distributed(const shelf_train_options *o, const shelf_catalo
     return SHELF_OK;
 }
 
-/* --checkpoint and --resume: what they can continue so far (the sparse bag, the sequence
- * encoders, the CNN). */
+/* --checkpoint and --resume: what they can continue (every model but the bag with --dim). A
+ * fused model's checkpoint is its text side's while that trains, then the whole model's
+ * with the CNN's state. */
 static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
 {
     if (!o->checkpoint && !o->resume)
         return SHELF_OK;
-    const int image = o->modality == SHELF_MODALITY_IMAGE,
-              seq = o->modality == SHELF_MODALITY_TEXT &&
-                    o->text_encoder != SHELF_TEXT_ENCODER_BAG;
-    if (!image && !seq && (o->modality != SHELF_MODALITY_TEXT || o->dim > 0))
+    const int fused = o->modality == SHELF_MODALITY_BOTH,
+              image = o->modality == SHELF_MODALITY_IMAGE ||
+                      (fused && o->resume && o->resume->image),
+              seq = !image && o->text_encoder != SHELF_TEXT_ENCODER_BAG;
+    if (!image && !seq && o->dim > 0)
         return err_set(err, SHELF_EINVAL, "checkpoints are written for the bag of n-grams "
-                       "(without --dim), the GRU, the Transformer and the CNN (--modality "
-                       "image) so far: not for fused models or the bag with --dim");
+                       "(without --dim), the GRU, the Transformer, the CNN and fused models: "
+                       "not for the bag with --dim");
     if (o->init)
         return err_set(err, SHELF_EINVAL, "checkpoints keep one run's state: not with --init");
     if (o->resume && !o->resume->state)
@@ -159,12 +161,13 @@ static shelf_status checkpoints(const shelf_train_options *o, shelf_error *err)
                        "checkpoint");
     const encoder_kind want = o->text_encoder == SHELF_TEXT_ENCODER_GRU ? ENCODER_GRU
                               : ENCODER_TRANSFORMER;
-    if (o->resume && (image ? o->resume->modality != SHELF_MODALITY_IMAGE
+    const shelf_modality side = fused ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
+    if (o->resume && (image ? o->resume->modality != side
                       : seq ? o->resume->modality != SHELF_MODALITY_TEXT ||
                                   o->resume->text->ops->kind != want
                             : !model_bag(o->resume) || model_bag(o->resume)->dim))
         return err_set(err, SHELF_EINVAL, "--resume: the checkpoint is not of %s",
-                       image ? "an image model"
+                       image ? (fused ? "a fused model" : "an image model")
                        : seq ? (want == ENCODER_GRU ? "a GRU" : "a Transformer")
                              : "a sparse bag");
     return SHELF_OK;
