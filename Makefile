@@ -16,7 +16,7 @@ LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf
 # the library never sees it.
 MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
-OPT     := -O3 -march=x86-64-v3 -fno-math-errno
+OPT     := -O3 -march=x86-64-v3 -fno-math-errno -fPIC
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
@@ -26,7 +26,19 @@ CLI_SRC := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTS   := $(TEST_SRC:tests/%.c=%)
 
-.PHONY: all deps check-layers test test-unit test-e2e demo bench clean valgrind fuzz fuzz-build fuzz-smoke
+.PHONY: all deps check-layers test test-unit test-e2e demo bench clean valgrind fuzz fuzz-build fuzz-smoke \
+        install uninstall lib
+
+# The library's version (shelf.h) and where make install puts things (DESTDIR for packages).
+VERSION := $(shell sed -n 's/^\#define SHELF_VERSION "\(.*\)"/\1/p' include/shelf.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+SONAME  := libshelf.so.$(SOMAJOR)
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 all: deps shelf
 
@@ -60,6 +72,31 @@ build/rel/libshelf.a: $(LIB_OBJ:%=build/rel/%)
 	rm -f $@ && ar rcs $@ $^
 build/san/libshelf.a: $(LIB_OBJ:%=build/san/%)
 	rm -f $@ && ar rcs $@ $^
+
+# The shared library: position-independent objects (OPT has -fPIC), shelf_* alone exported
+# (src/libshelf.map), its soname the major version.
+build/rel/libshelf.so.$(VERSION): $(LIB_OBJ:%=build/rel/%) src/libshelf.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libshelf.map -Wl,--no-undefined \
+	  $(OPT) -o $@ $(LIB_OBJ:%=build/rel/%) $(LDLIBS)
+build/rel/$(SONAME) build/rel/libshelf.so: build/rel/libshelf.so.$(VERSION)
+	ln -sf libshelf.so.$(VERSION) $@
+lib: build/rel/libshelf.so build/rel/$(SONAME) build/rel/libshelf.a
+
+# pkg-config's file, written by make install for its PREFIX, LIBDIR and INCDIR.
+define SHELF_PC
+prefix=$(PREFIX)
+libdir=$(LIBDIR)
+includedir=$(INCDIR)
+
+Name: shelf
+Description: product categorization for e-commerce catalogs (titles and photos)
+Version: $(VERSION)
+Cflags: -I$${includedir}
+Libs: -L$${libdir} -lshelf
+Requires.private: $(PKGS)
+Libs.private: -ldnnl -lgomp -lstdc++ -lm -pthread
+endef
+export SHELF_PC
 
 build/rel/cli/parallel.o build/san/cli/parallel.o: CFLAGS_COMMON += $(MPI_CFLAGS)
 shelf: $(CLI_SRC:%.c=build/rel/%.o) build/rel/libshelf.a
@@ -137,6 +174,7 @@ test: check-layers deps shelf build/san/shelf build/tools/make_images $(TESTS:%=
       $(TESTS:%=build/san/tests/%) fuzz-build
 	@set -e; for t in $(TESTS); do echo "== $$t (release)"; build/rel/tests/$$t; \
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
+	@echo "== make install, the C example, make uninstall"; bash tests/install.sh
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
 	@echo "== end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/e2e.sh build/san/shelf
 	@echo "== model files of every format (release, asan+ubsan)"; bash tests/model_compat.sh ./shelf && ASAN_OPTIONS=detect_leaks=1 bash tests/model_compat.sh build/san/shelf
@@ -156,6 +194,23 @@ bench: deps shelf build/bench/conv_speed build/bench/refit_head
 
 valgrind: shelf
 	bash tests/valgrind.sh ./shelf
+
+# make install PREFIX=... (DESTDIR=... for a package): the tool, the shared and static
+# library, the header, pkg-config's file; make uninstall takes away what it put.
+INSTALLED = $(BINDIR)/shelf $(LIBDIR)/libshelf.so.$(VERSION) $(LIBDIR)/$(SONAME) \
+            $(LIBDIR)/libshelf.so $(LIBDIR)/libshelf.a $(INCDIR)/shelf.h \
+            $(LIBDIR)/pkgconfig/shelf.pc
+install: shelf lib
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
+	install -m 755 shelf $(DESTDIR)$(BINDIR)/shelf
+	install -m 644 build/rel/libshelf.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libshelf.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libshelf.so
+	install -m 644 build/rel/libshelf.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/shelf.h $(DESTDIR)$(INCDIR)/
+	printf '%s\n' "$$SHELF_PC" > $(DESTDIR)$(LIBDIR)/pkgconfig/shelf.pc
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
 
 clean:
 	rm -rf build shelf

@@ -10,6 +10,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The library's version; its major number is libshelf.so's soname (libshelf.so.0): a
+ * change that breaks a program built against an earlier release raises it. */
+#define SHELF_VERSION "0.21.0"
+#define SHELF_VERSION_MAJOR 0
+/* The version of the library linked at run time (which may differ from the header's). */
+const char *shelf_version(void);
+
 #ifdef __cplusplus
 extern "C" {
 #endif
