@@ -27,7 +27,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TESTS   := $(TEST_SRC:tests/%.c=%)
 
 .PHONY: all deps check-layers test test-unit test-e2e demo bench clean valgrind fuzz fuzz-build fuzz-smoke \
-        install uninstall lib
+        install uninstall lib docs
 
 # The library's version (shelf.h) and where make install puts things (DESTDIR for packages).
 VERSION := $(shell sed -n 's/^\#define SHELF_VERSION "\(.*\)"/\1/p' include/shelf.h)
@@ -195,12 +195,20 @@ bench: deps shelf build/bench/conv_speed build/bench/refit_head
 valgrind: shelf
 	bash tests/valgrind.sh ./shelf
 
+# Man pages (shelf(1), shelf-COMMAND(1)) and bash completion, made from shelf's --help,
+# which its option tables print: they cannot drift from it.
+build/docs/man1/shelf.1: shelf scripts/make-docs.py
+	rm -rf build/docs && /usr/bin/python3 scripts/make-docs.py ./shelf build/docs
+docs: build/docs/man1/shelf.1
+
 # make install PREFIX=... (DESTDIR=... for a package): the tool, the shared and static
-# library, the header, pkg-config's file; make uninstall takes away what it put.
+# library, the header, pkg-config's file, the man pages and bash completion; make uninstall
+# takes away what it put.
 INSTALLED = $(BINDIR)/shelf $(LIBDIR)/libshelf.so.$(VERSION) $(LIBDIR)/$(SONAME) \
             $(LIBDIR)/libshelf.so $(LIBDIR)/libshelf.a $(INCDIR)/shelf.h \
-            $(LIBDIR)/pkgconfig/shelf.pc
-install: shelf lib
+            $(LIBDIR)/pkgconfig/shelf.pc $(MANDIR)/man1/shelf.1 $(MANDIR)/man1/shelf-*.1 \
+            $(COMPDIR)/shelf
+install: shelf lib docs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
 	install -m 755 shelf $(DESTDIR)$(BINDIR)/shelf
 	install -m 644 build/rel/libshelf.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
@@ -209,6 +217,9 @@ install: shelf lib
 	install -m 644 build/rel/libshelf.a $(DESTDIR)$(LIBDIR)/
 	install -m 644 include/shelf.h $(DESTDIR)$(INCDIR)/
 	printf '%s\n' "$$SHELF_PC" > $(DESTDIR)$(LIBDIR)/pkgconfig/shelf.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPDIR)
+	install -m 644 build/docs/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 build/docs/completion/shelf $(DESTDIR)$(COMPDIR)/shelf
 uninstall:
 	rm -f $(INSTALLED:%=$(DESTDIR)%)
 

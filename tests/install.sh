@@ -13,9 +13,24 @@ trap 'rm -rf "$T"' EXIT
 P="$T/prefix"
 echo "make install, pkg-config, the C example, make uninstall"
 make -s install PREFIX="$P" >"$T/install.log" 2>&1 && pass "make install PREFIX=$P" || { cat "$T/install.log"; fail "make install"; }
-for f in bin/shelf lib/libshelf.so lib/libshelf.so.0 lib/libshelf.a include/shelf.h lib/pkgconfig/shelf.pc; do
+for f in bin/shelf lib/libshelf.so lib/libshelf.so.0 lib/libshelf.a include/shelf.h lib/pkgconfig/shelf.pc \
+         share/man/man1/shelf.1 share/man/man1/shelf-train.1 share/man/man1/shelf-labels-add.1 \
+         share/bash-completion/completions/shelf; do
   [ -e "$P/$f" ] || fail "  $f not installed"
 done
+# the man pages and completion say what --help says: every option of every command
+for cmd in $("$P/bin/shelf" --help | awk '/^  [a-z]+ / {print $1}'); do
+  page=$P/share/man/man1/shelf-$cmd.1
+  [ "$cmd" = labels ] && page=$P/share/man/man1/shelf-labels-add.1 && cmd="labels add"
+  # shellcheck disable=SC2086
+  for opt in $("$P/bin/shelf" $cmd --help | grep -o '^  --[a-z0-9-]*'); do
+    man -l "$page" 2>/dev/null | grep -q -- "$opt" || fail "  shelf $cmd $opt is missing from its man page"
+    grep -q -- "[ \"]$opt[ \"]" "$P/share/bash-completion/completions/shelf" || fail "  shelf $cmd $opt is missing from the completion"
+  done
+done
+pass "  every command's options are in its man page and the bash completion"
+out=$(bash -c "source '$P/share/bash-completion/completions/shelf'; COMP_WORDS=(shelf quantize --cal); COMP_CWORD=2; _shelf; echo \"\${COMPREPLY[*]}\"")
+[ "$out" = "--calibrate" ] && pass "  bash completes shelf quantize --cal to --calibrate" || fail "  completion gave '$out'"
 export PKG_CONFIG_PATH="$P/lib/pkgconfig"
 [ "$(pkg-config --modversion shelf)" = "$(sed -n 's/^#define SHELF_VERSION "\(.*\)"/\1/p' include/shelf.h)" ] && pass "  pkg-config --modversion shelf" || fail "  pkg-config version"
 # shellcheck disable=SC2046
