@@ -49,7 +49,8 @@ deps:
 	  command -v valgrind >/dev/null && command -v $(FUZZ_CC) >/dev/null && \
 	  command -v chromium >/dev/null && command -v $(CXX) >/dev/null && \
 	  [ -f /usr/include/hnswlib/hnswlib.h ] && pkg-config --exists ompi-c && \
-	  command -v mpirun >/dev/null && \
+	  command -v mpirun >/dev/null && command -v man >/dev/null && \
+	  /usr/bin/python3 -c 'import numpy, sklearn' 2>/dev/null && \
 	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 
 build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
@@ -170,11 +171,12 @@ build/bench/seq_speed: bench/seq_speed.c build/rel/libshelf.a
 check-layers:
 	@bash scripts/check-layers.sh
 
-test: check-layers deps shelf build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tests/%) \
+test: check-layers deps shelf lib build/san/shelf build/tools/make_images $(TESTS:%=build/rel/tests/%) \
       $(TESTS:%=build/san/tests/%) fuzz-build
 	@set -e; for t in $(TESTS); do echo "== $$t (release)"; build/rel/tests/$$t; \
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
 	@echo "== make install, the C example, make uninstall"; bash tests/install.sh
+	@echo "== the Python package (/usr/bin/python3)"; /usr/bin/python3 tests/test_python.py
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
 	@echo "== end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/e2e.sh build/san/shelf
 	@echo "== model files of every format (release, asan+ubsan)"; bash tests/model_compat.sh ./shelf && ASAN_OPTIONS=detect_leaks=1 bash tests/model_compat.sh build/san/shelf

@@ -219,10 +219,12 @@ static int train_run(train_args a, shelf_train_options o)
         return 2;
     }
     if (a.quantize && (tuning || (o.text_encoder == SHELF_TEXT_ENCODER_BAG && o.dim > 0 &&
-                                  o.modality != SHELF_MODALITY_IMAGE))) {
+                                  o.modality != SHELF_MODALITY_IMAGE) ||
+                       (o.modality == SHELF_MODALITY_BOTH &&
+                        o.text_encoder != SHELF_TEXT_ENCODER_BAG))) {
         fprintf(stderr, "shelf train: --quantize makes int8 models of the sparse bag of "
-                        "n-grams, the GRU, the Transformer and the CNN (not with --autotune or "
-                        "the bag's --dim)\n");
+                        "n-grams, the GRU, the Transformer and the CNN (not with --autotune, "
+                        "the bag's --dim, or a fused model's sequence encoder)\n");
         return 2;
     }
     if ((a.checkpoint || a.resume) && (tuning || a.init)) {

@@ -166,6 +166,15 @@ shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts
 shelf_status shelf_catalog_load_part(const char *path, const shelf_read_options *opts,
                                      const shelf_catalog_part *part, shelf_catalog **out,
                                      shelf_error *err);
+/* A catalog made in memory of products[0..n) (their strings and image bytes copied), for a
+ * program that holds its products rather than a file: a NULL id becomes the product's
+ * number from 1, a NULL text, label or image "". data_path names the catalog in messages
+ * ("products" when NULL) and its folder is where relative image references resolve (the
+ * current directory when NULL). SHELF_EDATA naming the product for a missing label (with
+ * require_label) or a product with neither a text nor an image. */
+shelf_status shelf_catalog_from_products(const shelf_product *products, size_t n,
+                                         const char *data_path, int require_label,
+                                         shelf_catalog **out, shelf_error *err);
 size_t shelf_catalog_size(const shelf_catalog *c);
 const shelf_product *shelf_catalog_get(const shelf_catalog *c, size_t i);
 const char *shelf_catalog_path(const shelf_catalog *c);
@@ -328,6 +337,12 @@ typedef struct shelf_train_options {
 /* Fills o with the defaults: every option "not given" (the encoder's default is filled in
  * at training), seed 1, weight_decay 5e-4. */
 void shelf_train_options_default(shelf_train_options *o);
+/* Training options with their defaults on the heap, for callers that cannot hold the
+ * struct (bindings from other languages): set them with shelf_train_options_set, their read
+ * options through shelf_train_options_read. NULL out of memory. */
+shelf_train_options *shelf_train_options_new(void);
+void shelf_train_options_free(shelf_train_options *o);
+shelf_read_options *shelf_train_options_read(shelf_train_options *o);
 
 /* An option's kind of value, and where it is stored. */
 typedef enum shelf_option_type {
@@ -700,6 +715,13 @@ typedef enum shelf_backoff_result {
 shelf_backoff_result shelf_backoff(const shelf_model *m, const int *labels, const float *probs,
                                    int n, float min_conf, char *out, size_t outsize,
                                    float *prob);
+/* shelf_backoff of n products in one call (for bindings that would pay per call): product
+ * i's ranked labels[i*stride ..] and probs[i*stride ..] (counts[i] of them; < 1: an error
+ * row, given status -1), its path into paths + i * pathsize (cut to pathsize bytes), its
+ * probability to prob[i], its result to status[i]. */
+void shelf_backoff_many(const shelf_model *m, const int *labels, const float *probs,
+                        const int *counts, int stride, size_t n, float min_conf, char *paths,
+                        size_t pathsize, float *prob, int *status);
 /* Back-off at min_conf over n products, product i's labels and probabilities ranked in
  * labels[i*stride ..] and probs[i*stride ..] (stride of them, or counts[i] when counts is
  * not NULL; a product with counts[i] < stride, or a NULL truths[i], is left out) and its

@@ -223,7 +223,10 @@ static void int8_kernels_agree_with_the_float_path(void **state)
     assert_true(e < 0.05);
     features(&c, CNN_PATH_AUTO, 1, one, fast);
     assert_true(rel_error(one, want, F) < 0.05);
-    assert_memory_equal(one, got, F * 4); /* one image alone is as in its batch */
+    if (fast) /* one image alone is as in its batch: integer sums, in any order */
+        assert_memory_equal(one, got, F * 4);
+    else /* the float path cuts a batch's matrix products differently */
+        assert_true(rel_error(one, got, F) < 1e-5);
     if (!fast)
         print_message("no AVX-512 VNNI here: the float path on the codes was checked\n");
     free(want);

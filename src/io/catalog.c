@@ -1,6 +1,7 @@
 /* A whole catalog in memory: the products in one array, their strings in an arena, so
  * that loading millions of rows costs a few large allocations, not millions of small ones.
  * Products with the same label share one copy of it. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,16 +41,16 @@ static int add_kept(shelf_catalog *c, const char *const *kept)
     return 0;
 }
 
-/* Copies p into the catalog: id, text and image in one arena allocation, the label
- * interned, the kept values. */
+/* Copies p into the catalog: id, text, image reference and the image's bytes (when in
+ * memory) in one arena allocation, the label interned, the kept values. */
 static int add(shelf_catalog *c, const shelf_product *p, const char *const *kept)
 {
     if (grow_array((void **)&c->items, &c->cap, c->n + 1, sizeof *c->items, 1024) ||
         (c->nkept && add_kept(c, kept)))
         return -1;
     size_t idlen = strlen(p->id) + 1, textlen = strlen(p->text) + 1;
-    size_t imagelen = strlen(p->image) + 1;
-    char *mem = arena_alloc(&c->strings, idlen + textlen + imagelen);
+    size_t imagelen = strlen(p->image) + 1, bytes = p->image_data ? p->image_size : 0;
+    char *mem = arena_alloc(&c->strings, idlen + textlen + imagelen + bytes);
     long id = strmap_intern(&c->labels, p->label);
     if (!mem || id < 0)
         return -1;
@@ -57,8 +58,11 @@ static int add(shelf_catalog *c, const shelf_product *p, const char *const *kept
     memcpy(mem, p->id, idlen);
     memcpy(mem + idlen, p->text, textlen);
     memcpy(mem + idlen + textlen, p->image, imagelen);
-    c->items[c->n++] =
-        (shelf_product){mem, mem + idlen, label, mem + idlen + textlen, p->line, NULL, 0};
+    unsigned char *data = bytes ? (unsigned char *)mem + idlen + textlen + imagelen : NULL;
+    if (bytes)
+        memcpy(data, p->image_data, bytes);
+    c->items[c->n++] = (shelf_product){mem, mem + idlen, label, mem + idlen + textlen, p->line,
+                                       data, bytes};
     return 0;
 }
 
@@ -136,6 +140,51 @@ shelf_status shelf_catalog_load(const char *path, const shelf_read_options *opts
                                 shelf_catalog **out, shelf_error *err)
 {
     return load(path, opts, NULL, out, err);
+}
+
+shelf_status shelf_catalog_from_products(const shelf_product *products, size_t n,
+                                         const char *data_path, int require_label,
+                                         shelf_catalog **out, shelf_error *err)
+{
+    if (!out || (n && !products))
+        return err_set(err, SHELF_EINVAL, "shelf_catalog_from_products: NULL argument");
+    *out = NULL;
+    const char *name = data_path ? data_path : "products";
+    if (n == 0)
+        return err_set(err, SHELF_EDATA, "%s: no products", name);
+    shelf_catalog *c = mem_calloc(1, sizeof *c);
+    if (!c || !(c->path = mem_strdup(name))) {
+        mem_free(c);
+        return err_set(err, SHELF_ENOMEM, "%s: out of memory", name);
+    }
+    arena_init(&c->strings);
+    strmap_init(&c->labels);
+    shelf_status st = SHELF_OK;
+    for (size_t i = 0; i < n && st == SHELF_OK; i++) {
+        const shelf_product *p = &products[i];
+        char idbuf[32];
+        snprintf(idbuf, sizeof idbuf, "%zu", i + 1);
+        /* a product is numbered from 1, as a file's rows are named by their lines */
+        shelf_product q = {p->id ? p->id : idbuf, p->text ? p->text : "",
+                           p->label ? p->label : "", p->image ? p->image : "",
+                           p->line > 0 ? p->line : (long)(i + 1), p->image_data,
+                           p->image_data ? p->image_size : 0};
+        if (require_label && !q.label[0])
+            st = err_set(err, SHELF_EDATA, "%s: product %zu (id %s): no label", name, i + 1,
+                         q.id);
+        else if (!q.text[0] && !q.image[0] && !q.image_data)
+            st = err_set(err, SHELF_EDATA, "%s: product %zu (id %s): neither a text nor an "
+                         "image", name, i + 1, q.id);
+        else if (add(c, &q, NULL))
+            st = err_set(err, SHELF_ENOMEM, "%s: out of memory after %zu products", name, i);
+    }
+    if (st != SHELF_OK) {
+        shelf_catalog_free(c);
+        return st;
+    }
+    c->stats.rows = (long)n;
+    *out = c;
+    return SHELF_OK;
 }
 
 shelf_status shelf_catalog_load_part(const char *path, const shelf_read_options *opts,

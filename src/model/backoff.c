@@ -82,3 +82,22 @@ void shelf_backoff_measure(const shelf_model *m, const int *labels, const float 
     *coverage = rows ? (double)given / (double)rows : 0;
     *precision = given ? (double)right / (double)given : 1;
 }
+
+void shelf_backoff_many(const shelf_model *m, const int *labels, const float *probs,
+                        const int *counts, int stride, size_t n, float min_conf, char *paths,
+                        size_t pathsize, float *prob, int *status)
+{
+    for (size_t i = 0; i < n; i++) {
+        const size_t at = i * (size_t)stride;
+        char *out = paths + i * pathsize;
+        if (counts[i] < 1) {
+            if (pathsize)
+                out[0] = '\0';
+            prob[i] = 0;
+            status[i] = -1;
+            continue;
+        }
+        status[i] = (int)shelf_backoff(m, labels + at, probs + at, counts[i], min_conf, out,
+                                       pathsize, &prob[i]);
+    }
+}

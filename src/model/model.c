@@ -420,6 +420,11 @@ static size_t model_text_params(const shelf_model *m, size_t *bytes)
         m->text->ops->params(m->text, &own);
         n += own;
         *bytes += own * 4;
+        if (model_text_int8(m)) { /* the embedding table: a code a value, a scale a row */
+            const seq_encoder *e = as_const_seq(m->text);
+            n += seq_rows(e) * (size_t)e->D;
+            *bytes += seq_rows(e) * ((size_t)e->D + 4);
+        }
     }
     const label_head *h = &m->text_head;
     *bytes += h->nparams * 4 + (h->q ? int8_rows_bytes(h->q) : 0);

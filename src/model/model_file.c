@@ -267,6 +267,9 @@ static void put_file(model_writer *w, const shelf_model *m, uint64_t size)
 
 shelf_status shelf_model_save(const shelf_model *m, const char *path, shelf_error *err)
 {
+    if (m && m->modality == SHELF_MODALITY_BOTH && !fusion_head_ready(&m->head) && !m->state)
+        return err_set(err, SHELF_EINVAL, "%s: a fused model without its fusion head (only a "
+                       "checkpoint may be written so)", path);
     model_writer count = {0}; /* the size in the header, from a pass that only counts */
     put_file(&count, m, 0);
     outfile o;

@@ -102,10 +102,11 @@ static shelf_status quantize_image(shelf_model *m, const shelf_quantize_options 
     const size_t n = o->images > 0 && (size_t)o->images < total ? (size_t)o->images : total;
     const char **refs = mem_alloc(n * sizeof *refs);
     long *lines = mem_alloc(n * sizeof *lines);
+    shelf_product *picked = mem_alloc(n * sizeof *picked); /* their images may be bytes */
     thread_pool *pool = pool_new(o->threads);
     image_set set = {0};
     shelf_status st = SHELF_OK;
-    if (!refs || !lines || !pool) {
+    if (!refs || !lines || !picked || !pool) {
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
@@ -113,10 +114,11 @@ static shelf_status quantize_image(shelf_model *m, const shelf_quantize_options 
         const shelf_product *p = shelf_catalog_get(cat, i * total / n);
         refs[i] = p->image;
         lines[i] = p->line;
+        picked[i] = *p;
     }
     cnn_encoder *c = as_cnn(m->image);
     const size_t bytes = (size_t)c->net.size * (size_t)c->net.size * 3;
-    if ((st = image_set_load(&set, shelf_catalog_path(cat), refs, lines, NULL, n, c->net.size,
+    if ((st = image_set_load(&set, shelf_catalog_path(cat), refs, lines, picked, n, c->net.size,
                              pool, err)) != SHELF_OK)
         goto done;
     size_t good = 0;
@@ -148,6 +150,7 @@ done:
     pool_free(pool);
     mem_free(refs);
     mem_free(lines);
+    mem_free(picked);
     return st;
 }
 
@@ -174,6 +177,9 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
         return err_set(err, SHELF_EINVAL, "no model to quantize");
     if (model_quantized(m))
         return err_set(err, SHELF_EINVAL, "the model is already quantized (int8)");
+    if (m->modality == SHELF_MODALITY_BOTH && !fusion_head_ready(&m->head))
+        return err_set(err, SHELF_EINVAL, "a fused model's checkpoint taken while its CNN "
+                       "trained (no fusion head yet): finish its training, then quantize");
     if (m->nmembers)
         return err_set(err, SHELF_EINVAL, "an ensemble cannot be quantized yet: quantize "
                        "its members' models instead (sparse bags) before combining them");
@@ -186,6 +192,9 @@ shelf_status shelf_model_quantize(shelf_model *m, const shelf_quantize_options *
     if (seq && m->image)
         return err_set(err, SHELF_EINVAL, "a fused model with a %s cannot be quantized yet",
                        m->text->ops->name);
+    if (seq && o->cutoff)
+        return err_set(err, SHELF_EINVAL, "--cutoff prunes the bag's features; a %s has none "
+                       "to prune (its embedding table is quantized whole)", m->text->ops->name);
     if (seq) { /* the embedding table: the bulk of the parameters */
         seq_encoder *e = as_seq(m->text);
         size_t before = e->nparams * 4 + (size_t)e->nwords * 8;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/mem.h"
 #include "core/threadpool.h"
@@ -87,7 +88,8 @@ static shelf_status head_evidence(const shelf_model *m, const shelf_catalog *fit
         st = err_set(err, SHELF_ENOMEM, "out of memory");
         goto done;
     }
-    if ((st = image_set_load(&set, shelf_catalog_path(fit), refs, lines, NULL, n,
+    if ((st = image_set_load(&set, shelf_catalog_path(fit), refs, lines,
+                             n ? shelf_catalog_get(fit, 0) : NULL, n,
                              image_encoder_size(m->image), pool, err)) != SHELF_OK)
         goto done;
     if (image_model_probs(m->image, &m->image_head, w, EVIDENCE_BATCH, set.pix, n, 1, image, NULL, 0)) {
@@ -238,7 +240,12 @@ shelf_status train_fused_model(const shelf_catalog *train, const shelf_catalog *
     }
     if (st == SHELF_OK && !(m = model_new()))
         st = err_set(err, SHELF_ENOMEM, "out of memory");
-    if (st == SHELF_OK && (st = train_check_options(&text, shelf_catalog_size(learn), err)) ==
+    /* a distributed run: every rank's count, so that all take the same default epochs; a
+     * rank that failed above tells the others here */
+    uint64_t nlearn[2] = {shelf_catalog_size(learn), st != SHELF_OK};
+    if (comm_sum(opts->comm, nlearn, 2, SHELF_COMM_U64) || (nlearn[1] && st == SHELF_OK))
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    if (st == SHELF_OK && (st = train_check_options(&text, (size_t)nlearn[0], err)) ==
                               SHELF_OK &&
         (st = train_text_model(m, learn, valid, &text, err)) == SHELF_OK &&
         (st = train_image_model(m, learn, valid, &image, 1, err)) == SHELF_OK)

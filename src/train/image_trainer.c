@@ -67,7 +67,9 @@ static shelf_status load_images(labelled_images *d, shelf_model *m, const shelf_
         refs[i] = p->image;
         lines[i] = p->line;
     }
-    st = image_set_load(&d->set, shelf_catalog_path(c), refs, lines, NULL, n,
+    /* the products too: an in-memory catalog's images are bytes (shelf_catalog_from_products) */
+    st = image_set_load(&d->set, shelf_catalog_path(c), refs, lines,
+                        n ? shelf_catalog_get(c, 0) : NULL, n,
                         image_encoder_size(m->image), pool, err);
     if (st != SHELF_OK)
         goto done;
@@ -516,7 +518,10 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     shelf_status st = options_check_image(o, (size_t)products, err);
     if (st != SHELF_OK)
         return st;
-    if ((st = check_memory(train, valid, o, err)) != SHELF_OK)
+    st = check_memory(train, valid, o, err); /* each rank its own share */
+    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    if (st != SHELF_OK)
         return st;
     /* the ranks share the batch: another count of them is another run */
     const uint64_t options = train_options_fingerprint(o, valid ? shelf_catalog_size(valid)
@@ -527,29 +532,29 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     trainer tr = {.m = m, .o = o, .pool = pool_new(o->threads), .started = now_sec(),
                   .options = options};
     labelled_images vd = {0};
-    if (!tr.pool)
-        return err_set(err, SHELF_ENOMEM, "out of memory");
-    m->modality = fused ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
-    if (!(tr.enc = cnn_encoder_new(o->image_size, o->width))) {
-        st = err_set(err, SHELF_ENOMEM, "out of memory for the network");
-        goto done;
-    }
-    m->image = &tr.enc->base; /* load_images reads the size from it */
-    if ((st = vocab_share(m, train, o->comm, err)) != SHELF_OK) /* every rank's labels */
-        goto done;
     long skipped = 0, vskipped = 0;
-    if ((st = load_images(&tr.train, m, train, 1, o->read.skip_bad, fused, tr.pool, &skipped,
-                          err)))
-        goto done;
-    if (valid && (st = load_images(&vd, m, valid, 0, o->read.skip_bad, fused, tr.pool,
-                                   &vskipped, err)))
-        goto done;
+    int F = 0, K = 0;
     label_head *h = &m->image_head;
-    const int F = tr.enc->net.feat, K = model_num_labels(m);
-    if (label_head_alloc(h, (size_t)F, K) || model_build_taxonomy(m)) {
+    m->modality = fused ? SHELF_MODALITY_BOTH : SHELF_MODALITY_IMAGE;
+    if (!tr.pool || !(tr.enc = cnn_encoder_new(o->image_size, o->width)))
         st = err_set(err, SHELF_ENOMEM, "out of memory for the network");
+    else
+        m->image = &tr.enc->base; /* load_images reads the size from it */
+    /* a rank that failed on its own tells the others before each collective below */
+    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    if (st != SHELF_OK || (st = vocab_share(m, train, o->comm, err)) != SHELF_OK)
+        goto done; /* every rank's labels */
+    st = load_images(&tr.train, m, train, 1, o->read.skip_bad, fused, tr.pool, &skipped, err);
+    if (st == SHELF_OK && valid)
+        st = load_images(&vd, m, valid, 0, o->read.skip_bad, fused, tr.pool, &vskipped, err);
+    F = tr.enc->net.feat, K = model_num_labels(m);
+    if (st == SHELF_OK && (label_head_alloc(h, (size_t)F, K) || model_build_taxonomy(m)))
+        st = err_set(err, SHELF_ENOMEM, "out of memory for the network");
+    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    if (st != SHELF_OK)
         goto done;
-    }
     rng r; /* the network, then its classifier, as PyTorch's would be initialized */
     rng_seed(&r, o->seed);
     const encoder_batch all = {.n = tr.train.n, .pixels = tr.train.set.pix,
@@ -558,15 +563,14 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     if ((st = m->image->ops->train_begin(m->image, &setup, err)) != SHELF_OK)
         goto done;
     cnn_reset_linear(h->w, h->b, F, K, &r);
-    if (alloc_training(&tr)) {
+    if (alloc_training(&tr) ||
+        balance_init(&tr.bal, o->balance, o->balance_power, (const uint32_t *)tr.train.y,
+                     tr.train.n, (int)m->labels.n))
         st = err_set(err, SHELF_ENOMEM, "out of memory for training");
+    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    if (st != SHELF_OK)
         goto done;
-    }
-    if (balance_init(&tr.bal, o->balance, o->balance_power, (const uint32_t *)tr.train.y,
-                     tr.train.n, (int)m->labels.n)) {
-        st = err_set(err, SHELF_ENOMEM, "out of memory");
-        goto done;
-    }
     tr.lopt = (image_loss){o->balance == SHELF_BALANCE_WEIGHT ? tr.bal.weight : NULL,
                            o->label_smoothing};
     tr.catalog = images_fingerprint(&tr, train);
@@ -574,7 +578,11 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
         st = err_set(err, SHELF_EIO, "another rank stopped the run");
         goto done;
     }
-    if (o->resume && (st = resume_from(&tr, o->resume, err)) != SHELF_OK)
+    if (o->resume)
+        st = resume_from(&tr, o->resume, err);
+    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+        st = err_set(err, SHELF_EIO, "another rank could not resume the run");
+    if (st != SHELF_OK)
         goto done;
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */
     st = train_epochs(&tr, valid, valid ? &vd : NULL, err);

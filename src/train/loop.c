@@ -330,34 +330,31 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
         /* the epoch's own figures: the meters were cleared at its start */
         report(&r, epoch, acc);
         if (rec && grow_array((void **)&rec->curve, &curve_cap, (size_t)res->ran,
-                              sizeof *rec->curve, 16)) {
+                              sizeof *rec->curve, 16))
             st = err_set(err, SHELF_ENOMEM, "out of memory");
-            break;
-        }
-        if (rec)
+        if (st == SHELF_OK && rec)
             rec->curve[rec->ncurve++] =
                 (model_epoch){(float)(count ? loss / count : 0), (float)acc};
-        if (o->valid && acc >= best_acc) { /* on a tie, the later epoch: a lower rate */
+        if (st == SHELF_OK && o->valid && acc >= best_acc) { /* on a tie, the later epoch */
             best_acc = acc;
             bad_epochs = 0;
-            if (keep(t, &best)) {
+            if (keep(t, &best))
                 st = err_set(err, SHELF_ENOMEM, "out of memory keeping the best epoch");
-                break;
-            }
             res->epochs = epoch + 1;
-        } else if (o->valid && o->patience) {
+        } else if (st == SHELF_OK && o->valid && o->patience) {
             ++bad_epochs;
         }
-        if (o->checkpoint) {
+        if (st == SHELF_OK && o->checkpoint) {
             train_state s = {.epochs_done = epoch + 1, .best_epoch = res->epochs,
                              .bad_epochs = bad_epochs, .best_acc = best_acc, .best = best,
                              .nbest = best ? total : 0};
-            st = o->checkpoint(o->checkpoint_user, &s, err);
-            if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK) /* rank 0 writes */
-                st = err_set(err, SHELF_EIO, "another rank could not write the checkpoint");
-            if (st != SHELF_OK)
-                break;
+            st = o->checkpoint(o->checkpoint_user, &s, err); /* rank 0 writes it */
         }
+        /* a rank that failed on its own here stops every rank, not just itself */
+        if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
+            st = err_set(err, SHELF_EIO, "another rank stopped the run");
+        if (st != SHELF_OK)
+            break;
         if (o->valid && o->patience && bad_epochs >= o->patience)
             break;
     }

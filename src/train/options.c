@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/mem.h"
 #include "model/bag_encoder.h"
 #include "model/cnn.h"
 #include "model/seq_encoder.h"
@@ -185,6 +186,21 @@ void shelf_train_options_default(shelf_train_options *o)
     for (int i = 0; i < NOPTIONS; i++)
         store(&table[i], o, table[i].flags & SHELF_OPTION_PRESET ? table[i].def
                                                                  : unset_value(&table[i]));
+}
+
+shelf_train_options *shelf_train_options_new(void)
+{
+    shelf_train_options *o = mem_alloc(sizeof *o);
+    if (o)
+        shelf_train_options_default(o);
+    return o;
+}
+
+void shelf_train_options_free(shelf_train_options *o) { mem_free(o); }
+
+shelf_read_options *shelf_train_options_read(shelf_train_options *o)
+{
+    return o ? &o->read : NULL;
 }
 
 /* The index of the name [s, s+n) among choices, or -1. */

@@ -437,9 +437,12 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
                       .B = o->batch / ranks > 0 ? o->batch / ranks : 1, .comm = o->comm};
     seq_text_encoder *t =
         seq_text_encoder_new(o->text_encoder == SHELF_TEXT_ENCODER_GRU ? SEQ_GRU : SEQ_TRANSFORMER);
-    if (!t || !(tr.texts = vocab_texts(train))) {
+    const int ok = t && (tr.texts = vocab_texts(train));
+    if (!comm_agree(o->comm, ok) || !ok) { /* before the vocabulary's gather */
         encoder_free(t ? &t->base : NULL);
-        return err_set(err, SHELF_ENOMEM, "out of memory");
+        mem_free(tr.texts);
+        return ok ? err_set(err, SHELF_EIO, "another rank stopped the run")
+                  : err_set(err, SHELF_ENOMEM, "out of memory");
     }
     encoder_free(m->text);
     m->text = tr.enc = &t->base;
