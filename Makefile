@@ -16,7 +16,14 @@ LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lopenblas -lutf
 # the library never sees it.
 MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
+# PORTABLE=1 (packages) builds for any x86-64, the hot kernels twice (core/kernels.h), the
+# loader choosing AVX2's where the CPU has it; else for this kind of machine (x86-64-v3).
+PORTABLE ?= 0
+ifeq ($(PORTABLE),1)
+OPT     := -O3 -fno-math-errno -fPIC -DSHELF_PORTABLE
+else
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno -fPIC
+endif
 SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))

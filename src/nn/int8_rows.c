@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/kernels.h"
 #include "core/mem.h"
 
 int int8_rows_alloc(int8_rows *q, uint32_t nrows, int cols, size_t ncodes, size_t ncols)
@@ -154,7 +155,7 @@ float int8_rows_get(const int8_rows *q, uint32_t r, int c)
                                        : 0.0f;
 }
 
-void int8_sparse_forward(float *restrict out, const uint32_t *rows, const float *vals, size_t n,
+HOT_KERNEL void int8_sparse_forward(float *restrict out, const uint32_t *rows, const float *vals, size_t n,
                          const int8_rows *W, const float *b)
 {
     const uint32_t K = (uint32_t)W->cols;

@@ -2,7 +2,9 @@
 
 #include <math.h>
 
-void softmax_forward(float *probs, const float *logits, int K)
+#include "core/kernels.h"
+
+HOT_KERNEL void softmax_forward(float *probs, const float *logits, int K)
 {
     float mx = logits[0], sum = 0;
     for (int k = 1; k < K; k++)
@@ -16,7 +18,7 @@ void softmax_forward(float *probs, const float *logits, int K)
         probs[k] *= inv;
 }
 
-void log_softmax_forward(float *out, const float *logits, int K)
+HOT_KERNEL void log_softmax_forward(float *out, const float *logits, int K)
 {
     float mx = logits[0];
     for (int k = 1; k < K; k++)

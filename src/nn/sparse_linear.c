@@ -2,7 +2,9 @@
 
 #include <string.h>
 
-void sparse_linear_forward(float *out, const uint32_t *rows, const float *vals, size_t n,
+#include "core/kernels.h"
+
+HOT_KERNEL void sparse_linear_forward(float *out, const uint32_t *rows, const float *vals, size_t n,
                            const float *W, const float *b, int K)
 {
     if (b)
@@ -17,7 +19,7 @@ void sparse_linear_forward(float *out, const uint32_t *rows, const float *vals, 
     }
 }
 
-void sparse_linear_sgd(float *W, float *b, const float *dout, const int *active, int nactive,
+HOT_KERNEL void sparse_linear_sgd(float *W, float *b, const float *dout, const int *active, int nactive,
                        const uint32_t *rows, const float *vals, size_t n, int K, float lr)
 {
     if (!active) {
