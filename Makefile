@@ -20,7 +20,7 @@ MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
 # loader choosing AVX2's where the CPU has it; else for this kind of machine (x86-64-v3).
 PORTABLE ?= 0
 ifeq ($(PORTABLE),1)
-OPT     := -O3 -fno-math-errno -fPIC -DSHELF_PORTABLE
+OPT     := -O3 -g -fno-math-errno -fPIC -DSHELF_PORTABLE
 else
 OPT     := -O3 -march=x86-64-v3 -fno-math-errno -fPIC
 endif
