@@ -56,7 +56,8 @@ deps:
 	  command -v valgrind >/dev/null && command -v $(FUZZ_CC) >/dev/null && \
 	  command -v chromium >/dev/null && command -v $(CXX) >/dev/null && \
 	  [ -f /usr/include/hnswlib/hnswlib.h ] && pkg-config --exists ompi-c && \
-	  command -v mpirun >/dev/null && command -v man >/dev/null && \
+	  command -v mpirun >/dev/null && command -v man >/dev/null && command -v dh >/dev/null && \
+	  command -v lintian >/dev/null && command -v dpkg-buildpackage >/dev/null && \
 	  /usr/bin/python3 -c 'import numpy, sklearn' 2>/dev/null && \
 	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 
@@ -184,6 +185,7 @@ test: check-layers deps shelf lib build/san/shelf build/tools/make_images $(TEST
 	  echo "== $$t (asan+ubsan)"; build/san/tests/$$t; done
 	@echo "== make install, the C example, make uninstall"; bash tests/install.sh
 	@echo "== the Python package (/usr/bin/python3)"; /usr/bin/python3 tests/test_python.py
+	@echo "== Debian packages"; bash tests/package.sh
 	@echo "== end-to-end (release)"; bash tests/e2e.sh ./shelf
 	@echo "== end-to-end (asan+ubsan)"; ASAN_OPTIONS=detect_leaks=1 bash tests/e2e.sh build/san/shelf
 	@echo "== model files of every format (release, asan+ubsan)"; bash tests/model_compat.sh ./shelf && ASAN_OPTIONS=detect_leaks=1 bash tests/model_compat.sh build/san/shelf

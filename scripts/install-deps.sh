@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libopenblas-dev libutf8proc-dev libcjson-dev libcmocka-dev
             libjpeg62-turbo-dev libpng-dev libwebp-dev libmicrohttpd-dev zlib1g-dev valgrind
             clang-14 libfuzzer-14-dev libclang-rt-14-dev libdnnl-dev chromium g++ libhnswlib-dev
-            openmpi-bin libopenmpi-dev python3 python3-numpy python3-sklearn man-db)
+            openmpi-bin libopenmpi-dev python3 python3-numpy python3-sklearn man-db
+            dpkg-dev debhelper lintian)
 bench_pkgs=(fasttext python3-sklearn python3-numpy python3-torch python3-pil time wrk curl)
 
 want=("${build_pkgs[@]}")
