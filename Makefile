@@ -46,6 +46,9 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# where Debian's /usr/bin/python3 looks: /usr/lib/python3/dist-packages for /usr, else
+# PREFIX/lib/python3.X/dist-packages
+PYDIR   ?= $(shell /usr/bin/python3 -c 'import sys; p = "$(PREFIX)"; print(p + "/lib/python3/dist-packages" if p == "/usr" else "%s/lib/python%d.%d/dist-packages" % ((p,) + sys.version_info[:2]))' 2>/dev/null)
 
 all: deps shelf
 
@@ -218,7 +221,8 @@ docs: build/docs/man1/shelf.1
 INSTALLED = $(BINDIR)/shelf $(LIBDIR)/libshelf.so.$(VERSION) $(LIBDIR)/$(SONAME) \
             $(LIBDIR)/libshelf.so $(LIBDIR)/libshelf.a $(INCDIR)/shelf.h \
             $(LIBDIR)/pkgconfig/shelf.pc $(MANDIR)/man1/shelf.1 $(MANDIR)/man1/shelf-*.1 \
-            $(COMPDIR)/shelf
+            $(COMPDIR)/shelf $(PYDIR)/shelf/__init__.py $(PYDIR)/shelf/_lib.py \
+            $(PYDIR)/shelf/sklearn.py $(PYDIR)/shelf/_installed.py
 install: shelf lib docs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR)
 	install -m 755 shelf $(DESTDIR)$(BINDIR)/shelf
@@ -231,8 +235,15 @@ install: shelf lib docs
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPDIR)
 	install -m 644 build/docs/man1/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 build/docs/completion/shelf $(DESTDIR)$(COMPDIR)/shelf
+	install -d $(DESTDIR)$(PYDIR)/shelf
+	install -m 644 python/shelf/__init__.py python/shelf/_lib.py python/shelf/sklearn.py \
+	  $(DESTDIR)$(PYDIR)/shelf/
+	printf 'LIBDIR = "%s"  # where make install put libshelf.so.0\n' '$(LIBDIR)' \
+	  > $(DESTDIR)$(PYDIR)/shelf/_installed.py
 uninstall:
 	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	rm -rf $(DESTDIR)$(PYDIR)/shelf/__pycache__
+	-rmdir $(DESTDIR)$(PYDIR)/shelf 2>/dev/null
 
 clean:
 	rm -rf build shelf

@@ -52,6 +52,12 @@ assert all(len(r["labels"]) == 2 and r["probs"][0] >= r["probs"][1] for r in row
 PY
 LD_LIBRARY_PATH="$P/lib" "$T/classify" "$T/nowhere.shelf" < /dev/null 2>"$T/err.txt"; rc=$?
 [ $rc -eq 1 ] && grep -q "nowhere.shelf" "$T/err.txt" && pass "  a missing model: exit 1 with the library's message" || fail "  missing model (exit $rc)"
+py=$(find "$P/lib" -path '*dist-packages/shelf/__init__.py' | head -1)
+[ -n "$py" ] && pass "  the Python package is installed ($(dirname "$(dirname "$py")"))" || fail "  no Python package"
+got=$(cd "$T" && env -u SHELF_LIB PYTHONPATH="$(dirname "$(dirname "$py")")" /usr/bin/python3 -c \
+  "import shelf, shelf._lib as l; m = shelf.Model.load('$T/m.shelf'); print(l.lib._name, m.predict(titles=['Nike running shoes'], k=1)[0]['labels'][0])" 2>&1)
+case "$got" in "$P/lib/libshelf.so.0 "*) pass "  it loads the installed libshelf.so.0 and predicts";;
+  *) fail "  installed Python package: $got";; esac
 make -s uninstall PREFIX="$P" >/dev/null 2>&1
 left=$(find "$P" -type f -o -type l)
 [ -z "$left" ] && pass "make uninstall leaves nothing" || fail "make uninstall left: $left"

@@ -46,6 +46,11 @@ def _candidates():
     if env:
         yield env
     here = os.path.dirname(os.path.abspath(__file__))
+    try:  # where make install put the library that this copy of the package came with
+        from ._installed import LIBDIR
+        yield os.path.join(LIBDIR, "libshelf.so.0")
+    except ImportError:
+        pass
     yield os.path.join(here, "libshelf.so.0")  # beside the package, as a wheel would put it
     # the source tree: python/shelf -> build/rel
     yield os.path.normpath(os.path.join(here, "..", "..", "build", "rel", "libshelf.so.0"))
