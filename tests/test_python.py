@@ -49,9 +49,11 @@ class PythonPackage(unittest.TestCase):
                              capture_output=True, text=True).stdout
         cli = [json.loads(line) for line in out.splitlines()]
         titles = [" ".join(x for x in (r["title"], r["description"]) if x) for r in rows(new)]
-        got = self.model.predict(titles=titles, k=3)
+        got = self.model.predict(titles=titles, k=3, ids=[r["id"] for r in rows(new)])
         self.assertEqual(len(got), len(cli))
         for g, c in zip(got, cli):
+            self.assertEqual(set(g), set(c))
+            self.assertEqual(g["id"], c["id"])
             self.assertEqual(g["labels"], c["labels"])
             for p, q in zip(g["probs"], c["probs"]):
                 self.assertAlmostEqual(p, q, delta=1e-6 * max(1, q))

@@ -155,12 +155,12 @@ class Model:
         return n, k, labels, probs, counts, stats
 
     def predict(self, titles=None, images=None, k=3, min_confidence=None, threads=0,
-                data_path="."):
+                data_path=".", ids=None):
         """The k best labels of each product, best first, as dicts with the fields of
-        `shelf predict --output-format jsonl`: labels, probs; with min_confidence, the back-off's
-        path (None for review), confidence and status (full, partial, review). A product the
-        model cannot read (no usable image, no text) gets labels [] and an error. Relative
-        image paths resolve against data_path's folder."""
+        `shelf predict --output-format jsonl`: id (with ids), labels, probs; with
+        min_confidence, the back-off's path (None for review), confidence and status (full,
+        partial, review). A product the model cannot read (no usable image, no text) gets
+        labels [] and an error. Relative image paths resolve against data_path's folder."""
         n, k, labels, probs, counts, stats = self._ranked(titles, images, k, threads, data_path)
         names = self.labels
         lab = list(labels)
@@ -176,6 +176,10 @@ class Model:
             else:
                 out.append({"labels": [names[j] for j in lab[at:at + c]],
                             "probs": pro[at:at + c]})
+        if ids is not None:
+            if len(ids) != n:
+                raise ValueError("shelf: ids has %d items for %d products" % (len(ids), n))
+            out = [dict(id=i, **o) for i, o in zip(ids, out)]
         if min_confidence is not None:
             paths = ctypes.create_string_buffer(max(n, 1) * 512)
             conf = (ctypes.c_float * max(n, 1))()
