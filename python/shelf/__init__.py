@@ -138,18 +138,30 @@ class Model:
     # -- prediction ------------------------------------------------------------------------
 
     def _ranked(self, titles, images, k, threads, data_path):
-        prods = _Products(titles, images)
-        n, K = prods.n, len(self.labels)
+        K = len(self.labels)
         k = max(1, min(int(k), K))
+        # titles alone to a text model: an array of strings (no product records to fill)
+        texts_only = images is None and titles is not None and self.modality == "text"
+        if texts_only:
+            n = len(titles)
+            arr = (ctypes.c_char_p * max(n, 1))(*[t.encode("utf-8") if isinstance(t, str)
+                                                   else (t or b"") for t in titles])
+        else:
+            prods = _Products(titles, images)
+            n = prods.n
         labels = (ctypes.c_int * max(n * k, 1))()
         probs = (ctypes.c_float * max(n * k, 1))()
         counts = (ctypes.c_int * max(n, 1))()
         stats, err = _lib.PredictStats(), _lib.ShelfError()
         self._enter()
         try:
-            _lib.check(_lib.shelf_predict_products(
-                self._h, _b(data_path), prods.array, n, k, threads, labels, probs, counts, None,
-                ctypes.byref(stats), ctypes.byref(err)), err)
+            if texts_only:
+                _lib.check(_lib.shelf_predict_batch(self._h, arr, n, k, threads, labels, probs,
+                                                    counts, ctypes.byref(err)), err)
+            else:
+                _lib.check(_lib.shelf_predict_products(
+                    self._h, _b(data_path), prods.array, n, k, threads, labels, probs, counts,
+                    None, ctypes.byref(stats), ctypes.byref(err)), err)
         finally:
             self._leave()
         return n, k, labels, probs, counts, stats
@@ -163,19 +175,18 @@ class Model:
         labels [] and an error. Relative image paths resolve against data_path's folder."""
         n, k, labels, probs, counts, stats = self._ranked(titles, images, k, threads, data_path)
         names = self.labels
-        lab = list(labels)
-        pro = list(probs)
-        out = []
-        for i in range(n):
-            c = counts[i]
-            at = i * k
-            if c < 0:
-                out.append({"labels": [], "probs": [],
-                            "error": "the model cannot read this product (no usable image "
-                                     "or text)"})
-            else:
-                out.append({"labels": [names[j] for j in lab[at:at + c]],
-                            "probs": pro[at:at + c]})
+        named = [names[j] for j in labels[:n * k]]  # one pass: the slices below are cheap
+        pro = probs[:n * k]
+        cnt = counts[:n]
+        if all(c == k for c in cnt):
+            out = [{"labels": named[at:at + k], "probs": pro[at:at + k]}
+                   for at in range(0, n * k, k)]
+        else:
+            out = [{"labels": named[i * k:i * k + c], "probs": pro[i * k:i * k + c]} if c >= 0
+                   else {"labels": [], "probs": [],
+                         "error": "the model cannot read this product (no usable image or "
+                                  "text)"}
+                   for i, c in enumerate(cnt)]
         if ids is not None:
             if len(ids) != n:
                 raise ValueError("shelf: ids has %d items for %d products" % (len(ids), n))

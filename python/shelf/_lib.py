@@ -101,6 +101,8 @@ shelf_predict_products = _sig(
     "shelf_predict_products", I, P, ctypes.c_char_p, ctypes.POINTER(Product), SZ, I, I,
     ctypes.POINTER(I), ctypes.POINTER(F), ctypes.POINTER(I), ctypes.POINTER(ctypes.c_ubyte),
     ctypes.POINTER(PredictStats), ERR)
+shelf_predict_batch = _sig("shelf_predict_batch", I, P, ctypes.POINTER(ctypes.c_char_p), SZ, I, I,
+                           ctypes.POINTER(I), ctypes.POINTER(F), ctypes.POINTER(I), ERR)
 shelf_embed = _sig("shelf_embed", I, P, ctypes.c_char_p, ctypes.POINTER(Product), SZ, I,
                    ctypes.POINTER(F), ctypes.POINTER(ctypes.c_ubyte),
                    ctypes.POINTER(PredictStats), ERR)
