@@ -19,6 +19,9 @@ MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
 # PORTABLE=1 (packages) builds for any x86-64, the hot kernels twice (core/kernels.h), the
 # loader choosing AVX2's where the CPU has it; else for this kind of machine (x86-64-v3).
 PORTABLE ?= 0
+# HARDEN: extra compile flags a package build passes (debian/rules: the stack protector);
+# LDFLAGS and CPPFLAGS from the environment reach the release build too.
+HARDEN ?=
 ifeq ($(PORTABLE),1)
 OPT     := -O3 -g -fno-math-errno -fPIC -DSHELF_PORTABLE
 else
@@ -64,17 +67,23 @@ deps:
 	  /usr/bin/python3 -c 'import numpy, sklearn' 2>/dev/null && \
 	  [ -f /usr/lib/llvm-14/lib/libFuzzer.a ] && [ -n "$(FUZZ_RT)" ] || bash scripts/install-deps.sh
 
-build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
+# The release objects remember the flags they were built with: another OPT (PORTABLE=1, or
+# back) builds them again rather than mixing the two.
+OPT_STAMP := build/rel/.opt-$(shell echo '$(OPT) $(CPPFLAGS) $(HARDEN)' | md5sum | cut -c1-12)
+$(OPT_STAMP):
+	@mkdir -p build/rel && rm -f build/rel/.opt-* && touch $@
+
+build/rel/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h) $(OPT_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(OPT) -c $< -o $@
+	$(CC) $(CFLAGS_COMMON) $(OPT) $(CPPFLAGS) $(HARDEN) -c $< -o $@
 
 build/san/%.o: %.c include/shelf.h $(wildcard src/*/*.h cli/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN) -c $< -o $@
 
-build/rel/%.o: %.cpp include/shelf.h $(wildcard src/*/*.h)
+build/rel/%.o: %.cpp include/shelf.h $(wildcard src/*/*.h) $(OPT_STAMP)
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS_COMMON) $(OPT) -c $< -o $@
+	$(CXX) $(CXXFLAGS_COMMON) $(OPT) $(CPPFLAGS) $(HARDEN) -c $< -o $@
 
 build/san/%.o: %.cpp include/shelf.h $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -89,7 +98,7 @@ build/san/libshelf.a: $(LIB_OBJ:%=build/san/%)
 # (src/libshelf.map), its soname the major version.
 build/rel/libshelf.so.$(VERSION): $(LIB_OBJ:%=build/rel/%) src/libshelf.map
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=src/libshelf.map -Wl,--no-undefined \
-	  $(OPT) -o $@ $(LIB_OBJ:%=build/rel/%) $(LDLIBS)
+	  $(OPT) $(LDFLAGS) -o $@ $(LIB_OBJ:%=build/rel/%) $(LDLIBS)
 build/rel/$(SONAME) build/rel/libshelf.so: build/rel/libshelf.so.$(VERSION)
 	ln -sf libshelf.so.$(VERSION) $@
 lib: build/rel/libshelf.so build/rel/$(SONAME) build/rel/libshelf.a
@@ -112,7 +121,7 @@ export SHELF_PC
 
 build/rel/cli/parallel.o build/san/cli/parallel.o: CFLAGS_COMMON += $(MPI_CFLAGS)
 shelf: $(CLI_SRC:%.c=build/rel/%.o) build/rel/libshelf.a
-	$(CC) $(OPT) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
+	$(CC) $(OPT) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 build/san/shelf: $(CLI_SRC:%.c=build/san/%.o) build/san/libshelf.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(MPI_LIBS)
 

@@ -14,12 +14,12 @@
  * change that breaks a program built against an earlier release raises it. */
 #define SHELF_VERSION "0.21.0"
 #define SHELF_VERSION_MAJOR 0
-/* The version of the library linked at run time (which may differ from the header's). */
-const char *shelf_version(void);
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The version of the library linked at run time (which may differ from the header's). */
+const char *shelf_version(void);
 
 /* ---- status ------------------------------------------------------------------------- */
 

@@ -15,6 +15,9 @@ import sys
 
 def run(shelf, args):
     p = subprocess.run([shelf] + args, capture_output=True, text=True)
+    if p.returncode != 0 and args[-1:] == ["--help"] and len(args) > 1 and "usage:" not in p.stdout:
+        sys.exit("make-docs: `shelf %s` failed (exit %d): %s" % (" ".join(args), p.returncode,
+                                                                 p.stderr.strip()[:300]))
     return p.stdout + p.stderr
 
 
@@ -44,15 +47,21 @@ def roff(text):
 def parse_help(text):
     """usage, description paragraphs, and sections of (option, argument, help)."""
     usage, desc, sections, current = "", [], [], None
+    heading = []  # a section's heading may wrap over lines, the last ending with ':'
     for line in text.splitlines():
         if line.startswith("usage: "):
             usage = line[len("usage: "):]
         elif line == "(defaults in parentheses)" or not line.strip():
+            heading = []
             continue
         elif re.match(r"^\S.*:$", line):
-            current = (line[:-1], [])
+            current = (" ".join(heading + [line[:-1]]), [])
             sections.append(current)
+            heading = []
+        elif current is not None and not line.startswith(" "):
+            heading.append(line)
         elif line.startswith("  --") and current is not None:
+            heading = []
             m = re.match(r"^  (--[a-z0-9-]+)(?: (\S+))?\s+(.*)$", line)
             if m:
                 current[1].append(m.groups())

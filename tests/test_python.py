@@ -134,6 +134,40 @@ class PythonPackage(unittest.TestCase):
         self.assertEqual(clf.predict_proba(X[:4]).shape, (4, len(clf.classes_)))
         self.assertGreater(clf.score(X, y), 0.8)
 
+    def test_back_off_sums_every_label(self):
+        # the ancestor's probability sums every label under it, as shelf predict's
+        new = os.path.join(SAMPLE, "new.csv")
+        out = subprocess.run([SHELF, "predict", "--model", self.model_path, "--data", new,
+                              "--k", "1", "--min-confidence", "0.9", "--output-format",
+                              "jsonl"], check=True, capture_output=True, text=True).stdout
+        cli = [json.loads(line) for line in out.splitlines()]
+        titles = [" ".join(x for x in (r["title"], r["description"]) if x) for r in rows(new)]
+        got = self.model.predict(titles=titles, k=1, min_confidence=0.9)
+        for g, c in zip(got, cli):
+            self.assertEqual((g["path"], g["status"]), (c["path"], c["status"]))
+            self.assertAlmostEqual(g["confidence"], c["confidence"], delta=1e-5)
+            self.assertEqual(len(g["labels"]), 1)
+
+    def test_estimator_keeps_y_values_and_pickles(self):
+        import pickle
+        from shelf.sklearn import ShelfClassifier
+        data = rows(os.path.join(SAMPLE, "train.csv"))
+        names = sorted({r["category"] for r in data})
+        X, y = [r["title"] for r in data], [names.index(r["category"]) for r in data]
+        clf = ShelfClassifier(epochs=5).fit(X, y)
+        self.assertEqual(list(clf.classes_), list(range(len(names))))
+        self.assertGreater(clf.score(X, y), 0.8)
+        back = pickle.loads(pickle.dumps(clf))
+        self.assertEqual(list(back.predict(X[:20])), list(clf.predict(X[:20])))
+
+    def test_read_options_in_train(self):
+        tsv = os.path.join(self.tmp.name, "t.tsv")
+        with open(tsv, "w") as f:
+            f.write("name\tcat\n" + "red shirt\tA\nblue jeans\tB\n" * 10)
+        m = shelf.train(tsv, text="name", label="cat", epochs=2)
+        self.assertEqual(sorted(m.labels), ["A", "B"])
+        m.close()
+
     def test_closing_a_model_in_use_is_refused(self):
         m = shelf.Model.load(self.model_path)
         titles = ["Blue denim jeans %d" % i for i in range(300000)]

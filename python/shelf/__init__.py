@@ -153,17 +153,13 @@ class Model:
         probs = (ctypes.c_float * max(n * k, 1))()
         counts = (ctypes.c_int * max(n, 1))()
         stats, err = _lib.PredictStats(), _lib.ShelfError()
-        self._enter()
-        try:
-            if texts_only:
-                _lib.check(_lib.shelf_predict_batch(self._h, arr, n, k, threads, labels, probs,
-                                                    counts, ctypes.byref(err)), err)
-            else:
-                _lib.check(_lib.shelf_predict_products(
-                    self._h, _b(data_path), prods.array, n, k, threads, labels, probs, counts,
-                    None, ctypes.byref(stats), ctypes.byref(err)), err)
-        finally:
-            self._leave()
+        if texts_only:  # the caller holds the model (_enter)
+            _lib.check(_lib.shelf_predict_batch(self._h, arr, n, k, threads, labels, probs,
+                                                counts, ctypes.byref(err)), err)
+        else:
+            _lib.check(_lib.shelf_predict_products(
+                self._h, _b(data_path), prods.array, n, k, threads, labels, probs, counts,
+                None, ctypes.byref(stats), ctypes.byref(err)), err)
         return n, k, labels, probs, counts, stats
 
     def predict(self, titles=None, images=None, k=3, min_confidence=None, threads=0,
@@ -173,30 +169,43 @@ class Model:
         min_confidence, the back-off's path (None for review), confidence and status (full,
         partial, review). A product the model cannot read (no usable image, no text) gets
         labels [] and an error. Relative image paths resolve against data_path's folder."""
-        n, k, labels, probs, counts, stats = self._ranked(titles, images, k, threads, data_path)
+        K = len(self.labels)
+        want = max(1, min(int(k), K))
+        self._enter()  # every library call below, back-off included, holds the model
+        try:
+            # back-off sums the probabilities of every label under an ancestor: it ranks all
+            n, k, labels, probs, counts, stats = self._ranked(
+                titles, images, K if min_confidence is not None else want, threads, data_path)
+            if min_confidence is not None:
+                paths = ctypes.create_string_buffer(max(n, 1) * 512)
+                conf = (ctypes.c_float * max(n, 1))()
+                status = (ctypes.c_int * max(n, 1))()
+                _lib.shelf_backoff_many(self._h, labels, probs, counts, k, n,
+                                        float(min_confidence), paths, 512, conf, status)
+        finally:
+            self._leave()
         names = self.labels
-        named = [names[j] for j in labels[:n * k]]  # one pass: the slices below are cheap
-        pro = probs[:n * k]
-        cnt = counts[:n]
-        if all(c == k for c in cnt):
-            out = [{"labels": named[at:at + k], "probs": pro[at:at + k]}
-                   for at in range(0, n * k, k)]
+        if k == want:
+            named = [names[j] for j in labels[:n * k]]  # one pass: the slices are cheap
+            pro = probs[:n * k]
+        else:  # ranked every label for back-off: the first `want` of each
+            named = [names[labels[i * k + j]] for i in range(n) for j in range(want)]
+            pro = [probs[i * k + j] for i in range(n) for j in range(want)]
+        cnt = [min(c, want) for c in counts[:n]]
+        if all(c == want for c in cnt):
+            out = [{"labels": named[at:at + want], "probs": pro[at:at + want]}
+                   for at in range(0, n * want, want)]
         else:
-            out = [{"labels": named[i * k:i * k + c], "probs": pro[i * k:i * k + c]} if c >= 0
-                   else {"labels": [], "probs": [],
-                         "error": "the model cannot read this product (no usable image or "
-                                  "text)"}
+            out = [{"labels": named[i * want:i * want + c], "probs": pro[i * want:i * want + c]}
+                   if c >= 0 else
+                   {"labels": [], "probs": [],
+                    "error": "the model cannot read this product (no usable image or text)"}
                    for i, c in enumerate(cnt)]
         if ids is not None:
             if len(ids) != n:
                 raise ValueError("shelf: ids has %d items for %d products" % (len(ids), n))
             out = [dict(id=i, **o) for i, o in zip(ids, out)]
         if min_confidence is not None:
-            paths = ctypes.create_string_buffer(max(n, 1) * 512)
-            conf = (ctypes.c_float * max(n, 1))()
-            status = (ctypes.c_int * max(n, 1))()
-            _lib.shelf_backoff_many(self._h, labels, probs, counts, k, n, float(min_confidence),
-                                    paths, 512, conf, status)
             raw = paths.raw
             for i in range(n):
                 if status[i] < 0:
@@ -211,7 +220,11 @@ class Model:
         (n, labels) numpy array (a list of lists without numpy); rows of zeros for products
         the model cannot read."""
         K = len(self.labels)
-        n, k, labels, probs, counts, _ = self._ranked(titles, images, K, threads, data_path)
+        self._enter()
+        try:
+            n, k, labels, probs, counts, _ = self._ranked(titles, images, K, threads, data_path)
+        finally:
+            self._leave()
         if _np is not None:
             lab = _np.ctypeslib.as_array(labels)[:n * k].reshape(n, k)
             pro = _np.ctypeslib.as_array(probs)[:n * k].reshape(n, k)
@@ -233,12 +246,12 @@ class Model:
         (a list of lists without numpy); rows of zeros for products the model cannot read."""
         prods = _Products(titles, images)
         n = prods.n
-        dim = _lib.shelf_embedding_dim(self._h)
-        vec = (ctypes.c_float * max(n * dim, 1))()
-        ok = (ctypes.c_ubyte * max(n, 1))()
         stats, err = _lib.PredictStats(), _lib.ShelfError()
         self._enter()
         try:
+            dim = _lib.shelf_embedding_dim(self._h)
+            vec = (ctypes.c_float * max(n * dim, 1))()
+            ok = (ctypes.c_ubyte * max(n, 1))()
             _lib.check(_lib.shelf_embed(self._h, _b(data_path), prods.array, n, threads, vec, ok,
                                         ctypes.byref(stats), ctypes.byref(err)), err)
         finally:
@@ -249,6 +262,35 @@ class Model:
 
 
 # -- training ---------------------------------------------------------------------------------
+
+# shelf train's read options, by their Python names, and the field each sets
+_READ = {"text": "text_columns", "label": "label_column", "id": "id_column",
+         "image": "image_column", "image_column": "image_column", "label_sep": "label_sep",
+         "skip_bad": "skip_bad", "fix_utf8": "fix_utf8", "max_depth": "max_depth",
+         "no_header": "no_header", "delimiter": "delimiter", "format": "format"}
+_FORMATS = {"auto": 0, "csv": 1, "tsv": 2, "jsonl": 3, "json": 3, "ndjson": 3, "fasttext": 4}
+
+
+def _set_read(read, name, value, keep):
+    field = _READ[name]
+    if field in ("skip_bad", "fix_utf8", "no_header"):
+        setattr(read, field, int(bool(value)))
+    elif field == "max_depth":
+        setattr(read, field, int(value))
+    elif field == "format":
+        if str(value) not in _FORMATS:
+            raise Error("shelf: format must be one of %s, not %r" % (", ".join(_FORMATS), value))
+        read.format = _FORMATS[str(value)]
+    elif field == "delimiter":
+        d = "\t" if value in ("tab", "\t") else str(value)
+        if len(d.encode()) != 1:
+            raise Error("shelf: delimiter must be one character (or tab), not %r" % value)
+        read.delimiter = d.encode()
+    else:
+        b = _b(str(value))
+        keep.append(b)
+        setattr(read, field, b)
+
 
 def _catalog(data, require_label, read, for_images):
     """A shelf_catalog from a file path or a list of dicts (title/text, image: path or bytes,
@@ -289,14 +331,19 @@ def train(train, valid=None, out=None, **options):
         raise MemoryError("shelf: out of memory")
     err = _lib.ShelfError()
     cats = []
+    keep = []  # strings the options point to, alive until training ends
     try:
+        read = _lib.shelf_train_options_read(opts).contents
         for name, value in options.items():
             if value is None or value is False:
                 continue
+            if name in _READ:  # how the catalogs are read (shelf train's column options)
+                _set_read(read, name, value, keep)
+                continue
             key = name.replace("_", "-").encode()
             val = None if value is True else str(value).encode()
+            keep.append(val)
             _lib.check(_lib.shelf_train_options_set(opts, key, val, ctypes.byref(err)), err)
-        read = _lib.shelf_train_options_read(opts).contents
         for_images = options.get("modality") in ("image", "both")
         tc = _catalog(train, True, read, for_images)
         cats.append(tc)

@@ -8,6 +8,9 @@ GridSearchCV and pipelines take it.
 
 X is a sequence of titles (strings), or of dicts with "title" and "image" (a path or the
 photo's bytes); y the categories ("Apparel > Topwear > Tshirts")."""
+import os
+import tempfile
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
@@ -54,13 +57,18 @@ class ShelfClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         titles, images = self._split(X)
+        y = np.asarray(y)
+        if len(titles) != len(y):
+            raise ValueError("ShelfClassifier.fit: X has %d products, y %d labels"
+                             % (len(titles), len(y)))
+        # the model's labels are text: y's own values (numbers too) come back from predict
+        self.classes_ = np.unique(y)
         rows = [{"title": t, "image": i, "label": str(label)}
                 for t, i, label in zip(titles, images or [None] * len(titles), y)]
-        if len(rows) != len(list(y)):
-            raise ValueError("ShelfClassifier.fit: X and y differ in length")
         self.model_ = shelf.train(rows, **self._train_options())
-        self.classes_ = np.array(sorted(self.model_.labels))
-        self._order = np.array([self.model_.labels.index(c) for c in self.classes_])
+        index = {name: j for j, name in enumerate(self.model_.labels)}
+        self._order = np.array([index[str(c)] for c in self.classes_])
+        self._back = {str(c): c for c in self.classes_}
         return self
 
     def predict_proba(self, X):
@@ -69,6 +77,27 @@ class ShelfClassifier(ClassifierMixin, BaseEstimator):
                                          threads=self.threads or 0)[:, self._order]
 
     def predict(self, X):
-        titles, images = self._split(X)
-        got = self.model_.predict(titles=titles, images=images, k=1, threads=self.threads or 0)
-        return np.array([g["labels"][0] if g["labels"] else "" for g in got], dtype=object)
+        # the most probable of classes_ (the model's best label, in y's own values)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # a fitted estimator pickles (joblib, GridSearchCV's n_jobs) with its model's bytes
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        model = state.pop("model_", None)
+        if model is not None:
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.shelf")
+                model.save(path)
+                with open(path, "rb") as f:
+                    state["_model_bytes"] = f.read()
+        return state
+
+    def __setstate__(self, state):
+        data = state.pop("_model_bytes", None)
+        self.__dict__.update(state)
+        if data is not None:
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.shelf")
+                with open(path, "wb") as f:
+                    f.write(data)
+                self.model_ = shelf.Model.load(path)

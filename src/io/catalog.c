@@ -1,6 +1,7 @@
 /* A whole catalog in memory: the products in one array, their strings in an arena, so
  * that loading millions of rows costs a few large allocations, not millions of small ones.
  * Products with the same label share one copy of it. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +170,10 @@ shelf_status shelf_catalog_from_products(const shelf_product *products, size_t n
                            p->label ? p->label : "", p->image ? p->image : "",
                            p->line > 0 ? p->line : (long)(i + 1), p->image_data,
                            p->image_data ? p->image_size : 0};
-        if (require_label && !q.label[0])
+        if (p->image_data && (!p->image_size || p->image_size > SIZE_MAX / 4))
+            st = err_set(err, SHELF_EINVAL, "%s: product %zu (id %s): image bytes of size %zu",
+                         name, i + 1, q.id, p->image_size);
+        else if (require_label && !q.label[0])
             st = err_set(err, SHELF_EDATA, "%s: product %zu (id %s): no label", name, i + 1,
                          q.id);
         else if (!q.text[0] && !q.image[0] && !q.image_data)

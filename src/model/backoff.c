@@ -90,7 +90,7 @@ void shelf_backoff_many(const shelf_model *m, const int *labels, const float *pr
     for (size_t i = 0; i < n; i++) {
         const size_t at = i * (size_t)stride;
         char *out = paths + i * pathsize;
-        if (counts[i] < 1) {
+        if (counts[i] < 1 || counts[i] > stride) {
             if (pathsize)
                 out[0] = '\0';
             prob[i] = 0;
