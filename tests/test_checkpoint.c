@@ -92,6 +92,17 @@ static void keep_third(const shelf_progress *p, void *user)
     }
 }
 
+/* A fused run's first progress is its CNN's first epoch: the checkpoint then is the one its
+ * text side left when it ended, which a run killed there leaves. */
+static void keep_text_side(const shelf_progress *p, void *user)
+{
+    int *kept = user;
+    if (p->epoch == 1 && !*kept) {
+        copy_file(ckpt, copy);
+        *kept = 1;
+    }
+}
+
 static shelf_train_options options(void)
 {
     shelf_train_options o;
@@ -269,6 +280,7 @@ static void cnn_resumed_as_the_whole_run(void **state)
 /* A fused model stopped in its text side's training (the bag's checkpoint, which is all a
  * run killed then leaves) or in its CNN's (the whole model so far, which has no fusion
  * head yet and does not predict), resumed: the run ends as the whole one. */
+/* in_text_side 2: the fused run's own text-side checkpoint, resumed as the whole run */
 static void fused_resumed(int in_text_side)
 {
     shelf_read_options ro = {0};
@@ -283,10 +295,10 @@ static void fused_resumed(int in_text_side)
     o.checkpoint = ckpt;
     int kept = 0;
     /* the text side runs without progress: its first checkpoint is copied as it comes */
-    o.progress = in_text_side ? NULL : keep_third;
+    o.progress = in_text_side == 1 ? NULL : in_text_side == 2 ? keep_text_side : keep_third;
     o.progress_user = &kept;
     shelf_model *whole = NULL, *stopped = NULL, *resumed = NULL;
-    if (in_text_side) { /* its text side alone, stopped after one epoch */
+    if (in_text_side == 1) { /* its text side alone, stopped after one epoch */
         shelf_train_options t = options();
         t.read = ro;
         t.epochs = 1;
@@ -310,8 +322,13 @@ static void fused_resumed(int in_text_side)
     o.modality = SHELF_MODALITY_BOTH;
     o.read = ro;
     o.resume = stopped;
+    if (in_text_side == 2) { /* a text model's checkpoint, of the fused run's text side */
+        shelf_model_summary sum;
+        shelf_model_summarize(stopped, &sum);
+        assert_int_equal(sum.modality, SHELF_MODALITY_TEXT);
+    }
     if (shelf_train(c, NULL, &o, &resumed, &err) != SHELF_OK) {
-        if (!in_text_side)
+        if (in_text_side != 1)
             fail_msg("%s", err.message);
         /* the text side's checkpoint of another run (one epoch, not the fused run's
          * defaults) is refused as such */
@@ -329,6 +346,12 @@ static void fused_resumed_in_its_cnn(void **s)
 {
     (void)s;
     fused_resumed(0);
+}
+
+static void fused_resumed_in_its_text_side(void **s)
+{
+    (void)s;
+    fused_resumed(2);
 }
 
 static void fused_checkpoint_of_another_text_run_refused(void **s)
@@ -386,6 +409,7 @@ int main(void)
         cmocka_unit_test(another_run_is_refused),
         cmocka_unit_test(cnn_resumed_as_the_whole_run),
         cmocka_unit_test(fused_resumed_in_its_cnn),
+        cmocka_unit_test(fused_resumed_in_its_text_side),
         cmocka_unit_test(fused_checkpoint_of_another_text_run_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
