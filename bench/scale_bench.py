@@ -77,15 +77,33 @@ def accuracy(shelf, model, data):
     return json.loads(p.stdout)["accuracy"]
 
 
-def bench_training(a, shelf, d, tmp):
-    rows = list(csv.DictReader(open(os.path.join(d, "train.csv"), encoding="utf-8", newline="")))
-    big = os.path.join(tmp, "train-big.csv")
-    with open(big, "w", encoding="utf-8", newline="") as f:
+def read_rows(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_csv(path, header, rows):
+    """A CSV of header and rows (lists), as shelf reads it."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["id", "title", "category"])
-        for i in range(a.train_rows):
-            r = rows[i % len(rows)]
-            w.writerow(["r%d" % i, r["title"], r["category"]])
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def titles_repeated(src, n):
+    """n products: src's titles and categories over and over, ids r0, r1, ..."""
+    return (["r%d" % i, src[i % len(src)]["title"], src[i % len(src)]["category"]] for i in range(n))
+
+
+def images_absolute(src, d):
+    """src's products with their image paths made absolute (the CSV is written elsewhere)."""
+    return ([r["id"], os.path.abspath(os.path.join(d, r["image"])), r["category"]] for r in src)
+
+
+def bench_training(a, shelf, d, tmp):
+    big = write_csv(os.path.join(tmp, "train-big.csv"), ["id", "title", "category"],
+                    titles_repeated(read_rows(os.path.join(d, "train.csv")), a.train_rows))
     test = os.path.join(d, "test.csv")
     runs = [("one process, --threads 1", [shelf, "train", "--threads", "1"]),
             ("one process, --threads 2", [shelf, "train", "--threads", "2"]),
@@ -133,19 +151,11 @@ def bench_training(a, shelf, d, tmp):
 def bench_cnn(a, shelf, d, tmp):
     """The CNN on the first --cnn-images training images of fashion (paths made absolute),
     one epoch at the reference settings, one rank against two, --threads 1 each."""
-    src = list(csv.DictReader(open(os.path.join(d, "train.csv"), encoding="utf-8", newline="")))
-    sub = os.path.join(tmp, "cnn-train.csv")
-    with open(sub, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "image", "category"])
-        for r in src[:a.cnn_images]:
-            w.writerow([r["id"], os.path.abspath(os.path.join(d, r["image"])), r["category"]])
-    test = os.path.join(tmp, "cnn-test.csv")
-    with open(test, "w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "image", "category"])
-        for r in csv.DictReader(open(os.path.join(d, "test.csv"), encoding="utf-8", newline="")):
-            w.writerow([r["id"], os.path.abspath(os.path.join(d, r["image"])), r["category"]])
+    head = ["id", "image", "category"]
+    sub = write_csv(os.path.join(tmp, "cnn-train.csv"), head,
+                    images_absolute(read_rows(os.path.join(d, "train.csv"))[:a.cnn_images], d))
+    test = write_csv(os.path.join(tmp, "cnn-test.csv"), head,
+                     images_absolute(read_rows(os.path.join(d, "test.csv")), d))
     opts = ["--modality", "image", "--epochs", str(a.cnn_epochs), "--seed", "1", "--quiet"]
     runs = [("mpirun -np 1, --threads 1", mpirun() + ["-np", "1", shelf, "train", "--threads", "1"]),
             ("mpirun -np 2, --threads 1 each", mpirun() + ["-np", "2", shelf, "train", "--threads", "1"])]
@@ -197,14 +207,8 @@ def main():
         model = os.path.join(tmp, "m.shelf")
         subprocess.run([shelf, "train", "--train", os.path.join(d, "train.csv"), "--out", model,
                         "--threads", "2", "--quiet"], check=True, stderr=subprocess.DEVNULL)
-        rows = list(csv.DictReader(open(os.path.join(d, "test.csv"), encoding="utf-8", newline="")))
-        big = os.path.join(tmp, "big.csv")
-        with open(big, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["id", "title", "category"])
-            for i in range(a.rows):
-                r = rows[i % len(rows)]
-                w.writerow(["r%d" % i, r["title"], r["category"]])
+        big = write_csv(os.path.join(tmp, "big.csv"), ["id", "title", "category"],
+                        titles_repeated(read_rows(os.path.join(d, "test.csv")), a.rows))
         size_mb = os.path.getsize(big) / 1e6
         train_md = bench_training(a, shelf, d, tmp)
         if not a.no_cnn:
