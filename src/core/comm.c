@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/error.h"
 #include "core/mem.h"
 
 int comm_sum(const shelf_comm *c, void *buf, size_t n, shelf_comm_type type)
@@ -44,6 +45,14 @@ int comm_agree(const shelf_comm *c, int ok)
 {
     uint32_t failed = !ok;
     return comm_sum(c, &failed, 1, SHELF_COMM_U32) == 0 && failed == 0;
+}
+
+shelf_status comm_agree_status(const shelf_comm *c, shelf_status st, const char *what,
+                               shelf_error *err)
+{
+    if (!comm_agree(c, st == SHELF_OK) && st == SHELF_OK)
+        return err_set(err, SHELF_EIO, "another rank %s", what ? what : "stopped the run");
+    return st;
 }
 
 int comm_gather(const shelf_comm *c, const void *mine, size_t n, void **all, size_t *total,

@@ -19,6 +19,10 @@ int comm_average(const shelf_comm *c, float *buf, size_t n);
 /* 1 when every rank is ok, else 0 (also when the sum fails): a rank that failed on its
  * own tells the others before they go on into a collective it will not join. */
 int comm_agree(const shelf_comm *c, int ok);
+/* comm_agree on a status: st as it is when this rank failed; SHELF_EIO with "another rank
+ * WHAT" when only another did ("stopped the run" for a NULL what); SHELF_OK when none did. */
+shelf_status comm_agree_status(const shelf_comm *c, shelf_status st, const char *what,
+                               shelf_error *err);
 /* The smallest n over the ranks, into *min. 0, or -1. */
 int comm_min(const shelf_comm *c, uint64_t n, uint64_t *min);
 /* Every rank's n bytes at mine, one after another in rank order, into *all (mem_alloc'd;

@@ -383,25 +383,49 @@ static int stats_ok(const cnn *net)
 
 /* head NULL: the network's parameters alone; else followed by the classifier's (nlabels
  * outputs) in the same block, read into head. */
+/* The settings and the network's shape they give (sizes within bounds). 0, or -1 with r
+ * failed. */
+static int read_shape(model_reader *r, image_settings *is, cnn *shape)
+{
+    uint32_t size, width;
+    if (read_settings(r, is, &size, &width) || size > CNN_MAX_SIZE || width > CNN_MAX_WIDTH ||
+        cnn_shape(shape, (int)size, (int)width))
+        return mr_fail(r, NULL);
+    return 0;
+}
+
+/* The encoder of that shape and settings (its normalization checked) into *out, its
+ * tensors still to read; NULL with r failed. */
+static cnn_encoder *new_read_encoder(model_reader *r, const image_settings *is,
+                                     const cnn *shape, encoder **out)
+{
+    for (int c = 0; c < 3; c++)
+        if (!(is->std[c] > 0) || !isfinite(is->mean[c])) {
+            mr_fail(r, "bad image normalization");
+            return NULL;
+        }
+    cnn_encoder *c = cnn_encoder_new(shape->size, shape->width);
+    if (!c) {
+        mr_oom(r);
+        return NULL;
+    }
+    *out = &c->base;
+    c->img = *is;
+    return c;
+}
+
 static int read_cnn(model_reader *r, encoder **out, label_head *head, int nlabels)
 {
     image_settings is;
-    uint32_t size, width;
     cnn shape;
-    if (read_settings(r, &is, &size, &width) || size > CNN_MAX_SIZE || width > CNN_MAX_WIDTH ||
-        cnn_shape(&shape, (int)size, (int)width) || (head && nlabels < 1))
+    if (read_shape(r, &is, &shape) || (head && nlabels < 1))
         return mr_fail(r, NULL);
     uint64_t nfc = head ? (uint64_t)shape.feat * (uint64_t)nlabels + (uint64_t)nlabels : 0;
     if (mr_claim(r, "the image network", (uint64_t)shape.nparams + nfc + shape.nstats, 4))
         return -1;
-    for (int c = 0; c < 3; c++)
-        if (!(is.std[c] > 0) || !isfinite(is.mean[c]))
-            return mr_fail(r, "bad image normalization");
-    cnn_encoder *c = cnn_encoder_new((int)size, (int)width);
+    cnn_encoder *c = new_read_encoder(r, &is, &shape, out);
     if (!c)
-        return mr_oom(r);
-    *out = &c->base;
-    c->img = is;
+        return -1;
     cnn *net = &c->net;
     if (!head) {
         if (mr_floats(r, "the image network", net->params, net->nparams))
@@ -429,27 +453,18 @@ int cnn_encoder_load(model_reader *r, encoder **out)
 int cnn_encoder_load_int8(model_reader *r, encoder **out)
 {
     image_settings is;
-    uint32_t size, width;
     cnn shape;
-    if (read_settings(r, &is, &size, &width) || size > CNN_MAX_SIZE || width > CNN_MAX_WIDTH ||
-        cnn_shape(&shape, (int)size, (int)width))
-        return mr_fail(r, NULL);
-    /* its bytes: the activations' scales, two counted float arrays, the counted codes */
-    uint64_t ncodes = 0;
-    for (int l = 0; l < CNN_CONVS; l++)
-        ncodes += (uint64_t)shape.conv[l].cout * shape.conv[l].cin * shape.conv[l].k *
-                  shape.conv[l].k;
+    if (read_shape(r, &is, &shape))
+        return -1;
+    /* its bytes: the activations' scales, two counted float arrays, the counted codes (the
+     * weights: every parameter but batch norm's two per channel) */
+    const uint64_t ncodes = (uint64_t)shape.nparams - 2 * (uint64_t)shape.nchans;
     if (mr_claim(r, "the int8 image network", 4 * CNN_CONVS + 24 + 8 * shape.nchans + ncodes,
                  1))
         return -1;
-    for (int c = 0; c < 3; c++)
-        if (!(is.std[c] > 0) || !isfinite(is.mean[c]))
-            return mr_fail(r, "bad image normalization");
-    cnn_encoder *c = cnn_encoder_new((int)size, (int)width);
+    cnn_encoder *c = new_read_encoder(r, &is, &shape, out);
     if (!c)
-        return mr_oom(r);
-    *out = &c->base;
-    c->img = is;
+        return -1;
     cnn *net = &c->net;
     if (cnn_int8_alloc(net))
         return mr_oom(r);

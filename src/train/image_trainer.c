@@ -519,8 +519,7 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     if (st != SHELF_OK)
         return st;
     st = check_memory(train, valid, o, err); /* each rank its own share */
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    st = comm_agree_status(o->comm, st, NULL, err);
     if (st != SHELF_OK)
         return st;
     /* the ranks share the batch: another count of them is another run */
@@ -541,8 +540,7 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     else
         m->image = &tr.enc->base; /* load_images reads the size from it */
     /* a rank that failed on its own tells the others before each collective below */
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    st = comm_agree_status(o->comm, st, NULL, err);
     if (st != SHELF_OK || (st = vocab_share(m, train, o->comm, err)) != SHELF_OK)
         goto done; /* every rank's labels */
     st = load_images(&tr.train, m, train, 1, o->read.skip_bad, fused, tr.pool, &skipped, err);
@@ -551,8 +549,7 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     F = tr.enc->net.feat, K = model_num_labels(m);
     if (st == SHELF_OK && (label_head_alloc(h, (size_t)F, K) || model_build_taxonomy(m)))
         st = err_set(err, SHELF_ENOMEM, "out of memory for the network");
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    st = comm_agree_status(o->comm, st, NULL, err);
     if (st != SHELF_OK)
         goto done;
     rng r; /* the network, then its classifier, as PyTorch's would be initialized */
@@ -567,8 +564,7 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
         balance_init(&tr.bal, o->balance, o->balance_power, (const uint32_t *)tr.train.y,
                      tr.train.n, (int)m->labels.n))
         st = err_set(err, SHELF_ENOMEM, "out of memory for training");
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    st = comm_agree_status(o->comm, st, NULL, err);
     if (st != SHELF_OK)
         goto done;
     tr.lopt = (image_loss){o->balance == SHELF_BALANCE_WEIGHT ? tr.bal.weight : NULL,
@@ -580,8 +576,7 @@ shelf_status train_image_model(shelf_model *m, const shelf_catalog *train,
     }
     if (o->resume)
         st = resume_from(&tr, o->resume, err);
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-        st = err_set(err, SHELF_EIO, "another rank could not resume the run");
+    st = comm_agree_status(o->comm, st, "could not resume the run", err);
     if (st != SHELF_OK)
         goto done;
     m->info.skipped_images = skipped; /* validation products skipped are not trained on */

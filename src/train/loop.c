@@ -351,8 +351,7 @@ shelf_status train_loop(trainee *t, const loop_options *o, loop_result *res, she
             st = o->checkpoint(o->checkpoint_user, &s, err); /* rank 0 writes it */
         }
         /* a rank that failed on its own here stops every rank, not just itself */
-        if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-            st = err_set(err, SHELF_EIO, "another rank stopped the run");
+        st = comm_agree_status(o->comm, st, NULL, err);
         if (st != SHELF_OK)
             break;
         if (o->valid && o->patience && bad_epochs >= o->patience)

@@ -63,6 +63,7 @@ typedef struct seq_trainer {
     long step;
     schedule sched;
     uint64_t catalog, options; /* the run's fingerprints, kept in a checkpoint */
+    enum { RANGES_SUM, RANGES_STEP, RANGES_SUM_AND_STEP } job; /* what run_ranges does */
     /* a distributed run: the embedding rows any rank's batch used, and their gradients */
     const shelf_comm *comm;
     int32_t *all_rows;
@@ -174,9 +175,8 @@ static void run_grad(void *ctx, int tid, int nthreads)
                                  &(encoder_update){.grads = tr->grads[tid]});
 }
 
-/* Sums the threads' gradients of [i0, i1) into thread 0's, in thread order, clears them,
- * and takes the AdamW step there. Indexes run over the encoder's parameters, then the
- * head's. */
+/* Sums the threads' gradients of [i0, i1) into thread 0's, in thread order, and clears
+ * them. Indexes run over the encoder's parameters, then the head's. */
 static void reduce(seq_trainer *tr, size_t i0, size_t i1)
 {
     float *g = tr->grads[0];
@@ -188,10 +188,10 @@ static void reduce(seq_trainer *tr, size_t i0, size_t i1)
     }
 }
 
-static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
+/* AdamW's step over [i0, i1) from thread 0's gradient, which it clears. */
+static void step_range(seq_trainer *tr, size_t i0, size_t i1, float lr)
 {
     float *g = tr->grads[0];
-    reduce(tr, i0, i1);
     const size_t E = tr->e->nparams, e1 = i1 < E ? i1 : E, h0 = i0 > E ? i0 : E;
     if (i0 < e1)
         adamw_step(tr->e->params, g, tr->m1, tr->m2, i0, e1, lr, BETA1, BETA2, ADAM_EPS,
@@ -202,26 +202,18 @@ static void reduce_and_step(seq_trainer *tr, size_t i0, size_t i1, float lr)
     memset(g + i0, 0, (i1 - i0) * sizeof *g);
 }
 
-/* The dense parameters, then the embedding rows of the batch's tokens (lazy AdamW: rows
- * absent from a batch are not decayed or moved). */
-static void run_update(void *ctx, int tid, int nthreads)
+/* One range of the parameters: the threads' gradients summed, and (step) AdamW's step. */
+static void on_range(seq_trainer *tr, size_t i0, size_t i1)
 {
-    seq_trainer *tr = ctx;
-    const seq_layout l = seq_layout_of(tr->e);
-    const size_t D = (size_t)tr->e->D;
-    size_t i0, i1;
-    pool_split(tr->P - l.pos, tid, nthreads, &i0, &i1);
-    if (i1 > i0)
-        reduce_and_step(tr, l.pos + i0, l.pos + i1, tr->lr);
-    pool_split((size_t)tr->nrows, tid, nthreads, &i0, &i1);
-    for (size_t r = i0; r < i1; r++) {
-        const size_t row = (size_t)tr->rows[r];
-        reduce_and_step(tr, l.emb + row * D, l.emb + (row + 1) * D, tr->lr);
-    }
+    if (tr->job != RANGES_STEP)
+        reduce(tr, i0, i1);
+    if (tr->job != RANGES_SUM)
+        step_range(tr, i0, i1, tr->lr);
 }
 
-/* The threads' gradients summed into thread 0's, the dense range and the batch's rows. */
-static void run_reduce(void *ctx, int tid, int nthreads)
+/* tr->job over the dense parameters, then the embedding rows of the batch's tokens (lazy
+ * AdamW: rows absent from a batch are not decayed or moved), shared by the threads. */
+static void run_ranges(void *ctx, int tid, int nthreads)
 {
     seq_trainer *tr = ctx;
     const seq_layout l = seq_layout_of(tr->e);
@@ -229,11 +221,11 @@ static void run_reduce(void *ctx, int tid, int nthreads)
     size_t i0, i1;
     pool_split(tr->P - l.pos, tid, nthreads, &i0, &i1);
     if (i1 > i0)
-        reduce(tr, l.pos + i0, l.pos + i1);
+        on_range(tr, l.pos + i0, l.pos + i1);
     pool_split((size_t)tr->nrows, tid, nthreads, &i0, &i1);
     for (size_t r = i0; r < i1; r++) {
         const size_t row = (size_t)tr->rows[r];
-        reduce(tr, l.emb + row * D, l.emb + (row + 1) * D);
+        on_range(tr, l.emb + row * D, l.emb + (row + 1) * D);
     }
 }
 
@@ -267,7 +259,8 @@ static int share_gradients(seq_trainer *tr, double *loss)
     if (v[0] > 0)
         *loss = NAN;
     const float share = (float)((double)tr->nb / v[1]);
-    pool_run(tr->pool, run_reduce, tr);
+    tr->job = RANGES_SUM; /* the step after the ranks' sums needs no second */
+    pool_run(tr->pool, run_ranges, tr);
     scale(g + l.pos, tr->P - l.pos, share);
     if (comm_sum(tr->comm, g + l.pos, tr->P - l.pos, SHELF_COMM_FLOAT))
         return -1;
@@ -317,7 +310,8 @@ static int seq_step(void *ctx, int tid, const uint32_t *rows, size_t n, int epoc
     float momentum;
     schedule_at(&tr->sched, tr->step, &tr->lr, &momentum);
     tr->step++;
-    pool_run(tr->pool, run_update, tr);
+    tr->job = comm_ranks(tr->comm) > 1 ? RANGES_STEP : RANGES_SUM_AND_STEP;
+    pool_run(tr->pool, run_ranges, tr);
     atomic_store(&meter->loss, atomic_load(&meter->loss) + loss); /* the meter's one writer */
     atomic_fetch_add(&meter->count, (long)n);
     return 0;
@@ -474,8 +468,7 @@ shelf_status train_seq_model(shelf_model *m, const shelf_catalog *train,
         goto agree;
     }
 agree: /* a rank that failed on its own tells the others before the collectives below */
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    st = comm_agree_status(o->comm, st, NULL, err);
     if (st != SHELF_OK)
         goto done;
     for (size_t i = 0; i < tr.n; i++)
@@ -489,8 +482,7 @@ agree: /* a rank that failed on its own tells the others before the collectives 
     }
     if (o->resume)
         st = resume_from(&tr, o->resume, err);
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK)
-        st = err_set(err, SHELF_EIO, "another rank could not resume the run");
+    st = comm_agree_status(o->comm, st, "could not resume the run", err);
     if (st != SHELF_OK)
         goto done;
     uint64_t epoch_size = balance_epoch_size(&tr.bal, y); /* every rank takes the least's */

@@ -24,8 +24,7 @@ shelf_status train_text_model(shelf_model *m, const shelf_catalog *train,
         st = err_set(err, SHELF_ENOMEM, "out of memory");
     if (st == SHELF_OK)
         st = vocab_labels(m, train, y, err);
-    if (!comm_agree(o->comm, st == SHELF_OK) && st == SHELF_OK) /* before the trainer's */
-        st = err_set(err, SHELF_EIO, "another rank stopped the run");
+    st = comm_agree_status(o->comm, st, NULL, err); /* before the trainer's */
     if (st == SHELF_OK)
         st = train_seq_model(m, train, valid, o, y, err);
     mem_free(y);
