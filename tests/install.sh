@@ -5,11 +5,7 @@
 # usage: tests/install.sh   (from the repository, after make)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-fails=0
-pass() { echo "  ok   $*"; }
-fail() { echo "  FAIL $*"; fails=$((fails + 1)); }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/checks.sh
 P="$T/prefix"
 echo "make install, pkg-config, the C example, make uninstall"
 make -s install PREFIX="$P" >"$T/install.log" 2>&1 && pass "make install PREFIX=$P" || { cat "$T/install.log"; fail "make install"; }
@@ -61,5 +57,4 @@ case "$got" in "$P/lib/libshelf.so.0 "*) pass "  it loads the installed libshelf
 make -s uninstall PREFIX="$P" >/dev/null 2>&1
 left=$(find "$P" -type f -o -type l)
 [ -z "$left" ] && pass "make uninstall leaves nothing" || fail "make uninstall left: $left"
-[ $fails -eq 0 ] || { echo "install: $fails failed"; exit 1; }
-echo "install: all passed"
+done_checks install

@@ -5,11 +5,7 @@
 # usage: tests/package.sh   (from a git checkout)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-fails=0
-pass() { echo "  ok   $*"; }
-fail() { echo "  FAIL $*"; fails=$((fails + 1)); }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. tests/checks.sh
 echo "Debian packages (dpkg-buildpackage, lintian)"
 mkdir -p "$T/src"
 # the tree as committed, with what is staged or changed in the working copy
@@ -43,5 +39,4 @@ cc -std=c11 -Wall -Werror examples/c/classify.c $(PKG_CONFIG_PATH="$T" pkg-confi
 got=$(cd "$T" && SHELF_LIB="$L/libshelf.so.0" PYTHONPATH="$R/usr/lib/python3/dist-packages" \
   /usr/bin/python3 -c "import shelf; print(shelf.Model.load('$T/m.shelf').predict(titles=['Nike running shoes'], k=1)[0]['labels'][0])" 2>&1)
 case "$got" in *" > "*) pass "  the packaged Python module predicts ($got)";; *) fail "  python3-shelf: $got";; esac
-[ $fails -eq 0 ] || { echo "package: $fails failed"; exit 1; }
-echo "package: all passed"
+done_checks package

@@ -207,21 +207,30 @@ static double accuracy_on(const shelf_model *m, int from, int to)
 
 static double accuracy(const shelf_model *m) { return accuracy_on(m, 0, ROWS); }
 
-static void two_ranks_train_one_model(void **state)
+/* One process's model of the whole catalog into *one, and two ranks' (threads), each of
+ * half of it, into j; all validating on valid.csv. */
+static void train_one_and_two_ranks(shelf_model **one, train_job j[RANKS])
 {
-    (void)state;
     snprintf(valid_csv, sizeof valid_csv, "%s", write_part("valid.csv", 3, ROWS / 3));
-    shelf_model *one = train_on(write_part("all.csv", 0, ROWS), NULL);
+    *one = train_on(write_part("all.csv", 0, ROWS), NULL);
     fake f;
     pthread_barrier_init(&f.bar, NULL, RANKS);
-    train_job j[RANKS] = {{{&f, 0}, write_part("p0.csv", 0, ROWS / 2), NULL},
-                          {{&f, 1}, write_part("p1.csv", ROWS / 2, ROWS), NULL}};
+    j[0] = (train_job){{&f, 0}, write_part("p0.csv", 0, ROWS / 2), NULL};
+    j[1] = (train_job){{&f, 1}, write_part("p1.csv", ROWS / 2, ROWS), NULL};
     pthread_t t[RANKS];
     for (int r = 0; r < RANKS; r++)
         pthread_create(&t[r], NULL, train_rank, &j[r]);
     for (int r = 0; r < RANKS; r++)
         pthread_join(t[r], NULL);
     pthread_barrier_destroy(&f.bar);
+}
+
+static void two_ranks_train_one_model(void **state)
+{
+    (void)state;
+    shelf_model *one = NULL;
+    train_job j[RANKS];
+    train_one_and_two_ranks(&one, j);
     /* the labels of both parts, in the whole file's order, on both ranks */
     for (int r = 0; r < RANKS; r++) {
         assert_int_equal(shelf_model_num_labels(j[r].m), 5);
@@ -258,18 +267,9 @@ static void two_ranks_train_one_gru(void **state)
 {
     (void)state;
     encoder_asked = SHELF_TEXT_ENCODER_GRU;
-    snprintf(valid_csv, sizeof valid_csv, "%s", write_part("valid.csv", 3, ROWS / 3));
-    shelf_model *one = train_on(write_part("all.csv", 0, ROWS), NULL);
-    fake f;
-    pthread_barrier_init(&f.bar, NULL, RANKS);
-    train_job j[RANKS] = {{{&f, 0}, write_part("p0.csv", 0, ROWS / 2), NULL},
-                          {{&f, 1}, write_part("p1.csv", ROWS / 2, ROWS), NULL}};
-    pthread_t t[RANKS];
-    for (int r = 0; r < RANKS; r++)
-        pthread_create(&t[r], NULL, train_rank, &j[r]);
-    for (int r = 0; r < RANKS; r++)
-        pthread_join(t[r], NULL);
-    pthread_barrier_destroy(&f.bar);
+    shelf_model *one = NULL;
+    train_job j[RANKS];
+    train_one_and_two_ranks(&one, j);
     encoder_asked = SHELF_TEXT_ENCODER_BAG;
     char *d1 = shelf_model_describe(one, 0), *d2 = shelf_model_describe(j[0].m, 0);
     const char *w1 = strstr(d1, "words seen"), *w2 = strstr(d2, "words seen");

@@ -200,32 +200,33 @@ static void predict_all(const shelf_model *m, int *label, float *prob)
                      SHELF_OK);
 }
 
-static void predicts_as_the_float_model(int hierarchy)
+/* The quantized m says it is int8 (its description naming what: marker) and predicts as
+ * the float model did (lf, pf): the same best labels, probabilities within tol; its own
+ * predictions into lq, pq. */
+static void predicts_as_float(const shelf_model *m, const char *marker, const int *lf,
+                              const float *pf, double tol, int *lq, float *pq)
 {
-    shelf_model *m = train(hierarchy, SHELF_TEXT_ENCODER_BAG);
-    static int lf[ROWS], lq[ROWS], lb[ROWS];
-    static float pf[ROWS], pq[ROWS], pb[ROWS];
-    predict_all(m, lf, pf);
-    shelf_quantize_report rep;
-    shelf_error err;
-    if (shelf_model_quantize(m, NULL, &rep, &err) != SHELF_OK)
-        fail_msg("quantize: %s", err.message);
-    assert_int_equal(rep.rows_after, rep.rows_before);
-    assert_true(rep.weights_after <= rep.weights_before);
     shelf_model_summary sum;
     shelf_model_summarize(m, &sum);
     assert_int_equal(sum.quantized, 8);
     char *d = shelf_model_describe(m, 0);
-    assert_non_null(strstr(d, "int8"));
+    assert_non_null(strstr(d, marker));
     free(d);
     predict_all(m, lq, pq);
     for (int i = 0; i < ROWS; i++) {
         assert_int_equal(lq[i], lf[i]);
-        assert_close(pq[i], pf[i], 0.02);
+        assert_close(pq[i], pf[i], tol);
     }
-    /* the file keeps it: the same predictions, to the bit */
-    char path[256];
-    snprintf(path, sizeof path, "%s", path_of("int8.shelf"));
+}
+
+/* m written to path and read back: the same predictions (lq, pq), to the bit, and
+ * quantizing it once more refused, saying so. Returns the model read (the caller frees). */
+static shelf_model *read_back(const shelf_model *m, const char *path, const int *lq,
+                              const float *pq)
+{
+    static int lb[ROWS];
+    static float pb[ROWS];
+    shelf_error err;
     assert_int_equal(shelf_model_save(m, path, NULL), SHELF_OK);
     shelf_model *back = NULL;
     if (shelf_model_load(path, &back, &err) != SHELF_OK)
@@ -233,10 +234,28 @@ static void predicts_as_the_float_model(int hierarchy)
     predict_all(back, lb, pb);
     assert_memory_equal(lb, lq, sizeof lb);
     assert_memory_equal(pb, pq, sizeof pb);
-    /* and once more is refused, saying so */
     assert_int_equal(shelf_model_quantize(back, NULL, NULL, &err), SHELF_EINVAL);
     assert_non_null(strstr(err.message, "already quantized"));
-    shelf_model_free(back);
+    return back;
+}
+
+static void predicts_as_the_float_model(int hierarchy)
+{
+    shelf_model *m = train(hierarchy, SHELF_TEXT_ENCODER_BAG);
+    static int lf[ROWS], lq[ROWS];
+    static float pf[ROWS], pq[ROWS];
+    predict_all(m, lf, pf);
+    shelf_quantize_report rep;
+    shelf_error err;
+    if (shelf_model_quantize(m, NULL, &rep, &err) != SHELF_OK)
+        fail_msg("quantize: %s", err.message);
+    assert_int_equal(rep.rows_after, rep.rows_before);
+    assert_true(rep.weights_after <= rep.weights_before);
+    predicts_as_float(m, "int8", lf, pf, 0.02, lq, pq);
+    /* the file keeps it: the same predictions, to the bit */
+    char path[256];
+    snprintf(path, sizeof path, "%s", path_of("int8.shelf"));
+    shelf_model_free(read_back(m, path, lq, pq));
     shelf_model_free(m);
 }
 
@@ -304,8 +323,8 @@ static void cutoff_keeps_the_features_that_weigh_most(void **state)
 static void sequence_encoder_predicts_as_float(shelf_text_encoder enc)
 {
     shelf_model *m = train(0, enc);
-    static int lf[ROWS], lq[ROWS], lb[ROWS];
-    static float pf[ROWS], pq[ROWS], pb[ROWS];
+    static int lf[ROWS], lq[ROWS];
+    static float pf[ROWS], pq[ROWS];
     predict_all(m, lf, pf);
     char fpath[256], qpath[256];
     snprintf(fpath, sizeof fpath, "%s", path_of("seq-float.shelf"));
@@ -317,32 +336,14 @@ static void sequence_encoder_predicts_as_float(shelf_text_encoder enc)
         fail_msg("quantize: %s", err.message);
     assert_true(rep.embedding_rows > 16384);
     assert_true(rep.bytes_after * 2 < rep.bytes_before); /* 12 bytes a row of 8, not 32 */
-    shelf_model_summary sum;
-    shelf_model_summarize(m, &sum);
-    assert_int_equal(sum.quantized, 8);
-    char *d = shelf_model_describe(m, 0);
-    assert_non_null(strstr(d, "int8 embedding table"));
-    free(d);
-    predict_all(m, lq, pq);
-    for (int i = 0; i < ROWS; i++) {
-        assert_int_equal(lq[i], lf[i]);
-        assert_close(pq[i], pf[i], 0.03);
-    }
-    assert_int_equal(shelf_model_save(m, qpath, NULL), SHELF_OK);
-    shelf_model *back = NULL;
-    if (shelf_model_load(qpath, &back, &err) != SHELF_OK)
-        fail_msg("load: %s", err.message);
-    predict_all(back, lb, pb);
-    assert_memory_equal(lb, lq, sizeof lb);
-    assert_memory_equal(pb, pq, sizeof pb);
+    predicts_as_float(m, "int8 embedding table", lf, pf, 0.03, lq, pq);
+    shelf_model *back = read_back(m, qpath, lq, pq);
     FILE *a = fopen(fpath, "rb"), *b = fopen(qpath, "rb");
     fseek(a, 0, SEEK_END);
     fseek(b, 0, SEEK_END);
     assert_true(ftell(b) * 2 < ftell(a));
     fclose(a);
     fclose(b);
-    assert_int_equal(shelf_model_quantize(back, NULL, NULL, &err), SHELF_EINVAL);
-    assert_non_null(strstr(err.message, "already quantized"));
     shelf_read_options ro = {0};
     ro.require_label = 1;
     shelf_catalog *c = NULL;
